@@ -1,0 +1,130 @@
+//! Clocks: the one place where every legal due time is computed, from the workflow and
+//! the case. Never stored as truth; a met clock keeps the due time frozen by its event.
+
+use super::Case;
+use crate::workflow::{ClockDef, Scope, Start, Workflow};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockStatus {
+    /// Applies, not met, not yet due (or waiting for its start).
+    Pending,
+    /// Applies, not met, past its due time.
+    Overdue,
+    Met,
+    /// Met after its due time.
+    Late,
+    NotApplicable,
+}
+
+impl ClockStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockStatus::Pending => "pending",
+            ClockStatus::Overdue => "overdue",
+            ClockStatus::Met => "met",
+            ClockStatus::Late => "late",
+            ClockStatus::NotApplicable => "not_applicable",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ClockView {
+    pub id: String,
+    pub title: String,
+    pub basis: Option<String>,
+    pub internal: bool,
+    pub applies: bool,
+    /// The start instant, when known (a fact set, or the starting event happened).
+    pub started_at: Option<DateTime<Utc>>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub status: ClockStatus,
+    pub met_at: Option<DateTime<Utc>>,
+    /// When met: the due time the facts give now, if a correction moved it.
+    pub corrected_due_at: Option<DateTime<Utc>>,
+}
+
+/// Whether a clock applies: unless its condition is false (unknown applies).
+pub fn applies(clock: &ClockDef, case: &Case) -> bool {
+    let scope = Scope {
+        facts: &case.facts,
+        tracks: &case.tracks,
+    };
+    clock
+        .applies
+        .as_ref()
+        .is_none_or(|c| c.eval(&scope) != Some(false))
+}
+
+/// When the clock started, if it has.
+pub fn started_at(clock: &ClockDef, case: &Case) -> Option<DateTime<Utc>> {
+    match &clock.starts {
+        Start::Fact(f) => case.facts.get(f).and_then(|v| v.as_datetime()),
+        Start::Event(e) => case.happened.get(e).and_then(|t| t.first().copied()),
+    }
+}
+
+/// The due time the current facts give (None: not started, or no statutory deadline).
+pub fn due_at(wf: &Workflow, clock: &ClockDef, case: &Case) -> Option<DateTime<Utc>> {
+    let start = started_at(clock, case)?;
+    clock.within.map(|p| p.add_to(start, wf.timezone))
+}
+
+/// Every clock of the workflow, as of `now`.
+pub fn clocks(wf: &Workflow, case: &Case, now: DateTime<Utc>) -> Vec<ClockView> {
+    wf.clocks
+        .iter()
+        .map(|(id, c)| {
+            let applies_now = applies(c, case);
+            let current_due = due_at(wf, c, case);
+            let mut view = ClockView {
+                id: id.clone(),
+                title: c.title.clone(),
+                basis: c.basis.clone(),
+                internal: c.internal,
+                applies: applies_now,
+                started_at: started_at(c, case),
+                due_at: None,
+                status: ClockStatus::NotApplicable,
+                met_at: None,
+                corrected_due_at: None,
+            };
+            if let Some(m) = case.met.get(id) {
+                view.applies = m.applies || applies_now;
+                view.due_at = m.due_at;
+                view.met_at = Some(m.at);
+                view.status = if m.late {
+                    ClockStatus::Late
+                } else if !view.applies {
+                    // Met by an event that happened anyway (a complaint filed without
+                    // insurance): the obligation itself never applied.
+                    ClockStatus::NotApplicable
+                } else {
+                    ClockStatus::Met
+                };
+                if current_due != m.due_at {
+                    view.corrected_due_at = current_due;
+                }
+            } else if applies_now {
+                view.due_at = current_due;
+                view.status = match current_due {
+                    Some(d) if now > d => ClockStatus::Overdue,
+                    _ => ClockStatus::Pending,
+                };
+            }
+            view
+        })
+        .collect()
+}
+
+/// The nearest due time among clocks still running (pending or overdue).
+pub fn nearest_due(views: &[ClockView]) -> Option<DateTime<Utc>> {
+    views
+        .iter()
+        .filter(|v| matches!(v.status, ClockStatus::Pending | ClockStatus::Overdue))
+        .filter_map(|v| v.due_at)
+        .min()
+}

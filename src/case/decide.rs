@@ -1,0 +1,408 @@
+//! `decide`: a command and the current case give events, or a rejection saying exactly
+//! what is wrong. Pure: the time is a parameter.
+
+use super::clock::{applies, due_at};
+use super::{Case, EventBody, MetClock, Recorded, evolve};
+use crate::time;
+use crate::workflow::{Condition, FactError, FactTest, FactValue, Scope, Workflow};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+/// What a user asks. Fact values are raw (YAML/JSON) and typed here against the workflow.
+#[derive(Clone)]
+pub enum Command {
+    Open {
+        title: String,
+        facts: Vec<(String, Value)>,
+        at: DateTime<Utc>,
+    },
+    SetFacts {
+        facts: Vec<(String, Value)>,
+        note: Option<String>,
+        at: DateTime<Utc>,
+    },
+    Advance {
+        event: String,
+        facts: Vec<(String, Value)>,
+        note: Option<String>,
+        at: DateTime<Utc>,
+    },
+    IssueDocument {
+        document: String,
+        lang: String,
+        format: String,
+        sha256: String,
+        at: DateTime<Utc>,
+    },
+}
+
+/// Why a command was refused. Each message is one line naming what is wrong.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum Rejected {
+    #[error("unknown fact '{fact}' in workflow '{workflow}'{hint}")]
+    UnknownFact {
+        fact: String,
+        workflow: String,
+        hint: String,
+    },
+    #[error("fact '{fact}': {error}")]
+    BadFact { fact: String, error: FactError },
+    #[error("unknown event '{event}' in workflow '{workflow}' (events: {known})")]
+    UnknownEvent {
+        event: String,
+        workflow: String,
+        known: String,
+    },
+    #[error(
+        "event '{event}' is not allowed now: track '{track}' is '{state}', and '{event}' needs it to be {from}"
+    )]
+    WrongState {
+        event: String,
+        track: String,
+        state: String,
+        from: String,
+    },
+    #[error("event '{event}' is not allowed now: {reasons}")]
+    ConditionNotMet { event: String, reasons: String },
+    #[error("event '{event}' needs {facts}: set them first or with --set")]
+    MissingFacts { event: String, facts: String },
+    #[error(
+        "event '{event}' is late for clock '{clock}' (due {due}): set {facts} to record the reasons for the delay"
+    )]
+    LateWithoutReasons {
+        event: String,
+        clock: String,
+        due: String,
+        facts: String,
+    },
+    #[error("the effective time {at} is in the future (now is {now})")]
+    InFuture { at: String, now: String },
+    #[error("a case needs the fact '{0}' when it is opened")]
+    MissingAtOpen(String),
+    #[error("nothing to set: give KEY=VALUE pairs, --facts FILE or --note TEXT")]
+    NothingToSet,
+    #[error("unknown document '{document}' in workflow '{workflow}' (documents: {known})")]
+    UnknownDocument {
+        document: String,
+        workflow: String,
+        known: String,
+    },
+}
+
+/// The facts each new case must carry: the start of the art. 33 clock and the like.
+/// A workflow's clocks that start at a fact make that fact required at opening.
+fn facts_required_at_open(wf: &Workflow) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in wf.clocks.values() {
+        if let crate::workflow::Start::Fact(f) = &c.starts
+            && !out.contains(f)
+        {
+            out.push(f.clone());
+        }
+    }
+    out
+}
+
+fn type_facts(wf: &Workflow, raw: &[(String, Value)]) -> Result<Map<String, Value>, Rejected> {
+    let mut out = Map::new();
+    for (k, v) in raw {
+        let Some(def) = wf.facts.get(k) else {
+            return Err(Rejected::UnknownFact {
+                fact: k.clone(),
+                workflow: wf.id.clone(),
+                hint: crate::util::did_you_mean(k, wf.facts.keys()),
+            });
+        };
+        if v.is_null() {
+            out.insert(k.clone(), Value::Null);
+            continue;
+        }
+        let typed = def
+            .coerce(v, wf.timezone)
+            .map_err(|error| Rejected::BadFact {
+                fact: k.clone(),
+                error,
+            })?;
+        out.insert(k.clone(), typed.to_json());
+    }
+    Ok(out)
+}
+
+fn check_time(at: DateTime<Utc>, now: DateTime<Utc>, wf: &Workflow) -> Result<(), Rejected> {
+    if at > now {
+        return Err(Rejected::InFuture {
+            at: time::rfc3339_in(at, wf.timezone),
+            now: time::rfc3339_in(now, wf.timezone),
+        });
+    }
+    Ok(())
+}
+
+/// Decides what a command does to `case` (None: the case does not exist yet).
+/// Returns the bodies to append, each with its effective time.
+pub fn decide(
+    wf: &Workflow,
+    case: Option<&Case>,
+    cmd: &Command,
+    now: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, EventBody)>, Rejected> {
+    match cmd {
+        Command::Open { title, facts, at } => {
+            check_time(*at, now, wf)?;
+            let typed = type_facts(wf, facts)?;
+            for f in facts_required_at_open(wf) {
+                if typed.get(&f).is_none_or(Value::is_null) {
+                    return Err(Rejected::MissingAtOpen(f));
+                }
+            }
+            Ok(vec![(
+                *at,
+                EventBody::Opened {
+                    workflow: wf.id.clone(),
+                    workflow_hash: wf.hash.clone(),
+                    title: title.clone(),
+                    facts: typed,
+                },
+            )])
+        }
+        Command::SetFacts { facts, note, at } => {
+            check_time(*at, now, wf)?;
+            if facts.is_empty() && note.is_none() {
+                return Err(Rejected::NothingToSet);
+            }
+            let typed = type_facts(wf, facts)?;
+            let case = case.expect("setting facts needs a case");
+            for f in facts_required_at_open(wf) {
+                if typed.get(&f).is_some_and(Value::is_null) && case.facts.contains_key(&f) {
+                    return Err(Rejected::MissingAtOpen(f));
+                }
+            }
+            Ok(vec![(
+                *at,
+                EventBody::FactsSet {
+                    facts: typed,
+                    note: note.clone(),
+                },
+            )])
+        }
+        Command::IssueDocument {
+            document,
+            lang,
+            format,
+            sha256,
+            at,
+        } => {
+            if !wf.documents.contains_key(document) {
+                return Err(Rejected::UnknownDocument {
+                    document: document.clone(),
+                    workflow: wf.id.clone(),
+                    known: wf.documents.keys().cloned().collect::<Vec<_>>().join(", "),
+                });
+            }
+            Ok(vec![(
+                *at,
+                EventBody::DocumentIssued {
+                    document: document.clone(),
+                    lang: lang.clone(),
+                    format: format.clone(),
+                    sha256: sha256.clone(),
+                },
+            )])
+        }
+        Command::Advance {
+            event,
+            facts,
+            note,
+            at,
+        } => {
+            let case = case.expect("advancing needs a case");
+            check_time(*at, now, wf)?;
+            let Some(def) = wf.events.get(event) else {
+                return Err(Rejected::UnknownEvent {
+                    event: event.clone(),
+                    workflow: wf.id.clone(),
+                    known: wf.events.keys().cloned().collect::<Vec<_>>().join(", "),
+                });
+            };
+            let state = case.tracks.get(&def.track).cloned().unwrap_or_default();
+            if !def.from.contains(&state) {
+                return Err(Rejected::WrongState {
+                    event: event.clone(),
+                    track: def.track.clone(),
+                    state,
+                    from: one_of(&def.from),
+                });
+            }
+            let typed = type_facts(wf, facts)?;
+            // The case as it would be with the facts given alongside the event.
+            let mut after = case.clone();
+            let probe = Recorded::seal(
+                &case.org,
+                &case.id,
+                case.seq + 1,
+                *at,
+                *at,
+                "",
+                EventBody::FactsSet {
+                    facts: typed.clone(),
+                    note: None,
+                },
+                "",
+            );
+            after = evolve(wf, Some(after), &probe);
+
+            let missing: Vec<&String> = def
+                .requires
+                .iter()
+                .filter(|f| !after.facts.contains_key(*f))
+                .collect();
+            if !missing.is_empty() {
+                return Err(Rejected::MissingFacts {
+                    event: event.clone(),
+                    facts: list(&missing),
+                });
+            }
+            if let Some(cond) = &def.when {
+                let scope = Scope {
+                    facts: &after.facts,
+                    tracks: &after.tracks,
+                };
+                if cond.eval(&scope) != Some(true) {
+                    return Err(Rejected::ConditionNotMet {
+                        event: event.clone(),
+                        reasons: explain(wf, cond, &scope).join("; "),
+                    });
+                }
+            }
+
+            // Freeze the due time and lateness of every clock this event meets.
+            let mut met = Vec::new();
+            for (id, clock) in wf.clocks_met_by(event) {
+                if after.met.contains_key(id) {
+                    continue;
+                }
+                let applies = applies(clock, &after);
+                let due = due_at(wf, clock, &after);
+                let late = applies && due.is_some_and(|d| *at > d);
+                if late && !clock.internal {
+                    let missing: Vec<&String> = clock
+                        .late_requires
+                        .iter()
+                        .filter(|f| !after.facts.contains_key(*f))
+                        .collect();
+                    if !missing.is_empty() {
+                        return Err(Rejected::LateWithoutReasons {
+                            event: event.clone(),
+                            clock: id.clone(),
+                            due: time::rfc3339_in(due.expect("late implies due"), wf.timezone),
+                            facts: list(&missing),
+                        });
+                    }
+                }
+                met.push(MetClock {
+                    clock: id.clone(),
+                    applies,
+                    due_at: due,
+                    late,
+                });
+            }
+            Ok(vec![(
+                *at,
+                EventBody::Advanced {
+                    event: event.clone(),
+                    track: def.track.clone(),
+                    from: state,
+                    to: def.to.clone(),
+                    facts: typed,
+                    note: note.clone(),
+                    met,
+                },
+            )])
+        }
+    }
+}
+
+fn list(items: &[&String]) -> String {
+    items
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn one_of(states: &[String]) -> String {
+    match states {
+        [one] => format!("'{one}'"),
+        many => format!(
+            "one of {}",
+            many.iter()
+                .map(|s| format!("'{s}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn show(v: &FactValue) -> String {
+    match v {
+        FactValue::Boolean(b) => b.to_string(),
+        FactValue::Integer(i) => i.to_string(),
+        FactValue::Text(s) => s.clone(),
+        FactValue::DateTime(d) => d.to_rfc3339(),
+        FactValue::List(items) => format!("[{}]", items.join(", ")),
+    }
+}
+
+/// The parts of a condition that are not true, in words.
+fn explain(wf: &Workflow, cond: &Condition, scope: &Scope) -> Vec<String> {
+    if cond.eval(scope) == Some(true) {
+        return vec![];
+    }
+    match cond {
+        Condition::All(items) => items.iter().flat_map(|c| explain(wf, c, scope)).collect(),
+        Condition::Any(items) => {
+            let parts: Vec<String> = items
+                .iter()
+                .map(|c| explain(wf, c, scope).join(" and "))
+                .collect();
+            vec![format!("one of these must change: {}", parts.join(" / "))]
+        }
+        Condition::Not(_) => vec!["a 'not' condition of the workflow is false".to_string()],
+        Condition::Track {
+            track,
+            states,
+            negate,
+        } => {
+            let now = scope.tracks.get(track).cloned().unwrap_or_default();
+            let quoted: Vec<&String> = states.iter().collect();
+            if *negate {
+                vec![format!(
+                    "track '{track}' must not be {} (it is '{now}')",
+                    list(&quoted)
+                )]
+            } else {
+                vec![format!(
+                    "track '{track}' must be {} (it is '{now}')",
+                    list(&quoted)
+                )]
+            }
+        }
+        Condition::Fact { fact, test } => {
+            let now = scope
+                .facts
+                .get(fact)
+                .map(show)
+                .unwrap_or_else(|| "unset".into());
+            let _ = wf;
+            let vals = |v: &Vec<FactValue>| v.iter().map(show).collect::<Vec<_>>().join(", ");
+            vec![match test {
+                FactTest::In(v) => format!("fact '{fact}' must be {} (it is {now})", vals(v)),
+                FactTest::NotIn(v) => {
+                    format!("fact '{fact}' must not be {} (it is {now})", vals(v))
+                }
+                FactTest::IsSet(true) => format!("fact '{fact}' must be set"),
+                FactTest::IsSet(false) => format!("fact '{fact}' must be unset"),
+            }]
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Events: what happened to a case, appended to its log and never changed. Each one is
+//! chained to the one before by a SHA-256 hash, so that the log is the breach register.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// What the event says. Stored as JSON in the `payload` column, tagged by `kind`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// The case was opened with this workflow, pinned by the hash of its text.
+    Opened {
+        workflow: String,
+        workflow_hash: String,
+        title: String,
+        facts: Map<String, Value>,
+    },
+    /// Facts were set (a JSON null unsets one).
+    FactsSet {
+        facts: Map<String, Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// A workflow event moved a track.
+    Advanced {
+        event: String,
+        track: String,
+        from: String,
+        to: String,
+        #[serde(default, skip_serializing_if = "Map::is_empty")]
+        facts: Map<String, Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        /// The clocks this event met, with the due time and lateness as they stood:
+        /// correcting a fact later never rewrites whether a notification was late.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        met: Vec<MetClock>,
+    },
+    /// A document was issued: the SHA-256 of its exact text proves what was sent.
+    DocumentIssued {
+        document: String,
+        lang: String,
+        format: String,
+        sha256: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetClock {
+    pub clock: String,
+    pub applies: bool,
+    pub due_at: Option<DateTime<Utc>>,
+    pub late: bool,
+}
+
+impl EventBody {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventBody::Opened { .. } => "opened",
+            EventBody::FactsSet { .. } => "facts_set",
+            EventBody::Advanced { .. } => "advanced",
+            EventBody::DocumentIssued { .. } => "document_issued",
+        }
+    }
+}
+
+// Fact values and notes may carry personal data: Debug names the keys, not the values.
+impl std::fmt::Debug for EventBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys = |m: &Map<String, Value>| m.keys().cloned().collect::<Vec<_>>().join(",");
+        match self {
+            EventBody::Opened {
+                workflow, facts, ..
+            } => {
+                write!(f, "Opened({workflow}; facts: {})", keys(facts))
+            }
+            EventBody::FactsSet { facts, .. } => write!(f, "FactsSet({})", keys(facts)),
+            EventBody::Advanced { event, facts, .. } => {
+                write!(f, "Advanced({event}; facts: {})", keys(facts))
+            }
+            EventBody::DocumentIssued {
+                document, sha256, ..
+            } => {
+                write!(f, "DocumentIssued({document}, {sha256})")
+            }
+        }
+    }
+}
+
+/// An event as stored: its place in the case's log and its link in the hash chain.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    pub org: String,
+    pub case_id: String,
+    pub seq: i64,
+    /// Effective time: when it happened ("the CNIL was notified at 14:02").
+    pub at: DateTime<Utc>,
+    /// When vigie recorded it.
+    pub recorded_at: DateTime<Utc>,
+    pub actor: String,
+    pub body: EventBody,
+    /// The exact JSON text hashed and stored.
+    pub payload: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The hash before a case's first event.
+pub fn genesis_hash(org: &str, case_id: &str) -> String {
+    hex(&Sha256::digest(format!("vigie:{org}:{case_id}").as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 over every stored field and the previous hash, with lengths so that no two
+/// different events can produce the same input.
+pub fn chain_hash(
+    org: &str,
+    case_id: &str,
+    seq: i64,
+    at: &str,
+    recorded_at: &str,
+    actor: &str,
+    kind: &str,
+    payload: &str,
+    prev_hash: &str,
+) -> String {
+    let mut h = Sha256::new();
+    for field in [
+        org,
+        case_id,
+        &seq.to_string(),
+        at,
+        recorded_at,
+        actor,
+        kind,
+        payload,
+        prev_hash,
+    ] {
+        h.update((field.len() as u64).to_be_bytes());
+        h.update(field.as_bytes());
+    }
+    hex(&h.finalize())
+}
+
+impl Recorded {
+    /// Builds the next event of a log, computing its payload text and hash.
+    pub fn seal(
+        org: &str,
+        case_id: &str,
+        seq: i64,
+        at: DateTime<Utc>,
+        recorded_at: DateTime<Utc>,
+        actor: &str,
+        body: EventBody,
+        prev_hash: &str,
+    ) -> Recorded {
+        let payload = serde_json::to_string(&body).expect("events serialize");
+        let hash = chain_hash(
+            org,
+            case_id,
+            seq,
+            &ts(at),
+            &ts(recorded_at),
+            actor,
+            body.kind(),
+            &payload,
+            prev_hash,
+        );
+        Recorded {
+            org: org.to_string(),
+            case_id: case_id.to_string(),
+            seq,
+            at,
+            recorded_at,
+            actor: actor.to_string(),
+            body,
+            payload,
+            prev_hash: prev_hash.to_string(),
+            hash,
+        }
+    }
+
+    pub fn at_text(&self) -> String {
+        ts(self.at)
+    }
+    pub fn recorded_at_text(&self) -> String {
+        ts(self.recorded_at)
+    }
+}

@@ -1,0 +1,827 @@
+//! The `vigie` command line: parse (clap), resolve the config and the store, call the
+//! core, print. Exit 0 on success, 1 on a runtime failure, 2 on invalid input, with a
+//! one-line reason on stderr.
+
+mod output;
+
+pub use output::{case_json, case_text};
+
+use crate::case::Command;
+use crate::config::Config;
+use crate::render::{self, Format, Templates};
+use crate::seed;
+use crate::store::{DEFAULT_ORG, Store, StoreError};
+use crate::time::{self, Lang};
+use crate::workflow::{self, WorkflowSet};
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "vigie",
+    version,
+    about = "GDPR breach-notification workflows: every legal deadline, drafts, and a tamper-evident register"
+)]
+pub struct Cli {
+    /// The SQLite database file (created if absent).
+    #[arg(long, global = true, env = "VIGIE_DB", default_value = "vigie.db")]
+    db: PathBuf,
+    /// A configuration file (see config.example.yaml).
+    #[arg(long, global = true, env = "VIGIE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Who is acting, recorded in the register with each event.
+    #[arg(long, global = true, env = "VIGIE_ACTOR")]
+    actor: Option<String>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Check and draw workflow definitions.
+    #[command(subcommand)]
+    Workflow(WorkflowCmd),
+    /// Open, change and look at breach cases.
+    #[command(subcommand)]
+    Case(CaseCmd),
+    /// Draft a document of a case: cnil_notification, apd_notification, nis2_notification,
+    /// individual_letter, complaint.
+    Draft(DraftArgs),
+    /// Replay a seed case file into a throwaway store and print its deadline report.
+    Replay {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Write every draft of the case into this folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Replay the five real incidents into the database and show their deadlines.
+    Demo,
+    /// Check the register's hash chains.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand)]
+enum WorkflowCmd {
+    /// Validate workflow files (default: the embedded ones and the configured folder).
+    Check { paths: Vec<PathBuf> },
+    /// Print a Mermaid state diagram per track.
+    Graph { id: String },
+    /// List the known workflows.
+    List,
+}
+
+#[derive(Subcommand)]
+enum CaseCmd {
+    /// Open a case.
+    Open {
+        #[arg(long)]
+        workflow: String,
+        #[arg(long)]
+        title: String,
+        /// When the organisation became aware (RFC 3339, or local time in the workflow's zone).
+        #[arg(long)]
+        aware_at: String,
+        /// Choose the case id (default: <workflow>-<year>-<nnnn>).
+        #[arg(long)]
+        id: Option<String>,
+        /// A YAML file of facts.
+        #[arg(long)]
+        facts: Option<PathBuf>,
+        /// A fact, KEY=VALUE (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set facts: KEY=VALUE (a YAML scalar or [list]; KEY= unsets).
+    Set {
+        id: String,
+        #[arg(value_name = "KEY=VALUE")]
+        pairs: Vec<String>,
+        #[arg(long)]
+        facts: Option<PathBuf>,
+        #[arg(long)]
+        note: Option<String>,
+        /// Effective time (default: now).
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record a workflow event (contain, assess, notify_authority, ...).
+    Advance {
+        id: String,
+        event: String,
+        /// When it happened (default: now).
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a case: tracks, deadlines, facts, events.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List open cases, nearest deadline first.
+    List {
+        /// Include closed cases.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Recompute every hash chain; exit 1 naming each altered case and event.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct DraftArgs {
+    id: String,
+    document: String,
+    /// fr or en (default: the workflow's language).
+    #[arg(long)]
+    lang: Option<String>,
+    /// md, html or txt.
+    #[arg(long, default_value = "md")]
+    format: String,
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Fail when facts the document needs are missing.
+    #[arg(long)]
+    strict: bool,
+    /// Record in the register that this exact text was issued (its SHA-256).
+    #[arg(long)]
+    record: bool,
+}
+
+/// A failure the CLI reports: a one-line message and an exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl CliError {
+    fn input(message: impl Into<String>) -> CliError {
+        CliError {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    fn runtime(message: impl Into<String>) -> CliError {
+        CliError {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> CliError {
+        CliError {
+            code: e.exit_code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<render::RenderError> for CliError {
+    fn from(e: render::RenderError) -> CliError {
+        let code = match e {
+            render::RenderError::Read { .. } => 1,
+            _ => 2,
+        };
+        CliError {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+struct Ctx {
+    cli_db: PathBuf,
+    config: Config,
+    actor: String,
+}
+
+impl Ctx {
+    fn workflows(&self) -> Result<WorkflowSet, CliError> {
+        WorkflowSet::load(self.config.workflows_dir.as_deref())
+            .map_err(|e| CliError::input(e.0.first().map(|x| x.to_string()).unwrap_or_default()))
+    }
+    fn store(&self) -> Result<Store, CliError> {
+        Ok(Store::open(&self.cli_db)?)
+    }
+    fn templates(&self) -> Templates {
+        Templates::from_config(&self.config)
+    }
+}
+
+fn print_json(v: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).expect("JSON values print")
+    );
+}
+
+/// `KEY=VALUE`: the value read as a YAML list when it starts with `[`, as text otherwise
+/// (each fact's type then reads the text); an empty value unsets the fact.
+pub fn parse_pair(pair: &str) -> Result<(String, Value), CliError> {
+    let (k, v) = pair
+        .split_once('=')
+        .ok_or_else(|| CliError::input(format!("'{pair}' is not KEY=VALUE")))?;
+    let k = k.trim().to_string();
+    let v = v.trim();
+    if k.is_empty() {
+        return Err(CliError::input(format!("'{pair}' has no key")));
+    }
+    let value = if v.is_empty() || v == "null" || v == "~" {
+        Value::Null
+    } else if v.starts_with('[') {
+        crate::yaml::from_str::<Value>(v)
+            .map_err(|e| CliError::input(format!("{k}: {} in '{v}'", e.message)))?
+    } else {
+        Value::String(v.to_string())
+    };
+    Ok((k, value))
+}
+
+fn read_facts_file(path: &Path) -> Result<Vec<(String, Value)>, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+    let map: indexmap::IndexMap<String, Value> = crate::yaml::from_str(&text)
+        .map_err(|e| CliError::input(format!("{}:{e}", path.display())))?;
+    Ok(map.into_iter().collect())
+}
+
+fn parse_time(
+    s: Option<&str>,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+    what: &str,
+) -> Result<DateTime<Utc>, CliError> {
+    match s {
+        None | Some("now") => Ok(now),
+        Some(s) => time::parse_instant(s, tz).map_err(|e| CliError::input(format!("{what}: {e}"))),
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let config = match &cli.config {
+        Some(p) => Config::load(p).map_err(|e| CliError::input(e.to_string()))?,
+        None => Config::default(),
+    };
+    let actor = cli
+        .actor
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "dpo".to_string());
+    let ctx = Ctx {
+        cli_db: cli.db.clone(),
+        config,
+        actor,
+    };
+    let now = Utc::now();
+    let org = DEFAULT_ORG;
+    match cli.command {
+        Cmd::Workflow(WorkflowCmd::Check { paths }) => workflow_check(&ctx, &paths),
+        Cmd::Workflow(WorkflowCmd::Graph { id }) => {
+            let set = ctx.workflows()?;
+            let wf = set.get(&id).ok_or_else(|| {
+                CliError::input(format!(
+                    "unknown workflow '{id}' (known: {})",
+                    set.ids().cloned().collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+            print!("{}", workflow::graph::mermaid(&wf));
+            Ok(())
+        }
+        Cmd::Workflow(WorkflowCmd::List) => {
+            let set = ctx.workflows()?;
+            for id in set.ids() {
+                let wf = set.get(id).expect("listed");
+                println!(
+                    "{:<6} {:<16} {}  {}",
+                    wf.id,
+                    wf.timezone.name(),
+                    &wf.hash[..12],
+                    wf.title
+                );
+            }
+            Ok(())
+        }
+        Cmd::Case(CaseCmd::Open {
+            workflow,
+            title,
+            aware_at,
+            id,
+            facts,
+            set,
+            json,
+        }) => {
+            let set_wf = ctx.workflows()?;
+            let wf = set_wf.get(&workflow).ok_or_else(|| {
+                CliError::input(format!(
+                    "unknown workflow '{workflow}' (known: {})",
+                    set_wf.ids().cloned().collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+            let aware = time::parse_instant(&aware_at, wf.timezone)
+                .map_err(|e| CliError::input(format!("--aware-at: {e}")))?;
+            let mut all = Vec::new();
+            if let Some(f) = &facts {
+                all.extend(read_facts_file(f)?);
+            }
+            for p in &set {
+                all.push(parse_pair(p)?);
+            }
+            all.retain(|(k, _)| k != "aware_at");
+            all.push((
+                "aware_at".into(),
+                Value::String(time::rfc3339_in(aware, wf.timezone)),
+            ));
+            let cmd = Command::Open {
+                title,
+                facts: all,
+                at: now,
+            };
+            let mut store = ctx.store()?;
+            let loaded = store.open_case(
+                org,
+                &set_wf,
+                &workflow,
+                id.as_deref(),
+                &cmd,
+                &ctx.actor,
+                now,
+            )?;
+            if json {
+                print_json(&case_json(
+                    &loaded.workflow,
+                    &loaded.case,
+                    &loaded.events,
+                    now,
+                ));
+            } else {
+                print!(
+                    "{}",
+                    case_text(&loaded.workflow, &loaded.case, &loaded.events, now)
+                );
+            }
+            Ok(())
+        }
+        Cmd::Case(CaseCmd::Set {
+            id,
+            pairs,
+            facts,
+            note,
+            at,
+            json,
+        }) => {
+            let mut store = ctx.store()?;
+            let tz = store.load(org, &id)?.workflow.timezone;
+            let mut all = Vec::new();
+            if let Some(f) = &facts {
+                all.extend(read_facts_file(f)?);
+            }
+            for p in &pairs {
+                all.push(parse_pair(p)?);
+            }
+            let at = parse_time(at.as_deref(), tz, now, "--at")?;
+            let loaded = store.execute(
+                org,
+                &id,
+                &Command::SetFacts {
+                    facts: all,
+                    note,
+                    at,
+                },
+                &ctx.actor,
+                now,
+            )?;
+            show(&loaded, now, json);
+            Ok(())
+        }
+        Cmd::Case(CaseCmd::Advance {
+            id,
+            event,
+            at,
+            set,
+            note,
+            json,
+        }) => {
+            let mut store = ctx.store()?;
+            let tz = store.load(org, &id)?.workflow.timezone;
+            let facts = set
+                .iter()
+                .map(|p| parse_pair(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let at = parse_time(at.as_deref(), tz, now, "--at")?;
+            let loaded = store.execute(
+                org,
+                &id,
+                &Command::Advance {
+                    event,
+                    facts,
+                    note,
+                    at,
+                },
+                &ctx.actor,
+                now,
+            )?;
+            show(&loaded, now, json);
+            Ok(())
+        }
+        Cmd::Case(CaseCmd::Show { id, json }) => {
+            let mut store = ctx.store()?;
+            let loaded = store.load(org, &id)?;
+            show(&loaded, now, json);
+            Ok(())
+        }
+        Cmd::Case(CaseCmd::List { all, json }) => case_list(&ctx, org, all, json, now),
+        Cmd::Draft(args) => draft(&ctx, org, args, now),
+        Cmd::Replay { file, json, out } => replay(&ctx, &file, json, out.as_deref()),
+        Cmd::Demo => demo(&ctx, org, now),
+        Cmd::Audit(AuditCmd::Verify { json }) => {
+            let store = ctx.store()?;
+            let (cases, events, problems) = store.verify()?;
+            if json {
+                print_json(
+                    &serde_json::json!({"cases": cases, "events": events, "problems": problems}),
+                );
+            }
+            if problems.is_empty() {
+                if !json {
+                    println!(
+                        "register intact: {cases} cases, {events} events, every hash chain verified"
+                    );
+                }
+                Ok(())
+            } else {
+                if !json {
+                    for p in &problems {
+                        eprintln!("case {} event #{}: {}", p.case, p.seq, p.problem);
+                    }
+                }
+                Err(CliError::runtime(format!(
+                    "register altered: {} problem(s), first: case {} event #{}",
+                    problems.len(),
+                    problems[0].case,
+                    problems[0].seq
+                )))
+            }
+        }
+    }
+}
+
+fn show(loaded: &crate::store::Loaded, now: DateTime<Utc>, json: bool) {
+    if json {
+        print_json(&case_json(
+            &loaded.workflow,
+            &loaded.case,
+            &loaded.events,
+            now,
+        ));
+    } else {
+        print!(
+            "{}",
+            case_text(&loaded.workflow, &loaded.case, &loaded.events, now)
+        );
+    }
+}
+
+fn workflow_check(ctx: &Ctx, paths: &[PathBuf]) -> Result<(), CliError> {
+    if paths.is_empty() {
+        let set = WorkflowSet::load(ctx.config.workflows_dir.as_deref());
+        return match set {
+            Ok(set) => {
+                for id in set.ids() {
+                    let wf = set.get(id).expect("listed");
+                    println!(
+                        "{}: ok ({} tracks, {} events, {} clocks)",
+                        wf.origin,
+                        wf.tracks.len(),
+                        wf.events.len(),
+                        wf.clocks.len()
+                    );
+                }
+                Ok(())
+            }
+            Err(errors) => {
+                for e in &errors.0 {
+                    eprintln!("{e}");
+                }
+                Err(CliError::input(format!(
+                    "{} error(s) in the workflows",
+                    errors.0.len()
+                )))
+            }
+        };
+    }
+    let mut n = 0;
+    for p in paths {
+        match WorkflowSet::compile_file(p) {
+            Ok(wf) => println!(
+                "{}: ok ({} tracks, {} events, {} clocks)",
+                p.display(),
+                wf.tracks.len(),
+                wf.events.len(),
+                wf.clocks.len()
+            ),
+            Err(errors) => {
+                for e in &errors.0 {
+                    eprintln!("{e}");
+                }
+                n += errors.0.len();
+            }
+        }
+    }
+    if n > 0 {
+        Err(CliError::input(format!(
+            "{n} error(s) in {} file(s) checked",
+            paths.len()
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+fn case_list(
+    ctx: &Ctx,
+    org: &str,
+    all: bool,
+    json: bool,
+    now: DateTime<Utc>,
+) -> Result<(), CliError> {
+    let mut store = ctx.store()?;
+    let ids = store.case_ids(org, all)?;
+    let mut rows = Vec::new();
+    for id in ids {
+        let l = store.load(org, &id)?;
+        let views = crate::case::clocks(&l.workflow, &l.case, now);
+        let next = crate::case::clock::nearest_due(&views);
+        rows.push((next, l, views));
+    }
+    // Recomputed now: a stored next_due may be stale after a clock fell due.
+    rows.sort_by_key(|(next, l, _)| (l.case.is_closed(&l.workflow), next.is_none(), *next));
+    if json {
+        let list: Vec<Value> = rows
+            .iter()
+            .map(|(next, l, views)| {
+                serde_json::json!({
+                    "id": l.case.id,
+                    "workflow": l.workflow.id,
+                    "title": l.case.title,
+                    "closed": l.case.is_closed(&l.workflow),
+                    "next_due": next.map(|d| time::rfc3339_in(d, l.workflow.timezone)),
+                    "overdue": views.iter().filter(|v| v.status == crate::case::ClockStatus::Overdue).map(|v| v.id.clone()).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        print_json(&Value::Array(list));
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!(
+            "no open case. Open one with: vigie case open --workflow fr --title \"...\" --aware-at 2026-11-23T09:00"
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<22} {:<4} {:<26} {:<10} {}",
+        "CASE", "WF", "NEXT DEADLINE", "OVERDUE", "TITLE"
+    );
+    for (next, l, views) in &rows {
+        let overdue = views
+            .iter()
+            .filter(|v| v.status == crate::case::ClockStatus::Overdue)
+            .count();
+        let title: String = l.case.title.chars().take(50).collect();
+        println!(
+            "{:<22} {:<4} {:<26} {:<10} {}",
+            l.case.id,
+            l.workflow.id,
+            next.map(|d| time::short_in(d, l.workflow.timezone))
+                .unwrap_or_else(|| "—".into()),
+            overdue,
+            title
+        );
+    }
+    Ok(())
+}
+
+fn draft(ctx: &Ctx, org: &str, args: DraftArgs, now: DateTime<Utc>) -> Result<(), CliError> {
+    let mut store = ctx.store()?;
+    let loaded = store.load(org, &args.id)?;
+    let wf = &loaded.workflow;
+    let lang = match &args.lang {
+        Some(l) => Lang::parse(l)
+            .ok_or_else(|| CliError::input(format!("--lang: '{l}' is not fr or en")))?,
+        None => wf.lang,
+    };
+    let format = Format::parse(&args.format).ok_or_else(|| {
+        CliError::input(format!(
+            "--format: '{}' is not md, html or txt",
+            args.format
+        ))
+    })?;
+    let d = render::draft(
+        &ctx.templates(),
+        &ctx.config,
+        wf,
+        &loaded.case,
+        &loaded.events,
+        &args.document,
+        lang,
+        format,
+        now,
+    )?;
+    if args.strict && !d.missing.is_empty() {
+        return Err(CliError::input(format!(
+            "draft '{}' is missing: {} (--strict)",
+            args.document,
+            d.missing.join(", ")
+        )));
+    }
+    match &args.out {
+        Some(path) => write_atomic(path, &d.text)?,
+        None => print!("{}", d.text),
+    }
+    if !d.missing.is_empty() {
+        eprintln!(
+            "note: {} fact(s) missing, shown as placeholders: {}",
+            d.missing.len(),
+            d.missing.join(", ")
+        );
+    }
+    if args.record {
+        let sha = workflow_sha(&d.text);
+        store.execute(
+            org,
+            &args.id,
+            &Command::IssueDocument {
+                document: args.document.clone(),
+                lang: lang.code().into(),
+                format: format.as_str().into(),
+                sha256: sha.clone(),
+                at: now,
+            },
+            &ctx.actor,
+            now,
+        )?;
+        eprintln!("recorded in the register: {} sha256:{sha}", args.document);
+    }
+    Ok(())
+}
+
+fn workflow_sha(text: &str) -> String {
+    crate::workflow::sha256_hex(text)
+}
+
+/// Writes a file whole or not at all: a temporary file beside it, then a rename.
+fn write_atomic(path: &Path, text: &str) -> Result<(), CliError> {
+    let tmp = path.with_extension("vigie-tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| CliError::runtime(format!("{}: {e}", path.display())))
+}
+
+fn replay(ctx: &Ctx, file: &Path, json: bool, out: Option<&Path>) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError::input(format!("{}: {e}", file.display())))?;
+    let workflows = ctx.workflows()?;
+    let mut store = Store::open(Path::new(":memory:"))?;
+    let r = seed::replay(
+        &mut store,
+        DEFAULT_ORG,
+        &workflows,
+        &file.display().to_string(),
+        &text,
+        &ctx.actor,
+        false,
+    )
+    .map_err(|e| CliError {
+        code: e.code,
+        message: e.to_string(),
+    })?;
+    let l = &r.loaded;
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::runtime(format!("{}: {e}", dir.display())))?;
+        for doc in l.workflow.documents.keys() {
+            let d = render::draft(
+                &ctx.templates(),
+                &ctx.config,
+                &l.workflow,
+                &l.case,
+                &l.events,
+                doc,
+                l.workflow.lang,
+                Format::Md,
+                r.as_of,
+            )?;
+            write_atomic(&dir.join(format!("{}-{doc}.md", l.case.id)), &d.text)?;
+        }
+    }
+    if json {
+        print_json(&case_json(&l.workflow, &l.case, &l.events, r.as_of));
+    } else {
+        print!("{}", case_text(&l.workflow, &l.case, &l.events, r.as_of));
+        if let Some(dir) = out {
+            println!("\ndrafts written to {}", dir.display());
+        }
+    }
+    Ok(())
+}
+
+fn demo(ctx: &Ctx, org: &str, now: DateTime<Utc>) -> Result<(), CliError> {
+    let workflows = ctx.workflows()?;
+    let mut store = ctx.store()?;
+    let mut added = 0;
+    let mut rows = Vec::new();
+    for (name, text) in seed::EMBEDDED {
+        let r = seed::replay(
+            &mut store,
+            org,
+            &workflows,
+            &format!("embedded:seeds/{name}"),
+            text,
+            "vigie-demo",
+            true,
+        )
+        .map_err(|e| CliError {
+            code: e.code,
+            message: e.to_string(),
+        })?;
+        if !r.skipped {
+            added += 1;
+        }
+        rows.push(r.loaded);
+    }
+    println!(
+        "{} real incidents in {} ({} added now, {} already there). Deadlines as of {}:\n",
+        rows.len(),
+        ctx.cli_db.display(),
+        added,
+        rows.len() - added,
+        now.format("%Y-%m-%d %H:%M UTC")
+    );
+    println!(
+        "{:<20} {:<3} {:<20} {:<24} {}",
+        "CASE", "WF", "CLOCK", "DUE", "STATUS"
+    );
+    for l in &rows {
+        let wf = &l.workflow;
+        let mut first = true;
+        for c in crate::case::clocks(wf, &l.case, now) {
+            let (case_col, wf_col) = if first {
+                (l.case.id.as_str(), wf.id.as_str())
+            } else {
+                ("", "")
+            };
+            first = false;
+            let due = c
+                .due_at
+                .map(|d| time::short_in(d, wf.timezone))
+                .unwrap_or_else(|| "—".into());
+            println!(
+                "{:<20} {:<3} {:<20} {:<24} {}",
+                case_col,
+                wf_col,
+                c.id,
+                due,
+                c.status.as_str()
+            );
+        }
+    }
+    let db = ctx.cli_db.display();
+    let db_flag = if ctx.cli_db == Path::new("vigie.db") {
+        String::new()
+    } else {
+        format!(" --db {db}")
+    };
+    println!("\nLook at one case:          vigie{db_flag} case show caf-2021");
+    println!("Draft its CNIL notification: vigie{db_flag} draft caf-2021 cnil_notification");
+    println!(
+        "Open your own case:        vigie{db_flag} case open --workflow fr --title \"...\" --aware-at 2026-11-23T09:00"
+    );
+    Ok(())
+}

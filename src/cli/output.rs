@@ -1,0 +1,273 @@
+//! What the CLI prints: the JSON shape of a case (a public contract, shared with the
+//! HTTP API later) and the human tables.
+
+use crate::case::{Case, ClockStatus, ClockView, EventBody, Recorded, clock::nearest_due, clocks};
+use crate::time;
+use crate::workflow::Workflow;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use std::fmt::Write;
+
+fn at(d: Option<DateTime<Utc>>, wf: &Workflow) -> Value {
+    d.map(|d| Value::String(time::rfc3339_in(d, wf.timezone)))
+        .unwrap_or(Value::Null)
+}
+
+pub fn clock_json(wf: &Workflow, c: &ClockView, now: DateTime<Utc>) -> Value {
+    let mut v = json!({
+        "id": c.id,
+        "title": c.title,
+        "basis": c.basis,
+        "applies": c.applies,
+        "internal": c.internal,
+        "started_at": at(c.started_at, wf),
+        "due_at": at(c.due_at, wf),
+        "status": c.status.as_str(),
+        "met_at": at(c.met_at, wf),
+    });
+    if let Some(corrected) = c.corrected_due_at {
+        v["corrected_due_at"] = at(Some(corrected), wf);
+    }
+    if let (Some(due), ClockStatus::Pending | ClockStatus::Overdue) = (c.due_at, c.status) {
+        v["seconds_left"] = json!((due - now).num_seconds());
+    }
+    v
+}
+
+fn event_json(wf: &Workflow, e: &Recorded) -> Value {
+    let mut v = json!({
+        "seq": e.seq,
+        "kind": e.body.kind(),
+        "at": time::rfc3339_in(e.at, wf.timezone),
+        "recorded_at": time::rfc3339_in(e.recorded_at, wf.timezone),
+        "actor": e.actor,
+        "hash": e.hash,
+    });
+    let facts_display = |facts: &Map<String, Value>| -> Value {
+        let mut out = Map::new();
+        for (k, val) in facts {
+            let shown = wf
+                .facts
+                .get(k)
+                .and_then(|d| d.from_stored(val))
+                .map(|fv| fv.to_display_json(wf.timezone))
+                .unwrap_or(Value::Null);
+            out.insert(k.clone(), shown);
+        }
+        Value::Object(out)
+    };
+    match &e.body {
+        EventBody::Opened {
+            workflow,
+            workflow_hash,
+            title,
+            facts,
+        } => {
+            v["workflow"] = json!(workflow);
+            v["workflow_hash"] = json!(workflow_hash);
+            v["title"] = json!(title);
+            v["facts"] = facts_display(facts);
+        }
+        EventBody::FactsSet { facts, note } => {
+            v["facts"] = facts_display(facts);
+            v["note"] = json!(note);
+        }
+        EventBody::Advanced {
+            event,
+            track,
+            from,
+            to,
+            facts,
+            note,
+            met,
+        } => {
+            v["event"] = json!(event);
+            v["track"] = json!(track);
+            v["from"] = json!(from);
+            v["to"] = json!(to);
+            if !facts.is_empty() {
+                v["facts"] = facts_display(facts);
+            }
+            v["note"] = json!(note);
+            if !met.is_empty() {
+                v["met"] = met
+                    .iter()
+                    .map(|m| {
+                        json!({
+                            "clock": m.clock,
+                            "applies": m.applies,
+                            "due_at": at(m.due_at, wf),
+                            "late": m.late,
+                        })
+                    })
+                    .collect();
+            }
+        }
+        EventBody::DocumentIssued {
+            document,
+            lang,
+            format,
+            sha256,
+        } => {
+            v["document"] = json!(document);
+            v["lang"] = json!(lang);
+            v["format"] = json!(format);
+            v["sha256"] = json!(sha256);
+        }
+    }
+    v
+}
+
+/// The `case show --json` object.
+pub fn case_json(wf: &Workflow, case: &Case, events: &[Recorded], now: DateTime<Utc>) -> Value {
+    let views = clocks(wf, case, now);
+    let facts: Map<String, Value> = case
+        .facts
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_display_json(wf.timezone)))
+        .collect();
+    json!({
+        "id": case.id,
+        "workflow": wf.id,
+        "workflow_hash": wf.hash,
+        "timezone": wf.timezone.name(),
+        "title": case.title,
+        "opened_at": time::rfc3339_in(case.opened_at, wf.timezone),
+        "closed": case.is_closed(wf),
+        "as_of": time::rfc3339_in(now, wf.timezone),
+        "tracks": case.tracks,
+        "facts": facts,
+        "clocks": views.iter().map(|c| clock_json(wf, c, now)).collect::<Vec<_>>(),
+        "next_due": at(nearest_due(&views), wf),
+        "events": events.iter().map(|e| event_json(wf, e)).collect::<Vec<_>>(),
+        "allowed": allowed_events(wf, case),
+        "seq": case.seq,
+    })
+}
+
+/// The events whose track is in one of their `from` states now.
+pub fn allowed_events(wf: &Workflow, case: &Case) -> Vec<String> {
+    wf.events
+        .iter()
+        .filter(|(_, e)| {
+            case.tracks
+                .get(&e.track)
+                .is_some_and(|s| e.from.contains(s))
+        })
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
+fn status_cell(c: &ClockView, now: DateTime<Utc>) -> String {
+    match (c.status, c.due_at) {
+        (ClockStatus::Pending, Some(due)) => format!("pending, {} left", time::span(due - now)),
+        (ClockStatus::Pending, None) => "pending (not started)".into(),
+        (ClockStatus::Overdue, Some(due)) => format!("OVERDUE by {}", time::span(now - due)),
+        (ClockStatus::Late, Some(due)) => match c.met_at {
+            Some(m) => format!("late by {}", time::span(m - due)),
+            None => "late".into(),
+        },
+        (s, _) => s.as_str().replace('_', " "),
+    }
+}
+
+/// The human view of one case.
+pub fn case_text(wf: &Workflow, case: &Case, events: &[Recorded], now: DateTime<Utc>) -> String {
+    let tz = wf.timezone;
+    let mut out = String::new();
+    let _ = writeln!(out, "{} — {}", case.id, case.title);
+    let _ = writeln!(
+        out,
+        "workflow {} ({}), times in {}{}",
+        wf.id,
+        &wf.hash[..12],
+        tz.name(),
+        if case.is_closed(wf) { ", CLOSED" } else { "" }
+    );
+    let _ = writeln!(out, "\nTracks:");
+    for (t, s) in &case.tracks {
+        let _ = writeln!(out, "  {t:<12} {s}");
+    }
+    let _ = writeln!(out, "\nDeadlines (as of {}):", time::short_in(now, tz));
+    for c in clocks(wf, case, now) {
+        let due = c
+            .due_at
+            .map(|d| time::short_in(d, tz))
+            .unwrap_or_else(|| "—".into());
+        let internal = if c.internal { " (internal target)" } else { "" };
+        let _ = writeln!(
+            out,
+            "  {:<22} {:<24} {}{}",
+            c.id,
+            due,
+            status_cell(&c, now),
+            internal
+        );
+    }
+    let _ = writeln!(out, "\nFacts:");
+    for (k, v) in &case.facts {
+        let shown = match v.to_display_json(tz) {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let shown: String = if shown.chars().count() > 90 {
+            shown.chars().take(87).collect::<String>() + "..."
+        } else {
+            shown
+        };
+        let _ = writeln!(out, "  {k:<22} {shown}");
+    }
+    let _ = writeln!(out, "\nEvents:");
+    for e in events {
+        let what = match &e.body {
+            EventBody::Opened { .. } => "opened".to_string(),
+            EventBody::FactsSet { facts, .. } => {
+                format!(
+                    "set {}",
+                    facts.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            }
+            EventBody::Advanced {
+                event,
+                from,
+                to,
+                met,
+                ..
+            } => {
+                let late: Vec<&str> = met
+                    .iter()
+                    .filter(|m| m.late)
+                    .map(|m| m.clock.as_str())
+                    .collect();
+                let mut s = format!("{event} ({from} → {to})");
+                if !late.is_empty() {
+                    let _ = write!(s, " LATE for {}", late.join(", "));
+                }
+                s
+            }
+            EventBody::DocumentIssued {
+                document, sha256, ..
+            } => {
+                format!("issued {document} sha256:{}", &sha256[..12])
+            }
+        };
+        let _ = writeln!(
+            out,
+            "  #{:<3} {}  {}  by {}",
+            e.seq,
+            time::short_in(e.at, tz),
+            what,
+            e.actor
+        );
+    }
+    let allowed = allowed_events(wf, case);
+    if !allowed.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNext steps: vigie case advance {} EVENT, with EVENT one of {}",
+            case.id,
+            allowed.join(", ")
+        );
+    }
+    out
+}

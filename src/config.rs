@@ -1,0 +1,87 @@
+//! The configuration file (`--config`, `VIGIE_CONFIG`): who the organisation is, its
+//! DPO and legal representative (they sign the drafts), and folders that override the
+//! embedded workflows and templates. Every setting is optional: with no file, vigie
+//! runs on its embedded defaults. `config.example.yaml` documents each one.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub organisation: Organisation,
+    #[serde(default)]
+    pub dpo: Contact,
+    #[serde(default)]
+    pub legal_representative: Representative,
+    /// A folder of `*.yaml` workflows; each replaces the embedded one with its id.
+    #[serde(default)]
+    pub workflows_dir: Option<PathBuf>,
+    /// A folder of templates; each file replaces the embedded one with its name.
+    #[serde(default)]
+    pub templates_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organisation {
+    pub name: Option<String>,
+    /// SIREN in France, enterprise number (BCE/KBO) in Belgium.
+    pub siren: Option<String>,
+    pub address: Option<String>,
+    pub sector: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Representative {
+    pub name: Option<String>,
+    pub role: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{source}")]
+    Yaml {
+        path: String,
+        source: crate::yaml::YamlError,
+    },
+}
+
+impl Config {
+    /// Reads a config file; relative folders in it are taken from the file's folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut cfg: Config = crate::yaml::from_str(&text).map_err(|source| ConfigError::Yaml {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for dir in [&mut cfg.workflows_dir, &mut cfg.templates_dir]
+            .into_iter()
+            .flatten()
+        {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
+        }
+        Ok(cfg)
+    }
+}

@@ -1,0 +1,26 @@
+//! vigie: a GDPR breach-notification workflow engine.
+//!
+//! Layout, from the inside out:
+//! - [`time`]: instants typed by a DPO, workflow durations (hours absolute, days and
+//!   months calendar), dates written out in French and English.
+//! - [`workflow`]: the law as data. YAML → validated, immutable [`workflow::Workflow`]
+//!   (`compile`), conditions in three-valued logic, facts and their types, Mermaid graphs.
+//! - [`case`]: the functional core. `decide(workflow, case, command, now)` gives events
+//!   or a rejection; `evolve` folds events into a case; `clock` computes every due time.
+//! - [`store`]: the SQLite event log (hash-chained, one transaction per command) and the
+//!   pinned workflow texts. The only module that touches the database.
+//! - [`render`]: drafts from Handlebars templates (strict), in fr and en, md/txt/html.
+//! - [`seed`]: replaying the real incidents of `seeds/`.
+//! - [`config`]: the organisation, its DPO, and folders that override embedded files.
+//! - [`cli`]: the `vigie` command line (clap), a thin edge over the rest.
+
+pub mod case;
+pub mod cli;
+pub mod config;
+pub mod render;
+pub mod seed;
+pub mod store;
+pub mod time;
+pub mod util;
+pub mod workflow;
+pub mod yaml;

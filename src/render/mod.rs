@@ -1,0 +1,288 @@
+//! Drafts: the CNIL/APD notification, the NIS2 report, the letter to the people
+//! concerned and the complaint, rendered from Handlebars templates in strict mode.
+//!
+//! Templates and labels are embedded; a `templates_dir` overrides them file by file.
+//! The view a template sees is documented in docs/templates.md and built in `view`.
+
+mod view;
+
+pub use view::{Labels, build_view};
+
+use crate::case::{Case, Recorded};
+use crate::config::Config;
+use crate::time::Lang;
+use crate::workflow::Workflow;
+use chrono::{DateTime, Utc};
+use handlebars::Handlebars;
+use std::borrow::Cow;
+use std::path::PathBuf;
+
+/// The shipped templates and labels, compiled into the binary.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "labels.fr.yaml",
+        include_str!("../../templates/labels.fr.yaml"),
+    ),
+    (
+        "labels.en.yaml",
+        include_str!("../../templates/labels.en.yaml"),
+    ),
+    (
+        "cnil_notification.fr.md.hbs",
+        include_str!("../../templates/cnil_notification.fr.md.hbs"),
+    ),
+    (
+        "cnil_notification.en.md.hbs",
+        include_str!("../../templates/cnil_notification.en.md.hbs"),
+    ),
+    (
+        "apd_notification.fr.md.hbs",
+        include_str!("../../templates/apd_notification.fr.md.hbs"),
+    ),
+    (
+        "apd_notification.en.md.hbs",
+        include_str!("../../templates/apd_notification.en.md.hbs"),
+    ),
+    (
+        "nis2_notification.fr.md.hbs",
+        include_str!("../../templates/nis2_notification.fr.md.hbs"),
+    ),
+    (
+        "nis2_notification.en.md.hbs",
+        include_str!("../../templates/nis2_notification.en.md.hbs"),
+    ),
+    (
+        "individual_letter.fr.md.hbs",
+        include_str!("../../templates/individual_letter.fr.md.hbs"),
+    ),
+    (
+        "individual_letter.en.md.hbs",
+        include_str!("../../templates/individual_letter.en.md.hbs"),
+    ),
+    (
+        "complaint.fr.md.hbs",
+        include_str!("../../templates/complaint.fr.md.hbs"),
+    ),
+    (
+        "complaint.en.md.hbs",
+        include_str!("../../templates/complaint.en.md.hbs"),
+    ),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("unknown document '{document}' in workflow '{workflow}' (documents: {known})")]
+    UnknownDocument {
+        document: String,
+        workflow: String,
+        known: String,
+    },
+    #[error("no template '{0}' (embedded or in the templates folder)")]
+    MissingTemplate(String),
+    #[error("template {name}: {message}")]
+    Template { name: String, message: String },
+    #[error("{name}:{source}")]
+    Labels {
+        name: String,
+        source: crate::yaml::YamlError,
+    },
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("draft '{document}' is missing {missing} (--strict)")]
+    Incomplete { document: String, missing: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Md,
+    Txt,
+    Html,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        match s {
+            "md" | "markdown" => Some(Format::Md),
+            "txt" | "text" => Some(Format::Txt),
+            "html" => Some(Format::Html),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Md => "md",
+            Format::Txt => "txt",
+            Format::Html => "html",
+        }
+    }
+}
+
+/// Where templates come from: the configured folder first, then the embedded copy.
+#[derive(Clone, Debug, Default)]
+pub struct Templates {
+    pub dir: Option<PathBuf>,
+}
+
+impl Templates {
+    pub fn from_config(cfg: &Config) -> Templates {
+        Templates {
+            dir: cfg.templates_dir.clone(),
+        }
+    }
+
+    pub fn source(&self, name: &str) -> Result<Cow<'static, str>, RenderError> {
+        if let Some(dir) = &self.dir {
+            let path = dir.join(name);
+            if path.exists() {
+                return std::fs::read_to_string(&path)
+                    .map(Cow::Owned)
+                    .map_err(|source| RenderError::Read {
+                        path: path.display().to_string(),
+                        source,
+                    });
+            }
+        }
+        EMBEDDED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| Cow::Borrowed(*t))
+            .ok_or_else(|| RenderError::MissingTemplate(name.to_string()))
+    }
+
+    pub fn labels(&self, wf: &Workflow, lang: Lang) -> Result<Labels, RenderError> {
+        let name = format!("labels.{}.yaml", lang.code());
+        let text = self.source(&name)?;
+        let base: indexmap::IndexMap<String, String> =
+            crate::yaml::from_str(&text).map_err(|source| RenderError::Labels {
+                name: name.clone(),
+                source,
+            })?;
+        Ok(Labels::new(base, wf, lang))
+    }
+}
+
+/// A draft rendered: its text and the facts it still lacks.
+#[derive(Debug)]
+pub struct Draft {
+    pub text: String,
+    pub missing: Vec<String>,
+}
+
+/// A compiled template for one document, language and format: render it many times.
+pub struct DocumentRenderer {
+    registry: Handlebars<'static>,
+    name: String,
+    pub format: Format,
+}
+
+impl DocumentRenderer {
+    pub fn new(
+        templates: &Templates,
+        wf: &Workflow,
+        document: &str,
+        lang: Lang,
+        format: Format,
+    ) -> Result<DocumentRenderer, RenderError> {
+        let doc = wf
+            .documents
+            .get(document)
+            .ok_or_else(|| RenderError::UnknownDocument {
+                document: document.to_string(),
+                workflow: wf.id.clone(),
+                known: wf.documents.keys().cloned().collect::<Vec<_>>().join(", "),
+            })?;
+        let name = format!("{}.{}.md.hbs", doc.template, lang.code());
+        let source = templates.source(&name)?;
+        let mut registry = Handlebars::new();
+        // A template naming a variable the view lacks is a bug: fail, never print blank.
+        registry.set_strict_mode(true);
+        registry.set_dev_mode(false);
+        match format {
+            // Values are HTML-escaped before Markdown becomes HTML, so a fact cannot
+            // inject markup into the page.
+            Format::Html => registry.register_escape_fn(handlebars::html_escape),
+            Format::Md | Format::Txt => registry.register_escape_fn(handlebars::no_escape),
+        }
+        registry
+            .register_template_string(&name, source.as_ref())
+            .map_err(|e| RenderError::Template {
+                name: name.clone(),
+                message: one_line(&e.to_string()),
+            })?;
+        Ok(DocumentRenderer {
+            registry,
+            name,
+            format,
+        })
+    }
+
+    pub fn render(&self, view: &serde_json::Value) -> Result<String, RenderError> {
+        let md = self
+            .registry
+            .render(&self.name, view)
+            .map_err(|e| RenderError::Template {
+                name: self.name.clone(),
+                message: one_line(&e.to_string()),
+            })?;
+        Ok(match self.format {
+            Format::Md | Format::Txt => tidy(&md),
+            Format::Html => to_html(&md),
+        })
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Collapses the runs of blank lines that block helpers leave behind.
+fn tidy(md: &str) -> String {
+    let mut out = String::with_capacity(md.len());
+    let mut blank = 0;
+    for line in md.lines() {
+        if line.trim().is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out.trim_start_matches('\n').to_string()
+}
+
+fn to_html(md: &str) -> String {
+    use pulldown_cmark::{Options, Parser, html};
+    let parser = Parser::new_ext(md, Options::ENABLE_TABLES);
+    let mut body = String::new();
+    html::push_html(&mut body, parser);
+    format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>vigie</title></head>\n<body>\n{body}</body></html>\n"
+    )
+}
+
+/// Renders one document of a case.
+#[allow(clippy::too_many_arguments)]
+pub fn draft(
+    templates: &Templates,
+    cfg: &Config,
+    wf: &Workflow,
+    case: &Case,
+    events: &[Recorded],
+    document: &str,
+    lang: Lang,
+    format: Format,
+    now: DateTime<Utc>,
+) -> Result<Draft, RenderError> {
+    let renderer = DocumentRenderer::new(templates, wf, document, lang, format)?;
+    let labels = templates.labels(wf, lang)?;
+    let (view, missing) = build_view(wf, case, events, cfg, &labels, document, lang, now);
+    let text = renderer.render(&view)?;
+    Ok(Draft { text, missing })
+}

@@ -1,0 +1,269 @@
+//! The view a template sees (docs/templates.md): every fact present, written out in the
+//! language, with a visible placeholder when unset.
+
+use crate::case::{Case, ClockStatus, EventBody, Recorded, clocks};
+use crate::config::Config;
+use crate::time::{self, Lang};
+use crate::workflow::{FactType, FactValue, Workflow};
+use chrono::{DateTime, Utc};
+use indexmap::IndexMap;
+use serde_json::{Map, Value, json};
+
+/// Labels for one language: the shared vocabulary, overridden by the workflow's own.
+pub struct Labels {
+    map: IndexMap<String, String>,
+    lang: Lang,
+}
+
+impl Labels {
+    pub fn new(base: IndexMap<String, String>, wf: &Workflow, lang: Lang) -> Labels {
+        let mut map = base;
+        if let Some(own) = wf.labels.get(lang.code()) {
+            for (k, v) in own {
+                map.insert(k.clone(), v.clone());
+            }
+        }
+        Labels { map, lang }
+    }
+
+    /// The label of an id, or the id itself.
+    pub fn get<'a>(&'a self, id: &'a str) -> &'a str {
+        self.map.get(id).map(String::as_str).unwrap_or(id)
+    }
+
+    pub fn placeholder(&self, fact: &str) -> String {
+        match self.lang {
+            Lang::Fr => format!("[À compléter : {}]", self.get(fact)),
+            Lang::En => format!("[To complete: {}]", self.get(fact)),
+        }
+    }
+}
+
+/// 1 600 000 (fr, narrow no-break spaces) or 1,600,000 (en).
+pub fn group_digits(n: i64, lang: Lang) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let sep = match lang {
+        Lang::Fr => "\u{202f}",
+        Lang::En => ",",
+    };
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push_str(sep);
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+fn display(wf: &Workflow, labels: &Labels, value: &FactValue, kind: FactType) -> String {
+    match value {
+        FactValue::DateTime(d) => time::long_in(*d, wf.timezone, labels.lang),
+        FactValue::Integer(i) => group_digits(*i, labels.lang),
+        FactValue::Boolean(b) => labels.get(if *b { "yes" } else { "no" }).to_string(),
+        FactValue::Text(s) if kind == FactType::Choice => labels.get(s).to_string(),
+        FactValue::Text(s) => s.clone(),
+        FactValue::List(items) => items
+            .iter()
+            .map(|i| labels.get(i).to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+fn opt(s: &Option<String>, placeholder: String) -> Value {
+    Value::String(s.clone().unwrap_or(placeholder))
+}
+
+/// Builds the view of `document` for `case`, and the labels of the facts it still needs.
+#[allow(clippy::too_many_arguments)]
+pub fn build_view(
+    wf: &Workflow,
+    case: &Case,
+    events: &[Recorded],
+    cfg: &Config,
+    labels: &Labels,
+    document: &str,
+    lang: Lang,
+    now: DateTime<Utc>,
+) -> (Value, Vec<String>) {
+    let tz = wf.timezone;
+    let ph = |what_fr: &str, what_en: &str| match lang {
+        Lang::Fr => format!("[À compléter : {what_fr}]"),
+        Lang::En => format!("[To complete: {what_en}]"),
+    };
+
+    let mut f = Map::new();
+    let mut set = Map::new();
+    let mut lists = Map::new();
+    for (id, def) in &wf.facts {
+        match case.facts.get(id) {
+            Some(v) => {
+                f.insert(id.clone(), Value::String(display(wf, labels, v, def.kind)));
+                set.insert(id.clone(), Value::Bool(true));
+                if let FactValue::List(items) = v {
+                    lists.insert(
+                        id.clone(),
+                        items
+                            .iter()
+                            .map(|i| Value::String(labels.get(i).to_string()))
+                            .collect(),
+                    );
+                }
+            }
+            None => {
+                f.insert(id.clone(), Value::String(labels.placeholder(id)));
+                set.insert(id.clone(), Value::Bool(false));
+            }
+        }
+        if def.kind == FactType::List && !lists.contains_key(id) {
+            lists.insert(id.clone(), Value::Array(vec![]));
+        }
+    }
+
+    let missing: Vec<String> = wf
+        .documents
+        .get(document)
+        .map(|d| {
+            d.needs
+                .iter()
+                .filter(|n| !case.facts.contains_key(*n))
+                .map(|n| labels.get(n).to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let mut clock_map = Map::new();
+    for c in clocks(wf, case, now) {
+        let title = if lang == wf.lang {
+            c.title.clone()
+        } else {
+            labels.get(&c.id).to_string()
+        };
+        clock_map.insert(
+            c.id.clone(),
+            json!({
+                "title": title,
+                "basis": c.basis.clone().unwrap_or_default(),
+                "applies": c.applies,
+                "status": c.status.as_str(),
+                "status_label": labels.get(&format!("status_{}", c.status.as_str())),
+                "due": c.due_at.map(|d| time::long_in(d, tz, lang)).unwrap_or_default(),
+                "met_at": c.met_at.map(|d| time::long_in(d, tz, lang)).unwrap_or_default(),
+                "late": c.status == ClockStatus::Late,
+                "overdue": c.status == ClockStatus::Overdue,
+                "internal": c.internal,
+            }),
+        );
+    }
+
+    // The timeline: the instants the facts give, and every step of the log.
+    let mut timeline: Vec<(DateTime<Utc>, String, String)> = Vec::new();
+    for (id, def) in &wf.facts {
+        if def.kind == FactType::DateTime
+            && let Some(FactValue::DateTime(d)) = case.facts.get(id)
+        {
+            timeline.push((*d, labels.get(id).to_string(), String::new()));
+        }
+    }
+    for ev in events {
+        let (label, note) = match &ev.body {
+            EventBody::Opened { .. } => (
+                match lang {
+                    Lang::Fr => "Ouverture du dossier de violation".to_string(),
+                    Lang::En => "Breach case opened".to_string(),
+                },
+                String::new(),
+            ),
+            EventBody::Advanced { event, note, .. } => (
+                labels.get(event).to_string(),
+                note.clone().unwrap_or_default(),
+            ),
+            EventBody::FactsSet {
+                note: Some(note), ..
+            } => (
+                match lang {
+                    Lang::Fr => "Informations complétées".to_string(),
+                    Lang::En => "Information updated".to_string(),
+                },
+                note.clone(),
+            ),
+            EventBody::FactsSet { note: None, .. } => continue,
+            EventBody::DocumentIssued { document, .. } => (
+                format!(
+                    "{} : {}",
+                    match lang {
+                        Lang::Fr => "Document émis",
+                        Lang::En => "Document issued",
+                    },
+                    labels.get(document)
+                ),
+                String::new(),
+            ),
+        };
+        timeline.push((ev.at, label, note));
+    }
+    timeline.sort_by_key(|(at, _, _)| *at);
+    let timeline: Vec<Value> = timeline
+        .into_iter()
+        .map(|(at, label, note)| json!({"at": time::long_in(at, tz, lang), "label": label, "note": note}))
+        .collect();
+
+    let doc_title = wf
+        .documents
+        .get(document)
+        .map(|d| {
+            if lang == wf.lang {
+                d.title.clone()
+            } else {
+                labels.get(document).to_string()
+            }
+        })
+        .unwrap_or_default();
+    let authority_notified = wf
+        .events
+        .get("notify_authority")
+        .map(|e| case.tracks.get(&e.track) == Some(&e.to))
+        .unwrap_or(false);
+
+    let view = json!({
+        "lang": lang.code(),
+        "doc": { "id": document, "title": doc_title },
+        "generated_at": time::long_in(now, tz, lang),
+        "org": {
+            "name": opt(&cfg.organisation.name, ph("nom de l'organisme", "organisation name")),
+            "siren": opt(&cfg.organisation.siren, ph("numéro SIREN", "company number")),
+            "address": opt(&cfg.organisation.address, ph("adresse", "address")),
+            "sector": opt(&cfg.organisation.sector, ph("secteur d'activité", "sector")),
+        },
+        "dpo": {
+            "name": opt(&cfg.dpo.name, ph("nom du DPO", "DPO name")),
+            "email": opt(&cfg.dpo.email, ph("e-mail du DPO", "DPO e-mail")),
+            "phone": opt(&cfg.dpo.phone, ph("téléphone du DPO", "DPO phone")),
+        },
+        "legal_rep": {
+            "name": opt(&cfg.legal_representative.name, ph("représentant légal", "legal representative")),
+            "role": opt(&cfg.legal_representative.role, ph("fonction", "position")),
+        },
+        "case": {
+            "id": case.id,
+            "title": case.title,
+            "workflow": wf.id,
+            "workflow_title": wf.title,
+            "timezone": wf.timezone.name(),
+        },
+        "meta": wf.meta,
+        "complementary": authority_notified,
+        "missing": missing,
+        "f": f,
+        "set": set,
+        "lists": lists,
+        "clocks": clock_map,
+        "timeline": timeline,
+        "recipient": {
+            "name": ph("nom et prénom", "full name"),
+            "greeting": match lang { Lang::Fr => "Madame, Monsieur,", Lang::En => "Dear Sir or Madam," },
+        },
+    });
+    (view, missing)
+}

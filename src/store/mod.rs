@@ -1,0 +1,544 @@
+//! The store: one SQLite file holding the event log (the breach register), the pinned
+//! workflow texts and a small projection of each case for listing. Every command runs
+//! in one IMMEDIATE transaction: read the log, decide, append, or write nothing.
+//!
+//! Every query takes the organisation, so one organisation never reads another's cases.
+
+mod schema;
+
+use crate::case::{self, Case, Command, EventBody, Recorded, Rejected};
+use crate::workflow::{Workflow, WorkflowErrors, WorkflowSet, compile};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+pub const DEFAULT_ORG: &str = "default";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Rejected(#[from] Rejected),
+    #[error("unknown case '{0}' (see `vigie case list`)")]
+    UnknownCase(String),
+    #[error("unknown workflow '{id}' (known: {known})")]
+    UnknownWorkflow { id: String, known: String },
+    #[error("a case with id '{0}' already exists")]
+    CaseExists(String),
+    #[error("case id '{0}' must be letters, digits, '-' or '_' (at most 64)")]
+    BadCaseId(String),
+    #[error("the workflow pinned by case '{case}' no longer compiles: {errors}")]
+    PinnedWorkflow {
+        case: String,
+        errors: WorkflowErrors,
+    },
+    #[error("database {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("stored event {case}#{seq} is unreadable: {reason}")]
+    Corrupt {
+        case: String,
+        seq: i64,
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// Exit code: 2 for what the user can correct, 1 for a runtime failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StoreError::Rejected(_)
+            | StoreError::UnknownCase(_)
+            | StoreError::UnknownWorkflow { .. }
+            | StoreError::CaseExists(_)
+            | StoreError::BadCaseId(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// A case loaded with its pinned workflow and log.
+pub struct Loaded {
+    pub workflow: Arc<Workflow>,
+    pub case: Case,
+    pub events: Vec<Recorded>,
+}
+
+pub struct Store {
+    conn: Connection,
+    /// Pinned workflows compiled once per process, by hash.
+    compiled: HashMap<String, Arc<Workflow>>,
+}
+
+/// One problem `audit verify` found.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditProblem {
+    pub case: String,
+    pub seq: i64,
+    pub problem: String,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let wrap = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(wrap)?;
+        schema::migrate(&conn).map_err(wrap)?;
+        Ok(Store {
+            conn,
+            compiled: HashMap::new(),
+        })
+    }
+
+    fn pinned(&mut self, case_id: &str, hash: &str) -> Result<Arc<Workflow>, StoreError> {
+        if let Some(wf) = self.compiled.get(hash) {
+            return Ok(wf.clone());
+        }
+        let (origin, source): (String, String) = self.conn.query_row(
+            "SELECT origin, source FROM workflows WHERE hash = ?1",
+            [hash],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let wf = compile(&origin, &source).map_err(|errors| StoreError::PinnedWorkflow {
+            case: case_id.to_string(),
+            errors,
+        })?;
+        let wf = Arc::new(wf);
+        self.compiled.insert(hash.to_string(), wf.clone());
+        Ok(wf)
+    }
+
+    fn read_events(
+        conn: &Connection,
+        org: &str,
+        case_id: &str,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, at, recorded_at, actor, payload, prev_hash, hash FROM events
+             WHERE org = ?1 AND case_id = ?2 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(params![org, case_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, at, recorded_at, actor, payload, prev_hash, hash) = row?;
+            let corrupt = |reason: String| StoreError::Corrupt {
+                case: case_id.to_string(),
+                seq,
+                reason,
+            };
+            let body: EventBody =
+                serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?;
+            let parse = |s: &str| {
+                DateTime::parse_from_rfc3339(s)
+                    .map(|d| d.with_timezone(&Utc))
+                    .map_err(|e| corrupt(format!("{s}: {e}")))
+            };
+            out.push(Recorded {
+                org: org.to_string(),
+                case_id: case_id.to_string(),
+                seq,
+                at: parse(&at)?,
+                recorded_at: parse(&recorded_at)?,
+                actor,
+                body,
+                payload,
+                prev_hash,
+                hash,
+            });
+        }
+        Ok(out)
+    }
+
+    fn load_in(
+        &mut self,
+        org: &str,
+        case_id: &str,
+        tx_conn: Option<&Connection>,
+    ) -> Result<Loaded, StoreError> {
+        let conn = tx_conn.unwrap_or(&self.conn);
+        let hash: Option<String> = conn
+            .query_row(
+                "SELECT workflow_hash FROM cases WHERE org = ?1 AND id = ?2",
+                params![org, case_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let hash = hash.ok_or_else(|| StoreError::UnknownCase(case_id.to_string()))?;
+        let events = Self::read_events(conn, org, case_id)?;
+        let workflow = self.pinned(case_id, &hash)?;
+        let case = case::fold(&workflow, &events).ok_or_else(|| StoreError::Corrupt {
+            case: case_id.to_string(),
+            seq: 0,
+            reason: "a case with no events".into(),
+        })?;
+        Ok(Loaded {
+            workflow,
+            case,
+            events,
+        })
+    }
+
+    /// A case, its pinned workflow and its log.
+    pub fn load(&mut self, org: &str, case_id: &str) -> Result<Loaded, StoreError> {
+        self.load_in(org, case_id, None)
+    }
+
+    /// Opens a case with the current version of `workflow_id`, pinning its text.
+    /// `case_id` None picks the next `<workflow>-<year>-<nnnn>`.
+    pub fn open_case(
+        &mut self,
+        org: &str,
+        workflows: &WorkflowSet,
+        workflow_id: &str,
+        case_id: Option<&str>,
+        cmd: &Command,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Loaded, StoreError> {
+        let wf = workflows
+            .get(workflow_id)
+            .ok_or_else(|| StoreError::UnknownWorkflow {
+                id: workflow_id.to_string(),
+                known: workflows.ids().cloned().collect::<Vec<_>>().join(", "),
+            })?;
+        if let Some(id) = case_id
+            && (id.is_empty()
+                || id.len() > 64
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        {
+            return Err(StoreError::BadCaseId(id.to_string()));
+        }
+        let bodies = case::decide(&wf, None, cmd, now)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id = match case_id {
+            Some(id) => {
+                let exists: bool = tx.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM cases WHERE org = ?1 AND id = ?2)",
+                    params![org, id],
+                    |r| r.get(0),
+                )?;
+                if exists {
+                    return Err(StoreError::CaseExists(id.to_string()));
+                }
+                id.to_string()
+            }
+            None => {
+                let prefix = format!("{}-{}-", wf.id, now.format("%Y"));
+                let n: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM cases WHERE org = ?1 AND id LIKE ?2 || '%'",
+                    params![org, prefix],
+                    |r| r.get(0),
+                )?;
+                format!("{prefix}{:04}", n + 1)
+            }
+        };
+        tx.execute(
+            "INSERT OR IGNORE INTO workflows (hash, id, origin, source, stored_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![wf.hash, wf.id, wf.origin, wf.source, now.to_rfc3339()],
+        )?;
+        tx.execute(
+            "INSERT INTO cases (org, id, workflow, workflow_hash, title, opened_at, seq, last_hash, closed, next_due)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, '', 0, NULL)",
+            params![org, id, wf.id, wf.hash, title_of(cmd), now.to_rfc3339()],
+        )?;
+        let prev = case::event::genesis_hash(org, &id);
+        let events = append(&tx, &wf, org, &id, None, &prev, 0, bodies, actor, now)?;
+        tx.commit()?;
+        self.compiled.insert(wf.hash.clone(), wf.clone());
+        let case = case::fold(&wf, &events).expect("opened");
+        Ok(Loaded {
+            workflow: wf,
+            case,
+            events,
+        })
+    }
+
+    /// Runs a command against an existing case: one transaction, all or nothing.
+    pub fn execute(
+        &mut self,
+        org: &str,
+        case_id: &str,
+        cmd: &Command,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Loaded, StoreError> {
+        // IMMEDIATE takes the write lock before reading, so two writers to one case
+        // are serialised: the second decides on the log the first wrote.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let hash: Option<String> = tx
+            .query_row(
+                "SELECT workflow_hash FROM cases WHERE org = ?1 AND id = ?2",
+                params![org, case_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let hash = hash.ok_or_else(|| StoreError::UnknownCase(case_id.to_string()))?;
+        let mut events = Self::read_events(&tx, org, case_id)?;
+        let wf = match self.compiled.get(&hash) {
+            Some(wf) => wf.clone(),
+            None => {
+                let (origin, source): (String, String) = tx.query_row(
+                    "SELECT origin, source FROM workflows WHERE hash = ?1",
+                    [&hash],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                let wf = Arc::new(compile(&origin, &source).map_err(|errors| {
+                    StoreError::PinnedWorkflow {
+                        case: case_id.to_string(),
+                        errors,
+                    }
+                })?);
+                self.compiled.insert(hash.clone(), wf.clone());
+                wf
+            }
+        };
+        let case = case::fold(&wf, &events).ok_or_else(|| StoreError::Corrupt {
+            case: case_id.to_string(),
+            seq: 0,
+            reason: "a case with no events".into(),
+        })?;
+        let bodies = case::decide(&wf, Some(&case), cmd, now)?;
+        let new = append(
+            &tx,
+            &wf,
+            org,
+            case_id,
+            Some(case.clone()),
+            &case.last_hash,
+            case.seq,
+            bodies,
+            actor,
+            now,
+        )?;
+        tx.commit()?;
+        events.extend(new);
+        let case = case::fold(&wf, &events).expect("non-empty");
+        Ok(Loaded {
+            workflow: wf,
+            case,
+            events,
+        })
+    }
+
+    /// Every case of the organisation (open ones first, nearest deadline first).
+    pub fn case_ids(&self, org: &str, include_closed: bool) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM cases WHERE org = ?1 AND (?2 OR closed = 0)
+             ORDER BY closed, next_due IS NULL, next_due, opened_at",
+        )?;
+        let ids = stmt
+            .query_map(params![org, include_closed], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
+    pub fn exists(&self, org: &str, case_id: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM cases WHERE org = ?1 AND id = ?2)",
+            params![org, case_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Recomputes every hash chain; names each case and sequence number that differs.
+    pub fn verify(&self) -> Result<(usize, usize, Vec<AuditProblem>), StoreError> {
+        let mut problems = Vec::new();
+        let mut cases = self
+            .conn
+            .prepare("SELECT org, id, seq, last_hash FROM cases ORDER BY org, id")?;
+        let cases: Vec<(String, String, i64, String)> = cases
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, at, recorded_at, actor, kind, payload, prev_hash, hash FROM events
+             WHERE org = ?1 AND case_id = ?2 ORDER BY seq",
+        )?;
+        let mut n_events = 0;
+        for (org, id, seq, last_hash) in &cases {
+            let mut prev = case::event::genesis_hash(org, id);
+            let mut expected_seq = 1;
+            let rows = stmt.query_map(params![org, id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            })?;
+            for row in rows {
+                let (s, at, recorded_at, actor, kind, payload, prev_hash, hash) = row?;
+                n_events += 1;
+                let mut say = |problem: String| {
+                    problems.push(AuditProblem {
+                        case: id.clone(),
+                        seq: s,
+                        problem,
+                    })
+                };
+                if s != expected_seq {
+                    say(format!(
+                        "sequence number {s} where {expected_seq} was expected: an event is missing"
+                    ));
+                }
+                if prev_hash != prev {
+                    say("its previous-hash link does not match the event before it".into());
+                }
+                let again = case::event::chain_hash(
+                    org,
+                    id,
+                    s,
+                    &at,
+                    &recorded_at,
+                    &actor,
+                    &kind,
+                    &payload,
+                    &prev_hash,
+                );
+                if again != hash {
+                    say("its content does not match its hash: the event was altered".into());
+                }
+                prev = hash;
+                expected_seq = s + 1;
+            }
+            if expected_seq - 1 != *seq || prev != *last_hash {
+                problems.push(AuditProblem {
+                    case: id.clone(),
+                    seq: expected_seq,
+                    problem: format!(
+                        "the case records {seq} events ending in {}, the log ends at {}: events were removed or added",
+                        short(last_hash),
+                        short(&prev)
+                    ),
+                });
+            }
+        }
+        // Events whose case row is gone.
+        let orphans: Vec<(String, i64)> = self
+            .conn
+            .prepare(
+                "SELECT e.case_id, MIN(e.seq) FROM events e LEFT JOIN cases c
+                 ON c.org = e.org AND c.id = e.case_id WHERE c.id IS NULL GROUP BY e.org, e.case_id",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (case, seq) in orphans {
+            problems.push(AuditProblem {
+                case,
+                seq,
+                problem: "events of a case that is no longer in the register".into(),
+            });
+        }
+        Ok((cases.len(), n_events, problems))
+    }
+
+    /// The connection, for modules that add their own tables (outbox, ledger).
+    pub fn conn(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+fn short(h: &str) -> String {
+    h.chars().take(12).collect()
+}
+
+fn title_of(cmd: &Command) -> String {
+    match cmd {
+        Command::Open { title, .. } => title.clone(),
+        _ => String::new(),
+    }
+}
+
+/// Seals and inserts events, then updates the case's projection. Inside a transaction.
+#[allow(clippy::too_many_arguments)]
+fn append(
+    tx: &rusqlite::Transaction,
+    wf: &Workflow,
+    org: &str,
+    case_id: &str,
+    case: Option<Case>,
+    prev_hash: &str,
+    seq: i64,
+    bodies: Vec<(DateTime<Utc>, EventBody)>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Recorded>, StoreError> {
+    let mut out = Vec::new();
+    let mut prev = prev_hash.to_string();
+    let mut seq = seq;
+    let mut case = case;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO events (org, case_id, seq, at, recorded_at, actor, kind, payload, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    for (at, body) in bodies {
+        seq += 1;
+        let ev = Recorded::seal(org, case_id, seq, at, now, actor, body, &prev);
+        insert.execute(params![
+            org,
+            case_id,
+            seq,
+            ev.at_text(),
+            ev.recorded_at_text(),
+            ev.actor,
+            ev.body.kind(),
+            ev.payload,
+            ev.prev_hash,
+            ev.hash
+        ])?;
+        case = Some(case::evolve(wf, case, &ev));
+        prev = ev.hash.clone();
+        out.push(ev);
+    }
+    let case = case.expect("at least one event");
+    let views = case::clocks(wf, &case, now);
+    let next_due = case::clock::nearest_due(&views).map(|d| d.to_rfc3339());
+    tx.execute(
+        "UPDATE cases SET seq = ?3, last_hash = ?4, closed = ?5, next_due = ?6, title = ?7
+         WHERE org = ?1 AND id = ?2",
+        params![
+            org,
+            case_id,
+            case.seq,
+            case.last_hash,
+            case.is_closed(wf),
+            next_due,
+            case.title
+        ],
+    )?;
+    Ok(out)
+}

@@ -1,0 +1,647 @@
+//! From YAML text to a validated [`Workflow`]: every mistake found, each with
+//! `file:line:column`, all reported at once.
+
+use super::raw::{OneOrMany, RawCondition, RawWorkflow, S};
+use super::{
+    ClockDef, Condition, DocumentDef, EventDef, FactDef, FactTest, FactType, Start, Track, Workflow,
+};
+use crate::time::{Lang, Period};
+use chrono_tz::Tz;
+use indexmap::IndexMap;
+use serde_saphyr::{Location, Spanned};
+use sha2::{Digest, Sha256};
+use std::collections::{HashSet, VecDeque};
+use std::fmt;
+
+/// One mistake in a workflow file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowError {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+impl fmt::Display for WorkflowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+/// Every mistake found in one or more files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowErrors(pub Vec<WorkflowError>);
+
+impl fmt::Display for WorkflowErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for WorkflowErrors {}
+
+pub fn sha256_hex(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads and validates one workflow text. `origin` names it in error messages.
+pub fn compile(origin: &str, text: &str) -> Result<Workflow, WorkflowErrors> {
+    let raw: RawWorkflow = match crate::yaml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            return Err(WorkflowErrors(vec![WorkflowError {
+                file: origin.to_string(),
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            }]));
+        }
+    };
+    let mut c = Compiler {
+        origin,
+        errors: Vec::new(),
+    };
+    let wf = c.workflow(raw, text);
+    if c.errors.is_empty() {
+        Ok(wf)
+    } else {
+        c.errors.sort_by_key(|e| (e.line, e.column));
+        c.errors.dedup();
+        Err(WorkflowErrors(c.errors))
+    }
+}
+
+struct Compiler<'a> {
+    origin: &'a str,
+    errors: Vec<WorkflowError>,
+}
+
+fn is_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+impl Compiler<'_> {
+    fn err(&mut self, at: &Location, message: impl Into<String>) {
+        self.errors.push(WorkflowError {
+            file: self.origin.to_string(),
+            line: at.line() as u32,
+            column: at.column() as u32,
+            message: message.into(),
+        });
+    }
+
+    fn period(&mut self, s: &S, what: &str) -> Option<Period> {
+        match Period::parse(&s.value) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.err(&s.referenced, format!("{what}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn workflow(&mut self, raw: RawWorkflow, text: &str) -> Workflow {
+        if !is_id(&raw.id.value) {
+            self.err(
+                &raw.id.referenced,
+                format!(
+                    "workflow id '{}' must be lowercase letters, digits, '_' or '-'",
+                    raw.id.value
+                ),
+            );
+        }
+        let timezone: Tz = raw.timezone.value.parse().unwrap_or_else(|_| {
+            self.err(
+                &raw.timezone.referenced,
+                format!(
+                    "unknown time zone '{}': use an IANA name such as Europe/Paris",
+                    raw.timezone.value
+                ),
+            );
+            Tz::UTC
+        });
+        let lang = match &raw.lang {
+            None => Lang::Fr,
+            Some(l) => Lang::parse(&l.value).unwrap_or_else(|| {
+                self.err(
+                    &l.referenced,
+                    format!("unknown language '{}': use fr or en", l.value),
+                );
+                Lang::Fr
+            }),
+        };
+
+        // Tracks and their states.
+        let mut tracks = IndexMap::new();
+        for (name, t) in &raw.tracks {
+            let mut states: Vec<String> = Vec::new();
+            for s in &t.value.states {
+                if states.contains(&s.value) {
+                    self.err(
+                        &s.referenced,
+                        format!("track '{name}': state '{}' is listed twice", s.value),
+                    );
+                } else {
+                    states.push(s.value.clone());
+                }
+            }
+            self.state_ref(name, &states, &t.value.initial, "initial state");
+            for f in &t.value.finals {
+                self.state_ref(name, &states, f, "final state");
+            }
+            if t.value.finals.is_empty() {
+                self.err(&t.referenced, format!("track '{name}' has no final state"));
+            }
+            tracks.insert(
+                name.clone(),
+                Track {
+                    initial: t.value.initial.value.clone(),
+                    states,
+                    finals: t.value.finals.iter().map(|f| f.value.clone()).collect(),
+                },
+            );
+        }
+
+        // Facts.
+        let mut facts = IndexMap::new();
+        for (name, f) in &raw.facts {
+            let kind = match f.value.kind.value.as_str() {
+                "datetime" => FactType::DateTime,
+                "integer" => FactType::Integer,
+                "boolean" => FactType::Boolean,
+                "text" => FactType::Text,
+                "choice" => FactType::Choice,
+                "list" => FactType::List,
+                other => {
+                    self.err(
+                        &f.value.kind.referenced,
+                        format!("fact '{name}': unknown type '{other}' (datetime, integer, boolean, text, choice, list)"),
+                    );
+                    FactType::Text
+                }
+            };
+            if kind == FactType::Choice && f.value.choices.is_empty() {
+                self.err(
+                    &f.referenced,
+                    format!("fact '{name}' is a choice with no choices"),
+                );
+            }
+            if !f.value.choices.is_empty() && !matches!(kind, FactType::Choice | FactType::List) {
+                self.err(
+                    &f.referenced,
+                    format!("fact '{name}': only choice and list facts take choices"),
+                );
+            }
+            facts.insert(
+                name.clone(),
+                FactDef {
+                    kind,
+                    choices: f.value.choices.iter().map(|c| c.value.clone()).collect(),
+                },
+            );
+        }
+
+        let mut wf = Workflow {
+            id: raw.id.value.clone(),
+            title: raw.title.clone(),
+            timezone,
+            lang,
+            meta: raw.meta.clone(),
+            tracks,
+            facts,
+            events: IndexMap::new(),
+            clocks: IndexMap::new(),
+            documents: IndexMap::new(),
+            labels: raw
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.value.clone()))
+                .collect(),
+            source: text.to_string(),
+            hash: sha256_hex(text),
+            origin: self.origin.to_string(),
+        };
+        for (lang, l) in &raw.labels {
+            if Lang::parse(lang).is_none() {
+                self.err(
+                    &l.referenced,
+                    format!("labels: unknown language '{lang}': use fr or en"),
+                );
+            }
+        }
+
+        // Events.
+        for (name, e) in &raw.events {
+            let ev = &e.value;
+            let track = wf.tracks.get(&ev.track.value).cloned();
+            if track.is_none() {
+                self.unknown(&ev.track, "track", wf.tracks.keys());
+            }
+            let from = match &ev.from.value {
+                OneOrMany::One(s) => vec![s.clone()],
+                OneOrMany::Many(v) => v.clone(),
+            };
+            if let Some(t) = &track {
+                for s in &from {
+                    if !t.states.contains(s) {
+                        self.err(
+                            &ev.from.referenced,
+                            format!(
+                                "event '{name}': unknown state '{s}' in track '{}' (states: {})",
+                                ev.track.value,
+                                t.states.join(", ")
+                            ),
+                        );
+                    }
+                }
+                self.state_ref(
+                    &ev.track.value,
+                    &t.states,
+                    &ev.to,
+                    &format!("event '{name}': target state"),
+                );
+            }
+            for r in &ev.requires {
+                self.fact_ref(&wf, r);
+            }
+            let when = ev.when.as_ref().and_then(|c| self.condition(&wf, c));
+            wf.events.insert(
+                name.clone(),
+                EventDef {
+                    track: ev.track.value.clone(),
+                    from,
+                    to: ev.to.value.clone(),
+                    requires: ev.requires.iter().map(|r| r.value.clone()).collect(),
+                    when,
+                },
+            );
+        }
+
+        // Reachability, per track: every state reachable from the initial one, and a
+        // final state reachable from every state.
+        let mut possible_events: HashSet<String> = HashSet::new();
+        for (tname, t) in &raw.tracks {
+            let Some(track) = wf.tracks.get(tname) else {
+                continue;
+            };
+            let edges: Vec<(&String, &EventDef)> = wf
+                .events
+                .iter()
+                .filter(|(_, e)| &e.track == tname)
+                .collect();
+            let mut reached: HashSet<&str> = HashSet::from([track.initial.as_str()]);
+            let mut queue = VecDeque::from([track.initial.as_str()]);
+            while let Some(s) = queue.pop_front() {
+                for (ename, e) in &edges {
+                    if e.from.iter().any(|f| f == s) {
+                        possible_events.insert((*ename).clone());
+                        if reached.insert(e.to.as_str()) {
+                            queue.push_back(e.to.as_str());
+                        }
+                    }
+                }
+            }
+            for s in &t.value.states {
+                if !reached.contains(s.value.as_str()) && track.states.contains(&s.value) {
+                    self.err(
+                        &s.referenced,
+                        format!(
+                            "track '{tname}': state '{}' cannot be reached from '{}'",
+                            s.value, track.initial
+                        ),
+                    );
+                }
+            }
+            let mut settles: HashSet<&str> = track.finals.iter().map(String::as_str).collect();
+            loop {
+                let before = settles.len();
+                for (_, e) in &edges {
+                    if settles.contains(e.to.as_str()) {
+                        for f in &e.from {
+                            settles.insert(f.as_str());
+                        }
+                    }
+                }
+                if settles.len() == before {
+                    break;
+                }
+            }
+            for s in &t.value.states {
+                if reached.contains(s.value.as_str()) && !settles.contains(s.value.as_str()) {
+                    self.err(
+                        &s.referenced,
+                        format!(
+                            "track '{tname}': no final state ({}) can be reached from '{}'",
+                            track.finals.join(", "),
+                            s.value
+                        ),
+                    );
+                }
+            }
+        }
+        for (name, e) in &raw.events {
+            if wf.tracks.contains_key(&e.value.track.value) && !possible_events.contains(name) {
+                self.err(&e.value.from.referenced, format!("event '{name}' can never happen: track '{}' never reaches any of its 'from' states", e.value.track.value));
+            }
+        }
+
+        // Clocks.
+        for (name, c) in &raw.clocks {
+            let ck = &c.value;
+            let starts = match (&ck.starts.value.fact, &ck.starts.value.event) {
+                (Some(f), None) => {
+                    self.fact_ref(&wf, f);
+                    if let Some(d) = wf.facts.get(&f.value)
+                        && d.kind != FactType::DateTime
+                    {
+                        self.err(
+                            &f.referenced,
+                            format!(
+                                "clock '{name}' starts at fact '{}', which is not a datetime",
+                                f.value
+                            ),
+                        );
+                    }
+                    Start::Fact(f.value.clone())
+                }
+                (None, Some(e)) => {
+                    self.event_ref(&wf, e);
+                    Start::Event(e.value.clone())
+                }
+                _ => {
+                    self.err(
+                        &ck.starts.referenced,
+                        format!("clock '{name}': starts needs exactly one of 'fact' or 'event'"),
+                    );
+                    Start::Fact(String::new())
+                }
+            };
+            let within = ck
+                .within
+                .as_ref()
+                .and_then(|w| self.period(w, &format!("clock '{name}' within")));
+            let applies = ck.applies.as_ref().and_then(|a| self.condition(&wf, a));
+            let met_by = match &ck.met_by.value {
+                OneOrMany::One(s) => vec![s.clone()],
+                OneOrMany::Many(v) => v.clone(),
+            };
+            for m in &met_by {
+                if !wf.events.contains_key(m) {
+                    self.err(
+                        &ck.met_by.referenced,
+                        format!(
+                            "clock '{name}' is met by unknown event '{m}'{}",
+                            crate::util::did_you_mean(m, wf.events.keys())
+                        ),
+                    );
+                } else if !possible_events.contains(m) {
+                    self.err(
+                        &ck.met_by.referenced,
+                        format!("clock '{name}' is met by event '{m}', which can never happen"),
+                    );
+                }
+            }
+            for r in &ck.late_requires {
+                self.fact_ref(&wf, r);
+            }
+            let remind_before = ck
+                .remind_before
+                .iter()
+                .filter_map(|r| self.period(r, &format!("clock '{name}' remind_before")))
+                .collect();
+            let overdue_every = ck
+                .overdue_every
+                .as_ref()
+                .and_then(|o| self.period(o, &format!("clock '{name}' overdue_every")));
+            wf.clocks.insert(
+                name.clone(),
+                ClockDef {
+                    title: ck.title.clone(),
+                    basis: ck.basis.clone(),
+                    starts,
+                    within,
+                    internal: ck.internal,
+                    applies,
+                    met_by,
+                    late_requires: ck.late_requires.iter().map(|r| r.value.clone()).collect(),
+                    remind_before,
+                    overdue_every,
+                },
+            );
+        }
+
+        // Documents.
+        for (name, d) in &raw.documents {
+            if !is_id(&d.value.template.value) {
+                self.err(&d.value.template.referenced, format!("document '{name}': template name '{}' must be lowercase letters, digits, '_' or '-'", d.value.template.value));
+            }
+            for n in &d.value.needs {
+                self.fact_ref(&wf, n);
+            }
+            wf.documents.insert(
+                name.clone(),
+                DocumentDef {
+                    template: d.value.template.value.clone(),
+                    title: d.value.title.clone(),
+                    needs: d.value.needs.iter().map(|n| n.value.clone()).collect(),
+                },
+            );
+        }
+        wf
+    }
+
+    fn unknown<'k>(&mut self, s: &S, what: &str, known: impl Iterator<Item = &'k String>) {
+        let h = crate::util::did_you_mean(&s.value, known);
+        self.err(&s.referenced, format!("unknown {what} '{}'{h}", s.value));
+    }
+
+    fn state_ref(&mut self, track: &str, states: &[String], s: &S, what: &str) {
+        if !states.contains(&s.value) {
+            self.err(
+                &s.referenced,
+                format!(
+                    "{what} '{}' is not a state of track '{track}' (states: {})",
+                    s.value,
+                    states.join(", ")
+                ),
+            );
+        }
+    }
+
+    fn fact_ref(&mut self, wf: &Workflow, f: &S) {
+        if !wf.facts.contains_key(&f.value) {
+            self.unknown(f, "fact", wf.facts.keys());
+        }
+    }
+
+    fn event_ref(&mut self, wf: &Workflow, e: &S) {
+        if !wf.events.contains_key(&e.value) {
+            self.unknown(e, "event", wf.events.keys());
+        }
+    }
+
+    fn condition(&mut self, wf: &Workflow, c: &Spanned<RawCondition>) -> Option<Condition> {
+        let at = &c.referenced;
+        let r = &c.value;
+        let forms = [
+            r.fact.is_some(),
+            r.track.is_some(),
+            r.all.is_some(),
+            r.any.is_some(),
+            r.not.is_some(),
+        ];
+        if forms.iter().filter(|b| **b).count() != 1 {
+            self.err(
+                at,
+                "a condition needs exactly one of fact, track, all, any, not",
+            );
+            return None;
+        }
+        let tests = [
+            r.equals.is_some(),
+            r.in_.is_some(),
+            r.not_in.is_some(),
+            r.is_set.is_some(),
+        ];
+        let n_tests = tests.iter().filter(|b| **b).count();
+        if let Some(items) = &r.all {
+            return Some(Condition::All(
+                items.iter().filter_map(|i| self.condition(wf, i)).collect(),
+            ));
+        }
+        if let Some(items) = &r.any {
+            return Some(Condition::Any(
+                items.iter().filter_map(|i| self.condition(wf, i)).collect(),
+            ));
+        }
+        if let Some(inner) = &r.not {
+            return self
+                .condition(wf, inner)
+                .map(|c| Condition::Not(Box::new(c)));
+        }
+        if let Some(track) = &r.track {
+            let Some(t) = wf.tracks.get(&track.value) else {
+                self.unknown(track, "track", wf.tracks.keys());
+                return None;
+            };
+            if n_tests != 1 || r.is_set.is_some() {
+                self.err(
+                    at,
+                    format!(
+                        "condition on track '{}' needs one of equals, in, not_in",
+                        track.value
+                    ),
+                );
+                return None;
+            }
+            let (values, negate) = match (&r.equals, &r.in_, &r.not_in) {
+                (Some(v), _, _) => (vec![v.clone()], false),
+                (_, Some(v), _) => (v.clone(), false),
+                (_, _, Some(v)) => (v.clone(), true),
+                _ => unreachable!("checked above"),
+            };
+            let mut states = Vec::new();
+            for v in values {
+                let s = v.as_str().unwrap_or_default().to_string();
+                if !t.states.contains(&s) {
+                    self.err(
+                        at,
+                        format!(
+                            "condition: '{}' is not a state of track '{}' (states: {})",
+                            json_text(&v),
+                            track.value,
+                            t.states.join(", ")
+                        ),
+                    );
+                }
+                states.push(s);
+            }
+            return Some(Condition::Track {
+                track: track.value.clone(),
+                states,
+                negate,
+            });
+        }
+        let fact = r.fact.as_ref().expect("one form is set");
+        let Some(def) = wf.facts.get(&fact.value) else {
+            self.unknown(fact, "fact", wf.facts.keys());
+            return None;
+        };
+        if n_tests != 1 {
+            self.err(
+                at,
+                format!(
+                    "condition on fact '{}' needs exactly one of equals, in, not_in, is_set",
+                    fact.value
+                ),
+            );
+            return None;
+        }
+        if let Some(b) = r.is_set {
+            return Some(Condition::Fact {
+                fact: fact.value.clone(),
+                test: FactTest::IsSet(b),
+            });
+        }
+        let (values, negate) = match (&r.equals, &r.in_, &r.not_in) {
+            (Some(v), _, _) => (vec![v.clone()], false),
+            (_, Some(v), _) => (v.clone(), false),
+            (_, _, Some(v)) => (v.clone(), true),
+            _ => unreachable!("checked above"),
+        };
+        // A list fact is compared element by element: type each value as one choice.
+        let item_def = FactDef {
+            kind: if def.kind == FactType::List {
+                FactType::Choice
+            } else {
+                def.kind
+            },
+            choices: def.choices.clone(),
+        };
+        let mut typed = Vec::new();
+        for v in &values {
+            let coerced = if item_def.kind == FactType::Choice && item_def.choices.is_empty() {
+                // a free list: any string
+                v.as_str()
+                    .map(|s| super::FactValue::Text(s.to_string()))
+                    .ok_or(())
+            } else {
+                item_def.coerce(v, wf.timezone).map_err(|e| {
+                    self.err(at, format!("condition on fact '{}': {e}", fact.value));
+                })
+            };
+            if let Ok(t) = coerced {
+                typed.push(t);
+            }
+        }
+        let test = if negate {
+            FactTest::NotIn(typed)
+        } else {
+            FactTest::In(typed)
+        };
+        Some(Condition::Fact {
+            fact: fact.value.clone(),
+            test,
+        })
+    }
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

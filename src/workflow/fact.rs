@@ -1,0 +1,202 @@
+//! Facts: the typed values a case carries, and how a value typed by a DPO (a YAML
+//! scalar or list) becomes one.
+
+use super::{FactDef, FactType};
+use crate::time::{self, TimeError};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde_json::Value;
+
+/// A fact's value. Datetimes are UTC instants.
+#[derive(Clone, PartialEq)]
+pub enum FactValue {
+    Boolean(bool),
+    Integer(i64),
+    List(Vec<String>),
+    DateTime(DateTime<Utc>),
+    Text(String),
+}
+
+// Facts may hold personal data (a name in a note, an e-mail in `owners`): Debug shows
+// only the shape, so a stray `{:?}` in a log never leaks it.
+impl std::fmt::Debug for FactValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FactValue::Boolean(b) => write!(f, "Boolean({b})"),
+            FactValue::Integer(i) => write!(f, "Integer({i})"),
+            FactValue::DateTime(d) => write!(f, "DateTime({})", d.to_rfc3339()),
+            FactValue::Text(s) => write!(f, "Text(<{} chars>)", s.chars().count()),
+            FactValue::List(v) => write!(f, "List(<{} items>)", v.len()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FactError {
+    #[error("expected {expected}, got {got}")]
+    WrongType { expected: &'static str, got: String },
+    #[error("'{value}' is not one of {choices}")]
+    NotAChoice { value: String, choices: String },
+    #[error(transparent)]
+    Time(#[from] TimeError),
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "nothing".into(),
+        Value::Bool(b) => format!("'{b}'"),
+        Value::Number(n) => format!("'{n}'"),
+        Value::String(s) => format!("'{s}'"),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "a mapping".into(),
+    }
+}
+
+impl FactType {
+    pub fn name(self) -> &'static str {
+        match self {
+            FactType::DateTime => "a datetime",
+            FactType::Integer => "an integer",
+            FactType::Boolean => "true or false",
+            FactType::Text => "text",
+            FactType::Choice => "one choice",
+            FactType::List => "a list",
+        }
+    }
+}
+
+impl FactDef {
+    /// Types a value read from YAML or JSON. `Value::Null` is handled by the caller (unset).
+    pub fn coerce(&self, v: &Value, zone: Tz) -> Result<FactValue, FactError> {
+        let wrong = || FactError::WrongType {
+            expected: self.kind.name(),
+            got: describe(v),
+        };
+        match self.kind {
+            FactType::DateTime => match v {
+                Value::String(s) => Ok(FactValue::DateTime(time::parse_instant(s, zone)?)),
+                _ => Err(wrong()),
+            },
+            FactType::Integer => match v {
+                Value::Number(n) => n.as_i64().map(FactValue::Integer).ok_or_else(wrong),
+                Value::String(s) => s
+                    .trim()
+                    .replace(['_', ' ', '\u{202f}'], "")
+                    .parse()
+                    .map(FactValue::Integer)
+                    .map_err(|_| wrong()),
+                _ => Err(wrong()),
+            },
+            FactType::Boolean => match v {
+                Value::Bool(b) => Ok(FactValue::Boolean(*b)),
+                Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                    "true" | "yes" | "oui" => Ok(FactValue::Boolean(true)),
+                    "false" | "no" | "non" => Ok(FactValue::Boolean(false)),
+                    _ => Err(wrong()),
+                },
+                _ => Err(wrong()),
+            },
+            FactType::Text => match v {
+                Value::String(s) => Ok(FactValue::Text(s.clone())),
+                Value::Number(n) => Ok(FactValue::Text(n.to_string())),
+                Value::Bool(b) => Ok(FactValue::Text(b.to_string())),
+                _ => Err(wrong()),
+            },
+            FactType::Choice => {
+                let s = scalar_string(v).ok_or_else(wrong)?;
+                self.check_choice(&s)?;
+                Ok(FactValue::Text(s))
+            }
+            FactType::List => {
+                let items: Vec<String> = match v {
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|i| scalar_string(i).ok_or_else(wrong))
+                        .collect::<Result<_, _>>()?,
+                    // `a, b` typed on a command line is a list too.
+                    Value::String(s) => s
+                        .split(',')
+                        .map(|p| p.trim().to_string())
+                        .filter(|p| !p.is_empty())
+                        .collect(),
+                    _ => return Err(wrong()),
+                };
+                for i in &items {
+                    self.check_choice(i)?;
+                }
+                Ok(FactValue::List(items))
+            }
+        }
+    }
+
+    fn check_choice(&self, s: &str) -> Result<(), FactError> {
+        if self.choices.is_empty() || self.choices.iter().any(|c| c == s) {
+            Ok(())
+        } else {
+            Err(FactError::NotAChoice {
+                value: s.to_string(),
+                choices: self.choices.join(", "),
+            })
+        }
+    }
+
+    /// Reads back a value stored in the event log (JSON written by `to_json`).
+    pub fn from_stored(&self, v: &Value) -> Option<FactValue> {
+        match (self.kind, v) {
+            (FactType::DateTime, Value::String(s)) => DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|d| FactValue::DateTime(d.with_timezone(&Utc))),
+            (FactType::Integer, Value::Number(n)) => n.as_i64().map(FactValue::Integer),
+            (FactType::Boolean, Value::Bool(b)) => Some(FactValue::Boolean(*b)),
+            (FactType::Text | FactType::Choice, Value::String(s)) => {
+                Some(FactValue::Text(s.clone()))
+            }
+            (FactType::List, Value::Array(items)) => Some(FactValue::List(
+                items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_string))
+                    .collect(),
+            )),
+            _ => None,
+        }
+    }
+}
+
+fn scalar_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.trim().to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl FactValue {
+    /// The JSON stored in the event log: datetimes in UTC RFC 3339.
+    pub fn to_json(&self) -> Value {
+        match self {
+            FactValue::Boolean(b) => Value::Bool(*b),
+            FactValue::Integer(i) => Value::from(*i),
+            FactValue::DateTime(d) => {
+                Value::String(d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            }
+            FactValue::Text(s) => Value::String(s.clone()),
+            FactValue::List(v) => Value::from(v.clone()),
+        }
+    }
+
+    /// The JSON shown to a user: datetimes in the workflow's zone with its offset.
+    pub fn to_display_json(&self, zone: Tz) -> Value {
+        match self {
+            FactValue::DateTime(d) => Value::String(time::rfc3339_in(*d, zone)),
+            other => other.to_json(),
+        }
+    }
+
+    pub fn as_datetime(&self) -> Option<DateTime<Utc>> {
+        match self {
+            FactValue::DateTime(d) => Some(*d),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Workflows: the law of one jurisdiction as data. `compile` turns a YAML text into an
+//! immutable, validated [`Workflow`]; [`WorkflowSet`] holds the ones a process knows
+//! (embedded in the binary, or a configured folder).
+
+mod compile;
+pub mod condition;
+pub mod fact;
+pub mod graph;
+mod raw;
+mod set;
+
+pub use compile::{WorkflowError, WorkflowErrors, compile, sha256_hex};
+pub use condition::{Condition, FactTest, Scope};
+pub use fact::{FactError, FactValue};
+pub use set::{EMBEDDED, WorkflowSet};
+
+use crate::time::{Lang, Period};
+use chrono_tz::Tz;
+use indexmap::IndexMap;
+
+#[derive(Debug)]
+pub struct Workflow {
+    pub id: String,
+    pub title: String,
+    pub timezone: Tz,
+    pub lang: Lang,
+    pub meta: IndexMap<String, String>,
+    pub tracks: IndexMap<String, Track>,
+    pub facts: IndexMap<String, FactDef>,
+    pub events: IndexMap<String, EventDef>,
+    pub clocks: IndexMap<String, ClockDef>,
+    pub documents: IndexMap<String, DocumentDef>,
+    /// lang → id → label, from the workflow's own `labels:` section.
+    pub labels: IndexMap<String, IndexMap<String, String>>,
+    /// The exact text compiled, and its SHA-256: a case pins both.
+    pub source: String,
+    pub hash: String,
+    /// Where the text came from (a path, or `embedded:fr.yaml`).
+    pub origin: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Track {
+    pub initial: String,
+    pub states: Vec<String>,
+    pub finals: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactType {
+    DateTime,
+    Integer,
+    Boolean,
+    Text,
+    Choice,
+    List,
+}
+
+#[derive(Debug, Clone)]
+pub struct FactDef {
+    pub kind: FactType,
+    pub choices: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EventDef {
+    pub track: String,
+    pub from: Vec<String>,
+    pub to: String,
+    pub requires: Vec<String>,
+    pub when: Option<Condition>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Start {
+    Fact(String),
+    Event(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ClockDef {
+    pub title: String,
+    pub basis: Option<String>,
+    pub starts: Start,
+    /// None: no statutory deadline (never late).
+    pub within: Option<Period>,
+    /// A target the organisation set where the law says "without undue delay".
+    pub internal: bool,
+    pub applies: Option<Condition>,
+    pub met_by: Vec<String>,
+    pub late_requires: Vec<String>,
+    pub remind_before: Vec<Period>,
+    pub overdue_every: Option<Period>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DocumentDef {
+    pub template: String,
+    pub title: String,
+    pub needs: Vec<String>,
+}
+
+impl Workflow {
+    /// The workflow's own label for `id` in `lang`, if it has one.
+    pub fn label(&self, lang: Lang, id: &str) -> Option<&str> {
+        self.labels
+            .get(lang.code())
+            .and_then(|m| m.get(id))
+            .map(String::as_str)
+    }
+
+    /// The clocks an event meets.
+    pub fn clocks_met_by<'a>(
+        &'a self,
+        event: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a ClockDef)> {
+        self.clocks
+            .iter()
+            .filter(move |(_, c)| c.met_by.iter().any(|e| e == event))
+    }
+}

@@ -1,0 +1,132 @@
+//! The workflow file as written: serde structs that keep every value's position, so the
+//! validator can point at `file:line:column`.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+pub type S = Spanned<String>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkflow {
+    pub id: S,
+    pub title: String,
+    pub timezone: S,
+    #[serde(default)]
+    pub lang: Option<S>,
+    #[serde(default)]
+    pub meta: IndexMap<String, String>,
+    pub tracks: IndexMap<String, Spanned<RawTrack>>,
+    #[serde(default)]
+    pub facts: IndexMap<String, Spanned<RawFact>>,
+    #[serde(default)]
+    pub events: IndexMap<String, Spanned<RawEvent>>,
+    #[serde(default)]
+    pub clocks: IndexMap<String, Spanned<RawClock>>,
+    #[serde(default)]
+    pub documents: IndexMap<String, Spanned<RawDocument>>,
+    #[serde(default)]
+    pub labels: IndexMap<String, Spanned<IndexMap<String, String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrack {
+    pub initial: S,
+    pub states: Vec<S>,
+    #[serde(rename = "final")]
+    pub finals: Vec<S>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFact {
+    #[serde(rename = "type")]
+    pub kind: S,
+    #[serde(default)]
+    pub choices: Vec<S>,
+}
+
+/// `from: a` or `from: [a, b]`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvent {
+    pub track: S,
+    pub from: Spanned<OneOrMany>,
+    pub to: S,
+    #[serde(default)]
+    pub requires: Vec<S>,
+    #[serde(default)]
+    pub when: Option<Spanned<RawCondition>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCondition {
+    #[serde(default)]
+    pub fact: Option<S>,
+    #[serde(default)]
+    pub track: Option<S>,
+    #[serde(default)]
+    pub equals: Option<serde_json::Value>,
+    #[serde(default, rename = "in")]
+    pub in_: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    pub not_in: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    pub is_set: Option<bool>,
+    #[serde(default)]
+    pub all: Option<Vec<Spanned<RawCondition>>>,
+    #[serde(default)]
+    pub any: Option<Vec<Spanned<RawCondition>>>,
+    #[serde(default)]
+    pub not: Option<Box<Spanned<RawCondition>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStart {
+    #[serde(default)]
+    pub fact: Option<S>,
+    #[serde(default)]
+    pub event: Option<S>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClock {
+    pub title: String,
+    #[serde(default)]
+    pub basis: Option<String>,
+    pub starts: Spanned<RawStart>,
+    #[serde(default)]
+    pub within: Option<S>,
+    #[serde(default)]
+    pub internal: bool,
+    #[serde(default)]
+    pub applies: Option<Spanned<RawCondition>>,
+    pub met_by: Spanned<OneOrMany>,
+    #[serde(default)]
+    pub late_requires: Vec<S>,
+    #[serde(default)]
+    pub remind_before: Vec<S>,
+    #[serde(default)]
+    pub overdue_every: Option<S>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDocument {
+    pub template: S,
+    pub title: String,
+    #[serde(default)]
+    pub needs: Vec<S>,
+}

@@ -1,0 +1,92 @@
+//! The workflows a process knows: the ones embedded in the binary, replaced id by id by
+//! the files of a configured folder.
+
+use super::{Workflow, WorkflowError, WorkflowErrors, compile};
+use indexmap::IndexMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The shipped workflows, compiled into the binary.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    ("fr.yaml", include_str!("../../workflows/fr.yaml")),
+    ("be.yaml", include_str!("../../workflows/be.yaml")),
+];
+
+#[derive(Default)]
+pub struct WorkflowSet {
+    by_id: IndexMap<String, Arc<Workflow>>,
+}
+
+impl WorkflowSet {
+    /// The embedded workflows, then those of `dir` (every `*.yaml`), which replace an
+    /// embedded one with the same id. All files are checked; all errors are returned.
+    pub fn load(dir: Option<&Path>) -> Result<WorkflowSet, WorkflowErrors> {
+        let mut set = WorkflowSet::default();
+        let mut errors = Vec::new();
+        for (name, text) in EMBEDDED {
+            match compile(&format!("embedded:{name}"), text) {
+                Ok(wf) => set.insert(wf),
+                Err(e) => errors.extend(e.0),
+            }
+        }
+        if let Some(dir) = dir {
+            match Self::files_in(dir) {
+                Ok(files) => {
+                    for path in files {
+                        match Self::compile_file(&path) {
+                            Ok(wf) => set.insert(wf),
+                            Err(e) => errors.extend(e.0),
+                        }
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(set)
+        } else {
+            Err(WorkflowErrors(errors))
+        }
+    }
+
+    fn files_in(dir: &Path) -> Result<Vec<std::path::PathBuf>, WorkflowError> {
+        let read = std::fs::read_dir(dir).map_err(|e| WorkflowError {
+            file: dir.display().to_string(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the workflows folder: {e}"),
+        })?;
+        let mut files: Vec<_> = read
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
+    pub fn compile_file(path: &Path) -> Result<Workflow, WorkflowErrors> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            WorkflowErrors(vec![WorkflowError {
+                file: origin.clone(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read: {e}"),
+            }])
+        })?;
+        compile(&origin, &text)
+    }
+
+    fn insert(&mut self, wf: Workflow) {
+        self.by_id.insert(wf.id.clone(), Arc::new(wf));
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Workflow>> {
+        self.by_id.get(id).cloned()
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &String> {
+        self.by_id.keys()
+    }
+}
