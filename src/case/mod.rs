@@ -136,3 +136,6 @@ pub fn fold(wf: &Workflow, events: &[Recorded]) -> Option<Case> {
         .iter()
         .fold(None, |case, ev| Some(evolve(wf, case, ev)))
 }
+
+#[cfg(test)]
+mod tests;
