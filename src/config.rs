@@ -21,6 +21,26 @@ pub struct Config {
     /// A folder of templates; each file replaces the embedded one with its name.
     #[serde(default)]
     pub templates_dir: Option<PathBuf>,
+    /// How e-mails leave: `.eml` files in a folder (default) or SMTP.
+    #[serde(default)]
+    pub mail: crate::mail::MailConfig,
+    /// Who receives deadline reminders.
+    #[serde(default)]
+    pub reminders: Reminders,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reminders {
+    /// The DPO and backups (default: `dpo.email`). Each case's `owners` fact adds to it.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Also told of every overdue reminder.
+    #[serde(default)]
+    pub escalation: Vec<String>,
+    /// fr or en (default: the workflow's language).
+    #[serde(default)]
+    pub lang: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

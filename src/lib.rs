@@ -9,7 +9,13 @@
 //!   or a rejection; `evolve` folds events into a case; `clock` computes every due time.
 //! - [`store`]: the SQLite event log (hash-chained, one transaction per command) and the
 //!   pinned workflow texts. The only module that touches the database.
+//! - [`outbox`]: reminder timers planned from the clocks (`plan`), kept in step with
+//!   each case in the same transaction (`sync`), claimed under a lease by `vigie serve`.
+//! - [`mail`]: the transports (SMTP through lettre, or `.eml` files) and the reminder
+//!   e-mails with their `.ics` attachment.
 //! - [`render`]: drafts from Handlebars templates (strict), in fr and en, md/txt/html.
+//! - [`serve`]: the reminder dispatcher of `vigie serve` (tokio): sleeps until the next
+//!   timer or a poke, claims under a lease, sends, completes under its own token.
 //! - [`seed`]: replaying the real incidents of `seeds/`.
 //! - [`config`]: the organisation, its DPO, and folders that override embedded files.
 //! - [`cli`]: the `vigie` command line (clap), a thin edge over the rest.
@@ -17,8 +23,11 @@
 pub mod case;
 pub mod cli;
 pub mod config;
+pub mod mail;
+pub mod outbox;
 pub mod render;
 pub mod seed;
+pub mod serve;
 pub mod store;
 pub mod time;
 pub mod util;

@@ -11,6 +11,46 @@ use chrono::{
 use chrono_tz::Tz;
 use std::fmt;
 
+/// The current instant. `VIGIE_NOW_OFFSET` (`+71h`, `-30m`, `+90s`) shifts it, so that
+/// drills and tests move time instead of waiting hours. Checked by the CLI at start.
+pub fn now() -> DateTime<Utc> {
+    Utc::now() + now_offset().unwrap_or_default()
+}
+
+/// The shift given by `VIGIE_NOW_OFFSET`, if any.
+pub fn now_offset() -> Result<Duration, String> {
+    static OFFSET: std::sync::OnceLock<Result<Duration, String>> = std::sync::OnceLock::new();
+    OFFSET
+        .get_or_init(|| match std::env::var("VIGIE_NOW_OFFSET") {
+            Err(_) => Ok(Duration::zero()),
+            Ok(v) => parse_offset(&v).ok_or_else(|| {
+                format!("VIGIE_NOW_OFFSET '{v}' is not a shift such as +71h, -30m or +90s")
+            }),
+        })
+        .clone()
+}
+
+fn parse_offset(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let (sign, rest) = match v.strip_prefix('-') {
+        Some(r) => (-1, r),
+        None => (1, v.strip_prefix('+').unwrap_or(v)),
+    };
+    if rest.is_empty() {
+        return Some(Duration::zero());
+    }
+    let (num, unit) = rest.split_at(rest.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = num.parse().ok()?;
+    let d = match unit {
+        "s" => Duration::seconds(n),
+        "m" => Duration::minutes(n),
+        "h" => Duration::hours(n),
+        "d" => Duration::days(n),
+        _ => return None,
+    };
+    Some(d * sign)
+}
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TimeError {
     #[error(
@@ -235,7 +275,9 @@ pub fn short_in(dt: DateTime<Utc>, zone: Tz) -> String {
         .to_string()
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     #[default]

@@ -63,6 +63,43 @@ enum Cmd {
     /// Check the register's hash chains.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Run the reminder dispatcher: e-mails every reminder the clocks ask for, when due.
+    Serve {
+        /// Timers claimed per round.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        /// Seconds a claim is held before another dispatcher may take it.
+        #[arg(long, default_value_t = 120)]
+        lease_secs: i64,
+        /// Longest sleep, in seconds, without looking at the database.
+        #[arg(long, default_value_t = 60)]
+        idle_check_secs: u64,
+    },
+    /// The reminders waiting, failing or dead-lettered.
+    #[command(subcommand)]
+    Outbox(OutboxCmd),
+    /// Check the mail configuration.
+    #[command(subcommand)]
+    Mail(MailCmd),
+}
+
+#[derive(Subcommand)]
+enum OutboxCmd {
+    /// Pending, failed and dead reminders (--all: sent and cancelled too).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Requeue a dead or failing reminder now.
+    Retry { id: i64 },
+}
+
+#[derive(Subcommand)]
+enum MailCmd {
+    /// Send a test message through the configured transport.
+    Test { address: String },
 }
 
 #[derive(Subcommand)]
@@ -299,8 +336,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         config,
         actor,
     };
-    let now = Utc::now();
+    time::now_offset().map_err(CliError::input)?;
+    let now = time::now();
     let org = DEFAULT_ORG;
+    let db = ctx.cli_db.clone();
+    let poke = |r: Result<(), CliError>| {
+        if r.is_ok() {
+            crate::serve::poke(&db);
+        }
+        r
+    };
     match cli.command {
         Cmd::Workflow(WorkflowCmd::Check { paths }) => workflow_check(&ctx, &paths),
         Cmd::Workflow(WorkflowCmd::Graph { id }) => {
@@ -459,7 +504,72 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Case(CaseCmd::List { all, json }) => case_list(&ctx, org, all, json, now),
         Cmd::Draft(args) => draft(&ctx, org, args, now),
         Cmd::Replay { file, json, out } => replay(&ctx, &file, json, out.as_deref()),
-        Cmd::Demo => demo(&ctx, org, now),
+        Cmd::Demo => poke(demo(&ctx, org, now)),
+        Cmd::Serve {
+            batch,
+            lease_secs,
+            idle_check_secs,
+        } => {
+            let opts = crate::serve::ServeOptions {
+                db: ctx.cli_db.clone(),
+                config: ctx.config.clone(),
+                batch: batch.max(1),
+                lease: chrono::Duration::seconds(lease_secs.max(1)),
+                idle_check: std::time::Duration::from_secs(idle_check_secs.max(1)),
+            };
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| CliError::runtime(e.to_string()))?;
+            rt.block_on(crate::serve::run(opts)).map_err(|e| CliError {
+                code: e.exit_code(),
+                message: e.to_string(),
+            })
+        }
+        Cmd::Outbox(OutboxCmd::List { all, json }) => {
+            let mut store = ctx.store()?;
+            let rows = crate::outbox::list(store.conn(), org, all)
+                .map_err(|e| CliError::runtime(e.to_string()))?;
+            if json {
+                print_json(&serde_json::to_value(&rows).expect("rows serialize"));
+            } else if rows.is_empty() {
+                println!("no reminder waiting");
+            } else {
+                println!(
+                    "{:<6} {:<20} {:<20} {:<12} {:<24} {:<10} {:<4} {}",
+                    "ID", "CASE", "CLOCK", "OFFSET", "DUE (UTC)", "STATE", "TRY", "LAST ERROR"
+                );
+                for r in rows {
+                    println!(
+                        "{:<6} {:<20} {:<20} {:<12} {:<24} {:<10} {:<4} {}",
+                        r.id,
+                        r.case,
+                        r.clock,
+                        r.offset,
+                        &r.due_at[..19],
+                        r.state,
+                        r.attempts,
+                        r.last_error.unwrap_or_default()
+                    );
+                }
+            }
+            Ok(())
+        }
+        Cmd::Outbox(OutboxCmd::Retry { id }) => {
+            let mut store = ctx.store()?;
+            if crate::outbox::retry(store.conn(), org, id, now)
+                .map_err(|e| CliError::runtime(e.to_string()))?
+            {
+                crate::serve::poke(&ctx.cli_db);
+                println!("reminder {id} requeued");
+                Ok(())
+            } else {
+                Err(CliError::input(format!(
+                    "no pending or dead reminder with id {id} (see `vigie outbox list`)"
+                )))
+            }
+        }
+        Cmd::Mail(MailCmd::Test { address }) => mail_test(&ctx, &address),
         Cmd::Audit(AuditCmd::Verify { json }) => {
             let store = ctx.store()?;
             let (cases, events, problems) = store.verify()?;
@@ -490,6 +600,47 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
     }
+}
+
+fn mail_test(ctx: &Ctx, address: &str) -> Result<(), CliError> {
+    let mailer = ctx
+        .config
+        .mail
+        .mailer()
+        .map_err(|e| CliError::input(format!("mail configuration: {e}")))?;
+    let to = crate::mail::mailbox(address).map_err(|e| CliError::input(e.to_string()))?;
+    let from = ctx
+        .config
+        .mail
+        .from_mailbox()
+        .map_err(|e| CliError::input(e.to_string()))?;
+    let id = crate::outbox::message_id(
+        &format!(
+            "test/{}",
+            time::now().timestamp_nanos_opt().unwrap_or_default()
+        ),
+        &ctx.config.mail.message_id_domain(),
+    );
+    let msg = lettre::Message::builder()
+        .from(from)
+        .to(to)
+        .subject("vigie : message de test / test message")
+        .message_id(Some(id.clone()))
+        .body("Ce message confirme que vigie peut envoyer les rappels d'échéance.\nThis message confirms that vigie can send deadline reminders.\n".to_string())
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    rt.block_on(mailer.send(msg, &id))
+        .map_err(|e| CliError::runtime(format!("test message not sent: {}", e.message)))?;
+    match &mailer {
+        crate::mail::Mailer::File(dir) => println!("test message written to {}", dir.display()),
+        crate::mail::Mailer::Smtp(_) => {
+            println!("test message handed to the SMTP server, Message-ID {id}")
+        }
+    }
+    Ok(())
 }
 
 fn show(loaded: &crate::store::Loaded, now: DateTime<Utc>, json: bool) {

@@ -67,6 +67,22 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "complaint.en.md.hbs",
         include_str!("../../templates/complaint.en.md.hbs"),
     ),
+    (
+        "reminder.fr.md.hbs",
+        include_str!("../../templates/reminder.fr.md.hbs"),
+    ),
+    (
+        "reminder.en.md.hbs",
+        include_str!("../../templates/reminder.en.md.hbs"),
+    ),
+    (
+        "reminder_subject.fr.hbs",
+        include_str!("../../templates/reminder_subject.fr.hbs"),
+    ),
+    (
+        "reminder_subject.en.hbs",
+        include_str!("../../templates/reminder_subject.en.hbs"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -200,12 +216,9 @@ impl DocumentRenderer {
         // A template naming a variable the view lacks is a bug: fail, never print blank.
         registry.set_strict_mode(true);
         registry.set_dev_mode(false);
-        match format {
-            // Values are HTML-escaped before Markdown becomes HTML, so a fact cannot
-            // inject markup into the page.
-            Format::Html => registry.register_escape_fn(handlebars::html_escape),
-            Format::Md | Format::Txt => registry.register_escape_fn(handlebars::no_escape),
-        }
+        // Markdown is rendered as is; for HTML, `markdown_to_html` turns any markup a
+        // value carries into text.
+        registry.register_escape_fn(handlebars::no_escape);
         registry
             .register_template_string(&name, source.as_ref())
             .map_err(|e| RenderError::Template {
@@ -257,13 +270,23 @@ fn tidy(md: &str) -> String {
     out.trim_start_matches('\n').to_string()
 }
 
-fn to_html(md: &str) -> String {
-    use pulldown_cmark::{Options, Parser, html};
-    let parser = Parser::new_ext(md, Options::ENABLE_TABLES);
+/// Markdown to an HTML fragment. Raw HTML in the Markdown (which can only come from a
+/// fact or a row typed by someone) is shown as text, never passed through as markup.
+pub fn markdown_to_html(md: &str) -> String {
+    use pulldown_cmark::{Event, Options, Parser, html};
+    let parser = Parser::new_ext(md, Options::ENABLE_TABLES).map(|e| match e {
+        Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),
+        other => other,
+    });
     let mut body = String::new();
     html::push_html(&mut body, parser);
+    body
+}
+
+fn to_html(md: &str) -> String {
     format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>vigie</title></head>\n<body>\n{body}</body></html>\n"
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>vigie</title></head>\n<body>\n{}</body></html>\n",
+        markdown_to_html(md)
     )
 }
 

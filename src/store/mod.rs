@@ -540,5 +540,7 @@ fn append(
             case.title
         ],
     )?;
+    // The reminders follow the case in the same transaction: none can be lost between.
+    crate::outbox::sync(tx, wf, &case, now)?;
     Ok(out)
 }

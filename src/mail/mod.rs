@@ -1,0 +1,247 @@
+//! E-mail: the transport (SMTP through lettre, or `.eml` files in a folder, the default
+//! so that a fresh install works without a mail server) and the reminder messages.
+
+pub mod reminder;
+
+use lettre::message::Mailbox;
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    #[default]
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Plain connection upgraded with STARTTLS (required), usually port 587.
+    #[default]
+    Starttls,
+    /// TLS from the first byte, usually port 465.
+    Tls,
+    /// No encryption: only for a relay on the same machine.
+    None,
+}
+
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// The sender, e.g. `vigie <vigie@example.org>`.
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub transport: TransportKind,
+    /// For the file transport (default `./outbox`, relative to the config file).
+    #[serde(default)]
+    pub outbox_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub smtp: Option<SmtpConfig>,
+    /// The right-hand side of Message-IDs (default: the sender's domain).
+    #[serde(default)]
+    pub message_id_domain: Option<String>,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub security: Security,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Connections kept open to the relay (default 4).
+    #[serde(default)]
+    pub pool_size: Option<u32>,
+    /// Seconds before a connection attempt or a command gives up (default 30).
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+}
+
+// Hand-written so that a password never reaches a log.
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailConfig")
+            .field("from", &self.from)
+            .field("transport", &self.transport)
+            .field("outbox_dir", &self.outbox_dir)
+            .field("smtp", &self.smtp)
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("mail.from '{0}' is not an address such as 'vigie <vigie@example.org>'")]
+    BadFrom(String),
+    #[error("mail.transport is smtp but there is no mail.smtp section with a host")]
+    NoSmtp,
+    #[error("mail.smtp: {0}")]
+    Smtp(String),
+    #[error("mail.outbox_dir {path}: {reason}")]
+    Outbox { path: String, reason: String },
+    #[error("'{0}' is not an e-mail address")]
+    BadAddress(String),
+}
+
+/// Why a message was not handed off. Transient errors are retried, permanent ones
+/// (a 5xx answer) dead-lettered.
+#[derive(Debug, Clone)]
+pub struct SendError {
+    pub transient: bool,
+    pub message: String,
+}
+
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    File(PathBuf),
+}
+
+pub fn mailbox(s: &str) -> Result<Mailbox, MailError> {
+    s.parse().map_err(|_| MailError::BadAddress(s.to_string()))
+}
+
+impl MailConfig {
+    pub fn from_mailbox(&self) -> Result<Mailbox, MailError> {
+        let from = self
+            .from
+            .clone()
+            .unwrap_or_else(|| "vigie <vigie@localhost>".into());
+        from.parse().map_err(|_| MailError::BadFrom(from))
+    }
+
+    pub fn message_id_domain(&self) -> String {
+        if let Some(d) = &self.message_id_domain {
+            return d.clone();
+        }
+        self.from_mailbox()
+            .map(|m| m.email.domain().to_string())
+            .unwrap_or_else(|_| "localhost".into())
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.outbox_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("outbox"))
+    }
+
+    /// Builds the transport, checking the whole configuration first.
+    pub fn mailer(&self) -> Result<Mailer, MailError> {
+        self.from_mailbox()?;
+        match self.transport {
+            TransportKind::File => {
+                let dir = self.outbox_dir();
+                std::fs::create_dir_all(&dir).map_err(|e| MailError::Outbox {
+                    path: dir.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                Ok(Mailer::File(dir))
+            }
+            TransportKind::Smtp => {
+                let smtp = self.smtp.as_ref().ok_or(MailError::NoSmtp)?;
+                if smtp.host.trim().is_empty() {
+                    return Err(MailError::NoSmtp);
+                }
+                let tls_params = || {
+                    TlsParameters::new(smtp.host.clone())
+                        .map_err(|e| MailError::Smtp(e.to_string()))
+                };
+                let (tls, default_port) = match smtp.security {
+                    Security::Starttls => (Tls::Required(tls_params()?), 587),
+                    Security::Tls => (Tls::Wrapper(tls_params()?), 465),
+                    Security::None => (Tls::None, 25),
+                };
+                let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+                    .port(smtp.port.unwrap_or(default_port))
+                    .tls(tls)
+                    .timeout(Some(Duration::from_secs(smtp.timeout_secs.unwrap_or(30))))
+                    .pool_config(PoolConfig::new().max_size(smtp.pool_size.unwrap_or(4).max(1)));
+                match (&smtp.username, &smtp.password) {
+                    (Some(u), Some(p)) => b = b.credentials(Credentials::new(u.clone(), p.clone())),
+                    (None, None) => {}
+                    _ => {
+                        return Err(MailError::Smtp(
+                            "give both username and password, or neither".into(),
+                        ));
+                    }
+                }
+                Ok(Mailer::Smtp(b.build()))
+            }
+        }
+    }
+}
+
+impl Mailer {
+    pub async fn send(&self, msg: Message, message_id: &str) -> Result<(), SendError> {
+        match self {
+            Mailer::Smtp(t) => t.send(msg).await.map(|_| ()).map_err(|e| SendError {
+                // A 5xx answer will not change by retrying; anything else might.
+                transient: !e.is_permanent(),
+                message: one_line(&e.to_string()),
+            }),
+            Mailer::File(dir) => {
+                // Named by the Message-ID: sending the same reminder twice writes the
+                // same file, so a retry after a crash leaves no duplicate.
+                let name: String = message_id
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
+                    .collect();
+                let path = dir.join(format!("{name}.eml"));
+                let tmp = dir.join(format!(".{name}.tmp"));
+                let bytes = msg.formatted();
+                std::fs::write(&tmp, &bytes)
+                    .and_then(|_| std::fs::rename(&tmp, &path))
+                    .map_err(|e| SendError {
+                        transient: true,
+                        message: format!("{}: {e}", path.display()),
+                    })
+            }
+        }
+    }
+
+    /// Checks that the relay answers (SMTP) or the folder is writable (file).
+    pub async fn check(&self) -> Result<(), String> {
+        match self {
+            Mailer::Smtp(t) => match t.test_connection().await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("the SMTP server did not accept the connection".into()),
+                Err(e) => Err(one_line(&e.to_string())),
+            },
+            Mailer::File(dir) => {
+                let probe = dir.join(".vigie-probe");
+                std::fs::write(&probe, b"")
+                    .and(std::fs::remove_file(&probe))
+                    .map_err(|e| format!("{}: {e}", dir.display()))
+            }
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
