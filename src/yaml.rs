@@ -30,6 +30,8 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
             .next()
             .unwrap_or("invalid YAML")
             .trim()
+            // Library advice that means nothing to a DPO.
+            .replace(", set DuplicateKeyPolicy in Options if acceptable", "")
             .to_string();
         YamlError {
             line,

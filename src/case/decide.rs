@@ -47,6 +47,12 @@ pub enum Rejected {
     },
     #[error("fact '{fact}': {error}")]
     BadFact { fact: String, error: FactError },
+    #[error("fact '{fact}': {at} is in the future (now is {now})")]
+    FactInFuture {
+        fact: String,
+        at: String,
+        now: String,
+    },
     #[error("unknown event '{event}' in workflow '{workflow}' (events: {known})")]
     UnknownEvent {
         event: String,
@@ -103,7 +109,11 @@ fn facts_required_at_open(wf: &Workflow) -> Vec<String> {
     out
 }
 
-fn type_facts(wf: &Workflow, raw: &[(String, Value)]) -> Result<Map<String, Value>, Rejected> {
+fn type_facts(
+    wf: &Workflow,
+    raw: &[(String, Value)],
+    now: DateTime<Utc>,
+) -> Result<Map<String, Value>, Rejected> {
     let mut out = Map::new();
     for (k, v) in raw {
         let Some(def) = wf.facts.get(k) else {
@@ -123,6 +133,16 @@ fn type_facts(wf: &Workflow, raw: &[(String, Value)]) -> Result<Map<String, Valu
                 fact: k.clone(),
                 error,
             })?;
+        // Awareness, detection, containment: all already happened.
+        if let Some(t) = typed.as_datetime()
+            && t > now
+        {
+            return Err(Rejected::FactInFuture {
+                fact: k.clone(),
+                at: time::rfc3339_in(t, wf.timezone),
+                now: time::rfc3339_in(now, wf.timezone),
+            });
+        }
         out.insert(k.clone(), typed.to_json());
     }
     Ok(out)
@@ -149,7 +169,7 @@ pub fn decide(
     match cmd {
         Command::Open { title, facts, at } => {
             check_time(*at, now, wf)?;
-            let typed = type_facts(wf, facts)?;
+            let typed = type_facts(wf, facts, now)?;
             for f in facts_required_at_open(wf) {
                 if typed.get(&f).is_none_or(Value::is_null) {
                     return Err(Rejected::MissingAtOpen(f));
@@ -170,7 +190,7 @@ pub fn decide(
             if facts.is_empty() && note.is_none() {
                 return Err(Rejected::NothingToSet);
             }
-            let typed = type_facts(wf, facts)?;
+            let typed = type_facts(wf, facts, now)?;
             let case = case.expect("setting facts needs a case");
             for f in facts_required_at_open(wf) {
                 if typed.get(&f).is_some_and(Value::is_null) && case.facts.contains_key(&f) {
@@ -233,7 +253,7 @@ pub fn decide(
                     from: one_of(&def.from),
                 });
             }
-            let typed = type_facts(wf, facts)?;
+            let typed = type_facts(wf, facts, now)?;
             // The case as it would be with the facts given alongside the event.
             let mut after = case.clone();
             let probe = Recorded::seal(

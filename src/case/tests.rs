@@ -399,7 +399,7 @@ const EVENTS: &[&str] = &[
 fn all_facts() -> Vec<(&'static str, serde_json::Value)> {
     let mut f = notify_facts();
     f.extend([
-        ("contained_at", json!("2026-01-09T11:00")),
+        ("contained_at", json!("2026-01-09T09:30")),
         ("risk", json!("high")),
         ("risk_rationale", json!("r")),
         ("individuals_channel", json!("mail")),

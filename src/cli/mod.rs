@@ -4,6 +4,26 @@
 
 mod output;
 
+/// `println!` that stops quietly when stdout is closed (`vigie demo | head`).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($t)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe { std::process::exit(0) }
+        }
+    }};
+}
+
+/// `print!` with the same care.
+macro_rules! say_raw {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = write!(std::io::stdout(), $($t)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe { std::process::exit(0) }
+        }
+    }};
+}
+
 pub use output::{case_json, case_text};
 
 use crate::case::Command;
@@ -273,14 +293,14 @@ impl Ctx {
 }
 
 fn print_json(v: &Value) {
-    println!(
+    say!(
         "{}",
         serde_json::to_string_pretty(v).expect("JSON values print")
     );
 }
 
-/// `KEY=VALUE`: the value read as a YAML list when it starts with `[`, as text otherwise
-/// (each fact's type then reads the text); an empty value unsets the fact.
+/// `KEY=VALUE`: the value is text, read by the fact's type (`[a, b]` or `a, b` for a
+/// list, `true`/`oui`, a number, a time); an empty value unsets the fact.
 pub fn parse_pair(pair: &str) -> Result<(String, Value), CliError> {
     let (k, v) = pair
         .split_once('=')
@@ -292,9 +312,6 @@ pub fn parse_pair(pair: &str) -> Result<(String, Value), CliError> {
     }
     let value = if v.is_empty() || v == "null" || v == "~" {
         Value::Null
-    } else if v.starts_with('[') {
-        crate::yaml::from_str::<Value>(v)
-            .map_err(|e| CliError::input(format!("{k}: {} in '{v}'", e.message)))?
     } else {
         Value::String(v.to_string())
     };
@@ -356,14 +373,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     set.ids().cloned().collect::<Vec<_>>().join(", ")
                 ))
             })?;
-            print!("{}", workflow::graph::mermaid(&wf));
+            say_raw!("{}", workflow::graph::mermaid(&wf));
             Ok(())
         }
         Cmd::Workflow(WorkflowCmd::List) => {
             let set = ctx.workflows()?;
             for id in set.ids() {
                 let wf = set.get(id).expect("listed");
-                println!(
+                say!(
                     "{:<6} {:<16} {}  {}",
                     wf.id,
                     wf.timezone.name(),
@@ -426,7 +443,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     now,
                 ));
             } else {
-                print!(
+                say_raw!(
                     "{}",
                     case_text(&loaded.workflow, &loaded.case, &loaded.events, now)
                 );
@@ -533,14 +550,21 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             if json {
                 print_json(&serde_json::to_value(&rows).expect("rows serialize"));
             } else if rows.is_empty() {
-                println!("no reminder waiting");
+                say!("no reminder waiting");
             } else {
-                println!(
+                say!(
                     "{:<6} {:<20} {:<20} {:<12} {:<24} {:<10} {:<4} {}",
-                    "ID", "CASE", "CLOCK", "OFFSET", "DUE (UTC)", "STATE", "TRY", "LAST ERROR"
+                    "ID",
+                    "CASE",
+                    "CLOCK",
+                    "OFFSET",
+                    "DUE (UTC)",
+                    "STATE",
+                    "TRY",
+                    "LAST ERROR"
                 );
                 for r in rows {
-                    println!(
+                    say!(
                         "{:<6} {:<20} {:<20} {:<12} {:<24} {:<10} {:<4} {}",
                         r.id,
                         r.case,
@@ -561,7 +585,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 .map_err(|e| CliError::runtime(e.to_string()))?
             {
                 crate::serve::poke(&ctx.cli_db);
-                println!("reminder {id} requeued");
+                say!("reminder {id} requeued");
                 Ok(())
             } else {
                 Err(CliError::input(format!(
@@ -580,7 +604,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             }
             if problems.is_empty() {
                 if !json {
-                    println!(
+                    say!(
                         "register intact: {cases} cases, {events} events, every hash chain verified"
                     );
                 }
@@ -603,17 +627,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn mail_test(ctx: &Ctx, address: &str) -> Result<(), CliError> {
-    let mailer = ctx
-        .config
-        .mail
-        .mailer()
-        .map_err(|e| CliError::input(format!("mail configuration: {e}")))?;
     let to = crate::mail::mailbox(address).map_err(|e| CliError::input(e.to_string()))?;
     let from = ctx
         .config
         .mail
         .from_mailbox()
-        .map_err(|e| CliError::input(e.to_string()))?;
+        .map_err(|e| CliError::input(format!("mail configuration: {e}")))?;
     let id = crate::outbox::message_id(
         &format!(
             "test/{}",
@@ -632,15 +651,25 @@ fn mail_test(ctx: &Ctx, address: &str) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::runtime(e.to_string()))?;
-    rt.block_on(mailer.send(msg, &id))
-        .map_err(|e| CliError::runtime(format!("test message not sent: {}", e.message)))?;
-    match &mailer {
-        crate::mail::Mailer::File(dir) => println!("test message written to {}", dir.display()),
-        crate::mail::Mailer::Smtp(_) => {
-            println!("test message handed to the SMTP server, Message-ID {id}")
+    // The SMTP pool starts a task when built: inside the runtime.
+    rt.block_on(async {
+        let mailer = ctx
+            .config
+            .mail
+            .mailer()
+            .map_err(|e| CliError::input(format!("mail configuration: {e}")))?;
+        mailer
+            .send(msg, &id)
+            .await
+            .map_err(|e| CliError::runtime(format!("test message not sent: {}", e.message)))?;
+        match &mailer {
+            crate::mail::Mailer::File(dir) => say!("test message written to {}", dir.display()),
+            crate::mail::Mailer::Smtp(_) => {
+                say!("test message handed to the SMTP server, Message-ID {id}")
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn show(loaded: &crate::store::Loaded, now: DateTime<Utc>, json: bool) {
@@ -652,7 +681,7 @@ fn show(loaded: &crate::store::Loaded, now: DateTime<Utc>, json: bool) {
             now,
         ));
     } else {
-        print!(
+        say_raw!(
             "{}",
             case_text(&loaded.workflow, &loaded.case, &loaded.events, now)
         );
@@ -666,7 +695,7 @@ fn workflow_check(ctx: &Ctx, paths: &[PathBuf]) -> Result<(), CliError> {
             Ok(set) => {
                 for id in set.ids() {
                     let wf = set.get(id).expect("listed");
-                    println!(
+                    say!(
                         "{}: ok ({} tracks, {} events, {} clocks)",
                         wf.origin,
                         wf.tracks.len(),
@@ -690,7 +719,7 @@ fn workflow_check(ctx: &Ctx, paths: &[PathBuf]) -> Result<(), CliError> {
     let mut n = 0;
     for p in paths {
         match WorkflowSet::compile_file(p) {
-            Ok(wf) => println!(
+            Ok(wf) => say!(
                 "{}: ok ({} tracks, {} events, {} clocks)",
                 p.display(),
                 wf.tracks.len(),
@@ -751,14 +780,18 @@ fn case_list(
         return Ok(());
     }
     if rows.is_empty() {
-        println!(
+        say!(
             "no open case. Open one with: vigie case open --workflow fr --title \"...\" --aware-at 2026-11-23T09:00"
         );
         return Ok(());
     }
-    println!(
+    say!(
         "{:<22} {:<4} {:<26} {:<10} {}",
-        "CASE", "WF", "NEXT DEADLINE", "OVERDUE", "TITLE"
+        "CASE",
+        "WF",
+        "NEXT DEADLINE",
+        "OVERDUE",
+        "TITLE"
     );
     for (next, l, views) in &rows {
         let overdue = views
@@ -766,7 +799,7 @@ fn case_list(
             .filter(|v| v.status == crate::case::ClockStatus::Overdue)
             .count();
         let title: String = l.case.title.chars().take(50).collect();
-        println!(
+        say!(
             "{:<22} {:<4} {:<26} {:<10} {}",
             l.case.id,
             l.workflow.id,
@@ -814,7 +847,7 @@ fn draft(ctx: &Ctx, org: &str, args: DraftArgs, now: DateTime<Utc>) -> Result<()
     }
     match &args.out {
         Some(path) => write_atomic(path, &d.text)?,
-        None => print!("{}", d.text),
+        None => say_raw!("{}", d.text),
     }
     if !d.missing.is_empty() {
         eprintln!(
@@ -895,9 +928,9 @@ fn replay(ctx: &Ctx, file: &Path, json: bool, out: Option<&Path>) -> Result<(), 
     if json {
         print_json(&case_json(&l.workflow, &l.case, &l.events, r.as_of));
     } else {
-        print!("{}", case_text(&l.workflow, &l.case, &l.events, r.as_of));
+        say_raw!("{}", case_text(&l.workflow, &l.case, &l.events, r.as_of));
         if let Some(dir) = out {
-            println!("\ndrafts written to {}", dir.display());
+            say!("\ndrafts written to {}", dir.display());
         }
     }
     Ok(())
@@ -927,7 +960,7 @@ fn demo(ctx: &Ctx, org: &str, now: DateTime<Utc>) -> Result<(), CliError> {
         }
         rows.push(r.loaded);
     }
-    println!(
+    say!(
         "{} real incidents in {} ({} added now, {} already there). Deadlines as of {}:\n",
         rows.len(),
         ctx.cli_db.display(),
@@ -935,9 +968,13 @@ fn demo(ctx: &Ctx, org: &str, now: DateTime<Utc>) -> Result<(), CliError> {
         rows.len() - added,
         now.format("%Y-%m-%d %H:%M UTC")
     );
-    println!(
+    say!(
         "{:<20} {:<3} {:<20} {:<24} {}",
-        "CASE", "WF", "CLOCK", "DUE", "STATUS"
+        "CASE",
+        "WF",
+        "CLOCK",
+        "DUE",
+        "STATUS"
     );
     for l in &rows {
         let wf = &l.workflow;
@@ -953,7 +990,7 @@ fn demo(ctx: &Ctx, org: &str, now: DateTime<Utc>) -> Result<(), CliError> {
                 .due_at
                 .map(|d| time::short_in(d, wf.timezone))
                 .unwrap_or_else(|| "—".into());
-            println!(
+            say!(
                 "{:<20} {:<3} {:<20} {:<24} {}",
                 case_col,
                 wf_col,
@@ -969,9 +1006,9 @@ fn demo(ctx: &Ctx, org: &str, now: DateTime<Utc>) -> Result<(), CliError> {
     } else {
         format!(" --db {db}")
     };
-    println!("\nLook at one case:          vigie{db_flag} case show caf-2021");
-    println!("Draft its CNIL notification: vigie{db_flag} draft caf-2021 cnil_notification");
-    println!(
+    say!("\nLook at one case:          vigie{db_flag} case show caf-2021");
+    say!("Draft its CNIL notification: vigie{db_flag} draft caf-2021 cnil_notification");
+    say!(
         "Open your own case:        vigie{db_flag} case open --workflow fr --title \"...\" --aware-at 2026-11-23T09:00"
     );
     Ok(())

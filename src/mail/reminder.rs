@@ -31,6 +31,7 @@ pub enum ReminderError {
 /// Compiled reminder templates for one language.
 pub struct ReminderTemplates {
     registry: Handlebars<'static>,
+    html: Handlebars<'static>,
     lang: Lang,
 }
 
@@ -39,6 +40,9 @@ impl ReminderTemplates {
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
         registry.register_escape_fn(handlebars::no_escape);
+        let mut html = Handlebars::new();
+        html.set_strict_mode(true);
+        html.register_escape_fn(crate::render::escape_markdown);
         for (name, file) in [
             ("subject", format!("reminder_subject.{}.hbs", lang.code())),
             ("body", format!("reminder.{}.md.hbs", lang.code())),
@@ -51,7 +55,11 @@ impl ReminderTemplates {
                     message: e.to_string(),
                 })?;
         }
-        Ok(ReminderTemplates { registry, lang })
+        Ok(ReminderTemplates {
+            registry,
+            html,
+            lang,
+        })
     }
 }
 
@@ -237,7 +245,7 @@ pub fn build(
     let text = render(&tpl.registry, "body")?;
     let html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"></head><body>\n{}</body></html>\n",
-        crate::render::markdown_to_html(&text)
+        crate::render::markdown_to_html(&render(&tpl.html, "body")?)
     );
 
     let domain = cfg.mail.message_id_domain();

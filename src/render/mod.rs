@@ -216,9 +216,12 @@ impl DocumentRenderer {
         // A template naming a variable the view lacks is a bug: fail, never print blank.
         registry.set_strict_mode(true);
         registry.set_dev_mode(false);
-        // Markdown is rendered as is; for HTML, `markdown_to_html` turns any markup a
-        // value carries into text.
-        registry.register_escape_fn(handlebars::no_escape);
+        match format {
+            // For HTML, values are Markdown-escaped so that a fact can never become a
+            // link, a heading or markup; `markdown_to_html` also shows raw HTML as text.
+            Format::Html => registry.register_escape_fn(escape_markdown),
+            Format::Md | Format::Txt => registry.register_escape_fn(handlebars::no_escape),
+        }
         registry
             .register_template_string(&name, source.as_ref())
             .map_err(|e| RenderError::Template {
@@ -268,6 +271,42 @@ fn tidy(md: &str) -> String {
         out.push('\n');
     }
     out.trim_start_matches('\n').to_string()
+}
+
+/// Backslash-escapes every ASCII punctuation character Markdown gives a meaning to, so
+/// a value renders as the text typed.
+pub fn escape_markdown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if matches!(
+            c,
+            '\\' | '`'
+                | '*'
+                | '_'
+                | '{'
+                | '}'
+                | '['
+                | ']'
+                | '('
+                | ')'
+                | '#'
+                | '+'
+                | '-'
+                | '.'
+                | '!'
+                | '<'
+                | '>'
+                | '|'
+                | '&'
+                | '~'
+                | '"'
+                | '\''
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Markdown to an HTML fragment. Raw HTML in the Markdown (which can only come from a

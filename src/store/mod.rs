@@ -33,6 +33,10 @@ pub enum StoreError {
         case: String,
         errors: WorkflowErrors,
     },
+    #[error(
+        "the workflow text pinned by case '{case}' (sha256 {hash}…) was altered: run `vigie audit verify`"
+    )]
+    PinnedAltered { case: String, hash: String },
     #[error("database {path}: {source}")]
     Open {
         path: String,
@@ -114,11 +118,7 @@ impl Store {
             [hash],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let wf = compile(&origin, &source).map_err(|errors| StoreError::PinnedWorkflow {
-            case: case_id.to_string(),
-            errors,
-        })?;
-        let wf = Arc::new(wf);
+        let wf = compile_pinned(case_id, hash, &origin, &source)?;
         self.compiled.insert(hash.to_string(), wf.clone());
         Ok(wf)
     }
@@ -252,13 +252,21 @@ impl Store {
                 id.to_string()
             }
             None => {
+                // The next free number of the year's series: ids chosen by hand may
+                // have taken some, so start after the highest and skip any taken.
                 let prefix = format!("{}-{}-", wf.id, now.format("%Y"));
-                let n: i64 = tx.query_row(
-                    "SELECT COUNT(*) FROM cases WHERE org = ?1 AND id LIKE ?2 || '%'",
-                    params![org, prefix],
-                    |r| r.get(0),
-                )?;
-                format!("{prefix}{:04}", n + 1)
+                let ids: Vec<String> = tx
+                    .prepare(
+                        "SELECT id FROM cases WHERE org = ?1 AND substr(id, 1, length(?2)) = ?2",
+                    )?
+                    .query_map(params![org, prefix], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                let highest = ids
+                    .iter()
+                    .filter_map(|i| i[prefix.len()..].parse::<u64>().ok())
+                    .max()
+                    .unwrap_or(0);
+                format!("{prefix}{:04}", highest + 1)
             }
         };
         tx.execute(
@@ -313,12 +321,7 @@ impl Store {
                     [&hash],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )?;
-                let wf = Arc::new(compile(&origin, &source).map_err(|errors| {
-                    StoreError::PinnedWorkflow {
-                        case: case_id.to_string(),
-                        errors,
-                    }
-                })?);
+                let wf = compile_pinned(case_id, &hash, &origin, &source)?;
                 self.compiled.insert(hash.clone(), wf.clone());
                 wf
             }
@@ -447,6 +450,50 @@ impl Store {
                 });
             }
         }
+        // The pinned workflow texts: each must still hash to its key, and each case must
+        // point at the workflow its (hashed) opening event names.
+        let altered: Vec<String> = self
+            .conn
+            .prepare("SELECT hash, source FROM workflows")?
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .filter_map(|r| r.ok())
+            .filter(|(h, src)| crate::workflow::sha256_hex(src) != *h)
+            .map(|(h, _)| h)
+            .collect();
+        let mut pinned = self.conn.prepare(
+            "SELECT c.id, c.workflow_hash, e.payload FROM cases c JOIN events e
+             ON e.org = c.org AND e.case_id = c.id AND e.seq = 1 ORDER BY c.org, c.id",
+        )?;
+        let rows: Vec<(String, String, String)> = pinned
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        for (case, hash, payload) in rows {
+            if altered.contains(&hash) {
+                problems.push(AuditProblem {
+                    case: case.clone(),
+                    seq: 1,
+                    problem: format!(
+                        "the workflow text it pinned (sha256 {}…) was altered",
+                        short(&hash)
+                    ),
+                });
+            }
+            let opened: Option<String> = serde_json::from_str::<serde_json::Value>(&payload)
+                .ok()
+                .and_then(|v| {
+                    v.get("workflow_hash")
+                        .and_then(|h| h.as_str())
+                        .map(str::to_string)
+                });
+            if opened.as_deref() != Some(hash.as_str()) {
+                problems.push(AuditProblem {
+                    case,
+                    seq: 1,
+                    problem: "the case points at another workflow than the one it was opened with"
+                        .into(),
+                });
+            }
+        }
         // Events whose case row is gone.
         let orphans: Vec<(String, i64)> = self
             .conn
@@ -470,6 +517,27 @@ impl Store {
     pub fn conn(&mut self) -> &mut Connection {
         &mut self.conn
     }
+}
+
+/// Compiles a pinned workflow text, refusing one that no longer matches its hash.
+fn compile_pinned(
+    case_id: &str,
+    hash: &str,
+    origin: &str,
+    source: &str,
+) -> Result<Arc<Workflow>, StoreError> {
+    if crate::workflow::sha256_hex(source) != hash {
+        return Err(StoreError::PinnedAltered {
+            case: case_id.to_string(),
+            hash: short(hash),
+        });
+    }
+    compile(origin, source)
+        .map(Arc::new)
+        .map_err(|errors| StoreError::PinnedWorkflow {
+            case: case_id.to_string(),
+            errors,
+        })
 }
 
 fn short(h: &str) -> String {

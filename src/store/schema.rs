@@ -70,6 +70,11 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX timers_pending ON timers (state, next_attempt_at);
      CREATE INDEX timers_case ON timers (org, case_id);",
+    // 3: pinned workflow texts are as immutable as the events that reference them.
+    "CREATE TRIGGER workflows_no_update BEFORE UPDATE ON workflows
+        BEGIN SELECT RAISE(ABORT, 'pinned workflows are immutable'); END;
+     CREATE TRIGGER workflows_no_delete BEFORE DELETE ON workflows
+        BEGIN SELECT RAISE(ABORT, 'pinned workflows are immutable'); END;",
 ];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {

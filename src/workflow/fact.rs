@@ -113,10 +113,14 @@ impl FactDef {
                         .iter()
                         .map(|i| scalar_string(i).ok_or_else(wrong))
                         .collect::<Result<_, _>>()?,
-                    // `a, b` typed on a command line is a list too.
+                    // `[a, b]` or `a, b` typed on a command line is a list too.
                     Value::String(s) => s
+                        .trim()
+                        .strip_prefix('[')
+                        .and_then(|x| x.strip_suffix(']'))
+                        .unwrap_or(s)
                         .split(',')
-                        .map(|p| p.trim().to_string())
+                        .map(|p| p.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
                         .filter(|p| !p.is_empty())
                         .collect(),
                     _ => return Err(wrong()),

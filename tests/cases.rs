@@ -1,0 +1,502 @@
+//! Cases end to end: the JSON contract of `case open`, deadlines across DST changes,
+//! facts and events, lateness frozen when an obligation is met, and refusals that
+//! write nothing.
+
+mod common;
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use common::{Vigie, clock};
+use serde_json::Value;
+
+/// A time certainly in the past: a breach the organisation knew of long ago, so every
+/// 72 h clock is overdue whatever the date the tests run.
+const LONG_AGO: &str = "2025-10-23T10:00";
+
+fn rfc3339(d: DateTime<Utc>) -> String {
+    d.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A French case, long known, contained, with everything `notify_authority` requires
+/// except the reasons for being late.
+fn contained_case(v: &Vigie, id: &str) {
+    v.open_fr(id, LONG_AGO);
+    v.ok(&["case", "set", id, "risk=high", "nature=[confidentiality]"]);
+    v.ok(&[
+        "case",
+        "advance",
+        id,
+        "contain",
+        "--set",
+        "contained_at=2025-10-23T12:00",
+    ]);
+    v.ok(&[
+        "case",
+        "set",
+        id,
+        "subjects_approx=1200",
+        "data_categories=[identity, contact]",
+        "consequences=Phishing possible",
+        "measures=Access revoked",
+    ]);
+}
+
+#[test]
+fn opening_a_case_prints_the_json_contract() {
+    let v = Vigie::new();
+    let case = v.json(&[
+        "case",
+        "open",
+        "--workflow",
+        "fr",
+        "--title",
+        "T",
+        "--aware-at",
+        "2026-10-23T10:00",
+        "--json",
+    ]);
+    for key in [
+        "id", "workflow", "title", "tracks", "facts", "events", "clocks",
+    ] {
+        assert!(case.get(key).is_some(), "no '{key}' in {case:#}");
+    }
+    assert_eq!(case["workflow"], "fr");
+    assert_eq!(case["title"], "T");
+    assert!(
+        case["id"].as_str().is_some_and(|id| id.starts_with("fr-")),
+        "{case:#}"
+    );
+    assert_eq!(case["tracks"]["authority"], "pending");
+    assert_eq!(case["tracks"]["response"], "detected");
+    assert_eq!(case["facts"]["aware_at"], "2026-10-23T10:00:00+02:00");
+    let events = case["events"].as_array().expect("events is an array");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["kind"], "opened");
+    assert_eq!(events[0]["seq"], 1);
+
+    // 72 h from 10:00 CEST on Friday crosses the fall-back night: 09:00 CET on Monday.
+    let art33 = clock(&case, "art33");
+    let due = "2026-10-26T09:00:00+01:00";
+    assert_eq!(art33["due_at"], due);
+    assert_eq!(
+        art33["applies"], true,
+        "risk unknown: the obligation applies"
+    );
+    let overdue = Utc::now() > DateTime::parse_from_rfc3339(due).unwrap();
+    let expected = if overdue { "overdue" } else { "pending" };
+    assert_eq!(art33["status"], expected);
+}
+
+#[test]
+fn a_spring_forward_case_is_due_an_hour_later_on_the_wall_clock() {
+    let v = Vigie::new();
+    let case = v.open_fr("spring", "2026-03-27T12:00");
+    assert_eq!(clock(&case, "art33")["due_at"], "2026-03-30T13:00:00+02:00");
+}
+
+#[test]
+fn a_case_opened_long_after_awareness_is_overdue() {
+    let v = Vigie::new();
+    let case = v.open_fr("old", LONG_AGO);
+    let art33 = clock(&case, "art33");
+    assert_eq!(art33["status"], "overdue");
+    assert!(
+        art33["seconds_left"].as_i64().is_some_and(|s| s < 0),
+        "{art33:#}"
+    );
+}
+
+#[test]
+fn facts_are_typed_and_shown() {
+    let v = Vigie::new();
+    v.open_fr("c1", LONG_AGO);
+    let case = v.json(&[
+        "case",
+        "set",
+        "c1",
+        "risk=high",
+        "nature=[confidentiality]",
+        "--json",
+    ]);
+    assert_eq!(case["facts"]["risk"], "high");
+    assert_eq!(
+        case["facts"]["nature"],
+        serde_json::json!(["confidentiality"])
+    );
+    assert_eq!(case["events"].as_array().unwrap().len(), 2);
+    assert_eq!(case["events"][1]["kind"], "facts_set");
+}
+
+#[test]
+fn containing_requires_the_time_of_containment() {
+    let v = Vigie::new();
+    v.open_fr("c1", LONG_AGO);
+    let err = v.fails(&["case", "advance", "c1", "contain"], 2);
+    assert!(err.contains("'contained_at'"), "{err}");
+    let case = v.json(&[
+        "case",
+        "advance",
+        "c1",
+        "contain",
+        "--set",
+        "contained_at=2025-10-23T12:00",
+        "--json",
+    ]);
+    assert_eq!(case["tracks"]["response"], "contained");
+    assert_eq!(case["facts"]["contained_at"], "2025-10-23T12:00:00+02:00");
+}
+
+#[test]
+fn a_late_notification_needs_reasons_and_stays_late_after_a_correction() {
+    let v = Vigie::new();
+    contained_case(&v, "c1");
+
+    let before = v.db_snapshot();
+    let err = v.fails(&["case", "advance", "c1", "notify_authority"], 2);
+    assert!(err.contains("delay_reasons"), "{err}");
+    assert!(err.contains("'art33'"), "{err}");
+    assert_eq!(
+        v.db_snapshot(),
+        before,
+        "a refused notification wrote something"
+    );
+
+    let case = v.json(&[
+        "case",
+        "advance",
+        "c1",
+        "notify_authority",
+        "--set",
+        "delay_reasons=Forensic analysis took a week",
+        "--json",
+    ]);
+    assert_eq!(case["tracks"]["authority"], "notified");
+    let art33 = clock(&case, "art33");
+    assert_eq!(art33["status"], "late");
+    assert_eq!(art33["due_at"], "2025-10-26T09:00:00+01:00");
+    let met_at = art33["met_at"]
+        .as_str()
+        .expect("a met clock has met_at")
+        .to_string();
+
+    // The DPO learns awareness was in fact an hour ago: by the corrected facts the
+    // notification would be on time, but lateness was frozen when it was recorded.
+    let corrected = rfc3339(Utc::now() - Duration::hours(1));
+    let case = v.json(&[
+        "case",
+        "set",
+        "c1",
+        &format!("aware_at={corrected}"),
+        "--json",
+    ]);
+    let art33 = clock(&case, "art33");
+    assert_eq!(art33["status"], "late");
+    assert_eq!(art33["due_at"], "2025-10-26T09:00:00+01:00");
+    assert_eq!(art33["met_at"], met_at.as_str());
+    let corrected_due = art33["corrected_due_at"]
+        .as_str()
+        .expect("the correction is visible");
+    assert!(
+        DateTime::parse_from_rfc3339(corrected_due).unwrap()
+            > DateTime::parse_from_rfc3339(&met_at).unwrap(),
+        "the corrected due time should be after the notification: {art33:#}"
+    );
+}
+
+#[test]
+fn a_notification_within_72_hours_is_met() {
+    let v = Vigie::new();
+    let aware = rfc3339(Utc::now() - Duration::hours(2));
+    v.open_fr("c1", &aware);
+    let case = v.json(&[
+        "case",
+        "advance",
+        "c1",
+        "notify_authority",
+        "--set",
+        "nature=[availability]",
+        "--set",
+        "subjects_approx=10",
+        "--set",
+        "data_categories=[contact]",
+        "--set",
+        "consequences=None known",
+        "--set",
+        "measures=Restored from backup",
+        "--json",
+    ]);
+    assert_eq!(clock(&case, "art33")["status"], "met");
+}
+
+#[test]
+fn deciding_not_to_notify_the_authority_needs_risk_none() {
+    let v = Vigie::new();
+    v.open_fr("c1", LONG_AGO);
+    let decide = [
+        "case",
+        "advance",
+        "c1",
+        "decide_no_authority_notice",
+        "--set",
+        "no_authority_reasons=Encrypted laptop, key not compromised",
+    ];
+
+    // Unknown risk is not "none".
+    let before = v.db_snapshot();
+    let err = v.fails(&decide, 2);
+    assert!(err.contains("'risk'"), "{err}");
+    assert_eq!(v.db_snapshot(), before);
+
+    v.ok(&["case", "set", "c1", "risk=risk"]);
+    let before = v.db_snapshot();
+    let err = v.fails(&decide, 2);
+    assert!(err.contains("'risk'"), "{err}");
+    assert_eq!(v.db_snapshot(), before);
+
+    v.ok(&["case", "set", "c1", "risk=none"]);
+    let mut with_json = decide.to_vec();
+    with_json.push("--json");
+    let case = v.json(&with_json);
+    assert_eq!(case["tracks"]["authority"], "not_required");
+    assert_eq!(clock(&case, "art33")["status"], "not_applicable");
+}
+
+/// Each of these commands, run against case c1 (French, long known), is refused with
+/// exit 2 and one line containing every one of the words, and writes nothing.
+#[test]
+fn refusals_name_the_mistake_and_write_nothing() {
+    let v = Vigie::new();
+    v.open_fr("c1", LONG_AGO);
+    let refusals: &[(&[&str], &[&str])] = &[
+        (
+            &["case", "set", "nope", "risk=high"],
+            &["unknown case", "'nope'"],
+        ),
+        (&["case", "advance", "nope", "contain"], &["'nope'"]),
+        (&["case", "show", "nope"], &["'nope'"]),
+        (
+            &[
+                "case",
+                "open",
+                "--workflow",
+                "xx",
+                "--title",
+                "T",
+                "--aware-at",
+                LONG_AGO,
+            ],
+            &["unknown workflow", "'xx'"],
+        ),
+        (
+            &["case", "advance", "c1", "explode"],
+            &["unknown event", "'explode'"],
+        ),
+        (
+            &["case", "set", "c1", "colour=red"],
+            &["unknown fact", "'colour'"],
+        ),
+        (
+            &["case", "set", "c1", "risk=extreme"],
+            &["'risk'", "'extreme'"],
+        ),
+        (
+            &["case", "set", "c1", "subjects_approx=many"],
+            &["'subjects_approx'", "'many'"],
+        ),
+        (
+            &["case", "set", "c1", "detected_at=yesterday"],
+            &["'detected_at'", "'yesterday'"],
+        ),
+        (
+            &[
+                "case",
+                "open",
+                "--workflow",
+                "fr",
+                "--title",
+                "T",
+                "--aware-at",
+                "soon",
+            ],
+            &["--aware-at", "'soon'"],
+        ),
+        (
+            &["case", "set", "c1", "detected_at=2026-10-25T02:30"],
+            &[
+                "'detected_at'",
+                "2026-10-25T02:30:00+02:00",
+                "2026-10-25T02:30:00+01:00",
+            ],
+        ),
+        (
+            &[
+                "case",
+                "open",
+                "--workflow",
+                "fr",
+                "--title",
+                "T",
+                "--aware-at",
+                "2026-10-25T02:30",
+            ],
+            &["--aware-at", "+02:00", "+01:00"],
+        ),
+        (
+            &["case", "advance", "c1", "close"],
+            &["'close'", "'response'", "'detected'", "'contained'"],
+        ),
+        (
+            &["case", "advance", "c1", "notify_individuals"],
+            &["'notify_individuals'", "'individuals_channel'"],
+        ),
+        (
+            &["case", "set", "c1", "risk=high", "--at", "2099-01-01T00:00"],
+            &["future"],
+        ),
+        (
+            &[
+                "case",
+                "advance",
+                "c1",
+                "contain",
+                "--set",
+                "contained_at=2025-10-23T12:00",
+                "--at",
+                "2099-01-01T00:00",
+            ],
+            &["future"],
+        ),
+        (&["case", "set", "c1", "aware_at="], &["'aware_at'"]),
+        (&["case", "set", "c1"], &["nothing to set"]),
+        (
+            &[
+                "case",
+                "open",
+                "--workflow",
+                "fr",
+                "--title",
+                "T",
+                "--aware-at",
+                LONG_AGO,
+                "--id",
+                "c1",
+            ],
+            &["'c1'", "already exists"],
+        ),
+        (
+            &[
+                "case",
+                "open",
+                "--workflow",
+                "fr",
+                "--title",
+                "T",
+                "--aware-at",
+                LONG_AGO,
+                "--id",
+                "a b",
+            ],
+            &["'a b'"],
+        ),
+    ];
+    for (args, words) in refusals {
+        let before = v.db_snapshot();
+        let err = v.fails(args, 2);
+        for w in *words {
+            assert!(err.contains(w), "vigie {args:?}: '{err}' should name {w}");
+        }
+        assert_eq!(
+            v.db_snapshot(),
+            before,
+            "vigie {args:?} was refused but wrote"
+        );
+    }
+    // And the case is as it was opened.
+    let case = v.show("c1");
+    assert_eq!(case["events"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_case_can_be_listed_and_shown_as_text() {
+    let v = Vigie::new();
+    v.open_fr("c1", LONG_AGO);
+    let list = v.ok(&["case", "list"]);
+    assert!(list.contains("c1"), "{list}");
+    let show = v.ok(&["case", "show", "c1"]);
+    assert!(show.contains("art33"), "{show}");
+    assert!(show.contains("OVERDUE"), "{show}");
+}
+
+#[test]
+fn the_case_list_puts_the_nearest_deadline_first() {
+    let v = Vigie::new();
+    // Opened in an order that is neither the order of deadlines nor of ids.
+    v.open_fr("b-middle", "2025-06-01T10:00");
+    v.open_fr("c-recent", &rfc3339(Utc::now() - Duration::hours(1)));
+    v.open_fr("a-oldest", "2025-01-15T10:00");
+    let list = v.json(&["case", "list", "--json"]);
+    let ids: Vec<&str> = list
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["a-oldest", "b-middle", "c-recent"]);
+    let dues: Vec<DateTime<chrono::FixedOffset>> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| DateTime::parse_from_rfc3339(c["next_due"].as_str().unwrap()).unwrap())
+        .collect();
+    assert!(dues.windows(2).all(|w| w[0] <= w[1]), "{list:#}");
+    assert!(
+        list[0]["overdue"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("art33")),
+        "{list:#}"
+    );
+    assert_eq!(list[2]["overdue"].as_array().unwrap().len(), 0, "{list:#}");
+}
+
+#[test]
+fn case_ids_are_numbered_per_workflow_and_year() {
+    let v = Vigie::new();
+    let open = [
+        "case",
+        "open",
+        "--workflow",
+        "fr",
+        "--title",
+        "T",
+        "--aware-at",
+        LONG_AGO,
+        "--json",
+    ];
+    let first = v.json(&open)["id"].as_str().unwrap().to_string();
+    let second = v.json(&open)["id"].as_str().unwrap().to_string();
+    assert!(first.ends_with("-0001"), "{first}");
+    assert_eq!(second, first.replace("-0001", "-0002"));
+}
+
+#[test]
+fn an_automatic_case_id_skips_an_id_chosen_by_hand() {
+    let v = Vigie::new();
+    let open = [
+        "case",
+        "open",
+        "--workflow",
+        "fr",
+        "--title",
+        "T",
+        "--aware-at",
+        LONG_AGO,
+        "--json",
+    ];
+    let first = v.json(&open)["id"].as_str().unwrap().to_string();
+    // A DPO picks the id the next automatic one would have after it.
+    let chosen = first.replace("-0001", "-0003");
+    v.open_fr(&chosen, LONG_AGO);
+    let next = v.json(&open)["id"].as_str().unwrap().to_string();
+    assert_ne!(next, chosen);
+    assert_ne!(next, first);
+}

@@ -1,0 +1,171 @@
+//! The test builder: one `Vigie` is one fresh SQLite file in its own temporary folder,
+//! and the real `vigie` binary run against it from the repository root (so
+//! `workflows/fr.yaml`, `seeds/` and `tests/fixtures/` are reachable by relative path).
+#![allow(dead_code)] // each test file uses a different part of it
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tempfile::TempDir;
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub struct Vigie {
+    dir: TempDir,
+    db: PathBuf,
+}
+
+/// The dump of the register's tables, to prove a refused command wrote nothing.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Snapshot(Vec<String>);
+
+impl Vigie {
+    pub fn new() -> Vigie {
+        let dir = TempDir::new().expect("a temporary folder");
+        let db = dir.path().join("vigie.db");
+        Vigie { dir, db }
+    }
+
+    pub fn db_path(&self) -> &Path {
+        &self.db
+    }
+
+    /// The temporary folder, for files a test writes (seed copies, --out folders).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .env_remove("VIGIE_DB")
+            .env_remove("VIGIE_CONFIG")
+            .env("VIGIE_ACTOR", "test-dpo")
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .expect("the vigie binary runs");
+        Output {
+            // None: killed by a signal (a panic that aborts, say): never a valid answer.
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+        }
+    }
+
+    /// Runs, asserts exit 0, returns stdout.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.code, 0,
+            "vigie {args:?} should succeed\nstdout:\n{}\nstderr:\n{}",
+            out.stdout, out.stderr
+        );
+        out.stdout
+    }
+
+    /// Runs, asserts the exit code and that stderr is exactly one `vigie: error:` line.
+    /// Returns that line.
+    #[track_caller]
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.code, code,
+            "vigie {args:?} should exit {code}\nstdout:\n{}\nstderr:\n{}",
+            out.stdout, out.stderr
+        );
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert!(
+            lines.len() == 1 && lines[0].starts_with("vigie: error: "),
+            "vigie {args:?} should give one 'vigie: error:' line, stderr was:\n{}",
+            out.stderr
+        );
+        lines[0].to_string()
+    }
+
+    /// Runs with exit 0 expected and parses stdout as JSON (add `--json` to `args`).
+    #[track_caller]
+    pub fn json(&self, args: &[&str]) -> Value {
+        let stdout = self.ok(args);
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("vigie {args:?} printed no JSON ({e}):\n{stdout}"))
+    }
+
+    /// Opens a case of the French workflow with a chosen id; returns its JSON.
+    #[track_caller]
+    pub fn open_fr(&self, id: &str, aware_at: &str) -> Value {
+        self.json(&[
+            "case",
+            "open",
+            "--workflow",
+            "fr",
+            "--title",
+            "Test breach",
+            "--aware-at",
+            aware_at,
+            "--id",
+            id,
+            "--json",
+        ])
+    }
+
+    /// `case show ID --json`.
+    #[track_caller]
+    pub fn show(&self, id: &str) -> Value {
+        self.json(&["case", "show", id, "--json"])
+    }
+
+    /// Every row of the tables events, cases and workflows, in key order.
+    pub fn db_snapshot(&self) -> Snapshot {
+        let conn = rusqlite::Connection::open(&self.db).expect("the database opens");
+        let mut rows = Vec::new();
+        for (table, order) in [
+            ("workflows", "hash"),
+            ("cases", "org, id"),
+            ("events", "org, case_id, seq"),
+        ] {
+            let mut stmt = conn
+                .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
+                .expect("the table exists");
+            let n = stmt.column_count();
+            let mut q = stmt.query([]).expect("the table reads");
+            while let Some(row) = q.next().expect("a row reads") {
+                let cells: Vec<String> = (0..n)
+                    .map(|i| format!("{:?}", row.get_ref(i).expect("a cell reads")))
+                    .collect();
+                rows.push(format!("{table}: {}", cells.join(" | ")));
+            }
+        }
+        Snapshot(rows)
+    }
+
+    /// A connection to the database, for tests that inspect or tamper with it.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(&self.db).expect("the database opens")
+    }
+}
+
+/// The clock `id` of a case's JSON.
+#[track_caller]
+pub fn clock<'a>(case: &'a Value, id: &str) -> &'a Value {
+    case["clocks"]
+        .as_array()
+        .expect("clocks is an array")
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no clock '{id}' in {case:#}"))
+}
+
+/// The path of a file of the repository, as the binary (run from the root) sees it.
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}

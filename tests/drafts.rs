@@ -1,0 +1,214 @@
+//! Drafts: what is missing is shown, not hidden; `--strict` refuses; html escapes every
+//! value; `--record` seals the exact text issued in the register.
+
+mod common;
+
+use common::Vigie;
+use sha2::{Digest, Sha256};
+
+fn fresh_case() -> Vigie {
+    let v = Vigie::new();
+    v.open_fr("c1", "2025-10-23T10:00");
+    v
+}
+
+/// Sets every fact the CNIL notification needs.
+fn complete(v: &Vigie) {
+    v.ok(&[
+        "case",
+        "set",
+        "c1",
+        "breach_status=established",
+        "nature=[confidentiality]",
+        "origin=[wrong_recipient]",
+        "cause=internal_accidental",
+        "subject_categories=[customers]",
+        "subjects_approx=1200",
+        "records_approx=1300",
+        "data_categories=[identity, contact]",
+        "consequences=Phishing possible",
+        "measures=Recipient asked to delete the file",
+        "risk=risk",
+        "individuals_informed=will_be",
+    ]);
+}
+
+#[test]
+fn a_draft_of_a_fresh_case_lists_what_is_missing() {
+    let v = fresh_case();
+    let out = v.run(&["draft", "c1", "cnil_notification"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("# "), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Informations manquantes"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("- Nature de la violation"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("[À compléter"), "{}", out.stdout);
+    assert!(!out.stdout.contains("{{"), "{}", out.stdout);
+    assert!(out.stderr.contains("missing"), "{}", out.stderr);
+}
+
+#[test]
+fn a_strict_draft_with_missing_facts_is_refused() {
+    let v = fresh_case();
+    let before = v.db_snapshot();
+    let out = v.run(&["draft", "c1", "cnil_notification", "--strict"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(out.stdout, "", "a refused draft printed text");
+    let err = v.fails(&["draft", "c1", "cnil_notification", "--strict"], 2);
+    assert!(err.contains("Nature de la violation"), "{err}");
+    assert!(err.contains("--strict"), "{err}");
+    assert_eq!(v.db_snapshot(), before);
+}
+
+#[test]
+fn a_strict_draft_with_every_needed_fact_is_printed() {
+    let v = fresh_case();
+    complete(&v);
+    let out = v.ok(&["draft", "c1", "cnil_notification", "--strict"]);
+    assert!(!out.contains("Informations manquantes"), "{out}");
+    assert!(
+        out.contains("1 200") || out.contains("1\u{202f}200") || out.contains("1\u{a0}200"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_draft_can_be_written_in_english() {
+    let v = fresh_case();
+    let out = v.ok(&["draft", "c1", "cnil_notification", "--lang", "en"]);
+    assert!(out.contains("Missing information"), "{out}");
+    assert!(out.contains("[To complete"), "{out}");
+    assert!(!out.contains("[À compléter"), "{out}");
+}
+
+#[test]
+fn an_html_draft_escapes_every_value() {
+    let v = Vigie::new();
+    v.ok(&[
+        "case",
+        "open",
+        "--workflow",
+        "fr",
+        "--title",
+        "<b>Leak</b>",
+        "--aware-at",
+        "2025-10-23T10:00",
+        "--id",
+        "c1",
+    ]);
+    v.ok(&[
+        "case",
+        "set",
+        "c1",
+        "consequences=<script>alert(1)</script>",
+    ]);
+    let html = v.ok(&["draft", "c1", "cnil_notification", "--format", "html"]);
+    assert!(html.starts_with("<!doctype html>"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains("&lt;b&gt;Leak&lt;/b&gt;"), "{html}");
+    assert!(!html.contains("<b>Leak"), "{html}");
+}
+
+#[test]
+fn an_html_draft_does_not_turn_a_fact_into_a_link() {
+    // A value is text: Markdown in it must not become markup either.
+    let v = fresh_case();
+    v.ok(&[
+        "case",
+        "set",
+        "c1",
+        "consequences=see [the form](javascript:alert(1))",
+    ]);
+    let html = v.ok(&["draft", "c1", "cnil_notification", "--format", "html"]);
+    let link = html.lines().find(|l| l.contains("javascript:"));
+    assert!(
+        link.is_none_or(|l| !l.contains("<a ")),
+        "a fact became a link in the html draft: {}",
+        link.unwrap_or_default()
+    );
+    assert!(
+        html.contains("javascript:alert(1)"),
+        "the fact is not shown at all"
+    );
+}
+
+#[test]
+fn unknown_documents_languages_and_formats_are_refused() {
+    let v = fresh_case();
+    let err = v.fails(&["draft", "c1", "apd_notification"], 2);
+    assert!(err.contains("'apd_notification'"), "{err}");
+    let err = v.fails(&["draft", "c1", "cnil_notification", "--lang", "de"], 2);
+    assert!(err.contains("'de'"), "{err}");
+    let err = v.fails(&["draft", "c1", "cnil_notification", "--format", "pdf"], 2);
+    assert!(err.contains("'pdf'"), "{err}");
+    let err = v.fails(&["draft", "nope", "cnil_notification"], 2);
+    assert!(err.contains("'nope'"), "{err}");
+}
+
+#[test]
+fn a_recorded_draft_seals_the_hash_of_the_printed_text() {
+    let v = fresh_case();
+    complete(&v);
+    let out = v.run(&["draft", "c1", "cnil_notification", "--record"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let sha: String = Sha256::digest(out.stdout.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(out.stderr.contains(&sha), "{}", out.stderr);
+
+    let case = v.show("c1");
+    let last = case["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "document_issued");
+    assert_eq!(last["document"], "cnil_notification");
+    assert_eq!(last["lang"], "fr");
+    assert_eq!(last["format"], "md");
+    assert_eq!(last["sha256"], sha.as_str());
+    v.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn a_draft_without_record_writes_nothing() {
+    let v = fresh_case();
+    let before = v.db_snapshot();
+    v.ok(&["draft", "c1", "cnil_notification"]);
+    assert_eq!(v.db_snapshot(), before);
+}
+
+#[test]
+fn a_draft_written_to_a_file_is_the_printed_text() {
+    let v = fresh_case();
+    complete(&v);
+    let printed = v.ok(&["draft", "c1", "cnil_notification", "--lang", "en"]);
+    let file = v.dir().join("draft.md");
+    let out = v.ok(&[
+        "draft",
+        "c1",
+        "cnil_notification",
+        "--lang",
+        "en",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out, "");
+    let written = std::fs::read_to_string(&file).unwrap();
+    // The generation time is in the text: compare without that line.
+    let strip = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| !l.contains("generated on"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(strip(&written), strip(&printed));
+}

@@ -1,0 +1,280 @@
+//! `vigie workflow check` and `vigie workflow graph`. Every file under
+//! `tests/fixtures/workflows/broken/` is `valid.yaml` with one mistake; the checker must
+//! point at the line and column of that mistake and name what is wrong.
+
+mod common;
+
+use common::Vigie;
+
+const BROKEN: &str = "tests/fixtures/workflows/broken";
+
+/// One reported mistake, `file:line:column: message`.
+#[derive(Debug)]
+struct Reported {
+    line: u32,
+    column: u32,
+    message: String,
+}
+
+/// Checks `file`, expects exit 2, and returns the mistakes printed on stderr (every line
+/// but the closing `vigie: error:` summary).
+fn check_fails(v: &Vigie, file: &str) -> Vec<Reported> {
+    let out = v.run(&["workflow", "check", file]);
+    assert_eq!(
+        out.code, 2,
+        "checking {file} should exit 2, stderr:\n{}",
+        out.stderr
+    );
+    let mut lines: Vec<&str> = out.stderr.lines().collect();
+    let summary = lines.pop().expect("stderr is not empty");
+    assert!(
+        summary.starts_with("vigie: error: "),
+        "last line: {summary}"
+    );
+    assert!(!lines.is_empty(), "no mistake reported for {file}");
+    lines
+        .iter()
+        .map(|l| {
+            let rest = l
+                .strip_prefix(&format!("{file}:"))
+                .unwrap_or_else(|| panic!("'{l}' does not start with '{file}:'"));
+            let mut parts = rest.splitn(3, ':');
+            let line = parts.next().and_then(|s| s.parse().ok());
+            let column = parts.next().and_then(|s| s.parse().ok());
+            let message = parts.next().and_then(|s| s.strip_prefix(' '));
+            match (line, column, message) {
+                (Some(line), Some(column), Some(message)) => Reported {
+                    line,
+                    column,
+                    message: message.to_string(),
+                },
+                _ => panic!("'{l}' is not FILE:LINE:COLUMN: MESSAGE"),
+            }
+        })
+        .collect()
+}
+
+/// The file `broken/NAME.yaml` is reported at exactly LINE:COLUMN with a message that
+/// contains every one of `words`, and nothing else is reported.
+#[track_caller]
+fn reports_only(name: &str, line: u32, column: u32, words: &[&str]) {
+    let v = Vigie::new();
+    let file = format!("{BROKEN}/{name}.yaml");
+    let reported = check_fails(&v, &file);
+    assert_eq!(
+        reported.len(),
+        1,
+        "{file} has one mistake, reported: {reported:#?}"
+    );
+    let r = &reported[0];
+    assert_eq!((r.line, r.column), (line, column), "{file}: {reported:#?}");
+    for w in words {
+        assert!(
+            r.message.contains(w),
+            "{file}: '{}' should name {w}",
+            r.message
+        );
+    }
+}
+
+#[test]
+fn the_base_of_the_broken_files_is_valid() {
+    let v = Vigie::new();
+    let out = v.ok(&["workflow", "check", "tests/fixtures/workflows/valid.yaml"]);
+    assert!(out.contains("ok"), "{out}");
+}
+
+#[test]
+fn a_yaml_syntax_error_is_reported_where_it_is() {
+    reports_only("yaml_syntax", 19, 17, &["mapping values are not allowed"]);
+}
+
+#[test]
+fn a_duplicate_key_is_reported_at_its_second_occurrence() {
+    reports_only("duplicate_key", 20, 5, &["duplicate", "to"]);
+}
+
+#[test]
+fn an_unknown_field_is_named() {
+    reports_only("unknown_field", 20, 5, &["unknown field", "requries"]);
+}
+
+#[test]
+fn an_event_on_an_unknown_track_is_named() {
+    reports_only("unknown_track", 27, 12, &["unknown track", "'authorty'"]);
+}
+
+#[test]
+fn an_unknown_state_in_from_is_named() {
+    reports_only(
+        "unknown_state_in_from",
+        28,
+        11,
+        &["notify_authority_complement", "unknown state", "'notifed'"],
+    );
+}
+
+#[test]
+fn an_unknown_fact_in_requires_is_named() {
+    reports_only(
+        "unknown_fact_in_requires",
+        20,
+        24,
+        &["unknown fact", "'subjects_count'"],
+    );
+}
+
+#[test]
+fn an_unknown_choice_value_in_a_condition_is_named() {
+    reports_only("unknown_choice_in_condition", 25, 11, &["'risk'", "'nil'"]);
+}
+
+#[test]
+fn a_state_no_event_reaches_is_named() {
+    reports_only(
+        "unreachable_state",
+        9,
+        47,
+        &["'archived'", "cannot be reached"],
+    );
+}
+
+#[test]
+fn a_state_with_no_way_to_a_final_state_is_named() {
+    reports_only("dead_end_state", 9, 47, &["'lost'", "no final state"]);
+}
+
+#[test]
+fn a_bad_duration_is_named() {
+    reports_only(
+        "bad_duration",
+        30,
+        13,
+        &["'art33'", "'72 heures'", "duration"],
+    );
+}
+
+#[test]
+fn a_bad_time_zone_is_named() {
+    reports_only("bad_timezone", 4, 11, &["time zone", "'Europe/Pariss'"]);
+}
+
+#[test]
+fn a_clock_met_by_an_unknown_event_is_named() {
+    reports_only(
+        "clock_met_by_unknown_event",
+        32,
+        13,
+        &["'art33'", "unknown event", "'notify_autority'"],
+    );
+}
+
+#[test]
+fn a_clock_met_by_an_event_that_can_never_happen_is_named() {
+    // The event cannot happen because its 'from' state is unreachable: that state and
+    // that event are reported too, each where it is written.
+    let v = Vigie::new();
+    let file = format!("{BROKEN}/clock_met_by_impossible_event.yaml");
+    let reported = check_fails(&v, &file);
+    let at = |line: u32| {
+        reported
+            .iter()
+            .find(|r| r.line == line)
+            .unwrap_or_else(|| panic!("nothing reported at line {line}: {reported:#?}"))
+    };
+    let clock = at(37);
+    assert_eq!(clock.column, 13);
+    assert!(clock.message.contains("'art33'"), "{}", clock.message);
+    assert!(clock.message.contains("'reopen'"), "{}", clock.message);
+    assert!(
+        clock.message.contains("can never happen"),
+        "{}",
+        clock.message
+    );
+    assert!(at(10).message.contains("'archived'"));
+    assert!(at(29).message.contains("'reopen'"));
+    assert_eq!(reported.len(), 3, "{reported:#?}");
+}
+
+#[test]
+fn every_mistake_of_a_file_is_reported_at_once() {
+    let v = Vigie::new();
+    let file = "tests/fixtures/workflows/three_mistakes.yaml";
+    let reported = check_fails(&v, file);
+    let lines: Vec<u32> = reported.iter().map(|r| r.line).collect();
+    assert_eq!(lines, [4, 20, 30], "{reported:#?}");
+    assert!(reported[0].message.contains("'Mars/Olympus_Mons'"));
+    assert!(reported[1].message.contains("'severity'"));
+    assert!(reported[2].message.contains("'soon'"));
+    let out = v.run(&["workflow", "check", file]);
+    assert_eq!(
+        out.stderr.lines().last(),
+        Some("vigie: error: 3 error(s) in 1 file(s) checked")
+    );
+}
+
+#[test]
+fn mistakes_of_several_files_are_all_reported() {
+    let v = Vigie::new();
+    let a = format!("{BROKEN}/bad_timezone.yaml");
+    let b = format!("{BROKEN}/bad_duration.yaml");
+    let out = v.run(&["workflow", "check", &a, "workflows/fr.yaml", &b]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("{a}:4:11: ")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!("{b}:30:13: ")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("workflows/fr.yaml: ok"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn the_shipped_workflows_are_valid() {
+    let v = Vigie::new();
+    let out = v.ok(&[
+        "workflow",
+        "check",
+        "workflows/fr.yaml",
+        "workflows/be.yaml",
+    ]);
+    assert!(out.contains("workflows/fr.yaml: ok"), "{out}");
+    assert!(out.contains("workflows/be.yaml: ok"), "{out}");
+}
+
+#[test]
+fn checking_touches_no_database() {
+    let v = Vigie::new();
+    v.ok(&["workflow", "check", "workflows/fr.yaml"]);
+    assert!(!v.db_path().exists());
+}
+
+#[test]
+fn the_graph_of_a_workflow_is_a_mermaid_state_diagram() {
+    let v = Vigie::new();
+    let out = v.ok(&["workflow", "graph", "fr"]);
+    assert!(out.contains("stateDiagram-v2"), "{out}");
+    assert!(
+        out.contains("pending --> notified: notify_authority"),
+        "{out}"
+    );
+    assert!(out.contains("detected --> contained: contain"), "{out}");
+    // One diagram per track.
+    assert_eq!(out.matches("stateDiagram-v2").count(), 6, "{out}");
+}
+
+#[test]
+fn the_graph_of_an_unknown_workflow_is_refused() {
+    let v = Vigie::new();
+    let err = v.fails(&["workflow", "graph", "xx"], 2);
+    assert!(err.contains("'xx'"), "{err}");
+    assert!(err.contains("fr"), "{err}");
+}
