@@ -373,3 +373,6 @@ pub fn retry(conn: &Connection, org: &str, id: i64, now: DateTime<Utc>) -> rusql
     )?;
     Ok(n == 1)
 }
+
+#[cfg(test)]
+mod tests;

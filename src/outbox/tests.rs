@@ -1,0 +1,276 @@
+//! The outbox against a real SQLite file: timers follow the case in its transaction,
+//! claims are leased, only the lease holder completes.
+
+use super::*;
+use crate::case::Command;
+use crate::store::{DEFAULT_ORG, Store};
+use crate::time::parse_instant;
+use crate::workflow::WorkflowSet;
+use chrono_tz::Europe::Paris;
+use serde_json::json;
+
+fn t(s: &str) -> DateTime<Utc> {
+    parse_instant(s, Paris).unwrap()
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+    workflows: WorkflowSet,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("v.db")).unwrap();
+    Fixture {
+        _dir: dir,
+        store,
+        workflows: WorkflowSet::load(None).unwrap(),
+    }
+}
+
+fn facts(pairs: &[(&str, serde_json::Value)]) -> Vec<(String, serde_json::Value)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+impl Fixture {
+    fn open(&mut self, id: &str, aware: &str, now: &str) {
+        let cmd = Command::Open {
+            title: id.into(),
+            facts: facts(&[
+                ("aware_at", json!(aware)),
+                ("nis2_entity", json!(false)),
+                ("cyber_insured", json!(false)),
+                ("risk", json!("risk")),
+            ]),
+            at: t(now),
+        };
+        self.store
+            .open_case(
+                DEFAULT_ORG,
+                &self.workflows,
+                "fr",
+                Some(id),
+                &cmd,
+                "t",
+                t(now),
+            )
+            .unwrap();
+    }
+
+    fn timers(&mut self, case: &str) -> Vec<(String, String, String)> {
+        let conn = self.store.conn();
+        let mut stmt = conn
+            .prepare("SELECT clock || '/' || offset, state, due_at FROM timers WHERE case_id = ?1 ORDER BY id")
+            .unwrap();
+        stmt.query_map([case], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+}
+
+#[test]
+fn opening_a_case_plans_its_reminders_in_the_same_transaction() {
+    let mut f = fixture();
+    f.open("c1", "2026-10-23T10:00", "2026-10-23T10:30");
+    let timers = f.timers("c1");
+    let art33: Vec<_> = timers
+        .iter()
+        .filter(|(k, _, _)| k.starts_with("art33/"))
+        .collect();
+    assert_eq!(art33.len(), 5, "{timers:?}");
+    // 72 h absolute across the fall-back change: due 2026-10-26 09:00+01:00 = 08:00Z.
+    let due = |k: &str| {
+        timers
+            .iter()
+            .find(|(key, _, _)| key == k)
+            .unwrap()
+            .2
+            .clone()
+    };
+    assert_eq!(due("art33/overdue-0"), "2026-10-26T08:00:00.000000Z");
+    assert_eq!(due("art33/before-48h"), "2026-10-24T08:00:00.000000Z");
+    assert_eq!(due("art33/before-1h"), "2026-10-26T07:00:00.000000Z");
+    // Clocks that do not apply plan nothing.
+    assert!(
+        !timers
+            .iter()
+            .any(|(k, _, _)| k.starts_with("nis2") || k.starts_with("complaint"))
+    );
+}
+
+#[test]
+fn moving_aware_at_moves_the_reminders_and_meeting_the_clock_cancels_them() {
+    let mut f = fixture();
+    f.open("c1", "2026-01-09T10:00", "2026-01-09T10:30");
+    let set = Command::SetFacts {
+        facts: facts(&[("aware_at", json!("2026-01-09T08:00"))]),
+        note: None,
+        at: t("2026-01-09T11:00"),
+    };
+    f.store
+        .execute(DEFAULT_ORG, "c1", &set, "t", t("2026-01-09T11:00"))
+        .unwrap();
+    let overdue = f
+        .timers("c1")
+        .into_iter()
+        .find(|(k, _, _)| k == "art33/overdue-0")
+        .unwrap();
+    assert_eq!(
+        (overdue.1.as_str(), overdue.2.as_str()),
+        ("pending", "2026-01-12T07:00:00.000000Z")
+    );
+
+    let notify = Command::Advance {
+        event: "notify_authority".into(),
+        facts: facts(&[
+            ("nature", json!("confidentiality")),
+            ("subjects_approx", json!("10")),
+            ("data_categories", json!("contact")),
+            ("consequences", json!("c")),
+            ("measures", json!("m")),
+        ]),
+        note: None,
+        at: t("2026-01-10T09:00"),
+    };
+    f.store
+        .execute(DEFAULT_ORG, "c1", &notify, "t", t("2026-01-10T09:00"))
+        .unwrap();
+    for (k, state, _) in f
+        .timers("c1")
+        .iter()
+        .filter(|(k, _, _)| k.starts_with("art33/"))
+    {
+        assert_eq!(state, "cancelled", "{k}");
+    }
+}
+
+#[test]
+fn after_downtime_only_the_latest_reminder_of_a_clock_is_sent() {
+    let mut f = fixture();
+    f.open("c1", "2026-01-09T10:00", "2026-01-09T10:30");
+    // The server comes back 71 h 30 min later: 48h, 24h, 6h and 1h are all past.
+    let now = t("2026-01-12T09:30");
+    let claimed = claim(f.store.conn(), now, Duration::seconds(60), 100, "tok").unwrap();
+    let keys: Vec<_> = claimed
+        .iter()
+        .map(|c| format!("{}/{}", c.clock, c.offset))
+        .collect();
+    assert_eq!(keys, vec!["art33/before-1h"]);
+    let states: Vec<_> = f
+        .timers("c1")
+        .into_iter()
+        .map(|(k, s, _)| format!("{k}={s}"))
+        .collect();
+    for k in ["art33/before-48h", "art33/before-24h", "art33/before-6h"] {
+        assert!(states.contains(&format!("{k}=superseded")), "{states:?}");
+    }
+    // Claimed under a lease: a second dispatcher gets nothing until it expires.
+    assert!(
+        claim(f.store.conn(), now, Duration::seconds(60), 100, "other")
+            .unwrap()
+            .is_empty()
+    );
+    let after_lease = now + Duration::seconds(61);
+    let again = claim(
+        f.store.conn(),
+        after_lease,
+        Duration::seconds(60),
+        100,
+        "other",
+    )
+    .unwrap();
+    assert_eq!(again.len(), 1);
+    // The first holder lost its lease: its completion is refused, the new holder's is not.
+    let mid = claimed[0].message_id("example.org");
+    assert_eq!(
+        mid,
+        again[0].message_id("example.org"),
+        "same reminder, same Message-ID"
+    );
+    assert_eq!(
+        complete(
+            f.store.conn(),
+            &[(claimed[0].clone(), mid.clone(), None)],
+            after_lease
+        )
+        .unwrap(),
+        0
+    );
+    assert_eq!(
+        complete(
+            f.store.conn(),
+            &[(again[0].clone(), mid, None)],
+            after_lease
+        )
+        .unwrap(),
+        1
+    );
+}
+
+#[test]
+fn failures_back_off_then_dead_letter() {
+    let mut f = fixture();
+    f.open("c1", "2026-01-09T10:00", "2026-01-09T10:30");
+    let now = t("2026-01-12T09:30");
+    let c = claim(f.store.conn(), now, Duration::seconds(60), 100, "tok")
+        .unwrap()
+        .remove(0);
+    assert!(fail(f.store.conn(), &c, "421 try later", true, now).unwrap());
+    let rows = list(f.store.conn(), DEFAULT_ORG, false).unwrap();
+    let row = rows.iter().find(|r| r.id == c.id).unwrap();
+    assert_eq!(row.state, "failed");
+    assert_eq!(row.next_attempt_at, ts(now + Duration::seconds(1)));
+    // Not due again before its backoff.
+    assert!(
+        claim(f.store.conn(), now, Duration::seconds(60), 100, "tok")
+            .unwrap()
+            .is_empty()
+    );
+    let c = claim(
+        f.store.conn(),
+        now + Duration::seconds(1),
+        Duration::seconds(60),
+        100,
+        "tok",
+    )
+    .unwrap()
+    .remove(0);
+    assert_eq!(c.attempts, 1);
+    assert!(fail(f.store.conn(), &c, "550 no such user", false, now).unwrap());
+    let rows = list(f.store.conn(), DEFAULT_ORG, false).unwrap();
+    assert_eq!(rows.iter().find(|r| r.id == c.id).unwrap().state, "dead");
+    assert!(retry(f.store.conn(), DEFAULT_ORG, c.id, now).unwrap());
+    assert!(!retry(f.store.conn(), "another-org", c.id, now).unwrap());
+}
+
+#[test]
+fn backoff_is_exponential_and_capped_at_15_minutes() {
+    assert_eq!(backoff(0), Duration::seconds(1));
+    assert_eq!(backoff(3), Duration::seconds(8));
+    assert_eq!(backoff(9), Duration::seconds(512));
+    assert_eq!(backoff(10), Duration::seconds(900));
+    assert_eq!(backoff(60), Duration::seconds(900));
+}
+
+#[test]
+fn overdue_repeats_resume_from_the_present() {
+    let wf = crate::workflow::compile("fr.yaml", include_str!("../../workflows/fr.yaml")).unwrap();
+    let due = t("2026-01-12T10:00");
+    let every = Some(crate::time::Period::Hours(12));
+    assert_eq!(
+        plan::overdue_at(due, every, 2, &wf),
+        Some(t("2026-01-13T10:00"))
+    );
+    // Down for three days: the next repeat is the first one after now, not a burst.
+    let n = plan::next_overdue_index(due, every, t("2026-01-15T11:00"), &wf).unwrap();
+    assert_eq!(n, 7);
+    assert_eq!(
+        plan::overdue_at(due, every, n, &wf),
+        Some(t("2026-01-15T22:00"))
+    );
+}
