@@ -21,6 +21,9 @@ pub struct Config {
     /// A folder of templates; each file replaces the embedded one with its name.
     #[serde(default)]
     pub templates_dir: Option<PathBuf>,
+    /// Where `vigie notify --channel letter` writes the letters (default `./letters`).
+    #[serde(default)]
+    pub letters_dir: Option<PathBuf>,
     /// How e-mails leave: `.eml` files in a folder (default) or SMTP.
     #[serde(default)]
     pub mail: crate::mail::MailConfig,

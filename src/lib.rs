@@ -9,6 +9,8 @@
 //!   or a rejection; `evolve` folds events into a case; `clock` computes every due time.
 //! - [`store`]: the SQLite event log (hash-chained, one transaction per command) and the
 //!   pinned workflow texts. The only module that touches the database.
+//! - [`notify`]: bulk art. 34 notification (`vigie notify`): a streamed CSV, a letter
+//!   rendered once per language, a ledger keyed by a keyed hash of each person.
 //! - [`outbox`]: reminder timers planned from the clocks (`plan`), kept in step with
 //!   each case in the same transaction (`sync`), claimed under a lease by `vigie serve`.
 //! - [`mail`]: the transports (SMTP through lettre, or `.eml` files) and the reminder
@@ -24,6 +26,7 @@ pub mod case;
 pub mod cli;
 pub mod config;
 pub mod mail;
+pub mod notify;
 pub mod outbox;
 pub mod render;
 pub mod seed;

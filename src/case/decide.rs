@@ -27,6 +27,17 @@ pub enum Command {
         note: Option<String>,
         at: DateTime<Utc>,
     },
+    RecordCampaign {
+        campaign: i64,
+        channel: String,
+        sent: u64,
+        failed: u64,
+        rejected: u64,
+        skipped: u64,
+        total_sent: u64,
+        recipients_sha256: String,
+        at: DateTime<Utc>,
+    },
     IssueDocument {
         document: String,
         lang: String,
@@ -205,6 +216,29 @@ pub fn decide(
                 },
             )])
         }
+        Command::RecordCampaign {
+            campaign,
+            channel,
+            sent,
+            failed,
+            rejected,
+            skipped,
+            total_sent,
+            recipients_sha256,
+            at,
+        } => Ok(vec![(
+            *at,
+            EventBody::NotificationCampaign {
+                campaign: *campaign,
+                channel: channel.clone(),
+                sent: *sent,
+                failed: *failed,
+                rejected: *rejected,
+                skipped: *skipped,
+                total_sent: *total_sent,
+                recipients_sha256: recipients_sha256.clone(),
+            },
+        )]),
         Command::IssueDocument {
             document,
             lang,

@@ -38,6 +38,17 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         met: Vec<MetClock>,
     },
+    /// A bulk notification run (art. 34): what it did, and the campaign's total so far.
+    NotificationCampaign {
+        campaign: i64,
+        channel: String,
+        sent: u64,
+        failed: u64,
+        rejected: u64,
+        skipped: u64,
+        total_sent: u64,
+        recipients_sha256: String,
+    },
     /// A document was issued: the SHA-256 of its exact text proves what was sent.
     DocumentIssued {
         document: String,
@@ -62,6 +73,7 @@ impl EventBody {
             EventBody::FactsSet { .. } => "facts_set",
             EventBody::Advanced { .. } => "advanced",
             EventBody::DocumentIssued { .. } => "document_issued",
+            EventBody::NotificationCampaign { .. } => "notification_campaign",
         }
     }
 }
@@ -84,6 +96,9 @@ impl std::fmt::Debug for EventBody {
                 document, sha256, ..
             } => {
                 write!(f, "DocumentIssued({document}, {sha256})")
+            }
+            EventBody::NotificationCampaign { campaign, sent, .. } => {
+                write!(f, "NotificationCampaign({campaign}, {sent} sent)")
             }
         }
     }

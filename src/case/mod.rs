@@ -123,7 +123,7 @@ pub fn evolve(wf: &Workflow, case: Option<Case>, ev: &Recorded) -> Case {
                 });
             }
         }
-        EventBody::DocumentIssued { .. } => {}
+        EventBody::DocumentIssued { .. } | EventBody::NotificationCampaign { .. } => {}
     }
     case.seq = ev.seq;
     case.last_hash = ev.hash.clone();

@@ -69,6 +69,30 @@ enum Cmd {
     /// Draft a document of a case: cnil_notification, apd_notification, nis2_notification,
     /// individual_letter, complaint.
     Draft(DraftArgs),
+    /// Notify every person concerned (art. 34) from a CSV, by e-mail or letter; a rerun
+    /// resumes the campaign without sending anyone twice.
+    Notify {
+        case: String,
+        #[arg(long)]
+        recipients: PathBuf,
+        /// email (through the configured transport) or letter (files in letters_dir).
+        #[arg(long, default_value = "email")]
+        channel: String,
+        /// Render every letter and check every row, send nothing, record nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Messages handed to SMTP at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Send to at most N people in this run.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Start a new campaign even though one exists with another file or template.
+        #[arg(long)]
+        new_campaign: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Replay a seed case file into a throwaway store and print its deadline report.
     Replay {
         file: PathBuf,
@@ -520,6 +544,76 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Cmd::Case(CaseCmd::List { all, json }) => case_list(&ctx, org, all, json, now),
         Cmd::Draft(args) => draft(&ctx, org, args, now),
+        Cmd::Notify {
+            case,
+            recipients,
+            channel,
+            dry_run,
+            concurrency,
+            limit,
+            new_campaign,
+            json,
+        } => {
+            let channel = match channel.as_str() {
+                "email" => crate::notify::recipients::Channel::Email,
+                "letter" => crate::notify::recipients::Channel::Letter,
+                other => {
+                    return Err(CliError::input(format!(
+                        "--channel: '{other}' is not email or letter"
+                    )));
+                }
+            };
+            let opts = crate::notify::Options {
+                case_id: case,
+                recipients,
+                channel,
+                dry_run,
+                concurrency,
+                limit,
+                new_campaign,
+            };
+            let mut store = ctx.store()?;
+            use std::io::IsTerminal as _;
+            let mut bar = crate::notify::Bar::new();
+            let mut lines = crate::notify::Lines::new();
+            let progress: &mut dyn crate::notify::Progress = if std::io::stderr().is_terminal() {
+                &mut bar
+            } else {
+                &mut lines
+            };
+            let out = crate::notify::run(&mut store, &ctx.config, org, &opts, &ctx.actor, progress)
+                .map_err(|e| CliError {
+                    code: e.exit_code(),
+                    message: e.to_string(),
+                })?;
+            if json {
+                print_json(&serde_json::to_value(&out).expect("outcome serializes"));
+            } else {
+                say!(
+                    "campaign {}{}: {} sent, {} rejected, {} failed, {} skipped as already sent",
+                    out.campaign,
+                    if out.dry_run {
+                        " (dry run: nothing sent)"
+                    } else {
+                        ""
+                    },
+                    out.sent,
+                    out.rejected,
+                    out.failed,
+                    out.skipped
+                );
+                if let Some(r) = &out.rejects {
+                    say!("rejected rows, with line and reason: {r}");
+                }
+            }
+            if out.failed > 0 {
+                return Err(CliError::runtime(format!(
+                    "{} message(s) failed: rerun the same command to retry them",
+                    out.failed
+                )));
+            }
+            Ok(())
+        }
         Cmd::Replay { file, json, out } => replay(&ctx, &file, json, out.as_deref()),
         Cmd::Demo => poke(demo(&ctx, org, now)),
         Cmd::Serve {

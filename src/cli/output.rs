@@ -103,6 +103,25 @@ fn event_json(wf: &Workflow, e: &Recorded) -> Value {
                     .collect();
             }
         }
+        EventBody::NotificationCampaign {
+            campaign,
+            channel,
+            sent,
+            failed,
+            rejected,
+            skipped,
+            total_sent,
+            recipients_sha256,
+        } => {
+            v["campaign"] = json!(campaign);
+            v["channel"] = json!(channel);
+            v["sent"] = json!(sent);
+            v["failed"] = json!(failed);
+            v["rejected"] = json!(rejected);
+            v["skipped"] = json!(skipped);
+            v["total_sent"] = json!(total_sent);
+            v["recipients_sha256"] = json!(recipients_sha256);
+        }
         EventBody::DocumentIssued {
             document,
             lang,
@@ -245,6 +264,17 @@ pub fn case_text(wf: &Workflow, case: &Case, events: &[Recorded], now: DateTime<
                 }
                 s
             }
+            EventBody::NotificationCampaign {
+                campaign,
+                channel,
+                sent,
+                failed,
+                rejected,
+                total_sent,
+                ..
+            } => format!(
+                "notification campaign {campaign} ({channel}): {sent} sent, {failed} failed, {rejected} rejected; {total_sent} notified in all"
+            ),
             EventBody::DocumentIssued {
                 document, sha256, ..
             } => {

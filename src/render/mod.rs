@@ -235,16 +235,21 @@ impl DocumentRenderer {
         })
     }
 
-    pub fn render(&self, view: &serde_json::Value) -> Result<String, RenderError> {
-        let md = self
-            .registry
+    /// The template's Markdown for a view (values escaped for the format).
+    pub fn render_markdown(&self, view: &serde_json::Value) -> Result<String, RenderError> {
+        self.registry
             .render(&self.name, view)
+            .map(|md| tidy(&md))
             .map_err(|e| RenderError::Template {
                 name: self.name.clone(),
                 message: one_line(&e.to_string()),
-            })?;
+            })
+    }
+
+    pub fn render(&self, view: &serde_json::Value) -> Result<String, RenderError> {
+        let md = self.render_markdown(view)?;
         Ok(match self.format {
-            Format::Md | Format::Txt => tidy(&md),
+            Format::Md | Format::Txt => md,
             Format::Html => to_html(&md),
         })
     }

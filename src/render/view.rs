@@ -189,6 +189,21 @@ pub fn build_view(
                 note.clone(),
             ),
             EventBody::FactsSet { note: None, .. } => continue,
+            EventBody::NotificationCampaign {
+                total_sent,
+                channel,
+                ..
+            } => (
+                match lang {
+                    Lang::Fr => format!(
+                        "Information individuelle des personnes ({channel}) : {total_sent} personnes informées"
+                    ),
+                    Lang::En => {
+                        format!("Individual notification ({channel}): {total_sent} people notified")
+                    }
+                },
+                String::new(),
+            ),
             EventBody::DocumentIssued { document, .. } => (
                 format!(
                     "{} : {}",

@@ -1,0 +1,677 @@
+//! `vigie notify`: art. 34 notification of every person concerned, by e-mail or as a
+//! printable letter, at the scale of millions, resumable without duplicates.
+//!
+//! The recipient file is streamed row by row. Each person is keyed in the ledger by a
+//! keyed hash of their identifier (never their address). A rerun of the same campaign
+//! skips everyone already sent; e-mails and letters written as files are named by that
+//! key, so rewriting one after a crash leaves no duplicate; over SMTP, at most the
+//! messages in flight at a crash (the concurrency) go out twice, with the same Message-ID.
+
+pub mod letter;
+pub mod recipients;
+
+use crate::case::Command;
+use crate::config::Config;
+use crate::mail::Mailer;
+use crate::render::{Templates, build_view};
+use crate::store::{Store, StoreError};
+use crate::time::{self, Lang};
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use letter::Letter;
+use recipients::{Channel, Reader, Recipient};
+use rusqlite::params;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+pub struct Options {
+    pub case_id: String,
+    pub recipients: PathBuf,
+    pub channel: Channel,
+    pub dry_run: bool,
+    pub concurrency: usize,
+    pub limit: Option<u64>,
+    pub new_campaign: bool,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Outcome {
+    pub campaign: i64,
+    pub channel: String,
+    pub sent: u64,
+    pub rejected: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub dry_run: bool,
+    /// Where the rejected rows were written, if any.
+    pub rejects: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Runtime(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl NotifyError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            NotifyError::Input(_) => 2,
+            NotifyError::Runtime(_) => 1,
+            NotifyError::Store(e) => e.exit_code(),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for NotifyError {
+    fn from(e: rusqlite::Error) -> Self {
+        NotifyError::Runtime(format!("database: {e}"))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a progress display is told.
+pub trait Progress {
+    fn start(&mut self, total_rows: u64);
+    fn tick(&mut self, done: u64, sent: u64);
+    fn finish(&mut self);
+}
+
+/// SHA-256 of the file and its number of lines, in one streaming pass.
+fn fingerprint(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut lines = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        lines += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
+        h.update(&buf[..n]);
+    }
+    Ok((hex(&h.finalize()), lines))
+}
+
+/// The folder a person's file goes in: 4,096 shards, never millions of files in one.
+fn shard(root: &Path, campaign: i64, person: &str) -> PathBuf {
+    root.join(format!("campaign-{campaign}")).join(&person[..3])
+}
+
+fn write_atomic(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    made: &mut HashSet<PathBuf>,
+) -> std::io::Result<()> {
+    if !made.contains(dir) {
+        std::fs::create_dir_all(dir)?;
+        made.insert(dir.to_path_buf());
+    }
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, dir.join(name))
+}
+
+fn letter_file(r: &Recipient, org: &str, text: &str, date: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 256);
+    out.push_str(org);
+    out.push_str("\n\n");
+    for line in [
+        r.display_name(),
+        r.address.clone(),
+        format!("{} {}", r.postal_code, r.city).trim().to_string(),
+        r.country.clone(),
+    ] {
+        if !line.is_empty() {
+            out.push_str("                                        ");
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    out.push('\n');
+    out.push_str(date);
+    out.push_str("\n\n");
+    out.push_str(text);
+    out
+}
+
+struct Ledger<'a> {
+    store: &'a mut Store,
+    campaign: i64,
+    pending: Vec<(String, String, &'static str, Option<String>)>,
+}
+
+impl Ledger<'_> {
+    fn flush(&mut self, now: DateTime<Utc>) -> Result<(), NotifyError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let tx = self.store.conn().transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO ledger (campaign, person, status, message_id, at, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (campaign, person) DO UPDATE SET status = excluded.status,
+                 message_id = excluded.message_id, at = excluded.at, error = excluded.error",
+            )?;
+            let at = crate::outbox::ts(now);
+            for (person, mid, status, error) in self.pending.drain(..) {
+                stmt.execute(params![self.campaign, person, status, mid, at, error])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// Runs (or resumes) the campaign of `opts.case_id` for `opts.channel`.
+pub fn run(
+    store: &mut Store,
+    cfg: &Config,
+    org: &str,
+    opts: &Options,
+    actor: &str,
+    progress: &mut dyn Progress,
+) -> Result<Outcome, NotifyError> {
+    let now = time::now();
+    let loaded = store.load(org, &opts.case_id)?;
+    let wf = loaded.workflow.clone();
+    if !wf.documents.contains_key("individual_letter") {
+        return Err(NotifyError::Input(format!(
+            "workflow '{}' has no individual_letter document",
+            wf.id
+        )));
+    }
+    let file = opts.recipients.display().to_string();
+    let input_err = |e: std::io::Error| NotifyError::Input(format!("{file}: {e}"));
+    let (recipients_sha, total_lines) = fingerprint(&opts.recipients).map_err(input_err)?;
+
+    // The letter in each language, rendered once: a template error stops everything here.
+    let templates = Templates::from_config(cfg);
+    let org_name = cfg.organisation.name.clone().unwrap_or_default();
+    let mut letters: HashMap<Lang, Letter> = HashMap::new();
+    let mut template_hash = Sha256::new();
+    for lang in [Lang::Fr, Lang::En] {
+        let labels = templates
+            .labels(&wf, lang)
+            .map_err(|e| NotifyError::Input(e.to_string()))?;
+        let (base, _) = build_view(
+            &wf,
+            &loaded.case,
+            &loaded.events,
+            cfg,
+            &labels,
+            "individual_letter",
+            lang,
+            now,
+        );
+        let l = Letter::new(&templates, &wf, lang, base, &org_name)
+            .map_err(|e| NotifyError::Input(e.to_string()))?;
+        let src = templates
+            .source(&format!(
+                "{}.{}.md.hbs",
+                wf.documents["individual_letter"].template,
+                lang.code()
+            ))
+            .map_err(|e| NotifyError::Input(e.to_string()))?;
+        template_hash.update(src.as_bytes());
+        letters.insert(lang, l);
+    }
+    let template_sha = hex(&template_hash.finalize());
+    let default_lang = wf.lang;
+
+    // The transport, checked before the first row.
+    let mailer = match opts.channel {
+        Channel::Email if !opts.dry_run => Some(
+            cfg.mail
+                .mailer()
+                .map_err(|e| NotifyError::Input(format!("mail configuration: {e}")))?,
+        ),
+        _ => None,
+    };
+    let rt = match &mailer {
+        Some(Mailer::Smtp(_)) => Some(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| NotifyError::Runtime(e.to_string()))?,
+        ),
+        _ => None,
+    };
+    // The SMTP pool must be built inside the runtime.
+    let mailer = match (&rt, mailer) {
+        (Some(rt), Some(Mailer::Smtp(_))) => Some(
+            rt.block_on(async { cfg.mail.mailer() })
+                .map_err(|e| NotifyError::Input(e.to_string()))?,
+        ),
+        (_, m) => m,
+    };
+    let from = cfg
+        .mail
+        .from_mailbox()
+        .map_err(|e| NotifyError::Input(format!("mail configuration: {e}")))?;
+    let domain = cfg.mail.message_id_domain();
+
+    // The campaign: resumed when the same file and template are given again.
+    let ledger_key: String =
+        store
+            .conn()
+            .query_row("SELECT value FROM meta WHERE key = 'ledger_key'", [], |r| {
+                r.get(0)
+            })?;
+    let last: Option<(i64, String, String)> = store
+        .conn()
+        .query_row(
+            "SELECT id, recipients_sha256, template_sha256 FROM campaigns
+             WHERE org = ?1 AND case_id = ?2 AND channel = ?3 ORDER BY id DESC LIMIT 1",
+            params![org, opts.case_id, opts.channel.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .ok();
+    let campaign = match (&last, opts.new_campaign) {
+        (Some((id, r, t)), false) => {
+            if *r != recipients_sha {
+                return Err(NotifyError::Input(format!(
+                    "campaign {id} of case {} was started with another recipient file: rerun it with the same file, or give --new-campaign",
+                    opts.case_id
+                )));
+            }
+            if *t != template_sha {
+                return Err(NotifyError::Input(format!(
+                    "campaign {id} of case {} was started with another letter template: rerun it with the same template, or give --new-campaign",
+                    opts.case_id
+                )));
+            }
+            *id
+        }
+        _ if opts.dry_run => 0,
+        _ => {
+            store.conn().execute(
+                "INSERT INTO campaigns (org, case_id, channel, recipients_sha256, template_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![org, opts.case_id, opts.channel.as_str(), recipients_sha, template_sha, crate::outbox::ts(now)],
+            )?;
+            store.conn().last_insert_rowid()
+        }
+    };
+
+    // Who is already done: 8 bytes of each key, so 1.6 million fit in ~20 MB.
+    let mut already: HashSet<u64> = HashSet::new();
+    if campaign != 0 {
+        let mut stmt = store
+            .conn()
+            .prepare("SELECT person FROM ledger WHERE campaign = ?1 AND status = 'sent'")?;
+        let rows = stmt.query_map([campaign], |r| r.get::<_, String>(0))?;
+        for p in rows {
+            already.insert(u64::from_str_radix(&p?[..16], 16).unwrap_or(0));
+        }
+    }
+    let mut seen: HashSet<u64> = HashSet::new();
+
+    // Rejected rows go beside the input, with the line and the reason.
+    let rejects_path = opts.recipients.with_file_name("rejects.csv");
+    let rejects_tmp = opts.recipients.with_file_name(".rejects.csv.tmp");
+
+    let f = std::fs::File::open(&opts.recipients).map_err(input_err)?;
+    let mut buffered = BufReader::with_capacity(1 << 16, f);
+    let first_line = buffered
+        .fill_buf()
+        .map_err(input_err)?
+        .split(|b| *b == b'\n')
+        .next()
+        .unwrap_or_default()
+        .to_vec();
+    let mut reader = Reader::new(buffered, &first_line, opts.channel, &file)
+        .map_err(|e| NotifyError::Input(e.to_string()))?;
+    let mut rejects = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_path(&rejects_tmp)
+        .map_err(|e| NotifyError::Runtime(format!("{}: {e}", rejects_tmp.display())))?;
+    let mut header = vec!["line".to_string(), "reason".to_string()];
+    header.extend(reader.header.iter().cloned());
+    rejects
+        .write_record(&header)
+        .map_err(|e| NotifyError::Runtime(e.to_string()))?;
+
+    let mut out = Outcome {
+        campaign,
+        channel: opts.channel.as_str().into(),
+        dry_run: opts.dry_run,
+        ..Outcome::default()
+    };
+    let mut ledger = Ledger {
+        store,
+        campaign,
+        pending: Vec::new(),
+    };
+    let mut made: HashSet<PathBuf> = HashSet::new();
+    let letters_root = cfg
+        .letters_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("letters"));
+    let outbox_root = cfg.mail.outbox_dir();
+    let date = |lang: Lang| time::date_in(now.with_timezone(&wf.timezone).date_naive(), lang);
+    let mut batch: Vec<(String, String, lettre::Message)> = Vec::new();
+    let concurrency = opts.concurrency.max(1);
+    let mut done_rows = 0u64;
+    progress.start(total_lines.saturating_sub(1));
+
+    let reject = |rejects: &mut csv::Writer<std::fs::File>,
+                  line: u64,
+                  reason: &str,
+                  fields: &[String]|
+     -> Result<(), NotifyError> {
+        let mut rec = vec![line.to_string(), reason.to_string()];
+        rec.extend(fields.iter().cloned());
+        rejects
+            .write_record(&rec)
+            .map_err(|e| NotifyError::Runtime(e.to_string()))
+    };
+
+    while let Some(row) = reader.next_row() {
+        done_rows += 1;
+        if done_rows % 4096 == 0 {
+            progress.tick(done_rows, out.sent);
+        }
+        let r = match row {
+            Ok(r) => r,
+            Err(rej) => {
+                out.rejected += 1;
+                reject(&mut rejects, rej.line, &rej.reason, &rej.fields)?;
+                continue;
+            }
+        };
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(ledger_key.as_bytes()).expect("HMAC takes any key");
+        mac.update(r.id.as_bytes());
+        let person = hex(&mac.finalize().into_bytes());
+        let short = u64::from_str_radix(&person[..16], 16).unwrap_or(0);
+        if !seen.insert(short) {
+            out.rejected += 1;
+            let fields = vec![r.id.clone()];
+            reject(
+                &mut rejects,
+                r.line,
+                "duplicate identifier: this person is already in the file",
+                &fields,
+            )?;
+            continue;
+        }
+        if already.contains(&short) {
+            out.skipped += 1;
+            continue;
+        }
+        if opts
+            .limit
+            .is_some_and(|l| out.sent + out.failed + batch.len() as u64 >= l)
+        {
+            break;
+        }
+        let lang = r
+            .lang
+            .as_deref()
+            .and_then(Lang::parse)
+            .unwrap_or(default_lang);
+        let rendered = letters[&lang]
+            .render(&r)
+            .map_err(|e| NotifyError::Input(e.to_string()))?;
+        let mid = {
+            let h = Sha256::digest(format!("campaign:{campaign}:{person}").as_bytes());
+            format!("<{}@{domain}>", hex(&h[..16]))
+        };
+        if opts.dry_run {
+            std::hint::black_box(&rendered);
+            out.sent += 1;
+            continue;
+        }
+        match opts.channel {
+            Channel::Letter => {
+                let body = letter_file(&r, &org_name, &rendered.text, &date(lang));
+                write_atomic(
+                    &shard(&letters_root, campaign, &person),
+                    &format!("{person}.txt"),
+                    body.as_bytes(),
+                    &mut made,
+                )
+                .map_err(|e| NotifyError::Runtime(format!("{}: {e}", letters_root.display())))?;
+                ledger.pending.push((person, mid, "sent", None));
+                out.sent += 1;
+            }
+            Channel::Email => {
+                let to = crate::mail::mailbox(&r.email)
+                    .map_err(|e| NotifyError::Runtime(e.to_string()))?;
+                let msg = lettre::Message::builder()
+                    .from(from.clone())
+                    .to(to)
+                    .subject(rendered.subject)
+                    .message_id(Some(mid.clone()))
+                    .multipart(lettre::message::MultiPart::alternative_plain_html(
+                        rendered.text,
+                        format!("<!doctype html><html><head><meta charset=\"utf-8\"></head><body>\n{}</body></html>\n", rendered.html),
+                    ))
+                    .map_err(|e| NotifyError::Runtime(e.to_string()))?;
+                match mailer.as_ref().expect("checked above") {
+                    Mailer::File(_) => {
+                        write_atomic(
+                            &shard(&outbox_root, campaign, &person),
+                            &format!("{person}.eml"),
+                            &msg.formatted(),
+                            &mut made,
+                        )
+                        .map_err(|e| {
+                            NotifyError::Runtime(format!("{}: {e}", outbox_root.display()))
+                        })?;
+                        ledger.pending.push((person, mid, "sent", None));
+                        out.sent += 1;
+                    }
+                    Mailer::Smtp(_) => {
+                        batch.push((person, mid, msg));
+                        if batch.len() >= concurrency {
+                            send_batch(
+                                &mut ledger,
+                                &mut batch,
+                                mailer.as_ref().expect("smtp"),
+                                rt.as_ref().expect("runtime"),
+                                &mut out,
+                            )?;
+                        }
+                    }
+                }
+            }
+        }
+        if ledger.pending.len() >= 2048 {
+            ledger.flush(time::now())?;
+        }
+    }
+    if !batch.is_empty() {
+        send_batch(
+            &mut ledger,
+            &mut batch,
+            mailer.as_ref().expect("smtp"),
+            rt.as_ref().expect("runtime"),
+            &mut out,
+        )?;
+    }
+    ledger.flush(time::now())?;
+    progress.tick(done_rows, out.sent);
+    progress.finish();
+    rejects
+        .flush()
+        .map_err(|e| NotifyError::Runtime(e.to_string()))?;
+    drop(rejects);
+    if out.rejected > 0 {
+        std::fs::rename(&rejects_tmp, &rejects_path)
+            .map_err(|e| NotifyError::Runtime(format!("{}: {e}", rejects_path.display())))?;
+        out.rejects = Some(rejects_path.display().to_string());
+    } else {
+        let _ = std::fs::remove_file(&rejects_tmp);
+    }
+
+    // The register records what this run did.
+    if !opts.dry_run {
+        let store = ledger.store;
+        let total_sent: i64 = store.conn().query_row(
+            "SELECT COUNT(*) FROM ledger WHERE campaign = ?1 AND status = 'sent'",
+            [campaign],
+            |r| r.get(0),
+        )?;
+        store.execute(
+            org,
+            &opts.case_id,
+            &Command::RecordCampaign {
+                campaign,
+                channel: opts.channel.as_str().into(),
+                sent: out.sent,
+                failed: out.failed,
+                rejected: out.rejected,
+                skipped: out.skipped,
+                total_sent: total_sent as u64,
+                recipients_sha256: recipients_sha,
+                at: time::now(),
+            },
+            actor,
+            time::now(),
+        )?;
+    }
+    Ok(out)
+}
+
+/// Sends one batch over SMTP: the batch is written as `sending` first, so a crash
+/// leaves at most this batch (the concurrency) to send again, with the same Message-IDs.
+fn send_batch(
+    ledger: &mut Ledger,
+    batch: &mut Vec<(String, String, lettre::Message)>,
+    mailer: &Mailer,
+    rt: &tokio::runtime::Runtime,
+    out: &mut Outcome,
+) -> Result<(), NotifyError> {
+    for (person, mid, _) in batch.iter() {
+        ledger
+            .pending
+            .push((person.clone(), mid.clone(), "sending", None));
+    }
+    ledger.flush(time::now())?;
+    let results = rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for (person, mid, msg) in batch.drain(..) {
+            let mailer = mailer.clone();
+            set.spawn(async move {
+                let r = mailer.send(msg, &mid).await;
+                (person, mid, r)
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(j) = set.join_next().await {
+            if let Ok(r) = j {
+                results.push(r);
+            }
+        }
+        results
+    });
+    for (person, mid, r) in results {
+        match r {
+            Ok(()) => {
+                out.sent += 1;
+                ledger.pending.push((person, mid, "sent", None));
+            }
+            Err(e) => {
+                out.failed += 1;
+                ledger
+                    .pending
+                    .push((person, mid, "failed", Some(e.message)));
+            }
+        }
+    }
+    ledger.flush(time::now())
+}
+
+/// Progress on a terminal: a bar with rate and ETA.
+pub struct Bar(Option<indicatif::ProgressBar>);
+
+impl Bar {
+    pub fn new() -> Bar {
+        Bar(None)
+    }
+}
+
+impl Default for Bar {
+    fn default() -> Self {
+        Bar::new()
+    }
+}
+
+impl Progress for Bar {
+    fn start(&mut self, total: u64) {
+        let pb = indicatif::ProgressBar::new(total);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        self.0 = Some(pb);
+    }
+    fn tick(&mut self, done: u64, sent: u64) {
+        if let Some(pb) = &self.0 {
+            pb.set_position(done);
+            pb.set_message(format!("{sent} sent"));
+        }
+    }
+    fn finish(&mut self) {
+        if let Some(pb) = &self.0 {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+/// Progress elsewhere: a plain line every few seconds.
+pub struct Lines {
+    total: u64,
+    started: std::time::Instant,
+    last: std::time::Instant,
+}
+
+impl Lines {
+    pub fn new() -> Lines {
+        let now = std::time::Instant::now();
+        Lines {
+            total: 0,
+            started: now,
+            last: now,
+        }
+    }
+}
+
+impl Default for Lines {
+    fn default() -> Self {
+        Lines::new()
+    }
+}
+
+impl Progress for Lines {
+    fn start(&mut self, total: u64) {
+        self.total = total;
+    }
+    fn tick(&mut self, done: u64, sent: u64) {
+        if self.last.elapsed().as_secs() >= 5 {
+            self.last = std::time::Instant::now();
+            let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+            let _ = writeln!(
+                std::io::stderr(),
+                "vigie notify: {done}/{} rows, {sent} sent, {rate:.0} rows/s",
+                self.total
+            );
+        }
+    }
+    fn finish(&mut self) {}
+}
