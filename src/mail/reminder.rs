@@ -48,12 +48,13 @@ impl ReminderTemplates {
             ("body", format!("reminder.{}.md.hbs", lang.code())),
         ] {
             let src = templates.source(&file)?;
-            registry
-                .register_template_string(name, src.as_ref())
-                .map_err(|e| RenderError::Template {
-                    name: file.clone(),
-                    message: e.to_string(),
-                })?;
+            for r in [&mut registry, &mut html] {
+                r.register_template_string(name, src.as_ref())
+                    .map_err(|e| RenderError::Template {
+                        name: file.clone(),
+                        message: e.to_string(),
+                    })?;
+            }
         }
         Ok(ReminderTemplates {
             registry,

@@ -367,7 +367,7 @@ pub fn list(conn: &Connection, org: &str, all: bool) -> rusqlite::Result<Vec<Row
 pub fn retry(conn: &Connection, org: &str, id: i64, now: DateTime<Utc>) -> rusqlite::Result<bool> {
     let n = conn.execute(
         "UPDATE timers SET state = 'pending', attempts = 0, next_attempt_at = ?3,
-         locked_until = NULL, lock_token = NULL
+         locked_until = NULL, lock_token = NULL, last_error = NULL
          WHERE id = ?1 AND org = ?2 AND state IN ('dead', 'pending')",
         params![id, org, ts(now)],
     )?;

@@ -169,3 +169,32 @@ pub fn clock<'a>(case: &'a Value, id: &str) -> &'a Value {
 pub fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
+
+/// The Python that runs the loopback SMTP server (`VIGIE_TEST_PYTHON`, default
+/// `python3`), with `aiosmtpd` installed by pip the first time it is missing, so that
+/// `cargo test --release` works on a fresh machine.
+#[allow(dead_code)]
+pub fn smtp_python() -> String {
+    static READY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    READY
+        .get_or_init(|| {
+            let py = std::env::var("VIGIE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+            let has = |py: &str| {
+                std::process::Command::new(py)
+                    .args(["-c", "import aiosmtpd"])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            };
+            if !has(&py) {
+                let _ = std::process::Command::new(&py)
+                    .args(["-m", "pip", "install", "--quiet", "aiosmtpd"])
+                    .status();
+            }
+            assert!(
+                has(&py),
+                "{py} cannot import aiosmtpd, and pip could not install it"
+            );
+            py
+        })
+        .clone()
+}

@@ -1,0 +1,965 @@
+//! `vigie serve` against a real SMTP server (tests/support/smtp_sink.py, aiosmtpd) on
+//! loopback, with a real SQLite file. Time is moved with `VIGIE_NOW_OFFSET` instead of
+//! waiting hours; outcomes are awaited by polling (the sink's folder, `vigie outbox list
+//! --json`) against a generous deadline, never by asserting on elapsed time. Every child
+//! process is owned by a guard that kills it on drop, so a failing test leaves none.
+//!
+//! Needs `python3` with `aiosmtpd` (`pip install aiosmtpd`); `VIGIE_TEST_PYTHON` picks
+//! another interpreter.
+
+mod common;
+
+use common::Vigie;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(50);
+
+fn python() -> String {
+    common::smtp_python()
+}
+
+/// A port nobody listens on right now: bound to port 0, then released.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("a local address").port()
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The program's clock in the dispatcher, as stored text (fixed-width UTC, comparable).
+fn shifted_now(hours: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(hours))
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// Sends a signal to a child by pid (std only knows SIGKILL).
+fn signal(pid: u32, sig: &str) {
+    let st = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill runs");
+    assert!(st.success(), "kill -{sig} {pid} failed");
+}
+
+/// Waits for a child with a deadline; None when it is still running at the deadline.
+fn wait_deadline(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            return Some(st);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The SMTP sink
+
+struct Sink {
+    child: Option<Child>,
+    dir: PathBuf,
+}
+
+/// One message the sink accepted.
+#[derive(Debug, Clone)]
+struct Received {
+    n: u64,
+    rcpt: Vec<String>,
+    eml: PathBuf,
+    message_id: Option<String>,
+}
+
+impl Sink {
+    fn start(port: u16, dir: &Path, log: &Path) -> Sink {
+        std::fs::create_dir_all(dir).expect("sink folder");
+        let mut child = Command::new(python())
+            .arg(common::repo("tests/support/smtp_sink.py"))
+            .arg(port.to_string())
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).expect("sink log"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", python()));
+        let stdout = child.stdout.take().expect("sink stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let mut sink = Sink {
+            child: Some(child),
+            dir: dir.to_path_buf(),
+        };
+        match rx.recv_timeout(DEADLINE) {
+            Ok(line) if line.trim() == "ready" => sink,
+            other => {
+                sink.kill();
+                panic!(
+                    "the SMTP sink did not start ({other:?}); is aiosmtpd installed \
+                     (pip install aiosmtpd)? its stderr:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
+            }
+        }
+    }
+
+    /// SIGTERM: the sink stops cleanly (exit 0) and the port is free again.
+    fn stop(&mut self) {
+        let mut c = self.child.take().expect("the sink is running");
+        signal(c.id(), "TERM");
+        let st = wait_deadline(&mut c, DEADLINE);
+        if st.is_none() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        assert_eq!(
+            st.and_then(|s| s.code()),
+            Some(0),
+            "the sink exits 0 on SIGTERM"
+        );
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Number of messages accepted so far (cheap: counts `.rcpt` files).
+    fn count(&self) -> usize {
+        std::fs::read_dir(&self.dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".rcpt"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    fn messages(&self) -> Vec<Received> {
+        read_sink(&self.dir)
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Every message in a sink folder, in arrival order. A `.rcpt` is renamed into place
+/// after its `.eml`, so only messages with both are listed.
+fn read_sink(dir: &Path) -> Vec<Received> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(stem) = name.strip_suffix(".rcpt") else {
+            continue;
+        };
+        let Ok(n) = stem.parse::<u64>() else { continue };
+        let rcpt = std::fs::read_to_string(e.path())
+            .expect("rcpt file")
+            .lines()
+            .map(|l| l.trim().to_lowercase())
+            .filter(|l| !l.is_empty())
+            .collect();
+        let eml = dir.join(format!("{n}.eml"));
+        let raw = std::fs::read(&eml).expect("eml file beside its rcpt");
+        out.push(Received {
+            n,
+            rcpt,
+            message_id: header(&raw, "message-id"),
+            eml,
+        });
+    }
+    out.sort_by_key(|r| r.n);
+    out
+}
+
+/// A header of a raw message (unfolded), by case-insensitive name.
+fn header(raw: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let head = text
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or("")
+        .split("\n\n")
+        .next()
+        .unwrap_or("");
+    let mut unfolded: Vec<String> = Vec::new();
+    for line in head.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = unfolded.last_mut() {
+                last.push(' ');
+                last.push_str(line.trim());
+            }
+        } else {
+            unfolded.push(line.to_string());
+        }
+    }
+    unfolded.iter().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_string())
+    })
+}
+
+/// The MIME structure of a message, read by Python's `email` package (an independent
+/// parser): decoded subject, Message-ID, and each leaf part's type and decoded text.
+fn parse_eml(path: &Path) -> Value {
+    const SCRIPT: &str = r#"
+import sys, json, email, email.policy
+m = email.message_from_bytes(open(sys.argv[1], 'rb').read(), policy=email.policy.default)
+parts = []
+for p in m.walk():
+    if p.is_multipart():
+        continue
+    text = p.get_content() if p.get_content_maintype() == 'text' else None
+    parts.append({'type': p.get_content_type(), 'filename': p.get_filename(), 'text': text})
+print(json.dumps({
+    'subject': str(m['subject']),
+    'message_id': str(m['message-id']),
+    'top': m.get_content_type(),
+    'to': [str(a.addr_spec).lower() for h in m.get_all('to', []) for a in h.addresses],
+    'parts': parts,
+}))
+"#;
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(path)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "parsing {} failed: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the parser prints JSON")
+}
+
+// ---------------------------------------------------------------------------------------
+// `vigie serve`
+
+struct Serve {
+    child: Option<Child>,
+}
+
+impl Serve {
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("serve is running").id()
+    }
+
+    /// SIGKILL, and reap.
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM; the exit status (None if it did not stop before the deadline).
+    fn term(&mut self) -> Option<ExitStatus> {
+        signal(self.pid(), "TERM");
+        let st = wait_deadline(self.child.as_mut().expect("serve is running"), DEADLINE);
+        if st.is_some() {
+            self.child = None;
+        }
+        st
+    }
+
+    fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().expect("try_wait"))
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The harness: a database, a config pointing at the sink's port, logs.
+
+struct Harness {
+    v: Vigie,
+    config: PathBuf,
+    port: u16,
+    sink_dir: PathBuf,
+    logs: std::cell::RefCell<Vec<PathBuf>>,
+}
+
+fn standard_config(port: u16) -> String {
+    format!(
+        r#"dpo:
+  email: dpo@example.org
+reminders:
+  escalation: [boss@example.org]
+mail:
+  transport: smtp
+  from: "vigie <vigie@example.org>"
+  smtp:
+    host: 127.0.0.1
+    port: {port}
+    security: none
+    timeout_secs: 10
+"#
+    )
+}
+
+impl Harness {
+    fn new(config: impl FnOnce(u16) -> String) -> Harness {
+        let v = Vigie::new();
+        let port = free_port();
+        let path = v.dir().join("config.yaml");
+        std::fs::write(&path, config(port)).expect("write the config");
+        let sink_dir = v.dir().join("sink");
+        Harness {
+            config: path,
+            port,
+            sink_dir,
+            logs: Default::default(),
+            v,
+        }
+    }
+
+    fn with_args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut a = vec!["--config", self.config.to_str().expect("UTF-8 path")];
+        a.extend_from_slice(args);
+        a
+    }
+
+    fn run(&self, args: &[&str]) -> common::Output {
+        self.v.run(&self.with_args(args))
+    }
+
+    #[track_caller]
+    fn ok(&self, args: &[&str]) -> String {
+        self.v.ok(&self.with_args(args))
+    }
+
+    fn log_path(&self, what: &str) -> PathBuf {
+        let mut logs = self.logs.borrow_mut();
+        let p = self.v.dir().join(format!("{what}-{}.log", logs.len()));
+        logs.push(p.clone());
+        p
+    }
+
+    fn sink(&self) -> Sink {
+        let log = self.log_path("sink");
+        Sink::start(self.port, &self.sink_dir, &log)
+    }
+
+    /// Opens a case of the French workflow, aware now.
+    #[track_caller]
+    fn open_case(&self, id: &str, owners: Option<&str>) {
+        let aware = now_rfc3339();
+        let owners_arg = owners.map(|o| format!("owners=[{o}]"));
+        let mut args = vec![
+            "case",
+            "open",
+            "--workflow",
+            "fr",
+            "--title",
+            "T",
+            "--aware-at",
+            &aware,
+            "--id",
+            id,
+        ];
+        if let Some(o) = &owners_arg {
+            args.extend(["--set", o]);
+        }
+        self.ok(&args);
+    }
+
+    /// `outbox list [--all] --json`.
+    #[track_caller]
+    fn outbox(&self, all: bool) -> Vec<Value> {
+        let mut args = vec!["outbox", "list", "--json"];
+        if all {
+            args.push("--all");
+        }
+        let out = self.run(&args);
+        assert_eq!(out.code, 0, "outbox list failed: {}", out.stderr);
+        serde_json::from_str::<Value>(&out.stdout)
+            .expect("outbox list prints JSON")
+            .as_array()
+            .expect("an array of rows")
+            .clone()
+    }
+
+    /// `vigie serve --idle-check-secs 1` with the clock shifted, stderr to a log file.
+    fn serve(&self, offset: &str, extra: &[&str]) -> Serve {
+        let log = self.log_path("serve");
+        let file = std::fs::File::create(&log).expect("serve log");
+        let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg("--db")
+            .arg(self.v.db_path())
+            .arg("--config")
+            .arg(&self.config)
+            .args(["serve", "--idle-check-secs", "1"])
+            .args(extra)
+            .env_remove("VIGIE_DB")
+            .env_remove("VIGIE_CONFIG")
+            .env("VIGIE_NOW_OFFSET", offset)
+            .env("RUST_BACKTRACE", "0")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log handle"))
+            .stderr(file)
+            .spawn()
+            .expect("vigie serve starts");
+        Serve { child: Some(child) }
+    }
+
+    /// Everything useful when a test fails: the logs and the whole outbox.
+    fn diag(&self) -> String {
+        let mut s = String::new();
+        for p in self.logs.borrow().iter() {
+            let text = std::fs::read_to_string(p).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            s.push_str(&format!(
+                "--- {} (last {} lines)\n{}\n",
+                p.display(),
+                tail.len(),
+                tail.join("\n")
+            ));
+        }
+        let out = self.run(&["outbox", "list", "--all"]);
+        s.push_str(&format!(
+            "--- outbox list --all\n{}{}",
+            out.stdout, out.stderr
+        ));
+        s.push_str(&format!(
+            "--- sink: {} message(s)\n",
+            read_sink(&self.sink_dir).len()
+        ));
+        s
+    }
+
+    /// Fails at once when a reminder was dead-lettered where none should be: waiting for
+    /// it to be sent would only time out.
+    #[track_caller]
+    fn no_dead(&self, rows: &[Value]) {
+        if let Some(r) = rows.iter().find(|r| s(r, "state") == "dead") {
+            panic!("a reminder was dead-lettered: {r}\n{}", self.diag());
+        }
+    }
+
+    /// Polls `f` until it gives a value; panics with the diagnostics at the deadline.
+    #[track_caller]
+    fn wait_for<T>(&self, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+        let start = Instant::now();
+        loop {
+            if let Some(t) = f() {
+                return t;
+            }
+            if start.elapsed() > DEADLINE {
+                panic!("timed out waiting for {what}\n{}", self.diag());
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+fn s<'a>(row: &'a Value, k: &str) -> &'a str {
+    row[k].as_str().unwrap_or("")
+}
+
+/// Rows still waiting (pending or failed) whose next attempt is due by `now`.
+fn due_waiting<'a>(rows: &'a [Value], now: &str) -> Vec<&'a Value> {
+    rows.iter()
+        .filter(|r| matches!(s(r, "state"), "pending" | "failed") && s(r, "next_attempt_at") <= now)
+        .collect()
+}
+
+fn find<'a>(rows: &'a [Value], case: &str, clock: &str, offset: &str) -> Option<&'a Value> {
+    rows.iter()
+        .find(|r| s(r, "case") == case && s(r, "clock") == clock && s(r, "offset") == offset)
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests
+
+#[test]
+fn reminders_arrive_with_recipients_parts_and_ics() {
+    let h = Harness::new(standard_config);
+    let sink = h.sink();
+    h.open_case("c1", Some("owner@example.org"));
+
+    // 70 h after awareness: art33 is due in 2 h; its 48h and 24h reminders are past and
+    // superseded by the 6h one.
+    let mut serve = h.serve("+70h", &[]);
+    let rows = h.wait_for("every due reminder sent at +70h", || {
+        let rows = h.outbox(true);
+        h.no_dead(&rows);
+        let sent = find(&rows, "c1", "art33", "before-6h").map(|r| s(r, "state")) == Some("sent");
+        (sent && due_waiting(&rows, &shifted_now(70)).is_empty()).then_some(rows)
+    });
+    let art33: BTreeMap<&str, &str> = rows
+        .iter()
+        .filter(|r| s(r, "clock") == "art33")
+        .map(|r| (s(r, "offset"), s(r, "state")))
+        .collect();
+    assert_eq!(art33["before-48h"], "superseded", "{art33:?}");
+    assert_eq!(art33["before-24h"], "superseded", "{art33:?}");
+    assert_eq!(art33["before-6h"], "sent", "{art33:?}");
+    assert_eq!(art33["before-1h"], "pending", "{art33:?}");
+    assert_eq!(art33["overdue-0"], "pending", "{art33:?}");
+
+    let sent: HashMap<&str, &Value> = rows
+        .iter()
+        .filter(|r| s(r, "state") == "sent")
+        .map(|r| (s(r, "message_id"), r))
+        .collect();
+    let row = find(&rows, "c1", "art33", "before-6h").unwrap();
+    let mid = s(row, "message_id").to_string();
+    assert!(
+        mid.starts_with('<') && mid.ends_with("@example.org>"),
+        "{mid}"
+    );
+
+    let msgs = h.wait_for("the sink to hold every sent reminder", || {
+        let m = sink.messages();
+        (m.len() >= sent.len()).then_some(m)
+    });
+    // Exactly one message per sent row, and nothing else: in particular a single art33
+    // message (the superseded 48h and 24h reminders never left).
+    assert_eq!(msgs.len(), sent.len(), "{msgs:#?}\n{}", h.diag());
+    for m in &msgs {
+        let id = m.message_id.as_deref().expect("a Message-ID header");
+        assert!(
+            sent.contains_key(id),
+            "unknown Message-ID {id}\n{}",
+            h.diag()
+        );
+    }
+    let art33_msgs: Vec<&Received> = msgs
+        .iter()
+        .filter(|m| sent[m.message_id.as_deref().unwrap()]["clock"] == "art33")
+        .collect();
+    assert_eq!(art33_msgs.len(), 1, "{art33_msgs:#?}");
+    let m = art33_msgs[0];
+    assert_eq!(m.message_id.as_deref(), Some(mid.as_str()));
+    assert_eq!(
+        m.rcpt.iter().cloned().collect::<BTreeSet<_>>(),
+        set(&["dpo@example.org", "owner@example.org"]),
+        "envelope recipients of a reminder before the deadline: no escalation"
+    );
+
+    let p = parse_eml(&m.eml);
+    assert_eq!(p["message_id"], mid.as_str());
+    let subject = p["subject"].as_str().unwrap();
+    assert!(subject.starts_with("H-2 "), "subject: {subject}");
+    assert!(
+        subject.contains("Notification à la CNIL"),
+        "subject: {subject}"
+    );
+    assert_eq!(p["top"], "multipart/mixed", "{p:#}");
+    let parts = p["parts"].as_array().unwrap();
+    let part = |t: &str| {
+        parts
+            .iter()
+            .find(|x| x["type"] == t)
+            .unwrap_or_else(|| panic!("no {t} part in {p:#}"))
+    };
+    let plain = part("text/plain")["text"].as_str().unwrap();
+    assert!(plain.contains("c1"), "{plain}");
+    let html = part("text/html")["text"].as_str().unwrap();
+    assert!(html.contains("<html") && html.contains("c1"), "{html}");
+    let cal = part("text/calendar");
+    let ics = cal["text"].as_str().unwrap();
+    assert!(ics.contains("BEGIN:VCALENDAR"), "{ics}");
+    assert!(ics.contains("BEGIN:VEVENT"), "{ics}");
+    assert!(ics.contains("BEGIN:VALARM"), "{ics}");
+    assert!(
+        cal["filename"].as_str().unwrap_or("").ends_with(".ics"),
+        "{cal:#}"
+    );
+    let mut to: Vec<String> = p["to"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect();
+    to.sort();
+    assert_eq!(to, ["dpo@example.org", "owner@example.org"]);
+
+    // A clean stop.
+    let st = serve.term().expect("serve stops on SIGTERM");
+    assert_eq!(st.code(), Some(0), "serve exit on SIGTERM\n{}", h.diag());
+
+    // 73 h: the deadline has passed; the first overdue reminder goes out, escalated.
+    let before = msgs.len();
+    let _serve = h.serve("+73h", &[]);
+    let row = h.wait_for("art33 overdue-0 sent", || {
+        let rows = h.outbox(true);
+        h.no_dead(&rows);
+        find(&rows, "c1", "art33", "overdue-0")
+            .filter(|r| s(r, "state") == "sent")
+            .cloned()
+    });
+    let mid = s(&row, "message_id").to_string();
+    let m = h.wait_for("the overdue reminder in the sink", || {
+        sink.messages()
+            .into_iter()
+            .skip(before)
+            .find(|m| m.message_id.as_deref() == Some(mid.as_str()))
+    });
+    assert_eq!(
+        m.rcpt.iter().cloned().collect::<BTreeSet<_>>(),
+        set(&["dpo@example.org", "owner@example.org", "boss@example.org"]),
+        "an overdue reminder is escalated"
+    );
+    let p = parse_eml(&m.eml);
+    assert!(
+        p["subject"].as_str().unwrap().starts_with("EN RETARD"),
+        "{p:#}"
+    );
+    assert_eq!(
+        find(&h.outbox(true), "c1", "art33", "before-1h").map(|r| s(r, "state").to_string()),
+        Some("superseded".into())
+    );
+    // The next overdue reminder (12 h later) is now planned.
+    let pending = h.outbox(false);
+    let next = find(&pending, "c1", "art33", "overdue-1")
+        .unwrap_or_else(|| panic!("no art33 overdue-1 row\n{}", h.diag()));
+    assert_eq!(s(next, "state"), "pending", "{next:#}");
+    assert!(s(next, "due_at") > shifted_now(73).as_str(), "{next:#}");
+}
+
+#[test]
+fn sigkill_at_several_moments_loses_nothing() {
+    const CASES: usize = 40;
+    // Due at +70h in each case: art33, art34, nis2_notification and complaint_insurance
+    // (before-6h), and nis2_early_warning (overdue-0).
+    const PER_CASE: usize = 5;
+    const BATCH: usize = 4;
+    let h = Harness::new(standard_config);
+    let sink = h.sink();
+    for i in 0..CASES {
+        h.open_case(&format!("k{i:02}"), None);
+    }
+
+    let thresholds = [3usize, 10, 25, 50, 90, 140];
+    let mut next_kill = 0;
+    let mut kills = 0usize;
+    let batch = BATCH.to_string();
+    let mut serve = h.serve("+70h", &["--batch", &batch]);
+    let start = Instant::now();
+    let mut last_check = Instant::now() - Duration::from_secs(1);
+    let rows = loop {
+        if start.elapsed() > DEADLINE * 2 {
+            panic!("reminders not all sent after {kills} kills\n{}", h.diag());
+        }
+        if let Some(st) = serve.try_exit() {
+            panic!("serve exited on its own ({st})\n{}", h.diag());
+        }
+        if next_kill < thresholds.len() && sink.count() >= thresholds[next_kill] {
+            serve.kill9();
+            kills += 1;
+            next_kill += 1;
+            serve = h.serve("+70h", &["--batch", &batch]);
+            continue;
+        }
+        if last_check.elapsed() >= Duration::from_millis(250) {
+            last_check = Instant::now();
+            let rows = h.outbox(true);
+            h.no_dead(&rows);
+            let sent = rows.iter().filter(|r| s(r, "state") == "sent").count();
+            if sent == CASES * PER_CASE && due_waiting(&rows, &shifted_now(70)).is_empty() {
+                break rows;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    serve.term().expect("serve stops on SIGTERM");
+    assert!(kills >= 1, "no kill happened\n{}", h.diag());
+
+    // Each due (case, clock) sent exactly once in the outbox, nothing dead.
+    let sent: Vec<&Value> = rows.iter().filter(|r| s(r, "state") == "sent").collect();
+    let pairs: BTreeSet<(&str, &str)> =
+        sent.iter().map(|r| (s(r, "case"), s(r, "clock"))).collect();
+    assert_eq!(pairs.len(), CASES * PER_CASE);
+    assert!(
+        rows.iter()
+            .all(|r| !matches!(s(r, "state"), "dead" | "failed")),
+        "{}",
+        h.diag()
+    );
+    let ours: BTreeSet<String> = rows
+        .iter()
+        .filter_map(|r| r["message_id"].as_str().map(String::from))
+        .collect();
+    let sent_ids: BTreeSet<String> = sent
+        .iter()
+        .map(|r| s(r, "message_id").to_string())
+        .collect();
+    assert_eq!(
+        sent_ids.len(),
+        sent.len(),
+        "Message-IDs are distinct per reminder"
+    );
+
+    let msgs = sink.messages();
+    let mut received: BTreeMap<String, usize> = BTreeMap::new();
+    for m in &msgs {
+        *received
+            .entry(m.message_id.clone().expect("a Message-ID header"))
+            .or_default() += 1;
+    }
+    let received_ids: BTreeSet<String> = received.keys().cloned().collect();
+    let strangers: Vec<&String> = received_ids.difference(&ours).collect();
+    assert!(
+        strangers.is_empty(),
+        "Message-IDs not in the outbox: {strangers:?}"
+    );
+    let lost: Vec<&String> = sent_ids.difference(&received_ids).collect();
+    assert!(
+        lost.is_empty(),
+        "sent per the outbox but never received: {lost:?}"
+    );
+    assert_eq!(received_ids, sent_ids, "every reminder arrived");
+
+    let duplicates: usize = received.values().map(|n| n - 1).sum();
+    eprintln!(
+        "{} messages received for {} reminders, {kills} kills, {duplicates} duplicate(s)",
+        msgs.len(),
+        sent_ids.len()
+    );
+    assert!(
+        duplicates <= kills * BATCH,
+        "{duplicates} duplicates for {kills} kills with batch {BATCH}: {:?}",
+        received.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn smtp_down_then_up_delivers_after_retries() {
+    let h = Harness::new(standard_config);
+    h.open_case("d1", Some("owner@example.org"));
+    h.open_case("d2", None);
+
+    // Phase 1: nobody listens on the port yet, every attempt fails with a transient
+    // error and is retried with backoff.
+    let _serve = h.serve("+70h", &[]);
+    let failed = h.wait_for("a failed row (a retry scheduled)", || {
+        let rows = h.outbox(false);
+        h.no_dead(&rows);
+        rows.into_iter().find(|r| s(r, "state") == "failed")
+    });
+    assert!(failed["last_error"].as_str().is_some(), "{failed:#}");
+    assert!(failed["attempts"].as_i64().unwrap() >= 1, "{failed:#}");
+    assert!(
+        failed["next_attempt_at"].as_str().unwrap() > failed["due_at"].as_str().unwrap(),
+        "the retry is scheduled after the due time: {failed:#}"
+    );
+
+    let mut sink = h.sink();
+    let all_sent = |n: usize| {
+        h.wait_for(&format!("{n} reminders sent"), || {
+            let rows = h.outbox(true);
+            h.no_dead(&rows);
+            let sent = rows.iter().filter(|r| s(r, "state") == "sent").count();
+            (sent == n && due_waiting(&rows, &shifted_now(70)).is_empty()).then_some(rows)
+        })
+    };
+    let rows = all_sent(2 * 5);
+    assert!(
+        rows.iter()
+            .filter(|r| s(r, "state") == "sent")
+            .any(|r| r["attempts"].as_i64().unwrap() >= 2),
+        "at least one reminder went out on a retry\n{}",
+        h.diag()
+    );
+
+    // Phase 2: the server goes away while the dispatcher runs (its pooled connections
+    // die with it); new reminders fall due, fail, and arrive once it is back.
+    sink.stop();
+    h.open_case("d3", None);
+    h.wait_for("a d3 reminder failing", || {
+        h.outbox(false)
+            .into_iter()
+            .find(|r| s(r, "case") == "d3" && s(r, "state") == "failed")
+    });
+    let sink = h.sink();
+    let rows = all_sent(3 * 5);
+
+    assert!(
+        rows.iter()
+            .all(|r| !matches!(s(r, "state"), "dead" | "failed")),
+        "{}",
+        h.diag()
+    );
+    let sent_ids: BTreeSet<String> = rows
+        .iter()
+        .filter(|r| s(r, "state") == "sent")
+        .map(|r| s(r, "message_id").to_string())
+        .collect();
+    let received: BTreeSet<String> = h.wait_for("the sink to hold every sent reminder", || {
+        let ids: BTreeSet<String> = sink
+            .messages()
+            .into_iter()
+            .filter_map(|m| m.message_id)
+            .collect();
+        sent_ids.is_subset(&ids).then_some(ids)
+    });
+    assert_eq!(received, sent_ids);
+}
+
+#[test]
+fn permanent_rejection_goes_to_dead_letter() {
+    let h = Harness::new(|port| {
+        standard_config(port).replace(
+            "reminders:\n  escalation: [boss@example.org]",
+            "reminders:\n  to: [reject@example.org]",
+        )
+    });
+    let sink = h.sink();
+    h.open_case("r1", None);
+
+    let mut serve = h.serve("+70h", &[]);
+    let dead = h.wait_for("every due reminder dead-lettered", || {
+        let rows = h.outbox(false);
+        let dead: Vec<Value> = rows
+            .iter()
+            .filter(|r| s(r, "state") == "dead")
+            .cloned()
+            .collect();
+        (dead.len() == 5 && due_waiting(&rows, &shifted_now(70)).is_empty()).then_some(dead)
+    });
+    for r in &dead {
+        assert!(s(r, "last_error").contains("550"), "{r:#}");
+        assert_eq!(r["attempts"], 1, "a permanent error is not retried: {r:#}");
+    }
+    assert_eq!(sink.count(), 0, "nothing was accepted");
+    let st = serve.term().expect("serve stops on SIGTERM");
+    assert_eq!(st.code(), Some(0), "{}", h.diag());
+
+    // Requeued by hand: pending again, due now.
+    let id = dead[0]["id"].as_i64().unwrap();
+    let out = h.ok(&["outbox", "retry", &id.to_string()]);
+    assert!(out.contains(&format!("reminder {id} requeued")), "{out}");
+    let row = h
+        .outbox(false)
+        .into_iter()
+        .find(|r| r["id"] == id)
+        .expect("the row is listed");
+    assert_ne!(s(&row, "state"), "dead", "{row:#}");
+    assert_eq!(row["attempts"], 0, "{row:#}");
+    let state: String =
+        h.v.db()
+            .query_row("SELECT state FROM timers WHERE id = ?1", [id], |r| r.get(0))
+            .expect("the timer row");
+    assert_eq!(state, "pending");
+    // The other dead rows are untouched.
+    assert_eq!(
+        h.outbox(false)
+            .iter()
+            .filter(|r| s(r, "state") == "dead")
+            .count(),
+        4
+    );
+    // A row that is not dead or pending cannot be retried.
+    let out = h.run(&["outbox", "retry", "999999"]);
+    assert_eq!(out.code, 2, "{out:?}");
+
+    // The dispatcher sends it again: refused again, dead again after one attempt.
+    let _serve = h.serve("+70h", &[]);
+    h.wait_for("the retried reminder dead again", || {
+        h.outbox(false)
+            .into_iter()
+            .find(|r| r["id"] == id && s(r, "state") == "dead" && r["attempts"] == 1)
+    });
+}
+
+#[test]
+fn invalid_mail_config_stops_serve_at_start() {
+    let cases: [(&str, &str); 2] = [
+        (
+            "dpo:\n  email: dpo@example.org\nmail:\n  transport: smtp\n",
+            "mail.smtp",
+        ),
+        (
+            "mail:\n  transport: smtp\n  smtp:\n    host: 127.0.0.1\n    port: 2525\n    security: none\n",
+            "reminders.to",
+        ),
+    ];
+    for (yaml, named) in cases {
+        let h = Harness::new(|_| yaml.to_string());
+        let mut serve = h.serve("+70h", &[]);
+        let st = wait_deadline(serve.child.as_mut().unwrap(), DEADLINE)
+            .unwrap_or_else(|| panic!("serve kept running with config:\n{yaml}"));
+        serve.child = None;
+        let log = std::fs::read_to_string(&h.logs.borrow()[0]).unwrap();
+        assert_eq!(st.code(), Some(2), "config:\n{yaml}\nstderr:\n{log}");
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines.len(), 1, "one line on stderr, got:\n{log}");
+        assert!(
+            lines[0].starts_with("vigie: error: ") && lines[0].contains(named),
+            "the error names {named}: {log}"
+        );
+    }
+}
+
+#[test]
+fn mail_test_sends_one_message() {
+    let h = Harness::new(standard_config);
+    let sink = h.sink();
+    let out = h.ok(&["mail", "test", "someone@example.org"]);
+    let msgs = h.wait_for("the test message", || {
+        let m = sink.messages();
+        (!m.is_empty()).then_some(m)
+    });
+    assert_eq!(msgs.len(), 1, "{msgs:#?}");
+    assert_eq!(msgs[0].rcpt, ["someone@example.org"]);
+    let mid = msgs[0].message_id.clone().expect("a Message-ID");
+    assert!(
+        out.contains(&mid),
+        "stdout names the Message-ID {mid}: {out}"
+    );
+
+    // With nobody listening, the command fails (exit 1) with one line.
+    drop(sink);
+    let line = h.v.fails(
+        &[
+            "--config",
+            h.config.to_str().unwrap(),
+            "mail",
+            "test",
+            "someone@example.org",
+        ],
+        1,
+    );
+    assert!(line.contains("not sent"), "{line}");
+}

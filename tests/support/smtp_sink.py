@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""A real SMTP server for the `vigie serve` tests: `smtp_sink.py PORT DIR`.
+
+Listens on 127.0.0.1:PORT (aiosmtpd, no TLS, no auth) and writes every accepted
+message atomically into DIR as `<n>.eml` (the raw message as received) and `<n>.rcpt`
+(the envelope recipients, one per line). The `.rcpt` file is renamed into place last, so
+a reader that sees `<n>.rcpt` also sees the complete `<n>.eml`.
+
+Recipients whose local part starts with `reject` are refused at RCPT time with
+`550 5.1.1 mailbox unavailable` (a permanent error).
+
+Prints `ready` on stdout once listening, then runs until SIGTERM/SIGINT (or SIGKILL).
+Numbering resumes after the highest `<n>` already in DIR, so a restarted sink never
+overwrites what an earlier one received.
+"""
+
+import os
+import signal
+import sys
+import threading
+
+from aiosmtpd.controller import Controller
+
+
+class Sink:
+    def __init__(self, directory):
+        self.dir = directory
+        self.lock = threading.Lock()
+        n = 0
+        for name in os.listdir(directory):
+            stem, _, ext = name.partition(".")
+            if ext in ("eml", "rcpt") and stem.isdigit():
+                n = max(n, int(stem))
+        self.n = n
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.split("@", 1)[0].lower()
+        if local.startswith("reject"):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        data = envelope.original_content
+        if data is None:
+            data = envelope.content
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogateescape")
+        with self.lock:
+            self.n += 1
+            n = self.n
+        base = os.path.join(self.dir, str(n))
+        self._write(base + ".eml", data)
+        self._write(base + ".rcpt", "".join(r + "\n" for r in envelope.rcpt_tos).encode())
+        return "250 Message accepted for delivery"
+
+    def _write(self, path, data):
+        tmp = os.path.join(self.dir, ".%s.tmp" % os.path.basename(path))
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, path)
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.stderr.write("usage: smtp_sink.py PORT DIR\n")
+        sys.exit(2)
+    port = int(sys.argv[1])
+    directory = sys.argv[2]
+    os.makedirs(directory, exist_ok=True)
+
+    done = threading.Event()
+
+    def stop(signum, frame):
+        done.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    controller = Controller(
+        Sink(directory),
+        hostname="127.0.0.1",
+        port=port,
+        ready_timeout=10,
+        # Messages are bytes as received; no SMTPUTF8 surprises.
+        decode_data=False,
+    )
+    controller.start()
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()
