@@ -32,6 +32,7 @@ async fn main() {
         let Ok((sock, _)) = listener.accept().await else {
             continue;
         };
+        let _ = sock.set_nodelay(true);
         let count = count.clone();
         tokio::spawn(async move {
             let (r, mut w) = sock.into_split();

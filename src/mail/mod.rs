@@ -164,6 +164,13 @@ impl MailConfig {
             }
             TransportKind::Smtp => {
                 let smtp = self.smtp.as_ref().ok_or(MailError::NoSmtp)?;
+                // lettre's pool starts a task when built: without a runtime it would panic.
+                if tokio::runtime::Handle::try_current().is_err() {
+                    return Err(MailError::Smtp(
+                        "internal: the SMTP transport must be built inside the async runtime"
+                            .into(),
+                    ));
+                }
                 if smtp.host.trim().is_empty() {
                     return Err(MailError::NoSmtp);
                 }

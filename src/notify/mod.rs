@@ -231,31 +231,28 @@ pub fn run(
     let template_sha = hex(&template_hash.finalize());
     let default_lang = wf.lang;
 
-    // The transport, checked before the first row.
-    let mailer = match opts.channel {
-        Channel::Email if !opts.dry_run => Some(
-            cfg.mail
-                .mailer()
-                .map_err(|e| NotifyError::Input(format!("mail configuration: {e}")))?,
-        ),
-        _ => None,
-    };
-    let rt = match &mailer {
-        Some(Mailer::Smtp(_)) => Some(
+    // The transport, checked before the first row. The SMTP pool lives in a runtime.
+    let needs_mail = opts.channel == Channel::Email && !opts.dry_run;
+    let rt = if needs_mail && cfg.mail.transport == crate::mail::TransportKind::Smtp {
+        Some(
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| NotifyError::Runtime(e.to_string()))?,
-        ),
-        _ => None,
+        )
+    } else {
+        None
     };
-    // The SMTP pool must be built inside the runtime.
-    let mailer = match (&rt, mailer) {
-        (Some(rt), Some(Mailer::Smtp(_))) => Some(
-            rt.block_on(async { cfg.mail.mailer() })
-                .map_err(|e| NotifyError::Input(e.to_string()))?,
-        ),
-        (_, m) => m,
+    // Inside the runtime's context, the pool can start (and, when dropped, stop) its task.
+    let _in_runtime = rt.as_ref().map(|rt| rt.enter());
+    let mailer = if needs_mail {
+        let built = match &rt {
+            Some(rt) => rt.block_on(async { cfg.mail.mailer() }),
+            None => cfg.mail.mailer(),
+        };
+        Some(built.map_err(|e| NotifyError::Input(format!("mail configuration: {e}")))?)
+    } else {
+        None
     };
     let from = cfg
         .mail
