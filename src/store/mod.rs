@@ -252,21 +252,33 @@ impl Store {
                 id.to_string()
             }
             None => {
-                // The next free number of the year's series: ids chosen by hand may
-                // have taken some, so start after the highest and skip any taken.
+                // The next free number of the year's series, from a counter (no scan of
+                // every case); numbers taken by ids chosen by hand are skipped.
                 let prefix = format!("{}-{}-", wf.id, now.format("%Y"));
-                let ids: Vec<String> = tx
-                    .prepare(
-                        "SELECT id FROM cases WHERE org = ?1 AND substr(id, 1, length(?2)) = ?2",
-                    )?
-                    .query_map(params![org, prefix], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
-                let highest = ids
-                    .iter()
-                    .filter_map(|i| i[prefix.len()..].parse::<u64>().ok())
-                    .max()
+                let mut n: i64 = tx
+                    .query_row(
+                        "SELECT last FROM case_counters WHERE org = ?1 AND prefix = ?2",
+                        params![org, prefix],
+                        |r| r.get(0),
+                    )
+                    .optional()?
                     .unwrap_or(0);
-                format!("{prefix}{:04}", highest + 1)
+                let mut taken = tx.prepare_cached(
+                    "SELECT EXISTS(SELECT 1 FROM cases WHERE org = ?1 AND id = ?2)",
+                )?;
+                let id = loop {
+                    n += 1;
+                    let id = format!("{prefix}{n:04}");
+                    if !taken.query_row(params![org, id], |r| r.get::<_, bool>(0))? {
+                        break id;
+                    }
+                };
+                tx.execute(
+                    "INSERT INTO case_counters (org, prefix, last) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (org, prefix) DO UPDATE SET last = excluded.last",
+                    params![org, prefix, n],
+                )?;
+                id
             }
         };
         tx.execute(

@@ -98,6 +98,13 @@ const MIGRATIONS: &[&str] = &[
         error TEXT,
         PRIMARY KEY (campaign, person)
      ) WITHOUT ROWID;",
+    // 5: the last automatic case number of each series, so a new id costs one lookup.
+    "CREATE TABLE case_counters (
+        org TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        last INTEGER NOT NULL,
+        PRIMARY KEY (org, prefix)
+     );",
 ];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
