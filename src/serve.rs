@@ -42,6 +42,9 @@ impl ServeError {
     }
 }
 
+/// Reminders handed to the transport at once.
+const MAX_IN_FLIGHT: usize = 64;
+
 pub struct ServeOptions {
     pub db: PathBuf,
     pub config: Config,
@@ -128,12 +131,16 @@ impl Dispatcher {
         )?;
         let n = claimed.len();
         let mut sends = tokio::task::JoinSet::new();
+        // lettre opens a new connection whenever none is idle: bound the messages in flight.
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
         for c in claimed {
             let built = self.build(&c, now);
             match built {
                 Ok(Some((mail, next))) => {
                     let mailer = self.mailer.clone();
+                    let slots = slots.clone();
                     sends.spawn(async move {
+                        let _slot = slots.acquire_owned().await;
                         let r = mailer.send(mail.message, &mail.message_id).await;
                         (c, mail.message_id, next, r)
                     });
@@ -334,7 +341,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         "dispatching reminders from {} ({})",
         opts.db.display(),
         match d.mailer {
-            Mailer::Smtp(_) => "SMTP".to_string(),
+            Mailer::Smtp(..) => "SMTP".to_string(),
             Mailer::File(ref p) => format!("e-mails written to {}", p.display()),
         }
     ));

@@ -118,7 +118,8 @@ pub struct SendError {
 
 #[derive(Clone)]
 pub enum Mailer {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// The transport and the longest a whole hand-off may take.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>, Duration),
     File(PathBuf),
 }
 
@@ -197,7 +198,10 @@ impl MailConfig {
                         ));
                     }
                 }
-                Ok(Mailer::Smtp(b.build()))
+                // A relay that accepts a connection and then says nothing must not hold a
+                // reminder forever: the whole hand-off is bounded too.
+                let whole = Duration::from_secs(smtp.timeout_secs.unwrap_or(30) * 2);
+                Ok(Mailer::Smtp(b.build(), whole))
             }
         }
     }
@@ -206,11 +210,20 @@ impl MailConfig {
 impl Mailer {
     pub async fn send(&self, msg: Message, message_id: &str) -> Result<(), SendError> {
         match self {
-            Mailer::Smtp(t) => t.send(msg).await.map(|_| ()).map_err(|e| SendError {
-                // A 5xx answer will not change by retrying; anything else might.
-                transient: !e.is_permanent(),
-                message: one_line(&e.to_string()),
-            }),
+            Mailer::Smtp(t, whole) => match tokio::time::timeout(*whole, t.send(msg)).await {
+                Ok(r) => r.map(|_| ()).map_err(|e| SendError {
+                    // A 5xx answer will not change by retrying; anything else might.
+                    transient: !e.is_permanent(),
+                    message: one_line(&e.to_string()),
+                }),
+                Err(_) => Err(SendError {
+                    transient: true,
+                    message: format!(
+                        "the SMTP server did not finish within {} s",
+                        whole.as_secs()
+                    ),
+                }),
+            },
             Mailer::File(dir) => {
                 // Named by the Message-ID: sending the same reminder twice writes the
                 // same file, so a retry after a crash leaves no duplicate.
@@ -234,7 +247,7 @@ impl Mailer {
     /// Checks that the relay answers (SMTP) or the folder is writable (file).
     pub async fn check(&self) -> Result<(), String> {
         match self {
-            Mailer::Smtp(t) => match t.test_connection().await {
+            Mailer::Smtp(t, _) => match t.test_connection().await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err("the SMTP server did not accept the connection".into()),
                 Err(e) => Err(one_line(&e.to_string())),
