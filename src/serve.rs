@@ -341,7 +341,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         "dispatching reminders from {} ({})",
         opts.db.display(),
         match d.mailer {
-            Mailer::Smtp(..) => "SMTP".to_string(),
+            Mailer::Smtp(..) | Mailer::Relay(_) => "SMTP".to_string(),
             Mailer::File(ref p) => format!("e-mails written to {}", p.display()),
         }
     ));

@@ -758,7 +758,7 @@ fn mail_test(ctx: &Ctx, address: &str) -> Result<(), CliError> {
             .map_err(|e| CliError::runtime(format!("test message not sent: {}", e.message)))?;
         match &mailer {
             crate::mail::Mailer::File(dir) => say!("test message written to {}", dir.display()),
-            crate::mail::Mailer::Smtp(..) => {
+            crate::mail::Mailer::Smtp(..) | crate::mail::Mailer::Relay(_) => {
                 say!("test message handed to the SMTP server, Message-ID {id}")
             }
         }

@@ -1,6 +1,7 @@
 //! E-mail: the transport (SMTP through lettre, or `.eml` files in a folder, the default
 //! so that a fresh install works without a mail server) and the reminder messages.
 
+pub mod relay;
 pub mod reminder;
 
 use lettre::message::Mailbox;
@@ -120,6 +121,8 @@ pub struct SendError {
 pub enum Mailer {
     /// The transport and the longest a whole hand-off may take.
     Smtp(AsyncSmtpTransport<Tokio1Executor>, Duration),
+    /// A relay without TLS, through a pool of TCP_NODELAY connections.
+    Relay(std::sync::Arc<relay::Relay>),
     File(PathBuf),
 }
 
@@ -165,6 +168,27 @@ impl MailConfig {
             }
             TransportKind::Smtp => {
                 let smtp = self.smtp.as_ref().ok_or(MailError::NoSmtp)?;
+                if smtp.host.trim().is_empty() {
+                    return Err(MailError::NoSmtp);
+                }
+                if smtp.security == Security::None {
+                    let creds = match (&smtp.username, &smtp.password) {
+                        (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p.clone())),
+                        (None, None) => None,
+                        _ => {
+                            return Err(MailError::Smtp(
+                                "give both username and password, or neither".into(),
+                            ));
+                        }
+                    };
+                    return Ok(Mailer::Relay(std::sync::Arc::new(relay::Relay::new(
+                        smtp.host.clone(),
+                        smtp.port.unwrap_or(25),
+                        creds,
+                        Duration::from_secs(smtp.timeout_secs.unwrap_or(30)),
+                        smtp.pool_size.unwrap_or(4),
+                    ))));
+                }
                 // lettre's pool starts a task when built: without a runtime it would panic.
                 if tokio::runtime::Handle::try_current().is_err() {
                     return Err(MailError::Smtp(
@@ -210,6 +234,7 @@ impl MailConfig {
 impl Mailer {
     pub async fn send(&self, msg: Message, message_id: &str) -> Result<(), SendError> {
         match self {
+            Mailer::Relay(r) => r.send(&msg).await,
             Mailer::Smtp(t, whole) => match tokio::time::timeout(*whole, t.send(msg)).await {
                 Ok(r) => r.map(|_| ()).map_err(|e| SendError {
                     // A 5xx answer will not change by retrying; anything else might.
@@ -247,6 +272,7 @@ impl Mailer {
     /// Checks that the relay answers (SMTP) or the folder is writable (file).
     pub async fn check(&self) -> Result<(), String> {
         match self {
+            Mailer::Relay(r) => r.check().await,
             Mailer::Smtp(t, _) => match t.test_connection().await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err("the SMTP server did not accept the connection".into()),

@@ -471,7 +471,7 @@ pub fn run(
                         ledger.pending.push((person, mid, "sent", None));
                         out.sent += 1;
                     }
-                    Mailer::Smtp(..) => {
+                    Mailer::Smtp(..) | Mailer::Relay(_) => {
                         batch.push((person, mid, msg));
                         if batch.len() >= concurrency {
                             send_batch(
