@@ -21,7 +21,8 @@ pub struct Config {
     /// A folder of templates; each file replaces the embedded one with its name.
     #[serde(default)]
     pub templates_dir: Option<PathBuf>,
-    /// Where `vigie notify --channel letter` writes the letters (default `./letters`).
+    /// Where `vigie notify --channel letter` writes the letters (default `./letters`,
+    /// relative to this file).
     #[serde(default)]
     pub letters_dir: Option<PathBuf>,
     /// How e-mails leave: `.eml` files in a folder (default) or SMTP.
@@ -97,9 +98,14 @@ impl Config {
             source,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for dir in [&mut cfg.workflows_dir, &mut cfg.templates_dir]
-            .into_iter()
-            .flatten()
+        for dir in [
+            &mut cfg.workflows_dir,
+            &mut cfg.templates_dir,
+            &mut cfg.mail.outbox_dir,
+            &mut cfg.letters_dir,
+        ]
+        .into_iter()
+        .flatten()
         {
             if dir.is_relative() {
                 *dir = base.join(&*dir);

@@ -260,6 +260,19 @@ pub fn run(
         .map_err(|e| NotifyError::Input(format!("mail configuration: {e}")))?;
     let domain = cfg.mail.message_id_domain();
 
+    // The header is checked before a campaign exists: a refused file leaves nothing.
+    let f = std::fs::File::open(&opts.recipients).map_err(input_err)?;
+    let mut buffered = BufReader::with_capacity(1 << 16, f);
+    let first_line = buffered
+        .fill_buf()
+        .map_err(input_err)?
+        .split(|b| *b == b'\n')
+        .next()
+        .unwrap_or_default()
+        .to_vec();
+    let mut reader = Reader::new(buffered, &first_line, opts.channel, &file)
+        .map_err(|e| NotifyError::Input(e.to_string()))?;
+
     // The campaign: resumed when the same file and template are given again.
     let ledger_key: String =
         store
@@ -319,17 +332,6 @@ pub fn run(
     let rejects_path = opts.recipients.with_file_name("rejects.csv");
     let rejects_tmp = opts.recipients.with_file_name(".rejects.csv.tmp");
 
-    let f = std::fs::File::open(&opts.recipients).map_err(input_err)?;
-    let mut buffered = BufReader::with_capacity(1 << 16, f);
-    let first_line = buffered
-        .fill_buf()
-        .map_err(input_err)?
-        .split(|b| *b == b'\n')
-        .next()
-        .unwrap_or_default()
-        .to_vec();
-    let mut reader = Reader::new(buffered, &first_line, opts.channel, &file)
-        .map_err(|e| NotifyError::Input(e.to_string()))?;
     let mut rejects = csv::WriterBuilder::new()
         .flexible(true)
         .from_path(&rejects_tmp)
@@ -511,7 +513,9 @@ pub fn run(
             .map_err(|e| NotifyError::Runtime(format!("{}: {e}", rejects_path.display())))?;
         out.rejects = Some(rejects_path.display().to_string());
     } else {
+        // No stale list from an earlier run may suggest rows are still rejected.
         let _ = std::fs::remove_file(&rejects_tmp);
+        let _ = std::fs::remove_file(&rejects_path);
     }
 
     // The register records what this run did.

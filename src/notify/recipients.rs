@@ -260,6 +260,7 @@ impl<R: Read> Reader<R> {
         // A line break in a name or address would reach a mail header or break a letter.
         for (what, v) in [
             ("identifier", &r.id),
+            ("address", &r.address),
             ("name", &r.name),
             ("first name", &r.first_name),
             ("last name", &r.last_name),

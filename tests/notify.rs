@@ -1,0 +1,1877 @@
+//! `vigie notify` (art. 34 notification of every person concerned) end to end: the real
+//! binary, a real SQLite file, and for e-mail either the file transport (`.eml` files in
+//! an outbox) or a real SMTP server on loopback (tests/support/smtp_sink.py, aiosmtpd)
+//! that records every message it accepts. Recipient files are built by each test.
+//!
+//! Outcomes are awaited by polling with generous deadlines, never by asserting on elapsed
+//! time. Every child process is owned by a guard that kills it on drop.
+//!
+//! Needs `python3` with `aiosmtpd` (installed by pip the first time, see
+//! `common::smtp_python`); `VIGIE_TEST_PYTHON` picks another interpreter.
+//! `VIGIE_TEST_SEED` changes the kill points of the SIGKILL test.
+
+mod common;
+
+use common::Vigie;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+const HEADER: &str = "id;prenom;nom;email;adresse;code_postal;ville";
+const ORG: &str = "ACME Santé";
+const MEASURES: &str = "Les mots de passe ont été réinitialisés";
+const ADVICE: &str = "Changez votre mot de passe";
+
+// ---------------------------------------------------------------------------------------
+// People and recipient files
+
+#[derive(Clone, Debug)]
+struct Person {
+    id: String,
+    first: String,
+    last: String,
+    email: String,
+    address: String,
+    postcode: String,
+    city: String,
+}
+
+impl Person {
+    fn nth(i: usize) -> Person {
+        const FIRST: [&str; 6] = ["Zoé", "Éric", "Anaïs", "Jean-Luc", "Ann", "Ødegaard"];
+        Person {
+            id: format!("P{i:06}"),
+            first: FIRST[i % FIRST.len()].to_string(),
+            last: format!("Martin{i}"),
+            email: format!("p{i}@example.org"),
+            address: format!("{i} rue de la Paix"),
+            postcode: format!("{:05}", 75001 + i % 20),
+            city: "Paris".into(),
+        }
+    }
+
+    /// `;`-separated, every field quoted (so a field may hold `;`, quotes or line breaks).
+    fn row(&self) -> Vec<u8> {
+        row(&[
+            &self.id,
+            &self.first,
+            &self.last,
+            &self.email,
+            &self.address,
+            &self.postcode,
+            &self.city,
+        ])
+    }
+
+    fn greeting(&self) -> String {
+        format!("Bonjour {} {},", self.first, self.last)
+    }
+}
+
+/// One CSV line (with its `\n`) of quoted fields.
+fn row(fields: &[&str]) -> Vec<u8> {
+    let quoted: Vec<String> = fields
+        .iter()
+        .map(|f| format!("\"{}\"", f.replace('"', "\"\"")))
+        .collect();
+    format!("{}\n", quoted.join(";")).into_bytes()
+}
+
+/// A recipient file: the header, then raw lines (each ending with `\n`).
+fn csv_file(lines: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = format!("{HEADER}\n").into_bytes();
+    for l in lines {
+        out.extend_from_slice(l);
+    }
+    out
+}
+
+/// The rows of `rejects.csv`: (line, reason, original fields).
+fn read_rejects(path: &Path) -> Vec<(u64, String, Vec<String>)> {
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_path(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let header: Vec<String> = r
+        .headers()
+        .expect("a header")
+        .iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        &header[..3],
+        ["line", "reason", "id"],
+        "rejects.csv header: {header:?}"
+    );
+    r.records()
+        .map(|rec| {
+            let rec = rec.expect("a rejects.csv row");
+            let line = rec[0]
+                .parse()
+                .unwrap_or_else(|_| panic!("line is a number: {rec:?}"));
+            (
+                line,
+                rec[1].to_string(),
+                rec.iter().skip(2).map(String::from).collect(),
+            )
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Processes
+
+fn python() -> String {
+    common::smtp_python()
+}
+
+/// A port nobody listens on right now: bound to port 0, then released.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("a local address").port()
+}
+
+/// A child process killed (SIGKILL) and reaped when dropped.
+struct Guard(Option<Child>);
+
+impl Guard {
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn try_exit(&mut self) -> Option<ExitStatus> {
+        let st = self
+            .0
+            .as_mut()
+            .and_then(|c| c.try_wait().expect("try_wait"));
+        if st.is_some() {
+            self.0 = None;
+        }
+        st
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The loopback SMTP server; it writes `<n>.eml` then `<n>.rcpt` for each message it
+/// accepts (numbered from 1), before answering 250.
+struct Sink {
+    _child: Guard,
+    dir: PathBuf,
+}
+
+impl Sink {
+    fn start(port: u16, dir: &Path, log: &Path) -> Sink {
+        std::fs::create_dir_all(dir).expect("sink folder");
+        let mut child = Command::new(python())
+            .arg(common::repo("tests/support/smtp_sink.py"))
+            .arg(port.to_string())
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).expect("sink log"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", python()));
+        let stdout = child.stdout.take().expect("sink stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let sink = Sink {
+            _child: Guard(Some(child)),
+            dir: dir.to_path_buf(),
+        };
+        match rx.recv_timeout(DEADLINE) {
+            Ok(line) if line.trim() == "ready" => sink,
+            other => {
+                drop(sink);
+                panic!(
+                    "the SMTP sink did not start ({other:?}); is aiosmtpd installed? its stderr:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
+            }
+        }
+    }
+
+    /// Whether the sink has accepted at least `n` messages (O(1): they are numbered).
+    fn has(&self, n: usize) -> bool {
+        n == 0 || self.dir.join(format!("{n}.rcpt")).exists()
+    }
+
+    fn messages(&self) -> Vec<Received> {
+        read_sink(&self.dir)
+    }
+}
+
+/// One message the sink accepted.
+#[derive(Debug, Clone)]
+struct Received {
+    n: u64,
+    rcpt: Vec<String>,
+    eml: PathBuf,
+    headers: Vec<(String, String)>,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+}
+
+/// Every complete message in a sink folder, in arrival order.
+fn read_sink(dir: &Path) -> Vec<Received> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(stem) = name.strip_suffix(".rcpt") else {
+            continue;
+        };
+        let Ok(n) = stem.parse::<u64>() else { continue };
+        let rcpt = std::fs::read_to_string(e.path())
+            .expect("rcpt file")
+            .lines()
+            .map(|l| l.trim().to_lowercase())
+            .filter(|l| !l.is_empty())
+            .collect();
+        let eml = dir.join(format!("{n}.eml"));
+        let raw = std::fs::read(&eml).expect("eml file beside its rcpt");
+        out.push(Received {
+            n,
+            rcpt,
+            headers: headers(&raw),
+            eml,
+        });
+    }
+    out.sort_by_key(|r| r.n);
+    out
+}
+
+/// The header block of a raw message, unfolded: (name, value) in order.
+fn headers(raw: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(raw);
+    let head = text
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or("")
+        .split("\n\n")
+        .next()
+        .unwrap_or("");
+    let mut unfolded: Vec<String> = Vec::new();
+    for line in head.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = unfolded.last_mut() {
+                last.push(' ');
+                last.push_str(line.trim());
+            }
+        } else {
+            unfolded.push(line.to_string());
+        }
+    }
+    unfolded
+        .iter()
+        .map(|l| match l.split_once(':') {
+            Some((k, v)) => (k.trim().to_string(), v.trim().to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect()
+}
+
+fn header<'a>(hs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    hs.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Messages read by Python's `email` package (an independent parser, which also decodes
+/// quoted-printable): for each path, To, Bcc/Cc, header names, subject, Message-ID and the
+/// decoded text and HTML parts.
+fn parse_emls(paths: &[PathBuf]) -> Vec<Value> {
+    const SCRIPT: &str = r#"
+import sys, json, email, email.policy
+out = []
+for path in sys.argv[1:]:
+    m = email.message_from_bytes(open(path, 'rb').read(), policy=email.policy.default)
+    text = html = None
+    for p in m.walk():
+        if p.is_multipart():
+            continue
+        if p.get_content_type() == 'text/plain':
+            text = p.get_content()
+        elif p.get_content_type() == 'text/html':
+            html = p.get_content()
+    out.append({
+        'path': path,
+        'keys': [k.lower() for k in m.keys()],
+        'to': [str(a.addr_spec).lower() for h in m.get_all('to', []) for a in h.addresses],
+        'bcc': [str(h) for h in m.get_all('bcc', [])],
+        'cc': [str(h) for h in m.get_all('cc', [])],
+        'subject': str(m['subject']),
+        'message_id': str(m['message-id']),
+        'top': m.get_content_type(),
+        'text': text,
+        'html': html,
+    })
+print(json.dumps(out))
+"#;
+    if paths.is_empty() {
+        return vec![];
+    }
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(SCRIPT)
+        .args(paths)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "parsing the messages failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .expect("the parser prints JSON")
+        .as_array()
+        .expect("a list")
+        .clone()
+}
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v[k].as_str().unwrap_or("")
+}
+
+/// Every file under `root` with the extension `ext` (recursively), sorted.
+fn files(root: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == ext) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Everything under `root` (files and folders), for diagnostics and "nothing written".
+fn all_entries(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// The harness: a database, a config file, an outbox, a letters folder, maybe a sink.
+
+struct Env {
+    v: Vigie,
+    config: PathBuf,
+    outbox: PathBuf,
+    letters: PathBuf,
+    input: PathBuf,
+    sink_dir: PathBuf,
+    port: Option<u16>,
+    logs: std::cell::RefCell<Vec<PathBuf>>,
+}
+
+impl Env {
+    /// File transport (`outbox/` in the temporary folder).
+    fn file(extra_yaml: &str) -> Env {
+        Env::build(None, extra_yaml)
+    }
+
+    /// SMTP to a loopback port (start the sink with `env.sink()`).
+    fn smtp(extra_yaml: &str) -> Env {
+        Env::build(Some(free_port()), extra_yaml)
+    }
+
+    fn build(port: Option<u16>, extra_yaml: &str) -> Env {
+        let v = Vigie::new();
+        let outbox = v.dir().join("outbox");
+        let letters = v.dir().join("letters");
+        let input = v.dir().join("input");
+        std::fs::create_dir_all(&input).expect("input folder");
+        let config = v.dir().join("config.yaml");
+        let env = Env {
+            config,
+            outbox,
+            letters,
+            input,
+            sink_dir: v.dir().join("sink"),
+            port,
+            logs: Default::default(),
+            v,
+        };
+        env.write_config(extra_yaml);
+        env
+    }
+
+    fn write_config(&self, extra_yaml: &str) {
+        let transport = match self.port {
+            None => "file".to_string(),
+            Some(port) => format!(
+                "smtp\n  smtp:\n    host: 127.0.0.1\n    port: {port}\n    security: none\n    timeout_secs: 10\n    pool_size: 16"
+            ),
+        };
+        let yaml = format!(
+            r#"organisation:
+  name: {ORG}
+dpo:
+  name: Dora Delegate
+  email: dpo@example.org
+  phone: "+33 1 23 45 67 89"
+letters_dir: {letters}
+{extra_yaml}
+mail:
+  from: "ACME <notify@example.org>"
+  outbox_dir: {outbox}
+  transport: {transport}
+"#,
+            letters = self.letters.display(),
+            outbox = self.outbox.display(),
+        );
+        std::fs::write(&self.config, yaml).expect("write the config");
+    }
+
+    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut a = vec!["--config", self.config.to_str().expect("UTF-8 path")];
+        a.extend_from_slice(args);
+        a
+    }
+
+    fn run(&self, args: &[&str]) -> common::Output {
+        self.v.run(&self.args(args))
+    }
+
+    #[track_caller]
+    fn ok(&self, args: &[&str]) -> String {
+        self.v.ok(&self.args(args))
+    }
+
+    #[track_caller]
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        self.v.fails(&self.args(args), code)
+    }
+
+    fn log_path(&self, what: &str) -> PathBuf {
+        let mut logs = self.logs.borrow_mut();
+        let p = self.v.dir().join(format!("{what}-{}.log", logs.len()));
+        logs.push(p.clone());
+        p
+    }
+
+    fn sink(&self) -> Sink {
+        let log = self.log_path("sink");
+        Sink::start(self.port.expect("an SMTP env"), &self.sink_dir, &log)
+    }
+
+    /// Case c1 of the French workflow, with the facts the letter prints.
+    #[track_caller]
+    fn open_case(&self) {
+        self.ok(&[
+            "case",
+            "open",
+            "--workflow",
+            "fr",
+            "--title",
+            "T",
+            "--aware-at",
+            "2026-11-20T09:00",
+            "--id",
+            "c1",
+            "--set",
+            &format!("measures={MEASURES}"),
+            "--set",
+            &format!("individual_advice={ADVICE}"),
+        ]);
+    }
+
+    /// Writes `input/<name>` and returns its path.
+    fn write_csv(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.input.join(name);
+        std::fs::write(&p, bytes).expect("write the recipient file");
+        p
+    }
+
+    fn rejects_path(&self) -> PathBuf {
+        self.input.join("rejects.csv")
+    }
+
+    /// `notify c1 --recipients FILE [extra] --json`, any exit code.
+    fn notify(&self, csv: &Path, extra: &[&str]) -> common::Output {
+        let csv = csv.to_str().expect("UTF-8 path");
+        let mut a = vec!["notify", "c1", "--recipients", csv, "--json"];
+        a.extend_from_slice(extra);
+        self.run(&a)
+    }
+
+    /// `notify ... --json` expected to exit 0; its JSON.
+    #[track_caller]
+    fn notify_ok(&self, csv: &Path, extra: &[&str]) -> Value {
+        let out = self.notify(csv, extra);
+        assert_eq!(
+            out.code,
+            0,
+            "notify {extra:?} should succeed\nstdout:\n{}\nstderr:\n{}\n{}",
+            out.stdout,
+            out.stderr,
+            self.diag()
+        );
+        serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("notify printed no JSON ({e}):\n{}", out.stdout))
+    }
+
+    /// The `notification_campaign` events of c1, oldest first.
+    fn campaign_events(&self) -> Vec<Value> {
+        self.v.show("c1")["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["kind"] == "notification_campaign")
+            .cloned()
+            .collect()
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        self.v
+            .db()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    fn ledger_by_status(&self) -> BTreeMap<String, i64> {
+        let conn = self.v.db();
+        let mut stmt = conn
+            .prepare("SELECT status, COUNT(*) FROM ledger GROUP BY status")
+            .expect("the ledger table");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .map(|r| r.expect("a row"))
+            .collect()
+    }
+
+    /// Logs, the ledger's counts and the sink's size, for a failing assertion.
+    fn diag(&self) -> String {
+        let mut s = String::new();
+        for p in self.logs.borrow().iter() {
+            let text = std::fs::read_to_string(p).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(30)..];
+            s.push_str(&format!(
+                "--- {} (last {} lines)\n{}\n",
+                p.display(),
+                tail.len(),
+                tail.join("\n")
+            ));
+        }
+        let conn = self.v.db();
+        let ledger: Vec<String> = conn
+            .prepare("SELECT campaign, status, COUNT(*) FROM ledger GROUP BY campaign, status")
+            .and_then(|mut st| {
+                st.query_map([], |r| {
+                    Ok(format!(
+                        "{}:{}={}",
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?
+                    ))
+                })
+                .map(|rows| rows.filter_map(Result::ok).collect())
+            })
+            .unwrap_or_default();
+        s.push_str(&format!("--- ledger: {ledger:?}\n"));
+        s.push_str(&format!(
+            "--- sink: {} message(s); outbox: {} .eml; letters: {} .txt\n",
+            read_sink(&self.sink_dir).len(),
+            files(&self.outbox, "eml").len(),
+            files(&self.letters, "txt").len()
+        ));
+        s
+    }
+}
+
+/// The JSON counts of a run, for compact assertions.
+fn counts(v: &Value) -> (u64, u64, u64, u64) {
+    let n = |k: &str| {
+        v[k].as_u64()
+            .unwrap_or_else(|| panic!("no count '{k}' in {v:#}"))
+    };
+    (n("sent"), n("rejected"), n("failed"), n("skipped"))
+}
+
+/// Checks the sharded layout `root/campaign-N/<3 hex>/<64 hex>.<ext>` and that no folder
+/// holds more than 1,000 files; returns the files.
+#[track_caller]
+fn check_sharded(root: &Path, campaign: i64, ext: &str) -> Vec<PathBuf> {
+    let all = files(root, ext);
+    let mut per_dir: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    for f in &all {
+        let rel = f.strip_prefix(root).expect("under the root");
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(parts.len(), 3, "campaign-N/xyz/file: {}", rel.display());
+        assert_eq!(
+            parts[0],
+            format!("campaign-{campaign}"),
+            "{}",
+            rel.display()
+        );
+        let stem = parts[2]
+            .strip_suffix(&format!(".{ext}"))
+            .expect("the extension");
+        assert!(
+            stem.len() == 64 && stem.chars().all(|c| c.is_ascii_hexdigit()),
+            "named by a 64-hex key: {}",
+            rel.display()
+        );
+        assert_eq!(
+            &stem[..3],
+            parts[1],
+            "sharded by the key's prefix: {}",
+            rel.display()
+        );
+        *per_dir
+            .entry(f.parent().unwrap().to_path_buf())
+            .or_default() += 1;
+    }
+    let biggest = per_dir.values().max().copied().unwrap_or(0);
+    assert!(
+        biggest <= 1000,
+        "a folder holds {biggest} files (more than 1,000)"
+    );
+    // No temporary file left behind.
+    let tmp: Vec<PathBuf> = all_entries(root)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(tmp.is_empty(), "temporary files left: {tmp:?}");
+    all
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests
+
+/// Every valid row arrives exactly once at a real SMTP server, with the person's own
+/// greeting and address; each bad row is listed in rejects.csv with its line and reason.
+#[test]
+fn smtp_delivers_each_valid_row_once_and_lists_rejects() {
+    let env = Env::smtp("");
+    let sink = env.sink();
+    env.open_case();
+
+    let people: Vec<Person> = (0..12).map(Person::nth).collect();
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    // line 2..=4: valid
+    for p in &people[..3] {
+        lines.push(p.row());
+    }
+    // line 5: the e-mail column is empty
+    lines.push(b"R1;Bob;Vide;;1 rue;75001;Paris\n".to_vec());
+    // line 6: not an e-mail address
+    lines.push(b"R2;Chlo\xc3\xa9;Durand;chloe.example.org;1 rue;75001;Paris\n".to_vec());
+    // line 7 (and 8): a line break inside a quoted first name
+    lines.push(b"R3;\"Dan\r\nX\";Petit;dan@example.org;1 rue;75001;Paris\n".to_vec());
+    // line 9: the identifier of line 2 again, with another address
+    lines.push(
+        format!(
+            "{};Autre;Personne;duplicate@example.org;1 rue;75001;Paris\n",
+            people[0].id
+        )
+        .into_bytes(),
+    );
+    // line 10: Latin-1 bytes (not UTF-8)
+    lines.push(b"R4;Fr\xe9d\xe9ric;Roux;fred@example.org;1 rue;75001;Paris\n".to_vec());
+    // line 11: the identifier is empty
+    lines.push(b";Gil;Blanc;gil@example.org;1 rue;75001;Paris\n".to_vec());
+    // line 12: a short row, no e-mail column at all
+    lines.push(b"R5;Hugo;Moreau\n".to_vec());
+    // line 13..: valid
+    for p in &people[3..] {
+        lines.push(p.row());
+    }
+    let csv = env.write_csv("people.csv", &csv_file(&lines));
+
+    let out = env.notify_ok(&csv, &["--concurrency", "4"]);
+    assert_eq!(out["campaign"], 1, "{out:#}");
+    assert_eq!(out["channel"], "email", "{out:#}");
+    assert_eq!(out["dry_run"], false, "{out:#}");
+    assert_eq!(counts(&out), (people.len() as u64, 7, 0, 0), "{out:#}");
+    assert_eq!(
+        s(&out, "rejects"),
+        env.rejects_path().display().to_string(),
+        "rejects.csv is beside the input: {out:#}"
+    );
+
+    // rejects.csv: one row per rejected line, with the reason.
+    let rejects = read_rejects(&env.rejects_path());
+    let expected: [(u64, &str, &str); 7] = [
+        (5, "missing e-mail address", "R1"),
+        (6, "invalid e-mail address", "R2"),
+        (7, "line break or control character in first name", "R3"),
+        (9, "duplicate identifier", &people[0].id),
+        (10, "not valid UTF-8", "R4"),
+        (11, "missing identifier", ""),
+        (12, "missing e-mail address", "R5"),
+    ];
+    assert_eq!(
+        rejects.len(),
+        expected.len(),
+        "rejects.csv rows: {rejects:#?}"
+    );
+    for ((line, reason, fields), (want_line, want_reason, want_id)) in
+        rejects.iter().zip(expected.iter())
+    {
+        assert_eq!(line, want_line, "rejects.csv: {rejects:#?}");
+        assert!(
+            reason.contains(want_reason),
+            "line {line}: reason '{reason}' should say '{want_reason}'"
+        );
+        assert_eq!(fields[0], *want_id, "line {line}: the row's id: {fields:?}");
+    }
+    // The original fields are kept (the line break of line 7 too).
+    assert_eq!(rejects[2].2[1], "Dan\r\nX", "{:?}", rejects[2]);
+    assert!(rejects[4].2[1].starts_with("Fr"), "{:?}", rejects[4]);
+
+    // The sink: each valid person exactly once, nobody else.
+    let msgs = sink.messages();
+    let mut by_rcpt: BTreeMap<String, Vec<&Received>> = BTreeMap::new();
+    for m in &msgs {
+        assert_eq!(m.rcpt.len(), 1, "one envelope recipient per message: {m:?}");
+        by_rcpt.entry(m.rcpt[0].clone()).or_default().push(m);
+    }
+    let want: BTreeSet<String> = people.iter().map(|p| p.email.clone()).collect();
+    let got: BTreeSet<String> = by_rcpt.keys().cloned().collect();
+    assert_eq!(got, want, "the recipients received\n{}", env.diag());
+    for (r, ms) in &by_rcpt {
+        assert_eq!(ms.len(), 1, "{r} received {} messages", ms.len());
+    }
+
+    // Each message carries its person's address and greeting.
+    let parsed = parse_emls(&msgs.iter().map(|m| m.eml.clone()).collect::<Vec<_>>());
+    let mut ids = BTreeSet::new();
+    for (m, p) in msgs.iter().zip(&parsed) {
+        let person = people
+            .iter()
+            .find(|x| x.email == m.rcpt[0])
+            .expect("a known person");
+        assert_eq!(p["to"], serde_json::json!([person.email]), "{p:#}");
+        assert_eq!(s(p, "top"), "multipart/alternative", "{p:#}");
+        assert!(s(p, "subject").contains(ORG), "{p:#}");
+        let text = s(p, "text");
+        assert!(
+            text.starts_with(&person.greeting()),
+            "the text part starts with '{}':\n{text}",
+            person.greeting()
+        );
+        assert!(
+            text.contains(MEASURES),
+            "the case's facts are in the letter:\n{text}"
+        );
+        assert!(text.contains(ORG), "{text}");
+        // Nobody else's name.
+        for other in people.iter().filter(|x| x.id != person.id) {
+            assert!(!text.contains(&other.greeting()), "{text}");
+        }
+        let html = s(p, "html");
+        assert!(
+            html.contains(&person.greeting()),
+            "the HTML part greets too:\n{html}"
+        );
+        let mid = s(p, "message_id");
+        assert!(mid.ends_with("@example.org>"), "{mid}");
+        assert!(
+            ids.insert(mid.to_string()),
+            "Message-IDs are distinct: {mid}"
+        );
+    }
+
+    // The register records the run.
+    let events = env.campaign_events();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let e = &events[0];
+    assert_eq!(e["campaign"], 1, "{e:#}");
+    assert_eq!(e["channel"], "email", "{e:#}");
+    assert_eq!(e["sent"], people.len() as u64, "{e:#}");
+    assert_eq!(e["rejected"], 7, "{e:#}");
+    assert_eq!(e["failed"], 0, "{e:#}");
+    assert_eq!(e["skipped"], 0, "{e:#}");
+    assert_eq!(e["total_sent"], people.len() as u64, "{e:#}");
+}
+
+/// SIGKILL at several points of a 20,000-row SMTP run, rerun until it exits 0: each
+/// person received exactly once, apart from the messages in flight at a kill (at most
+/// the concurrency per kill), and those carry the same Message-ID.
+#[test]
+fn sigkill_during_a_20000_row_smtp_run_sends_each_person_once() {
+    const ROWS: usize = 20_000;
+    const CONCURRENCY: usize = 16;
+    let env = Env::smtp("");
+    let sink = env.sink();
+    env.open_case();
+    let people: Vec<Person> = (0..ROWS).map(Person::nth).collect();
+    let lines: Vec<Vec<u8>> = people.iter().map(Person::row).collect();
+    let csv = env.write_csv("people.csv", &csv_file(&lines));
+
+    // Kill points: after ~1,500, ~6,000 and ~12,000 messages, moved by a seeded RNG.
+    let seed: u64 = std::env::var("VIGIE_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_2026);
+    let mut x = seed | 1;
+    let mut rng = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    // Each kill waits a further 0-149 ms once its count is reached, so that it lands at
+    // different moments of a batch (sending, waiting for replies, writing the ledger).
+    let kill_at: Vec<(usize, u64)> = [1500usize, 6000, 12000]
+        .iter()
+        .map(|b| (b + (rng() % 1000) as usize, rng() % 150))
+        .collect();
+    eprintln!("seed {seed}: SIGKILL after (messages received, extra ms) {kill_at:?}");
+
+    let started = Instant::now();
+    let concurrency = CONCURRENCY.to_string();
+    let spawn = |run: usize| {
+        let log = env.log_path(&format!("notify-run{run}"));
+        let file = std::fs::File::create(&log).expect("notify log");
+        let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg("--db")
+            .arg(env.v.db_path())
+            .arg("--config")
+            .arg(&env.config)
+            .args(["notify", "c1", "--recipients"])
+            .arg(&csv)
+            .args(["--concurrency", &concurrency, "--json"])
+            .env_remove("VIGIE_DB")
+            .env_remove("VIGIE_CONFIG")
+            .env("VIGIE_ACTOR", "test-dpo")
+            .env("RUST_BACKTRACE", "0")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log handle"))
+            .stderr(file)
+            .spawn()
+            .expect("vigie notify starts");
+        Guard(Some(child))
+    };
+    let mut kills = 0usize;
+    let mut runs = 0usize;
+    let mut boundaries: Vec<usize> = Vec::new();
+    loop {
+        runs += 1;
+        let mut child = spawn(runs);
+        let status = loop {
+            if let Some(st) = child.try_exit() {
+                break Some(st);
+            }
+            if kills < kill_at.len() && sink.has(kill_at[kills].0) {
+                std::thread::sleep(Duration::from_millis(kill_at[kills].1));
+                child.kill9();
+                // What the sink had accepted when the client died (a message whose end
+                // it had already read may still be being written: let it settle).
+                std::thread::sleep(Duration::from_millis(300));
+                let mut last = kill_at[kills].0;
+                while sink.has(last + 1) {
+                    last += 1;
+                }
+                boundaries.push(last);
+                kills += 1;
+                break None;
+            }
+            if started.elapsed() > Duration::from_secs(900) {
+                panic!(
+                    "not done after {:?} ({runs} runs, {kills} kills)\n{}",
+                    started.elapsed(),
+                    env.diag()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        match status {
+            None => continue,
+            Some(st) if st.code() == Some(0) => break,
+            Some(st) => panic!("run {runs} exited with {st}\n{}", env.diag()),
+        }
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(kills, kill_at.len(), "every kill happened\n{}", env.diag());
+
+    // Nothing left: a further run sends nothing and skips everyone.
+    let last = env.notify_ok(&csv, &["--concurrency", &concurrency]);
+    assert_eq!(counts(&last), (0, 0, 0, ROWS as u64), "{last:#}");
+    assert_eq!(
+        env.ledger_by_status(),
+        BTreeMap::from([("sent".to_string(), ROWS as i64)]),
+        "every person is 'sent' in the ledger"
+    );
+
+    let msgs = sink.messages();
+    let mut by_rcpt: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut arrivals: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for m in &msgs {
+        arrivals.entry(m.rcpt[0].clone()).or_default().push(m.n);
+        assert_eq!(m.rcpt.len(), 1, "{m:?}");
+        let to = m.header("to").unwrap_or_default().to_lowercase();
+        assert_eq!(to, m.rcpt[0], "To matches the envelope: {m:?}");
+        let mid = m
+            .header("message-id")
+            .unwrap_or_else(|| panic!("a Message-ID: {m:?}"))
+            .to_string();
+        by_rcpt.entry(m.rcpt[0].clone()).or_default().push(mid);
+    }
+    let want: BTreeSet<String> = people.iter().map(|p| p.email.clone()).collect();
+    let got: BTreeSet<String> = by_rcpt.keys().cloned().collect();
+    let missing: Vec<&String> = want.difference(&got).take(10).collect();
+    let strangers: Vec<&String> = got.difference(&want).take(10).collect();
+    assert!(
+        missing.is_empty() && strangers.is_empty(),
+        "never received (first 10): {missing:?}; not in the file: {strangers:?}\n{}",
+        env.diag()
+    );
+    let mut duplicates = 0usize;
+    let mut all_ids = BTreeSet::new();
+    for (r, mids) in &by_rcpt {
+        duplicates += mids.len() - 1;
+        assert!(
+            mids.iter().all(|m| *m == mids[0]),
+            "{r} received {} messages with different Message-IDs: {mids:?}",
+            mids.len()
+        );
+        assert!(
+            all_ids.insert(mids[0].clone()),
+            "Message-ID {} given to two people",
+            mids[0]
+        );
+    }
+    eprintln!(
+        "{} messages received for {ROWS} people in {elapsed:?}: {runs} runs, {kills} kills \
+         (the sink had {boundaries:?} at each), {duplicates} duplicate(s)",
+        msgs.len()
+    );
+    // Each duplicate was in flight at a kill: its first copy among the last `CONCURRENCY`
+    // messages before the kill, its second among the first `CONCURRENCY` after it.
+    for (r, ns) in arrivals.iter().filter(|(_, ns)| ns.len() > 1) {
+        for w in ns.windows(2) {
+            let (a, b) = (w[0] as usize, w[1] as usize);
+            assert!(
+                boundaries
+                    .iter()
+                    .any(|k| a + CONCURRENCY > *k && a <= *k && b > *k && b <= k + CONCURRENCY),
+                "{r} received as messages {a} and {b}, not around one kill ({boundaries:?})"
+            );
+        }
+    }
+    assert!(
+        duplicates <= kills * CONCURRENCY,
+        "{duplicates} duplicates for {kills} kills at concurrency {CONCURRENCY}: {:?}",
+        by_rcpt
+            .iter()
+            .filter(|(_, m)| m.len() > 1)
+            .take(40)
+            .collect::<Vec<_>>()
+    );
+
+    // The run that finished, and the empty rerun, are in the register.
+    let events = env.campaign_events();
+    let e = events.last().expect("a notification_campaign event");
+    assert_eq!(e["total_sent"], ROWS as u64, "{events:#?}");
+    assert!(
+        events.iter().all(|e| e["campaign"] == 1),
+        "every run resumed campaign 1: {events:#?}"
+    );
+}
+
+/// A name or e-mail field that tries to add a header is refused; markup in a name is
+/// shown as text in the HTML part, on the fast path (plain `{{recipient.x}}`) and on the
+/// slow one (a template that uses `recipient` otherwise).
+#[test]
+fn header_and_html_injection_are_neutralised() {
+    let env = Env::smtp("");
+    let sink = env.sink();
+    env.open_case();
+
+    let evil = "evil@example.org";
+    let lines: Vec<Vec<u8>> = vec![
+        // line 2..=3: CR LF and a Bcc header in a first name
+        row(&[
+            "I1",
+            &format!("Eve\r\nBcc: {evil}"),
+            "Smith",
+            "eve@example.org",
+            "1 rue",
+            "75001",
+            "Paris",
+        ]),
+        // line 4..=5: LF and a Bcc header in a last name
+        row(&[
+            "I2",
+            "Mallory",
+            &format!("X\nBcc: {evil}"),
+            "mal@example.org",
+            "1 rue",
+            "75001",
+            "Paris",
+        ]),
+        // line 6..=7: a newline and a header in the e-mail field
+        row(&[
+            "I3",
+            "Oscar",
+            "Doe",
+            &format!("oscar@example.org\r\nBcc: {evil}"),
+            "1 rue",
+            "75001",
+            "Paris",
+        ]),
+        // line 8..=9
+        row(&[
+            "I4",
+            "Trent",
+            "Roe",
+            &format!("trent@example.org\nTo: {evil}"),
+            "1 rue",
+            "75001",
+            "Paris",
+        ]),
+        // line 10: two addresses in one field
+        row(&[
+            "I5",
+            "Zoe",
+            "Kay",
+            &format!("zoe@example.org, {evil}"),
+            "1 rue",
+            "75001",
+            "Paris",
+        ]),
+        // line 11: a display name and an address
+        row(&[
+            "I6",
+            "Yan",
+            "Lo",
+            &format!("Yan <yan@example.org>, <{evil}>"),
+            "1 rue",
+            "75001",
+            "Paris",
+        ]),
+        // line 12..: sent, with markup shown as text
+        row(&[
+            "H1",
+            "<script>alert(1)</script>",
+            "Ray",
+            "ray@example.org",
+            "1 rue",
+            "75001",
+            "Paris",
+        ]),
+        row(&[
+            "H2",
+            "<b>x</b>",
+            "Tom & \"Jerry\"",
+            "tom@example.org",
+            "1 rue",
+            "75001",
+            "Paris",
+        ]),
+        row(&[
+            "H3",
+            &format!("Bcc: {evil}"),
+            "Plain",
+            "plain@example.org",
+            "1 rue",
+            "75001",
+            "Paris",
+        ]),
+        row(&[
+            "H4",
+            "[lien](javascript:alert(1))",
+            "<img src=x onerror=alert(1)>",
+            "img@example.org",
+            "1 rue",
+            "75001",
+            "Paris",
+        ]),
+    ];
+    let csv_bytes = csv_file(&lines);
+    let csv = env.write_csv("people.csv", &csv_bytes);
+
+    let check = |sink: &Sink, expect_sent: usize, label: &str| {
+        let msgs = sink.messages();
+        let rcpts: BTreeSet<String> = msgs.iter().flat_map(|m| m.rcpt.clone()).collect();
+        assert!(
+            !rcpts.contains(evil),
+            "{label}: {evil} received something: {rcpts:?}"
+        );
+        assert_eq!(
+            rcpts,
+            [
+                "ray@example.org",
+                "tom@example.org",
+                "plain@example.org",
+                "img@example.org"
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<BTreeSet<_>>(),
+            "{label}"
+        );
+        assert_eq!(msgs.len(), expect_sent, "{label}: one message each");
+        for m in &msgs {
+            for (k, v) in &m.headers {
+                assert!(
+                    !k.eq_ignore_ascii_case("bcc") && !k.eq_ignore_ascii_case("cc"),
+                    "{label}: an injected header {k}: {v} in {}",
+                    m.eml.display()
+                );
+                assert!(!v.contains(evil), "{label}: {evil} in header {k}: {v}");
+            }
+        }
+        let parsed = parse_emls(&msgs.iter().map(|m| m.eml.clone()).collect::<Vec<_>>());
+        for p in &parsed {
+            assert!(
+                p["bcc"].as_array().unwrap().is_empty() && p["cc"].as_array().unwrap().is_empty(),
+                "{label}: {p:#}"
+            );
+            assert_eq!(p["to"].as_array().unwrap().len(), 1, "{label}: {p:#}");
+            let html = s(p, "html");
+            let lower = html.to_lowercase();
+            for raw in ["<script", "<b>x", "<img", "javascript:alert(1)\""] {
+                assert!(
+                    !lower.contains(raw),
+                    "{label}: raw markup '{raw}' in the HTML part:\n{html}"
+                );
+            }
+            assert!(
+                !lower.contains("href="),
+                "{label}: a link was made:\n{html}"
+            );
+        }
+        let html_of = |to: &str| {
+            let p = parsed
+                .iter()
+                .find(|p| p["to"][0] == to)
+                .unwrap_or_else(|| panic!("{label}: no message to {to}"));
+            (s(p, "text").to_string(), s(p, "html").to_string())
+        };
+        let (text, html) = html_of("ray@example.org");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt; Ray,"),
+            "{label}: the script tag is escaped:\n{html}"
+        );
+        assert!(
+            text.starts_with("Bonjour <script>alert(1)</script> Ray,"),
+            "{label}: the text part shows the name as typed:\n{text}"
+        );
+        let (_, html) = html_of("tom@example.org");
+        assert!(html.contains("&lt;b&gt;x&lt;/b&gt;"), "{label}:\n{html}");
+        assert!(html.contains("Tom &amp; "), "{label}:\n{html}");
+        let (text, _) = html_of("plain@example.org");
+        assert!(
+            text.starts_with(&format!("Bonjour Bcc: {evil} Plain,")),
+            "{label}:\n{text}"
+        );
+        let (_, html) = html_of("img@example.org");
+        assert!(
+            html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{label}:\n{html}"
+        );
+    };
+
+    let out = env.notify_ok(&csv, &[]);
+    assert_eq!(counts(&out), (4, 6, 0, 0), "{out:#}");
+    let rejects = read_rejects(&env.rejects_path());
+    let got: Vec<(u64, String)> = rejects.iter().map(|(l, r, _)| (*l, r.clone())).collect();
+    let want = [
+        (2, "line break or control character in first name"),
+        (4, "line break or control character in last name"),
+        (6, "line break or control character in e-mail"),
+        (8, "line break or control character in e-mail"),
+        (10, "invalid e-mail address"),
+        (11, "invalid e-mail address"),
+    ];
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    for ((l, r), (wl, wr)) in got.iter().zip(want) {
+        assert_eq!(*l, wl, "{got:#?}");
+        assert!(r.contains(wr), "line {l}: '{r}' should say '{wr}'");
+    }
+    check(&sink, 4, "fast path");
+    drop(sink);
+
+    // The slow path: a template that uses `recipient` in a helper renders each row in
+    // full; markup in a name must still come out as text.
+    let env2 = Env::smtp("");
+    let tpl = env2.v.dir().join("templates");
+    std::fs::create_dir_all(&tpl).unwrap();
+    std::fs::write(
+        tpl.join("individual_letter.fr.md.hbs"),
+        "{{#if recipient.name}}Bonjour {{recipient.name}},{{/if}}\n\nMerci, {{recipient.first_name}}.\n\n{{f.measures}}\n",
+    )
+    .unwrap();
+    env2.write_config(&format!("templates_dir: {}", tpl.display()));
+    let sink2 = env2.sink();
+    env2.open_case();
+    let csv2 = env2.write_csv("people.csv", &csv_bytes);
+    let out = env2.notify_ok(&csv2, &[]);
+    assert_eq!(counts(&out), (4, 6, 0, 0), "{out:#}");
+    check(&sink2, 4, "slow path");
+}
+
+/// File transport: `--limit 300`, then a rerun sends the rest; the outbox holds one
+/// `.eml` per person, sharded; the register has both runs.
+#[test]
+fn file_transport_resumes_after_limit_without_duplicates() {
+    const ROWS: usize = 2000;
+    let env = Env::file("");
+    env.open_case();
+    let people: Vec<Person> = (0..ROWS).map(Person::nth).collect();
+    let mut lines: Vec<Vec<u8>> = people.iter().map(Person::row).collect();
+    // Two rejects at the end (after the limit), so the limited run sees none.
+    lines.push(row(&["X1", "No", "Mail", "", "1 rue", "75001", "Paris"]));
+    lines.push(row(&[
+        &people[10].id,
+        "Dup",
+        "Licate",
+        "dup@example.org",
+        "",
+        "",
+        "",
+    ]));
+    let csv = env.write_csv("people.csv", &csv_file(&lines));
+
+    let first = env.notify_ok(&csv, &["--limit", "300"]);
+    assert_eq!(first["campaign"], 1, "{first:#}");
+    assert_eq!(counts(&first), (300, 0, 0, 0), "{first:#}");
+    assert_eq!(check_sharded(&env.outbox, 1, "eml").len(), 300);
+
+    let second = env.notify_ok(&csv, &[]);
+    assert_eq!(second["campaign"], 1, "{second:#}");
+    assert_eq!(
+        counts(&second),
+        ((ROWS - 300) as u64, 2, 0, 300),
+        "{second:#}"
+    );
+    let emls = check_sharded(&env.outbox, 1, "eml");
+    assert_eq!(emls.len(), ROWS, "one .eml per valid row\n{}", env.diag());
+
+    // Each file is one person's, each person has one file.
+    let mut to: BTreeMap<String, usize> = BTreeMap::new();
+    let mut mids = BTreeSet::new();
+    for f in &emls {
+        let hs = headers(&std::fs::read(f).unwrap());
+        *to.entry(header(&hs, "to").unwrap_or_default().to_lowercase())
+            .or_default() += 1;
+        assert!(
+            mids.insert(header(&hs, "message-id").unwrap_or_default().to_string()),
+            "distinct Message-IDs"
+        );
+    }
+    let want: BTreeSet<String> = people.iter().map(|p| p.email.clone()).collect();
+    assert_eq!(to.keys().cloned().collect::<BTreeSet<_>>(), want);
+    assert!(to.values().all(|n| *n == 1));
+    // A sample decoded by Python: the right greeting in the right file.
+    let sample: Vec<PathBuf> = emls.iter().step_by(397).cloned().collect();
+    for p in parse_emls(&sample) {
+        let person = people
+            .iter()
+            .find(|x| p["to"][0] == x.email.as_str())
+            .expect("a known person");
+        assert!(
+            s(&p, "text").starts_with(&person.greeting()),
+            "{}",
+            s(&p, "text")
+        );
+    }
+
+    // Nothing left.
+    let third = env.notify_ok(&csv, &[]);
+    assert_eq!(counts(&third), (0, 2, 0, ROWS as u64), "{third:#}");
+    assert_eq!(files(&env.outbox, "eml").len(), ROWS);
+    assert_eq!(
+        env.ledger_by_status(),
+        BTreeMap::from([("sent".to_string(), ROWS as i64)])
+    );
+
+    let events = env.campaign_events();
+    let summary: Vec<(u64, u64, u64, u64)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["sent"].as_u64().unwrap(),
+                e["skipped"].as_u64().unwrap(),
+                e["rejected"].as_u64().unwrap(),
+                e["total_sent"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (300, 0, 0, 300),
+            ((ROWS - 300) as u64, 300, 2, ROWS as u64),
+            (0, ROWS as u64, 2, ROWS as u64)
+        ],
+        "{events:#?}"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e["campaign"] == 1 && e["channel"] == "email")
+    );
+}
+
+/// Another recipient file (or letter template) for the same campaign is refused with
+/// one line naming --new-campaign, and nothing is sent; --new-campaign starts campaign 2.
+#[test]
+fn changed_recipient_file_is_refused_unless_new_campaign() {
+    let env = Env::file("");
+    env.open_case();
+    let people: Vec<Person> = (0..6).map(Person::nth).collect();
+    let lines: Vec<Vec<u8>> = people[..5].iter().map(Person::row).collect();
+    let csv = env.write_csv("people.csv", &csv_file(&lines));
+    let first = env.notify_ok(&csv, &[]);
+    assert_eq!(counts(&first), (5, 0, 0, 0), "{first:#}");
+    let snapshot = env.v.db_snapshot();
+    let outbox_before = all_entries(&env.outbox);
+
+    // The same file with one more row.
+    let mut lines2 = lines.clone();
+    lines2.push(people[5].row());
+    std::fs::write(&csv, csv_file(&lines2)).unwrap();
+    let csv_s = csv.to_str().unwrap();
+    let line = env.fails(&["notify", "c1", "--recipients", csv_s, "--json"], 2);
+    assert!(line.contains("--new-campaign"), "{line}");
+    assert!(line.contains("campaign 1"), "{line}");
+    // Also refused under another name, or with a --limit.
+    let copy = env.write_csv("copy.csv", &csv_file(&lines2));
+    let line = env.fails(
+        &[
+            "notify",
+            "c1",
+            "--recipients",
+            copy.to_str().unwrap(),
+            "--limit",
+            "1",
+        ],
+        2,
+    );
+    assert!(line.contains("--new-campaign"), "{line}");
+    assert_eq!(env.v.db_snapshot(), snapshot, "no event recorded");
+    assert_eq!(all_entries(&env.outbox), outbox_before, "nothing sent");
+    assert_eq!(env.count("SELECT COUNT(*) FROM campaigns"), 1);
+    assert_eq!(env.count("SELECT COUNT(*) FROM ledger"), 5);
+
+    // Another letter template is refused the same way.
+    let tpl = env.v.dir().join("templates");
+    std::fs::create_dir_all(&tpl).unwrap();
+    let src = std::fs::read_to_string(common::repo("templates/individual_letter.fr.md.hbs"))
+        .expect("the embedded template's source");
+    std::fs::write(
+        tpl.join("individual_letter.fr.md.hbs"),
+        format!("{src}\nPS : une ligne de plus.\n"),
+    )
+    .unwrap();
+    std::fs::write(&csv, csv_file(&lines)).unwrap();
+    env.write_config(&format!("templates_dir: {}", tpl.display()));
+    let line = env.fails(&["notify", "c1", "--recipients", csv_s], 2);
+    assert!(
+        line.contains("--new-campaign") && line.contains("template"),
+        "{line}"
+    );
+    assert_eq!(env.v.db_snapshot(), snapshot);
+    assert_eq!(all_entries(&env.outbox), outbox_before);
+    env.write_config("");
+
+    // --new-campaign: campaign 2 sends to everyone in the new file.
+    std::fs::write(&csv, csv_file(&lines2)).unwrap();
+    let second = env.notify_ok(&csv, &["--new-campaign"]);
+    assert_eq!(second["campaign"], 2, "{second:#}");
+    assert_eq!(counts(&second), (6, 0, 0, 0), "{second:#}");
+    let c1 = files(&env.outbox.join("campaign-1"), "eml");
+    let c2 = files(&env.outbox.join("campaign-2"), "eml");
+    assert_eq!((c1.len(), c2.len()), (5, 6), "{}", env.diag());
+    // Resuming campaign 2 needs no flag.
+    let third = env.notify_ok(&csv, &[]);
+    assert_eq!(third["campaign"], 2, "{third:#}");
+    assert_eq!(counts(&third), (0, 0, 0, 6), "{third:#}");
+    let events = env.campaign_events();
+    let per: Vec<(u64, u64)> = events
+        .iter()
+        .map(|e| (e["campaign"].as_u64().unwrap(), e["sent"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(per, [(1, 5), (2, 6), (2, 0)], "{events:#?}");
+}
+
+/// --dry-run renders and checks every row, reports the counts, and writes neither the
+/// ledger nor the outbox nor the register; not even an SMTP server is needed.
+#[test]
+fn dry_run_reports_counts_and_writes_nothing() {
+    let env = Env::file("");
+    env.open_case();
+    let people: Vec<Person> = (0..10).map(Person::nth).collect();
+    let mut lines: Vec<Vec<u8>> = people.iter().map(Person::row).collect();
+    lines.push(row(&["X1", "No", "Mail", "", "1 rue", "75001", "Paris"]));
+    lines.push(row(&[
+        "X2",
+        "Bad",
+        "Mail",
+        "not-an-address",
+        "1 rue",
+        "75001",
+        "Paris",
+    ]));
+    let csv = env.write_csv("people.csv", &csv_file(&lines));
+    let snapshot = env.v.db_snapshot();
+
+    let out = env.notify_ok(&csv, &["--dry-run"]);
+    assert_eq!(out["dry_run"], true, "{out:#}");
+    assert_eq!(counts(&out), (10, 2, 0, 0), "{out:#}");
+    assert!(files(&env.outbox, "eml").is_empty(), "{}", env.diag());
+    assert!(
+        all_entries(&env.outbox).is_empty(),
+        "no outbox folder content"
+    );
+    assert_eq!(env.count("SELECT COUNT(*) FROM ledger"), 0);
+    assert_eq!(env.count("SELECT COUNT(*) FROM campaigns"), 0);
+    assert_eq!(env.v.db_snapshot(), snapshot, "no event recorded");
+    // The human summary says it too.
+    let text = env.ok(&[
+        "notify",
+        "c1",
+        "--recipients",
+        csv.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    assert!(
+        text.contains("dry run") && text.contains("10 sent"),
+        "{text}"
+    );
+
+    // The letter channel too: no letter written.
+    let out = env.notify_ok(&csv, &["--dry-run", "--channel", "letter"]);
+    assert_eq!(counts(&out), (12, 0, 0, 0), "{out:#}");
+    assert!(all_entries(&env.letters).is_empty(), "no letter written");
+
+    // After part of a real run, a dry run counts what a rerun would skip, still writing
+    // nothing.
+    let part = env.notify_ok(&csv, &["--limit", "3"]);
+    assert_eq!(
+        part["campaign"], 1,
+        "the dry runs used no campaign number: {part:#}"
+    );
+    assert_eq!(counts(&part).0, 3, "{part:#}");
+    let ledger = env.count("SELECT COUNT(*) FROM ledger");
+    let snapshot = env.v.db_snapshot();
+    let outbox = all_entries(&env.outbox);
+    let out = env.notify_ok(&csv, &["--dry-run"]);
+    assert_eq!(counts(&out), (7, 2, 0, 3), "{out:#}");
+    assert_eq!(env.count("SELECT COUNT(*) FROM ledger"), ledger);
+    assert_eq!(env.v.db_snapshot(), snapshot);
+    assert_eq!(all_entries(&env.outbox), outbox);
+
+    // SMTP configured but nobody listening: a dry run does not connect.
+    let env2 = Env::smtp("");
+    env2.open_case();
+    let csv2 = env2.write_csv("people.csv", &csv_file(&lines));
+    let out = env2.notify_ok(&csv2, &["--dry-run"]);
+    assert_eq!(counts(&out), (10, 2, 0, 0), "{out:#}");
+    assert_eq!(env2.count("SELECT COUNT(*) FROM ledger"), 0);
+}
+
+/// --channel letter: one letter per valid row under letters_dir, with the postal block
+/// and the greeting; a row without its address is rejected (a bad e-mail is not).
+#[test]
+fn letter_channel_writes_one_letter_per_row() {
+    let env = Env::file("");
+    env.open_case();
+    let people: Vec<Person> = (0..8).map(Person::nth).collect();
+    let mut lines: Vec<Vec<u8>> = people.iter().map(Person::row).collect();
+    // line 10: no street address
+    lines.push(row(&[
+        "L1",
+        "Sans",
+        "Adresse",
+        "l1@example.org",
+        "",
+        "75001",
+        "Paris",
+    ]));
+    // line 11: no city
+    lines.push(row(&[
+        "L2",
+        "Sans",
+        "Ville",
+        "l2@example.org",
+        "3 rue",
+        "75001",
+        "",
+    ]));
+    // line 12: a letter needs no e-mail address
+    let no_mail = Person {
+        id: "L3".into(),
+        first: "Hélène".into(),
+        last: "Sans-Courriel".into(),
+        email: "".into(),
+        address: "7 place d'Armes".into(),
+        postcode: "69002".into(),
+        city: "Lyon".into(),
+    };
+    lines.push(no_mail.row());
+    let csv = env.write_csv("people.csv", &csv_file(&lines));
+
+    let out = env.notify_ok(&csv, &["--channel", "letter"]);
+    assert_eq!(out["channel"], "letter", "{out:#}");
+    assert_eq!(counts(&out), (9, 2, 0, 0), "{out:#}");
+    let rejects = read_rejects(&env.rejects_path());
+    let got: Vec<(u64, &str)> = rejects.iter().map(|(l, r, _)| (*l, r.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (10, "missing postal address"),
+            (11, "missing postal address")
+        ],
+        "{rejects:#?}"
+    );
+
+    let letters = check_sharded(&env.letters, out["campaign"].as_i64().unwrap(), "txt");
+    assert_eq!(letters.len(), 9, "{}", env.diag());
+    assert!(files(&env.outbox, "eml").is_empty(), "no e-mail written");
+    let texts: Vec<String> = letters
+        .iter()
+        .map(|f| std::fs::read_to_string(f).expect("a UTF-8 letter"))
+        .collect();
+    let mut everyone = people.clone();
+    everyone.push(no_mail);
+    for p in &everyone {
+        let mine: Vec<&String> = texts.iter().filter(|t| t.contains(&p.greeting())).collect();
+        assert_eq!(mine.len(), 1, "one letter greets {}", p.greeting());
+        let t = mine[0];
+        let block: Vec<&str> = t
+            .split(&p.greeting())
+            .next()
+            .unwrap()
+            .lines()
+            .map(str::trim)
+            .collect();
+        let name = format!("{} {}", p.first, p.last);
+        let town = format!("{} {}", p.postcode, p.city);
+        let at = |s: &str| {
+            block
+                .iter()
+                .position(|l| *l == s)
+                .unwrap_or_else(|| panic!("'{s}' is a line of the address block:\n{t}"))
+        };
+        assert!(
+            at(&name) < at(&p.address) && at(&p.address) < at(&town),
+            "name, street, town in order:\n{t}"
+        );
+        assert!(t.contains(ORG), "{t}");
+        assert!(t.contains(MEASURES), "{t}");
+        assert!(t.contains(ADVICE), "{t}");
+        assert!(!t.contains("VIGIEMARK"), "no marker left:\n{t}");
+    }
+
+    // A rerun writes nothing more.
+    let again = env.notify_ok(&csv, &["--channel", "letter"]);
+    assert_eq!(counts(&again), (0, 2, 0, 9), "{again:#}");
+    assert_eq!(files(&env.letters, "txt").len(), 9);
+    let events = env.campaign_events();
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(events[0]["channel"], "letter");
+    assert_eq!(events[0]["sent"], 9);
+    assert_eq!(events[0]["rejected"], 2);
+    assert_eq!(events[1]["skipped"], 9);
+    assert_eq!(events[1]["total_sent"], 9);
+
+    // A file without any address column is refused for letters (on a case with no
+    // campaign yet: on c1 the changed file is refused first).
+    env.ok(&[
+        "case",
+        "open",
+        "--workflow",
+        "fr",
+        "--title",
+        "T2",
+        "--aware-at",
+        "2026-11-20T09:00",
+        "--id",
+        "c2",
+    ]);
+    let csv2 = env.write_csv("mails.csv", b"id;email\n1;a@example.org\n");
+    let line = env.fails(
+        &[
+            "notify",
+            "c2",
+            "--recipients",
+            csv2.to_str().unwrap(),
+            "--channel",
+            "letter",
+        ],
+        2,
+    );
+    assert!(line.contains("address"), "{line}");
+    assert_eq!(files(&env.letters, "txt").len(), 9);
+    let line = env.fails(
+        &[
+            "notify",
+            "c1",
+            "--recipients",
+            csv2.to_str().unwrap(),
+            "--channel",
+            "fax",
+        ],
+        2,
+    );
+    assert!(line.contains("fax"), "{line}");
+}
+
+/// A template error stops the run before anything is sent: exit 2, one line, the SMTP
+/// server received nothing, no ledger, no campaign, no event.
+#[test]
+fn template_error_stops_before_anything_is_sent() {
+    let env = Env::smtp("");
+    let tpl = env.v.dir().join("templates");
+    std::fs::create_dir_all(&tpl).unwrap();
+    env.write_config(&format!("templates_dir: {}", tpl.display()));
+    let sink = env.sink();
+    env.open_case();
+    let people: Vec<Person> = (0..20).map(Person::nth).collect();
+    let lines: Vec<Vec<u8>> = people.iter().map(Person::row).collect();
+    let csv = env.write_csv("people.csv", &csv_file(&lines));
+    let csv_s = csv.to_str().unwrap();
+    let snapshot = env.v.db_snapshot();
+
+    let fr = std::fs::read_to_string(common::repo("templates/individual_letter.fr.md.hbs"))
+        .expect("the template's source");
+    let broken = [
+        (
+            "individual_letter.fr.md.hbs",
+            format!("{{{{recipient.greeting}}}}\n\n{{{{nope.x}}}}\n\n{fr}"),
+        ),
+        (
+            "individual_letter.fr.md.hbs",
+            "{{recipient.greeting}}\n\n{{#if f.nature}}jamais fermé\n".to_string(),
+        ),
+        // The English letter is rendered up front too (a row may ask for it).
+        (
+            "individual_letter.en.md.hbs",
+            "{{recipient.greeting}}\n\n{{nope.x}}\n".to_string(),
+        ),
+    ];
+    for (name, src) in broken {
+        for f in std::fs::read_dir(&tpl).unwrap() {
+            std::fs::remove_file(f.unwrap().path()).unwrap();
+        }
+        std::fs::write(tpl.join(name), &src).unwrap();
+        let line = env.fails(&["notify", "c1", "--recipients", csv_s], 2);
+        assert!(
+            line.contains("individual_letter") || line.contains("nope"),
+            "the error names the template or the field ({name}): {line}"
+        );
+        assert!(
+            sink.messages().is_empty(),
+            "{name}: nothing sent\n{}",
+            env.diag()
+        );
+        assert_eq!(env.count("SELECT COUNT(*) FROM ledger"), 0, "{name}");
+        assert_eq!(env.count("SELECT COUNT(*) FROM campaigns"), 0, "{name}");
+        assert_eq!(env.v.db_snapshot(), snapshot, "{name}: no event");
+        assert!(!env.rejects_path().exists(), "{name}: no rejects.csv");
+    }
+
+    // Repaired, the same command sends to everyone as campaign 1.
+    for f in std::fs::read_dir(&tpl).unwrap() {
+        std::fs::remove_file(f.unwrap().path()).unwrap();
+    }
+    let out = env.notify_ok(&csv, &[]);
+    assert_eq!(out["campaign"], 1, "{out:#}");
+    assert_eq!(counts(&out), (20, 0, 0, 0), "{out:#}");
+    assert_eq!(sink.messages().len(), 20);
+}
+
+/// A permanent refusal (550) counts as failed: exit 1 with one line saying to rerun; the
+/// others are sent; a rerun retries only the failed one.
+#[test]
+fn refused_recipient_is_failed_and_retried_on_rerun() {
+    let env = Env::smtp("");
+    let sink = env.sink();
+    env.open_case();
+    let people: Vec<Person> = (0..3).map(Person::nth).collect();
+    let mut lines: Vec<Vec<u8>> = people.iter().map(Person::row).collect();
+    lines.push(row(&[
+        "RJ",
+        "Refus",
+        "Permanent",
+        "reject.me@example.org",
+        "1 rue",
+        "75001",
+        "Paris",
+    ]));
+    let csv = env.write_csv("people.csv", &csv_file(&lines));
+
+    for (round, skipped) in [(1, 0u64), (2, 3)] {
+        let out = env.notify(&csv, &[]);
+        assert_eq!(out.code, 1, "round {round}: {out:?}\n{}", env.diag());
+        let v: Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("JSON before the error ({e}): {}", out.stdout));
+        assert_eq!(
+            counts(&v),
+            (3 - skipped, 0, 1, skipped),
+            "round {round}: {v:#}"
+        );
+        let err: Vec<&str> = out.stderr.lines().collect();
+        assert!(
+            err.len() == 1 && err[0].starts_with("vigie: error: ") && err[0].contains("rerun"),
+            "round {round}: {}",
+            out.stderr
+        );
+        assert_eq!(
+            sink.messages().len(),
+            3,
+            "round {round}: nobody received twice"
+        );
+    }
+    let by = env.ledger_by_status();
+    assert_eq!(
+        by,
+        BTreeMap::from([("failed".to_string(), 1), ("sent".to_string(), 3)]),
+        "{by:?}"
+    );
+    let e = env.campaign_events();
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert_eq!(
+        (e[0]["failed"].as_u64(), e[1]["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+}
+
+/// Regression (found by this suite): a line break in the street address is not
+/// rejected (recipients.rs says "A line break in a name or address would reach a mail
+/// header or break a letter", but `address` is missing from the checked fields), and the
+/// letter's address block comes out broken (the second line is not indented).
+#[test]
+fn line_break_in_address_is_rejected() {
+    let env = Env::file("");
+    env.open_case();
+    let mut p = Person::nth(1);
+    p.address = "Bâtiment B\n12 rue X".into();
+    let csv = env.write_csv("people.csv", &csv_file(&[Person::nth(0).row(), p.row()]));
+    let out = env.notify_ok(&csv, &["--channel", "letter"]);
+    assert_eq!(counts(&out), (1, 1, 0, 0), "{out:#}");
+}
+
+/// Regression (found by this suite): `mail.outbox_dir` is documented as relative
+/// to the config file (config.example.yaml, MailConfig), but Config::load only resolves
+/// workflows_dir and templates_dir, so a relative outbox_dir (and letters_dir) lands in
+/// the working directory.
+#[test]
+fn relative_outbox_dir_is_taken_from_the_config_file() {
+    let v = Vigie::new();
+    let cfg_dir = v.dir().join("cfg");
+    std::fs::create_dir_all(&cfg_dir).unwrap();
+    let config = cfg_dir.join("config.yaml");
+    // A name nobody else uses, so that a file written in the working directory (the
+    // repository root) is recognisable and removed.
+    let name = format!("outbox-notify-test-{}", std::process::id());
+    std::fs::write(&config, format!("mail:\n  outbox_dir: ./{name}\n")).unwrap();
+    let c = config.to_str().unwrap();
+    v.ok(&[
+        "--config",
+        c,
+        "case",
+        "open",
+        "--workflow",
+        "fr",
+        "--title",
+        "T",
+        "--aware-at",
+        "2026-11-20T09:00",
+        "--id",
+        "c1",
+    ]);
+    let csv = v.dir().join("people.csv");
+    std::fs::write(&csv, csv_file(&[Person::nth(0).row()])).unwrap();
+    v.ok(&[
+        "--config",
+        c,
+        "notify",
+        "c1",
+        "--recipients",
+        csv.to_str().unwrap(),
+    ]);
+    let stray = common::repo(&name);
+    let in_cwd = stray.exists();
+    let _ = std::fs::remove_dir_all(&stray);
+    assert!(!in_cwd, "the outbox was written in the working directory");
+    assert_eq!(files(&cfg_dir.join(&name), "eml").len(), 1);
+}
+
+/// Regression (found by this suite): a run refused for its recipient file's header
+/// (exit 2, nothing sent) has already created the campaign, so once the header is fixed
+/// the same command is refused as "started with another recipient file" and needs
+/// --new-campaign (and the campaign numbers skip one).
+#[test]
+fn refused_header_leaves_no_campaign() {
+    let env = Env::file("");
+    env.open_case();
+    let bad = csv_file(&[]);
+    let bad = [
+        b"id;prenom;nom;courriell\n".as_slice(),
+        &bad[HEADER.len() + 1..],
+    ]
+    .concat();
+    let csv = env.write_csv(
+        "people.csv",
+        &[bad, b"1;Ann;Lee;ann@example.org\n".to_vec()].concat(),
+    );
+    let line = env.fails(&["notify", "c1", "--recipients", csv.to_str().unwrap()], 2);
+    assert!(line.contains("no e-mail column"), "{line}");
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM campaigns"),
+        0,
+        "a refused run left a campaign"
+    );
+    std::fs::write(&csv, b"id;prenom;nom;courriel\n1;Ann;Lee;ann@example.org\n").unwrap();
+    let out = env.notify_ok(&csv, &[]);
+    assert_eq!(out["campaign"], 1, "{out:#}");
+    assert_eq!(counts(&out), (1, 0, 0, 0), "{out:#}");
+}
