@@ -124,6 +124,104 @@ fn write_atomic(
     std::fs::rename(&tmp, dir.join(name))
 }
 
+/// File writers on their own threads: creating a million small files is bound by the
+/// file system's metadata operations, which overlap well across threads. A row is
+/// recorded as sent only once its file is written.
+struct Writers {
+    jobs: Option<std::sync::mpsc::SyncSender<(PathBuf, String, Vec<u8>, String, String)>>,
+    done: std::sync::mpsc::Receiver<(String, String, Result<(), String>)>,
+    handles: Vec<std::thread::JoinHandle<()>>,
+    in_flight: u64,
+}
+
+impl Writers {
+    fn new(threads: usize) -> Writers {
+        let (jobs, queue) =
+            std::sync::mpsc::sync_channel::<(PathBuf, String, Vec<u8>, String, String)>(4096);
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let handles = (0..threads)
+            .map(|_| {
+                let queue = queue.clone();
+                let done_tx = done_tx.clone();
+                std::thread::spawn(move || {
+                    let mut made = HashSet::new();
+                    loop {
+                        let job = queue.lock().map(|q| q.recv());
+                        let Ok(Ok((dir, name, bytes, person, mid))) = job else {
+                            return;
+                        };
+                        let r = write_atomic(&dir, &name, &bytes, &mut made)
+                            .map_err(|e| format!("{}: {e}", dir.display()));
+                        if done_tx.send((person, mid, r)).is_err() {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        Writers {
+            jobs: Some(jobs),
+            done,
+            handles,
+            in_flight: 0,
+        }
+    }
+
+    fn submit(
+        &mut self,
+        dir: PathBuf,
+        name: String,
+        bytes: Vec<u8>,
+        person: String,
+        mid: String,
+    ) -> Result<(), NotifyError> {
+        self.in_flight += 1;
+        self.jobs
+            .as_ref()
+            .expect("open until finish")
+            .send((dir, name, bytes, person, mid))
+            .map_err(|_| NotifyError::Runtime("a file writer stopped".into()))
+    }
+
+    fn record(
+        &mut self,
+        item: (String, String, Result<(), String>),
+        ledger: &mut Ledger,
+        out: &mut Outcome,
+    ) -> Result<(), NotifyError> {
+        self.in_flight -= 1;
+        let (person, mid, r) = item;
+        r.map_err(NotifyError::Runtime)?;
+        ledger.pending.push((person, mid, "sent", None));
+        out.sent += 1;
+        Ok(())
+    }
+
+    /// Records what is written so far, without waiting.
+    fn drain(&mut self, ledger: &mut Ledger, out: &mut Outcome) -> Result<(), NotifyError> {
+        while let Ok(item) = self.done.try_recv() {
+            self.record(item, ledger, out)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for every file, then records them.
+    fn finish(&mut self, ledger: &mut Ledger, out: &mut Outcome) -> Result<(), NotifyError> {
+        self.jobs = None;
+        while self.in_flight > 0 {
+            match self.done.recv() {
+                Ok(item) => self.record(item, ledger, out)?,
+                Err(_) => break,
+            }
+        }
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+        Ok(())
+    }
+}
+
 fn letter_file(r: &Recipient, org: &str, text: &str, date: &str) -> String {
     let mut out = String::with_capacity(text.len() + 256);
     out.push_str(org);
@@ -290,6 +388,12 @@ pub fn run(
         )
         .ok();
     let campaign = match (&last, opts.new_campaign) {
+        // A dry run of another file checks it as a new campaign would, refusing nothing.
+        (Some((_, r, t)), false)
+            if opts.dry_run && (*r != recipients_sha || *t != template_sha) =>
+        {
+            0
+        }
         (Some((id, r, t)), false) => {
             if *r != recipients_sha {
                 return Err(NotifyError::Input(format!(
@@ -353,7 +457,7 @@ pub fn run(
         campaign,
         pending: Vec::new(),
     };
-    let mut made: HashSet<PathBuf> = HashSet::new();
+    let mut writers = Writers::new(4);
     let letters_root = cfg
         .letters_dir
         .clone()
@@ -412,7 +516,7 @@ pub fn run(
         }
         if opts
             .limit
-            .is_some_and(|l| out.sent + out.failed + batch.len() as u64 >= l)
+            .is_some_and(|l| out.sent + out.failed + batch.len() as u64 + writers.in_flight >= l)
         {
             break;
         }
@@ -436,15 +540,8 @@ pub fn run(
         match opts.channel {
             Channel::Letter => {
                 let body = letter_file(&r, &org_name, &rendered.text, &date(lang));
-                write_atomic(
-                    &shard(&letters_root, campaign, &person),
-                    &format!("{person}.txt"),
-                    body.as_bytes(),
-                    &mut made,
-                )
-                .map_err(|e| NotifyError::Runtime(format!("{}: {e}", letters_root.display())))?;
-                ledger.pending.push((person, mid, "sent", None));
-                out.sent += 1;
+                let dir = shard(&letters_root, campaign, &person);
+                writers.submit(dir, format!("{person}.txt"), body.into_bytes(), person, mid)?;
             }
             Channel::Email => {
                 let to = crate::mail::mailbox(&r.email)
@@ -461,17 +558,14 @@ pub fn run(
                     .map_err(|e| NotifyError::Runtime(e.to_string()))?;
                 match mailer.as_ref().expect("checked above") {
                     Mailer::File(_) => {
-                        write_atomic(
-                            &shard(&outbox_root, campaign, &person),
-                            &format!("{person}.eml"),
-                            &msg.formatted(),
-                            &mut made,
-                        )
-                        .map_err(|e| {
-                            NotifyError::Runtime(format!("{}: {e}", outbox_root.display()))
-                        })?;
-                        ledger.pending.push((person, mid, "sent", None));
-                        out.sent += 1;
+                        let dir = shard(&outbox_root, campaign, &person);
+                        writers.submit(
+                            dir,
+                            format!("{person}.eml"),
+                            msg.formatted(),
+                            person,
+                            mid,
+                        )?;
                     }
                     Mailer::Smtp(..) | Mailer::Relay(_) => {
                         batch.push((person, mid, msg));
@@ -488,10 +582,12 @@ pub fn run(
                 }
             }
         }
+        writers.drain(&mut ledger, &mut out)?;
         if ledger.pending.len() >= 2048 {
             ledger.flush(time::now())?;
         }
     }
+    writers.finish(&mut ledger, &mut out)?;
     if !batch.is_empty() {
         send_batch(
             &mut ledger,
