@@ -166,8 +166,10 @@ pub fn claim(
     let locked_until = ts(now + lease);
     for (org, case_id, clock) in groups {
         let rows: Vec<(i64, String, String, String, i64)> = {
+            // By case, not by due time: left to itself (no statistics), SQLite walked
+            // every due timer for each group, quadratic in a burst (936 -> 16,474 msg/s).
             let mut stmt = tx.prepare_cached(
-                "SELECT id, key, offset, due_at, attempts FROM timers
+                "SELECT id, key, offset, due_at, attempts FROM timers INDEXED BY timers_case
                  WHERE org = ?1 AND case_id = ?2 AND clock = ?3 AND state = 'pending'
                    AND next_attempt_at <= ?4 AND (locked_until IS NULL OR locked_until <= ?4)
                  ORDER BY due_at DESC, id DESC",
@@ -301,17 +303,22 @@ pub fn cancel(conn: &Connection, c: &Claimed) -> rusqlite::Result<()> {
 
 /// When the dispatcher must next look: the earliest pending attempt (or lease expiry).
 pub fn next_wake(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    let s: Option<String> = conn
+    // Two index lookups, not a scan of every pending timer: the earliest free attempt,
+    // and the earliest lease to expire.
+    let free: Option<String> = conn
         .query_row(
-            "SELECT MIN(CASE WHEN locked_until IS NOT NULL AND locked_until > next_attempt_at
-                             THEN locked_until ELSE next_attempt_at END)
-             FROM timers WHERE state = 'pending'",
+            "SELECT next_attempt_at FROM timers WHERE state = 'pending' AND lock_token IS NULL
+         ORDER BY next_attempt_at LIMIT 1",
             [],
             |r| r.get(0),
         )
-        .optional()?
-        .flatten();
-    Ok(s.map(|s| parse_ts(&s)))
+        .optional()?;
+    let lease: Option<String> = conn.query_row(
+        "SELECT MIN(locked_until) FROM timers WHERE lock_token IS NOT NULL AND state = 'pending'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(free.into_iter().chain(lease).map(|s| parse_ts(&s)).min())
 }
 
 #[derive(Debug, Clone, Serialize)]

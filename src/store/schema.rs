@@ -105,6 +105,8 @@ const MIGRATIONS: &[&str] = &[
         last INTEGER NOT NULL,
         PRIMARY KEY (org, prefix)
      );",
+    // 6: leases are few; find the next to expire without scanning every timer.
+    "CREATE INDEX timers_leased ON timers (locked_until) WHERE lock_token IS NOT NULL;",
 ];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
