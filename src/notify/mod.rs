@@ -127,8 +127,11 @@ fn write_atomic(
 /// File writers on their own threads: creating a million small files is bound by the
 /// file system's metadata operations, which overlap well across threads. A row is
 /// recorded as sent only once its file is written.
+/// A file to write: folder, name, bytes, and the person and Message-ID to record.
+type WriteJob = (PathBuf, String, Vec<u8>, String, String);
+
 struct Writers {
-    jobs: Option<std::sync::mpsc::SyncSender<(PathBuf, String, Vec<u8>, String, String)>>,
+    jobs: Option<std::sync::mpsc::SyncSender<WriteJob>>,
     done: std::sync::mpsc::Receiver<(String, String, Result<(), String>)>,
     handles: Vec<std::thread::JoinHandle<()>>,
     in_flight: u64,
@@ -136,8 +139,7 @@ struct Writers {
 
 impl Writers {
     fn new(threads: usize) -> Writers {
-        let (jobs, queue) =
-            std::sync::mpsc::sync_channel::<(PathBuf, String, Vec<u8>, String, String)>(4096);
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<WriteJob>(4096);
         let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
         let (done_tx, done) = std::sync::mpsc::channel();
         let handles = (0..threads)
@@ -483,7 +485,7 @@ pub fn run(
 
     while let Some(row) = reader.next_row() {
         done_rows += 1;
-        if done_rows % 4096 == 0 {
+        if done_rows.is_multiple_of(4096) {
             progress.tick(done_rows, out.sent);
         }
         let r = match row {

@@ -210,6 +210,7 @@ impl Store {
 
     /// Opens a case with the current version of `workflow_id`, pinning its text.
     /// `case_id` None picks the next `<workflow>-<year>-<nnnn>`.
+    #[allow(clippy::too_many_arguments)]
     pub fn open_case(
         &mut self,
         org: &str,
