@@ -2,7 +2,7 @@
 //! what is wrong. Pure: the time is a parameter.
 
 use super::clock::{applies, due_at};
-use super::{Case, EventBody, MetClock, Recorded, evolve};
+use super::{Case, EventBody, MetClock};
 use crate::time;
 use crate::workflow::{Condition, FactError, FactTest, FactValue, Scope, Workflow};
 use chrono::{DateTime, Utc};
@@ -28,14 +28,7 @@ pub enum Command {
         at: DateTime<Utc>,
     },
     RecordCampaign {
-        campaign: i64,
-        channel: String,
-        sent: u64,
-        failed: u64,
-        rejected: u64,
-        skipped: u64,
-        total_sent: u64,
-        recipients_sha256: String,
+        run: super::CampaignRun,
         at: DateTime<Utc>,
     },
     IssueDocument {
@@ -216,29 +209,9 @@ pub fn decide(
                 },
             )])
         }
-        Command::RecordCampaign {
-            campaign,
-            channel,
-            sent,
-            failed,
-            rejected,
-            skipped,
-            total_sent,
-            recipients_sha256,
-            at,
-        } => Ok(vec![(
-            *at,
-            EventBody::NotificationCampaign {
-                campaign: *campaign,
-                channel: channel.clone(),
-                sent: *sent,
-                failed: *failed,
-                rejected: *rejected,
-                skipped: *skipped,
-                total_sent: *total_sent,
-                recipients_sha256: recipients_sha256.clone(),
-            },
-        )]),
+        Command::RecordCampaign { run, at } => {
+            Ok(vec![(*at, EventBody::NotificationCampaign(run.clone()))])
+        }
         Command::IssueDocument {
             document,
             lang,
@@ -290,20 +263,7 @@ pub fn decide(
             let typed = type_facts(wf, facts, now)?;
             // The case as it would be with the facts given alongside the event.
             let mut after = case.clone();
-            let probe = Recorded::seal(
-                &case.org,
-                &case.id,
-                case.seq + 1,
-                *at,
-                *at,
-                "",
-                EventBody::FactsSet {
-                    facts: typed.clone(),
-                    note: None,
-                },
-                "",
-            );
-            after = evolve(wf, Some(after), &probe);
+            super::apply_facts(wf, &mut after.facts, &typed);
 
             let missing: Vec<&String> = def
                 .requires
@@ -324,7 +284,7 @@ pub fn decide(
                 if cond.eval(&scope) != Some(true) {
                     return Err(Rejected::ConditionNotMet {
                         event: event.clone(),
-                        reasons: explain(wf, cond, &scope).join("; "),
+                        reasons: explain(cond, &scope).join("; "),
                     });
                 }
             }
@@ -408,16 +368,16 @@ fn show(v: &FactValue) -> String {
 }
 
 /// The parts of a condition that are not true, in words.
-fn explain(wf: &Workflow, cond: &Condition, scope: &Scope) -> Vec<String> {
+fn explain(cond: &Condition, scope: &Scope) -> Vec<String> {
     if cond.eval(scope) == Some(true) {
         return vec![];
     }
     match cond {
-        Condition::All(items) => items.iter().flat_map(|c| explain(wf, c, scope)).collect(),
+        Condition::All(items) => items.iter().flat_map(|c| explain(c, scope)).collect(),
         Condition::Any(items) => {
             let parts: Vec<String> = items
                 .iter()
-                .map(|c| explain(wf, c, scope).join(" and "))
+                .map(|c| explain(c, scope).join(" and "))
                 .collect();
             vec![format!("one of these must change: {}", parts.join(" / "))]
         }
@@ -447,7 +407,6 @@ fn explain(wf: &Workflow, cond: &Condition, scope: &Scope) -> Vec<String> {
                 .get(fact)
                 .map(show)
                 .unwrap_or_else(|| "unset".into());
-            let _ = wf;
             let vals = |v: &Vec<FactValue>| v.iter().map(show).collect::<Vec<_>>().join(", ");
             vec![match test {
                 FactTest::In(v) => format!("fact '{fact}' must be {} (it is {now})", vals(v)),

@@ -39,16 +39,7 @@ pub enum EventBody {
         met: Vec<MetClock>,
     },
     /// A bulk notification run (art. 34): what it did, and the campaign's total so far.
-    NotificationCampaign {
-        campaign: i64,
-        channel: String,
-        sent: u64,
-        failed: u64,
-        rejected: u64,
-        skipped: u64,
-        total_sent: u64,
-        recipients_sha256: String,
-    },
+    NotificationCampaign(CampaignRun),
     /// A document was issued: the SHA-256 of its exact text proves what was sent.
     DocumentIssued {
         document: String,
@@ -56,6 +47,19 @@ pub enum EventBody {
         format: String,
         sha256: String,
     },
+}
+
+/// What one `vigie notify` run did, as the register records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CampaignRun {
+    pub campaign: i64,
+    pub channel: String,
+    pub sent: u64,
+    pub failed: u64,
+    pub rejected: u64,
+    pub skipped: u64,
+    pub total_sent: u64,
+    pub recipients_sha256: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -73,7 +77,7 @@ impl EventBody {
             EventBody::FactsSet { .. } => "facts_set",
             EventBody::Advanced { .. } => "advanced",
             EventBody::DocumentIssued { .. } => "document_issued",
-            EventBody::NotificationCampaign { .. } => "notification_campaign",
+            EventBody::NotificationCampaign(_) => "notification_campaign",
         }
     }
 }
@@ -97,8 +101,8 @@ impl std::fmt::Debug for EventBody {
             } => {
                 write!(f, "DocumentIssued({document}, {sha256})")
             }
-            EventBody::NotificationCampaign { campaign, sent, .. } => {
-                write!(f, "NotificationCampaign({campaign}, {sent} sent)")
+            EventBody::NotificationCampaign(c) => {
+                write!(f, "NotificationCampaign({}, {} sent)", c.campaign, c.sent)
             }
         }
     }

@@ -8,7 +8,7 @@ pub mod event;
 
 pub use clock::{ClockStatus, ClockView, clocks};
 pub use decide::{Command, Rejected, decide};
-pub use event::{EventBody, MetClock, Recorded};
+pub use event::{CampaignRun, EventBody, MetClock, Recorded};
 
 use crate::workflow::{FactValue, Workflow};
 use chrono::{DateTime, Utc};
@@ -46,7 +46,7 @@ pub struct Met {
 }
 
 impl Case {
-    /// Every track in a final state of its own, and the response track closed.
+    /// Whether the workflow's `close` event has moved its track to its target.
     pub fn is_closed(&self, wf: &Workflow) -> bool {
         // A case is closed when the track of the `close` event (if any) reached its target.
         match wf.events.get("close") {
@@ -56,7 +56,11 @@ impl Case {
     }
 }
 
-fn apply_facts(wf: &Workflow, facts: &mut BTreeMap<String, FactValue>, set: &Map<String, Value>) {
+pub(crate) fn apply_facts(
+    wf: &Workflow,
+    facts: &mut BTreeMap<String, FactValue>,
+    set: &Map<String, Value>,
+) {
     for (k, v) in set {
         if v.is_null() {
             facts.remove(k);
@@ -123,7 +127,7 @@ pub fn evolve(wf: &Workflow, case: Option<Case>, ev: &Recorded) -> Case {
                 });
             }
         }
-        EventBody::DocumentIssued { .. } | EventBody::NotificationCampaign { .. } => {}
+        EventBody::DocumentIssued { .. } | EventBody::NotificationCampaign(_) => {}
     }
     case.seq = ev.seq;
     case.last_hash = ev.hash.clone();

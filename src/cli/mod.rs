@@ -951,7 +951,7 @@ fn draft(ctx: &Ctx, org: &str, args: DraftArgs, now: DateTime<Utc>) -> Result<()
         );
     }
     if args.record {
-        let sha = workflow_sha(&d.text);
+        let sha = crate::workflow::sha256_hex(&d.text);
         store.execute(
             org,
             &args.id,
@@ -968,10 +968,6 @@ fn draft(ctx: &Ctx, org: &str, args: DraftArgs, now: DateTime<Utc>) -> Result<()
         eprintln!("recorded in the register: {} sha256:{sha}", args.document);
     }
     Ok(())
-}
-
-fn workflow_sha(text: &str) -> String {
-    crate::workflow::sha256_hex(text)
 }
 
 /// Writes a file whole or not at all: a temporary file beside it, then a rename.

@@ -103,24 +103,12 @@ fn event_json(wf: &Workflow, e: &Recorded) -> Value {
                     .collect();
             }
         }
-        EventBody::NotificationCampaign {
-            campaign,
-            channel,
-            sent,
-            failed,
-            rejected,
-            skipped,
-            total_sent,
-            recipients_sha256,
-        } => {
-            v["campaign"] = json!(campaign);
-            v["channel"] = json!(channel);
-            v["sent"] = json!(sent);
-            v["failed"] = json!(failed);
-            v["rejected"] = json!(rejected);
-            v["skipped"] = json!(skipped);
-            v["total_sent"] = json!(total_sent);
-            v["recipients_sha256"] = json!(recipients_sha256);
+        EventBody::NotificationCampaign(run) => {
+            if let Value::Object(fields) = json!(run) {
+                for (k, f) in fields {
+                    v[k] = f;
+                }
+            }
         }
         EventBody::DocumentIssued {
             document,
@@ -264,16 +252,9 @@ pub fn case_text(wf: &Workflow, case: &Case, events: &[Recorded], now: DateTime<
                 }
                 s
             }
-            EventBody::NotificationCampaign {
-                campaign,
-                channel,
-                sent,
-                failed,
-                rejected,
-                total_sent,
-                ..
-            } => format!(
-                "notification campaign {campaign} ({channel}): {sent} sent, {failed} failed, {rejected} rejected; {total_sent} notified in all"
+            EventBody::NotificationCampaign(c) => format!(
+                "notification campaign {} ({}): {} sent, {} failed, {} rejected; {} notified in all",
+                c.campaign, c.channel, c.sent, c.failed, c.rejected, c.total_sent
             ),
             EventBody::DocumentIssued {
                 document, sha256, ..

@@ -189,11 +189,11 @@ pub fn build_view(
                 note.clone(),
             ),
             EventBody::FactsSet { note: None, .. } => continue,
-            EventBody::NotificationCampaign {
+            EventBody::NotificationCampaign(crate::case::CampaignRun {
                 total_sent,
                 channel,
                 ..
-            } => (
+            }) => (
                 match lang {
                     Lang::Fr => format!(
                         "Information individuelle des personnes ({channel}) : {total_sent} personnes informées"

@@ -109,20 +109,6 @@ impl Store {
         })
     }
 
-    fn pinned(&mut self, case_id: &str, hash: &str) -> Result<Arc<Workflow>, StoreError> {
-        if let Some(wf) = self.compiled.get(hash) {
-            return Ok(wf.clone());
-        }
-        let (origin, source): (String, String) = self.conn.query_row(
-            "SELECT origin, source FROM workflows WHERE hash = ?1",
-            [hash],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        let wf = compile_pinned(case_id, hash, &origin, &source)?;
-        self.compiled.insert(hash.to_string(), wf.clone());
-        Ok(wf)
-    }
-
     fn read_events(
         conn: &Connection,
         org: &str,
@@ -174,38 +160,9 @@ impl Store {
         Ok(out)
     }
 
-    fn load_in(
-        &mut self,
-        org: &str,
-        case_id: &str,
-        tx_conn: Option<&Connection>,
-    ) -> Result<Loaded, StoreError> {
-        let conn = tx_conn.unwrap_or(&self.conn);
-        let hash: Option<String> = conn
-            .query_row(
-                "SELECT workflow_hash FROM cases WHERE org = ?1 AND id = ?2",
-                params![org, case_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let hash = hash.ok_or_else(|| StoreError::UnknownCase(case_id.to_string()))?;
-        let events = Self::read_events(conn, org, case_id)?;
-        let workflow = self.pinned(case_id, &hash)?;
-        let case = case::fold(&workflow, &events).ok_or_else(|| StoreError::Corrupt {
-            case: case_id.to_string(),
-            seq: 0,
-            reason: "a case with no events".into(),
-        })?;
-        Ok(Loaded {
-            workflow,
-            case,
-            events,
-        })
-    }
-
     /// A case, its pinned workflow and its log.
     pub fn load(&mut self, org: &str, case_id: &str) -> Result<Loaded, StoreError> {
-        self.load_in(org, case_id, None)
+        load_from(&self.conn, &mut self.compiled, org, case_id)
     }
 
     /// Opens a case with the current version of `workflow_id`, pinning its text.
@@ -292,10 +249,9 @@ impl Store {
             params![org, id, wf.id, wf.hash, title_of(cmd), now.to_rfc3339()],
         )?;
         let prev = case::event::genesis_hash(org, &id);
-        let events = append(&tx, &wf, org, &id, None, &prev, 0, bodies, actor, now)?;
+        let (events, case) = append(&tx, &wf, org, &id, None, &prev, 0, bodies, actor, now)?;
         tx.commit()?;
         self.compiled.insert(wf.hash.clone(), wf.clone());
-        let case = case::fold(&wf, &events).expect("opened");
         Ok(Loaded {
             workflow: wf,
             case,
@@ -317,49 +273,28 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let hash: Option<String> = tx
-            .query_row(
-                "SELECT workflow_hash FROM cases WHERE org = ?1 AND id = ?2",
-                params![org, case_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let hash = hash.ok_or_else(|| StoreError::UnknownCase(case_id.to_string()))?;
-        let mut events = Self::read_events(&tx, org, case_id)?;
-        let wf = match self.compiled.get(&hash) {
-            Some(wf) => wf.clone(),
-            None => {
-                let (origin, source): (String, String) = tx.query_row(
-                    "SELECT origin, source FROM workflows WHERE hash = ?1",
-                    [&hash],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?;
-                let wf = compile_pinned(case_id, &hash, &origin, &source)?;
-                self.compiled.insert(hash.clone(), wf.clone());
-                wf
-            }
-        };
-        let case = case::fold(&wf, &events).ok_or_else(|| StoreError::Corrupt {
-            case: case_id.to_string(),
-            seq: 0,
-            reason: "a case with no events".into(),
-        })?;
+        let Loaded {
+            workflow: wf,
+            case,
+            mut events,
+        } = load_from(&tx, &mut self.compiled, org, case_id)?;
         let bodies = case::decide(&wf, Some(&case), cmd, now)?;
-        let new = append(
+        let prev = case.last_hash.clone();
+        let seq = case.seq;
+        let (new, case) = append(
             &tx,
             &wf,
             org,
             case_id,
-            Some(case.clone()),
-            &case.last_hash,
-            case.seq,
+            Some(case),
+            &prev,
+            seq,
             bodies,
             actor,
             now,
         )?;
         tx.commit()?;
         events.extend(new);
-        let case = case::fold(&wf, &events).expect("non-empty");
         Ok(Loaded {
             workflow: wf,
             case,
@@ -532,6 +467,48 @@ impl Store {
     }
 }
 
+/// Reads a case and its log through `conn` (the store's connection or a transaction on
+/// it), compiling its pinned workflow once per process.
+fn load_from(
+    conn: &Connection,
+    compiled: &mut HashMap<String, Arc<Workflow>>,
+    org: &str,
+    case_id: &str,
+) -> Result<Loaded, StoreError> {
+    let hash: String = conn
+        .query_row(
+            "SELECT workflow_hash FROM cases WHERE org = ?1 AND id = ?2",
+            params![org, case_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownCase(case_id.to_string()))?;
+    let events = Store::read_events(conn, org, case_id)?;
+    let workflow = match compiled.get(&hash) {
+        Some(wf) => wf.clone(),
+        None => {
+            let (origin, source): (String, String) = conn.query_row(
+                "SELECT origin, source FROM workflows WHERE hash = ?1",
+                [&hash],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let wf = compile_pinned(case_id, &hash, &origin, &source)?;
+            compiled.insert(hash, wf.clone());
+            wf
+        }
+    };
+    let case = case::fold(&workflow, &events).ok_or_else(|| StoreError::Corrupt {
+        case: case_id.to_string(),
+        seq: 0,
+        reason: "a case with no events".into(),
+    })?;
+    Ok(Loaded {
+        workflow,
+        case,
+        events,
+    })
+}
+
 /// Compiles a pinned workflow text, refusing one that no longer matches its hash.
 fn compile_pinned(
     case_id: &str,
@@ -577,7 +554,7 @@ fn append(
     bodies: Vec<(DateTime<Utc>, EventBody)>,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<Vec<Recorded>, StoreError> {
+) -> Result<(Vec<Recorded>, Case), StoreError> {
     let mut out = Vec::new();
     let mut prev = prev_hash.to_string();
     let mut seq = seq;
@@ -623,5 +600,5 @@ fn append(
     )?;
     // The reminders follow the case in the same transaction: none can be lost between.
     crate::outbox::sync(tx, wf, &case, now)?;
-    Ok(out)
+    Ok((out, case))
 }
