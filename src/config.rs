@@ -31,6 +31,16 @@ pub struct Config {
     /// Who receives deadline reminders.
     #[serde(default)]
     pub reminders: Reminders,
+    /// The web page and API of `vigie serve`.
+    #[serde(default)]
+    pub http: Http,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    /// Address to listen on (default 127.0.0.1:8080; `--listen` overrides it).
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

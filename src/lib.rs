@@ -8,7 +8,8 @@
 //! - [`case`]: the functional core. `decide(workflow, case, command, now)` gives events
 //!   or a rejection; `evolve` folds events into a case; `clock` computes every due time.
 //! - [`store`]: the SQLite event log (hash-chained, one transaction per command) and the
-//!   pinned workflow texts. The only module that touches the database.
+//!   pinned workflow texts, organisations, users, sessions and API tokens. The only
+//!   module that touches the database.
 //! - [`notify`]: bulk art. 34 notification (`vigie notify`): a streamed CSV, a letter
 //!   rendered once per language, a ledger keyed by a keyed hash of each person.
 //! - [`outbox`]: reminder timers planned from the clocks (`plan`), kept in step with
@@ -16,6 +17,9 @@
 //! - [`mail`]: the transports (SMTP through lettre, or `.eml` files) and the reminder
 //!   e-mails with their `.ics` attachment.
 //! - [`render`]: drafts from Handlebars templates (strict), in fr and en, md/txt/html.
+//! - [`web`]: the HTTP side of `vigie serve` (axum): the JSON API, the pages, sign-in,
+//!   sessions, CSRF; every request scoped to the caller's organisation.
+//! - [`register`]: the breach register's rows (art. 33(5)), for the CLI, web and CSV.
 //! - [`serve`]: the reminder dispatcher of `vigie serve` (tokio): sleeps until the next
 //!   timer or a poke, claims under a lease, sends, completes under its own token.
 //! - [`seed`]: replaying the real incidents of `seeds/`.
@@ -28,11 +32,13 @@ pub mod config;
 pub mod mail;
 pub mod notify;
 pub mod outbox;
+pub mod register;
 pub mod render;
 pub mod seed;
 pub mod serve;
 pub mod store;
 pub mod time;
 pub mod util;
+pub mod web;
 pub mod workflow;
 pub mod yaml;

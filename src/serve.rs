@@ -31,12 +31,14 @@ pub enum ServeError {
     Locked(String),
     #[error("{0}")]
     Io(String),
+    #[error("cannot listen on {addr}: {error} (choose another with --listen ADDR)")]
+    Listen { addr: String, error: String },
 }
 
 impl ServeError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            ServeError::Mail(_) | ServeError::Config(_) => 2,
+            ServeError::Mail(_) | ServeError::Config(_) | ServeError::Listen { .. } => 2,
             _ => 1,
         }
     }
@@ -54,6 +56,10 @@ pub struct ServeOptions {
     pub lease: Duration,
     /// Longest sleep without looking at the database (a safety net for missed pokes).
     pub idle_check: std::time::Duration,
+    /// Where the web page and API listen; None: no HTTP.
+    pub listen: Option<String>,
+    /// The workflows new cases are opened with (the web page's "new case").
+    pub workflows: crate::workflow::WorkflowSet,
 }
 
 /// The wake-up socket beside a database.
@@ -303,11 +309,40 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         ));
     }
 
+    // The web page and API, beside the dispatcher: bound before anything else runs, so
+    // a taken port is reported at once.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let http = match &opts.listen {
+        None => None,
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr.as_str())
+                .await
+                .map_err(|e| ServeError::Listen {
+                    addr: addr.clone(),
+                    error: e.to_string(),
+                })?;
+            let local = listener
+                .local_addr()
+                .map_err(|e| ServeError::Io(e.to_string()))?;
+            let app = Arc::new(crate::web::App::new(
+                opts.db.clone(),
+                opts.config.clone(),
+                opts.workflows.clone(),
+            )?);
+            log(&format!("web page and API on http://{local}/"));
+            let mut rx = stop_rx.clone();
+            Some(tokio::spawn(crate::web::serve(app, listener, async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })))
+        }
+    };
+
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = Arc::new(tokio::sync::Notify::new());
     {
         let stop = stop.clone();
         let stopped = stopped.clone();
+        let stop_tx = stop_tx.clone();
         tokio::spawn(async move {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -317,6 +352,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
                 _ = tokio::signal::ctrl_c() => {}
             }
             stop.store(true, Ordering::SeqCst);
+            let _ = stop_tx.send(true);
             stopped.notify_one();
         });
     }
@@ -387,6 +423,14 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         }
     }
     let _ = std::fs::remove_file(&wake_file);
+    let _ = stop_tx.send(true);
+    if let Some(h) = http {
+        match h.await {
+            Ok(Err(e)) => log(&format!("web server: {e}")),
+            Err(e) => log(&format!("web server: {e}")),
+            Ok(Ok(())) => {}
+        }
+    }
     log("stopped");
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! core, print. Exit 0 on success, 1 on a runtime failure, 2 on invalid input, with a
 //! one-line reason on stderr.
 
-mod output;
+pub mod output;
 
 /// `println!` that stops quietly when stdout is closed (`vigie demo | head`).
 macro_rules! say {
@@ -54,6 +54,9 @@ pub struct Cli {
     /// Who is acting, recorded in the register with each event.
     #[arg(long, global = true, env = "VIGIE_ACTOR")]
     actor: Option<String>,
+    /// The organisation whose cases the command reads and changes.
+    #[arg(long, global = true, env = "VIGIE_ORG", default_value = DEFAULT_ORG)]
+    org: String,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -107,8 +110,27 @@ enum Cmd {
     /// Check the register's hash chains.
     #[command(subcommand)]
     Audit(AuditCmd),
-    /// Run the reminder dispatcher: e-mails every reminder the clocks ask for, when due.
+    /// The breach register (art. 33(5)): every case, notified or not, with the reason.
+    Register {
+        /// As CSV (UTF-8 with a BOM, for spreadsheets).
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Organisations: each sees only its own cases.
+    #[command(subcommand)]
+    Org(OrgCmd),
+    /// People who sign in to the web page and the API.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Run the web page and API (http://127.0.0.1:8080/) and the reminder dispatcher,
+    /// which e-mails every reminder the clocks ask for, when due.
     Serve {
+        /// Address of the web page and API (default: http.listen in the config, else
+        /// 127.0.0.1:8080; port 0 picks a free one). `none` serves no HTTP.
+        #[arg(long)]
+        listen: Option<String>,
         /// Timers claimed per round.
         #[arg(long, default_value_t = 500)]
         batch: usize,
@@ -125,6 +147,49 @@ enum Cmd {
     /// Check the mail configuration.
     #[command(subcommand)]
     Mail(MailCmd),
+}
+
+#[derive(Subcommand)]
+enum OrgCmd {
+    /// Add an organisation.
+    Add {
+        /// Short id: lowercase letters, digits, '-' or '_'.
+        id: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// List the organisations.
+    List,
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add a user to the organisation given by --org. The password is read from the
+    /// terminal (asked twice), or from the first line of standard input.
+    Add {
+        email: String,
+        /// dpo (everything), contributor (facts and events) or viewer (read only).
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List users (of every organisation with --all).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a new password (signs out every session of the user).
+    Password { email: String },
+    /// Create an API token for scripts; it is shown once.
+    Token {
+        email: String,
+        /// What the token is for.
+        #[arg(long, default_value = "script")]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -301,6 +366,7 @@ struct Ctx {
     cli_db: PathBuf,
     config: Config,
     actor: String,
+    org: String,
 }
 
 impl Ctx {
@@ -308,8 +374,23 @@ impl Ctx {
         WorkflowSet::load(self.config.workflows_dir.as_deref())
             .map_err(|e| CliError::input(e.0.first().map(|x| x.to_string()).unwrap_or_default()))
     }
+    /// The database, checked to know the organisation of --org.
     fn store(&self) -> Result<Store, CliError> {
-        Ok(Store::open(&self.cli_db)?)
+        let store = Store::open(&self.cli_db)?;
+        if self.org != DEFAULT_ORG && store.organisation_name(&self.org)?.is_none() {
+            let known: Vec<String> = store
+                .organisations()?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            return Err(CliError::input(format!(
+                "unknown organisation '{}' (known: {}); create it with `vigie org add {} --name \"...\"`",
+                self.org,
+                known.join(", "),
+                self.org
+            )));
+        }
+        Ok(store)
     }
     fn templates(&self) -> Templates {
         Templates::from_config(&self.config)
@@ -376,10 +457,11 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         cli_db: cli.db.clone(),
         config,
         actor,
+        org: cli.org.clone(),
     };
     time::now_offset().map_err(CliError::input)?;
     let now = time::now();
-    let org = DEFAULT_ORG;
+    let org = cli.org.as_str();
     let db = ctx.cli_db.clone();
     let poke = |r: Result<(), CliError>| {
         if r.is_ok() {
@@ -616,7 +698,53 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Cmd::Replay { file, json, out } => replay(&ctx, &file, json, out.as_deref()),
         Cmd::Demo => poke(demo(&ctx, org, now)),
+        Cmd::Register { csv, json } => {
+            let mut store = ctx.store()?;
+            let rows = crate::register::rows(&mut store, org)?;
+            if csv {
+                say_raw!("{}", crate::register::csv(&rows).trim_end());
+            } else if json {
+                print_json(&serde_json::to_value(&rows).expect("rows serialize"));
+            } else if rows.is_empty() {
+                say!("the register is empty: no case in organisation '{org}'");
+            } else {
+                say!(
+                    "{:<22} {:<7} {:<13} {:<13} {}",
+                    "CASE",
+                    "STATUS",
+                    "AUTHORITY",
+                    "INDIVIDUALS",
+                    "REASON"
+                );
+                for r in rows {
+                    let mut reason = r.authority_reason.clone();
+                    if !r.individuals_reason.is_empty() {
+                        if !reason.is_empty() {
+                            reason.push_str(" / ");
+                        }
+                        reason.push_str(&r.individuals_reason);
+                    }
+                    let reason: String = reason.chars().take(70).collect();
+                    say!(
+                        "{:<22} {:<7} {:<13} {:<13} {}",
+                        r.case,
+                        r.status,
+                        format!(
+                            "{}{}",
+                            r.authority,
+                            if r.authority_late { " LATE" } else { "" }
+                        ),
+                        r.individuals,
+                        reason
+                    );
+                }
+            }
+            Ok(())
+        }
+        Cmd::Org(cmd) => org_cmd(&ctx, cmd),
+        Cmd::User(cmd) => user_cmd(&ctx, cmd, now),
         Cmd::Serve {
+            listen,
             batch,
             lease_secs,
             idle_check_secs,
@@ -627,8 +755,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 batch: batch.max(1),
                 lease: chrono::Duration::seconds(lease_secs.max(1)),
                 idle_check: std::time::Duration::from_secs(idle_check_secs.max(1)),
+                listen: match listen.or_else(|| ctx.config.http.listen.clone()) {
+                    Some(l) if l == "none" => None,
+                    Some(l) => Some(l),
+                    None => Some("127.0.0.1:8080".to_string()),
+                },
+                workflows: ctx.workflows()?,
             };
-            let rt = tokio::runtime::Builder::new_current_thread()
+            let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| CliError::runtime(e.to_string()))?;
@@ -718,6 +852,115 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
     }
+}
+
+fn org_cmd(ctx: &Ctx, cmd: OrgCmd) -> Result<(), CliError> {
+    let mut store = Store::open(&ctx.cli_db)?;
+    match cmd {
+        OrgCmd::Add { id, name } => {
+            store.add_organisation(&id, &name).map_err(account_error)?;
+            say!(
+                "organisation '{id}' added: add its users with `vigie --org {id} user add EMAIL --role dpo`"
+            );
+        }
+        OrgCmd::List => {
+            for (id, name) in store.organisations()? {
+                say!("{id:<20} {name}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn account_error(e: crate::store::AccountError) -> CliError {
+    CliError {
+        code: e.exit_code(),
+        message: e.to_string(),
+    }
+}
+
+/// A password from the terminal (asked twice, not echoed) or standard input's first line.
+fn read_password() -> Result<String, CliError> {
+    use std::io::IsTerminal as _;
+    if std::io::stdin().is_terminal() {
+        let a = rpassword::prompt_password("Password: ")
+            .map_err(|e| CliError::runtime(format!("reading the password: {e}")))?;
+        let b = rpassword::prompt_password("Again: ")
+            .map_err(|e| CliError::runtime(format!("reading the password: {e}")))?;
+        if a != b {
+            return Err(CliError::input("the two passwords differ"));
+        }
+        Ok(a)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| CliError::runtime(format!("reading the password: {e}")))?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
+fn user_cmd(ctx: &Ctx, cmd: UserCmd, now: DateTime<Utc>) -> Result<(), CliError> {
+    use crate::store::Role;
+    match cmd {
+        UserCmd::Add { email, role, name } => {
+            let role = Role::parse(&role).ok_or_else(|| {
+                CliError::input(format!(
+                    "--role: '{role}' is not dpo, contributor or viewer"
+                ))
+            })?;
+            let mut store = ctx.store()?;
+            let password = read_password()?;
+            let name = name.unwrap_or_else(|| email.clone());
+            let u = store
+                .add_user(&ctx.org, &email, &name, role, &password, now)
+                .map_err(account_error)?;
+            say!(
+                "user {} added to organisation '{}' as {}",
+                u.email,
+                u.org,
+                u.role.as_str()
+            );
+        }
+        UserCmd::List { all, json } => {
+            let store = ctx.store()?;
+            let users = store.users(if all { None } else { Some(&ctx.org) })?;
+            if json {
+                print_json(&serde_json::to_value(&users).expect("users serialize"));
+            } else if users.is_empty() {
+                say!("no user yet: add one with `vigie user add EMAIL --role dpo`");
+            } else {
+                for u in users {
+                    say!(
+                        "{:<32} {:<12} {:<16} {}",
+                        u.email,
+                        u.role.as_str(),
+                        u.org,
+                        u.name
+                    );
+                }
+            }
+        }
+        UserCmd::Password { email } => {
+            let mut store = ctx.store()?;
+            let password = read_password()?;
+            store
+                .set_password(&email, &password)
+                .map_err(account_error)?;
+            say!("password of {email} changed; their sessions are signed out");
+        }
+        UserCmd::Token { email, name } => {
+            let mut store = ctx.store()?;
+            let token = store
+                .create_token(&email, &name, now)
+                .map_err(account_error)?;
+            eprintln!(
+                "API token '{name}' for {email} (shown once; send it as 'Authorization: Bearer TOKEN'):"
+            );
+            say!("{token}");
+        }
+    }
+    Ok(())
 }
 
 fn mail_test(ctx: &Ctx, address: &str) -> Result<(), CliError> {
@@ -859,16 +1102,7 @@ fn case_list(
     if json {
         let list: Vec<Value> = rows
             .iter()
-            .map(|(next, l, views)| {
-                serde_json::json!({
-                    "id": l.case.id,
-                    "workflow": l.workflow.id,
-                    "title": l.case.title,
-                    "closed": l.case.is_closed(&l.workflow),
-                    "next_due": next.map(|d| time::rfc3339_in(d, l.workflow.timezone)),
-                    "overdue": views.iter().filter(|v| v.status == crate::case::ClockStatus::Overdue).map(|v| v.id.clone()).collect::<Vec<_>>(),
-                })
-            })
+            .map(|(_, l, _)| output::summary_json(&l.workflow, &l.case, now))
             .collect();
         print_json(&Value::Array(list));
         return Ok(());

@@ -152,6 +152,20 @@ pub fn case_json(wf: &Workflow, case: &Case, events: &[Recorded], now: DateTime<
     })
 }
 
+/// One line of `case list --json` (and of `GET /api/cases`).
+pub fn summary_json(wf: &Workflow, case: &Case, now: DateTime<Utc>) -> Value {
+    let views = clocks(wf, case, now);
+    json!({
+        "id": case.id,
+        "workflow": wf.id,
+        "title": case.title,
+        "closed": case.is_closed(wf),
+        "next_due": at(nearest_due(&views), wf),
+        "overdue": views.iter().filter(|v| v.status == ClockStatus::Overdue).map(|v| v.id.clone()).collect::<Vec<_>>(),
+        "seq": case.seq,
+    })
+}
+
 /// The events whose track is in one of their `from` states now.
 pub fn allowed_events(wf: &Workflow, case: &Case) -> Vec<String> {
     wf.events
@@ -175,6 +189,46 @@ fn status_cell(c: &ClockView, now: DateTime<Utc>) -> String {
             None => "late".into(),
         },
         (s, _) => s.as_str().replace('_', " "),
+    }
+}
+
+/// One line saying what an event did, for the timeline.
+pub fn event_summary(e: &Recorded) -> String {
+    match &e.body {
+        EventBody::Opened { .. } => "opened".to_string(),
+        EventBody::FactsSet { facts, .. } => {
+            format!(
+                "set {}",
+                facts.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        }
+        EventBody::Advanced {
+            event,
+            from,
+            to,
+            met,
+            ..
+        } => {
+            let late: Vec<&str> = met
+                .iter()
+                .filter(|m| m.late)
+                .map(|m| m.clock.as_str())
+                .collect();
+            let mut s = format!("{event} ({from} → {to})");
+            if !late.is_empty() {
+                let _ = write!(s, " LATE for {}", late.join(", "));
+            }
+            s
+        }
+        EventBody::NotificationCampaign(c) => format!(
+            "notification campaign {} ({}): {} sent, {} failed, {} rejected; {} notified in all",
+            c.campaign, c.channel, c.sent, c.failed, c.rejected, c.total_sent
+        ),
+        EventBody::DocumentIssued {
+            document, sha256, ..
+        } => {
+            format!("issued {document} sha256:{}", &sha256[..12])
+        }
     }
 }
 
@@ -226,42 +280,7 @@ pub fn case_text(wf: &Workflow, case: &Case, events: &[Recorded], now: DateTime<
     }
     let _ = writeln!(out, "\nEvents:");
     for e in events {
-        let what = match &e.body {
-            EventBody::Opened { .. } => "opened".to_string(),
-            EventBody::FactsSet { facts, .. } => {
-                format!(
-                    "set {}",
-                    facts.keys().cloned().collect::<Vec<_>>().join(", ")
-                )
-            }
-            EventBody::Advanced {
-                event,
-                from,
-                to,
-                met,
-                ..
-            } => {
-                let late: Vec<&str> = met
-                    .iter()
-                    .filter(|m| m.late)
-                    .map(|m| m.clock.as_str())
-                    .collect();
-                let mut s = format!("{event} ({from} → {to})");
-                if !late.is_empty() {
-                    let _ = write!(s, " LATE for {}", late.join(", "));
-                }
-                s
-            }
-            EventBody::NotificationCampaign(c) => format!(
-                "notification campaign {} ({}): {} sent, {} failed, {} rejected; {} notified in all",
-                c.campaign, c.channel, c.sent, c.failed, c.rejected, c.total_sent
-            ),
-            EventBody::DocumentIssued {
-                document, sha256, ..
-            } => {
-                format!("issued {document} sha256:{}", &sha256[..12])
-            }
-        };
+        let what = event_summary(e);
         let _ = writeln!(
             out,
             "  #{:<3} {}  {}  by {}",

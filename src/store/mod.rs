@@ -4,7 +4,10 @@
 //!
 //! Every query takes the organisation, so one organisation never reads another's cases.
 
+mod accounts;
 mod schema;
+
+pub use accounts::{AccountError, MIN_PASSWORD, Role, User, random_hex};
 
 use crate::case::{self, Case, Command, EventBody, Recorded, Rejected};
 use crate::workflow::{Workflow, WorkflowErrors, WorkflowSet, compile};
@@ -37,6 +40,14 @@ pub enum StoreError {
         "the workflow text pinned by case '{case}' (sha256 {hash}…) was altered: run `vigie audit verify`"
     )]
     PinnedAltered { case: String, hash: String },
+    #[error(
+        "case '{case}' changed while you were looking at it (you saw event #{expected}, it is now at #{actual}): reload and try again"
+    )]
+    Conflict {
+        case: String,
+        expected: i64,
+        actual: i64,
+    },
     #[error("database {path}: {source}")]
     Open {
         path: String,
@@ -60,7 +71,8 @@ impl StoreError {
             | StoreError::UnknownCase(_)
             | StoreError::UnknownWorkflow { .. }
             | StoreError::CaseExists(_)
-            | StoreError::BadCaseId(_) => 2,
+            | StoreError::BadCaseId(_)
+            | StoreError::Conflict { .. } => 2,
             _ => 1,
         }
     }
@@ -268,6 +280,20 @@ impl Store {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<Loaded, StoreError> {
+        self.execute_at_seq(org, case_id, cmd, actor, now, None)
+    }
+
+    /// [`Store::execute`], refused with [`StoreError::Conflict`] when the case has moved
+    /// past `expected_seq`: the user decided on a page that is no longer current.
+    pub fn execute_at_seq(
+        &mut self,
+        org: &str,
+        case_id: &str,
+        cmd: &Command,
+        actor: &str,
+        now: DateTime<Utc>,
+        expected_seq: Option<i64>,
+    ) -> Result<Loaded, StoreError> {
         // IMMEDIATE takes the write lock before reading, so two writers to one case
         // are serialised: the second decides on the log the first wrote.
         let tx = self
@@ -278,6 +304,15 @@ impl Store {
             case,
             mut events,
         } = load_from(&tx, &mut self.compiled, org, case_id)?;
+        if let Some(expected) = expected_seq
+            && expected != case.seq
+        {
+            return Err(StoreError::Conflict {
+                case: case_id.to_string(),
+                expected,
+                actual: case.seq,
+            });
+        }
         let bodies = case::decide(&wf, Some(&case), cmd, now)?;
         let prev = case.last_hash.clone();
         let seq = case.seq;
@@ -312,6 +347,27 @@ impl Store {
             .query_map(params![org, include_closed], |r| r.get(0))?
             .collect::<Result<Vec<String>, _>>()?;
         Ok(ids)
+    }
+
+    /// Every case of the organisation, in the order they were opened.
+    pub fn case_ids_by_opening(&self, org: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM cases WHERE org = ?1 ORDER BY opened_at, id")?;
+        let ids = stmt
+            .query_map(params![org], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
+    /// The sequence number of a case's last event: a cheap check that a cached copy is
+    /// still current.
+    pub fn case_seq(&self, org: &str, case_id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT seq FROM cases WHERE org = ?1 AND id = ?2")?
+            .query_row(params![org, case_id], |r| r.get(0))
+            .optional()?)
     }
 
     pub fn exists(&self, org: &str, case_id: &str) -> Result<bool, StoreError> {

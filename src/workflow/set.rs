@@ -12,7 +12,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("be.yaml", include_str!("../../workflows/be.yaml")),
 ];
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct WorkflowSet {
     by_id: IndexMap<String, Arc<Workflow>>,
 }

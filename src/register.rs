@@ -1,0 +1,178 @@
+//! The breach register (RGPD art. 33(5)): every case of an organisation, notified or
+//! not, with the reason. One row shape for `vigie register`, the web page, the API and
+//! the CSV export, so the four never disagree.
+
+use crate::case::Case;
+use crate::store::{Store, StoreError};
+use crate::time;
+use crate::workflow::Workflow;
+use serde::Serialize;
+use serde_json::Value;
+
+/// One case in the register. Times are RFC 3339 in the workflow's zone.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub case: String,
+    pub workflow: String,
+    pub title: String,
+    pub aware_at: String,
+    pub status: &'static str,
+    pub risk: String,
+    /// The authority track's state: pending, notified or not_required.
+    pub authority: String,
+    pub authority_notified_at: String,
+    pub authority_late: bool,
+    /// Why the authority was not notified, or why it was notified late.
+    pub authority_reason: String,
+    pub individuals: String,
+    pub individuals_notified_at: String,
+    /// The exemption and its rationale when the people concerned were not told.
+    pub individuals_reason: String,
+    pub nature: String,
+    pub data_categories: String,
+    pub subjects_approx: String,
+    pub measures: String,
+}
+
+/// The CSV header, in the order of [`Row`]'s fields.
+pub const COLUMNS: [&str; 17] = [
+    "case",
+    "workflow",
+    "title",
+    "aware_at",
+    "status",
+    "risk",
+    "authority",
+    "authority_notified_at",
+    "authority_late",
+    "authority_reason",
+    "individuals",
+    "individuals_notified_at",
+    "individuals_reason",
+    "nature",
+    "data_categories",
+    "subjects_approx",
+    "measures",
+];
+
+fn fact(wf: &Workflow, case: &Case, name: &str) -> String {
+    match case.facts.get(name).map(|v| v.to_display_json(wf.timezone)) {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s,
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| i.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn first(wf: &Workflow, case: &Case, event: &str) -> String {
+    case.happened
+        .get(event)
+        .and_then(|v| v.first())
+        .map(|d| time::rfc3339_in(*d, wf.timezone))
+        .unwrap_or_default()
+}
+
+pub fn row(wf: &Workflow, case: &Case) -> Row {
+    let track = |t: &str| case.tracks.get(t).cloned().unwrap_or_default();
+    let authority = track("authority");
+    let late = wf
+        .clocks_met_by("notify_authority")
+        .any(|(id, _)| case.met.get(id).is_some_and(|m| m.late));
+    let authority_reason = match authority.as_str() {
+        "not_required" => fact(wf, case, "no_authority_reasons"),
+        _ if late => fact(wf, case, "delay_reasons"),
+        _ => String::new(),
+    };
+    let individuals = track("individuals");
+    let individuals_reason = if individuals == "not_required" {
+        [
+            fact(wf, case, "individuals_exemption"),
+            fact(wf, case, "individuals_rationale"),
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ")
+    } else {
+        String::new()
+    };
+    Row {
+        case: case.id.clone(),
+        workflow: wf.id.clone(),
+        title: case.title.clone(),
+        aware_at: fact(wf, case, "aware_at"),
+        status: if case.is_closed(wf) { "closed" } else { "open" },
+        risk: fact(wf, case, "risk"),
+        authority,
+        authority_notified_at: first(wf, case, "notify_authority"),
+        authority_late: late,
+        authority_reason,
+        individuals,
+        individuals_notified_at: first(wf, case, "notify_individuals"),
+        individuals_reason,
+        nature: fact(wf, case, "nature"),
+        data_categories: fact(wf, case, "data_categories"),
+        subjects_approx: fact(wf, case, "subjects_approx"),
+        measures: fact(wf, case, "measures"),
+    }
+}
+
+/// Every case of `org`, oldest first (the register is a chronicle).
+pub fn rows(store: &mut Store, org: &str) -> Result<Vec<Row>, StoreError> {
+    let mut out = Vec::new();
+    for id in store.case_ids_by_opening(org)? {
+        let l = store.load(org, &id)?;
+        out.push(row(&l.workflow, &l.case));
+    }
+    Ok(out)
+}
+
+/// The register as CSV (RFC 4180, UTF-8 with a BOM so spreadsheets read the accents).
+/// A cell starting with = + - @ is prefixed with ' so no spreadsheet runs it as a formula.
+pub fn csv(rows: &[Row]) -> String {
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    w.write_record(COLUMNS).expect("write to memory");
+    let safe = |s: &str| -> String {
+        if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{s}")
+        } else {
+            s.to_string()
+        }
+    };
+    for r in rows {
+        let late = if r.authority_late { "yes" } else { "no" };
+        let cells = [
+            r.case.as_str(),
+            &r.workflow,
+            &r.title,
+            &r.aware_at,
+            r.status,
+            &r.risk,
+            &r.authority,
+            &r.authority_notified_at,
+            late,
+            &r.authority_reason,
+            &r.individuals,
+            &r.individuals_notified_at,
+            &r.individuals_reason,
+            &r.nature,
+            &r.data_categories,
+            &r.subjects_approx,
+            &r.measures,
+        ];
+        w.write_record(cells.iter().map(|c| safe(c)))
+            .expect("write to memory");
+    }
+    let bytes = w.into_inner().expect("flush to memory");
+    let mut out = String::from("\u{feff}");
+    out.push_str(&String::from_utf8(bytes).expect("UTF-8 in, UTF-8 out"));
+    out
+}

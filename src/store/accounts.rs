@@ -1,0 +1,484 @@
+//! Organisations, users, sessions and API tokens. Passwords are argon2id PHC strings;
+//! a session cookie or an API token is stored only as the SHA-256 of the secret the
+//! client holds, so a copy of the database opens no account.
+
+use super::{Store, StoreError};
+use crate::workflow::sha256_hex;
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{OptionalExtension, params};
+use std::sync::OnceLock;
+
+/// What a user may do in their organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything: open cases, record issued documents, plus what the others do.
+    Dpo,
+    /// Set facts and record workflow events.
+    Contributor,
+    /// Read only.
+    Viewer,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "dpo" => Some(Role::Dpo),
+            "contributor" => Some(Role::Contributor),
+            "viewer" => Some(Role::Viewer),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Dpo => "dpo",
+            Role::Contributor => "contributor",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    /// Facts and events.
+    pub fn can_change(self) -> bool {
+        matches!(self, Role::Dpo | Role::Contributor)
+    }
+
+    /// Opening cases and recording documents as issued.
+    pub fn is_dpo(self) -> bool {
+        self == Role::Dpo
+    }
+}
+
+/// A person who signs in. Their e-mail is staff contact data, not a data subject's.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct User {
+    pub id: i64,
+    pub org: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+}
+
+impl User {
+    /// How the register names this user as an event's actor.
+    pub fn actor(&self) -> String {
+        self.email.clone()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error(
+        "unknown organisation '{org}' (known: {known}); create it with `vigie org add {org} --name \"...\"`"
+    )]
+    UnknownOrg { org: String, known: String },
+    #[error("organisation id '{0}' must be lowercase letters, digits, '-' or '_' (at most 32)")]
+    BadOrgId(String),
+    #[error("organisation '{0}' already exists")]
+    OrgExists(String),
+    #[error("'{0}' is not an e-mail address")]
+    BadEmail(String),
+    #[error("a user with e-mail '{0}' already exists")]
+    EmailTaken(String),
+    #[error("no user with e-mail '{0}' (see `vigie user list`)")]
+    UnknownUser(String),
+    #[error("the password must have at least {min} characters (it has {len})")]
+    WeakPassword { min: usize, len: usize },
+    #[error("role '{0}' is not dpo, contributor or viewer")]
+    BadRole(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for AccountError {
+    fn from(e: rusqlite::Error) -> Self {
+        AccountError::Store(StoreError::Sql(e))
+    }
+}
+
+impl AccountError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            AccountError::Store(e) => e.exit_code(),
+            _ => 2,
+        }
+    }
+}
+
+pub const MIN_PASSWORD: usize = 12;
+/// A session lasts a working night, not a week.
+pub const SESSION_HOURS: i64 = 12;
+
+/// `n` random bytes from the operating system, as lowercase hex.
+pub fn random_hex(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).expect("the operating system's random source");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hash_password(password: &str) -> String {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).expect("the operating system's random source");
+    let salt = SaltString::encode_b64(&salt).expect("16 bytes is a valid salt");
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 with default parameters")
+        .to_string()
+}
+
+/// A hash checked when the e-mail is unknown, so both failures take the same time.
+fn dummy_hash() -> &'static str {
+    static H: OnceLock<String> = OnceLock::new();
+    H.get_or_init(|| hash_password("not a password of anyone"))
+}
+
+fn check_password(password: &str) -> Result<(), AccountError> {
+    let len = password.chars().count();
+    if len < MIN_PASSWORD {
+        return Err(AccountError::WeakPassword {
+            min: MIN_PASSWORD,
+            len,
+        });
+    }
+    Ok(())
+}
+
+fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    let role: String = r.get(4)?;
+    Ok(User {
+        id: r.get(0)?,
+        org: r.get(1)?,
+        email: r.get(2)?,
+        name: r.get(3)?,
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
+    })
+}
+
+const USER_COLS: &str = "u.id, u.org, u.email, u.name, u.role";
+
+impl Store {
+    pub fn organisations(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, name FROM organisations ORDER BY id")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn organisation_name(&self, org: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT name FROM organisations WHERE id = ?1",
+                params![org],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn add_organisation(&mut self, id: &str, name: &str) -> Result<(), AccountError> {
+        if id.is_empty()
+            || id.len() > 32
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
+            return Err(AccountError::BadOrgId(id.to_string()));
+        }
+        if self.organisation_name(id)?.is_some() {
+            return Err(AccountError::OrgExists(id.to_string()));
+        }
+        self.conn.execute(
+            "INSERT INTO organisations (id, name) VALUES (?1, ?2)",
+            params![id, name],
+        )?;
+        Ok(())
+    }
+
+    fn require_org(&self, org: &str) -> Result<(), AccountError> {
+        if self.organisation_name(org)?.is_none() {
+            let known = self
+                .organisations()?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(AccountError::UnknownOrg {
+                org: org.to_string(),
+                known,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn add_user(
+        &mut self,
+        org: &str,
+        email: &str,
+        name: &str,
+        role: Role,
+        password: &str,
+        now: DateTime<Utc>,
+    ) -> Result<User, AccountError> {
+        self.require_org(org)?;
+        crate::mail::mailbox(email).map_err(|_| AccountError::BadEmail(email.to_string()))?;
+        check_password(password)?;
+        let taken: bool = self.conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM users WHERE email = ?1)",
+            params![email],
+            |r| r.get(0),
+        )?;
+        if taken {
+            return Err(AccountError::EmailTaken(email.to_string()));
+        }
+        let hash = hash_password(password);
+        self.conn.execute(
+            "INSERT INTO users (org, email, name, role, password, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![org, email, name, role.as_str(), hash, now.to_rfc3339()],
+        )?;
+        Ok(User {
+            id: self.conn.last_insert_rowid(),
+            org: org.to_string(),
+            email: email.to_string(),
+            name: name.to_string(),
+            role,
+        })
+    }
+
+    pub fn users(&self, org: Option<&str>) -> Result<Vec<User>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {USER_COLS} FROM users u WHERE (?1 IS NULL OR u.org = ?1) AND u.disabled = 0
+             ORDER BY u.org, u.email"
+        ))?;
+        let rows = stmt
+            .query_map(params![org], user_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {USER_COLS}, u.password FROM users u WHERE u.email = ?1 AND u.disabled = 0"
+            ))?
+            .query_row(params![email], |r| Ok((user_from_row(r)?, r.get(5)?)))
+            .optional()?)
+    }
+
+    pub fn set_password(&mut self, email: &str, password: &str) -> Result<(), AccountError> {
+        check_password(password)?;
+        let (user, _) = self
+            .user_by_email(email)?
+            .ok_or_else(|| AccountError::UnknownUser(email.to_string()))?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE users SET password = ?1 WHERE id = ?2",
+            params![hash_password(password), user.id],
+        )?;
+        // A new password signs out every session of the old one.
+        tx.execute("DELETE FROM sessions WHERE user_id = ?1", params![user.id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The user whose password this is, or None (unknown e-mail or wrong password, told
+    /// apart by neither the answer nor the time it takes).
+    pub fn check_login(&self, email: &str, password: &str) -> Result<Option<User>, StoreError> {
+        let found = self.user_by_email(email.trim())?;
+        let stored = found
+            .as_ref()
+            .map(|(_, h)| h.as_str())
+            .unwrap_or_else(|| dummy_hash());
+        let ok = PasswordHash::new(stored)
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
+            .unwrap_or(false);
+        Ok(match found {
+            Some((user, _)) if ok => Some(user),
+            _ => None,
+        })
+    }
+
+    /// A new session: the cookie secret (returned once, stored hashed) and its CSRF token.
+    pub fn create_session(
+        &mut self,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<(String, String), StoreError> {
+        let secret = random_hex(32);
+        let csrf = random_hex(32);
+        let expires = now + Duration::hours(SESSION_HOURS);
+        self.conn.execute(
+            "DELETE FROM sessions WHERE expires_at < ?1",
+            params![now.to_rfc3339()],
+        )?;
+        self.conn.execute(
+            "INSERT INTO sessions (hash, user_id, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![sha256_hex(&secret), user.id, csrf, now.to_rfc3339(), expires.to_rfc3339()],
+        )?;
+        Ok((secret, csrf))
+    }
+
+    /// The user and CSRF token of a live session.
+    pub fn session(
+        &self,
+        secret: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(User, String)>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {USER_COLS}, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0"
+            ))?
+            .query_row(params![sha256_hex(secret), now.to_rfc3339()], |r| {
+                Ok((user_from_row(r)?, r.get(5)?))
+            })
+            .optional()?)
+    }
+
+    pub fn end_session(&mut self, secret: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "DELETE FROM sessions WHERE hash = ?1",
+            params![sha256_hex(secret)],
+        )?;
+        Ok(())
+    }
+
+    /// A new API token for the user with this e-mail, shown once.
+    pub fn create_token(
+        &mut self,
+        email: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, AccountError> {
+        let (user, _) = self
+            .user_by_email(email)?
+            .ok_or_else(|| AccountError::UnknownUser(email.to_string()))?;
+        let token = format!("vigie_{}", random_hex(32));
+        self.conn.execute(
+            "INSERT INTO api_tokens (hash, user_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![sha256_hex(&token), user.id, name, now.to_rfc3339()],
+        )?;
+        Ok(token)
+    }
+
+    /// The user an API token belongs to.
+    pub fn token_user(&self, token: &str) -> Result<Option<User>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {USER_COLS} FROM api_tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.hash = ?1 AND u.disabled = 0"
+            ))?
+            .query_row(params![sha256_hex(token)], user_from_row)
+            .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_sessions_and_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("a.db")).unwrap();
+        let now = Utc::now();
+        assert!(matches!(
+            s.add_user(
+                "nope",
+                "a@example.org",
+                "A",
+                Role::Dpo,
+                "long enough pw",
+                now
+            ),
+            Err(AccountError::UnknownOrg { .. })
+        ));
+        assert!(matches!(
+            s.add_user("default", "a@example.org", "A", Role::Dpo, "short", now),
+            Err(AccountError::WeakPassword { .. })
+        ));
+        let u = s
+            .add_user(
+                "default",
+                "a@example.org",
+                "A",
+                Role::Dpo,
+                "long enough pw",
+                now,
+            )
+            .unwrap();
+        assert!(matches!(
+            s.add_user(
+                "default",
+                "A@example.org",
+                "A",
+                Role::Dpo,
+                "long enough pw",
+                now
+            ),
+            Err(AccountError::EmailTaken(_))
+        ));
+        let stored: String = s
+            .conn
+            .query_row("SELECT password FROM users", [], |r| r.get(0))
+            .unwrap();
+        assert!(stored.starts_with("$argon2id$"), "{stored}");
+        assert!(
+            s.check_login("a@example.org", "wrong password")
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            s.check_login("b@example.org", "long enough pw")
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            s.check_login("a@example.org", "long enough pw")
+                .unwrap()
+                .unwrap()
+                .id,
+            u.id
+        );
+
+        let (secret, csrf) = s.create_session(&u, now).unwrap();
+        let (who, c) = s.session(&secret, now).unwrap().unwrap();
+        assert_eq!((who.id, c), (u.id, csrf));
+        assert!(
+            s.session(&secret, now + Duration::hours(13))
+                .unwrap()
+                .is_none()
+        );
+        assert!(s.session("forged", now).unwrap().is_none());
+        s.set_password("a@example.org", "another long pw").unwrap();
+        assert!(
+            s.session(&secret, now).unwrap().is_none(),
+            "new password ends sessions"
+        );
+
+        let t = s.create_token("a@example.org", "script", now).unwrap();
+        assert_eq!(s.token_user(&t).unwrap().unwrap().email, "a@example.org");
+        assert!(s.token_user("vigie_0000").unwrap().is_none());
+        let in_db: i64 = s
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM api_tokens WHERE hash = ?1",
+                [&t],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(in_db, 0, "the token itself is never stored");
+    }
+}

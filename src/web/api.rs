@@ -1,0 +1,291 @@
+//! The JSON API under `/api`, described by `/api/openapi.json`. A case is the
+//! `vigie case show --json` object; errors are `{"error": "...", "status": N}` with the
+//! reason the CLI would give.
+
+use super::auth::ApiCaller;
+use super::{App, Change, WebError};
+use crate::cli::output::{case_json, summary_json};
+use crate::time;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/me", get(me))
+        .route("/api/workflows", get(workflows))
+        .route("/api/cases", get(list).post(open))
+        .route("/api/cases/{id}", get(show))
+        .route("/api/cases/{id}/facts", axum::routing::post(set_facts))
+        .route("/api/cases/{id}/events", get(events).post(advance))
+        .route("/api/cases/{id}/drafts/{document}", get(draft))
+        .route("/api/register", get(register))
+        .route("/api/register.csv", get(register_csv))
+}
+
+/// Reads a JSON body into `T`, or a 400 naming the field, line and column.
+fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, WebError> {
+    serde_json::from_slice(bytes).map_err(|e| WebError::bad(format!("request body: {e}")))
+}
+
+fn facts(m: Option<Map<String, Value>>) -> Vec<(String, Value)> {
+    m.unwrap_or_default().into_iter().collect()
+}
+
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI,
+    )
+        .into_response()
+}
+
+async fn me(ApiCaller(c): ApiCaller) -> Response {
+    axum::Json(json!({
+        "email": c.user.email,
+        "name": c.user.name,
+        "org": c.user.org,
+        "role": c.user.role,
+    }))
+    .into_response()
+}
+
+async fn workflows(State(app): State<Arc<App>>, ApiCaller(_): ApiCaller) -> Response {
+    let list: Vec<Value> = app
+        .workflows
+        .ids()
+        .filter_map(|id| app.workflows.get(id))
+        .map(|wf| {
+            json!({
+                "id": wf.id,
+                "title": wf.title,
+                "timezone": wf.timezone.name(),
+                "hash": wf.hash,
+                "events": wf.events.keys().collect::<Vec<_>>(),
+                "facts": wf.facts.iter().map(|(k, f)| (k.clone(), json!({
+                    "type": format!("{:?}", f.kind).to_lowercase(),
+                    "choices": f.choices,
+                }))).collect::<Map<String, Value>>(),
+                "documents": wf.documents.keys().collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    axum::Json(Value::Array(list)).into_response()
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    all: bool,
+}
+
+async fn list(
+    State(app): State<Arc<App>>,
+    ApiCaller(c): ApiCaller,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, WebError> {
+    let now = time::now();
+    let cases = app.cases(&c, q.all).await?;
+    let list: Vec<Value> = cases
+        .iter()
+        .map(|l| summary_json(&l.workflow, &l.case, now))
+        .collect();
+    Ok(axum::Json(Value::Array(list)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenBody {
+    workflow: String,
+    title: String,
+    aware_at: String,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    facts: Option<Map<String, Value>>,
+}
+
+async fn open(
+    State(app): State<Arc<App>>,
+    ApiCaller(c): ApiCaller,
+    bytes: Bytes,
+) -> Result<Response, WebError> {
+    let b: OpenBody = body(&bytes)?;
+    let l = app
+        .open_case(&c, b.workflow, b.title, b.aware_at, b.id, facts(b.facts))
+        .await?;
+    let location = format!("/api/cases/{}", l.case.id);
+    let mut r = (
+        StatusCode::CREATED,
+        axum::Json(case_json(&l.workflow, &l.case, &l.events, time::now())),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+async fn show(
+    State(app): State<Arc<App>>,
+    ApiCaller(c): ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let l = app.case(&c, id).await?;
+    Ok(axum::Json(case_json(&l.workflow, &l.case, &l.events, time::now())).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeBody {
+    #[serde(default)]
+    facts: Option<Map<String, Value>>,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
+    at: Option<String>,
+    #[serde(default)]
+    expected_seq: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdvanceBody {
+    event: String,
+    #[serde(flatten)]
+    change: ChangeBody,
+}
+
+fn change(b: ChangeBody) -> Change {
+    Change {
+        facts: facts(b.facts),
+        note: b.note.filter(|n| !n.trim().is_empty()),
+        at: b.at,
+        expected_seq: b.expected_seq,
+    }
+}
+
+async fn set_facts(
+    State(app): State<Arc<App>>,
+    ApiCaller(c): ApiCaller,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, WebError> {
+    let b: ChangeBody = body(&bytes)?;
+    if b.facts.as_ref().is_none_or(|f| f.is_empty()) {
+        return Err(WebError::bad("facts: give at least one fact to set"));
+    }
+    let l = app.change(&c, id, None, change(b)).await?;
+    Ok(axum::Json(case_json(&l.workflow, &l.case, &l.events, time::now())).into_response())
+}
+
+async fn advance(
+    State(app): State<Arc<App>>,
+    ApiCaller(c): ApiCaller,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, WebError> {
+    // serde's flatten and deny_unknown_fields do not mix: check the keys by hand.
+    let raw: Map<String, Value> = body(&bytes)?;
+    for k in raw.keys() {
+        if !["event", "facts", "note", "at", "expected_seq"].contains(&k.as_str()) {
+            return Err(WebError::bad(format!(
+                "request body: unknown field '{k}' (expected event, facts, note, at, expected_seq)"
+            )));
+        }
+    }
+    let b: AdvanceBody = body(&bytes)?;
+    let l = app.change(&c, id, Some(b.event), change(b.change)).await?;
+    Ok(axum::Json(case_json(&l.workflow, &l.case, &l.events, time::now())).into_response())
+}
+
+async fn events(
+    State(app): State<Arc<App>>,
+    ApiCaller(c): ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let l = app.case(&c, id).await?;
+    Ok(axum::Json(super::events_json(&l)).into_response())
+}
+
+#[derive(Deserialize)]
+struct DraftQuery {
+    lang: Option<String>,
+    format: Option<String>,
+    #[serde(default)]
+    strict: bool,
+}
+
+async fn draft(
+    State(app): State<Arc<App>>,
+    ApiCaller(c): ApiCaller,
+    Path((id, document)): Path<(String, String)>,
+    Query(q): Query<DraftQuery>,
+) -> Result<Response, WebError> {
+    let (d, format, lang) = app
+        .draft(&c, id, document.clone(), q.lang, q.format)
+        .await?;
+    if q.strict && !d.missing.is_empty() {
+        return Err(WebError::bad(format!(
+            "draft '{document}' is missing: {} (strict)",
+            d.missing.join(", ")
+        )));
+    }
+    Ok(axum::Json(json!({
+        "document": document,
+        "lang": lang.code(),
+        "format": format.as_str(),
+        "missing": d.missing,
+        "sha256": crate::workflow::sha256_hex(&d.text),
+        "text": d.text,
+    }))
+    .into_response())
+}
+
+async fn register(
+    State(app): State<Arc<App>>,
+    ApiCaller(c): ApiCaller,
+) -> Result<Response, WebError> {
+    let rows = app.register(&c).await?;
+    Ok(axum::Json(json!(rows)).into_response())
+}
+
+async fn register_csv(
+    State(app): State<Arc<App>>,
+    ApiCaller(c): ApiCaller,
+) -> Result<Response, WebError> {
+    let rows = app.register(&c).await?;
+    Ok(csv_response(&c.user.org, crate::register::csv(&rows)))
+}
+
+/// A CSV download named after the organisation and the day.
+pub fn csv_response(org: &str, text: String) -> Response {
+    let name = format!(
+        "attachment; filename=\"register-{org}-{}.csv\"",
+        time::now().format("%Y-%m-%d")
+    );
+    let mut r = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&name) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}

@@ -1,0 +1,201 @@
+//! Who is calling: a session cookie (pages, and the API from a page) or a bearer token
+//! (scripts). CSRF tokens for every change made with a cookie, and the brake on
+//! repeated failed sign-ins.
+
+use super::{App, WebError};
+use crate::store::User;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const SESSION_COOKIE: &str = "vigie_session";
+pub const LOGIN_COOKIE: &str = "vigie_login";
+pub const LANG_COOKIE: &str = "vigie_lang";
+
+/// A signed-in user, and how they signed in.
+#[derive(Clone)]
+pub struct Caller {
+    pub user: User,
+    /// The session's CSRF token; None for a bearer token (no cookie, no CSRF).
+    pub csrf: Option<String>,
+    /// The session secret (to end it on sign-out).
+    pub session: Option<String>,
+}
+
+impl Caller {
+    /// Refuses a change made with a session cookie unless it carries the session's
+    /// CSRF token (a form field or the X-CSRF-Token header).
+    pub fn check_csrf(&self, given: Option<&str>) -> Result<(), WebError> {
+        match &self.csrf {
+            None => Ok(()),
+            Some(expected) if given.is_some_and(|g| same(g, expected)) => Ok(()),
+            Some(_) => Err(WebError::new(
+                StatusCode::FORBIDDEN,
+                "missing or wrong CSRF token: reload the page and try again",
+            )),
+        }
+    }
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// A cookie only this site's pages send back: HttpOnly, SameSite=Strict, Secure.
+/// (Browsers accept Secure cookies from http://localhost and http://127.0.0.1, so this
+/// works on loopback; anywhere else, serve through TLS.)
+pub fn cookie(name: &'static str, value: String) -> Cookie<'static> {
+    let mut c = Cookie::new(name, value);
+    c.set_http_only(true);
+    c.set_same_site(SameSite::Strict);
+    c.set_secure(true);
+    c.set_path("/");
+    c
+}
+
+async fn authenticate(app: &Arc<App>, parts: &Parts) -> Result<Option<Caller>, WebError> {
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
+    if let Some(token) = bearer {
+        let user = app.read(move |_, s| Ok(s.token_user(&token)?)).await?;
+        return match user {
+            Some(user) => Ok(Some(Caller {
+                user,
+                csrf: None,
+                session: None,
+            })),
+            None => Err(WebError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid API token (create one with `vigie user token EMAIL`)",
+            )),
+        };
+    }
+    let jar = CookieJar::from_headers(&parts.headers);
+    let Some(secret) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
+        return Ok(None);
+    };
+    let found = app
+        .read({
+            let secret = secret.clone();
+            move |_, s| Ok(s.session(&secret, crate::time::now())?)
+        })
+        .await?;
+    Ok(found.map(|(user, csrf)| Caller {
+        user,
+        csrf: Some(csrf),
+        session: Some(secret),
+    }))
+}
+
+/// The caller of an API route: 401 in JSON when nobody is signed in. A change made
+/// with a session cookie must carry the X-CSRF-Token header.
+pub struct ApiCaller(pub Caller);
+
+impl FromRequestParts<Arc<App>> for ApiCaller {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, WebError> {
+        let caller = authenticate(app, parts).await?.ok_or_else(|| {
+            WebError::new(
+                StatusCode::UNAUTHORIZED,
+                "sign in, or send an API token as 'Authorization: Bearer TOKEN'",
+            )
+        })?;
+        if parts.method != Method::GET && parts.method != Method::HEAD {
+            let given = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok());
+            caller.check_csrf(given)?;
+        }
+        Ok(ApiCaller(caller))
+    }
+}
+
+/// The caller of a page: sent to the sign-in page when nobody is signed in.
+pub struct PageCaller(pub Caller);
+
+impl FromRequestParts<Arc<App>> for PageCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Response> {
+        match authenticate(app, parts).await {
+            Ok(Some(c)) if c.session.is_some() => Ok(PageCaller(c)),
+            Ok(_) => {
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+                Err(Redirect::to(&format!("/login?next={next}")).into_response())
+            }
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+struct Failures {
+    count: u32,
+    last: Instant,
+    locked_until: Option<Instant>,
+}
+
+/// Failed sign-ins, per account and per client address. Past a threshold each further
+/// failure locks the key for longer (30 s, 60 s, … up to 15 min); while locked, sign-in
+/// is refused with 429 before any password is checked.
+#[derive(Default)]
+pub struct Throttle {
+    map: Mutex<HashMap<String, Failures>>,
+}
+
+pub const ACCOUNT_THRESHOLD: u32 = 5;
+pub const ADDRESS_THRESHOLD: u32 = 20;
+
+impl Throttle {
+    /// How long the longest-locked of these keys stays locked.
+    pub fn locked(&self, keys: &[&str]) -> Option<Duration> {
+        let now = Instant::now();
+        let map = self.map.lock().expect("throttle");
+        keys.iter()
+            .filter_map(|k| map.get(*k)?.locked_until)
+            .filter(|u| *u > now)
+            .map(|u| u - now)
+            .max()
+    }
+
+    pub fn fail(&self, key: &str, threshold: u32) {
+        let now = Instant::now();
+        let mut map = self.map.lock().expect("throttle");
+        map.retain(|_, f| now.duration_since(f.last) < Duration::from_secs(3600));
+        let f = map.entry(key.to_string()).or_insert(Failures {
+            count: 0,
+            last: now,
+            locked_until: None,
+        });
+        f.count += 1;
+        f.last = now;
+        if f.count >= threshold {
+            let secs = (30u64 << (f.count - threshold).min(5)).min(900);
+            f.locked_until = Some(now + Duration::from_secs(secs));
+        }
+    }
+
+    pub fn forget(&self, key: &str) {
+        self.map.lock().expect("throttle").remove(key);
+    }
+}

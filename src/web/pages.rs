@@ -1,0 +1,1177 @@
+//! The server-rendered pages: sign-in, open cases with live countdowns, a case (facts
+//! form, next steps, deadlines, timeline, drafts), a new case, the register. Handlebars
+//! templates embedded from `templates/web/`; one small script for the countdowns.
+//! Every form carries the session's CSRF token; every change redirects (303) on success
+//! and shows the page again with the reason on failure.
+
+use super::auth::{LANG_COOKIE, LOGIN_COOKIE, PageCaller, SESSION_COOKIE, cookie, same};
+use super::{App, Caller, Change, WebError};
+use crate::case::{ClockStatus, ClockView, clocks};
+use crate::render::Labels;
+use crate::store::Loaded;
+use crate::time::{self, Lang};
+use crate::workflow::{FactType, FactValue, Workflow};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::CookieJar;
+use chrono::{DateTime, Duration, Utc};
+use handlebars::Handlebars;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+const PAGES: [(&str, &str); 8] = [
+    (
+        "layout",
+        include_str!("../../templates/web/layout.html.hbs"),
+    ),
+    ("login", include_str!("../../templates/web/login.html.hbs")),
+    (
+        "dashboard",
+        include_str!("../../templates/web/dashboard.html.hbs"),
+    ),
+    ("case", include_str!("../../templates/web/case.html.hbs")),
+    (
+        "new_case",
+        include_str!("../../templates/web/new_case.html.hbs"),
+    ),
+    (
+        "register",
+        include_str!("../../templates/web/register.html.hbs"),
+    ),
+    ("draft", include_str!("../../templates/web/draft.html.hbs")),
+    (
+        "message",
+        include_str!("../../templates/web/message.html.hbs"),
+    ),
+];
+const CSS: &str = include_str!("../../templates/web/vigie.css");
+const JS: &str = include_str!("../../templates/web/vigie.js");
+
+pub fn registry() -> Handlebars<'static> {
+    let mut hb = Handlebars::new();
+    for (name, text) in PAGES {
+        hb.register_template_string(name, text)
+            .unwrap_or_else(|e| panic!("embedded page template {name}: {e}"));
+    }
+    hb
+}
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/", get(dashboard))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/lang/{code}", get(set_lang))
+        .route("/static/vigie.css", get(css))
+        .route("/static/vigie.js", get(js))
+        .route("/cases/new", get(new_case_page))
+        .route("/cases", post(new_case))
+        .route("/cases/{id}", get(case_page))
+        .route("/cases/{id}/facts", post(set_facts))
+        .route("/cases/{id}/events", post(advance))
+        .route("/cases/{id}/drafts/{document}", get(draft_page))
+        .route(
+            "/cases/{id}/drafts/{document}/download",
+            get(draft_download),
+        )
+        .route("/register", get(register_page))
+        .route("/register.csv", get(register_csv))
+}
+
+fn ui(lang: Lang) -> &'static Value {
+    static FR: OnceLock<Value> = OnceLock::new();
+    static EN: OnceLock<Value> = OnceLock::new();
+    let (cell, text, name) = match lang {
+        Lang::Fr => (
+            &FR,
+            include_str!("../../templates/web/ui.fr.yaml"),
+            "ui.fr.yaml",
+        ),
+        Lang::En => (
+            &EN,
+            include_str!("../../templates/web/ui.en.yaml"),
+            "ui.en.yaml",
+        ),
+    };
+    cell.get_or_init(|| {
+        let m: indexmap::IndexMap<String, String> = crate::yaml::from_str(text)
+            .unwrap_or_else(|e| panic!("embedded templates/web/{name}: {e}"));
+        json!(m)
+    })
+}
+
+fn word(lang: Lang, key: &str) -> String {
+    ui(lang)[key].as_str().unwrap_or(key).to_string()
+}
+
+/// The page language: the `vigie_lang` cookie, else the browser's first of fr/en, else fr.
+fn lang_of(headers: &HeaderMap) -> Lang {
+    let jar = CookieJar::from_headers(headers);
+    if let Some(l) = jar.get(LANG_COOKIE).and_then(|c| Lang::parse(c.value())) {
+        return l;
+    }
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    for part in accept.split(',') {
+        let tag = part
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if tag.starts_with("fr") {
+            return Lang::Fr;
+        }
+        if tag.starts_with("en") {
+            return Lang::En;
+        }
+    }
+    Lang::Fr
+}
+
+/// A local path to go back to after signing in or switching language; anything else
+/// (another site, `//host`) becomes `/`.
+fn local_path(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
+            n.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+fn encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+struct Page<'a> {
+    lang: Lang,
+    caller: Option<&'a Caller>,
+    title: String,
+    here: String,
+    flash: Option<String>,
+    error: Option<String>,
+}
+
+impl Page<'_> {
+    fn render(&self, app: &App, template: &str, mut view: Value, status: StatusCode) -> Response {
+        let t = ui(self.lang);
+        view["t"] = t.clone();
+        let body = match app.pages.render(template, &view) {
+            Ok(b) => b,
+            Err(e) => {
+                super::log(&format!("page template {template}: {e}"));
+                return (StatusCode::INTERNAL_SERVER_ERROR, "page template error").into_response();
+            }
+        };
+        let layout = json!({
+            "t": t,
+            "lang": self.lang.code(),
+            "other_lang": match self.lang { Lang::Fr => "en", Lang::En => "fr" },
+            "page_title": self.title,
+            "here": encode(&self.here),
+            "now": time::now().to_rfc3339(),
+            "user": self.caller.map(|c| json!({
+                "email": c.user.email, "role": c.user.role.as_str(), "org": c.user.org,
+            })),
+            "csrf": self.caller.and_then(|c| c.csrf.clone()),
+            "can_open": self.caller.is_some_and(|c| c.user.role.is_dpo()),
+            "flash": self.flash,
+            "error": self.error,
+            "body": body,
+        });
+        match app.pages.render("layout", &layout) {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(e) => {
+                super::log(&format!("page template layout: {e}"));
+                (StatusCode::INTERNAL_SERVER_ERROR, "page template error").into_response()
+            }
+        }
+    }
+}
+
+/// An error page (404 for another organisation's case, like an unknown one).
+fn error_page(app: &App, lang: Lang, caller: &Caller, e: WebError) -> Response {
+    let heading = if e.status == StatusCode::NOT_FOUND {
+        word(lang, "not_found")
+    } else {
+        e.message.clone()
+    };
+    Page {
+        lang,
+        caller: Some(caller),
+        title: heading.clone(),
+        here: "/".into(),
+        flash: None,
+        error: (e.status != StatusCode::NOT_FOUND).then(|| e.message.clone()),
+    }
+    .render(app, "message", json!({"heading": heading}), e.status)
+}
+
+fn parse_form(bytes: &Bytes) -> Vec<(String, String)> {
+    form_urlencoded::parse(bytes)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+// ---- the clocks, as the pages colour them ----
+
+/// pending / soon (due within 24 h) / overdue / met / late / not_applicable.
+fn class_of(c: &ClockView, now: DateTime<Utc>) -> &'static str {
+    match (c.status, c.due_at) {
+        (ClockStatus::Pending, Some(due)) if due - now < Duration::hours(24) => {
+            if due <= now {
+                "overdue"
+            } else {
+                "soon"
+            }
+        }
+        (ClockStatus::Pending, _) => "pending",
+        (ClockStatus::Overdue, _) => "overdue",
+        (ClockStatus::Met, _) => "met",
+        (ClockStatus::Late, _) => "late",
+        (ClockStatus::NotApplicable, _) => "not_applicable",
+    }
+}
+
+fn span(d: Duration, lang: Lang) -> String {
+    let s = d.num_seconds().max(0);
+    let (days, h, m, r) = (s / 86400, (s % 86400) / 3600, (s % 3600) / 60, s % 60);
+    let dw = if lang == Lang::Fr { "j" } else { "d" };
+    if days > 0 {
+        format!("{days} {dw} {h} h {m} min")
+    } else if h > 0 {
+        format!("{h} h {m} min {r} s")
+    } else {
+        format!("{m} min {r} s")
+    }
+}
+
+fn clock_view(
+    wf: &Workflow,
+    labels: &Labels,
+    c: &ClockView,
+    now: DateTime<Utc>,
+    lang: Lang,
+) -> Value {
+    let class = class_of(c, now);
+    let open =
+        matches!(c.status, ClockStatus::Pending | ClockStatus::Overdue) && c.due_at.is_some();
+    let left = match (c.status, c.due_at) {
+        (ClockStatus::Pending | ClockStatus::Overdue, Some(due)) if due <= now => {
+            format!("{} {}", word(lang, "overdue_by"), span(now - due, lang))
+        }
+        (ClockStatus::Pending | ClockStatus::Overdue, Some(due)) => {
+            format!("{} {}", span(due - now, lang), word(lang, "left"))
+        }
+        (ClockStatus::Late, _) => word(lang, "st_late"),
+        (s, _) => word(lang, &format!("st_{}", s.as_str())),
+    };
+    let label = match labels.get(&c.id) {
+        l if l == c.id => c.title.clone(),
+        l => l.to_string(),
+    };
+    json!({
+        "id": c.id,
+        "label": label,
+        "basis": c.basis,
+        "internal": c.internal,
+        "due": c.due_at.map(|d| time::short_in(d, wf.timezone)).unwrap_or_else(|| "—".into()),
+        "due_utc": c.due_at.map(|d| d.to_rfc3339()),
+        "class": class,
+        "status_label": word(lang, &format!("st_{class}")),
+        "open": open,
+        "left": left,
+    })
+}
+
+// ---- handlers ----
+
+async fn css() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+async fn js() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        JS,
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn set_lang(
+    Path(code): Path<String>,
+    Query(q): Query<NextQuery>,
+    jar: CookieJar,
+) -> Response {
+    let lang = Lang::parse(&code).unwrap_or_default();
+    let mut c = cookie(LANG_COOKIE, lang.code().to_string());
+    c.set_http_only(false);
+    (jar.add(c), Redirect::to(&local_path(q.next.as_deref()))).into_response()
+}
+
+fn login_form(
+    app: &App,
+    lang: Lang,
+    jar: CookieJar,
+    next: &str,
+    email: &str,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    // Sign-in CSRF: the form and a cookie carry the same random value (double submit).
+    let token = crate::store::random_hex(16);
+    let jar = jar.add(cookie(LOGIN_COOKIE, token.clone()));
+    let page = Page {
+        lang,
+        caller: None,
+        title: word(lang, "sign_in"),
+        here: format!("/login?next={}", encode(next)),
+        flash: None,
+        error,
+    }
+    .render(
+        app,
+        "login",
+        json!({"login_token": token, "next": next, "email": email}),
+        status,
+    );
+    (jar, page).into_response()
+}
+
+async fn login_page(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    let next = local_path(q.next.as_deref());
+    login_form(
+        &app,
+        lang_of(&headers),
+        jar,
+        &next,
+        "",
+        None,
+        StatusCode::OK,
+    )
+}
+
+async fn login(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    bytes: Bytes,
+) -> Response {
+    let lang = lang_of(&headers);
+    let form = parse_form(&bytes);
+    let email = field(&form, "email").unwrap_or("").trim().to_string();
+    let password = field(&form, "password").unwrap_or("").to_string();
+    let next = local_path(field(&form, "next"));
+    let expected = jar.get(LOGIN_COOKIE).map(|c| c.value().to_string());
+    let given = field(&form, "_login").unwrap_or("");
+    if !expected.is_some_and(|e| same(&e, given)) {
+        let msg = word(lang, "bad_form");
+        return login_form(
+            &app,
+            lang,
+            jar,
+            &next,
+            &email,
+            Some(msg),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let account = format!("account:{}", email.to_lowercase());
+    let address = format!("address:{}", addr.ip());
+    if let Some(wait) = app.throttle.locked(&[&account, &address]) {
+        let msg = word(lang, "too_many").replace("{secs}", &wait.as_secs().max(1).to_string());
+        let mut r = login_form(
+            &app,
+            lang,
+            jar,
+            &next,
+            &email,
+            Some(msg),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    let checked = {
+        let email = email.clone();
+        app.read(move |_, s| Ok(s.check_login(&email, &password)?))
+            .await
+    };
+    let user = match checked {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            app.throttle.fail(&account, super::auth::ACCOUNT_THRESHOLD);
+            app.throttle.fail(&address, super::auth::ADDRESS_THRESHOLD);
+            super::log(&format!("failed sign-in from {}", addr.ip()));
+            let msg = word(lang, "wrong_login");
+            return login_form(
+                &app,
+                lang,
+                jar,
+                &next,
+                &email,
+                Some(msg),
+                StatusCode::UNAUTHORIZED,
+            );
+        }
+        Err(e) => return e.into_response(),
+    };
+    app.throttle.forget(&account);
+    let session = app
+        .write(move |_, s| Ok(s.create_session(&user, time::now())?))
+        .await;
+    match session {
+        Ok((secret, _csrf)) => {
+            let jar = jar
+                .remove(cookie(LOGIN_COOKIE, String::new()))
+                .add(cookie(SESSION_COOKIE, secret));
+            (jar, Redirect::to(&next)).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn logout(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    jar: CookieJar,
+    bytes: Bytes,
+) -> Response {
+    let form = parse_form(&bytes);
+    if let Err(e) = c.check_csrf(field(&form, "_csrf")) {
+        return e.into_response();
+    }
+    if let Some(secret) = c.session.clone() {
+        let _ = app.write(move |_, s| Ok(s.end_session(&secret)?)).await;
+    }
+    (
+        jar.remove(cookie(SESSION_COOKIE, String::new())),
+        Redirect::to("/login"),
+    )
+        .into_response()
+}
+
+async fn dashboard(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+) -> Response {
+    let lang = lang_of(&headers);
+    let cases = match app.cases(&c, false).await {
+        Ok(v) => v,
+        Err(e) => return error_page(&app, lang, &c, e),
+    };
+    let now = time::now();
+    let mut labels: HashMap<String, Labels> = HashMap::new();
+    let mut rows = Vec::new();
+    for l in &cases {
+        let wf = &l.workflow;
+        if !labels.contains_key(&wf.hash) {
+            match app.templates.labels(wf, lang) {
+                Ok(lb) => {
+                    labels.insert(wf.hash.clone(), lb);
+                }
+                Err(e) => return error_page(&app, lang, &c, e.into()),
+            }
+        }
+        let lb = &labels[&wf.hash];
+        let views: Vec<ClockView> = clocks(wf, &l.case, now)
+            .into_iter()
+            .filter(|v| v.status != ClockStatus::NotApplicable)
+            .collect();
+        let next = views
+            .iter()
+            .filter(|v| {
+                matches!(v.status, ClockStatus::Pending | ClockStatus::Overdue)
+                    && v.due_at.is_some()
+            })
+            .min_by_key(|v| v.due_at);
+        rows.push(json!({
+            "id": l.case.id,
+            "title": l.case.title,
+            "next": next.map(|v| clock_view(wf, lb, v, now, lang)),
+            "clocks": views.iter().map(|v| clock_view(wf, lb, v, now, lang)).collect::<Vec<_>>(),
+        }));
+    }
+    Page {
+        lang,
+        caller: Some(&c),
+        title: word(lang, "dashboard"),
+        here: "/".into(),
+        flash: None,
+        error: None,
+    }
+    .render(&app, "dashboard", json!({"cases": rows}), StatusCode::OK)
+}
+
+/// How a fact is shown in the form: its input kind, value and options.
+fn fact_view(
+    wf: &Workflow,
+    labels: &Labels,
+    name: &str,
+    lang: Lang,
+    value: Option<&FactValue>,
+) -> Value {
+    let def = &wf.facts[name];
+    let selected: Vec<String> = match value {
+        Some(FactValue::List(v)) => v.clone(),
+        Some(FactValue::Text(s)) => vec![s.clone()],
+        Some(FactValue::Boolean(b)) => vec![b.to_string()],
+        _ => vec![],
+    };
+    let options = |values: Vec<(String, String)>| -> Vec<Value> {
+        values
+            .into_iter()
+            .map(
+                |(v, label)| json!({"selected": selected.contains(&v), "value": v, "label": label}),
+            )
+            .collect()
+    };
+    let text = match value {
+        None => String::new(),
+        Some(FactValue::DateTime(d)) => time::rfc3339_in(*d, wf.timezone),
+        Some(FactValue::Integer(i)) => i.to_string(),
+        Some(FactValue::Boolean(b)) => b.to_string(),
+        Some(FactValue::Text(s)) => s.clone(),
+        Some(FactValue::List(v)) => v.join("\n"),
+    };
+    let (input, opts, hint) = match def.kind {
+        FactType::Choice => (
+            "select",
+            options(
+                def.choices
+                    .iter()
+                    .map(|c| (c.clone(), labels.get(c).to_string()))
+                    .collect(),
+            ),
+            String::new(),
+        ),
+        FactType::List if !def.choices.is_empty() => (
+            "checkboxes",
+            options(
+                def.choices
+                    .iter()
+                    .map(|c| (c.clone(), labels.get(c).to_string()))
+                    .collect(),
+            ),
+            String::new(),
+        ),
+        FactType::List => ("textarea", vec![], word(lang, "one_per_line")),
+        FactType::Boolean => (
+            "select",
+            options(vec![
+                ("true".into(), word(lang, "yes")),
+                ("false".into(), word(lang, "no")),
+            ]),
+            String::new(),
+        ),
+        FactType::Integer => ("number", vec![], String::new()),
+        FactType::DateTime => ("text", vec![], "2026-11-23 09:00".into()),
+        FactType::Text if text.chars().count() > 60 || text.contains('\n') => {
+            ("textarea", vec![], String::new())
+        }
+        FactType::Text => ("text", vec![], String::new()),
+    };
+    json!({
+        "name": name,
+        "label": labels.get(name),
+        "input": input,
+        "value": text,
+        "options": opts,
+        "hint": hint,
+    })
+}
+
+fn case_view(l: &Loaded, labels: &Labels, lang: Lang, c: &Caller) -> Value {
+    let wf = &l.workflow;
+    let case = &l.case;
+    let now = time::now();
+    let views = clocks(wf, case, now);
+    let clock_rows: Vec<Value> = views
+        .iter()
+        .map(|v| clock_view(wf, labels, v, now, lang))
+        .collect();
+    let events: Vec<Value> = crate::cli::output::allowed_events(wf, case)
+        .into_iter()
+        .map(|name| {
+            let def = &wf.events[&name];
+            let missing: Vec<&str> = def
+                .requires
+                .iter()
+                .filter(|f| !case.facts.contains_key(*f))
+                .map(|f| labels.get(f))
+                .collect();
+            let late_missing: Vec<&str> = wf
+                .clocks_met_by(&name)
+                .filter(|(id, _)| {
+                    views
+                        .iter()
+                        .any(|v| &v.id == *id && v.due_at.is_some_and(|d| d < now) && v.status == ClockStatus::Overdue)
+                })
+                .flat_map(|(_, cd)| cd.late_requires.iter())
+                .filter(|f| !case.facts.contains_key(*f))
+                .map(|f| labels.get(f))
+                .collect();
+            json!({"name": name, "label": labels.get(&name), "missing": missing, "late_missing": late_missing})
+        })
+        .collect();
+    let facts: Vec<Value> = wf
+        .facts
+        .keys()
+        .map(|name| fact_view(wf, labels, name, lang, case.facts.get(name)))
+        .collect();
+    let timeline: Vec<Value> = l
+        .events
+        .iter()
+        .rev()
+        .map(|e| {
+            let note = match &e.body {
+                crate::case::EventBody::FactsSet { note, .. }
+                | crate::case::EventBody::Advanced { note, .. } => note.clone(),
+                _ => None,
+            };
+            json!({
+                "seq": e.seq,
+                "at": time::short_in(e.at, wf.timezone),
+                "actor": e.actor,
+                "what": crate::cli::output::event_summary(e),
+                "note": note,
+            })
+        })
+        .collect();
+    let drafts: Vec<Value> = wf
+        .documents
+        .iter()
+        .map(|(name, d)| {
+            let label = match labels.get(name) {
+                l if l == name => d.title.clone(),
+                l => l.to_string(),
+            };
+            json!({"name": name, "label": label})
+        })
+        .collect();
+    json!({
+        "case": {
+            "id": case.id, "title": case.title, "workflow": wf.id,
+            "timezone": wf.timezone.name(), "closed": case.is_closed(wf), "seq": case.seq,
+        },
+        "csrf": c.csrf,
+        "can_change": c.user.role.can_change(),
+        "clocks": clock_rows,
+        "tracks": case.tracks.iter().map(|(t, s)| json!({"track": t, "label": labels.get(t), "state": labels.get(s)})).collect::<Vec<_>>(),
+        "events": events,
+        "facts": facts,
+        "timeline": timeline,
+        "drafts": drafts,
+    })
+}
+
+fn render_case(
+    app: &App,
+    l: &Loaded,
+    lang: Lang,
+    c: &Caller,
+    flash: Option<String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let labels = match app.templates.labels(&l.workflow, lang) {
+        Ok(lb) => lb,
+        Err(e) => return error_page(app, lang, c, e.into()),
+    };
+    Page {
+        lang,
+        caller: Some(c),
+        title: format!("{} — {}", l.case.id, l.case.title),
+        here: format!("/cases/{}", l.case.id),
+        flash,
+        error,
+    }
+    .render(app, "case", case_view(l, &labels, lang, c), status)
+}
+
+#[derive(Deserialize)]
+struct OkQuery {
+    ok: Option<String>,
+}
+
+async fn case_page(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<OkQuery>,
+) -> Response {
+    let lang = lang_of(&headers);
+    match app.case(&c, id).await {
+        Ok(l) => {
+            let flash =
+                q.ok.as_deref()
+                    .filter(|k| ["facts", "event", "opened", "nothing_changed"].contains(k))
+                    .map(|k| {
+                        word(
+                            lang,
+                            if k == "nothing_changed" {
+                                k.to_string()
+                            } else {
+                                format!("ok_{k}")
+                            }
+                            .as_str(),
+                        )
+                    });
+            render_case(&app, &l, lang, &c, flash, None, StatusCode::OK)
+        }
+        Err(e) => error_page(&app, lang, &c, e),
+    }
+}
+
+/// The facts a submitted form changes: each fact the form showed (`present`), typed
+/// like the API would, kept only when it differs from the case's value.
+fn changed_facts(
+    wf: &Workflow,
+    case: &crate::case::Case,
+    form: &[(String, String)],
+) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (k, name) in form {
+        if k != "present" || !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(def) = wf.facts.get(name) else {
+            continue;
+        };
+        let key = format!("f.{name}");
+        let values: Vec<&str> = form
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v.trim())
+            .collect();
+        let one = values.first().copied().unwrap_or("");
+        let raw = match def.kind {
+            FactType::List if !def.choices.is_empty() => {
+                let v: Vec<Value> = values
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .map(|s| json!(s))
+                    .collect();
+                if v.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Array(v)
+                }
+            }
+            FactType::List => {
+                let v: Vec<Value> = one
+                    .lines()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| json!(s))
+                    .collect();
+                if v.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Array(v)
+                }
+            }
+            _ if one.is_empty() => Value::Null,
+            FactType::Integer => one
+                .parse::<i64>()
+                .map(|i| json!(i))
+                .unwrap_or_else(|_| json!(one)),
+            FactType::Boolean => match one {
+                "true" => json!(true),
+                "false" => json!(false),
+                other => json!(other),
+            },
+            _ => json!(one),
+        };
+        let current = case.facts.get(name);
+        if raw.is_null() {
+            if current.is_some() {
+                out.push((name.clone(), Value::Null));
+            }
+            continue;
+        }
+        if let Ok(v) = def.coerce(&raw, wf.timezone) {
+            let same_value = match (&v, current) {
+                (FactValue::DateTime(a), Some(FactValue::DateTime(b))) => {
+                    a.timestamp() / 60 == b.timestamp() / 60
+                }
+                (a, Some(b)) => a == b,
+                (_, None) => false,
+            };
+            if same_value {
+                continue;
+            }
+        }
+        out.push((name.clone(), raw));
+    }
+    out
+}
+
+fn seq_of(form: &[(String, String)]) -> Option<i64> {
+    field(form, "seq").and_then(|s| s.parse().ok())
+}
+
+/// Runs a change from a form: 303 back to the case on success, the case page with the
+/// reason (and the status the API would give) on failure.
+async fn apply_form(
+    app: Arc<App>,
+    c: Caller,
+    lang: Lang,
+    id: String,
+    event: Option<String>,
+    form: Vec<(String, String)>,
+) -> Response {
+    if let Err(e) = c.check_csrf(field(&form, "_csrf")) {
+        return error_page(
+            &app,
+            lang,
+            &c,
+            WebError::new(e.status, word(lang, "bad_form")),
+        );
+    }
+    let current = match app.case(&c, id.clone()).await {
+        Ok(l) => l,
+        Err(e) => return error_page(&app, lang, &c, e),
+    };
+    let facts = if event.is_none() {
+        let f = changed_facts(&current.workflow, &current.case, &form);
+        if f.is_empty() {
+            return Redirect::to(&format!("/cases/{}?ok=nothing_changed", encode(&id)))
+                .into_response();
+        }
+        f
+    } else {
+        Vec::new()
+    };
+    let change = Change {
+        facts,
+        note: field(&form, "note")
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(String::from),
+        at: field(&form, "at").map(String::from),
+        expected_seq: seq_of(&form),
+    };
+    let ok = if event.is_some() { "event" } else { "facts" };
+    match app.change(&c, id.clone(), event, change).await {
+        Ok(_) => Redirect::to(&format!("/cases/{}?ok={ok}", encode(&id))).into_response(),
+        Err(e) => {
+            let l = app.case(&c, id).await.unwrap_or(current);
+            render_case(&app, &l, lang, &c, None, Some(e.message), e.status)
+        }
+    }
+}
+
+async fn set_facts(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    let lang = lang_of(&headers);
+    apply_form(app, c, lang, id, None, parse_form(&bytes)).await
+}
+
+async fn advance(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    let lang = lang_of(&headers);
+    let form = parse_form(&bytes);
+    let Some(event) = field(&form, "event").map(String::from) else {
+        return error_page(&app, lang, &c, WebError::bad("event: which step?"));
+    };
+    apply_form(app, c, lang, id, Some(event), form).await
+}
+
+fn new_case_view(app: &App, form: &[(String, String)]) -> Value {
+    let chosen = field(form, "workflow").unwrap_or("fr");
+    let workflows: Vec<Value> = app
+        .workflows
+        .ids()
+        .filter_map(|id| app.workflows.get(id))
+        .map(|wf| json!({"id": wf.id, "title": wf.title, "selected": wf.id == chosen}))
+        .collect();
+    json!({
+        "workflows": workflows,
+        "form": {
+            "title": field(form, "title").unwrap_or(""),
+            "aware_at": field(form, "aware_at").unwrap_or(""),
+            "id": field(form, "id").unwrap_or(""),
+        },
+    })
+}
+
+async fn new_case_page(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+) -> Response {
+    let lang = lang_of(&headers);
+    if !c.user.role.is_dpo() {
+        return error_page(&app, lang, &c, WebError::forbidden("open a case"));
+    }
+    let page = Page {
+        lang,
+        caller: Some(&c),
+        title: word(lang, "new_case"),
+        here: "/cases/new".into(),
+        flash: None,
+        error: None,
+    };
+    page.render(&app, "new_case", new_case_view(&app, &[]), StatusCode::OK)
+}
+
+async fn new_case(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    let lang = lang_of(&headers);
+    let form = parse_form(&bytes);
+    if let Err(e) = c.check_csrf(field(&form, "_csrf")) {
+        return error_page(
+            &app,
+            lang,
+            &c,
+            WebError::new(e.status, word(lang, "bad_form")),
+        );
+    }
+    let get = |k: &str| field(&form, k).unwrap_or("").to_string();
+    let id = Some(get("id")).filter(|s| !s.trim().is_empty());
+    match app
+        .open_case(
+            &c,
+            get("workflow"),
+            get("title"),
+            get("aware_at"),
+            id,
+            Vec::new(),
+        )
+        .await
+    {
+        Ok(l) => Redirect::to(&format!("/cases/{}?ok=opened", encode(&l.case.id))).into_response(),
+        Err(e) => Page {
+            lang,
+            caller: Some(&c),
+            title: word(lang, "new_case"),
+            here: "/cases/new".into(),
+            flash: None,
+            error: Some(e.message),
+        }
+        .render(&app, "new_case", new_case_view(&app, &form), e.status),
+    }
+}
+
+#[derive(Deserialize)]
+struct DraftQuery {
+    lang: Option<String>,
+    format: Option<String>,
+}
+
+async fn draft_page(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+    Path((id, document)): Path<(String, String)>,
+    Query(q): Query<DraftQuery>,
+) -> Response {
+    let lang = lang_of(&headers);
+    let (d, _, draft_lang) = match app
+        .draft(
+            &c,
+            id.clone(),
+            document.clone(),
+            q.lang,
+            Some("html".into()),
+        )
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return error_page(&app, lang, &c, e),
+    };
+    // The HTML draft is a whole document whose values are escaped; show its body.
+    let html = d
+        .text
+        .split_once("<body>")
+        .and_then(|(_, rest)| rest.rsplit_once("</body>"))
+        .map(|(body, _)| body.to_string())
+        .unwrap_or_default();
+    let label = ui(lang)
+        .get(&document)
+        .and_then(Value::as_str)
+        .map(String::from)
+        .unwrap_or_else(|| document.replace('_', " "));
+    Page {
+        lang,
+        caller: Some(&c),
+        title: format!("{id} — {label}"),
+        here: format!("/cases/{id}/drafts/{document}"),
+        flash: None,
+        error: None,
+    }
+    .render(
+        &app,
+        "draft",
+        json!({
+            "case_id": id, "document": document, "label": label, "html": html,
+            "missing": d.missing, "draft_lang": draft_lang.code(),
+        }),
+        StatusCode::OK,
+    )
+}
+
+async fn draft_download(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+    Path((id, document)): Path<(String, String)>,
+    Query(q): Query<DraftQuery>,
+) -> Response {
+    let lang = lang_of(&headers);
+    match app
+        .draft(&c, id.clone(), document.clone(), q.lang, q.format)
+        .await
+    {
+        Ok((d, format, l)) => {
+            let (mime, ext) = match format {
+                crate::render::Format::Md => ("text/markdown; charset=utf-8", "md"),
+                crate::render::Format::Html => ("text/html; charset=utf-8", "html"),
+                crate::render::Format::Txt => ("text/plain; charset=utf-8", "txt"),
+            };
+            let name = format!(
+                "attachment; filename=\"{id}-{document}.{}.{ext}\"",
+                l.code()
+            );
+            let mut r = (
+                [(header::CONTENT_TYPE, HeaderValue::from_static(mime))],
+                d.text,
+            )
+                .into_response();
+            if let Ok(v) = HeaderValue::from_str(&name) {
+                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            r
+        }
+        Err(e) => error_page(&app, lang, &c, e),
+    }
+}
+
+async fn register_page(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+) -> Response {
+    let lang = lang_of(&headers);
+    match app.register(&c).await {
+        Ok(rows) => Page {
+            lang,
+            caller: Some(&c),
+            title: word(lang, "register"),
+            here: "/register".into(),
+            flash: None,
+            error: None,
+        }
+        .render(&app, "register", json!({"rows": rows}), StatusCode::OK),
+        Err(e) => error_page(&app, lang, &c, e),
+    }
+}
+
+async fn register_csv(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+) -> Response {
+    match app.register(&c).await {
+        Ok(rows) => super::api::csv_response(&c.user.org, crate::register::csv(&rows)),
+        Err(e) => error_page(&app, lang_of(&headers), &c, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_pages_and_words_load() {
+        let _ = registry();
+        for lang in [Lang::Fr, Lang::En] {
+            let fr: serde_json::Map<String, Value> = ui(Lang::Fr).as_object().unwrap().clone();
+            let other = ui(lang).as_object().unwrap();
+            for k in fr.keys() {
+                assert!(
+                    other.contains_key(k),
+                    "{k} missing in ui.{}.yaml",
+                    lang.code()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn only_local_paths_after_sign_in() {
+        assert_eq!(local_path(Some("/cases/x?ok=1")), "/cases/x?ok=1");
+        for bad in ["//evil.example/", "https://evil.example/", "/\\evil", "x"] {
+            assert_eq!(local_path(Some(bad)), "/", "{bad}");
+        }
+    }
+}

@@ -1,0 +1,37 @@
+// Live countdowns and colours. The server's clock is the reference: the page carries
+// the server's "now" and each deadline in UTC, so a wrong clock on this computer does
+// not change what is shown. No other script runs on these pages.
+(function () {
+  "use strict";
+  var words = {
+    fr: { overdue: "dépassée de", left: "restant", d: "j", h: "h", m: "min", s: "s" },
+    en: { overdue: "overdue by", left: "left", d: "d", h: "h", m: "min", s: "s" }
+  };
+  var body = document.body;
+  var w = words[body.getAttribute("data-lang")] || words.fr;
+  var skew = Date.parse(body.getAttribute("data-now")) - Date.now();
+  if (isNaN(skew)) { skew = 0; }
+  var DAY = 86400000;
+  function span(ms) {
+    var s = Math.floor(ms / 1000), d = Math.floor(s / 86400);
+    var h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    if (d > 0) { return d + " " + w.d + " " + h + " " + w.h + " " + m + " " + w.m; }
+    if (h > 0) { return h + " " + w.h + " " + m + " " + w.m + " " + r + " " + w.s; }
+    return m + " " + w.m + " " + r + " " + w.s;
+  }
+  function tick() {
+    var now = Date.now() + skew;
+    var els = document.querySelectorAll("[data-due][data-open]");
+    for (var i = 0; i < els.length; i++) {
+      var el = els[i], left = Date.parse(el.getAttribute("data-due")) - now;
+      var cls = left < 0 ? "st-overdue" : left < DAY ? "st-soon" : "st-pending";
+      el.classList.remove("st-overdue", "st-soon", "st-pending");
+      el.classList.add(cls);
+      if (el.classList.contains("countdown")) {
+        el.textContent = left < 0 ? w.overdue + " " + span(-left) : span(left) + " " + w.left;
+      }
+    }
+  }
+  tick();
+  setInterval(tick, 1000);
+})();
