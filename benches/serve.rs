@@ -188,6 +188,8 @@ fn main() {
             "--config",
             cfg.to_str().expect("utf-8"),
             "serve",
+            "--listen",
+            "none",
         ])
         .stderr(log)
         .spawn()

@@ -423,7 +423,7 @@ impl Harness {
             .arg(self.v.db_path())
             .arg("--config")
             .arg(&self.config)
-            .args(["serve", "--idle-check-secs", "1"])
+            .args(["serve", "--listen", "none", "--idle-check-secs", "1"])
             .args(extra)
             .env_remove("VIGIE_DB")
             .env_remove("VIGIE_CONFIG")

@@ -49,6 +49,7 @@ impl Vigie {
             .args(args)
             .env_remove("VIGIE_DB")
             .env_remove("VIGIE_CONFIG")
+            .env_remove("VIGIE_ORG")
             .env("VIGIE_ACTOR", "test-dpo")
             .env("RUST_BACKTRACE", "0")
             .output()
@@ -63,6 +64,37 @@ impl Vigie {
 
     /// Runs, asserts exit 0, returns stdout.
     #[track_caller]
+    /// Runs with `input` on standard input (a password for `user add`, say).
+    pub fn run_stdin(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .env_remove("VIGIE_DB")
+            .env_remove("VIGIE_CONFIG")
+            .env_remove("VIGIE_ORG")
+            .env("RUST_BACKTRACE", "0")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the vigie binary runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("vigie finishes");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+        }
+    }
+
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert_eq!(
@@ -198,3 +230,4 @@ pub fn smtp_python() -> String {
         })
         .clone()
 }
+pub mod web;

@@ -1,0 +1,337 @@
+//! A real `vigie serve` on a random loopback port, against a real SQLite file, with two
+//! organisations and one user per role; and a small cookie-keeping HTTP client.
+
+use super::Vigie;
+use reqwest::blocking::{Client, Response};
+use reqwest::header::{COOKIE, HeaderMap, SET_COOKIE};
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The users every server starts with: (org, email, role).
+pub const USERS: [(&str, &str, &str); 5] = [
+    ("acme", "dpo@acme.example", "dpo"),
+    ("acme", "contrib@acme.example", "contributor"),
+    ("acme", "viewer@acme.example", "viewer"),
+    ("other", "dpo@other.example", "dpo"),
+    ("other", "contrib@other.example", "contributor"),
+];
+
+pub struct Server {
+    pub v: Vigie,
+    pub base: String,
+    child: Child,
+    pub tokens: BTreeMap<String, String>,
+    log: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Organisations `acme` and `other`, the users of [`USERS`] with an API token each,
+    /// then `vigie serve --listen 127.0.0.1:0` with the clock shifted by `offset`.
+    pub fn start_with_offset(offset: &str) -> Server {
+        let v = Vigie::new();
+        let cfg = v.dir().join("vigie.yaml");
+        std::fs::write(
+            &cfg,
+            "organisation: { name: Exemple SA }\n\
+             dpo: { name: Camille Martin, email: dpo@example.org }\n\
+             mail: { from: vigie <vigie@example.org>, transport: file, outbox_dir: ./outbox }\n\
+             reminders: { to: [dpo@example.org] }\n",
+        )
+        .expect("write config");
+        v.ok(&["org", "add", "acme", "--name", "ACME SA"]);
+        v.ok(&["org", "add", "other", "--name", "Other SA"]);
+        let mut tokens = BTreeMap::new();
+        for (org, email, role) in USERS {
+            let out = v.run_stdin(
+                &["--org", org, "user", "add", email, "--role", role],
+                &format!("{PASSWORD}\n"),
+            );
+            assert_eq!(out.code, 0, "user add {email}: {}", out.stderr);
+            let token = v.ok(&["user", "token", email, "--name", "tests"]);
+            tokens.insert(email.to_string(), token.trim().to_string());
+        }
+        let log = v.dir().join("serve.log");
+        let file = std::fs::File::create(&log).expect("serve log");
+        let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg("--db")
+            .arg(v.db_path())
+            .arg("--config")
+            .arg(&cfg)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("VIGIE_DB")
+            .env_remove("VIGIE_CONFIG")
+            .env("VIGIE_NOW_OFFSET", offset)
+            .env("RUST_BACKTRACE", "0")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log handle"))
+            .stderr(file)
+            .spawn()
+            .expect("vigie serve starts");
+        let mut s = Server {
+            v,
+            base: String::new(),
+            child,
+            tokens,
+            log,
+        };
+        s.base = s.wait_for_address();
+        s
+    }
+
+    pub fn start() -> Server {
+        Server::start_with_offset("0s")
+    }
+
+    fn wait_for_address(&mut self) -> String {
+        let t0 = Instant::now();
+        loop {
+            let mut text = String::new();
+            if let Ok(mut f) = std::fs::File::open(&self.log) {
+                let _ = f.read_to_string(&mut text);
+            }
+            if let Some(i) = text.find("web page and API on http://") {
+                let rest = &text[i + "web page and API on ".len()..];
+                let url = rest.split_whitespace().next().expect("an address");
+                return url.trim_end_matches('/').to_string();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("vigie serve exited ({status}) before listening:\n{text}");
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "vigie serve did not listen within 20 s:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn token(&self, email: &str) -> &str {
+        &self.tokens[email]
+    }
+
+    /// A JSON API client acting as `email` with their bearer token.
+    pub fn api(&self, email: &str) -> Api {
+        Api {
+            client: client(),
+            base: self.base.clone(),
+            token: Some(self.token(email).to_string()),
+        }
+    }
+
+    /// A client sending any bearer token.
+    pub fn api_with_token(&self, token: &str) -> Api {
+        Api {
+            client: client(),
+            base: self.base.clone(),
+            token: Some(token.to_string()),
+        }
+    }
+
+    /// A client with no credentials.
+    pub fn anonymous(&self) -> Api {
+        Api {
+            client: client(),
+            base: self.base.clone(),
+            token: None,
+        }
+    }
+
+    /// A cookie-keeping client signed in through the sign-in form.
+    pub fn browser(&self, email: &str) -> Browser {
+        let mut b = Browser::new(&self.base);
+        let r = b.login(email, PASSWORD);
+        assert_eq!(r.status().as_u16(), 303, "sign-in of {email} redirects");
+        b
+    }
+}
+
+fn client() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("HTTP client")
+}
+
+pub struct Api {
+    pub client: Client,
+    pub base: String,
+    token: Option<String>,
+}
+
+/// A status and the JSON body.
+pub struct Answer {
+    pub status: u16,
+    pub json: serde_json::Value,
+    pub headers: HeaderMap,
+}
+
+impl Api {
+    fn send(&self, rb: reqwest::blocking::RequestBuilder) -> Answer {
+        let rb = match &self.token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        };
+        let r = rb.send().expect("the server answers");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().expect("a body");
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        Answer {
+            status,
+            json,
+            headers,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Answer {
+        self.send(self.client.get(format!("{}{path}", self.base)))
+    }
+
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> Answer {
+        self.send(self.client.post(format!("{}{path}", self.base)).json(body))
+    }
+
+    pub fn post_raw(&self, path: &str, body: &str) -> Answer {
+        self.send(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+    }
+}
+
+/// Keeps cookies like a browser would (by name; this client talks to one site).
+pub struct Browser {
+    pub client: Client,
+    base: String,
+    pub cookies: BTreeMap<String, String>,
+    /// Every Set-Cookie header seen, whole, to check the attributes.
+    pub set_cookies: Vec<String>,
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Browser {
+        Browser {
+            client: client(),
+            base: base.to_string(),
+            cookies: BTreeMap::new(),
+            set_cookies: Vec::new(),
+        }
+    }
+
+    fn keep(&mut self, r: &Response) {
+        for v in r.headers().get_all(SET_COOKIE) {
+            let v = v.to_str().expect("ASCII cookie").to_string();
+            let pair = v.split(';').next().unwrap_or("");
+            if let Some((k, val)) = pair.split_once('=') {
+                if val.is_empty() || v.contains("Max-Age=0") {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.to_string(), val.to_string());
+                }
+            }
+            self.set_cookies.push(v);
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn get(&mut self, path: &str) -> (u16, String, HeaderMap) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .expect("the server answers");
+        self.keep(&r);
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, r.text().expect("a body"), headers)
+    }
+
+    pub fn post_form(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
+        let body: String = form_encode(form);
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .expect("the server answers");
+        self.keep(&r);
+        r
+    }
+
+    pub fn login(&mut self, email: &str, password: &str) -> Response {
+        let (status, html, _) = self.get("/login");
+        assert_eq!(status, 200);
+        let token = hidden(&html, "_login").expect("the sign-in form has a CSRF field");
+        self.post_form(
+            "/login",
+            &[
+                ("_login", &token),
+                ("email", email),
+                ("password", password),
+                ("next", "/"),
+            ],
+        )
+    }
+}
+
+pub fn form_encode(form: &[(&str, &str)]) -> String {
+    form.iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The value of the first hidden input named `name` in a page.
+pub fn hidden(html: &str, name: &str) -> Option<String> {
+    let needle = format!("name=\"{name}\" value=\"");
+    let i = html.find(&needle)? + needle.len();
+    let rest = &html[i..];
+    Some(rest[..rest.find('"')?].to_string())
+}

@@ -1,0 +1,632 @@
+//! The HTTP API and the pages, over real HTTP on a random loopback port, against a real
+//! SQLite file and the real `vigie serve` process.
+
+mod common;
+
+use common::web::{Browser, PASSWORD, Server, hidden};
+use serde_json::{Value, json};
+
+const ACME: &str = "dpo@acme.example";
+const OTHER: &str = "dpo@other.example";
+
+/// Opens an fr case for acme as its DPO, aware two hours ago.
+fn open_acme_case(s: &Server, id: &str) -> Value {
+    let r = s.api(ACME).post(
+        "/api/cases",
+        &json!({"workflow": "fr", "title": "Laptop stolen", "aware_at": "2026-11-20T09:00", "id": id}),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(
+        r.headers["location"].to_str().unwrap(),
+        format!("/api/cases/{id}")
+    );
+    r.json
+}
+
+fn event_count(s: &Server) -> i64 {
+    s.v.db()
+        .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn api_runs_a_case_to_notification_recording_the_user_as_actor() {
+    let s = Server::start();
+    let case = open_acme_case(&s, "laptop-1");
+    assert_eq!(case["workflow"], "fr");
+    assert_eq!(case["clocks"][0]["id"].as_str().is_some(), true);
+    let api = s.api("contrib@acme.example");
+
+    // Missing facts: the CLI's reason, as JSON, status 400, nothing written.
+    let before = event_count(&s);
+    let r = api.post(
+        "/api/cases/laptop-1/events",
+        &json!({"event": "notify_authority"}),
+    );
+    assert_eq!(r.status, 400, "{}", r.json);
+    assert!(
+        r.json["error"].as_str().unwrap().contains("nature"),
+        "{}",
+        r.json
+    );
+    assert_eq!(r.json["status"], 400);
+    assert_eq!(event_count(&s), before);
+
+    let r = api.post(
+        "/api/cases/laptop-1/facts",
+        &json!({"facts": {
+            "nature": ["confidentiality"], "subjects_approx": 1200,
+            "data_categories": ["identity"], "consequences": "phishing risk",
+            "measures": "remote wipe", "risk": "high", "risk_rationale": "unencrypted disk"
+        }, "note": "from the IT ticket"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["facts"]["subjects_approx"], 1200);
+
+    let r = api.post(
+        "/api/cases/laptop-1/events",
+        &json!({"event": "notify_authority", "at": "2026-11-21T10:00", "facts": {"authority_ref": "CNIL-123"}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["tracks"]["authority"], "notified");
+    let clock = common::clock(&r.json, "art33");
+    assert_eq!(clock["status"], "met", "{clock}");
+
+    let events = api.get("/api/cases/laptop-1/events");
+    assert_eq!(events.status, 200);
+    let list = events.json.as_array().unwrap();
+    assert_eq!(list[0]["actor"], ACME, "opened by the DPO");
+    assert_eq!(list.last().unwrap()["actor"], "contrib@acme.example");
+    assert_eq!(list.last().unwrap()["event"], "notify_authority");
+
+    let d = api.get("/api/cases/laptop-1/drafts/cnil_notification?lang=en&format=md");
+    assert_eq!(d.status, 200, "{}", d.json);
+    assert!(
+        d.json["text"].as_str().unwrap().contains("1,200"),
+        "{}",
+        d.json["text"]
+    );
+    assert_eq!(d.json["lang"], "en");
+    let strict = api.get("/api/cases/laptop-1/drafts/cnil_notification?strict=true");
+    assert_eq!(
+        strict.status, 400,
+        "facts are still missing: {}",
+        strict.json
+    );
+    let unknown = api.get("/api/cases/laptop-1/drafts/love_letter");
+    assert_eq!(unknown.status, 404);
+
+    // The same register the CLI prints, in JSON and CSV.
+    let reg = api.get("/api/register");
+    assert_eq!(reg.json[0]["case"], "laptop-1");
+    assert_eq!(reg.json[0]["authority"], "notified");
+    let csv = api.get("/api/register.csv");
+    let text = csv.json.as_str().unwrap();
+    assert!(text.starts_with("\u{feff}case,workflow,title"), "{text}");
+    let cli = s.v.ok(&["--org", "acme", "register", "--csv"]);
+    assert_eq!(cli.trim_end(), text.trim_end());
+    // The audit holds: web writes are chained like the CLI's.
+    assert!(s.v.ok(&["audit", "verify"]).contains("register intact"));
+}
+
+#[test]
+fn roles_limit_what_each_user_may_do() {
+    let s = Server::start();
+    open_acme_case(&s, "roles-1");
+    let viewer = s.api("viewer@acme.example");
+    assert_eq!(viewer.get("/api/cases/roles-1").status, 200);
+    let before = event_count(&s);
+    for (path, body) in [
+        (
+            "/api/cases/roles-1/facts",
+            json!({"facts": {"risk": "high"}}),
+        ),
+        ("/api/cases/roles-1/events", json!({"event": "contain"})),
+        (
+            "/api/cases",
+            json!({"workflow": "fr", "title": "x", "aware_at": "2026-11-20T09:00"}),
+        ),
+    ] {
+        let r = viewer.post(path, &body);
+        assert_eq!(r.status, 403, "viewer POST {path}: {}", r.json);
+    }
+    let contrib = s.api("contrib@acme.example");
+    let r = contrib.post(
+        "/api/cases",
+        &json!({"workflow": "fr", "title": "x", "aware_at": "2026-11-20T09:00"}),
+    );
+    assert_eq!(r.status, 403, "a contributor does not open cases");
+    assert_eq!(event_count(&s), before);
+    assert_eq!(
+        contrib
+            .post(
+                "/api/cases/roles-1/events",
+                &json!({"event": "contain", "facts": {"contained_at": "2026-11-21T09:00"}})
+            )
+            .status,
+        200
+    );
+    let me = contrib.get("/api/me");
+    assert_eq!(me.json["role"], "contributor");
+    assert_eq!(me.json["org"], "acme");
+}
+
+#[test]
+fn another_organisation_gets_404_on_every_route_and_changes_nothing() {
+    let s = Server::start();
+    open_acme_case(&s, "secret-1");
+    let snapshot = s.v.db_snapshot();
+    for who in [OTHER, "contrib@other.example"] {
+        let api = s.api(who);
+        for path in [
+            "/api/cases/secret-1",
+            "/api/cases/secret-1/events",
+            "/api/cases/secret-1/drafts/cnil_notification",
+            "/api/cases/secret-1/drafts/individual_letter?format=html",
+        ] {
+            let r = api.get(path);
+            assert_eq!(r.status, 404, "{who} GET {path}: {}", r.json);
+            assert!(!r.json.to_string().contains("Laptop"), "{}", r.json);
+        }
+        for (path, body) in [
+            (
+                "/api/cases/secret-1/facts",
+                json!({"facts": {"risk": "none"}}),
+            ),
+            ("/api/cases/secret-1/events", json!({"event": "contain"})),
+        ] {
+            let r = api.post(path, &body);
+            assert_eq!(r.status, 404, "{who} POST {path}: {}", r.json);
+        }
+        // Opening a case with the same id in one's own organisation is fine: ids are
+        // per organisation, and it tells nothing about the other's.
+        let lists = api.get("/api/cases?all=true");
+        assert!(!lists.json.to_string().contains("secret-1"));
+        let reg = api.get("/api/register");
+        assert!(!reg.json.to_string().contains("secret-1"));
+        let csv = api.get("/api/register.csv");
+        assert!(!csv.json.to_string().contains("secret-1"));
+    }
+    assert_eq!(
+        s.v.db_snapshot(),
+        snapshot,
+        "nothing written by the other organisation"
+    );
+
+    // The pages too: another organisation's case page, drafts and forms are 404.
+    let mut b = s.browser(OTHER);
+    for path in [
+        "/cases/secret-1",
+        "/cases/secret-1/drafts/cnil_notification",
+        "/cases/secret-1/drafts/cnil_notification/download?format=md",
+    ] {
+        let (status, html, _) = b.get(path);
+        assert_eq!(status, 404, "page {path}");
+        assert!(!html.contains("Laptop"));
+    }
+    let (_, dash, _) = b.get("/");
+    let csrf = hidden(&dash, "_csrf").expect("a CSRF token on the page");
+    for (path, form) in [
+        (
+            "/cases/secret-1/facts",
+            vec![("present", "risk"), ("f.risk", "none")],
+        ),
+        ("/cases/secret-1/events", vec![("event", "contain")]),
+    ] {
+        let mut form = form;
+        form.push(("_csrf", &csrf));
+        let r = b.post_form(path, &form);
+        assert_eq!(r.status().as_u16(), 404, "form {path}");
+    }
+    let (_, reg, _) = b.get("/register");
+    assert!(!reg.contains("secret-1"));
+    assert_eq!(s.v.db_snapshot(), snapshot);
+
+    // And the same id in the other organisation is another case.
+    let r = s.api(OTHER).post(
+        "/api/cases",
+        &json!({"workflow": "be", "title": "Other's own", "aware_at": "2026-11-20T09:00", "id": "secret-1"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(
+        s.api(ACME).get("/api/cases/secret-1").json["title"],
+        "Laptop stolen"
+    );
+}
+
+#[test]
+fn stale_and_concurrent_writes_get_409_and_nothing_is_lost() {
+    let s = Server::start();
+    let case = open_acme_case(&s, "race-1");
+    let seq = case["seq"].as_i64().unwrap();
+    let api = s.api(ACME);
+    let ok = api.post(
+        "/api/cases/race-1/facts",
+        &json!({"facts": {"risk": "high"}, "expected_seq": seq}),
+    );
+    assert_eq!(ok.status, 200);
+    let stale = api.post(
+        "/api/cases/race-1/facts",
+        &json!({"facts": {"risk": "none"}, "expected_seq": seq}),
+    );
+    assert_eq!(stale.status, 409, "{}", stale.json);
+    assert!(stale.json["error"].as_str().unwrap().contains("reload"));
+
+    // Eight writers decide on the same page at once: exactly one wins.
+    let seq = ok.json["seq"].as_i64().unwrap();
+    let base = s.base.clone();
+    let token = s.token(ACME).to_string();
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let base = base.clone();
+            let token = token.clone();
+            std::thread::spawn(move || {
+                reqwest::blocking::Client::new()
+                    .post(format!("{base}/api/cases/race-1/facts"))
+                    .bearer_auth(token)
+                    .json(&json!({"facts": {"subjects_approx": i + 1}, "expected_seq": seq}))
+                    .send()
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut codes: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    codes.sort();
+    assert_eq!(codes, vec![200, 409, 409, 409, 409, 409, 409, 409]);
+
+    // Without expected_seq, concurrent writes all land, each once, in one chain.
+    let before = event_count(&s);
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let base = base.clone();
+            let token = token.clone();
+            std::thread::spawn(move || {
+                reqwest::blocking::Client::new()
+                    .post(format!("{base}/api/cases/race-1/facts"))
+                    .bearer_auth(token)
+                    .json(&json!({"facts": {"records_approx": 100 + i}}))
+                    .send()
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 200);
+    }
+    assert_eq!(event_count(&s), before + 8);
+    assert!(s.v.ok(&["audit", "verify"]).contains("register intact"));
+}
+
+#[test]
+fn bad_requests_get_a_json_error_naming_the_problem() {
+    let s = Server::start();
+    open_acme_case(&s, "bad-1");
+    let api = s.api(ACME);
+    let cases: [(&str, &str, u16, &str); 8] = [
+        ("/api/cases/bad-1/facts", "{not json", 400, "line 1"),
+        (
+            "/api/cases/bad-1/facts",
+            r#"{"facts": {"risk": "enormous"}}"#,
+            400,
+            "risk",
+        ),
+        (
+            "/api/cases/bad-1/facts",
+            r#"{"facts": {"colour": "red"}}"#,
+            400,
+            "unknown fact 'colour'",
+        ),
+        (
+            "/api/cases/bad-1/facts",
+            r#"{"fact": {"risk": "high"}}"#,
+            400,
+            "unknown field `fact`",
+        ),
+        (
+            "/api/cases/bad-1/events",
+            r#"{"event": "explode"}"#,
+            400,
+            "unknown event 'explode'",
+        ),
+        (
+            "/api/cases/bad-1/events",
+            r#"{"event": "contain", "when": "now"}"#,
+            400,
+            "unknown field 'when'",
+        ),
+        (
+            "/api/cases/nope/events",
+            r#"{"event": "contain"}"#,
+            404,
+            "unknown case 'nope'",
+        ),
+        (
+            "/api/cases",
+            r#"{"workflow": "xx", "title": "t", "aware_at": "2026-11-20T09:00"}"#,
+            400,
+            "unknown workflow 'xx'",
+        ),
+    ];
+    let before = s.v.db_snapshot();
+    for (path, body, status, needle) in cases {
+        let r = api.post_raw(path, body);
+        assert_eq!(r.status, status, "{path} {body}: {}", r.json);
+        let msg = r.json["error"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains(needle),
+            "{path} {body}: '{msg}' lacks '{needle}'"
+        );
+        assert!(!msg.contains('\n'), "one line: {msg}");
+    }
+    assert_eq!(s.v.db_snapshot(), before);
+    let r = api.post_raw(
+        "/api/cases",
+        r#"{"workflow": "fr", "title": "t", "aware_at": "2026-03-29T02:30"}"#,
+    );
+    assert_eq!(
+        r.status, 400,
+        "a local time that does not exist: {}",
+        r.json
+    );
+    assert!(r.json["error"].as_str().unwrap().contains("aware_at"));
+
+    let anon = s.anonymous();
+    let r = anon.get("/api/cases");
+    assert_eq!(r.status, 401);
+    assert!(r.headers.contains_key("www-authenticate"));
+    let r = s.api_with_token("vigie_0123").get("/api/cases");
+    assert_eq!(r.status, 401);
+    assert!(
+        r.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid API token")
+    );
+}
+
+#[test]
+fn openapi_document_describes_every_api_route() {
+    let s = Server::start();
+    let r = s.anonymous().get("/api/openapi.json");
+    assert_eq!(r.status, 200);
+    let doc = r.json;
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let src = std::fs::read_to_string(common::repo("src/web/api.rs")).unwrap();
+    // Every `.route("/api/...", ...)` of the router is in the document, and no more.
+    let routes: Vec<String> = src
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix(".route(\""))
+        .map(|l| l.split('"').next().unwrap().to_string())
+        .collect();
+    assert!(routes.len() >= 9, "{routes:?}");
+    for r in &routes {
+        assert!(paths.contains_key(r), "{r} is not in openapi.json");
+    }
+    assert_eq!(
+        paths.len(),
+        routes.len(),
+        "openapi.json lists a route the router lacks"
+    );
+    // Each operation names its error answers.
+    for (p, ops) in paths {
+        for (m, op) in ops.as_object().unwrap() {
+            assert!(op["responses"].is_object(), "{m} {p}");
+        }
+    }
+}
+
+#[test]
+fn pages_use_secure_cookies_security_headers_and_refuse_forged_csrf() {
+    let s = Server::start();
+    open_acme_case(&s, "csrf-1");
+    let mut anon = Browser::new(&s.base);
+    let (status, _, headers) = anon.get("/cases/csrf-1");
+    assert_eq!(status, 303, "not signed in: to the sign-in page");
+    assert_eq!(headers["location"], "/login?next=%2Fcases%2Fcsrf-1");
+
+    let mut b = s.browser(ACME);
+    let session = b
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("vigie_session="))
+        .expect("a session cookie")
+        .clone();
+    for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(session.contains(attr), "{session} lacks {attr}");
+    }
+    let (status, html, headers) = b.get("/cases/csrf-1");
+    assert_eq!(status, 200);
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(!html.contains("<script>"), "no inline script");
+    let csrf = hidden(&html, "_csrf").unwrap();
+
+    let before = s.v.db_snapshot();
+    for token in ["", "0000", &"f".repeat(64)] {
+        let r = b.post_form(
+            "/cases/csrf-1/facts",
+            &[("_csrf", token), ("present", "risk"), ("f.risk", "high")],
+        );
+        assert_eq!(r.status().as_u16(), 403, "forged token '{token}'");
+    }
+    let r = b.post_form("/cases/csrf-1/events", &[("event", "contain")]);
+    assert_eq!(r.status().as_u16(), 403, "no token at all");
+    // The API with the session cookie needs the X-CSRF-Token header too.
+    let r = b
+        .client
+        .post(format!("{}/api/cases/csrf-1/events", s.base))
+        .header(
+            "cookie",
+            format!("vigie_session={}", b.cookies["vigie_session"]),
+        )
+        .json(&json!({"event": "contain"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(
+        s.v.db_snapshot(),
+        before,
+        "no forged request wrote anything"
+    );
+
+    // With the page's token the same form works, and redirects back (303).
+    let r = b.post_form(
+        "/cases/csrf-1/facts",
+        &[
+            ("_csrf", &csrf),
+            ("seq", "1"),
+            ("present", "risk"),
+            ("f.risk", "high"),
+        ],
+    );
+    assert_eq!(r.status().as_u16(), 303);
+    let api = s.api(ACME).get("/api/cases/csrf-1");
+    assert_eq!(api.json["facts"]["risk"], "high");
+
+    // Sign-out ends the session on the server, not just in the browser.
+    let stolen = b.cookies["vigie_session"].clone();
+    let r = b.post_form("/logout", &[("_csrf", &csrf)]);
+    assert_eq!(r.status().as_u16(), 303);
+    let mut thief = Browser::new(&s.base);
+    thief.cookies.insert("vigie_session".into(), stolen);
+    assert_eq!(thief.get("/").0, 303);
+}
+
+#[test]
+fn repeated_failed_sign_ins_are_slowed_down() {
+    let s = Server::start();
+    let mut b = Browser::new(&s.base);
+    let r = b.login(ACME, "wrong password here");
+    assert_eq!(r.status().as_u16(), 401);
+    assert!(r.text().unwrap().contains("id=\"error\""));
+    assert!(!b.cookies.contains_key("vigie_session"));
+    for _ in 1..5 {
+        assert_eq!(b.login(ACME, "still the wrong one").status().as_u16(), 401);
+    }
+    // Locked now: even the right password waits, and says how long.
+    let r = b.login(ACME, PASSWORD);
+    assert_eq!(r.status().as_u16(), 429);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&wait), "{wait}");
+    assert!(!b.cookies.contains_key("vigie_session"));
+    // Another account from the same address is not locked by this one.
+    let mut other = Browser::new(&s.base);
+    assert_eq!(other.login(OTHER, PASSWORD).status().as_u16(), 303);
+    // A forged sign-in form (no matching cookie) is refused before any password check.
+    let mut forged = Browser::new(&s.base);
+    let r = forged.post_form(
+        "/login",
+        &[("_login", "abc"), ("email", OTHER), ("password", PASSWORD)],
+    );
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(s.log().contains("failed sign-in"), "{}", s.log());
+}
+
+#[test]
+fn pages_show_cases_take_forms_and_export_the_register() {
+    let s = Server::start();
+    open_acme_case(&s, "form-1");
+    let mut b = s.browser("contrib@acme.example");
+    let (status, dash, _) = b.get("/");
+    assert_eq!(status, 200);
+    assert!(dash.contains("data-case=\"form-1\""), "{dash}");
+    assert!(dash.contains("class=\"countdown st-"));
+    let (_, page, _) = b.get("/cases/form-1");
+    let csrf = hidden(&page, "_csrf").unwrap();
+    assert!(page.contains("id=\"event-contain\""));
+    assert!(page.contains("id=\"f-nature\""));
+    // Checkbox lists, numbers and choices come back typed; unchanged facts are not
+    // written again; an empty field that was empty stays unset.
+    let r = b.post_form(
+        "/cases/form-1/facts",
+        &[
+            ("_csrf", &csrf),
+            ("seq", "1"),
+            ("present", "nature"),
+            ("f.nature", "confidentiality"),
+            ("f.nature", "integrity"),
+            ("present", "subjects_approx"),
+            ("f.subjects_approx", "8700"),
+            ("present", "risk"),
+            ("f.risk", "high"),
+            ("present", "measures"),
+            ("f.measures", ""),
+            ("present", "aware_at"),
+            ("f.aware_at", "2026-11-20T09:00:00+01:00"),
+        ],
+    );
+    assert_eq!(r.status().as_u16(), 303);
+    let case = s.api(ACME).get("/api/cases/form-1").json;
+    assert_eq!(
+        case["facts"]["nature"],
+        json!(["confidentiality", "integrity"])
+    );
+    assert_eq!(case["facts"]["subjects_approx"], 8700);
+    let last = case["events"].as_array().unwrap().last().unwrap().clone();
+    let set: Vec<&str> = last["facts"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(
+        set,
+        ["nature", "subjects_approx", "risk"],
+        "only what changed"
+    );
+    assert_eq!(last["actor"], "contrib@acme.example");
+
+    // A refused step shows the page again with the reason, status 400.
+    let r = b.post_form(
+        "/cases/form-1/events",
+        &[("_csrf", &csrf), ("event", "notify_authority")],
+    );
+    assert_eq!(r.status().as_u16(), 400);
+    let html = r.text().unwrap();
+    assert!(html.contains("id=\"error\""), "{html}");
+    // A page loaded before someone else's change: 409, and the reason says reload.
+    let r = b.post_form(
+        "/cases/form-1/events",
+        &[("_csrf", &csrf), ("seq", "1"), ("event", "contain")],
+    );
+    assert_eq!(r.status().as_u16(), 409);
+
+    let (status, reg, _) = b.get("/register");
+    assert_eq!(status, 200);
+    assert!(reg.contains("data-case=\"form-1\""));
+    let (status, csv, headers) = b.get("/register.csv");
+    assert_eq!(status, 200);
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("register-acme-")
+    );
+    assert!(csv.contains("form-1"));
+    let (status, draft, headers) =
+        b.get("/cases/form-1/drafts/cnil_notification/download?format=md");
+    assert_eq!(status, 200);
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("form-1-cnil_notification.fr.md")
+    );
+    assert!(draft.contains("8"), "{draft}");
+    // English pages on request.
+    let (_, _, _) = b.get("/lang/en?next=/");
+    let (_, dash_en, _) = b.get("/");
+    assert!(dash_en.contains("Open cases"));
+}
