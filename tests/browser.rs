@@ -1,0 +1,409 @@
+//! The pages in a real Chromium, driven through chromedriver (WebDriver): sign in, watch
+//! a deadline's colour change live, fill facts, notify the authority, read and download
+//! the CNIL draft; a wrong password and a forged CSRF token are refused. Screenshots go
+//! to target/test-artifacts/browser/.
+//!
+//! Needs Debian's chromium and chromium-driver; when they are missing and we are root,
+//! they are installed with apt-get (as `.ci/run` does).
+
+mod common;
+
+use common::web::{PASSWORD, Server};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const DRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn ensure_chromium() {
+    if std::path::Path::new(DRIVER).exists() && std::path::Path::new(CHROMIUM).exists() {
+        return;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    assert!(
+        root,
+        "the browser tests need {CHROMIUM} and {DRIVER}: apt-get install chromium chromium-driver"
+    );
+    for args in [
+        vec!["update", "-q"],
+        vec!["install", "-y", "-q", "chromium", "chromium-driver"],
+    ] {
+        let ok = Command::new("apt-get")
+            .args(&args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "apt-get {} failed", args.join(" "));
+    }
+}
+
+struct Driver {
+    child: Child,
+    port: u16,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_driver() -> Driver {
+    ensure_chromium();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(DRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "chromedriver did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Driver {
+        child,
+        port,
+        _profile: tempfile::tempdir().unwrap(),
+    }
+}
+
+async fn browser(d: &Driver, downloads: &std::path::Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1280,1100",
+                "--lang=fr-FR",
+                format!("--user-data-dir={}", d._profile.path().display()),
+            ],
+            "prefs": {
+                "download.default_directory": downloads.display().to_string(),
+                "download.prompt_for_download": false,
+                "intl.accept_languages": "fr-FR,fr",
+            },
+        }),
+    );
+    // fantoccini's HTTP client links rustls with two crypto backends; pick one. (The
+    // WebDriver connection itself is plain HTTP on loopback.)
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    ClientBuilder::rustls()
+        .expect("TLS setup")
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", d.port))
+        .await
+        .expect("a Chromium session")
+}
+
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts/browser");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("a screenshot");
+    std::fs::write(artifacts().join(format!("{name}.png")), png).unwrap();
+}
+
+async fn class_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .attr("class")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+/// Waits (up to `secs`) until the element's class contains `want`.
+async fn wait_class(c: &Client, css: &str, want: &str, secs: u64) {
+    let t0 = Instant::now();
+    loop {
+        let class = class_of(c, css).await;
+        if class.split_whitespace().any(|k| k == want) {
+            return;
+        }
+        if t0.elapsed() > Duration::from_secs(secs) {
+            let html = c
+                .execute(
+                    "return document.body.getAttribute('data-now') + ' @ ' + new Date().toISOString() + ' ' + document.querySelector(arguments[0]).outerHTML;",
+                    vec![json!(css)],
+                )
+                .await
+                .unwrap();
+            panic!("{css} still has class '{class}', not {want}: {html}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn sign_in(c: &Client, base: &str, email: &str, password: &str) {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    c.find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    c.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn fill(c: &Client, id: &str, text: &str) {
+    let e = c
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"));
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+}
+
+async fn check(c: &Client, fact: &str, value: &str) {
+    c.find(Locator::Css(&format!(
+        "input[name='f.{fact}'][value='{value}']"
+    )))
+    .await
+    .unwrap_or_else(|e| panic!("checkbox {fact}={value}: {e}"))
+    .click()
+    .await
+    .unwrap();
+}
+
+/// The text of the first element matching `css`, waiting (up to 10 s) for it to appear.
+async fn text_of(c: &Client, css: &str) -> String {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Waits (up to 10 s) until the text of `css` contains one of `needles`.
+async fn wait_text(c: &Client, css: &str, needles: &[&str]) -> String {
+    let t0 = Instant::now();
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(t) = e.text().await
+            && needles.iter().any(|n| t.contains(n))
+        {
+            return t;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{css} never showed any of {needles:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dpo_signs_in_watches_the_deadline_and_notifies_the_cnil() {
+    let s = Server::start();
+    let driver = start_driver();
+    let downloads = tempfile::tempdir().unwrap();
+    let c = browser(&driver, downloads.path()).await;
+    let base = s.base.clone();
+
+    // A wrong password is refused, with the reason, and no session.
+    sign_in(&c, &base, "dpo@acme.example", "not the password").await;
+    // A French browser gets French pages.
+    wait_text(&c, "#error", &["Courriel ou mot de passe incorrect"]).await;
+    shot(&c, "01-wrong-password").await;
+
+    sign_in(&c, &base, "dpo@acme.example", PASSWORD).await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("h1"))
+        .await
+        .unwrap();
+    // Aware 72 h ago less 6 s: the CNIL deadline falls due while the page is open.
+    let aware = chrono::Utc::now() - chrono::Duration::hours(72) + chrono::Duration::seconds(6);
+    let r = s.api("dpo@acme.example").post(
+        "/api/cases",
+        &json!({"workflow": "fr", "title": "Dossiers affichés au mauvais allocataire",
+                "aware_at": aware.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "id": "web-1",
+                "facts": {"nis2_entity": false}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    c.goto(&format!("{base}/")).await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("tr[data-case='web-1']"))
+        .await
+        .expect("the dashboard lists the case");
+    // Due within 24 h: orange; then, without reloading, overdue: red.
+    let countdown = "tr[data-case='web-1'] .countdown";
+    wait_class(&c, countdown, "st-soon", 5).await;
+    let before = text_of(&c, countdown).await;
+    shot(&c, "02-dashboard-due-soon").await;
+    wait_class(&c, countdown, "st-overdue", 30).await;
+    let after = text_of(&c, countdown).await;
+    assert_ne!(before, after, "the countdown moves");
+    assert!(
+        after.contains("dépassée") || after.contains("overdue"),
+        "{after}"
+    );
+    shot(&c, "03-dashboard-overdue").await;
+
+    // The case page: facts typed in the form.
+    c.find(Locator::LinkText("web-1"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("facts-form"))
+        .await
+        .unwrap();
+    let needs = text_of(&c, "form[data-event='notify_authority'] .needs").await;
+    assert!(!needs.is_empty(), "the step lists the facts it still needs");
+    check(&c, "nature", "confidentiality").await;
+    check(&c, "data_categories", "identity").await;
+    fill(&c, "f-subjects_approx", "7000").await;
+    fill(
+        &c,
+        "f-consequences",
+        "Dossiers visibles par d'autres allocataires",
+    )
+    .await;
+    fill(&c, "f-measures", "Espace en ligne fermé").await;
+    fill(&c, "f-delay_reasons", "Analyse de l'étendue en cours").await;
+    c.find(Locator::Id("save-facts"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("flash")).await.unwrap();
+    shot(&c, "04-facts-saved").await;
+
+    // A forged CSRF token: refused, nothing written.
+    let events_before = s.api("dpo@acme.example").get("/api/cases/web-1").json["seq"].clone();
+    c.execute(
+        "document.querySelector('#facts-form input[name=_csrf]').value = 'forged';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    fill(&c, "f-measures", "changed by a forged form").await;
+    c.find(Locator::Id("save-facts"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "main", &["formulaire a expiré", "form has expired"]).await;
+    shot(&c, "05-forged-csrf-refused").await;
+    let after_forgery = s.api("dpo@acme.example").get("/api/cases/web-1").json;
+    assert_eq!(after_forgery["seq"], events_before);
+    assert_eq!(after_forgery["facts"]["measures"], "Espace en ligne fermé");
+
+    // Notify the authority: the deadline turns "met late" (purple).
+    c.goto(&format!("{base}/cases/web-1")).await.unwrap();
+    c.find(Locator::Id("event-notify_authority"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("flash")).await.unwrap();
+    wait_class(&c, "[data-clock-status='art33']", "st-late", 5).await;
+    let tracks = text_of(&c, "[data-track='authority']").await;
+    assert!(
+        !tracks.contains("pending") && !tracks.contains("attente"),
+        "{tracks}"
+    );
+    shot(&c, "06-authority-notified-late").await;
+    let case = s.api("dpo@acme.example").get("/api/cases/web-1").json;
+    assert_eq!(case["tracks"]["authority"], "notified");
+    let last = case["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        last["actor"], "dpo@acme.example",
+        "the signed-in user is the actor"
+    );
+
+    // The CNIL draft: preview, then download.
+    c.find(Locator::Id("preview-cnil_notification"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let draft = text_of(&c, "#draft").await;
+    assert!(
+        draft.contains("7") && draft.contains("Espace en ligne fermé"),
+        "{draft}"
+    );
+    shot(&c, "07-cnil-draft").await;
+    c.find(Locator::Id("download-md"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let want = downloads.path().join("web-1-cnil_notification.fr.md");
+    let t0 = Instant::now();
+    while !want.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "no download in {}: {:?}",
+            downloads.path().display(),
+            std::fs::read_dir(downloads.path())
+                .unwrap()
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let md = std::fs::read_to_string(&want).unwrap();
+    assert!(md.contains("Espace en ligne fermé"), "{md}");
+
+    // English on request.
+    c.find(Locator::Id("lang-switch"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#lang-switch", &["Français"]).await; // the link back to French
+    c.goto(&format!("{base}/")).await.unwrap();
+    wait_text(&c, "h1", &["Open cases"]).await;
+    shot(&c, "08-dashboard-english").await;
+    c.close().await.unwrap();
+}
