@@ -44,6 +44,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import defaultdict
 
@@ -239,15 +240,17 @@ function response(status, hdrs, body)
   end
 end
 function extra_done()
-  local s, k, codes = 0, 0, {{}}
+  local s, k, codes, per = 0, 0, {{}}, {{}}
   for _, t in ipairs(threads) do
+    table.insert(per, t:get("tid") .. ":" .. t:get("sent"))
     s = s + t:get("sent")
     k = k + t:get("ok")
     for code, c in pairs(t:get("statuses")) do codes[code] = (codes[code] or 0) + c end
   end
   local parts = {{}}
   for code, c in pairs(codes) do table.insert(parts, code .. ":" .. c) end
-  io.write(string.format("WRITES sent=%d ok=%d non2xx=%s\\n", s, k, table.concat(parts, ",")))
+  io.write(string.format("WRITES sent=%d ok=%d non2xx=%s per_thread=%s\\n", s, k,
+    table.concat(parts, ","), table.concat(per, ",")))
 end
 """ + DONE_LUA
 
@@ -275,8 +278,9 @@ def run_wrk(name, lua_text, tmp, port, server_pid):
     sampler.start()
     if ARGS.top:
         time.sleep(ARGS.seconds / 2)
-        top_snapshot = subprocess.run(["top", "-b", "-n1", "-w", "120"], capture_output=True,
-                                      text=True).stdout
+        top_snapshot = "\n".join(subprocess.run(["top", "-b", "-n1", "-w", "120"],
+                                                capture_output=True, text=True)
+                                 .stdout.splitlines()[:15])
     out, _ = p.communicate()
     sampler.join()
     wall = time.time() - t0
@@ -289,9 +293,11 @@ def run_wrk(name, lua_text, tmp, port, server_pid):
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
     r["socket_errors"] = r["connect"] + r["read"] + r["write"] + r["timeout"]
     r["wrk_output"] = out
-    w = re.search(r"^WRITES sent=(\d+) ok=(\d+) non2xx=(.*)$", out, re.M)
+    w = re.search(r"^WRITES sent=(\d+) ok=(\d+) non2xx=(\S*) per_thread=(\S*)$", out, re.M)
     if w:
         r["sent"], r["ok"], r["non2xx"] = int(w.group(1)), int(w.group(2)), w.group(3)
+        r["sent_per_thread"] = {int(a): int(b) for a, b in
+                                (kv.split(":") for kv in w.group(4).split(",") if kv)}
     kinds = defaultdict(int)
     for k, v in thr1.items():
         kind = re.sub(r"[-_]?\d+$", "", k)
@@ -301,6 +307,7 @@ def run_wrk(name, lua_text, tmp, port, server_pid):
     r["wrk_cores"] = wrk_ticks / TICK / wall
     total, idle = mach1[0] - mach0[0], mach1[1] - mach0[1]
     r["machine_busy"] = 1 - idle / total if total else float("nan")
+    r["other_cores"] = max(r["machine_busy"] * os.cpu_count() - r["server_cores"] - r["wrk_cores"], 0)
     r["top"] = top_snapshot
     return r
 
@@ -437,7 +444,8 @@ def main():
             kinds = ", ".join(f"{k} {v:.2f}" for k, v in
                               sorted(r["server_kinds"].items(), key=lambda kv: -kv[1]) if v >= 0.01)
             print(f"  {r['name']:<10} server {r['server_cores']:.2f} ({kinds}); "
-                  f"wrk {r['wrk_cores']:.2f}; machine {r['machine_busy'] * 100:.0f}% busy")
+                  f"wrk {r['wrk_cores']:.2f}; other processes {r['other_cores']:.2f}; "
+                  f"machine {r['machine_busy'] * 100:.0f}% busy")
 
         # --- the writes: every acknowledged write is one event, no more, no less ----------
         acked = []
@@ -451,7 +459,8 @@ def main():
         unreadable = len(acked) - len(acked_ints)
         acked_set = set(acked_ints)
         ok = w.get("ok", 0)
-        in_flight = w.get("sent", 0) - ok - (w["status"])
+        non2xx = sum(int(kv.split(":")[1]) for kv in (w.get("non2xx") or "").split(",") if kv)
+        in_flight = w.get("sent", 0) - ok - non2xx
         print("\nwrites:")
         print(f"  wrk: {w['requests']} answers, {ok} 2xx, non-2xx {w.get('non2xx') or 'none'}, "
               f"socket errors {w['socket_errors']}; {w.get('sent', 0)} requests sent, "
@@ -462,14 +471,24 @@ def main():
         duplicated = len(stored) - len(stored_set)
         lost = len(acked_set - stored_set)
         unacked = len(stored_set - acked_set)
-        if diff == 0:
-            print("  lost or duplicated events: 0")
-        else:
-            print(f"  lost or duplicated events: events-after - (events-before + 2xx) = {diff:+d}")
+        sent_per = w.get("sent_per_thread", {})
+        # a stored value that no answer acknowledged must be one wrk sent and never
+        # read the answer of (in flight when it stopped); anything else is spurious
+        spurious = [x for x in stored_set - acked_set
+                    if not (0 < x % 100_000_000 <= sent_per.get(x // 100_000_000, 0))]
+        acked_twice = len(acked) - len(acked_set)
+        print(f"  events-after - (events-before + 2xx) = {diff:+d}")
         print(f"  by value: {lost} acknowledged writes missing from the events, {duplicated} "
-              f"stored twice, {len(acked) - len(acked_set)} acknowledged twice, {unacked} "
-              f"stored but unanswered (requests in flight when wrk stopped: at most "
-              f"{max(in_flight, 0)}), {unreadable} answers without the value")
+              f"stored twice, {acked_twice} acknowledged twice, {len(spurious)} never sent; "
+              f"{unacked} applied whose answer wrk never read (in flight when it stopped, "
+              f"at most {max(in_flight, 0)}); {unreadable} answers without the value")
+        if lost == duplicated == acked_twice == unreadable == len(spurious) == 0 \
+                and diff == unacked <= max(in_flight, 0):
+            extra = f" (the {diff:+d} are the in-flight requests above)" if diff else ""
+            print(f"  lost or duplicated events: 0{extra}")
+        else:
+            print(f"  lost or duplicated events: {lost} lost, {duplicated} duplicated, "
+                  f"difference {diff:+d}")
         v = subprocess.run([ARGS.bin, "--db", db, "audit", "verify"], cwd=tmp,
                            capture_output=True, text=True)
         print(f"  audit verify (exit {v.returncode}): {(v.stdout + v.stderr).strip()}")

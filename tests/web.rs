@@ -630,3 +630,114 @@ fn pages_show_cases_take_forms_and_export_the_register() {
     let (_, dash_en, _) = b.get("/");
     assert!(dash_en.contains("Open cases"));
 }
+
+#[test]
+fn accounts_from_the_command_line_refuse_bad_input_and_write_nothing() {
+    let v = common::Vigie::new();
+    v.ok(&["org", "add", "acme", "--name", "ACME SA"]);
+    let snapshot = v.db_snapshot();
+    for (args, input, needle) in [
+        (
+            vec!["user", "add", "a@acme.example", "--role", "boss"],
+            "long enough password\n",
+            "--role: 'boss'",
+        ),
+        (
+            vec![
+                "--org",
+                "acme",
+                "user",
+                "add",
+                "a@acme.example",
+                "--role",
+                "dpo",
+            ],
+            "short\n",
+            "at least 12 characters",
+        ),
+        (
+            vec![
+                "--org",
+                "nope",
+                "user",
+                "add",
+                "a@acme.example",
+                "--role",
+                "dpo",
+            ],
+            "long enough password\n",
+            "unknown organisation 'nope'",
+        ),
+        (
+            vec![
+                "--org",
+                "acme",
+                "user",
+                "add",
+                "not-an-address",
+                "--role",
+                "dpo",
+            ],
+            "long enough password\n",
+            "not an e-mail address",
+        ),
+        (
+            vec!["org", "add", "Bad Id", "--name", "x"],
+            "",
+            "lowercase letters",
+        ),
+        (
+            vec!["org", "add", "acme", "--name", "again"],
+            "",
+            "already exists",
+        ),
+        (
+            vec!["user", "token", "ghost@acme.example"],
+            "",
+            "no user with e-mail",
+        ),
+        (
+            vec!["--org", "nope", "case", "list"],
+            "",
+            "unknown organisation 'nope'",
+        ),
+    ] {
+        let out = v.run_stdin(&args, input);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+        assert_eq!(v.db_snapshot(), snapshot, "{args:?} wrote something");
+    }
+    let out = v.run_stdin(
+        &[
+            "--org",
+            "acme",
+            "user",
+            "add",
+            "a@acme.example",
+            "--role",
+            "viewer",
+        ],
+        "long enough password\n",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = v.run_stdin(
+        &[
+            "--org",
+            "acme",
+            "user",
+            "add",
+            "A@ACME.example",
+            "--role",
+            "dpo",
+        ],
+        "long enough password\n",
+    );
+    assert_eq!(out.code, 2, "e-mails are unique whatever the case");
+    let list = v.json(&["--org", "acme", "user", "list", "--json"]);
+    assert_eq!(list[0]["email"], "a@acme.example");
+    assert_eq!(list[0]["role"], "viewer");
+    assert!(!list.to_string().contains("argon2"), "no hash printed");
+    // The register of an organisation with no case.
+    assert!(v.ok(&["--org", "acme", "register"]).contains("empty"));
+}
