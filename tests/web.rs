@@ -741,3 +741,47 @@ fn accounts_from_the_command_line_refuse_bad_input_and_write_nothing() {
     // The register of an organisation with no case.
     assert!(v.ok(&["--org", "acme", "register"]).contains("empty"));
 }
+
+#[test]
+fn the_new_case_form_opens_a_case_for_dpos_only() {
+    let s = Server::start();
+    let mut contrib = s.browser("contrib@acme.example");
+    assert_eq!(contrib.get("/cases/new").0, 403);
+    let mut b = s.browser(ACME);
+    let (status, html, _) = b.get("/cases/new");
+    assert_eq!(status, 200);
+    let csrf = hidden(&html, "_csrf").unwrap();
+    // A refused form comes back with the reason and what was typed.
+    let r = b.post_form(
+        "/cases",
+        &[
+            ("_csrf", &csrf),
+            ("workflow", "be"),
+            ("title", "Passeports"),
+            ("aware_at", "yesterday"),
+        ],
+    );
+    assert_eq!(r.status().as_u16(), 400);
+    let page = r.text().unwrap();
+    assert!(page.contains("aware_at"), "{page}");
+    assert!(
+        page.contains("value=\"Passeports\""),
+        "what was typed stays"
+    );
+    let r = b.post_form(
+        "/cases",
+        &[
+            ("_csrf", &csrf),
+            ("workflow", "be"),
+            ("title", "Passeports"),
+            ("aware_at", "2026-11-20 09:00"),
+        ],
+    );
+    assert_eq!(r.status().as_u16(), 303);
+    let to = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.starts_with("/cases/be-2026-"), "{to}");
+    let id = to.trim_start_matches("/cases/").split('?').next().unwrap();
+    let case = s.api(ACME).get(&format!("/api/cases/{id}")).json;
+    assert_eq!(case["facts"]["aware_at"], "2026-11-20T09:00:00+01:00");
+    assert_eq!(case["events"][0]["actor"], ACME);
+}
