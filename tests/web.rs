@@ -603,6 +603,29 @@ fn pages_show_cases_take_forms_and_export_the_register() {
     );
     assert_eq!(r.status().as_u16(), 409);
 
+    // A refused facts form keeps what was typed, and says why.
+    let (_, page, _) = b.get("/cases/form-1");
+    let seq = hidden(&page, "seq").unwrap();
+    let r = b.post_form(
+        "/cases/form-1/facts",
+        &[
+            ("_csrf", &csrf),
+            ("seq", &seq),
+            ("present", "consequences"),
+            ("f.consequences", "Typed at 3 a.m., not to be lost"),
+            ("present", "contained_at"),
+            ("f.contained_at", "next tuesday"),
+        ],
+    );
+    assert_eq!(r.status().as_u16(), 400);
+    let html = r.text().unwrap();
+    assert!(html.contains("contained_at"), "the reason names the fact");
+    assert!(
+        html.contains("Typed at 3 a.m., not to be lost"),
+        "what was typed is shown again"
+    );
+    assert!(html.contains("value=\"next tuesday\""));
+
     let (status, reg, _) = b.get("/register");
     assert_eq!(status, 200);
     assert!(reg.contains("data-case=\"form-1\""));

@@ -556,18 +556,34 @@ async fn dashboard(
 }
 
 /// How a fact is shown in the form: its input kind, value and options.
+/// A stored fact as the form shows it.
+fn stored_text(wf: &Workflow, value: Option<&FactValue>) -> String {
+    match value {
+        None => String::new(),
+        Some(FactValue::DateTime(d)) => time::rfc3339_in(*d, wf.timezone),
+        Some(FactValue::Integer(i)) => i.to_string(),
+        Some(FactValue::Boolean(b)) => b.to_string(),
+        Some(FactValue::Text(s)) => s.clone(),
+        Some(FactValue::List(v)) => v.join("\n"),
+    }
+}
+
+/// `typed`: what the user had typed in a form that was refused, shown again instead of
+/// the stored value so nothing they wrote is lost.
 fn fact_view(
     wf: &Workflow,
     labels: &Labels,
     name: &str,
     lang: Lang,
     value: Option<&FactValue>,
+    typed: Option<Vec<String>>,
 ) -> Value {
     let def = &wf.facts[name];
-    let selected: Vec<String> = match value {
-        Some(FactValue::List(v)) => v.clone(),
-        Some(FactValue::Text(s)) => vec![s.clone()],
-        Some(FactValue::Boolean(b)) => vec![b.to_string()],
+    let selected: Vec<String> = match (&typed, value) {
+        (Some(t), _) => t.clone(),
+        (None, Some(FactValue::List(v))) => v.clone(),
+        (None, Some(FactValue::Text(s))) => vec![s.clone()],
+        (None, Some(FactValue::Boolean(b))) => vec![b.to_string()],
         _ => vec![],
     };
     let options = |values: Vec<(String, String)>| -> Vec<Value> {
@@ -578,13 +594,9 @@ fn fact_view(
             )
             .collect()
     };
-    let text = match value {
-        None => String::new(),
-        Some(FactValue::DateTime(d)) => time::rfc3339_in(*d, wf.timezone),
-        Some(FactValue::Integer(i)) => i.to_string(),
-        Some(FactValue::Boolean(b)) => b.to_string(),
-        Some(FactValue::Text(s)) => s.clone(),
-        Some(FactValue::List(v)) => v.join("\n"),
+    let text = match typed {
+        Some(t) => t.join("\n"),
+        None => stored_text(wf, value),
     };
     let (input, opts, hint) = match def.kind {
         FactType::Choice => (
@@ -633,7 +645,13 @@ fn fact_view(
     })
 }
 
-fn case_view(l: &Loaded, labels: &Labels, lang: Lang, c: &Caller) -> Value {
+fn case_view(
+    l: &Loaded,
+    labels: &Labels,
+    lang: Lang,
+    c: &Caller,
+    typed: Option<&[(String, String)]>,
+) -> Value {
     let wf = &l.workflow;
     let case = &l.case;
     let now = time::now();
@@ -669,7 +687,18 @@ fn case_view(l: &Loaded, labels: &Labels, lang: Lang, c: &Caller) -> Value {
     let facts: Vec<Value> = wf
         .facts
         .keys()
-        .map(|name| fact_view(wf, labels, name, lang, case.facts.get(name)))
+        .map(|name| {
+            let again = typed
+                .filter(|form| form.iter().any(|(k, v)| k == "present" && v == name))
+                .map(|form| {
+                    let key = format!("f.{name}");
+                    form.iter()
+                        .filter(|(k, _)| *k == key)
+                        .map(|(_, v)| v.clone())
+                        .collect()
+                });
+            fact_view(wf, labels, name, lang, case.facts.get(name), again)
+        })
         .collect();
     let timeline: Vec<Value> = l
         .events
@@ -717,15 +746,26 @@ fn case_view(l: &Loaded, labels: &Labels, lang: Lang, c: &Caller) -> Value {
     })
 }
 
+/// What a case page says above the case, and with which status.
+struct Shown {
+    flash: Option<String>,
+    error: Option<String>,
+    status: StatusCode,
+}
+
 fn render_case(
     app: &App,
     l: &Loaded,
     lang: Lang,
     c: &Caller,
-    flash: Option<String>,
-    error: Option<String>,
-    status: StatusCode,
+    shown: Shown,
+    typed: Option<&[(String, String)]>,
 ) -> Response {
+    let Shown {
+        flash,
+        error,
+        status,
+    } = shown;
     let labels = match app.templates.labels(&l.workflow, lang) {
         Ok(lb) => lb,
         Err(e) => return error_page(app, lang, c, e.into()),
@@ -738,7 +778,7 @@ fn render_case(
         flash,
         error,
     }
-    .render(app, "case", case_view(l, &labels, lang, c), status)
+    .render(app, "case", case_view(l, &labels, lang, c, typed), status)
 }
 
 #[derive(Deserialize)]
@@ -770,7 +810,12 @@ async fn case_page(
                             .as_str(),
                         )
                     });
-            render_case(&app, &l, lang, &c, flash, None, StatusCode::OK)
+            let shown = Shown {
+                flash,
+                error: None,
+                status: StatusCode::OK,
+            };
+            render_case(&app, &l, lang, &c, shown, None)
         }
         Err(e) => error_page(&app, lang, &c, e),
     }
@@ -911,7 +956,12 @@ async fn apply_form(
         Ok(_) => Redirect::to(&format!("/cases/{}?ok={ok}", encode(&id))).into_response(),
         Err(e) => {
             let l = app.case(&c, id).await.unwrap_or(current);
-            render_case(&app, &l, lang, &c, None, Some(e.message), e.status)
+            let shown = Shown {
+                flash: None,
+                error: Some(e.message),
+                status: e.status,
+            };
+            render_case(&app, &l, lang, &c, shown, Some(&form))
         }
     }
 }
@@ -1056,11 +1106,20 @@ async fn draft_page(
         .and_then(|(_, rest)| rest.rsplit_once("</body>"))
         .map(|(body, _)| body.to_string())
         .unwrap_or_default();
-    let label = ui(lang)
-        .get(&document)
-        .and_then(Value::as_str)
-        .map(String::from)
-        .unwrap_or_else(|| document.replace('_', " "));
+    // The document's name as the case page shows it.
+    let label = match app.case(&c, id.clone()).await {
+        Ok(l) => {
+            let own = app
+                .templates
+                .labels(&l.workflow, lang)
+                .ok()
+                .map(|lb| lb.get(&document).to_string())
+                .filter(|s| *s != document);
+            own.or_else(|| l.workflow.documents.get(&document).map(|d| d.title.clone()))
+                .unwrap_or_else(|| document.clone())
+        }
+        Err(e) => return error_page(&app, lang, &c, e),
+    };
     Page {
         lang,
         caller: Some(&c),
