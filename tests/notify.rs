@@ -13,14 +13,13 @@
 mod common;
 
 use common::Vigie;
+use common::smtp::{Received, Sink, free_port, headers, read_sink};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-const DEADLINE: Duration = Duration::from_secs(60);
 const HEADER: &str = "id;prenom;nom;email;adresse;code_postal;ville";
 const ORG: &str = "ACME Santé";
 const MEASURES: &str = "Les mots de passe ont été réinitialisés";
@@ -130,12 +129,6 @@ fn python() -> String {
     common::smtp_python()
 }
 
-/// A port nobody listens on right now: bound to port 0, then released.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("a local address").port()
-}
-
 /// A child process killed (SIGKILL) and reaped when dropped.
 struct Guard(Option<Child>);
 
@@ -163,141 +156,6 @@ impl Drop for Guard {
     fn drop(&mut self) {
         self.kill9();
     }
-}
-
-/// The loopback SMTP server; it writes `<n>.eml` then `<n>.rcpt` for each message it
-/// accepts (numbered from 1), before answering 250.
-struct Sink {
-    _child: Guard,
-    dir: PathBuf,
-}
-
-impl Sink {
-    fn start(port: u16, dir: &Path, log: &Path) -> Sink {
-        std::fs::create_dir_all(dir).expect("sink folder");
-        let mut child = Command::new(python())
-            .arg(common::repo("tests/support/smtp_sink.py"))
-            .arg(port.to_string())
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).expect("sink log"))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", python()));
-        let stdout = child.stdout.take().expect("sink stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let sink = Sink {
-            _child: Guard(Some(child)),
-            dir: dir.to_path_buf(),
-        };
-        match rx.recv_timeout(DEADLINE) {
-            Ok(line) if line.trim() == "ready" => sink,
-            other => {
-                drop(sink);
-                panic!(
-                    "the SMTP sink did not start ({other:?}); is aiosmtpd installed? its stderr:\n{}",
-                    std::fs::read_to_string(log).unwrap_or_default()
-                );
-            }
-        }
-    }
-
-    /// Whether the sink has accepted at least `n` messages (O(1): they are numbered).
-    fn has(&self, n: usize) -> bool {
-        n == 0 || self.dir.join(format!("{n}.rcpt")).exists()
-    }
-
-    fn messages(&self) -> Vec<Received> {
-        read_sink(&self.dir)
-    }
-}
-
-/// One message the sink accepted.
-#[derive(Debug, Clone)]
-struct Received {
-    n: u64,
-    rcpt: Vec<String>,
-    eml: PathBuf,
-    headers: Vec<(String, String)>,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        header(&self.headers, name)
-    }
-}
-
-/// Every complete message in a sink folder, in arrival order.
-fn read_sink(dir: &Path) -> Vec<Received> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries.filter_map(Result::ok) {
-        let name = e.file_name().to_string_lossy().to_string();
-        let Some(stem) = name.strip_suffix(".rcpt") else {
-            continue;
-        };
-        let Ok(n) = stem.parse::<u64>() else { continue };
-        let rcpt = std::fs::read_to_string(e.path())
-            .expect("rcpt file")
-            .lines()
-            .map(|l| l.trim().to_lowercase())
-            .filter(|l| !l.is_empty())
-            .collect();
-        let eml = dir.join(format!("{n}.eml"));
-        let raw = std::fs::read(&eml).expect("eml file beside its rcpt");
-        out.push(Received {
-            n,
-            rcpt,
-            headers: headers(&raw),
-            eml,
-        });
-    }
-    out.sort_by_key(|r| r.n);
-    out
-}
-
-/// The header block of a raw message, unfolded: (name, value) in order.
-fn headers(raw: &[u8]) -> Vec<(String, String)> {
-    let text = String::from_utf8_lossy(raw);
-    let head = text
-        .split("\r\n\r\n")
-        .next()
-        .unwrap_or("")
-        .split("\n\n")
-        .next()
-        .unwrap_or("");
-    let mut unfolded: Vec<String> = Vec::new();
-    for line in head.lines() {
-        let line = line.trim_end_matches('\r');
-        if line.starts_with([' ', '\t']) {
-            if let Some(last) = unfolded.last_mut() {
-                last.push(' ');
-                last.push_str(line.trim());
-            }
-        } else {
-            unfolded.push(line.to_string());
-        }
-    }
-    unfolded
-        .iter()
-        .map(|l| match l.split_once(':') {
-            Some((k, v)) => (k.trim().to_string(), v.trim().to_string()),
-            None => (l.clone(), String::new()),
-        })
-        .collect()
-}
-
-fn header<'a>(hs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    hs.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }
 
 /// Messages read by Python's `email` package (an independent parser, which also decodes
@@ -1298,12 +1156,14 @@ fn file_transport_resumes_after_limit_without_duplicates() {
     let mut mids = BTreeSet::new();
     for f in &emls {
         let hs = headers(&std::fs::read(f).unwrap());
-        *to.entry(header(&hs, "to").unwrap_or_default().to_lowercase())
-            .or_default() += 1;
-        assert!(
-            mids.insert(header(&hs, "message-id").unwrap_or_default().to_string()),
-            "distinct Message-IDs"
-        );
+        let header = |name: &str| {
+            hs.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        *to.entry(header("to").to_lowercase()).or_default() += 1;
+        assert!(mids.insert(header("message-id")), "distinct Message-IDs");
     }
     let want: BTreeSet<String> = people.iter().map(|p| p.email.clone()).collect();
     assert_eq!(to.keys().cloned().collect::<BTreeSet<_>>(), want);

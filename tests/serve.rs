@@ -10,9 +10,9 @@
 mod common;
 
 use common::Vigie;
+use common::smtp::{Received, Sink, free_port, read_sink};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -22,12 +22,6 @@ const POLL: Duration = Duration::from_millis(50);
 
 fn python() -> String {
     common::smtp_python()
-}
-
-/// A port nobody listens on right now: bound to port 0, then released.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("a local address").port()
 }
 
 fn now_rfc3339() -> String {
@@ -62,166 +56,6 @@ fn wait_deadline(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// The SMTP sink
-
-struct Sink {
-    child: Option<Child>,
-    dir: PathBuf,
-}
-
-/// One message the sink accepted.
-#[derive(Debug, Clone)]
-struct Received {
-    n: u64,
-    rcpt: Vec<String>,
-    eml: PathBuf,
-    message_id: Option<String>,
-}
-
-impl Sink {
-    fn start(port: u16, dir: &Path, log: &Path) -> Sink {
-        std::fs::create_dir_all(dir).expect("sink folder");
-        let mut child = Command::new(python())
-            .arg(common::repo("tests/support/smtp_sink.py"))
-            .arg(port.to_string())
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).expect("sink log"))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", python()));
-        let stdout = child.stdout.take().expect("sink stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let mut sink = Sink {
-            child: Some(child),
-            dir: dir.to_path_buf(),
-        };
-        match rx.recv_timeout(DEADLINE) {
-            Ok(line) if line.trim() == "ready" => sink,
-            other => {
-                sink.kill();
-                panic!(
-                    "the SMTP sink did not start ({other:?}); is aiosmtpd installed \
-                     (pip install aiosmtpd)? its stderr:\n{}",
-                    std::fs::read_to_string(log).unwrap_or_default()
-                );
-            }
-        }
-    }
-
-    /// SIGTERM: the sink stops cleanly (exit 0) and the port is free again.
-    fn stop(&mut self) {
-        let mut c = self.child.take().expect("the sink is running");
-        signal(c.id(), "TERM");
-        let st = wait_deadline(&mut c, DEADLINE);
-        if st.is_none() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        assert_eq!(
-            st.and_then(|s| s.code()),
-            Some(0),
-            "the sink exits 0 on SIGTERM"
-        );
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Number of messages accepted so far (cheap: counts `.rcpt` files).
-    fn count(&self) -> usize {
-        std::fs::read_dir(&self.dir)
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(".rcpt"))
-                    .count()
-            })
-            .unwrap_or(0)
-    }
-
-    fn messages(&self) -> Vec<Received> {
-        read_sink(&self.dir)
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Every message in a sink folder, in arrival order. A `.rcpt` is renamed into place
-/// after its `.eml`, so only messages with both are listed.
-fn read_sink(dir: &Path) -> Vec<Received> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries.filter_map(Result::ok) {
-        let name = e.file_name().to_string_lossy().to_string();
-        let Some(stem) = name.strip_suffix(".rcpt") else {
-            continue;
-        };
-        let Ok(n) = stem.parse::<u64>() else { continue };
-        let rcpt = std::fs::read_to_string(e.path())
-            .expect("rcpt file")
-            .lines()
-            .map(|l| l.trim().to_lowercase())
-            .filter(|l| !l.is_empty())
-            .collect();
-        let eml = dir.join(format!("{n}.eml"));
-        let raw = std::fs::read(&eml).expect("eml file beside its rcpt");
-        out.push(Received {
-            n,
-            rcpt,
-            message_id: header(&raw, "message-id"),
-            eml,
-        });
-    }
-    out.sort_by_key(|r| r.n);
-    out
-}
-
-/// A header of a raw message (unfolded), by case-insensitive name.
-fn header(raw: &[u8], name: &str) -> Option<String> {
-    let text = String::from_utf8_lossy(raw);
-    let head = text
-        .split("\r\n\r\n")
-        .next()
-        .unwrap_or("")
-        .split("\n\n")
-        .next()
-        .unwrap_or("");
-    let mut unfolded: Vec<String> = Vec::new();
-    for line in head.lines() {
-        let line = line.trim_end_matches('\r');
-        if line.starts_with([' ', '\t']) {
-            if let Some(last) = unfolded.last_mut() {
-                last.push(' ');
-                last.push_str(line.trim());
-            }
-        } else {
-            unfolded.push(line.to_string());
-        }
-    }
-    unfolded.iter().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| v.trim().to_string())
-    })
 }
 
 /// The MIME structure of a message, read by Python's `email` package (an independent

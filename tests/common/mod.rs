@@ -230,4 +230,5 @@ pub fn smtp_python() -> String {
         })
         .clone()
 }
+pub mod smtp;
 pub mod web;

@@ -1,0 +1,208 @@
+//! The loopback SMTP server of the reminder and notification tests
+//! (tests/support/smtp_sink.py, aiosmtpd, a separate process): it writes `<n>.eml` then
+//! `<n>.rcpt` for each message it accepts (numbered from 1), before answering 250.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const START: Duration = Duration::from_secs(60);
+
+/// A port nobody listens on right now: bound to port 0, then released.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("a local address").port()
+}
+
+pub struct Sink {
+    child: Option<Child>,
+    pub dir: PathBuf,
+}
+
+/// One message the sink accepted.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub n: u64,
+    pub rcpt: Vec<String>,
+    pub eml: PathBuf,
+    pub headers: Vec<(String, String)>,
+    pub message_id: Option<String>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Sink {
+    pub fn start(port: u16, dir: &Path, log: &Path) -> Sink {
+        std::fs::create_dir_all(dir).expect("sink folder");
+        let python = super::smtp_python();
+        let mut child = Command::new(&python)
+            .arg(super::repo("tests/support/smtp_sink.py"))
+            .arg(port.to_string())
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).expect("sink log"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+        let stdout = child.stdout.take().expect("sink stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let mut sink = Sink {
+            child: Some(child),
+            dir: dir.to_path_buf(),
+        };
+        match rx.recv_timeout(START) {
+            Ok(line) if line.trim() == "ready" => sink,
+            other => {
+                sink.kill();
+                panic!(
+                    "the SMTP sink did not start ({other:?}); is aiosmtpd installed \
+                     (pip install aiosmtpd)? its stderr:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
+            }
+        }
+    }
+
+    /// SIGTERM: the sink stops cleanly (exit 0) and the port is free again.
+    pub fn stop(&mut self) {
+        let mut c = self.child.take().expect("the sink is running");
+        let st = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(st.success(), "kill -TERM {} failed", c.id());
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(s) = c.try_wait().expect("try_wait") {
+                break Some(s);
+            }
+            if t0.elapsed() > START {
+                let _ = c.kill();
+                let _ = c.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(
+            status.and_then(|s| s.code()),
+            Some(0),
+            "the sink exits 0 on SIGTERM"
+        );
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Number of messages accepted so far (counts `.rcpt` files).
+    pub fn count(&self) -> usize {
+        std::fs::read_dir(&self.dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".rcpt"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Whether the sink has accepted at least `n` messages (O(1): they are numbered).
+    pub fn has(&self, n: usize) -> bool {
+        n == 0 || self.dir.join(format!("{n}.rcpt")).exists()
+    }
+
+    pub fn messages(&self) -> Vec<Received> {
+        read_sink(&self.dir)
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Every message in a sink folder, in arrival order. A `.rcpt` is renamed into place
+/// after its `.eml`, so only messages with both are listed.
+pub fn read_sink(dir: &Path) -> Vec<Received> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(stem) = name.strip_suffix(".rcpt") else {
+            continue;
+        };
+        let Ok(n) = stem.parse::<u64>() else { continue };
+        let rcpt = std::fs::read_to_string(e.path())
+            .expect("rcpt file")
+            .lines()
+            .map(|l| l.trim().to_lowercase())
+            .filter(|l| !l.is_empty())
+            .collect();
+        let eml = dir.join(format!("{n}.eml"));
+        let raw = std::fs::read(&eml).expect("eml file beside its rcpt");
+        let headers = headers(&raw);
+        let message_id = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("message-id"))
+            .map(|(_, v)| v.clone());
+        out.push(Received {
+            n,
+            rcpt,
+            eml,
+            headers,
+            message_id,
+        });
+    }
+    out.sort_by_key(|r| r.n);
+    out
+}
+
+/// The header block of a raw message, unfolded: (name, value) in order.
+pub fn headers(raw: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(raw);
+    let head = text
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or("")
+        .split("\n\n")
+        .next()
+        .unwrap_or("");
+    let mut unfolded: Vec<String> = Vec::new();
+    for line in head.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = unfolded.last_mut() {
+                last.push(' ');
+                last.push_str(line.trim());
+            }
+        } else {
+            unfolded.push(line.to_string());
+        }
+    }
+    unfolded
+        .iter()
+        .map(|l| match l.split_once(':') {
+            Some((k, v)) => (k.trim().to_string(), v.trim().to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect()
+}
