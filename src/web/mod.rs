@@ -39,6 +39,8 @@ pub struct App {
     /// Folded cases by (org, id), valid while their sequence number is unchanged.
     cache: Mutex<HashMap<(String, String), Arc<Loaded>>>,
     throttle: auth::Throttle,
+    /// Labels by (workflow hash, language): parsed once, not on every page.
+    labels: Mutex<HashMap<(String, crate::time::Lang), Arc<crate::render::Labels>>>,
 }
 
 const CACHE_MAX: usize = 20_000;
@@ -142,6 +144,7 @@ impl App {
             writer: Mutex::new(Some(writer)),
             cache: Mutex::new(HashMap::new()),
             throttle: auth::Throttle::default(),
+            labels: Mutex::new(HashMap::new()),
         })
     }
 
@@ -207,6 +210,21 @@ impl App {
         }
         let l = Arc::new(store.load(org, id)?);
         self.remember(l.clone());
+        Ok(l)
+    }
+
+    /// The labels of a workflow's ids in `lang` (embedded or configured files).
+    pub fn labels(
+        &self,
+        wf: &crate::workflow::Workflow,
+        lang: crate::time::Lang,
+    ) -> Result<Arc<crate::render::Labels>, WebError> {
+        let key = (wf.hash.clone(), lang);
+        if let Some(l) = self.labels.lock().expect("labels").get(&key) {
+            return Ok(l.clone());
+        }
+        let l = Arc::new(self.templates.labels(wf, lang)?);
+        self.labels.lock().expect("labels").insert(key, l.clone());
         Ok(l)
     }
 
