@@ -34,7 +34,8 @@ pub fn clock_json(wf: &Workflow, c: &ClockView, now: DateTime<Utc>) -> Value {
     v
 }
 
-fn event_json(wf: &Workflow, e: &Recorded) -> Value {
+/// One event of `case show --json` (and of `GET /api/cases/{id}/events`).
+pub fn event_json(wf: &Workflow, e: &Recorded) -> Value {
     let mut v = json!({
         "seq": e.seq,
         "kind": e.body.kind(),

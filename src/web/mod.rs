@@ -254,8 +254,10 @@ impl App {
 
 /// The events of a case as the API lists them.
 pub fn events_json(l: &Loaded) -> serde_json::Value {
-    let v = crate::cli::output::case_json(&l.workflow, &l.case, &l.events, crate::time::now());
-    v["events"].clone()
+    l.events
+        .iter()
+        .map(|e| crate::cli::output::event_json(&l.workflow, e))
+        .collect()
 }
 
 /// The router: API, pages, static files, and the security headers on every answer.
