@@ -174,9 +174,14 @@ async fn sign_in(c: &Client, base: &str, email: &str, password: &str) {
         .send_keys(password)
         .await
         .unwrap();
-    c.find(Locator::Id("sign-in"))
+    click(&c, Locator::Id("sign-in")).await;
+}
+
+/// Clicks the element `loc` finds.
+async fn click(c: &Client, loc: Locator<'_>) {
+    c.find(loc)
         .await
-        .unwrap()
+        .unwrap_or_else(|e| panic!("{loc:?}: {e}"))
         .click()
         .await
         .unwrap();
@@ -282,12 +287,7 @@ async fn a_dpo_signs_in_watches_the_deadline_and_notifies_the_cnil() {
     shot(&c, "03-dashboard-overdue").await;
 
     // The case page: facts typed in the form.
-    c.find(Locator::LinkText("web-1"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::LinkText("web-1")).await;
     c.wait()
         .for_element(Locator::Id("facts-form"))
         .await
@@ -305,12 +305,7 @@ async fn a_dpo_signs_in_watches_the_deadline_and_notifies_the_cnil() {
     .await;
     fill(&c, "f-measures", "Espace en ligne fermé").await;
     fill(&c, "f-delay_reasons", "Analyse de l'étendue en cours").await;
-    c.find(Locator::Id("save-facts"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("save-facts")).await;
     c.wait().for_element(Locator::Id("flash")).await.unwrap();
     shot(&c, "04-facts-saved").await;
 
@@ -323,12 +318,7 @@ async fn a_dpo_signs_in_watches_the_deadline_and_notifies_the_cnil() {
     .await
     .unwrap();
     fill(&c, "f-measures", "changed by a forged form").await;
-    c.find(Locator::Id("save-facts"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("save-facts")).await;
     wait_text(&c, "main", &["formulaire a expiré", "form has expired"]).await;
     shot(&c, "05-forged-csrf-refused").await;
     let after_forgery = s.api("dpo@acme.example").get("/api/cases/web-1").json;
@@ -337,12 +327,7 @@ async fn a_dpo_signs_in_watches_the_deadline_and_notifies_the_cnil() {
 
     // Notify the authority: the deadline turns "met late" (purple).
     c.goto(&format!("{base}/cases/web-1")).await.unwrap();
-    c.find(Locator::Id("event-notify_authority"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("event-notify_authority")).await;
     c.wait().for_element(Locator::Id("flash")).await.unwrap();
     wait_class(&c, "[data-clock-status='art33']", "st-late", 5).await;
     let tracks = text_of(&c, "[data-track='authority']").await;
@@ -360,24 +345,14 @@ async fn a_dpo_signs_in_watches_the_deadline_and_notifies_the_cnil() {
     );
 
     // The CNIL draft: preview, then download.
-    c.find(Locator::Id("preview-cnil_notification"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("preview-cnil_notification")).await;
     let draft = text_of(&c, "#draft").await;
     assert!(
         draft.contains("7") && draft.contains("Espace en ligne fermé"),
         "{draft}"
     );
     shot(&c, "07-cnil-draft").await;
-    c.find(Locator::Id("download-md"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("download-md")).await;
     let want = downloads.path().join("web-1-cnil_notification.fr.md");
     let t0 = Instant::now();
     while !want.exists() {
@@ -395,12 +370,7 @@ async fn a_dpo_signs_in_watches_the_deadline_and_notifies_the_cnil() {
     assert!(md.contains("Espace en ligne fermé"), "{md}");
 
     // English on request.
-    c.find(Locator::Id("lang-switch"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("lang-switch")).await;
     wait_text(&c, "#lang-switch", &["Français"]).await; // the link back to French
     c.goto(&format!("{base}/")).await.unwrap();
     wait_text(&c, "h1", &["Open cases"]).await;

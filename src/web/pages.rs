@@ -318,38 +318,27 @@ fn clock_view(
 
 // ---- handlers ----
 
-async fn css() -> Response {
+/// An embedded static file, cached an hour by the browser.
+fn asset(mime: &'static str, body: &'static str) -> Response {
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/css; charset=utf-8"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
             (
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=3600"),
             ),
         ],
-        CSS,
+        body,
     )
         .into_response()
 }
 
+async fn css() -> Response {
+    asset("text/css; charset=utf-8", CSS)
+}
+
 async fn js() -> Response {
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/javascript; charset=utf-8"),
-            ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=3600"),
-            ),
-        ],
-        JS,
-    )
-        .into_response()
+    asset("text/javascript; charset=utf-8", JS)
 }
 
 #[derive(Deserialize)]
