@@ -272,20 +272,6 @@ async fn register_csv(
 
 /// A CSV download named after the organisation and the day.
 pub fn csv_response(org: &str, text: String) -> Response {
-    let name = format!(
-        "attachment; filename=\"register-{org}-{}.csv\"",
-        time::now().format("%Y-%m-%d")
-    );
-    let mut r = (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/csv; charset=utf-8"),
-        )],
-        text,
-    )
-        .into_response();
-    if let Ok(v) = HeaderValue::from_str(&name) {
-        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    r
+    let name = format!("register-{org}-{}.csv", time::now().format("%Y-%m-%d"));
+    super::attachment("text/csv; charset=utf-8", &name, text)
 }

@@ -260,6 +260,19 @@ pub fn events_json(l: &Loaded) -> serde_json::Value {
         .collect()
 }
 
+/// A file to download: its type, and the name the browser saves it under.
+pub fn attachment(mime: &'static str, filename: &str, body: String) -> Response {
+    let mut r = (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(mime))],
+        body,
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
 /// The router: API, pages, static files, and the security headers on every answer.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()

@@ -161,7 +161,19 @@ struct Page<'a> {
     error: Option<String>,
 }
 
-impl Page<'_> {
+impl<'a> Page<'a> {
+    /// A page with nothing to report above its content.
+    fn of(lang: Lang, caller: &'a Caller, title: String, here: impl Into<String>) -> Page<'a> {
+        Page {
+            lang,
+            caller: Some(caller),
+            title,
+            here: here.into(),
+            flash: None,
+            error: None,
+        }
+    }
+
     fn render(&self, app: &App, template: &str, mut view: Value, status: StatusCode) -> Response {
         let t = ui(self.lang);
         view["t"] = t.clone();
@@ -544,15 +556,12 @@ async fn dashboard(
             "clocks": views.iter().map(|v| clock_view(wf, lb, v, now, lang)).collect::<Vec<_>>(),
         }));
     }
-    Page {
-        lang,
-        caller: Some(&c),
-        title: word(lang, "dashboard"),
-        here: "/".into(),
-        flash: None,
-        error: None,
-    }
-    .render(&app, "dashboard", json!({"cases": rows}), StatusCode::OK)
+    Page::of(lang, &c, word(lang, "dashboard"), "/").render(
+        &app,
+        "dashboard",
+        json!({"cases": rows}),
+        StatusCode::OK,
+    )
 }
 
 /// How a fact is shown in the form: its input kind, value and options.
@@ -1025,14 +1034,7 @@ async fn new_case_page(
     if !c.user.role.is_dpo() {
         return error_page(&app, lang, &c, WebError::forbidden("open a case"));
     }
-    let page = Page {
-        lang,
-        caller: Some(&c),
-        title: word(lang, "new_case"),
-        here: "/cases/new".into(),
-        flash: None,
-        error: None,
-    };
+    let page = Page::of(lang, &c, word(lang, "new_case"), "/cases/new");
     page.render(&app, "new_case", new_case_view(&app, &[]), StatusCode::OK)
 }
 
@@ -1125,14 +1127,12 @@ async fn draft_page(
         }
         Err(e) => return error_page(&app, lang, &c, e),
     };
-    Page {
+    Page::of(
         lang,
-        caller: Some(&c),
-        title: format!("{id} — {label}"),
-        here: format!("/cases/{id}/drafts/{document}"),
-        flash: None,
-        error: None,
-    }
+        &c,
+        format!("{id} — {label}"),
+        format!("/cases/{id}/drafts/{document}"),
+    )
     .render(
         &app,
         "draft",
@@ -1162,19 +1162,8 @@ async fn draft_download(
                 crate::render::Format::Html => ("text/html; charset=utf-8", "html"),
                 crate::render::Format::Txt => ("text/plain; charset=utf-8", "txt"),
             };
-            let name = format!(
-                "attachment; filename=\"{id}-{document}.{}.{ext}\"",
-                l.code()
-            );
-            let mut r = (
-                [(header::CONTENT_TYPE, HeaderValue::from_static(mime))],
-                d.text,
-            )
-                .into_response();
-            if let Ok(v) = HeaderValue::from_str(&name) {
-                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-            }
-            r
+            let name = format!("{id}-{document}.{}.{ext}", l.code());
+            super::attachment(mime, &name, d.text)
         }
         Err(e) => error_page(&app, lang, &c, e),
     }
@@ -1187,15 +1176,12 @@ async fn register_page(
 ) -> Response {
     let lang = lang_of(&headers);
     match app.register(&c).await {
-        Ok(rows) => Page {
-            lang,
-            caller: Some(&c),
-            title: word(lang, "register"),
-            here: "/register".into(),
-            flash: None,
-            error: None,
-        }
-        .render(&app, "register", json!({"rows": rows}), StatusCode::OK),
+        Ok(rows) => Page::of(lang, &c, word(lang, "register"), "/register").render(
+            &app,
+            "register",
+            json!({"rows": rows}),
+            StatusCode::OK,
+        ),
         Err(e) => error_page(&app, lang, &c, e),
     }
 }
