@@ -24,6 +24,8 @@ pub enum ReminderError {
     Mail(#[from] MailError),
     #[error("no recipient for reminders: set reminders.to or dpo.email in the config")]
     NoRecipient,
+    #[error("none of the {0} recipient(s) is an e-mail address")]
+    NoValidRecipient(usize),
     #[error("building the message: {0}")]
     Build(String),
 }
@@ -67,6 +69,9 @@ impl ReminderTemplates {
 /// A reminder ready to hand off.
 pub struct ReminderMail {
     pub message: Message,
+    /// Every recipient, in order, as configured: the dispatcher reports by position the
+    /// ones that are not addresses or that the server refuses.
+    pub to: Vec<String>,
     pub message_id: String,
     pub subject: String,
 }
@@ -111,7 +116,7 @@ pub fn recipients(cfg: &Config, case: &Case, overdue: bool) -> Vec<String> {
     } else {
         cfg.reminders.to.iter().for_each(|t| add(t));
     }
-    if let Some(FactValue::List(owners)) = case.facts.get("owners") {
+    if let Some(FactValue::List(owners)) = case.facts.get(crate::outbox::delivery::OWNERS) {
         owners.iter().for_each(|o| add(o));
     }
     if overdue {
@@ -278,8 +283,15 @@ pub fn build(
         .from(cfg.mail.from_mailbox()?)
         .subject(subject.clone())
         .message_id(Some(message_id.clone()));
-    for t in &to {
-        b = b.to(mailbox(t)?);
+    // A recipient that is not an address is left out here and reported by the
+    // dispatcher: it never stops the others.
+    let mut any = false;
+    for m in to.iter().filter_map(|t| mailbox(t).ok()) {
+        b = b.to(m);
+        any = true;
+    }
+    if !any {
+        return Err(ReminderError::NoValidRecipient(to.len()));
     }
     let message = b
         .multipart(
@@ -296,6 +308,7 @@ pub fn build(
         .map_err(|e| ReminderError::Build(e.to_string()))?;
     Ok(Some(ReminderMail {
         message,
+        to,
         message_id,
         subject,
     }))

@@ -4,6 +4,7 @@
 //! permanent error. Sending is at-least-once; the Message-ID derived from the row's
 //! idempotency key lets a receiver drop the rare duplicate.
 
+pub mod delivery;
 pub mod plan;
 
 use crate::case::Case;
@@ -371,13 +372,21 @@ pub fn list(conn: &Connection, org: &str, all: bool) -> rusqlite::Result<Vec<Row
 }
 
 /// Requeues a dead or failing timer now. Returns false when there is no such timer.
+/// Recipients that refused it are tried again; those that have it are not sent it twice.
 pub fn retry(conn: &Connection, org: &str, id: i64, now: DateTime<Utc>) -> rusqlite::Result<bool> {
-    let n = conn.execute(
+    let tx = conn.unchecked_transaction()?;
+    tx.execute(
+        "DELETE FROM timer_recipients WHERE state = 'refused' AND timer_id =
+         (SELECT id FROM timers WHERE id = ?1 AND org = ?2 AND state IN ('dead', 'pending'))",
+        params![id, org],
+    )?;
+    let n = tx.execute(
         "UPDATE timers SET state = 'pending', attempts = 0, next_attempt_at = ?3,
          locked_until = NULL, lock_token = NULL, last_error = NULL
          WHERE id = ?1 AND org = ?2 AND state IN ('dead', 'pending')",
         params![id, org, ts(now)],
     )?;
+    tx.commit()?;
     Ok(n == 1)
 }
 

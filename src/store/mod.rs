@@ -615,6 +615,9 @@ fn append(
     let mut prev = prev_hash.to_string();
     let mut seq = seq;
     let mut case = case;
+    let owners_before = case
+        .as_ref()
+        .and_then(|c| c.facts.get(crate::outbox::delivery::OWNERS).cloned());
     let mut insert = tx.prepare_cached(
         "INSERT INTO events (org, case_id, seq, at, recorded_at, actor, kind, payload, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -654,6 +657,11 @@ fn append(
             case.title
         ],
     )?;
+    // New recipients: the reminders that could not reach the old ones go out again
+    // (before `sync`, which cancels those the clocks no longer want).
+    if case.facts.get(crate::outbox::delivery::OWNERS) != owners_before.as_ref() {
+        crate::outbox::delivery::requeue_for_new_recipients(tx, org, Some(case_id), now)?;
+    }
     // The reminders follow the case in the same transaction: none can be lost between.
     crate::outbox::sync(tx, wf, &case, now)?;
     Ok((out, case))

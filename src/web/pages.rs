@@ -628,7 +628,7 @@ fn fact_view(
             ),
             String::new(),
         ),
-        FactType::List => ("textarea", vec![], word(lang, "one_per_line")),
+        FactType::List | FactType::Emails => ("textarea", vec![], word(lang, "one_per_line")),
         FactType::Boolean => (
             "select",
             options(vec![
@@ -872,7 +872,7 @@ fn changed_facts(
                     Value::Array(v)
                 }
             }
-            FactType::List => {
+            FactType::List | FactType::Emails => {
                 let v: Vec<Value> = one
                     .lines()
                     .map(str::trim)

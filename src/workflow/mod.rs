@@ -54,6 +54,8 @@ pub enum FactType {
     Text,
     Choice,
     List,
+    /// A list of e-mail addresses (`owners`): each one parsed as the mail layer will.
+    Emails,
 }
 
 #[derive(Debug, Clone)]
