@@ -233,6 +233,7 @@ impl Dispatcher {
 /// Checks the configuration as `vigie serve` will use it, before anything runs.
 pub fn check_config(cfg: &Config) -> Result<Mailer, ServeError> {
     let mailer = cfg.mail.mailer()?;
+    cfg.mail.from_mailbox()?;
     for a in cfg
         .reminders
         .to

@@ -336,6 +336,10 @@ fn reminders_go_only_to_their_own_organisation_and_name_it() {
     // Aware 70 hours ago: art. 33's reminders before the 72 hours are all due.
     env.open("alpha", "a-1", 70);
     env.open("beta", "b-1", 70);
+    // An organisation with no recipient yet: serve starts all the same and keeps its
+    // reminders until one is set.
+    env.ok(&["org", "add", "gamma", "--name", "Gamma SARL"]);
+    env.open("gamma", "g-1", 70);
     let sink_dir = env.v.dir().join("sink");
     let _sink = Sink::start(env.port, &sink_dir, &env.v.dir().join("sink.log"));
     let log = env.v.dir().join("serve.log");
@@ -372,9 +376,34 @@ fn reminders_go_only_to_their_own_organisation_and_name_it() {
     {
         std::thread::sleep(Duration::from_millis(100));
     }
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        log_text.contains("organisation 'gamma' has no reminder recipient"),
+        "{log_text}"
+    );
+    assert!(
+        !log_text.contains("organisation 'alpha' has no reminder recipient"),
+        "{log_text}"
+    );
+    // Gamma's reminders go out once it has a DPO, to that DPO only.
+    env.ok(&["org", "set", "gamma", "--dpo-email", "dpo@gamma.example"]);
+    let start = Instant::now();
+    let to_gamma = || {
+        read_sink(&sink_dir)
+            .into_iter()
+            .filter(|m| m.rcpt == ["dpo@gamma.example"])
+            .count()
+    };
+    while to_gamma() == 0 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        to_gamma() >= 1,
+        "gamma's reminder was not sent once its DPO was set"
+    );
     let got = read_sink(&sink_dir);
     let mut seen = [0, 0];
-    for m in &got {
+    for m in got.iter().filter(|m| m.rcpt != ["dpo@gamma.example"]) {
         let raw = decoded(&m.eml);
         let (i, me, other) = if raw.contains("a-1") {
             (0, &ALPHA, &BETA)
@@ -449,12 +478,12 @@ fn web_drafts_and_the_organisation_page_show_only_the_callers_organisation() {
             "/api/cases",
             &serde_json::json!({"workflow": "fr", "title": "T", "aware_at": "2026-11-20T09:00"}),
         );
-        assert_eq!(opened.status, 201, "{}", opened.text);
-        let id = opened.json()["id"].as_str().unwrap().to_string();
+        assert_eq!(opened.status, 201, "{}", opened.json);
+        let id = opened.json["id"].as_str().unwrap().to_string();
         for doc in FR_DOCUMENTS {
             let d = api.get(&format!("/api/cases/{id}/drafts/{doc}"));
-            assert_eq!(d.status, 200, "{}", d.text);
-            let text = d.json()["text"].as_str().unwrap().to_string();
+            assert_eq!(d.status, 200, "{}", d.json);
+            let text = d.json["text"].as_str().unwrap().to_string();
             for f in foreign {
                 assert!(!text.contains(f), "{email}'s {doc} shows {f:?}");
             }

@@ -191,7 +191,7 @@ impl App {
                 && self.workflows.get(w).is_none()
             {
                 return Err(AppError::Input(format!(
-                    "workflow: unknown workflow {w:?} (known: {})",
+                    "workflow: unknown workflow '{w}' (known: {})",
                     self.workflow_ids()
                 )));
             }
@@ -218,7 +218,7 @@ impl App {
     pub fn workflow(&self, id: &str) -> Result<Arc<Workflow>, AppError> {
         self.workflows.get(id).ok_or_else(|| {
             AppError::Input(format!(
-                "unknown workflow {id:?} (known: {})",
+                "unknown workflow '{id}' (known: {})",
                 self.workflow_ids()
             ))
         })
@@ -371,14 +371,14 @@ impl App {
             None | Some("") => profile.lang().unwrap_or(l.workflow.lang),
             Some(s) => Lang::parse(s).ok_or_else(|| AppError::Field {
                 field: "lang",
-                message: format!("{s:?} is not fr or en"),
+                message: format!("'{s}' is not fr or en"),
             })?,
         };
         let format = match req.format.as_deref().map(str::trim) {
             None | Some("") => Format::Md,
             Some(s) => Format::parse(s).ok_or_else(|| AppError::Field {
                 field: "format",
-                message: format!("{s:?} is not md, html or txt"),
+                message: format!("'{s}' is not md, html or txt"),
             })?,
         };
         let d = crate::render::draft(
