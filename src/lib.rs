@@ -26,11 +26,13 @@
 //! - [`config`]: the organisation, its DPO, and folders that override embedded files.
 //! - [`cli`]: the `vigie` command line (clap), a thin edge over the rest.
 
+pub mod app;
 pub mod case;
 pub mod cli;
 pub mod config;
 pub mod mail;
 pub mod notify;
+pub mod org;
 pub mod outbox;
 pub mod register;
 pub mod render;

@@ -8,6 +8,7 @@ use crate::mail::Mailer;
 use crate::mail::RcptOutcome;
 use crate::mail::reminder::{self, ReminderTemplates};
 use crate::outbox::delivery::{self, Attempt, Recorded};
+use crate::outbox::wake::wake_path;
 use crate::outbox::{self, Claimed, Planned, plan};
 use crate::render::{Labels, Templates};
 use crate::store::Store;
@@ -15,7 +16,7 @@ use crate::time::{self, Lang};
 use crate::workflow::Workflow;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -61,21 +62,6 @@ pub struct ServeOptions {
     pub workflows: crate::workflow::WorkflowSet,
 }
 
-/// The wake-up socket beside a database.
-pub fn wake_path(db: &Path) -> PathBuf {
-    let mut p = db.as_os_str().to_owned();
-    p.push(".wake");
-    PathBuf::from(p)
-}
-
-/// Tells a running dispatcher that timers changed. Silent when none is running.
-pub fn poke(db: &Path) {
-    #[cfg(unix)]
-    if let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() {
-        let _ = sock.send_to(b"!", wake_path(db));
-    }
-}
-
 fn log(msg: &str) {
     eprintln!(
         "{} vigie serve: {msg}",
@@ -100,15 +86,6 @@ struct Dispatcher {
 }
 
 impl Dispatcher {
-    fn lang_for(&self, wf: &Workflow) -> Lang {
-        self.cfg
-            .reminders
-            .lang
-            .as_deref()
-            .and_then(Lang::parse)
-            .unwrap_or(wf.lang)
-    }
-
     fn templates_for(&mut self, lang: Lang) -> Result<Arc<ReminderTemplates>, String> {
         if let Some(t) = self.compiled.get(&lang) {
             return Ok(t.clone());
@@ -265,11 +242,24 @@ impl Dispatcher {
             .load(&c.org, &c.case_id)
             .map_err(|e| e.to_string())?;
         let wf = loaded.workflow.clone();
-        let lang = self.lang_for(&wf);
+        // The case's own organisation: its recipients, its name, its language.
+        let profile = crate::app::profile_of(&self.store, &self.cfg, &c.org)
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        let lang = profile.lang().unwrap_or(wf.lang);
         let tpl = self.templates_for(lang)?;
         let labels = self.labels_for(&wf, lang)?;
-        let mail = reminder::build(&tpl, &labels, &self.cfg, &wf, &loaded.case, c, now)
-            .map_err(|e| e.to_string())?;
+        let mail = reminder::build(
+            &tpl,
+            &labels,
+            &profile,
+            &self.cfg.mail,
+            &wf,
+            &loaded.case,
+            c,
+            now,
+        )
+        .map_err(|e| e.to_string())?;
         let Some(mail) = mail else { return Ok(None) };
         let next = if c.offset.starts_with("overdue-") {
             let def = &wf.clocks[&c.clock];
@@ -312,11 +302,7 @@ async fn send(mailer: Mailer, mail: reminder::ReminderMail, mut attempt: Attempt
 /// Checks the configuration as `vigie serve` will use it, before anything runs.
 pub fn check_config(cfg: &Config) -> Result<Mailer, ServeError> {
     let mailer = cfg.mail.mailer()?;
-    if cfg.reminders.to.is_empty() && cfg.dpo.email.is_none() {
-        return Err(ServeError::Config(
-            "no recipient for reminders: set reminders.to or dpo.email in the config (see config.example.yaml)".into(),
-        ));
-    }
+    cfg.mail.from_mailbox()?;
     for a in cfg
         .reminders
         .to
@@ -359,6 +345,14 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         .map_err(|e| ServeError::Io(format!("{}: {e}", lock_path.display())))?;
     if lock.try_lock().is_err() {
         return Err(ServeError::Locked(opts.db.display().to_string()));
+    }
+    for (org, _) in store.organisations()? {
+        let p = crate::app::profile_of(&store, &opts.config, &org)?.unwrap_or_default();
+        if p.reminder_recipients().is_empty() {
+            log(&format!(
+                "organisation '{org}' has no reminder recipient: its reminders are kept and go out once one is set (vigie org set {org} --dpo-email ADDRESS)"
+            ));
+        }
     }
     let freed = outbox::release_all(store.conn())?;
     if freed > 0 {

@@ -279,6 +279,7 @@ impl Ledger<'_> {
 pub fn run(
     store: &mut Store,
     cfg: &Config,
+    profile: &crate::org::Profile,
     org: &str,
     opts: &Options,
     actor: &str,
@@ -299,7 +300,11 @@ pub fn run(
 
     // The letter in each language, rendered once: a template error stops everything here.
     let templates = Templates::from_config(cfg);
-    let org_name = cfg.organisation.name.clone().unwrap_or_default();
+    // The letters are signed by the case's own organisation, never by another's.
+    let org_name = profile
+        .name
+        .clone()
+        .unwrap_or_else(|| "[organisation]".to_string());
     let mut letters: HashMap<Lang, Letter> = HashMap::new();
     let mut template_hash = Sha256::new();
     for lang in [Lang::Fr, Lang::En] {
@@ -310,7 +315,7 @@ pub fn run(
             &wf,
             &loaded.case,
             &loaded.events,
-            cfg,
+            profile,
             &labels,
             "individual_letter",
             lang,

@@ -6,6 +6,7 @@
 
 pub mod delivery;
 pub mod plan;
+pub mod wake;
 
 use crate::case::Case;
 use crate::workflow::Workflow;
@@ -388,6 +389,23 @@ pub fn retry(conn: &Connection, org: &str, id: i64, now: DateTime<Utc>) -> rusql
     )?;
     tx.commit()?;
     Ok(n == 1)
+}
+
+/// Requeues every dead or failing timer of `org` now: its reminder recipients changed.
+pub fn retry_org(conn: &Connection, org: &str, now: DateTime<Utc>) -> rusqlite::Result<usize> {
+    // Recipients that refused are tried again; those that have a reminder are not.
+    conn.execute(
+        "DELETE FROM timer_recipients WHERE state = 'refused' AND timer_id IN
+         (SELECT id FROM timers WHERE org = ?1
+          AND (state = 'dead' OR (state = 'pending' AND attempts > 0)))",
+        [org],
+    )?;
+    conn.execute(
+        "UPDATE timers SET state = 'pending', attempts = 0, next_attempt_at = ?2,
+         locked_until = NULL, lock_token = NULL, last_error = NULL
+         WHERE org = ?1 AND (state = 'dead' OR (state = 'pending' AND attempts > 0))",
+        params![org, ts(now)],
+    )
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! Every query takes the organisation, so one organisation never reads another's cases.
 
 mod accounts;
+mod orgs;
 mod schema;
 
 pub use accounts::{AccountError, MIN_PASSWORD, Role, User, random_hex};
@@ -64,6 +65,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when another writer holds the database: worth retrying, not the caller's fault.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))
+            if f.code == rusqlite::ErrorCode::DatabaseBusy)
+    }
+
     /// Exit code: 2 for what the user can correct, 1 for a runtime failure.
     pub fn exit_code(&self) -> i32 {
         match self {

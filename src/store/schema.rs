@@ -134,7 +134,10 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL,
         last_used_at TEXT
      );",
-    // 8: what became of each recipient of a reminder, recorded as soon as it is known,
+    // 8: each organisation's identity (name, identifier, DPO, representative, reminder
+    // recipients, defaults) as a JSON object: see `crate::org::Profile`.
+    "ALTER TABLE organisations ADD COLUMN profile TEXT NOT NULL DEFAULT '{}';",
+    // 9: what became of each recipient of a reminder, recorded as soon as it is known,
     // so a crash or a retry never sends it to the same recipient twice. A recipient is
     // a keyed hash, never an address; `detail` names it by position only.
     "CREATE TABLE timer_recipients (
