@@ -39,11 +39,12 @@ pub enum ServeError {
 }
 
 impl ServeError {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            ServeError::Mail(_) | ServeError::Config(_) | ServeError::Listen { .. } => 2,
-            _ => 1,
-        }
+    /// True for what the administrator can correct (the configuration, the address).
+    pub fn is_input(&self) -> bool {
+        matches!(
+            self,
+            ServeError::Mail(_) | ServeError::Config(_) | ServeError::Listen { .. }
+        )
     }
 }
 

@@ -54,9 +54,9 @@ impl AppError {
     /// True when the caller's input is at fault, not the program or its database.
     pub fn is_input(&self) -> bool {
         match self {
-            AppError::Store(e) => e.exit_code() == 2,
+            AppError::Store(e) => e.is_input(),
             AppError::Render(e) => !matches!(e, RenderError::Read { .. }),
-            AppError::Account(e) => e.exit_code() == 2,
+            AppError::Account(e) => e.is_input(),
             AppError::Profile(_)
             | AppError::UnknownOrg { .. }
             | AppError::Field { .. }

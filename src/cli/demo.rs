@@ -20,10 +20,7 @@ pub struct ReplayArgs {
 }
 
 fn seed_error(e: seed::SeedError) -> CliError {
-    CliError {
-        code: e.code,
-        message: e.to_string(),
-    }
+    CliError::of(e.input, e.to_string())
 }
 
 pub(super) fn replay(ctx: &Ctx, a: ReplayArgs) -> Result<(), CliError> {

@@ -120,6 +120,14 @@ pub struct CliError {
 }
 
 impl CliError {
+    /// Exit 2 for what the user can correct, 1 for a runtime failure: the one place
+    /// where a library's error becomes an exit code.
+    fn of(is_input: bool, message: impl Into<String>) -> CliError {
+        CliError {
+            code: if is_input { 2 } else { 1 },
+            message: message.into(),
+        }
+    }
     fn input(message: impl Into<String>) -> CliError {
         CliError {
             code: 2,
@@ -140,10 +148,7 @@ impl From<AppError> for CliError {
             // The command line names a field by its flag.
             return CliError::input(format!("--{}: {message}", field.replace('_', "-")));
         }
-        CliError {
-            code: if e.is_input() { 2 } else { 1 },
-            message: e.to_string(),
-        }
+        CliError::of(e.is_input(), e.to_string())
     }
 }
 

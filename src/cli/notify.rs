@@ -60,10 +60,7 @@ pub(super) fn run(ctx: &Ctx, a: NotifyArgs) -> Result<(), CliError> {
     };
     let out = app
         .notify(&mut store, &ctx.org, &opts, &ctx.actor, progress)
-        .map_err(|e| CliError {
-            code: e.exit_code(),
-            message: e.to_string(),
-        })?;
+        .map_err(|e| CliError::of(e.is_input(), e.to_string()))?;
     if a.json {
         print_json(&serde_json::to_value(&out).expect("outcome serializes"));
     } else {

@@ -38,8 +38,6 @@ pub(super) fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::runtime(e.to_string()))?;
-    rt.block_on(crate::serve::run(opts)).map_err(|e| CliError {
-        code: e.exit_code(),
-        message: e.to_string(),
-    })
+    rt.block_on(crate::serve::run(opts))
+        .map_err(|e| CliError::of(e.is_input(), e.to_string()))
 }

@@ -61,11 +61,12 @@ pub enum NotifyError {
 }
 
 impl NotifyError {
-    pub fn exit_code(&self) -> i32 {
+    /// True for what the caller can correct (a bad file, option or case).
+    pub fn is_input(&self) -> bool {
         match self {
-            NotifyError::Input(_) => 2,
-            NotifyError::Runtime(_) => 1,
-            NotifyError::Store(e) => e.exit_code(),
+            NotifyError::Input(_) => true,
+            NotifyError::Runtime(_) => false,
+            NotifyError::Store(e) => e.is_input(),
         }
     }
 }

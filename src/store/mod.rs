@@ -71,17 +71,18 @@ impl StoreError {
             if f.code == rusqlite::ErrorCode::DatabaseBusy)
     }
 
-    /// Exit code: 2 for what the user can correct, 1 for a runtime failure.
-    pub fn exit_code(&self) -> i32 {
-        match self {
+    /// True for what the caller can correct (the edges answer exit 2, HTTP 4xx); false
+    /// for a failure of the program or its database.
+    pub fn is_input(&self) -> bool {
+        matches!(
+            self,
             StoreError::Rejected(_)
-            | StoreError::UnknownCase(_)
-            | StoreError::UnknownWorkflow { .. }
-            | StoreError::CaseExists(_)
-            | StoreError::BadCaseId(_)
-            | StoreError::Conflict { .. } => 2,
-            _ => 1,
-        }
+                | StoreError::UnknownCase(_)
+                | StoreError::UnknownWorkflow { .. }
+                | StoreError::CaseExists(_)
+                | StoreError::BadCaseId(_)
+                | StoreError::Conflict { .. }
+        )
     }
 }
 
