@@ -295,6 +295,16 @@ enum AuditCmd {
     Verify {
         #[arg(long)]
         json: bool,
+        /// Also compare with a checkpoint written earlier by `audit checkpoint`: names
+        /// each case removed, truncated or rewritten since.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Write a checkpoint (every case's event count and head hash, self-hashed) to keep
+    /// outside the database.
+    Checkpoint {
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -700,7 +710,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Demo => poke(demo(&ctx, org, now)),
         Cmd::Register { csv, json } => {
             let mut store = ctx.store()?;
-            let rows = crate::register::rows(&mut store, org)?;
+            let (rows, unreadable) = crate::register::rows(&mut store, org)?;
+            unreadable.iter().for_each(|u| eprintln!("{}", u.warning()));
             if csv {
                 say_raw!("{}", crate::register::csv(&rows).trim_end());
             } else if json {
@@ -822,9 +833,37 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Cmd::Mail(MailCmd::Test { address }) => mail_test(&ctx, &address),
-        Cmd::Audit(AuditCmd::Verify { json }) => {
+        Cmd::Audit(AuditCmd::Checkpoint { out }) => {
             let store = ctx.store()?;
-            let (cases, events, problems) = store.verify()?;
+            let cp = crate::store::checkpoint::checkpoint(&store, now)?;
+            match out {
+                None => say_raw!("{}", cp.to_text()),
+                Some(path) => {
+                    std::fs::write(&path, cp.to_text())
+                        .map_err(|e| CliError::runtime(format!("{}: {e}", path.display())))?;
+                    say!(
+                        "checkpoint of {} cases, {} events written to {} (root {}…): keep it outside this database",
+                        cp.cases.len(),
+                        cp.events(),
+                        path.display(),
+                        &cp.root()[..12]
+                    );
+                }
+            }
+            Ok(())
+        }
+        Cmd::Audit(AuditCmd::Verify { json, checkpoint }) => {
+            let store = ctx.store()?;
+            let anchor = match &checkpoint {
+                None => None,
+                Some(path) => {
+                    Some(crate::store::checkpoint::read_file(path).map_err(CliError::input)?)
+                }
+            };
+            let (cases, events, mut problems) = store.verify()?;
+            if let Some(cp) = &anchor {
+                problems.extend(crate::store::checkpoint::verify_against(&store, cp)?);
+            }
             if json {
                 print_json(
                     &serde_json::json!({"cases": cases, "events": events, "problems": problems}),
@@ -835,6 +874,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     say!(
                         "register intact: {cases} cases, {events} events, every hash chain verified"
                     );
+                    if let Some(cp) = &anchor {
+                        say!(
+                            "and every case of the checkpoint of {} is still there, unchanged ({} cases)",
+                            cp.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            cp.cases.len()
+                        );
+                    }
                 }
                 Ok(())
             } else {
@@ -1090,9 +1136,10 @@ fn case_list(
 ) -> Result<(), CliError> {
     let mut store = ctx.store()?;
     let ids = store.case_ids(org, all)?;
+    let (loaded, unreadable) = store.load_each(org, &ids)?;
+    unreadable.iter().for_each(|u| eprintln!("{}", u.warning()));
     let mut rows = Vec::new();
-    for id in ids {
-        let l = store.load(org, &id)?;
+    for l in loaded {
         let views = crate::case::clocks(&l.workflow, &l.case, now);
         let next = crate::case::clock::nearest_due(&views);
         rows.push((next, l, views));

@@ -197,8 +197,35 @@ impl App {
         .map_err(|e| WebError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
     }
 
+    /// [`App::load`] for lists: a case that cannot be read back is logged and skipped
+    /// (`None`), not a failure of the organisation's whole list.
+    fn load_listed(
+        &self,
+        store: &mut Store,
+        org: &str,
+        id: &str,
+    ) -> Result<Option<Arc<Loaded>>, WebError> {
+        match self.load_cached(store, org, id) {
+            Ok(l) => Ok(Some(l)),
+            Err(e) if e.is_unreadable_case() => {
+                log(&format!("list of organisation {org}: {e}"));
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// A case of `org`, folded; from the cache when no event was added since.
     pub fn load(&self, store: &mut Store, org: &str, id: &str) -> Result<Arc<Loaded>, WebError> {
+        Ok(self.load_cached(store, org, id)?)
+    }
+
+    fn load_cached(
+        &self,
+        store: &mut Store,
+        org: &str,
+        id: &str,
+    ) -> Result<Arc<Loaded>, StoreError> {
         let seq = store
             .case_seq(org, id)?
             .ok_or_else(|| StoreError::UnknownCase(id.to_string()))?;
@@ -464,7 +491,9 @@ impl App {
         self.read(move |app, store| {
             let mut rows = Vec::new();
             for id in store.case_ids(&org, all)? {
-                let l = app.load(store, &org, &id)?;
+                let Some(l) = app.load_listed(store, &org, &id)? else {
+                    continue;
+                };
                 let next = crate::case::clock::nearest_due(&crate::case::clocks(
                     &l.workflow,
                     &l.case,
@@ -532,7 +561,9 @@ impl App {
         self.read(move |app, store| {
             let mut out = Vec::new();
             for id in store.case_ids_by_opening(&org)? {
-                let l = app.load(store, &org, &id)?;
+                let Some(l) = app.load_listed(store, &org, &id)? else {
+                    continue;
+                };
                 out.push(crate::register::row(&l.workflow, &l.case));
             }
             Ok(out)
