@@ -661,3 +661,16 @@ fn an_event_dated_before_its_clock_started_is_refused() {
     assert!(err.contains("notify_authority"), "{err}");
     assert_eq!(v.db_snapshot(), before);
 }
+
+/// Found by tests/fuzz.rs: a value with a newline or an ANSI escape was echoed as is in
+/// the error, which then took two lines (and could rewrite the terminal).
+#[test]
+fn an_error_quoting_a_typed_value_stays_one_line() {
+    let v = Vigie::new();
+    contained_case(&v, "c1");
+    let err = v.fails(
+        &["case", "set", "c1", "data_categories=one\ntwo\u{1b}[2J"],
+        2,
+    );
+    assert!(err.contains(r"one\ntwo\u{1b}[2J"), "{err}");
+}
