@@ -3,7 +3,6 @@
 //! the CSV export, so the four never disagree.
 
 use crate::case::Case;
-use crate::store::{Store, StoreError, Unreadable};
 use crate::time;
 use crate::workflow::Workflow;
 use serde::Serialize;
@@ -123,15 +122,6 @@ pub fn row(wf: &Workflow, case: &Case) -> Row {
         subjects_approx: fact(wf, case, "subjects_approx"),
         measures: fact(wf, case, "measures"),
     }
-}
-
-/// Every case of `org`, oldest first (the register is a chronicle), and the cases that
-/// could not be read back, to be named beside it (never silently left out).
-pub fn rows(store: &mut Store, org: &str) -> Result<(Vec<Row>, Vec<Unreadable>), StoreError> {
-    let ids = store.case_ids_by_opening(org)?;
-    let (loaded, unreadable) = store.load_each(org, &ids)?;
-    let rows = loaded.iter().map(|l| row(&l.workflow, &l.case)).collect();
-    Ok((rows, unreadable))
 }
 
 /// The register as CSV (RFC 4180, UTF-8 with a BOM so spreadsheets read the accents).
