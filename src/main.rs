@@ -8,7 +8,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let cli = vigie::cli::Cli::parse();
     if let Err(e) = vigie::cli::run(cli) {
-        eprintln!("vigie: error: {}", e.message);
+        eprintln!("vigie: error: {}", vigie::util::one_line(&e.message));
         std::process::exit(e.code);
     }
 }

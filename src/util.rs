@@ -26,3 +26,21 @@ pub fn strsim(a: &str, b: &str) -> usize {
     }
     prev[b.len()]
 }
+
+/// A message made one line for a terminal or a log: control characters a user typed
+/// (newlines, ANSI escapes) are shown escaped, so an error stays one line and cannot
+/// rewrite the screen.
+pub fn one_line(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}

@@ -500,3 +500,177 @@ fn an_automatic_case_id_skips_an_id_chosen_by_hand() {
     assert_ne!(next, chosen);
     assert_ne!(next, first);
 }
+
+/// Issue 9: instants outside what the program can read back (year 0, year -262143) and
+/// an absurd `VIGIE_NOW_OFFSET` are refused at the edge with one line naming the field,
+/// and nothing is written. Before: year 0 was stored and the case became unreadable,
+/// `aware_at=0000-…` silently vanished, and the extreme ones panicked.
+#[test]
+fn instants_out_of_bounds_are_refused_naming_the_field() {
+    let v = Vigie::new();
+    contained_case(&v, "c1");
+    let before = v.db_snapshot();
+    for (args, field) in [
+        (
+            vec![
+                "case",
+                "set",
+                "c1",
+                "--note",
+                "x",
+                "--at",
+                "0000-01-01T00:00",
+            ],
+            "--at",
+        ),
+        (
+            vec!["case", "set", "c1", "aware_at=0000-01-01T00:00"],
+            "aware_at",
+        ),
+        (
+            vec!["case", "set", "c1", "aware_at=1969-07-20T20:17Z"],
+            "aware_at",
+        ),
+        (
+            vec![
+                "case",
+                "advance",
+                "c1",
+                "assess",
+                "--at=-262143-01-01T00:00",
+            ],
+            "--at",
+        ),
+        (
+            vec![
+                "case",
+                "open",
+                "--workflow",
+                "fr",
+                "--title",
+                "t",
+                "--aware-at",
+                "0000-01-01T00:00",
+            ],
+            "--aware-at",
+        ),
+        (
+            vec![
+                "case",
+                "open",
+                "--workflow",
+                "fr",
+                "--title",
+                "t",
+                "--aware-at=-262143-01-01T00:00",
+            ],
+            "--aware-at",
+        ),
+        (
+            vec![
+                "case",
+                "open",
+                "--workflow",
+                "fr",
+                "--title",
+                "t",
+                "--aware-at",
+                "+262142-12-31T23:59:59Z",
+            ],
+            "--aware-at",
+        ),
+    ] {
+        let err = v.fails(&args, 2);
+        assert!(err.contains(field), "{args:?}: {err}");
+        assert!(err.contains("1970"), "the bounds are named: {err}");
+    }
+    assert_eq!(v.db_snapshot(), before, "a refused instant wrote something");
+    for offset in [
+        "+100000000d",
+        "-100000000d",
+        "+99999999999999999999h",
+        "+40000d",
+    ] {
+        let out = v.run_env(&["case", "list"], &[("VIGIE_NOW_OFFSET", offset)]);
+        assert_eq!(out.code, 2, "{offset}: {out:?}");
+        assert!(out.stderr.contains("VIGIE_NOW_OFFSET"), "{offset}: {out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{offset}: {out:?}");
+    }
+    // A sane shift still works, and the case reads back.
+    let out = v.run_env(&["case", "show", "c1"], &[("VIGIE_NOW_OFFSET", "+3650d")]);
+    assert_eq!(out.code, 0, "{out:?}");
+    v.ok(&["audit", "verify"]);
+}
+
+/// Issue 9: a notification dated before the clock it meets started (backdated to look
+/// on time) is refused in the core, naming the event, the clock and both instants.
+/// Before: `--at 2001-01-01T00:00` was recorded as on time, with no reasons.
+#[test]
+fn an_event_dated_before_its_clock_started_is_refused() {
+    let v = Vigie::new();
+    contained_case(&v, "c1");
+    let before = v.db_snapshot();
+    let err = v.fails(
+        &[
+            "case",
+            "advance",
+            "c1",
+            "notify_authority",
+            "--at",
+            "2001-01-01T00:00",
+        ],
+        2,
+    );
+    for part in [
+        "notify_authority",
+        "art33",
+        "2001-01-01T00:00:00+01:00",
+        "2025-10-23T10:00:00+02:00",
+    ] {
+        assert!(err.contains(part), "missing {part}: {err}");
+    }
+    assert_eq!(v.db_snapshot(), before);
+    // Backdating by moving the start at the same time is the same refusal.
+    let err = v.fails(
+        &[
+            "case",
+            "advance",
+            "c1",
+            "notify_authority",
+            "--at",
+            "2025-10-24T10:00",
+            "--set",
+            "aware_at=2025-10-25T10:00",
+        ],
+        2,
+    );
+    assert!(err.contains("art33"), "{err}");
+    assert_eq!(v.db_snapshot(), before);
+    // Dated after now: refused too, naming the event.
+    let err = v.fails(
+        &[
+            "case",
+            "advance",
+            "c1",
+            "notify_authority",
+            "--at",
+            "2999-01-01T00:00",
+        ],
+        2,
+    );
+    assert!(err.contains("notify_authority"), "{err}");
+    assert_eq!(v.db_snapshot(), before);
+}
+
+/// Found by tests/fuzz.rs: a value with a newline or an ANSI escape was echoed as is in
+/// the error, which then took two lines (and could rewrite the terminal).
+#[test]
+fn an_error_quoting_a_typed_value_stays_one_line() {
+    let v = Vigie::new();
+    contained_case(&v, "c1");
+    let err = v.fails(
+        &["case", "set", "c1", "data_categories=one\ntwo\u{1b}[2J"],
+        2,
+    );
+    assert!(err.contains(r"one\ntwo\u{1b}[2J"), "{err}");
+}

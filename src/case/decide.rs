@@ -1,7 +1,7 @@
 //! `decide`: a command and the current case give events, or a rejection saying exactly
 //! what is wrong. Pure: the time is a parameter.
 
-use super::clock::{applies, due_at};
+use super::clock::{applies, due_at, started_at};
 use super::{Case, EventBody, MetClock};
 use crate::time;
 use crate::workflow::{Condition, FactError, FactTest, FactValue, Scope, Workflow};
@@ -85,8 +85,23 @@ pub enum Rejected {
         due: String,
         facts: String,
     },
-    #[error("the effective time {at} is in the future (now is {now})")]
-    InFuture { at: String, now: String },
+    #[error("{what}: the effective time {at} is in the future (now is {now})")]
+    InFuture {
+        what: String,
+        at: String,
+        now: String,
+    },
+    #[error("{what}: the effective time {at} is outside the times vigie keeps: {bounds}", bounds = time::BOUNDS)]
+    OutOfBounds { what: String, at: String },
+    #[error(
+        "event '{event}' dated {at} is before clock '{clock}' started ({started}): an event cannot meet a deadline before its clock starts"
+    )]
+    BeforeClockStart {
+        event: String,
+        clock: String,
+        at: String,
+        started: String,
+    },
     #[error("a case needs the fact '{0}' when it is opened")]
     MissingAtOpen(String),
     #[error("nothing to set: give KEY=VALUE pairs, --facts FILE or --note TEXT")]
@@ -152,9 +167,24 @@ fn type_facts(
     Ok(out)
 }
 
-fn check_time(at: DateTime<Utc>, now: DateTime<Utc>, wf: &Workflow) -> Result<(), Rejected> {
+/// An effective time must be one the log can read back, and not after now. `what`
+/// names the command ("event 'notify_authority'", "setting facts").
+fn check_time(
+    what: impl Fn() -> String,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    wf: &Workflow,
+) -> Result<(), Rejected> {
+    if !time::in_bounds(at) {
+        // Shown in UTC: out of bounds, the zone's arithmetic is not to be trusted.
+        return Err(Rejected::OutOfBounds {
+            what: what(),
+            at: at.to_rfc3339(),
+        });
+    }
     if at > now {
         return Err(Rejected::InFuture {
+            what: what(),
             at: time::rfc3339_in(at, wf.timezone),
             now: time::rfc3339_in(now, wf.timezone),
         });
@@ -172,7 +202,7 @@ pub fn decide(
 ) -> Result<Vec<(DateTime<Utc>, EventBody)>, Rejected> {
     match cmd {
         Command::Open { title, facts, at } => {
-            check_time(*at, now, wf)?;
+            check_time(|| "opening the case".into(), *at, now, wf)?;
             let typed = type_facts(wf, facts, now)?;
             for f in facts_required_at_open(wf) {
                 if typed.get(&f).is_none_or(Value::is_null) {
@@ -190,7 +220,7 @@ pub fn decide(
             )])
         }
         Command::SetFacts { facts, note, at } => {
-            check_time(*at, now, wf)?;
+            check_time(|| "setting facts".into(), *at, now, wf)?;
             if facts.is_empty() && note.is_none() {
                 return Err(Rejected::NothingToSet);
             }
@@ -210,6 +240,7 @@ pub fn decide(
             )])
         }
         Command::RecordCampaign { run, at } => {
+            check_time(|| "recording a notification campaign".into(), *at, now, wf)?;
             Ok(vec![(*at, EventBody::NotificationCampaign(run.clone()))])
         }
         Command::IssueDocument {
@@ -219,6 +250,7 @@ pub fn decide(
             sha256,
             at,
         } => {
+            check_time(|| format!("issuing document '{document}'"), *at, now, wf)?;
             if !wf.documents.contains_key(document) {
                 return Err(Rejected::UnknownDocument {
                     document: document.clone(),
@@ -243,7 +275,7 @@ pub fn decide(
             at,
         } => {
             let case = case.expect("advancing needs a case");
-            check_time(*at, now, wf)?;
+            check_time(|| format!("event '{event}'"), *at, now, wf)?;
             let Some(def) = wf.events.get(event) else {
                 return Err(Rejected::UnknownEvent {
                     event: event.clone(),
@@ -294,6 +326,17 @@ pub fn decide(
             for (id, clock) in wf.clocks_met_by(event) {
                 if after.met.contains_key(id) {
                     continue;
+                }
+                // Backdating past the start would make any notification look on time.
+                if let Some(started) = started_at(clock, &after)
+                    && *at < started
+                {
+                    return Err(Rejected::BeforeClockStart {
+                        event: event.clone(),
+                        clock: id.clone(),
+                        at: time::rfc3339_in(*at, wf.timezone),
+                        started: time::rfc3339_in(started, wf.timezone),
+                    });
                 }
                 let applies = applies(clock, &after);
                 let due = due_at(wf, clock, &after);
