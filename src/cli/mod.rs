@@ -181,15 +181,52 @@ enum UserCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Set a new password (signs out every session of the user).
+    /// Set a new password (signs out every session and revokes every API token of the
+    /// user).
     Password { email: String },
-    /// Create an API token for scripts; it is shown once.
-    Token {
+    /// Disable a user: their sessions end and their API tokens are refused at once.
+    Disable { email: String },
+    /// Enable a disabled user again (their API tokens work again).
+    Enable { email: String },
+    /// API tokens for scripts: `create EMAIL` (shown once), `list`, `revoke ID`.
+    /// `vigie user token EMAIL` is `vigie user token create EMAIL`.
+    Token(TokenArgs),
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct TokenArgs {
+    #[command(subcommand)]
+    cmd: Option<TokenCmd>,
+    /// The user to create a token for (as `token create EMAIL`).
+    #[arg(required = true)]
+    email: Option<String>,
+    /// What the token is for.
+    #[arg(long, default_value = "script")]
+    name: String,
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create an API token for the user with this e-mail; it is shown once.
+    Create {
         email: String,
         /// What the token is for.
         #[arg(long, default_value = "script")]
         name: String,
     },
+    /// The API tokens of --org (every organisation with --all), or of one user: id,
+    /// user, name, created, last used. Never the secret.
+    List {
+        email: Option<String>,
+        #[arg(long, conflicts_with = "email")]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an API token by its id (from `token list`, or the first 12 hex digits of
+    /// `printf %s TOKEN | sha256sum`); its next request is refused.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -370,9 +407,14 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// The workflows, each document with a template in every language.
     fn workflows(&self) -> Result<WorkflowSet, CliError> {
-        WorkflowSet::load(self.config.workflows_dir.as_deref())
-            .map_err(|e| CliError::input(e.0.first().map(|x| x.to_string()).unwrap_or_default()))
+        let first = |e: workflow::WorkflowErrors| {
+            CliError::input(e.0.first().map(|x| x.to_string()).unwrap_or_default())
+        };
+        let set = WorkflowSet::load(self.config.workflows_dir.as_deref()).map_err(first)?;
+        render::check_documents(&set, &self.templates()).map_err(first)?;
+        Ok(set)
     }
     /// The database, checked to know the organisation of --org.
     fn store(&self) -> Result<Store, CliError> {
@@ -384,10 +426,9 @@ impl Ctx {
                 .map(|(id, _)| id)
                 .collect();
             return Err(CliError::input(format!(
-                "unknown organisation '{}' (known: {}); create it with `vigie org add {} --name \"...\"`",
-                self.org,
+                "unknown organisation {} (known: {}); create it with `vigie org add ID --name \"...\"`",
+                crate::util::quote(&self.org),
                 known.join(", "),
-                self.org
             )));
         }
         Ok(store)
@@ -409,11 +450,14 @@ fn print_json(v: &Value) {
 pub fn parse_pair(pair: &str) -> Result<(String, Value), CliError> {
     let (k, v) = pair
         .split_once('=')
-        .ok_or_else(|| CliError::input(format!("'{pair}' is not KEY=VALUE")))?;
+        .ok_or_else(|| CliError::input(format!("{} is not KEY=VALUE", crate::util::quote(pair))))?;
     let k = k.trim().to_string();
     let v = v.trim();
     if k.is_empty() {
-        return Err(CliError::input(format!("'{pair}' has no key")));
+        return Err(CliError::input(format!(
+            "{} has no key",
+            crate::util::quote(pair)
+        )));
     }
     let value = if v.is_empty() || v == "null" || v == "~" {
         Value::Null
@@ -475,7 +519,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let set = ctx.workflows()?;
             let wf = set.get(&id).ok_or_else(|| {
                 CliError::input(format!(
-                    "unknown workflow '{id}' (known: {})",
+                    "unknown workflow {} (known: {})",
+                    crate::util::quote(&id),
                     set.ids().cloned().collect::<Vec<_>>().join(", ")
                 ))
             })?;
@@ -508,7 +553,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let set_wf = ctx.workflows()?;
             let wf = set_wf.get(&workflow).ok_or_else(|| {
                 CliError::input(format!(
-                    "unknown workflow '{workflow}' (known: {})",
+                    "unknown workflow {} (known: {})",
+                    crate::util::quote(&workflow),
                     set_wf.ids().cloned().collect::<Vec<_>>().join(", ")
                 ))
             })?;
@@ -641,7 +687,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 "letter" => crate::notify::recipients::Channel::Letter,
                 other => {
                     return Err(CliError::input(format!(
-                        "--channel: '{other}' is not email or letter"
+                        "--channel: {} is not email or letter",
+                        crate::util::quote(other)
                     )));
                 }
             };
@@ -840,7 +887,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             } else {
                 if !json {
                     for p in &problems {
-                        eprintln!("case {} event #{}: {}", p.case, p.seq, p.problem);
+                        eprintln!(
+                            "{}",
+                            crate::util::one_line(&format!(
+                                "case {} event #{}: {}",
+                                p.case, p.seq, p.problem
+                            ))
+                        );
                     }
                 }
                 Err(CliError::runtime(format!(
@@ -906,7 +959,8 @@ fn user_cmd(ctx: &Ctx, cmd: UserCmd, now: DateTime<Utc>) -> Result<(), CliError>
         UserCmd::Add { email, role, name } => {
             let role = Role::parse(&role).ok_or_else(|| {
                 CliError::input(format!(
-                    "--role: '{role}' is not dpo, contributor or viewer"
+                    "--role: {} is not dpo, contributor or viewer",
+                    crate::util::quote(&role)
                 ))
             })?;
             let mut store = ctx.store()?;
@@ -924,19 +978,28 @@ fn user_cmd(ctx: &Ctx, cmd: UserCmd, now: DateTime<Utc>) -> Result<(), CliError>
         }
         UserCmd::List { all, json } => {
             let store = ctx.store()?;
-            let users = store.users(if all { None } else { Some(&ctx.org) })?;
+            let users = store.accounts(if all { None } else { Some(&ctx.org) })?;
             if json {
-                print_json(&serde_json::to_value(&users).expect("users serialize"));
+                let rows: Vec<Value> = users
+                    .iter()
+                    .map(|(u, disabled)| {
+                        let mut v = serde_json::to_value(u).expect("users serialize");
+                        v["disabled"] = Value::Bool(*disabled);
+                        v
+                    })
+                    .collect();
+                print_json(&Value::Array(rows));
             } else if users.is_empty() {
                 say!("no user yet: add one with `vigie user add EMAIL --role dpo`");
             } else {
-                for u in users {
+                for (u, disabled) in users {
                     say!(
-                        "{:<32} {:<12} {:<16} {}",
+                        "{:<32} {:<12} {:<16} {}{}",
                         u.email,
                         u.role.as_str(),
                         u.org,
-                        u.name
+                        crate::util::one_line(&u.name),
+                        if disabled { " (disabled)" } else { "" }
                     );
                 }
             }
@@ -944,22 +1007,94 @@ fn user_cmd(ctx: &Ctx, cmd: UserCmd, now: DateTime<Utc>) -> Result<(), CliError>
         UserCmd::Password { email } => {
             let mut store = ctx.store()?;
             let password = read_password()?;
-            store
+            let tokens = store
                 .set_password(&email, &password)
                 .map_err(account_error)?;
-            say!("password of {email} changed; their sessions are signed out");
-        }
-        UserCmd::Token { email, name } => {
-            let mut store = ctx.store()?;
-            let token = store
-                .create_token(&email, &name, now)
-                .map_err(account_error)?;
-            eprintln!(
-                "API token '{name}' for {email} (shown once; send it as 'Authorization: Bearer TOKEN'):"
+            say!(
+                "password of {email} changed; their sessions are signed out and their {tokens} API token(s) revoked"
             );
-            say!("{token}");
         }
+        UserCmd::Disable { email } => {
+            let mut store = ctx.store()?;
+            let (u, tokens) = store.set_disabled(&email, true).map_err(account_error)?;
+            say!(
+                "user {} disabled: signed out, and their {tokens} API token(s) refused until `vigie user enable {}`",
+                u.email,
+                u.email
+            );
+        }
+        UserCmd::Enable { email } => {
+            let mut store = ctx.store()?;
+            let (u, tokens) = store.set_disabled(&email, false).map_err(account_error)?;
+            say!(
+                "user {} enabled: they can sign in, and their {tokens} API token(s) work again",
+                u.email
+            );
+        }
+        UserCmd::Token(args) => match args.cmd {
+            None => create_token(ctx, &args.email.unwrap_or_default(), &args.name, now)?,
+            Some(TokenCmd::Create { email, name }) => create_token(ctx, &email, &name, now)?,
+            Some(TokenCmd::List { email, all, json }) => {
+                let store = ctx.store()?;
+                let org = (!all && email.is_none()).then_some(ctx.org.as_str());
+                let tokens = store.tokens(org, email.as_deref()).map_err(account_error)?;
+                if json {
+                    print_json(&serde_json::to_value(&tokens).expect("tokens serialize"));
+                } else if tokens.is_empty() {
+                    say!("no API token: create one with `vigie user token create EMAIL`");
+                } else {
+                    say!(
+                        "{:<13} {:<32} {:<16} {:<20} {:<26} LAST USED",
+                        "ID",
+                        "USER",
+                        "ORGANISATION",
+                        "NAME",
+                        "CREATED"
+                    );
+                    for t in tokens {
+                        say!(
+                            "{:<13} {:<32} {:<16} {:<20} {:<26} {}{}",
+                            t.id,
+                            t.email,
+                            t.org,
+                            crate::util::one_line(&t.name),
+                            t.created_at,
+                            t.last_used_at.as_deref().unwrap_or("never"),
+                            if t.user_disabled {
+                                " (user disabled)"
+                            } else {
+                                ""
+                            }
+                        );
+                    }
+                }
+            }
+            Some(TokenCmd::Revoke { id }) => {
+                let mut store = ctx.store()?;
+                let t = store.revoke_token(&id).map_err(account_error)?;
+                say!(
+                    "API token {} ({}) of {} revoked",
+                    t.id,
+                    crate::util::quote(&t.name),
+                    t.email
+                );
+            }
+        },
     }
+    Ok(())
+}
+
+fn create_token(ctx: &Ctx, email: &str, name: &str, now: DateTime<Utc>) -> Result<(), CliError> {
+    let mut store = ctx.store()?;
+    let token = store
+        .create_token(email, name, now)
+        .map_err(account_error)?;
+    let id = &crate::workflow::sha256_hex(&token)[..crate::store::TOKEN_ID_LEN];
+    eprintln!(
+        "API token {} (id {id}) for {email} (shown once; send it as 'Authorization: Bearer TOKEN'):",
+        crate::util::one_line(&crate::util::quote(name))
+    );
+    say!("{token}");
     Ok(())
 }
 
@@ -1026,8 +1161,17 @@ fn show(loaded: &crate::store::Loaded, now: DateTime<Utc>, json: bool) {
 }
 
 fn workflow_check(ctx: &Ctx, paths: &[PathBuf]) -> Result<(), CliError> {
+    let templates = ctx.templates();
+    // One line per mistake, whatever the file holds (a state named with an escape
+    // sequence is shown escaped).
+    let report = |errors: &[workflow::WorkflowError]| {
+        for e in errors {
+            eprintln!("{}", crate::util::one_line(&e.to_string()));
+        }
+    };
     if paths.is_empty() {
-        let set = WorkflowSet::load(ctx.config.workflows_dir.as_deref());
+        let set = WorkflowSet::load(ctx.config.workflows_dir.as_deref())
+            .and_then(|set| render::check_documents(&set, &templates).map(|()| set));
         return match set {
             Ok(set) => {
                 for id in set.ids() {
@@ -1043,9 +1187,7 @@ fn workflow_check(ctx: &Ctx, paths: &[PathBuf]) -> Result<(), CliError> {
                 Ok(())
             }
             Err(errors) => {
-                for e in &errors.0 {
-                    eprintln!("{e}");
-                }
+                report(&errors.0);
                 Err(CliError::input(format!(
                     "{} error(s) in the workflows",
                     errors.0.len()
@@ -1055,18 +1197,24 @@ fn workflow_check(ctx: &Ctx, paths: &[PathBuf]) -> Result<(), CliError> {
     }
     let mut n = 0;
     for p in paths {
-        match WorkflowSet::compile_file(p) {
+        let checked = WorkflowSet::compile_file(p).and_then(|wf| {
+            let missing = render::missing_templates(&wf, &templates);
+            if missing.is_empty() {
+                Ok(wf)
+            } else {
+                Err(workflow::WorkflowErrors(missing))
+            }
+        });
+        match checked {
             Ok(wf) => say!(
                 "{}: ok ({} tracks, {} events, {} clocks)",
-                p.display(),
+                crate::util::one_line(&p.display().to_string()),
                 wf.tracks.len(),
                 wf.events.len(),
                 wf.clocks.len()
             ),
             Err(errors) => {
-                for e in &errors.0 {
-                    eprintln!("{e}");
-                }
+                report(&errors.0);
                 n += errors.0.len();
             }
         }
@@ -1145,14 +1293,15 @@ fn draft(ctx: &Ctx, org: &str, args: DraftArgs, now: DateTime<Utc>) -> Result<()
     let loaded = store.load(org, &args.id)?;
     let wf = &loaded.workflow;
     let lang = match &args.lang {
-        Some(l) => Lang::parse(l)
-            .ok_or_else(|| CliError::input(format!("--lang: '{l}' is not fr or en")))?,
+        Some(l) => Lang::parse(l).ok_or_else(|| {
+            CliError::input(format!("--lang: {} is not fr or en", crate::util::quote(l)))
+        })?,
         None => wf.lang,
     };
     let format = Format::parse(&args.format).ok_or_else(|| {
         CliError::input(format!(
-            "--format: '{}' is not md, html or txt",
-            args.format
+            "--format: {} is not md, html or txt",
+            crate::util::quote(&args.format)
         ))
     })?;
     let d = render::draft(
@@ -1168,8 +1317,8 @@ fn draft(ctx: &Ctx, org: &str, args: DraftArgs, now: DateTime<Utc>) -> Result<()
     )?;
     if args.strict && !d.missing.is_empty() {
         return Err(CliError::input(format!(
-            "draft '{}' is missing: {} (--strict)",
-            args.document,
+            "draft {} is missing: {} (--strict)",
+            crate::util::quote(&args.document),
             d.missing.join(", ")
         )));
     }
