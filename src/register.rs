@@ -3,7 +3,6 @@
 //! the CSV export, so the four never disagree.
 
 use crate::case::Case;
-use crate::store::{Store, StoreError};
 use crate::time;
 use crate::workflow::Workflow;
 use serde::Serialize;
@@ -123,16 +122,6 @@ pub fn row(wf: &Workflow, case: &Case) -> Row {
         subjects_approx: fact(wf, case, "subjects_approx"),
         measures: fact(wf, case, "measures"),
     }
-}
-
-/// Every case of `org`, oldest first (the register is a chronicle).
-pub fn rows(store: &mut Store, org: &str) -> Result<Vec<Row>, StoreError> {
-    let mut out = Vec::new();
-    for id in store.case_ids_by_opening(org)? {
-        let l = store.load(org, &id)?;
-        out.push(row(&l.workflow, &l.case));
-    }
-    Ok(out)
 }
 
 /// The register as CSV (RFC 4180, UTF-8 with a BOM so spreadsheets read the accents).
