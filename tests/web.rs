@@ -819,7 +819,7 @@ fn redirect_targets_stay_on_this_site_whatever_next_says() {
     // (query value as sent on the wire, the Location expected)
     let table: &[(&str, &str)] = &[
         ("/cases/x%3Fok%3D1", "/cases/x?ok=1"),
-        ("/caf%C3%A9", "/caf%C3%A9"),
+        ("/%09/evil.example/", "/"),
         ("//evil.example/", "/"),
         ("%2F%2Fevil.example%2F", "/"),
         ("/%5Cevil.example", "/"),
@@ -829,7 +829,6 @@ fn redirect_targets_stay_on_this_site_whatever_next_says() {
         ("https://evil.example/", "/"),
         ("https:%2F%2Fevil.example", "/"),
         ("evil.example", "/"),
-        ("/%09/evil.example/", "/"),
         ("%09/evil.example", "/"),
         ("/%0a", "/"),
         ("%0a", "/"),
@@ -838,6 +837,7 @@ fn redirect_targets_stay_on_this_site_whatever_next_says() {
         ("/%7f", "/"),
         ("/%00", "/"),
         ("/%C2%85evil", "/"),
+        ("/caf%C3%A9", "/caf%C3%A9"),
         ("/%E2%80%A8evil", "/%E2%80%A8evil"),
         ("/%FF%FE", "/%EF%BF%BD%EF%BF%BD"),
         ("", "/"),
