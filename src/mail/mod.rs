@@ -1,6 +1,7 @@
 //! E-mail: the transport (SMTP through lettre, or `.eml` files in a folder, the default
 //! so that a fresh install works without a mail server) and the reminder messages.
 
+pub mod checkpoint;
 pub mod relay;
 pub mod reminder;
 
@@ -107,6 +108,8 @@ pub enum MailError {
     Outbox { path: String, reason: String },
     #[error("'{0}' is not an e-mail address")]
     BadAddress(String),
+    #[error("building the message: {0}")]
+    Build(String),
 }
 
 /// Why a message was not handed off. Transient errors are retried, permanent ones

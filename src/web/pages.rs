@@ -1005,8 +1005,9 @@ async fn advance(
     apply_form(app, c, lang, id, Some(event), form).await
 }
 
-fn new_case_view(app: &App, form: &[(String, String)]) -> Value {
-    let chosen = field(form, "workflow").unwrap_or("fr");
+/// The new-case form: what was typed (on refusal), else the organisation's workflow.
+fn new_case_view(app: &App, form: &[(String, String)], default_wf: Option<&str>) -> Value {
+    let chosen = field(form, "workflow").or(default_wf).unwrap_or("fr");
     let workflows: Vec<Value> = app
         .workflows
         .ids()
@@ -1032,8 +1033,14 @@ async fn new_case_page(
     if !c.user.role.is_dpo() {
         return error_page(&app, lang, &c, WebError::forbidden("open a case"));
     }
+    let default_wf = app.profile(&c).await.ok().and_then(|p| p.workflow);
     let page = Page::of(lang, &c, word(lang, "new_case"), "/cases/new");
-    page.render(&app, "new_case", new_case_view(&app, &[]), StatusCode::OK)
+    page.render(
+        &app,
+        "new_case",
+        new_case_view(&app, &[], default_wf.as_deref()),
+        StatusCode::OK,
+    )
 }
 
 async fn new_case(
@@ -1076,7 +1083,7 @@ async fn new_case(
             flash: None,
             error: Some(e.message),
         }
-        .render(&app, "new_case", new_case_view(&app, &form), e.status),
+        .render(&app, "new_case", new_case_view(&app, &form, None), e.status),
     }
 }
 
