@@ -9,7 +9,7 @@ pub mod checkpoint;
 mod orgs;
 mod schema;
 
-pub use accounts::{AccountError, MIN_PASSWORD, Role, User, random_hex};
+pub use accounts::{AccountError, MIN_PASSWORD, Role, TOKEN_ID_LEN, TokenInfo, User, random_hex};
 
 use crate::case::{self, Case, Command, EventBody, Recorded, Rejected};
 use crate::workflow::{Workflow, WorkflowErrors, WorkflowSet, compile};
@@ -25,26 +25,22 @@ pub const DEFAULT_ORG: &str = "default";
 pub enum StoreError {
     #[error("{0}")]
     Rejected(#[from] Rejected),
-    #[error("unknown case '{0}' (see `vigie case list`)")]
+    #[error("unknown case {q_0} (see `vigie case list`)", q_0 = crate::util::quote(.0))]
     UnknownCase(String),
-    #[error("unknown workflow '{id}' (known: {known})")]
+    #[error("unknown workflow {q_id} (known: {known})", q_id = crate::util::quote(.id))]
     UnknownWorkflow { id: String, known: String },
-    #[error("a case with id '{0}' already exists")]
+    #[error("a case with id {q_0} already exists", q_0 = crate::util::quote(.0))]
     CaseExists(String),
-    #[error("case id '{0}' must be letters, digits, '-' or '_' (at most 64)")]
+    #[error("case id {q_0} must be letters, digits, '-' or '_' (at most 64)", q_0 = crate::util::quote(.0))]
     BadCaseId(String),
-    #[error("the workflow pinned by case '{case}' no longer compiles: {errors}")]
+    #[error("the workflow pinned by case {q_case} no longer compiles: {errors}", q_case = crate::util::quote(.case))]
     PinnedWorkflow {
         case: String,
         errors: WorkflowErrors,
     },
-    #[error(
-        "the workflow text pinned by case '{case}' (sha256 {hash}…) was altered: run `vigie audit verify`"
-    )]
+    #[error("the workflow text pinned by case {q_case} (sha256 {hash}…) was altered: run `vigie audit verify`", q_case = crate::util::quote(.case))]
     PinnedAltered { case: String, hash: String },
-    #[error(
-        "case '{case}' changed while you were looking at it (you saw event #{expected}, it is now at #{actual}): reload and try again"
-    )]
+    #[error("case {q_case} changed while you were looking at it (you saw event #{expected}, it is now at #{actual}): reload and try again", q_case = crate::util::quote(.case))]
     Conflict {
         case: String,
         expected: i64,
