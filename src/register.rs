@@ -8,6 +8,7 @@ use crate::time;
 use crate::workflow::Workflow;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// One case in the register. Times are RFC 3339 in the workflow's zone.
 #[derive(Debug, Clone, Serialize)]
@@ -32,10 +33,17 @@ pub struct Row {
     pub data_categories: String,
     pub subjects_approx: String,
     pub measures: String,
+    /// From the notification ledger (what was really handed off, killed runs included):
+    /// people notified by at least one campaign of the case,
+    pub people_notified: u64,
+    /// refused for good by the mail server and never notified (a letter is due),
+    pub people_refused: u64,
+    /// and neither: a failure to retry, or a hand-off cut short by a crash.
+    pub people_to_retry: u64,
 }
 
 /// The CSV header, in the order of [`Row`]'s fields.
-pub const COLUMNS: [&str; 17] = [
+pub const COLUMNS: [&str; 20] = [
     "case",
     "workflow",
     "title",
@@ -53,6 +61,9 @@ pub const COLUMNS: [&str; 17] = [
     "data_categories",
     "subjects_approx",
     "measures",
+    "people_notified",
+    "people_refused",
+    "people_to_retry",
 ];
 
 fn fact(wf: &Workflow, case: &Case, name: &str) -> String {
@@ -122,15 +133,74 @@ pub fn row(wf: &Workflow, case: &Case) -> Row {
         data_categories: fact(wf, case, "data_categories"),
         subjects_approx: fact(wf, case, "subjects_approx"),
         measures: fact(wf, case, "measures"),
+        people_notified: 0,
+        people_refused: 0,
+        people_to_retry: 0,
     }
+}
+
+/// The notification figures of one case, read from the ledger.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Notified {
+    pub notified: u64,
+    pub refused: u64,
+    pub to_retry: u64,
+}
+
+impl Row {
+    /// The row with its case's ledger figures (see [`ledger_figures`]).
+    pub fn with_ledger(mut self, figures: &HashMap<String, Notified>) -> Row {
+        let n = figures.get(&self.case).copied().unwrap_or_default();
+        self.people_notified = n.notified;
+        self.people_refused = n.refused;
+        self.people_to_retry = n.to_retry;
+        self
+    }
+}
+
+/// Per case of `org`, each person of its campaigns counted once, by their best outcome
+/// across the campaigns: notified, else refused, else to retry. Campaigns are filtered by
+/// organisation and case: a case id may exist in two organisations.
+pub fn ledger_figures(
+    store: &mut Store,
+    org: &str,
+) -> Result<HashMap<String, Notified>, StoreError> {
+    let mut stmt = store.conn().prepare_cached(
+        "SELECT case_id, best, COUNT(*) FROM (
+            SELECT c.case_id AS case_id,
+                   MIN(CASE l.status WHEN 'sent' THEN 0 WHEN 'refused' THEN 1 ELSE 2 END) AS best
+            FROM campaigns c JOIN ledger l ON l.campaign = c.id
+            WHERE c.org = ?1
+            GROUP BY c.case_id, l.person)
+         GROUP BY case_id, best",
+    )?;
+    let mut out: HashMap<String, Notified> = HashMap::new();
+    let rows = stmt.query_map([org], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (case, best, n) = row?;
+        let f = out.entry(case).or_default();
+        match best {
+            0 => f.notified = n as u64,
+            1 => f.refused = n as u64,
+            _ => f.to_retry = n as u64,
+        }
+    }
+    Ok(out)
 }
 
 /// Every case of `org`, oldest first (the register is a chronicle).
 pub fn rows(store: &mut Store, org: &str) -> Result<Vec<Row>, StoreError> {
+    let figures = ledger_figures(store, org)?;
     let mut out = Vec::new();
     for id in store.case_ids_by_opening(org)? {
         let l = store.load(org, &id)?;
-        out.push(row(&l.workflow, &l.case));
+        out.push(row(&l.workflow, &l.case).with_ledger(&figures));
     }
     Ok(out)
 }
@@ -149,6 +219,8 @@ pub fn csv(rows: &[Row]) -> String {
     };
     for r in rows {
         let late = if r.authority_late { "yes" } else { "no" };
+        let counts =
+            [r.people_notified, r.people_refused, r.people_to_retry].map(|n| n.to_string());
         let cells = [
             r.case.as_str(),
             &r.workflow,
@@ -167,6 +239,9 @@ pub fn csv(rows: &[Row]) -> String {
             &r.data_categories,
             &r.subjects_approx,
             &r.measures,
+            &counts[0],
+            &counts[1],
+            &counts[2],
         ];
         w.write_record(cells.iter().map(|c| safe(c)))
             .expect("write to memory");

@@ -93,6 +93,9 @@ enum Cmd {
         /// Start a new campaign even though one exists with another file or template.
         #[arg(long)]
         new_campaign: bool,
+        /// Send also to people already notified by another campaign of this case.
+        #[arg(long)]
+        resend_notified: bool,
         #[arg(long)]
         json: bool,
     },
@@ -634,6 +637,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             concurrency,
             limit,
             new_campaign,
+            resend_notified,
             json,
         } => {
             let channel = match channel.as_str() {
@@ -653,6 +657,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 concurrency,
                 limit,
                 new_campaign,
+                resend_notified,
             };
             let mut store = ctx.store()?;
             use std::io::IsTerminal as _;
@@ -672,7 +677,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 print_json(&serde_json::to_value(&out).expect("outcome serializes"));
             } else {
                 say!(
-                    "campaign {}{}: {} sent, {} rejected, {} failed, {} skipped as already sent",
+                    "campaign {}{}: {} sent, {} rejected, {} failed, {} refused, {} skipped as already notified",
                     out.campaign,
                     if out.dry_run {
                         " (dry run: nothing sent)"
@@ -682,10 +687,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     out.sent,
                     out.rejected,
                     out.failed,
+                    out.refused,
                     out.skipped
                 );
                 if let Some(r) = &out.rejects {
                     say!("rejected rows, with line and reason: {r}");
+                }
+                if let Some(r) = &out.refused_list {
+                    say!("refused by the mail server for good, to notify by letter: {r}");
                 }
             }
             if out.failed > 0 {
@@ -709,11 +718,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 say!("the register is empty: no case in organisation '{org}'");
             } else {
                 say!(
-                    "{:<22} {:<7} {:<13} {:<13} {}",
+                    "{:<22} {:<7} {:<13} {:<13} {:<24} {}",
                     "CASE",
                     "STATUS",
                     "AUTHORITY",
                     "INDIVIDUALS",
+                    "PEOPLE (LEDGER)",
                     "REASON"
                 );
                 for r in rows {
@@ -725,8 +735,18 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                         reason.push_str(&r.individuals_reason);
                     }
                     let reason: String = reason.chars().take(70).collect();
+                    let people = [
+                        (r.people_notified, "notified"),
+                        (r.people_refused, "refused"),
+                        (r.people_to_retry, "to retry"),
+                    ]
+                    .iter()
+                    .filter(|(n, _)| *n > 0)
+                    .map(|(n, what)| format!("{n} {what}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                     say!(
-                        "{:<22} {:<7} {:<13} {:<13} {}",
+                        "{:<22} {:<7} {:<13} {:<13} {:<24} {}",
                         r.case,
                         r.status,
                         format!(
@@ -735,6 +755,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                             if r.authority_late { " LATE" } else { "" }
                         ),
                         r.individuals,
+                        people,
                         reason
                     );
                 }

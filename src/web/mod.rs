@@ -530,10 +530,11 @@ impl App {
     ) -> Result<Vec<crate::register::Row>, WebError> {
         let org = caller.user.org.clone();
         self.read(move |app, store| {
+            let figures = crate::register::ledger_figures(store, &org)?;
             let mut out = Vec::new();
             for id in store.case_ids_by_opening(&org)? {
                 let l = app.load(store, &org, &id)?;
-                out.push(crate::register::row(&l.workflow, &l.case));
+                out.push(crate::register::row(&l.workflow, &l.case).with_ledger(&figures));
             }
             Ok(out)
         })
