@@ -2068,6 +2068,32 @@ fn killed_run_is_counted_in_the_register_from_the_ledger() {
             .cloned()
             .unwrap_or_else(|| panic!("no c1 in {rows:#}"))
     };
+    // A second case of the same organisation has none of c1's figures.
+    env.ok(&[
+        "case",
+        "open",
+        "--workflow",
+        "fr",
+        "--title",
+        "T",
+        "--aware-at",
+        "2026-11-20T09:00",
+        "--id",
+        "c2",
+    ]);
+    let c2 = env.ok(&["register", "--json"]);
+    let c2: Value = serde_json::from_str(&c2).expect("register JSON");
+    let c2 = c2
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["case"] == "c2")
+        .cloned();
+    assert_eq!(
+        c2.as_ref().map(|r| r["people_notified"].as_u64()),
+        Some(Some(0)),
+        "{c2:?}"
+    );
     let d = register("default");
     assert_eq!(d["people_notified"], sent, "{d:#}");
     assert_eq!(d["people_to_retry"], other, "{d:#}");

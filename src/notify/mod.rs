@@ -6,6 +6,10 @@
 //! skips everyone already sent; e-mails and letters written as files are named by that
 //! key, so rewriting one after a crash leaves no duplicate; over SMTP, at most the
 //! messages in flight at a crash (the concurrency) go out twice, with the same Message-ID.
+//!
+//! A person sent by any campaign of the same case is skipped unless `resend_notified`.
+//! A 5xx answer is final: the person is `refused`, listed in `refused.csv` for a letter,
+//! never retried; a 4xx or a network error is `failed` and retried by a rerun.
 
 pub mod letter;
 pub mod recipients;
