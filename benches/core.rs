@@ -122,7 +122,7 @@ fn main() {
         let id = &ids[(i * 7919) % ids.len()];
         let t = Instant::now();
         let l = store.load(DEFAULT_ORG, id).expect("load");
-        let v = vigie::cli::case_json(&l.workflow, &l.case, &l.events, now);
+        let v = vigie::app::json::case_json(&l.workflow, &l.case, &l.events, now);
         std::hint::black_box(serde_json::to_string(&v).expect("json"));
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
     }

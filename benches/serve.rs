@@ -231,7 +231,7 @@ fn main() {
             )
             .expect("open hot");
     }
-    vigie::serve::poke(&db);
+    vigie::outbox::wake::poke(&db);
     println!(
         "opened {hot} cases due at D in {:.1} s; D is {} s after",
         t.elapsed().as_secs_f64(),

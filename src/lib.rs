@@ -7,6 +7,8 @@
 //!   (`compile`), conditions in three-valued logic, facts and their types, Mermaid graphs.
 //! - [`case`]: the functional core. `decide(workflow, case, command, now)` gives events
 //!   or a rejection; `evolve` folds events into a case; `clock` computes every due time.
+//! - [`org`]: an organisation's profile (its identity, DPO, representative, reminder
+//!   recipients), which every output of its cases carries.
 //! - [`store`]: the SQLite event log (hash-chained, one transaction per command) and the
 //!   pinned workflow texts, organisations, users, sessions and API tokens. The only
 //!   module that touches the database.
@@ -24,14 +26,21 @@
 //! - [`serve`]: the reminder dispatcher of `vigie serve` (tokio): sleeps until the next
 //!   timer or a poke, claims under a lease, sends, completes under its own token.
 //! - [`seed`]: replaying the real incidents of `seeds/`.
-//! - [`config`]: the organisation, its DPO, and folders that override embedded files.
-//! - [`cli`]: the `vigie` command line (clap), a thin edge over the rest.
+//! - [`config`]: the configuration file: mail, folders that override embedded files, and
+//!   the `default` organisation's identity (which fills in its stored profile).
+//! - [`app`]: the application layer: each use-case once (open, change, list, draft,
+//!   register, profile, notify), for the CLI and the web; resolves the organisation,
+//!   its profile, the workflows and the store, and wakes the dispatcher after writes.
+//! - [`cli`]: the `vigie` command line (clap), one file per command group: parse, call
+//!   `app`, print; exit codes are chosen here only.
 
+pub mod app;
 pub mod case;
 pub mod cli;
 pub mod config;
 pub mod mail;
 pub mod notify;
+pub mod org;
 pub mod outbox;
 pub mod register;
 pub mod render;

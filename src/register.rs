@@ -156,6 +156,20 @@ impl Row {
         self.people_to_retry = n.to_retry;
         self
     }
+
+    /// The ledger figures in words, those not zero: `1200 notified, 3 refused`.
+    pub fn people_summary(&self) -> String {
+        [
+            (self.people_notified, "notified"),
+            (self.people_refused, "refused"),
+            (self.people_to_retry, "to retry"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
 }
 
 /// Per case of `org`, each person of its campaigns counted once, by their best outcome
@@ -190,17 +204,6 @@ pub fn ledger_figures(
             1 => f.refused = n as u64,
             _ => f.to_retry = n as u64,
         }
-    }
-    Ok(out)
-}
-
-/// Every case of `org`, oldest first (the register is a chronicle).
-pub fn rows(store: &mut Store, org: &str) -> Result<Vec<Row>, StoreError> {
-    let figures = ledger_figures(store, org)?;
-    let mut out = Vec::new();
-    for id in store.case_ids_by_opening(org)? {
-        let l = store.load(org, &id)?;
-        out.push(row(&l.workflow, &l.case).with_ledger(&figures));
     }
     Ok(out)
 }

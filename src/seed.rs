@@ -61,8 +61,8 @@ pub struct SeedError {
     pub line: u32,
     pub column: u32,
     pub message: String,
-    /// 2: the file is wrong; 1: the store failed.
-    pub code: i32,
+    /// True when the file is wrong; false when the store failed.
+    pub input: bool,
 }
 
 /// What a replay did: the case as of its last step.
@@ -73,13 +73,13 @@ pub struct Replayed {
     pub skipped: bool,
 }
 
-fn at_loc(file: &str, loc: &serde_saphyr::Location, message: String, code: i32) -> SeedError {
+fn at_loc(file: &str, loc: &serde_saphyr::Location, message: String, input: bool) -> SeedError {
     SeedError {
         file: file.to_string(),
         line: loc.line() as u32,
         column: loc.column() as u32,
         message,
-        code,
+        input,
     }
 }
 
@@ -99,11 +99,11 @@ pub fn replay(
         line: e.line,
         column: e.column,
         message: e.message,
-        code: 2,
+        input: true,
     })?;
     let store_err = |loc: &serde_saphyr::Location, e: StoreError, what: &str| {
-        let code = e.exit_code();
-        at_loc(file, loc, format!("{what}{e}"), code)
+        let input = e.is_input();
+        at_loc(file, loc, format!("{what}{e}"), input)
     };
     let wf = workflows.get(&seed.workflow.value).ok_or_else(|| {
         at_loc(
@@ -114,11 +114,12 @@ pub fn replay(
                 seed.workflow.value,
                 workflows.ids().cloned().collect::<Vec<_>>().join(", ")
             ),
-            2,
+            true,
         )
     })?;
     let parse = |s: &str, loc: &serde_saphyr::Location| {
-        crate::time::parse_instant(s, wf.timezone).map_err(|e| at_loc(file, loc, e.to_string(), 2))
+        crate::time::parse_instant(s, wf.timezone)
+            .map_err(|e| at_loc(file, loc, e.to_string(), true))
     };
     if skip_existing
         && store
@@ -148,7 +149,7 @@ pub fn replay(
                     file,
                     &seed.id.referenced,
                     "a seed needs opened_at or facts.aware_at".into(),
-                    2,
+                    true,
                 ));
             }
         },
@@ -183,7 +184,7 @@ pub fn replay(
                     i + 1,
                     s.at
                 ),
-                2,
+                true,
             ));
         }
         last = at;

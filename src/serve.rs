@@ -6,6 +6,7 @@
 use crate::config::Config;
 use crate::mail::Mailer;
 use crate::mail::reminder::{self, ReminderTemplates};
+use crate::outbox::wake::wake_path;
 use crate::outbox::{self, Claimed, Planned, plan};
 use crate::render::{Labels, Templates};
 use crate::store::Store;
@@ -13,7 +14,7 @@ use crate::time::{self, Lang};
 use crate::workflow::Workflow;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -36,11 +37,12 @@ pub enum ServeError {
 }
 
 impl ServeError {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            ServeError::Mail(_) | ServeError::Config(_) | ServeError::Listen { .. } => 2,
-            _ => 1,
-        }
+    /// True for what the administrator can correct (the configuration, the address).
+    pub fn is_input(&self) -> bool {
+        matches!(
+            self,
+            ServeError::Mail(_) | ServeError::Config(_) | ServeError::Listen { .. }
+        )
     }
 }
 
@@ -60,21 +62,6 @@ pub struct ServeOptions {
     pub listen: Option<String>,
     /// The workflows new cases are opened with (the web page's "new case").
     pub workflows: crate::workflow::WorkflowSet,
-}
-
-/// The wake-up socket beside a database.
-pub fn wake_path(db: &Path) -> PathBuf {
-    let mut p = db.as_os_str().to_owned();
-    p.push(".wake");
-    PathBuf::from(p)
-}
-
-/// Tells a running dispatcher that timers changed. Silent when none is running.
-pub fn poke(db: &Path) {
-    #[cfg(unix)]
-    if let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() {
-        let _ = sock.send_to(b"!", wake_path(db));
-    }
 }
 
 fn log(msg: &str) {
@@ -97,15 +84,6 @@ struct Dispatcher {
 }
 
 impl Dispatcher {
-    fn lang_for(&self, wf: &Workflow) -> Lang {
-        self.cfg
-            .reminders
-            .lang
-            .as_deref()
-            .and_then(Lang::parse)
-            .unwrap_or(wf.lang)
-    }
-
     fn templates_for(&mut self, lang: Lang) -> Result<Arc<ReminderTemplates>, String> {
         if let Some(t) = self.compiled.get(&lang) {
             return Ok(t.clone());
@@ -216,11 +194,24 @@ impl Dispatcher {
             .load(&c.org, &c.case_id)
             .map_err(|e| e.to_string())?;
         let wf = loaded.workflow.clone();
-        let lang = self.lang_for(&wf);
+        // The case's own organisation: its recipients, its name, its language.
+        let profile = crate::app::profile_of(&self.store, &self.cfg, &c.org)
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        let lang = profile.lang().unwrap_or(wf.lang);
         let tpl = self.templates_for(lang)?;
         let labels = self.labels_for(&wf, lang)?;
-        let mail = reminder::build(&tpl, &labels, &self.cfg, &wf, &loaded.case, c, now)
-            .map_err(|e| e.to_string())?;
+        let mail = reminder::build(
+            &tpl,
+            &labels,
+            &profile,
+            &self.cfg.mail,
+            &wf,
+            &loaded.case,
+            c,
+            now,
+        )
+        .map_err(|e| e.to_string())?;
         let Some(mail) = mail else { return Ok(None) };
         let next = if c.offset.starts_with("overdue-") {
             let def = &wf.clocks[&c.clock];
@@ -243,11 +234,7 @@ impl Dispatcher {
 /// Checks the configuration as `vigie serve` will use it, before anything runs.
 pub fn check_config(cfg: &Config) -> Result<Mailer, ServeError> {
     let mailer = cfg.mail.mailer()?;
-    if cfg.reminders.to.is_empty() && cfg.dpo.email.is_none() {
-        return Err(ServeError::Config(
-            "no recipient for reminders: set reminders.to or dpo.email in the config (see config.example.yaml)".into(),
-        ));
-    }
+    cfg.mail.from_mailbox()?;
     for a in cfg
         .reminders
         .to
@@ -290,6 +277,14 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         .map_err(|e| ServeError::Io(format!("{}: {e}", lock_path.display())))?;
     if lock.try_lock().is_err() {
         return Err(ServeError::Locked(opts.db.display().to_string()));
+    }
+    for (org, _) in store.organisations()? {
+        let p = crate::app::profile_of(&store, &opts.config, &org)?.unwrap_or_default();
+        if p.reminder_recipients().is_empty() {
+            log(&format!(
+                "organisation '{org}' has no reminder recipient: its reminders are kept and go out once one is set (vigie org set {org} --dpo-email ADDRESS)"
+            ));
+        }
     }
     let freed = outbox::release_all(store.conn())?;
     if freed > 0 {

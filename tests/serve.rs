@@ -739,14 +739,16 @@ fn permanent_rejection_goes_to_dead_letter() {
 
 #[test]
 fn invalid_mail_config_stops_serve_at_start() {
+    // No reminder recipient is not a configuration error: recipients are each
+    // organisation's (tests/organisations.rs checks that serve starts and waits for one).
     let cases: [(&str, &str); 2] = [
         (
             "dpo:\n  email: dpo@example.org\nmail:\n  transport: smtp\n",
             "mail.smtp",
         ),
         (
-            "mail:\n  transport: smtp\n  smtp:\n    host: 127.0.0.1\n    port: 2525\n    security: none\n",
-            "reminders.to",
+            "dpo:\n  email: dpo@example.org\nmail:\n  transport: smtp\n  smtp:\n    host: 127.0.0.1\n    port: 2525\n    security: none\n  from: not an address\n",
+            "mail.from",
         ),
     ];
     for (yaml, named) in cases {

@@ -4,7 +4,7 @@
 
 use super::{MailError, mailbox};
 use crate::case::{Case, ClockStatus, clocks};
-use crate::config::Config;
+use crate::org::Profile;
 use crate::outbox::Claimed;
 use crate::render::{Labels, RenderError, Templates};
 use crate::time::{self, Lang};
@@ -22,7 +22,9 @@ pub enum ReminderError {
     Render(#[from] RenderError),
     #[error(transparent)]
     Mail(#[from] MailError),
-    #[error("no recipient for reminders: set reminders.to or dpo.email in the config")]
+    #[error(
+        "the organisation has no recipient for reminders: set one with `vigie org set ORG --dpo-email ADDRESS` (or --reminders-to)"
+    )]
     NoRecipient,
     #[error("building the message: {0}")]
     Build(String),
@@ -94,9 +96,9 @@ pub fn left_label(due: DateTime<Utc>, now: DateTime<Utc>, lang: Lang) -> String 
     }
 }
 
-/// Who receives a reminder: the configured list (or the DPO), the case's owners, and
-/// for an overdue reminder the escalation list. Deduplicated, order kept.
-pub fn recipients(cfg: &Config, case: &Case, overdue: bool) -> Vec<String> {
+/// Who receives a reminder: the organisation's reminder list (or its DPO), the case's
+/// owners, and for an overdue reminder the escalation list. Deduplicated, order kept.
+pub fn recipients(profile: &Profile, case: &Case, overdue: bool) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut add = |s: &str| {
         let s = s.trim();
@@ -104,18 +106,12 @@ pub fn recipients(cfg: &Config, case: &Case, overdue: bool) -> Vec<String> {
             out.push(s.to_string());
         }
     };
-    if cfg.reminders.to.is_empty() {
-        if let Some(e) = &cfg.dpo.email {
-            add(e);
-        }
-    } else {
-        cfg.reminders.to.iter().for_each(|t| add(t));
-    }
+    profile.reminder_recipients().iter().for_each(|t| add(t));
     if let Some(FactValue::List(owners)) = case.facts.get("owners") {
         owners.iter().for_each(|o| add(o));
     }
     if overdue {
-        cfg.reminders.escalation.iter().for_each(|e| add(e));
+        profile.escalation.iter().for_each(|e| add(e));
     }
     out
 }
@@ -125,7 +121,8 @@ pub fn recipients(cfg: &Config, case: &Case, overdue: bool) -> Vec<String> {
 pub fn build(
     tpl: &ReminderTemplates,
     labels: &Labels,
-    cfg: &Config,
+    profile: &Profile,
+    mail: &crate::mail::MailConfig,
     wf: &Workflow,
     case: &Case,
     claimed: &Claimed,
@@ -227,7 +224,7 @@ pub fn build(
         },
         "missing": missing,
         "steps": steps,
-        "org": { "name": cfg.organisation.name.clone().unwrap_or_default() },
+        "org": { "name": profile.name.clone().unwrap_or_default() },
     });
     let render = |r: &Handlebars, name: &str| {
         r.render(name, &v).map_err(|e| RenderError::Template {
@@ -249,7 +246,7 @@ pub fn build(
         crate::render::markdown_to_html(&render(&tpl.html, "body")?)
     );
 
-    let domain = cfg.mail.message_id_domain();
+    let domain = mail.message_id_domain();
     let message_id = claimed.message_id(&domain);
     let ics = Calendar::new()
         .push(
@@ -270,12 +267,12 @@ pub fn build(
         .done()
         .to_string();
 
-    let to = recipients(cfg, case, claimed.offset.starts_with("overdue-"));
+    let to = recipients(profile, case, claimed.offset.starts_with("overdue-"));
     if to.is_empty() {
         return Err(ReminderError::NoRecipient);
     }
     let mut b = Message::builder()
-        .from(cfg.mail.from_mailbox()?)
+        .from(mail.from_mailbox()?)
         .subject(subject.clone())
         .message_id(Some(message_id.clone()));
     for t in &to {

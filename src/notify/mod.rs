@@ -73,11 +73,12 @@ pub enum NotifyError {
 }
 
 impl NotifyError {
-    pub fn exit_code(&self) -> i32 {
+    /// True for what the caller can correct (a bad file, option or case).
+    pub fn is_input(&self) -> bool {
         match self {
-            NotifyError::Input(_) => 2,
-            NotifyError::Runtime(_) => 1,
-            NotifyError::Store(e) => e.exit_code(),
+            NotifyError::Input(_) => true,
+            NotifyError::Runtime(_) => false,
+            NotifyError::Store(e) => e.is_input(),
         }
     }
 }
@@ -291,6 +292,7 @@ impl Ledger<'_> {
 pub fn run(
     store: &mut Store,
     cfg: &Config,
+    profile: &crate::org::Profile,
     org: &str,
     opts: &Options,
     actor: &str,
@@ -311,7 +313,11 @@ pub fn run(
 
     // The letter in each language, rendered once: a template error stops everything here.
     let templates = Templates::from_config(cfg);
-    let org_name = cfg.organisation.name.clone().unwrap_or_default();
+    // The letters are signed by the case's own organisation, never by another's.
+    let org_name = profile
+        .name
+        .clone()
+        .unwrap_or_else(|| "[organisation]".to_string());
     let mut letters: HashMap<Lang, Letter> = HashMap::new();
     let mut template_hash = Sha256::new();
     for lang in [Lang::Fr, Lang::En] {
@@ -322,7 +328,7 @@ pub fn run(
             &wf,
             &loaded.case,
             &loaded.events,
-            cfg,
+            profile,
             &labels,
             "individual_letter",
             lang,

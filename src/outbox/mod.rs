@@ -5,6 +5,7 @@
 //! idempotency key lets a receiver drop the rare duplicate.
 
 pub mod plan;
+pub mod wake;
 
 use crate::case::Case;
 use crate::workflow::Workflow;
@@ -379,6 +380,16 @@ pub fn retry(conn: &Connection, org: &str, id: i64, now: DateTime<Utc>) -> rusql
         params![id, org, ts(now)],
     )?;
     Ok(n == 1)
+}
+
+/// Requeues every dead or failing timer of `org` now: its reminder recipients changed.
+pub fn retry_org(conn: &Connection, org: &str, now: DateTime<Utc>) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE timers SET state = 'pending', attempts = 0, next_attempt_at = ?2,
+         locked_until = NULL, lock_token = NULL, last_error = NULL
+         WHERE org = ?1 AND (state = 'dead' OR (state = 'pending' AND attempts > 0))",
+        params![org, ts(now)],
+    )
 }
 
 #[cfg(test)]

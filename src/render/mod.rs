@@ -338,7 +338,7 @@ fn to_html(md: &str) -> String {
 #[allow(clippy::too_many_arguments)]
 pub fn draft(
     templates: &Templates,
-    cfg: &Config,
+    profile: &crate::org::Profile,
     wf: &Workflow,
     case: &Case,
     events: &[Recorded],
@@ -349,7 +349,7 @@ pub fn draft(
 ) -> Result<Draft, RenderError> {
     let renderer = DocumentRenderer::new(templates, wf, document, lang, format)?;
     let labels = templates.labels(wf, lang)?;
-    let (view, missing) = build_view(wf, case, events, cfg, &labels, document, lang, now);
+    let (view, missing) = build_view(wf, case, events, profile, &labels, document, lang, now);
     let text = renderer.render(&view)?;
     Ok(Draft { text, missing })
 }

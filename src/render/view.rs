@@ -2,7 +2,7 @@
 //! language, with a visible placeholder when unset.
 
 use crate::case::{Case, ClockStatus, EventBody, Recorded, clocks};
-use crate::config::Config;
+use crate::org::Profile;
 use crate::time::{self, Lang};
 use crate::workflow::{FactType, FactValue, Workflow};
 use chrono::{DateTime, Utc};
@@ -81,7 +81,7 @@ pub fn build_view(
     wf: &Workflow,
     case: &Case,
     events: &[Recorded],
-    cfg: &Config,
+    profile: &Profile,
     labels: &Labels,
     document: &str,
     lang: Lang,
@@ -246,19 +246,19 @@ pub fn build_view(
         "doc": { "id": document, "title": doc_title },
         "generated_at": time::long_in(now, tz, lang),
         "org": {
-            "name": opt(&cfg.organisation.name, ph("nom de l'organisme", "organisation name")),
-            "siren": opt(&cfg.organisation.siren, ph("numéro SIREN", "company number")),
-            "address": opt(&cfg.organisation.address, ph("adresse", "address")),
-            "sector": opt(&cfg.organisation.sector, ph("secteur d'activité", "sector")),
+            "name": opt(&profile.name, ph("nom de l'organisme", "organisation name")),
+            "siren": opt(&profile.identifier, ph("numéro SIREN", "company number")),
+            "address": opt(&profile.address, ph("adresse", "address")),
+            "sector": opt(&profile.sector, ph("secteur d'activité", "sector")),
         },
         "dpo": {
-            "name": opt(&cfg.dpo.name, ph("nom du DPO", "DPO name")),
-            "email": opt(&cfg.dpo.email, ph("e-mail du DPO", "DPO e-mail")),
-            "phone": opt(&cfg.dpo.phone, ph("téléphone du DPO", "DPO phone")),
+            "name": opt(&profile.dpo.name, ph("nom du DPO", "DPO name")),
+            "email": opt(&profile.dpo.email, ph("e-mail du DPO", "DPO e-mail")),
+            "phone": opt(&profile.dpo.phone, ph("téléphone du DPO", "DPO phone")),
         },
         "legal_rep": {
-            "name": opt(&cfg.legal_representative.name, ph("représentant légal", "legal representative")),
-            "role": opt(&cfg.legal_representative.role, ph("fonction", "position")),
+            "name": opt(&profile.representative.name, ph("représentant légal", "legal representative")),
+            "role": opt(&profile.representative.role, ph("fonction", "position")),
         },
         "case": {
             "id": case.id,

@@ -99,10 +99,11 @@ impl From<rusqlite::Error> for AccountError {
 }
 
 impl AccountError {
-    pub fn exit_code(&self) -> i32 {
+    /// True for what the caller can correct; false for a failure of the database.
+    pub fn is_input(&self) -> bool {
         match self {
-            AccountError::Store(e) => e.exit_code(),
-            _ => 2,
+            AccountError::Store(e) => e.is_input(),
+            _ => true,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! Every query takes the organisation, so one organisation never reads another's cases.
 
 mod accounts;
+mod orgs;
 mod schema;
 
 pub use accounts::{AccountError, MIN_PASSWORD, Role, User, random_hex};
@@ -64,17 +65,24 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Exit code: 2 for what the user can correct, 1 for a runtime failure.
-    pub fn exit_code(&self) -> i32 {
-        match self {
+    /// True when another writer holds the database: worth retrying, not the caller's fault.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))
+            if f.code == rusqlite::ErrorCode::DatabaseBusy)
+    }
+
+    /// True for what the caller can correct (the edges answer exit 2, HTTP 4xx); false
+    /// for a failure of the program or its database.
+    pub fn is_input(&self) -> bool {
+        matches!(
+            self,
             StoreError::Rejected(_)
-            | StoreError::UnknownCase(_)
-            | StoreError::UnknownWorkflow { .. }
-            | StoreError::CaseExists(_)
-            | StoreError::BadCaseId(_)
-            | StoreError::Conflict { .. } => 2,
-            _ => 1,
-        }
+                | StoreError::UnknownCase(_)
+                | StoreError::UnknownWorkflow { .. }
+                | StoreError::CaseExists(_)
+                | StoreError::BadCaseId(_)
+                | StoreError::Conflict { .. }
+        )
     }
 }
 

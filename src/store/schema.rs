@@ -134,6 +134,9 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL,
         last_used_at TEXT
      );",
+    // 8: each organisation's identity (name, identifier, DPO, representative, reminder
+    // recipients, defaults) as a JSON object: see `crate::org::Profile`.
+    "ALTER TABLE organisations ADD COLUMN profile TEXT NOT NULL DEFAULT '{}';",
 ];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {

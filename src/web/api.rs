@@ -3,8 +3,9 @@
 //! reason the CLI would give.
 
 use super::auth::ApiCaller;
-use super::{App, Change, WebError};
-use crate::cli::output::{case_json, summary_json};
+use super::{App, WebError};
+use crate::app::Change;
+use crate::app::json::{case_json, summary_json};
 use crate::time;
 use axum::Router;
 use axum::body::Bytes;
@@ -124,7 +125,16 @@ async fn open(
 ) -> Result<Response, WebError> {
     let b: OpenBody = body(&bytes)?;
     let l = app
-        .open_case(&c, b.workflow, b.title, b.aware_at, b.id, facts(b.facts))
+        .open_case(
+            &c,
+            crate::app::OpenCase {
+                workflow: Some(b.workflow),
+                title: b.title,
+                aware_at: b.aware_at,
+                id: b.id,
+                facts: facts(b.facts),
+            },
+        )
         .await?;
     let location = format!("/api/cases/{}", l.case.id);
     let mut r = (
@@ -235,7 +245,15 @@ async fn draft(
     Query(q): Query<DraftQuery>,
 ) -> Result<Response, WebError> {
     let (d, format, lang) = app
-        .draft(&c, id, document.clone(), q.lang, q.format)
+        .draft(
+            &c,
+            id,
+            crate::app::DraftRequest {
+                document: document.clone(),
+                lang: q.lang,
+                format: q.format,
+            },
+        )
         .await?;
     if q.strict && !d.missing.is_empty() {
         return Err(WebError::bad(format!(

@@ -13,8 +13,8 @@ mod api;
 mod auth;
 mod pages;
 
+use crate::app::{AppError, Change};
 use crate::config::Config;
-use crate::render::Templates;
 use crate::store::{Loaded, Store, StoreError};
 use crate::workflow::WorkflowSet;
 use axum::Router;
@@ -27,23 +27,25 @@ use std::sync::{Arc, Mutex};
 
 pub use auth::Caller;
 
-/// Everything a request needs, shared by every handler.
+/// Everything a request needs, shared by every handler: the application layer (whose
+/// use-cases every handler calls), the page templates, and the database connections.
 pub struct App {
-    pub db: PathBuf,
-    pub config: Config,
-    pub workflows: WorkflowSet,
-    pub templates: Templates,
+    core: crate::app::App,
     pages: handlebars::Handlebars<'static>,
     readers: Mutex<Vec<Store>>,
     writer: Mutex<Option<Store>>,
-    /// Folded cases by (org, id), valid while their sequence number is unchanged.
-    cache: Mutex<HashMap<(String, String), Arc<Loaded>>>,
     throttle: auth::Throttle,
     /// Labels by (workflow hash, language): parsed once, not on every page.
     labels: Mutex<HashMap<(String, crate::time::Lang), Arc<crate::render::Labels>>>,
 }
 
-const CACHE_MAX: usize = 20_000;
+/// The web's `App` is the application layer plus what HTTP needs.
+impl std::ops::Deref for App {
+    type Target = crate::app::App;
+    fn deref(&self) -> &crate::app::App {
+        &self.core
+    }
+}
 
 /// An error as the API and the pages report it: a status and one line.
 #[derive(Debug)]
@@ -72,17 +74,24 @@ impl WebError {
 
 impl From<StoreError> for WebError {
     fn from(e: StoreError) -> WebError {
+        WebError::from(AppError::Store(e))
+    }
+}
+
+/// The status of a use-case's failure: 404 for a case that is not the caller's (so
+/// another organisation's case looks exactly like a missing one), 409 for a conflict,
+/// 400 for what the caller can correct, 503 when the database is busy, else 500.
+impl From<AppError> for WebError {
+    fn from(e: AppError) -> WebError {
+        use crate::render::RenderError as R;
         let status = match &e {
-            StoreError::UnknownCase(_) => StatusCode::NOT_FOUND,
-            StoreError::Conflict { .. } | StoreError::CaseExists(_) => StatusCode::CONFLICT,
-            StoreError::Rejected(_)
-            | StoreError::UnknownWorkflow { .. }
-            | StoreError::BadCaseId(_) => StatusCode::BAD_REQUEST,
-            StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))
-                if f.code == rusqlite::ErrorCode::DatabaseBusy =>
-            {
-                StatusCode::SERVICE_UNAVAILABLE
+            AppError::Store(StoreError::UnknownCase(_)) => StatusCode::NOT_FOUND,
+            AppError::Render(R::UnknownDocument { .. }) => StatusCode::NOT_FOUND,
+            AppError::Store(StoreError::Conflict { .. } | StoreError::CaseExists(_)) => {
+                StatusCode::CONFLICT
             }
+            AppError::Store(s) if s.is_busy() => StatusCode::SERVICE_UNAVAILABLE,
+            e if e.is_input() => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {
@@ -94,13 +103,7 @@ impl From<StoreError> for WebError {
 
 impl From<crate::render::RenderError> for WebError {
     fn from(e: crate::render::RenderError) -> WebError {
-        use crate::render::RenderError as R;
-        let status = match &e {
-            R::UnknownDocument { .. } => StatusCode::NOT_FOUND,
-            R::Incomplete { .. } => StatusCode::BAD_REQUEST,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        WebError::new(status, e.to_string())
+        WebError::from(AppError::Render(e))
     }
 }
 
@@ -133,16 +136,11 @@ impl App {
     pub fn new(db: PathBuf, config: Config, workflows: WorkflowSet) -> Result<App, StoreError> {
         // Open (and migrate) once here, so a bad path fails at start, not on a request.
         let writer = Store::open(&db)?;
-        let templates = Templates::from_config(&config);
         Ok(App {
-            db,
+            core: crate::app::App::new(db, config, workflows),
             pages: pages::registry(),
-            config,
-            workflows,
-            templates,
             readers: Mutex::new(Vec::new()),
             writer: Mutex::new(Some(writer)),
-            cache: Mutex::new(HashMap::new()),
             throttle: auth::Throttle::default(),
             labels: Mutex::new(HashMap::new()),
         })
@@ -175,8 +173,8 @@ impl App {
         .map_err(|e| WebError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
     }
 
-    /// Runs `f` on the one writing connection, on a blocking thread; then tells the
-    /// reminder dispatcher that timers may have changed.
+    /// Runs `f` on the one writing connection, on a blocking thread. The use-cases that
+    /// change a case wake the reminder dispatcher themselves.
     pub async fn write<T, F>(self: &Arc<Self>, f: F) -> Result<T, WebError>
     where
         T: Send + 'static,
@@ -188,29 +186,10 @@ impl App {
             if guard.is_none() {
                 *guard = Some(Store::open(&app.db)?);
             }
-            let r = f(&app, guard.as_mut().expect("opened above"));
-            drop(guard);
-            crate::serve::poke(&app.db);
-            r
+            f(&app, guard.as_mut().expect("opened above"))
         })
         .await
         .map_err(|e| WebError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    }
-
-    /// A case of `org`, folded; from the cache when no event was added since.
-    pub fn load(&self, store: &mut Store, org: &str, id: &str) -> Result<Arc<Loaded>, WebError> {
-        let seq = store
-            .case_seq(org, id)?
-            .ok_or_else(|| StoreError::UnknownCase(id.to_string()))?;
-        let key = (org.to_string(), id.to_string());
-        if let Some(l) = self.cache.lock().expect("cache").get(&key)
-            && l.case.seq == seq
-        {
-            return Ok(l.clone());
-        }
-        let l = Arc::new(store.load(org, id)?);
-        self.remember(l.clone());
-        Ok(l)
     }
 
     /// The labels of a workflow's ids in `lang` (embedded or configured files).
@@ -227,36 +206,13 @@ impl App {
         self.labels.lock().expect("labels").insert(key, l.clone());
         Ok(l)
     }
-
-    pub fn remember(&self, l: Arc<Loaded>) {
-        let mut cache = self.cache.lock().expect("cache");
-        if cache.len() >= CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert((l.case.org.clone(), l.case.id.clone()), l);
-    }
-
-    /// The configuration as drafts of `org` should see it: the configured organisation
-    /// and DPO belong to the default organisation; another organisation's drafts get its
-    /// own name and placeholders for the rest, never someone else's details.
-    pub fn config_for(&self, store: &Store, org: &str) -> Result<Config, WebError> {
-        if org == crate::store::DEFAULT_ORG {
-            return Ok(self.config.clone());
-        }
-        let mut cfg = self.config.clone();
-        cfg.organisation = Default::default();
-        cfg.organisation.name = store.organisation_name(org)?;
-        cfg.dpo = Default::default();
-        cfg.legal_representative = Default::default();
-        Ok(cfg)
-    }
 }
 
 /// The events of a case as the API lists them.
 pub fn events_json(l: &Loaded) -> serde_json::Value {
     l.events
         .iter()
-        .map(|e| crate::cli::output::event_json(&l.workflow, e))
+        .map(|e| crate::app::json::event_json(&l.workflow, e))
         .collect()
 }
 
@@ -325,70 +281,23 @@ pub async fn serve(
     .await
 }
 
-/// What a caller asks of a case, from a form or a JSON body. Fact values are raw JSON
-/// (null unsets), typed by the workflow in `decide`, exactly as from the CLI.
-#[derive(Default)]
-pub struct Change {
-    pub facts: Vec<(String, serde_json::Value)>,
-    pub note: Option<String>,
-    /// When it happened (RFC 3339 or local time in the workflow's zone); None: now.
-    pub at: Option<String>,
-    /// The last event the caller saw; a newer one makes this a 409.
-    pub expected_seq: Option<i64>,
-}
-
-/// The operations both the API and the pages perform, each scoped to the caller's
-/// organisation and checked against their role.
+/// The use-cases as the API and the pages call them: the organisation and the actor are
+/// the signed-in user's, never the request's; the role is checked here (403) before the
+/// application layer runs.
 impl App {
     pub async fn open_case(
         self: &Arc<Self>,
         caller: &Caller,
-        workflow: String,
-        title: String,
-        aware_at: String,
-        id: Option<String>,
-        facts: Vec<(String, serde_json::Value)>,
+        req: crate::app::OpenCase,
     ) -> Result<Arc<Loaded>, WebError> {
         if !caller.user.role.is_dpo() {
             return Err(WebError::forbidden("open a case"));
         }
         let user = caller.user.clone();
         self.write(move |app, store| {
-            let wf = app.workflows.get(&workflow).ok_or_else(|| {
-                WebError::bad(format!(
-                    "unknown workflow '{workflow}' (known: {})",
-                    app.workflows.ids().cloned().collect::<Vec<_>>().join(", ")
-                ))
-            })?;
-            if title.trim().is_empty() {
-                return Err(WebError::bad("title: a case needs a title"));
-            }
-            let now = crate::time::now();
-            let aware = crate::time::parse_instant(aware_at.trim(), wf.timezone)
-                .map_err(|e| WebError::bad(format!("aware_at: {e}")))?;
-            let mut facts = facts;
-            facts.retain(|(k, _)| k != "aware_at");
-            facts.push((
-                "aware_at".into(),
-                serde_json::Value::String(crate::time::rfc3339_in(aware, wf.timezone)),
-            ));
-            let cmd = crate::case::Command::Open {
-                title: title.trim().to_string(),
-                facts,
-                at: now,
-            };
-            let id = id.filter(|s| !s.trim().is_empty());
-            let l = Arc::new(store.open_case(
-                &user.org,
-                &app.workflows,
-                &workflow,
-                id.as_deref().map(str::trim),
-                &cmd,
-                &user.actor(),
-                now,
-            )?);
-            app.remember(l.clone());
-            Ok(l)
+            Ok(app
+                .core
+                .open_case(store, &user.org, &user.actor(), req, crate::time::now())?)
         })
         .await
     }
@@ -409,36 +318,15 @@ impl App {
         }
         let user = caller.user.clone();
         self.write(move |app, store| {
-            let tz = app.load(store, &user.org, &id)?.workflow.timezone;
-            let now = crate::time::now();
-            let at = match change.at.as_deref().map(str::trim) {
-                None | Some("") | Some("now") => now,
-                Some(s) => crate::time::parse_instant(s, tz)
-                    .map_err(|e| WebError::bad(format!("at: {e}")))?,
-            };
-            let cmd = match event {
-                Some(event) => crate::case::Command::Advance {
-                    event,
-                    facts: change.facts,
-                    note: change.note,
-                    at,
-                },
-                None => crate::case::Command::SetFacts {
-                    facts: change.facts,
-                    note: change.note,
-                    at,
-                },
-            };
-            let l = Arc::new(store.execute_at_seq(
+            Ok(app.core.change(
+                store,
                 &user.org,
-                &id,
-                &cmd,
                 &user.actor(),
-                now,
-                change.expected_seq,
-            )?);
-            app.remember(l.clone());
-            Ok(l)
+                &id,
+                event,
+                change,
+                crate::time::now(),
+            )?)
         })
         .await
     }
@@ -449,7 +337,7 @@ impl App {
         id: String,
     ) -> Result<Arc<Loaded>, WebError> {
         let org = caller.user.org.clone();
-        self.read(move |app, store| app.load(store, &org, &id))
+        self.read(move |app, store| Ok(app.core.case(store, &org, &id)?))
             .await
     }
 
@@ -460,31 +348,15 @@ impl App {
         all: bool,
     ) -> Result<Vec<Arc<Loaded>>, WebError> {
         let org = caller.user.org.clone();
-        let now = crate::time::now();
-        self.read(move |app, store| {
-            let mut rows = Vec::new();
-            for id in store.case_ids(&org, all)? {
-                let l = app.load(store, &org, &id)?;
-                let next = crate::case::clock::nearest_due(&crate::case::clocks(
-                    &l.workflow,
-                    &l.case,
-                    now,
-                ));
-                rows.push((l.case.is_closed(&l.workflow), next.is_none(), next, l));
-            }
-            rows.sort_by_key(|(closed, none, next, _)| (*closed, *none, *next));
-            Ok(rows.into_iter().map(|r| r.3).collect())
-        })
-        .await
+        self.read(move |app, store| Ok(app.core.cases(store, &org, all, crate::time::now())?))
+            .await
     }
 
     pub async fn draft(
         self: &Arc<Self>,
         caller: &Caller,
         id: String,
-        document: String,
-        lang: Option<String>,
-        format: Option<String>,
+        req: crate::app::DraftRequest,
     ) -> Result<
         (
             crate::render::Draft,
@@ -495,31 +367,7 @@ impl App {
     > {
         let org = caller.user.org.clone();
         self.read(move |app, store| {
-            let l = app.load(store, &org, &id)?;
-            let lang = match lang.as_deref() {
-                None | Some("") => l.workflow.lang,
-                Some(s) => crate::time::Lang::parse(s)
-                    .ok_or_else(|| WebError::bad(format!("lang: '{s}' is not fr or en")))?,
-            };
-            let format = match format.as_deref() {
-                None | Some("") => crate::render::Format::Md,
-                Some(s) => crate::render::Format::parse(s).ok_or_else(|| {
-                    WebError::bad(format!("format: '{s}' is not md, html or txt"))
-                })?,
-            };
-            let cfg = app.config_for(store, &org)?;
-            let d = crate::render::draft(
-                &app.templates,
-                &cfg,
-                &l.workflow,
-                &l.case,
-                &l.events,
-                &document,
-                lang,
-                format,
-                crate::time::now(),
-            )?;
-            Ok((d, format, lang))
+            Ok(app.core.draft(store, &org, &id, &req, crate::time::now())?)
         })
         .await
     }
@@ -529,15 +377,31 @@ impl App {
         caller: &Caller,
     ) -> Result<Vec<crate::register::Row>, WebError> {
         let org = caller.user.org.clone();
-        self.read(move |app, store| {
-            let figures = crate::register::ledger_figures(store, &org)?;
-            let mut out = Vec::new();
-            for id in store.case_ids_by_opening(&org)? {
-                let l = app.load(store, &org, &id)?;
-                out.push(crate::register::row(&l.workflow, &l.case).with_ledger(&figures));
-            }
-            Ok(out)
-        })
-        .await
+        self.read(move |app, store| Ok(app.core.register(store, &org)?))
+            .await
+    }
+
+    /// The caller's organisation's profile.
+    pub async fn profile(
+        self: &Arc<Self>,
+        caller: &Caller,
+    ) -> Result<crate::org::Profile, WebError> {
+        let org = caller.user.org.clone();
+        self.read(move |app, store| Ok(app.core.profile(store, &org)?))
+            .await
+    }
+
+    /// Changes the caller's organisation's profile: its DPO only.
+    pub async fn set_profile(
+        self: &Arc<Self>,
+        caller: &Caller,
+        changes: Vec<(String, String)>,
+    ) -> Result<crate::org::Profile, WebError> {
+        if !caller.user.role.is_dpo() {
+            return Err(WebError::forbidden("change the organisation's profile"));
+        }
+        let org = caller.user.org.clone();
+        self.write(move |app, store| Ok(app.core.set_profile(store, &org, &changes)?))
+            .await
     }
 }

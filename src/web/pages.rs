@@ -5,7 +5,8 @@
 //! and shows the page again with the reason on failure.
 
 use super::auth::{LANG_COOKIE, LOGIN_COOKIE, PageCaller, SESSION_COOKIE, cookie, same};
-use super::{App, Caller, Change, WebError};
+use super::{App, Caller, WebError};
+use crate::app::Change;
 use crate::case::{ClockStatus, ClockView, clocks};
 use crate::render::Labels;
 use crate::store::Loaded;
@@ -25,7 +26,7 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-const PAGES: [(&str, &str); 8] = [
+const PAGES: [(&str, &str); 9] = [
     (
         "layout",
         include_str!("../../templates/web/layout.html.hbs"),
@@ -45,6 +46,10 @@ const PAGES: [(&str, &str); 8] = [
         include_str!("../../templates/web/register.html.hbs"),
     ),
     ("draft", include_str!("../../templates/web/draft.html.hbs")),
+    (
+        "organisation",
+        include_str!("../../templates/web/organisation.html.hbs"),
+    ),
     (
         "message",
         include_str!("../../templates/web/message.html.hbs"),
@@ -82,6 +87,7 @@ pub fn routes() -> Router<Arc<App>> {
         )
         .route("/register", get(register_page))
         .route("/register.csv", get(register_csv))
+        .route("/organisation", get(org_page).post(org_save))
 }
 
 fn ui(lang: Lang) -> &'static Value {
@@ -192,6 +198,7 @@ impl<'a> Page<'a> {
             "dashboard",
             "register",
             "new_case",
+            "organisation",
             "sign_out",
             "lang_other",
         ]
@@ -675,7 +682,7 @@ fn case_view(
         .iter()
         .map(|v| clock_view(wf, labels, v, now, lang))
         .collect();
-    let events: Vec<Value> = crate::cli::output::allowed_events(wf, case)
+    let events: Vec<Value> = crate::app::json::allowed_events(wf, case)
         .into_iter()
         .map(|name| {
             let def = &wf.events[&name];
@@ -729,7 +736,7 @@ fn case_view(
                 "seq": e.seq,
                 "at": time::short_in(e.at, wf.timezone),
                 "actor": e.actor,
-                "what": crate::cli::output::event_summary(e),
+                "what": crate::app::json::event_summary(e),
                 "note": note,
             })
         })
@@ -1059,11 +1066,13 @@ async fn new_case(
     match app
         .open_case(
             &c,
-            get("workflow"),
-            get("title"),
-            get("aware_at"),
-            id,
-            Vec::new(),
+            crate::app::OpenCase {
+                workflow: Some(get("workflow")),
+                title: get("title"),
+                aware_at: get("aware_at"),
+                id,
+                facts: Vec::new(),
+            },
         )
         .await
     {
@@ -1098,9 +1107,11 @@ async fn draft_page(
         .draft(
             &c,
             id.clone(),
-            document.clone(),
-            q.lang,
-            Some("html".into()),
+            crate::app::DraftRequest {
+                document: document.clone(),
+                lang: q.lang,
+                format: Some("html".into()),
+            },
         )
         .await
     {
@@ -1153,7 +1164,15 @@ async fn draft_download(
 ) -> Response {
     let lang = lang_of(&headers);
     match app
-        .draft(&c, id.clone(), document.clone(), q.lang, q.format)
+        .draft(
+            &c,
+            id.clone(),
+            crate::app::DraftRequest {
+                document: document.clone(),
+                lang: q.lang,
+                format: q.format,
+            },
+        )
         .await
     {
         Ok((d, format, l)) => {
@@ -1194,6 +1213,93 @@ async fn register_csv(
     match app.register(&c).await {
         Ok(rows) => super::api::csv_response(&c.user.org, crate::register::csv(&rows)),
         Err(e) => error_page(&app, lang_of(&headers), &c, e),
+    }
+}
+
+// ---- the organisation's profile ----
+
+/// The profile form: every field, with what was typed (on refusal) or what is stored.
+fn org_view(
+    lang: Lang,
+    c: &Caller,
+    p: &crate::org::Profile,
+    form: Option<&[(String, String)]>,
+) -> Value {
+    let fields: Vec<Value> = crate::org::FIELDS
+        .iter()
+        .map(|f| {
+            let value = match form {
+                Some(form) => field(form, f).unwrap_or("").to_string(),
+                None => p.get(f),
+            };
+            json!({"name": f, "label": word(lang, &format!("org_{f}")), "value": value})
+        })
+        .collect();
+    json!({"fields": fields, "editable": c.user.role.is_dpo()})
+}
+
+async fn org_page(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+    Query(q): Query<OkQuery>,
+) -> Response {
+    let lang = lang_of(&headers);
+    match app.profile(&c).await {
+        Ok(p) => {
+            let mut page = Page::of(lang, &c, word(lang, "organisation"), "/organisation");
+            page.flash =
+                q.ok.filter(|k| k == "profile")
+                    .map(|_| word(lang, "ok_profile"));
+            page.render(
+                &app,
+                "organisation",
+                org_view(lang, &c, &p, None),
+                StatusCode::OK,
+            )
+        }
+        Err(e) => error_page(&app, lang, &c, e),
+    }
+}
+
+async fn org_save(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    let lang = lang_of(&headers);
+    let form = parse_form(&bytes);
+    if let Err(e) = c.check_csrf(field(&form, "_csrf")) {
+        return error_page(
+            &app,
+            lang,
+            &c,
+            WebError::new(e.status, word(lang, "bad_form")),
+        );
+    }
+    let current = match app.profile(&c).await {
+        Ok(p) => p,
+        Err(e) => return error_page(&app, lang, &c, e),
+    };
+    // Only the fields the form shows, and only those that changed.
+    let changes: Vec<(String, String)> = crate::org::FIELDS
+        .iter()
+        .filter_map(|f| field(&form, f).map(|v| (f.to_string(), v.to_string())))
+        .filter(|(f, v)| current.get(f) != v.trim())
+        .collect();
+    match app.set_profile(&c, changes).await {
+        Ok(_) => Redirect::to("/organisation?ok=profile").into_response(),
+        Err(e) => {
+            let mut page = Page::of(lang, &c, word(lang, "organisation"), "/organisation");
+            page.error = Some(e.message);
+            page.render(
+                &app,
+                "organisation",
+                org_view(lang, &c, &current, Some(&form)),
+                e.status,
+            )
+        }
     }
 }
 

@@ -206,3 +206,32 @@ pub fn headers(raw: &[u8]) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// A message as a person reads it, decoded by Python's `email` package (an independent
+/// parser): its headers, then each text part's decoded text and each attachment's.
+pub fn decoded(eml: &Path) -> String {
+    const SCRIPT: &str = r#"
+import sys, email, email.policy
+m = email.message_from_bytes(open(sys.argv[1], 'rb').read(), policy=email.policy.default)
+out = [f"{k}: {v}" for k, v in m.items()]
+for p in m.walk():
+    if p.is_multipart():
+        continue
+    c = p.get_content()
+    out.append(c if isinstance(c, str) else c.decode('utf-8', 'replace'))
+print("\n".join(out))
+"#;
+    let out = Command::new(super::smtp_python())
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(eml)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "decoding {} failed: {}",
+        eml.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
+}

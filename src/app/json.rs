@@ -1,0 +1,221 @@
+//! The JSON shape of a case, of its clocks and events: a public contract, the same for
+//! `vigie case show --json`, `vigie case list --json` and the HTTP API.
+
+use crate::case::{Case, ClockStatus, ClockView, EventBody, Recorded, clock::nearest_due, clocks};
+use crate::time;
+use crate::workflow::Workflow;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use std::fmt::Write;
+
+fn at(d: Option<DateTime<Utc>>, wf: &Workflow) -> Value {
+    d.map(|d| Value::String(time::rfc3339_in(d, wf.timezone)))
+        .unwrap_or(Value::Null)
+}
+
+pub fn clock_json(wf: &Workflow, c: &ClockView, now: DateTime<Utc>) -> Value {
+    let mut v = json!({
+        "id": c.id,
+        "title": c.title,
+        "basis": c.basis,
+        "applies": c.applies,
+        "internal": c.internal,
+        "started_at": at(c.started_at, wf),
+        "due_at": at(c.due_at, wf),
+        "status": c.status.as_str(),
+        "met_at": at(c.met_at, wf),
+    });
+    if let Some(corrected) = c.corrected_due_at {
+        v["corrected_due_at"] = at(Some(corrected), wf);
+    }
+    if let (Some(due), ClockStatus::Pending | ClockStatus::Overdue) = (c.due_at, c.status) {
+        v["seconds_left"] = json!((due - now).num_seconds());
+    }
+    v
+}
+
+/// One event of `case show --json` (and of `GET /api/cases/{id}/events`).
+pub fn event_json(wf: &Workflow, e: &Recorded) -> Value {
+    let mut v = json!({
+        "seq": e.seq,
+        "kind": e.body.kind(),
+        "at": time::rfc3339_in(e.at, wf.timezone),
+        "recorded_at": time::rfc3339_in(e.recorded_at, wf.timezone),
+        "actor": e.actor,
+        "hash": e.hash,
+    });
+    let facts_display = |facts: &Map<String, Value>| -> Value {
+        let mut out = Map::new();
+        for (k, val) in facts {
+            let shown = wf
+                .facts
+                .get(k)
+                .and_then(|d| d.from_stored(val))
+                .map(|fv| fv.to_display_json(wf.timezone))
+                .unwrap_or(Value::Null);
+            out.insert(k.clone(), shown);
+        }
+        Value::Object(out)
+    };
+    match &e.body {
+        EventBody::Opened {
+            workflow,
+            workflow_hash,
+            title,
+            facts,
+        } => {
+            v["workflow"] = json!(workflow);
+            v["workflow_hash"] = json!(workflow_hash);
+            v["title"] = json!(title);
+            v["facts"] = facts_display(facts);
+        }
+        EventBody::FactsSet { facts, note } => {
+            v["facts"] = facts_display(facts);
+            v["note"] = json!(note);
+        }
+        EventBody::Advanced {
+            event,
+            track,
+            from,
+            to,
+            facts,
+            note,
+            met,
+        } => {
+            v["event"] = json!(event);
+            v["track"] = json!(track);
+            v["from"] = json!(from);
+            v["to"] = json!(to);
+            if !facts.is_empty() {
+                v["facts"] = facts_display(facts);
+            }
+            v["note"] = json!(note);
+            if !met.is_empty() {
+                v["met"] = met
+                    .iter()
+                    .map(|m| {
+                        json!({
+                            "clock": m.clock,
+                            "applies": m.applies,
+                            "due_at": at(m.due_at, wf),
+                            "late": m.late,
+                        })
+                    })
+                    .collect();
+            }
+        }
+        EventBody::NotificationCampaign(run) => {
+            if let Value::Object(fields) = json!(run) {
+                for (k, f) in fields {
+                    v[k] = f;
+                }
+            }
+        }
+        EventBody::DocumentIssued {
+            document,
+            lang,
+            format,
+            sha256,
+        } => {
+            v["document"] = json!(document);
+            v["lang"] = json!(lang);
+            v["format"] = json!(format);
+            v["sha256"] = json!(sha256);
+        }
+    }
+    v
+}
+
+/// The `case show --json` object.
+pub fn case_json(wf: &Workflow, case: &Case, events: &[Recorded], now: DateTime<Utc>) -> Value {
+    let views = clocks(wf, case, now);
+    let facts: Map<String, Value> = case
+        .facts
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_display_json(wf.timezone)))
+        .collect();
+    json!({
+        "id": case.id,
+        "workflow": wf.id,
+        "workflow_hash": wf.hash,
+        "timezone": wf.timezone.name(),
+        "title": case.title,
+        "opened_at": time::rfc3339_in(case.opened_at, wf.timezone),
+        "closed": case.is_closed(wf),
+        "as_of": time::rfc3339_in(now, wf.timezone),
+        "tracks": case.tracks,
+        "facts": facts,
+        "clocks": views.iter().map(|c| clock_json(wf, c, now)).collect::<Vec<_>>(),
+        "next_due": at(nearest_due(&views), wf),
+        "events": events.iter().map(|e| event_json(wf, e)).collect::<Vec<_>>(),
+        "allowed": allowed_events(wf, case),
+        "seq": case.seq,
+    })
+}
+
+/// One line of `case list --json` (and of `GET /api/cases`).
+pub fn summary_json(wf: &Workflow, case: &Case, now: DateTime<Utc>) -> Value {
+    let views = clocks(wf, case, now);
+    json!({
+        "id": case.id,
+        "workflow": wf.id,
+        "title": case.title,
+        "closed": case.is_closed(wf),
+        "next_due": at(nearest_due(&views), wf),
+        "overdue": views.iter().filter(|v| v.status == ClockStatus::Overdue).map(|v| v.id.clone()).collect::<Vec<_>>(),
+        "seq": case.seq,
+    })
+}
+
+/// The events whose track is in one of their `from` states now.
+pub fn allowed_events(wf: &Workflow, case: &Case) -> Vec<String> {
+    wf.events
+        .iter()
+        .filter(|(_, e)| {
+            case.tracks
+                .get(&e.track)
+                .is_some_and(|s| e.from.contains(s))
+        })
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
+/// One line saying what an event did, for the timeline.
+pub fn event_summary(e: &Recorded) -> String {
+    match &e.body {
+        EventBody::Opened { .. } => "opened".to_string(),
+        EventBody::FactsSet { facts, .. } => {
+            format!(
+                "set {}",
+                facts.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        }
+        EventBody::Advanced {
+            event,
+            from,
+            to,
+            met,
+            ..
+        } => {
+            let late: Vec<&str> = met
+                .iter()
+                .filter(|m| m.late)
+                .map(|m| m.clock.as_str())
+                .collect();
+            let mut s = format!("{event} ({from} → {to})");
+            if !late.is_empty() {
+                let _ = write!(s, " LATE for {}", late.join(", "));
+            }
+            s
+        }
+        EventBody::NotificationCampaign(c) => format!(
+            "notification campaign {} ({}): {} sent, {} failed, {} rejected; {} notified in all",
+            c.campaign, c.channel, c.sent, c.failed, c.rejected, c.total_sent
+        ),
+        EventBody::DocumentIssued {
+            document, sha256, ..
+        } => {
+            format!("issued {document} sha256:{}", &sha256[..12])
+        }
+    }
+}

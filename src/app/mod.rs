@@ -1,0 +1,461 @@
+//! The application layer: each use-case of vigie written once (open a case, change it,
+//! show it, list them, draft, the register, an organisation's profile), called by the
+//! command line (`cli/`) and by the web page and API (`web/`). It resolves what a
+//! use-case needs: the organisation and its profile, the workflow set, the templates and
+//! the store; `now` comes from the edge (the program's one clock, `time::now`).
+//!
+//! The edges only parse and print: exit codes are chosen in `cli`, status codes in `web`,
+//! from [`AppError`]. Every write that commits wakes the reminder dispatcher.
+
+pub mod json;
+
+use crate::case::Command;
+use crate::config::Config;
+use crate::org::{Profile, ProfileError};
+use crate::render::{Draft, Format, RenderError, Templates};
+use crate::store::{AccountError, DEFAULT_ORG, Loaded, Store, StoreError};
+use crate::time::{self, Lang};
+use crate::workflow::{Workflow, WorkflowSet};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Why a use-case did not happen. `is_input` tells the edges whether the caller can
+/// correct it (exit 2, HTTP 4xx) or it is a runtime failure (exit 1, HTTP 5xx).
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(
+        "unknown organisation '{org}' (known: {known}); create it with `vigie org add {org} --name \"...\"`"
+    )]
+    UnknownOrg { org: String, known: String },
+    /// A value the caller gave in a named field: each edge names the field its own way
+    /// (`aware_at` in the API, `--aware-at` on the command line).
+    #[error("{field}: {message}")]
+    Field {
+        field: &'static str,
+        message: String,
+    },
+    /// Another input the caller can correct; the message names what.
+    #[error("{0}")]
+    Input(String),
+}
+
+impl AppError {
+    /// True when the caller's input is at fault, not the program or its database.
+    pub fn is_input(&self) -> bool {
+        match self {
+            AppError::Store(e) => e.is_input(),
+            AppError::Render(e) => !matches!(e, RenderError::Read { .. }),
+            AppError::Account(e) => e.is_input(),
+            AppError::Profile(_)
+            | AppError::UnknownOrg { .. }
+            | AppError::Field { .. }
+            | AppError::Input(_) => true,
+        }
+    }
+}
+
+/// What a caller asks of a case, from the CLI, a form or a JSON body. Fact values are
+/// raw JSON (null unsets), typed by the workflow in `decide`.
+#[derive(Default)]
+pub struct Change {
+    pub facts: Vec<(String, Value)>,
+    pub note: Option<String>,
+    /// When it happened (RFC 3339 or local time in the workflow's zone); None: now.
+    pub at: Option<String>,
+    /// The last event the caller saw; a newer one refuses the change.
+    pub expected_seq: Option<i64>,
+}
+
+/// A new case.
+pub struct OpenCase {
+    /// None: the organisation's default workflow.
+    pub workflow: Option<String>,
+    pub title: String,
+    /// When the organisation became aware (RFC 3339, or local time in the workflow's zone).
+    pub aware_at: String,
+    pub id: Option<String>,
+    pub facts: Vec<(String, Value)>,
+}
+
+/// A draft as asked for: document, and optional language and format as typed.
+pub struct DraftRequest {
+    pub document: String,
+    pub lang: Option<String>,
+    pub format: Option<String>,
+}
+
+pub struct App {
+    pub config: Config,
+    pub workflows: WorkflowSet,
+    pub templates: Templates,
+    /// The database; also where the dispatcher's wake-up socket lives.
+    pub db: PathBuf,
+    /// Folded cases by (org, id), valid while their sequence number is unchanged.
+    cache: Mutex<HashMap<(String, String), Arc<Loaded>>>,
+}
+
+const CACHE_MAX: usize = 20_000;
+
+/// The profile of `org` as every output shows it (None: no such organisation): the
+/// stored one, and for the `default` organisation the configuration file's values
+/// where the stored profile has none.
+pub fn profile_of(
+    store: &Store,
+    config: &Config,
+    org: &str,
+) -> Result<Option<Profile>, StoreError> {
+    Ok(store.profile(org)?.map(|stored| {
+        if org == DEFAULT_ORG {
+            stored.or(Profile::from_config(config))
+        } else {
+            stored
+        }
+    }))
+}
+
+/// Checks that `org` exists; the error lists the known ones.
+pub fn check_org(store: &Store, org: &str) -> Result<(), AppError> {
+    if store.organisation_name(org)?.is_some() {
+        return Ok(());
+    }
+    Err(unknown_org(store, org))
+}
+
+fn unknown_org(store: &Store, org: &str) -> AppError {
+    match store.organisations() {
+        Ok(list) => AppError::UnknownOrg {
+            org: org.to_string(),
+            known: list
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect::<Vec<_>>()
+                .join(", "),
+        },
+        Err(e) => AppError::Store(e),
+    }
+}
+
+impl App {
+    pub fn new(db: PathBuf, config: Config, workflows: WorkflowSet) -> App {
+        App {
+            templates: Templates::from_config(&config),
+            config,
+            workflows,
+            db,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Tells a running dispatcher that timers may have changed.
+    pub fn wake(&self) {
+        crate::outbox::wake::poke(&self.db);
+    }
+
+    /// Checks that `org` exists; the error lists the known ones.
+    pub fn check_org(&self, store: &Store, org: &str) -> Result<(), AppError> {
+        check_org(store, org)
+    }
+
+    /// The profile every output of `org`'s cases shows. The configuration file fills in
+    /// what the `default` organisation's stored profile leaves unset; no other
+    /// organisation ever gets a value from it.
+    pub fn profile(&self, store: &Store, org: &str) -> Result<Profile, AppError> {
+        profile_of(store, &self.config, org)?.ok_or_else(|| unknown_org(store, org))
+    }
+
+    /// Changes fields of `org`'s stored profile (`vigie org set`, the organisation page).
+    /// Every value is checked before anything is written.
+    pub fn set_profile(
+        &self,
+        store: &mut Store,
+        org: &str,
+        changes: &[(String, String)],
+    ) -> Result<Profile, AppError> {
+        self.check_org(store, org)?;
+        let mut p = store.profile(org)?.unwrap_or_default();
+        for (field, value) in changes {
+            p.set(field, value)?;
+            if field == "workflow"
+                && let Some(w) = &p.workflow
+                && self.workflows.get(w).is_none()
+            {
+                return Err(AppError::Input(format!(
+                    "workflow: unknown workflow '{w}' (known: {})",
+                    self.workflow_ids()
+                )));
+            }
+        }
+        store.set_profile(org, &p)?;
+        // Reminders that failed may go out now that the recipients changed.
+        crate::outbox::retry_org(store.conn(), org, crate::time::now()).map_err(StoreError::Sql)?;
+        self.wake();
+        self.profile(store, org)
+    }
+
+    /// Adds an organisation, its name checked like any profile field.
+    pub fn add_org(&self, store: &mut Store, id: &str, name: &str) -> Result<(), AppError> {
+        let mut p = Profile::default();
+        p.set("name", name)?;
+        store.add_organisation(id, p.name.as_deref().unwrap_or(name))?;
+        Ok(())
+    }
+
+    fn workflow_ids(&self) -> String {
+        self.workflows.ids().cloned().collect::<Vec<_>>().join(", ")
+    }
+
+    pub fn workflow(&self, id: &str) -> Result<Arc<Workflow>, AppError> {
+        self.workflows.get(id).ok_or_else(|| {
+            AppError::Input(format!(
+                "unknown workflow '{id}' (known: {})",
+                self.workflow_ids()
+            ))
+        })
+    }
+
+    /// A case of `org`, folded; from the cache when no event was added since.
+    pub fn case(&self, store: &mut Store, org: &str, id: &str) -> Result<Arc<Loaded>, AppError> {
+        let seq = store
+            .case_seq(org, id)?
+            .ok_or_else(|| StoreError::UnknownCase(id.to_string()))?;
+        let key = (org.to_string(), id.to_string());
+        if let Some(l) = self.cache.lock().expect("cache").get(&key)
+            && l.case.seq == seq
+        {
+            return Ok(l.clone());
+        }
+        let l = Arc::new(store.load(org, id)?);
+        self.remember(l.clone());
+        Ok(l)
+    }
+
+    fn remember(&self, l: Arc<Loaded>) {
+        let mut cache = self.cache.lock().expect("cache");
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert((l.case.org.clone(), l.case.id.clone()), l);
+    }
+
+    /// Opens a case in `org`.
+    pub fn open_case(
+        &self,
+        store: &mut Store,
+        org: &str,
+        actor: &str,
+        req: OpenCase,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Loaded>, AppError> {
+        let workflow = match req.workflow.filter(|w| !w.trim().is_empty()) {
+            Some(w) => w.trim().to_string(),
+            None => self.profile(store, org)?.workflow.ok_or_else(|| {
+                AppError::Input(format!(
+                    "workflow: name one (known: {}), or set the organisation's default with `vigie org set {org} --workflow ID`",
+                    self.workflow_ids()
+                ))
+            })?,
+        };
+        let wf = self.workflow(&workflow)?;
+        let title = req.title.trim();
+        if title.is_empty() {
+            return Err(AppError::Field {
+                field: "title",
+                message: "a case needs a title".into(),
+            });
+        }
+        let aware =
+            time::parse_instant(req.aware_at.trim(), wf.timezone).map_err(|e| AppError::Field {
+                field: "aware_at",
+                message: e.to_string(),
+            })?;
+        let mut facts = req.facts;
+        facts.retain(|(k, _)| k != "aware_at");
+        facts.push((
+            "aware_at".into(),
+            Value::String(time::rfc3339_in(aware, wf.timezone)),
+        ));
+        let cmd = Command::Open {
+            title: title.to_string(),
+            facts,
+            at: now,
+        };
+        let id = req.id.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let l = Arc::new(store.open_case(org, &self.workflows, &workflow, id, &cmd, actor, now)?);
+        self.remember(l.clone());
+        self.wake();
+        Ok(l)
+    }
+
+    /// Sets facts (`event` None) or records a workflow event.
+    #[allow(clippy::too_many_arguments)]
+    pub fn change(
+        &self,
+        store: &mut Store,
+        org: &str,
+        actor: &str,
+        id: &str,
+        event: Option<String>,
+        change: Change,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Loaded>, AppError> {
+        let tz = self.case(store, org, id)?.workflow.timezone;
+        let at = match change.at.as_deref().map(str::trim) {
+            None | Some("") | Some("now") => now,
+            Some(s) => time::parse_instant(s, tz).map_err(|e| AppError::Field {
+                field: "at",
+                message: e.to_string(),
+            })?,
+        };
+        let cmd = match event {
+            Some(event) => Command::Advance {
+                event,
+                facts: change.facts,
+                note: change.note,
+                at,
+            },
+            None => Command::SetFacts {
+                facts: change.facts,
+                note: change.note,
+                at,
+            },
+        };
+        let l = Arc::new(store.execute_at_seq(org, id, &cmd, actor, now, change.expected_seq)?);
+        self.remember(l.clone());
+        self.wake();
+        Ok(l)
+    }
+
+    /// The organisation's cases, open ones first, nearest deadline first (computed now:
+    /// a stored next due time may be stale after a clock fell due).
+    pub fn cases(
+        &self,
+        store: &mut Store,
+        org: &str,
+        all: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Arc<Loaded>>, AppError> {
+        let mut rows = Vec::new();
+        for id in store.case_ids(org, all)? {
+            let l = self.case(store, org, &id)?;
+            let next =
+                crate::case::clock::nearest_due(&crate::case::clocks(&l.workflow, &l.case, now));
+            rows.push((l.case.is_closed(&l.workflow), next.is_none(), next, l));
+        }
+        rows.sort_by_key(|(closed, none, next, _)| (*closed, *none, *next));
+        Ok(rows.into_iter().map(|r| r.3).collect())
+    }
+
+    /// Drafts a document of a case, signed with its own organisation's profile.
+    pub fn draft(
+        &self,
+        store: &mut Store,
+        org: &str,
+        id: &str,
+        req: &DraftRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(Draft, Format, Lang), AppError> {
+        let l = self.case(store, org, id)?;
+        let profile = self.profile(store, org)?;
+        let lang = match req.lang.as_deref().map(str::trim) {
+            None | Some("") => profile.lang().unwrap_or(l.workflow.lang),
+            Some(s) => Lang::parse(s).ok_or_else(|| AppError::Field {
+                field: "lang",
+                message: format!("'{s}' is not fr or en"),
+            })?,
+        };
+        let format = match req.format.as_deref().map(str::trim) {
+            None | Some("") => Format::Md,
+            Some(s) => Format::parse(s).ok_or_else(|| AppError::Field {
+                field: "format",
+                message: format!("'{s}' is not md, html or txt"),
+            })?,
+        };
+        let d = crate::render::draft(
+            &self.templates,
+            &profile,
+            &l.workflow,
+            &l.case,
+            &l.events,
+            &req.document,
+            lang,
+            format,
+            now,
+        )?;
+        Ok((d, format, lang))
+    }
+
+    /// Records in the register that this exact text of a document was issued.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_issued(
+        &self,
+        store: &mut Store,
+        org: &str,
+        actor: &str,
+        id: &str,
+        document: &str,
+        lang: Lang,
+        format: Format,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, AppError> {
+        let sha256 = crate::workflow::sha256_hex(text);
+        let l = store.execute(
+            org,
+            id,
+            &Command::IssueDocument {
+                document: document.to_string(),
+                lang: lang.code().into(),
+                format: format.as_str().into(),
+                sha256: sha256.clone(),
+                at: now,
+            },
+            actor,
+            now,
+        )?;
+        self.remember(Arc::new(l));
+        self.wake();
+        Ok(sha256)
+    }
+
+    /// The breach register of `org` (art. 33(5)): every case, in the order opened.
+    pub fn register(
+        &self,
+        store: &mut Store,
+        org: &str,
+    ) -> Result<Vec<crate::register::Row>, AppError> {
+        let figures = crate::register::ledger_figures(store, org)?;
+        let mut out = Vec::new();
+        for id in store.case_ids_by_opening(org)? {
+            let l = self.case(store, org, &id)?;
+            out.push(crate::register::row(&l.workflow, &l.case).with_ledger(&figures));
+        }
+        Ok(out)
+    }
+
+    /// Notifies every person concerned by a case (art. 34), in letters signed by the
+    /// case's own organisation; then wakes the dispatcher (the campaign is in the log).
+    pub fn notify(
+        &self,
+        store: &mut Store,
+        org: &str,
+        opts: &crate::notify::Options,
+        actor: &str,
+        progress: &mut dyn crate::notify::Progress,
+    ) -> Result<crate::notify::Outcome, crate::notify::NotifyError> {
+        let profile = profile_of(store, &self.config, org)?.unwrap_or_default();
+        let out = crate::notify::run(store, &self.config, &profile, org, opts, actor, progress);
+        self.wake();
+        out
+    }
+}

@@ -1,0 +1,239 @@
+//! `vigie case open|set|advance|show|list`.
+
+use super::{CliError, Ctx, parse_pair, print_json, read_facts_file};
+use crate::app::json::{case_json, summary_json};
+use crate::app::{Change, OpenCase};
+use crate::case::ClockStatus;
+use crate::store::Loaded;
+use crate::time;
+use chrono::{DateTime, Utc};
+use clap::Subcommand;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Subcommand)]
+pub enum CaseCmd {
+    /// Open a case.
+    Open {
+        /// The workflow (default: the organisation's, see `vigie org set --workflow`).
+        #[arg(long)]
+        workflow: Option<String>,
+        #[arg(long)]
+        title: String,
+        /// When the organisation became aware (RFC 3339, or local time in the workflow's zone).
+        #[arg(long)]
+        aware_at: String,
+        /// Choose the case id (default: <workflow>-<year>-<nnnn>).
+        #[arg(long)]
+        id: Option<String>,
+        /// A YAML file of facts.
+        #[arg(long)]
+        facts: Option<PathBuf>,
+        /// A fact, KEY=VALUE (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set facts: KEY=VALUE (a YAML scalar or [list]; KEY= unsets).
+    Set {
+        id: String,
+        #[arg(value_name = "KEY=VALUE")]
+        pairs: Vec<String>,
+        #[arg(long)]
+        facts: Option<PathBuf>,
+        #[arg(long)]
+        note: Option<String>,
+        /// Effective time (default: now).
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record a workflow event (contain, assess, notify_authority, ...).
+    Advance {
+        id: String,
+        event: String,
+        /// When it happened (default: now).
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a case: tracks, deadlines, facts, events.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List open cases, nearest deadline first.
+    List {
+        /// Include closed cases.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Facts from a YAML file, then from KEY=VALUE pairs (which win).
+fn facts(file: Option<&PathBuf>, pairs: &[String]) -> Result<Vec<(String, Value)>, CliError> {
+    let mut all = Vec::new();
+    if let Some(f) = file {
+        all.extend(read_facts_file(f)?);
+    }
+    for p in pairs {
+        all.push(parse_pair(p)?);
+    }
+    Ok(all)
+}
+
+pub(super) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<(), CliError> {
+    let (org, actor, now) = (ctx.org.as_str(), ctx.actor.as_str(), ctx.now);
+    match cmd {
+        CaseCmd::Open {
+            workflow,
+            title,
+            aware_at,
+            id,
+            facts: file,
+            set,
+            json,
+        } => {
+            let app = ctx.app()?;
+            let mut store = ctx.store()?;
+            let req = OpenCase {
+                workflow,
+                title,
+                aware_at,
+                id,
+                facts: facts(file.as_ref(), &set)?,
+            };
+            let l = app.open_case(&mut store, org, actor, req, now)?;
+            show(&l, now, json);
+        }
+        CaseCmd::Set {
+            id,
+            pairs,
+            facts: file,
+            note,
+            at,
+            json,
+        } => {
+            let change = Change {
+                facts: facts(file.as_ref(), &pairs)?,
+                note,
+                at,
+                expected_seq: None,
+            };
+            advance(ctx, &id, None, change, json)?;
+        }
+        CaseCmd::Advance {
+            id,
+            event,
+            at,
+            set,
+            note,
+            json,
+        } => {
+            let change = Change {
+                facts: facts(None, &set)?,
+                note,
+                at,
+                expected_seq: None,
+            };
+            advance(ctx, &id, Some(event), change, json)?;
+        }
+        CaseCmd::Show { id, json } => {
+            let app = ctx.app()?;
+            let mut store = ctx.store()?;
+            let l = app.case(&mut store, org, &id)?;
+            show(&l, now, json);
+        }
+        CaseCmd::List { all, json } => list(ctx, all, json)?,
+    }
+    Ok(())
+}
+
+fn advance(
+    ctx: &Ctx,
+    id: &str,
+    event: Option<String>,
+    change: Change,
+    json: bool,
+) -> Result<(), CliError> {
+    let app = ctx.app()?;
+    let mut store = ctx.store()?;
+    let l = app.change(&mut store, &ctx.org, &ctx.actor, id, event, change, ctx.now)?;
+    show(&l, ctx.now, json);
+    Ok(())
+}
+
+pub(super) fn show(loaded: &Loaded, now: DateTime<Utc>, json: bool) {
+    if json {
+        print_json(&case_json(
+            &loaded.workflow,
+            &loaded.case,
+            &loaded.events,
+            now,
+        ));
+    } else {
+        say_raw!(
+            "{}",
+            super::case_text(&loaded.workflow, &loaded.case, &loaded.events, now)
+        );
+    }
+}
+
+fn list(ctx: &Ctx, all: bool, json: bool) -> Result<(), CliError> {
+    let now = ctx.now;
+    let app = ctx.app()?;
+    let mut store = ctx.store()?;
+    let rows: Vec<Arc<Loaded>> = app.cases(&mut store, &ctx.org, all, now)?;
+    if json {
+        let list: Vec<Value> = rows
+            .iter()
+            .map(|l| summary_json(&l.workflow, &l.case, now))
+            .collect();
+        print_json(&Value::Array(list));
+        return Ok(());
+    }
+    if rows.is_empty() {
+        say!(
+            "no open case. Open one with: vigie case open --workflow fr --title \"...\" --aware-at 2026-11-23T09:00"
+        );
+        return Ok(());
+    }
+    say!(
+        "{:<22} {:<4} {:<26} {:<10} {}",
+        "CASE",
+        "WF",
+        "NEXT DEADLINE",
+        "OVERDUE",
+        "TITLE"
+    );
+    for l in &rows {
+        let views = crate::case::clocks(&l.workflow, &l.case, now);
+        let next = crate::case::clock::nearest_due(&views);
+        let overdue = views
+            .iter()
+            .filter(|v| v.status == ClockStatus::Overdue)
+            .count();
+        let title: String = l.case.title.chars().take(50).collect();
+        say!(
+            "{:<22} {:<4} {:<26} {:<10} {}",
+            l.case.id,
+            l.workflow.id,
+            next.map(|d| time::short_in(d, l.workflow.timezone))
+                .unwrap_or_else(|| "—".into()),
+            overdue,
+            title
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! `vigie replay FILE` and `vigie demo`: the real incidents of `seeds/`.
+
+use super::{CliError, Ctx, print_json, write_atomic};
+use crate::app::json::case_json;
+use crate::render::Format;
+use crate::seed;
+use crate::store::{DEFAULT_ORG, Store};
+use crate::time;
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    file: PathBuf,
+    #[arg(long)]
+    json: bool,
+    /// Write every draft of the case into this folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn seed_error(e: seed::SeedError) -> CliError {
+    CliError::of(e.input, e.to_string())
+}
+
+pub(super) fn replay(ctx: &Ctx, a: ReplayArgs) -> Result<(), CliError> {
+    let file = &a.file;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError::input(format!("{}: {e}", file.display())))?;
+    let app = crate::app::App::new(":memory:".into(), ctx.config.clone(), ctx.workflows()?);
+    let mut store = Store::open(Path::new(":memory:"))?;
+    let r = seed::replay(
+        &mut store,
+        DEFAULT_ORG,
+        &app.workflows,
+        &file.display().to_string(),
+        &text,
+        &ctx.actor,
+        false,
+    )
+    .map_err(seed_error)?;
+    let l = &r.loaded;
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::runtime(format!("{}: {e}", dir.display())))?;
+        for doc in l.workflow.documents.keys() {
+            let req = crate::app::DraftRequest {
+                document: doc.clone(),
+                lang: Some(l.workflow.lang.code().to_string()),
+                format: Some(Format::Md.as_str().to_string()),
+            };
+            let (d, _, _) = app.draft(&mut store, DEFAULT_ORG, &l.case.id, &req, r.as_of)?;
+            write_atomic(&dir.join(format!("{}-{doc}.md", l.case.id)), &d.text)?;
+        }
+    }
+    if a.json {
+        print_json(&case_json(&l.workflow, &l.case, &l.events, r.as_of));
+    } else {
+        say_raw!(
+            "{}",
+            super::case_text(&l.workflow, &l.case, &l.events, r.as_of)
+        );
+        if let Some(dir) = &a.out {
+            say!("\ndrafts written to {}", dir.display());
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn demo(ctx: &Ctx) -> Result<(), CliError> {
+    let (org, now) = (ctx.org.as_str(), ctx.now);
+    let app = ctx.app()?;
+    let mut store = ctx.store()?;
+    let mut added = 0;
+    let mut rows = Vec::new();
+    for (name, text) in seed::EMBEDDED {
+        let r = seed::replay(
+            &mut store,
+            org,
+            &app.workflows,
+            &format!("embedded:seeds/{name}"),
+            text,
+            "vigie-demo",
+            true,
+        )
+        .map_err(seed_error)?;
+        if !r.skipped {
+            added += 1;
+        }
+        rows.push(r.loaded);
+    }
+    app.wake();
+    say!(
+        "{} real incidents in {} ({} added now, {} already there). Deadlines as of {}:\n",
+        rows.len(),
+        ctx.db.display(),
+        added,
+        rows.len() - added,
+        now.format("%Y-%m-%d %H:%M UTC")
+    );
+    say!(
+        "{:<20} {:<3} {:<20} {:<24} {}",
+        "CASE",
+        "WF",
+        "CLOCK",
+        "DUE",
+        "STATUS"
+    );
+    for l in &rows {
+        let wf = &l.workflow;
+        let mut first = true;
+        for c in crate::case::clocks(wf, &l.case, now) {
+            let (case_col, wf_col) = if first {
+                (l.case.id.as_str(), wf.id.as_str())
+            } else {
+                ("", "")
+            };
+            first = false;
+            let due = c
+                .due_at
+                .map(|d| time::short_in(d, wf.timezone))
+                .unwrap_or_else(|| "—".into());
+            say!(
+                "{:<20} {:<3} {:<20} {:<24} {}",
+                case_col,
+                wf_col,
+                c.id,
+                due,
+                c.status.as_str()
+            );
+        }
+    }
+    let db = ctx.db.display();
+    let db_flag = if ctx.db == Path::new("vigie.db") {
+        String::new()
+    } else {
+        format!(" --db {db}")
+    };
+    say!("\nLook at one case:          vigie{db_flag} case show caf-2021");
+    say!("Draft its CNIL notification: vigie{db_flag} draft caf-2021 cnil_notification");
+    say!(
+        "Open your own case:        vigie{db_flag} case open --workflow fr --title \"...\" --aware-at 2026-11-23T09:00"
+    );
+    Ok(())
+}

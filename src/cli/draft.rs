@@ -1,0 +1,70 @@
+//! `vigie draft CASE DOCUMENT`: a document of a case, signed by the case's organisation.
+
+use super::{CliError, Ctx, write_atomic};
+use crate::app::DraftRequest;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct DraftArgs {
+    id: String,
+    document: String,
+    /// fr or en (default: the organisation's language, else the workflow's).
+    #[arg(long)]
+    lang: Option<String>,
+    /// md, html or txt.
+    #[arg(long, default_value = "md")]
+    format: String,
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Fail when facts the document needs are missing.
+    #[arg(long)]
+    strict: bool,
+    /// Record in the register that this exact text was issued (its SHA-256).
+    #[arg(long)]
+    record: bool,
+}
+
+pub(super) fn run(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
+    let app = ctx.app()?;
+    let mut store = ctx.store()?;
+    let req = DraftRequest {
+        document: args.document.clone(),
+        lang: args.lang.clone(),
+        format: Some(args.format.clone()),
+    };
+    let (d, format, lang) = app.draft(&mut store, &ctx.org, &args.id, &req, ctx.now)?;
+    if args.strict && !d.missing.is_empty() {
+        return Err(CliError::input(format!(
+            "draft '{}' is missing: {} (--strict)",
+            args.document,
+            d.missing.join(", ")
+        )));
+    }
+    match &args.out {
+        Some(path) => write_atomic(path, &d.text)?,
+        None => say_raw!("{}", d.text),
+    }
+    if !d.missing.is_empty() {
+        eprintln!(
+            "note: {} fact(s) missing, shown as placeholders: {}",
+            d.missing.len(),
+            d.missing.join(", ")
+        );
+    }
+    if args.record {
+        let sha = app.record_issued(
+            &mut store,
+            &ctx.org,
+            &ctx.actor,
+            &args.id,
+            &args.document,
+            lang,
+            format,
+            &d.text,
+            ctx.now,
+        )?;
+        eprintln!("recorded in the register: {} sha256:{sha}", args.document);
+    }
+    Ok(())
+}

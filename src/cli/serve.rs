@@ -1,0 +1,43 @@
+//! `vigie serve`: the web page and API beside the reminder dispatcher.
+
+use super::{CliError, Ctx};
+use clap::Args;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address of the web page and API (default: http.listen in the config, else
+    /// 127.0.0.1:8080; port 0 picks a free one). `none` serves no HTTP.
+    #[arg(long)]
+    listen: Option<String>,
+    /// Timers claimed per round.
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Seconds a claim is held before another dispatcher may take it.
+    #[arg(long, default_value_t = 120)]
+    lease_secs: i64,
+    /// Longest sleep, in seconds, without looking at the database.
+    #[arg(long, default_value_t = 60)]
+    idle_check_secs: u64,
+}
+
+pub(super) fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
+    let opts = crate::serve::ServeOptions {
+        db: ctx.db.clone(),
+        config: ctx.config.clone(),
+        batch: a.batch.max(1),
+        lease: chrono::Duration::seconds(a.lease_secs.max(1)),
+        idle_check: std::time::Duration::from_secs(a.idle_check_secs.max(1)),
+        listen: match a.listen.or_else(|| ctx.config.http.listen.clone()) {
+            Some(l) if l == "none" => None,
+            Some(l) => Some(l),
+            None => Some("127.0.0.1:8080".to_string()),
+        },
+        workflows: ctx.workflows()?,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    rt.block_on(crate::serve::run(opts))
+        .map_err(|e| CliError::of(e.is_input(), e.to_string()))
+}

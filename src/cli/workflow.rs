@@ -1,0 +1,103 @@
+//! `vigie workflow check|graph|list`.
+
+use super::{CliError, Ctx};
+use crate::workflow::{self, WorkflowSet};
+use clap::Subcommand;
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum WorkflowCmd {
+    /// Validate workflow files (default: the embedded ones and the configured folder).
+    Check { paths: Vec<PathBuf> },
+    /// Print a Mermaid state diagram per track.
+    Graph { id: String },
+    /// List the known workflows.
+    List,
+}
+
+pub(super) fn run(ctx: &Ctx, cmd: WorkflowCmd) -> Result<(), CliError> {
+    match cmd {
+        WorkflowCmd::Check { paths } => check(ctx, &paths),
+        WorkflowCmd::Graph { id } => {
+            let set = ctx.workflows()?;
+            let wf = set.get(&id).ok_or_else(|| {
+                CliError::input(format!(
+                    "unknown workflow '{id}' (known: {})",
+                    set.ids().cloned().collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+            say_raw!("{}", workflow::graph::mermaid(&wf));
+            Ok(())
+        }
+        WorkflowCmd::List => {
+            let set = ctx.workflows()?;
+            for id in set.ids() {
+                let wf = set.get(id).expect("listed");
+                say!(
+                    "{:<6} {:<16} {}  {}",
+                    wf.id,
+                    wf.timezone.name(),
+                    &wf.hash[..12],
+                    wf.title
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn check(ctx: &Ctx, paths: &[PathBuf]) -> Result<(), CliError> {
+    if paths.is_empty() {
+        let set = WorkflowSet::load(ctx.config.workflows_dir.as_deref());
+        return match set {
+            Ok(set) => {
+                for id in set.ids() {
+                    let wf = set.get(id).expect("listed");
+                    say!(
+                        "{}: ok ({} tracks, {} events, {} clocks)",
+                        wf.origin,
+                        wf.tracks.len(),
+                        wf.events.len(),
+                        wf.clocks.len()
+                    );
+                }
+                Ok(())
+            }
+            Err(errors) => {
+                for e in &errors.0 {
+                    eprintln!("{e}");
+                }
+                Err(CliError::input(format!(
+                    "{} error(s) in the workflows",
+                    errors.0.len()
+                )))
+            }
+        };
+    }
+    let mut n = 0;
+    for p in paths {
+        match WorkflowSet::compile_file(p) {
+            Ok(wf) => say!(
+                "{}: ok ({} tracks, {} events, {} clocks)",
+                p.display(),
+                wf.tracks.len(),
+                wf.events.len(),
+                wf.clocks.len()
+            ),
+            Err(errors) => {
+                for e in &errors.0 {
+                    eprintln!("{e}");
+                }
+                n += errors.0.len();
+            }
+        }
+    }
+    if n > 0 {
+        Err(CliError::input(format!(
+            "{n} error(s) in {} file(s) checked",
+            paths.len()
+        )))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,312 @@
+//! An organisation's identity, stored with it: who the controller is, its DPO and legal
+//! representative (they sign the drafts), who receives its deadline reminders, and its
+//! defaults. Every output of a case (drafts, letters, reminders, the register) takes its
+//! own organisation's profile; a value that is not set shows as a placeholder, never as
+//! another organisation's value.
+//!
+//! The configuration file's `organisation`, `dpo`, `legal_representative` and `reminders`
+//! sections describe the `default` organisation only: they fill in what its stored
+//! profile leaves unset, and nothing else.
+
+use crate::config::Config;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Profile {
+    pub name: Option<String>,
+    /// SIREN in France, enterprise number (BCE/KBO) in Belgium.
+    pub identifier: Option<String>,
+    pub address: Option<String>,
+    pub sector: Option<String>,
+    pub dpo: Dpo,
+    pub representative: Representative,
+    /// Who receives every deadline reminder (default: the DPO's e-mail).
+    pub reminders_to: Vec<String>,
+    /// Also told of every overdue reminder.
+    pub escalation: Vec<String>,
+    /// fr or en: reminders and new drafts (default: the workflow's language).
+    pub lang: Option<String>,
+    /// The workflow a new case is opened with when none is named.
+    pub workflow: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Dpo {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Representative {
+    pub name: Option<String>,
+    pub role: Option<String>,
+}
+
+/// The fields `vigie org set` and the organisation page change, by name.
+pub const FIELDS: &[&str] = &[
+    "name",
+    "identifier",
+    "address",
+    "sector",
+    "dpo-name",
+    "dpo-email",
+    "dpo-phone",
+    "representative-name",
+    "representative-role",
+    "reminders-to",
+    "escalation",
+    "lang",
+    "workflow",
+];
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProfileError {
+    #[error("{field}: {value:?} is not an e-mail address")]
+    BadEmail { field: String, value: String },
+    #[error("{field}: control characters are not allowed in {value:?}")]
+    ControlChars { field: String, value: String },
+    #[error("{field}: {value:?} is too long (at most {max} characters)")]
+    TooLong {
+        field: String,
+        value: String,
+        max: usize,
+    },
+    #[error("lang: {0:?} is not fr or en")]
+    BadLang(String),
+    #[error("unknown profile field {0:?} (known: {known})", known = FIELDS.join(", "))]
+    UnknownField(String),
+    #[error("name: an organisation needs a name")]
+    NoName,
+}
+
+/// A bare e-mail address as a relay takes it: lettre's parse, and no quoted local
+/// part or address literal (`"a b"@x.org`, `x@[127.0.0.1]`), which relays refuse.
+pub fn email(field: &str, value: &str) -> Result<String, ProfileError> {
+    let v = value.trim();
+    let plain = !v.contains(['"', '[', ']', '\\']) && !v.chars().any(char::is_whitespace);
+    match v.parse::<lettre::Address>() {
+        Ok(_) if plain => Ok(v.to_string()),
+        _ => Err(ProfileError::BadEmail {
+            field: field.to_string(),
+            value: value.to_string(),
+        }),
+    }
+}
+
+fn text(field: &str, value: &str) -> Result<Option<String>, ProfileError> {
+    let v = value.trim();
+    if v.chars().any(char::is_control) {
+        return Err(ProfileError::ControlChars {
+            field: field.to_string(),
+            value: value.to_string(),
+        });
+    }
+    const MAX: usize = 300;
+    if v.chars().count() > MAX {
+        return Err(ProfileError::TooLong {
+            field: field.to_string(),
+            value: v.chars().take(40).collect::<String>() + "…",
+            max: MAX,
+        });
+    }
+    Ok((!v.is_empty()).then(|| v.to_string()))
+}
+
+/// A list of addresses: `a@x.org, b@y.org` (commas, semicolons or spaces).
+fn emails(field: &str, value: &str) -> Result<Vec<String>, ProfileError> {
+    value
+        .split([',', ';', ' ', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| email(field, s))
+        .collect()
+}
+
+impl Profile {
+    /// What the configuration file says of the `default` organisation.
+    pub fn from_config(cfg: &Config) -> Profile {
+        Profile {
+            name: cfg.organisation.name.clone(),
+            identifier: cfg.organisation.siren.clone(),
+            address: cfg.organisation.address.clone(),
+            sector: cfg.organisation.sector.clone(),
+            dpo: Dpo {
+                name: cfg.dpo.name.clone(),
+                email: cfg.dpo.email.clone(),
+                phone: cfg.dpo.phone.clone(),
+            },
+            representative: Representative {
+                name: cfg.legal_representative.name.clone(),
+                role: cfg.legal_representative.role.clone(),
+            },
+            reminders_to: cfg.reminders.to.clone(),
+            escalation: cfg.reminders.escalation.clone(),
+            lang: cfg.reminders.lang.clone(),
+            workflow: None,
+        }
+    }
+
+    /// This profile, with what it leaves unset taken from `base`.
+    pub fn or(self, base: Profile) -> Profile {
+        fn pick(a: Option<String>, b: Option<String>) -> Option<String> {
+            a.or(b)
+        }
+        fn list(a: Vec<String>, b: Vec<String>) -> Vec<String> {
+            if a.is_empty() { b } else { a }
+        }
+        Profile {
+            name: pick(self.name, base.name),
+            identifier: pick(self.identifier, base.identifier),
+            address: pick(self.address, base.address),
+            sector: pick(self.sector, base.sector),
+            dpo: Dpo {
+                name: pick(self.dpo.name, base.dpo.name),
+                email: pick(self.dpo.email, base.dpo.email),
+                phone: pick(self.dpo.phone, base.dpo.phone),
+            },
+            representative: Representative {
+                name: pick(self.representative.name, base.representative.name),
+                role: pick(self.representative.role, base.representative.role),
+            },
+            reminders_to: list(self.reminders_to, base.reminders_to),
+            escalation: list(self.escalation, base.escalation),
+            lang: pick(self.lang, base.lang),
+            workflow: pick(self.workflow, base.workflow),
+        }
+    }
+
+    /// Sets one field from text, validated; an empty value unsets it.
+    pub fn set(&mut self, field: &str, value: &str) -> Result<(), ProfileError> {
+        match field {
+            "name" => {
+                self.name = text(field, value)?;
+                if self.name.is_none() {
+                    return Err(ProfileError::NoName);
+                }
+            }
+            "identifier" => self.identifier = text(field, value)?,
+            "address" => self.address = text(field, value)?,
+            "sector" => self.sector = text(field, value)?,
+            "dpo-name" => self.dpo.name = text(field, value)?,
+            "dpo-email" => {
+                self.dpo.email = match text(field, value)? {
+                    Some(v) => Some(email(field, &v)?),
+                    None => None,
+                }
+            }
+            "dpo-phone" => self.dpo.phone = text(field, value)?,
+            "representative-name" => self.representative.name = text(field, value)?,
+            "representative-role" => self.representative.role = text(field, value)?,
+            "reminders-to" => self.reminders_to = emails(field, value)?,
+            "escalation" => self.escalation = emails(field, value)?,
+            "lang" => {
+                self.lang = match text(field, value)? {
+                    None => None,
+                    Some(l) if crate::time::Lang::parse(&l).is_some() => Some(l),
+                    Some(l) => return Err(ProfileError::BadLang(l)),
+                }
+            }
+            "workflow" => self.workflow = text(field, value)?,
+            other => return Err(ProfileError::UnknownField(other.to_string())),
+        }
+        Ok(())
+    }
+
+    /// One field as text, as `set` takes it back.
+    pub fn get(&self, field: &str) -> String {
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        match field {
+            "name" => o(&self.name),
+            "identifier" => o(&self.identifier),
+            "address" => o(&self.address),
+            "sector" => o(&self.sector),
+            "dpo-name" => o(&self.dpo.name),
+            "dpo-email" => o(&self.dpo.email),
+            "dpo-phone" => o(&self.dpo.phone),
+            "representative-name" => o(&self.representative.name),
+            "representative-role" => o(&self.representative.role),
+            "reminders-to" => self.reminders_to.join(", "),
+            "escalation" => self.escalation.join(", "),
+            "lang" => o(&self.lang),
+            "workflow" => o(&self.workflow),
+            _ => String::new(),
+        }
+    }
+
+    /// Who receives every reminder: the reminder list, else the DPO.
+    pub fn reminder_recipients(&self) -> Vec<String> {
+        if self.reminders_to.is_empty() {
+            self.dpo.email.iter().cloned().collect()
+        } else {
+            self.reminders_to.clone()
+        }
+    }
+
+    /// The reminders' language, if the organisation chose one.
+    pub fn lang(&self) -> Option<crate::time::Lang> {
+        self.lang.as_deref().and_then(crate::time::Lang::parse)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_validates_and_unsets() {
+        let mut p = Profile::default();
+        p.set("dpo-email", " dpo@example.org ").unwrap();
+        assert_eq!(p.dpo.email.as_deref(), Some("dpo@example.org"));
+        assert!(matches!(
+            p.set("dpo-email", "a@example.org\nBcc: x@example.org"),
+            Err(ProfileError::ControlChars { .. })
+        ));
+        for bad in ["x@[127.0.0.1]", "\"a b\"@example.org", "no-at-sign"] {
+            assert!(
+                matches!(p.set("dpo-email", bad), Err(ProfileError::BadEmail { .. })),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            p.set("reminders-to", "a@example.org, not an address"),
+            Err(ProfileError::BadEmail { .. })
+        ));
+        p.set("reminders-to", "a@example.org; b@example.org")
+            .unwrap();
+        assert_eq!(p.reminders_to, ["a@example.org", "b@example.org"]);
+        p.set("dpo-email", "").unwrap();
+        assert_eq!(p.dpo.email, None);
+        assert_eq!(p.set("name", " "), Err(ProfileError::NoName));
+        assert!(matches!(p.set("lang", "de"), Err(ProfileError::BadLang(_))));
+        assert!(matches!(
+            p.set("siren", "1"),
+            Err(ProfileError::UnknownField(_))
+        ));
+        for f in FIELDS {
+            assert_ne!(p.set(f, ""), Err(ProfileError::UnknownField(f.to_string())));
+        }
+    }
+
+    #[test]
+    fn stored_values_win_over_the_config_and_unset_ones_fall_back() {
+        let stored = Profile {
+            name: Some("Stored".into()),
+            ..Default::default()
+        };
+        let base = Profile {
+            name: Some("Config".into()),
+            dpo: Dpo {
+                email: Some("dpo@config.example".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let p = stored.or(base);
+        assert_eq!(p.name.as_deref(), Some("Stored"));
+        assert_eq!(p.reminder_recipients(), ["dpo@config.example"]);
+    }
+}
