@@ -179,12 +179,24 @@ pub fn ledger_figures(
     store: &mut Store,
     org: &str,
 ) -> Result<HashMap<String, Notified>, StoreError> {
+    // A case with one campaign has each person once (the ledger's key): its rows are
+    // counted as they are, a scan in key order; only a case with several campaigns needs
+    // each person's best outcome (a sort), ~4 times slower on a million people.
     let mut stmt = store.conn().prepare_cached(
-        "SELECT case_id, best, COUNT(*) FROM (
+        "WITH single AS (SELECT case_id FROM campaigns WHERE org = ?1
+                         GROUP BY case_id HAVING COUNT(*) = 1)
+         SELECT c.case_id,
+                CASE l.status WHEN 'sent' THEN 0 WHEN 'refused' THEN 1 ELSE 2 END AS best,
+                COUNT(*)
+         FROM campaigns c JOIN ledger l ON l.campaign = c.id
+         WHERE c.org = ?1 AND c.case_id IN single
+         GROUP BY c.case_id, best
+         UNION ALL
+         SELECT case_id, best, COUNT(*) FROM (
             SELECT c.case_id AS case_id,
                    MIN(CASE l.status WHEN 'sent' THEN 0 WHEN 'refused' THEN 1 ELSE 2 END) AS best
             FROM campaigns c JOIN ledger l ON l.campaign = c.id
-            WHERE c.org = ?1
+            WHERE c.org = ?1 AND c.case_id NOT IN single
             GROUP BY c.case_id, l.person)
          GROUP BY case_id, best",
     )?;

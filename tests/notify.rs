@@ -1969,6 +1969,10 @@ fn new_campaign_skips_people_already_notified() {
     assert_eq!(three["campaign"], 3, "{three:#}");
     assert_eq!(counts(&three), (6, 0, 0, 0), "{three:#}");
     assert_eq!(sink.messages().len(), 14);
+    // The register counts each person once across the three campaigns.
+    let reg: Value = serde_json::from_str(&env.ok(&["register", "--json"])).expect("JSON");
+    assert_eq!(reg[0]["people_notified"], 8, "{reg:#}");
+    assert_eq!(reg[0]["people_to_retry"], 0, "{reg:#}");
 }
 
 /// Regression (issue 9): a killed run left no trace in the register (only a finished
