@@ -34,6 +34,28 @@ pub struct Config {
     /// The web page and API of `vigie serve`.
     #[serde(default)]
     pub http: Http,
+    /// The register's checkpoints that `vigie serve` e-mails to each DPO.
+    #[serde(default)]
+    pub checkpoints: Checkpoints,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoints {
+    /// E-mail each organisation's DPO a checkpoint of its register daily and after each
+    /// event that meets a legal deadline (default true).
+    #[serde(default = "yes")]
+    pub email: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Checkpoints {
+    fn default() -> Checkpoints {
+        Checkpoints { email: true }
+    }
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -84,9 +84,81 @@ struct Dispatcher {
     in_flight: usize,
     /// The key recipients are hashed with (`outbox::delivery`).
     secret: String,
+    /// After a checkpoint e-mail failed: not before this time again.
+    checkpoint_retry_at: Option<DateTime<Utc>>,
 }
 
+/// How often each organisation's DPO receives a checkpoint of its register, at least.
+const CHECKPOINT_EVERY: Duration = Duration::hours(24);
+
 impl Dispatcher {
+    /// E-mails each organisation's DPO a checkpoint of its own cases (never another's):
+    /// daily, and after each event that met a legal deadline (a notification to an
+    /// authority, a complaint). Kept outside the database, it lets `audit verify
+    /// --checkpoint` name a case removed, truncated or rewritten since. A failed send is
+    /// logged and tried again 15 minutes later; reminders never wait for it.
+    async fn checkpoints(&mut self, now: DateTime<Utc>) -> Result<(), ServeError> {
+        if !self.cfg.checkpoints.email || self.checkpoint_retry_at.is_some_and(|t| now < t) {
+            return Ok(());
+        }
+        let parse = |s: &str| DateTime::parse_from_rfc3339(s).ok().map(|d| d.to_utc());
+        for (org, _) in self.store.organisations()? {
+            let key = format!("checkpoint_mailed:{org}");
+            let due = match self.store.meta(&key)?.as_deref().and_then(parse) {
+                None => true,
+                Some(last) => {
+                    last + CHECKPOINT_EVERY <= now
+                        || self
+                            .store
+                            .last_deadline_event(&org)?
+                            .as_deref()
+                            .and_then(parse)
+                            .is_some_and(|e| e > last)
+                }
+            };
+            if !due {
+                continue;
+            }
+            let cp = crate::store::checkpoint::checkpoint_of(&self.store, &org, now)?;
+            if cp.cases.is_empty() {
+                continue;
+            }
+            let profile = crate::app::profile_of(&self.store, &self.cfg, &org)?.unwrap_or_default();
+            let built = crate::mail::checkpoint::build(
+                &self.cfg.mail,
+                &profile,
+                &org,
+                &cp.to_text(),
+                cp.cases.len(),
+                now,
+            );
+            match built {
+                Ok(Some((message, id))) => match self.mailer.send(message, &id).await {
+                    Ok(()) => {
+                        self.store.set_meta(&key, &outbox::ts(now))?;
+                        log(&format!(
+                            "register checkpoint of '{org}' ({} cases) sent to its DPO",
+                            cp.cases.len()
+                        ));
+                    }
+                    Err(e) => {
+                        log(&format!(
+                            "register checkpoint of '{org}' not sent, trying again in 15 min: {}",
+                            e.message
+                        ));
+                        self.checkpoint_retry_at = Some(now + Duration::minutes(15));
+                        return Ok(());
+                    }
+                },
+                // No recipient: `vigie serve` named the organisation at start.
+                Ok(None) => {}
+                Err(e) => log(&format!("register checkpoint of '{org}': {e}")),
+            }
+        }
+        self.checkpoint_retry_at = None;
+        Ok(())
+    }
+
     fn templates_for(&mut self, lang: Lang) -> Result<Arc<ReminderTemplates>, String> {
         if let Some(t) = self.compiled.get(&lang) {
             return Ok(t.clone());
@@ -439,6 +511,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         token,
         opts_batch: opts.batch,
         lease: opts.lease,
+        checkpoint_retry_at: None,
     };
     log(&format!(
         "dispatching reminders from {} ({}, at most {} in flight)",
@@ -464,6 +537,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         if stop.load(Ordering::SeqCst) {
             break;
         }
+        d.checkpoints(time::now()).await?;
         let next = outbox::next_wake(d.store.conn())?;
         let now = time::now();
         let sleep = match next {

@@ -7,7 +7,7 @@
 mod common;
 
 use common::Vigie;
-use common::smtp::{Sink, decoded, free_port, read_sink};
+use common::smtp::{Sink, attachments, decoded, free_port, read_sink};
 use common::web::{Server, hidden};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -401,9 +401,18 @@ fn reminders_go_only_to_their_own_organisation_and_name_it() {
         to_gamma() >= 1,
         "gamma's reminder was not sent once its DPO was set"
     );
+    let checkpoints_to = |dpo: &str| -> Vec<common::smtp::Received> {
+        read_sink(&sink_dir)
+            .into_iter()
+            .filter(|m| m.rcpt == [dpo])
+            .collect()
+    };
     let got = read_sink(&sink_dir);
     let mut seen = [0, 0];
-    for m in got.iter().filter(|m| m.rcpt != ["dpo@gamma.example"]) {
+    let reminders = got.iter().filter(|m| {
+        m.rcpt != ["dpo@gamma.example"] && m.rcpt != [ALPHA.dpo_email] && m.rcpt != [BETA.dpo_email]
+    });
+    for m in reminders {
         let raw = decoded(&m.eml);
         let (i, me, other) = if raw.contains("a-1") {
             (0, &ALPHA, &BETA)
@@ -425,6 +434,50 @@ fn reminders_go_only_to_their_own_organisation_and_name_it() {
         "each organisation got its reminders ({seen:?}); log:\n{}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
+
+    // Each DPO receives a checkpoint of its own register, which `audit verify` takes.
+    for (me, other, case) in [(&ALPHA, &BETA, "a-1"), (&BETA, &ALPHA, "b-1")] {
+        let start = Instant::now();
+        while checkpoints_to(me.dpo_email).is_empty() && start.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let got = checkpoints_to(me.dpo_email);
+        assert_eq!(got.len(), 1, "one checkpoint for {}", me.org);
+        let files = attachments(&got[0].eml);
+        assert_eq!(files.len(), 1, "the checkpoint is attached");
+        let text = String::from_utf8(files[0].1.clone()).unwrap();
+        assert!(text.contains(case), "{text}");
+        assert!(
+            !text.contains(if case == "a-1" { "b-1" } else { "a-1" }),
+            "{text}"
+        );
+        me.only_own(other, &decoded(&got[0].eml), "checkpoint e-mail");
+        let path = env.v.dir().join(&files[0].0);
+        std::fs::write(&path, &files[0].1).unwrap();
+        let p = path.to_str().unwrap();
+        env.ok(&["--org", me.org, "audit", "verify", "--checkpoint", p]);
+    }
+    // An event that meets a legal deadline sends a new one, to that organisation only.
+    env.ok(&[
+        "--org",
+        "alpha",
+        "case",
+        "advance",
+        "a-1",
+        "file_complaint",
+        "--set",
+        "complaint_place=Paris",
+    ]);
+    let start = Instant::now();
+    while checkpoints_to(ALPHA.dpo_email).len() < 2 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        checkpoints_to(ALPHA.dpo_email).len(),
+        2,
+        "a checkpoint after the complaint"
+    );
+    assert_eq!(checkpoints_to(BETA.dpo_email).len(), 1);
 }
 
 #[test]

@@ -235,3 +235,28 @@ print("\n".join(out))
     );
     String::from_utf8(out.stdout).expect("UTF-8")
 }
+
+/// The attachments of a message, decoded by Python's `email` package: (file name, bytes).
+pub fn attachments(eml: &Path) -> Vec<(String, Vec<u8>)> {
+    const SCRIPT: &str = r#"
+import sys, json, email, email.policy
+m = email.message_from_bytes(open(sys.argv[1], 'rb').read(), policy=email.policy.default)
+out = []
+for p in m.iter_attachments():
+    c = p.get_content()
+    out.append([p.get_filename(), list(c.encode('utf-8') if isinstance(c, str) else c)])
+print(json.dumps(out))
+"#;
+    let out = Command::new(super::smtp_python())
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(eml)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the parser prints JSON")
+}
