@@ -458,6 +458,7 @@ impl Compiler<'_> {
                     template: d.value.template.value.clone(),
                     title: d.value.title.clone(),
                     needs: d.value.needs.iter().map(|n| n.value.clone()).collect(),
+                    at: (d.referenced.line() as u32, d.referenced.column() as u32),
                 },
             );
         }

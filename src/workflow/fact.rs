@@ -35,7 +35,7 @@ impl std::fmt::Debug for FactValue {
 pub enum FactError {
     #[error("expected {expected}, got {got}")]
     WrongType { expected: &'static str, got: String },
-    #[error("'{value}' is not one of {choices}")]
+    #[error("{q_value} is not one of {choices}", q_value = crate::util::quote(.value))]
     NotAChoice { value: String, choices: String },
     #[error("'{}' is not an e-mail address (item {position} of {count})", .value.escape_debug())]
     NotAnEmail {
@@ -52,7 +52,7 @@ fn describe(v: &Value) -> String {
         Value::Null => "nothing".into(),
         Value::Bool(b) => format!("'{b}'"),
         Value::Number(n) => format!("'{n}'"),
-        Value::String(s) => format!("'{s}'"),
+        Value::String(s) => crate::util::quote(s),
         Value::Array(_) => "a list".into(),
         Value::Object(_) => "a mapping".into(),
     }

@@ -100,6 +100,9 @@ pub struct DocumentDef {
     pub template: String,
     pub title: String,
     pub needs: Vec<String>,
+    /// Where the document is defined in its file (line, column), for errors found later
+    /// (a template missing for a language).
+    pub at: (u32, u32),
 }
 
 impl Workflow {
