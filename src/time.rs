@@ -91,22 +91,16 @@ fn parse_offset(v: &str) -> Option<Duration> {
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TimeError {
-    #[error(
-        "'{0}' is not a time: use RFC 3339, e.g. 2026-10-23T10:00:00+02:00, or a local 2026-10-23T10:00"
-    )]
+    #[error("{q_0} is not a time: use RFC 3339, e.g. 2026-10-23T10:00:00+02:00, or a local 2026-10-23T10:00", q_0 = crate::util::quote(.0))]
     Unparsable(String),
-    #[error(
-        "'{input}' happens twice in {zone} (clocks go back): give the offset, {first} or {second}"
-    )]
+    #[error("{q_input} happens twice in {zone} (clocks go back): give the offset, {first} or {second}", q_input = crate::util::quote(.input))]
     Ambiguous {
         input: String,
         zone: Tz,
         first: String,
         second: String,
     },
-    #[error(
-        "'{input}' does not exist in {zone} (clocks go forward): did you mean {before} or {after}?"
-    )]
+    #[error("{q_input} does not exist in {zone} (clocks go forward): did you mean {before} or {after}?", q_input = crate::util::quote(.input))]
     Skipped {
         input: String,
         zone: Tz,
@@ -223,7 +217,7 @@ pub enum Period {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("'{0}' is not a duration: use a number and a unit, e.g. 30m, 72h, 3d, 2w, 1 month")]
+#[error("{q_0} is not a duration: use a number and a unit, e.g. 30m, 72h, 3d, 2w, 1 month", q_0 = crate::util::quote(.0))]
 pub struct PeriodError(pub String);
 
 impl Period {
@@ -368,6 +362,9 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// Every language vigie offers: pages, drafts and letters exist in each.
+    pub const ALL: [Lang; 2] = [Lang::Fr, Lang::En];
+
     pub fn code(self) -> &'static str {
         match self {
             Lang::Fr => "fr",

@@ -674,3 +674,228 @@ fn an_error_quoting_a_typed_value_stays_one_line() {
     );
     assert!(err.contains(r"one\ntwo\u{1b}[2J"), "{err}");
 }
+
+/// Issue 9: errors spanned several lines, or carried raw control characters, when a
+/// value typed on the command line held a line break or an escape sequence. Every
+/// refusal is now one line, exit 2, with what was typed quoted and escaped
+/// (`\n`, `\u{1b}`), and nothing written.
+#[test]
+fn an_error_is_one_line_whatever_the_values_typed_hold() {
+    let v = Vigie::new();
+    v.open_fr("c1", LONG_AGO);
+    let before = v.db_snapshot();
+    let red = "\u{1b}[31m";
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["case".into(), "show".into(), "c1\nrm -rf".into()],
+            "'c1\\nrm -rf'",
+        ),
+        (
+            vec!["case".into(), "show".into(), format!("{red}c1")],
+            "'\\u{1b}[31mc1'",
+        ),
+        (
+            vec![
+                "case".into(),
+                "set".into(),
+                "c1\r".into(),
+                "risk=high".into(),
+            ],
+            "'c1\\r'",
+        ),
+        (
+            vec![
+                "case".into(),
+                "set".into(),
+                "c1".into(),
+                "risk=hi\ngh".into(),
+            ],
+            "\\n",
+        ),
+        (
+            vec![
+                "case".into(),
+                "set".into(),
+                "c1".into(),
+                format!("ri{red}sk=high"),
+            ],
+            "\\u{1b}",
+        ),
+        (
+            vec![
+                "case".into(),
+                "set".into(),
+                "c1".into(),
+                "no pair\nhere".into(),
+            ],
+            "'no pair\\nhere'",
+        ),
+        (
+            vec![
+                "case".into(),
+                "set".into(),
+                "c1".into(),
+                "subjects_approx=12\r\n".into(),
+                "aware_at=2026-13-01\n12:00".into(),
+            ],
+            "\\n",
+        ),
+        (
+            vec![
+                "case".into(),
+                "advance".into(),
+                "c1".into(),
+                "con\ntain".into(),
+            ],
+            "'con\\ntain'",
+        ),
+        (
+            vec![
+                "case".into(),
+                "advance".into(),
+                "c1".into(),
+                format!("{red}contain"),
+            ],
+            "\\u{1b}",
+        ),
+        (
+            vec![
+                "case".into(),
+                "advance".into(),
+                "c1".into(),
+                "contain".into(),
+                "--at".into(),
+                "yesterday\nnoon".into(),
+            ],
+            "'yesterday\\nnoon'",
+        ),
+        (
+            vec![
+                "--org".into(),
+                "ac\nme".into(),
+                "case".into(),
+                "list".into(),
+            ],
+            "'ac\\nme'",
+        ),
+        (
+            vec![
+                "--org".into(),
+                format!("{red}acme"),
+                "case".into(),
+                "list".into(),
+            ],
+            "\\u{1b}",
+        ),
+        (
+            vec![
+                "draft".into(),
+                "c1".into(),
+                "cnil_notification".into(),
+                "--lang".into(),
+                "e\nn".into(),
+            ],
+            "'e\\nn'",
+        ),
+        (
+            vec![
+                "draft".into(),
+                "c1".into(),
+                "cnil_notification".into(),
+                "--lang".into(),
+                format!("{red}en"),
+            ],
+            "\\u{1b}",
+        ),
+        (
+            vec!["draft".into(), "c1".into(), "cnil\n_notification".into()],
+            "'cnil\\n_notification'",
+        ),
+        (
+            vec![
+                "draft".into(),
+                "c1".into(),
+                "cnil_notification".into(),
+                "--format".into(),
+                "p\rdf".into(),
+            ],
+            "'p\\rdf'",
+        ),
+        (
+            vec![
+                "case".into(),
+                "open".into(),
+                "--workflow".into(),
+                "f\nr".into(),
+                "--title".into(),
+                "T".into(),
+                "--aware-at".into(),
+                LONG_AGO.into(),
+            ],
+            "'f\\nr'",
+        ),
+        (
+            vec![
+                "case".into(),
+                "open".into(),
+                "--workflow".into(),
+                "fr".into(),
+                "--title".into(),
+                "T".into(),
+                "--aware-at".into(),
+                "2026-11\n-20".into(),
+            ],
+            "'2026-11\\n-20'",
+        ),
+        (
+            vec![
+                "case".into(),
+                "open".into(),
+                "--workflow".into(),
+                "fr".into(),
+                "--title".into(),
+                "T".into(),
+                "--aware-at".into(),
+                LONG_AGO.into(),
+                "--id".into(),
+                "x\ny".into(),
+            ],
+            "'x\\ny'",
+        ),
+        // clap's own refusals too: no usage block, one line.
+        (
+            vec![
+                "case".into(),
+                "list".into(),
+                "--colour".into(),
+                "x\ny".into(),
+            ],
+            "--colour",
+        ),
+        (
+            vec![
+                "notify".into(),
+                "c1".into(),
+                "--recipients".into(),
+                "r.csv".into(),
+                "--concurrency".into(),
+                "x\ny".into(),
+            ],
+            "\\n",
+        ),
+    ];
+    for (args, shown) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = v.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        let line = out.stderr.strip_suffix('\n').unwrap_or(&out.stderr);
+        assert!(
+            !line.chars().any(char::is_control),
+            "{args:?}: not one clean line: {:?}",
+            out.stderr
+        );
+        assert!(line.starts_with("vigie: error: "), "{args:?}: {line}");
+        assert!(line.contains(shown), "{args:?}: {line} should show {shown}");
+        assert_eq!(v.db_snapshot(), before, "{args:?} wrote something");
+    }
+}

@@ -35,7 +35,8 @@ pub enum AppError {
     #[error(transparent)]
     Profile(#[from] ProfileError),
     #[error(
-        "unknown organisation '{org}' (known: {known}); create it with `vigie org add {org} --name \"...\"`"
+        "unknown organisation {} (known: {known}); create it with `vigie org add ID --name \"...\"`",
+        crate::util::quote(.org)
     )]
     UnknownOrg { org: String, known: String },
     /// A value the caller gave in a named field: each edge names the field its own way
@@ -191,7 +192,8 @@ impl App {
                 && self.workflows.get(w).is_none()
             {
                 return Err(AppError::Input(format!(
-                    "workflow: unknown workflow '{w}' (known: {})",
+                    "workflow: unknown workflow {} (known: {})",
+                    crate::util::quote(w),
                     self.workflow_ids()
                 )));
             }
@@ -218,7 +220,8 @@ impl App {
     pub fn workflow(&self, id: &str) -> Result<Arc<Workflow>, AppError> {
         self.workflows.get(id).ok_or_else(|| {
             AppError::Input(format!(
-                "unknown workflow '{id}' (known: {})",
+                "unknown workflow {} (known: {})",
+                crate::util::quote(id),
                 self.workflow_ids()
             ))
         })
@@ -397,14 +400,14 @@ impl App {
             None | Some("") => profile.lang().unwrap_or(l.workflow.lang),
             Some(s) => Lang::parse(s).ok_or_else(|| AppError::Field {
                 field: "lang",
-                message: format!("'{s}' is not fr or en"),
+                message: format!("{} is not fr or en", crate::util::quote(s)),
             })?,
         };
         let format = match req.format.as_deref().map(str::trim) {
             None | Some("") => Format::Md,
             Some(s) => Format::parse(s).ok_or_else(|| AppError::Field {
                 field: "format",
-                message: format!("'{s}' is not md, html or txt"),
+                message: format!("{} is not md, html or txt", crate::util::quote(s)),
             })?,
         };
         let d = crate::render::draft(

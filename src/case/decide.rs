@@ -43,42 +43,38 @@ pub enum Command {
 /// Why a command was refused. Each message is one line naming what is wrong.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum Rejected {
-    #[error("unknown fact '{fact}' in workflow '{workflow}'{hint}")]
+    #[error("unknown fact {q_fact} in workflow {q_workflow}{hint}", q_fact = crate::util::quote(.fact), q_workflow = crate::util::quote(.workflow))]
     UnknownFact {
         fact: String,
         workflow: String,
         hint: String,
     },
-    #[error("fact '{fact}': {error}")]
+    #[error("fact {q_fact}: {error}", q_fact = crate::util::quote(.fact))]
     BadFact { fact: String, error: FactError },
-    #[error("fact '{fact}': {at} is in the future (now is {now})")]
+    #[error("fact {q_fact}: {at} is in the future (now is {now})", q_fact = crate::util::quote(.fact))]
     FactInFuture {
         fact: String,
         at: String,
         now: String,
     },
-    #[error("unknown event '{event}' in workflow '{workflow}' (events: {known})")]
+    #[error("unknown event {q_event} in workflow {q_workflow} (events: {known})", q_event = crate::util::quote(.event), q_workflow = crate::util::quote(.workflow))]
     UnknownEvent {
         event: String,
         workflow: String,
         known: String,
     },
-    #[error(
-        "event '{event}' is not allowed now: track '{track}' is '{state}', and '{event}' needs it to be {from}"
-    )]
+    #[error("event {q_event} is not allowed now: track {q_track} is {q_state}, and {q_event} needs it to be {from}", q_event = crate::util::quote(.event), q_track = crate::util::quote(.track), q_state = crate::util::quote(.state))]
     WrongState {
         event: String,
         track: String,
         state: String,
         from: String,
     },
-    #[error("event '{event}' is not allowed now: {reasons}")]
+    #[error("event {q_event} is not allowed now: {reasons}", q_event = crate::util::quote(.event))]
     ConditionNotMet { event: String, reasons: String },
-    #[error("event '{event}' needs {facts}: set them first or with --set")]
+    #[error("event {q_event} needs {facts}: set them first or with --set", q_event = crate::util::quote(.event))]
     MissingFacts { event: String, facts: String },
-    #[error(
-        "event '{event}' is late for clock '{clock}' (due {due}): set {facts} to record the reasons for the delay"
-    )]
+    #[error("event {q_event} is late for clock {q_clock} (due {due}): set {facts} to record the reasons for the delay", q_event = crate::util::quote(.event), q_clock = crate::util::quote(.clock))]
     LateWithoutReasons {
         event: String,
         clock: String,
@@ -102,11 +98,11 @@ pub enum Rejected {
         at: String,
         started: String,
     },
-    #[error("a case needs the fact '{0}' when it is opened")]
+    #[error("a case needs the fact {q_0} when it is opened", q_0 = crate::util::quote(.0))]
     MissingAtOpen(String),
     #[error("nothing to set: give KEY=VALUE pairs, --facts FILE or --note TEXT")]
     NothingToSet,
-    #[error("unknown document '{document}' in workflow '{workflow}' (documents: {known})")]
+    #[error("unknown document {q_document} in workflow {q_workflow} (documents: {known})", q_document = crate::util::quote(.document), q_workflow = crate::util::quote(.workflow))]
     UnknownDocument {
         document: String,
         workflow: String,
@@ -382,18 +378,18 @@ pub fn decide(
 fn list(items: &[&String]) -> String {
     items
         .iter()
-        .map(|s| format!("'{s}'"))
+        .map(|s| crate::util::quote(s))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 fn one_of(states: &[String]) -> String {
     match states {
-        [one] => format!("'{one}'"),
+        [one] => crate::util::quote(one),
         many => format!(
             "one of {}",
             many.iter()
-                .map(|s| format!("'{s}'"))
+                .map(|s| crate::util::quote(s))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

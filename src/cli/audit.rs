@@ -89,7 +89,8 @@ pub(super) fn run(ctx: &Ctx, cmd: AuditCmd) -> Result<(), CliError> {
             } else {
                 if !json {
                     for p in &problems {
-                        eprintln!("case {} event #{}: {}", p.case, p.seq, p.problem);
+                        let line = format!("case {} event #{}: {}", p.case, p.seq, p.problem);
+                        eprintln!("{}", crate::util::one_line(&line));
                     }
                 }
                 Err(CliError::runtime(format!(

@@ -9,7 +9,7 @@ pub mod checkpoint;
 mod orgs;
 mod schema;
 
-pub use accounts::{AccountError, MIN_PASSWORD, Role, User, random_hex};
+pub use accounts::{AccountError, MIN_PASSWORD, Role, TOKEN_ID_LEN, TokenInfo, User, random_hex};
 
 use crate::case::{self, Case, Command, EventBody, Recorded, Rejected};
 use crate::workflow::{Workflow, WorkflowErrors, WorkflowSet, compile};
@@ -25,26 +25,22 @@ pub const DEFAULT_ORG: &str = "default";
 pub enum StoreError {
     #[error("{0}")]
     Rejected(#[from] Rejected),
-    #[error("unknown case '{0}' (see `vigie case list`)")]
+    #[error("unknown case {q_0} (see `vigie case list`)", q_0 = crate::util::quote(.0))]
     UnknownCase(String),
-    #[error("unknown workflow '{id}' (known: {known})")]
+    #[error("unknown workflow {q_id} (known: {known})", q_id = crate::util::quote(.id))]
     UnknownWorkflow { id: String, known: String },
-    #[error("a case with id '{0}' already exists")]
+    #[error("a case with id {q_0} already exists", q_0 = crate::util::quote(.0))]
     CaseExists(String),
-    #[error("case id '{0}' must be letters, digits, '-' or '_' (at most 64)")]
+    #[error("case id {q_0} must be letters, digits, '-' or '_' (at most 64)", q_0 = crate::util::quote(.0))]
     BadCaseId(String),
-    #[error("the workflow pinned by case '{case}' no longer compiles: {errors}")]
+    #[error("the workflow pinned by case {q_case} no longer compiles: {errors}", q_case = crate::util::quote(.case))]
     PinnedWorkflow {
         case: String,
         errors: WorkflowErrors,
     },
-    #[error(
-        "the workflow text pinned by case '{case}' (sha256 {hash}…) was altered: run `vigie audit verify`"
-    )]
+    #[error("the workflow text pinned by case {q_case} (sha256 {hash}…) was altered: run `vigie audit verify`", q_case = crate::util::quote(.case))]
     PinnedAltered { case: String, hash: String },
-    #[error(
-        "case '{case}' changed while you were looking at it (you saw event #{expected}, it is now at #{actual}): reload and try again"
-    )]
+    #[error("case {q_case} changed while you were looking at it (you saw event #{expected}, it is now at #{actual}): reload and try again", q_case = crate::util::quote(.case))]
     Conflict {
         case: String,
         expected: i64,
@@ -712,6 +708,9 @@ fn append(
     let mut prev = prev_hash.to_string();
     let mut seq = seq;
     let mut case = case;
+    let owners_before = case
+        .as_ref()
+        .and_then(|c| c.facts.get(crate::outbox::delivery::OWNERS).cloned());
     let mut insert = tx.prepare_cached(
         "INSERT INTO events (org, case_id, seq, at, recorded_at, actor, kind, payload, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -751,6 +750,11 @@ fn append(
             case.title
         ],
     )?;
+    // New recipients: the reminders that could not reach the old ones go out again
+    // (before `sync`, which cancels those the clocks no longer want).
+    if case.facts.get(crate::outbox::delivery::OWNERS) != owners_before.as_ref() {
+        crate::outbox::delivery::requeue_for_new_recipients(tx, org, Some(case_id), now)?;
+    }
     // The reminders follow the case in the same transaction: none can be lost between.
     crate::outbox::sync(tx, wf, &case, now)?;
     Ok((out, case))
