@@ -13,7 +13,8 @@
 //!   pinned workflow texts, organisations, users, sessions and API tokens. The only
 //!   module that touches the database.
 //! - [`notify`]: bulk art. 34 notification (`vigie notify`): a streamed CSV, a letter
-//!   rendered once per language, a ledger keyed by a keyed hash of each person.
+//!   rendered once per language, a ledger keyed by a keyed hash of each person, SMTP
+//!   refusals kept only as codes and redacted text (`notify::refusal`).
 //! - [`outbox`]: reminder timers planned from the clocks (`plan`), kept in step with
 //!   each case in the same transaction (`sync`), claimed under a lease by `vigie serve`.
 //! - [`mail`]: the transports (SMTP through lettre, or `.eml` files) and the reminder

@@ -3,10 +3,12 @@
 //! the CSV export, so the four never disagree.
 
 use crate::case::Case;
+use crate::store::{Store, StoreError};
 use crate::time;
 use crate::workflow::Workflow;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// One case in the register. Times are RFC 3339 in the workflow's zone.
 #[derive(Debug, Clone, Serialize)]
@@ -31,10 +33,17 @@ pub struct Row {
     pub data_categories: String,
     pub subjects_approx: String,
     pub measures: String,
+    /// From the notification ledger (what was really handed off, killed runs included):
+    /// people notified by at least one campaign of the case,
+    pub people_notified: u64,
+    /// refused for good by the mail server and never notified (a letter is due),
+    pub people_refused: u64,
+    /// and neither: a failure to retry, or a hand-off cut short by a crash.
+    pub people_to_retry: u64,
 }
 
 /// The CSV header, in the order of [`Row`]'s fields.
-pub const COLUMNS: [&str; 17] = [
+pub const COLUMNS: [&str; 20] = [
     "case",
     "workflow",
     "title",
@@ -52,6 +61,9 @@ pub const COLUMNS: [&str; 17] = [
     "data_categories",
     "subjects_approx",
     "measures",
+    "people_notified",
+    "people_refused",
+    "people_to_retry",
 ];
 
 fn fact(wf: &Workflow, case: &Case, name: &str) -> String {
@@ -121,7 +133,91 @@ pub fn row(wf: &Workflow, case: &Case) -> Row {
         data_categories: fact(wf, case, "data_categories"),
         subjects_approx: fact(wf, case, "subjects_approx"),
         measures: fact(wf, case, "measures"),
+        people_notified: 0,
+        people_refused: 0,
+        people_to_retry: 0,
     }
+}
+
+/// The notification figures of one case, read from the ledger.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Notified {
+    pub notified: u64,
+    pub refused: u64,
+    pub to_retry: u64,
+}
+
+impl Row {
+    /// The row with its case's ledger figures (see [`ledger_figures`]).
+    pub fn with_ledger(mut self, figures: &HashMap<String, Notified>) -> Row {
+        let n = figures.get(&self.case).copied().unwrap_or_default();
+        self.people_notified = n.notified;
+        self.people_refused = n.refused;
+        self.people_to_retry = n.to_retry;
+        self
+    }
+
+    /// The ledger figures in words, those not zero: `1200 notified, 3 refused`.
+    pub fn people_summary(&self) -> String {
+        [
+            (self.people_notified, "notified"),
+            (self.people_refused, "refused"),
+            (self.people_to_retry, "to retry"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+}
+
+/// Per case of `org`, each person of its campaigns counted once, by their best outcome
+/// across the campaigns: notified, else refused, else to retry. Campaigns are filtered by
+/// organisation and case: a case id may exist in two organisations.
+pub fn ledger_figures(
+    store: &mut Store,
+    org: &str,
+) -> Result<HashMap<String, Notified>, StoreError> {
+    // A case with one campaign has each person once (the ledger's key): its rows are
+    // counted as they are, a scan in key order; only a case with several campaigns needs
+    // each person's best outcome (a sort), ~4 times slower on a million people.
+    let mut stmt = store.conn().prepare_cached(
+        "WITH single AS (SELECT case_id FROM campaigns WHERE org = ?1
+                         GROUP BY case_id HAVING COUNT(*) = 1)
+         SELECT c.case_id,
+                CASE l.status WHEN 'sent' THEN 0 WHEN 'refused' THEN 1 ELSE 2 END AS best,
+                COUNT(*)
+         FROM campaigns c JOIN ledger l ON l.campaign = c.id
+         WHERE c.org = ?1 AND c.case_id IN single
+         GROUP BY c.case_id, best
+         UNION ALL
+         SELECT case_id, best, COUNT(*) FROM (
+            SELECT c.case_id AS case_id,
+                   MIN(CASE l.status WHEN 'sent' THEN 0 WHEN 'refused' THEN 1 ELSE 2 END) AS best
+            FROM campaigns c JOIN ledger l ON l.campaign = c.id
+            WHERE c.org = ?1 AND c.case_id NOT IN single
+            GROUP BY c.case_id, l.person)
+         GROUP BY case_id, best",
+    )?;
+    let mut out: HashMap<String, Notified> = HashMap::new();
+    let rows = stmt.query_map([org], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (case, best, n) = row?;
+        let f = out.entry(case).or_default();
+        match best {
+            0 => f.notified = n as u64,
+            1 => f.refused = n as u64,
+            _ => f.to_retry = n as u64,
+        }
+    }
+    Ok(out)
 }
 
 /// The register as CSV (RFC 4180, UTF-8 with a BOM so spreadsheets read the accents).
@@ -138,6 +234,8 @@ pub fn csv(rows: &[Row]) -> String {
     };
     for r in rows {
         let late = if r.authority_late { "yes" } else { "no" };
+        let counts =
+            [r.people_notified, r.people_refused, r.people_to_retry].map(|n| n.to_string());
         let cells = [
             r.case.as_str(),
             &r.workflow,
@@ -156,6 +254,9 @@ pub fn csv(rows: &[Row]) -> String {
             &r.data_categories,
             &r.subjects_approx,
             &r.measures,
+            &counts[0],
+            &counts[1],
+            &counts[2],
         ];
         w.write_record(cells.iter().map(|c| safe(c)))
             .expect("write to memory");

@@ -1281,14 +1281,15 @@ fn changed_recipient_file_is_refused_unless_new_campaign() {
     assert_eq!(all_entries(&env.outbox), outbox_before);
     env.write_config("");
 
-    // --new-campaign: campaign 2 sends to everyone in the new file.
+    // --new-campaign: campaign 2 sends to the new person of the new file; the five
+    // notified by campaign 1 are skipped (see new_campaign_skips_people_already_notified).
     std::fs::write(&csv, csv_file(&lines2)).unwrap();
     let second = env.notify_ok(&csv, &["--new-campaign"]);
     assert_eq!(second["campaign"], 2, "{second:#}");
-    assert_eq!(counts(&second), (6, 0, 0, 0), "{second:#}");
+    assert_eq!(counts(&second), (1, 0, 0, 5), "{second:#}");
     let c1 = files(&env.outbox.join("campaign-1"), "eml");
     let c2 = files(&env.outbox.join("campaign-2"), "eml");
-    assert_eq!((c1.len(), c2.len()), (5, 6), "{}", env.diag());
+    assert_eq!((c1.len(), c2.len()), (5, 1), "{}", env.diag());
     // Resuming campaign 2 needs no flag.
     let third = env.notify_ok(&csv, &[]);
     assert_eq!(third["campaign"], 2, "{third:#}");
@@ -1298,7 +1299,7 @@ fn changed_recipient_file_is_refused_unless_new_campaign() {
         .iter()
         .map(|e| (e["campaign"].as_u64().unwrap(), e["sent"].as_u64().unwrap()))
         .collect();
-    assert_eq!(per, [(1, 5), (2, 6), (2, 0)], "{events:#?}");
+    assert_eq!(per, [(1, 5), (2, 1), (2, 0)], "{events:#?}");
 }
 
 /// --dry-run renders and checks every row, reports the counts, and writes neither the
@@ -1588,15 +1589,19 @@ fn template_error_stops_before_anything_is_sent() {
     assert_eq!(sink.messages().len(), 20);
 }
 
-/// A permanent refusal (550) counts as failed: exit 1 with one line saying to rerun; the
-/// others are sent; a rerun retries only the failed one.
+/// Regression (issue 9): a permanent refusal (550) was counted as failed and retried by
+/// every rerun, so the campaign never ended (exit 1 "rerun"). A 5xx is final: the person
+/// is counted as refused, listed in refused.csv (line and identifier) for a letter, and
+/// the run exits 0; a rerun lists them again and sends nobody twice. Only a 4xx (or a
+/// network error) is retried, and a rerun sends it once the server accepts it.
 #[test]
-fn refused_recipient_is_failed_and_retried_on_rerun() {
+fn permanent_refusal_is_final_and_listed_for_a_letter() {
     let env = Env::smtp("");
     let sink = env.sink();
     env.open_case();
     let people: Vec<Person> = (0..3).map(Person::nth).collect();
     let mut lines: Vec<Vec<u8>> = people.iter().map(Person::row).collect();
+    // line 5: refused for good; line 6: busy (4xx) until the sink is told otherwise.
     lines.push(row(&[
         "RJ",
         "Refus",
@@ -1606,42 +1611,174 @@ fn refused_recipient_is_failed_and_retried_on_rerun() {
         "75001",
         "Paris",
     ]));
+    lines.push(row(&[
+        "BZ",
+        "Occupé",
+        "Temporaire",
+        "busy.bee@example.org",
+        "1 rue",
+        "75001",
+        "Paris",
+    ]));
     let csv = env.write_csv("people.csv", &csv_file(&lines));
+    let refused_path = env.input.join("refused.csv");
+    let refused_rows = || -> Vec<Vec<String>> {
+        let mut r = csv::Reader::from_path(&refused_path)
+            .unwrap_or_else(|e| panic!("{}: {e}", refused_path.display()));
+        assert_eq!(
+            r.headers().unwrap().iter().collect::<Vec<_>>(),
+            ["line", "id", "refusal"]
+        );
+        r.records()
+            .map(|x| x.unwrap().iter().map(String::from).collect())
+            .collect()
+    };
 
-    for (round, skipped) in [(1, 0u64), (2, 3)] {
-        let out = env.notify(&csv, &[]);
-        assert_eq!(out.code, 1, "round {round}: {out:?}\n{}", env.diag());
-        let v: Value = serde_json::from_str(&out.stdout)
-            .unwrap_or_else(|e| panic!("JSON before the error ({e}): {}", out.stdout));
-        assert_eq!(
-            counts(&v),
-            (3 - skipped, 0, 1, skipped),
-            "round {round}: {v:#}"
-        );
-        let err: Vec<&str> = out.stderr.lines().collect();
-        assert!(
-            err.len() == 1 && err[0].starts_with("vigie: error: ") && err[0].contains("rerun"),
-            "round {round}: {}",
-            out.stderr
-        );
-        assert_eq!(
-            sink.messages().len(),
-            3,
-            "round {round}: nobody received twice"
-        );
-    }
+    // Round 1: 3 sent, 1 refused (final), 1 failed (4xx): exit 1 for the failed one only.
+    let out = env.notify(&csv, &[]);
+    assert_eq!(out.code, 1, "{out:?}\n{}", env.diag());
+    let v: Value = serde_json::from_str(&out.stdout).expect("JSON before the error");
+    assert_eq!(counts(&v), (3, 0, 1, 0), "{v:#}");
+    assert_eq!(v["refused"], 1, "{v:#}");
+    assert_eq!(s(&v, "refused_list"), refused_path.display().to_string());
+    assert!(out.stderr.contains("rerun"), "{}", out.stderr);
+    let listed = refused_rows();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!((&listed[0][0][..], &listed[0][1][..]), ("5", "RJ"));
+    assert!(listed[0][2].starts_with("550 5.1.1"), "{listed:?}");
+
+    // Round 2: the server still says 4xx; the refused one is not tried again.
+    let out = env.notify(&csv, &[]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let v: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(counts(&v), (0, 0, 1, 3), "{v:#}");
+    assert_eq!(v["refused"], 1, "{v:#}");
+    assert_eq!(refused_rows().len(), 1);
+
+    // Round 3: the server accepts the busy mailbox; the campaign ends (exit 0).
+    std::fs::write(env.sink_dir.join("busy-ok"), b"").unwrap();
+    let v = env.notify_ok(&csv, &[]);
+    assert_eq!(counts(&v), (1, 0, 0, 3), "{v:#}");
+    assert_eq!(v["refused"], 1, "{v:#}");
+    // And again: nothing left to send, the refused person listed once more.
+    let v = env.notify_ok(&csv, &[]);
+    assert_eq!(counts(&v), (0, 0, 0, 4), "{v:#}");
+    assert_eq!(refused_rows().len(), 1);
+    let text = env.ok(&["notify", "c1", "--recipients", csv.to_str().unwrap()]);
+    assert!(
+        text.contains("1 refused") && text.contains("refused.csv"),
+        "{text}"
+    );
+
+    let got: Vec<String> = sink.messages().iter().map(|m| m.rcpt[0].clone()).collect();
+    assert_eq!(got.len(), 4, "each accepted person once: {got:?}");
+    assert!(!got.iter().any(|r| r.starts_with("reject")), "{got:?}");
     let by = env.ledger_by_status();
     assert_eq!(
         by,
-        BTreeMap::from([("failed".to_string(), 1), ("sent".to_string(), 3)]),
+        BTreeMap::from([("refused".to_string(), 1), ("sent".to_string(), 4)]),
         "{by:?}"
     );
     let e = env.campaign_events();
-    assert_eq!(e.len(), 2, "{e:#?}");
-    assert_eq!(
-        (e[0]["failed"].as_u64(), e[1]["failed"].as_u64()),
-        (Some(1), Some(1))
+    assert_eq!(e[0]["refused"], 1, "{e:#?}");
+}
+
+/// Every file and stream a run leaves, for a leak search: the database (with its WAL),
+/// the lists beside the input, and the run's stdout and stderr.
+fn leak_search(env: &Env, outputs: &[&common::Output], needles: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut texts: Vec<(String, Vec<u8>)> = Vec::new();
+    for name in ["vigie.db", "vigie.db-wal", "vigie.db-journal"] {
+        if let Ok(b) = std::fs::read(env.v.dir().join(name)) {
+            texts.push((name.into(), b));
+        }
+    }
+    for name in ["rejects.csv", "refused.csv"] {
+        if let Ok(b) = std::fs::read(env.input.join(name)) {
+            texts.push((name.into(), b));
+        }
+    }
+    for (i, o) in outputs.iter().enumerate() {
+        texts.push((format!("stdout {i}"), o.stdout.clone().into_bytes()));
+        texts.push((format!("stderr {i}"), o.stderr.clone().into_bytes()));
+    }
+    for (what, bytes) in &texts {
+        let low = String::from_utf8_lossy(bytes).to_lowercase();
+        for n in needles {
+            if low.contains(&n.to_lowercase()) {
+                found.push(format!("'{n}' in {what}"));
+            }
+        }
+    }
+    found
+}
+
+/// Regression (issue 9): an SMTP refusal was stored in clear in the ledger's error
+/// column (`550 <addr>: Recipient address rejected`). A server that echoes the address
+/// and its local part in its 5xx and 4xx answers: only the codes and a redacted text are
+/// kept, and the address is in none of the database, stdout, stderr, rejects.csv or
+/// refused.csv.
+#[test]
+fn smtp_refusal_text_never_stores_the_address() {
+    let env = Env::smtp("");
+    let _sink = env.sink();
+    env.open_case();
+    let mut lines: Vec<Vec<u8>> = vec![Person::nth(0).row()];
+    lines.push(row(&[
+        "X-REF-7731",
+        "Zélie",
+        "Quintard",
+        "refuse.zelie.quintard@mail.example.net",
+        "1 rue",
+        "75001",
+        "Paris",
+    ]));
+    lines.push(row(&[
+        "X-BSY-8842",
+        "Yvon",
+        "Brisquet",
+        "busy.yvon.brisquet@other.example.com",
+        "1 rue",
+        "75001",
+        "Paris",
+    ]));
+    let csv = env.write_csv("people.csv", &csv_file(&lines));
+    let first = env.notify(&csv, &[]);
+    assert_eq!(first.code, 1, "the 4xx is to retry: {first:?}");
+    let text = env.run(&["notify", "c1", "--recipients", csv.to_str().unwrap()]);
+    assert_eq!(text.code, 1, "{text:?}");
+
+    let conn = env.v.db();
+    let errors: BTreeMap<String, String> = conn
+        .prepare("SELECT status, error FROM ledger WHERE error IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    drop(conn);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors["refused"].starts_with("550 5.1.1"), "{errors:?}");
+    assert!(errors["failed"].starts_with("451 4.2.1"), "{errors:?}");
+    assert!(
+        errors["refused"].contains("Recipient address rejected"),
+        "the server's own words are kept: {errors:?}"
     );
+    let leaks = leak_search(
+        &env,
+        &[&first, &text],
+        &[
+            "refuse.zelie.quintard@mail.example.net",
+            "refuse.zelie.quintard",
+            "mail.example.net",
+            "busy.yvon.brisquet@other.example.com",
+            "busy.yvon.brisquet",
+            "other.example.com",
+            "Quintard",
+            "Brisquet",
+        ],
+    );
+    assert!(leaks.is_empty(), "personal data leaked: {leaks:?}");
 }
 
 /// Regression (found by this suite): a line break in the street address is not
@@ -1734,4 +1871,253 @@ fn refused_header_leaves_no_campaign() {
     let out = env.notify_ok(&csv, &[]);
     assert_eq!(out["campaign"], 1, "{out:#}");
     assert_eq!(counts(&out), (1, 0, 0, 0), "{out:#}");
+}
+
+/// Regression (issue 9): the dry run accepted addresses the real run could not send
+/// (`x@[127.0.0.1]`, `"a b"@c.org`); the real run then stopped (exit 1) at that row on
+/// every rerun, nobody after it was notified, and the error printed the address. One
+/// parse for both: such a row is rejected by the dry run and by the real run alike, and
+/// everybody else is sent.
+#[test]
+fn dry_run_and_real_run_reject_the_same_unsendable_addresses() {
+    const ROWS: usize = 300;
+    let env = Env::smtp("");
+    let sink = env.sink();
+    env.open_case();
+    let people: Vec<Person> = (0..ROWS).map(Person::nth).collect();
+    let mut bad = people.clone();
+    bad[1].email = "x@[127.0.0.1]".into();
+    bad[4].email = "\"a b\"@c.org".into();
+    bad[9].email = "Ann <ann@example.org>".into();
+    let lines: Vec<Vec<u8>> = bad.iter().map(Person::row).collect();
+    let csv = env.write_csv("people.csv", &csv_file(&lines));
+
+    let dry = env.notify_ok(&csv, &["--dry-run"]);
+    assert_eq!(counts(&dry), (ROWS as u64 - 3, 3, 0, 0), "{dry:#}");
+    let dry_rejects = read_rejects(&env.rejects_path());
+
+    let out = env.notify(&csv, &[]);
+    assert_eq!(out.code, 0, "{out:?}\n{}", env.diag());
+    let v: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(counts(&v), counts(&dry), "the dry run said it: {v:#}");
+    let rejects = read_rejects(&env.rejects_path());
+    assert_eq!(rejects, dry_rejects);
+    let lines_rejected: Vec<u64> = rejects.iter().map(|r| r.0).collect();
+    assert_eq!(lines_rejected, [3, 6, 11], "{rejects:#?}");
+    for (_, reason, fields) in &rejects {
+        assert!(reason.contains("invalid e-mail address"), "{reason}");
+        assert!(!reason.contains('@'), "{reason}");
+        assert!(fields[0].starts_with('P'), "{fields:?}");
+    }
+    for needle in ["127.0.0.1]", "a b", "ann@example.org"] {
+        assert!(
+            !out.stdout.contains(needle) && !out.stderr.contains(needle),
+            "{needle}: {out:?}"
+        );
+    }
+    let got: BTreeSet<String> = sink.messages().iter().map(|m| m.rcpt[0].clone()).collect();
+    assert_eq!(
+        got.len(),
+        ROWS - 3,
+        "everybody else is notified\n{}",
+        env.diag()
+    );
+    // A rerun has nothing left to do.
+    let again = env.notify_ok(&csv, &[]);
+    assert_eq!(counts(&again), (0, 3, 0, ROWS as u64 - 3), "{again:#}");
+}
+
+/// Regression (issue 9): `--new-campaign` sent a second letter to everyone already
+/// notified by an earlier campaign of the case, and the earlier campaign could no longer
+/// be resumed. Now a person notified by any campaign of the case is skipped (and
+/// counted) unless `--resend-notified`; rerunning an earlier campaign's file resumes it.
+#[test]
+fn new_campaign_skips_people_already_notified() {
+    let env = Env::smtp("");
+    let sink = env.sink();
+    env.open_case();
+    let people: Vec<Person> = (0..8).map(Person::nth).collect();
+    let first: Vec<Vec<u8>> = people[..5].iter().map(Person::row).collect();
+    let a = env.write_csv("a.csv", &csv_file(&first));
+    // File b: three of file a's people, and three new ones.
+    let second: Vec<Vec<u8>> = people[2..].iter().map(Person::row).collect();
+    let b = env.write_csv("b.csv", &csv_file(&second));
+
+    let one = env.notify_ok(&a, &["--limit", "4"]);
+    assert_eq!(
+        (one["campaign"].as_i64(), counts(&one)),
+        (Some(1), (4, 0, 0, 0))
+    );
+    let two = env.notify_ok(&b, &["--new-campaign"]);
+    assert_eq!(two["campaign"], 2, "{two:#}");
+    // people 2 and 3 are skipped; 4 (not sent by campaign 1 yet), 5, 6, 7 are sent.
+    assert_eq!(counts(&two), (4, 0, 0, 2), "{two:#}");
+    // Campaign 1 resumes with its own file: person 4 is now notified, nobody is left.
+    let resume = env.notify_ok(&a, &[]);
+    assert_eq!(resume["campaign"], 1, "{resume:#}");
+    assert_eq!(counts(&resume), (0, 0, 0, 5), "{resume:#}");
+
+    let mut per: BTreeMap<String, usize> = BTreeMap::new();
+    for m in sink.messages() {
+        *per.entry(m.rcpt[0].clone()).or_default() += 1;
+    }
+    assert_eq!(per.len(), 8, "{per:?}");
+    assert!(per.values().all(|n| *n == 1), "nobody twice: {per:?}");
+
+    // Resending is explicit.
+    let three = env.notify_ok(&b, &["--new-campaign", "--resend-notified"]);
+    assert_eq!(three["campaign"], 3, "{three:#}");
+    assert_eq!(counts(&three), (6, 0, 0, 0), "{three:#}");
+    assert_eq!(sink.messages().len(), 14);
+    // The register counts each person once across the three campaigns.
+    let reg: Value = serde_json::from_str(&env.ok(&["register", "--json"])).expect("JSON");
+    assert_eq!(reg[0]["people_notified"], 8, "{reg:#}");
+    assert_eq!(reg[0]["people_to_retry"], 0, "{reg:#}");
+}
+
+/// Regression (issue 9): a killed run left no trace in the register (only a finished
+/// run writes its event). The register's figures come from the ledger, per case and
+/// organisation: after a SIGKILL mid-run, `vigie register` (JSON, CSV, text) counts the
+/// people really handed off; a case with the same id in another organisation has its
+/// own figures.
+#[test]
+fn killed_run_is_counted_in_the_register_from_the_ledger() {
+    const ROWS: usize = 3000;
+    let env = Env::smtp("");
+    let sink = env.sink();
+    env.open_case();
+    let people: Vec<Person> = (0..ROWS).map(Person::nth).collect();
+    let lines: Vec<Vec<u8>> = people.iter().map(Person::row).collect();
+    let csv = env.write_csv("people.csv", &csv_file(&lines));
+
+    let log = env.log_path("notify-killed");
+    let file = std::fs::File::create(&log).expect("notify log");
+    let mut child = Guard(Some(
+        Command::new(env!("CARGO_BIN_EXE_vigie"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg("--db")
+            .arg(env.v.db_path())
+            .arg("--config")
+            .arg(&env.config)
+            .args(["notify", "c1", "--recipients"])
+            .arg(&csv)
+            .args(["--concurrency", "2"])
+            .env_remove("VIGIE_DB")
+            .env_remove("VIGIE_CONFIG")
+            .env_remove("VIGIE_ORG")
+            .env("VIGIE_ACTOR", "test-dpo")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log handle"))
+            .stderr(file)
+            .spawn()
+            .expect("vigie notify starts"),
+    ));
+    let started = Instant::now();
+    while !sink.has(200) {
+        assert!(
+            child.try_exit().is_none(),
+            "the run ended before the kill\n{}",
+            env.diag()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "{}",
+            env.diag()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill9();
+    assert!(
+        env.campaign_events().is_empty(),
+        "a killed run writes no event"
+    );
+    let sent = env.count("SELECT COUNT(*) FROM ledger WHERE status = 'sent'") as u64;
+    let other = env.count("SELECT COUNT(*) FROM ledger WHERE status <> 'sent'") as u64;
+    assert!((1..ROWS as u64).contains(&sent), "{sent}\n{}", env.diag());
+
+    // Another organisation, with a case of the same id, notifies 3 people.
+    env.ok(&["org", "add", "acme", "--name", "ACME"]);
+    let acme = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["--org".to_string(), "acme".to_string()];
+        a.extend(args.iter().map(|s| s.to_string()));
+        a
+    };
+    let open = acme(&[
+        "case",
+        "open",
+        "--workflow",
+        "fr",
+        "--title",
+        "T",
+        "--aware-at",
+        "2026-11-20T09:00",
+        "--id",
+        "c1",
+    ]);
+    env.ok(&open.iter().map(String::as_str).collect::<Vec<_>>());
+    let small = env.write_csv(
+        "acme.csv",
+        &csv_file(&people[..3].iter().map(Person::row).collect::<Vec<_>>()),
+    );
+    let notify = acme(&["notify", "c1", "--recipients", small.to_str().unwrap()]);
+    env.ok(&notify.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let register = |org: &str| -> Value {
+        let stdout = env.ok(&["--org", org, "register", "--json"]);
+        let rows: Value = serde_json::from_str(&stdout).expect("register JSON");
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["case"] == "c1")
+            .cloned()
+            .unwrap_or_else(|| panic!("no c1 in {rows:#}"))
+    };
+    // A second case of the same organisation has none of c1's figures.
+    env.ok(&[
+        "case",
+        "open",
+        "--workflow",
+        "fr",
+        "--title",
+        "T",
+        "--aware-at",
+        "2026-11-20T09:00",
+        "--id",
+        "c2",
+    ]);
+    let c2 = env.ok(&["register", "--json"]);
+    let c2: Value = serde_json::from_str(&c2).expect("register JSON");
+    let c2 = c2
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["case"] == "c2")
+        .cloned();
+    assert_eq!(
+        c2.as_ref().map(|r| r["people_notified"].as_u64()),
+        Some(Some(0)),
+        "{c2:?}"
+    );
+    let d = register("default");
+    assert_eq!(d["people_notified"], sent, "{d:#}");
+    assert_eq!(d["people_to_retry"], other, "{d:#}");
+    assert_eq!(d["people_refused"], 0, "{d:#}");
+    let a = register("acme");
+    assert_eq!(
+        (a["people_notified"].as_u64(), a["people_to_retry"].as_u64()),
+        (Some(3), Some(0)),
+        "{a:#}"
+    );
+    // The CSV export and the text list carry the same figure.
+    let csv_out = env.ok(&["register", "--csv"]);
+    let mut r = csv::Reader::from_reader(csv_out.trim_start_matches('\u{feff}').as_bytes());
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let col = header
+        .iter()
+        .position(|h| h == "people_notified")
+        .unwrap_or_else(|| panic!("{header:?}"));
+    let row = r.records().next().expect("a row").expect("a record");
+    assert_eq!(row[col].parse::<u64>().ok(), Some(sent), "{csv_out}");
+    let text = env.ok(&["register"]);
+    assert!(text.contains(&format!("{sent} notified")), "{text}");
 }

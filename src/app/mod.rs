@@ -464,11 +464,12 @@ impl App {
         store: &mut Store,
         org: &str,
     ) -> Result<(Vec<crate::register::Row>, Vec<Unreadable>), AppError> {
+        let figures = crate::register::ledger_figures(store, org)?;
         let mut out = Vec::new();
         let mut unreadable = Vec::new();
         for id in store.case_ids_by_opening(org)? {
             if let Some(l) = self.listed(store, org, &id, &mut unreadable)? {
-                out.push(crate::register::row(&l.workflow, &l.case));
+                out.push(crate::register::row(&l.workflow, &l.case).with_ledger(&figures));
             }
         }
         Ok((out, unreadable))

@@ -56,6 +56,9 @@ pub struct CampaignRun {
     pub channel: String,
     pub sent: u64,
     pub failed: u64,
+    /// Refused for good by the mail server (5xx); absent from runs before it was counted.
+    #[serde(default)]
+    pub refused: u64,
     pub rejected: u64,
     pub skipped: u64,
     pub total_sent: u64,

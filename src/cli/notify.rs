@@ -25,6 +25,9 @@ pub struct NotifyArgs {
     /// Start a new campaign even though one exists with another file or template.
     #[arg(long)]
     new_campaign: bool,
+    /// Send also to people already notified by another campaign of this case.
+    #[arg(long)]
+    resend_notified: bool,
     #[arg(long)]
     json: bool,
 }
@@ -48,6 +51,7 @@ pub(super) fn run(ctx: &Ctx, a: NotifyArgs) -> Result<(), CliError> {
         concurrency: a.concurrency,
         limit: a.limit,
         new_campaign: a.new_campaign,
+        resend_notified: a.resend_notified,
     };
     let app = ctx.app()?;
     let mut store = ctx.store()?;
@@ -66,7 +70,7 @@ pub(super) fn run(ctx: &Ctx, a: NotifyArgs) -> Result<(), CliError> {
         print_json(&serde_json::to_value(&out).expect("outcome serializes"));
     } else {
         say!(
-            "campaign {}{}: {} sent, {} rejected, {} failed, {} skipped as already sent",
+            "campaign {}{}: {} sent, {} rejected, {} failed, {} refused, {} skipped as already notified",
             out.campaign,
             if out.dry_run {
                 " (dry run: nothing sent)"
@@ -76,10 +80,14 @@ pub(super) fn run(ctx: &Ctx, a: NotifyArgs) -> Result<(), CliError> {
             out.sent,
             out.rejected,
             out.failed,
+            out.refused,
             out.skipped
         );
         if let Some(r) = &out.rejects {
             say!("rejected rows, with line and reason: {r}");
+        }
+        if let Some(r) = &out.refused_list {
+            say!("refused by the mail server for good, to notify by letter: {r}");
         }
     }
     if out.failed > 0 {

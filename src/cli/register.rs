@@ -26,11 +26,12 @@ pub(super) fn run(ctx: &Ctx, a: RegisterArgs) -> Result<(), CliError> {
         say!("the register is empty: no case in organisation '{org}'");
     } else {
         say!(
-            "{:<22} {:<7} {:<13} {:<13} {}",
+            "{:<22} {:<7} {:<13} {:<13} {:<24} {}",
             "CASE",
             "STATUS",
             "AUTHORITY",
             "INDIVIDUALS",
+            "PEOPLE (LEDGER)",
             "REASON"
         );
         for r in rows {
@@ -43,7 +44,7 @@ pub(super) fn run(ctx: &Ctx, a: RegisterArgs) -> Result<(), CliError> {
             }
             let reason: String = reason.chars().take(70).collect();
             say!(
-                "{:<22} {:<7} {:<13} {:<13} {}",
+                "{:<22} {:<7} {:<13} {:<13} {:<24} {}",
                 r.case,
                 r.status,
                 format!(
@@ -52,6 +53,7 @@ pub(super) fn run(ctx: &Ctx, a: RegisterArgs) -> Result<(), CliError> {
                     if r.authority_late { " LATE" } else { "" }
                 ),
                 r.individuals,
+                r.people_summary(),
                 reason
             );
         }

@@ -6,9 +6,14 @@
 //! skips everyone already sent; e-mails and letters written as files are named by that
 //! key, so rewriting one after a crash leaves no duplicate; over SMTP, at most the
 //! messages in flight at a crash (the concurrency) go out twice, with the same Message-ID.
+//!
+//! A person sent by any campaign of the same case is skipped unless `resend_notified`.
+//! A 5xx answer is final: the person is `refused`, listed in `refused.csv` for a letter,
+//! never retried; a 4xx or a network error is `failed` and retried by a rerun.
 
 pub mod letter;
 pub mod recipients;
+pub mod refusal;
 
 use crate::case::Command;
 use crate::config::Config;
@@ -20,7 +25,7 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use letter::Letter;
 use recipients::{Channel, Reader, Recipient};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -35,6 +40,8 @@ pub struct Options {
     pub concurrency: usize,
     pub limit: Option<u64>,
     pub new_campaign: bool,
+    /// Send also to people already notified by another campaign of the case.
+    pub resend_notified: bool,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -44,10 +51,15 @@ pub struct Outcome {
     pub sent: u64,
     pub rejected: u64,
     pub failed: u64,
+    /// Refused for good by the mail server (5xx): to be notified by letter.
+    pub refused: u64,
+    /// Already notified, in this campaign or (unless --resend-notified) another of the case.
     pub skipped: u64,
     pub dry_run: bool,
     /// Where the rejected rows were written, if any.
     pub rejects: Option<String>,
+    /// Where the refused people were listed (line, identifier, redacted refusal), if any.
+    pub refused_list: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -386,73 +398,43 @@ pub fn run(
             .query_row("SELECT value FROM meta WHERE key = 'ledger_key'", [], |r| {
                 r.get(0)
             })?;
-    let last: Option<(i64, String, String)> = store
-        .conn()
-        .query_row(
-            "SELECT id, recipients_sha256, template_sha256 FROM campaigns
-             WHERE org = ?1 AND case_id = ?2 AND channel = ?3 ORDER BY id DESC LIMIT 1",
-            params![org, opts.case_id, opts.channel.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .ok();
-    let campaign = match (&last, opts.new_campaign) {
-        // A dry run of another file checks it as a new campaign would, refusing nothing.
-        (Some((_, r, t)), false)
-            if opts.dry_run && (*r != recipients_sha || *t != template_sha) =>
-        {
-            0
-        }
-        (Some((id, r, t)), false) => {
-            if *r != recipients_sha {
-                return Err(NotifyError::Input(format!(
-                    "campaign {id} of case {} was started with another recipient file: rerun it with the same file, or give --new-campaign",
-                    opts.case_id
-                )));
-            }
-            if *t != template_sha {
-                return Err(NotifyError::Input(format!(
-                    "campaign {id} of case {} was started with another letter template: rerun it with the same template, or give --new-campaign",
-                    opts.case_id
-                )));
-            }
-            *id
-        }
-        _ if opts.dry_run => 0,
-        _ => {
-            store.conn().execute(
-                "INSERT INTO campaigns (org, case_id, channel, recipients_sha256, template_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![org, opts.case_id, opts.channel.as_str(), recipients_sha, template_sha, crate::outbox::ts(now)],
-            )?;
-            store.conn().last_insert_rowid()
-        }
-    };
+    let campaign = choose_campaign(store, org, opts, &recipients_sha, &template_sha, now)?;
 
-    // Who is already done: 8 bytes of each key, so 1.6 million fit in ~20 MB.
+    // Who is already notified: in this campaign, and unless asked to resend, in any other
+    // campaign of this case (of this organisation). 8 bytes of each key, so 1.6 million
+    // fit in ~20 MB.
     let mut already: HashSet<u64> = HashSet::new();
-    if campaign != 0 {
-        let mut stmt = store
-            .conn()
-            .prepare("SELECT person FROM ledger WHERE campaign = ?1 AND status = 'sent'")?;
-        let rows = stmt.query_map([campaign], |r| r.get::<_, String>(0))?;
+    {
+        let mut stmt = store.conn().prepare(
+            "SELECT l.person FROM ledger l JOIN campaigns c ON c.id = l.campaign
+             WHERE c.org = ?1 AND c.case_id = ?2 AND l.status = 'sent' AND (l.campaign = ?3 OR ?4)",
+        )?;
+        let rows = stmt.query_map(
+            params![org, opts.case_id, campaign, !opts.resend_notified],
+            |r| r.get::<_, String>(0),
+        )?;
         for p in rows {
-            already.insert(u64::from_str_radix(&p?[..16], 16).unwrap_or(0));
+            already.insert(short_key(&p?));
+        }
+    }
+    // Who this campaign's mail server refused for good: listed again, never resent.
+    let mut refused_before: HashMap<u64, String> = HashMap::new();
+    if campaign != 0 {
+        let mut stmt = store.conn().prepare(
+            "SELECT person, COALESCE(error, '') FROM ledger WHERE campaign = ?1 AND status = 'refused'",
+        )?;
+        let rows = stmt.query_map([campaign], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (p, e) = row?;
+            refused_before.insert(short_key(&p), e);
         }
     }
     let mut seen: HashSet<u64> = HashSet::new();
 
-    // Rejected rows go beside the input, with the line and the reason.
-    let rejects_path = opts.recipients.with_file_name("rejects.csv");
-    let rejects_tmp = opts.recipients.with_file_name(".rejects.csv.tmp");
-
-    let mut rejects = csv::WriterBuilder::new()
-        .flexible(true)
-        .from_path(&rejects_tmp)
-        .map_err(|e| NotifyError::Runtime(format!("{}: {e}", rejects_tmp.display())))?;
-    let mut header = vec!["line".to_string(), "reason".to_string()];
-    header.extend(reader.header.iter().cloned());
-    rejects
-        .write_record(&header)
-        .map_err(|e| NotifyError::Runtime(e.to_string()))?;
+    // Rejected rows and refused people go beside the input, each with its line.
+    let mut lists = Lists::new(&opts.recipients, &reader.header)?;
 
     let mut out = Outcome {
         campaign,
@@ -472,22 +454,12 @@ pub fn run(
         .unwrap_or_else(|| PathBuf::from("letters"));
     let outbox_root = cfg.mail.outbox_dir();
     let date = |lang: Lang| time::date_in(now.with_timezone(&wf.timezone).date_naive(), lang);
-    let mut batch: Vec<(String, String, lettre::Message)> = Vec::new();
+    let mut batch: Vec<Handoff> = Vec::new();
     let concurrency = opts.concurrency.max(1);
     let mut done_rows = 0u64;
+    // Handed to the transport in this run, for --limit.
+    let mut attempted = 0u64;
     progress.start(total_lines.saturating_sub(1));
-
-    let reject = |rejects: &mut csv::Writer<std::fs::File>,
-                  line: u64,
-                  reason: &str,
-                  fields: &[String]|
-     -> Result<(), NotifyError> {
-        let mut rec = vec![line.to_string(), reason.to_string()];
-        rec.extend(fields.iter().cloned());
-        rejects
-            .write_record(&rec)
-            .map_err(|e| NotifyError::Runtime(e.to_string()))
-    };
 
     while let Some(row) = reader.next_row() {
         done_rows += 1;
@@ -498,7 +470,7 @@ pub fn run(
             Ok(r) => r,
             Err(rej) => {
                 out.rejected += 1;
-                reject(&mut rejects, rej.line, &rej.reason, &rej.fields)?;
+                lists.reject(rej.line, &rej.reason, &rej.fields)?;
                 continue;
             }
         };
@@ -506,15 +478,13 @@ pub fn run(
             Hmac::<Sha256>::new_from_slice(ledger_key.as_bytes()).expect("HMAC takes any key");
         mac.update(r.id.as_bytes());
         let person = hex(&mac.finalize().into_bytes());
-        let short = u64::from_str_radix(&person[..16], 16).unwrap_or(0);
+        let short = short_key(&person);
         if !seen.insert(short) {
             out.rejected += 1;
-            let fields = vec![r.id.clone()];
-            reject(
-                &mut rejects,
+            lists.reject(
                 r.line,
                 "duplicate identifier: this person is already in the file",
-                &fields,
+                std::slice::from_ref(&r.id),
             )?;
             continue;
         }
@@ -522,10 +492,12 @@ pub fn run(
             out.skipped += 1;
             continue;
         }
-        if opts
-            .limit
-            .is_some_and(|l| out.sent + out.failed + batch.len() as u64 + writers.in_flight >= l)
-        {
+        if let Some(why) = refused_before.get(&short) {
+            out.refused += 1;
+            lists.refused(r.line, &r.id, why)?;
+            continue;
+        }
+        if opts.limit.is_some_and(|l| attempted >= l) {
             break;
         }
         let lang = r
@@ -540,54 +512,53 @@ pub fn run(
             let h = Sha256::digest(format!("campaign:{campaign}:{person}").as_bytes());
             format!("<{}@{domain}>", hex(&h[..16]))
         };
+        // The message is built in a dry run too: what the dry run accepts, the run sends.
+        let msg = match opts.channel {
+            Channel::Letter => None,
+            Channel::Email => match email(&from, &r, rendered.subject.clone(), &rendered, &mid) {
+                Ok(m) => Some(m),
+                Err(reason) => {
+                    out.rejected += 1;
+                    lists.reject(r.line, reason, std::slice::from_ref(&r.id))?;
+                    continue;
+                }
+            },
+        };
         if opts.dry_run {
-            std::hint::black_box(&rendered);
+            std::hint::black_box((&rendered, &msg));
             out.sent += 1;
             continue;
         }
-        match opts.channel {
-            Channel::Letter => {
+        attempted += 1;
+        match (opts.channel, msg) {
+            (Channel::Email, Some(msg)) => match mailer.as_ref().expect("checked above") {
+                Mailer::File(_) => {
+                    let dir = shard(&outbox_root, campaign, &person);
+                    writers.submit(dir, format!("{person}.eml"), msg.formatted(), person, mid)?;
+                }
+                Mailer::Smtp(..) | Mailer::Relay(_) => {
+                    batch.push(Handoff {
+                        person,
+                        mid,
+                        msg,
+                        recipient: r,
+                    });
+                    if batch.len() >= concurrency {
+                        send_batch(
+                            &mut ledger,
+                            &mut batch,
+                            mailer.as_ref().expect("smtp"),
+                            rt.as_ref().expect("runtime"),
+                            &mut out,
+                            &mut lists,
+                        )?;
+                    }
+                }
+            },
+            _ => {
                 let body = letter_file(&r, &org_name, &rendered.text, &date(lang));
                 let dir = shard(&letters_root, campaign, &person);
                 writers.submit(dir, format!("{person}.txt"), body.into_bytes(), person, mid)?;
-            }
-            Channel::Email => {
-                let to = crate::mail::mailbox(&r.email)
-                    .map_err(|e| NotifyError::Runtime(e.to_string()))?;
-                let msg = lettre::Message::builder()
-                    .from(from.clone())
-                    .to(to)
-                    .subject(rendered.subject)
-                    .message_id(Some(mid.clone()))
-                    .multipart(lettre::message::MultiPart::alternative_plain_html(
-                        rendered.text,
-                        format!("<!doctype html><html><head><meta charset=\"utf-8\"></head><body>\n{}</body></html>\n", rendered.html),
-                    ))
-                    .map_err(|e| NotifyError::Runtime(e.to_string()))?;
-                match mailer.as_ref().expect("checked above") {
-                    Mailer::File(_) => {
-                        let dir = shard(&outbox_root, campaign, &person);
-                        writers.submit(
-                            dir,
-                            format!("{person}.eml"),
-                            msg.formatted(),
-                            person,
-                            mid,
-                        )?;
-                    }
-                    Mailer::Smtp(..) | Mailer::Relay(_) => {
-                        batch.push((person, mid, msg));
-                        if batch.len() >= concurrency {
-                            send_batch(
-                                &mut ledger,
-                                &mut batch,
-                                mailer.as_ref().expect("smtp"),
-                                rt.as_ref().expect("runtime"),
-                                &mut out,
-                            )?;
-                        }
-                    }
-                }
             }
         }
         writers.drain(&mut ledger, &mut out)?;
@@ -603,24 +574,15 @@ pub fn run(
             mailer.as_ref().expect("smtp"),
             rt.as_ref().expect("runtime"),
             &mut out,
+            &mut lists,
         )?;
     }
     ledger.flush(time::now())?;
     progress.tick(done_rows, out.sent);
     progress.finish();
-    rejects
-        .flush()
-        .map_err(|e| NotifyError::Runtime(e.to_string()))?;
-    drop(rejects);
-    if out.rejected > 0 {
-        std::fs::rename(&rejects_tmp, &rejects_path)
-            .map_err(|e| NotifyError::Runtime(format!("{}: {e}", rejects_path.display())))?;
-        out.rejects = Some(rejects_path.display().to_string());
-    } else {
-        // No stale list from an earlier run may suggest rows are still rejected.
-        let _ = std::fs::remove_file(&rejects_tmp);
-        let _ = std::fs::remove_file(&rejects_path);
-    }
+    let (rejects, refused_list) = lists.finish()?;
+    out.rejects = rejects;
+    out.refused_list = refused_list;
 
     // The register records what this run did.
     if !opts.dry_run {
@@ -639,6 +601,7 @@ pub fn run(
                     channel: opts.channel.as_str().into(),
                     sent: out.sent,
                     failed: out.failed,
+                    refused: out.refused,
                     rejected: out.rejected,
                     skipped: out.skipped,
                     total_sent: total_sent as u64,
@@ -653,28 +616,206 @@ pub fn run(
     Ok(out)
 }
 
+/// The first 8 bytes of a person's key, as kept in memory.
+fn short_key(person: &str) -> u64 {
+    u64::from_str_radix(&person[..16], 16).unwrap_or(0)
+}
+
+/// The campaign this run belongs to: the latest one of this case and channel with the
+/// same file and template is resumed (an earlier campaign too); a new one is started for
+/// the first run or on --new-campaign; another file or template is refused. A dry run
+/// creates nothing (campaign 0 when it would create one).
+fn choose_campaign(
+    store: &mut Store,
+    org: &str,
+    opts: &Options,
+    recipients_sha: &str,
+    template_sha: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, NotifyError> {
+    let conn = store.conn();
+    let channel = opts.channel.as_str();
+    let same: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM campaigns WHERE org = ?1 AND case_id = ?2 AND channel = ?3
+             AND recipients_sha256 = ?4 AND template_sha256 = ?5 ORDER BY id DESC LIMIT 1",
+            params![org, opts.case_id, channel, recipients_sha, template_sha],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let last: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT id, recipients_sha256 FROM campaigns
+             WHERE org = ?1 AND case_id = ?2 AND channel = ?3 ORDER BY id DESC LIMIT 1",
+            params![org, opts.case_id, channel],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match (same, last) {
+        (Some(id), _) if !opts.new_campaign => Ok(id),
+        // A dry run of another file checks it as a new campaign would, refusing nothing.
+        _ if opts.dry_run => Ok(0),
+        (None, Some((id, r))) if !opts.new_campaign => {
+            let what = if r != recipients_sha {
+                "recipient file"
+            } else {
+                "letter template"
+            };
+            Err(NotifyError::Input(format!(
+                "campaign {id} of case {} was started with another {what}: rerun it with the same {}, or give --new-campaign",
+                opts.case_id,
+                if r != recipients_sha {
+                    "file"
+                } else {
+                    "template"
+                }
+            )))
+        }
+        _ => {
+            conn.execute(
+                "INSERT INTO campaigns (org, case_id, channel, recipients_sha256, template_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![org, opts.case_id, channel, recipients_sha, template_sha, crate::outbox::ts(now)],
+            )?;
+            Ok(conn.last_insert_rowid())
+        }
+    }
+}
+
+/// The e-mail to one person. A message that cannot be built is a rejected row.
+fn email(
+    from: &lettre::message::Mailbox,
+    r: &Recipient,
+    subject: String,
+    rendered: &letter::Rendered,
+    mid: &str,
+) -> Result<lettre::Message, &'static str> {
+    let to = r.mailbox.clone().ok_or("missing e-mail address")?;
+    lettre::Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(subject)
+        .message_id(Some(mid.to_string()))
+        .multipart(lettre::message::MultiPart::alternative_plain_html(
+            rendered.text.clone(),
+            format!(
+                "<!doctype html><html><head><meta charset=\"utf-8\"></head><body>\n{}</body></html>\n",
+                rendered.html
+            ),
+        ))
+        .map_err(|_| "the e-mail cannot be built for this address")
+}
+
+/// `rejects.csv` (rows that cannot be used) and `refused.csv` (people the mail server
+/// refused for good, to notify by letter), written beside the input under temporary
+/// names and put in place at the end; a list left empty removes a stale one.
+struct Lists {
+    rejects: (csv::Writer<std::fs::File>, PathBuf, PathBuf, bool),
+    refused: (csv::Writer<std::fs::File>, PathBuf, PathBuf, bool),
+}
+
+impl Lists {
+    fn new(input: &Path, header: &[String]) -> Result<Lists, NotifyError> {
+        let open = |name: &str, head: Vec<String>| {
+            let path = input.with_file_name(name);
+            let tmp = input.with_file_name(format!(".{name}.tmp"));
+            let mut w = csv::WriterBuilder::new()
+                .flexible(true)
+                .from_path(&tmp)
+                .map_err(|e| NotifyError::Runtime(format!("{}: {e}", tmp.display())))?;
+            w.write_record(&head)
+                .map_err(|e| NotifyError::Runtime(e.to_string()))?;
+            Ok::<_, NotifyError>((w, tmp, path, false))
+        };
+        let mut rejects_head = vec!["line".to_string(), "reason".to_string()];
+        rejects_head.extend(header.iter().cloned());
+        Ok(Lists {
+            rejects: open("rejects.csv", rejects_head)?,
+            refused: open(
+                "refused.csv",
+                vec!["line".into(), "id".into(), "refusal".into()],
+            )?,
+        })
+    }
+
+    fn write(
+        list: &mut (csv::Writer<std::fs::File>, PathBuf, PathBuf, bool),
+        rec: Vec<String>,
+    ) -> Result<(), NotifyError> {
+        list.3 = true;
+        list.0
+            .write_record(&rec)
+            .map_err(|e| NotifyError::Runtime(e.to_string()))
+    }
+
+    fn reject(&mut self, line: u64, reason: &str, fields: &[String]) -> Result<(), NotifyError> {
+        let mut rec = vec![line.to_string(), reason.to_string()];
+        rec.extend(fields.iter().cloned());
+        Lists::write(&mut self.rejects, rec)
+    }
+
+    fn refused(&mut self, line: u64, id: &str, why: &str) -> Result<(), NotifyError> {
+        Lists::write(
+            &mut self.refused,
+            vec![line.to_string(), id.to_string(), why.to_string()],
+        )
+    }
+
+    /// Puts the lists in place; their paths, when not empty.
+    fn finish(self) -> Result<(Option<String>, Option<String>), NotifyError> {
+        let put =
+            |(mut w, tmp, path, used): (csv::Writer<std::fs::File>, PathBuf, PathBuf, bool)| {
+                w.flush()
+                    .map_err(|e| NotifyError::Runtime(format!("{}: {e}", tmp.display())))?;
+                drop(w);
+                if used {
+                    std::fs::rename(&tmp, &path)
+                        .map_err(|e| NotifyError::Runtime(format!("{}: {e}", path.display())))?;
+                    Ok::<_, NotifyError>(Some(path.display().to_string()))
+                } else {
+                    // No stale list from an earlier run may suggest rows are still listed.
+                    let _ = std::fs::remove_file(&tmp);
+                    let _ = std::fs::remove_file(&path);
+                    Ok(None)
+                }
+            };
+        Ok((put(self.rejects)?, put(self.refused)?))
+    }
+}
+
+/// One e-mail waiting for its SMTP batch.
+struct Handoff {
+    person: String,
+    mid: String,
+    msg: lettre::Message,
+    /// For the follow-up list and to redact the server's answer.
+    recipient: Recipient,
+}
+
 /// Sends one batch over SMTP: the batch is written as `sending` first, so a crash
 /// leaves at most this batch (the concurrency) to send again, with the same Message-IDs.
+/// A 5xx answer is final (refused, listed for a letter); anything else is retried by a
+/// rerun. Only the codes and a redacted text of the answer are kept.
 fn send_batch(
     ledger: &mut Ledger,
-    batch: &mut Vec<(String, String, lettre::Message)>,
+    batch: &mut Vec<Handoff>,
     mailer: &Mailer,
     rt: &tokio::runtime::Runtime,
     out: &mut Outcome,
+    lists: &mut Lists,
 ) -> Result<(), NotifyError> {
-    for (person, mid, _) in batch.iter() {
+    for h in batch.iter() {
         ledger
             .pending
-            .push((person.clone(), mid.clone(), "sending", None));
+            .push((h.person.clone(), h.mid.clone(), "sending", None));
     }
     ledger.flush(time::now())?;
     let results = rt.block_on(async {
         let mut set = tokio::task::JoinSet::new();
-        for (person, mid, msg) in batch.drain(..) {
+        for h in batch.drain(..) {
             let mailer = mailer.clone();
             set.spawn(async move {
-                let r = mailer.send(msg, &mid).await;
-                (person, mid, r)
+                let r = mailer.send(h.msg, &h.mid).await;
+                (h.person, h.mid, h.recipient, r)
             });
         }
         let mut results = Vec::new();
@@ -685,17 +826,22 @@ fn send_batch(
         }
         results
     });
-    for (person, mid, r) in results {
+    for (person, mid, recipient, r) in results {
         match r {
             Ok(()) => {
                 out.sent += 1;
                 ledger.pending.push((person, mid, "sent", None));
             }
             Err(e) => {
-                out.failed += 1;
-                ledger
-                    .pending
-                    .push((person, mid, "failed", Some(e.message)));
+                let why = refusal::redact(&e.message, &recipient);
+                if e.transient {
+                    out.failed += 1;
+                    ledger.pending.push((person, mid, "failed", Some(why)));
+                } else {
+                    out.refused += 1;
+                    lists.refused(recipient.line, &recipient.id, &why)?;
+                    ledger.pending.push((person, mid, "refused", Some(why)));
+                }
             }
         }
     }

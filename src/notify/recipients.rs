@@ -46,6 +46,9 @@ pub struct Recipient {
     pub city: String,
     pub country: String,
     pub lang: Option<String>,
+    /// The e-mail address as the sender will use it, parsed once by [`parse_email`]
+    /// (set for every accepted row of an e-mail campaign).
+    pub mailbox: Option<lettre::message::Mailbox>,
 }
 
 impl fmt::Debug for Recipient {
@@ -67,6 +70,22 @@ impl Recipient {
             (true, true) => String::new(),
         }
     }
+}
+
+/// The one parse of an e-mail address, for the dry run and the real run alike: what it
+/// accepts, the sender can address. A display name, a quoted local part and an IP address
+/// as the domain are refused (lettre's message builder would refuse the first two, and a
+/// person's mailbox is never at an IP address).
+pub fn parse_email(s: &str) -> Result<lettre::message::Mailbox, &'static str> {
+    let m: lettre::message::Mailbox = s.parse().map_err(|_| "invalid e-mail address")?;
+    if m.name.is_some() || AsRef::<str>::as_ref(&m.email) != s {
+        return Err("invalid e-mail address: give the address alone, without a name");
+    }
+    let domain = m.email.domain();
+    if domain.starts_with('[') || domain.parse::<std::net::IpAddr>().is_ok() {
+        return Err("invalid e-mail address: an IP address is not a mailbox's domain");
+    }
+    Ok(m)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -230,7 +249,7 @@ impl<R: Read> Reader<R> {
                 .map(|s| s.trim().to_string())
                 .unwrap_or_default()
         };
-        let r = Recipient {
+        let mut r = Recipient {
             line,
             id: get(Some(self.cols.id)),
             email: get(self.cols.email),
@@ -246,6 +265,7 @@ impl<R: Read> Reader<R> {
                 .lang
                 .map(|i| get(Some(i)))
                 .filter(|s| !s.is_empty()),
+            mailbox: None,
         };
         let reject = |reason: String| {
             Err(Rejected {
@@ -283,8 +303,9 @@ impl<R: Read> Reader<R> {
                 if r.email.is_empty() {
                     return reject("missing e-mail address".into());
                 }
-                if r.email.parse::<lettre::Address>().is_err() {
-                    return reject("invalid e-mail address".into());
+                match parse_email(&r.email) {
+                    Ok(m) => r.mailbox = Some(m),
+                    Err(reason) => return reject(reason.into()),
                 }
             }
             Channel::Letter => {
@@ -294,5 +315,32 @@ impl<R: Read> Reader<R> {
             }
         }
         Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_email;
+
+    #[test]
+    fn one_parse_accepts_what_the_sender_can_address() {
+        for ok in [
+            "a@example.org",
+            "first.last+tag@sub.example.org",
+            "o'neil@example.fr",
+        ] {
+            assert!(parse_email(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "x@[127.0.0.1]",
+            "x@127.0.0.1",
+            "\"a b\"@c.org",
+            "Ann <ann@example.org>",
+            "chloe.example.org",
+            "a@",
+            "@example.org",
+        ] {
+            assert!(parse_email(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -7,7 +7,10 @@ message atomically into DIR as `<n>.eml` (the raw message as received) and `<n>.
 a reader that sees `<n>.rcpt` also sees the complete `<n>.eml`.
 
 Recipients whose local part starts with `reject` are refused at RCPT time with
-`550 5.1.1 mailbox unavailable` (a permanent error).
+`550 5.1.1 mailbox unavailable` (a permanent error). Those starting with `refuse` are
+refused with a 550 that echoes the address and its local part, as many relays do. Those
+starting with `busy` get `451 4.2.1` (echoing the address too) until a file named
+`busy-ok` exists in DIR, then they are accepted.
 
 Prints `ready` on stdout once listening, then runs until SIGTERM/SIGINT (or SIGKILL).
 Numbering resumes after the highest `<n>` already in DIR, so a restarted sink never
@@ -37,6 +40,10 @@ class Sink:
         local = address.split("@", 1)[0].lower()
         if local.startswith("reject"):
             return "550 5.1.1 mailbox unavailable"
+        if local.startswith("refuse"):
+            return "550 5.1.1 <%s>: Recipient address rejected: user %s unknown" % (address, local)
+        if local.startswith("busy") and not os.path.exists(os.path.join(self.dir, "busy-ok")):
+            return "451 4.2.1 <%s>: mailbox %s busy, try again later" % (address, local)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
