@@ -5,7 +5,9 @@
 
 use crate::config::Config;
 use crate::mail::Mailer;
+use crate::mail::RcptOutcome;
 use crate::mail::reminder::{self, ReminderTemplates};
+use crate::outbox::delivery::{self, Attempt, Recorded};
 use crate::outbox::wake::wake_path;
 use crate::outbox::{self, Claimed, Planned, plan};
 use crate::render::{Labels, Templates};
@@ -46,9 +48,6 @@ impl ServeError {
     }
 }
 
-/// Reminders handed to the transport at once.
-const MAX_IN_FLIGHT: usize = 64;
-
 pub struct ServeOptions {
     pub db: PathBuf,
     pub config: Config,
@@ -81,6 +80,10 @@ struct Dispatcher {
     token: String,
     opts_batch: usize,
     lease: Duration,
+    /// Reminders sent and not yet recorded, at most (`Mailer::in_flight`).
+    in_flight: usize,
+    /// The key recipients are hashed with (`outbox::delivery`).
+    secret: String,
 }
 
 impl Dispatcher {
@@ -103,8 +106,10 @@ impl Dispatcher {
         Ok(l)
     }
 
-    /// One round: claim due timers, send them concurrently, record the outcomes.
-    /// Returns how many were claimed.
+    /// One round: claim due timers, send them concurrently, and record each outcome as
+    /// soon as it is known (what finished meanwhile in the same transaction). A reminder
+    /// is in flight from its spawn until its outcome is recorded, and at most
+    /// `in_flight` are: a crash resends at most that many. Returns how many were claimed.
     async fn round(&mut self, now: DateTime<Utc>) -> Result<usize, ServeError> {
         let claimed = outbox::claim(
             self.store.conn(),
@@ -114,20 +119,17 @@ impl Dispatcher {
             &self.token,
         )?;
         let n = claimed.len();
-        let mut sends = tokio::task::JoinSet::new();
-        // lettre opens a new connection whenever none is idle: bound the messages in flight.
-        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+        let mut sends: tokio::task::JoinSet<Attempt> = tokio::task::JoinSet::new();
         for c in claimed {
+            while sends.len() >= self.in_flight {
+                self.record_finished(&mut sends).await?;
+            }
             let built = self.build(&c, now);
             match built {
                 Ok(Some((mail, next))) => {
+                    let attempt = self.prepare(c, &mail, next)?;
                     let mailer = self.mailer.clone();
-                    let slots = slots.clone();
-                    sends.spawn(async move {
-                        let _slot = slots.acquire_owned().await;
-                        let r = mailer.send(mail.message, &mail.message_id).await;
-                        (c, mail.message_id, next, r)
-                    });
+                    sends.spawn(async move { send(mailer, mail, attempt).await });
                 }
                 Ok(None) => {
                     outbox::cancel(self.store.conn(), &c)?;
@@ -141,45 +143,92 @@ impl Dispatcher {
                 }
             }
         }
-        let mut done = Vec::new();
-        while let Some(joined) = sends.join_next().await {
-            let (c, message_id, next, result) =
-                joined.map_err(|e| ServeError::Io(e.to_string()))?;
-            match result {
-                Ok(()) => done.push((c, message_id, next)),
-                Err(e) => {
-                    let now = time::now();
-                    if e.transient {
-                        log(&format!(
-                            "reminder {} not sent (attempt {}), retry in {} s: {}",
-                            c.key,
-                            c.attempts + 1,
-                            outbox::backoff(c.attempts).num_seconds(),
-                            e.message
-                        ));
-                    } else {
-                        log(&format!(
-                            "reminder {} refused, dead-lettered: {}",
-                            c.key, e.message
-                        ));
-                    }
-                    outbox::fail(self.store.conn(), &c, &e.message, e.transient, now)?;
-                }
-            }
-        }
-        if !done.is_empty() {
-            let ours = outbox::complete(self.store.conn(), &done, time::now())?;
-            for (c, mid, _) in &done {
-                log(&format!("sent {} {}", c.key, mid));
-            }
-            if ours < done.len() {
-                log(&format!(
-                    "{} reminder(s) sent after their lease was lost",
-                    done.len() - ours
-                ));
-            }
+        while !sends.is_empty() {
+            self.record_finished(&mut sends).await?;
         }
         Ok(n)
+    }
+
+    /// Waits for one send to finish, takes every other one finished by then, and
+    /// records them all in one transaction.
+    async fn record_finished(
+        &mut self,
+        sends: &mut tokio::task::JoinSet<Attempt>,
+    ) -> Result<(), ServeError> {
+        let mut group = Vec::new();
+        if let Some(joined) = sends.join_next().await {
+            group.push(joined.map_err(|e| ServeError::Io(e.to_string()))?);
+        }
+        while let Some(joined) = sends.try_join_next() {
+            group.push(joined.map_err(|e| ServeError::Io(e.to_string()))?);
+        }
+        if group.is_empty() {
+            return Ok(());
+        }
+        let outcomes = delivery::record(self.store.conn(), &group, time::now())?;
+        for (a, r) in group.iter().zip(outcomes) {
+            let c = &a.claimed;
+            match r {
+                Recorded::Sent(None) => log(&format!("sent {} {}", c.key, a.message_id)),
+                Recorded::Sent(Some(why)) => {
+                    log(&format!("sent {} {}; {why}", c.key, a.message_id))
+                }
+                Recorded::Retry(why) => log(&format!(
+                    "reminder {} not sent to every recipient (attempt {}), retry in {} s: {why}",
+                    c.key,
+                    c.attempts + 1,
+                    outbox::backoff(c.attempts).num_seconds(),
+                )),
+                Recorded::Dead(why) => {
+                    log(&format!("reminder {} refused, dead-lettered: {why}", c.key))
+                }
+                Recorded::NotOurs => log(&format!(
+                    "reminder {} handed off after its lease was lost",
+                    c.key
+                )),
+            }
+        }
+        Ok(())
+    }
+
+    /// The attempt for a built reminder: each recipient by hash, those dealt with by an
+    /// earlier attempt marked done, those that are not addresses refused here.
+    fn prepare(
+        &mut self,
+        c: Claimed,
+        mail: &reminder::ReminderMail,
+        next: Option<Planned>,
+    ) -> Result<Attempt, ServeError> {
+        let done = delivery::done(self.store.conn(), c.id)?;
+        let recipients = mail
+            .to
+            .iter()
+            .map(|t| {
+                let address = crate::mail::mailbox(t).map(|m| m.email);
+                let hash = delivery::recipient_hash(
+                    &self.secret,
+                    &c.key,
+                    address
+                        .as_ref()
+                        .map(AsRef::<str>::as_ref)
+                        .unwrap_or(t.as_str()),
+                );
+                let outcome = if done.contains_key(&hash) {
+                    None
+                } else if address.is_err() {
+                    Some(RcptOutcome::Refused("not an e-mail address".into()))
+                } else {
+                    Some(RcptOutcome::Deferred("not sent yet".into()))
+                };
+                (hash, outcome)
+            })
+            .collect();
+        Ok(Attempt {
+            claimed: c,
+            message_id: mail.message_id.clone(),
+            next,
+            recipients,
+        })
     }
 
     /// The message for a claimed timer, and the next overdue reminder to plan once it is
@@ -229,6 +278,26 @@ impl Dispatcher {
         };
         Ok(Some((mail, next)))
     }
+}
+
+/// Hands a reminder to the recipients still waiting for it and fills in their outcomes.
+async fn send(mailer: Mailer, mail: reminder::ReminderMail, mut attempt: Attempt) -> Attempt {
+    let waiting: Vec<usize> = attempt
+        .recipients
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, o))| matches!(o, Some(RcptOutcome::Deferred(_))))
+        .map(|(i, _)| i)
+        .collect();
+    let to: Vec<lettre::Address> = waiting
+        .iter()
+        .filter_map(|i| crate::mail::mailbox(&mail.to[*i]).ok().map(|m| m.email))
+        .collect();
+    let outcomes = mailer.send_each(&mail.message, &mail.message_id, &to).await;
+    for (i, o) in waiting.into_iter().zip(outcomes) {
+        attempt.recipients[i].1 = Some(o);
+    }
+    attempt
 }
 
 /// Checks the configuration as `vigie serve` will use it, before anything runs.
@@ -357,7 +426,10 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         std::process::id(),
         Utc::now().timestamp_nanos_opt().unwrap_or_default()
     );
+    let secret = delivery::secret(store.conn())?;
     let mut d = Dispatcher {
+        in_flight: mailer.in_flight(),
+        secret,
         store,
         cfg: opts.config.clone(),
         mailer,
@@ -369,12 +441,13 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         lease: opts.lease,
     };
     log(&format!(
-        "dispatching reminders from {} ({})",
+        "dispatching reminders from {} ({}, at most {} in flight)",
         opts.db.display(),
         match d.mailer {
             Mailer::Smtp(..) | Mailer::Relay(_) => "SMTP".to_string(),
             Mailer::File(ref p) => format!("e-mails written to {}", p.display()),
-        }
+        },
+        d.in_flight
     ));
     let mut buf = [0u8; 64];
     while !stop.load(Ordering::SeqCst) {

@@ -11,10 +11,41 @@ use chrono::{
 use chrono_tz::Tz;
 use std::fmt;
 
+/// The earliest instant vigie accepts: 1970-01-01T00:00:00Z.
+pub fn min_instant() -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH
+}
+
+/// The latest instant vigie accepts or computes: 9999-12-30T00:00:00Z. A day short of
+/// the end of year 9999, so that the instant written in any zone (offsets are under a
+/// day) still has four digits of year, and RFC 3339 reads it back.
+pub fn max_instant() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(9999, 12, 30, 0, 0, 0)
+        .single()
+        .expect("a valid date")
+}
+
+/// The bounds, in words, for error messages.
+pub const BOUNDS: &str = "from 1970-01-01 to 9999-12-30 (UTC)";
+
+/// Whether an instant is within [`min_instant`]..=[`max_instant`]: what every stored
+/// instant must be, so that it reads back.
+pub fn in_bounds(t: DateTime<Utc>) -> bool {
+    (min_instant()..=max_instant()).contains(&t)
+}
+
+/// `t` moved into the bounds: for due times computed from long workflow periods.
+fn clamp(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.clamp(min_instant(), max_instant())
+}
+
+/// The largest shift `VIGIE_NOW_OFFSET` may give, either way: about a century.
+pub const MAX_NOW_OFFSET_DAYS: i64 = 36_525;
+
 /// The current instant. `VIGIE_NOW_OFFSET` (`+71h`, `-30m`, `+90s`) shifts it, so that
 /// drills and tests move time instead of waiting hours. Checked by the CLI at start.
 pub fn now() -> DateTime<Utc> {
-    Utc::now() + now_offset().unwrap_or_default()
+    clamp(Utc::now() + now_offset().unwrap_or_default())
 }
 
 /// The shift given by `VIGIE_NOW_OFFSET`, if any.
@@ -24,7 +55,10 @@ pub fn now_offset() -> Result<Duration, String> {
         .get_or_init(|| match std::env::var("VIGIE_NOW_OFFSET") {
             Err(_) => Ok(Duration::zero()),
             Ok(v) => parse_offset(&v).ok_or_else(|| {
-                format!("VIGIE_NOW_OFFSET '{v}' is not a shift such as +71h, -30m or +90s")
+                format!(
+                    "VIGIE_NOW_OFFSET '{}' is not a shift such as +71h, -30m or +90s, of at most {MAX_NOW_OFFSET_DAYS} days",
+                    v.escape_debug()
+                )
             }),
         })
         .clone()
@@ -41,46 +75,56 @@ fn parse_offset(v: &str) -> Option<Duration> {
     }
     let (num, unit) = rest.split_at(rest.find(|c: char| !c.is_ascii_digit())?);
     let n: i64 = num.parse().ok()?;
-    let d = match unit {
-        "s" => Duration::seconds(n),
-        "m" => Duration::minutes(n),
-        "h" => Duration::hours(n),
-        "d" => Duration::days(n),
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => return None,
     };
-    Some(d * sign)
+    let secs = n.checked_mul(unit_secs)?;
+    if secs > MAX_NOW_OFFSET_DAYS * 86_400 {
+        return None;
+    }
+    Some(Duration::seconds(secs * sign))
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TimeError {
-    #[error(
-        "'{0}' is not a time: use RFC 3339, e.g. 2026-10-23T10:00:00+02:00, or a local 2026-10-23T10:00"
-    )]
+    #[error("{q_0} is not a time: use RFC 3339, e.g. 2026-10-23T10:00:00+02:00, or a local 2026-10-23T10:00", q_0 = crate::util::quote(.0))]
     Unparsable(String),
-    #[error(
-        "'{input}' happens twice in {zone} (clocks go back): give the offset, {first} or {second}"
-    )]
+    #[error("{q_input} happens twice in {zone} (clocks go back): give the offset, {first} or {second}", q_input = crate::util::quote(.input))]
     Ambiguous {
         input: String,
         zone: Tz,
         first: String,
         second: String,
     },
-    #[error(
-        "'{input}' does not exist in {zone} (clocks go forward): did you mean {before} or {after}?"
-    )]
+    #[error("{q_input} does not exist in {zone} (clocks go forward): did you mean {before} or {after}?", q_input = crate::util::quote(.input))]
     Skipped {
         input: String,
         zone: Tz,
         before: String,
         after: String,
     },
+    #[error("'{0}' is outside the times vigie keeps: {BOUNDS}")]
+    OutOfBounds(String),
 }
 
 /// Reads an RFC 3339 instant, or a local date-time without offset in `zone`.
 /// A local time made ambiguous or skipped by a DST change is an error naming the candidates.
+/// Every instant it returns is [`in_bounds`]: anything else is an error naming the bounds.
 pub fn parse_instant(input: &str, zone: Tz) -> Result<DateTime<Utc>, TimeError> {
     let s = input.trim();
+    let t = parse_unbounded(s, zone)?;
+    if in_bounds(t) {
+        Ok(t)
+    } else {
+        Err(TimeError::OutOfBounds(s.to_string()))
+    }
+}
+
+fn parse_unbounded(s: &str, zone: Tz) -> Result<DateTime<Utc>, TimeError> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Ok(dt.with_timezone(&Utc));
     }
@@ -100,6 +144,10 @@ pub fn parse_instant(input: &str, zone: Tz) -> Result<DateTime<Utc>, TimeError> 
         return Ok(Utc.from_utc_datetime(&naive));
     }
     let naive = parse_naive(s).ok_or_else(|| TimeError::Unparsable(s.to_string()))?;
+    // Far from the bounds, zone arithmetic could overflow: refuse before it.
+    if !(1969..=9999).contains(&naive.year()) {
+        return Err(TimeError::OutOfBounds(s.to_string()));
+    }
     match zone.from_local_datetime(&naive) {
         LocalResult::Single(dt) => Ok(dt.with_timezone(&Utc)),
         LocalResult::Ambiguous(a, b) => Err(TimeError::Ambiguous {
@@ -169,7 +217,7 @@ pub enum Period {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("'{0}' is not a duration: use a number and a unit, e.g. 30m, 72h, 3d, 2w, 1 month")]
+#[error("{q_0} is not a duration: use a number and a unit, e.g. 30m, 72h, 3d, 2w, 1 month", q_0 = crate::util::quote(.0))]
 pub struct PeriodError(pub String);
 
 impl Period {
@@ -197,26 +245,38 @@ impl Period {
 
     /// `start + self`: absolute for minutes and hours, calendar arithmetic in `zone`
     /// for days, weeks and months (same local time; month ends clamp to the last day).
+    /// The result is held within [`min_instant`]..=[`max_instant`] (a 100,000-month
+    /// period from 2026 would otherwise leave what RFC 3339 can write).
     pub fn add_to(self, start: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
-        match self {
-            Period::Minutes(n) => start + Duration::minutes(n),
-            Period::Hours(n) => start + Duration::hours(n),
-            Period::Days(n) => calendar(start, zone, |d| d + chrono::Days::new(n as u64)),
-            Period::Weeks(n) => calendar(start, zone, |d| d + chrono::Days::new(7 * n as u64)),
+        let days = |n: i64| chrono::Days::new(n.unsigned_abs());
+        clamp(match self {
+            Period::Minutes(n) => absolute(start, n.saturating_mul(60)),
+            Period::Hours(n) => absolute(start, n.saturating_mul(3600)),
+            Period::Days(n) => calendar(start, zone, true, |d| d.checked_add_days(days(n))),
+            Period::Weeks(n) => calendar(start, zone, true, |d| {
+                d.checked_add_days(days(n.saturating_mul(7)))
+            }),
             // chrono's Months clamps the 31st to the last day of a shorter month.
-            Period::Months(n) => calendar(start, zone, |d| d + Months::new(n)),
-        }
+            Period::Months(n) => {
+                calendar(start, zone, true, |d| d.checked_add_months(Months::new(n)))
+            }
+        })
     }
 
     /// `end - self`, the mirror of `add_to` (for reminders before a deadline).
     pub fn sub_from(self, end: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
-        match self {
-            Period::Minutes(n) => end - Duration::minutes(n),
-            Period::Hours(n) => end - Duration::hours(n),
-            Period::Days(n) => calendar(end, zone, |d| d - chrono::Days::new(n as u64)),
-            Period::Weeks(n) => calendar(end, zone, |d| d - chrono::Days::new(7 * n as u64)),
-            Period::Months(n) => calendar(end, zone, |d| d - Months::new(n)),
-        }
+        let days = |n: i64| chrono::Days::new(n.unsigned_abs());
+        clamp(match self {
+            Period::Minutes(n) => absolute(end, n.saturating_mul(-60)),
+            Period::Hours(n) => absolute(end, n.saturating_mul(-3600)),
+            Period::Days(n) => calendar(end, zone, false, |d| d.checked_sub_days(days(n))),
+            Period::Weeks(n) => calendar(end, zone, false, |d| {
+                d.checked_sub_days(days(n.saturating_mul(7)))
+            }),
+            Period::Months(n) => {
+                calendar(end, zone, false, |d| d.checked_sub_months(Months::new(n)))
+            }
+        })
     }
 }
 
@@ -233,14 +293,30 @@ impl fmt::Display for Period {
     }
 }
 
+/// `start` moved by `secs` seconds; past the bounds, the bound.
+fn absolute(start: DateTime<Utc>, secs: i64) -> DateTime<Utc> {
+    Duration::try_seconds(secs)
+        .and_then(|d| start.checked_add_signed(d))
+        .unwrap_or(if secs < 0 {
+            min_instant()
+        } else {
+            max_instant()
+        })
+}
+
 fn calendar(
     start: DateTime<Utc>,
     zone: Tz,
-    shift: impl Fn(NaiveDateTime) -> NaiveDateTime,
+    forward: bool,
+    shift: impl Fn(NaiveDateTime) -> Option<NaiveDateTime>,
 ) -> DateTime<Utc> {
-    let local = start.with_timezone(&zone);
-    let target = shift(local.naive_local());
-    resolve_local(zone, target)
+    let local = start.with_timezone(&zone).naive_local();
+    match shift(local) {
+        Some(target) if (1969..=9999).contains(&target.year()) => resolve_local(zone, target),
+        // Beyond the years vigie keeps, the result is the bound: no zone arithmetic there.
+        _ if forward => max_instant(),
+        _ => min_instant(),
+    }
 }
 
 /// A local time to an instant: the earlier one when it exists twice, and when it does
@@ -286,6 +362,9 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// Every language vigie offers: pages, drafts and letters exist in each.
+    pub const ALL: [Lang; 2] = [Lang::Fr, Lang::En];
+
     pub fn code(self) -> &'static str {
         match self {
             Lang::Fr => "fr",
@@ -485,6 +564,116 @@ mod tests {
             utc("2021-10-11T06:00:00Z")
         );
         assert!(parse_instant("11/10/2021", Paris).is_err());
+    }
+
+    #[test]
+    fn instants_outside_the_bounds_are_refused_naming_them() {
+        for s in [
+            "0000-01-01T00:00",
+            "-262143-01-01T00:00",
+            "1969-12-31T23:59:59Z",
+            "9999-12-31T23:59",
+            "9999-12-30T00:00:01Z",
+            "0000-01-01T00:00:00Z",
+        ] {
+            let e = parse_instant(s, Paris).unwrap_err();
+            assert_eq!(e, TimeError::OutOfBounds(s.to_string()));
+            assert!(e.to_string().contains(BOUNDS), "{e}");
+        }
+        assert_eq!(
+            parse_instant("1970-01-01T00:00:00Z", Paris),
+            Ok(min_instant())
+        );
+        assert_eq!(
+            parse_instant("9999-12-30T00:00:00Z", Paris),
+            Ok(max_instant())
+        );
+    }
+
+    #[test]
+    fn now_offsets_are_bounded() {
+        assert_eq!(parse_offset("+71h"), Some(Duration::hours(71)));
+        assert_eq!(parse_offset("-30m"), Some(Duration::minutes(-30)));
+        assert_eq!(parse_offset("+36525d"), Some(Duration::days(36525)));
+        for bad in [
+            "+36526d",
+            "+100000000d",
+            "-100000000d",
+            "+99999999999999999999h",
+            "+1y",
+        ] {
+            assert_eq!(parse_offset(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn long_periods_stop_at_the_bounds() {
+        let t = parse_instant("9999-01-01T00:00", Paris).unwrap();
+        assert_eq!(Period::Months(100_000).add_to(t, Paris), max_instant());
+        assert_eq!(Period::Hours(100_000).add_to(t, Paris), max_instant());
+        let t = parse_instant("1970-02-01T00:00", Paris).unwrap();
+        assert_eq!(Period::Weeks(100_000).sub_from(t, Paris), min_instant());
+        assert_eq!(Period::Minutes(100_000).sub_from(t, Paris), min_instant());
+    }
+
+    const ZONES: [Tz; 5] = [
+        chrono_tz::Europe::Paris,
+        chrono_tz::Europe::Brussels,
+        chrono_tz::America::New_York,
+        chrono_tz::Pacific::Kiritimati,
+        chrono_tz::Pacific::Pago_Pago,
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// Every instant `parse_instant` accepts reads back: from the UTC text the log
+        /// stores, and from the text shown in the zone. Whatever the year typed.
+        #[test]
+        fn every_accepted_instant_reads_back(
+            year in proptest::prop_oneof![-262_200i32..262_200, 1960i32..2100, 9990i32..10_001],
+            month in 1u32..=12, day in 1u32..=31, hour in 0u32..24, minute in 0u32..60,
+            form in 0usize..4, zone in 0usize..5,
+        ) {
+            let zone = ZONES[zone];
+            let input = match form {
+                0 => format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}"),
+                1 => format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:00Z"),
+                2 => format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:00+14:00"),
+                _ => format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}"),
+            };
+            if let Ok(t) = parse_instant(&input, zone) {
+                proptest::prop_assert!(in_bounds(t));
+                let stored = t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+                proptest::prop_assert_eq!(
+                    DateTime::parse_from_rfc3339(&stored).map(|d| d.with_timezone(&Utc)),
+                    Ok(t)
+                );
+                proptest::prop_assert_eq!(parse_instant(&rfc3339_in(t, zone), zone), Ok(t));
+            }
+        }
+
+        /// A due time computed from any accepted instant and any period a workflow may
+        /// give stays within the bounds, and so reads back too.
+        #[test]
+        fn every_due_time_reads_back(
+            secs in 0i64..253_402_041_600, n in 1i64..=100_000, unit in 0usize..5,
+            zone in 0usize..5,
+        ) {
+            let zone = ZONES[zone];
+            let start = clamp(DateTime::from_timestamp(secs, 0).unwrap());
+            let p = match unit {
+                0 => Period::Minutes(n),
+                1 => Period::Hours(n),
+                2 => Period::Days(n),
+                3 => Period::Weeks(n),
+                _ => Period::Months(n as u32),
+            };
+            for t in [p.add_to(start, zone), p.sub_from(start, zone)] {
+                proptest::prop_assert!(in_bounds(t));
+                proptest::prop_assert_eq!(parse_instant(&rfc3339_in(t, zone), zone), Ok(t));
+            }
+        }
     }
 
     #[test]

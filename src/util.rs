@@ -26,3 +26,60 @@ pub fn strsim(a: &str, b: &str) -> usize {
     }
     prev[b.len()]
 }
+
+/// A value the user typed, echoed in a message: in single quotes, with control
+/// characters, backslashes and quotes escaped as Rust writes them (`\n`, `\u{1b}`), so
+/// a message stays on one line and a terminal shows what was typed instead of obeying
+/// it.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '"' => out.push('"'),
+            c => out.extend(c.escape_debug()),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// The last guard before a line is printed: every control character (line breaks, tab,
+/// escape sequences, C1 controls) escaped visibly, so one message is one line whatever
+/// it carries.
+pub fn one_line(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_and_printed_lines_hold_no_control_character() {
+        assert_eq!(quote("fr-2026-0001"), "'fr-2026-0001'");
+        assert_eq!(quote("a\nb"), "'a\\nb'");
+        assert_eq!(quote("\u{1b}[31mred"), "'\\u{1b}[31mred'");
+        assert_eq!(quote("l'été \"x\""), "'l\\'été \"x\"'");
+        assert_eq!(
+            one_line("a\r\nb\tc\u{7f}\u{85}é"),
+            "a\\r\\nb\\tc\\u{7f}\\u{85}é"
+        );
+        assert_eq!(one_line("plain 'x'"), "plain 'x'");
+        for s in ["\n", "\r", "\u{1b}", "\u{0}", "\u{9b}"] {
+            assert!(!one_line(s).chars().any(char::is_control));
+            assert!(!quote(s).chars().any(char::is_control));
+        }
+    }
+}

@@ -180,3 +180,225 @@ fn an_altered_pinned_workflow_is_found() {
     assert_ne!(after.code, 0, "{}", after.stdout);
     assert!(after.stderr.contains("altered"), "{}", after.stderr);
 }
+
+/// What an attacker holding the file does after changing a case's log: drop the
+/// append-only triggers, recompute every hash of the chain from the genesis, and fix the
+/// case row so that it agrees. `audit verify` alone cannot see it; a checkpoint can.
+fn rehash_case(db: &rusqlite::Connection, case: &str) {
+    use vigie::case::event::{chain_hash, genesis_hash};
+    db.execute_batch(
+        "DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete",
+    )
+    .unwrap();
+    let rows: Vec<(i64, String, String, String, String, String)> = db
+        .prepare(
+            "SELECT seq, at, recorded_at, actor, kind, payload FROM events
+             WHERE org = 'default' AND case_id = ?1 ORDER BY seq",
+        )
+        .unwrap()
+        .query_map([case], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut prev = genesis_hash("default", case);
+    let mut n = 0;
+    for (seq, at, recorded_at, actor, kind, payload) in rows {
+        n += 1;
+        db.execute(
+            "UPDATE events SET seq = ?1 WHERE org = 'default' AND case_id = ?2 AND seq = ?3",
+            rusqlite::params![n, case, seq],
+        )
+        .unwrap();
+        let hash = chain_hash(
+            "default",
+            case,
+            n,
+            &at,
+            &recorded_at,
+            &actor,
+            &kind,
+            &payload,
+            &prev,
+        );
+        db.execute(
+            "UPDATE events SET prev_hash = ?1, hash = ?2 WHERE org = 'default' AND case_id = ?3 AND seq = ?4",
+            rusqlite::params![prev, hash, case, n],
+        )
+        .unwrap();
+        prev = hash;
+    }
+    db.execute(
+        "UPDATE cases SET seq = ?1, last_hash = ?2 WHERE org = 'default' AND id = ?3",
+        rusqlite::params![n, prev, case],
+    )
+    .unwrap();
+}
+
+/// Issue 9: an event whose time the program cannot read back (as year 0 used to be
+/// stored) makes that case an error of its own: `audit verify` names it and exits 1,
+/// `case list` and `register` still list the other cases and say which one they
+/// skipped. Before: verify said "intact" and both lists failed for the whole
+/// organisation.
+#[test]
+fn an_unreadable_case_is_named_by_verify_and_skipped_by_lists() {
+    let v = register();
+    let db = v.db();
+    db.execute_batch("DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete")
+        .unwrap();
+    // What `case set c1 --note x --at 0000-01-01T00:00` used to write: a consistent
+    // chain, with an effective time RFC 3339 cannot express.
+    db.execute(
+        r#"INSERT INTO events (org, case_id, seq, at, recorded_at, actor, kind, payload, prev_hash, hash)
+           SELECT org, case_id, 5, '-0001-12-31T23:50:39.000000Z', recorded_at, actor, 'facts_set',
+                  '{"kind":"facts_set","facts":{},"note":"x"}', hash, ''
+           FROM events WHERE case_id = 'c1' AND seq = 4"#,
+        [],
+    )
+    .unwrap();
+    rehash_case(&db, "c1");
+    drop(db);
+
+    let out = v.run(&["audit", "verify"]);
+    assert_eq!(
+        out.code, 1,
+        "verify calls an unreadable case intact: {out:?}"
+    );
+    assert!(out.stderr.contains("case c1 event #5"), "{}", out.stderr);
+    assert!(!out.stderr.contains("c2"), "{}", out.stderr);
+
+    for args in [
+        &["case", "list", "--all"][..],
+        &["register"][..],
+        &["register", "--csv"][..],
+    ] {
+        let out = v.run(args);
+        assert_eq!(out.code, 0, "{args:?}: {out:?}");
+        assert!(out.stdout.contains("c2"), "{args:?}: {out:?}");
+        assert!(!out.stdout.contains("c1"), "{args:?}: {out:?}");
+        assert!(
+            out.stderr.contains("c1") && out.stderr.contains("vigie audit verify"),
+            "{args:?} does not say it skipped c1: {out:?}"
+        );
+    }
+    let list = v.json(&["case", "list", "--all", "--json"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    let err = v.fails(&["case", "show", "c1"], 1);
+    assert!(err.contains("c1") && err.contains("#5"), "{err}");
+}
+
+/// Issue 9: a checkpoint taken before the tampering names each case removed, truncated
+/// or rewritten since, although the file alone verifies (the attacker fixed every
+/// hash and every case row). Before: all three passed `audit verify`.
+#[test]
+fn a_checkpoint_names_cases_removed_truncated_or_rewritten_since() {
+    let v = register();
+    v.open_fr("c3", "2025-11-03T08:00");
+    let cp = v.dir().join("checkpoint.txt");
+    let out = v.ok(&["audit", "checkpoint", "--out", cp.to_str().unwrap()]);
+    assert!(out.contains("3 cases"), "{out}");
+    let text = std::fs::read_to_string(&cp).unwrap();
+    assert!(
+        !text.contains("Test breach"),
+        "no title in a checkpoint: {text}"
+    );
+    // Growth since is accepted: a new event on c2, a new case c4.
+    v.ok(&["case", "set", "c2", "nature=[availability]"]);
+    v.open_fr("c4", "2025-11-04T08:00");
+    let out = v.ok(&["audit", "verify", "--checkpoint", cp.to_str().unwrap()]);
+    assert!(out.contains("checkpoint"), "{out}");
+
+    let db = v.db();
+    db.execute_batch("DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete")
+        .unwrap();
+    // c1: its last two events deleted, its row fixed.
+    db.execute("DELETE FROM events WHERE case_id = 'c1' AND seq >= 3", [])
+        .unwrap();
+    rehash_case(&db, "c1");
+    // c2: risk none becomes high at #2, the chain recomputed.
+    let changed = db
+        .execute(
+            r#"UPDATE events SET payload = replace(payload, '"risk":"none"', '"risk":"high"')
+               WHERE case_id = 'c2' AND seq = 2"#,
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    rehash_case(&db, "c2");
+    // c3: gone, events and row.
+    db.execute("DELETE FROM events WHERE case_id = 'c3'", [])
+        .unwrap();
+    db.execute("DELETE FROM cases WHERE id = 'c3'", []).unwrap();
+    db.execute("DELETE FROM timers WHERE case_id = 'c3'", [])
+        .ok();
+    drop(db);
+
+    // The file alone cannot tell.
+    v.ok(&["audit", "verify"]);
+    let out = v.run(&["audit", "verify", "--checkpoint", cp.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let line = |case: &str| {
+        out.stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("case {case} ")))
+            .unwrap_or_else(|| panic!("{case} not named: {}", out.stderr))
+            .to_string()
+    };
+    assert!(line("c1").contains("truncated"), "{}", out.stderr);
+    assert!(line("c2").contains("rewritten"), "{}", out.stderr);
+    assert!(line("c3").contains("removed"), "{}", out.stderr);
+    assert!(!out.stderr.contains("case c4"), "{}", out.stderr);
+    let report = v.run(&[
+        "audit",
+        "verify",
+        "--checkpoint",
+        cp.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(report.code, 1);
+    let report: serde_json::Value = serde_json::from_str(&report.stdout).unwrap();
+    assert_eq!(
+        report["problems"].as_array().map(Vec::len),
+        Some(3),
+        "{report}"
+    );
+}
+
+/// A checkpoint edited by hand (a count lowered to hide a truncation) no longer matches
+/// its own hash: refused with one line naming the file, exit 2.
+#[test]
+fn an_edited_checkpoint_is_refused() {
+    let v = register();
+    let cp = v.dir().join("cp.txt");
+    v.ok(&["audit", "checkpoint", "--out", cp.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&cp).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("case default c1 "))
+        .unwrap_or_else(|| panic!("no c1 line: {text}"));
+    let edited = text.replace(line, &line.replace(" 4 ", " 3 "));
+    assert_ne!(edited, text);
+    std::fs::write(&cp, edited).unwrap();
+    let err = v.fails(
+        &["audit", "verify", "--checkpoint", cp.to_str().unwrap()],
+        2,
+    );
+    assert!(err.contains("cp.txt"), "{err}");
+    let err = v.fails(
+        &["audit", "verify", "--checkpoint", "/nonexistent/cp.txt"],
+        2,
+    );
+    assert!(err.contains("/nonexistent/cp.txt"), "{err}");
+    // Without --out the checkpoint goes to stdout, and verifies.
+    let out = v.ok(&["audit", "checkpoint"]);
+    std::fs::write(&cp, out).unwrap();
+    v.ok(&["audit", "verify", "--checkpoint", cp.to_str().unwrap()]);
+}

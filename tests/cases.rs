@@ -500,3 +500,402 @@ fn an_automatic_case_id_skips_an_id_chosen_by_hand() {
     assert_ne!(next, chosen);
     assert_ne!(next, first);
 }
+
+/// Issue 9: instants outside what the program can read back (year 0, year -262143) and
+/// an absurd `VIGIE_NOW_OFFSET` are refused at the edge with one line naming the field,
+/// and nothing is written. Before: year 0 was stored and the case became unreadable,
+/// `aware_at=0000-…` silently vanished, and the extreme ones panicked.
+#[test]
+fn instants_out_of_bounds_are_refused_naming_the_field() {
+    let v = Vigie::new();
+    contained_case(&v, "c1");
+    let before = v.db_snapshot();
+    for (args, field) in [
+        (
+            vec![
+                "case",
+                "set",
+                "c1",
+                "--note",
+                "x",
+                "--at",
+                "0000-01-01T00:00",
+            ],
+            "--at",
+        ),
+        (
+            vec!["case", "set", "c1", "aware_at=0000-01-01T00:00"],
+            "aware_at",
+        ),
+        (
+            vec!["case", "set", "c1", "aware_at=1969-07-20T20:17Z"],
+            "aware_at",
+        ),
+        (
+            vec![
+                "case",
+                "advance",
+                "c1",
+                "assess",
+                "--at=-262143-01-01T00:00",
+            ],
+            "--at",
+        ),
+        (
+            vec![
+                "case",
+                "open",
+                "--workflow",
+                "fr",
+                "--title",
+                "t",
+                "--aware-at",
+                "0000-01-01T00:00",
+            ],
+            "--aware-at",
+        ),
+        (
+            vec![
+                "case",
+                "open",
+                "--workflow",
+                "fr",
+                "--title",
+                "t",
+                "--aware-at=-262143-01-01T00:00",
+            ],
+            "--aware-at",
+        ),
+        (
+            vec![
+                "case",
+                "open",
+                "--workflow",
+                "fr",
+                "--title",
+                "t",
+                "--aware-at",
+                "+262142-12-31T23:59:59Z",
+            ],
+            "--aware-at",
+        ),
+    ] {
+        let err = v.fails(&args, 2);
+        assert!(err.contains(field), "{args:?}: {err}");
+        assert!(err.contains("1970"), "the bounds are named: {err}");
+    }
+    assert_eq!(v.db_snapshot(), before, "a refused instant wrote something");
+    for offset in [
+        "+100000000d",
+        "-100000000d",
+        "+99999999999999999999h",
+        "+40000d",
+    ] {
+        let out = v.run_env(&["case", "list"], &[("VIGIE_NOW_OFFSET", offset)]);
+        assert_eq!(out.code, 2, "{offset}: {out:?}");
+        assert!(out.stderr.contains("VIGIE_NOW_OFFSET"), "{offset}: {out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{offset}: {out:?}");
+    }
+    // A sane shift still works, and the case reads back.
+    let out = v.run_env(&["case", "show", "c1"], &[("VIGIE_NOW_OFFSET", "+3650d")]);
+    assert_eq!(out.code, 0, "{out:?}");
+    v.ok(&["audit", "verify"]);
+}
+
+/// Issue 9: a notification dated before the clock it meets started (backdated to look
+/// on time) is refused in the core, naming the event, the clock and both instants.
+/// Before: `--at 2001-01-01T00:00` was recorded as on time, with no reasons.
+#[test]
+fn an_event_dated_before_its_clock_started_is_refused() {
+    let v = Vigie::new();
+    contained_case(&v, "c1");
+    let before = v.db_snapshot();
+    let err = v.fails(
+        &[
+            "case",
+            "advance",
+            "c1",
+            "notify_authority",
+            "--at",
+            "2001-01-01T00:00",
+        ],
+        2,
+    );
+    for part in [
+        "notify_authority",
+        "art33",
+        "2001-01-01T00:00:00+01:00",
+        "2025-10-23T10:00:00+02:00",
+    ] {
+        assert!(err.contains(part), "missing {part}: {err}");
+    }
+    assert_eq!(v.db_snapshot(), before);
+    // Backdating by moving the start at the same time is the same refusal.
+    let err = v.fails(
+        &[
+            "case",
+            "advance",
+            "c1",
+            "notify_authority",
+            "--at",
+            "2025-10-24T10:00",
+            "--set",
+            "aware_at=2025-10-25T10:00",
+        ],
+        2,
+    );
+    assert!(err.contains("art33"), "{err}");
+    assert_eq!(v.db_snapshot(), before);
+    // Dated after now: refused too, naming the event.
+    let err = v.fails(
+        &[
+            "case",
+            "advance",
+            "c1",
+            "notify_authority",
+            "--at",
+            "2999-01-01T00:00",
+        ],
+        2,
+    );
+    assert!(err.contains("notify_authority"), "{err}");
+    assert_eq!(v.db_snapshot(), before);
+}
+
+/// Found by tests/fuzz.rs: a value with a newline or an ANSI escape was echoed as is in
+/// the error, which then took two lines (and could rewrite the terminal).
+#[test]
+fn an_error_quoting_a_typed_value_stays_one_line() {
+    let v = Vigie::new();
+    contained_case(&v, "c1");
+    let err = v.fails(
+        &["case", "set", "c1", "data_categories=one\ntwo\u{1b}[2J"],
+        2,
+    );
+    assert!(err.contains(r"one\ntwo\u{1b}[2J"), "{err}");
+}
+
+/// Issue 9: errors spanned several lines, or carried raw control characters, when a
+/// value typed on the command line held a line break or an escape sequence. Every
+/// refusal is now one line, exit 2, with what was typed quoted and escaped
+/// (`\n`, `\u{1b}`), and nothing written.
+#[test]
+fn an_error_is_one_line_whatever_the_values_typed_hold() {
+    let v = Vigie::new();
+    v.open_fr("c1", LONG_AGO);
+    let before = v.db_snapshot();
+    let red = "\u{1b}[31m";
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["case".into(), "show".into(), "c1\nrm -rf".into()],
+            "'c1\\nrm -rf'",
+        ),
+        (
+            vec!["case".into(), "show".into(), format!("{red}c1")],
+            "'\\u{1b}[31mc1'",
+        ),
+        (
+            vec![
+                "case".into(),
+                "set".into(),
+                "c1\r".into(),
+                "risk=high".into(),
+            ],
+            "'c1\\r'",
+        ),
+        (
+            vec![
+                "case".into(),
+                "set".into(),
+                "c1".into(),
+                "risk=hi\ngh".into(),
+            ],
+            "\\n",
+        ),
+        (
+            vec![
+                "case".into(),
+                "set".into(),
+                "c1".into(),
+                format!("ri{red}sk=high"),
+            ],
+            "\\u{1b}",
+        ),
+        (
+            vec![
+                "case".into(),
+                "set".into(),
+                "c1".into(),
+                "no pair\nhere".into(),
+            ],
+            "'no pair\\nhere'",
+        ),
+        (
+            vec![
+                "case".into(),
+                "set".into(),
+                "c1".into(),
+                "subjects_approx=12\r\n".into(),
+                "aware_at=2026-13-01\n12:00".into(),
+            ],
+            "\\n",
+        ),
+        (
+            vec![
+                "case".into(),
+                "advance".into(),
+                "c1".into(),
+                "con\ntain".into(),
+            ],
+            "'con\\ntain'",
+        ),
+        (
+            vec![
+                "case".into(),
+                "advance".into(),
+                "c1".into(),
+                format!("{red}contain"),
+            ],
+            "\\u{1b}",
+        ),
+        (
+            vec![
+                "case".into(),
+                "advance".into(),
+                "c1".into(),
+                "contain".into(),
+                "--at".into(),
+                "yesterday\nnoon".into(),
+            ],
+            "'yesterday\\nnoon'",
+        ),
+        (
+            vec![
+                "--org".into(),
+                "ac\nme".into(),
+                "case".into(),
+                "list".into(),
+            ],
+            "'ac\\nme'",
+        ),
+        (
+            vec![
+                "--org".into(),
+                format!("{red}acme"),
+                "case".into(),
+                "list".into(),
+            ],
+            "\\u{1b}",
+        ),
+        (
+            vec![
+                "draft".into(),
+                "c1".into(),
+                "cnil_notification".into(),
+                "--lang".into(),
+                "e\nn".into(),
+            ],
+            "'e\\nn'",
+        ),
+        (
+            vec![
+                "draft".into(),
+                "c1".into(),
+                "cnil_notification".into(),
+                "--lang".into(),
+                format!("{red}en"),
+            ],
+            "\\u{1b}",
+        ),
+        (
+            vec!["draft".into(), "c1".into(), "cnil\n_notification".into()],
+            "'cnil\\n_notification'",
+        ),
+        (
+            vec![
+                "draft".into(),
+                "c1".into(),
+                "cnil_notification".into(),
+                "--format".into(),
+                "p\rdf".into(),
+            ],
+            "'p\\rdf'",
+        ),
+        (
+            vec![
+                "case".into(),
+                "open".into(),
+                "--workflow".into(),
+                "f\nr".into(),
+                "--title".into(),
+                "T".into(),
+                "--aware-at".into(),
+                LONG_AGO.into(),
+            ],
+            "'f\\nr'",
+        ),
+        (
+            vec![
+                "case".into(),
+                "open".into(),
+                "--workflow".into(),
+                "fr".into(),
+                "--title".into(),
+                "T".into(),
+                "--aware-at".into(),
+                "2026-11\n-20".into(),
+            ],
+            "'2026-11\\n-20'",
+        ),
+        (
+            vec![
+                "case".into(),
+                "open".into(),
+                "--workflow".into(),
+                "fr".into(),
+                "--title".into(),
+                "T".into(),
+                "--aware-at".into(),
+                LONG_AGO.into(),
+                "--id".into(),
+                "x\ny".into(),
+            ],
+            "'x\\ny'",
+        ),
+        // clap's own refusals too: no usage block, one line.
+        (
+            vec![
+                "case".into(),
+                "list".into(),
+                "--colour".into(),
+                "x\ny".into(),
+            ],
+            "--colour",
+        ),
+        (
+            vec![
+                "notify".into(),
+                "c1".into(),
+                "--recipients".into(),
+                "r.csv".into(),
+                "--concurrency".into(),
+                "x\ny".into(),
+            ],
+            "\\n",
+        ),
+    ];
+    for (args, shown) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = v.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        let line = out.stderr.strip_suffix('\n').unwrap_or(&out.stderr);
+        assert!(
+            !line.chars().any(char::is_control),
+            "{args:?}: not one clean line: {:?}",
+            out.stderr
+        );
+        assert!(line.starts_with("vigie: error: "), "{args:?}: {line}");
+        assert!(line.contains(shown), "{args:?}: {line} should show {shown}");
+        assert_eq!(v.db_snapshot(), before, "{args:?} wrote something");
+    }
+}

@@ -519,6 +519,14 @@ fn web_drafts_and_the_organisation_page_show_only_the_callers_organisation() {
     let other_show = s.v.ok(&["org", "show", "other", "--json"]);
     assert!(!other_show.contains("privacy@acme.example"));
 
+    // The new-case form proposes the organisation's own default workflow.
+    s.v.ok(&["org", "set", "other", "--workflow", "be"]);
+    let mut other_dpo = s.browser("dpo@other.example");
+    let (_, html, _) = other_dpo.get("/cases/new");
+    assert!(html.contains("value=\"be\" selected"), "{html}");
+    let (_, html, _) = dpo.get("/cases/new");
+    assert!(html.contains("value=\"fr\" selected"), "{html}");
+
     let mut viewer = s.browser("viewer@acme.example");
     let (status, html, _) = viewer.get("/organisation");
     assert_eq!(status, 200);

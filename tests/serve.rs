@@ -799,3 +799,268 @@ fn mail_test_sends_one_message() {
     );
     assert!(line.contains("not sent"), "{line}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Recipients: one refused address never stops the others (issue 9)
+
+/// Every text cell of the outbox tables and the logs so far, to prove an address is
+/// not stored or logged in clear.
+fn outbox_text(h: &Harness) -> String {
+    let conn = h.v.db();
+    let mut s = String::new();
+    for table in ["timers", "timer_recipients"] {
+        let Ok(mut stmt) = conn.prepare(&format!("SELECT * FROM {table}")) else {
+            continue;
+        };
+        let n = stmt.column_count();
+        let mut q = stmt.query([]).expect("the table reads");
+        while let Some(row) = q.next().expect("a row reads") {
+            for i in 0..n {
+                s.push_str(&format!("{:?} ", row.get_ref(i).expect("a cell")));
+            }
+            s.push('\n');
+        }
+    }
+    for p in h.logs.borrow().iter() {
+        s.push_str(&std::fs::read_to_string(p).unwrap_or_default());
+    }
+    s
+}
+
+#[test]
+fn a_refused_owner_does_not_stop_the_dpo_reminder() {
+    const PER_CASE: usize = 5;
+    let h = Harness::new(standard_config);
+    let sink = h.sink();
+    h.open_case("o1", Some("reject-owner@example.org"));
+
+    let mut serve = h.serve("+70h", &[]);
+    let rows = h.wait_for("every due reminder sent to the DPO", || {
+        let rows = h.outbox(true);
+        h.no_dead(&rows);
+        let sent = rows.iter().filter(|r| s(r, "state") == "sent").count();
+        (sent == PER_CASE && due_waiting(&rows, &shifted_now(70)).is_empty()).then_some(rows)
+    });
+    serve.term().expect("serve stops on SIGTERM");
+    let sent: Vec<&Value> = rows.iter().filter(|r| s(r, "state") == "sent").collect();
+    for r in &sent {
+        // The owner is the last recipient: 2 of 2, or 2 of 3 with the escalation.
+        let e = s(r, "last_error");
+        assert!(
+            e.contains("recipient 2 of") && e.contains("refused") && e.contains("550"),
+            "the refusal is recorded by position: {r:#}"
+        );
+    }
+    let msgs = h.wait_for("the sink to hold every sent reminder", || {
+        let m = sink.messages();
+        (m.len() >= PER_CASE).then_some(m)
+    });
+    assert_eq!(msgs.len(), PER_CASE, "{msgs:#?}\n{}", h.diag());
+    for m in &msgs {
+        assert!(m.rcpt.contains(&"dpo@example.org".to_string()), "{m:#?}");
+        assert!(!m.rcpt.iter().any(|r| r.starts_with("reject")), "{m:#?}");
+    }
+    let text = outbox_text(&h);
+    assert!(
+        !text.contains("reject-owner"),
+        "the refused address is stored or logged in clear:\n{text}"
+    );
+}
+
+#[test]
+fn dead_reminders_are_requeued_when_the_owners_change() {
+    const PER_CASE: usize = 5;
+    let h = Harness::new(|port| {
+        standard_config(port).replace(
+            "reminders:\n  escalation: [boss@example.org]",
+            "reminders:\n  to: [reject@example.org]",
+        )
+    });
+    let sink = h.sink();
+    h.open_case("q1", Some("reject-owner@example.org"));
+
+    // Every recipient refuses: each reminder is dead.
+    let mut serve = h.serve("+70h", &[]);
+    h.wait_for("every due reminder dead-lettered", || {
+        let rows = h.outbox(false);
+        let dead = rows.iter().filter(|r| s(r, "state") == "dead").count();
+        (dead == PER_CASE && due_waiting(&rows, &shifted_now(70)).is_empty()).then_some(())
+    });
+    assert_eq!(sink.count(), 0, "nothing was accepted");
+
+    // The owners are corrected while the dispatcher runs: the dead reminders go out to
+    // the new owner (the organisation's address is refused again).
+    h.ok(&["case", "set", "q1", "owners=[owner@example.org]"]);
+    let rows = h.wait_for("the requeued reminders sent", || {
+        let rows = h.outbox(true);
+        let sent = rows.iter().filter(|r| s(r, "state") == "sent").count();
+        (sent == PER_CASE && due_waiting(&rows, &shifted_now(70)).is_empty()).then_some(rows)
+    });
+    serve.term().expect("serve stops on SIGTERM");
+    for r in rows.iter().filter(|r| s(r, "state") == "sent") {
+        assert!(
+            s(r, "last_error").contains("recipient 1 of 2 refused"),
+            "{r:#}"
+        );
+    }
+    let msgs = sink.messages();
+    assert_eq!(msgs.len(), PER_CASE, "{msgs:#?}\n{}", h.diag());
+    for m in &msgs {
+        assert_eq!(m.rcpt, ["owner@example.org"], "{m:#?}");
+    }
+    assert!(!outbox_text(&h).contains("reject-owner"));
+}
+
+#[test]
+fn owners_must_be_email_addresses() {
+    let h = Harness::new(standard_config);
+    h.open_case("e1", Some("owner@example.org"));
+    let before = h.v.db_snapshot();
+    for (value, shown) in [
+        (
+            "owners=[a@example.org, bad]",
+            "'bad' is not an e-mail address (item 2 of 2)",
+        ),
+        (
+            "owners=not an address",
+            "'not an address' is not an e-mail address (item 1 of 1)",
+        ),
+        (
+            "owners=[a@example.org, x\ny@example.org]",
+            "'x\\ny@example.org'",
+        ),
+    ] {
+        let line = h.v.fails(&["case", "set", "e1", value], 2);
+        assert!(
+            line.contains("fact 'owners'") && line.contains(shown),
+            "{value:?}: {line}"
+        );
+    }
+    assert_eq!(
+        h.v.db_snapshot(),
+        before,
+        "a refused command writes nothing"
+    );
+    h.ok(&[
+        "case",
+        "set",
+        "e1",
+        "owners=[a@example.org, Camille Martin <c@example.org>]",
+    ]);
+}
+
+/// The bound the dispatcher states in its log: "at most N in flight".
+fn in_flight_bound(log: &Path) -> usize {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.split("at most ")
+        .nth(1)
+        .and_then(|t| t.split(" in flight").next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no 'at most N in flight' in the serve log:\n{text}"))
+}
+
+#[test]
+fn sigkill_during_a_burst_resends_at_most_what_was_in_flight() {
+    // 80 cases with 5 reminders each due at +70h: 400 due at once.
+    const CASES: usize = 80;
+    const PER_CASE: usize = 5;
+    const KILLS: usize = 12;
+    const EVERY: usize = 30;
+    let h = Harness::new(standard_config);
+    let sink = h.sink();
+    for i in 0..CASES {
+        h.open_case(&format!("b{i:02}"), None);
+    }
+
+    let mut serve = h.serve("+70h", &[]);
+    let mut kills = 0usize;
+    let mut bound = 0usize;
+    let mut seen_log = 0usize;
+    let mut started = false;
+    let start = Instant::now();
+    let mut last_check = Instant::now() - Duration::from_secs(1);
+    let rows = loop {
+        if start.elapsed() > DEADLINE * 3 {
+            panic!("reminders not all sent after {kills} kills\n{}", h.diag());
+        }
+        if let Some(st) = serve.try_exit() {
+            panic!("serve exited on its own ({st})\n{}", h.diag());
+        }
+        // Killed only once dispatching (its start line logged): a kill before that
+        // would test nothing, and its log would not state the bound.
+        if !started {
+            let log = h.logs.borrow().last().cloned().expect("a serve log");
+            started = std::fs::read_to_string(log).is_ok_and(|t| t.contains(" in flight)"));
+        }
+        if started && kills < KILLS && sink.count() >= (kills + 1) * EVERY {
+            serve.kill9();
+            kills += 1;
+            serve = h.serve("+70h", &[]);
+            started = false;
+            continue;
+        }
+        if last_check.elapsed() >= Duration::from_millis(250) {
+            last_check = Instant::now();
+            let rows = h.outbox(true);
+            h.no_dead(&rows);
+            let sent = rows.iter().filter(|r| s(r, "state") == "sent").count();
+            if sent == CASES * PER_CASE && due_waiting(&rows, &shifted_now(70)).is_empty() {
+                break rows;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    serve.term().expect("serve stops on SIGTERM");
+    for p in h.logs.borrow().iter().filter(|p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("serve"))
+    }) {
+        bound = bound.max(in_flight_bound(p));
+        seen_log += 1;
+    }
+    assert_eq!(seen_log, kills + 1, "one log per dispatcher run");
+    assert!(
+        kills >= KILLS / 2,
+        "only {kills} kills happened\n{}",
+        h.diag()
+    );
+
+    let sent_ids: BTreeSet<String> = rows
+        .iter()
+        .filter(|r| s(r, "state") == "sent")
+        .map(|r| s(r, "message_id").to_string())
+        .collect();
+    assert_eq!(sent_ids.len(), CASES * PER_CASE);
+    let received: BTreeMap<String, usize> = h.wait_for("every reminder in the sink", || {
+        let mut by_id: BTreeMap<String, usize> = BTreeMap::new();
+        for m in sink.messages() {
+            *by_id
+                .entry(m.message_id.expect("a Message-ID header"))
+                .or_default() += 1;
+        }
+        sent_ids
+            .iter()
+            .all(|id| by_id.contains_key(id))
+            .then_some(by_id)
+    });
+    let strangers: Vec<&String> = received.keys().filter(|k| !sent_ids.contains(*k)).collect();
+    assert!(strangers.is_empty(), "unknown Message-IDs: {strangers:?}");
+
+    // A kill can cost at most the reminders handed to the server and not yet recorded
+    // as sent: the dispatcher keeps no more than its in-flight bound (from its log) in
+    // that state, and records each outcome as soon as it is known.
+    let total: usize = received.values().sum();
+    let duplicates = total - received.len();
+    let worst = received.values().max().copied().unwrap_or(0);
+    eprintln!(
+        "burst: {} reminders, {total} messages received, {kills} kills, {duplicates} duplicate(s) \
+         ({:.1} per kill, bound {bound} per kill), at most {worst} copies of one",
+        received.len(),
+        duplicates as f64 / kills.max(1) as f64
+    );
+    assert!(
+        duplicates <= kills * bound,
+        "{duplicates} duplicates for {kills} kills, in-flight bound {bound}"
+    );
+    assert!(worst <= 1 + kills, "{worst} copies of one reminder");
+}

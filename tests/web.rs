@@ -808,3 +808,219 @@ fn the_new_case_form_opens_a_case_for_dpos_only() {
     assert_eq!(case["facts"]["aware_at"], "2026-11-20T09:00:00+01:00");
     assert_eq!(case["events"][0]["actor"], ACME);
 }
+
+/// The `next` of `/lang/..`, of the sign-in page and of the sign-in form: a hostile
+/// value (another host, a backslash, a control character, bytes that are not UTF-8)
+/// sends the browser to `/`, never elsewhere and never with a 500; a local path stays,
+/// with what is not plain ASCII percent-encoded.
+#[test]
+fn redirect_targets_stay_on_this_site_whatever_next_says() {
+    let s = Server::start();
+    // (query value as sent on the wire, the Location expected)
+    let table: &[(&str, &str)] = &[
+        ("/cases/x%3Fok%3D1", "/cases/x?ok=1"),
+        ("/%09/evil.example/", "/"),
+        ("//evil.example/", "/"),
+        ("%2F%2Fevil.example%2F", "/"),
+        ("/%5Cevil.example", "/"),
+        ("/%5cevil.example", "/"),
+        ("%5C%5Cevil.example", "/"),
+        ("/x%5C..%5C..%5Cevil", "/"),
+        ("https://evil.example/", "/"),
+        ("https:%2F%2Fevil.example", "/"),
+        ("evil.example", "/"),
+        ("%09/evil.example", "/"),
+        ("/%0a", "/"),
+        ("%0a", "/"),
+        ("/%0d", "/"),
+        ("/%0d%0aSet-Cookie:%20x=1", "/"),
+        ("/%7f", "/"),
+        ("/%00", "/"),
+        ("/%C2%85evil", "/"),
+        ("/caf%C3%A9", "/caf%C3%A9"),
+        ("/%E2%80%A8evil", "/%E2%80%A8evil"),
+        ("/%FF%FE", "/%EF%BF%BD%EF%BF%BD"),
+        ("", "/"),
+    ];
+    let anon = s.anonymous();
+    let located = |r: reqwest::blocking::Response, what: &str| -> String {
+        assert!(
+            r.status().is_redirection(),
+            "{what}: {} (a redirect, never a 500)",
+            r.status()
+        );
+        r.headers()["location"]
+            .to_str()
+            .unwrap_or_else(|_| panic!("{what}: Location is not visible ASCII"))
+            .to_string()
+    };
+    for (next, expected) in table {
+        let what = format!("/lang/en?next={next}");
+        let r = anon.client.get(s.url(&what)).send().unwrap();
+        let to = located(r, &what);
+        assert_eq!(&to, expected, "{what}");
+        assert!(
+            !to.chars().any(|c| c.is_control() || c == '\\'),
+            "{what}: {to:?}"
+        );
+
+        // The sign-in page carries next into its form, and the form sends it back.
+        let mut b = Browser::new(&s.base);
+        let (status, html, _) = b.get(&format!("/login?next={next}"));
+        assert_eq!(status, 200, "/login?next={next}");
+        let carried = unescape(&hidden(&html, "next").expect("the form carries next"));
+        assert_eq!(&carried, expected, "/login?next={next}");
+        // The form as a browser would post it, then the hostile value posted directly.
+        for posted in [carried.clone(), decoded(next)] {
+            let mut b = Browser::new(&s.base);
+            let (_, html, _) = b.get("/login");
+            let token = hidden(&html, "_login").unwrap();
+            let r = b.post_form(
+                "/login",
+                &[
+                    ("_login", &token),
+                    ("email", ACME),
+                    ("password", PASSWORD),
+                    ("next", &posted),
+                ],
+            );
+            let to = located(r, &format!("sign-in with next={posted:?}"));
+            assert_eq!(&to, expected, "sign-in with next={posted:?}");
+        }
+    }
+    // A page asked for without a session sends to the sign-in page with its own path
+    // as next, through the same check.
+    let r = anon.client.get(s.url("/register?x=%0a")).send().unwrap();
+    let to = located(r, "/register?x=%0a");
+    assert_eq!(to, "/login?next=%2Fregister%3Fx%3D%250a");
+}
+
+/// Percent-decodes a query value the way the server reads it (lossy UTF-8).
+fn decoded(q: &str) -> String {
+    form_urlencoded::parse(format!("v={q}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// The text of an HTML attribute as the page escaped it.
+fn unescape(html: &str) -> String {
+    html.replace("&#x3D;", "=")
+        .replace("&#x27;", "'")
+        .replace("&#x60;", "`")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The id `vigie user token list` shows for a token: the start of its SHA-256.
+fn token_id(token: &str) -> String {
+    use sha2::Digest as _;
+    let d = sha2::Sha256::digest(token.as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect::<String>()[..12].to_string()
+}
+
+/// Issue 9: API tokens outlived a password change, and no token could be revoked nor a
+/// user disabled. Now a disabled user's sessions and tokens stop at the next request,
+/// a token can be listed (never its secret) and revoked, and a new password revokes the
+/// user's tokens.
+#[test]
+fn tokens_are_listed_revoked_and_die_with_a_disabled_user_or_a_new_password() {
+    let s = Server::start();
+    let v = &s.v;
+    const CONTRIB: &str = "contrib@acme.example";
+    const OTHER_CONTRIB: &str = "contrib@other.example";
+    assert_eq!(s.api(ACME).get("/api/cases").status, 200);
+
+    // Listing: the organisation's tokens, with an id, never the secret.
+    let list = v.json(&["--org", "acme", "user", "token", "list", "--json"]);
+    let rows = list.as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{list}");
+    for (email, token) in &s.tokens {
+        assert!(!list.to_string().contains(token.as_str()), "secret printed");
+        let row = rows.iter().find(|r| r["email"] == email.as_str());
+        if email.ends_with("@acme.example") {
+            let row = row.unwrap_or_else(|| panic!("{email} listed: {list}"));
+            assert_eq!(row["id"], token_id(token));
+            assert_eq!(row["name"], "tests");
+            assert_eq!(row["org"], "acme");
+        } else {
+            assert!(row.is_none(), "another organisation's token listed: {list}");
+        }
+    }
+    let acme_row = rows.iter().find(|r| r["email"] == ACME).unwrap();
+    assert!(
+        acme_row["last_used_at"].is_string(),
+        "used above: {acme_row}"
+    );
+    let text = v.ok(&["--org", "acme", "user", "token", "list"]);
+    assert!(text.contains(&token_id(s.token(ACME))), "{text}");
+
+    // A second token, created with the subcommand, revoked by its id.
+    let backup = v
+        .ok(&["user", "token", "create", ACME, "--name", "backup"])
+        .trim()
+        .to_string();
+    assert_eq!(s.api_with_token(&backup).get("/api/cases").status, 200);
+    let mine = v.json(&["user", "token", "list", ACME, "--json"]);
+    assert_eq!(mine.as_array().unwrap().len(), 2, "{mine}");
+    let out = v.ok(&["user", "token", "revoke", &token_id(&backup)]);
+    assert!(out.contains("revoked"), "{out}");
+    assert_eq!(s.api_with_token(&backup).get("/api/cases").status, 401);
+    assert_eq!(
+        s.api(ACME).get("/api/cases").status,
+        200,
+        "the other token lives"
+    );
+    let err = v.fails(&["user", "token", "revoke", &token_id(&backup)], 2);
+    assert!(err.contains("no API token"), "{err}");
+    let err = v.fails(&["user", "token", "list", "ghost@acme.example"], 2);
+    assert!(err.contains("no user with e-mail"), "{err}");
+
+    // Disabling: the session and the token stop at the next request; signing in fails.
+    let mut b = s.browser(CONTRIB);
+    assert_eq!(b.get("/").0, 200);
+    let out = v.ok(&["user", "disable", CONTRIB]);
+    assert!(out.contains("disabled"), "{out}");
+    assert_eq!(s.api(CONTRIB).get("/api/cases").status, 401);
+    let (status, _, headers) = b.get("/");
+    assert_eq!(status, 303, "a disabled user's session ends");
+    assert!(
+        headers["location"].to_str().unwrap().starts_with("/login"),
+        "{headers:?}"
+    );
+    let mut again = Browser::new(&s.base);
+    assert_eq!(again.login(CONTRIB, PASSWORD).status().as_u16(), 401);
+    let users = v.json(&["--org", "acme", "user", "list", "--json"]);
+    let row = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == CONTRIB)
+        .expect("a disabled user is still listed");
+    assert_eq!(row["disabled"], true);
+    assert_eq!(
+        s.api(ACME).get("/api/cases").status,
+        200,
+        "others unaffected"
+    );
+    // Enabling again: the token works, the ended session stays ended.
+    v.ok(&["user", "enable", CONTRIB]);
+    assert_eq!(s.api(CONTRIB).get("/api/cases").status, 200);
+    assert_eq!(b.get("/").0, 303);
+    s.browser(CONTRIB);
+
+    // A new password revokes the user's tokens, and says so.
+    let out = v.run_stdin(&["user", "password", OTHER], "another long password\n");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("1 API token(s) revoked"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(s.api(OTHER).get("/api/cases").status, 401);
+    assert_eq!(s.api(OTHER_CONTRIB).get("/api/cases").status, 200);
+    let left = v.json(&["user", "token", "list", OTHER, "--json"]);
+    assert_eq!(left, serde_json::json!([]));
+}

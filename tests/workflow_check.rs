@@ -278,3 +278,140 @@ fn the_graph_of_an_unknown_workflow_is_refused() {
     assert!(err.contains("'xx'"), "{err}");
     assert!(err.contains("fr"), "{err}");
 }
+
+/// `valid.yaml` with `edit` applied, written into the test's folder as `name`.
+fn variant(v: &Vigie, name: &str, edit: impl Fn(&str) -> Vec<u8>) -> String {
+    let text = std::fs::read_to_string(common::repo("tests/fixtures/workflows/valid.yaml"))
+        .expect("valid.yaml");
+    let path = v.dir().join(name);
+    std::fs::write(&path, edit(&text)).expect("write the variant");
+    path.display().to_string()
+}
+
+/// Issue 9: a file that is not UTF-8 was reported at `0:0`; the first bad byte's line
+/// and column are named.
+#[test]
+fn invalid_utf8_is_reported_at_its_line_and_column() {
+    let v = Vigie::new();
+    let file = variant(&v, "latin1.yaml", |t| {
+        let t = t.replace("title: Mini workflow", "title: Mini workflow caf\u{e9}");
+        // "café" in Latin-1: the é is one byte, 0xE9, not UTF-8.
+        let mut bytes = Vec::new();
+        for c in t.chars() {
+            if c == '\u{e9}' {
+                bytes.push(0xE9);
+            } else {
+                let mut buf = [0u8; 4];
+                bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+        bytes
+    });
+    let reported = check_fails(&v, &file);
+    assert_eq!(reported.len(), 1, "{reported:#?}");
+    assert_eq!(
+        (reported[0].line, reported[0].column),
+        (3, 25),
+        "{reported:#?}"
+    );
+    assert!(reported[0].message.contains("UTF-8"), "{reported:#?}");
+    assert!(reported[0].message.contains("0xE9"), "{reported:#?}");
+}
+
+/// Issue 9: a state named with an escape sequence came out raw on the terminal. Each
+/// mistake is one line, with the name escaped.
+#[test]
+fn names_with_control_characters_are_reported_escaped_one_line_each() {
+    let v = Vigie::new();
+    let file = variant(&v, "ansi.yaml", |t| {
+        t.replace(
+            "states: [pending, not_required, notified]",
+            "states: [pending, not_required, notified, \"\\e[31mred\\nline\"]",
+        )
+        .into_bytes()
+    });
+    let out = v.run(&["workflow", "check", &file]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        !out.stderr.replace('\n', "").chars().any(char::is_control),
+        "{:?}",
+        out.stderr
+    );
+    let reported = check_fails(&v, &file);
+    assert!(!reported.is_empty());
+    assert!(
+        reported
+            .iter()
+            .any(|r| r.message.contains("\\u{1b}[31mred\\nline")),
+        "{reported:#?}"
+    );
+}
+
+/// Issue 9: a document whose template is missing for a language was accepted, the case
+/// opened, and only `draft` failed. `workflow check` and every command that loads the
+/// workflows now refuse it, at the document's line and column.
+#[test]
+fn a_document_needs_a_template_in_every_language() {
+    let v = Vigie::new();
+    let templates = v.dir().join("templates");
+    let workflows = v.dir().join("workflows");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::create_dir_all(&workflows).unwrap();
+    std::fs::write(templates.join("notice.fr.md.hbs"), "# Avis\n").unwrap();
+    let file = workflows.join("mini.yaml");
+    let text = std::fs::read_to_string(common::repo("tests/fixtures/workflows/valid.yaml"))
+        .unwrap()
+        .replace("template: cnil_notification", "template: notice");
+    std::fs::write(&file, text).unwrap();
+    let config = v.dir().join("vigie.yaml");
+    std::fs::write(
+        &config,
+        "workflows_dir: workflows\ntemplates_dir: templates\n",
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let file = file.display().to_string();
+
+    let out = v.run(&["--config", &config, "workflow", "check", &file]);
+    assert_eq!(out.code, 2, "{out:?}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stderr);
+    assert!(
+        lines[0].starts_with(&format!("{file}:35:5: document 'notice'")),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("'notice.en.md.hbs'"), "{}", lines[0]);
+    assert!(lines[0].contains("language en"), "{}", lines[0]);
+
+    // Without the configured folder, neither language has it.
+    let reported = check_fails(&v, &file);
+    assert_eq!(reported.len(), 2, "{reported:#?}");
+
+    // Loading the workflows refuses it too: no case opens on it.
+    let err = v.fails(
+        &[
+            "--config",
+            &config,
+            "case",
+            "open",
+            "--workflow",
+            "mini",
+            "--title",
+            "T",
+            "--aware-at",
+            "2026-11-20T09:00",
+        ],
+        2,
+    );
+    assert!(err.contains("notice.en.md.hbs"), "{err}");
+    assert!(!v.db_path().exists(), "nothing written");
+    let out = v.run(&["--config", &config, "workflow", "check"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("notice.en.md.hbs"), "{}", out.stderr);
+
+    // With the English template, it is valid.
+    std::fs::write(templates.join("notice.en.md.hbs"), "# Notice\n").unwrap();
+    let out = v.ok(&["--config", &config, "workflow", "check", &file]);
+    assert!(out.contains("ok"), "{out}");
+}

@@ -13,7 +13,7 @@ use crate::case::Command;
 use crate::config::Config;
 use crate::org::{Profile, ProfileError};
 use crate::render::{Draft, Format, RenderError, Templates};
-use crate::store::{AccountError, DEFAULT_ORG, Loaded, Store, StoreError};
+use crate::store::{AccountError, DEFAULT_ORG, Loaded, Store, StoreError, Unreadable};
 use crate::time::{self, Lang};
 use crate::workflow::{Workflow, WorkflowSet};
 use chrono::{DateTime, Utc};
@@ -35,7 +35,8 @@ pub enum AppError {
     #[error(transparent)]
     Profile(#[from] ProfileError),
     #[error(
-        "unknown organisation '{org}' (known: {known}); create it with `vigie org add {org} --name \"...\"`"
+        "unknown organisation {} (known: {known}); create it with `vigie org add ID --name \"...\"`",
+        crate::util::quote(.org)
     )]
     UnknownOrg { org: String, known: String },
     /// A value the caller gave in a named field: each edge names the field its own way
@@ -191,7 +192,8 @@ impl App {
                 && self.workflows.get(w).is_none()
             {
                 return Err(AppError::Input(format!(
-                    "workflow: unknown workflow '{w}' (known: {})",
+                    "workflow: unknown workflow {} (known: {})",
+                    crate::util::quote(w),
                     self.workflow_ids()
                 )));
             }
@@ -218,7 +220,8 @@ impl App {
     pub fn workflow(&self, id: &str) -> Result<Arc<Workflow>, AppError> {
         self.workflows.get(id).ok_or_else(|| {
             AppError::Input(format!(
-                "unknown workflow '{id}' (known: {})",
+                "unknown workflow {} (known: {})",
+                crate::util::quote(id),
                 self.workflow_ids()
             ))
         })
@@ -336,24 +339,50 @@ impl App {
         Ok(l)
     }
 
+    /// A case for a list: one that cannot be read back is set aside in `unreadable`
+    /// (named, never silently dropped) instead of failing the organisation's whole list.
+    fn listed(
+        &self,
+        store: &mut Store,
+        org: &str,
+        id: &str,
+        unreadable: &mut Vec<Unreadable>,
+    ) -> Result<Option<Arc<Loaded>>, AppError> {
+        match self.case(store, org, id) {
+            Ok(l) => Ok(Some(l)),
+            Err(AppError::Store(e)) if e.is_unreadable_case() => {
+                unreadable.push(Unreadable {
+                    case: id.to_string(),
+                    reason: e.to_string(),
+                });
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The organisation's cases, open ones first, nearest deadline first (computed now:
-    /// a stored next due time may be stale after a clock fell due).
+    /// a stored next due time may be stale after a clock fell due), and the cases that
+    /// cannot be read back (see `vigie audit verify`).
     pub fn cases(
         &self,
         store: &mut Store,
         org: &str,
         all: bool,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Arc<Loaded>>, AppError> {
+    ) -> Result<(Vec<Arc<Loaded>>, Vec<Unreadable>), AppError> {
         let mut rows = Vec::new();
+        let mut unreadable = Vec::new();
         for id in store.case_ids(org, all)? {
-            let l = self.case(store, org, &id)?;
+            let Some(l) = self.listed(store, org, &id, &mut unreadable)? else {
+                continue;
+            };
             let next =
                 crate::case::clock::nearest_due(&crate::case::clocks(&l.workflow, &l.case, now));
             rows.push((l.case.is_closed(&l.workflow), next.is_none(), next, l));
         }
         rows.sort_by_key(|(closed, none, next, _)| (*closed, *none, *next));
-        Ok(rows.into_iter().map(|r| r.3).collect())
+        Ok((rows.into_iter().map(|r| r.3).collect(), unreadable))
     }
 
     /// Drafts a document of a case, signed with its own organisation's profile.
@@ -371,14 +400,14 @@ impl App {
             None | Some("") => profile.lang().unwrap_or(l.workflow.lang),
             Some(s) => Lang::parse(s).ok_or_else(|| AppError::Field {
                 field: "lang",
-                message: format!("'{s}' is not fr or en"),
+                message: format!("{} is not fr or en", crate::util::quote(s)),
             })?,
         };
         let format = match req.format.as_deref().map(str::trim) {
             None | Some("") => Format::Md,
             Some(s) => Format::parse(s).ok_or_else(|| AppError::Field {
                 field: "format",
-                message: format!("'{s}' is not md, html or txt"),
+                message: format!("{} is not md, html or txt", crate::util::quote(s)),
             })?,
         };
         let d = crate::render::draft(
@@ -428,19 +457,22 @@ impl App {
         Ok(sha256)
     }
 
-    /// The breach register of `org` (art. 33(5)): every case, in the order opened.
+    /// The breach register of `org` (art. 33(5)): every case, in the order opened, and
+    /// the cases that cannot be read back (never silently left out).
     pub fn register(
         &self,
         store: &mut Store,
         org: &str,
-    ) -> Result<Vec<crate::register::Row>, AppError> {
+    ) -> Result<(Vec<crate::register::Row>, Vec<Unreadable>), AppError> {
         let figures = crate::register::ledger_figures(store, org)?;
         let mut out = Vec::new();
+        let mut unreadable = Vec::new();
         for id in store.case_ids_by_opening(org)? {
-            let l = self.case(store, org, &id)?;
-            out.push(crate::register::row(&l.workflow, &l.case).with_ledger(&figures));
+            if let Some(l) = self.listed(store, org, &id, &mut unreadable)? {
+                out.push(crate::register::row(&l.workflow, &l.case).with_ledger(&figures));
+            }
         }
-        Ok(out)
+        Ok((out, unreadable))
     }
 
     /// Notifies every person concerned by a case (art. 34), in letters signed by the

@@ -1,7 +1,7 @@
 //! `decide`: a command and the current case give events, or a rejection saying exactly
 //! what is wrong. Pure: the time is a parameter.
 
-use super::clock::{applies, due_at};
+use super::clock::{applies, due_at, started_at};
 use super::{Case, EventBody, MetClock};
 use crate::time;
 use crate::workflow::{Condition, FactError, FactTest, FactValue, Scope, Workflow};
@@ -43,55 +43,66 @@ pub enum Command {
 /// Why a command was refused. Each message is one line naming what is wrong.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum Rejected {
-    #[error("unknown fact '{fact}' in workflow '{workflow}'{hint}")]
+    #[error("unknown fact {q_fact} in workflow {q_workflow}{hint}", q_fact = crate::util::quote(.fact), q_workflow = crate::util::quote(.workflow))]
     UnknownFact {
         fact: String,
         workflow: String,
         hint: String,
     },
-    #[error("fact '{fact}': {error}")]
+    #[error("fact {q_fact}: {error}", q_fact = crate::util::quote(.fact))]
     BadFact { fact: String, error: FactError },
-    #[error("fact '{fact}': {at} is in the future (now is {now})")]
+    #[error("fact {q_fact}: {at} is in the future (now is {now})", q_fact = crate::util::quote(.fact))]
     FactInFuture {
         fact: String,
         at: String,
         now: String,
     },
-    #[error("unknown event '{event}' in workflow '{workflow}' (events: {known})")]
+    #[error("unknown event {q_event} in workflow {q_workflow} (events: {known})", q_event = crate::util::quote(.event), q_workflow = crate::util::quote(.workflow))]
     UnknownEvent {
         event: String,
         workflow: String,
         known: String,
     },
-    #[error(
-        "event '{event}' is not allowed now: track '{track}' is '{state}', and '{event}' needs it to be {from}"
-    )]
+    #[error("event {q_event} is not allowed now: track {q_track} is {q_state}, and {q_event} needs it to be {from}", q_event = crate::util::quote(.event), q_track = crate::util::quote(.track), q_state = crate::util::quote(.state))]
     WrongState {
         event: String,
         track: String,
         state: String,
         from: String,
     },
-    #[error("event '{event}' is not allowed now: {reasons}")]
+    #[error("event {q_event} is not allowed now: {reasons}", q_event = crate::util::quote(.event))]
     ConditionNotMet { event: String, reasons: String },
-    #[error("event '{event}' needs {facts}: set them first or with --set")]
+    #[error("event {q_event} needs {facts}: set them first or with --set", q_event = crate::util::quote(.event))]
     MissingFacts { event: String, facts: String },
-    #[error(
-        "event '{event}' is late for clock '{clock}' (due {due}): set {facts} to record the reasons for the delay"
-    )]
+    #[error("event {q_event} is late for clock {q_clock} (due {due}): set {facts} to record the reasons for the delay", q_event = crate::util::quote(.event), q_clock = crate::util::quote(.clock))]
     LateWithoutReasons {
         event: String,
         clock: String,
         due: String,
         facts: String,
     },
-    #[error("the effective time {at} is in the future (now is {now})")]
-    InFuture { at: String, now: String },
-    #[error("a case needs the fact '{0}' when it is opened")]
+    #[error("{what}: the effective time {at} is in the future (now is {now})")]
+    InFuture {
+        what: String,
+        at: String,
+        now: String,
+    },
+    #[error("{what}: the effective time {at} is outside the times vigie keeps: {bounds}", bounds = time::BOUNDS)]
+    OutOfBounds { what: String, at: String },
+    #[error(
+        "event '{event}' dated {at} is before clock '{clock}' started ({started}): an event cannot meet a deadline before its clock starts"
+    )]
+    BeforeClockStart {
+        event: String,
+        clock: String,
+        at: String,
+        started: String,
+    },
+    #[error("a case needs the fact {q_0} when it is opened", q_0 = crate::util::quote(.0))]
     MissingAtOpen(String),
     #[error("nothing to set: give KEY=VALUE pairs, --facts FILE or --note TEXT")]
     NothingToSet,
-    #[error("unknown document '{document}' in workflow '{workflow}' (documents: {known})")]
+    #[error("unknown document {q_document} in workflow {q_workflow} (documents: {known})", q_document = crate::util::quote(.document), q_workflow = crate::util::quote(.workflow))]
     UnknownDocument {
         document: String,
         workflow: String,
@@ -152,9 +163,24 @@ fn type_facts(
     Ok(out)
 }
 
-fn check_time(at: DateTime<Utc>, now: DateTime<Utc>, wf: &Workflow) -> Result<(), Rejected> {
+/// An effective time must be one the log can read back, and not after now. `what`
+/// names the command ("event 'notify_authority'", "setting facts").
+fn check_time(
+    what: impl Fn() -> String,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    wf: &Workflow,
+) -> Result<(), Rejected> {
+    if !time::in_bounds(at) {
+        // Shown in UTC: out of bounds, the zone's arithmetic is not to be trusted.
+        return Err(Rejected::OutOfBounds {
+            what: what(),
+            at: at.to_rfc3339(),
+        });
+    }
     if at > now {
         return Err(Rejected::InFuture {
+            what: what(),
             at: time::rfc3339_in(at, wf.timezone),
             now: time::rfc3339_in(now, wf.timezone),
         });
@@ -172,7 +198,7 @@ pub fn decide(
 ) -> Result<Vec<(DateTime<Utc>, EventBody)>, Rejected> {
     match cmd {
         Command::Open { title, facts, at } => {
-            check_time(*at, now, wf)?;
+            check_time(|| "opening the case".into(), *at, now, wf)?;
             let typed = type_facts(wf, facts, now)?;
             for f in facts_required_at_open(wf) {
                 if typed.get(&f).is_none_or(Value::is_null) {
@@ -190,7 +216,7 @@ pub fn decide(
             )])
         }
         Command::SetFacts { facts, note, at } => {
-            check_time(*at, now, wf)?;
+            check_time(|| "setting facts".into(), *at, now, wf)?;
             if facts.is_empty() && note.is_none() {
                 return Err(Rejected::NothingToSet);
             }
@@ -210,6 +236,7 @@ pub fn decide(
             )])
         }
         Command::RecordCampaign { run, at } => {
+            check_time(|| "recording a notification campaign".into(), *at, now, wf)?;
             Ok(vec![(*at, EventBody::NotificationCampaign(run.clone()))])
         }
         Command::IssueDocument {
@@ -219,6 +246,7 @@ pub fn decide(
             sha256,
             at,
         } => {
+            check_time(|| format!("issuing document '{document}'"), *at, now, wf)?;
             if !wf.documents.contains_key(document) {
                 return Err(Rejected::UnknownDocument {
                     document: document.clone(),
@@ -243,7 +271,7 @@ pub fn decide(
             at,
         } => {
             let case = case.expect("advancing needs a case");
-            check_time(*at, now, wf)?;
+            check_time(|| format!("event '{event}'"), *at, now, wf)?;
             let Some(def) = wf.events.get(event) else {
                 return Err(Rejected::UnknownEvent {
                     event: event.clone(),
@@ -295,6 +323,17 @@ pub fn decide(
                 if after.met.contains_key(id) {
                     continue;
                 }
+                // Backdating past the start would make any notification look on time.
+                if let Some(started) = started_at(clock, &after)
+                    && *at < started
+                {
+                    return Err(Rejected::BeforeClockStart {
+                        event: event.clone(),
+                        clock: id.clone(),
+                        at: time::rfc3339_in(*at, wf.timezone),
+                        started: time::rfc3339_in(started, wf.timezone),
+                    });
+                }
                 let applies = applies(clock, &after);
                 let due = due_at(wf, clock, &after);
                 let late = applies && due.is_some_and(|d| *at > d);
@@ -339,18 +378,18 @@ pub fn decide(
 fn list(items: &[&String]) -> String {
     items
         .iter()
-        .map(|s| format!("'{s}'"))
+        .map(|s| crate::util::quote(s))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 fn one_of(states: &[String]) -> String {
     match states {
-        [one] => format!("'{one}'"),
+        [one] => crate::util::quote(one),
         many => format!(
             "one of {}",
             many.iter()
-                .map(|s| format!("'{s}'"))
+                .map(|s| crate::util::quote(s))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

@@ -447,3 +447,85 @@ proptest! {
         }
     }
 }
+
+/// The web and the API pass raw JSON straight to `decide`: the core itself refuses an
+/// effective time or a time fact the log could not read back (issue 9: year 0).
+#[test]
+fn the_core_refuses_instants_outside_the_bounds() {
+    let wf = fr();
+    let mut log = Log::open(&wf, "2026-01-09T10:00", &notify_facts());
+    let now = t("2026-01-09T12:00");
+    let year0 = DateTime::parse_from_rfc3339("0000-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let set = |at, facts: Vec<(String, serde_json::Value)>| Command::SetFacts {
+        facts,
+        note: Some("x".into()),
+        at,
+    };
+    let e = decide(&wf, log.case.as_ref(), &set(year0, vec![]), now).unwrap_err();
+    assert!(matches!(e, Rejected::OutOfBounds { .. }), "{e}");
+    assert!(e.to_string().contains("setting facts"), "{e}");
+    for v in [
+        "0000-01-01T00:00",
+        "-262143-01-01T00:00",
+        "1969-12-31T23:00:00Z",
+    ] {
+        let e = decide(
+            &wf,
+            log.case.as_ref(),
+            &set(now, vec![("aware_at".into(), json!(v))]),
+            now,
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("fact 'aware_at'"), "{v}: {e}");
+    }
+    let e = decide(
+        &wf,
+        None,
+        &Command::Open {
+            title: "t".into(),
+            facts: vec![("aware_at".into(), json!("0000-01-01T00:00"))],
+            at: now,
+        },
+        now,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("aware_at"), "{e}");
+    let e = log.set(
+        "2026-01-09T11:00",
+        &[("aware_at", json!("0000-01-01T00:00"))],
+    );
+    assert!(e.is_err());
+}
+
+/// Issue 9: backdating a notification before the clock it meets started would record
+/// it as on time. The core refuses, naming the event, the clock and both instants.
+#[test]
+fn an_event_cannot_meet_a_clock_before_it_started() {
+    let wf = fr();
+    let mut log = Log::open(&wf, "2026-11-01T00:00", &notify_facts());
+    log.advance(
+        "contain",
+        "2026-11-01T10:00",
+        &[("contained_at", json!("2026-11-01T09:00"))],
+    )
+    .unwrap();
+    let e = log
+        .advance("notify_authority", "2001-01-01T00:00", &[])
+        .unwrap_err();
+    assert!(matches!(e, Rejected::BeforeClockStart { .. }), "{e}");
+    let msg = e.to_string();
+    for part in [
+        "notify_authority",
+        "art33",
+        "2001-01-01T00:00:00+01:00",
+        "2026-11-01T00:00:00+01:00",
+    ] {
+        assert!(msg.contains(part), "{part}: {msg}");
+    }
+    // At the very start it is allowed, and on time.
+    log.advance("notify_authority", "2026-11-01T00:00", &[])
+        .unwrap();
+    assert!(!log.case.as_ref().unwrap().met["art33"].late);
+}

@@ -194,7 +194,8 @@ fn list(ctx: &Ctx, all: bool, json: bool) -> Result<(), CliError> {
     let now = ctx.now;
     let app = ctx.app()?;
     let mut store = ctx.store()?;
-    let rows: Vec<Arc<Loaded>> = app.cases(&mut store, &ctx.org, all, now)?;
+    let (rows, unreadable): (Vec<Arc<Loaded>>, _) = app.cases(&mut store, &ctx.org, all, now)?;
+    unreadable.iter().for_each(|u| eprintln!("{}", u.warning()));
     if json {
         let list: Vec<Value> = rows
             .iter()

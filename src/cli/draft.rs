@@ -36,8 +36,8 @@ pub(super) fn run(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
     let (d, format, lang) = app.draft(&mut store, &ctx.org, &args.id, &req, ctx.now)?;
     if args.strict && !d.missing.is_empty() {
         return Err(CliError::input(format!(
-            "draft '{}' is missing: {} (--strict)",
-            args.document,
+            "draft {} is missing: {} (--strict)",
+            crate::util::quote(&args.document),
             d.missing.join(", ")
         )));
     }

@@ -180,9 +180,15 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// The workflows, each document with a template in every language.
     fn workflows(&self) -> Result<WorkflowSet, CliError> {
-        WorkflowSet::load(self.config.workflows_dir.as_deref())
-            .map_err(|e| CliError::input(e.0.first().map(|x| x.to_string()).unwrap_or_default()))
+        let first = |e: crate::workflow::WorkflowErrors| {
+            CliError::input(e.0.first().map(|x| x.to_string()).unwrap_or_default())
+        };
+        let set = WorkflowSet::load(self.config.workflows_dir.as_deref()).map_err(first)?;
+        let templates = crate::render::Templates::from_config(&self.config);
+        crate::render::check_documents(&set, &templates).map_err(first)?;
+        Ok(set)
     }
     /// The application layer over the workflows and templates of this configuration.
     fn app(&self) -> Result<App, CliError> {
@@ -212,11 +218,14 @@ fn print_json(v: &Value) {
 pub fn parse_pair(pair: &str) -> Result<(String, Value), CliError> {
     let (k, v) = pair
         .split_once('=')
-        .ok_or_else(|| CliError::input(format!("'{pair}' is not KEY=VALUE")))?;
+        .ok_or_else(|| CliError::input(format!("{} is not KEY=VALUE", crate::util::quote(pair))))?;
     let k = k.trim().to_string();
     let v = v.trim();
     if k.is_empty() {
-        return Err(CliError::input(format!("'{pair}' has no key")));
+        return Err(CliError::input(format!(
+            "{} has no key",
+            crate::util::quote(pair)
+        )));
     }
     let value = if v.is_empty() || v == "null" || v == "~" {
         Value::Null

@@ -38,7 +38,8 @@ pub(super) fn run(ctx: &Ctx, a: NotifyArgs) -> Result<(), CliError> {
         "letter" => Channel::Letter,
         other => {
             return Err(CliError::input(format!(
-                "--channel: '{other}' is not email or letter"
+                "--channel: {} is not email or letter",
+                crate::util::quote(other)
             )));
         }
     };

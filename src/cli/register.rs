@@ -16,7 +16,8 @@ pub(super) fn run(ctx: &Ctx, a: RegisterArgs) -> Result<(), CliError> {
     let org = ctx.org.as_str();
     let app = ctx.app()?;
     let mut store = ctx.store()?;
-    let rows = app.register(&mut store, org)?;
+    let (rows, unreadable) = app.register(&mut store, org)?;
+    unreadable.iter().for_each(|u| eprintln!("{}", u.warning()));
     if a.csv {
         say_raw!("{}", crate::register::csv(&rows).trim_end());
     } else if a.json {

@@ -1,8 +1,11 @@
-//! `vigie user add|list|password|token`: people who sign in to the web page and the API.
+//! `vigie user add|list|password|disable|enable|token`: people who sign in to the web
+//! page and the API, and their API tokens.
 
 use super::{CliError, Ctx, print_json};
 use crate::store::Role;
-use clap::Subcommand;
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use serde_json::Value;
 
 #[derive(Subcommand)]
 pub enum UserCmd {
@@ -23,15 +26,52 @@ pub enum UserCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Set a new password (signs out every session of the user).
+    /// Set a new password (signs out every session and revokes every API token of the
+    /// user).
     Password { email: String },
-    /// Create an API token for scripts; it is shown once.
-    Token {
+    /// Disable a user: their sessions end and their API tokens are refused at once.
+    Disable { email: String },
+    /// Enable a disabled user again (their API tokens work again).
+    Enable { email: String },
+    /// API tokens for scripts: `create EMAIL` (shown once), `list`, `revoke ID`.
+    /// `vigie user token EMAIL` is `vigie user token create EMAIL`.
+    Token(TokenArgs),
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    cmd: Option<TokenCmd>,
+    /// The user to create a token for (as `token create EMAIL`).
+    #[arg(required = true)]
+    email: Option<String>,
+    /// What the token is for.
+    #[arg(long, default_value = "script")]
+    name: String,
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create an API token for the user with this e-mail; it is shown once.
+    Create {
         email: String,
         /// What the token is for.
         #[arg(long, default_value = "script")]
         name: String,
     },
+    /// The API tokens of --org (every organisation with --all), or of one user: id,
+    /// user, name, created, last used. Never the secret.
+    List {
+        email: Option<String>,
+        #[arg(long, conflicts_with = "email")]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an API token by its id (from `token list`, or the first 12 hex digits of
+    /// `printf %s TOKEN | sha256sum`); its next request is refused.
+    Revoke { id: String },
 }
 
 /// A password from the terminal (asked twice, not echoed) or standard input's first line.
@@ -61,7 +101,8 @@ pub(super) fn run(ctx: &Ctx, cmd: UserCmd) -> Result<(), CliError> {
         UserCmd::Add { email, role, name } => {
             let role = Role::parse(&role).ok_or_else(|| {
                 CliError::input(format!(
-                    "--role: '{role}' is not dpo, contributor or viewer"
+                    "--role: {} is not dpo, contributor or viewer",
+                    crate::util::quote(&role)
                 ))
             })?;
             let mut store = ctx.store()?;
@@ -77,19 +118,28 @@ pub(super) fn run(ctx: &Ctx, cmd: UserCmd) -> Result<(), CliError> {
         }
         UserCmd::List { all, json } => {
             let store = ctx.store()?;
-            let users = store.users(if all { None } else { Some(&ctx.org) })?;
+            let users = store.accounts(if all { None } else { Some(&ctx.org) })?;
             if json {
-                print_json(&serde_json::to_value(&users).expect("users serialize"));
+                let rows: Vec<Value> = users
+                    .iter()
+                    .map(|(u, disabled)| {
+                        let mut v = serde_json::to_value(u).expect("users serialize");
+                        v["disabled"] = Value::Bool(*disabled);
+                        v
+                    })
+                    .collect();
+                print_json(&Value::Array(rows));
             } else if users.is_empty() {
                 say!("no user yet: add one with `vigie user add EMAIL --role dpo`");
             } else {
-                for u in users {
+                for (u, disabled) in users {
                     say!(
-                        "{:<32} {:<12} {:<16} {}",
+                        "{:<32} {:<12} {:<16} {}{}",
                         u.email,
                         u.role.as_str(),
                         u.org,
-                        u.name
+                        crate::util::one_line(&u.name),
+                        if disabled { " (disabled)" } else { "" }
                     );
                 }
             }
@@ -97,17 +147,89 @@ pub(super) fn run(ctx: &Ctx, cmd: UserCmd) -> Result<(), CliError> {
         UserCmd::Password { email } => {
             let mut store = ctx.store()?;
             let password = read_password()?;
-            store.set_password(&email, &password)?;
-            say!("password of {email} changed; their sessions are signed out");
-        }
-        UserCmd::Token { email, name } => {
-            let mut store = ctx.store()?;
-            let token = store.create_token(&email, &name, now)?;
-            eprintln!(
-                "API token '{name}' for {email} (shown once; send it as 'Authorization: Bearer TOKEN'):"
+            let tokens = store.set_password(&email, &password)?;
+            say!(
+                "password of {email} changed; their sessions are signed out and their {tokens} API token(s) revoked"
             );
-            say!("{token}");
         }
+        UserCmd::Disable { email } => {
+            let mut store = ctx.store()?;
+            let (u, tokens) = store.set_disabled(&email, true)?;
+            say!(
+                "user {} disabled: signed out, and their {tokens} API token(s) refused until `vigie user enable {}`",
+                u.email,
+                u.email
+            );
+        }
+        UserCmd::Enable { email } => {
+            let mut store = ctx.store()?;
+            let (u, tokens) = store.set_disabled(&email, false)?;
+            say!(
+                "user {} enabled: they can sign in, and their {tokens} API token(s) work again",
+                u.email
+            );
+        }
+        UserCmd::Token(args) => match args.cmd {
+            None => create_token(ctx, &args.email.unwrap_or_default(), &args.name, now)?,
+            Some(TokenCmd::Create { email, name }) => create_token(ctx, &email, &name, now)?,
+            Some(TokenCmd::List { email, all, json }) => {
+                let store = ctx.store()?;
+                let org = (!all && email.is_none()).then_some(ctx.org.as_str());
+                let tokens = store.tokens(org, email.as_deref())?;
+                if json {
+                    print_json(&serde_json::to_value(&tokens).expect("tokens serialize"));
+                } else if tokens.is_empty() {
+                    say!("no API token: create one with `vigie user token create EMAIL`");
+                } else {
+                    say!(
+                        "{:<13} {:<32} {:<16} {:<20} {:<26} LAST USED",
+                        "ID",
+                        "USER",
+                        "ORGANISATION",
+                        "NAME",
+                        "CREATED"
+                    );
+                    for t in tokens {
+                        say!(
+                            "{:<13} {:<32} {:<16} {:<20} {:<26} {}{}",
+                            t.id,
+                            t.email,
+                            t.org,
+                            crate::util::one_line(&t.name),
+                            t.created_at,
+                            t.last_used_at.as_deref().unwrap_or("never"),
+                            if t.user_disabled {
+                                " (user disabled)"
+                            } else {
+                                ""
+                            }
+                        );
+                    }
+                }
+            }
+            Some(TokenCmd::Revoke { id }) => {
+                let mut store = ctx.store()?;
+                let t = store.revoke_token(&id)?;
+                say!(
+                    "API token {} ({}) of {} revoked",
+                    t.id,
+                    crate::util::quote(&t.name),
+                    t.email
+                );
+            }
+        },
     }
+    Ok(())
+}
+
+fn create_token(ctx: &Ctx, email: &str, name: &str, now: DateTime<Utc>) -> Result<(), CliError> {
+    let mut store = ctx.store()?;
+    let token = store.create_token(email, name, now)?;
+    let id = &crate::workflow::sha256_hex(&token)[..crate::store::TOKEN_ID_LEN];
+    eprintln!(
+        "API token {} (id {id}) for {email} (shown once; send it as 'Authorization: Bearer TOKEN'):",
+        crate::util::one_line(&crate::util::quote(name))
+    );
+    say!("{token}");
     Ok(())
 }

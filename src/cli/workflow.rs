@@ -1,6 +1,7 @@
 //! `vigie workflow check|graph|list`.
 
 use super::{CliError, Ctx};
+use crate::render::{self, Templates};
 use crate::workflow::{self, WorkflowSet};
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -22,7 +23,8 @@ pub(super) fn run(ctx: &Ctx, cmd: WorkflowCmd) -> Result<(), CliError> {
             let set = ctx.workflows()?;
             let wf = set.get(&id).ok_or_else(|| {
                 CliError::input(format!(
-                    "unknown workflow '{id}' (known: {})",
+                    "unknown workflow {} (known: {})",
+                    crate::util::quote(&id),
                     set.ids().cloned().collect::<Vec<_>>().join(", ")
                 ))
             })?;
@@ -47,8 +49,17 @@ pub(super) fn run(ctx: &Ctx, cmd: WorkflowCmd) -> Result<(), CliError> {
 }
 
 fn check(ctx: &Ctx, paths: &[PathBuf]) -> Result<(), CliError> {
+    let templates = Templates::from_config(&ctx.config);
+    // One line per mistake, whatever the file holds (a state named with an escape
+    // sequence is shown escaped).
+    let report = |errors: &[workflow::WorkflowError]| {
+        for e in errors {
+            eprintln!("{}", crate::util::one_line(&e.to_string()));
+        }
+    };
     if paths.is_empty() {
-        let set = WorkflowSet::load(ctx.config.workflows_dir.as_deref());
+        let set = WorkflowSet::load(ctx.config.workflows_dir.as_deref())
+            .and_then(|set| render::check_documents(&set, &templates).map(|()| set));
         return match set {
             Ok(set) => {
                 for id in set.ids() {
@@ -64,9 +75,7 @@ fn check(ctx: &Ctx, paths: &[PathBuf]) -> Result<(), CliError> {
                 Ok(())
             }
             Err(errors) => {
-                for e in &errors.0 {
-                    eprintln!("{e}");
-                }
+                report(&errors.0);
                 Err(CliError::input(format!(
                     "{} error(s) in the workflows",
                     errors.0.len()
@@ -76,18 +85,24 @@ fn check(ctx: &Ctx, paths: &[PathBuf]) -> Result<(), CliError> {
     }
     let mut n = 0;
     for p in paths {
-        match WorkflowSet::compile_file(p) {
+        let checked = WorkflowSet::compile_file(p).and_then(|wf| {
+            let missing = render::missing_templates(&wf, &templates);
+            if missing.is_empty() {
+                Ok(wf)
+            } else {
+                Err(workflow::WorkflowErrors(missing))
+            }
+        });
+        match checked {
             Ok(wf) => say!(
                 "{}: ok ({} tracks, {} events, {} clocks)",
-                p.display(),
+                crate::util::one_line(&p.display().to_string()),
                 wf.tracks.len(),
                 wf.events.len(),
                 wf.clocks.len()
             ),
             Err(errors) => {
-                for e in &errors.0 {
-                    eprintln!("{e}");
-                }
+                report(&errors.0);
                 n += errors.0.len();
             }
         }

@@ -1,6 +1,7 @@
 //! E-mail: the transport (SMTP through lettre, or `.eml` files in a folder, the default
 //! so that a fresh install works without a mail server) and the reminder messages.
 
+pub mod checkpoint;
 pub mod relay;
 pub mod reminder;
 
@@ -107,6 +108,8 @@ pub enum MailError {
     Outbox { path: String, reason: String },
     #[error("'{0}' is not an e-mail address")]
     BadAddress(String),
+    #[error("building the message: {0}")]
+    Build(String),
 }
 
 /// Why a message was not handed off. Transient errors are retried, permanent ones
@@ -115,6 +118,48 @@ pub enum MailError {
 pub struct SendError {
     pub transient: bool,
     pub message: String,
+}
+
+/// What became of one envelope recipient of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RcptOutcome {
+    /// The server took the message for this recipient.
+    Accepted,
+    /// Refused for good (a 5xx answer): retrying will not help. The reason, with any
+    /// address in it replaced (see `scrub`).
+    Refused(String),
+    /// Not handed off this time (a 4xx answer, a network error): retried later.
+    Deferred(String),
+}
+
+impl RcptOutcome {
+    fn from_error(e: &lettre::transport::smtp::Error) -> RcptOutcome {
+        let m = scrub(&e.to_string());
+        if e.is_permanent() {
+            RcptOutcome::Refused(m)
+        } else {
+            RcptOutcome::Deferred(m)
+        }
+    }
+
+    fn from_send_error(e: &SendError) -> RcptOutcome {
+        let m = scrub(&e.message);
+        if e.transient {
+            RcptOutcome::Deferred(m)
+        } else {
+            RcptOutcome::Refused(m)
+        }
+    }
+}
+
+/// A server's answer on one line, with every word that holds an `@` replaced: servers
+/// echo the refused address ("550 5.1.1 <bob@example.org>: unknown"), and reasons go
+/// to logs and the database, where recipients' addresses must not.
+pub fn scrub(s: &str) -> String {
+    s.split_whitespace()
+        .map(|w| if w.contains('@') { "<address>" } else { w })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[derive(Clone)]
@@ -266,6 +311,78 @@ impl Mailer {
                         message: format!("{}: {e}", path.display()),
                     })
             }
+        }
+    }
+
+    /// Hands one message to each envelope recipient in `to`, and says what became of
+    /// each (same order). A recipient the server refuses never stops the others: the
+    /// relay accepts some recipients of one transaction and refuses others; through
+    /// lettre's transport, a refused transaction is retried one recipient at a time.
+    pub async fn send_each(
+        &self,
+        msg: &Message,
+        message_id: &str,
+        to: &[lettre::Address],
+    ) -> Vec<RcptOutcome> {
+        if to.is_empty() {
+            return vec![];
+        }
+        let from = msg.envelope().from().cloned();
+        match self {
+            Mailer::Relay(r) => r.send_each(msg, from, to).await,
+            Mailer::Smtp(t, whole) => {
+                let bytes = msg.formatted();
+                let once = |to: Vec<lettre::Address>| {
+                    let from = from.clone();
+                    let bytes = &bytes;
+                    async move {
+                        let env = lettre::address::Envelope::new(from, to)
+                            .map_err(|e| RcptOutcome::Refused(scrub(&e.to_string())))?;
+                        match tokio::time::timeout(*whole, t.send_raw(&env, bytes)).await {
+                            Ok(Ok(_)) => Ok(()),
+                            Ok(Err(e)) => Err(RcptOutcome::from_error(&e)),
+                            Err(_) => Err(RcptOutcome::Deferred(format!(
+                                "the SMTP server did not finish within {} s",
+                                whole.as_secs()
+                            ))),
+                        }
+                    }
+                };
+                match once(to.to_vec()).await {
+                    Ok(()) => vec![RcptOutcome::Accepted; to.len()],
+                    // lettre stops at the first refused RCPT and sends no DATA: nobody
+                    // got it, so each recipient alone finds who was refused.
+                    Err(RcptOutcome::Refused(_)) if to.len() > 1 => {
+                        let mut out = Vec::with_capacity(to.len());
+                        for a in to {
+                            out.push(match once(vec![a.clone()]).await {
+                                Ok(()) => RcptOutcome::Accepted,
+                                Err(o) => o,
+                            });
+                        }
+                        out
+                    }
+                    Err(o) => vec![o; to.len()],
+                }
+            }
+            Mailer::File(_) => {
+                let o = match self.send(msg.clone(), message_id).await {
+                    Ok(()) => RcptOutcome::Accepted,
+                    Err(e) => RcptOutcome::from_send_error(&e),
+                };
+                vec![o; to.len()]
+            }
+        }
+    }
+
+    /// How many messages a dispatcher hands to this transport before it has recorded
+    /// the outcomes of the earlier ones. Through our relay pool, two per connection: one
+    /// on the wire while the outcome of the other is recorded. lettre's transport opens
+    /// a new connection whenever none is idle, so it gets a fixed bound.
+    pub fn in_flight(&self) -> usize {
+        match self {
+            Mailer::Relay(r) => 2 * r.pool_size(),
+            Mailer::Smtp(..) | Mailer::File(_) => 64,
         }
     }
 

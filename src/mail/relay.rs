@@ -6,11 +6,13 @@
 //! relay's delayed ACK (~40 ms) and a connection carries ~25 messages a second. This
 //! pool opens its sockets with TCP_NODELAY and keeps at most `pool_size` of them.
 
-use super::SendError;
-use lettre::Message;
+use super::{RcptOutcome, SendError};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::AsyncSmtpConnection;
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
+use lettre::{Address, Message};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, Semaphore};
@@ -22,6 +24,7 @@ pub struct Relay {
     timeout: Duration,
     idle: Mutex<Vec<AsyncSmtpConnection>>,
     slots: Arc<Semaphore>,
+    pool_size: usize,
 }
 
 fn one_line(s: &str) -> String {
@@ -43,7 +46,13 @@ impl Relay {
             timeout,
             idle: Mutex::new(Vec::new()),
             slots: Arc::new(Semaphore::new(pool_size.max(1) as usize)),
+            pool_size: pool_size.max(1) as usize,
         }
+    }
+
+    /// Connections open at most.
+    pub fn pool_size(&self) -> usize {
+        self.pool_size
     }
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
@@ -124,9 +133,134 @@ impl Relay {
         }
     }
 
+    /// Hands one message to each recipient in one transaction: every RCPT is tried,
+    /// the refused ones are reported, and DATA goes to the accepted ones. A pooled
+    /// connection the relay has closed (it fails before MAIL FROM is answered) is
+    /// replaced once.
+    pub async fn send_each(
+        &self,
+        msg: &Message,
+        from: Option<Address>,
+        to: &[Address],
+    ) -> Vec<RcptOutcome> {
+        let deferred = |m: String| vec![RcptOutcome::Deferred(m); to.len()];
+        let Ok(_slot) = self.slots.acquire().await else {
+            return deferred("the relay pool is closed".into());
+        };
+        let bytes = msg.formatted();
+        let pooled = self.idle.lock().await.pop();
+        let fresh = pooled.is_none();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => match self.connect().await {
+                Ok(c) => c,
+                Err(e) => return vec![RcptOutcome::from_send_error(&e); to.len()],
+            },
+        };
+        let mut result = transaction(&mut conn, &from, to, &bytes).await;
+        if !fresh && matches!(result, Err((_, Stage::Mail))) {
+            conn.abort().await;
+            conn = match self.connect().await {
+                Ok(c) => c,
+                Err(e) => return vec![RcptOutcome::from_send_error(&e); to.len()],
+            };
+            result = transaction(&mut conn, &from, to, &bytes).await;
+        }
+        match result {
+            Ok(out) => {
+                if conn.has_broken() {
+                    conn.abort().await;
+                } else {
+                    self.idle.lock().await.push(conn);
+                }
+                out
+            }
+            Err((e, _)) => {
+                if e.status().is_some() && !conn.has_broken() {
+                    // An answer, not a broken socket: reset and keep the connection.
+                    let _ = conn.command("RSET\r\n").await;
+                    self.idle.lock().await.push(conn);
+                } else {
+                    conn.abort().await;
+                }
+                vec![RcptOutcome::from_error(&e); to.len()]
+            }
+        }
+    }
+
     pub async fn check(&self) -> Result<(), String> {
         let mut c = self.connect().await.map_err(|e| e.message)?;
         let _ = c.quit().await;
         Ok(())
     }
+}
+
+/// Where a transaction failed as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// At MAIL FROM: nothing was handed off (a stale pooled connection fails here).
+    Mail,
+    /// A network error after MAIL FROM, or DATA refused.
+    Later,
+}
+
+/// One SMTP transaction with partial acceptance: MAIL FROM, each RCPT (a refused one is
+/// reported and the rest go on), then DATA to the accepted ones. `Err` when the whole
+/// transaction failed: then no recipient has the message.
+async fn transaction(
+    conn: &mut AsyncSmtpConnection,
+    from: &Option<Address>,
+    to: &[Address],
+    bytes: &[u8],
+) -> Result<Vec<RcptOutcome>, (lettre::transport::smtp::Error, Stage)> {
+    let mut options = vec![];
+    if to
+        .iter()
+        .chain(from.iter())
+        .any(|a| !AsRef::<str>::as_ref(a).is_ascii())
+        && conn.server_info().supports_feature(Extension::SmtpUtfEight)
+    {
+        options.push(MailParameter::SmtpUtfEight);
+    }
+    if !bytes.is_ascii() && conn.server_info().supports_feature(Extension::EightBitMime) {
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    conn.command(Mail::new(from.clone(), options))
+        .await
+        .map_err(|e| (e, Stage::Mail))?;
+    let mut out: Vec<Option<RcptOutcome>> = Vec::with_capacity(to.len());
+    for a in to {
+        match conn.command(Rcpt::new(a.clone(), vec![])).await {
+            Ok(_) => out.push(None),
+            Err(e) if e.status().is_some() => out.push(Some(RcptOutcome::from_error(&e))),
+            Err(e) => return Err((e, Stage::Later)),
+        }
+    }
+    if out.iter().all(Option::is_some) {
+        // Nobody to send DATA to: end the transaction, keep the connection.
+        conn.command("RSET\r\n")
+            .await
+            .map_err(|e| (e, Stage::Later))?;
+    } else {
+        let data = async {
+            conn.command(Data).await?;
+            conn.message(bytes).await
+        };
+        if let Err(e) = data.await {
+            // DATA refused or cut: none of the accepted recipients has it.
+            let failed = RcptOutcome::from_error(&e);
+            if e.status().is_none() {
+                return Err((e, Stage::Later));
+            }
+            let _ = conn.command("RSET\r\n").await;
+            return Ok(out
+                .into_iter()
+                .map(|o| o.unwrap_or_else(|| failed.clone()))
+                .collect());
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|o| o.unwrap_or(RcptOutcome::Accepted))
+        .collect())
 }

@@ -26,6 +26,8 @@ pub enum ReminderError {
         "the organisation has no recipient for reminders: set one with `vigie org set ORG --dpo-email ADDRESS` (or --reminders-to)"
     )]
     NoRecipient,
+    #[error("none of the {0} recipient(s) is an e-mail address")]
+    NoValidRecipient(usize),
     #[error("building the message: {0}")]
     Build(String),
 }
@@ -69,6 +71,9 @@ impl ReminderTemplates {
 /// A reminder ready to hand off.
 pub struct ReminderMail {
     pub message: Message,
+    /// Every recipient, in order, as configured: the dispatcher reports by position the
+    /// ones that are not addresses or that the server refuses.
+    pub to: Vec<String>,
     pub message_id: String,
     pub subject: String,
 }
@@ -107,7 +112,7 @@ pub fn recipients(profile: &Profile, case: &Case, overdue: bool) -> Vec<String> 
         }
     };
     profile.reminder_recipients().iter().for_each(|t| add(t));
-    if let Some(FactValue::List(owners)) = case.facts.get("owners") {
+    if let Some(FactValue::List(owners)) = case.facts.get(crate::outbox::delivery::OWNERS) {
         owners.iter().for_each(|o| add(o));
     }
     if overdue {
@@ -275,8 +280,15 @@ pub fn build(
         .from(mail.from_mailbox()?)
         .subject(subject.clone())
         .message_id(Some(message_id.clone()));
-    for t in &to {
-        b = b.to(mailbox(t)?);
+    // A recipient that is not an address is left out here and reported by the
+    // dispatcher: it never stops the others.
+    let mut any = false;
+    for m in to.iter().filter_map(|t| mailbox(t).ok()) {
+        b = b.to(m);
+        any = true;
+    }
+    if !any {
+        return Err(ReminderError::NoValidRecipient(to.len()));
     }
     let message = b
         .multipart(
@@ -293,6 +305,7 @@ pub fn build(
         .map_err(|e| ReminderError::Build(e.to_string()))?;
     Ok(Some(ReminderMail {
         message,
+        to,
         message_id,
         subject,
     }))

@@ -4,6 +4,7 @@
 //! permanent error. Sending is at-least-once; the Message-ID derived from the row's
 //! idempotency key lets a receiver drop the rare duplicate.
 
+pub mod delivery;
 pub mod plan;
 pub mod wake;
 
@@ -372,18 +373,33 @@ pub fn list(conn: &Connection, org: &str, all: bool) -> rusqlite::Result<Vec<Row
 }
 
 /// Requeues a dead or failing timer now. Returns false when there is no such timer.
+/// Recipients that refused it are tried again; those that have it are not sent it twice.
 pub fn retry(conn: &Connection, org: &str, id: i64, now: DateTime<Utc>) -> rusqlite::Result<bool> {
-    let n = conn.execute(
+    let tx = conn.unchecked_transaction()?;
+    tx.execute(
+        "DELETE FROM timer_recipients WHERE state = 'refused' AND timer_id =
+         (SELECT id FROM timers WHERE id = ?1 AND org = ?2 AND state IN ('dead', 'pending'))",
+        params![id, org],
+    )?;
+    let n = tx.execute(
         "UPDATE timers SET state = 'pending', attempts = 0, next_attempt_at = ?3,
          locked_until = NULL, lock_token = NULL, last_error = NULL
          WHERE id = ?1 AND org = ?2 AND state IN ('dead', 'pending')",
         params![id, org, ts(now)],
     )?;
+    tx.commit()?;
     Ok(n == 1)
 }
 
 /// Requeues every dead or failing timer of `org` now: its reminder recipients changed.
 pub fn retry_org(conn: &Connection, org: &str, now: DateTime<Utc>) -> rusqlite::Result<usize> {
+    // Recipients that refused are tried again; those that have a reminder are not.
+    conn.execute(
+        "DELETE FROM timer_recipients WHERE state = 'refused' AND timer_id IN
+         (SELECT id FROM timers WHERE org = ?1
+          AND (state = 'dead' OR (state = 'pending' AND attempts > 0)))",
+        [org],
+    )?;
     conn.execute(
         "UPDATE timers SET state = 'pending', attempts = 0, next_attempt_at = ?2,
          locked_until = NULL, lock_token = NULL, last_error = NULL

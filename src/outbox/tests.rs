@@ -274,3 +274,132 @@ fn overdue_repeats_resume_from_the_present() {
         Some(t("2026-01-15T22:00"))
     );
 }
+
+#[test]
+fn each_recipient_is_recorded_and_never_sent_twice() {
+    use crate::mail::RcptOutcome::{Accepted, Deferred, Refused};
+    use delivery::{Attempt, Recorded, done, recipient_hash, record, secret};
+    let mut f = fixture();
+    f.open("c1", "2026-01-09T10:00", "2026-01-09T10:30");
+    let now = t("2026-01-12T09:30");
+    let key = secret(f.store.conn()).unwrap();
+    let c = claim(f.store.conn(), now, Duration::seconds(60), 100, "tok")
+        .unwrap()
+        .remove(0);
+    let dpo = recipient_hash(&key, &c.key, "dpo@example.org");
+    let owner = recipient_hash(&key, &c.key, "Owner@Example.org");
+    assert_eq!(owner, recipient_hash(&key, &c.key, "owner@example.org"));
+    assert_ne!(
+        owner,
+        recipient_hash(&key, "another/key", "owner@example.org")
+    );
+    assert!(!owner.contains("owner"));
+    let attempt = |c: &Claimed, outcomes: Vec<Option<crate::mail::RcptOutcome>>| Attempt {
+        claimed: c.clone(),
+        message_id: c.message_id("example.org"),
+        next: None,
+        recipients: [dpo.clone(), owner.clone()]
+            .into_iter()
+            .zip(outcomes)
+            .collect(),
+    };
+
+    // The DPO has it, the owner's server said "later": retried, for the owner only.
+    let r = record(
+        f.store.conn(),
+        &[attempt(
+            &c,
+            vec![Some(Accepted), Some(Deferred("421 busy".into()))],
+        )],
+        now,
+    )
+    .unwrap();
+    assert_eq!(
+        r,
+        [Recorded::Retry(
+            "recipient 2 of 2 not sent: 421 busy".into()
+        )]
+    );
+    let d = done(f.store.conn(), c.id).unwrap();
+    assert_eq!(d.get(&dpo).map(String::as_str), Some("sent"));
+    assert!(!d.contains_key(&owner));
+
+    // The retry: the owner refuses for good. Sent (the DPO has it), refusal kept.
+    let later = now + Duration::seconds(1);
+    let c = claim(f.store.conn(), later, Duration::seconds(60), 100, "tok")
+        .unwrap()
+        .remove(0);
+    let r = record(
+        f.store.conn(),
+        &[attempt(
+            &c,
+            vec![None, Some(Refused("550 5.1.1 unknown".into()))],
+        )],
+        later,
+    )
+    .unwrap();
+    let why = "recipient 2 of 2 refused: 550 5.1.1 unknown".to_string();
+    assert_eq!(r, [Recorded::Sent(Some(why.clone()))]);
+    let row = list(f.store.conn(), DEFAULT_ORG, true)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id == c.id)
+        .unwrap();
+    assert_eq!((row.state.as_str(), row.last_error), ("sent", Some(why)));
+}
+
+#[test]
+fn a_reminder_every_recipient_refuses_is_dead_until_the_owners_change() {
+    use crate::mail::RcptOutcome::Refused;
+    use delivery::{Attempt, Recorded, done, record};
+    let mut f = fixture();
+    f.open("c1", "2026-01-09T10:00", "2026-01-09T10:30");
+    let now = t("2026-01-12T09:30");
+    let c = claim(f.store.conn(), now, Duration::seconds(60), 100, "tok")
+        .unwrap()
+        .remove(0);
+    let a = Attempt {
+        claimed: c.clone(),
+        message_id: c.message_id("example.org"),
+        next: None,
+        recipients: vec![("h1".into(), Some(Refused("550 no".into())))],
+    };
+    let r = record(f.store.conn(), &[a], now).unwrap();
+    assert_eq!(
+        r,
+        [Recorded::Dead("recipient 1 of 1 refused: 550 no".into())]
+    );
+
+    // Setting another fact changes nothing; setting the owners requeues it, due now,
+    // with its refusals forgotten.
+    let later = now + Duration::hours(1);
+    let set = |f: &mut Fixture, k: &str, v: serde_json::Value| {
+        f.store
+            .execute(
+                DEFAULT_ORG,
+                "c1",
+                &Command::SetFacts {
+                    facts: facts(&[(k, v)]),
+                    note: None,
+                    at: later,
+                },
+                "t",
+                later,
+            )
+            .unwrap();
+    };
+    set(&mut f, "consequences", json!("x"));
+    let state = |f: &mut Fixture| {
+        list(f.store.conn(), DEFAULT_ORG, true)
+            .unwrap()
+            .into_iter()
+            .find(|r| r.id == c.id)
+            .unwrap()
+    };
+    assert_eq!(state(&mut f).state, "dead");
+    set(&mut f, "owners", json!(["owner@example.org"]));
+    let row = state(&mut f);
+    assert_eq!((row.state.as_str(), row.attempts), ("pending", 0));
+    assert_eq!(row.next_attempt_at, ts(later));
+    assert!(done(f.store.conn(), c.id).unwrap().is_empty());
+}

@@ -11,7 +11,7 @@ pub use view::{Labels, build_view};
 use crate::case::{Case, Recorded};
 use crate::config::Config;
 use crate::time::Lang;
-use crate::workflow::Workflow;
+use crate::workflow::{Workflow, WorkflowSet};
 use chrono::{DateTime, Utc};
 use handlebars::Handlebars;
 use std::borrow::Cow;
@@ -87,13 +87,13 @@ pub const EMBEDDED: &[(&str, &str)] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("unknown document '{document}' in workflow '{workflow}' (documents: {known})")]
+    #[error("unknown document {q_document} in workflow {q_workflow} (documents: {known})", q_document = crate::util::quote(.document), q_workflow = crate::util::quote(.workflow))]
     UnknownDocument {
         document: String,
         workflow: String,
         known: String,
     },
-    #[error("no template '{0}' (embedded or in the templates folder)")]
+    #[error("no template {q_0} (embedded or in the templates folder)", q_0 = crate::util::quote(.0))]
     MissingTemplate(String),
     #[error("template {name}: {message}")]
     Template { name: String, message: String },
@@ -107,7 +107,7 @@ pub enum RenderError {
         path: String,
         source: std::io::Error,
     },
-    #[error("draft '{document}' is missing {missing} (--strict)")]
+    #[error("draft {q_document} is missing {missing} (--strict)", q_document = crate::util::quote(.document))]
     Incomplete { document: String, missing: String },
 }
 
@@ -168,6 +168,12 @@ impl Templates {
             .ok_or_else(|| RenderError::MissingTemplate(name.to_string()))
     }
 
+    /// Whether a template of this name exists (in the folder or embedded).
+    pub fn has(&self, name: &str) -> bool {
+        self.dir.as_ref().is_some_and(|d| d.join(name).is_file())
+            || EMBEDDED.iter().any(|(n, _)| *n == name)
+    }
+
     pub fn labels(&self, wf: &Workflow, lang: Lang) -> Result<Labels, RenderError> {
         let name = format!("labels.{}.yaml", lang.code());
         let text = self.source(&name)?;
@@ -178,6 +184,58 @@ impl Templates {
             })?;
         Ok(Labels::new(base, wf, lang))
     }
+}
+
+/// Every document of the workflows has a template in every language vigie offers
+/// (embedded, or in the templates folder); else one error per missing template, at the
+/// document's line and column. Checked by `workflow check` and whenever the workflows
+/// load, so a case never opens on a workflow whose draft cannot be written.
+pub fn check_documents(
+    set: &WorkflowSet,
+    templates: &Templates,
+) -> Result<(), crate::workflow::WorkflowErrors> {
+    let mut errors = Vec::new();
+    for id in set.ids() {
+        let wf = set.get(id).expect("listed");
+        errors.extend(missing_templates(&wf, templates));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::workflow::WorkflowErrors(errors))
+    }
+}
+
+/// The missing templates of one workflow's documents, as errors at each document.
+pub fn missing_templates(
+    wf: &Workflow,
+    templates: &Templates,
+) -> Vec<crate::workflow::WorkflowError> {
+    let mut errors = Vec::new();
+    for (name, doc) in &wf.documents {
+        for lang in Lang::ALL {
+            let file = format!("{}.{}.md.hbs", doc.template, lang.code());
+            if !templates.has(&file) {
+                errors.push(crate::workflow::WorkflowError {
+                    file: wf.origin.clone(),
+                    line: doc.at.0,
+                    column: doc.at.1,
+                    message: format!(
+                        "document {}: no template {} for language {} (embedded, or in the templates folder{})",
+                        crate::util::quote(name),
+                        crate::util::quote(&file),
+                        lang.code(),
+                        templates
+                            .dir
+                            .as_ref()
+                            .map(|d| format!(" {}", crate::util::quote(&d.display().to_string())))
+                            .unwrap_or_default()
+                    ),
+                });
+            }
+        }
+    }
+    errors
 }
 
 /// A draft rendered: its text and the facts it still lacks.

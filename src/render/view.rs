@@ -116,7 +116,7 @@ pub fn build_view(
                 set.insert(id.clone(), Value::Bool(false));
             }
         }
-        if def.kind == FactType::List && !lists.contains_key(id) {
+        if matches!(def.kind, FactType::List | FactType::Emails) && !lists.contains_key(id) {
             lists.insert(id.clone(), Value::Array(vec![]));
         }
     }

@@ -3,6 +3,7 @@
 //! client holds, so a copy of the database opens no account.
 
 use super::{Store, StoreError};
+use crate::util::quote;
 use crate::workflow::sha256_hex;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -71,23 +72,27 @@ impl User {
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
     #[error(
-        "unknown organisation '{org}' (known: {known}); create it with `vigie org add {org} --name \"...\"`"
+        "unknown organisation {} (known: {known}); create it with `vigie org add ID --name \"...\"`", quote(.org)
     )]
     UnknownOrg { org: String, known: String },
-    #[error("organisation id '{0}' must be lowercase letters, digits, '-' or '_' (at most 32)")]
+    #[error("organisation id {} must be lowercase letters, digits, '-' or '_' (at most 32)", quote(.0))]
     BadOrgId(String),
-    #[error("organisation '{0}' already exists")]
+    #[error("organisation {} already exists", quote(.0))]
     OrgExists(String),
-    #[error("'{0}' is not an e-mail address")]
+    #[error("{} is not an e-mail address", quote(.0))]
     BadEmail(String),
-    #[error("a user with e-mail '{0}' already exists")]
+    #[error("a user with e-mail {} already exists", quote(.0))]
     EmailTaken(String),
-    #[error("no user with e-mail '{0}' (see `vigie user list`)")]
+    #[error("no user with e-mail {} (see `vigie user list`)", quote(.0))]
     UnknownUser(String),
     #[error("the password must have at least {min} characters (it has {len})")]
     WeakPassword { min: usize, len: usize },
-    #[error("role '{0}' is not dpo, contributor or viewer")]
+    #[error("role {} is not dpo, contributor or viewer", quote(.0))]
     BadRole(String),
+    #[error("no API token with id {} (see `vigie user token list`)", quote(.0))]
+    UnknownToken(String),
+    #[error("API token id {} matches {n} tokens: give more of it (see `vigie user token list`)", quote(.id))]
+    AmbiguousToken { id: String, n: usize },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -272,7 +277,10 @@ impl Store {
             .optional()?)
     }
 
-    pub fn set_password(&mut self, email: &str, password: &str) -> Result<(), AccountError> {
+    /// A new password. It signs out every session and revokes every API token of the
+    /// old one (a token outliving the password change was issue 9). Returns how many
+    /// tokens were revoked.
+    pub fn set_password(&mut self, email: &str, password: &str) -> Result<usize, AccountError> {
         check_password(password)?;
         let (user, _) = self
             .user_by_email(email)?
@@ -282,10 +290,60 @@ impl Store {
             "UPDATE users SET password = ?1 WHERE id = ?2",
             params![hash_password(password), user.id],
         )?;
-        // A new password signs out every session of the old one.
         tx.execute("DELETE FROM sessions WHERE user_id = ?1", params![user.id])?;
+        let tokens = tx.execute(
+            "DELETE FROM api_tokens WHERE user_id = ?1",
+            params![user.id],
+        )?;
         tx.commit()?;
-        Ok(())
+        Ok(tokens)
+    }
+
+    /// Disables (or enables again) the user with this e-mail. A disabled user cannot sign
+    /// in, their sessions are ended at once, and their API tokens are refused until they
+    /// are enabled again (`token revoke` ends a token for good). Returns the user and how
+    /// many API tokens they hold.
+    pub fn set_disabled(
+        &mut self,
+        email: &str,
+        disabled: bool,
+    ) -> Result<(User, usize), AccountError> {
+        let user = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {USER_COLS} FROM users u WHERE u.email = ?1"
+            ))?
+            .query_row(params![email.trim()], user_from_row)
+            .optional()?
+            .ok_or_else(|| AccountError::UnknownUser(email.to_string()))?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE users SET disabled = ?1 WHERE id = ?2",
+            params![disabled, user.id],
+        )?;
+        if disabled {
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1", params![user.id])?;
+        }
+        let tokens: usize = tx.query_row(
+            "SELECT COUNT(*) FROM api_tokens WHERE user_id = ?1",
+            params![user.id],
+            |r| r.get(0),
+        )?;
+        tx.commit()?;
+        Ok((user, tokens))
+    }
+
+    /// Every user of `org` (every organisation: None), disabled ones included, each with
+    /// whether they are disabled.
+    pub fn accounts(&self, org: Option<&str>) -> Result<Vec<(User, bool)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {USER_COLS}, u.disabled FROM users u WHERE (?1 IS NULL OR u.org = ?1)
+             ORDER BY u.org, u.email"
+        ))?;
+        let rows = stmt
+            .query_map(params![org], |r| Ok((user_from_row(r)?, r.get(5)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     /// The user whose password this is, or None (unknown e-mail or wrong password, told
@@ -373,17 +431,120 @@ impl Store {
         Ok(token)
     }
 
-    /// The user an API token belongs to.
-    pub fn token_user(&self, token: &str) -> Result<Option<User>, StoreError> {
+    /// The user an API token belongs to (None for an unknown or revoked token, or a
+    /// disabled user), and when the token was last used.
+    pub fn token_user(&self, token: &str) -> Result<Option<(User, Option<String>)>, StoreError> {
         Ok(self
             .conn
             .prepare_cached(&format!(
-                "SELECT {USER_COLS} FROM api_tokens t JOIN users u ON u.id = t.user_id
+                "SELECT {USER_COLS}, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id
                  WHERE t.hash = ?1 AND u.disabled = 0"
             ))?
-            .query_row(params![sha256_hex(token)], user_from_row)
+            .query_row(params![sha256_hex(token)], |r| {
+                Ok((user_from_row(r)?, r.get(5)?))
+            })
             .optional()?)
     }
+
+    /// Records that a token was used now.
+    pub fn touch_token(&mut self, token: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE api_tokens SET last_used_at = ?1 WHERE hash = ?2",
+            params![now.to_rfc3339(), sha256_hex(token)],
+        )?;
+        Ok(())
+    }
+
+    /// The API tokens of `org` (None: every organisation), or of the user with `email`:
+    /// never the secret, which is not stored, but an id to revoke it by.
+    pub fn tokens(
+        &self,
+        org: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<Vec<TokenInfo>, AccountError> {
+        if let Some(e) = email {
+            let known: bool = self.conn.query_row(
+                "SELECT EXISTS(SELECT 1 FROM users WHERE email = ?1)",
+                params![e.trim()],
+                |r| r.get(0),
+            )?;
+            if !known {
+                return Err(AccountError::UnknownUser(e.to_string()));
+            }
+        }
+        Ok(self.token_rows(org, email.map(str::trim), None)?)
+    }
+
+    fn token_rows(
+        &self,
+        org: Option<&str>,
+        email: Option<&str>,
+        id_prefix: Option<&str>,
+    ) -> Result<Vec<TokenInfo>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT t.hash, u.email, u.org, t.name, t.created_at, t.last_used_at, u.disabled
+             FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE (?1 IS NULL OR u.org = ?1) AND (?2 IS NULL OR u.email = ?2)
+               AND (?3 IS NULL OR substr(t.hash, 1, length(?3)) = ?3)
+             ORDER BY u.org, u.email, t.created_at",
+        )?;
+        let rows = stmt
+            .query_map(params![org, email, id_prefix], |r| {
+                let hash: String = r.get(0)?;
+                Ok(TokenInfo {
+                    id: hash[..TOKEN_ID_LEN].to_string(),
+                    email: r.get(1)?,
+                    org: r.get(2)?,
+                    name: r.get(3)?,
+                    created_at: r.get(4)?,
+                    last_used_at: r.get(5)?,
+                    user_disabled: r.get(6)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Revokes the API token whose id (or at least its first 6 digits) is `id`: its next
+    /// request is refused. Returns what it was.
+    pub fn revoke_token(&mut self, id: &str) -> Result<TokenInfo, AccountError> {
+        let prefix = id.trim().to_ascii_lowercase();
+        if prefix.len() < 6 || prefix.len() > 64 || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(AccountError::UnknownToken(id.to_string()));
+        }
+        let mut found = self.token_rows(None, None, Some(&prefix))?;
+        if found.len() > 1 {
+            return Err(AccountError::AmbiguousToken {
+                id: id.to_string(),
+                n: found.len(),
+            });
+        }
+        let token = found
+            .pop()
+            .ok_or_else(|| AccountError::UnknownToken(id.to_string()))?;
+        self.conn.execute(
+            "DELETE FROM api_tokens WHERE substr(hash, 1, length(?1)) = ?1",
+            params![prefix],
+        )?;
+        Ok(token)
+    }
+}
+
+/// Hex digits of a token's SHA-256 shown as its id.
+pub const TOKEN_ID_LEN: usize = 12;
+
+/// An API token as `vigie user token list` shows it: never the secret.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenInfo {
+    /// The first hex digits of the SHA-256 of the token (`printf %s TOKEN | sha256sum`).
+    pub id: String,
+    pub email: String,
+    pub org: String,
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    /// The token is refused while its user is disabled.
+    pub user_disabled: bool,
 }
 
 #[cfg(test)]
@@ -470,7 +631,7 @@ mod tests {
         );
 
         let t = s.create_token("a@example.org", "script", now).unwrap();
-        assert_eq!(s.token_user(&t).unwrap().unwrap().email, "a@example.org");
+        assert_eq!(s.token_user(&t).unwrap().unwrap().0.email, "a@example.org");
         assert!(s.token_user("vigie_0000").unwrap().is_none());
         let in_db: i64 = s
             .conn

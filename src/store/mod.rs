@@ -5,10 +5,11 @@
 //! Every query takes the organisation, so one organisation never reads another's cases.
 
 mod accounts;
+pub mod checkpoint;
 mod orgs;
 mod schema;
 
-pub use accounts::{AccountError, MIN_PASSWORD, Role, User, random_hex};
+pub use accounts::{AccountError, MIN_PASSWORD, Role, TOKEN_ID_LEN, TokenInfo, User, random_hex};
 
 use crate::case::{self, Case, Command, EventBody, Recorded, Rejected};
 use crate::workflow::{Workflow, WorkflowErrors, WorkflowSet, compile};
@@ -24,26 +25,22 @@ pub const DEFAULT_ORG: &str = "default";
 pub enum StoreError {
     #[error("{0}")]
     Rejected(#[from] Rejected),
-    #[error("unknown case '{0}' (see `vigie case list`)")]
+    #[error("unknown case {q_0} (see `vigie case list`)", q_0 = crate::util::quote(.0))]
     UnknownCase(String),
-    #[error("unknown workflow '{id}' (known: {known})")]
+    #[error("unknown workflow {q_id} (known: {known})", q_id = crate::util::quote(.id))]
     UnknownWorkflow { id: String, known: String },
-    #[error("a case with id '{0}' already exists")]
+    #[error("a case with id {q_0} already exists", q_0 = crate::util::quote(.0))]
     CaseExists(String),
-    #[error("case id '{0}' must be letters, digits, '-' or '_' (at most 64)")]
+    #[error("case id {q_0} must be letters, digits, '-' or '_' (at most 64)", q_0 = crate::util::quote(.0))]
     BadCaseId(String),
-    #[error("the workflow pinned by case '{case}' no longer compiles: {errors}")]
+    #[error("the workflow pinned by case {q_case} no longer compiles: {errors}", q_case = crate::util::quote(.case))]
     PinnedWorkflow {
         case: String,
         errors: WorkflowErrors,
     },
-    #[error(
-        "the workflow text pinned by case '{case}' (sha256 {hash}…) was altered: run `vigie audit verify`"
-    )]
+    #[error("the workflow text pinned by case {q_case} (sha256 {hash}…) was altered: run `vigie audit verify`", q_case = crate::util::quote(.case))]
     PinnedAltered { case: String, hash: String },
-    #[error(
-        "case '{case}' changed while you were looking at it (you saw event #{expected}, it is now at #{actual}): reload and try again"
-    )]
+    #[error("case {q_case} changed while you were looking at it (you saw event #{expected}, it is now at #{actual}): reload and try again", q_case = crate::util::quote(.case))]
     Conflict {
         case: String,
         expected: i64,
@@ -56,7 +53,7 @@ pub enum StoreError {
     },
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
-    #[error("stored event {case}#{seq} is unreadable: {reason}")]
+    #[error("stored event {case}#{seq} is unreadable: {reason} (see `vigie audit verify`)")]
     Corrupt {
         case: String,
         seq: i64,
@@ -82,6 +79,37 @@ impl StoreError {
                 | StoreError::CaseExists(_)
                 | StoreError::BadCaseId(_)
                 | StoreError::Conflict { .. }
+        )
+    }
+}
+
+impl StoreError {
+    /// Whether the error is one case that cannot be read back (a corrupt event, a
+    /// pinned workflow altered or no longer compiling): lists skip that case and name
+    /// it instead of failing for the whole organisation.
+    pub fn is_unreadable_case(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Corrupt { .. }
+                | StoreError::PinnedAltered { .. }
+                | StoreError::PinnedWorkflow { .. }
+        )
+    }
+}
+
+/// A case a list skipped because it cannot be read back.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Unreadable {
+    pub case: String,
+    pub reason: String,
+}
+
+impl Unreadable {
+    /// The line a command prints on stderr for it.
+    pub fn warning(&self) -> String {
+        format!(
+            "vigie: warning: case {} skipped, it cannot be read back: {}",
+            self.case, self.reason
         )
     }
 }
@@ -157,8 +185,14 @@ impl Store {
                 seq,
                 reason,
             };
-            let body: EventBody =
-                serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?;
+            // Not the parser's message: it may quote a stored value.
+            let body: EventBody = serde_json::from_str(&payload).map_err(|e| {
+                corrupt(format!(
+                    "its content is not an event ({:?} error at column {})",
+                    e.classify(),
+                    e.column()
+                ))
+            })?;
             let parse = |s: &str| {
                 DateTime::parse_from_rfc3339(s)
                     .map(|d| d.with_timezone(&Utc))
@@ -183,6 +217,28 @@ impl Store {
     /// A case, its pinned workflow and its log.
     pub fn load(&mut self, org: &str, case_id: &str) -> Result<Loaded, StoreError> {
         load_from(&self.conn, &mut self.compiled, org, case_id)
+    }
+
+    /// The cases `ids` of `org`, for a list: a case that cannot be read back is set
+    /// aside in the second list, and the others are loaded; any other error fails.
+    pub fn load_each(
+        &mut self,
+        org: &str,
+        ids: &[String],
+    ) -> Result<(Vec<Loaded>, Vec<Unreadable>), StoreError> {
+        let mut loaded = Vec::with_capacity(ids.len());
+        let mut unreadable = Vec::new();
+        for id in ids {
+            match self.load(org, id) {
+                Ok(l) => loaded.push(l),
+                Err(e) if e.is_unreadable_case() => unreadable.push(Unreadable {
+                    case: id.clone(),
+                    reason: e.to_string(),
+                }),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((loaded, unreadable))
     }
 
     /// Opens a case with the current version of `workflow_id`, pinning its text.
@@ -462,6 +518,25 @@ impl Store {
                 });
             }
         }
+        // Each case must read back: a chain can be intact around an event the program
+        // cannot parse (a time RFC 3339 cannot write), and then the case is lost to every
+        // list and reminder. An altered pinned text is reported below.
+        let mut compiled = HashMap::new();
+        for (org, id, _, _) in &cases {
+            match load_from(&self.conn, &mut compiled, org, id) {
+                Err(StoreError::Corrupt { seq, reason, .. }) => problems.push(AuditProblem {
+                    case: id.clone(),
+                    seq,
+                    problem: format!("the case cannot be read back: {reason}"),
+                }),
+                Err(e @ StoreError::PinnedWorkflow { .. }) => problems.push(AuditProblem {
+                    case: id.clone(),
+                    seq: 1,
+                    problem: format!("the case cannot be read back: {e}"),
+                }),
+                _ => {}
+            }
+        }
         // The pinned workflow texts: each must still hash to its key, and each case must
         // point at the workflow its (hashed) opening event names.
         let altered: Vec<String> = self
@@ -561,6 +636,16 @@ fn load_from(
             wf
         }
     };
+    // `evolve` starts from an opening: a log that does not is corrupt, not a panic.
+    for ev in &events {
+        if matches!(ev.body, EventBody::Opened { .. }) != (ev.seq == 1) {
+            return Err(StoreError::Corrupt {
+                case: case_id.to_string(),
+                seq: ev.seq,
+                reason: "a case's log opens with its first event, and only there".into(),
+            });
+        }
+    }
     let case = case::fold(&workflow, &events).ok_or_else(|| StoreError::Corrupt {
         case: case_id.to_string(),
         seq: 0,
@@ -623,6 +708,9 @@ fn append(
     let mut prev = prev_hash.to_string();
     let mut seq = seq;
     let mut case = case;
+    let owners_before = case
+        .as_ref()
+        .and_then(|c| c.facts.get(crate::outbox::delivery::OWNERS).cloned());
     let mut insert = tx.prepare_cached(
         "INSERT INTO events (org, case_id, seq, at, recorded_at, actor, kind, payload, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -662,6 +750,11 @@ fn append(
             case.title
         ],
     )?;
+    // New recipients: the reminders that could not reach the old ones go out again
+    // (before `sync`, which cancels those the clocks no longer want).
+    if case.facts.get(crate::outbox::delivery::OWNERS) != owners_before.as_ref() {
+        crate::outbox::delivery::requeue_for_new_recipients(tx, org, Some(case_id), now)?;
+    }
     // The reminders follow the case in the same transaction: none can be lost between.
     crate::outbox::sync(tx, wf, &case, now)?;
     Ok((out, case))

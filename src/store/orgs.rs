@@ -40,3 +40,35 @@ impl Store {
         Ok(n == 1)
     }
 }
+
+impl Store {
+    /// When an event of `org` last met a legal deadline (a notification to an authority,
+    /// a complaint): the time it was recorded, as stored (UTC text).
+    pub fn last_deadline_event(&self, org: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT MAX(recorded_at) FROM events WHERE org = ?1 AND kind = 'advanced'
+             AND json_extract(payload, '$.met[0]') IS NOT NULL",
+            params![org],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// A small value kept by the program (`meta`), by key.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}

@@ -71,16 +71,30 @@ async fn authenticate(app: &Arc<App>, parts: &Parts) -> Result<Option<Caller>, W
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().to_string());
     if let Some(token) = bearer {
-        let user = app.read(move |_, s| Ok(s.token_user(&token)?)).await?;
-        return match user {
-            Some(user) => Ok(Some(Caller {
-                user,
-                csrf: None,
-                session: None,
-            })),
+        let found = {
+            let token = token.clone();
+            app.read(move |_, s| Ok(s.token_user(&token)?)).await?
+        };
+        return match found {
+            Some((user, last_used)) => {
+                // "Last used" to the minute: one write a minute per token, not per request.
+                let now = crate::time::now();
+                let stale = last_used
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                    .is_none_or(|t| now.signed_duration_since(t) > chrono::Duration::minutes(1));
+                if stale {
+                    app.write(move |_, s| Ok(s.touch_token(&token, now)?))
+                        .await?;
+                }
+                Ok(Some(Caller {
+                    user,
+                    csrf: None,
+                    session: None,
+                }))
+            }
             None => Err(WebError::new(
                 StatusCode::UNAUTHORIZED,
-                "invalid API token (create one with `vigie user token EMAIL`)",
+                "invalid API token: unknown, revoked, or of a disabled user (create one with `vigie user token create EMAIL`)",
             )),
         };
     }
@@ -126,6 +140,38 @@ impl FromRequestParts<Arc<App>> for ApiCaller {
     }
 }
 
+/// Where to send the browser back to after signing in or switching language: `next`
+/// when it is a path of this site, else `/`. The one check for every redirect target
+/// taken from a request (issue 9: `/%09/host/` was followed to another host, `%0a` gave
+/// a 500).
+///
+/// Refused: anything not starting with one `/` (`//host`, `https://host`, `host`), a
+/// backslash anywhere (browsers read `/\host` as `//host`), and any control character
+/// (browsers drop tab and line breaks from a URL, so `/\t/host` became `//host`; in a
+/// header they are invalid). What is left is percent-encoded outside a small set of
+/// plain ASCII, so the answer is always a valid `Location` header.
+pub fn local_target(next: Option<&str>) -> String {
+    let Some(n) = next else {
+        return "/".to_string();
+    };
+    let hostile = !n.starts_with('/')
+        || n.starts_with("//")
+        || n.chars().any(|c| c == '\\' || c.is_control());
+    if hostile {
+        return "/".to_string();
+    }
+    let mut out = String::with_capacity(n.len());
+    for b in n.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => out.push(b as char),
+            b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+'
+            | b',' | b';' | b'=' | b':' | b'@' | b'/' | b'?' | b'#' | b'%' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// The caller of a page: sent to the sign-in page when nobody is signed in.
 pub struct PageCaller(pub Caller);
 
@@ -136,11 +182,7 @@ impl FromRequestParts<Arc<App>> for PageCaller {
         match authenticate(app, parts).await {
             Ok(Some(c)) if c.session.is_some() => Ok(PageCaller(c)),
             Ok(_) => {
-                let next = parts
-                    .uri
-                    .path_and_query()
-                    .map(|p| p.as_str())
-                    .unwrap_or("/");
+                let next = local_target(parts.uri.path_and_query().map(|p| p.as_str()));
                 let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
                 Err(Redirect::to(&format!("/login?next={next}")).into_response())
             }

@@ -125,6 +125,14 @@ impl IntoResponse for WebError {
     }
 }
 
+/// Cases a list skipped because they cannot be read back: logged for the operator
+/// (`vigie audit verify` names them); the list itself still answers.
+fn log_unreadable(org: &str, unreadable: &[crate::store::Unreadable]) {
+    for u in unreadable {
+        log(&format!("organisation {org}: {}", u.warning()));
+    }
+}
+
 pub(crate) fn log(msg: &str) {
     eprintln!(
         "{} vigie http: {msg}",
@@ -348,8 +356,12 @@ impl App {
         all: bool,
     ) -> Result<Vec<Arc<Loaded>>, WebError> {
         let org = caller.user.org.clone();
-        self.read(move |app, store| Ok(app.core.cases(store, &org, all, crate::time::now())?))
-            .await
+        self.read(move |app, store| {
+            let (cases, unreadable) = app.core.cases(store, &org, all, crate::time::now())?;
+            log_unreadable(&org, &unreadable);
+            Ok(cases)
+        })
+        .await
     }
 
     pub async fn draft(
@@ -377,8 +389,12 @@ impl App {
         caller: &Caller,
     ) -> Result<Vec<crate::register::Row>, WebError> {
         let org = caller.user.org.clone();
-        self.read(move |app, store| Ok(app.core.register(store, &org)?))
-            .await
+        self.read(move |app, store| {
+            let (rows, unreadable) = app.core.register(store, &org)?;
+            log_unreadable(&org, &unreadable);
+            Ok(rows)
+        })
+        .await
     }
 
     /// The caller's organisation's profile.

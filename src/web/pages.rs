@@ -4,7 +4,9 @@
 //! Every form carries the session's CSRF token; every change redirects (303) on success
 //! and shows the page again with the reason on failure.
 
-use super::auth::{LANG_COOKIE, LOGIN_COOKIE, PageCaller, SESSION_COOKIE, cookie, same};
+use super::auth::{
+    LANG_COOKIE, LOGIN_COOKIE, PageCaller, SESSION_COOKIE, cookie, local_target, same,
+};
 use super::{App, Caller, WebError};
 use crate::app::Change;
 use crate::case::{ClockStatus, ClockView, clocks};
@@ -141,17 +143,6 @@ fn lang_of(headers: &HeaderMap) -> Lang {
         }
     }
     Lang::Fr
-}
-
-/// A local path to go back to after signing in or switching language; anything else
-/// (another site, `//host`) becomes `/`.
-fn local_path(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_string()
-        }
-        _ => "/".to_string(),
-    }
 }
 
 fn encode(s: &str) -> String {
@@ -373,7 +364,7 @@ async fn set_lang(
     let lang = Lang::parse(&code).unwrap_or_default();
     let mut c = cookie(LANG_COOKIE, lang.code().to_string());
     c.set_http_only(false);
-    (jar.add(c), Redirect::to(&local_path(q.next.as_deref()))).into_response()
+    (jar.add(c), Redirect::to(&local_target(q.next.as_deref()))).into_response()
 }
 
 fn login_form(
@@ -411,7 +402,7 @@ async fn login_page(
     jar: CookieJar,
     Query(q): Query<NextQuery>,
 ) -> Response {
-    let next = local_path(q.next.as_deref());
+    let next = local_target(q.next.as_deref());
     login_form(
         &app,
         lang_of(&headers),
@@ -434,7 +425,7 @@ async fn login(
     let form = parse_form(&bytes);
     let email = field(&form, "email").unwrap_or("").trim().to_string();
     let password = field(&form, "password").unwrap_or("").to_string();
-    let next = local_path(field(&form, "next"));
+    let next = local_target(field(&form, "next"));
     let expected = jar.get(LOGIN_COOKIE).map(|c| c.value().to_string());
     let given = field(&form, "_login").unwrap_or("");
     if !expected.is_some_and(|e| same(&e, given)) {
@@ -635,7 +626,7 @@ fn fact_view(
             ),
             String::new(),
         ),
-        FactType::List => ("textarea", vec![], word(lang, "one_per_line")),
+        FactType::List | FactType::Emails => ("textarea", vec![], word(lang, "one_per_line")),
         FactType::Boolean => (
             "select",
             options(vec![
@@ -879,7 +870,7 @@ fn changed_facts(
                     Value::Array(v)
                 }
             }
-            FactType::List => {
+            FactType::List | FactType::Emails => {
                 let v: Vec<Value> = one
                     .lines()
                     .map(str::trim)
@@ -1014,8 +1005,9 @@ async fn advance(
     apply_form(app, c, lang, id, Some(event), form).await
 }
 
-fn new_case_view(app: &App, form: &[(String, String)]) -> Value {
-    let chosen = field(form, "workflow").unwrap_or("fr");
+/// The new-case form: what was typed (on refusal), else the organisation's workflow.
+fn new_case_view(app: &App, form: &[(String, String)], default_wf: Option<&str>) -> Value {
+    let chosen = field(form, "workflow").or(default_wf).unwrap_or("fr");
     let workflows: Vec<Value> = app
         .workflows
         .ids()
@@ -1041,8 +1033,14 @@ async fn new_case_page(
     if !c.user.role.is_dpo() {
         return error_page(&app, lang, &c, WebError::forbidden("open a case"));
     }
+    let default_wf = app.profile(&c).await.ok().and_then(|p| p.workflow);
     let page = Page::of(lang, &c, word(lang, "new_case"), "/cases/new");
-    page.render(&app, "new_case", new_case_view(&app, &[]), StatusCode::OK)
+    page.render(
+        &app,
+        "new_case",
+        new_case_view(&app, &[], default_wf.as_deref()),
+        StatusCode::OK,
+    )
 }
 
 async fn new_case(
@@ -1085,7 +1083,7 @@ async fn new_case(
             flash: None,
             error: Some(e.message),
         }
-        .render(&app, "new_case", new_case_view(&app, &form), e.status),
+        .render(&app, "new_case", new_case_view(&app, &form, None), e.status),
     }
 }
 
@@ -1325,9 +1323,21 @@ mod tests {
 
     #[test]
     fn only_local_paths_after_sign_in() {
-        assert_eq!(local_path(Some("/cases/x?ok=1")), "/cases/x?ok=1");
-        for bad in ["//evil.example/", "https://evil.example/", "/\\evil", "x"] {
-            assert_eq!(local_path(Some(bad)), "/", "{bad}");
+        assert_eq!(local_target(Some("/cases/x?ok=1")), "/cases/x?ok=1");
+        assert_eq!(local_target(Some("/café d")), "/caf%C3%A9%20d");
+        for bad in [
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil",
+            "x",
+            "/\t/evil/",
+            "/\n",
+            "/\r",
+            "/\u{7f}",
+            "/\0",
+            "/\u{85}",
+        ] {
+            assert_eq!(local_target(Some(bad)), "/", "{bad:?}");
         }
     }
 }

@@ -185,10 +185,11 @@ impl Compiler<'_> {
                 "text" => FactType::Text,
                 "choice" => FactType::Choice,
                 "list" => FactType::List,
+                "emails" => FactType::Emails,
                 other => {
                     self.err(
                         &f.value.kind.referenced,
-                        format!("fact '{name}': unknown type '{other}' (datetime, integer, boolean, text, choice, list)"),
+                        format!("fact '{name}': unknown type '{other}' (datetime, integer, boolean, text, choice, list, emails)"),
                     );
                     FactType::Text
                 }
@@ -457,6 +458,7 @@ impl Compiler<'_> {
                     template: d.value.template.value.clone(),
                     title: d.value.title.clone(),
                     needs: d.value.needs.iter().map(|n| n.value.clone()).collect(),
+                    at: (d.referenced.line() as u32, d.referenced.column() as u32),
                 },
             );
         }
@@ -604,7 +606,7 @@ impl Compiler<'_> {
         };
         // A list fact is compared element by element: type each value as one choice.
         let item_def = FactDef {
-            kind: if def.kind == FactType::List {
+            kind: if matches!(def.kind, FactType::List | FactType::Emails) {
                 FactType::Choice
             } else {
                 def.kind

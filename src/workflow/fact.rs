@@ -35,8 +35,14 @@ impl std::fmt::Debug for FactValue {
 pub enum FactError {
     #[error("expected {expected}, got {got}")]
     WrongType { expected: &'static str, got: String },
-    #[error("'{value}' is not one of {choices}")]
+    #[error("{q_value} is not one of {choices}", q_value = crate::util::quote(.value))]
     NotAChoice { value: String, choices: String },
+    #[error("'{}' is not an e-mail address (item {position} of {count})", .value.escape_debug())]
+    NotAnEmail {
+        value: String,
+        position: usize,
+        count: usize,
+    },
     #[error(transparent)]
     Time(#[from] TimeError),
 }
@@ -46,7 +52,7 @@ fn describe(v: &Value) -> String {
         Value::Null => "nothing".into(),
         Value::Bool(b) => format!("'{b}'"),
         Value::Number(n) => format!("'{n}'"),
-        Value::String(s) => format!("'{s}'"),
+        Value::String(s) => crate::util::quote(s),
         Value::Array(_) => "a list".into(),
         Value::Object(_) => "a mapping".into(),
     }
@@ -61,6 +67,7 @@ impl FactType {
             FactType::Text => "text",
             FactType::Choice => "one choice",
             FactType::List => "a list",
+            FactType::Emails => "a list of e-mail addresses",
         }
     }
 }
@@ -107,7 +114,7 @@ impl FactDef {
                 self.check_choice(&s)?;
                 Ok(FactValue::Text(s))
             }
-            FactType::List => {
+            FactType::List | FactType::Emails => {
                 let items: Vec<String> = match v {
                     Value::Array(items) => items
                         .iter()
@@ -127,6 +134,19 @@ impl FactDef {
                 };
                 for i in &items {
                     self.check_choice(i)?;
+                }
+                if self.kind == FactType::Emails {
+                    // The parser the mail layer uses: an address accepted here is one
+                    // a reminder can be addressed to.
+                    for (n, i) in items.iter().enumerate() {
+                        if crate::mail::mailbox(i).is_err() {
+                            return Err(FactError::NotAnEmail {
+                                value: i.clone(),
+                                position: n + 1,
+                                count: items.len(),
+                            });
+                        }
+                    }
                 }
                 Ok(FactValue::List(items))
             }
@@ -155,7 +175,7 @@ impl FactDef {
             (FactType::Text | FactType::Choice, Value::String(s)) => {
                 Some(FactValue::Text(s.clone()))
             }
-            (FactType::List, Value::Array(items)) => Some(FactValue::List(
+            (FactType::List | FactType::Emails, Value::Array(items)) => Some(FactValue::List(
                 items
                     .iter()
                     .filter_map(|i| i.as_str().map(str::to_string))

@@ -54,6 +54,8 @@ pub enum FactType {
     Text,
     Choice,
     List,
+    /// A list of e-mail addresses (`owners`): each one parsed as the mail layer will.
+    Emails,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +100,9 @@ pub struct DocumentDef {
     pub template: String,
     pub title: String,
     pub needs: Vec<String>,
+    /// Where the document is defined in its file (line, column), for errors found later
+    /// (a template missing for a language).
+    pub at: (u32, u32),
 }
 
 impl Workflow {

@@ -67,7 +67,7 @@ impl WorkflowSet {
 
     pub fn compile_file(path: &Path) -> Result<Workflow, WorkflowErrors> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let bytes = std::fs::read(path).map_err(|e| {
             WorkflowErrors(vec![WorkflowError {
                 file: origin.clone(),
                 line: 0,
@@ -75,7 +75,8 @@ impl WorkflowSet {
                 message: format!("cannot read: {e}"),
             }])
         })?;
-        compile(&origin, &text)
+        let text = utf8(&origin, &bytes).map_err(|e| WorkflowErrors(vec![e]))?;
+        compile(&origin, text)
     }
 
     fn insert(&mut self, wf: Workflow) {
@@ -88,5 +89,37 @@ impl WorkflowSet {
 
     pub fn ids(&self) -> impl Iterator<Item = &String> {
         self.by_id.keys()
+    }
+}
+
+/// The text of a file, or an error at the line and column of its first byte that is not
+/// UTF-8 (it was reported at 0:0).
+pub fn utf8<'b>(origin: &str, bytes: &'b [u8]) -> Result<&'b str, WorkflowError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let good = std::str::from_utf8(&bytes[..e.valid_up_to()]).expect("valid up to here");
+        let line = good.matches('\n').count() + 1;
+        let column = good.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        WorkflowError {
+            file: origin.to_string(),
+            line: line as u32,
+            column: column as u32,
+            message: format!(
+                "invalid UTF-8 (byte 0x{:02X}): save the file as UTF-8",
+                bytes[e.valid_up_to()]
+            ),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn invalid_utf8_is_reported_where_it_is() {
+        let e = super::utf8("f.yaml", b"id: fr\ntitle: caf\xc3\xa9 \xff\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 13), "{e}");
+        assert!(e.message.contains("0xFF"), "{e}");
+        let e = super::utf8("f.yaml", b"\xc3").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 1), "{e}");
+        assert_eq!(super::utf8("f.yaml", b"ok").unwrap(), "ok");
     }
 }

@@ -42,6 +42,11 @@ impl Vigie {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_env(args, &[])
+    }
+
+    /// [`Vigie::run`] with extra environment variables (`VIGIE_NOW_OFFSET`, say).
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .arg("--db")
@@ -50,8 +55,10 @@ impl Vigie {
             .env_remove("VIGIE_DB")
             .env_remove("VIGIE_CONFIG")
             .env_remove("VIGIE_ORG")
+            .env_remove("VIGIE_NOW_OFFSET")
             .env("VIGIE_ACTOR", "test-dpo")
             .env("RUST_BACKTRACE", "0")
+            .envs(env.iter().copied())
             .output()
             .expect("the vigie binary runs");
         Output {
