@@ -16,9 +16,10 @@
 //!   rendered once per language, a ledger keyed by a keyed hash of each person, SMTP
 //!   refusals kept only as codes and redacted text (`notify::refusal`).
 //! - [`outbox`]: reminder timers planned from the clocks (`plan`), kept in step with
-//!   each case in the same transaction (`sync`), claimed under a lease by `vigie serve`.
-//! - [`mail`]: the transports (SMTP through lettre, or `.eml` files) and the reminder
-//!   e-mails with their `.ics` attachment.
+//!   each case in the same transaction (`sync`), claimed under a lease by `vigie serve`;
+//!   what became of each recipient, by keyed hash (`delivery`).
+//! - [`mail`]: the transports (SMTP through lettre, or `.eml` files), each recipient's
+//!   outcome (`send_each`), and the reminder e-mails with their `.ics` attachment.
 //! - [`render`]: drafts from Handlebars templates (strict), in fr and en, md/txt/html.
 //! - [`web`]: the HTTP side of `vigie serve` (axum): the JSON API, the pages, sign-in,
 //!   sessions, CSRF; every request scoped to the caller's organisation.

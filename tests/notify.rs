@@ -2121,3 +2121,25 @@ fn killed_run_is_counted_in_the_register_from_the_ledger() {
     let text = env.ok(&["register"]);
     assert!(text.contains(&format!("{sent} notified")), "{text}");
 }
+
+/// A 5xx is final for the person it answers; a server that cannot be reached (or refuses
+/// the sign-in) must not mark everyone failed or refused: the run stops before the first
+/// row, with no campaign and no ledger row, and the same command works once it answers.
+#[test]
+fn unreachable_mail_server_stops_before_the_first_row() {
+    let env = Env::smtp("");
+    env.open_case();
+    let lines: Vec<Vec<u8>> = (0..3).map(|i| Person::nth(i).row()).collect();
+    let csv = env.write_csv("people.csv", &csv_file(&lines));
+    let line = env.fails(&["notify", "c1", "--recipients", csv.to_str().unwrap()], 1);
+    assert!(line.contains("mail server"), "{line}");
+    assert_eq!(env.count("SELECT COUNT(*) FROM campaigns"), 0);
+    assert_eq!(env.count("SELECT COUNT(*) FROM ledger"), 0);
+    let sink = env.sink();
+    let out = env.notify_ok(&csv, &[]);
+    assert_eq!(
+        (out["campaign"].as_i64(), counts(&out)),
+        (Some(1), (3, 0, 0, 0))
+    );
+    assert_eq!(sink.messages().len(), 3);
+}

@@ -1067,3 +1067,44 @@ fn sigkill_during_a_burst_resends_at_most_what_was_in_flight() {
     );
     assert!(worst <= 1 + kills, "{worst} copies of one reminder");
 }
+
+#[test]
+fn a_case_pinned_with_owners_as_free_text_still_reaches_the_dpo() {
+    // Cases opened before `owners` was an `emails` fact keep their pinned workflow, where
+    // any text was accepted: a value that is not an address is reported, not fatal.
+    const PER_CASE: usize = 5;
+    let wf_dir = tempfile::TempDir::new().expect("a folder");
+    let fr = std::fs::read_to_string(common::repo("workflows/fr.yaml")).expect("fr.yaml");
+    let old = fr.replace("owners: { type: emails }", "owners: { type: list }");
+    assert_ne!(old, fr, "fr.yaml declares owners as emails");
+    std::fs::write(wf_dir.path().join("fr.yaml"), old).expect("write fr.yaml");
+    let dir = wf_dir.path().display().to_string();
+    let h = Harness::new(|port| format!("workflows_dir: {dir}\n{}", standard_config(port)));
+    let sink = h.sink();
+    h.open_case("p1", Some("not-an-address"));
+
+    let mut serve = h.serve("+70h", &[]);
+    let rows = h.wait_for("every due reminder sent to the DPO", || {
+        let rows = h.outbox(true);
+        h.no_dead(&rows);
+        let sent = rows.iter().filter(|r| s(r, "state") == "sent").count();
+        (sent == PER_CASE && due_waiting(&rows, &shifted_now(70)).is_empty()).then_some(rows)
+    });
+    serve.term().expect("serve stops on SIGTERM");
+    for r in rows.iter().filter(|r| s(r, "state") == "sent") {
+        assert!(
+            s(r, "last_error").contains("refused: not an e-mail address"),
+            "{r:#}"
+        );
+    }
+    let msgs = h.wait_for("the sink to hold every reminder", || {
+        let m = sink.messages();
+        (m.len() >= PER_CASE).then_some(m)
+    });
+    assert_eq!(msgs.len(), PER_CASE, "{msgs:#?}");
+    assert!(
+        msgs.iter()
+            .all(|m| m.rcpt.contains(&"dpo@example.org".to_string()))
+    );
+    assert!(!outbox_text(&h).contains("not-an-address"));
+}

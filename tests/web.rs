@@ -809,6 +809,81 @@ fn the_new_case_form_opens_a_case_for_dpos_only() {
     assert_eq!(case["events"][0]["actor"], ACME);
 }
 
+/// Issue 9, over HTTP: the API passes raw JSON to the core, which refuses year 0 and a
+/// notification dated before awareness (400, nothing written); and a case that cannot
+/// be read back no longer turns the organisation's lists into 500s.
+#[test]
+fn api_refuses_unreadable_times_and_lists_survive_an_unreadable_case() {
+    let s = Server::start();
+    open_acme_case(&s, "good-1");
+    open_acme_case(&s, "bad-1");
+    let api = s.api(ACME);
+    let before = event_count(&s);
+    for (path, body, word) in [
+        (
+            "/api/cases/good-1/facts",
+            json!({"facts": {"aware_at": "0000-01-01T00:00"}}),
+            "aware_at",
+        ),
+        (
+            "/api/cases/good-1/facts",
+            json!({"facts": {"risk": "high"}, "at": "0000-01-01T00:00"}),
+            "1970",
+        ),
+        (
+            "/api/cases/good-1/events",
+            json!({"event": "assess", "at": "-262143-01-01T00:00"}),
+            "1970",
+        ),
+        (
+            "/api/cases/good-1/events",
+            json!({"event": "nis2_early_warning", "at": "2001-01-01T00:00", "facts": {"nis2_entity": true}}),
+            "before clock",
+        ),
+    ] {
+        let r = api.post(path, &body);
+        assert_eq!(r.status, 400, "{body}: {}", r.json);
+        let error = r.json["error"].as_str().unwrap_or_default();
+        assert!(error.contains(word), "{body}: {error}");
+    }
+    assert_eq!(event_count(&s), before, "a refused request wrote something");
+
+    // bad-1 gets an event whose time cannot be read back (as year 0 used to be stored).
+    let db = s.v.db();
+    // Appended behind the server's back, with the case row moved on so that its cache
+    // of the case is stale.
+    db.execute(
+        r#"INSERT INTO events (org, case_id, seq, at, recorded_at, actor, kind, payload, prev_hash, hash)
+           SELECT org, case_id, 2, '-0001-12-31T23:50:39.000000Z', recorded_at, actor, 'facts_set',
+                  '{"kind":"facts_set","facts":{},"note":"x"}', hash, 'forged'
+           FROM events WHERE case_id = 'bad-1' AND seq = 1"#,
+        [],
+    )
+    .unwrap();
+    db.execute("UPDATE cases SET seq = 2 WHERE id = 'bad-1'", [])
+        .unwrap();
+    drop(db);
+    let r = api.get("/api/cases");
+    assert_eq!(r.status, 200, "{}", r.json);
+    let ids: Vec<&str> = r
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["good-1"], "{}", r.json);
+    let r = api.get("/api/register");
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert!(r.json.to_string().contains("good-1"), "{}", r.json);
+    assert!(!r.json.to_string().contains("bad-1"), "{}", r.json);
+    assert!(
+        s.log().contains("bad-1"),
+        "the skipped case is not logged:\n{}",
+        s.log()
+    );
+}
+
 /// The `next` of `/lang/..`, of the sign-in page and of the sign-in form: a hostile
 /// value (another host, a backslash, a control character, bytes that are not UTF-8)
 /// sends the browser to `/`, never elsewhere and never with a 500; a local path stays,

@@ -372,6 +372,12 @@ pub fn run(
     } else {
         None
     };
+    // A server that cannot be reached, or refuses the sign-in with a 5xx, would look like
+    // every person failing or refusing: the run stops before a campaign or a ledger row.
+    if let (Some(m), Some(rt)) = (&mailer, &rt) {
+        rt.block_on(m.check())
+            .map_err(|e| NotifyError::Runtime(format!("mail server: {e}")))?;
+    }
     let from = cfg
         .mail
         .from_mailbox()

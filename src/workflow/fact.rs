@@ -37,7 +37,7 @@ pub enum FactError {
     WrongType { expected: &'static str, got: String },
     #[error("{q_value} is not one of {choices}", q_value = crate::util::quote(.value))]
     NotAChoice { value: String, choices: String },
-    #[error("'{}' is not an e-mail address (item {position} of {count})", .value.escape_debug())]
+    #[error("{q_value} is not an e-mail address (item {position} of {count})", q_value = crate::util::quote(.value))]
     NotAnEmail {
         value: String,
         position: usize,
