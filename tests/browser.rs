@@ -174,7 +174,7 @@ async fn sign_in(c: &Client, base: &str, email: &str, password: &str) {
         .send_keys(password)
         .await
         .unwrap();
-    click(&c, Locator::Id("sign-in")).await;
+    click(c, Locator::Id("sign-in")).await;
 }
 
 /// Clicks the element `loc` finds.

@@ -34,7 +34,7 @@ fn api_runs_a_case_to_notification_recording_the_user_as_actor() {
     let s = Server::start();
     let case = open_acme_case(&s, "laptop-1");
     assert_eq!(case["workflow"], "fr");
-    assert_eq!(case["clocks"][0]["id"].as_str().is_some(), true);
+    assert!(case["clocks"][0]["id"].as_str().is_some());
     let api = s.api("contrib@acme.example");
 
     // Missing facts: the CLI's reason, as JSON, status 400, nothing written.

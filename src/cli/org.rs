@@ -18,7 +18,7 @@ pub enum OrgCmd {
     List,
     /// Change an organisation's profile: what its drafts, letters and reminders carry.
     /// An empty value unsets a field.
-    Set(SetArgs),
+    Set(Box<SetArgs>),
     /// Show an organisation's profile, as its drafts and reminders will use it.
     Show {
         /// The organisation (default: --org).
