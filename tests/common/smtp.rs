@@ -207,12 +207,29 @@ pub fn headers(raw: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A message as a person reads it, decoded by Python's `email` package (an independent
-/// parser): its headers, then each text part's decoded text and each attachment's.
+/// Runs `script` (Python, with the message parsed as `m` by the `email` package, an
+/// independent parser) on one `.eml`; its standard output.
+fn python_email(eml: &Path, script: &str) -> Vec<u8> {
+    let prelude = "import sys, json, email, email.policy\n\
+        m = email.message_from_bytes(open(sys.argv[1], 'rb').read(), policy=email.policy.default)\n";
+    let out = Command::new(super::smtp_python())
+        .arg("-c")
+        .arg(format!("{prelude}{script}"))
+        .arg(eml)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "reading {} failed: {}",
+        eml.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A message as a person reads it: its headers, then each part's decoded text.
 pub fn decoded(eml: &Path) -> String {
     const SCRIPT: &str = r#"
-import sys, email, email.policy
-m = email.message_from_bytes(open(sys.argv[1], 'rb').read(), policy=email.policy.default)
 out = [f"{k}: {v}" for k, v in m.items()]
 for p in m.walk():
     if p.is_multipart():
@@ -221,42 +238,17 @@ for p in m.walk():
     out.append(c if isinstance(c, str) else c.decode('utf-8', 'replace'))
 print("\n".join(out))
 "#;
-    let out = Command::new(super::smtp_python())
-        .arg("-c")
-        .arg(SCRIPT)
-        .arg(eml)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "decoding {} failed: {}",
-        eml.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8")
+    String::from_utf8(python_email(eml, SCRIPT)).expect("UTF-8")
 }
 
-/// The attachments of a message, decoded by Python's `email` package: (file name, bytes).
+/// The attachments of a message: (file name, bytes).
 pub fn attachments(eml: &Path) -> Vec<(String, Vec<u8>)> {
     const SCRIPT: &str = r#"
-import sys, json, email, email.policy
-m = email.message_from_bytes(open(sys.argv[1], 'rb').read(), policy=email.policy.default)
 out = []
 for p in m.iter_attachments():
     c = p.get_content()
     out.append([p.get_filename(), list(c.encode('utf-8') if isinstance(c, str) else c)])
 print(json.dumps(out))
 "#;
-    let out = Command::new(super::smtp_python())
-        .arg("-c")
-        .arg(SCRIPT)
-        .arg(eml)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("the parser prints JSON")
+    serde_json::from_slice(&python_email(eml, SCRIPT)).expect("the parser prints JSON")
 }
