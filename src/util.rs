@@ -44,6 +44,26 @@ pub fn quote(s: &str) -> String {
     out
 }
 
+/// What the command line prints for people, safe for a terminal: line breaks, carriage
+/// returns and tabs stay (tables, drafts, CSV), every other control character (escape
+/// sequences, C1 controls) is shown escaped. A fact typed by one user with an escape
+/// sequence in it can then never clear or rewrite another user's terminal.
+pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && !matches!(c, '\n' | '\r' | '\t');
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The last guard before a line is printed: every control character (line breaks, tab,
 /// escape sequences, C1 controls) escaped visibly, so one message is one line whatever
 /// it carries.

@@ -899,3 +899,40 @@ fn an_error_is_one_line_whatever_the_values_typed_hold() {
         assert_eq!(v.db_snapshot(), before, "{args:?} wrote something");
     }
 }
+
+/// A value typed by one user with an escape sequence in it (a contributor, an API
+/// client) is shown escaped by every command that prints it for people, so it can never
+/// clear or rewrite the terminal of the DPO who reads the case, the list or a draft.
+#[test]
+fn escape_sequences_in_stored_values_never_reach_the_terminal() {
+    let v = Vigie::new();
+    contained_case(&v, "c1");
+    v.ok(&[
+        "case",
+        "set",
+        "c1",
+        "consequences=before\u{1b}[2Jafter\u{9b}31m",
+    ]);
+    for args in [
+        vec!["case", "show", "c1"],
+        vec!["case", "list"],
+        vec!["register"],
+        vec!["register", "--csv"],
+        vec!["draft", "c1", "cnil_notification"],
+        vec!["draft", "c1", "cnil_notification", "--format", "txt"],
+    ] {
+        let out = v.ok(&args);
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{9b}'),
+            "{args:?} printed a raw escape sequence:\n{out:?}"
+        );
+    }
+    let shown = v.ok(&["case", "show", "c1"]);
+    assert!(shown.contains(r"before\u{1b}[2Jafter"), "{shown}");
+    // JSON keeps the value exactly (escaped by JSON itself).
+    let json = v.show("c1");
+    assert_eq!(
+        json["facts"]["consequences"],
+        "before\u{1b}[2Jafter\u{9b}31m"
+    );
+}

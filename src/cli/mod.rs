@@ -3,11 +3,13 @@
 //! answer into text or JSON. Exit codes are chosen here only: 0 on success, 1 on a
 //! runtime failure, 2 on invalid input, with a one-line reason on stderr.
 
-/// `println!` that stops quietly when stdout is closed (`vigie demo | head`).
+/// `println!` that stops quietly when stdout is closed (`vigie demo | head`), and
+/// prints what users typed safely for a terminal (`util::terminal_safe`).
 macro_rules! say {
     ($($t:tt)*) => {{
         use std::io::Write as _;
-        if let Err(e) = writeln!(std::io::stdout(), $($t)*) {
+        let text = format!($($t)*);
+        if let Err(e) = writeln!(std::io::stdout(), "{}", crate::util::terminal_safe(&text)) {
             if e.kind() == std::io::ErrorKind::BrokenPipe { std::process::exit(0) }
         }
     }};
@@ -17,7 +19,8 @@ macro_rules! say {
 macro_rules! say_raw {
     ($($t:tt)*) => {{
         use std::io::Write as _;
-        if let Err(e) = write!(std::io::stdout(), $($t)*) {
+        let text = format!($($t)*);
+        if let Err(e) = write!(std::io::stdout(), "{}", crate::util::terminal_safe(&text)) {
             if e.kind() == std::io::ErrorKind::BrokenPipe { std::process::exit(0) }
         }
     }};
@@ -206,11 +209,31 @@ impl Ctx {
     }
 }
 
+/// JSON for scripts. serde_json escapes C0 controls; C1 controls (which some terminals
+/// obey) can only stand inside strings, so they are written as `\u0080`..`\u009f` too:
+/// still valid JSON, the same value once parsed.
 fn print_json(v: &Value) {
-    say!(
-        "{}",
-        serde_json::to_string_pretty(v).expect("JSON values print")
-    );
+    use std::io::Write as _;
+    let text = serde_json::to_string_pretty(v).expect("JSON values print");
+    let c1 = |c: char| c.is_control() && !matches!(c, '\n' | '\r' | '\t');
+    let text = if text.contains(c1) {
+        let mut out = String::with_capacity(text.len() + 16);
+        for c in text.chars() {
+            if c1(c) {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    } else {
+        text
+    };
+    if let Err(e) = writeln!(std::io::stdout(), "{text}")
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0)
+    }
 }
 
 /// `KEY=VALUE`: the value is text, read by the fact's type (`[a, b]` or `a, b` for a
