@@ -243,6 +243,25 @@ fn error_page(app: &App, lang: Lang, caller: &Caller, e: WebError) -> Response {
     .render(app, "message", json!({"heading": heading}), e.status)
 }
 
+/// A signed-in form's CSRF token checked; on refusal, the page that says the form
+/// expired.
+#[allow(clippy::result_large_err)]
+fn checked_form(
+    app: &App,
+    lang: Lang,
+    c: &Caller,
+    form: &[(String, String)],
+) -> Result<(), Response> {
+    c.check_csrf(field(form, "_csrf")).map_err(|e| {
+        error_page(
+            app,
+            lang,
+            c,
+            WebError::new(e.status, word(lang, "bad_form")),
+        )
+    })
+}
+
 fn parse_form(bytes: &Bytes) -> Vec<(String, String)> {
     form_urlencoded::parse(bytes)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -933,13 +952,8 @@ async fn apply_form(
     event: Option<String>,
     form: Vec<(String, String)>,
 ) -> Response {
-    if let Err(e) = c.check_csrf(field(&form, "_csrf")) {
-        return error_page(
-            &app,
-            lang,
-            &c,
-            WebError::new(e.status, word(lang, "bad_form")),
-        );
+    if let Err(r) = checked_form(&app, lang, &c, &form) {
+        return r;
     }
     let current = match app.case(&c, id.clone()).await {
         Ok(l) => l,
@@ -1051,13 +1065,8 @@ async fn new_case(
 ) -> Response {
     let lang = lang_of(&headers);
     let form = parse_form(&bytes);
-    if let Err(e) = c.check_csrf(field(&form, "_csrf")) {
-        return error_page(
-            &app,
-            lang,
-            &c,
-            WebError::new(e.status, word(lang, "bad_form")),
-        );
+    if let Err(r) = checked_form(&app, lang, &c, &form) {
+        return r;
     }
     let get = |k: &str| field(&form, k).unwrap_or("").to_string();
     let id = Some(get("id")).filter(|s| !s.trim().is_empty());
@@ -1268,13 +1277,8 @@ async fn org_save(
 ) -> Response {
     let lang = lang_of(&headers);
     let form = parse_form(&bytes);
-    if let Err(e) = c.check_csrf(field(&form, "_csrf")) {
-        return error_page(
-            &app,
-            lang,
-            &c,
-            WebError::new(e.status, word(lang, "bad_form")),
-        );
+    if let Err(r) = checked_form(&app, lang, &c, &form) {
+        return r;
     }
     let current = match app.profile(&c).await {
         Ok(p) => p,
