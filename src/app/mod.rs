@@ -490,4 +490,33 @@ impl App {
         self.wake();
         out
     }
+
+    /// The organisation's reminders: pending, failing and dead (`all`: sent and
+    /// cancelled too).
+    pub fn outbox(
+        &self,
+        store: &mut Store,
+        org: &str,
+        all: bool,
+    ) -> Result<Vec<crate::outbox::Row>, AppError> {
+        Ok(crate::outbox::list(store.conn(), org, all).map_err(StoreError::Sql)?)
+    }
+
+    /// Requeues one dead or failing reminder of `org` now, and wakes the dispatcher.
+    pub fn retry_reminder(
+        &self,
+        store: &mut Store,
+        org: &str,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        if crate::outbox::retry(store.conn(), org, id, now).map_err(StoreError::Sql)? {
+            self.wake();
+            Ok(())
+        } else {
+            Err(AppError::Input(format!(
+                "no pending or dead reminder with id {id} (see `vigie outbox list`)"
+            )))
+        }
+    }
 }

@@ -28,8 +28,7 @@ pub(super) fn run(ctx: &Ctx, cmd: OutboxCmd) -> Result<(), CliError> {
     match cmd {
         OutboxCmd::List { all, json } => {
             let mut store = ctx.store()?;
-            let rows = crate::outbox::list(store.conn(), org, all)
-                .map_err(|e| CliError::runtime(e.to_string()))?;
+            let rows = ctx.app()?.outbox(&mut store, org, all)?;
             if json {
                 print_json(&serde_json::to_value(&rows).expect("rows serialize"));
             } else if rows.is_empty() {
@@ -64,17 +63,9 @@ pub(super) fn run(ctx: &Ctx, cmd: OutboxCmd) -> Result<(), CliError> {
         }
         OutboxCmd::Retry { id } => {
             let mut store = ctx.store()?;
-            if crate::outbox::retry(store.conn(), org, id, ctx.now)
-                .map_err(|e| CliError::runtime(e.to_string()))?
-            {
-                crate::outbox::wake::poke(&ctx.db);
-                say!("reminder {id} requeued");
-                Ok(())
-            } else {
-                Err(CliError::input(format!(
-                    "no pending or dead reminder with id {id} (see `vigie outbox list`)"
-                )))
-            }
+            ctx.app()?.retry_reminder(&mut store, org, id, ctx.now)?;
+            say!("reminder {id} requeued");
+            Ok(())
         }
     }
 }
