@@ -2143,3 +2143,29 @@ fn unreachable_mail_server_stops_before_the_first_row() {
     );
     assert_eq!(sink.messages().len(), 3);
 }
+
+/// A relay that refuses the sender (mail.from) would refuse every message: before, each
+/// person was then marked refused and listed for a letter. The run now asks the relay
+/// first (MAIL FROM, then RSET) and stops with one line before any campaign or ledger
+/// row; with the sender corrected, everyone is sent once.
+#[test]
+fn a_refused_sender_stops_before_anyone_is_marked() {
+    let env = Env::smtp("");
+    env.open_case();
+    let _sink = env.sink();
+    let good = std::fs::read_to_string(&env.config).expect("the config");
+    std::fs::write(
+        &env.config,
+        good.replace("notify@example.org", "refused-sender@example.org"),
+    )
+    .expect("write the config");
+    let lines: Vec<Vec<u8>> = (0..3).map(|i| Person::nth(i).row()).collect();
+    let csv = env.write_csv("people.csv", &csv_file(&lines));
+    let line = env.fails(&["notify", "c1", "--recipients", csv.to_str().unwrap()], 1);
+    assert!(line.contains("refuses the sender"), "{line}");
+    assert_eq!(env.count("SELECT COUNT(*) FROM campaigns"), 0);
+    assert_eq!(env.count("SELECT COUNT(*) FROM ledger"), 0);
+    std::fs::write(&env.config, good).expect("write the config");
+    let out = env.notify_ok(&csv, &[]);
+    assert_eq!(counts(&out), (3, 0, 0, 0));
+}

@@ -386,10 +386,11 @@ impl Mailer {
         }
     }
 
-    /// Checks that the relay answers (SMTP) or the folder is writable (file).
-    pub async fn check(&self) -> Result<(), String> {
+    /// Checks that the relay answers and takes mail from `from` (SMTP) or that the folder
+    /// is writable (file).
+    pub async fn check(&self, from: Option<&lettre::Address>) -> Result<(), String> {
         match self {
-            Mailer::Relay(r) => r.check().await,
+            Mailer::Relay(r) => r.check(from).await,
             Mailer::Smtp(t, _) => match t.test_connection().await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err("the SMTP server did not accept the connection".into()),

@@ -188,8 +188,22 @@ impl Relay {
         }
     }
 
-    pub async fn check(&self) -> Result<(), String> {
+    /// Connects, signs in, and with `from` asks whether the relay takes mail from that
+    /// sender (MAIL FROM, then RSET): a sender it refuses would otherwise look like every
+    /// recipient refusing.
+    pub async fn check(&self, from: Option<&Address>) -> Result<(), String> {
         let mut c = self.connect().await.map_err(|e| e.message)?;
+        if let Some(from) = from {
+            let refused = c.command(Mail::new(Some(from.clone()), vec![])).await.err();
+            if let Some(e) = refused {
+                c.abort().await;
+                return Err(format!(
+                    "it refuses the sender {from} (mail.from): {}",
+                    super::scrub(&e.to_string())
+                ));
+            }
+            let _ = c.command("RSET\r\n").await;
+        }
         let _ = c.quit().await;
         Ok(())
     }

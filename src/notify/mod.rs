@@ -372,16 +372,17 @@ pub fn run(
     } else {
         None
     };
-    // A server that cannot be reached, or refuses the sign-in with a 5xx, would look like
-    // every person failing or refusing: the run stops before a campaign or a ledger row.
-    if let (Some(m), Some(rt)) = (&mailer, &rt) {
-        rt.block_on(m.check())
-            .map_err(|e| NotifyError::Runtime(format!("mail server: {e}")))?;
-    }
     let from = cfg
         .mail
         .from_mailbox()
         .map_err(|e| NotifyError::Input(format!("mail configuration: {e}")))?;
+    // A server that cannot be reached, refuses the sign-in or refuses the sender with a
+    // 5xx would look like every person failing or refusing: the run stops before a
+    // campaign or a ledger row.
+    if let (Some(m), Some(rt)) = (&mailer, &rt) {
+        rt.block_on(m.check(Some(&from.email)))
+            .map_err(|e| NotifyError::Runtime(format!("mail server: {e}")))?;
+    }
     let domain = cfg.mail.message_id_domain();
 
     // The header is checked before a campaign exists: a refused file leaves nothing.

@@ -6,7 +6,8 @@ message atomically into DIR as `<n>.eml` (the raw message as received) and `<n>.
 (the envelope recipients, one per line). The `.rcpt` file is renamed into place last, so
 a reader that sees `<n>.rcpt` also sees the complete `<n>.eml`.
 
-Recipients whose local part starts with `reject` are refused at RCPT time with
+A sender whose local part starts with `refused-sender` is refused at MAIL FROM with a
+553. Recipients whose local part starts with `reject` are refused at RCPT time with
 `550 5.1.1 mailbox unavailable` (a permanent error). Those starting with `refuse` are
 refused with a 550 that echoes the address and its local part, as many relays do. Those
 starting with `busy` get `451 4.2.1` (echoing the address too) until a file named
@@ -35,6 +36,13 @@ class Sink:
             if ext in ("eml", "rcpt") and stem.isdigit():
                 n = max(n, int(stem))
         self.n = n
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if address.split("@", 1)[0].lower().startswith("refused-sender"):
+            return "553 5.7.1 <%s>: sender address rejected" % address
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@", 1)[0].lower()
