@@ -155,6 +155,8 @@ impl Dispatcher {
                 Err(e) => log(&format!("register checkpoint of '{org}': {e}")),
             }
         }
+        // Every write pokes the dispatcher, so this runs often: per organisation, one
+        // `meta` row and one lookup in the partial index `events_met`.
         self.checkpoint_retry_at = None;
         Ok(())
     }

@@ -43,7 +43,8 @@ impl Store {
 
 impl Store {
     /// When an event of `org` last met a legal deadline (a notification to an authority,
-    /// a complaint): the time it was recorded, as stored (UTC text).
+    /// a complaint): the time it was recorded, as stored (UTC text). The condition is the
+    /// partial index `events_met`'s, word for word, so the lookup uses it.
     pub fn last_deadline_event(&self, org: &str) -> Result<Option<String>, StoreError> {
         Ok(self.conn.query_row(
             "SELECT MAX(recorded_at) FROM events WHERE org = ?1 AND kind = 'advanced'
