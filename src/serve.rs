@@ -86,78 +86,37 @@ struct Dispatcher {
     secret: String,
     /// After a checkpoint e-mail failed: not before this time again.
     checkpoint_retry_at: Option<DateTime<Utc>>,
+    /// The checkpoint mailing running in the background, if any.
+    checkpoint_job: Option<tokio::task::JoinHandle<Option<DateTime<Utc>>>>,
+    /// The database, for the background jobs' own connections.
+    db: PathBuf,
 }
 
 /// How often each organisation's DPO receives a checkpoint of its register, at least.
 const CHECKPOINT_EVERY: Duration = Duration::hours(24);
 
 impl Dispatcher {
-    /// E-mails each organisation's DPO a checkpoint of its own cases (never another's):
-    /// daily, and after each event that met a legal deadline (a notification to an
-    /// authority, a complaint). Kept outside the database, it lets `audit verify
-    /// --checkpoint` name a case removed, truncated or rewritten since. A failed send is
-    /// logged and tried again 15 minutes later; reminders never wait for it.
+    /// Starts the checkpoint mailing in the background when none is running: reading
+    /// every event of a large organisation takes seconds, and reminders must not wait
+    /// for it. See [`mail_checkpoints`].
     async fn checkpoints(&mut self, now: DateTime<Utc>) -> Result<(), ServeError> {
-        if !self.cfg.checkpoints.email || self.checkpoint_retry_at.is_some_and(|t| now < t) {
+        if !self.cfg.checkpoints.email {
             return Ok(());
         }
-        let parse = |s: &str| DateTime::parse_from_rfc3339(s).ok().map(|d| d.to_utc());
-        for (org, _) in self.store.organisations()? {
-            let key = format!("checkpoint_mailed:{org}");
-            let due = match self.store.meta(&key)?.as_deref().and_then(parse) {
-                None => true,
-                Some(last) => {
-                    last + CHECKPOINT_EVERY <= now
-                        || self
-                            .store
-                            .last_deadline_event(&org)?
-                            .as_deref()
-                            .and_then(parse)
-                            .is_some_and(|e| e > last)
-                }
-            };
-            if !due {
-                continue;
+        if let Some(job) = &self.checkpoint_job {
+            if !job.is_finished() {
+                return Ok(());
             }
-            let cp = crate::store::checkpoint::checkpoint_of(&self.store, &org, now)?;
-            if cp.cases.is_empty() {
-                continue;
-            }
-            let profile = crate::app::profile_of(&self.store, &self.cfg, &org)?.unwrap_or_default();
-            let built = crate::mail::checkpoint::build(
-                &self.cfg.mail,
-                &profile,
-                &org,
-                &cp.to_text(),
-                cp.cases.len(),
-                now,
-            );
-            match built {
-                Ok(Some((message, id))) => match self.mailer.send(message, &id).await {
-                    Ok(()) => {
-                        self.store.set_meta(&key, &outbox::ts(now))?;
-                        log(&format!(
-                            "register checkpoint of '{org}' ({} cases) sent to its DPO",
-                            cp.cases.len()
-                        ));
-                    }
-                    Err(e) => {
-                        log(&format!(
-                            "register checkpoint of '{org}' not sent, trying again in 15 min: {}",
-                            e.message
-                        ));
-                        self.checkpoint_retry_at = Some(now + Duration::minutes(15));
-                        return Ok(());
-                    }
-                },
-                // No recipient: `vigie serve` named the organisation at start.
-                Ok(None) => {}
-                Err(e) => log(&format!("register checkpoint of '{org}': {e}")),
-            }
+            let job = self.checkpoint_job.take().expect("checked above");
+            self.checkpoint_retry_at = job.await.unwrap_or(None);
         }
-        // Every write pokes the dispatcher, so this runs often: per organisation, one
-        // `meta` row and one lookup in the partial index `events_met`.
-        self.checkpoint_retry_at = None;
+        if self.checkpoint_retry_at.is_some_and(|t| now < t) {
+            return Ok(());
+        }
+        let (db, cfg, mailer) = (self.db.clone(), self.cfg.clone(), self.mailer.clone());
+        self.checkpoint_job = Some(tokio::task::spawn_blocking(move || {
+            mail_checkpoints(&db, &cfg, &mailer, now)
+        }));
         Ok(())
     }
 
@@ -374,6 +333,100 @@ async fn send(mailer: Mailer, mail: reminder::ReminderMail, mut attempt: Attempt
     attempt
 }
 
+/// E-mails each organisation's DPO a checkpoint of its own cases (never another's):
+/// daily, and after each event that met a legal deadline (a notification to an
+/// authority, a complaint). Kept outside the database, it lets `audit verify
+/// --checkpoint` name a case removed, truncated or rewritten since. Runs on a blocking
+/// thread with its own connection. Returns when to try again after a failure (15 min).
+fn mail_checkpoints(
+    db: &std::path::Path,
+    cfg: &Config,
+    mailer: &Mailer,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let retry = Some(now + Duration::minutes(15));
+    let fail = |what: String| {
+        log(&format!(
+            "register checkpoints: {what}; trying again in 15 min"
+        ));
+        retry
+    };
+    let store = match Store::open(db) {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string()),
+    };
+    let parse = |s: &str| DateTime::parse_from_rfc3339(s).ok().map(|d| d.to_utc());
+    let orgs = match store.organisations() {
+        Ok(o) => o,
+        Err(e) => return fail(e.to_string()),
+    };
+    for (org, _) in orgs {
+        let key = format!("checkpoint_mailed:{org}");
+        // Per organisation, one `meta` row and one lookup in the partial index
+        // `events_met`: cheap enough for every wake-up.
+        let due = (|| -> Result<bool, crate::store::StoreError> {
+            Ok(match store.meta(&key)?.as_deref().and_then(parse) {
+                None => true,
+                Some(last) => {
+                    last + CHECKPOINT_EVERY <= now
+                        || store
+                            .last_deadline_event(&org)?
+                            .as_deref()
+                            .and_then(parse)
+                            .is_some_and(|e| e > last)
+                }
+            })
+        })();
+        match due {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => return fail(e.to_string()),
+        }
+        // Nobody to send it to (`vigie serve` named the organisation at start): the
+        // checkpoint, a read of every event, is not even computed.
+        let profile = match crate::app::profile_of(&store, cfg, &org) {
+            Ok(p) => p.unwrap_or_default(),
+            Err(e) => return fail(e.to_string()),
+        };
+        if crate::mail::checkpoint::recipients(&profile).is_empty() {
+            continue;
+        }
+        let cp = match crate::store::checkpoint::checkpoint_of(&store, &org, now) {
+            Ok(cp) if cp.cases.is_empty() => continue,
+            Ok(cp) => cp,
+            Err(e) => return fail(e.to_string()),
+        };
+        let built = crate::mail::checkpoint::build(
+            &cfg.mail,
+            &profile,
+            &org,
+            &cp.to_text(),
+            cp.cases.len(),
+            now,
+        );
+        match built {
+            Ok(Some((message, id))) => {
+                let sent = tokio::runtime::Handle::current().block_on(mailer.send(message, &id));
+                match sent {
+                    Ok(()) => {
+                        if let Err(e) = store.set_meta(&key, &outbox::ts(now)) {
+                            return fail(e.to_string());
+                        }
+                        log(&format!(
+                            "register checkpoint of '{org}' ({} cases) sent to its DPO",
+                            cp.cases.len()
+                        ));
+                    }
+                    Err(e) => return fail(format!("'{org}' not sent: {}", e.message)),
+                }
+            }
+            Ok(None) => {}
+            Err(e) => log(&format!("register checkpoint of '{org}': {e}")),
+        }
+    }
+    None
+}
+
 /// Checks the configuration as `vigie serve` will use it, before anything runs.
 pub fn check_config(cfg: &Config) -> Result<Mailer, ServeError> {
     let mailer = cfg.mail.mailer()?;
@@ -514,6 +567,8 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         opts_batch: opts.batch,
         lease: opts.lease,
         checkpoint_retry_at: None,
+        checkpoint_job: None,
+        db: opts.db.clone(),
     };
     log(&format!(
         "dispatching reminders from {} ({}, at most {} in flight)",
