@@ -5,6 +5,7 @@
 //! Every query takes the organisation, so one organisation never reads another's cases.
 
 mod accounts;
+pub mod backend;
 pub mod checkpoint;
 mod orgs;
 mod schema;
@@ -53,6 +54,19 @@ pub enum StoreError {
     },
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// The database cannot be opened or reached (`db` never carries a password).
+    #[error("database {db}: {reason}")]
+    Unavailable { db: String, reason: String },
+    /// Another writer holds what this one needs: worth retrying, not the caller's fault.
+    #[error("database busy: {0}")]
+    Busy(String),
+    /// A failure of the database or the driver, as one line (no personal data: values
+    /// are never quoted in it).
+    #[error("database: {0}")]
+    Db(String),
+    /// A database URL that cannot be used (the password, if any, is not in it).
+    #[error("{0}")]
+    BadUrl(String),
     #[error("stored event {case}#{seq} is unreadable: {reason} (see `vigie audit verify`)")]
     Corrupt {
         case: String,
@@ -64,7 +78,8 @@ pub enum StoreError {
 impl StoreError {
     /// True when another writer holds the database: worth retrying, not the caller's fault.
     pub fn is_busy(&self) -> bool {
-        matches!(self, StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))
+        matches!(self, StoreError::Busy(_))
+            || matches!(self, StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))
             if f.code == rusqlite::ErrorCode::DatabaseBusy)
     }
 
@@ -79,6 +94,7 @@ impl StoreError {
                 | StoreError::CaseExists(_)
                 | StoreError::BadCaseId(_)
                 | StoreError::Conflict { .. }
+                | StoreError::BadUrl(_)
         )
     }
 }

@@ -1,0 +1,446 @@
+//! The storage boundary: what the application needs from a database, as traits. A
+//! backend (`sqlite`, `postgres`) implements them with its own SQL and its own
+//! migrations (`migrations/<backend>/*.sql`); nothing outside `store::sqlite` and
+//! `store::postgres` sees a driver type or a line of SQL.
+//!
+//! The law and the domain stay above this line: deciding an event, sealing it into the
+//! hash chain, folding a case, planning its reminders, hashing passwords and recipients
+//! are done once, in `store`, `case`, `outbox` and `store::accounts`, for every backend.
+//! A backend stores rows, runs transactions and locks, and answers queries.
+//!
+//! Every method is synchronous: the engine runs on blocking threads (the web's pool,
+//! the dispatcher's `block_in_place`), and one `Store` is one connection used by one
+//! thread at a time.
+//!
+//! Times cross this boundary as `DateTime<Utc>`; a backend stores them as it likes
+//! (SQLite: fixed-width RFC 3339 text; PostgreSQL: `timestamptz`). An event's `at` and
+//! `recorded_at` are hashed as the text `case::event::ts` writes (microseconds, `Z`),
+//! which a `timestamptz` holds exactly.
+
+use super::StoreError;
+use super::accounts::{Role, TokenInfo, User};
+use crate::outbox::Claimed;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// One stored event, as stored: the texts its hash covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub seq: i64,
+    /// `case::event::ts` of the effective time.
+    pub at: String,
+    /// `case::event::ts` of the recording time.
+    pub recorded_at: String,
+    pub actor: String,
+    pub kind: String,
+    /// The event's JSON, byte for byte as hashed.
+    pub payload: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// A new event to append (already sealed by the caller).
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub org: &'a str,
+    pub case_id: &'a str,
+    pub row: EventRow,
+}
+
+/// A case's projection row: a summary of its log for listing, rewritten after each append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseHead {
+    pub org: String,
+    pub id: String,
+    pub workflow: String,
+    pub workflow_hash: String,
+    pub title: String,
+    pub opened_at: DateTime<Utc>,
+    pub seq: i64,
+    pub last_hash: String,
+    pub closed: bool,
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+/// A pinned workflow text, keyed by the SHA-256 of the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedWorkflow {
+    pub hash: String,
+    pub id: String,
+    pub origin: String,
+    pub source: String,
+    pub stored_at: DateTime<Utc>,
+}
+
+/// One timer row of a case, as `outbox::sync` reconciles them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerOfCase {
+    pub id: i64,
+    pub key: String,
+    pub clock: String,
+    pub offset: String,
+    /// pending | sent | dead | cancelled | superseded
+    pub state: String,
+    pub due_at: DateTime<Utc>,
+}
+
+/// A new timer (ignored when a timer with its key exists).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTimer {
+    pub key: String,
+    pub org: String,
+    pub case_id: String,
+    pub clock: String,
+    pub offset: String,
+    pub due_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What to do with a claimed reminder once its recipients' outcomes are recorded,
+/// decided by `outbox::delivery::decide` (shared by every backend). Applied only while
+/// the lease is still the claimer's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settle {
+    /// Some recipients wait: try again at `next_attempt_at`, with the reason.
+    Retry { next_attempt_at: DateTime<Utc>, why: String },
+    /// Every recipient refused it.
+    Dead { why: String },
+    /// Sent (refusals of some recipients in `why`); plan `next` if given.
+    Sent { message_id: String, why: Option<String>, next: Option<NewTimer> },
+}
+
+/// A recipient's outcome to record for a claimed reminder (keyed hash, never an address).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientOutcome {
+    pub rcpt: String,
+    /// `sent` or `refused`
+    pub state: &'static str,
+    pub detail: Option<String>,
+}
+
+/// One claimed reminder's recording: its recipients, then how to settle it given every
+/// recipient's state after them (`rcpt -> (state, detail)`).
+pub struct Delivery<'a> {
+    pub claimed: &'a Claimed,
+    pub recipients: Vec<RecipientOutcome>,
+    pub settle: &'a dyn Fn(&HashMap<String, (String, Option<String>)>) -> Settle,
+}
+
+/// A timer as `vigie outbox list` shows it.
+pub use crate::outbox::Row as TimerRow;
+
+/// A campaign of bulk notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Campaign {
+    pub id: i64,
+    pub org: String,
+    pub case_id: String,
+    pub channel: String,
+    pub recipients_sha256: String,
+    pub template_sha256: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One person's line of a campaign's ledger (`person` is a keyed hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRow {
+    pub campaign: i64,
+    pub person: String,
+    /// sent | refused | failed
+    pub status: String,
+    pub message_id: Option<String>,
+    pub at: DateTime<Utc>,
+    pub error: Option<String>,
+}
+
+/// A user row with what the account logic needs.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub user: User,
+    /// The Argon2 PHC string.
+    pub password: String,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored session (`hash` is SHA-256 of the cookie's secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub hash: String,
+    pub user_id: i64,
+    pub csrf: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A stored API token (`hash` is SHA-256 of the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    pub hash: String,
+    pub user_id: i64,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A write transaction on the case log. Dropped without `commit`, it writes nothing.
+/// `lock_case` serialises the writers of one case (SQLite: the whole database, BEGIN
+/// IMMEDIATE; PostgreSQL: the case's row, `FOR UPDATE`) so the second writer decides on
+/// the log the first wrote.
+pub trait CaseTx {
+    /// Locks the case for the rest of the transaction; None when there is no such case.
+    fn lock_case(&mut self, org: &str, case_id: &str) -> Result<Option<CaseHead>>;
+    fn events(&mut self, org: &str, case_id: &str) -> Result<Vec<EventRow>>;
+    fn workflow(&mut self, hash: &str) -> Result<Option<PinnedWorkflow>>;
+    fn case_exists(&mut self, org: &str, case_id: &str) -> Result<bool>;
+    /// Locks the counter of a series of case numbers and returns its last value (0 for a
+    /// new series), until `set_counter` and the commit.
+    fn take_counter(&mut self, org: &str, prefix: &str) -> Result<i64>;
+    fn set_counter(&mut self, org: &str, prefix: &str, last: i64) -> Result<()>;
+    /// Pins a workflow text (nothing when its hash is already pinned).
+    fn pin_workflow(&mut self, wf: &PinnedWorkflow) -> Result<()>;
+    /// Inserts a new case's row ([`StoreError::CaseExists`] when taken).
+    fn insert_case(&mut self, head: &CaseHead) -> Result<()>;
+    fn insert_event(&mut self, ev: &NewEvent<'_>) -> Result<()>;
+    /// Rewrites the projection after an append (seq, last_hash, closed, next_due, title).
+    fn update_head(&mut self, head: &CaseHead) -> Result<()>;
+    fn timers_of_case(&mut self, org: &str, case_id: &str) -> Result<Vec<TimerOfCase>>;
+    /// Pending again, due at `due` (attempts and lease cleared).
+    fn reschedule_timer(&mut self, id: i64, due: DateTime<Utc>) -> Result<()>;
+    fn cancel_timer(&mut self, id: i64) -> Result<()>;
+    fn insert_timer(&mut self, t: &NewTimer) -> Result<()>;
+    /// See `outbox::delivery::requeue_for_new_recipients`.
+    fn requeue_for_new_recipients(
+        &mut self,
+        org: &str,
+        case_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<usize>;
+    fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// The case log: reads, and the write transaction.
+pub trait CaseLog {
+    fn begin(&mut self) -> Result<Box<dyn CaseTx + '_>>;
+    fn head(&mut self, org: &str, case_id: &str) -> Result<Option<CaseHead>>;
+    /// Every case head, of one organisation or of all, ordered by (org, id).
+    fn heads(&mut self, org: Option<&str>) -> Result<Vec<CaseHead>>;
+    /// The events of a case with `seq <= upto` (all when None), in order.
+    fn events(&mut self, org: &str, case_id: &str, upto: Option<i64>) -> Result<Vec<EventRow>>;
+    fn workflow(&mut self, hash: &str) -> Result<Option<PinnedWorkflow>>;
+    fn workflows(&mut self) -> Result<Vec<PinnedWorkflow>>;
+    /// Open cases first, nearest deadline first, then closed ones when asked.
+    fn case_ids(&mut self, org: &str, include_closed: bool) -> Result<Vec<String>>;
+    /// In the order they were opened (then by id).
+    fn case_ids_by_opening(&mut self, org: &str) -> Result<Vec<String>>;
+    /// `(org, case_id, lowest seq)` of events whose case row is gone.
+    fn orphan_events(&mut self) -> Result<Vec<(String, String, i64)>>;
+    /// When an event of `org` last met a legal deadline (an `advanced` event whose
+    /// payload's `met` list is not empty): its recording time.
+    fn last_deadline_event(&mut self, org: &str) -> Result<Option<DateTime<Utc>>>;
+    /// Case counters, for `store copy`.
+    fn counters(&mut self) -> Result<Vec<(String, String, i64)>>;
+}
+
+/// The reminder outbox. Claims are leases that expire: a dispatcher that dies leaves
+/// its claims to be taken again once `locked_until` passes, never freed wholesale.
+pub trait Outbox {
+    /// Claims up to `limit` due timers under `token` until `now + lease`. Of several due
+    /// reminders of one clock, only the latest is claimed; the older are `superseded`.
+    /// Two dispatchers never claim one timer (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+    fn claim(
+        &mut self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+        token: &str,
+    ) -> Result<Vec<Claimed>>;
+    /// Recipients of a timer already dealt with: hash -> `sent` | `refused`.
+    fn delivered(&mut self, timer_id: i64) -> Result<HashMap<String, String>>;
+    /// Records deliveries in one transaction: each recipient's outcome, then each timer
+    /// settled as `settle` decides from every recipient's state, only under our lease.
+    /// Returns for each whether it was settled (false: the lease was lost).
+    fn record(&mut self, deliveries: &[Delivery<'_>], now: DateTime<Utc>) -> Result<Vec<Option<Settle>>>;
+    /// A failed attempt under our lease: retried at `retry_at`, or dead when None.
+    fn fail(&mut self, c: &Claimed, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<bool>;
+    /// A claimed timer whose clock no longer needs it.
+    fn cancel(&mut self, c: &Claimed) -> Result<()>;
+    /// The earliest pending attempt or lease expiry.
+    fn next_wake(&mut self) -> Result<Option<DateTime<Utc>>>;
+    /// For `vigie outbox list`.
+    fn list(&mut self, org: &str, all: bool) -> Result<Vec<TimerRow>>;
+    /// Requeues a dead or failing timer of `org` now; false when there is none.
+    fn retry(&mut self, org: &str, id: i64, now: DateTime<Utc>) -> Result<bool>;
+    /// Requeues every dead or failing timer of `org` now.
+    fn retry_org(&mut self, org: &str, now: DateTime<Utc>) -> Result<usize>;
+    /// Every timer and recipient row, for `store copy`.
+    fn dump_timers(&mut self) -> Result<Vec<TimerDump>>;
+    fn load_timers(&mut self, rows: &[TimerDump]) -> Result<()>;
+}
+
+/// A timer row whole, with its recipients, for `store copy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerDump {
+    pub id: i64,
+    pub key: String,
+    pub org: String,
+    pub case_id: String,
+    pub clock: String,
+    pub offset: String,
+    pub due_at: DateTime<Utc>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub lock_token: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub message_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// (rcpt, state, detail, at)
+    pub recipients: Vec<(String, String, Option<String>, DateTime<Utc>)>,
+}
+
+/// The bulk-notification ledger: campaigns and, per person (a keyed hash), the outcome.
+pub trait Ledger {
+    /// The latest campaign of a case and channel, with the same files when given.
+    fn last_campaign(
+        &mut self,
+        org: &str,
+        case_id: &str,
+        channel: &str,
+        same: Option<(&str, &str)>,
+    ) -> Result<Option<Campaign>>;
+    fn create_campaign(&mut self, c: &Campaign) -> Result<i64>;
+    /// Calls `f` with each person sent to by the case's campaigns (only `campaign`'s
+    /// unless `any_campaign`).
+    fn sent_people(
+        &mut self,
+        org: &str,
+        case_id: &str,
+        campaign: i64,
+        any_campaign: bool,
+        f: &mut dyn FnMut(&str),
+    ) -> Result<()>;
+    /// Calls `f` with each person refused in `campaign`, and why.
+    fn refused_people(&mut self, campaign: i64, f: &mut dyn FnMut(&str, &str)) -> Result<()>;
+    /// Writes (upserts by (campaign, person)) ledger rows in one transaction.
+    fn write_ledger(&mut self, rows: &[LedgerRow]) -> Result<()>;
+    fn count_sent(&mut self, campaign: i64) -> Result<i64>;
+    /// Per case of `org`: each person counted once by their best outcome across the
+    /// case's campaigns: (notified, refused, to_retry).
+    fn ledger_figures(&mut self, org: &str) -> Result<HashMap<String, (u64, u64, u64)>>;
+    fn campaigns(&mut self) -> Result<Vec<Campaign>>;
+    /// Every ledger row, in (campaign, person) order, for `store copy`.
+    fn ledger_rows(&mut self, f: &mut dyn FnMut(LedgerRow) -> Result<()>) -> Result<()>;
+}
+
+/// Organisations, users, sessions and API tokens. The rules (password strength, hashing,
+/// who may sign in) live in `store::accounts`; these are its rows.
+pub trait Accounts {
+    /// (id, name, profile JSON), by id.
+    fn organisations(&mut self) -> Result<Vec<(String, String, String)>>;
+    fn organisation(&mut self, id: &str) -> Result<Option<(String, String)>>;
+    fn insert_organisation(&mut self, id: &str, name: &str, profile_json: &str) -> Result<()>;
+    /// Writes the profile JSON; false when there is no such organisation.
+    fn set_profile(&mut self, org: &str, profile_json: &str) -> Result<bool>;
+    fn profile(&mut self, org: &str) -> Result<Option<String>>;
+
+    /// Inserts a user and returns its id.
+    fn insert_user(
+        &mut self,
+        org: &str,
+        email: &str,
+        name: &str,
+        role: Role,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64>;
+    /// Users with their password hash and state: of one organisation or all, by (org, email).
+    fn user_rows(&mut self, org: Option<&str>) -> Result<Vec<UserRow>>;
+    fn user_by_email(&mut self, email: &str) -> Result<Option<UserRow>>;
+    /// New password hash; ends the user's sessions and deletes its tokens (how many).
+    fn set_password(&mut self, user_id: i64, password_hash: &str) -> Result<usize>;
+    /// Disables or enables; disabling ends the sessions. Returns the user's token count.
+    fn set_disabled(&mut self, user_id: i64, disabled: bool) -> Result<usize>;
+
+    fn insert_session(&mut self, s: &SessionRow, now: DateTime<Utc>) -> Result<()>;
+    /// The enabled user of an unexpired session, and its CSRF token.
+    fn session(&mut self, hash: &str, now: DateTime<Utc>) -> Result<Option<(User, String)>>;
+    fn delete_session(&mut self, hash: &str) -> Result<()>;
+    fn sessions(&mut self) -> Result<Vec<SessionRow>>;
+
+    fn insert_token(&mut self, t: &TokenRow) -> Result<()>;
+    /// The enabled user of a token, and when it was last used.
+    fn token_user(&mut self, hash: &str) -> Result<Option<(User, Option<DateTime<Utc>>)>>;
+    fn touch_token(&mut self, hash: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Tokens filtered by organisation, user e-mail and id prefix.
+    fn tokens(
+        &mut self,
+        org: Option<&str>,
+        email: Option<&str>,
+        id_prefix: Option<&str>,
+    ) -> Result<Vec<TokenInfo>>;
+    fn delete_tokens_by_prefix(&mut self, prefix: &str) -> Result<usize>;
+    fn token_rows(&mut self) -> Result<Vec<TokenRow>>;
+}
+
+/// Failed sign-ins, counted in the database so every instance sees the same counts and
+/// locks. Keys are opaque to the backend (the web layer hashes account and address).
+pub trait Throttle {
+    /// Adds a failure for `key` at `now` and returns the count (a count idle for an hour
+    /// starts again from 1). Atomic: two instances failing at once count two.
+    fn sign_in_failed(&mut self, key: &str, now: DateTime<Utc>) -> Result<u32>;
+    /// Locks `key` until `until`.
+    fn sign_in_lock(&mut self, key: &str, until: DateTime<Utc>) -> Result<()>;
+    /// Until when `key` is locked, if it is.
+    fn sign_in_locked_until(&mut self, key: &str) -> Result<Option<DateTime<Utc>>>;
+    /// A successful sign-in forgets the failures.
+    fn sign_in_forget(&mut self, key: &str) -> Result<()>;
+}
+
+/// A small key-value table of the program's own (the ledger key, checkpoint times).
+pub trait Meta {
+    fn meta(&mut self, key: &str) -> Result<Option<String>>;
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
+    /// Sets `key` only when unset; returns the value it has after.
+    fn init_meta(&mut self, key: &str, value: &str) -> Result<String>;
+    fn metas(&mut self) -> Result<Vec<(String, String)>>;
+}
+
+/// Wake-ups between processes: a command that changes a case tells the dispatchers.
+/// SQLite: a datagram on a socket beside the file; PostgreSQL: `NOTIFY vigie_wake`.
+pub trait Wake {
+    /// Tells every dispatcher to look at the outbox now. Never fails the caller.
+    fn poke(&mut self);
+}
+
+/// A backend: everything above, for one connection.
+pub trait Backend: CaseLog + Outbox + Ledger + Accounts + Throttle + Meta + Wake + Send {
+    /// `sqlite` or `postgres`.
+    fn kind(&self) -> &'static str;
+    /// The URL without its password, for messages.
+    fn describe(&self) -> String;
+    /// True when nothing was ever written (no case, user, timer, campaign, or
+    /// organisation besides `default`): `store copy` writes only into such a database.
+    fn is_empty(&mut self) -> Result<bool>;
+    /// Bulk writes for `store copy`, in one transaction each; rows are inserted as they
+    /// are (the chain is not re-sealed).
+    fn load_cases(&mut self, heads: &[CaseHead], events: &[(String, String, Vec<EventRow>)]) -> Result<()>;
+    fn load_workflows(&mut self, wfs: &[PinnedWorkflow]) -> Result<()>;
+    fn load_counters(&mut self, rows: &[(String, String, i64)]) -> Result<()>;
+    fn load_campaigns(&mut self, rows: &[Campaign]) -> Result<()>;
+    fn load_ledger(&mut self, rows: &[LedgerRow]) -> Result<()>;
+    fn load_users(&mut self, rows: &[UserRow]) -> Result<()>;
+    fn load_sessions(&mut self, rows: &[SessionRow]) -> Result<()>;
+    fn load_tokens(&mut self, rows: &[TokenRow]) -> Result<()>;
+}
+
+/// How the dispatcher waits for a wake-up.
+pub trait WakeListener: Send {
+    /// Blocks until a poke arrives or `timeout` passes; true when poked.
+    fn wait(&mut self, timeout: std::time::Duration) -> bool;
+}
+
