@@ -81,7 +81,11 @@ fn an_altered_fact_is_found_and_named() {
     assert_eq!(out.code, 1, "stderr:\n{}", out.stderr);
     assert!(out.stderr.contains("c1"), "{}", out.stderr);
     assert!(out.stderr.contains("event #2"), "{}", out.stderr);
-    assert!(!out.stderr.contains("c2"), "c2 is intact: {}", out.stderr);
+    assert!(
+        !out.stderr.contains("case c2"),
+        "c2 is intact: {}",
+        out.stderr
+    );
     let last = out.stderr.lines().last().unwrap();
     assert!(last.starts_with("vigie: error: "), "{}", out.stderr);
 
@@ -106,7 +110,11 @@ fn a_removed_last_event_is_found_and_named() {
     let out = v.run(&["audit", "verify"]);
     assert_eq!(out.code, 1, "stderr:\n{}", out.stderr);
     assert!(out.stderr.contains("case c1"), "{}", out.stderr);
-    assert!(!out.stderr.contains("c2"), "c2 is intact: {}", out.stderr);
+    assert!(
+        !out.stderr.contains("case c2"),
+        "c2 is intact: {}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -18,6 +18,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(60);
+/// The lease of the tests that SIGKILL a dispatcher: its claims are taken again once
+/// the lease expires (never freed wholesale at start), so short to keep the tests short.
+const LEASE: &str = "3";
 const POLL: Duration = Duration::from_millis(50);
 
 fn python() -> String {
@@ -512,7 +515,7 @@ fn sigkill_at_several_moments_loses_nothing() {
     let mut next_kill = 0;
     let mut kills = 0usize;
     let batch = BATCH.to_string();
-    let mut serve = h.serve("+70h", &["--batch", &batch]);
+    let mut serve = h.serve("+70h", &["--batch", &batch, "--lease-secs", LEASE]);
     let start = Instant::now();
     let mut last_check = Instant::now() - Duration::from_secs(1);
     let rows = loop {
@@ -526,7 +529,7 @@ fn sigkill_at_several_moments_loses_nothing() {
             serve.kill9();
             kills += 1;
             next_kill += 1;
-            serve = h.serve("+70h", &["--batch", &batch]);
+            serve = h.serve("+70h", &["--batch", &batch, "--lease-secs", LEASE]);
             continue;
         }
         if last_check.elapsed() >= Duration::from_millis(250) {
@@ -975,7 +978,7 @@ fn sigkill_during_a_burst_resends_at_most_what_was_in_flight() {
         h.open_case(&format!("b{i:02}"), None);
     }
 
-    let mut serve = h.serve("+70h", &[]);
+    let mut serve = h.serve("+70h", &["--lease-secs", LEASE]);
     let mut kills = 0usize;
     let mut bound = 0usize;
     let mut seen_log = 0usize;
@@ -998,7 +1001,7 @@ fn sigkill_during_a_burst_resends_at_most_what_was_in_flight() {
         if started && kills < KILLS && sink.count() >= (kills + 1) * EVERY {
             serve.kill9();
             kills += 1;
-            serve = h.serve("+70h", &[]);
+            serve = h.serve("+70h", &["--lease-secs", LEASE]);
             started = false;
             continue;
         }
