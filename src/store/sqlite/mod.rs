@@ -318,3 +318,135 @@ impl Backend for Sqlite {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use crate::store::backend::{CaseLog, Throttle};
+    use chrono::Duration;
+
+    #[test]
+    fn a_url_picks_the_backend_and_never_echoes_a_password() {
+        let dir = tempfile::tempdir().unwrap();
+        for url in [
+            format!("sqlite://{}", dir.path().join("a.db").display()),
+            format!("sqlite:{}", dir.path().join("b.db").display()),
+            dir.path().join("c.db").display().to_string(),
+        ] {
+            let s = Store::open_url(&url).unwrap();
+            assert_eq!(s.kind(), "sqlite", "{url}");
+        }
+        assert!(dir.path().join("a.db").exists() && dir.path().join("b.db").exists());
+        for url in [
+            "postgres://vigie:s3cr3t@db.example.org/vigie",
+            "postgresql://vigie:s3cr3t@db.example.org/vigie",
+            "mysql://vigie:s3cr3t@db.example.org/vigie",
+        ] {
+            let e = Store::open_url(url).err().expect("refused");
+            assert!(matches!(e, StoreError::BadUrl(_)), "{url}: {e:?}");
+            assert!(e.is_input());
+            let msg = e.to_string();
+            assert!(!msg.contains("s3cr3t") && !msg.contains('\n'), "{msg}");
+            if url.starts_with("mysql") {
+                assert!(msg.contains("'mysql'"), "{msg}");
+            }
+        }
+        assert!(matches!(
+            Store::open_url("sqlite://"),
+            Err(StoreError::BadUrl(_))
+        ));
+    }
+
+    #[test]
+    fn an_unopenable_file_is_unavailable_in_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Store::open(&dir.path().join("no/such/dir/v.db"))
+            .err()
+            .expect("refused");
+        assert!(matches!(e, StoreError::Unavailable { .. }), "{e:?}");
+        let msg = e.to_string();
+        assert!(msg.contains("v.db") && !msg.contains('\n'), "{msg}");
+    }
+
+    #[test]
+    fn a_writer_waiting_on_another_is_busy_not_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.db");
+        let mut a = Sqlite::open(&path).unwrap();
+        let mut b = Sqlite::open(&path).unwrap();
+        b.conn.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let held = a.begin().unwrap();
+        let e = b.begin().err().expect("the write lock is held");
+        assert!(e.is_busy(), "{e:?}");
+        assert!(!e.to_string().contains('\n'));
+        drop(held);
+        assert!(b.begin().is_ok());
+    }
+
+    #[test]
+    fn sign_in_failures_are_counted_locked_and_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Sqlite::open(&dir.path().join("v.db")).unwrap();
+        let mut b = Sqlite::open(&dir.path().join("v.db")).unwrap();
+        // Times are kept to the microsecond, as PostgreSQL keeps them.
+        let now = DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap();
+        assert_eq!(a.sign_in_failed("k", now).unwrap(), 1);
+        // Another process sees and adds to the same count.
+        assert_eq!(b.sign_in_failed("k", now).unwrap(), 2);
+        assert_eq!(a.sign_in_failed("other", now).unwrap(), 1);
+        assert_eq!(a.sign_in_locked_until("k").unwrap(), None);
+        let until = now + Duration::minutes(15);
+        a.sign_in_lock("k", until).unwrap();
+        assert_eq!(b.sign_in_locked_until("k").unwrap(), Some(until));
+        // Idle for an hour: counting starts again.
+        assert_eq!(
+            a.sign_in_failed("k", now + Duration::minutes(61)).unwrap(),
+            1
+        );
+        b.sign_in_forget("k").unwrap();
+        assert_eq!(a.sign_in_locked_until("k").unwrap(), None);
+        assert_eq!(a.sign_in_failed("k", now).unwrap(), 1);
+        // A lock on a key that never failed.
+        a.sign_in_lock("new", until).unwrap();
+        assert_eq!(a.sign_in_locked_until("new").unwrap(), Some(until));
+    }
+
+    #[test]
+    fn a_database_of_the_previous_version_is_migrated_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for (i, sql) in MIGRATIONS.iter().take(10).enumerate() {
+                conn.execute_batch(sql).unwrap();
+                conn.pragma_update(None, "user_version", i + 1).unwrap();
+            }
+            conn.execute(
+                "INSERT INTO organisations (id, name) VALUES ('acme', 'ACME')",
+                [],
+            )
+            .unwrap();
+            conn.execute("DELETE FROM meta WHERE key = 'ledger_key'", [])
+                .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(
+            s.organisation_name("acme").unwrap().as_deref(),
+            Some("ACME")
+        );
+        // The ledger key is created at open when the database has none.
+        let key = s.meta("ledger_key").unwrap().expect("a ledger key");
+        assert_eq!(key.len(), 64);
+        assert_eq!(s.backend().sign_in_failed("k", Utc::now()).unwrap(), 1);
+        drop(s);
+        let conn = Connection::open(&path).unwrap();
+        let v: usize = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len());
+        // Opened again: the same key.
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.meta("ledger_key").unwrap(), Some(key));
+    }
+}
