@@ -356,10 +356,7 @@ impl Store {
 
     /// The user an API token belongs to (None for an unknown or revoked token, or a
     /// disabled user), and when the token was last used.
-    pub fn token_user(
-        &mut self,
-        token: &str,
-    ) -> Result<Option<(User, Option<DateTime<Utc>>)>, StoreError> {
+    pub fn token_user(&mut self, token: &str) -> Result<Option<TokenUser>, StoreError> {
         self.db.token_user(&sha256_hex(token))
     }
 
@@ -404,6 +401,9 @@ impl Store {
         Ok(token)
     }
 }
+
+/// The user of an API token, and when the token was last used.
+pub type TokenUser = (User, Option<DateTime<Utc>>);
 
 /// Hex digits of a token's SHA-256 shown as its id.
 pub const TOKEN_ID_LEN: usize = 12;

@@ -49,6 +49,9 @@ pub(super) fn requeue_for_new_recipients(
     )?)
 }
 
+/// A timer's recipients as `TimerDump` holds them: (rcpt, state, detail, at).
+type Recipients = Vec<(String, String, Option<String>, DateTime<Utc>)>;
+
 fn parse_or_min(s: &str) -> DateTime<Utc> {
     parse(s).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
@@ -322,8 +325,7 @@ impl Outbox for Sqlite {
     }
 
     fn dump_timers(&mut self) -> Result<Vec<TimerDump>> {
-        let mut recipients: HashMap<i64, Vec<(String, String, Option<String>, DateTime<Utc>)>> =
-            HashMap::new();
+        let mut recipients: HashMap<i64, Recipients> = HashMap::new();
         {
             let mut stmt = self.conn.prepare(
                 "SELECT timer_id, rcpt, state, detail, at FROM timer_recipients ORDER BY timer_id, rcpt",
