@@ -428,20 +428,21 @@ mail:
     }
 
     fn count(&self, sql: &str) -> i64 {
-        self.v
-            .db()
-            .query_row(sql, [], |r| r.get(0))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        self.v.sql(sql, &[])[0][0]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{sql}: not a number"))
     }
 
     fn ledger_by_status(&self) -> BTreeMap<String, i64> {
-        let conn = self.v.db();
-        let mut stmt = conn
-            .prepare("SELECT status, COUNT(*) FROM ledger GROUP BY status")
-            .expect("the ledger table");
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .expect("query")
-            .map(|r| r.expect("a row"))
+        self.v
+            .sql("SELECT status, COUNT(*) FROM ledger GROUP BY status", &[])
+            .into_iter()
+            .map(|r| {
+                (
+                    r[0].as_str().expect("a status").to_string(),
+                    r[1].as_i64().expect("a count"),
+                )
+            })
             .collect()
     }
 
@@ -459,19 +460,17 @@ mail:
                 tail.join("\n")
             ));
         }
-        let conn = self.v.db();
-        let ledger: Vec<String> = conn
-            .prepare("SELECT campaign, status, COUNT(*) FROM ledger GROUP BY campaign, status")
-            .and_then(|mut st| {
-                st.query_map([], |r| {
-                    Ok(format!(
-                        "{}:{}={}",
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?
-                    ))
-                })
-                .map(|rows| rows.filter_map(Result::ok).collect())
+        let ledger: Vec<String> = self
+            .v
+            .try_sql(
+                "SELECT campaign, status, COUNT(*) FROM ledger GROUP BY campaign, status",
+                &[],
+            )
+            .map(|d| {
+                d.rows
+                    .iter()
+                    .map(|r| format!("{}:{}={}", r[0], r[1].as_str().unwrap_or("?"), r[2]))
+                    .collect()
             })
             .unwrap_or_default();
         s.push_str(&format!("--- ledger: {ledger:?}\n"));
@@ -1748,15 +1747,20 @@ fn smtp_refusal_text_never_stores_the_address() {
     let text = env.run(&["notify", "c1", "--recipients", csv.to_str().unwrap()]);
     assert_eq!(text.code, 1, "{text:?}");
 
-    let conn = env.v.db();
-    let errors: BTreeMap<String, String> = conn
-        .prepare("SELECT status, error FROM ledger WHERE error IS NOT NULL")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(|r| r.unwrap())
+    let errors: BTreeMap<String, String> = env
+        .v
+        .sql(
+            "SELECT status, error FROM ledger WHERE error IS NOT NULL",
+            &[],
+        )
+        .into_iter()
+        .map(|r| {
+            (
+                r[0].as_str().unwrap().to_string(),
+                r[1].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    drop(conn);
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors["refused"].starts_with("550 5.1.1"), "{errors:?}");
     assert!(errors["failed"].starts_with("451 4.2.1"), "{errors:?}");

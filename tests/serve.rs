@@ -717,11 +717,9 @@ fn permanent_rejection_goes_to_dead_letter() {
         .expect("the row is listed");
     assert_ne!(s(&row, "state"), "dead", "{row:#}");
     assert_eq!(row["attempts"], 0, "{row:#}");
-    let state: String =
-        h.v.db()
-            .query_row("SELECT state FROM timers WHERE id = ?1", [id], |r| r.get(0))
-            .expect("the timer row");
-    assert_eq!(state, "pending");
+    let state =
+        h.v.sql("SELECT state FROM timers WHERE id = ?1", &[id.into()]);
+    assert_eq!(state, [[serde_json::json!("pending")]]);
     // The other dead rows are untouched.
     assert_eq!(
         h.outbox(false)
@@ -812,17 +810,14 @@ fn mail_test_sends_one_message() {
 /// Every text cell of the outbox tables and the logs so far, to prove an address is
 /// not stored or logged in clear.
 fn outbox_text(h: &Harness) -> String {
-    let conn = h.v.db();
     let mut s = String::new();
     for table in ["timers", "timer_recipients"] {
-        let Ok(mut stmt) = conn.prepare(&format!("SELECT * FROM {table}")) else {
+        let Ok(done) = h.v.try_sql(&format!("SELECT * FROM {table}"), &[]) else {
             continue;
         };
-        let n = stmt.column_count();
-        let mut q = stmt.query([]).expect("the table reads");
-        while let Some(row) = q.next().expect("a row reads") {
-            for i in 0..n {
-                s.push_str(&format!("{:?} ", row.get_ref(i).expect("a cell")));
+        for row in done.rows {
+            for cell in row {
+                s.push_str(&format!("{cell} "));
             }
             s.push('\n');
         }

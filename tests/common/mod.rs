@@ -169,32 +169,73 @@ impl Vigie {
 
     /// Every row of the tables events, cases and workflows, in key order.
     pub fn db_snapshot(&self) -> Snapshot {
-        let conn = rusqlite::Connection::open(&self.db).expect("the database opens");
         let mut rows = Vec::new();
         for (table, order) in [
             ("workflows", "hash"),
             ("cases", "org, id"),
             ("events", "org, case_id, seq"),
         ] {
-            let mut stmt = conn
-                .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
-                .expect("the table exists");
-            let n = stmt.column_count();
-            let mut q = stmt.query([]).expect("the table reads");
-            while let Some(row) = q.next().expect("a row reads") {
-                let cells: Vec<String> = (0..n)
-                    .map(|i| format!("{:?}", row.get_ref(i).expect("a cell reads")))
-                    .collect();
+            for row in self.sql(&format!("SELECT * FROM {table} ORDER BY {order}"), &[]) {
+                let cells: Vec<String> = row.iter().map(Value::to_string).collect();
                 rows.push(format!("{table}: {}", cells.join(" | ")));
             }
         }
         Snapshot(rows)
     }
 
-    /// A connection to the database, for tests that inspect or tamper with it.
-    pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(&self.db).expect("the database opens")
+    /// One SQL statement on the database file, run the way anyone holding the file
+    /// could (Python's sqlite3): for tests that inspect or tamper with it. The rows, or
+    /// the database's refusal.
+    pub fn try_sql(&self, sql: &str, params: &[Value]) -> Result<SqlDone, String> {
+        raw_sql(&self.db, "one", sql, params)
     }
+
+    /// [`Vigie::try_sql`] that must succeed; its rows.
+    #[track_caller]
+    pub fn sql(&self, sql: &str, params: &[Value]) -> Vec<Vec<Value>> {
+        self.try_sql(sql, params)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .rows
+    }
+
+    /// Several SQL statements on the database file (see [`Vigie::try_sql`]).
+    #[track_caller]
+    pub fn sql_script(&self, sql: &str) {
+        raw_sql(&self.db, "script", sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+/// What a statement of [`Vigie::try_sql`] returned.
+#[derive(Debug)]
+pub struct SqlDone {
+    pub rows: Vec<Vec<Value>>,
+    /// Rows changed.
+    pub changes: i64,
+}
+
+fn raw_sql(db: &Path, mode: &str, sql: &str, params: &[Value]) -> Result<SqlDone, String> {
+    let py = std::env::var("VIGIE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(py)
+        .arg(repo("tests/support/raw_sql.py"))
+        .arg(db)
+        .arg(mode)
+        .arg(sql)
+        .arg(Value::Array(params.to_vec()).to_string())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "raw_sql.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("raw_sql.py prints JSON");
+    if let Some(e) = v["error"].as_str() {
+        return Err(e.to_string());
+    }
+    Ok(SqlDone {
+        rows: serde_json::from_value(v["rows"].clone()).expect("rows"),
+        changes: v["changes"].as_i64().unwrap_or(0),
+    })
 }
 
 /// The clock `id` of a case's JSON.
