@@ -104,11 +104,18 @@ pub struct NewTimer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settle {
     /// Some recipients wait: try again at `next_attempt_at`, with the reason.
-    Retry { next_attempt_at: DateTime<Utc>, why: String },
+    Retry {
+        next_attempt_at: DateTime<Utc>,
+        why: String,
+    },
     /// Every recipient refused it.
     Dead { why: String },
     /// Sent (refusals of some recipients in `why`); plan `next` if given.
-    Sent { message_id: String, why: Option<String>, next: Option<NewTimer> },
+    Sent {
+        message_id: String,
+        why: Option<String>,
+        next: Option<NewTimer>,
+    },
 }
 
 /// A recipient's outcome to record for a claimed reminder (keyed hash, never an address).
@@ -262,7 +269,11 @@ pub trait Outbox {
     /// Records deliveries in one transaction: each recipient's outcome, then each timer
     /// settled as `settle` decides from every recipient's state, only under our lease.
     /// Returns for each whether it was settled (false: the lease was lost).
-    fn record(&mut self, deliveries: &[Delivery<'_>], now: DateTime<Utc>) -> Result<Vec<Option<Settle>>>;
+    fn record(
+        &mut self,
+        deliveries: &[Delivery<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<Settle>>>;
     /// A failed attempt under our lease: retried at `retry_at`, or dead when None.
     fn fail(&mut self, c: &Claimed, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<bool>;
     /// A claimed timer whose clock no longer needs it.
@@ -428,7 +439,11 @@ pub trait Backend: CaseLog + Outbox + Ledger + Accounts + Throttle + Meta + Wake
     fn is_empty(&mut self) -> Result<bool>;
     /// Bulk writes for `store copy`, in one transaction each; rows are inserted as they
     /// are (the chain is not re-sealed).
-    fn load_cases(&mut self, heads: &[CaseHead], events: &[(String, String, Vec<EventRow>)]) -> Result<()>;
+    fn load_cases(
+        &mut self,
+        heads: &[CaseHead],
+        events: &[(String, String, Vec<EventRow>)],
+    ) -> Result<()>;
     fn load_workflows(&mut self, wfs: &[PinnedWorkflow]) -> Result<()>;
     fn load_counters(&mut self, rows: &[(String, String, i64)]) -> Result<()>;
     fn load_campaigns(&mut self, rows: &[Campaign]) -> Result<()>;
@@ -443,4 +458,3 @@ pub trait WakeListener: Send {
     /// Blocks until a poke arrives or `timeout` passes; true when poked.
     fn wait(&mut self, timeout: std::time::Duration) -> bool;
 }
-

@@ -7,6 +7,7 @@
 mod accounts;
 pub mod backend;
 pub mod checkpoint;
+pub mod copy;
 mod orgs;
 mod schema;
 

@@ -1,0 +1,150 @@
+//! `vigie store copy`: everything of one database into another, empty one (moving from
+//! SQLite to PostgreSQL, or back). Rows are copied as they are: the events keep their
+//! hashes, so every chain can be verified on arrival against the same genesis; the
+//! ledger key is copied with the ledger, so a person already notified is still
+//! recognised. Works through the storage boundary only, so any backend to any backend.
+//!
+//! The target's meta `copied` says `incomplete` from its first write until the copy is
+//! verified, then when and from where it was copied: a copy cut off half-way is refused
+//! by `Store::open` until it is dropped and copied again, never used as if it were whole.
+
+use super::StoreError;
+use super::backend::{Backend, Result};
+
+/// The meta key recording the copy.
+pub const COPIED: &str = "copied";
+/// Its value's start while the copy is not finished.
+pub const INCOMPLETE: &str = "incomplete";
+
+/// How much was copied.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Copied {
+    pub organisations: usize,
+    pub workflows: usize,
+    pub cases: usize,
+    pub events: usize,
+    pub timers: usize,
+    pub campaigns: usize,
+    pub ledger_rows: usize,
+    pub users: usize,
+    pub sessions: usize,
+    pub tokens: usize,
+}
+
+/// Cases are written in batches of this many (with their events), ledger rows too.
+const BATCH: usize = 2_000;
+
+/// Copies `from` into `to`, which must be empty. `progress` is told each step.
+pub fn copy(
+    from: &mut dyn Backend,
+    to: &mut dyn Backend,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Copied> {
+    if !to.is_empty()? {
+        return Err(StoreError::BadUrl(format!(
+            "the target database {} is not empty: `vigie store copy` writes only into a new, empty database",
+            to.describe()
+        )));
+    }
+    to.set_meta(
+        COPIED,
+        &format!("{INCOMPLETE}: started {}", crate::time::now().to_rfc3339()),
+    )?;
+    let mut n = Copied::default();
+
+    // The program's own values first: the ledger key keys every person of the ledger.
+    for (k, v) in from.metas()? {
+        if k != COPIED {
+            to.set_meta(&k, &v)?;
+        }
+    }
+
+    for (id, name, profile) in from.organisations()? {
+        if to.organisation(&id)?.is_none() {
+            to.insert_organisation(&id, &name, &profile)?;
+        } else {
+            to.set_profile(&id, &profile)?;
+        }
+        n.organisations += 1;
+    }
+    progress(&format!("{} organisations", n.organisations));
+
+    let wfs = from.workflows()?;
+    n.workflows = wfs.len();
+    to.load_workflows(&wfs)?;
+
+    let heads = from.heads(None)?;
+    for chunk in heads.chunks(BATCH) {
+        let mut events = Vec::with_capacity(chunk.len());
+        for h in chunk {
+            let evs = from.events(&h.org, &h.id, None)?;
+            n.events += evs.len();
+            events.push((h.org.clone(), h.id.clone(), evs));
+        }
+        to.load_cases(chunk, &events)?;
+        n.cases += chunk.len();
+        progress(&format!("{} cases, {} events", n.cases, n.events));
+    }
+    to.load_counters(&from.counters()?)?;
+
+    let timers = from.dump_timers()?;
+    n.timers = timers.len();
+    to.load_timers(&timers)?;
+    progress(&format!("{} reminders", n.timers));
+
+    let users = from.user_rows(None)?;
+    n.users = users.len();
+    to.load_users(&users)?;
+    let sessions = from.sessions()?;
+    n.sessions = sessions.len();
+    to.load_sessions(&sessions)?;
+    let tokens = from.token_rows()?;
+    n.tokens = tokens.len();
+    to.load_tokens(&tokens)?;
+    progress(&format!("{} users", n.users));
+
+    let campaigns = from.campaigns()?;
+    n.campaigns = campaigns.len();
+    to.load_campaigns(&campaigns)?;
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut rows = 0usize;
+    let mut failed: Option<StoreError> = None;
+    from.ledger_rows(&mut |row| {
+        batch.push(row);
+        if batch.len() == BATCH {
+            if let Err(e) = to.load_ledger(&batch) {
+                failed = Some(e);
+                return Err(StoreError::Db("copy stopped".into()));
+            }
+            rows += batch.len();
+            batch.clear();
+        }
+        Ok(())
+    })
+    .or_else(|e| failed.take().map_or(Err(e), Err))?;
+    to.load_ledger(&batch)?;
+    n.ledger_rows = rows + batch.len();
+    progress(&format!("{} ledger rows", n.ledger_rows));
+
+    Ok(n)
+}
+
+/// Ends a copy whose arrival was verified: the target becomes usable, and records
+/// where it came from.
+pub fn finish(to: &mut dyn Backend, from: &str) -> Result<()> {
+    to.set_meta(
+        COPIED,
+        &format!("{} from {from}", crate::time::now().to_rfc3339()),
+    )
+}
+
+/// The error for a database a copy did not finish writing, if it is one.
+pub fn check_complete(b: &mut dyn Backend) -> Result<()> {
+    match b.meta(COPIED)? {
+        Some(v) if v.starts_with(INCOMPLETE) => Err(StoreError::Unavailable {
+            db: b.describe(),
+            reason: "a `vigie store copy` into it did not finish: drop it and copy again".into(),
+        }),
+        _ => Ok(()),
+    }
+}
