@@ -9,6 +9,7 @@ pub mod backend;
 pub mod checkpoint;
 pub mod copy;
 mod orgs;
+pub mod postgres;
 mod schema;
 
 pub use accounts::{AccountError, MIN_PASSWORD, Role, TOKEN_ID_LEN, TokenInfo, User, random_hex};
