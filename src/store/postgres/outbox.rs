@@ -42,7 +42,7 @@ impl Outbox for Postgres {
                 .query(
                     &format!(
                         "SELECT id, key, \"offset\", due_at, attempts FROM timers
-                         WHERE org = $3 AND case_id = $4 AND clock = $5 AND {FREE}
+                         WHERE org = $2 AND case_id = $3 AND clock = $4 AND {FREE}
                          ORDER BY due_at DESC, id DESC FOR UPDATE SKIP LOCKED"
                     ),
                     &[&now, &org, &case_id, &clock],
