@@ -317,27 +317,44 @@ fn lock_case_serialises_writers_of_one_case(db: &Db) {
 }
 
 fn take_counter_gives_distinct_numbers(db: &Db) {
-    let barrier = Arc::new(Barrier::new(2));
-    let handles: Vec<_> = (0..2)
-        .map(|_| {
-            let mut b = (db.open)();
-            let barrier = barrier.clone();
-            std::thread::spawn(move || {
-                barrier.wait();
-                let mut tx = b.begin().unwrap();
-                let n = tx.take_counter("default", "X-").unwrap() + 1;
-                tx.set_counter("default", "X-", n).unwrap();
-                tx.commit().unwrap();
-                n
-            })
-        })
-        .collect();
-    let got: BTreeSet<i64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    assert_eq!(got, BTreeSet::from([1, 2]));
     let mut b = (db.open)();
+    let mut tx = b.begin().unwrap();
+    assert_eq!(tx.take_counter("default", "X-").unwrap(), 0, "a new series");
+    tx.set_counter("default", "X-", 5).unwrap();
+    tx.commit().unwrap();
+
+    // Taker 1 holds the counter until told to commit; taker 2 must wait for it and
+    // continue from its number, not from the one both could read.
+    let (go_commit, commit_rx) = mpsc::channel::<()>();
+    let (taken_tx, taken_rx) = mpsc::channel::<()>();
+    let mut w1 = (db.open)();
+    let first = std::thread::spawn(move || {
+        let mut tx = w1.begin().unwrap();
+        let n = tx.take_counter("default", "X-").unwrap() + 1;
+        tx.set_counter("default", "X-", n).unwrap();
+        taken_tx.send(()).unwrap();
+        commit_rx.recv().unwrap();
+        tx.commit().unwrap();
+        n
+    });
+    taken_rx.recv().unwrap();
+    let mut w2 = (db.open)();
+    let second = std::thread::spawn(move || {
+        let mut tx = w2.begin().unwrap();
+        let n = tx.take_counter("default", "X-").unwrap() + 1;
+        tx.set_counter("default", "X-", n).unwrap();
+        tx.commit().unwrap();
+        n
+    });
+    // Give taker 2 the chance to read past the lock if it did not hold (checked by the
+    // numbers below, not by time).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    go_commit.send(()).unwrap();
+    let got = (first.join().unwrap(), second.join().unwrap());
+    assert_eq!(got, (6, 7), "distinct numbers, in order");
     assert_eq!(
         b.counters().unwrap(),
-        vec![("default".to_string(), "X-".to_string(), 2)]
+        vec![("default".to_string(), "X-".to_string(), 7)]
     );
 }
 

@@ -218,7 +218,12 @@ fn start() -> Cluster {
     };
     let mut watcher = Command::new("sh")
         .arg("-c")
-        .arg(format!("read _ignored; {stop}; rm -rf '{}'", dir.display()))
+        // Killed while initdb or pg_ctl start still ran, they may write after a first
+        // removal: try again a few times.
+        .arg(format!(
+            "read _ignored; for i in 1 2 3 4 5; do {stop}; rm -rf '{d}'; [ -e '{d}' ] || break; sleep 1; done",
+            d = dir.display()
+        ))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
