@@ -20,12 +20,14 @@ use vigie::store::backend::{
 };
 use vigie::store::{Role, User};
 
+type RawSql = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
 /// One fresh database of one backend.
 struct Db {
     kind: &'static str,
     open: Box<dyn Fn() -> Box<dyn Backend> + Send + Sync>,
     /// Runs one statement outside the traits (to prove what the database refuses).
-    raw: Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>,
+    raw: RawSql,
 }
 
 fn postgres_db() -> Db {

@@ -216,6 +216,8 @@ fn start() -> Cluster {
             data.display()
         )
     };
+    // Never waited for: it outlives this process by design.
+    #[allow(clippy::zombie_processes)]
     let mut watcher = Command::new("sh")
         .arg("-c")
         // Killed while initdb or pg_ctl start still ran, they may write after a first

@@ -274,13 +274,10 @@ impl Listener {
         let Ok((config, _)) = config(&self.url) else {
             return false;
         };
-        match config.connect(NoTls) {
-            Ok(mut c) => {
-                if c.batch_execute("LISTEN vigie_wake").is_ok() {
-                    self.client = Some(c);
-                }
-            }
-            Err(_) => {}
+        if let Ok(mut c) = config.connect(NoTls)
+            && c.batch_execute("LISTEN vigie_wake").is_ok()
+        {
+            self.client = Some(c);
         }
         self.client.is_some()
     }
