@@ -1089,6 +1089,10 @@ fn postgres_password_never_in_messages() {
         "names the user: {msg}"
     );
     assert_eq!(msg.lines().count(), 1, "{msg}");
+    assert!(
+        msg.contains("password authentication failed"),
+        "says why: {msg}"
+    );
 
     // Nothing listens on this port.
     let port = common::smtp::free_port();
@@ -1096,6 +1100,7 @@ fn postgres_password_never_in_messages() {
     let e = vigie::store::postgres::open(&url).err().unwrap();
     assert!(matches!(e, StoreError::Unavailable { .. }), "{e}");
     assert!(!e.to_string().contains("s3cret-Unreach"), "{e}");
+    assert!(e.to_string().contains("refused"), "says why: {e}");
 
     for url in [
         "postgres://u:s3cret-Tls@127.0.0.1/db?sslmode=require",
@@ -1196,4 +1201,61 @@ fn postgres_event_times_round_trip_to_the_microsecond() {
     if let Some(d) = common::pg::started_in() {
         eprintln!("test cluster started in {d:?}");
     }
+}
+
+#[test]
+fn postgres_deadlock_is_busy_and_errors_quote_no_values() {
+    let db = postgres_db();
+    let mut b = (db.open)();
+    open_case(&mut *b, "default", "A");
+    open_case(&mut *b, "default", "B");
+    // Two writers lock A and B in opposite orders: the server breaks the deadlock by
+    // failing one of them, which the caller is told is `Busy` (worth retrying).
+    let barrier = Arc::new(Barrier::new(2));
+    let hs: Vec<_> = [("A", "B"), ("B", "A")]
+        .into_iter()
+        .map(|(first, second)| {
+            let mut w = (db.open)();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut tx = w.begin().unwrap();
+                tx.lock_case("default", first).unwrap();
+                barrier.wait();
+                let r = tx.lock_case("default", second).map(|_| ());
+                drop(tx);
+                r
+            })
+        })
+        .collect();
+    let results: Vec<_> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+    let busy: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(busy.len(), 1, "{results:?}");
+    assert!(busy[0].is_busy(), "{}", busy[0]);
+
+    // A refused write names the constraint, never the value.
+    let now = t("2026-03-05T10:00:00Z");
+    b.insert_user(
+        "default",
+        "Taken.Person@example.org",
+        "T",
+        Role::Viewer,
+        "$x",
+        now,
+    )
+    .unwrap();
+    let e = b
+        .insert_user(
+            "default",
+            "taken.person@EXAMPLE.org",
+            "T",
+            Role::Viewer,
+            "$x",
+            now,
+        )
+        .err()
+        .expect("the e-mail is taken");
+    let msg = e.to_string();
+    assert!(matches!(e, StoreError::Db(_)), "{msg}");
+    assert!(!msg.to_lowercase().contains("taken.person"), "{msg}");
+    assert_eq!(msg.lines().count(), 1, "{msg}");
 }

@@ -56,7 +56,7 @@ impl Postgres {
         let (config, shown) = config(url)?;
         let client = config.connect(NoTls).map_err(|e| StoreError::Unavailable {
             db: shown.clone(),
-            reason: one_line(&e.to_string()),
+            reason: db_message(&e),
         })?;
         let mut pg = Postgres { client, shown };
         pg.migrate()?;
@@ -113,7 +113,7 @@ fn config(url: &str) -> std::result::Result<(postgres::Config, String), StoreErr
         )));
     }
     let config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
-        StoreError::BadUrl(format!("database {shown}: {}", one_line(&e.to_string())))
+        StoreError::BadUrl(format!("database {shown}: {}", with_causes(&e)))
     })?;
     Ok((config, shown))
 }
@@ -173,8 +173,21 @@ fn db_message(e: &postgres::Error) -> String {
             format!("{} (SQLSTATE {})", one_line(msg), db.code().code())
         }
         None if e.is_closed() => "the connection to the server was lost".into(),
-        None => one_line(&e.to_string()),
+        None => with_causes(e),
     }
+}
+
+/// The driver's error with its causes ("error connecting to server: Connection
+/// refused"): its own text alone says little ("db error").
+fn with_causes(e: &postgres::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    one_line(&out)
 }
 
 /// Serialization failures and deadlocks are `Busy` (worth retrying); the rest `Db`.
