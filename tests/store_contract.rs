@@ -44,9 +44,27 @@ fn postgres_db() -> Db {
     }
 }
 
-// TODO(lead): once `vigie::store::sqlite::Sqlite` is on main, add
-// fn sqlite_db() -> Db { ... a file in a TempDir kept alive by the closures ... }
-// and a `sqlite` arm to `contract!` below.
+// TODO(lead): enable the SQLite runner once `store::sqlite` (branch sqlite-backend) is
+// on main: uncomment `sqlite_db`, the `on_sqlite` module of `contract!` and the "sqlite"
+// arm of `same_kind_db`. Checked on a trial merge of sqlite-backend at 80fd53a (not
+// committed): all 17 contract checks pass on both backends.
+// fn sqlite_db() -> Db {
+//     let dir = Arc::new(tempfile::TempDir::new().expect("a temporary folder"));
+//     let path = dir.path().join("vigie.db");
+//     let (d2, p2) = (dir.clone(), path.clone());
+//     Db {
+//         kind: "sqlite",
+//         open: Box::new(move || {
+//             let _keep = &dir;
+//             Box::new(vigie::store::sqlite::Sqlite::open(&path).expect("open the test database"))
+//         }),
+//         raw: Box::new(move |sql| {
+//             let _keep = &d2;
+//             let c = rusqlite::Connection::open(&p2).map_err(|e| e.to_string())?;
+//             c.execute_batch(sql).map_err(|e| e.to_string())
+//         }),
+//     }
+// }
 
 /// Each contract check, run against each backend.
 macro_rules! contract {
@@ -54,6 +72,9 @@ macro_rules! contract {
         mod on_postgres {
             $(#[test] fn $name() { super::$name(&super::postgres_db()); })*
         }
+        // mod on_sqlite {
+        //     $(#[test] fn $name() { super::$name(&super::sqlite_db()); })*
+        // }
     };
 }
 
@@ -988,23 +1009,31 @@ fn throttle_counts_across_connections(db: &Db) {
 }
 
 fn meta_values(db: &Db) {
+    // (A backend may set its own keys when it creates the database, SQLite its
+    // `ledger_key`: only this test's keys are looked at.)
     let mut a = (db.open)();
     let mut c = (db.open)();
-    assert_eq!(a.meta("ledger_key").unwrap(), None);
-    assert_eq!(a.init_meta("ledger_key", "k1").unwrap(), "k1");
+    assert_eq!(a.meta("test_key").unwrap(), None);
+    assert_eq!(a.init_meta("test_key", "k1").unwrap(), "k1");
     assert_eq!(
-        c.init_meta("ledger_key", "k2").unwrap(),
+        c.init_meta("test_key", "k2").unwrap(),
         "k1",
         "the first value stays"
     );
     c.set_meta("checkpoint", "2026").unwrap();
     c.set_meta("checkpoint", "2027").unwrap();
     assert_eq!(a.meta("checkpoint").unwrap().as_deref(), Some("2027"));
+    let ours: Vec<(String, String)> = a
+        .metas()
+        .unwrap()
+        .into_iter()
+        .filter(|(k, _)| k == "checkpoint" || k == "test_key")
+        .collect();
     assert_eq!(
-        a.metas().unwrap(),
+        ours,
         vec![
             ("checkpoint".to_string(), "2027".to_string()),
-            ("ledger_key".to_string(), "k1".to_string())
+            ("test_key".to_string(), "k1".to_string())
         ]
     );
 }
@@ -1038,7 +1067,7 @@ fn copy_loads_round_trip(db: &Db) {
     .unwrap();
     assert!(!from.is_empty().unwrap());
 
-    let to_db = postgres_db_like(db);
+    let to_db = same_kind_db(db);
     let mut to = (to_db.open)();
     assert!(to.is_empty().unwrap());
     to.load_workflows(&from.workflows().unwrap()).unwrap();
@@ -1064,9 +1093,10 @@ fn copy_loads_round_trip(db: &Db) {
 }
 
 /// Another fresh database of the same backend as `db`.
-fn postgres_db_like(db: &Db) -> Db {
+fn same_kind_db(db: &Db) -> Db {
     match db.kind {
         "postgres" => postgres_db(),
+        // "sqlite" => sqlite_db(),
         other => panic!("no second database for {other} yet"),
     }
 }
