@@ -1289,3 +1289,69 @@ fn postgres_deadlock_is_busy_and_errors_quote_no_values() {
     assert!(!msg.to_lowercase().contains("taken.person"), "{msg}");
     assert_eq!(msg.lines().count(), 1, "{msg}");
 }
+
+/// Numbers, not a check of time: `cargo test --release --test store_contract -- --ignored
+/// --nocapture postgres_measure`. Two dispatchers claim and settle 20,000 due reminders.
+#[test]
+#[ignore]
+fn postgres_measure_claims() {
+    let now = t("2026-03-05T10:00:00Z");
+    let db = postgres_db();
+    let mut b = (db.open)();
+    let n = 20_000;
+    let t0 = std::time::Instant::now();
+    let timers: Vec<NewTimer> = (0..n)
+        .map(|i| timer("default", &format!("C-{i}"), "cnil", "overdue-0", now))
+        .collect();
+    for chunk in timers.chunks(1000) {
+        add_timers(&mut *b, chunk);
+    }
+    eprintln!("inserted {n} timers in {:?}", t0.elapsed());
+    let t0 = std::time::Instant::now();
+    let hs: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|tok| {
+            let mut c = (db.open)();
+            std::thread::spawn(move || {
+                let mut ids = Vec::new();
+                let settle = |_: &HashMap<String, (String, Option<String>)>| Settle::Sent {
+                    message_id: "<m@x>".into(),
+                    why: None,
+                    next: None,
+                };
+                loop {
+                    let got = c.claim(now, Duration::minutes(5), 100, tok).unwrap();
+                    if got.is_empty() {
+                        break ids;
+                    }
+                    let ds: Vec<Delivery> = got
+                        .iter()
+                        .map(|g| Delivery {
+                            claimed: g,
+                            recipients: vec![RecipientOutcome {
+                                rcpt: "r".into(),
+                                state: "sent",
+                                detail: None,
+                            }],
+                            settle: &settle,
+                        })
+                        .collect();
+                    let r = c.record(&ds, now).unwrap();
+                    assert!(r.iter().all(|x| x.is_some()));
+                    ids.extend(got.iter().map(|g| g.id));
+                }
+            })
+        })
+        .collect();
+    let got: Vec<Vec<i64>> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+    let all: BTreeSet<i64> = got.iter().flatten().copied().collect();
+    assert_eq!(all.len(), n);
+    assert_eq!(got[0].len() + got[1].len(), n);
+    let e = t0.elapsed();
+    eprintln!(
+        "two dispatchers claimed and settled {n} reminders in {e:?} ({:.0}/s; {} and {})",
+        n as f64 / e.as_secs_f64(),
+        got[0].len(),
+        got[1].len()
+    );
+}

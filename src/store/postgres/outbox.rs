@@ -35,48 +35,62 @@ impl Outbox for Postgres {
             .map_err(db_err)?;
         let groups: BTreeSet<(String, String, String)> =
             due.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
-        let until = now + lease;
-        let mut out = Vec::new();
-        for (org, case_id, clock) in groups {
-            let rows = tx
-                .query(
-                    &format!(
-                        "SELECT id, key, \"offset\", due_at, attempts FROM timers
-                         WHERE org = $2 AND case_id = $3 AND clock = $4 AND {FREE}
-                         ORDER BY due_at DESC, id DESC FOR UPDATE SKIP LOCKED"
-                    ),
-                    &[&now, &org, &case_id, &clock],
-                )
-                .map_err(db_err)?;
-            let Some((latest, older)) = rows.split_first() else {
-                continue;
-            };
-            let older: Vec<i64> = older.iter().map(|r| r.get(0)).collect();
-            if !older.is_empty() {
-                tx.execute(
-                    "UPDATE timers SET state = 'superseded' WHERE id = ANY($1)",
-                    &[&older],
-                )
-                .map_err(db_err)?;
-            }
-            let id: i64 = latest.get(0);
-            tx.execute(
-                "UPDATE timers SET locked_until = $2, lock_token = $3 WHERE id = $1",
-                &[&id, &until, &token],
+        if groups.is_empty() {
+            tx.commit().map_err(db_err)?;
+            return Ok(Vec::new());
+        }
+        let (orgs, (cases, clocks)): (Vec<String>, (Vec<String>, Vec<String>)) =
+            groups.into_iter().map(|(o, c, k)| (o, (c, k))).unzip();
+        // Every free due timer of those clocks, latest first in each: one round trip
+        // for the whole batch, not one per clock.
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT id, key, org, case_id, clock, \"offset\", due_at, attempts FROM timers
+                     WHERE (org, case_id, clock) IN
+                           (SELECT * FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[]))
+                       AND {FREE}
+                     ORDER BY org, case_id, clock, due_at DESC, id DESC FOR UPDATE SKIP LOCKED"
+                ),
+                &[&now, &orgs, &cases, &clocks],
             )
             .map_err(db_err)?;
+        let mut out = Vec::new();
+        let mut superseded: Vec<i64> = Vec::new();
+        let mut last: Option<(String, String, String)> = None;
+        for r in &rows {
+            let group: (String, String, String) = (r.get(2), r.get(3), r.get(4));
+            if last.as_ref() == Some(&group) {
+                superseded.push(r.get(0));
+                continue;
+            }
+            let (org, case_id, clock) = group.clone();
+            last = Some(group);
             out.push(Claimed {
-                id,
-                key: latest.get(1),
+                id: r.get(0),
+                key: r.get(1),
                 org,
                 case_id,
                 clock,
-                offset: latest.get(2),
-                due_at: latest.get(3),
-                attempts: latest.get(4),
+                offset: r.get(5),
+                due_at: r.get(6),
+                attempts: r.get(7),
                 token: token.to_string(),
             });
         }
+        if !superseded.is_empty() {
+            tx.execute(
+                "UPDATE timers SET state = 'superseded' WHERE id = ANY($1)",
+                &[&superseded],
+            )
+            .map_err(db_err)?;
+        }
+        let claimed: Vec<i64> = out.iter().map(|c| c.id).collect();
+        tx.execute(
+            "UPDATE timers SET locked_until = $2, lock_token = $3 WHERE id = ANY($1)",
+            &[&claimed, &(now + lease), &token],
+        )
+        .map_err(db_err)?;
         tx.commit().map_err(db_err)?;
         out.sort_by_key(|c| c.due_at);
         Ok(out)
@@ -98,69 +112,155 @@ impl Outbox for Postgres {
         deliveries: &[Delivery<'_>],
         now: DateTime<Utc>,
     ) -> Result<Vec<Option<Settle>>> {
+        // A handful of statements for the whole batch (arrays, unnest), not a few per
+        // reminder: the dispatcher records a burst in one round trip per step.
         let mut tx = self.client.transaction().map_err(db_err)?;
-        let mut out = Vec::with_capacity(deliveries.len());
+        let mut latest: HashMap<(i64, &str), (&str, Option<&str>)> = HashMap::new();
         for d in deliveries {
-            let c = d.claimed;
             for r in &d.recipients {
-                tx.execute(
-                    "INSERT INTO timer_recipients (timer_id, rcpt, state, detail, at)
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (timer_id, rcpt)
-                     DO UPDATE SET state = excluded.state, detail = excluded.detail, at = excluded.at",
-                    &[&c.id, &r.rcpt, &r.state, &r.detail, &now],
-                )
-                .map_err(db_err)?;
+                latest.insert(
+                    (d.claimed.id, r.rcpt.as_str()),
+                    (r.state, r.detail.as_deref()),
+                );
             }
-            let all: HashMap<String, (String, Option<String>)> = tx
-                .query(
-                    "SELECT rcpt, state, detail FROM timer_recipients WHERE timer_id = $1",
-                    &[&c.id],
-                )
-                .map_err(db_err)?
-                .iter()
-                .map(|r| (r.get(0), (r.get(1), r.get(2))))
-                .collect();
-            let settle = (d.settle)(&all);
-            let n = match &settle {
+        }
+        if !latest.is_empty() {
+            let mut ids = Vec::with_capacity(latest.len());
+            let mut rcpts = Vec::with_capacity(latest.len());
+            let mut states = Vec::with_capacity(latest.len());
+            let mut details = Vec::with_capacity(latest.len());
+            for ((id, rcpt), (state, detail)) in &latest {
+                ids.push(*id);
+                rcpts.push(*rcpt);
+                states.push(*state);
+                details.push(*detail);
+            }
+            tx.execute(
+                "INSERT INTO timer_recipients (timer_id, rcpt, state, detail, at)
+                 SELECT u.t, u.r, u.s, u.d, $5
+                 FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[]) AS u(t, r, s, d)
+                 ON CONFLICT (timer_id, rcpt)
+                 DO UPDATE SET state = excluded.state, detail = excluded.detail, at = excluded.at",
+                &[&ids, &rcpts, &states, &details, &now],
+            )
+            .map_err(db_err)?;
+        }
+        let timer_ids: Vec<i64> = deliveries.iter().map(|d| d.claimed.id).collect();
+        let mut all: HashMap<i64, HashMap<String, (String, Option<String>)>> = HashMap::new();
+        for r in tx
+            .query(
+                "SELECT timer_id, rcpt, state, detail FROM timer_recipients WHERE timer_id = ANY($1)",
+                &[&timer_ids],
+            )
+            .map_err(db_err)?
+        {
+            all.entry(r.get(0))
+                .or_default()
+                .insert(r.get(1), (r.get(2), r.get(3)));
+        }
+        let none = HashMap::new();
+        let settles: Vec<Settle> = deliveries
+            .iter()
+            .map(|d| (d.settle)(all.get(&d.claimed.id).unwrap_or(&none)))
+            .collect();
+
+        // Each outcome in one statement, applied only where the lease is still ours.
+        let (mut r_id, mut r_tok, mut r_at, mut r_why) = (vec![], vec![], vec![], vec![]);
+        let (mut d_id, mut d_tok, mut d_why) = (vec![], vec![], vec![]);
+        let (mut s_id, mut s_tok, mut s_mid, mut s_why) = (vec![], vec![], vec![], vec![]);
+        for (d, settle) in deliveries.iter().zip(&settles) {
+            let c = d.claimed;
+            match settle {
                 Settle::Retry {
                     next_attempt_at,
                     why,
-                } => tx.execute(
-                    &format!(
-                        "UPDATE timers SET attempts = attempts + 1, next_attempt_at = $3,
-                         last_error = $4, {CLEAR_LEASE} WHERE {OURS}"
-                    ),
-                    &[&c.id, &c.token, next_attempt_at, why],
-                ),
-                Settle::Dead { why } => tx.execute(
-                    &format!(
-                        "UPDATE timers SET attempts = attempts + 1, state = 'dead',
-                         last_error = $3, {CLEAR_LEASE} WHERE {OURS}"
-                    ),
-                    &[&c.id, &c.token, why],
-                ),
+                } => {
+                    r_id.push(c.id);
+                    r_tok.push(c.token.as_str());
+                    r_at.push(*next_attempt_at);
+                    r_why.push(why.as_str());
+                }
+                Settle::Dead { why } => {
+                    d_id.push(c.id);
+                    d_tok.push(c.token.as_str());
+                    d_why.push(why.as_str());
+                }
                 Settle::Sent {
                     message_id, why, ..
-                } => tx.execute(
-                    &format!(
-                        "UPDATE timers SET state = 'sent', sent_at = $3, message_id = $4,
-                         attempts = attempts + 1, last_error = $5, {CLEAR_LEASE} WHERE {OURS}"
-                    ),
-                    &[&c.id, &c.token, &now, message_id, why],
-                ),
-            }
-            .map_err(db_err)?;
-            if n == 1 {
-                if let Settle::Sent {
-                    next: Some(next), ..
-                } = &settle
-                {
-                    insert_timer(&mut tx, next)?;
+                } => {
+                    s_id.push(c.id);
+                    s_tok.push(c.token.as_str());
+                    s_mid.push(message_id.as_str());
+                    s_why.push(why.as_deref());
                 }
-                out.push(Some(settle));
-            } else {
-                out.push(None);
             }
+        }
+        let mut settled: std::collections::HashSet<i64> = std::collections::HashSet::new();
+        const MINE: &str = "t.id = u.id AND t.lock_token = u.tok AND t.state = 'pending'";
+        if !r_id.is_empty() {
+            for r in tx
+                .query(
+                    &format!(
+                        "UPDATE timers t SET attempts = t.attempts + 1, next_attempt_at = u.at,
+                         last_error = u.why, locked_until = NULL, lock_token = NULL
+                         FROM unnest($1::BIGINT[], $2::TEXT[], $3::TIMESTAMPTZ[], $4::TEXT[])
+                              AS u(id, tok, at, why)
+                         WHERE {MINE} RETURNING t.id"
+                    ),
+                    &[&r_id, &r_tok, &r_at, &r_why],
+                )
+                .map_err(db_err)?
+            {
+                settled.insert(r.get(0));
+            }
+        }
+        if !d_id.is_empty() {
+            for r in tx
+                .query(
+                    &format!(
+                        "UPDATE timers t SET attempts = t.attempts + 1, state = 'dead',
+                         last_error = u.why, locked_until = NULL, lock_token = NULL
+                         FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[]) AS u(id, tok, why)
+                         WHERE {MINE} RETURNING t.id"
+                    ),
+                    &[&d_id, &d_tok, &d_why],
+                )
+                .map_err(db_err)?
+            {
+                settled.insert(r.get(0));
+            }
+        }
+        if !s_id.is_empty() {
+            for r in tx
+                .query(
+                    &format!(
+                        "UPDATE timers t SET state = 'sent', sent_at = $5, message_id = u.mid,
+                         attempts = t.attempts + 1, last_error = u.why,
+                         locked_until = NULL, lock_token = NULL
+                         FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[])
+                              AS u(id, tok, mid, why)
+                         WHERE {MINE} RETURNING t.id"
+                    ),
+                    &[&s_id, &s_tok, &s_mid, &s_why, &now],
+                )
+                .map_err(db_err)?
+            {
+                settled.insert(r.get(0));
+            }
+        }
+        let mut out = Vec::with_capacity(deliveries.len());
+        for (d, settle) in deliveries.iter().zip(settles) {
+            if !settled.contains(&d.claimed.id) {
+                out.push(None);
+                continue;
+            }
+            if let Settle::Sent {
+                next: Some(next), ..
+            } = &settle
+            {
+                insert_timer(&mut tx, next)?;
+            }
+            out.push(Some(settle));
         }
         tx.commit().map_err(db_err)?;
         Ok(out)
