@@ -1282,8 +1282,7 @@ fn postgres_deadlock_is_busy_and_errors_quote_no_values() {
             "$x",
             now,
         )
-        .err()
-        .expect("the e-mail is taken");
+        .expect_err("the e-mail is taken");
     let msg = e.to_string();
     assert!(matches!(e, StoreError::Db(_)), "{msg}");
     assert!(!msg.to_lowercase().contains("taken.person"), "{msg}");
