@@ -11,6 +11,7 @@ pub mod backend;
 pub mod checkpoint;
 pub mod copy;
 mod orgs;
+pub mod postgres;
 pub mod sqlite;
 
 pub use accounts::{AccountError, MIN_PASSWORD, Role, TOKEN_ID_LEN, TokenInfo, User, random_hex};

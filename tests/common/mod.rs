@@ -282,5 +282,6 @@ pub fn smtp_python() -> String {
         })
         .clone()
 }
+pub mod pg;
 pub mod smtp;
 pub mod web;
