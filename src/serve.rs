@@ -539,11 +539,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
                 .local_addr()
                 .map_err(|e| ServeError::Io(e.to_string()))?;
             let app = Arc::new(blocking(|| {
-                crate::web::App::new(
-                    opts.db.clone(),
-                    opts.config.clone(),
-                    opts.workflows.clone(),
-                )
+                crate::web::App::new(opts.db.clone(), opts.config.clone(), opts.workflows.clone())
             })?);
             log(&format!("web page and API on http://{local}/"));
             let mut rx = stop_rx.clone();

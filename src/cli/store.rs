@@ -26,16 +26,18 @@ pub(super) fn run(ctx: &Ctx, cmd: StoreCmd) -> Result<(), CliError> {
             let from = from.unwrap_or_else(|| ctx.db.clone());
             let mut progress = |what: &str| {
                 if !json {
-                    eprintln!("vigie: copied {what}");
+                    eprintln!("vigie: {what}");
                 }
             };
             let r = crate::store::copy::run(&from, &to, &mut progress)?;
             if json {
-                print_json(&serde_json::to_value(&r).map_err(|e| CliError::runtime(e.to_string()))?);
+                print_json(
+                    &serde_json::to_value(&r).map_err(|e| CliError::runtime(e.to_string()))?,
+                );
             } else {
                 let c = &r.copied;
                 say!(
-                    "{} copied into {}: {} organisations, {} users, {} cases ({} events, every chain verified there), {} reminders, {} campaigns ({} ledger rows)",
+                    "{} copied into {}: {} organisation(s), {} user(s), {} case(s) ({} events, every chain verified there), {} reminder(s), {} campaign(s) ({} ledger rows)",
                     r.from,
                     r.to,
                     c.organisations,

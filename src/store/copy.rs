@@ -67,7 +67,7 @@ pub fn copy(
         }
         n.organisations += 1;
     }
-    progress(&format!("{} organisations", n.organisations));
+    progress(&format!("copied {} organisation(s)", n.organisations));
 
     let wfs = from.workflows()?;
     n.workflows = wfs.len();
@@ -83,14 +83,17 @@ pub fn copy(
         }
         to.load_cases(chunk, &events)?;
         n.cases += chunk.len();
-        progress(&format!("{} cases, {} events", n.cases, n.events));
+        progress(&format!(
+            "copied {} case(s), {} event(s)",
+            n.cases, n.events
+        ));
     }
     to.load_counters(&from.counters()?)?;
 
     let timers = from.dump_timers()?;
     n.timers = timers.len();
     to.load_timers(&timers)?;
-    progress(&format!("{} reminders", n.timers));
+    progress(&format!("copied {} reminder(s)", n.timers));
 
     let users = from.user_rows(None)?;
     n.users = users.len();
@@ -101,7 +104,7 @@ pub fn copy(
     let tokens = from.token_rows()?;
     n.tokens = tokens.len();
     to.load_tokens(&tokens)?;
-    progress(&format!("{} users", n.users));
+    progress(&format!("copied {} user(s)", n.users));
 
     let campaigns = from.campaigns()?;
     n.campaigns = campaigns.len();
@@ -124,7 +127,7 @@ pub fn copy(
     .or_else(|e| failed.take().map_or(Err(e), Err))?;
     to.load_ledger(&batch)?;
     n.ledger_rows = rows + batch.len();
-    progress(&format!("{} ledger rows", n.ledger_rows));
+    progress(&format!("copied {} ledger row(s)", n.ledger_rows));
 
     Ok(n)
 }

@@ -35,10 +35,7 @@ pub fn listener(db: &Path) -> Result<Box<dyn WakeListener>, String> {
             .and_then(|s| s.send_to(b"!", &path))
             .is_ok();
         if live {
-            return Err(format!(
-                "{} is held by another dispatcher",
-                path.display()
-            ));
+            return Err(format!("{} is held by another dispatcher", path.display()));
         }
         let _ = std::fs::remove_file(&path);
     }
