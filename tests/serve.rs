@@ -10,11 +10,12 @@
 mod common;
 
 use common::Vigie;
-use common::smtp::{Received, Sink, free_port, read_sink};
+use common::process::{Serve, in_flight_bound};
+use common::smtp::{Received, Sink, free_port, read_sink, standard_config};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -35,30 +36,6 @@ fn now_rfc3339() -> String {
 fn shifted_now(hours: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::hours(hours))
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
-/// Sends a signal to a child by pid (std only knows SIGKILL).
-fn signal(pid: u32, sig: &str) {
-    let st = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .status()
-        .expect("kill runs");
-    assert!(st.success(), "kill -{sig} {pid} failed");
-}
-
-/// Waits for a child with a deadline; None when it is still running at the deadline.
-fn wait_deadline(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().expect("try_wait") {
-            return Some(st);
-        }
-        if start.elapsed() > limit {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The MIME structure of a message, read by Python's `email` package (an independent
@@ -99,46 +76,6 @@ print(json.dumps({
 // ---------------------------------------------------------------------------------------
 // `vigie serve`
 
-struct Serve {
-    child: Option<Child>,
-}
-
-impl Serve {
-    fn pid(&self) -> u32 {
-        self.child.as_ref().expect("serve is running").id()
-    }
-
-    /// SIGKILL, and reap.
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// SIGTERM; the exit status (None if it did not stop before the deadline).
-    fn term(&mut self) -> Option<ExitStatus> {
-        signal(self.pid(), "TERM");
-        let st = wait_deadline(self.child.as_mut().expect("serve is running"), DEADLINE);
-        if st.is_some() {
-            self.child = None;
-        }
-        st
-    }
-
-    fn try_exit(&mut self) -> Option<ExitStatus> {
-        self.child
-            .as_mut()
-            .and_then(|c| c.try_wait().expect("try_wait"))
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // The harness: a database, a config pointing at the sink's port, logs.
 
@@ -148,27 +85,6 @@ struct Harness {
     port: u16,
     sink_dir: PathBuf,
     logs: std::cell::RefCell<Vec<PathBuf>>,
-}
-
-/// The reminder tests count every message the sink accepts: the register's checkpoint
-/// e-mails are tested in tests/organisations.rs.
-fn standard_config(port: u16) -> String {
-    format!(
-        r#"checkpoints: {{ email: false }}
-dpo:
-  email: dpo@example.org
-reminders:
-  escalation: [boss@example.org]
-mail:
-  transport: smtp
-  from: "vigie <vigie@example.org>"
-  smtp:
-    host: 127.0.0.1
-    port: {port}
-    security: none
-    timeout_secs: 10
-"#
-    )
 }
 
 impl Harness {
@@ -274,7 +190,7 @@ impl Harness {
             .stderr(file)
             .spawn()
             .expect("vigie serve starts");
-        Serve { child: Some(child) }
+        Serve::new(child)
     }
 
     /// Everything useful when a test fails: the logs and the whole outbox.
@@ -758,9 +674,9 @@ fn invalid_mail_config_stops_serve_at_start() {
     for (yaml, named) in cases {
         let h = Harness::new(|_| yaml.to_string());
         let mut serve = h.serve("+70h", &[]);
-        let st = wait_deadline(serve.child.as_mut().unwrap(), DEADLINE)
+        let st = serve
+            .wait_exit(DEADLINE)
             .unwrap_or_else(|| panic!("serve kept running with config:\n{yaml}"));
-        serve.child = None;
         let log = std::fs::read_to_string(&h.logs.borrow()[0]).unwrap();
         assert_eq!(st.code(), Some(2), "config:\n{yaml}\nstderr:\n{log}");
         let lines: Vec<&str> = log.lines().collect();
@@ -948,16 +864,6 @@ fn owners_must_be_email_addresses() {
         "e1",
         "owners=[a@example.org, Camille Martin <c@example.org>]",
     ]);
-}
-
-/// The bound the dispatcher states in its log: "at most N in flight".
-fn in_flight_bound(log: &Path) -> usize {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    text.split("at most ")
-        .nth(1)
-        .and_then(|t| t.split(" in flight").next())
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no 'at most N in flight' in the serve log:\n{text}"))
 }
 
 #[test]

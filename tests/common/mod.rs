@@ -36,6 +36,30 @@ impl Vigie {
         &self.db
     }
 
+    /// A fresh PostgreSQL database ([`pg::url`]) instead of a SQLite file: for the tests
+    /// of several `vigie serve` on one database.
+    pub fn postgres() -> Vigie {
+        let dir = TempDir::new().expect("a temporary folder");
+        Vigie {
+            dir,
+            db: PathBuf::from(pg::url()),
+        }
+    }
+
+    /// Another handle on the same database, with a temporary folder of its own (for a
+    /// second `vigie serve` instance and its config and logs).
+    pub fn same_database(&self) -> Vigie {
+        Vigie {
+            dir: TempDir::new().expect("a temporary folder"),
+            db: self.db.clone(),
+        }
+    }
+
+    /// What `--db` gets: the SQLite file's path or the PostgreSQL URL.
+    pub fn db_arg(&self) -> std::ffi::OsString {
+        self.db.clone().into()
+    }
+
     /// The temporary folder, for files a test writes (seed copies, --out folders).
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -283,5 +307,6 @@ pub fn smtp_python() -> String {
         .clone()
 }
 pub mod pg;
+pub mod process;
 pub mod smtp;
 pub mod web;

@@ -15,6 +15,27 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("a local address").port()
 }
 
+/// The configuration of the reminder tests: SMTP to the sink on `port`. They count every message the sink accepts: the register's checkpoint
+/// e-mails are tested in tests/organisations.rs.
+pub fn standard_config(port: u16) -> String {
+    format!(
+        r#"checkpoints: {{ email: false }}
+dpo:
+  email: dpo@example.org
+reminders:
+  escalation: [boss@example.org]
+mail:
+  transport: smtp
+  from: "vigie <vigie@example.org>"
+  smtp:
+    host: 127.0.0.1
+    port: {port}
+    security: none
+    timeout_secs: 10
+"#
+    )
+}
+
 pub struct Sink {
     child: Option<Child>,
     pub dir: PathBuf,

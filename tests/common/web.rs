@@ -39,16 +39,11 @@ impl Server {
     /// Organisations `acme` and `other`, the users of [`USERS`] with an API token each,
     /// then `vigie serve --listen 127.0.0.1:0` with the clock shifted by `offset`.
     pub fn start_with_offset(offset: &str) -> Server {
-        let v = Vigie::new();
-        let cfg = v.dir().join("vigie.yaml");
-        std::fs::write(
-            &cfg,
-            "organisation: { name: Exemple SA }\n\
-             dpo: { name: Camille Martin, email: dpo@example.org }\n\
-             mail: { from: vigie <vigie@example.org>, transport: file, outbox_dir: ./outbox }\n\
-             reminders: { to: [dpo@example.org] }\n",
-        )
-        .expect("write config");
+        Server::start_on(Vigie::new(), offset)
+    }
+
+    /// [`Server::start_with_offset`] on a database of the caller's choice (a fresh one).
+    pub fn start_on(v: Vigie, offset: &str) -> Server {
         v.ok(&["org", "add", "acme", "--name", "ACME SA"]);
         v.ok(&["org", "add", "other", "--name", "Other SA"]);
         let mut tokens = BTreeMap::new();
@@ -61,12 +56,31 @@ impl Server {
             let token = v.ok(&["user", "token", email, "--name", "tests"]);
             tokens.insert(email.to_string(), token.trim().to_string());
         }
+        Server::spawn(v, tokens, offset)
+    }
+
+    /// A second `vigie serve` on this server's database (its own folder, config and
+    /// log; the same users and tokens): several instances behind one load balancer.
+    pub fn another_instance(&self, offset: &str) -> Server {
+        Server::spawn(self.v.same_database(), self.tokens.clone(), offset)
+    }
+
+    fn spawn(v: Vigie, tokens: BTreeMap<String, String>, offset: &str) -> Server {
+        let cfg = v.dir().join("vigie.yaml");
+        std::fs::write(
+            &cfg,
+            "organisation: { name: Exemple SA }\n\
+             dpo: { name: Camille Martin, email: dpo@example.org }\n\
+             mail: { from: vigie <vigie@example.org>, transport: file, outbox_dir: ./outbox }\n\
+             reminders: { to: [dpo@example.org] }\n",
+        )
+        .expect("write config");
         let log = v.dir().join("serve.log");
         let file = std::fs::File::create(&log).expect("serve log");
         let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .arg("--db")
-            .arg(v.db_path())
+            .arg(v.db_arg())
             .arg("--config")
             .arg(&cfg)
             .args(["serve", "--listen", "127.0.0.1:0"])

@@ -1,0 +1,440 @@
+//! Several `vigie serve` instances on one PostgreSQL database (issue 10, "Several
+//! instances"): real processes, a throwaway PostgreSQL cluster (tests/common/pg.rs), a real
+//! SMTP server on loopback (aiosmtpd), SIGKILL. Outcomes are awaited by polling against a
+//! generous deadline; nothing asserts on elapsed time.
+
+mod common;
+
+use common::Vigie;
+use common::process::{Serve, in_flight_bound};
+use common::smtp::{Sink, free_port, standard_config};
+use common::web::{Browser, PASSWORD, Server, hidden};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ACME: &str = "dpo@acme.example";
+/// Long enough for any machine; the tests normally finish far sooner.
+const DEADLINE: Duration = Duration::from_secs(240);
+
+/// A small seeded generator (SplitMix64): the kill moments can be replayed with
+/// `VIGIE_TEST_SEED`.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn seed() -> u64 {
+    match std::env::var("VIGIE_TEST_SEED") {
+        Ok(s) => s.trim().parse().expect("VIGIE_TEST_SEED is a number"),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("a clock after 1970")
+            .as_nanos() as u64,
+    }
+}
+
+/// `vigie serve --listen none` on `v`'s database, the clock at +70 h, its log in `log`.
+fn dispatcher(v: &Vigie, config: &Path, log: &Path) -> Serve {
+    let file = std::fs::File::create(log).expect("serve log");
+    let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("--db")
+        .arg(v.db_arg())
+        .arg("--config")
+        .arg(config)
+        .args([
+            "serve",
+            "--listen",
+            "none",
+            "--idle-check-secs",
+            "1",
+            "--lease-secs",
+            "3",
+        ])
+        .env_remove("VIGIE_DB")
+        .env_remove("VIGIE_CONFIG")
+        .env("VIGIE_NOW_OFFSET", "+70h")
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("log handle"))
+        .stderr(file)
+        .spawn()
+        .expect("vigie serve starts");
+    Serve::new(child)
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+/// Reminders a dispatcher's log says it sent ("vigie serve: sent <key> <Message-ID>").
+fn sent_lines(log: &Path) -> usize {
+    read(log)
+        .lines()
+        .filter(|l| l.contains("vigie serve: sent "))
+        .count()
+}
+
+fn tails(logs: &[PathBuf]) -> String {
+    let mut s = String::new();
+    for p in logs {
+        let text = read(p);
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(30)..];
+        s.push_str(&format!("--- {}\n{}\n", p.display(), tail.join("\n")));
+    }
+    s
+}
+
+#[test]
+fn two_instances_share_the_reminders_and_survive_sigkills() {
+    // 60 cases, each with 5 reminders due at +70 h (art33, art34, nis2_notification and
+    // complaint_insurance before-6h, nis2_early_warning overdue-0): 300 at once.
+    const CASES: usize = 60;
+    const PER_CASE: usize = 5;
+    const KILLS: usize = 10;
+    let seed = seed();
+    eprintln!("two instances: seed {seed} (VIGIE_TEST_SEED={seed} replays the kill moments)");
+    let mut rng = Rng(seed);
+
+    let v = Vigie::postgres();
+    let port = free_port();
+    let config = v.dir().join("config.yaml");
+    std::fs::write(&config, standard_config(port)).expect("write the config");
+    let cfg = config.to_str().expect("UTF-8 path");
+    let sink = Sink::start(port, &v.dir().join("sink"), &v.dir().join("sink.log"));
+    let aware = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    for i in 0..CASES {
+        let id = format!("m{i:02}");
+        v.ok(&[
+            "--config",
+            cfg,
+            "case",
+            "open",
+            "--workflow",
+            "fr",
+            "--title",
+            "T",
+            "--aware-at",
+            &aware,
+            "--id",
+            &id,
+        ]);
+    }
+    // A is killed when the sink has received these many messages (random, distinct).
+    let mut moments = BTreeSet::new();
+    while moments.len() < KILLS {
+        moments.insert(5 + rng.below((CASES * PER_CASE - 60) as u64) as usize);
+    }
+    let moments: Vec<usize> = moments.into_iter().collect();
+    eprintln!("two instances: A killed at sink counts {moments:?}");
+
+    let mut a_logs: Vec<PathBuf> = vec![v.dir().join("a-0.log")];
+    let b_log = v.dir().join("b.log");
+    let mut a = dispatcher(&v, &config, &a_logs[0]);
+    let mut b: Option<Serve> = None;
+    let all_logs = |a_logs: &[PathBuf]| {
+        let mut l = a_logs.to_vec();
+        l.push(b_log.clone());
+        l.push(v.dir().join("sink.log"));
+        l
+    };
+    let diag = |a_logs: &[PathBuf]| {
+        let out = v.run(&["--config", cfg, "outbox", "list", "--all"]);
+        format!(
+            "{}--- outbox\n{}{}--- sink: {} message(s)",
+            tails(&all_logs(a_logs)),
+            out.stdout,
+            out.stderr,
+            sink.count()
+        )
+    };
+    let outbox = || -> Vec<Value> {
+        let out = v.run(&["--config", cfg, "outbox", "list", "--all", "--json"]);
+        assert_eq!(out.code, 0, "outbox list: {}", out.stderr);
+        serde_json::from_str::<Value>(&out.stdout)
+            .expect("outbox list prints JSON")
+            .as_array()
+            .expect("an array")
+            .clone()
+    };
+    let state = |r: &Value| r["state"].as_str().unwrap_or("").to_string();
+
+    let start = Instant::now();
+    let mut kills = 0usize;
+    let mut last_check = Instant::now();
+    let rows = loop {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "reminders not all sent after {kills} kills (seed {seed})\n{}",
+            diag(&a_logs)
+        );
+        if let Some(st) = a.try_exit() {
+            panic!("instance A exited on its own ({st})\n{}", diag(&a_logs));
+        }
+        if let Some(st) = b.as_mut().and_then(Serve::try_exit) {
+            panic!("instance B exited on its own ({st})\n{}", diag(&a_logs));
+        }
+        // B joins once A has sent: otherwise B alone might send everything and the kills
+        // of A would prove little.
+        if b.is_none() && a_logs.iter().any(|l| sent_lines(l) > 0) {
+            b = Some(dispatcher(&v, &config, &b_log));
+        }
+        if kills < KILLS && sink.count() >= moments[kills] {
+            a.kill9();
+            kills += 1;
+            a_logs.push(v.dir().join(format!("a-{kills}.log")));
+            a = dispatcher(&v, &config, a_logs.last().expect("a log"));
+            continue;
+        }
+        if kills == KILLS && last_check.elapsed() >= Duration::from_millis(300) {
+            last_check = Instant::now();
+            let rows = outbox();
+            if let Some(r) = rows.iter().find(|r| state(r) == "dead") {
+                panic!("a reminder was dead-lettered: {r}\n{}", diag(&a_logs));
+            }
+            let sent = rows.iter().filter(|r| state(r) == "sent").count();
+            let waiting = rows
+                .iter()
+                .filter(|r| matches!(state(r).as_str(), "failed" | "claimed"))
+                .count();
+            if sent == CASES * PER_CASE && waiting == 0 {
+                break rows;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let a_st = a.term();
+    let b_st = b.as_mut().expect("B started").term();
+    assert_eq!(
+        a_st.and_then(|s| s.code()),
+        Some(0),
+        "A stops cleanly on SIGTERM\n{}",
+        diag(&a_logs)
+    );
+    assert_eq!(
+        b_st.and_then(|s| s.code()),
+        Some(0),
+        "B stops cleanly on SIGTERM\n{}",
+        diag(&a_logs)
+    );
+
+    let sent_ids: BTreeSet<String> = rows
+        .iter()
+        .filter(|r| state(r) == "sent")
+        .map(|r| r["message_id"].as_str().expect("a Message-ID").to_string())
+        .collect();
+    assert_eq!(
+        sent_ids.len(),
+        CASES * PER_CASE,
+        "one Message-ID per reminder"
+    );
+    // The sink writes a message before answering 250, and a reminder is recorded as sent
+    // only after that answer: every sent reminder is already there.
+    let mut received: BTreeMap<String, usize> = BTreeMap::new();
+    for m in sink.messages() {
+        *received
+            .entry(m.message_id.expect("a Message-ID header"))
+            .or_default() += 1;
+    }
+    let strangers: Vec<&String> = received.keys().filter(|k| !sent_ids.contains(*k)).collect();
+    assert!(strangers.is_empty(), "unknown Message-IDs: {strangers:?}");
+    let lost: Vec<&String> = sent_ids
+        .iter()
+        .filter(|k| !received.contains_key(*k))
+        .collect();
+    assert!(lost.is_empty(), "sent but never received: {lost:?}");
+
+    // A kill of A can cost at most what A had handed to the server and not yet recorded:
+    // its stated in-flight bound. B is never killed.
+    let bound = a_logs
+        .iter()
+        .filter(|l| read(l).contains(" in flight)"))
+        .map(|l| in_flight_bound(l))
+        .max()
+        .expect("A's log states its in-flight bound");
+    let total: usize = received.values().sum();
+    let duplicates = total - received.len();
+    let worst = received.values().max().copied().unwrap_or(0);
+    let by_a: usize = a_logs.iter().map(|l| sent_lines(l)).sum();
+    let by_b = sent_lines(&b_log);
+    eprintln!(
+        "two instances: {} reminders, {total} messages received, {kills} kills of A, \
+         {duplicates} duplicate(s) (bound {} = kills x {bound}), at most {worst} copies of one; \
+         recorded as sent by A {by_a}, by B {by_b} (seed {seed})",
+        received.len(),
+        kills * bound
+    );
+    assert!(
+        duplicates <= kills * bound,
+        "{duplicates} duplicates for {kills} kills, in-flight bound {bound} (seed {seed})"
+    );
+    assert!(worst <= 1 + kills, "{worst} copies of one reminder");
+    assert!(by_a > 0, "A sent nothing (seed {seed})\n{}", diag(&a_logs));
+    assert!(by_b > 0, "B sent nothing (seed {seed})\n{}", diag(&a_logs));
+    // Each reminder is recorded as sent once, by one of them (a resend after a kill is
+    // recorded by its new claimer only).
+    assert!(
+        by_a + by_b >= CASES * PER_CASE,
+        "A {by_a} + B {by_b} recorded fewer than {} sends",
+        CASES * PER_CASE
+    );
+}
+
+/// A case's JSON without what depends on the moment it was read.
+fn timeless(mut case: Value) -> Value {
+    let obj = case.as_object_mut().expect("a case object");
+    obj.remove("as_of");
+    for c in obj
+        .get_mut("clocks")
+        .and_then(Value::as_array_mut)
+        .expect("clocks")
+    {
+        c.as_object_mut().expect("a clock").remove("seconds_left");
+    }
+    case
+}
+
+fn open_case(s: &Server, id: &str) -> Value {
+    let aware = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let r = s.api(ACME).post(
+        "/api/cases",
+        &json!({"workflow": "fr", "title": "Shared", "aware_at": aware, "id": id}),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    r.json
+}
+
+#[test]
+fn a_case_opened_through_one_instance_is_read_through_the_other() {
+    let a = Server::start_on(Vigie::postgres(), "0s");
+    let b = a.another_instance("0s");
+    assert_ne!(a.base, b.base);
+
+    // The API: opened on A, read on B at once, the same case.
+    let opened = open_case(&a, "shared-1");
+    let read = b.api(ACME).get("/api/cases/shared-1");
+    assert_eq!(read.status, 200, "{}", read.json);
+    assert_eq!(timeless(read.json), timeless(opened));
+
+    // A session signed in on A is a session on B.
+    let mut on_a = a.browser(ACME);
+    let (status, page_a, _) = on_a.get("/cases/shared-1");
+    assert_eq!(status, 200);
+    let mut on_b = Browser::new(&b.base);
+    on_b.cookies = on_a.cookies.clone();
+    let (status, page_b, _) = on_b.get("/cases/shared-1");
+    assert_eq!(status, 200, "A's session cookie works on B");
+    assert!(page_b.contains("shared-1"), "{page_b}");
+    // A form of A's page, with A's CSRF token, posted to B.
+    let csrf = hidden(&page_a, "_csrf").expect("a CSRF token on A's page");
+    let r = on_b.post_form(
+        "/cases/shared-1/facts",
+        &[
+            ("_csrf", &csrf),
+            ("seq", "1"),
+            ("present", "risk"),
+            ("f.risk", "high"),
+        ],
+    );
+    assert_eq!(r.status().as_u16(), 303, "A's CSRF token is good on B");
+    assert_eq!(
+        a.api(ACME).get("/api/cases/shared-1").json["facts"]["risk"],
+        "high",
+        "written through B, read through A"
+    );
+
+    // The sign-in throttle counts the failures made on both instances together: 5 wrong
+    // passwords, 3 on A and 2 on B, lock the account on both.
+    let user = "contrib@acme.example";
+    for (i, s) in [&a, &b, &a, &b, &a].into_iter().enumerate() {
+        let mut br = Browser::new(&s.base);
+        let r = br.login(user, "a wrong password, surely");
+        assert_eq!(r.status().as_u16(), 401, "wrong password {}", i + 1);
+    }
+    for (name, s) in [("A", &a), ("B", &b)] {
+        let mut br = Browser::new(&s.base);
+        let r = br.login(user, PASSWORD);
+        assert_eq!(
+            r.status().as_u16(),
+            429,
+            "the account is locked on {name}, even with the right password"
+        );
+        let wait: u64 = r.headers()["retry-after"]
+            .to_str()
+            .expect("ASCII")
+            .parse()
+            .expect("Retry-After in seconds");
+        assert!(wait >= 1, "Retry-After {wait} on {name}");
+        assert!(!br.cookies.contains_key("vigie_session"));
+    }
+}
+
+#[test]
+fn eight_writers_across_two_instances_one_case_exactly_one_wins() {
+    let a = Server::start_on(Vigie::postgres(), "0s");
+    let b = a.another_instance("0s");
+    let case = open_case(&a, "race-2");
+    let seq = case["seq"].as_i64().expect("seq");
+    let events = |s: &Server| -> usize {
+        let r = s.api(ACME).get("/api/cases/race-2/events");
+        assert_eq!(r.status, 200, "{}", r.json);
+        r.json
+            .as_array()
+            .or_else(|| r.json["events"].as_array())
+            .expect("a list of events")
+            .len()
+    };
+    let before = events(&b);
+
+    let token = a.token(ACME).to_string();
+    let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let base = if i % 2 == 0 { &a.base } else { &b.base }.clone();
+            let token = token.clone();
+            let start = start.clone();
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                start.wait();
+                client
+                    .post(format!("{base}/api/cases/race-2/facts"))
+                    .bearer_auth(token)
+                    .json(&json!({"facts": {"subjects_approx": i + 1}, "expected_seq": seq}))
+                    .send()
+                    .expect("the server answers")
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut codes: Vec<u16> = handles
+        .into_iter()
+        .map(|h| h.join().expect("writer"))
+        .collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        vec![200, 409, 409, 409, 409, 409, 409, 409],
+        "exactly one writer wins\nA:\n{}\nB:\n{}",
+        a.log(),
+        b.log()
+    );
+    assert_eq!(events(&a), before + 1, "one new event, seen through A");
+    assert_eq!(events(&b), before + 1, "one new event, seen through B");
+    a.v.ok(&["audit", "verify"]);
+}
