@@ -20,6 +20,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+both_backends! {
+    smtp_delivers_each_valid_row_once_and_lists_rejects,
+    sigkill_during_a_20000_row_smtp_run_sends_each_person_once,
+    header_and_html_injection_are_neutralised,
+    file_transport_resumes_after_limit_without_duplicates,
+    changed_recipient_file_is_refused_unless_new_campaign,
+    dry_run_reports_counts_and_writes_nothing,
+    letter_channel_writes_one_letter_per_row,
+    template_error_stops_before_anything_is_sent,
+    permanent_refusal_is_final_and_listed_for_a_letter,
+    smtp_refusal_text_never_stores_the_address,
+    line_break_in_address_is_rejected,
+    relative_outbox_dir_is_taken_from_the_config_file,
+    refused_header_leaves_no_campaign,
+    dry_run_and_real_run_reject_the_same_unsendable_addresses,
+    new_campaign_skips_people_already_notified,
+    killed_run_is_counted_in_the_register_from_the_ledger,
+    unreachable_mail_server_stops_before_the_first_row,
+    a_refused_sender_stops_before_anyone_is_marked,
+}
+
 const HEADER: &str = "id;prenom;nom;email;adresse;code_postal;ville";
 const ORG: &str = "ACME Santé";
 const MEASURES: &str = "Les mots de passe ont été réinitialisés";
@@ -427,21 +448,16 @@ mail:
             .collect()
     }
 
+    #[track_caller]
     fn count(&self, sql: &str) -> i64 {
-        self.v
-            .db()
-            .query_row(sql, [], |r| r.get(0))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        self.v.count(sql)
     }
 
     fn ledger_by_status(&self) -> BTreeMap<String, i64> {
-        let conn = self.v.db();
-        let mut stmt = conn
-            .prepare("SELECT status, COUNT(*) FROM ledger GROUP BY status")
-            .expect("the ledger table");
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .expect("query")
-            .map(|r| r.expect("a row"))
+        self.v
+            .query("SELECT status, COUNT(*) FROM ledger GROUP BY status")
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].parse().expect("a count")))
             .collect()
     }
 
@@ -459,21 +475,13 @@ mail:
                 tail.join("\n")
             ));
         }
-        let conn = self.v.db();
-        let ledger: Vec<String> = conn
-            .prepare("SELECT campaign, status, COUNT(*) FROM ledger GROUP BY campaign, status")
-            .and_then(|mut st| {
-                st.query_map([], |r| {
-                    Ok(format!(
-                        "{}:{}={}",
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?
-                    ))
-                })
-                .map(|rows| rows.filter_map(Result::ok).collect())
-            })
-            .unwrap_or_default();
+        let ledger: Vec<String> = self
+            .v
+            .try_query("SELECT campaign, status, COUNT(*) FROM ledger GROUP BY campaign, status")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| format!("{}:{}={}", r[0], r[1], r[2]))
+            .collect();
         s.push_str(&format!("--- ledger: {ledger:?}\n"));
         s.push_str(&format!(
             "--- sink: {} message(s); outbox: {} .eml; letters: {} .txt\n",
@@ -550,7 +558,6 @@ fn check_sharded(root: &Path, campaign: i64, ext: &str) -> Vec<PathBuf> {
 
 /// Every valid row arrives exactly once at a real SMTP server, with the person's own
 /// greeting and address; each bad row is listed in rejects.csv with its line and reason.
-#[test]
 fn smtp_delivers_each_valid_row_once_and_lists_rejects() {
     let env = Env::smtp("");
     let sink = env.sink();
@@ -698,7 +705,6 @@ fn smtp_delivers_each_valid_row_once_and_lists_rejects() {
 /// SIGKILL at several points of a 20,000-row SMTP run, rerun until it exits 0: each
 /// person received exactly once, apart from the messages in flight at a kill (at most
 /// the concurrency per kill), and those carry the same Message-ID.
-#[test]
 fn sigkill_during_a_20000_row_smtp_run_sends_each_person_once() {
     const ROWS: usize = 20_000;
     const CONCURRENCY: usize = 16;
@@ -734,19 +740,15 @@ fn sigkill_during_a_20000_row_smtp_run_sends_each_person_once() {
     let spawn = |run: usize| {
         let log = env.log_path(&format!("notify-run{run}"));
         let file = std::fs::File::create(&log).expect("notify log");
-        let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .arg("--db")
-            .arg(env.v.db_path())
+        let child = env
+            .v
+            .command()
             .arg("--config")
             .arg(&env.config)
             .args(["notify", "c1", "--recipients"])
             .arg(&csv)
             .args(["--concurrency", &concurrency, "--json"])
-            .env_remove("VIGIE_DB")
-            .env_remove("VIGIE_CONFIG")
             .env("VIGIE_ACTOR", "test-dpo")
-            .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log handle"))
             .stderr(file)
@@ -884,7 +886,6 @@ fn sigkill_during_a_20000_row_smtp_run_sends_each_person_once() {
 /// A name or e-mail field that tries to add a header is refused; markup in a name is
 /// shown as text in the HTML part, on the fast path (plain `{{recipient.x}}`) and on the
 /// slow one (a template that uses `recipient` otherwise).
-#[test]
 fn header_and_html_injection_are_neutralised() {
     let env = Env::smtp("");
     let sink = env.sink();
@@ -1116,7 +1117,6 @@ fn header_and_html_injection_are_neutralised() {
 
 /// File transport: `--limit 300`, then a rerun sends the rest; the outbox holds one
 /// `.eml` per person, sharded; the register has both runs.
-#[test]
 fn file_transport_resumes_after_limit_without_duplicates() {
     const ROWS: usize = 2000;
     let env = Env::file("");
@@ -1221,7 +1221,6 @@ fn file_transport_resumes_after_limit_without_duplicates() {
 
 /// Another recipient file (or letter template) for the same campaign is refused with
 /// one line naming --new-campaign, and nothing is sent; --new-campaign starts campaign 2.
-#[test]
 fn changed_recipient_file_is_refused_unless_new_campaign() {
     let env = Env::file("");
     env.open_case();
@@ -1304,7 +1303,6 @@ fn changed_recipient_file_is_refused_unless_new_campaign() {
 
 /// --dry-run renders and checks every row, reports the counts, and writes neither the
 /// ledger nor the outbox nor the register; not even an SMTP server is needed.
-#[test]
 fn dry_run_reports_counts_and_writes_nothing() {
     let env = Env::file("");
     env.open_case();
@@ -1380,7 +1378,6 @@ fn dry_run_reports_counts_and_writes_nothing() {
 
 /// --channel letter: one letter per valid row under letters_dir, with the postal block
 /// and the greeting; a row without its address is rejected (a bad e-mail is not).
-#[test]
 fn letter_channel_writes_one_letter_per_row() {
     let env = Env::file("");
     env.open_case();
@@ -1527,7 +1524,6 @@ fn letter_channel_writes_one_letter_per_row() {
 
 /// A template error stops the run before anything is sent: exit 2, one line, the SMTP
 /// server received nothing, no ledger, no campaign, no event.
-#[test]
 fn template_error_stops_before_anything_is_sent() {
     let env = Env::smtp("");
     let tpl = env.v.dir().join("templates");
@@ -1594,7 +1590,6 @@ fn template_error_stops_before_anything_is_sent() {
 /// is counted as refused, listed in refused.csv (line and identifier) for a letter, and
 /// the run exits 0; a rerun lists them again and sends nobody twice. Only a 4xx (or a
 /// network error) is retried, and a rerun sends it once the server accepts it.
-#[test]
 fn permanent_refusal_is_final_and_listed_for_a_letter() {
     let env = Env::smtp("");
     let sink = env.sink();
@@ -1683,16 +1678,12 @@ fn permanent_refusal_is_final_and_listed_for_a_letter() {
     assert_eq!(e[0]["refused"], 1, "{e:#?}");
 }
 
-/// Every file and stream a run leaves, for a leak search: the database (with its WAL),
-/// the lists beside the input, and the run's stdout and stderr.
+/// Every file and stream a run leaves, for a leak search: the database (SQLite's file
+/// with its WAL, PostgreSQL's every row), the lists beside the input, and the run's
+/// stdout and stderr.
 fn leak_search(env: &Env, outputs: &[&common::Output], needles: &[&str]) -> Vec<String> {
     let mut found = Vec::new();
-    let mut texts: Vec<(String, Vec<u8>)> = Vec::new();
-    for name in ["vigie.db", "vigie.db-wal", "vigie.db-journal"] {
-        if let Ok(b) = std::fs::read(env.v.dir().join(name)) {
-            texts.push((name.into(), b));
-        }
-    }
+    let mut texts: Vec<(String, Vec<u8>)> = env.v.stored_text();
     for name in ["rejects.csv", "refused.csv"] {
         if let Ok(b) = std::fs::read(env.input.join(name)) {
             texts.push((name.into(), b));
@@ -1718,7 +1709,6 @@ fn leak_search(env: &Env, outputs: &[&common::Output], needles: &[&str]) -> Vec<
 /// and its local part in its 5xx and 4xx answers: only the codes and a redacted text are
 /// kept, and the address is in none of the database, stdout, stderr, rejects.csv or
 /// refused.csv.
-#[test]
 fn smtp_refusal_text_never_stores_the_address() {
     let env = Env::smtp("");
     let _sink = env.sink();
@@ -1748,15 +1738,12 @@ fn smtp_refusal_text_never_stores_the_address() {
     let text = env.run(&["notify", "c1", "--recipients", csv.to_str().unwrap()]);
     assert_eq!(text.code, 1, "{text:?}");
 
-    let conn = env.v.db();
-    let errors: BTreeMap<String, String> = conn
-        .prepare("SELECT status, error FROM ledger WHERE error IS NOT NULL")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(|r| r.unwrap())
+    let errors: BTreeMap<String, String> = env
+        .v
+        .query("SELECT status, error FROM ledger WHERE error IS NOT NULL")
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
         .collect();
-    drop(conn);
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors["refused"].starts_with("550 5.1.1"), "{errors:?}");
     assert!(errors["failed"].starts_with("451 4.2.1"), "{errors:?}");
@@ -1785,7 +1772,6 @@ fn smtp_refusal_text_never_stores_the_address() {
 /// rejected (recipients.rs says "A line break in a name or address would reach a mail
 /// header or break a letter", but `address` is missing from the checked fields), and the
 /// letter's address block comes out broken (the second line is not indented).
-#[test]
 fn line_break_in_address_is_rejected() {
     let env = Env::file("");
     env.open_case();
@@ -1800,7 +1786,6 @@ fn line_break_in_address_is_rejected() {
 /// to the config file (config.example.yaml, MailConfig), but Config::load only resolves
 /// workflows_dir and templates_dir, so a relative outbox_dir (and letters_dir) lands in
 /// the working directory.
-#[test]
 fn relative_outbox_dir_is_taken_from_the_config_file() {
     let v = Vigie::new();
     let cfg_dir = v.dir().join("cfg");
@@ -1846,7 +1831,6 @@ fn relative_outbox_dir_is_taken_from_the_config_file() {
 /// (exit 2, nothing sent) has already created the campaign, so once the header is fixed
 /// the same command is refused as "started with another recipient file" and needs
 /// --new-campaign (and the campaign numbers skip one).
-#[test]
 fn refused_header_leaves_no_campaign() {
     let env = Env::file("");
     env.open_case();
@@ -1878,7 +1862,6 @@ fn refused_header_leaves_no_campaign() {
 /// every rerun, nobody after it was notified, and the error printed the address. One
 /// parse for both: such a row is rejected by the dry run and by the real run alike, and
 /// everybody else is sent.
-#[test]
 fn dry_run_and_real_run_reject_the_same_unsendable_addresses() {
     const ROWS: usize = 300;
     let env = Env::smtp("");
@@ -1931,7 +1914,6 @@ fn dry_run_and_real_run_reject_the_same_unsendable_addresses() {
 /// notified by an earlier campaign of the case, and the earlier campaign could no longer
 /// be resumed. Now a person notified by any campaign of the case is skipped (and
 /// counted) unless `--resend-notified`; rerunning an earlier campaign's file resumes it.
-#[test]
 fn new_campaign_skips_people_already_notified() {
     let env = Env::smtp("");
     let sink = env.sink();
@@ -1980,7 +1962,6 @@ fn new_campaign_skips_people_already_notified() {
 /// organisation: after a SIGKILL mid-run, `vigie register` (JSON, CSV, text) counts the
 /// people really handed off; a case with the same id in another organisation has its
 /// own figures.
-#[test]
 fn killed_run_is_counted_in_the_register_from_the_ledger() {
     const ROWS: usize = 3000;
     let env = Env::smtp("");
@@ -1993,18 +1974,13 @@ fn killed_run_is_counted_in_the_register_from_the_ledger() {
     let log = env.log_path("notify-killed");
     let file = std::fs::File::create(&log).expect("notify log");
     let mut child = Guard(Some(
-        Command::new(env!("CARGO_BIN_EXE_vigie"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .arg("--db")
-            .arg(env.v.db_path())
+        env.v
+            .command()
             .arg("--config")
             .arg(&env.config)
             .args(["notify", "c1", "--recipients"])
             .arg(&csv)
             .args(["--concurrency", "2"])
-            .env_remove("VIGIE_DB")
-            .env_remove("VIGIE_CONFIG")
-            .env_remove("VIGIE_ORG")
             .env("VIGIE_ACTOR", "test-dpo")
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log handle"))
@@ -2125,7 +2101,6 @@ fn killed_run_is_counted_in_the_register_from_the_ledger() {
 /// A 5xx is final for the person it answers; a server that cannot be reached (or refuses
 /// the sign-in) must not mark everyone failed or refused: the run stops before the first
 /// row, with no campaign and no ledger row, and the same command works once it answers.
-#[test]
 fn unreachable_mail_server_stops_before_the_first_row() {
     let env = Env::smtp("");
     env.open_case();
@@ -2148,7 +2123,6 @@ fn unreachable_mail_server_stops_before_the_first_row() {
 /// person was then marked refused and listed for a letter. The run now asks the relay
 /// first (MAIL FROM, then RSET) and stops with one line before any campaign or ledger
 /// row; with the sender corrected, everyone is sent once.
-#[test]
 fn a_refused_sender_stops_before_anyone_is_marked() {
     let env = Env::smtp("");
     env.open_case();

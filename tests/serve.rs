@@ -17,6 +17,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+both_backends! {
+    reminders_arrive_with_recipients_parts_and_ics,
+    sigkill_at_several_moments_loses_nothing,
+    smtp_down_then_up_delivers_after_retries,
+    permanent_rejection_goes_to_dead_letter,
+    invalid_mail_config_stops_serve_at_start,
+    mail_test_sends_one_message,
+    a_refused_owner_does_not_stop_the_dpo_reminder,
+    dead_reminders_are_requeued_when_the_owners_change,
+    owners_must_be_email_addresses,
+    sigkill_during_a_burst_resends_at_most_what_was_in_flight,
+    a_case_pinned_with_owners_as_free_text_still_reaches_the_dpo,
+}
+
 const DEADLINE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(50);
 
@@ -254,18 +268,14 @@ impl Harness {
     fn serve(&self, offset: &str, extra: &[&str]) -> Serve {
         let log = self.log_path("serve");
         let file = std::fs::File::create(&log).expect("serve log");
-        let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .arg("--db")
-            .arg(self.v.db_path())
+        let child = self
+            .v
+            .command()
             .arg("--config")
             .arg(&self.config)
             .args(["serve", "--listen", "none", "--idle-check-secs", "1"])
             .args(extra)
-            .env_remove("VIGIE_DB")
-            .env_remove("VIGIE_CONFIG")
             .env("VIGIE_NOW_OFFSET", offset)
-            .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log handle"))
             .stderr(file)
@@ -348,7 +358,6 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 // ---------------------------------------------------------------------------------------
 // Tests
 
-#[test]
 fn reminders_arrive_with_recipients_parts_and_ics() {
     let h = Harness::new(standard_config);
     let sink = h.sink();
@@ -495,7 +504,6 @@ fn reminders_arrive_with_recipients_parts_and_ics() {
     assert!(s(next, "due_at") > shifted_now(73).as_str(), "{next:#}");
 }
 
-#[test]
 fn sigkill_at_several_moments_loses_nothing() {
     const CASES: usize = 40;
     // Due at +70h in each case: art33, art34, nis2_notification and complaint_insurance
@@ -601,7 +609,6 @@ fn sigkill_at_several_moments_loses_nothing() {
     );
 }
 
-#[test]
 fn smtp_down_then_up_delivers_after_retries() {
     let h = Harness::new(standard_config);
     h.open_case("d1", Some("owner@example.org"));
@@ -674,7 +681,6 @@ fn smtp_down_then_up_delivers_after_retries() {
     assert_eq!(received, sent_ids);
 }
 
-#[test]
 fn permanent_rejection_goes_to_dead_letter() {
     let h = Harness::new(|port| {
         standard_config(port).replace(
@@ -714,10 +720,8 @@ fn permanent_rejection_goes_to_dead_letter() {
         .expect("the row is listed");
     assert_ne!(s(&row, "state"), "dead", "{row:#}");
     assert_eq!(row["attempts"], 0, "{row:#}");
-    let state: String =
-        h.v.db()
-            .query_row("SELECT state FROM timers WHERE id = ?1", [id], |r| r.get(0))
-            .expect("the timer row");
+    let state =
+        h.v.scalar(&format!("SELECT state FROM timers WHERE id = {id}"));
     assert_eq!(state, "pending");
     // The other dead rows are untouched.
     assert_eq!(
@@ -740,7 +744,6 @@ fn permanent_rejection_goes_to_dead_letter() {
     });
 }
 
-#[test]
 fn invalid_mail_config_stops_serve_at_start() {
     // No reminder recipient is not a configuration error: recipients are each
     // organisation's (tests/organisations.rs checks that serve starts and waits for one).
@@ -771,7 +774,6 @@ fn invalid_mail_config_stops_serve_at_start() {
     }
 }
 
-#[test]
 fn mail_test_sends_one_message() {
     let h = Harness::new(standard_config);
     let sink = h.sink();
@@ -809,18 +811,13 @@ fn mail_test_sends_one_message() {
 /// Every text cell of the outbox tables and the logs so far, to prove an address is
 /// not stored or logged in clear.
 fn outbox_text(h: &Harness) -> String {
-    let conn = h.v.db();
     let mut s = String::new();
     for table in ["timers", "timer_recipients"] {
-        let Ok(mut stmt) = conn.prepare(&format!("SELECT * FROM {table}")) else {
+        let Ok(rows) = h.v.try_query(&format!("SELECT * FROM {table}")) else {
             continue;
         };
-        let n = stmt.column_count();
-        let mut q = stmt.query([]).expect("the table reads");
-        while let Some(row) = q.next().expect("a row reads") {
-            for i in 0..n {
-                s.push_str(&format!("{:?} ", row.get_ref(i).expect("a cell")));
-            }
+        for row in rows {
+            s.push_str(&row.join(" "));
             s.push('\n');
         }
     }
@@ -830,7 +827,6 @@ fn outbox_text(h: &Harness) -> String {
     s
 }
 
-#[test]
 fn a_refused_owner_does_not_stop_the_dpo_reminder() {
     const PER_CASE: usize = 5;
     let h = Harness::new(standard_config);
@@ -870,7 +866,6 @@ fn a_refused_owner_does_not_stop_the_dpo_reminder() {
     );
 }
 
-#[test]
 fn dead_reminders_are_requeued_when_the_owners_change() {
     const PER_CASE: usize = 5;
     let h = Harness::new(|port| {
@@ -914,7 +909,6 @@ fn dead_reminders_are_requeued_when_the_owners_change() {
     assert!(!outbox_text(&h).contains("reject-owner"));
 }
 
-#[test]
 fn owners_must_be_email_addresses() {
     let h = Harness::new(standard_config);
     h.open_case("e1", Some("owner@example.org"));
@@ -962,7 +956,6 @@ fn in_flight_bound(log: &Path) -> usize {
         .unwrap_or_else(|| panic!("no 'at most N in flight' in the serve log:\n{text}"))
 }
 
-#[test]
 fn sigkill_during_a_burst_resends_at_most_what_was_in_flight() {
     // 80 cases with 5 reminders each due at +70h: 400 due at once.
     const CASES: usize = 80;
@@ -1068,7 +1061,6 @@ fn sigkill_during_a_burst_resends_at_most_what_was_in_flight() {
     assert!(worst <= 1 + kills, "{worst} copies of one reminder");
 }
 
-#[test]
 fn a_case_pinned_with_owners_as_free_text_still_reaches_the_dpo() {
     // Cases opened before `owners` was an `emails` fact keep their pinned workflow, where
     // any text was accepted: a value that is not an address is reported, not fatal.

@@ -1,9 +1,12 @@
-//! The test builder: one `Vigie` is one fresh SQLite file in its own temporary folder,
-//! and the real `vigie` binary run against it from the repository root (so
-//! `workflows/fr.yaml`, `seeds/` and `tests/fixtures/` are reachable by relative path).
+//! The test builder: one `Vigie` is one fresh database (a SQLite file in its own
+//! temporary folder, or a PostgreSQL database: see [`db`]), and the real `vigie` binary
+//! run against it from the repository root (so `workflows/fr.yaml`, `seeds/` and
+//! `tests/fixtures/` are reachable by relative path).
 #![allow(dead_code)] // each test file uses a different part of it
 
+use db::{Backend, Target};
 use serde_json::Value;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tempfile::TempDir;
@@ -18,7 +21,7 @@ pub struct Output {
 
 pub struct Vigie {
     dir: TempDir,
-    db: PathBuf,
+    db: Target,
 }
 
 /// The dump of the register's tables, to prove a refused command wrote nothing.
@@ -26,14 +29,50 @@ pub struct Vigie {
 pub struct Snapshot(Vec<String>);
 
 impl Vigie {
+    /// A fresh database of this thread's backend ([`db::backend`]).
     pub fn new() -> Vigie {
         let dir = TempDir::new().expect("a temporary folder");
-        let db = dir.path().join("vigie.db");
+        let db = match db::backend() {
+            Backend::Sqlite => Target::Sqlite(dir.path().join("vigie.db")),
+            Backend::Postgres => Target::Postgres(pg::url()),
+        };
         Vigie { dir, db }
     }
 
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    /// What `--db` gets: the SQLite file's path or the PostgreSQL URL.
+    pub fn db_arg(&self) -> OsString {
+        match &self.db {
+            Target::Sqlite(path) => path.clone().into(),
+            Target::Postgres(url) => url.into(),
+        }
+    }
+
+    /// The SQLite file, for tests about the file itself.
+    #[track_caller]
     pub fn db_path(&self) -> &Path {
-        &self.db
+        match &self.db {
+            Target::Sqlite(path) => path,
+            Target::Postgres(_) => panic!("db_path() is for SQLite tests only"),
+        }
+    }
+
+    /// The binary, run from the repository root against this database, with none of
+    /// the caller's `VIGIE_*` settings: every run of the binary in the tests starts here.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vigie"));
+        c.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg("--db")
+            .arg(self.db_arg())
+            .env_remove("VIGIE_DB")
+            .env_remove("VIGIE_CONFIG")
+            .env_remove("VIGIE_ORG")
+            .env_remove("VIGIE_NOW_OFFSET")
+            .env("RUST_BACKTRACE", "0");
+        c
     }
 
     /// The temporary folder, for files a test writes (seed copies, --out folders).
@@ -47,17 +86,10 @@ impl Vigie {
 
     /// [`Vigie::run`] with extra environment variables (`VIGIE_NOW_OFFSET`, say).
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .arg("--db")
-            .arg(&self.db)
+        let out = self
+            .command()
             .args(args)
-            .env_remove("VIGIE_DB")
-            .env_remove("VIGIE_CONFIG")
-            .env_remove("VIGIE_ORG")
-            .env_remove("VIGIE_NOW_OFFSET")
             .env("VIGIE_ACTOR", "test-dpo")
-            .env("RUST_BACKTRACE", "0")
             .envs(env.iter().copied())
             .output()
             .expect("the vigie binary runs");
@@ -69,20 +101,12 @@ impl Vigie {
         }
     }
 
-    /// Runs, asserts exit 0, returns stdout.
-    #[track_caller]
     /// Runs with `input` on standard input (a password for `user add`, say).
     pub fn run_stdin(&self, args: &[&str], input: &str) -> Output {
         use std::io::Write as _;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .arg("--db")
-            .arg(&self.db)
+        let mut child = self
+            .command()
             .args(args)
-            .env_remove("VIGIE_DB")
-            .env_remove("VIGIE_CONFIG")
-            .env_remove("VIGIE_ORG")
-            .env("RUST_BACKTRACE", "0")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -106,6 +130,8 @@ impl Vigie {
         }
     }
 
+    /// Runs, asserts exit 0, returns stdout.
+    #[track_caller]
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert_eq!(
@@ -169,31 +195,115 @@ impl Vigie {
 
     /// Every row of the tables events, cases and workflows, in key order.
     pub fn db_snapshot(&self) -> Snapshot {
-        let conn = rusqlite::Connection::open(&self.db).expect("the database opens");
         let mut rows = Vec::new();
         for (table, order) in [
             ("workflows", "hash"),
             ("cases", "org, id"),
             ("events", "org, case_id, seq"),
         ] {
-            let mut stmt = conn
-                .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
-                .expect("the table exists");
-            let n = stmt.column_count();
-            let mut q = stmt.query([]).expect("the table reads");
-            while let Some(row) = q.next().expect("a row reads") {
-                let cells: Vec<String> = (0..n)
-                    .map(|i| format!("{:?}", row.get_ref(i).expect("a cell reads")))
-                    .collect();
+            let sql = match self.backend() {
+                Backend::Sqlite => format!("SELECT * FROM {table} ORDER BY {order}"),
+                Backend::Postgres => {
+                    format!("SELECT row_to_json(t)::text FROM {table} t ORDER BY {order}")
+                }
+            };
+            for cells in self.query(&sql) {
                 rows.push(format!("{table}: {}", cells.join(" | ")));
             }
         }
         Snapshot(rows)
     }
 
-    /// A connection to the database, for tests that inspect or tamper with it.
+    /// The rows of a query, each cell as text (`NULL` for a null); panics on an error.
+    /// Write literals into the SQL: placeholders differ between the backends.
+    #[track_caller]
+    pub fn query(&self, sql: &str) -> Vec<Vec<String>> {
+        self.db.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// [`Vigie::query`] that may fail (a table one backend lacks, say).
+    pub fn try_query(&self, sql: &str) -> Result<Vec<Vec<String>>, String> {
+        self.db.query(sql)
+    }
+
+    /// The one value of a query of one row and one column.
+    #[track_caller]
+    pub fn scalar(&self, sql: &str) -> String {
+        let rows = self.query(sql);
+        assert!(
+            rows.len() == 1 && rows[0].len() == 1,
+            "{sql}: one value expected, got {rows:?}"
+        );
+        rows[0][0].clone()
+    }
+
+    /// A `COUNT(*)` or any integer [`Vigie::scalar`].
+    #[track_caller]
+    pub fn count(&self, sql: &str) -> i64 {
+        let v = self.scalar(sql);
+        v.parse()
+            .unwrap_or_else(|e| panic!("{sql}: {v:?} is not an integer ({e})"))
+    }
+
+    /// Runs one statement behind the binary's back; the rows changed, or the refusal.
+    pub fn execute(&self, sql: &str) -> Result<u64, String> {
+        self.db.execute(sql)
+    }
+
+    /// Runs statements separated by `;`; panics on an error.
+    #[track_caller]
+    pub fn batch(&self, sql: &str) {
+        self.db.batch(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// What someone holding the database does first to rewrite the register: switch
+    /// off the append-only guards of `events` and `workflows` (SQLite: drop the
+    /// triggers; PostgreSQL: disable them, as the tables' owner).
+    pub fn disable_append_only(&self) {
+        self.batch(match self.backend() {
+            Backend::Sqlite => {
+                "DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete;
+                 DROP TRIGGER IF EXISTS workflows_no_update"
+            }
+            Backend::Postgres => {
+                "ALTER TABLE events DISABLE TRIGGER USER; ALTER TABLE workflows DISABLE TRIGGER USER"
+            }
+        });
+    }
+
+    /// Everything the database holds as text, for a search for personal data in clear:
+    /// SQLite's files as they are on disk (with the journal and WAL, free pages
+    /// included); every row of every table of PostgreSQL's as JSON.
+    pub fn stored_text(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        match &self.db {
+            Target::Sqlite(path) => {
+                for suffix in ["", "-wal", "-journal"] {
+                    let mut p = path.clone().into_os_string();
+                    p.push(suffix);
+                    if let Ok(b) = std::fs::read(&p) {
+                        out.push((PathBuf::from(p).display().to_string(), b));
+                    }
+                }
+            }
+            Target::Postgres(_) => {
+                let tables = self.query(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1",
+                );
+                for t in tables {
+                    let rows = self.query(&format!("SELECT row_to_json(t)::text FROM {} t", t[0]));
+                    let text: Vec<String> = rows.into_iter().map(|r| r.join(" ")).collect();
+                    out.push((format!("table {}", t[0]), text.join("\n").into_bytes()));
+                }
+            }
+        }
+        out
+    }
+
+    /// A connection to the SQLite file, for tests about SQLite itself (its triggers).
+    #[track_caller]
     pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(&self.db).expect("the database opens")
+        rusqlite::Connection::open(self.db_path()).expect("the database opens")
     }
 }
 
@@ -241,5 +351,7 @@ pub fn smtp_python() -> String {
         })
         .clone()
 }
+pub mod db;
+pub mod pg;
 pub mod smtp;
 pub mod web;
