@@ -80,7 +80,7 @@ fn an_altered_fact_is_found_and_named() {
     assert!(out.stderr.contains("c1"), "{}", out.stderr);
     assert!(out.stderr.contains("event #2"), "{}", out.stderr);
     assert!(
-        !out.stderr.contains("c2"),
+        !out.stderr.contains("case c2"),
         "c2 is intact: {}",
         out.stderr
     );
@@ -106,7 +106,7 @@ fn a_removed_last_event_is_found_and_named() {
     assert_eq!(out.code, 1, "stderr:\n{}", out.stderr);
     assert!(out.stderr.contains("case c1"), "{}", out.stderr);
     assert!(
-        !out.stderr.contains("c2"),
+        !out.stderr.contains("case c2"),
         "c2 is intact: {}",
         out.stderr
     );
@@ -260,7 +260,7 @@ fn an_unreadable_case_is_named_by_verify_and_skipped_by_lists() {
         "verify calls an unreadable case intact: {out:?}"
     );
     assert!(out.stderr.contains("case c1 event #5"), "{}", out.stderr);
-    assert!(!out.stderr.contains("c2"), "{}", out.stderr);
+    assert!(!out.stderr.contains("case c2"), "{}", out.stderr);
 
     for args in [
         &["case", "list", "--all"][..],
