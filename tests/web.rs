@@ -855,13 +855,15 @@ fn api_refuses_unreadable_times_and_lists_survive_an_unreadable_case() {
     // bad-1 gets an event whose time cannot be read back (as year 0 used to be stored).
     // Appended behind the server's back, with the case row moved on so that its cache
     // of the case is stale.
-    let year_minus_one = match s.v.backend() {
+    // PostgreSQL's timestamptz holds no malformed text: 'infinity' is the value it
+    // holds that no instant of the program can be.
+    let unreadable = match s.v.backend() {
         Backend::Sqlite => "'-0001-12-31T23:50:39.000000Z'",
-        Backend::Postgres => "'0002-12-31 23:50:39+00 BC'",
+        Backend::Postgres => "'infinity'",
     };
     s.v.execute(&format!(
         r#"INSERT INTO events (org, case_id, seq, at, recorded_at, actor, kind, payload, prev_hash, hash)
-           SELECT org, case_id, 2, {year_minus_one}, recorded_at, actor, 'facts_set',
+           SELECT org, case_id, 2, {unreadable}, recorded_at, actor, 'facts_set',
                   '{{"kind":"facts_set","facts":{{}},"note":"x"}}', hash, 'forged'
            FROM events WHERE case_id = 'bad-1' AND seq = 1"#
     ))
