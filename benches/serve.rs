@@ -12,16 +12,17 @@
 //!
 //! Run: cargo bench --bench serve
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use serde_json::json;
-use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use vigie::case::Command;
 use vigie::store::{DEFAULT_ORG, Store};
 use vigie::workflow::WorkflowSet;
+
+#[path = "support/sink.rs"]
+mod sink;
+use sink::{Arrivals, sink};
 
 const BENCH_WORKFLOW: &str = r#"
 id: bench
@@ -42,60 +43,6 @@ clocks:
     remind_before: [1h]
     overdue_every: 12h
 "#;
-
-type Arrivals = Arc<Mutex<HashMap<String, DateTime<Utc>>>>;
-
-/// A minimal SMTP server: enough of RFC 5321 for lettre, recording when each message
-/// is accepted (the hand-off).
-async fn sink(listener: tokio::net::TcpListener, arrivals: Arrivals) {
-    loop {
-        let Ok((sock, _)) = listener.accept().await else {
-            return;
-        };
-        let arrivals = arrivals.clone();
-        tokio::spawn(async move {
-            let (r, mut w) = sock.into_split();
-            let mut r = BufReader::new(r);
-            let _ = w.write_all(b"220 sink ESMTP\r\n").await;
-            let mut line = String::new();
-            loop {
-                line.clear();
-                if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                    return;
-                }
-                let cmd = line.trim_end().to_ascii_uppercase();
-                let reply: &[u8] = if cmd.starts_with("EHLO") {
-                    b"250-sink\r\n250 8BITMIME\r\n"
-                } else if cmd.starts_with("DATA") {
-                    let _ = w.write_all(b"354 go\r\n").await;
-                    let mut mid = String::new();
-                    loop {
-                        line.clear();
-                        if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == ".\r\n" {
-                            break;
-                        }
-                        if mid.is_empty() && line.to_ascii_lowercase().starts_with("message-id:") {
-                            mid = line[11..].trim().to_string();
-                        }
-                    }
-                    arrivals.lock().expect("lock").insert(mid, Utc::now());
-                    b"250 queued\r\n"
-                } else if cmd.starts_with("QUIT") {
-                    let _ = w.write_all(b"221 bye\r\n").await;
-                    return;
-                } else {
-                    b"250 ok\r\n"
-                };
-                if w.write_all(reply).await.is_err() {
-                    return;
-                }
-            }
-        });
-    }
-}
 
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -166,7 +113,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let arrivals: Arrivals = Arc::new(Mutex::new(HashMap::new()));
+    let arrivals: Arrivals = Default::default();
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind");
@@ -254,7 +201,7 @@ fn main() {
     let arr = arrivals.lock().expect("lock");
     let mut delays: Vec<f64> = arr
         .values()
-        .map(|t| (*t - d).num_milliseconds() as f64 / 1000.0)
+        .map(|(t, _)| (*t - d).num_milliseconds() as f64 / 1000.0)
         .collect();
     delays.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
     if delays.is_empty() {
