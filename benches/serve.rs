@@ -93,14 +93,11 @@ fn main() {
             .expect("open");
     }
     let created = t.elapsed();
-    let timers: i64 = store
-        .conn()
-        .query_row(
-            "SELECT COUNT(*) FROM timers WHERE state = 'pending'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("count");
+    let timers = vigie::outbox::list(&mut store, DEFAULT_ORG, false)
+        .expect("count")
+        .iter()
+        .filter(|r| r.state == "pending")
+        .count();
     println!(
         "create: {cases} cases with {timers} pending timers in {:.1} s ({:.0} cases/s)",
         created.as_secs_f64(),

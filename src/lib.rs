@@ -9,9 +9,10 @@
 //!   or a rejection; `evolve` folds events into a case; `clock` computes every due time.
 //! - [`org`]: an organisation's profile (its identity, DPO, representative, reminder
 //!   recipients), which every output of its cases carries.
-//! - [`store`]: the SQLite event log (hash-chained, one transaction per command) and the
-//!   pinned workflow texts, organisations, users, sessions and API tokens. The only
-//!   module that touches the database.
+//! - [`store`]: the event log (hash-chained, one transaction per command) and the
+//!   pinned workflow texts, organisations, users, sessions and API tokens, over the
+//!   traits of `store::backend`; `store::sqlite` implements them (its migrations in
+//!   `migrations/sqlite/`) and is the only module that sees SQL or a driver type.
 //! - [`notify`]: bulk art. 34 notification (`vigie notify`): a streamed CSV, a letter
 //!   rendered once per language, a ledger keyed by a keyed hash of each person, SMTP
 //!   refusals kept only as codes and redacted text (`notify::refusal`).

@@ -28,8 +28,6 @@ pub enum ServeError {
     Config(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("database: {0}")]
-    Sql(#[from] rusqlite::Error),
     #[error("another `vigie serve` is running on {0}")]
     Locked(String),
     #[error("{0}")]
@@ -145,7 +143,7 @@ impl Dispatcher {
     /// `in_flight` are: a crash resends at most that many. Returns how many were claimed.
     async fn round(&mut self, now: DateTime<Utc>) -> Result<usize, ServeError> {
         let claimed = outbox::claim(
-            self.store.conn(),
+            &mut self.store,
             now,
             self.lease,
             self.opts_batch,
@@ -165,14 +163,14 @@ impl Dispatcher {
                     sends.spawn(async move { send(mailer, mail, attempt).await });
                 }
                 Ok(None) => {
-                    outbox::cancel(self.store.conn(), &c)?;
+                    outbox::cancel(&mut self.store, &c)?;
                 }
                 Err(e) => {
                     log(&format!(
                         "reminder {} cannot be built, dead-lettered: {e}",
                         c.key
                     ));
-                    outbox::fail(self.store.conn(), &c, &e, false, now)?;
+                    outbox::fail(&mut self.store, &c, &e, false, now)?;
                 }
             }
         }
@@ -198,7 +196,7 @@ impl Dispatcher {
         if group.is_empty() {
             return Ok(());
         }
-        let outcomes = delivery::record(self.store.conn(), &group, time::now())?;
+        let outcomes = delivery::record(&mut self.store, &group, time::now())?;
         for (a, r) in group.iter().zip(outcomes) {
             let c = &a.claimed;
             match r {
@@ -232,7 +230,7 @@ impl Dispatcher {
         mail: &reminder::ReminderMail,
         next: Option<Planned>,
     ) -> Result<Attempt, ServeError> {
-        let done = delivery::done(self.store.conn(), c.id)?;
+        let done = delivery::done(&mut self.store, c.id)?;
         let recipients = mail
             .to
             .iter()
@@ -277,7 +275,7 @@ impl Dispatcher {
             .map_err(|e| e.to_string())?;
         let wf = loaded.workflow.clone();
         // The case's own organisation: its recipients, its name, its language.
-        let profile = crate::app::profile_of(&self.store, &self.cfg, &c.org)
+        let profile = crate::app::profile_of(&mut self.store, &self.cfg, &c.org)
             .map_err(|e| e.to_string())?
             .unwrap_or_default();
         let lang = profile.lang().unwrap_or(wf.lang);
@@ -351,7 +349,7 @@ fn mail_checkpoints(
         ));
         retry
     };
-    let store = match Store::open(db) {
+    let mut store = match Store::open(db) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
     };
@@ -369,11 +367,7 @@ fn mail_checkpoints(
                 None => true,
                 Some(last) => {
                     last + CHECKPOINT_EVERY <= now
-                        || store
-                            .last_deadline_event(&org)?
-                            .as_deref()
-                            .and_then(parse)
-                            .is_some_and(|e| e > last)
+                        || store.last_deadline_event(&org)?.is_some_and(|e| e > last)
                 }
             })
         })();
@@ -384,14 +378,14 @@ fn mail_checkpoints(
         }
         // Nobody to send it to (`vigie serve` named the organisation at start): the
         // checkpoint, a read of every event, is not even computed.
-        let profile = match crate::app::profile_of(&store, cfg, &org) {
+        let profile = match crate::app::profile_of(&mut store, cfg, &org) {
             Ok(p) => p.unwrap_or_default(),
             Err(e) => return fail(e.to_string()),
         };
         if crate::mail::checkpoint::recipients(&profile).is_empty() {
             continue;
         }
-        let cp = match crate::store::checkpoint::checkpoint_of(&store, &org, now) {
+        let cp = match crate::store::checkpoint::checkpoint_of(&mut store, &org, now) {
             Ok(cp) if cp.cases.is_empty() => continue,
             Ok(cp) => cp,
             Err(e) => return fail(e.to_string()),
@@ -475,18 +469,12 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         return Err(ServeError::Locked(opts.db.display().to_string()));
     }
     for (org, _) in store.organisations()? {
-        let p = crate::app::profile_of(&store, &opts.config, &org)?.unwrap_or_default();
+        let p = crate::app::profile_of(&mut store, &opts.config, &org)?.unwrap_or_default();
         if p.reminder_recipients().is_empty() {
             log(&format!(
                 "organisation '{org}' has no reminder recipient: its reminders are kept and go out once one is set (vigie org set {org} --dpo-email ADDRESS)"
             ));
         }
-    }
-    let freed = outbox::release_all(store.conn())?;
-    if freed > 0 {
-        log(&format!(
-            "{freed} reminder(s) claimed by a stopped dispatcher will be sent again"
-        ));
     }
 
     let wake_file = wake_path(&opts.db);
@@ -553,7 +541,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         std::process::id(),
         Utc::now().timestamp_nanos_opt().unwrap_or_default()
     );
-    let secret = delivery::secret(store.conn())?;
+    let secret = delivery::secret(&mut store)?;
     let mut d = Dispatcher {
         in_flight: mailer.in_flight(),
         secret,
@@ -595,7 +583,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
             break;
         }
         d.checkpoints(time::now()).await?;
-        let next = outbox::next_wake(d.store.conn())?;
+        let next = outbox::next_wake(&mut d.store)?;
         let now = time::now();
         let sleep = match next {
             Some(t) if t <= now => std::time::Duration::from_millis(0),

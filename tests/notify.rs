@@ -448,16 +448,22 @@ mail:
             .collect()
     }
 
-    #[track_caller]
     fn count(&self, sql: &str) -> i64 {
-        self.v.count(sql)
+        self.v.sql(sql, &[])[0][0]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{sql}: not a number"))
     }
 
     fn ledger_by_status(&self) -> BTreeMap<String, i64> {
         self.v
-            .query("SELECT status, COUNT(*) FROM ledger GROUP BY status")
+            .sql("SELECT status, COUNT(*) FROM ledger GROUP BY status", &[])
             .into_iter()
-            .map(|r| (r[0].clone(), r[1].parse().expect("a count")))
+            .map(|r| {
+                (
+                    r[0].as_str().expect("a status").to_string(),
+                    r[1].as_i64().expect("a count"),
+                )
+            })
             .collect()
     }
 
@@ -477,11 +483,17 @@ mail:
         }
         let ledger: Vec<String> = self
             .v
-            .try_query("SELECT campaign, status, COUNT(*) FROM ledger GROUP BY campaign, status")
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| format!("{}:{}={}", r[0], r[1], r[2]))
-            .collect();
+            .try_sql(
+                "SELECT campaign, status, COUNT(*) FROM ledger GROUP BY campaign, status",
+                &[],
+            )
+            .map(|d| {
+                d.rows
+                    .iter()
+                    .map(|r| format!("{}:{}={}", r[0], r[1].as_str().unwrap_or("?"), r[2]))
+                    .collect()
+            })
+            .unwrap_or_default();
         s.push_str(&format!("--- ledger: {ledger:?}\n"));
         s.push_str(&format!(
             "--- sink: {} message(s); outbox: {} .eml; letters: {} .txt\n",
@@ -1740,9 +1752,17 @@ fn smtp_refusal_text_never_stores_the_address() {
 
     let errors: BTreeMap<String, String> = env
         .v
-        .query("SELECT status, error FROM ledger WHERE error IS NOT NULL")
+        .sql(
+            "SELECT status, error FROM ledger WHERE error IS NOT NULL",
+            &[],
+        )
         .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone()))
+        .map(|r| {
+            (
+                r[0].as_str().unwrap().to_string(),
+                r[1].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors["refused"].starts_with("550 5.1.1"), "{errors:?}");

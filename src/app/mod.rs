@@ -112,7 +112,7 @@ const CACHE_MAX: usize = 20_000;
 /// stored one, and for the `default` organisation the configuration file's values
 /// where the stored profile has none.
 pub fn profile_of(
-    store: &Store,
+    store: &mut Store,
     config: &Config,
     org: &str,
 ) -> Result<Option<Profile>, StoreError> {
@@ -126,14 +126,14 @@ pub fn profile_of(
 }
 
 /// Checks that `org` exists; the error lists the known ones.
-pub fn check_org(store: &Store, org: &str) -> Result<(), AppError> {
+pub fn check_org(store: &mut Store, org: &str) -> Result<(), AppError> {
     if store.organisation_name(org)?.is_some() {
         return Ok(());
     }
     Err(unknown_org(store, org))
 }
 
-fn unknown_org(store: &Store, org: &str) -> AppError {
+fn unknown_org(store: &mut Store, org: &str) -> AppError {
     match store.organisations() {
         Ok(list) => AppError::UnknownOrg {
             org: org.to_string(),
@@ -159,19 +159,19 @@ impl App {
     }
 
     /// Tells a running dispatcher that timers may have changed.
-    pub fn wake(&self) {
-        crate::outbox::wake::poke(&self.db);
+    pub fn wake(&self, store: &mut Store) {
+        store.wake();
     }
 
     /// Checks that `org` exists; the error lists the known ones.
-    pub fn check_org(&self, store: &Store, org: &str) -> Result<(), AppError> {
+    pub fn check_org(&self, store: &mut Store, org: &str) -> Result<(), AppError> {
         check_org(store, org)
     }
 
     /// The profile every output of `org`'s cases shows. The configuration file fills in
     /// what the `default` organisation's stored profile leaves unset; no other
     /// organisation ever gets a value from it.
-    pub fn profile(&self, store: &Store, org: &str) -> Result<Profile, AppError> {
+    pub fn profile(&self, store: &mut Store, org: &str) -> Result<Profile, AppError> {
         profile_of(store, &self.config, org)?.ok_or_else(|| unknown_org(store, org))
     }
 
@@ -200,8 +200,8 @@ impl App {
         }
         store.set_profile(org, &p)?;
         // Reminders that failed may go out now that the recipients changed.
-        crate::outbox::retry_org(store.conn(), org, crate::time::now()).map_err(StoreError::Sql)?;
-        self.wake();
+        crate::outbox::retry_org(store, org, crate::time::now())?;
+        self.wake(store);
         self.profile(store, org)
     }
 
@@ -296,7 +296,7 @@ impl App {
         let id = req.id.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let l = Arc::new(store.open_case(org, &self.workflows, &workflow, id, &cmd, actor, now)?);
         self.remember(l.clone());
-        self.wake();
+        self.wake(store);
         Ok(l)
     }
 
@@ -335,7 +335,7 @@ impl App {
         };
         let l = Arc::new(store.execute_at_seq(org, id, &cmd, actor, now, change.expected_seq)?);
         self.remember(l.clone());
-        self.wake();
+        self.wake(store);
         Ok(l)
     }
 
@@ -453,7 +453,7 @@ impl App {
             now,
         )?;
         self.remember(Arc::new(l));
-        self.wake();
+        self.wake(store);
         Ok(sha256)
     }
 
@@ -487,7 +487,7 @@ impl App {
     ) -> Result<crate::notify::Outcome, crate::notify::NotifyError> {
         let profile = profile_of(store, &self.config, org)?.unwrap_or_default();
         let out = crate::notify::run(store, &self.config, &profile, org, opts, actor, progress);
-        self.wake();
+        self.wake(store);
         out
     }
 
@@ -499,7 +499,7 @@ impl App {
         org: &str,
         all: bool,
     ) -> Result<Vec<crate::outbox::Row>, AppError> {
-        Ok(crate::outbox::list(store.conn(), org, all).map_err(StoreError::Sql)?)
+        Ok(crate::outbox::list(store, org, all)?)
     }
 
     /// Requeues one dead or failing reminder of `org` now, and wakes the dispatcher.
@@ -510,8 +510,8 @@ impl App {
         id: i64,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
-        if crate::outbox::retry(store.conn(), org, id, now).map_err(StoreError::Sql)? {
-            self.wake();
+        if crate::outbox::retry(store, org, id, now)? {
+            self.wake(store);
             Ok(())
         } else {
             Err(AppError::Input(format!(

@@ -29,8 +29,8 @@ pub enum AuditCmd {
 pub(super) fn run(ctx: &Ctx, cmd: AuditCmd) -> Result<(), CliError> {
     match cmd {
         AuditCmd::Checkpoint { out } => {
-            let store = ctx.store()?;
-            let cp = checkpoint::checkpoint(&store, ctx.now)?;
+            let mut store = ctx.store()?;
+            let cp = checkpoint::checkpoint(&mut store, ctx.now)?;
             match out {
                 None => say_raw!("{}", cp.to_text()),
                 Some(path) => {
@@ -48,7 +48,7 @@ pub(super) fn run(ctx: &Ctx, cmd: AuditCmd) -> Result<(), CliError> {
             Ok(())
         }
         AuditCmd::Verify { json, checkpoint } => {
-            let store = ctx.store()?;
+            let mut store = ctx.store()?;
             let anchor = match &checkpoint {
                 None => None,
                 Some(path) => {
@@ -65,7 +65,7 @@ pub(super) fn run(ctx: &Ctx, cmd: AuditCmd) -> Result<(), CliError> {
             };
             let (cases, events, mut problems) = store.verify()?;
             if let Some(cp) = &anchor {
-                problems.extend(checkpoint::verify_against(&store, cp)?);
+                problems.extend(checkpoint::verify_against(&mut store, cp)?);
             }
             if json {
                 print_json(

@@ -89,7 +89,7 @@ pub(super) fn demo(ctx: &Ctx) -> Result<(), CliError> {
         }
         rows.push(r.loaded);
     }
-    app.wake();
+    app.wake(&mut store);
     say!(
         "{} real incidents in {} ({} added now, {} already there). Deadlines as of {}:\n",
         rows.len(),

@@ -203,8 +203,8 @@ impl Ctx {
     }
     /// The database, checked to know the organisation of --org.
     fn store(&self) -> Result<Store, CliError> {
-        let store = Store::open(&self.db)?;
-        crate::app::check_org(&store, &self.org)?;
+        let mut store = Store::open(&self.db)?;
+        crate::app::check_org(&mut store, &self.org)?;
         Ok(store)
     }
 }

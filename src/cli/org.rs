@@ -118,7 +118,7 @@ pub(super) fn run(ctx: &Ctx, cmd: OrgCmd) -> Result<(), CliError> {
         }
         OrgCmd::Show { id, json } => {
             let id = id.unwrap_or_else(|| ctx.org.clone());
-            let p = ctx.app()?.profile(&store, &id)?;
+            let p = ctx.app()?.profile(&mut store, &id)?;
             if json {
                 let mut v = serde_json::to_value(&p).expect("a profile serializes");
                 v["id"] = serde_json::Value::String(id);

@@ -117,7 +117,7 @@ pub(super) fn run(ctx: &Ctx, cmd: UserCmd) -> Result<(), CliError> {
             );
         }
         UserCmd::List { all, json } => {
-            let store = ctx.store()?;
+            let mut store = ctx.store()?;
             let users = store.accounts(if all { None } else { Some(&ctx.org) })?;
             if json {
                 let rows: Vec<Value> = users
@@ -173,7 +173,7 @@ pub(super) fn run(ctx: &Ctx, cmd: UserCmd) -> Result<(), CliError> {
             None => create_token(ctx, &args.email.unwrap_or_default(), &args.name, now)?,
             Some(TokenCmd::Create { email, name }) => create_token(ctx, &email, &name, now)?,
             Some(TokenCmd::List { email, all, json }) => {
-                let store = ctx.store()?;
+                let mut store = ctx.store()?;
                 let org = (!all && email.is_none()).then_some(ctx.org.as_str());
                 let tokens = store.tokens(org, email.as_deref())?;
                 if json {

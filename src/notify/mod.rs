@@ -19,13 +19,13 @@ use crate::case::Command;
 use crate::config::Config;
 use crate::mail::Mailer;
 use crate::render::{Templates, build_view};
+use crate::store::backend::{Campaign, LedgerRow};
 use crate::store::{Store, StoreError};
 use crate::time::{self, Lang};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use letter::Letter;
 use recipients::{Channel, Reader, Recipient};
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -80,12 +80,6 @@ impl NotifyError {
             NotifyError::Runtime(_) => false,
             NotifyError::Store(e) => e.is_input(),
         }
-    }
-}
-
-impl From<rusqlite::Error> for NotifyError {
-    fn from(e: rusqlite::Error) -> Self {
-        NotifyError::Runtime(format!("database: {e}"))
     }
 }
 
@@ -271,19 +265,19 @@ impl Ledger<'_> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let tx = self.store.conn().transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO ledger (campaign, person, status, message_id, at, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (campaign, person) DO UPDATE SET status = excluded.status,
-                 message_id = excluded.message_id, at = excluded.at, error = excluded.error",
-            )?;
-            let at = crate::outbox::ts(now);
-            for (person, mid, status, error) in self.pending.drain(..) {
-                stmt.execute(params![self.campaign, person, status, mid, at, error])?;
-            }
-        }
-        tx.commit()?;
+        let rows: Vec<LedgerRow> = self
+            .pending
+            .drain(..)
+            .map(|(person, message_id, status, error)| LedgerRow {
+                campaign: self.campaign,
+                person,
+                status: status.to_string(),
+                message_id: Some(message_id),
+                at: now,
+                error,
+            })
+            .collect();
+        self.store.backend().write_ledger(&rows)?;
         Ok(())
     }
 }
@@ -399,44 +393,28 @@ pub fn run(
         .map_err(|e| NotifyError::Input(e.to_string()))?;
 
     // The campaign: resumed when the same file and template are given again.
-    let ledger_key: String =
-        store
-            .conn()
-            .query_row("SELECT value FROM meta WHERE key = 'ledger_key'", [], |r| {
-                r.get(0)
-            })?;
+    let ledger_key: String = crate::outbox::delivery::secret(store)?;
     let campaign = choose_campaign(store, org, opts, &recipients_sha, &template_sha, now)?;
 
     // Who is already notified: in this campaign, and unless asked to resend, in any other
     // campaign of this case (of this organisation). 8 bytes of each key, so 1.6 million
     // fit in ~20 MB.
     let mut already: HashSet<u64> = HashSet::new();
-    {
-        let mut stmt = store.conn().prepare(
-            "SELECT l.person FROM ledger l JOIN campaigns c ON c.id = l.campaign
-             WHERE c.org = ?1 AND c.case_id = ?2 AND l.status = 'sent' AND (l.campaign = ?3 OR ?4)",
-        )?;
-        let rows = stmt.query_map(
-            params![org, opts.case_id, campaign, !opts.resend_notified],
-            |r| r.get::<_, String>(0),
-        )?;
-        for p in rows {
-            already.insert(short_key(&p?));
-        }
-    }
+    store.backend().sent_people(
+        org,
+        &opts.case_id,
+        campaign,
+        !opts.resend_notified,
+        &mut |p| {
+            already.insert(short_key(p));
+        },
+    )?;
     // Who this campaign's mail server refused for good: listed again, never resent.
     let mut refused_before: HashMap<u64, String> = HashMap::new();
     if campaign != 0 {
-        let mut stmt = store.conn().prepare(
-            "SELECT person, COALESCE(error, '') FROM ledger WHERE campaign = ?1 AND status = 'refused'",
-        )?;
-        let rows = stmt.query_map([campaign], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        store.backend().refused_people(campaign, &mut |p, e| {
+            refused_before.insert(short_key(p), e.to_string());
         })?;
-        for row in rows {
-            let (p, e) = row?;
-            refused_before.insert(short_key(&p), e);
-        }
     }
     let mut seen: HashSet<u64> = HashSet::new();
 
@@ -594,11 +572,7 @@ pub fn run(
     // The register records what this run did.
     if !opts.dry_run {
         let store = ledger.store;
-        let total_sent: i64 = store.conn().query_row(
-            "SELECT COUNT(*) FROM ledger WHERE campaign = ?1 AND status = 'sent'",
-            [campaign],
-            |r| r.get(0),
-        )?;
+        let total_sent: i64 = store.backend().count_sent(campaign)?;
         store.execute(
             org,
             &opts.case_id,
@@ -640,24 +614,19 @@ fn choose_campaign(
     template_sha: &str,
     now: DateTime<Utc>,
 ) -> Result<i64, NotifyError> {
-    let conn = store.conn();
     let channel = opts.channel.as_str();
-    let same: Option<i64> = conn
-        .query_row(
-            "SELECT id FROM campaigns WHERE org = ?1 AND case_id = ?2 AND channel = ?3
-             AND recipients_sha256 = ?4 AND template_sha256 = ?5 ORDER BY id DESC LIMIT 1",
-            params![org, opts.case_id, channel, recipients_sha, template_sha],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let last: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT id, recipients_sha256 FROM campaigns
-             WHERE org = ?1 AND case_id = ?2 AND channel = ?3 ORDER BY id DESC LIMIT 1",
-            params![org, opts.case_id, channel],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let db = store.backend();
+    let same = db
+        .last_campaign(
+            org,
+            &opts.case_id,
+            channel,
+            Some((recipients_sha, template_sha)),
+        )?
+        .map(|c| c.id);
+    let last = db
+        .last_campaign(org, &opts.case_id, channel, None)?
+        .map(|c| (c.id, c.recipients_sha256));
     match (same, last) {
         (Some(id), _) if !opts.new_campaign => Ok(id),
         // A dry run of another file checks it as a new campaign would, refusing nothing.
@@ -678,13 +647,15 @@ fn choose_campaign(
                 }
             )))
         }
-        _ => {
-            conn.execute(
-                "INSERT INTO campaigns (org, case_id, channel, recipients_sha256, template_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![org, opts.case_id, channel, recipients_sha, template_sha, crate::outbox::ts(now)],
-            )?;
-            Ok(conn.last_insert_rowid())
-        }
+        _ => Ok(db.create_campaign(&Campaign {
+            id: 0,
+            org: org.to_string(),
+            case_id: opts.case_id.clone(),
+            channel: channel.to_string(),
+            recipients_sha256: recipients_sha.to_string(),
+            template_sha256: template_sha.to_string(),
+            created_at: now,
+        })?),
     }
 }
 

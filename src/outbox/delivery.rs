@@ -4,11 +4,12 @@
 //! database's `ledger_key`, salted with the reminder's key), never as an address, and
 //! reasons name a recipient by its position ("recipient 2 of 3 refused: ...").
 
-use super::{Claimed, Planned, backoff, key, ts};
+use super::{Claimed, Planned, backoff, key};
 use crate::mail::RcptOutcome;
+use crate::store::backend::{Delivery, NewTimer, RecipientOutcome, Settle};
+use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use sha2::Sha256;
 use std::collections::HashMap;
 
@@ -17,10 +18,10 @@ use std::collections::HashMap;
 pub const OWNERS: &str = "owners";
 
 /// The secret recipients are hashed with: the database's own key, which never leaves it.
-pub fn secret(conn: &Connection) -> rusqlite::Result<String> {
-    conn.query_row("SELECT value FROM meta WHERE key = 'ledger_key'", [], |r| {
-        r.get(0)
-    })
+pub fn secret(store: &mut Store) -> Result<String, StoreError> {
+    store
+        .meta("ledger_key")?
+        .ok_or_else(|| StoreError::Db("the database has no ledger key".into()))
 }
 
 /// HMAC-SHA256(secret, reminder key, address): the same recipient of the same reminder
@@ -39,11 +40,8 @@ pub fn recipient_hash(secret: &str, timer_key: &str, address: &str) -> String {
 }
 
 /// Recipients of a reminder already dealt with: hash -> `sent` or `refused`.
-pub fn done(conn: &Connection, timer_id: i64) -> rusqlite::Result<HashMap<String, String>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT rcpt, state FROM timer_recipients WHERE timer_id = ?1")?;
-    stmt.query_map([timer_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect()
+pub fn done(store: &mut Store, timer_id: i64) -> Result<HashMap<String, String>, StoreError> {
+    store.backend().delivered(timer_id)
 }
 
 /// One attempt at a claimed reminder: each recipient by hash, in order, with what
@@ -71,138 +69,119 @@ pub enum Recorded {
 }
 
 /// Records attempts in one transaction: each recipient accepted or refused, then each
-/// reminder sent (and its next overdue reminder planned), retried, or dead-lettered.
+/// reminder sent (and its next overdue reminder planned), retried, or dead-lettered, as
+/// [`decide`] says from every recipient's state.
 pub fn record(
-    conn: &mut Connection,
+    store: &mut Store,
     attempts: &[Attempt],
     now: DateTime<Utc>,
-) -> rusqlite::Result<Vec<Recorded>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut out = Vec::with_capacity(attempts.len());
-    for a in attempts {
-        out.push(record_one(&tx, a, now)?);
-    }
-    tx.commit()?;
-    Ok(out)
+) -> Result<Vec<Recorded>, StoreError> {
+    let settles: Vec<_> = attempts
+        .iter()
+        .map(|a| move |states: &HashMap<String, (String, Option<String>)>| decide(a, states, now))
+        .collect();
+    let deliveries: Vec<Delivery<'_>> = attempts
+        .iter()
+        .zip(&settles)
+        .map(|(a, settle)| Delivery {
+            claimed: &a.claimed,
+            recipients: outcomes(a),
+            settle,
+        })
+        .collect();
+    let settled = store.backend().record(&deliveries, now)?;
+    Ok(settled
+        .into_iter()
+        .map(|s| match s {
+            None => Recorded::NotOurs,
+            Some(Settle::Sent { why, .. }) => Recorded::Sent(why),
+            Some(Settle::Retry { why, .. }) => Recorded::Retry(why),
+            Some(Settle::Dead { why }) => Recorded::Dead(why),
+        })
+        .collect())
 }
 
-fn record_one(tx: &Transaction, a: &Attempt, now: DateTime<Utc>) -> rusqlite::Result<Recorded> {
+/// The recipients' outcomes of an attempt to record: accepted and refused ones (a
+/// deferred one is not recorded: it is tried again).
+fn outcomes(a: &Attempt) -> Vec<RecipientOutcome> {
+    let n = a.recipients.len();
+    a.recipients
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (hash, outcome))| match outcome {
+            Some(RcptOutcome::Accepted) => Some(RecipientOutcome {
+                rcpt: hash.clone(),
+                state: "sent",
+                detail: None,
+            }),
+            Some(RcptOutcome::Refused(why)) => Some(RecipientOutcome {
+                rcpt: hash.clone(),
+                state: "refused",
+                detail: Some(format!("recipient {} of {n} refused: {why}", i + 1)),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What becomes of an attempt, from every recipient's state once its outcomes are
+/// recorded (`rcpt -> (state, detail)`, earlier attempts' too): retried when some wait,
+/// dead when none has it, else sent (with the refusals, and its next overdue reminder).
+/// Pure: shared by every backend.
+pub fn decide(
+    a: &Attempt,
+    states: &HashMap<String, (String, Option<String>)>,
+    now: DateTime<Utc>,
+) -> Settle {
     let c = &a.claimed;
     let n = a.recipients.len();
-    let mut upsert = tx.prepare_cached(
-        "INSERT OR REPLACE INTO timer_recipients (timer_id, rcpt, state, detail, at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    let mut deferred = Vec::new();
-    for (i, (hash, outcome)) in a.recipients.iter().enumerate() {
-        match outcome {
-            Some(RcptOutcome::Accepted) => {
-                upsert.execute(params![c.id, hash, "sent", None::<String>, ts(now)])?;
-            }
-            Some(RcptOutcome::Refused(why)) => {
-                let detail = format!("recipient {} of {n} refused: {why}", i + 1);
-                upsert.execute(params![c.id, hash, "refused", detail, ts(now)])?;
-            }
-            Some(RcptOutcome::Deferred(why)) => {
-                deferred.push(format!("recipient {} of {n} not sent: {why}", i + 1));
-            }
-            None => {}
-        }
-    }
-    // The reminder's outcome, from every recipient it has now (earlier attempts too).
-    let hashes: Vec<&str> = a.recipients.iter().map(|(h, _)| h.as_str()).collect();
-    let rows = super::delivery::done(tx, c.id)?;
-    let sent_any = hashes
+    let sent_any = a
+        .recipients
         .iter()
-        .any(|h| rows.get(*h).is_some_and(|s| s == "sent"));
-    let mut refusals: Vec<String> = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT rcpt, detail FROM timer_recipients WHERE timer_id = ?1 AND state = 'refused'",
-        )?;
-        let all: HashMap<String, String> = stmt
-            .query_map([c.id], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        hashes.iter().filter_map(|h| all.get(*h).cloned()).collect()
-    };
+        .any(|(h, _)| states.get(h).is_some_and(|(s, _)| s == "sent"));
+    let mut refusals: Vec<String> = a
+        .recipients
+        .iter()
+        .filter_map(|(h, _)| match states.get(h) {
+            Some((s, detail)) if s == "refused" => Some(detail.clone().unwrap_or_default()),
+            _ => None,
+        })
+        .collect();
+    let deferred: Vec<String> = a
+        .recipients
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, o))| match o {
+            Some(RcptOutcome::Deferred(why)) => {
+                Some(format!("recipient {} of {n} not sent: {why}", i + 1))
+            }
+            _ => None,
+        })
+        .collect();
     if !deferred.is_empty() {
         refusals.extend(deferred);
-        let why = refusals.join("; ");
-        let n = tx.execute(
-            "UPDATE timers SET attempts = attempts + 1, next_attempt_at = ?3, last_error = ?4,
-             locked_until = NULL, lock_token = NULL WHERE id = ?1 AND lock_token = ?2 AND state = 'pending'",
-            params![c.id, c.token, ts(now + backoff(c.attempts)), why],
-        )?;
-        return Ok(if n == 1 {
-            Recorded::Retry(why)
-        } else {
-            Recorded::NotOurs
-        });
+        return Settle::Retry {
+            next_attempt_at: now + backoff(c.attempts),
+            why: refusals.join("; "),
+        };
     }
     let why = (!refusals.is_empty()).then(|| refusals.join("; "));
     if !sent_any {
-        let why = why.unwrap_or_else(|| "no recipient".into());
-        let n = tx.execute(
-            "UPDATE timers SET attempts = attempts + 1, state = 'dead', last_error = ?3,
-             locked_until = NULL, lock_token = NULL WHERE id = ?1 AND lock_token = ?2 AND state = 'pending'",
-            params![c.id, c.token, why],
-        )?;
-        return Ok(if n == 1 {
-            Recorded::Dead(why)
-        } else {
-            Recorded::NotOurs
-        });
+        return Settle::Dead {
+            why: why.unwrap_or_else(|| "no recipient".into()),
+        };
     }
-    let n = tx.execute(
-        "UPDATE timers SET state = 'sent', sent_at = ?3, message_id = ?4, attempts = attempts + 1,
-         locked_until = NULL, lock_token = NULL, last_error = ?5
-         WHERE id = ?1 AND lock_token = ?2 AND state = 'pending'",
-        params![c.id, c.token, ts(now), a.message_id, why],
-    )?;
-    if n == 0 {
-        return Ok(Recorded::NotOurs);
+    Settle::Sent {
+        message_id: a.message_id.clone(),
+        why,
+        next: a.next.as_ref().map(|p| NewTimer {
+            key: key(&c.org, &c.case_id, &p.clock, &p.offset),
+            org: c.org.clone(),
+            case_id: c.case_id.clone(),
+            clock: p.clock.clone(),
+            offset: p.offset.clone(),
+            due_at: p.due_at,
+            created_at: now,
+        }),
     }
-    if let Some(p) = &a.next {
-        tx.execute(
-            "INSERT OR IGNORE INTO timers (key, org, case_id, clock, offset, due_at, next_attempt_at, state, attempts, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'pending', 0, ?7)",
-            params![
-                key(&c.org, &c.case_id, &p.clock, &p.offset),
-                c.org,
-                c.case_id,
-                p.clock,
-                p.offset,
-                ts(p.due_at),
-                ts(now)
-            ],
-        )?;
-    }
-    Ok(Recorded::Sent(why))
-}
-
-/// Requeues, due now, the reminders of one case (or of a whole organisation) that are
-/// dead or failing and not in flight: called when their recipients change. Recipients
-/// that refused are tried again; those that have the reminder are not sent it twice.
-/// Returns how many were requeued.
-pub fn requeue_for_new_recipients(
-    conn: &Connection,
-    org: &str,
-    case_id: Option<&str>,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<usize> {
-    const WHICH: &str = "org = ?1 AND (?2 IS NULL OR case_id = ?2) AND lock_token IS NULL
-         AND (state = 'dead' OR (state = 'pending' AND last_error IS NOT NULL))";
-    conn.execute(
-        &format!(
-            "DELETE FROM timer_recipients WHERE state = 'refused'
-             AND timer_id IN (SELECT id FROM timers WHERE {WHICH})"
-        ),
-        params![org, case_id],
-    )?;
-    conn.execute(
-        &format!(
-            "UPDATE timers SET state = 'pending', attempts = 0, next_attempt_at = ?3,
-             last_error = NULL WHERE {WHICH}"
-        ),
-        params![org, case_id, ts(now)],
-    )
 }

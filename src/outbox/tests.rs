@@ -62,13 +62,13 @@ impl Fixture {
     }
 
     fn timers(&mut self, case: &str) -> Vec<(String, String, String)> {
-        let conn = self.store.conn();
-        let mut stmt = conn
-            .prepare("SELECT clock || '/' || offset, state, due_at FROM timers WHERE case_id = ?1 ORDER BY id")
-            .unwrap();
-        stmt.query_map([case], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        self.store
+            .backend()
+            .dump_timers()
             .unwrap()
-            .map(Result::unwrap)
+            .into_iter()
+            .filter(|t| t.case_id == case)
+            .map(|t| (format!("{}/{}", t.clock, t.offset), t.state, ts(t.due_at)))
             .collect()
     }
 }
@@ -155,7 +155,7 @@ fn after_downtime_only_the_latest_reminder_of_a_clock_is_sent() {
     f.open("c1", "2026-01-09T10:00", "2026-01-09T10:30");
     // The server comes back 71 h 30 min later: 48h, 24h, 6h and 1h are all past.
     let now = t("2026-01-12T09:30");
-    let claimed = claim(f.store.conn(), now, Duration::seconds(60), 100, "tok").unwrap();
+    let claimed = claim(&mut f.store, now, Duration::seconds(60), 100, "tok").unwrap();
     let keys: Vec<_> = claimed
         .iter()
         .map(|c| format!("{}/{}", c.clock, c.offset))
@@ -171,13 +171,13 @@ fn after_downtime_only_the_latest_reminder_of_a_clock_is_sent() {
     }
     // Claimed under a lease: a second dispatcher gets nothing until it expires.
     assert!(
-        claim(f.store.conn(), now, Duration::seconds(60), 100, "other")
+        claim(&mut f.store, now, Duration::seconds(60), 100, "other")
             .unwrap()
             .is_empty()
     );
     let after_lease = now + Duration::seconds(61);
     let again = claim(
-        f.store.conn(),
+        &mut f.store,
         after_lease,
         Duration::seconds(60),
         100,
@@ -185,31 +185,30 @@ fn after_downtime_only_the_latest_reminder_of_a_clock_is_sent() {
     )
     .unwrap();
     assert_eq!(again.len(), 1);
-    // The first holder lost its lease: its completion is refused, the new holder's is not.
+    // The first holder lost its lease: its recording leaves the row alone, the new
+    // holder's settles it.
     let mid = claimed[0].message_id("example.org");
     assert_eq!(
         mid,
         again[0].message_id("example.org"),
         "same reminder, same Message-ID"
     );
+    let sent = |c: &Claimed| delivery::Attempt {
+        claimed: c.clone(),
+        message_id: mid.clone(),
+        next: None,
+        recipients: vec![("h1".into(), Some(crate::mail::RcptOutcome::Accepted))],
+    };
     assert_eq!(
-        complete(
-            f.store.conn(),
-            &[(claimed[0].clone(), mid.clone(), None)],
-            after_lease
-        )
-        .unwrap(),
-        0
+        delivery::record(&mut f.store, &[sent(&claimed[0])], after_lease).unwrap(),
+        [delivery::Recorded::NotOurs]
     );
     assert_eq!(
-        complete(
-            f.store.conn(),
-            &[(again[0].clone(), mid, None)],
-            after_lease
-        )
-        .unwrap(),
-        1
+        delivery::record(&mut f.store, &[sent(&again[0])], after_lease).unwrap(),
+        [delivery::Recorded::Sent(None)]
     );
+    let states: Vec<_> = f.timers("c1").into_iter().map(|(_, s, _)| s).collect();
+    assert!(states.contains(&"sent".to_string()), "{states:?}");
 }
 
 #[test]
@@ -217,22 +216,22 @@ fn failures_back_off_then_dead_letter() {
     let mut f = fixture();
     f.open("c1", "2026-01-09T10:00", "2026-01-09T10:30");
     let now = t("2026-01-12T09:30");
-    let c = claim(f.store.conn(), now, Duration::seconds(60), 100, "tok")
+    let c = claim(&mut f.store, now, Duration::seconds(60), 100, "tok")
         .unwrap()
         .remove(0);
-    assert!(fail(f.store.conn(), &c, "421 try later", true, now).unwrap());
-    let rows = list(f.store.conn(), DEFAULT_ORG, false).unwrap();
+    assert!(fail(&mut f.store, &c, "421 try later", true, now).unwrap());
+    let rows = list(&mut f.store, DEFAULT_ORG, false).unwrap();
     let row = rows.iter().find(|r| r.id == c.id).unwrap();
     assert_eq!(row.state, "failed");
     assert_eq!(row.next_attempt_at, ts(now + Duration::seconds(1)));
     // Not due again before its backoff.
     assert!(
-        claim(f.store.conn(), now, Duration::seconds(60), 100, "tok")
+        claim(&mut f.store, now, Duration::seconds(60), 100, "tok")
             .unwrap()
             .is_empty()
     );
     let c = claim(
-        f.store.conn(),
+        &mut f.store,
         now + Duration::seconds(1),
         Duration::seconds(60),
         100,
@@ -241,11 +240,11 @@ fn failures_back_off_then_dead_letter() {
     .unwrap()
     .remove(0);
     assert_eq!(c.attempts, 1);
-    assert!(fail(f.store.conn(), &c, "550 no such user", false, now).unwrap());
-    let rows = list(f.store.conn(), DEFAULT_ORG, false).unwrap();
+    assert!(fail(&mut f.store, &c, "550 no such user", false, now).unwrap());
+    let rows = list(&mut f.store, DEFAULT_ORG, false).unwrap();
     assert_eq!(rows.iter().find(|r| r.id == c.id).unwrap().state, "dead");
-    assert!(retry(f.store.conn(), DEFAULT_ORG, c.id, now).unwrap());
-    assert!(!retry(f.store.conn(), "another-org", c.id, now).unwrap());
+    assert!(retry(&mut f.store, DEFAULT_ORG, c.id, now).unwrap());
+    assert!(!retry(&mut f.store, "another-org", c.id, now).unwrap());
 }
 
 #[test]
@@ -282,8 +281,8 @@ fn each_recipient_is_recorded_and_never_sent_twice() {
     let mut f = fixture();
     f.open("c1", "2026-01-09T10:00", "2026-01-09T10:30");
     let now = t("2026-01-12T09:30");
-    let key = secret(f.store.conn()).unwrap();
-    let c = claim(f.store.conn(), now, Duration::seconds(60), 100, "tok")
+    let key = secret(&mut f.store).unwrap();
+    let c = claim(&mut f.store, now, Duration::seconds(60), 100, "tok")
         .unwrap()
         .remove(0);
     let dpo = recipient_hash(&key, &c.key, "dpo@example.org");
@@ -306,7 +305,7 @@ fn each_recipient_is_recorded_and_never_sent_twice() {
 
     // The DPO has it, the owner's server said "later": retried, for the owner only.
     let r = record(
-        f.store.conn(),
+        &mut f.store,
         &[attempt(
             &c,
             vec![Some(Accepted), Some(Deferred("421 busy".into()))],
@@ -320,17 +319,17 @@ fn each_recipient_is_recorded_and_never_sent_twice() {
             "recipient 2 of 2 not sent: 421 busy".into()
         )]
     );
-    let d = done(f.store.conn(), c.id).unwrap();
+    let d = done(&mut f.store, c.id).unwrap();
     assert_eq!(d.get(&dpo).map(String::as_str), Some("sent"));
     assert!(!d.contains_key(&owner));
 
     // The retry: the owner refuses for good. Sent (the DPO has it), refusal kept.
     let later = now + Duration::seconds(1);
-    let c = claim(f.store.conn(), later, Duration::seconds(60), 100, "tok")
+    let c = claim(&mut f.store, later, Duration::seconds(60), 100, "tok")
         .unwrap()
         .remove(0);
     let r = record(
-        f.store.conn(),
+        &mut f.store,
         &[attempt(
             &c,
             vec![None, Some(Refused("550 5.1.1 unknown".into()))],
@@ -340,7 +339,7 @@ fn each_recipient_is_recorded_and_never_sent_twice() {
     .unwrap();
     let why = "recipient 2 of 2 refused: 550 5.1.1 unknown".to_string();
     assert_eq!(r, [Recorded::Sent(Some(why.clone()))]);
-    let row = list(f.store.conn(), DEFAULT_ORG, true)
+    let row = list(&mut f.store, DEFAULT_ORG, true)
         .unwrap()
         .into_iter()
         .find(|r| r.id == c.id)
@@ -355,7 +354,7 @@ fn a_reminder_every_recipient_refuses_is_dead_until_the_owners_change() {
     let mut f = fixture();
     f.open("c1", "2026-01-09T10:00", "2026-01-09T10:30");
     let now = t("2026-01-12T09:30");
-    let c = claim(f.store.conn(), now, Duration::seconds(60), 100, "tok")
+    let c = claim(&mut f.store, now, Duration::seconds(60), 100, "tok")
         .unwrap()
         .remove(0);
     let a = Attempt {
@@ -364,7 +363,7 @@ fn a_reminder_every_recipient_refuses_is_dead_until_the_owners_change() {
         next: None,
         recipients: vec![("h1".into(), Some(Refused("550 no".into())))],
     };
-    let r = record(f.store.conn(), &[a], now).unwrap();
+    let r = record(&mut f.store, &[a], now).unwrap();
     assert_eq!(
         r,
         [Recorded::Dead("recipient 1 of 1 refused: 550 no".into())]
@@ -390,7 +389,7 @@ fn a_reminder_every_recipient_refuses_is_dead_until_the_owners_change() {
     };
     set(&mut f, "consequences", json!("x"));
     let state = |f: &mut Fixture| {
-        list(f.store.conn(), DEFAULT_ORG, true)
+        list(&mut f.store, DEFAULT_ORG, true)
             .unwrap()
             .into_iter()
             .find(|r| r.id == c.id)
@@ -401,5 +400,5 @@ fn a_reminder_every_recipient_refuses_is_dead_until_the_owners_change() {
     let row = state(&mut f);
     assert_eq!((row.state.as_str(), row.attempts), ("pending", 0));
     assert_eq!(row.next_attempt_at, ts(later));
-    assert!(done(f.store.conn(), c.id).unwrap().is_empty());
+    assert!(done(&mut f.store, c.id).unwrap().is_empty());
 }

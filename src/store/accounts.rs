@@ -2,13 +2,13 @@
 //! a session cookie or an API token is stored only as the SHA-256 of the secret the
 //! client holds, so a copy of the database opens no account.
 
+use super::backend::{SessionRow, TokenRow};
 use super::{Store, StoreError};
 use crate::util::quote;
 use crate::workflow::sha256_hex;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{OptionalExtension, params};
 use std::sync::OnceLock;
 
 /// What a user may do in their organisation.
@@ -97,12 +97,6 @@ pub enum AccountError {
     Store(#[from] StoreError),
 }
 
-impl From<rusqlite::Error> for AccountError {
-    fn from(e: rusqlite::Error) -> Self {
-        AccountError::Store(StoreError::Sql(e))
-    }
-}
-
 impl AccountError {
     /// True for what the caller can correct; false for a failure of the database.
     pub fn is_input(&self) -> bool {
@@ -151,39 +145,19 @@ fn check_password(password: &str) -> Result<(), AccountError> {
     Ok(())
 }
 
-fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
-    let role: String = r.get(4)?;
-    Ok(User {
-        id: r.get(0)?,
-        org: r.get(1)?,
-        email: r.get(2)?,
-        name: r.get(3)?,
-        role: Role::parse(&role).unwrap_or(Role::Viewer),
-    })
-}
-
-const USER_COLS: &str = "u.id, u.org, u.email, u.name, u.role";
-
 impl Store {
-    pub fn organisations(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, name FROM organisations ORDER BY id")?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+    /// (id, name) of every organisation, by id.
+    pub fn organisations(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(self
+            .db
+            .organisations()?
+            .into_iter()
+            .map(|(id, name, _)| (id, name))
+            .collect())
     }
 
-    pub fn organisation_name(&self, org: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT name FROM organisations WHERE id = ?1",
-                params![org],
-                |r| r.get(0),
-            )
-            .optional()?)
+    pub fn organisation_name(&mut self, org: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.db.organisation(org)?.map(|(name, _)| name))
     }
 
     pub fn add_organisation(&mut self, id: &str, name: &str) -> Result<(), AccountError> {
@@ -198,14 +172,11 @@ impl Store {
         if self.organisation_name(id)?.is_some() {
             return Err(AccountError::OrgExists(id.to_string()));
         }
-        self.conn.execute(
-            "INSERT INTO organisations (id, name) VALUES (?1, ?2)",
-            params![id, name],
-        )?;
+        self.db.insert_organisation(id, name, "{}")?;
         Ok(())
     }
 
-    fn require_org(&self, org: &str) -> Result<(), AccountError> {
+    fn require_org(&mut self, org: &str) -> Result<(), AccountError> {
         if self.organisation_name(org)?.is_none() {
             let known = self
                 .organisations()?
@@ -233,22 +204,13 @@ impl Store {
         self.require_org(org)?;
         crate::mail::mailbox(email).map_err(|_| AccountError::BadEmail(email.to_string()))?;
         check_password(password)?;
-        let taken: bool = self.conn.query_row(
-            "SELECT EXISTS(SELECT 1 FROM users WHERE email = ?1)",
-            params![email],
-            |r| r.get(0),
-        )?;
-        if taken {
+        if self.db.user_by_email(email)?.is_some() {
             return Err(AccountError::EmailTaken(email.to_string()));
         }
         let hash = hash_password(password);
-        self.conn.execute(
-            "INSERT INTO users (org, email, name, role, password, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![org, email, name, role.as_str(), hash, now.to_rfc3339()],
-        )?;
+        let id = self.db.insert_user(org, email, name, role, &hash, now)?;
         Ok(User {
-            id: self.conn.last_insert_rowid(),
+            id,
             org: org.to_string(),
             email: email.to_string(),
             name: name.to_string(),
@@ -256,25 +218,24 @@ impl Store {
         })
     }
 
-    pub fn users(&self, org: Option<&str>) -> Result<Vec<User>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {USER_COLS} FROM users u WHERE (?1 IS NULL OR u.org = ?1) AND u.disabled = 0
-             ORDER BY u.org, u.email"
-        ))?;
-        let rows = stmt
-            .query_map(params![org], user_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+    /// The enabled users of `org` (every organisation: None).
+    pub fn users(&mut self, org: Option<&str>) -> Result<Vec<User>, StoreError> {
+        Ok(self
+            .db
+            .user_rows(org)?
+            .into_iter()
+            .filter(|u| !u.disabled)
+            .map(|u| u.user)
+            .collect())
     }
 
-    fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>, StoreError> {
+    /// An enabled user and their password hash.
+    fn enabled_user(&mut self, email: &str) -> Result<Option<(User, String)>, StoreError> {
         Ok(self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {USER_COLS}, u.password FROM users u WHERE u.email = ?1 AND u.disabled = 0"
-            ))?
-            .query_row(params![email], |r| Ok((user_from_row(r)?, r.get(5)?)))
-            .optional()?)
+            .db
+            .user_by_email(email)?
+            .filter(|u| !u.disabled)
+            .map(|u| (u.user, u.password)))
     }
 
     /// A new password. It signs out every session and revokes every API token of the
@@ -283,20 +244,9 @@ impl Store {
     pub fn set_password(&mut self, email: &str, password: &str) -> Result<usize, AccountError> {
         check_password(password)?;
         let (user, _) = self
-            .user_by_email(email)?
+            .enabled_user(email)?
             .ok_or_else(|| AccountError::UnknownUser(email.to_string()))?;
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "UPDATE users SET password = ?1 WHERE id = ?2",
-            params![hash_password(password), user.id],
-        )?;
-        tx.execute("DELETE FROM sessions WHERE user_id = ?1", params![user.id])?;
-        let tokens = tx.execute(
-            "DELETE FROM api_tokens WHERE user_id = ?1",
-            params![user.id],
-        )?;
-        tx.commit()?;
-        Ok(tokens)
+        Ok(self.db.set_password(user.id, &hash_password(password))?)
     }
 
     /// Disables (or enables again) the user with this e-mail. A disabled user cannot sign
@@ -309,47 +259,29 @@ impl Store {
         disabled: bool,
     ) -> Result<(User, usize), AccountError> {
         let user = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {USER_COLS} FROM users u WHERE u.email = ?1"
-            ))?
-            .query_row(params![email.trim()], user_from_row)
-            .optional()?
-            .ok_or_else(|| AccountError::UnknownUser(email.to_string()))?;
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "UPDATE users SET disabled = ?1 WHERE id = ?2",
-            params![disabled, user.id],
-        )?;
-        if disabled {
-            tx.execute("DELETE FROM sessions WHERE user_id = ?1", params![user.id])?;
-        }
-        let tokens: usize = tx.query_row(
-            "SELECT COUNT(*) FROM api_tokens WHERE user_id = ?1",
-            params![user.id],
-            |r| r.get(0),
-        )?;
-        tx.commit()?;
+            .db
+            .user_by_email(email.trim())?
+            .ok_or_else(|| AccountError::UnknownUser(email.to_string()))?
+            .user;
+        let tokens = self.db.set_disabled(user.id, disabled)?;
         Ok((user, tokens))
     }
 
     /// Every user of `org` (every organisation: None), disabled ones included, each with
     /// whether they are disabled.
-    pub fn accounts(&self, org: Option<&str>) -> Result<Vec<(User, bool)>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {USER_COLS}, u.disabled FROM users u WHERE (?1 IS NULL OR u.org = ?1)
-             ORDER BY u.org, u.email"
-        ))?;
-        let rows = stmt
-            .query_map(params![org], |r| Ok((user_from_row(r)?, r.get(5)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+    pub fn accounts(&mut self, org: Option<&str>) -> Result<Vec<(User, bool)>, StoreError> {
+        Ok(self
+            .db
+            .user_rows(org)?
+            .into_iter()
+            .map(|u| (u.user, u.disabled))
+            .collect())
     }
 
     /// The user whose password this is, or None (unknown e-mail or wrong password, told
     /// apart by neither the answer nor the time it takes).
-    pub fn check_login(&self, email: &str, password: &str) -> Result<Option<User>, StoreError> {
-        let found = self.user_by_email(email.trim())?;
+    pub fn check_login(&mut self, email: &str, password: &str) -> Result<Option<User>, StoreError> {
+        let found = self.enabled_user(email.trim())?;
         let stored = found
             .as_ref()
             .map(|(_, h)| h.as_str())
@@ -375,42 +307,30 @@ impl Store {
     ) -> Result<(String, String), StoreError> {
         let secret = random_hex(32);
         let csrf = random_hex(32);
-        let expires = now + Duration::hours(SESSION_HOURS);
-        self.conn.execute(
-            "DELETE FROM sessions WHERE expires_at < ?1",
-            params![now.to_rfc3339()],
-        )?;
-        self.conn.execute(
-            "INSERT INTO sessions (hash, user_id, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![sha256_hex(&secret), user.id, csrf, now.to_rfc3339(), expires.to_rfc3339()],
+        self.db.insert_session(
+            &SessionRow {
+                hash: sha256_hex(&secret),
+                user_id: user.id,
+                csrf: csrf.clone(),
+                created_at: now,
+                expires_at: now + Duration::hours(SESSION_HOURS),
+            },
+            now,
         )?;
         Ok((secret, csrf))
     }
 
     /// The user and CSRF token of a live session.
     pub fn session(
-        &self,
+        &mut self,
         secret: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(User, String)>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {USER_COLS}, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id
-                 WHERE s.hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0"
-            ))?
-            .query_row(params![sha256_hex(secret), now.to_rfc3339()], |r| {
-                Ok((user_from_row(r)?, r.get(5)?))
-            })
-            .optional()?)
+        self.db.session(&sha256_hex(secret), now)
     }
 
     pub fn end_session(&mut self, secret: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "DELETE FROM sessions WHERE hash = ?1",
-            params![sha256_hex(secret)],
-        )?;
-        Ok(())
+        self.db.delete_session(&sha256_hex(secret))
     }
 
     /// A new API token for the user with this e-mail, shown once.
@@ -421,88 +341,43 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<String, AccountError> {
         let (user, _) = self
-            .user_by_email(email)?
+            .enabled_user(email)?
             .ok_or_else(|| AccountError::UnknownUser(email.to_string()))?;
         let token = format!("vigie_{}", random_hex(32));
-        self.conn.execute(
-            "INSERT INTO api_tokens (hash, user_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![sha256_hex(&token), user.id, name, now.to_rfc3339()],
-        )?;
+        self.db.insert_token(&TokenRow {
+            hash: sha256_hex(&token),
+            user_id: user.id,
+            name: name.to_string(),
+            created_at: now,
+            last_used_at: None,
+        })?;
         Ok(token)
     }
 
     /// The user an API token belongs to (None for an unknown or revoked token, or a
     /// disabled user), and when the token was last used.
-    pub fn token_user(&self, token: &str) -> Result<Option<(User, Option<String>)>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {USER_COLS}, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id
-                 WHERE t.hash = ?1 AND u.disabled = 0"
-            ))?
-            .query_row(params![sha256_hex(token)], |r| {
-                Ok((user_from_row(r)?, r.get(5)?))
-            })
-            .optional()?)
+    pub fn token_user(&mut self, token: &str) -> Result<Option<TokenUser>, StoreError> {
+        self.db.token_user(&sha256_hex(token))
     }
 
     /// Records that a token was used now.
     pub fn touch_token(&mut self, token: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE api_tokens SET last_used_at = ?1 WHERE hash = ?2",
-            params![now.to_rfc3339(), sha256_hex(token)],
-        )?;
-        Ok(())
+        self.db.touch_token(&sha256_hex(token), now)
     }
 
     /// The API tokens of `org` (None: every organisation), or of the user with `email`:
     /// never the secret, which is not stored, but an id to revoke it by.
     pub fn tokens(
-        &self,
+        &mut self,
         org: Option<&str>,
         email: Option<&str>,
     ) -> Result<Vec<TokenInfo>, AccountError> {
-        if let Some(e) = email {
-            let known: bool = self.conn.query_row(
-                "SELECT EXISTS(SELECT 1 FROM users WHERE email = ?1)",
-                params![e.trim()],
-                |r| r.get(0),
-            )?;
-            if !known {
-                return Err(AccountError::UnknownUser(e.to_string()));
-            }
+        if let Some(e) = email
+            && self.db.user_by_email(e.trim())?.is_none()
+        {
+            return Err(AccountError::UnknownUser(e.to_string()));
         }
-        Ok(self.token_rows(org, email.map(str::trim), None)?)
-    }
-
-    fn token_rows(
-        &self,
-        org: Option<&str>,
-        email: Option<&str>,
-        id_prefix: Option<&str>,
-    ) -> Result<Vec<TokenInfo>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT t.hash, u.email, u.org, t.name, t.created_at, t.last_used_at, u.disabled
-             FROM api_tokens t JOIN users u ON u.id = t.user_id
-             WHERE (?1 IS NULL OR u.org = ?1) AND (?2 IS NULL OR u.email = ?2)
-               AND (?3 IS NULL OR substr(t.hash, 1, length(?3)) = ?3)
-             ORDER BY u.org, u.email, t.created_at",
-        )?;
-        let rows = stmt
-            .query_map(params![org, email, id_prefix], |r| {
-                let hash: String = r.get(0)?;
-                Ok(TokenInfo {
-                    id: hash[..TOKEN_ID_LEN].to_string(),
-                    email: r.get(1)?,
-                    org: r.get(2)?,
-                    name: r.get(3)?,
-                    created_at: r.get(4)?,
-                    last_used_at: r.get(5)?,
-                    user_disabled: r.get(6)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        Ok(self.db.tokens(org, email.map(str::trim), None)?)
     }
 
     /// Revokes the API token whose id (or at least its first 6 digits) is `id`: its next
@@ -512,7 +387,7 @@ impl Store {
         if prefix.len() < 6 || prefix.len() > 64 || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(AccountError::UnknownToken(id.to_string()));
         }
-        let mut found = self.token_rows(None, None, Some(&prefix))?;
+        let mut found = self.db.tokens(None, None, Some(&prefix))?;
         if found.len() > 1 {
             return Err(AccountError::AmbiguousToken {
                 id: id.to_string(),
@@ -522,13 +397,13 @@ impl Store {
         let token = found
             .pop()
             .ok_or_else(|| AccountError::UnknownToken(id.to_string()))?;
-        self.conn.execute(
-            "DELETE FROM api_tokens WHERE substr(hash, 1, length(?1)) = ?1",
-            params![prefix],
-        )?;
+        self.db.delete_tokens_by_prefix(&prefix)?;
         Ok(token)
     }
 }
+
+/// The user of an API token, and when the token was last used.
+pub type TokenUser = (User, Option<DateTime<Utc>>);
 
 /// Hex digits of a token's SHA-256 shown as its id.
 pub const TOKEN_ID_LEN: usize = 12;
@@ -592,10 +467,7 @@ mod tests {
             ),
             Err(AccountError::EmailTaken(_))
         ));
-        let stored: String = s
-            .conn
-            .query_row("SELECT password FROM users", [], |r| r.get(0))
-            .unwrap();
+        let stored = s.backend().user_rows(None).unwrap()[0].password.clone();
         assert!(stored.starts_with("$argon2id$"), "{stored}");
         assert!(
             s.check_login("a@example.org", "wrong password")
@@ -633,14 +505,11 @@ mod tests {
         let t = s.create_token("a@example.org", "script", now).unwrap();
         assert_eq!(s.token_user(&t).unwrap().unwrap().0.email, "a@example.org");
         assert!(s.token_user("vigie_0000").unwrap().is_none());
-        let in_db: i64 = s
-            .conn
-            .query_row(
-                "SELECT COUNT(*) FROM api_tokens WHERE hash = ?1",
-                [&t],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(in_db, 0, "the token itself is never stored");
+        let rows = s.backend().token_rows().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(
+            rows.iter().all(|r| r.hash != t && r.hash == sha256_hex(&t)),
+            "the token itself is never stored"
+        );
     }
 }

@@ -16,7 +16,6 @@
 use super::{AuditProblem, Store, StoreError};
 use crate::case::event::{chain_hash, genesis_hash};
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::params;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
@@ -57,26 +56,30 @@ pub enum CheckpointError {
 }
 
 /// A checkpoint of every organisation's cases.
-pub fn checkpoint(store: &Store, now: DateTime<Utc>) -> Result<Checkpoint, StoreError> {
+pub fn checkpoint(store: &mut Store, now: DateTime<Utc>) -> Result<Checkpoint, StoreError> {
     build(store, None, now)
 }
 
 /// A checkpoint of one organisation's cases only: what its DPO may receive.
 pub fn checkpoint_of(
-    store: &Store,
+    store: &mut Store,
     org: &str,
     now: DateTime<Utc>,
 ) -> Result<Checkpoint, StoreError> {
     build(store, Some(org), now)
 }
 
-fn build(store: &Store, org: Option<&str>, now: DateTime<Utc>) -> Result<Checkpoint, StoreError> {
-    let mut stmt = store
-        .conn
-        .prepare("SELECT org, id FROM cases WHERE (?1 IS NULL OR org = ?1) ORDER BY org, id")?;
-    let ids: Vec<(String, String)> = stmt
-        .query_map(params![org], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
+fn build(
+    store: &mut Store,
+    org: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Checkpoint, StoreError> {
+    let ids: Vec<(String, String)> = store
+        .backend()
+        .heads(org)?
+        .into_iter()
+        .map(|h| (h.org, h.id))
+        .collect();
     let mut cases = Vec::with_capacity(ids.len());
     for (org, case) in ids {
         let (events, head) = head_of(store, &org, &case, None)?;
@@ -101,35 +104,30 @@ fn build(store: &Store, org: Option<&str>, now: DateTime<Utc>) -> Result<Checkpo
 /// them, recomputed from each event's stored content (never from its stored hash) and
 /// following the sequence numbers from 1: a gap ends the walk.
 fn head_of(
-    store: &Store,
+    store: &mut Store,
     org: &str,
     case: &str,
     limit: Option<i64>,
 ) -> Result<(i64, String), StoreError> {
-    let mut stmt = store.conn.prepare_cached(
-        "SELECT seq, at, recorded_at, actor, kind, payload FROM events
-         WHERE org = ?1 AND case_id = ?2 AND seq <= ?3 ORDER BY seq",
-    )?;
-    let mut rows = stmt.query(params![org, case, limit.unwrap_or(i64::MAX)])?;
+    let rows = store.backend().events(org, case, limit)?;
     let mut head = genesis_hash(org, case);
     let mut n = 0;
-    while let Some(r) = rows.next()? {
-        let seq: i64 = r.get(0)?;
-        if seq != n + 1 {
+    for r in rows {
+        if r.seq != n + 1 {
             break;
         }
         head = chain_hash(
             org,
             case,
-            seq,
-            &r.get::<_, String>(1)?,
-            &r.get::<_, String>(2)?,
-            &r.get::<_, String>(3)?,
-            &r.get::<_, String>(4)?,
-            &r.get::<_, String>(5)?,
+            r.seq,
+            &r.at,
+            &r.recorded_at,
+            &r.actor,
+            &r.kind,
+            &r.payload,
             &head,
         );
-        n = seq;
+        n = r.seq;
     }
     Ok((n, head))
 }
@@ -137,16 +135,12 @@ fn head_of(
 /// Compares the store with a checkpoint taken earlier: each checkpointed case must still
 /// exist, hold at least as many events, and its first events must hash to the
 /// checkpointed head. Cases added or grown since are fine.
-pub fn verify_against(store: &Store, cp: &Checkpoint) -> Result<Vec<AuditProblem>, StoreError> {
+pub fn verify_against(store: &mut Store, cp: &Checkpoint) -> Result<Vec<AuditProblem>, StoreError> {
     let mut problems = Vec::new();
     let when = cp.at.to_rfc3339_opts(SecondsFormat::Secs, true);
     for c in &cp.cases {
-        let exists: bool = store.conn.query_row(
-            "SELECT EXISTS(SELECT 1 FROM cases WHERE org = ?1 AND id = ?2)
-             OR EXISTS(SELECT 1 FROM events WHERE org = ?1 AND case_id = ?2)",
-            params![c.org, c.case],
-            |r| r.get(0),
-        )?;
+        let exists = store.exists(&c.org, &c.case)?
+            || !store.backend().events(&c.org, &c.case, None)?.is_empty();
         let (n, head) = head_of(store, &c.org, &c.case, Some(c.events))?;
         let problem = if !exists {
             format!(
@@ -356,9 +350,9 @@ mod tests {
 
     #[test]
     fn an_organisation_checkpoint_holds_its_cases_only() {
-        let (_dir, store) = store_with_two_orgs();
+        let (_dir, mut store) = store_with_two_orgs();
         let now = Utc::now();
-        let acme = checkpoint_of(&store, "acme", now).unwrap();
+        let acme = checkpoint_of(&mut store, "acme", now).unwrap();
         let text = acme.to_text();
         assert!(text.contains("scope org acme"), "{text}");
         assert!(
@@ -366,17 +360,17 @@ mod tests {
             "{text}"
         );
         assert_eq!(acme.cases.len(), 2);
-        let all = checkpoint(&store, now).unwrap();
+        let all = checkpoint(&mut store, now).unwrap();
         assert_eq!(all.cases.len(), 3);
         assert_eq!(Checkpoint::parse(&all.to_text()), Ok(all.clone()));
-        assert!(verify_against(&store, &all).unwrap().is_empty());
-        assert!(verify_against(&store, &acme).unwrap().is_empty());
+        assert!(verify_against(&mut store, &all).unwrap().is_empty());
+        assert!(verify_against(&mut store, &acme).unwrap().is_empty());
     }
 
     #[test]
     fn an_edited_checkpoint_does_not_parse() {
-        let (_dir, store) = store_with_two_orgs();
-        let text = checkpoint(&store, Utc::now()).unwrap().to_text();
+        let (_dir, mut store) = store_with_two_orgs();
+        let text = checkpoint(&mut store, Utc::now()).unwrap().to_text();
         let edited = text.replacen("case acme b1 1 ", "case acme b1 2 ", 1);
         assert_ne!(edited, text);
         assert!(matches!(

@@ -1,22 +1,25 @@
-//! The store: one SQLite file holding the event log (the breach register), the pinned
-//! workflow texts and a small projection of each case for listing. Every command runs
-//! in one IMMEDIATE transaction: read the log, decide, append, or write nothing.
+//! The store: the event log (the breach register), the pinned workflow texts and a
+//! small projection of each case for listing, over a backend (`sqlite`, or PostgreSQL)
+//! chosen by the database URL. Every command runs in one write transaction of the
+//! backend: lock the case, read the log, decide, append, or write nothing. Deciding,
+//! sealing the chain, folding and planning reminders happen here, once for every backend.
 //!
 //! Every query takes the organisation, so one organisation never reads another's cases.
 
-mod accounts;
+pub(crate) mod accounts;
 pub mod backend;
 pub mod checkpoint;
 pub mod copy;
 mod orgs;
-mod schema;
+pub mod postgres;
+pub mod sqlite;
 
 pub use accounts::{AccountError, MIN_PASSWORD, Role, TOKEN_ID_LEN, TokenInfo, User, random_hex};
 
 use crate::case::{self, Case, Command, EventBody, Recorded, Rejected};
 use crate::workflow::{Workflow, WorkflowErrors, WorkflowSet, compile};
+use backend::{Backend, CaseHead, CaseTx, EventRow, NewEvent, PinnedWorkflow};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -48,13 +51,6 @@ pub enum StoreError {
         expected: i64,
         actual: i64,
     },
-    #[error("database {path}: {source}")]
-    Open {
-        path: String,
-        source: rusqlite::Error,
-    },
-    #[error("database: {0}")]
-    Sql(#[from] rusqlite::Error),
     /// The database cannot be opened or reached (`db` never carries a password).
     #[error("database {db}: {reason}")]
     Unavailable { db: String, reason: String },
@@ -80,8 +76,6 @@ impl StoreError {
     /// True when another writer holds the database: worth retrying, not the caller's fault.
     pub fn is_busy(&self) -> bool {
         matches!(self, StoreError::Busy(_))
-            || matches!(self, StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))
-            if f.code == rusqlite::ErrorCode::DatabaseBusy)
     }
 
     /// True for what the caller can correct (the edges answer exit 2, HTTP 4xx); false
@@ -139,7 +133,7 @@ pub struct Loaded {
 }
 
 pub struct Store {
-    conn: Connection,
+    db: Box<dyn Backend>,
     /// Pinned workflows compiled once per process, by hash.
     compiled: HashMap<String, Arc<Workflow>>,
 }
@@ -152,88 +146,98 @@ pub struct AuditProblem {
     pub problem: String,
 }
 
+/// The one place a `postgres://` URL becomes a backend.
+fn open_postgres(_url: &str) -> Result<Box<dyn Backend>, StoreError> {
+    Err(StoreError::BadUrl(
+        "vigie was built without PostgreSQL".into(),
+    ))
+}
+
+/// A URL's scheme (before `:`), when it has one that is not a Windows drive letter.
+fn scheme_of(url: &str) -> Option<&str> {
+    let (scheme, _) = url.split_once(':')?;
+    (scheme.len() > 1
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+    .then_some(scheme)
+}
+
 impl Store {
+    /// Opens the SQLite database file at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let wrap = |source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
+        Store::with(Box::new(sqlite::Sqlite::open(path)?))
+    }
+
+    /// Opens the database a URL names: a path, `sqlite://PATH` or `sqlite:PATH` (SQLite),
+    /// `postgres://...` or `postgresql://...` (PostgreSQL). Errors never quote a password.
+    pub fn open_url(url: &str) -> Result<Store, StoreError> {
+        let path = match scheme_of(url) {
+            None => url,
+            Some("sqlite") => {
+                let rest = &url["sqlite:".len()..];
+                rest.strip_prefix("//").unwrap_or(rest)
+            }
+            Some("postgres" | "postgresql") => return Store::with(open_postgres(url)?),
+            Some(other) => {
+                return Err(StoreError::BadUrl(format!(
+                    "database URL scheme {} is not supported (a path, sqlite://PATH or postgres://...)",
+                    crate::util::quote(other)
+                )));
+            }
         };
-        let conn = Connection::open(path).map_err(wrap)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(wrap)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(wrap)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(wrap)?;
-        schema::migrate(&conn).map_err(wrap)?;
+        if path.is_empty() {
+            return Err(StoreError::BadUrl(
+                "the database URL names no file (sqlite://PATH)".into(),
+            ));
+        }
+        Store::open(Path::new(path))
+    }
+
+    /// A store over an opened backend: refuses a half-copied database, and gives the
+    /// ledger its key if the backend's migrations did not.
+    pub fn with(mut db: Box<dyn Backend>) -> Result<Store, StoreError> {
+        copy::check_complete(db.as_mut())?;
+        if db.meta("ledger_key")?.is_none() {
+            db.init_meta("ledger_key", &random_hex(32))?;
+        }
         Ok(Store {
-            conn,
+            db,
             compiled: HashMap::new(),
         })
     }
 
-    fn read_events(
-        conn: &Connection,
-        org: &str,
-        case_id: &str,
-    ) -> Result<Vec<Recorded>, StoreError> {
-        let mut stmt = conn.prepare_cached(
-            "SELECT seq, at, recorded_at, actor, payload, prev_hash, hash FROM events
-             WHERE org = ?1 AND case_id = ?2 ORDER BY seq",
-        )?;
-        let rows = stmt.query_map(params![org, case_id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, at, recorded_at, actor, payload, prev_hash, hash) = row?;
-            let corrupt = |reason: String| StoreError::Corrupt {
-                case: case_id.to_string(),
-                seq,
-                reason,
-            };
-            // Not the parser's message: it may quote a stored value.
-            let body: EventBody = serde_json::from_str(&payload).map_err(|e| {
-                corrupt(format!(
-                    "its content is not an event ({:?} error at column {})",
-                    e.classify(),
-                    e.column()
-                ))
-            })?;
-            let parse = |s: &str| {
-                DateTime::parse_from_rfc3339(s)
-                    .map(|d| d.with_timezone(&Utc))
-                    .map_err(|e| corrupt(format!("{s}: {e}")))
-            };
-            out.push(Recorded {
-                org: org.to_string(),
-                case_id: case_id.to_string(),
-                seq,
-                at: parse(&at)?,
-                recorded_at: parse(&recorded_at)?,
-                actor,
-                body,
-                payload,
-                prev_hash,
-                hash,
-            });
-        }
-        Ok(out)
+    /// `sqlite` or `postgres`.
+    pub fn kind(&self) -> &'static str {
+        self.db.kind()
+    }
+
+    /// The database, for messages (never with a password).
+    pub fn describe(&self) -> String {
+        self.db.describe()
+    }
+
+    /// The backend, for the modules above it (outbox, notify, copy).
+    pub fn backend(&mut self) -> &mut dyn Backend {
+        self.db.as_mut()
+    }
+
+    /// Tells every running dispatcher that timers may have changed. Never fails.
+    pub fn wake(&mut self) {
+        self.db.poke();
     }
 
     /// A case, its pinned workflow and its log.
     pub fn load(&mut self, org: &str, case_id: &str) -> Result<Loaded, StoreError> {
-        load_from(&self.conn, &mut self.compiled, org, case_id)
+        let head = self.db.head(org, case_id)?;
+        let rows = match &head {
+            Some(_) => self.db.events(org, case_id, None)?,
+            None => Vec::new(),
+        };
+        let db = &mut self.db;
+        load_from(head, rows, &mut self.compiled, org, case_id, |h| {
+            db.workflow(h)
+        })
     }
 
     /// The cases `ids` of `org`, for a list: a case that cannot be read back is set
@@ -287,17 +291,10 @@ impl Store {
             return Err(StoreError::BadCaseId(id.to_string()));
         }
         let bodies = case::decide(&wf, None, cmd, now)?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = self.db.begin()?;
         let id = match case_id {
             Some(id) => {
-                let exists: bool = tx.query_row(
-                    "SELECT EXISTS(SELECT 1 FROM cases WHERE org = ?1 AND id = ?2)",
-                    params![org, id],
-                    |r| r.get(0),
-                )?;
-                if exists {
+                if tx.case_exists(org, id)? {
                     return Err(StoreError::CaseExists(id.to_string()));
                 }
                 id.to_string()
@@ -306,43 +303,40 @@ impl Store {
                 // The next free number of the year's series, from a counter (no scan of
                 // every case); numbers taken by ids chosen by hand are skipped.
                 let prefix = format!("{}-{}-", wf.id, now.format("%Y"));
-                let mut n: i64 = tx
-                    .query_row(
-                        "SELECT last FROM case_counters WHERE org = ?1 AND prefix = ?2",
-                        params![org, prefix],
-                        |r| r.get(0),
-                    )
-                    .optional()?
-                    .unwrap_or(0);
-                let mut taken = tx.prepare_cached(
-                    "SELECT EXISTS(SELECT 1 FROM cases WHERE org = ?1 AND id = ?2)",
-                )?;
+                let mut n = tx.take_counter(org, &prefix)?;
                 let id = loop {
                     n += 1;
                     let id = format!("{prefix}{n:04}");
-                    if !taken.query_row(params![org, id], |r| r.get::<_, bool>(0))? {
+                    if !tx.case_exists(org, &id)? {
                         break id;
                     }
                 };
-                tx.execute(
-                    "INSERT INTO case_counters (org, prefix, last) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (org, prefix) DO UPDATE SET last = excluded.last",
-                    params![org, prefix, n],
-                )?;
+                tx.set_counter(org, &prefix, n)?;
                 id
             }
         };
-        tx.execute(
-            "INSERT OR IGNORE INTO workflows (hash, id, origin, source, stored_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![wf.hash, wf.id, wf.origin, wf.source, now.to_rfc3339()],
-        )?;
-        tx.execute(
-            "INSERT INTO cases (org, id, workflow, workflow_hash, title, opened_at, seq, last_hash, closed, next_due)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, '', 0, NULL)",
-            params![org, id, wf.id, wf.hash, title_of(cmd), now.to_rfc3339()],
-        )?;
+        tx.pin_workflow(&PinnedWorkflow {
+            hash: wf.hash.clone(),
+            id: wf.id.clone(),
+            origin: wf.origin.clone(),
+            source: wf.source.clone(),
+            stored_at: now,
+        })?;
+        let mut head = CaseHead {
+            org: org.to_string(),
+            id: id.clone(),
+            workflow: wf.id.clone(),
+            workflow_hash: wf.hash.clone(),
+            title: title_of(cmd),
+            opened_at: now,
+            seq: 0,
+            last_hash: String::new(),
+            closed: false,
+            next_due: None,
+        };
+        tx.insert_case(&head)?;
         let prev = case::event::genesis_hash(org, &id);
-        let (events, case) = append(&tx, &wf, org, &id, None, &prev, 0, bodies, actor, now)?;
+        let (events, case) = append(tx.as_mut(), &wf, &mut head, None, &prev, bodies, actor, now)?;
         tx.commit()?;
         self.compiled.insert(wf.hash.clone(), wf.clone());
         Ok(Loaded {
@@ -375,16 +369,23 @@ impl Store {
         now: DateTime<Utc>,
         expected_seq: Option<i64>,
     ) -> Result<Loaded, StoreError> {
-        // IMMEDIATE takes the write lock before reading, so two writers to one case
-        // are serialised: the second decides on the log the first wrote.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // The case is locked before it is read, so two writers to one case are
+        // serialised: the second decides on the log the first wrote.
+        let mut tx = self.db.begin()?;
+        let head = tx.lock_case(org, case_id)?;
+        let rows = match &head {
+            Some(_) => tx.events(org, case_id)?,
+            None => Vec::new(),
+        };
+        let mut head_row = head.clone();
         let Loaded {
             workflow: wf,
             case,
             mut events,
-        } = load_from(&tx, &mut self.compiled, org, case_id)?;
+        } = load_from(head, rows, &mut self.compiled, org, case_id, |h| {
+            tx.workflow(h)
+        })?;
+        let mut head = head_row.take().expect("load_from found the case");
         if let Some(expected) = expected_seq
             && expected != case.seq
         {
@@ -396,15 +397,13 @@ impl Store {
         }
         let bodies = case::decide(&wf, Some(&case), cmd, now)?;
         let prev = case.last_hash.clone();
-        let seq = case.seq;
+        head.seq = case.seq;
         let (new, case) = append(
-            &tx,
+            tx.as_mut(),
             &wf,
-            org,
-            case_id,
+            &mut head,
             Some(case),
             &prev,
-            seq,
             bodies,
             actor,
             now,
@@ -419,77 +418,58 @@ impl Store {
     }
 
     /// Every case of the organisation (open ones first, nearest deadline first).
-    pub fn case_ids(&self, org: &str, include_closed: bool) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id FROM cases WHERE org = ?1 AND (?2 OR closed = 0)
-             ORDER BY closed, next_due IS NULL, next_due, opened_at",
-        )?;
-        let ids = stmt
-            .query_map(params![org, include_closed], |r| r.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
-        Ok(ids)
+    pub fn case_ids(&mut self, org: &str, include_closed: bool) -> Result<Vec<String>, StoreError> {
+        self.db.case_ids(org, include_closed)
     }
 
     /// Every case of the organisation, in the order they were opened.
-    pub fn case_ids_by_opening(&self, org: &str) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id FROM cases WHERE org = ?1 ORDER BY opened_at, id")?;
-        let ids = stmt
-            .query_map(params![org], |r| r.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
-        Ok(ids)
+    pub fn case_ids_by_opening(&mut self, org: &str) -> Result<Vec<String>, StoreError> {
+        self.db.case_ids_by_opening(org)
     }
 
     /// The sequence number of a case's last event: a cheap check that a cached copy is
     /// still current.
-    pub fn case_seq(&self, org: &str, case_id: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT seq FROM cases WHERE org = ?1 AND id = ?2")?
-            .query_row(params![org, case_id], |r| r.get(0))
-            .optional()?)
+    pub fn case_seq(&mut self, org: &str, case_id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.db.head(org, case_id)?.map(|h| h.seq))
     }
 
-    pub fn exists(&self, org: &str, case_id: &str) -> Result<bool, StoreError> {
-        Ok(self.conn.query_row(
-            "SELECT EXISTS(SELECT 1 FROM cases WHERE org = ?1 AND id = ?2)",
-            params![org, case_id],
-            |r| r.get(0),
-        )?)
+    pub fn exists(&mut self, org: &str, case_id: &str) -> Result<bool, StoreError> {
+        Ok(self.db.head(org, case_id)?.is_some())
+    }
+
+    /// When an event of `org` last met a legal deadline (a notification to an authority,
+    /// a complaint): when it was recorded.
+    pub fn last_deadline_event(&mut self, org: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.db.last_deadline_event(org)
+    }
+
+    /// A small value kept by the program (`meta`), by key.
+    pub fn meta(&mut self, key: &str) -> Result<Option<String>, StoreError> {
+        self.db.meta(key)
+    }
+
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.db.set_meta(key, value)
     }
 
     /// Recomputes every hash chain; names each case and sequence number that differs.
-    pub fn verify(&self) -> Result<(usize, usize, Vec<AuditProblem>), StoreError> {
+    pub fn verify(&mut self) -> Result<(usize, usize, Vec<AuditProblem>), StoreError> {
         let mut problems = Vec::new();
-        let mut cases = self
-            .conn
-            .prepare("SELECT org, id, seq, last_hash FROM cases ORDER BY org, id")?;
-        let cases: Vec<(String, String, i64, String)> = cases
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-            .collect::<Result<_, _>>()?;
-        let mut stmt = self.conn.prepare(
-            "SELECT seq, at, recorded_at, actor, kind, payload, prev_hash, hash FROM events
-             WHERE org = ?1 AND case_id = ?2 ORDER BY seq",
-        )?;
+        let heads = self.db.heads(None)?;
         let mut n_events = 0;
-        for (org, id, seq, last_hash) in &cases {
+        // Each case must read back: a chain can be intact around an event the program
+        // cannot parse (a time RFC 3339 cannot write), and then the case is lost to every
+        // list and reminder. An altered pinned text is reported below.
+        let mut compiled = HashMap::new();
+        let mut unreadable = Vec::new();
+        let mut opened_with = Vec::new();
+        for h in &heads {
+            let (org, id, seq, last_hash) = (&h.org, &h.id, h.seq, &h.last_hash);
+            let rows = self.db.events(org, id, None)?;
             let mut prev = case::event::genesis_hash(org, id);
             let mut expected_seq = 1;
-            let rows = stmt.query_map(params![org, id], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, String>(7)?,
-                ))
-            })?;
-            for row in rows {
-                let (s, at, recorded_at, actor, kind, payload, prev_hash, hash) = row?;
+            for e in &rows {
+                let s = e.seq;
                 n_events += 1;
                 let mut say = |problem: String| {
                     problems.push(AuditProblem {
@@ -503,27 +483,27 @@ impl Store {
                         "sequence number {s} where {expected_seq} was expected: an event is missing"
                     ));
                 }
-                if prev_hash != prev {
+                if e.prev_hash != prev {
                     say("its previous-hash link does not match the event before it".into());
                 }
                 let again = case::event::chain_hash(
                     org,
                     id,
                     s,
-                    &at,
-                    &recorded_at,
-                    &actor,
-                    &kind,
-                    &payload,
-                    &prev_hash,
+                    &e.at,
+                    &e.recorded_at,
+                    &e.actor,
+                    &e.kind,
+                    &e.payload,
+                    &e.prev_hash,
                 );
-                if again != hash {
+                if again != e.hash {
                     say("its content does not match its hash: the event was altered".into());
                 }
-                prev = hash;
+                prev = e.hash.clone();
                 expected_seq = s + 1;
             }
-            if expected_seq - 1 != *seq || prev != *last_hash {
+            if expected_seq - 1 != seq || prev != *last_hash {
                 problems.push(AuditProblem {
                     case: id.clone(),
                     seq: expected_seq,
@@ -534,19 +514,26 @@ impl Store {
                     ),
                 });
             }
-        }
-        // Each case must read back: a chain can be intact around an event the program
-        // cannot parse (a time RFC 3339 cannot write), and then the case is lost to every
-        // list and reminder. An altered pinned text is reported below.
-        let mut compiled = HashMap::new();
-        for (org, id, _, _) in &cases {
-            match load_from(&self.conn, &mut compiled, org, id) {
-                Err(StoreError::Corrupt { seq, reason, .. }) => problems.push(AuditProblem {
+            // The workflow its (hashed) opening event names.
+            opened_with.push(rows.iter().find(|e| e.seq == 1).map(|e| {
+                serde_json::from_str::<serde_json::Value>(&e.payload)
+                    .ok()
+                    .and_then(|v| {
+                        v.get("workflow_hash")
+                            .and_then(|h| h.as_str())
+                            .map(str::to_string)
+                    })
+            }));
+            let db = &mut self.db;
+            match load_from(Some(h.clone()), rows, &mut compiled, org, id, |hash| {
+                db.workflow(hash)
+            }) {
+                Err(StoreError::Corrupt { seq, reason, .. }) => unreadable.push(AuditProblem {
                     case: id.clone(),
                     seq,
                     problem: format!("the case cannot be read back: {reason}"),
                 }),
-                Err(e @ StoreError::PinnedWorkflow { .. }) => problems.push(AuditProblem {
+                Err(e @ StoreError::PinnedWorkflow { .. }) => unreadable.push(AuditProblem {
                     case: id.clone(),
                     seq: 1,
                     problem: format!("the case cannot be read back: {e}"),
@@ -554,44 +541,32 @@ impl Store {
                 _ => {}
             }
         }
+        problems.extend(unreadable);
         // The pinned workflow texts: each must still hash to its key, and each case must
         // point at the workflow its (hashed) opening event names.
         let altered: Vec<String> = self
-            .conn
-            .prepare("SELECT hash, source FROM workflows")?
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-            .filter_map(|r| r.ok())
-            .filter(|(h, src)| crate::workflow::sha256_hex(src) != *h)
-            .map(|(h, _)| h)
+            .db
+            .workflows()?
+            .into_iter()
+            .filter(|w| crate::workflow::sha256_hex(&w.source) != w.hash)
+            .map(|w| w.hash)
             .collect();
-        let mut pinned = self.conn.prepare(
-            "SELECT c.id, c.workflow_hash, e.payload FROM cases c JOIN events e
-             ON e.org = c.org AND e.case_id = c.id AND e.seq = 1 ORDER BY c.org, c.id",
-        )?;
-        let rows: Vec<(String, String, String)> = pinned
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<_, _>>()?;
-        for (case, hash, payload) in rows {
-            if altered.contains(&hash) {
+        for (h, opened) in heads.iter().zip(opened_with) {
+            // A case without a first event is reported above.
+            let Some(opened) = opened else { continue };
+            if altered.contains(&h.workflow_hash) {
                 problems.push(AuditProblem {
-                    case: case.clone(),
+                    case: h.id.clone(),
                     seq: 1,
                     problem: format!(
                         "the workflow text it pinned (sha256 {}…) was altered",
-                        short(&hash)
+                        short(&h.workflow_hash)
                     ),
                 });
             }
-            let opened: Option<String> = serde_json::from_str::<serde_json::Value>(&payload)
-                .ok()
-                .and_then(|v| {
-                    v.get("workflow_hash")
-                        .and_then(|h| h.as_str())
-                        .map(str::to_string)
-                });
-            if opened.as_deref() != Some(hash.as_str()) {
+            if opened.as_deref() != Some(h.workflow_hash.as_str()) {
                 problems.push(AuditProblem {
-                    case,
+                    case: h.id.clone(),
                     seq: 1,
                     problem: "the case points at another workflow than the one it was opened with"
                         .into(),
@@ -599,56 +574,84 @@ impl Store {
             }
         }
         // Events whose case row is gone.
-        let orphans: Vec<(String, i64)> = self
-            .conn
-            .prepare(
-                "SELECT e.case_id, MIN(e.seq) FROM events e LEFT JOIN cases c
-                 ON c.org = e.org AND c.id = e.case_id WHERE c.id IS NULL GROUP BY e.org, e.case_id",
-            )?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        for (case, seq) in orphans {
+        for (_, case, seq) in self.db.orphan_events()? {
             problems.push(AuditProblem {
                 case,
                 seq,
                 problem: "events of a case that is no longer in the register".into(),
             });
         }
-        Ok((cases.len(), n_events, problems))
-    }
-
-    /// The connection, for modules that add their own tables (outbox, ledger).
-    pub fn conn(&mut self) -> &mut Connection {
-        &mut self.conn
+        Ok((heads.len(), n_events, problems))
     }
 }
 
-/// Reads a case and its log through `conn` (the store's connection or a transaction on
-/// it), compiling its pinned workflow once per process.
+/// Parses a case's stored events (a row the program cannot read is corrupt, never a
+/// panic); the parser's message is not kept, it may quote a stored value.
+fn parse_events(
+    org: &str,
+    case_id: &str,
+    rows: Vec<EventRow>,
+) -> Result<Vec<Recorded>, StoreError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let seq = row.seq;
+        let corrupt = |reason: String| StoreError::Corrupt {
+            case: case_id.to_string(),
+            seq,
+            reason,
+        };
+        let body: EventBody = serde_json::from_str(&row.payload).map_err(|e| {
+            corrupt(format!(
+                "its content is not an event ({:?} error at column {})",
+                e.classify(),
+                e.column()
+            ))
+        })?;
+        let parse = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|d| d.with_timezone(&Utc))
+                .map_err(|e| corrupt(format!("{s}: {e}")))
+        };
+        out.push(Recorded {
+            org: org.to_string(),
+            case_id: case_id.to_string(),
+            seq,
+            at: parse(&row.at)?,
+            recorded_at: parse(&row.recorded_at)?,
+            actor: row.actor,
+            body,
+            payload: row.payload,
+            prev_hash: row.prev_hash,
+            hash: row.hash,
+        });
+    }
+    Ok(out)
+}
+
+/// Folds a case from its head and log as read (by the store or inside a transaction),
+/// compiling its pinned workflow once per process (`workflow` fetches the text).
 fn load_from(
-    conn: &Connection,
+    head: Option<CaseHead>,
+    rows: Vec<EventRow>,
     compiled: &mut HashMap<String, Arc<Workflow>>,
     org: &str,
     case_id: &str,
+    workflow: impl FnOnce(&str) -> Result<Option<PinnedWorkflow>, StoreError>,
 ) -> Result<Loaded, StoreError> {
-    let hash: String = conn
-        .query_row(
-            "SELECT workflow_hash FROM cases WHERE org = ?1 AND id = ?2",
-            params![org, case_id],
-            |r| r.get(0),
-        )
-        .optional()?
-        .ok_or_else(|| StoreError::UnknownCase(case_id.to_string()))?;
-    let events = Store::read_events(conn, org, case_id)?;
+    let hash = head
+        .ok_or_else(|| StoreError::UnknownCase(case_id.to_string()))?
+        .workflow_hash;
+    let events = parse_events(org, case_id, rows)?;
     let workflow = match compiled.get(&hash) {
         Some(wf) => wf.clone(),
         None => {
-            let (origin, source): (String, String) = conn.query_row(
-                "SELECT origin, source FROM workflows WHERE hash = ?1",
-                [&hash],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            let wf = compile_pinned(case_id, &hash, &origin, &source)?;
+            let pinned = workflow(&hash)?.ok_or_else(|| {
+                StoreError::Db(format!(
+                    "case {} pins a workflow that is not stored",
+                    crate::util::quote(case_id)
+                ))
+            })?;
+            let wf = compile_pinned(case_id, &hash, &pinned.origin, &pinned.source)?;
             compiled.insert(hash, wf.clone());
             wf
         }
@@ -707,70 +710,60 @@ fn title_of(cmd: &Command) -> String {
     }
 }
 
-/// Seals and inserts events, then updates the case's projection. Inside a transaction.
+/// Seals and inserts events, then updates the case's projection (`head`) and its
+/// reminders. Inside the caller's transaction.
 #[allow(clippy::too_many_arguments)]
 fn append(
-    tx: &rusqlite::Transaction,
+    tx: &mut dyn CaseTx,
     wf: &Workflow,
-    org: &str,
-    case_id: &str,
+    head: &mut CaseHead,
     case: Option<Case>,
     prev_hash: &str,
-    seq: i64,
     bodies: Vec<(DateTime<Utc>, EventBody)>,
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<(Vec<Recorded>, Case), StoreError> {
+    let (org, case_id) = (head.org.clone(), head.id.clone());
     let mut out = Vec::new();
     let mut prev = prev_hash.to_string();
-    let mut seq = seq;
+    let mut seq = head.seq;
     let mut case = case;
     let owners_before = case
         .as_ref()
         .and_then(|c| c.facts.get(crate::outbox::delivery::OWNERS).cloned());
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO events (org, case_id, seq, at, recorded_at, actor, kind, payload, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?;
     for (at, body) in bodies {
         seq += 1;
-        let ev = Recorded::seal(org, case_id, seq, at, now, actor, body, &prev);
-        insert.execute(params![
-            org,
-            case_id,
-            seq,
-            ev.at_text(),
-            ev.recorded_at_text(),
-            ev.actor,
-            ev.body.kind(),
-            ev.payload,
-            ev.prev_hash,
-            ev.hash
-        ])?;
+        let ev = Recorded::seal(&org, &case_id, seq, at, now, actor, body, &prev);
+        tx.insert_event(&NewEvent {
+            org: &org,
+            case_id: &case_id,
+            row: EventRow {
+                seq,
+                at: ev.at_text(),
+                recorded_at: ev.recorded_at_text(),
+                actor: ev.actor.clone(),
+                kind: ev.body.kind().to_string(),
+                payload: ev.payload.clone(),
+                prev_hash: ev.prev_hash.clone(),
+                hash: ev.hash.clone(),
+            },
+        })?;
         case = Some(case::evolve(wf, case, &ev));
         prev = ev.hash.clone();
         out.push(ev);
     }
     let case = case.expect("at least one event");
     let views = case::clocks(wf, &case, now);
-    let next_due = case::clock::nearest_due(&views).map(|d| d.to_rfc3339());
-    tx.execute(
-        "UPDATE cases SET seq = ?3, last_hash = ?4, closed = ?5, next_due = ?6, title = ?7
-         WHERE org = ?1 AND id = ?2",
-        params![
-            org,
-            case_id,
-            case.seq,
-            case.last_hash,
-            case.is_closed(wf),
-            next_due,
-            case.title
-        ],
-    )?;
+    head.seq = case.seq;
+    head.last_hash = case.last_hash.clone();
+    head.closed = case.is_closed(wf);
+    head.next_due = case::clock::nearest_due(&views);
+    head.title = case.title.clone();
+    tx.update_head(head)?;
     // New recipients: the reminders that could not reach the old ones go out again
     // (before `sync`, which cancels those the clocks no longer want).
     if case.facts.get(crate::outbox::delivery::OWNERS) != owners_before.as_ref() {
-        crate::outbox::delivery::requeue_for_new_recipients(tx, org, Some(case_id), now)?;
+        tx.requeue_for_new_recipients(&org, Some(&case_id), now)?;
     }
     // The reminders follow the case in the same transaction: none can be lost between.
     crate::outbox::sync(tx, wf, &case, now)?;

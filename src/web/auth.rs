@@ -80,7 +80,6 @@ async fn authenticate(app: &Arc<App>, parts: &Parts) -> Result<Option<Caller>, W
                 // "Last used" to the minute: one write a minute per token, not per request.
                 let now = crate::time::now();
                 let stale = last_used
-                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
                     .is_none_or(|t| now.signed_duration_since(t) > chrono::Duration::minutes(1));
                 if stale {
                     app.write(move |_, s| Ok(s.touch_token(&token, now)?))

@@ -207,60 +207,48 @@ impl Vigie {
                     format!("SELECT row_to_json(t)::text FROM {table} t ORDER BY {order}")
                 }
             };
-            for cells in self.query(&sql) {
+            for row in self.sql(&sql, &[]) {
+                let cells: Vec<String> = row.iter().map(Value::to_string).collect();
                 rows.push(format!("{table}: {}", cells.join(" | ")));
             }
         }
         Snapshot(rows)
     }
 
-    /// The rows of a query, each cell as text (`NULL` for a null); panics on an error.
-    /// Write literals into the SQL: placeholders differ between the backends.
+    /// One SQL statement run behind the binary's back, for tests that inspect or tamper
+    /// with the database: SQLite's file through Python's sqlite3 (as anyone holding the
+    /// file could), PostgreSQL through its own client. Placeholders `?1` or `?` (turned
+    /// into `$1` for PostgreSQL). The rows, or the database's refusal.
+    pub fn try_sql(&self, sql: &str, params: &[Value]) -> Result<SqlDone, String> {
+        match &self.db {
+            Target::Sqlite(path) => raw_sql(path, "one", sql, params),
+            Target::Postgres(url) => db::pg_sql(url, sql, params),
+        }
+    }
+
+    /// [`Vigie::try_sql`] that must succeed; its rows.
     #[track_caller]
-    pub fn query(&self, sql: &str) -> Vec<Vec<String>> {
-        self.db.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    pub fn sql(&self, sql: &str, params: &[Value]) -> Vec<Vec<Value>> {
+        self.try_sql(sql, params)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .rows
     }
 
-    /// [`Vigie::query`] that may fail (a table one backend lacks, say).
-    pub fn try_query(&self, sql: &str) -> Result<Vec<Vec<String>>, String> {
-        self.db.query(sql)
-    }
-
-    /// The one value of a query of one row and one column.
+    /// Several SQL statements (see [`Vigie::try_sql`]).
     #[track_caller]
-    pub fn scalar(&self, sql: &str) -> String {
-        let rows = self.query(sql);
-        assert!(
-            rows.len() == 1 && rows[0].len() == 1,
-            "{sql}: one value expected, got {rows:?}"
-        );
-        rows[0][0].clone()
-    }
-
-    /// A `COUNT(*)` or any integer [`Vigie::scalar`].
-    #[track_caller]
-    pub fn count(&self, sql: &str) -> i64 {
-        let v = self.scalar(sql);
-        v.parse()
-            .unwrap_or_else(|e| panic!("{sql}: {v:?} is not an integer ({e})"))
-    }
-
-    /// Runs one statement behind the binary's back; the rows changed, or the refusal.
-    pub fn execute(&self, sql: &str) -> Result<u64, String> {
-        self.db.execute(sql)
-    }
-
-    /// Runs statements separated by `;`; panics on an error.
-    #[track_caller]
-    pub fn batch(&self, sql: &str) {
-        self.db.batch(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    pub fn sql_script(&self, sql: &str) {
+        let done = match &self.db {
+            Target::Sqlite(path) => raw_sql(path, "script", sql, &[]).map(|_| ()),
+            Target::Postgres(url) => db::pg_script(url, sql),
+        };
+        done.unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     /// What someone holding the database does first to rewrite the register: switch
     /// off the append-only guards of `events` and `workflows` (SQLite: drop the
     /// triggers; PostgreSQL: disable them, as the tables' owner).
     pub fn disable_append_only(&self) {
-        self.batch(match self.backend() {
+        self.sql_script(match self.backend() {
             Backend::Sqlite => {
                 "DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete;
                  DROP TRIGGER IF EXISTS workflows_no_update"
@@ -287,24 +275,53 @@ impl Vigie {
                 }
             }
             Target::Postgres(_) => {
-                let tables = self.query(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1",
+                let tables = self.sql(
+                    "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1",
+                    &[],
                 );
                 for t in tables {
-                    let rows = self.query(&format!("SELECT row_to_json(t)::text FROM {} t", t[0]));
-                    let text: Vec<String> = rows.into_iter().map(|r| r.join(" ")).collect();
-                    out.push((format!("table {}", t[0]), text.join("\n").into_bytes()));
+                    let t = t[0].as_str().expect("a table name");
+                    let rows = self.sql(&format!("SELECT row_to_json(t)::text FROM {t} t"), &[]);
+                    let text: Vec<String> = rows.iter().map(|r| r[0].to_string()).collect();
+                    out.push((format!("table {t}"), text.join("\n").into_bytes()));
                 }
             }
         }
         out
     }
+}
 
-    /// A connection to the SQLite file, for tests about SQLite itself (its triggers).
-    #[track_caller]
-    pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.db_path()).expect("the database opens")
+/// What a statement of [`Vigie::try_sql`] returned.
+#[derive(Debug)]
+pub struct SqlDone {
+    pub rows: Vec<Vec<Value>>,
+    /// Rows changed.
+    pub changes: i64,
+}
+
+fn raw_sql(db: &Path, mode: &str, sql: &str, params: &[Value]) -> Result<SqlDone, String> {
+    let py = std::env::var("VIGIE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(py)
+        .arg(repo("tests/support/raw_sql.py"))
+        .arg(db)
+        .arg(mode)
+        .arg(sql)
+        .arg(Value::Array(params.to_vec()).to_string())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "raw_sql.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("raw_sql.py prints JSON");
+    if let Some(e) = v["error"].as_str() {
+        return Err(e.to_string());
     }
+    Ok(SqlDone {
+        rows: serde_json::from_value(v["rows"].clone()).expect("rows"),
+        changes: v["changes"].as_i64().unwrap_or(0),
+    })
 }
 
 /// The clock `id` of a case's JSON.

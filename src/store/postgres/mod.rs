@@ -1,0 +1,324 @@
+//! The PostgreSQL backend: the traits of `store::backend` on one blocking connection of
+//! the `postgres` crate. Several `vigie serve` instances share one database: writers of
+//! one case serialise on its row (`FOR UPDATE`), dispatchers claim reminders with
+//! `FOR UPDATE SKIP LOCKED` and leases that expire, sign-in failures are counted in the
+//! database, and wake-ups travel as `NOTIFY vigie_wake`.
+//!
+//! Migrations are the SQL files of `migrations/postgres/`, applied in order, one
+//! transaction each, under an advisory lock so instances starting at once do not race.
+
+mod caselog;
+mod other;
+mod outbox;
+
+use super::StoreError;
+use super::backend::{Backend, Result, WakeListener};
+use postgres::error::SqlState;
+use postgres::{Client, NoTls};
+use std::time::Duration as StdDuration;
+
+/// The migrations, in order; `schema_migrations` records which are applied.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    include_str!("../../../migrations/postgres/0001_schema.sql"),
+)];
+
+/// Any constant: the advisory lock the migrations are applied under.
+const MIGRATION_LOCK: i64 = 0x7669_6769_655f_6d67; // "vigie_mg"
+
+/// The channel `Wake::poke` notifies and the dispatchers listen on.
+pub const WAKE_CHANNEL: &str = "vigie_wake";
+
+/// One connection to a PostgreSQL database.
+pub struct Postgres {
+    client: Client,
+    /// The URL without its password.
+    shown: String,
+}
+
+/// Opens (and migrates) the database at a `postgres://` or `postgresql://` URL.
+pub fn open(url: &str) -> std::result::Result<Box<dyn Backend>, StoreError> {
+    Ok(Box::new(Postgres::open(url)?))
+}
+
+/// A dedicated connection that waits for `NOTIFY vigie_wake`. It connects when first
+/// asked to wait, and again after losing its connection; while the server cannot be
+/// reached, `wait` sleeps its timeout and says it was not poked.
+pub fn listener(url: &str) -> Box<dyn WakeListener> {
+    Box::new(Listener {
+        url: url.to_string(),
+        client: None,
+    })
+}
+
+impl Postgres {
+    pub fn open(url: &str) -> std::result::Result<Postgres, StoreError> {
+        let (config, shown) = config(url)?;
+        let client = config.connect(NoTls).map_err(|e| StoreError::Unavailable {
+            db: shown.clone(),
+            reason: db_message(&e),
+        })?;
+        let mut pg = Postgres { client, shown };
+        pg.migrate()?;
+        Ok(pg)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        for (version, sql) in MIGRATIONS {
+            let mut tx = self.client.transaction().map_err(db_err)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+                .map_err(db_err)?;
+            tx.batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version BIGINT PRIMARY KEY,
+                    applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+            )
+            .map_err(db_err)?;
+            let done = tx
+                .query_opt(
+                    "SELECT 1 FROM schema_migrations WHERE version = $1",
+                    &[version],
+                )
+                .map_err(db_err)?
+                .is_some();
+            if !done {
+                tx.batch_execute(sql).map_err(|e| {
+                    StoreError::Db(format!("migration {version}: {}", db_message(&e)))
+                })?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version) VALUES ($1)",
+                    &[version],
+                )
+                .map_err(db_err)?;
+            }
+            tx.commit().map_err(db_err)?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses the URL (refusing TLS modes we cannot honour yet) and shows it without password.
+fn config(url: &str) -> std::result::Result<(postgres::Config, String), StoreError> {
+    let shown = redact(url);
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(StoreError::BadUrl(format!(
+            "database {shown}: a PostgreSQL URL starts with postgres:// or postgresql://"
+        )));
+    }
+    if let Some(mode) = query_param(url, "sslmode")
+        && matches!(mode, "require" | "verify-ca" | "verify-full")
+    {
+        return Err(StoreError::BadUrl(format!(
+            "database {shown}: sslmode={mode} is not supported yet (vigie connects without TLS); use sslmode=disable or prefer, on a trusted network or a unix socket"
+        )));
+    }
+    let config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+        StoreError::BadUrl(format!("database {shown}: {}", with_causes(&e)))
+    })?;
+    Ok((config, shown))
+}
+
+fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
+    let (_, query) = url.split_once('?')?;
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+/// The URL with its password (in the authority or as `password=`) left out.
+pub fn redact(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (s, r),
+        None => return "<not a URL>".into(),
+    };
+    let (main, query) = match rest.split_once('?') {
+        Some((m, q)) => (m, Some(q)),
+        None => (rest, None),
+    };
+    let (authority, path) = match main.find('/') {
+        Some(i) => (&main[..i], &main[i..]),
+        None => (main, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{user}@{host}")
+        }
+        None => authority.to_string(),
+    };
+    let query = query.map(|q| {
+        q.split('&')
+            .filter(|kv| !kv.starts_with("password="))
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    match query {
+        Some(q) if !q.is_empty() => format!("{scheme}://{authority}{path}?{q}"),
+        _ => format!("{scheme}://{authority}{path}"),
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The server's message without what follows its first ": " (where values are quoted,
+/// `invalid input syntax for type bigint: "..."`), with its SQLSTATE.
+fn db_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let msg = db.message();
+            let msg = msg.split(": ").next().unwrap_or(msg);
+            format!("{} (SQLSTATE {})", one_line(msg), db.code().code())
+        }
+        None if e.is_closed() => "the connection to the server was lost".into(),
+        None => with_causes(e),
+    }
+}
+
+/// The driver's error with its causes ("error connecting to server: Connection
+/// refused"): its own text alone says little ("db error").
+fn with_causes(e: &postgres::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    one_line(&out)
+}
+
+/// Serialization failures and deadlocks are `Busy` (worth retrying); the rest `Db`.
+fn db_err(e: postgres::Error) -> StoreError {
+    match e.code() {
+        Some(c)
+            if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED =>
+        {
+            StoreError::Busy(db_message(&e))
+        }
+        Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE => StoreError::Busy(db_message(&e)),
+        _ => StoreError::Db(db_message(&e)),
+    }
+}
+
+fn is_unique_violation(e: &postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+impl Backend for Postgres {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn describe(&self) -> String {
+        self.shown.clone()
+    }
+
+    fn is_empty(&mut self) -> Result<bool> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT NOT (EXISTS (SELECT 1 FROM cases) OR EXISTS (SELECT 1 FROM users)
+                   OR EXISTS (SELECT 1 FROM timers) OR EXISTS (SELECT 1 FROM campaigns)
+                   OR EXISTS (SELECT 1 FROM organisations WHERE id <> 'default'))",
+                &[],
+            )
+            .map_err(db_err)?;
+        Ok(row.get(0))
+    }
+
+    fn load_cases(
+        &mut self,
+        heads: &[super::backend::CaseHead],
+        events: &[(String, String, Vec<super::backend::EventRow>)],
+    ) -> Result<()> {
+        caselog::load_cases(&mut self.client, heads, events)
+    }
+
+    fn load_workflows(&mut self, wfs: &[super::backend::PinnedWorkflow]) -> Result<()> {
+        caselog::load_workflows(&mut self.client, wfs)
+    }
+
+    fn load_counters(&mut self, rows: &[(String, String, i64)]) -> Result<()> {
+        caselog::load_counters(&mut self.client, rows)
+    }
+
+    fn load_campaigns(&mut self, rows: &[super::backend::Campaign]) -> Result<()> {
+        other::load_campaigns(&mut self.client, rows)
+    }
+
+    fn load_ledger(&mut self, rows: &[super::backend::LedgerRow]) -> Result<()> {
+        other::load_ledger(&mut self.client, rows)
+    }
+
+    fn load_users(&mut self, rows: &[super::backend::UserRow]) -> Result<()> {
+        other::load_users(&mut self.client, rows)
+    }
+
+    fn load_sessions(&mut self, rows: &[super::backend::SessionRow]) -> Result<()> {
+        other::load_sessions(&mut self.client, rows)
+    }
+
+    fn load_tokens(&mut self, rows: &[super::backend::TokenRow]) -> Result<()> {
+        other::load_tokens(&mut self.client, rows)
+    }
+}
+
+impl super::backend::Wake for Postgres {
+    fn poke(&mut self) {
+        // A lost wake-up costs a dispatcher its next periodic look, nothing more.
+        let _ = self.client.batch_execute("NOTIFY vigie_wake");
+    }
+}
+
+struct Listener {
+    url: String,
+    client: Option<Client>,
+}
+
+impl Listener {
+    fn connect(&mut self) -> bool {
+        if self.client.is_some() {
+            return true;
+        }
+        let Ok((config, _)) = config(&self.url) else {
+            return false;
+        };
+        if let Ok(mut c) = config.connect(NoTls)
+            && c.batch_execute("LISTEN vigie_wake").is_ok()
+        {
+            self.client = Some(c);
+        }
+        self.client.is_some()
+    }
+}
+
+impl WakeListener for Listener {
+    fn wait(&mut self, timeout: StdDuration) -> bool {
+        if !self.connect() {
+            std::thread::sleep(timeout);
+            return false;
+        }
+        use postgres::fallible_iterator::FallibleIterator;
+        let client = self.client.as_mut().expect("connected");
+        let first = client.notifications().timeout_iter(timeout).next();
+        match first {
+            Ok(Some(_)) => {
+                // Several pokes while we were busy are one wake-up.
+                let mut notes = client.notifications();
+                let mut more = notes.iter();
+                while let Ok(Some(_)) = more.next() {}
+                true
+            }
+            Ok(None) => false,
+            Err(_) => {
+                // Lost: connect again on the next wait.
+                self.client = None;
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,704 @@
+//! The ledger of bulk notification, accounts, the sign-in throttle and meta.
+
+use super::outbox::advance_identity;
+use super::{Postgres, db_err};
+use crate::store::StoreError;
+use crate::store::TOKEN_ID_LEN;
+use crate::store::accounts::{Role, TokenInfo, User};
+use crate::store::backend::{
+    Accounts, Campaign, Ledger, LedgerRow, Meta, Result, SessionRow, Throttle, TokenRow, UserRow,
+};
+use chrono::{DateTime, Utc};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
+use postgres::{Client, GenericClient, Row};
+use std::collections::HashMap;
+
+const CAMPAIGN_COLS: &str =
+    "id, org, case_id, channel, recipients_sha256, template_sha256, created_at";
+const USER_COLS: &str = "u.id, u.org, u.email, u.name, u.role";
+
+fn campaign(r: &Row) -> Campaign {
+    Campaign {
+        id: r.get(0),
+        org: r.get(1),
+        case_id: r.get(2),
+        channel: r.get(3),
+        recipients_sha256: r.get(4),
+        template_sha256: r.get(5),
+        created_at: r.get(6),
+    }
+}
+
+fn ledger_row(r: &Row) -> LedgerRow {
+    LedgerRow {
+        campaign: r.get(0),
+        person: r.get(1),
+        status: r.get(2),
+        message_id: r.get(3),
+        at: r.get(4),
+        error: r.get(5),
+    }
+}
+
+/// The user of the first five columns (`USER_COLS`).
+fn user(r: &Row) -> Result<User> {
+    let role: String = r.get(4);
+    Ok(User {
+        id: r.get(0),
+        org: r.get(1),
+        email: r.get(2),
+        name: r.get(3),
+        role: Role::parse(&role)
+            .ok_or_else(|| StoreError::Db("a user row has an unknown role".into()))?,
+    })
+}
+
+fn user_row(r: &Row) -> Result<UserRow> {
+    Ok(UserRow {
+        user: user(r)?,
+        password: r.get(5),
+        disabled: r.get(6),
+        created_at: r.get(7),
+    })
+}
+
+fn upsert_ledger(c: &mut impl GenericClient, rows: &[LedgerRow]) -> Result<()> {
+    for l in rows {
+        c.execute(
+            "INSERT INTO ledger (campaign, person, status, message_id, at, error)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (campaign, person) DO UPDATE SET status = excluded.status,
+             message_id = excluded.message_id, at = excluded.at, error = excluded.error",
+            &[
+                &l.campaign,
+                &l.person,
+                &l.status,
+                &l.message_id,
+                &l.at,
+                &l.error,
+            ],
+        )
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+fn insert_campaign(c: &mut impl GenericClient, k: &Campaign, with_id: bool) -> Result<i64> {
+    let r = if with_id {
+        c.query_one(
+            &format!("INSERT INTO campaigns ({CAMPAIGN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"),
+            &[&k.id, &k.org, &k.case_id, &k.channel, &k.recipients_sha256, &k.template_sha256, &k.created_at],
+        )
+    } else {
+        c.query_one(
+            "INSERT INTO campaigns (org, case_id, channel, recipients_sha256, template_sha256, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            &[&k.org, &k.case_id, &k.channel, &k.recipients_sha256, &k.template_sha256, &k.created_at],
+        )
+    }
+    .map_err(db_err)?;
+    Ok(r.get(0))
+}
+
+/// Streams the rows of a query to `f` without holding them all (a ledger may have
+/// millions).
+fn each_row(
+    c: &mut Client,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    f: &mut dyn FnMut(&Row) -> Result<()>,
+) -> Result<()> {
+    let mut it = c.query_raw(sql, params.iter().copied()).map_err(db_err)?;
+    while let Some(row) = it.next().map_err(db_err)? {
+        f(&row)?;
+    }
+    Ok(())
+}
+
+impl Ledger for Postgres {
+    fn last_campaign(
+        &mut self,
+        org: &str,
+        case_id: &str,
+        channel: &str,
+        same: Option<(&str, &str)>,
+    ) -> Result<Option<Campaign>> {
+        let (recipients, template) = match same {
+            Some((r, t)) => (Some(r), Some(t)),
+            None => (None, None),
+        };
+        Ok(self
+            .client
+            .query_opt(
+                &format!(
+                    "SELECT {CAMPAIGN_COLS} FROM campaigns
+                     WHERE org = $1 AND case_id = $2 AND channel = $3
+                       AND ($4::TEXT IS NULL OR recipients_sha256 = $4)
+                       AND ($5::TEXT IS NULL OR template_sha256 = $5)
+                     ORDER BY id DESC LIMIT 1"
+                ),
+                &[&org, &case_id, &channel, &recipients, &template],
+            )
+            .map_err(db_err)?
+            .as_ref()
+            .map(campaign))
+    }
+
+    fn create_campaign(&mut self, c: &Campaign) -> Result<i64> {
+        insert_campaign(&mut self.client, c, false)
+    }
+
+    fn sent_people(
+        &mut self,
+        org: &str,
+        case_id: &str,
+        campaign: i64,
+        any_campaign: bool,
+        f: &mut dyn FnMut(&str),
+    ) -> Result<()> {
+        each_row(
+            &mut self.client,
+            "SELECT l.person FROM ledger l JOIN campaigns c ON c.id = l.campaign
+             WHERE c.org = $1 AND c.case_id = $2 AND l.status = 'sent' AND (l.campaign = $3 OR $4)",
+            &[&org, &case_id, &campaign, &any_campaign],
+            &mut |r| {
+                f(r.get(0));
+                Ok(())
+            },
+        )
+    }
+
+    fn refused_people(&mut self, campaign: i64, f: &mut dyn FnMut(&str, &str)) -> Result<()> {
+        each_row(
+            &mut self.client,
+            "SELECT person, COALESCE(error, '') FROM ledger WHERE campaign = $1 AND status = 'refused'",
+            &[&campaign],
+            &mut |r| {
+                f(r.get(0), r.get(1));
+                Ok(())
+            },
+        )
+    }
+
+    fn write_ledger(&mut self, rows: &[LedgerRow]) -> Result<()> {
+        let mut tx = self.client.transaction().map_err(db_err)?;
+        upsert_ledger(&mut tx, rows)?;
+        tx.commit().map_err(db_err)
+    }
+
+    fn count_sent(&mut self, campaign: i64) -> Result<i64> {
+        let r = self
+            .client
+            .query_one(
+                "SELECT COUNT(*) FROM ledger WHERE campaign = $1 AND status = 'sent'",
+                &[&campaign],
+            )
+            .map_err(db_err)?;
+        Ok(r.get(0))
+    }
+
+    fn ledger_figures(&mut self, org: &str) -> Result<HashMap<String, (u64, u64, u64)>> {
+        // Each person once per case, by their best outcome across its campaigns.
+        let rows = self
+            .client
+            .query(
+                "SELECT case_id, best, COUNT(*) FROM (
+                    SELECT c.case_id AS case_id,
+                           MIN(CASE l.status WHEN 'sent' THEN 0 WHEN 'refused' THEN 1 ELSE 2 END) AS best
+                    FROM campaigns c JOIN ledger l ON l.campaign = c.id
+                    WHERE c.org = $1
+                    GROUP BY c.case_id, l.person) per_person
+                 GROUP BY case_id, best",
+                &[&org],
+            )
+            .map_err(db_err)?;
+        let mut out: HashMap<String, (u64, u64, u64)> = HashMap::new();
+        for r in rows {
+            let best: i32 = r.get(1);
+            let n: i64 = r.get(2);
+            let f = out.entry(r.get(0)).or_default();
+            match best {
+                0 => f.0 = n as u64,
+                1 => f.1 = n as u64,
+                _ => f.2 = n as u64,
+            }
+        }
+        Ok(out)
+    }
+
+    fn campaigns(&mut self) -> Result<Vec<Campaign>> {
+        let rows = self
+            .client
+            .query(
+                &format!("SELECT {CAMPAIGN_COLS} FROM campaigns ORDER BY id"),
+                &[],
+            )
+            .map_err(db_err)?;
+        Ok(rows.iter().map(campaign).collect())
+    }
+
+    fn ledger_rows(&mut self, f: &mut dyn FnMut(LedgerRow) -> Result<()>) -> Result<()> {
+        each_row(
+            &mut self.client,
+            "SELECT campaign, person, status, message_id, at, error FROM ledger ORDER BY campaign, person",
+            &[],
+            &mut |r| f(ledger_row(r)),
+        )
+    }
+}
+
+impl Accounts for Postgres {
+    fn organisations(&mut self) -> Result<Vec<(String, String, String)>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT id, name, profile FROM organisations ORDER BY id",
+                &[],
+            )
+            .map_err(db_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
+    fn organisation(&mut self, id: &str) -> Result<Option<(String, String)>> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT name, profile FROM organisations WHERE id = $1",
+                &[&id],
+            )
+            .map_err(db_err)?
+            .map(|r| (r.get(0), r.get(1))))
+    }
+
+    fn insert_organisation(&mut self, id: &str, name: &str, profile_json: &str) -> Result<()> {
+        self.client
+            .execute(
+                "INSERT INTO organisations (id, name, profile) VALUES ($1, $2, $3)",
+                &[&id, &name, &profile_json],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn set_profile(&mut self, org: &str, profile_json: &str) -> Result<bool> {
+        let n = self
+            .client
+            .execute(
+                "UPDATE organisations SET profile = $2 WHERE id = $1",
+                &[&org, &profile_json],
+            )
+            .map_err(db_err)?;
+        Ok(n == 1)
+    }
+
+    fn profile(&mut self, org: &str) -> Result<Option<String>> {
+        Ok(self
+            .client
+            .query_opt("SELECT profile FROM organisations WHERE id = $1", &[&org])
+            .map_err(db_err)?
+            .map(|r| r.get(0)))
+    }
+
+    fn insert_user(
+        &mut self,
+        org: &str,
+        email: &str,
+        name: &str,
+        role: Role,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let r = self
+            .client
+            .query_one(
+                "INSERT INTO users (org, email, name, role, password, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                &[&org, &email, &name, &role.as_str(), &password_hash, &now],
+            )
+            .map_err(db_err)?;
+        Ok(r.get(0))
+    }
+
+    fn user_rows(&mut self, org: Option<&str>) -> Result<Vec<UserRow>> {
+        self.client
+            .query(
+                &format!(
+                    "SELECT {USER_COLS}, u.password, u.disabled, u.created_at FROM users u
+                     WHERE ($1::TEXT IS NULL OR u.org = $1) ORDER BY u.org, u.email"
+                ),
+                &[&org],
+            )
+            .map_err(db_err)?
+            .iter()
+            .map(user_row)
+            .collect()
+    }
+
+    fn user_by_email(&mut self, email: &str) -> Result<Option<UserRow>> {
+        self.client
+            .query_opt(
+                &format!(
+                    "SELECT {USER_COLS}, u.password, u.disabled, u.created_at FROM users u
+                     WHERE lower(u.email) = lower($1)"
+                ),
+                &[&email.trim()],
+            )
+            .map_err(db_err)?
+            .as_ref()
+            .map(user_row)
+            .transpose()
+    }
+
+    fn set_password(&mut self, user_id: i64, password_hash: &str) -> Result<usize> {
+        let mut tx = self.client.transaction().map_err(db_err)?;
+        tx.execute(
+            "UPDATE users SET password = $1 WHERE id = $2",
+            &[&password_hash, &user_id],
+        )
+        .map_err(db_err)?;
+        tx.execute("DELETE FROM sessions WHERE user_id = $1", &[&user_id])
+            .map_err(db_err)?;
+        let n = tx
+            .execute("DELETE FROM api_tokens WHERE user_id = $1", &[&user_id])
+            .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        Ok(n as usize)
+    }
+
+    fn set_disabled(&mut self, user_id: i64, disabled: bool) -> Result<usize> {
+        let mut tx = self.client.transaction().map_err(db_err)?;
+        tx.execute(
+            "UPDATE users SET disabled = $1 WHERE id = $2",
+            &[&disabled, &user_id],
+        )
+        .map_err(db_err)?;
+        if disabled {
+            tx.execute("DELETE FROM sessions WHERE user_id = $1", &[&user_id])
+                .map_err(db_err)?;
+        }
+        let n: i64 = tx
+            .query_one(
+                "SELECT COUNT(*) FROM api_tokens WHERE user_id = $1",
+                &[&user_id],
+            )
+            .map_err(db_err)?
+            .get(0);
+        tx.commit().map_err(db_err)?;
+        Ok(n as usize)
+    }
+
+    fn insert_session(&mut self, s: &SessionRow, now: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.client.transaction().map_err(db_err)?;
+        tx.execute("DELETE FROM sessions WHERE expires_at < $1", &[&now])
+            .map_err(db_err)?;
+        insert_session(&mut tx, s)?;
+        tx.commit().map_err(db_err)
+    }
+
+    fn session(&mut self, hash: &str, now: DateTime<Utc>) -> Result<Option<(User, String)>> {
+        self.client
+            .query_opt(
+                &format!(
+                    "SELECT {USER_COLS}, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id
+                     WHERE s.hash = $1 AND s.expires_at > $2 AND NOT u.disabled"
+                ),
+                &[&hash, &now],
+            )
+            .map_err(db_err)?
+            .map(|r| Ok((user(&r)?, r.get(5))))
+            .transpose()
+    }
+
+    fn delete_session(&mut self, hash: &str) -> Result<()> {
+        self.client
+            .execute("DELETE FROM sessions WHERE hash = $1", &[&hash])
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn sessions(&mut self) -> Result<Vec<SessionRow>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT hash, user_id, csrf, created_at, expires_at FROM sessions ORDER BY hash",
+                &[],
+            )
+            .map_err(db_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| SessionRow {
+                hash: r.get(0),
+                user_id: r.get(1),
+                csrf: r.get(2),
+                created_at: r.get(3),
+                expires_at: r.get(4),
+            })
+            .collect())
+    }
+
+    fn insert_token(&mut self, t: &TokenRow) -> Result<()> {
+        insert_token(&mut self.client, t)
+    }
+
+    fn token_user(&mut self, hash: &str) -> Result<Option<(User, Option<DateTime<Utc>>)>> {
+        self.client
+            .query_opt(
+                &format!(
+                    "SELECT {USER_COLS}, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id
+                     WHERE t.hash = $1 AND NOT u.disabled"
+                ),
+                &[&hash],
+            )
+            .map_err(db_err)?
+            .map(|r| Ok((user(&r)?, r.get(5))))
+            .transpose()
+    }
+
+    fn touch_token(&mut self, hash: &str, now: DateTime<Utc>) -> Result<()> {
+        self.client
+            .execute(
+                "UPDATE api_tokens SET last_used_at = $1 WHERE hash = $2",
+                &[&now, &hash],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn tokens(
+        &mut self,
+        org: Option<&str>,
+        email: Option<&str>,
+        id_prefix: Option<&str>,
+    ) -> Result<Vec<TokenInfo>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT t.hash, u.email, u.org, t.name, t.created_at, t.last_used_at, u.disabled
+                 FROM api_tokens t JOIN users u ON u.id = t.user_id
+                 WHERE ($1::TEXT IS NULL OR u.org = $1)
+                   AND ($2::TEXT IS NULL OR lower(u.email) = lower($2))
+                   AND ($3::TEXT IS NULL OR left(t.hash, length($3)) = $3)
+                 ORDER BY u.org, u.email, t.created_at",
+                &[&org, &email.map(str::trim), &id_prefix],
+            )
+            .map_err(db_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let hash: String = r.get(0);
+                let created: DateTime<Utc> = r.get(4);
+                let used: Option<DateTime<Utc>> = r.get(5);
+                TokenInfo {
+                    id: hash.chars().take(TOKEN_ID_LEN).collect(),
+                    email: r.get(1),
+                    org: r.get(2),
+                    name: r.get(3),
+                    created_at: created.to_rfc3339(),
+                    last_used_at: used.map(|t| t.to_rfc3339()),
+                    user_disabled: r.get(6),
+                }
+            })
+            .collect())
+    }
+
+    fn delete_tokens_by_prefix(&mut self, prefix: &str) -> Result<usize> {
+        let n = self
+            .client
+            .execute(
+                "DELETE FROM api_tokens WHERE left(hash, length($1)) = $1",
+                &[&prefix],
+            )
+            .map_err(db_err)?;
+        Ok(n as usize)
+    }
+
+    fn token_rows(&mut self) -> Result<Vec<TokenRow>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT hash, user_id, name, created_at, last_used_at FROM api_tokens ORDER BY hash",
+                &[],
+            )
+            .map_err(db_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| TokenRow {
+                hash: r.get(0),
+                user_id: r.get(1),
+                name: r.get(2),
+                created_at: r.get(3),
+                last_used_at: r.get(4),
+            })
+            .collect())
+    }
+}
+
+fn insert_session(c: &mut impl GenericClient, s: &SessionRow) -> Result<()> {
+    c.execute(
+        "INSERT INTO sessions (hash, user_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        &[&s.hash, &s.user_id, &s.csrf, &s.created_at, &s.expires_at],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
+fn insert_token(c: &mut impl GenericClient, t: &TokenRow) -> Result<()> {
+    c.execute(
+        "INSERT INTO api_tokens (hash, user_id, name, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5)",
+        &[&t.hash, &t.user_id, &t.name, &t.created_at, &t.last_used_at],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
+impl Throttle for Postgres {
+    fn sign_in_failed(&mut self, key: &str, now: DateTime<Utc>) -> Result<u32> {
+        // One statement: two instances failing at once count two.
+        let r = self
+            .client
+            .query_one(
+                "INSERT INTO sign_in_failures (key, failures, last_failure) VALUES ($1, 1, $2)
+                 ON CONFLICT (key) DO UPDATE SET
+                    failures = CASE WHEN sign_in_failures.last_failure <= $2::TIMESTAMPTZ - INTERVAL '1 hour'
+                                    THEN 1 ELSE sign_in_failures.failures + 1 END,
+                    last_failure = $2
+                 RETURNING failures",
+                &[&key, &now],
+            )
+            .map_err(db_err)?;
+        let n: i64 = r.get(0);
+        Ok(n.clamp(0, u32::MAX as i64) as u32)
+    }
+
+    fn sign_in_lock(&mut self, key: &str, until: DateTime<Utc>) -> Result<()> {
+        self.client
+            .execute(
+                "INSERT INTO sign_in_failures (key, failures, last_failure, locked_until)
+                 VALUES ($1, 0, now(), $2)
+                 ON CONFLICT (key) DO UPDATE SET locked_until = excluded.locked_until",
+                &[&key, &until],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn sign_in_locked_until(&mut self, key: &str) -> Result<Option<DateTime<Utc>>> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT locked_until FROM sign_in_failures WHERE key = $1",
+                &[&key],
+            )
+            .map_err(db_err)?
+            .and_then(|r| r.get(0)))
+    }
+
+    fn sign_in_forget(&mut self, key: &str) -> Result<()> {
+        self.client
+            .execute("DELETE FROM sign_in_failures WHERE key = $1", &[&key])
+            .map_err(db_err)?;
+        Ok(())
+    }
+}
+
+impl Meta for Postgres {
+    fn meta(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .client
+            .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
+            .map_err(db_err)?
+            .map(|r| r.get(0)))
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        self.client
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&key, &value],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn init_meta(&mut self, key: &str, value: &str) -> Result<String> {
+        // Two instances starting at once: the first value written wins for both.
+        self.client
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                &[&key, &value],
+            )
+            .map_err(db_err)?;
+        let r = self
+            .client
+            .query_one("SELECT value FROM meta WHERE key = $1", &[&key])
+            .map_err(db_err)?;
+        Ok(r.get(0))
+    }
+
+    fn metas(&mut self) -> Result<Vec<(String, String)>> {
+        let rows = self
+            .client
+            .query("SELECT key, value FROM meta ORDER BY key", &[])
+            .map_err(db_err)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
+pub(super) fn load_campaigns(c: &mut Client, rows: &[Campaign]) -> Result<()> {
+    let mut tx = c.transaction().map_err(db_err)?;
+    for k in rows {
+        insert_campaign(&mut tx, k, true)?;
+    }
+    advance_identity(&mut tx, "campaigns")?;
+    tx.commit().map_err(db_err)
+}
+
+pub(super) fn load_ledger(c: &mut Client, rows: &[LedgerRow]) -> Result<()> {
+    let mut tx = c.transaction().map_err(db_err)?;
+    upsert_ledger(&mut tx, rows)?;
+    tx.commit().map_err(db_err)
+}
+
+pub(super) fn load_users(c: &mut Client, rows: &[UserRow]) -> Result<()> {
+    let mut tx = c.transaction().map_err(db_err)?;
+    for u in rows {
+        tx.execute(
+            "INSERT INTO users (id, org, email, name, role, password, created_at, disabled)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &u.user.id,
+                &u.user.org,
+                &u.user.email,
+                &u.user.name,
+                &u.user.role.as_str(),
+                &u.password,
+                &u.created_at,
+                &u.disabled,
+            ],
+        )
+        .map_err(db_err)?;
+    }
+    advance_identity(&mut tx, "users")?;
+    tx.commit().map_err(db_err)
+}
+
+pub(super) fn load_sessions(c: &mut Client, rows: &[SessionRow]) -> Result<()> {
+    let mut tx = c.transaction().map_err(db_err)?;
+    for s in rows {
+        insert_session(&mut tx, s)?;
+    }
+    tx.commit().map_err(db_err)
+}
+
+pub(super) fn load_tokens(c: &mut Client, rows: &[TokenRow]) -> Result<()> {
+    let mut tx = c.transaction().map_err(db_err)?;
+    for t in rows {
+        insert_token(&mut tx, t)?;
+    }
+    tx.commit().map_err(db_err)
+}

@@ -1,0 +1,500 @@
+//! The reminder outbox: claims are `FOR UPDATE SKIP LOCKED` leases, so dispatchers of
+//! several instances never claim one timer and never wait on each other; a lease whose
+//! `locked_until` passed is claimable again; a timer is settled only under our token.
+
+use super::caselog::insert_timer;
+use super::{Postgres, db_err};
+use crate::outbox::{Claimed, ts};
+use crate::store::backend::{Delivery, Outbox, Result, Settle, TimerDump, TimerRow};
+use chrono::{DateTime, Duration, Utc};
+use postgres::GenericClient;
+use std::collections::{BTreeSet, HashMap};
+
+const CLEAR_LEASE: &str = "locked_until = NULL, lock_token = NULL";
+const OURS: &str = "id = $1 AND lock_token = $2 AND state = 'pending'";
+
+impl Outbox for Postgres {
+    fn claim(
+        &mut self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+        token: &str,
+    ) -> Result<Vec<Claimed>> {
+        let mut tx = self.client.transaction().map_err(db_err)?;
+        const FREE: &str = "state = 'pending' AND next_attempt_at <= $1
+             AND (locked_until IS NULL OR locked_until <= $1)";
+        let due = tx
+            .query(
+                &format!(
+                    "SELECT org, case_id, clock FROM timers WHERE {FREE}
+                     ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+                ),
+                &[&now, &(limit as i64)],
+            )
+            .map_err(db_err)?;
+        let groups: BTreeSet<(String, String, String)> =
+            due.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+        if groups.is_empty() {
+            tx.commit().map_err(db_err)?;
+            return Ok(Vec::new());
+        }
+        let (orgs, (cases, clocks)): (Vec<String>, (Vec<String>, Vec<String>)) =
+            groups.into_iter().map(|(o, c, k)| (o, (c, k))).unzip();
+        // Every free due timer of those clocks, latest first in each: one round trip
+        // for the whole batch, not one per clock.
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT id, key, org, case_id, clock, \"offset\", due_at, attempts FROM timers
+                     WHERE (org, case_id, clock) IN
+                           (SELECT * FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[]))
+                       AND {FREE}
+                     ORDER BY org, case_id, clock, due_at DESC, id DESC FOR UPDATE SKIP LOCKED"
+                ),
+                &[&now, &orgs, &cases, &clocks],
+            )
+            .map_err(db_err)?;
+        let mut out = Vec::new();
+        let mut superseded: Vec<i64> = Vec::new();
+        let mut last: Option<(String, String, String)> = None;
+        for r in &rows {
+            let group: (String, String, String) = (r.get(2), r.get(3), r.get(4));
+            if last.as_ref() == Some(&group) {
+                superseded.push(r.get(0));
+                continue;
+            }
+            let (org, case_id, clock) = group.clone();
+            last = Some(group);
+            out.push(Claimed {
+                id: r.get(0),
+                key: r.get(1),
+                org,
+                case_id,
+                clock,
+                offset: r.get(5),
+                due_at: r.get(6),
+                attempts: r.get(7),
+                token: token.to_string(),
+            });
+        }
+        if !superseded.is_empty() {
+            tx.execute(
+                "UPDATE timers SET state = 'superseded' WHERE id = ANY($1)",
+                &[&superseded],
+            )
+            .map_err(db_err)?;
+        }
+        let claimed: Vec<i64> = out.iter().map(|c| c.id).collect();
+        tx.execute(
+            "UPDATE timers SET locked_until = $2, lock_token = $3 WHERE id = ANY($1)",
+            &[&claimed, &(now + lease), &token],
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        out.sort_by_key(|c| c.due_at);
+        Ok(out)
+    }
+
+    fn delivered(&mut self, timer_id: i64) -> Result<HashMap<String, String>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT rcpt, state FROM timer_recipients WHERE timer_id = $1",
+                &[&timer_id],
+            )
+            .map_err(db_err)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn record(
+        &mut self,
+        deliveries: &[Delivery<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<Settle>>> {
+        // A handful of statements for the whole batch (arrays, unnest), not a few per
+        // reminder: the dispatcher records a burst in one round trip per step.
+        let mut tx = self.client.transaction().map_err(db_err)?;
+        let mut latest: HashMap<(i64, &str), (&str, Option<&str>)> = HashMap::new();
+        for d in deliveries {
+            for r in &d.recipients {
+                latest.insert(
+                    (d.claimed.id, r.rcpt.as_str()),
+                    (r.state, r.detail.as_deref()),
+                );
+            }
+        }
+        if !latest.is_empty() {
+            let mut ids = Vec::with_capacity(latest.len());
+            let mut rcpts = Vec::with_capacity(latest.len());
+            let mut states = Vec::with_capacity(latest.len());
+            let mut details = Vec::with_capacity(latest.len());
+            for ((id, rcpt), (state, detail)) in &latest {
+                ids.push(*id);
+                rcpts.push(*rcpt);
+                states.push(*state);
+                details.push(*detail);
+            }
+            tx.execute(
+                "INSERT INTO timer_recipients (timer_id, rcpt, state, detail, at)
+                 SELECT u.t, u.r, u.s, u.d, $5
+                 FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[]) AS u(t, r, s, d)
+                 ON CONFLICT (timer_id, rcpt)
+                 DO UPDATE SET state = excluded.state, detail = excluded.detail, at = excluded.at",
+                &[&ids, &rcpts, &states, &details, &now],
+            )
+            .map_err(db_err)?;
+        }
+        let timer_ids: Vec<i64> = deliveries.iter().map(|d| d.claimed.id).collect();
+        let mut all: HashMap<i64, HashMap<String, (String, Option<String>)>> = HashMap::new();
+        for r in tx
+            .query(
+                "SELECT timer_id, rcpt, state, detail FROM timer_recipients WHERE timer_id = ANY($1)",
+                &[&timer_ids],
+            )
+            .map_err(db_err)?
+        {
+            all.entry(r.get(0))
+                .or_default()
+                .insert(r.get(1), (r.get(2), r.get(3)));
+        }
+        let none = HashMap::new();
+        let settles: Vec<Settle> = deliveries
+            .iter()
+            .map(|d| (d.settle)(all.get(&d.claimed.id).unwrap_or(&none)))
+            .collect();
+
+        // Each outcome in one statement, applied only where the lease is still ours.
+        let (mut r_id, mut r_tok, mut r_at, mut r_why) = (vec![], vec![], vec![], vec![]);
+        let (mut d_id, mut d_tok, mut d_why) = (vec![], vec![], vec![]);
+        let (mut s_id, mut s_tok, mut s_mid, mut s_why) = (vec![], vec![], vec![], vec![]);
+        for (d, settle) in deliveries.iter().zip(&settles) {
+            let c = d.claimed;
+            match settle {
+                Settle::Retry {
+                    next_attempt_at,
+                    why,
+                } => {
+                    r_id.push(c.id);
+                    r_tok.push(c.token.as_str());
+                    r_at.push(*next_attempt_at);
+                    r_why.push(why.as_str());
+                }
+                Settle::Dead { why } => {
+                    d_id.push(c.id);
+                    d_tok.push(c.token.as_str());
+                    d_why.push(why.as_str());
+                }
+                Settle::Sent {
+                    message_id, why, ..
+                } => {
+                    s_id.push(c.id);
+                    s_tok.push(c.token.as_str());
+                    s_mid.push(message_id.as_str());
+                    s_why.push(why.as_deref());
+                }
+            }
+        }
+        let mut settled: std::collections::HashSet<i64> = std::collections::HashSet::new();
+        const MINE: &str = "t.id = u.id AND t.lock_token = u.tok AND t.state = 'pending'";
+        if !r_id.is_empty() {
+            for r in tx
+                .query(
+                    &format!(
+                        "UPDATE timers t SET attempts = t.attempts + 1, next_attempt_at = u.at,
+                         last_error = u.why, locked_until = NULL, lock_token = NULL
+                         FROM unnest($1::BIGINT[], $2::TEXT[], $3::TIMESTAMPTZ[], $4::TEXT[])
+                              AS u(id, tok, at, why)
+                         WHERE {MINE} RETURNING t.id"
+                    ),
+                    &[&r_id, &r_tok, &r_at, &r_why],
+                )
+                .map_err(db_err)?
+            {
+                settled.insert(r.get(0));
+            }
+        }
+        if !d_id.is_empty() {
+            for r in tx
+                .query(
+                    &format!(
+                        "UPDATE timers t SET attempts = t.attempts + 1, state = 'dead',
+                         last_error = u.why, locked_until = NULL, lock_token = NULL
+                         FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[]) AS u(id, tok, why)
+                         WHERE {MINE} RETURNING t.id"
+                    ),
+                    &[&d_id, &d_tok, &d_why],
+                )
+                .map_err(db_err)?
+            {
+                settled.insert(r.get(0));
+            }
+        }
+        if !s_id.is_empty() {
+            for r in tx
+                .query(
+                    &format!(
+                        "UPDATE timers t SET state = 'sent', sent_at = $5, message_id = u.mid,
+                         attempts = t.attempts + 1, last_error = u.why,
+                         locked_until = NULL, lock_token = NULL
+                         FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[])
+                              AS u(id, tok, mid, why)
+                         WHERE {MINE} RETURNING t.id"
+                    ),
+                    &[&s_id, &s_tok, &s_mid, &s_why, &now],
+                )
+                .map_err(db_err)?
+            {
+                settled.insert(r.get(0));
+            }
+        }
+        let mut out = Vec::with_capacity(deliveries.len());
+        for (d, settle) in deliveries.iter().zip(settles) {
+            if !settled.contains(&d.claimed.id) {
+                out.push(None);
+                continue;
+            }
+            if let Settle::Sent {
+                next: Some(next), ..
+            } = &settle
+            {
+                insert_timer(&mut tx, next)?;
+            }
+            out.push(Some(settle));
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(out)
+    }
+
+    fn fail(&mut self, c: &Claimed, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<bool> {
+        let n = match retry_at {
+            Some(at) => self.client.execute(
+                &format!(
+                    "UPDATE timers SET attempts = attempts + 1, next_attempt_at = $3,
+                     last_error = $4, {CLEAR_LEASE} WHERE {OURS}"
+                ),
+                &[&c.id, &c.token, &at, &error],
+            ),
+            None => self.client.execute(
+                &format!(
+                    "UPDATE timers SET attempts = attempts + 1, state = 'dead', last_error = $3,
+                     {CLEAR_LEASE} WHERE {OURS}"
+                ),
+                &[&c.id, &c.token, &error],
+            ),
+        }
+        .map_err(db_err)?;
+        Ok(n == 1)
+    }
+
+    fn cancel(&mut self, c: &Claimed) -> Result<()> {
+        self.client
+            .execute(
+                &format!(
+                    "UPDATE timers SET state = 'cancelled', {CLEAR_LEASE}
+                     WHERE id = $1 AND lock_token = $2"
+                ),
+                &[&c.id, &c.token],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn next_wake(&mut self) -> Result<Option<DateTime<Utc>>> {
+        let r = self
+            .client
+            .query_one(
+                "SELECT LEAST(
+                    (SELECT next_attempt_at FROM timers WHERE state = 'pending' AND lock_token IS NULL
+                     ORDER BY next_attempt_at LIMIT 1),
+                    (SELECT MIN(locked_until) FROM timers WHERE lock_token IS NOT NULL AND state = 'pending'))",
+                &[],
+            )
+            .map_err(db_err)?;
+        Ok(r.get(0))
+    }
+
+    fn list(&mut self, org: &str, all: bool) -> Result<Vec<TimerRow>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT id, case_id, clock, \"offset\", due_at, state, attempts, next_attempt_at,
+                        last_error, message_id
+                 FROM timers WHERE org = $1 AND ($2 OR state IN ('pending', 'dead'))
+                 ORDER BY state = 'dead' DESC, next_attempt_at, id",
+                &[&org, &all],
+            )
+            .map_err(db_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let state: String = r.get(5);
+                let last_error: Option<String> = r.get(8);
+                let shown = if state == "pending" && last_error.is_some() {
+                    "failed".to_string()
+                } else {
+                    state
+                };
+                TimerRow {
+                    id: r.get(0),
+                    case: r.get(1),
+                    clock: r.get(2),
+                    offset: r.get(3),
+                    due_at: ts(r.get(4)),
+                    state: shown,
+                    attempts: r.get(6),
+                    next_attempt_at: ts(r.get(7)),
+                    last_error,
+                    message_id: r.get(9),
+                }
+            })
+            .collect())
+    }
+
+    fn retry(&mut self, org: &str, id: i64, now: DateTime<Utc>) -> Result<bool> {
+        let mut tx = self.client.transaction().map_err(db_err)?;
+        tx.execute(
+            "DELETE FROM timer_recipients WHERE state = 'refused' AND timer_id =
+             (SELECT id FROM timers WHERE id = $1 AND org = $2 AND state IN ('dead', 'pending'))",
+            &[&id, &org],
+        )
+        .map_err(db_err)?;
+        let n = tx
+            .execute(
+                &format!(
+                    "UPDATE timers SET state = 'pending', attempts = 0, next_attempt_at = $3,
+                     {CLEAR_LEASE}, last_error = NULL
+                     WHERE id = $1 AND org = $2 AND state IN ('dead', 'pending')"
+                ),
+                &[&id, &org, &now],
+            )
+            .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        Ok(n == 1)
+    }
+
+    fn retry_org(&mut self, org: &str, now: DateTime<Utc>) -> Result<usize> {
+        let mut tx = self.client.transaction().map_err(db_err)?;
+        const WHICH: &str = "org = $1 AND (state = 'dead' OR (state = 'pending' AND attempts > 0))";
+        tx.execute(
+            &format!(
+                "DELETE FROM timer_recipients WHERE state = 'refused' AND timer_id IN
+                 (SELECT id FROM timers WHERE {WHICH})"
+            ),
+            &[&org],
+        )
+        .map_err(db_err)?;
+        let n = tx
+            .execute(
+                &format!(
+                    "UPDATE timers SET state = 'pending', attempts = 0, next_attempt_at = $2,
+                     {CLEAR_LEASE}, last_error = NULL WHERE {WHICH}"
+                ),
+                &[&org, &now],
+            )
+            .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        Ok(n as usize)
+    }
+
+    fn dump_timers(&mut self) -> Result<Vec<TimerDump>> {
+        let mut recipients: HashMap<i64, Vec<_>> = HashMap::new();
+        for r in self
+            .client
+            .query(
+                "SELECT timer_id, rcpt, state, detail, at FROM timer_recipients ORDER BY timer_id, rcpt",
+                &[],
+            )
+            .map_err(db_err)?
+        {
+            recipients
+                .entry(r.get(0))
+                .or_default()
+                .push((r.get(1), r.get(2), r.get(3), r.get(4)));
+        }
+        let rows = self
+            .client
+            .query(
+                "SELECT id, key, org, case_id, clock, \"offset\", due_at, next_attempt_at, state,
+                        attempts, last_error, locked_until, lock_token, sent_at, message_id, created_at
+                 FROM timers ORDER BY id",
+                &[],
+            )
+            .map_err(db_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let id: i64 = r.get(0);
+                TimerDump {
+                    id,
+                    key: r.get(1),
+                    org: r.get(2),
+                    case_id: r.get(3),
+                    clock: r.get(4),
+                    offset: r.get(5),
+                    due_at: r.get(6),
+                    next_attempt_at: r.get(7),
+                    state: r.get(8),
+                    attempts: r.get(9),
+                    last_error: r.get(10),
+                    locked_until: r.get(11),
+                    lock_token: r.get(12),
+                    sent_at: r.get(13),
+                    message_id: r.get(14),
+                    created_at: r.get(15),
+                    recipients: recipients.remove(&id).unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+
+    fn load_timers(&mut self, rows: &[TimerDump]) -> Result<()> {
+        let mut tx = self.client.transaction().map_err(db_err)?;
+        for t in rows {
+            tx.execute(
+                "INSERT INTO timers (id, key, org, case_id, clock, \"offset\", due_at, next_attempt_at,
+                    state, attempts, last_error, locked_until, lock_token, sent_at, message_id, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                &[
+                    &t.id,
+                    &t.key,
+                    &t.org,
+                    &t.case_id,
+                    &t.clock,
+                    &t.offset,
+                    &t.due_at,
+                    &t.next_attempt_at,
+                    &t.state,
+                    &t.attempts,
+                    &t.last_error,
+                    &t.locked_until,
+                    &t.lock_token,
+                    &t.sent_at,
+                    &t.message_id,
+                    &t.created_at,
+                ],
+            )
+            .map_err(db_err)?;
+            for (rcpt, state, detail, at) in &t.recipients {
+                tx.execute(
+                    "INSERT INTO timer_recipients (timer_id, rcpt, state, detail, at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[&t.id, rcpt, state, detail, at],
+                )
+                .map_err(db_err)?;
+            }
+        }
+        advance_identity(&mut tx, "timers")?;
+        tx.commit().map_err(db_err)
+    }
+}
+
+/// After rows were inserted with their ids, the next generated id follows the largest.
+pub(super) fn advance_identity(c: &mut impl GenericClient, table: &str) -> Result<()> {
+    c.batch_execute(&format!(
+        "SELECT setval(pg_get_serial_sequence('{table}', 'id'),
+                       GREATEST((SELECT MAX(id) FROM {table}), 1),
+                       (SELECT MAX(id) FROM {table}) IS NOT NULL)"
+    ))
+    .map_err(db_err)
+}

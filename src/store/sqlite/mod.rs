@@ -1,0 +1,452 @@
+//! The SQLite backend: one file, one `rusqlite::Connection` per `Store`. WAL, a 10 s
+//! busy timeout, `synchronous = NORMAL`, foreign keys on; every write transaction is
+//! BEGIN IMMEDIATE, so two writers are serialised before they read. Migrations are the
+//! SQL files of `migrations/sqlite/`, applied by `PRAGMA user_version`.
+//!
+//! Times are stored as text: events, timers, ledger and throttle rows as fixed-width
+//! RFC 3339 (`outbox::ts`, compared as strings), the other columns as they always were
+//! (`DateTime::to_rfc3339`), so a database written by an earlier version reads the same.
+
+mod accounts;
+mod cases;
+mod ledger;
+mod outbox;
+
+use super::StoreError;
+use super::backend::{
+    Backend, Campaign, CaseHead, EventRow, LedgerRow, Meta, PinnedWorkflow, Result, SessionRow,
+    TokenRow, UserRow, Wake,
+};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::path::{Path, PathBuf};
+
+/// The migrations, numbered from 1: `PRAGMA user_version` is how many ran.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/sqlite/0001_events.sql"),
+    include_str!("../../../migrations/sqlite/0002_timers.sql"),
+    include_str!("../../../migrations/sqlite/0003_workflows_immutable.sql"),
+    include_str!("../../../migrations/sqlite/0004_ledger.sql"),
+    include_str!("../../../migrations/sqlite/0005_case_counters.sql"),
+    include_str!("../../../migrations/sqlite/0006_timers_leased.sql"),
+    include_str!("../../../migrations/sqlite/0007_users.sql"),
+    include_str!("../../../migrations/sqlite/0008_profiles.sql"),
+    include_str!("../../../migrations/sqlite/0009_timer_recipients.sql"),
+    include_str!("../../../migrations/sqlite/0010_events_met.sql"),
+    include_str!("../../../migrations/sqlite/0011_sign_in_throttle.sql"),
+];
+
+pub struct Sqlite {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// A driver error as ours: SQLITE_BUSY (or LOCKED) is `Busy`, anything else one line.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        let line = one_line(&e.to_string());
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                StoreError::Busy(line)
+            }
+            _ => StoreError::Db(line),
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether an error is a UNIQUE or PRIMARY KEY violation.
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+/// Fixed-width UTC text, compared as strings by SQL.
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The text of the columns written with `to_rfc3339` since the first version.
+fn rfc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339()
+}
+
+/// A stored time back; an unreadable one is a corrupt row, said in one line.
+fn parse(s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| StoreError::Db(format!("a stored time is unreadable: {e}")))
+}
+
+fn parse_opt(s: Option<String>) -> Result<Option<DateTime<Utc>>> {
+    s.as_deref().map(parse).transpose()
+}
+
+impl Sqlite {
+    /// Opens (creating if needed) and migrates the database file at `path`.
+    pub fn open(path: &Path) -> Result<Sqlite> {
+        let wrap = |e: rusqlite::Error| StoreError::Unavailable {
+            db: path.display().to_string(),
+            reason: one_line(&e.to_string()),
+        };
+        let conn = Connection::open(path).map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(wrap)?;
+        migrate(&conn).map_err(wrap)?;
+        Ok(Sqlite {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version >= MIGRATIONS.len() {
+        return Ok(());
+    }
+    // Two processes may open a new file at once: take the write lock, then re-read.
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            conn.execute_batch(sql)?;
+            conn.pragma_update(None, "user_version", i + 1)?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT"),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+impl Meta for Sqlite {
+    fn meta(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row(params![key], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    fn init_meta(&mut self, key: &str, value: &str) -> Result<String> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )?;
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })?)
+    }
+
+    fn metas(&mut self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, value FROM meta ORDER BY key")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}
+
+impl Wake for Sqlite {
+    fn poke(&mut self) {
+        crate::outbox::wake::poke(&self.path);
+    }
+}
+
+impl Backend for Sqlite {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn is_empty(&mut self) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT NOT EXISTS(SELECT 1 FROM cases) AND NOT EXISTS(SELECT 1 FROM users)
+             AND NOT EXISTS(SELECT 1 FROM timers) AND NOT EXISTS(SELECT 1 FROM campaigns)
+             AND NOT EXISTS(SELECT 1 FROM organisations WHERE id <> 'default')",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn load_cases(
+        &mut self,
+        heads: &[CaseHead],
+        events: &[(String, String, Vec<EventRow>)],
+    ) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for h in heads {
+            cases::insert_head(&tx, h)?;
+        }
+        {
+            let mut insert = tx.prepare_cached(cases::INSERT_EVENT)?;
+            for (org, case_id, rows) in events {
+                for e in rows {
+                    cases::insert_event_with(&mut insert, org, case_id, e)?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn load_workflows(&mut self, wfs: &[PinnedWorkflow]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for w in wfs {
+            cases::pin(&tx, w)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn load_counters(&mut self, rows: &[(String, String, i64)]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (org, prefix, last) in rows {
+            tx.execute(
+                "INSERT INTO case_counters (org, prefix, last) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (org, prefix) DO UPDATE SET last = excluded.last",
+                params![org, prefix, last],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn load_campaigns(&mut self, rows: &[Campaign]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for c in rows {
+            ledger::insert_campaign(&tx, c, true)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn load_ledger(&mut self, rows: &[LedgerRow]) -> Result<()> {
+        ledger::write(&mut self.conn, rows)
+    }
+
+    fn load_users(&mut self, rows: &[UserRow]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for u in rows {
+            tx.execute(
+                "INSERT INTO users (id, org, email, name, role, password, created_at, disabled)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    u.user.id,
+                    u.user.org,
+                    u.user.email,
+                    u.user.name,
+                    u.user.role.as_str(),
+                    u.password,
+                    rfc(u.created_at),
+                    u.disabled
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn load_sessions(&mut self, rows: &[SessionRow]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for s in rows {
+            accounts::insert_session(&tx, s)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn load_tokens(&mut self, rows: &[TokenRow]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for t in rows {
+            accounts::insert_token(&tx, t)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use crate::store::backend::{CaseLog, Throttle};
+    use chrono::Duration;
+
+    #[test]
+    fn a_url_picks_the_backend_and_never_echoes_a_password() {
+        let dir = tempfile::tempdir().unwrap();
+        for url in [
+            format!("sqlite://{}", dir.path().join("a.db").display()),
+            format!("sqlite:{}", dir.path().join("b.db").display()),
+            dir.path().join("c.db").display().to_string(),
+        ] {
+            let s = Store::open_url(&url).unwrap();
+            assert_eq!(s.kind(), "sqlite", "{url}");
+        }
+        assert!(dir.path().join("a.db").exists() && dir.path().join("b.db").exists());
+        for url in [
+            "postgres://vigie:s3cr3t@db.example.org/vigie",
+            "postgresql://vigie:s3cr3t@db.example.org/vigie",
+            "mysql://vigie:s3cr3t@db.example.org/vigie",
+        ] {
+            let e = Store::open_url(url).err().expect("refused");
+            assert!(matches!(e, StoreError::BadUrl(_)), "{url}: {e:?}");
+            assert!(e.is_input());
+            let msg = e.to_string();
+            assert!(!msg.contains("s3cr3t") && !msg.contains('\n'), "{msg}");
+            if url.starts_with("mysql") {
+                assert!(msg.contains("'mysql'"), "{msg}");
+            }
+        }
+        assert!(matches!(
+            Store::open_url("sqlite://"),
+            Err(StoreError::BadUrl(_))
+        ));
+    }
+
+    #[test]
+    fn an_unopenable_file_is_unavailable_in_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Store::open(&dir.path().join("no/such/dir/v.db"))
+            .err()
+            .expect("refused");
+        assert!(matches!(e, StoreError::Unavailable { .. }), "{e:?}");
+        let msg = e.to_string();
+        assert!(msg.contains("v.db") && !msg.contains('\n'), "{msg}");
+    }
+
+    #[test]
+    fn a_writer_waiting_on_another_is_busy_not_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.db");
+        let mut a = Sqlite::open(&path).unwrap();
+        let mut b = Sqlite::open(&path).unwrap();
+        b.conn.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let held = a.begin().unwrap();
+        let e = b.begin().err().expect("the write lock is held");
+        assert!(e.is_busy(), "{e:?}");
+        assert!(!e.to_string().contains('\n'));
+        drop(held);
+        assert!(b.begin().is_ok());
+    }
+
+    #[test]
+    fn sign_in_failures_are_counted_locked_and_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Sqlite::open(&dir.path().join("v.db")).unwrap();
+        let mut b = Sqlite::open(&dir.path().join("v.db")).unwrap();
+        // Times are kept to the microsecond, as PostgreSQL keeps them.
+        let now = DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap();
+        assert_eq!(a.sign_in_failed("k", now).unwrap(), 1);
+        // Another process sees and adds to the same count.
+        assert_eq!(b.sign_in_failed("k", now).unwrap(), 2);
+        assert_eq!(a.sign_in_failed("other", now).unwrap(), 1);
+        assert_eq!(a.sign_in_locked_until("k").unwrap(), None);
+        let until = now + Duration::minutes(15);
+        a.sign_in_lock("k", until).unwrap();
+        assert_eq!(b.sign_in_locked_until("k").unwrap(), Some(until));
+        // Idle for an hour: counting starts again.
+        assert_eq!(
+            a.sign_in_failed("k", now + Duration::minutes(61)).unwrap(),
+            1
+        );
+        b.sign_in_forget("k").unwrap();
+        assert_eq!(a.sign_in_locked_until("k").unwrap(), None);
+        assert_eq!(a.sign_in_failed("k", now).unwrap(), 1);
+        // A lock on a key that never failed.
+        a.sign_in_lock("new", until).unwrap();
+        assert_eq!(a.sign_in_locked_until("new").unwrap(), Some(until));
+    }
+
+    #[test]
+    fn a_database_of_the_previous_version_is_migrated_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for (i, sql) in MIGRATIONS.iter().take(10).enumerate() {
+                conn.execute_batch(sql).unwrap();
+                conn.pragma_update(None, "user_version", i + 1).unwrap();
+            }
+            conn.execute(
+                "INSERT INTO organisations (id, name) VALUES ('acme', 'ACME')",
+                [],
+            )
+            .unwrap();
+            conn.execute("DELETE FROM meta WHERE key = 'ledger_key'", [])
+                .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(
+            s.organisation_name("acme").unwrap().as_deref(),
+            Some("ACME")
+        );
+        // The ledger key is created at open when the database has none.
+        let key = s.meta("ledger_key").unwrap().expect("a ledger key");
+        assert_eq!(key.len(), 64);
+        assert_eq!(s.backend().sign_in_failed("k", Utc::now()).unwrap(), 1);
+        drop(s);
+        let conn = Connection::open(&path).unwrap();
+        let v: usize = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len());
+        // Opened again: the same key.
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.meta("ledger_key").unwrap(), Some(key));
+    }
+}

@@ -1,0 +1,1356 @@
+//! The storage contract: every backend answers the traits of `store::backend` the same
+//! way. Each check is written once, as a function of a `Db` (a way to open connections
+//! to one fresh database, and to run raw SQL on it), and run against each backend.
+//!
+//! PostgreSQL: a throwaway cluster (`tests/common/pg.rs`), a fresh database per test.
+//! SQLite: TODO(lead) enable the `sqlite` runner below once `store::sqlite::Sqlite`
+//! (branch sqlite-backend) is on main.
+
+mod common;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier};
+use vigie::outbox::Claimed;
+use vigie::store::StoreError;
+use vigie::store::backend::{
+    Backend, Campaign, CaseHead, Delivery, EventRow, LedgerRow, NewEvent, NewTimer, PinnedWorkflow,
+    RecipientOutcome, SessionRow, Settle, TokenRow,
+};
+use vigie::store::{Role, User};
+
+type RawSql = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+/// One fresh database of one backend.
+struct Db {
+    kind: &'static str,
+    open: Box<dyn Fn() -> Box<dyn Backend> + Send + Sync>,
+    /// Runs one statement outside the traits (to prove what the database refuses).
+    raw: RawSql,
+}
+
+fn postgres_db() -> Db {
+    let url = common::pg::url();
+    let u2 = url.clone();
+    Db {
+        kind: "postgres",
+        open: Box::new(move || vigie::store::postgres::open(&url).expect("open the test database")),
+        raw: Box::new(move |sql| {
+            let mut c =
+                postgres::Client::connect(&u2, postgres::NoTls).map_err(|e| e.to_string())?;
+            c.batch_execute(sql).map_err(|e| e.to_string())
+        }),
+    }
+}
+
+// TODO(lead): enable the SQLite runner once `store::sqlite` (branch sqlite-backend) is
+// on main: uncomment `sqlite_db`, the `on_sqlite` module of `contract!` and the "sqlite"
+// arm of `same_kind_db`. Checked on a trial merge of sqlite-backend at 80fd53a (not
+// committed): all 17 contract checks pass on both backends.
+// fn sqlite_db() -> Db {
+//     let dir = Arc::new(tempfile::TempDir::new().expect("a temporary folder"));
+//     let path = dir.path().join("vigie.db");
+//     let (d2, p2) = (dir.clone(), path.clone());
+//     Db {
+//         kind: "sqlite",
+//         open: Box::new(move || {
+//             let _keep = &dir;
+//             Box::new(vigie::store::sqlite::Sqlite::open(&path).expect("open the test database"))
+//         }),
+//         raw: Box::new(move |sql| {
+//             let _keep = &d2;
+//             let c = rusqlite::Connection::open(&p2).map_err(|e| e.to_string())?;
+//             c.execute_batch(sql).map_err(|e| e.to_string())
+//         }),
+//     }
+// }
+
+/// Each contract check, run against each backend.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod on_postgres {
+            $(#[test] fn $name() { super::$name(&super::postgres_db()); })*
+        }
+        // mod on_sqlite {
+        //     $(#[test] fn $name() { super::$name(&super::sqlite_db()); })*
+        // }
+    };
+}
+
+contract!(
+    case_log_append_and_read,
+    dropped_transaction_writes_nothing,
+    insert_case_twice_is_case_exists,
+    lock_case_serialises_writers_of_one_case,
+    take_counter_gives_distinct_numbers,
+    events_and_workflows_are_append_only,
+    timers_of_a_case,
+    claims_never_overlap,
+    claim_supersedes_older_reminders_of_a_clock,
+    expired_lease_is_claimable_and_the_old_token_settles_nothing,
+    record_settles_under_our_lease,
+    outbox_list_retry_next_wake,
+    ledger_upsert_and_figures,
+    accounts_sessions_tokens,
+    throttle_counts_across_connections,
+    meta_values,
+    copy_loads_round_trip,
+);
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn ts(d: DateTime<Utc>) -> String {
+    vigie::outbox::ts(d)
+}
+
+fn wf() -> PinnedWorkflow {
+    PinnedWorkflow {
+        hash: "a".repeat(64),
+        id: "fr-gdpr".into(),
+        origin: "workflows/fr.yaml".into(),
+        source: "id: fr-gdpr\n".into(),
+        stored_at: t("2026-03-01T09:00:00Z"),
+    }
+}
+
+fn head(org: &str, id: &str, seq: i64) -> CaseHead {
+    CaseHead {
+        org: org.into(),
+        id: id.into(),
+        workflow: "fr-gdpr".into(),
+        workflow_hash: "a".repeat(64),
+        title: format!("Case {id}"),
+        opened_at: t("2026-03-01T10:00:00Z"),
+        seq,
+        last_hash: format!("h{seq}"),
+        closed: false,
+        next_due: None,
+    }
+}
+
+fn ev(seq: i64, kind: &str, payload: &str) -> EventRow {
+    EventRow {
+        seq,
+        // Microseconds, as `case::event::ts` writes them: they must come back exactly.
+        at: format!("2026-03-01T10:00:0{seq}.123456Z"),
+        recorded_at: format!("2026-03-01T10:00:0{seq}.654321Z"),
+        actor: "test-dpo".into(),
+        kind: kind.into(),
+        payload: payload.into(),
+        prev_hash: format!("h{}", seq - 1),
+        hash: format!("h{seq}"),
+    }
+}
+
+/// A case with one event, committed.
+fn open_case(b: &mut dyn Backend, org: &str, id: &str) {
+    let mut tx = b.begin().unwrap();
+    tx.pin_workflow(&wf()).unwrap();
+    tx.insert_case(&head(org, id, 1)).unwrap();
+    tx.insert_event(&NewEvent {
+        org,
+        case_id: id,
+        row: ev(1, "opened", "{\"title\":\"x\"}"),
+    })
+    .unwrap();
+    tx.commit().unwrap();
+}
+
+/// Appends event `seq` to a case under its lock (the way `Store::execute` does).
+fn append(b: &mut dyn Backend, org: &str, id: &str, seq: i64) {
+    let mut tx = b.begin().unwrap();
+    let h = tx.lock_case(org, id).unwrap().expect("the case");
+    assert_eq!(h.seq, seq - 1);
+    tx.insert_event(&NewEvent {
+        org,
+        case_id: id,
+        row: ev(seq, "note", "{}"),
+    })
+    .unwrap();
+    tx.update_head(&head(org, id, seq)).unwrap();
+    tx.commit().unwrap();
+}
+
+fn timer(org: &str, case: &str, clock: &str, offset: &str, due: DateTime<Utc>) -> NewTimer {
+    NewTimer {
+        key: format!("{org}/{case}/{clock}/{offset}"),
+        org: org.into(),
+        case_id: case.into(),
+        clock: clock.into(),
+        offset: offset.into(),
+        due_at: due,
+        created_at: t("2026-03-01T10:00:00Z"),
+    }
+}
+
+fn add_timers(b: &mut dyn Backend, timers: &[NewTimer]) {
+    let mut tx = b.begin().unwrap();
+    for x in timers {
+        tx.insert_timer(x).unwrap();
+    }
+    tx.commit().unwrap();
+}
+
+fn case_log_append_and_read(db: &Db) {
+    let mut b = (db.open)();
+    let b = &mut *b;
+    open_case(b, "default", "C-1");
+    append(b, "default", "C-1", 2);
+    let mut tx = b.begin().unwrap();
+    tx.pin_workflow(&wf()).unwrap(); // pinned twice: nothing
+    assert!(tx.case_exists("default", "C-1").unwrap());
+    assert!(!tx.case_exists("other", "C-1").unwrap());
+    assert_eq!(tx.events("default", "C-1").unwrap().len(), 2);
+    assert_eq!(tx.workflow(&"a".repeat(64)).unwrap(), Some(wf()));
+    drop(tx);
+
+    let evs = b.events("default", "C-1", None).unwrap();
+    assert_eq!(
+        evs,
+        vec![ev(1, "opened", "{\"title\":\"x\"}"), ev(2, "note", "{}")]
+    );
+    assert_eq!(b.events("default", "C-1", Some(1)).unwrap().len(), 1);
+    assert_eq!(
+        b.head("default", "C-1").unwrap(),
+        Some(head("default", "C-1", 2))
+    );
+    assert_eq!(b.head("default", "C-2").unwrap(), None);
+    assert_eq!(b.workflows().unwrap(), vec![wf()]);
+
+    // Listing: open cases by nearest deadline, then closed ones when asked.
+    open_case(b, "default", "C-2");
+    open_case(b, "default", "C-3");
+    let mut tx = b.begin().unwrap();
+    let mut h2 = head("default", "C-2", 1);
+    h2.next_due = Some(t("2026-03-02T00:00:00Z"));
+    tx.update_head(&h2).unwrap();
+    let mut h3 = head("default", "C-3", 1);
+    h3.closed = true;
+    tx.update_head(&h3).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(b.case_ids("default", false).unwrap(), vec!["C-2", "C-1"]);
+    assert_eq!(
+        b.case_ids("default", true).unwrap(),
+        vec!["C-2", "C-1", "C-3"]
+    );
+    assert_eq!(
+        b.case_ids_by_opening("default").unwrap(),
+        vec!["C-1", "C-2", "C-3"]
+    );
+    assert_eq!(b.heads(None).unwrap().len(), 3);
+    assert!(b.heads(Some("other")).unwrap().is_empty());
+    assert!(b.orphan_events().unwrap().is_empty());
+
+    // The checkpoint's question: the latest event that met a deadline.
+    assert_eq!(b.last_deadline_event("default").unwrap(), None);
+    let mut tx = b.begin().unwrap();
+    tx.insert_event(&NewEvent {
+        org: "default",
+        case_id: "C-2",
+        row: ev(2, "advanced", "{\"met\":[]}"),
+    })
+    .unwrap();
+    tx.insert_event(&NewEvent {
+        org: "default",
+        case_id: "C-2",
+        row: ev(3, "advanced", "{\"met\":[\"cnil\"]}"),
+    })
+    .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(
+        b.last_deadline_event("default").unwrap(),
+        Some(t("2026-03-01T10:00:03.654321Z"))
+    );
+}
+
+fn dropped_transaction_writes_nothing(db: &Db) {
+    let mut b = (db.open)();
+    {
+        let mut tx = b.begin().unwrap();
+        tx.pin_workflow(&wf()).unwrap();
+        tx.insert_case(&head("default", "C-1", 0)).unwrap();
+        tx.set_counter("default", "C-", 1).unwrap();
+    }
+    assert_eq!(b.head("default", "C-1").unwrap(), None);
+    assert!(b.workflows().unwrap().is_empty());
+    assert!(b.counters().unwrap().is_empty());
+    assert!(b.is_empty().unwrap());
+}
+
+fn insert_case_twice_is_case_exists(db: &Db) {
+    let mut b = (db.open)();
+    open_case(&mut *b, "default", "C-1");
+    let mut tx = b.begin().unwrap();
+    match tx.insert_case(&head("default", "C-1", 0)) {
+        Err(StoreError::CaseExists(id)) => assert_eq!(id, "C-1"),
+        other => panic!("expected CaseExists, got {other:?}"),
+    }
+}
+
+fn lock_case_serialises_writers_of_one_case(db: &Db) {
+    let mut b = (db.open)();
+    open_case(&mut *b, "default", "A");
+    open_case(&mut *b, "default", "B");
+
+    // Writer 1 locks A, appends #2, and commits only when told.
+    let (go_commit, commit_rx) = mpsc::channel::<()>();
+    let (locked_tx, locked_rx) = mpsc::channel::<()>();
+    let mut w1 = (db.open)();
+    let first = std::thread::spawn(move || {
+        let mut tx = w1.begin().unwrap();
+        tx.lock_case("default", "A").unwrap().unwrap();
+        tx.insert_event(&NewEvent {
+            org: "default",
+            case_id: "A",
+            row: ev(2, "note", "{}"),
+        })
+        .unwrap();
+        tx.update_head(&head("default", "A", 2)).unwrap();
+        locked_tx.send(()).unwrap();
+        commit_rx.recv().unwrap();
+        tx.commit().unwrap();
+    });
+    locked_rx.recv().unwrap();
+
+    // A writer of ANOTHER case is not blocked by A's lock (PostgreSQL locks rows; SQLite
+    // serialises the whole database, so this part is PostgreSQL's only).
+    if db.kind == "postgres" {
+        append(&mut *b, "default", "B", 2);
+        assert_eq!(b.head("default", "B").unwrap().unwrap().seq, 2);
+    }
+
+    // Writer 2 of A waits for writer 1, then decides on the log writer 1 wrote.
+    let mut w2 = (db.open)();
+    let second = std::thread::spawn(move || {
+        let mut tx = w2.begin().unwrap();
+        let h = tx.lock_case("default", "A").unwrap().unwrap();
+        let seen = tx.events("default", "A").unwrap().len();
+        (h.seq, seen)
+    });
+    // Give writer 2 the chance to get past the lock if the lock did not hold it; it must
+    // not have (it is checked below by what it saw, not by time).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    go_commit.send(()).unwrap();
+    first.join().unwrap();
+    let (seq, seen) = second.join().unwrap();
+    assert_eq!((seq, seen), (2, 2), "writer 2 must see writer 1's event");
+}
+
+fn take_counter_gives_distinct_numbers(db: &Db) {
+    let mut b = (db.open)();
+    let mut tx = b.begin().unwrap();
+    assert_eq!(tx.take_counter("default", "X-").unwrap(), 0, "a new series");
+    tx.set_counter("default", "X-", 5).unwrap();
+    tx.commit().unwrap();
+
+    // Taker 1 holds the counter until told to commit; taker 2 must wait for it and
+    // continue from its number, not from the one both could read.
+    let (go_commit, commit_rx) = mpsc::channel::<()>();
+    let (taken_tx, taken_rx) = mpsc::channel::<()>();
+    let mut w1 = (db.open)();
+    let first = std::thread::spawn(move || {
+        let mut tx = w1.begin().unwrap();
+        let n = tx.take_counter("default", "X-").unwrap() + 1;
+        tx.set_counter("default", "X-", n).unwrap();
+        taken_tx.send(()).unwrap();
+        commit_rx.recv().unwrap();
+        tx.commit().unwrap();
+        n
+    });
+    taken_rx.recv().unwrap();
+    let mut w2 = (db.open)();
+    let second = std::thread::spawn(move || {
+        let mut tx = w2.begin().unwrap();
+        let n = tx.take_counter("default", "X-").unwrap() + 1;
+        tx.set_counter("default", "X-", n).unwrap();
+        tx.commit().unwrap();
+        n
+    });
+    // Give taker 2 the chance to read past the lock if it did not hold (checked by the
+    // numbers below, not by time).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    go_commit.send(()).unwrap();
+    let got = (first.join().unwrap(), second.join().unwrap());
+    assert_eq!(got, (6, 7), "distinct numbers, in order");
+    assert_eq!(
+        b.counters().unwrap(),
+        vec![("default".to_string(), "X-".to_string(), 7)]
+    );
+}
+
+fn events_and_workflows_are_append_only(db: &Db) {
+    let mut b = (db.open)();
+    open_case(&mut *b, "default", "C-1");
+    for sql in [
+        "UPDATE events SET payload = '{}'",
+        "DELETE FROM events",
+        "UPDATE workflows SET source = 'x'",
+        "DELETE FROM workflows",
+    ] {
+        let r = (db.raw)(sql);
+        assert!(r.is_err(), "{sql} must be refused");
+    }
+    assert_eq!(b.events("default", "C-1", None).unwrap().len(), 1);
+    assert_eq!(b.workflows().unwrap(), vec![wf()]);
+}
+
+fn timers_of_a_case(db: &Db) {
+    let mut b = (db.open)();
+    let due = t("2026-03-03T10:00:00Z");
+    let x = timer("default", "C-1", "cnil", "before-48h", due);
+    add_timers(&mut *b, &[x.clone(), x.clone()]); // the second is ignored (same key)
+    let mut tx = b.begin().unwrap();
+    let rows = tx.timers_of_case("default", "C-1").unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].state.as_str(), rows[0].due_at), ("pending", due));
+    let id = rows[0].id;
+    tx.cancel_timer(id).unwrap();
+    assert_eq!(
+        tx.timers_of_case("default", "C-1").unwrap()[0].state,
+        "cancelled"
+    );
+    let later = due + Duration::hours(1);
+    tx.reschedule_timer(id, later).unwrap();
+    let r = &tx.timers_of_case("default", "C-1").unwrap()[0];
+    assert_eq!((r.state.as_str(), r.due_at), ("pending", later));
+    assert!(tx.timers_of_case("default", "C-2").unwrap().is_empty());
+    tx.commit().unwrap();
+}
+
+fn claims_never_overlap(db: &Db) {
+    let now = t("2026-03-05T10:00:00Z");
+    let mut b = (db.open)();
+    let timers: Vec<NewTimer> = (0..40)
+        .map(|i| {
+            timer(
+                "default",
+                &format!("C-{i}"),
+                "cnil",
+                "overdue-0",
+                now - Duration::minutes(i),
+            )
+        })
+        .collect();
+    add_timers(&mut *b, &timers);
+    let barrier = Arc::new(Barrier::new(2));
+    let handles: Vec<_> = ["tok-a", "tok-b"]
+        .into_iter()
+        .map(|token| {
+            let mut c = (db.open)();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut ids = Vec::new();
+                for _ in 0..4 {
+                    ids.extend(
+                        c.claim(now, Duration::minutes(5), 10, token)
+                            .unwrap()
+                            .into_iter()
+                            .map(|c| c.id),
+                    );
+                }
+                ids
+            })
+        })
+        .collect();
+    let got: Vec<Vec<i64>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let a: BTreeSet<i64> = got[0].iter().copied().collect();
+    let bb: BTreeSet<i64> = got[1].iter().copied().collect();
+    assert_eq!(
+        a.len() + bb.len(),
+        got[0].len() + got[1].len(),
+        "no timer twice in one claimer"
+    );
+    assert!(
+        a.is_disjoint(&bb),
+        "a timer claimed by both: {:?}",
+        a.intersection(&bb).collect::<Vec<_>>()
+    );
+    assert_eq!(a.len() + bb.len(), 40, "every due timer claimed once");
+    // Leased: nothing left to claim now.
+    assert!(
+        b.claim(now, Duration::minutes(5), 100, "tok-c")
+            .unwrap()
+            .is_empty()
+    );
+}
+
+fn claim_supersedes_older_reminders_of_a_clock(db: &Db) {
+    let now = t("2026-03-05T10:00:00Z");
+    let mut b = (db.open)();
+    add_timers(
+        &mut *b,
+        &[
+            timer(
+                "default",
+                "C-1",
+                "cnil",
+                "before-48h",
+                now - Duration::hours(50),
+            ),
+            timer(
+                "default",
+                "C-1",
+                "cnil",
+                "overdue-0",
+                now - Duration::hours(2),
+            ),
+            timer(
+                "default",
+                "C-1",
+                "cnil",
+                "overdue-1",
+                now + Duration::hours(22),
+            ),
+        ],
+    );
+    let got = b.claim(now, Duration::minutes(5), 10, "tok").unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].offset, "overdue-0");
+    assert_eq!(got[0].due_at, now - Duration::hours(2));
+    let rows = b.list("default", true).unwrap();
+    let state = |off: &str| rows.iter().find(|r| r.offset == off).unwrap().state.clone();
+    assert_eq!(state("before-48h"), "superseded");
+    assert_eq!(state("overdue-0"), "pending");
+    assert_eq!(state("overdue-1"), "pending");
+}
+
+fn expired_lease_is_claimable_and_the_old_token_settles_nothing(db: &Db) {
+    let now = t("2026-03-05T10:00:00Z");
+    let mut b = (db.open)();
+    add_timers(
+        &mut *b,
+        &[timer("default", "C-1", "cnil", "overdue-0", now)],
+    );
+    let dead = b
+        .claim(now, Duration::minutes(1), 10, "dead-dispatcher")
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    // The lease holds until `locked_until`, and is claimable after it.
+    assert!(
+        b.claim(
+            now + Duration::seconds(30),
+            Duration::minutes(1),
+            10,
+            "alive"
+        )
+        .unwrap()
+        .is_empty()
+    );
+    assert_eq!(b.next_wake().unwrap(), Some(now + Duration::minutes(1)));
+    let alive = b
+        .claim(
+            now + Duration::seconds(61),
+            Duration::minutes(1),
+            10,
+            "alive",
+        )
+        .unwrap();
+    assert_eq!(alive.len(), 1);
+    assert_eq!(alive[0].id, dead[0].id);
+    // The dead dispatcher's token settles nothing any more.
+    assert!(!b.fail(&dead[0], "late", None).unwrap());
+    b.cancel(&dead[0]).unwrap();
+    let settle = |_: &HashMap<String, (String, Option<String>)>| Settle::Dead { why: "x".into() };
+    let r = b
+        .record(
+            &[Delivery {
+                claimed: &dead[0],
+                recipients: vec![],
+                settle: &settle,
+            }],
+            now,
+        )
+        .unwrap();
+    assert_eq!(r, vec![None]);
+    assert_eq!(b.list("default", true).unwrap()[0].state, "pending");
+    // The live one does.
+    assert!(
+        b.fail(&alive[0], "timeout", Some(now + Duration::minutes(2)))
+            .unwrap()
+    );
+    let row = &b.list("default", false).unwrap()[0];
+    assert_eq!((row.state.as_str(), row.attempts), ("failed", 1));
+    assert_eq!(row.last_error.as_deref(), Some("timeout"));
+}
+
+fn record_settles_under_our_lease(db: &Db) {
+    let now = t("2026-03-05T10:00:00Z");
+    let mut b = (db.open)();
+    add_timers(
+        &mut *b,
+        &[
+            timer("default", "C-1", "cnil", "overdue-0", now),
+            timer("default", "C-2", "cnil", "overdue-0", now),
+            timer("default", "C-3", "cnil", "overdue-0", now),
+        ],
+    );
+    let mut got = b.claim(now, Duration::minutes(5), 10, "tok").unwrap();
+    got.sort_by(|a, b| a.case_id.cmp(&b.case_id));
+    let [c1, c2, c3]: [Claimed; 3] = got.try_into().unwrap();
+    let next = timer(
+        "default",
+        "C-1",
+        "cnil",
+        "overdue-1",
+        now + Duration::days(1),
+    );
+    let sent = |all: &HashMap<String, (String, Option<String>)>| {
+        assert_eq!(all["r1"].0, "sent");
+        assert_eq!(
+            all["r2"],
+            (
+                "refused".to_string(),
+                Some("recipient 2 of 2 refused: 550".to_string())
+            )
+        );
+        Settle::Sent {
+            message_id: "<m1@x>".into(),
+            why: Some("recipient 2 of 2 refused: 550".into()),
+            next: Some(next.clone()),
+        }
+    };
+    let retry = |_: &HashMap<String, (String, Option<String>)>| Settle::Retry {
+        next_attempt_at: now + Duration::minutes(1),
+        why: "recipient 1 of 1 not sent: 451".into(),
+    };
+    let dead = |_: &HashMap<String, (String, Option<String>)>| Settle::Dead {
+        why: "recipient 1 of 1 refused: 550".into(),
+    };
+    let out = b
+        .record(
+            &[
+                Delivery {
+                    claimed: &c1,
+                    recipients: vec![
+                        RecipientOutcome {
+                            rcpt: "r1".into(),
+                            state: "sent",
+                            detail: None,
+                        },
+                        RecipientOutcome {
+                            rcpt: "r2".into(),
+                            state: "refused",
+                            detail: Some("recipient 2 of 2 refused: 550".into()),
+                        },
+                    ],
+                    settle: &sent,
+                },
+                Delivery {
+                    claimed: &c2,
+                    recipients: vec![],
+                    settle: &retry,
+                },
+                Delivery {
+                    claimed: &c3,
+                    recipients: vec![RecipientOutcome {
+                        rcpt: "r9".into(),
+                        state: "refused",
+                        detail: Some("recipient 1 of 1 refused: 550".into()),
+                    }],
+                    settle: &dead,
+                },
+            ],
+            now,
+        )
+        .unwrap();
+    assert!(out.iter().all(|o| o.is_some()));
+    assert_eq!(
+        b.delivered(c1.id).unwrap(),
+        HashMap::from([
+            ("r1".to_string(), "sent".to_string()),
+            ("r2".to_string(), "refused".to_string())
+        ])
+    );
+    let rows = b.list("default", true).unwrap();
+    let find = |case: &str, off: &str| {
+        rows.iter()
+            .find(|r| r.case == case && r.offset == off)
+            .unwrap()
+            .clone()
+    };
+    let r1 = find("C-1", "overdue-0");
+    assert_eq!(
+        (r1.state.as_str(), r1.message_id.as_deref()),
+        ("sent", Some("<m1@x>"))
+    );
+    assert_eq!(find("C-1", "overdue-1").state, "pending");
+    assert_eq!(find("C-1", "overdue-1").due_at, ts(now + Duration::days(1)));
+    let r2 = find("C-2", "overdue-0");
+    assert_eq!(
+        (r2.state.as_str(), r2.next_attempt_at.clone()),
+        ("failed", ts(now + Duration::minutes(1)))
+    );
+    assert_eq!(find("C-3", "overdue-0").state, "dead");
+    // Settled: the token holds nothing any more.
+    let again = b
+        .record(
+            &[Delivery {
+                claimed: &c1,
+                recipients: vec![],
+                settle: &dead,
+            }],
+            now,
+        )
+        .unwrap();
+    assert_eq!(again, vec![None]);
+}
+
+fn outbox_list_retry_next_wake(db: &Db) {
+    let now = t("2026-03-05T10:00:00Z");
+    let mut b = (db.open)();
+    assert_eq!(b.next_wake().unwrap(), None);
+    add_timers(
+        &mut *b,
+        &[
+            timer("default", "C-1", "cnil", "overdue-0", now),
+            timer(
+                "default",
+                "C-2",
+                "cnil",
+                "overdue-0",
+                now + Duration::hours(1),
+            ),
+            timer("acme", "C-1", "cnil", "overdue-0", now),
+        ],
+    );
+    assert_eq!(b.next_wake().unwrap(), Some(now));
+    assert_eq!(b.list("default", false).unwrap().len(), 2);
+    assert_eq!(
+        b.list("acme", false).unwrap().len(),
+        1,
+        "organisations see only their own"
+    );
+    let got = b.claim(now, Duration::minutes(5), 10, "tok").unwrap();
+    assert_eq!(got.len(), 2);
+    for c in &got {
+        assert!(b.fail(c, "550 no", None).unwrap());
+    }
+    let dead = b.list("default", false).unwrap();
+    assert_eq!(dead[0].state, "dead", "dead first");
+    let id = dead[0].id;
+    assert!(
+        !b.retry("acme", id, now).unwrap(),
+        "not another organisation's timer"
+    );
+    assert!(b.retry("default", id, now).unwrap());
+    assert_eq!(
+        b.list("default", false)
+            .unwrap()
+            .iter()
+            .filter(|r| r.state == "dead")
+            .count(),
+        0
+    );
+    assert_eq!(b.retry_org("acme", now).unwrap(), 1);
+    assert_eq!(b.retry_org("acme", now).unwrap(), 0);
+    assert!(!b.retry("default", 999_999, now).unwrap());
+}
+
+fn ledger_upsert_and_figures(db: &Db) {
+    let mut b = (db.open)();
+    let at = t("2026-03-05T10:00:00Z");
+    let k = |case: &str, r: &str| Campaign {
+        id: 0,
+        org: "default".into(),
+        case_id: case.into(),
+        channel: "email".into(),
+        recipients_sha256: r.into(),
+        template_sha256: "t".into(),
+        created_at: at,
+    };
+    let c1 = b.create_campaign(&k("C-1", "r1")).unwrap();
+    let c2 = b.create_campaign(&k("C-1", "r2")).unwrap();
+    let c3 = b.create_campaign(&k("C-2", "r1")).unwrap();
+    assert!(c1 < c2 && c2 < c3);
+    assert_eq!(
+        b.last_campaign("default", "C-1", "email", None)
+            .unwrap()
+            .unwrap()
+            .id,
+        c2
+    );
+    assert_eq!(
+        b.last_campaign("default", "C-1", "email", Some(("r1", "t")))
+            .unwrap()
+            .unwrap()
+            .id,
+        c1
+    );
+    assert_eq!(
+        b.last_campaign("default", "C-1", "email", Some(("r1", "other")))
+            .unwrap(),
+        None
+    );
+    assert_eq!(b.last_campaign("acme", "C-1", "email", None).unwrap(), None);
+    let row = |c: i64, p: &str, s: &str| LedgerRow {
+        campaign: c,
+        person: p.into(),
+        status: s.into(),
+        message_id: (s == "sent").then(|| format!("<{p}@x>")),
+        at,
+        error: (s != "sent").then(|| "550".to_string()),
+    };
+    b.write_ledger(&[
+        row(c1, "p1", "failed"),
+        row(c1, "p2", "refused"),
+        row(c1, "p3", "failed"),
+    ])
+    .unwrap();
+    // Upsert: p1 is sent on a second try of the same campaign.
+    b.write_ledger(&[row(c1, "p1", "sent")]).unwrap();
+    // p2 refused by the first campaign, sent by the second: notified, once.
+    b.write_ledger(&[row(c2, "p2", "sent"), row(c3, "p9", "refused")])
+        .unwrap();
+    assert_eq!(b.count_sent(c1).unwrap(), 1);
+    let mut sent = Vec::new();
+    b.sent_people("default", "C-1", c1, false, &mut |p| {
+        sent.push(p.to_string())
+    })
+    .unwrap();
+    assert_eq!(sent, vec!["p1"]);
+    let mut sent = BTreeSet::new();
+    b.sent_people("default", "C-1", c1, true, &mut |p| {
+        sent.insert(p.to_string());
+    })
+    .unwrap();
+    assert_eq!(sent, BTreeSet::from(["p1".to_string(), "p2".to_string()]));
+    let mut refused = Vec::new();
+    b.refused_people(c1, &mut |p, why| {
+        refused.push((p.to_string(), why.to_string()))
+    })
+    .unwrap();
+    assert_eq!(refused, vec![("p2".to_string(), "550".to_string())]);
+    let figures = b.ledger_figures("default").unwrap();
+    assert_eq!(figures["C-1"], (2, 0, 1));
+    assert_eq!(figures["C-2"], (0, 1, 0));
+    assert!(b.ledger_figures("acme").unwrap().is_empty());
+    assert_eq!(b.campaigns().unwrap().len(), 3);
+    let mut all = Vec::new();
+    b.ledger_rows(&mut |r| {
+        all.push((r.campaign, r.person));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(all.len(), 5);
+    assert!(
+        all.windows(2).all(|w| w[0] < w[1]),
+        "in (campaign, person) order"
+    );
+}
+
+fn accounts_sessions_tokens(db: &Db) {
+    let mut b = (db.open)();
+    let now = t("2026-03-05T10:00:00Z");
+    assert_eq!(
+        b.organisations().unwrap().len(),
+        1,
+        "the default organisation"
+    );
+    b.insert_organisation("acme", "Acme SAS", "{}").unwrap();
+    assert!(b.set_profile("acme", "{\"name\":\"Acme SAS\"}").unwrap());
+    assert!(!b.set_profile("nobody", "{}").unwrap());
+    assert_eq!(
+        b.profile("acme").unwrap().as_deref(),
+        Some("{\"name\":\"Acme SAS\"}")
+    );
+    assert_eq!(b.organisation("acme").unwrap().unwrap().0, "Acme SAS");
+    assert_eq!(b.organisation("nobody").unwrap(), None);
+
+    let id = b
+        .insert_user(
+            "acme",
+            "Dpo@Example.org",
+            "Dee",
+            Role::Dpo,
+            "$argon2id$x",
+            now,
+        )
+        .unwrap();
+    let other = b
+        .insert_user(
+            "default",
+            "v@example.org",
+            "Vee",
+            Role::Viewer,
+            "$argon2id$y",
+            now,
+        )
+        .unwrap();
+    assert_ne!(id, other);
+    let u = b
+        .user_by_email("dpo@example.ORG")
+        .unwrap()
+        .expect("e-mail compared without case");
+    assert_eq!((u.user.id, u.user.role, u.disabled), (id, Role::Dpo, false));
+    assert_eq!(b.user_rows(Some("acme")).unwrap().len(), 1);
+    assert_eq!(b.user_rows(None).unwrap().len(), 2);
+
+    let session = |h: &str, exp: DateTime<Utc>| SessionRow {
+        hash: h.into(),
+        user_id: id,
+        csrf: "csrf".into(),
+        created_at: now,
+        expires_at: exp,
+    };
+    b.insert_session(
+        &session("s-old", now - Duration::minutes(1)),
+        now - Duration::hours(2),
+    )
+    .unwrap();
+    b.insert_session(&session("s1", now + Duration::hours(1)), now)
+        .unwrap();
+    assert_eq!(b.sessions().unwrap().len(), 1, "expired sessions are swept");
+    let (who, csrf) = b.session("s1", now).unwrap().unwrap();
+    assert_eq!((who.id, csrf.as_str()), (id, "csrf"));
+    assert_eq!(
+        b.session("s1", now + Duration::hours(2))
+            .unwrap()
+            .map(|x| x.0.id),
+        None
+    );
+
+    let token = |h: &str| TokenRow {
+        hash: h.into(),
+        user_id: id,
+        name: "ci".into(),
+        created_at: now,
+        last_used_at: None,
+    };
+    b.insert_token(&token("abcdef0123")).unwrap();
+    b.insert_token(&token("abcd990000")).unwrap();
+    let (tu, used) = b.token_user("abcdef0123").unwrap().unwrap();
+    assert_eq!((tu.id, used), (id, None));
+    b.touch_token("abcdef0123", now).unwrap();
+    assert_eq!(b.token_user("abcdef0123").unwrap().unwrap().1, Some(now));
+    assert_eq!(b.tokens(Some("acme"), None, None).unwrap().len(), 2);
+    assert_eq!(b.tokens(Some("default"), None, None).unwrap().len(), 0);
+    assert_eq!(
+        b.tokens(None, Some("DPO@example.org"), Some("abcdef"))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(b.delete_tokens_by_prefix("abcdef").unwrap(), 1);
+    assert_eq!(b.token_rows().unwrap().len(), 1);
+
+    // Disabling ends the sessions and refuses the tokens; enabling brings the tokens back.
+    assert_eq!(b.set_disabled(id, true).unwrap(), 1);
+    assert!(b.session("s1", now).unwrap().is_none());
+    assert!(b.token_user("abcd990000").unwrap().is_none());
+    assert!(b.tokens(None, None, None).unwrap()[0].user_disabled);
+    assert_eq!(b.set_disabled(id, false).unwrap(), 1);
+    assert!(b.token_user("abcd990000").unwrap().is_some());
+    // A new password ends sessions and deletes tokens.
+    b.insert_session(&session("s2", now + Duration::hours(1)), now)
+        .unwrap();
+    assert_eq!(b.set_password(id, "$argon2id$z").unwrap(), 1);
+    assert!(b.session("s2", now).unwrap().is_none());
+    assert_eq!(
+        b.user_by_email("dpo@example.org")
+            .unwrap()
+            .unwrap()
+            .password,
+        "$argon2id$z"
+    );
+    b.delete_session("s2").unwrap();
+    let _: Option<User> = None;
+}
+
+fn throttle_counts_across_connections(db: &Db) {
+    let now = t("2026-03-05T10:00:00Z");
+    let mut a = (db.open)();
+    let mut c = (db.open)();
+    assert_eq!(a.sign_in_failed("k", now).unwrap(), 1);
+    assert_eq!(c.sign_in_failed("k", now).unwrap(), 2);
+    // At once from two connections: each failure counts.
+    let barrier = Arc::new(Barrier::new(2));
+    let hs: Vec<_> = [a, c]
+        .into_iter()
+        .map(|mut x| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut last = 0;
+                for _ in 0..10 {
+                    last = x.sign_in_failed("k", now).unwrap();
+                }
+                (x, last)
+            })
+        })
+        .collect();
+    let mut conns = Vec::new();
+    let mut maxes = Vec::new();
+    for h in hs {
+        let (x, last) = h.join().unwrap();
+        conns.push(x);
+        maxes.push(last);
+    }
+    assert_eq!(maxes.into_iter().max(), Some(22));
+    let mut a = conns.pop().unwrap();
+    // An hour idle starts again from 1.
+    assert_eq!(
+        a.sign_in_failed("k", now + Duration::minutes(61)).unwrap(),
+        1
+    );
+    assert_eq!(a.sign_in_locked_until("k").unwrap(), None);
+    a.sign_in_lock("k", now + Duration::minutes(15)).unwrap();
+    assert_eq!(
+        conns[0].sign_in_locked_until("k").unwrap(),
+        Some(now + Duration::minutes(15))
+    );
+    a.sign_in_forget("k").unwrap();
+    assert_eq!(a.sign_in_locked_until("k").unwrap(), None);
+    assert_eq!(a.sign_in_failed("k", now).unwrap(), 1);
+    assert_eq!(a.sign_in_failed("other", now).unwrap(), 1);
+}
+
+fn meta_values(db: &Db) {
+    // (A backend may set its own keys when it creates the database, SQLite its
+    // `ledger_key`: only this test's keys are looked at.)
+    let mut a = (db.open)();
+    let mut c = (db.open)();
+    assert_eq!(a.meta("test_key").unwrap(), None);
+    assert_eq!(a.init_meta("test_key", "k1").unwrap(), "k1");
+    assert_eq!(
+        c.init_meta("test_key", "k2").unwrap(),
+        "k1",
+        "the first value stays"
+    );
+    c.set_meta("checkpoint", "2026").unwrap();
+    c.set_meta("checkpoint", "2027").unwrap();
+    assert_eq!(a.meta("checkpoint").unwrap().as_deref(), Some("2027"));
+    let ours: Vec<(String, String)> = a
+        .metas()
+        .unwrap()
+        .into_iter()
+        .filter(|(k, _)| k == "checkpoint" || k == "test_key")
+        .collect();
+    assert_eq!(
+        ours,
+        vec![
+            ("checkpoint".to_string(), "2027".to_string()),
+            ("test_key".to_string(), "k1".to_string())
+        ]
+    );
+}
+
+fn copy_loads_round_trip(db: &Db) {
+    // A source with one of everything, loaded into a fresh database of the same kind.
+    let now = t("2026-03-05T10:00:00Z");
+    let mut from = (db.open)();
+    open_case(&mut *from, "default", "C-1");
+    add_timers(
+        &mut *from,
+        &[timer("default", "C-1", "cnil", "overdue-0", now)],
+    );
+    let c = from.claim(now, Duration::minutes(5), 1, "tok").unwrap();
+    let settle = |_: &HashMap<String, (String, Option<String>)>| Settle::Retry {
+        next_attempt_at: now,
+        why: "w".into(),
+    };
+    from.record(
+        &[Delivery {
+            claimed: &c[0],
+            recipients: vec![RecipientOutcome {
+                rcpt: "r".into(),
+                state: "sent",
+                detail: None,
+            }],
+            settle: &settle,
+        }],
+        now,
+    )
+    .unwrap();
+    assert!(!from.is_empty().unwrap());
+
+    let to_db = same_kind_db(db);
+    let mut to = (to_db.open)();
+    assert!(to.is_empty().unwrap());
+    to.load_workflows(&from.workflows().unwrap()).unwrap();
+    let heads = from.heads(None).unwrap();
+    let evs = vec![(
+        "default".to_string(),
+        "C-1".to_string(),
+        from.events("default", "C-1", None).unwrap(),
+    )];
+    to.load_cases(&heads, &evs).unwrap();
+    let dump = from.dump_timers().unwrap();
+    to.load_timers(&dump).unwrap();
+    assert_eq!(to.dump_timers().unwrap(), dump);
+    assert_eq!(to.events("default", "C-1", None).unwrap(), evs[0].2);
+    assert_eq!(to.heads(None).unwrap(), heads);
+    // Ids continue after the loaded ones.
+    add_timers(
+        &mut *to,
+        &[timer("default", "C-1", "cnil", "overdue-1", now)],
+    );
+    let ids: BTreeSet<i64> = to.dump_timers().unwrap().iter().map(|t| t.id).collect();
+    assert_eq!(ids.len(), 2);
+}
+
+/// Another fresh database of the same backend as `db`.
+fn same_kind_db(db: &Db) -> Db {
+    match db.kind {
+        "postgres" => postgres_db(),
+        // "sqlite" => sqlite_db(),
+        other => panic!("no second database for {other} yet"),
+    }
+}
+
+// ---- PostgreSQL only: URLs, errors, migrations, wake-ups ----
+
+#[test]
+fn postgres_password_never_in_messages() {
+    let Some(wrong) = common::pg::password_url("s3cret-Wrong-pw") else {
+        return;
+    };
+    let e = vigie::store::postgres::open(&wrong)
+        .err()
+        .expect("a wrong password is refused");
+    let msg = e.to_string();
+    assert!(matches!(e, StoreError::Unavailable { .. }), "{msg}");
+    assert!(!msg.contains("s3cret-Wrong-pw"), "{msg}");
+    assert!(
+        msg.contains(common::pg::PASSWORD_ROLE),
+        "names the user: {msg}"
+    );
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+    assert!(
+        msg.contains("password authentication failed"),
+        "says why: {msg}"
+    );
+
+    // Nothing listens on this port.
+    let port = common::smtp::free_port();
+    let url = format!("postgres://u:s3cret-Unreach@127.0.0.1:{port}/db?connect_timeout=5");
+    let e = vigie::store::postgres::open(&url).err().unwrap();
+    assert!(matches!(e, StoreError::Unavailable { .. }), "{e}");
+    assert!(!e.to_string().contains("s3cret-Unreach"), "{e}");
+    assert!(e.to_string().contains("refused"), "says why: {e}");
+
+    for url in [
+        "postgres://u:s3cret-Tls@127.0.0.1/db?sslmode=require",
+        "postgresql://u:s3cret-Tls@127.0.0.1/db?sslmode=verify-full",
+        "postgres://u:s3cret-Tls@127.0.0.1/db?port=notaport",
+        "postgres://127.0.0.1/db?password=s3cret-Tls&sslmode=verify-ca",
+    ] {
+        let e = vigie::store::postgres::open(url).err().unwrap();
+        assert!(matches!(e, StoreError::BadUrl(_)), "{url}: {e}");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
+
+    // The right password opens it; describe() leaves the password out.
+    let right = common::pg::password_url(common::pg::PASSWORD).unwrap();
+    let b = vigie::store::postgres::open(&right).unwrap();
+    assert_eq!(b.kind(), "postgres");
+    assert!(
+        !b.describe().contains(common::pg::PASSWORD),
+        "{}",
+        b.describe()
+    );
+    assert!(b.describe().contains(common::pg::PASSWORD_ROLE));
+}
+
+#[test]
+fn postgres_instances_migrate_at_once() {
+    let url = common::pg::url();
+    let barrier = Arc::new(Barrier::new(4));
+    let hs: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, barrier) = (url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                vigie::store::postgres::open(&url).map(|_| ())
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap().expect("every instance opens");
+    }
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let n: i64 = c
+        .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn postgres_poke_reaches_a_listener() {
+    let url = common::pg::url();
+    let mut b = vigie::store::postgres::open(&url).unwrap();
+    let mut l = vigie::store::postgres::listener(&url);
+    // Nobody poked: the wait times out.
+    assert!(!l.wait(std::time::Duration::from_millis(200)));
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        // Connected and listening (the first wait connects).
+        ready_tx.send(()).unwrap();
+        l.wait(std::time::Duration::from_secs(30))
+    });
+    ready_rx.recv().unwrap();
+    b.poke();
+    assert!(waiter.join().unwrap(), "the poke woke the listener");
+}
+
+#[test]
+fn postgres_event_times_round_trip_to_the_microsecond() {
+    let db = postgres_db();
+    let mut b = (db.open)();
+    let mut tx = b.begin().unwrap();
+    tx.pin_workflow(&wf()).unwrap();
+    tx.insert_case(&head("default", "C-1", 1)).unwrap();
+    let odd = [
+        "1999-12-31T23:59:59.999999Z",
+        "2026-03-29T01:00:00.000001Z",
+        "2026-10-25T00:59:59.500000Z",
+    ];
+    for (i, at) in odd.iter().enumerate() {
+        let mut row = ev(i as i64 + 1, "note", "{}");
+        row.at = at.to_string();
+        tx.insert_event(&NewEvent {
+            org: "default",
+            case_id: "C-1",
+            row,
+        })
+        .unwrap();
+    }
+    tx.commit().unwrap();
+    let back: Vec<String> = b
+        .events("default", "C-1", None)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.at)
+        .collect();
+    assert_eq!(back, odd);
+    let _ = Utc.timestamp_opt(0, 0);
+    if let Some(d) = common::pg::started_in() {
+        eprintln!("test cluster started in {d:?}");
+    }
+}
+
+#[test]
+fn postgres_deadlock_is_busy_and_errors_quote_no_values() {
+    let db = postgres_db();
+    let mut b = (db.open)();
+    open_case(&mut *b, "default", "A");
+    open_case(&mut *b, "default", "B");
+    // Two writers lock A and B in opposite orders: the server breaks the deadlock by
+    // failing one of them, which the caller is told is `Busy` (worth retrying).
+    let barrier = Arc::new(Barrier::new(2));
+    let hs: Vec<_> = [("A", "B"), ("B", "A")]
+        .into_iter()
+        .map(|(first, second)| {
+            let mut w = (db.open)();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut tx = w.begin().unwrap();
+                tx.lock_case("default", first).unwrap();
+                barrier.wait();
+                let r = tx.lock_case("default", second).map(|_| ());
+                drop(tx);
+                r
+            })
+        })
+        .collect();
+    let results: Vec<_> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+    let busy: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(busy.len(), 1, "{results:?}");
+    assert!(busy[0].is_busy(), "{}", busy[0]);
+
+    // A refused write names the constraint, never the value.
+    let now = t("2026-03-05T10:00:00Z");
+    b.insert_user(
+        "default",
+        "Taken.Person@example.org",
+        "T",
+        Role::Viewer,
+        "$x",
+        now,
+    )
+    .unwrap();
+    let e = b
+        .insert_user(
+            "default",
+            "taken.person@EXAMPLE.org",
+            "T",
+            Role::Viewer,
+            "$x",
+            now,
+        )
+        .expect_err("the e-mail is taken");
+    let msg = e.to_string();
+    assert!(matches!(e, StoreError::Db(_)), "{msg}");
+    assert!(!msg.to_lowercase().contains("taken.person"), "{msg}");
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+}
+
+/// Numbers, not a check of time: `cargo test --release --test store_contract -- --ignored
+/// --nocapture postgres_measure`. Two dispatchers claim and settle 20,000 due reminders.
+#[test]
+#[ignore]
+fn postgres_measure_claims() {
+    let now = t("2026-03-05T10:00:00Z");
+    let db = postgres_db();
+    let mut b = (db.open)();
+    let n = 20_000;
+    let t0 = std::time::Instant::now();
+    let timers: Vec<NewTimer> = (0..n)
+        .map(|i| timer("default", &format!("C-{i}"), "cnil", "overdue-0", now))
+        .collect();
+    for chunk in timers.chunks(1000) {
+        add_timers(&mut *b, chunk);
+    }
+    eprintln!("inserted {n} timers in {:?}", t0.elapsed());
+    let t0 = std::time::Instant::now();
+    let hs: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|tok| {
+            let mut c = (db.open)();
+            std::thread::spawn(move || {
+                let mut ids = Vec::new();
+                let settle = |_: &HashMap<String, (String, Option<String>)>| Settle::Sent {
+                    message_id: "<m@x>".into(),
+                    why: None,
+                    next: None,
+                };
+                loop {
+                    let got = c.claim(now, Duration::minutes(5), 100, tok).unwrap();
+                    if got.is_empty() {
+                        break ids;
+                    }
+                    let ds: Vec<Delivery> = got
+                        .iter()
+                        .map(|g| Delivery {
+                            claimed: g,
+                            recipients: vec![RecipientOutcome {
+                                rcpt: "r".into(),
+                                state: "sent",
+                                detail: None,
+                            }],
+                            settle: &settle,
+                        })
+                        .collect();
+                    let r = c.record(&ds, now).unwrap();
+                    assert!(r.iter().all(|x| x.is_some()));
+                    ids.extend(got.iter().map(|g| g.id));
+                }
+            })
+        })
+        .collect();
+    let got: Vec<Vec<i64>> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+    let all: BTreeSet<i64> = got.iter().flatten().copied().collect();
+    assert_eq!(all.len(), n);
+    assert_eq!(got[0].len() + got[1].len(), n);
+    let e = t0.elapsed();
+    eprintln!(
+        "two dispatchers claimed and settled {n} reminders in {e:?} ({:.0}/s; {} and {})",
+        n as f64 / e.as_secs_f64(),
+        got[0].len(),
+        got[1].len()
+    );
+}
