@@ -8,7 +8,6 @@ use crate::mail::Mailer;
 use crate::mail::RcptOutcome;
 use crate::mail::reminder::{self, ReminderTemplates};
 use crate::outbox::delivery::{self, Attempt, Recorded};
-use crate::outbox::wake::wake_path;
 use crate::outbox::{self, Claimed, Planned, plan};
 use crate::render::{Labels, Templates};
 use crate::store::Store;
@@ -16,7 +15,6 @@ use crate::time::{self, Lang};
 use crate::workflow::Workflow;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -28,8 +26,6 @@ pub enum ServeError {
     Config(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("another `vigie serve` is running on {0}")]
-    Locked(String),
     #[error("{0}")]
     Io(String),
     #[error("cannot listen on {addr}: {error} (choose another with --listen ADDR)")]
@@ -47,7 +43,8 @@ impl ServeError {
 }
 
 pub struct ServeOptions {
-    pub db: PathBuf,
+    /// The database URL (or SQLite path).
+    pub db: String,
     pub config: Config,
     /// Timers claimed per round.
     pub batch: usize,
@@ -59,6 +56,13 @@ pub struct ServeOptions {
     pub listen: Option<String>,
     /// The workflows new cases are opened with (the web page's "new case").
     pub workflows: crate::workflow::WorkflowSet,
+}
+
+/// Runs database work from the dispatcher's async code on a worker that tokio is told
+/// blocks: the PostgreSQL driver runs its own small runtime for each call, which must not
+/// start on a thread driving tasks (and SQLite's calls block as well).
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
 }
 
 fn log(msg: &str) {
@@ -87,7 +91,7 @@ struct Dispatcher {
     /// The checkpoint mailing running in the background, if any.
     checkpoint_job: Option<tokio::task::JoinHandle<Option<DateTime<Utc>>>>,
     /// The database, for the background jobs' own connections.
-    db: PathBuf,
+    db: String,
 }
 
 /// How often each organisation's DPO receives a checkpoint of its register, at least.
@@ -111,9 +115,14 @@ impl Dispatcher {
         if self.checkpoint_retry_at.is_some_and(|t| now < t) {
             return Ok(());
         }
-        let (db, cfg, mailer) = (self.db.clone(), self.cfg.clone(), self.mailer.clone());
+        let (db, cfg, mailer, token) = (
+            self.db.clone(),
+            self.cfg.clone(),
+            self.mailer.clone(),
+            self.token.clone(),
+        );
         self.checkpoint_job = Some(tokio::task::spawn_blocking(move || {
-            mail_checkpoints(&db, &cfg, &mailer, now)
+            mail_checkpoints(&db, &cfg, &mailer, &token, now)
         }));
         Ok(())
     }
@@ -142,35 +151,37 @@ impl Dispatcher {
     /// is in flight from its spawn until its outcome is recorded, and at most
     /// `in_flight` are: a crash resends at most that many. Returns how many were claimed.
     async fn round(&mut self, now: DateTime<Utc>) -> Result<usize, ServeError> {
-        let claimed = outbox::claim(
-            &mut self.store,
-            now,
-            self.lease,
-            self.opts_batch,
-            &self.token,
-        )?;
+        let claimed = blocking(|| {
+            outbox::claim(
+                &mut self.store,
+                now,
+                self.lease,
+                self.opts_batch,
+                &self.token,
+            )
+        })?;
         let n = claimed.len();
         let mut sends: tokio::task::JoinSet<Attempt> = tokio::task::JoinSet::new();
         for c in claimed {
             while sends.len() >= self.in_flight {
                 self.record_finished(&mut sends).await?;
             }
-            let built = self.build(&c, now);
+            let built = blocking(|| self.build(&c, now));
             match built {
                 Ok(Some((mail, next))) => {
-                    let attempt = self.prepare(c, &mail, next)?;
+                    let attempt = blocking(|| self.prepare(c, &mail, next))?;
                     let mailer = self.mailer.clone();
                     sends.spawn(async move { send(mailer, mail, attempt).await });
                 }
                 Ok(None) => {
-                    outbox::cancel(&mut self.store, &c)?;
+                    blocking(|| outbox::cancel(&mut self.store, &c))?;
                 }
                 Err(e) => {
                     log(&format!(
                         "reminder {} cannot be built, dead-lettered: {e}",
                         c.key
                     ));
-                    outbox::fail(&mut self.store, &c, &e, false, now)?;
+                    blocking(|| outbox::fail(&mut self.store, &c, &e, false, now))?;
                 }
             }
         }
@@ -196,7 +207,7 @@ impl Dispatcher {
         if group.is_empty() {
             return Ok(());
         }
-        let outcomes = delivery::record(&mut self.store, &group, time::now())?;
+        let outcomes = blocking(|| delivery::record(&mut self.store, &group, time::now()))?;
         for (a, r) in group.iter().zip(outcomes) {
             let c = &a.claimed;
             match r {
@@ -337,9 +348,10 @@ async fn send(mailer: Mailer, mail: reminder::ReminderMail, mut attempt: Attempt
 /// --checkpoint` name a case removed, truncated or rewritten since. Runs on a blocking
 /// thread with its own connection. Returns when to try again after a failure (15 min).
 fn mail_checkpoints(
-    db: &std::path::Path,
+    db: &str,
     cfg: &Config,
     mailer: &Mailer,
+    token: &str,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     let retry = Some(now + Duration::minutes(15));
@@ -349,7 +361,7 @@ fn mail_checkpoints(
         ));
         retry
     };
-    let mut store = match Store::open(db) {
+    let mut store = match Store::open_url(db) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
     };
@@ -363,13 +375,37 @@ fn mail_checkpoints(
         // Per organisation, one `meta` row and one lookup in the partial index
         // `events_met`: cheap enough for every wake-up.
         let due = (|| -> Result<bool, crate::store::StoreError> {
-            Ok(match store.meta(&key)?.as_deref().and_then(parse) {
+            let mailed = store.meta(&key)?;
+            let due = match mailed.as_deref().and_then(parse) {
                 None => true,
                 Some(last) => {
                     last + CHECKPOINT_EVERY <= now
                         || store.last_deadline_event(&org)?.is_some_and(|e| e > last)
                 }
-            })
+            };
+            if !due {
+                return Ok(false);
+            }
+            // Several dispatchers on one database: the first to claim this checkpoint
+            // (the one after the last mailed) sends it; a claim left by a dispatcher that
+            // stopped is taken over after 15 minutes.
+            let claim = format!(
+                "checkpoint_claim:{org}:{}",
+                mailed.as_deref().unwrap_or("never")
+            );
+            let mine = format!("{token} {}", outbox::ts(now));
+            let holder = store.init_meta(&claim, &mine)?;
+            if holder == mine || holder.starts_with(&format!("{token} ")) {
+                return Ok(true);
+            }
+            let stale = holder
+                .split_once(' ')
+                .and_then(|(_, at)| parse(at))
+                .is_none_or(|at| at + Duration::minutes(15) <= now);
+            if stale {
+                store.set_meta(&claim, &mine)?;
+            }
+            Ok(stale)
         })();
         match due {
             Ok(true) => {}
@@ -450,42 +486,41 @@ pub fn check_config(cfg: &Config) -> Result<Mailer, ServeError> {
 
 pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
     let mailer = check_config(&opts.config)?;
-    let mut store = Store::open(&opts.db)?;
-
-    // One dispatcher per database: with the lock held, every lease left is from a
-    // process that died mid-send, so it is freed and its reminder goes out now.
-    let lock_path = {
-        let mut p = opts.db.as_os_str().to_owned();
-        p.push(".serve.lock");
-        PathBuf::from(p)
-    };
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| ServeError::Io(format!("{}: {e}", lock_path.display())))?;
-    if lock.try_lock().is_err() {
-        return Err(ServeError::Locked(opts.db.display().to_string()));
-    }
-    for (org, _) in store.organisations()? {
-        let p = crate::app::profile_of(&mut store, &opts.config, &org)?.unwrap_or_default();
-        if p.reminder_recipients().is_empty() {
-            log(&format!(
-                "organisation '{org}' has no reminder recipient: its reminders are kept and go out once one is set (vigie org set {org} --dpo-email ADDRESS)"
-            ));
+    let mut store = blocking(|| Store::open_url(&opts.db))?;
+    // Any number of dispatchers may share a database: each claims reminders under its
+    // own token with a lease that expires, so nothing is freed at start (a lease left by
+    // a dispatcher that died is taken again once it expires, `--lease-secs`).
+    blocking(|| -> Result<(), ServeError> {
+        for (org, _) in store.organisations()? {
+            let p = crate::app::profile_of(&mut store, &opts.config, &org)?.unwrap_or_default();
+            if p.reminder_recipients().is_empty() {
+                log(&format!(
+                    "organisation '{org}' has no reminder recipient: its reminders are kept and go out once one is set (vigie org set {org} --dpo-email ADDRESS)"
+                ));
+            }
         }
-    }
+        Ok(())
+    })?;
 
-    let wake_file = wake_path(&opts.db);
-    let _ = std::fs::remove_file(&wake_file);
-    let wake = tokio::net::UnixDatagram::bind(&wake_file).ok();
-    if wake.is_none() {
-        log(&format!(
-            "cannot listen on {}: changes are picked up within {} s",
-            wake_file.display(),
+    // Wake-ups from the other processes (a datagram beside a SQLite file, NOTIFY on
+    // PostgreSQL), waited for on a thread of their own and handed over as a `Notify`.
+    let poked = Arc::new(tokio::sync::Notify::new());
+    let listening = Arc::new(AtomicBool::new(true));
+    match Store::listener(&opts.db) {
+        Ok(mut l) => {
+            let (poked, listening) = (poked.clone(), listening.clone());
+            std::thread::spawn(move || {
+                while listening.load(Ordering::SeqCst) {
+                    if l.wait(std::time::Duration::from_secs(1)) {
+                        poked.notify_one();
+                    }
+                }
+            });
+        }
+        Err(why) => log(&format!(
+            "no wake-ups ({why}): changes are picked up within {} s",
             opts.idle_check.as_secs()
-        ));
+        )),
     }
 
     // The web page and API, beside the dispatcher: bound before anything else runs, so
@@ -503,11 +538,9 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
             let local = listener
                 .local_addr()
                 .map_err(|e| ServeError::Io(e.to_string()))?;
-            let app = Arc::new(crate::web::App::new(
-                opts.db.clone(),
-                opts.config.clone(),
-                opts.workflows.clone(),
-            )?);
+            let app = Arc::new(blocking(|| {
+                crate::web::App::new(opts.db.clone(), opts.config.clone(), opts.workflows.clone())
+            })?);
             log(&format!("web page and API on http://{local}/"));
             let mut rx = stop_rx.clone();
             Some(tokio::spawn(crate::web::serve(app, listener, async move {
@@ -536,12 +569,14 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         });
     }
 
+    // Unique among every dispatcher of this database, on any machine.
     let token = format!(
-        "{}-{}",
+        "{}-{}-{}",
         std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+        crate::store::random_hex(4)
     );
-    let secret = delivery::secret(&mut store)?;
+    let secret = blocking(|| delivery::secret(&mut store))?;
     let mut d = Dispatcher {
         in_flight: mailer.in_flight(),
         secret,
@@ -558,16 +593,15 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         checkpoint_job: None,
         db: opts.db.clone(),
     };
+    let shown = d.store.describe();
     log(&format!(
-        "dispatching reminders from {} ({}, at most {} in flight)",
-        opts.db.display(),
+        "dispatching reminders from {shown} ({}, at most {} in flight)",
         match d.mailer {
             Mailer::Smtp(..) | Mailer::Relay(_) => "SMTP".to_string(),
             Mailer::File(ref p) => format!("e-mails written to {}", p.display()),
         },
         d.in_flight
     ));
-    let mut buf = [0u8; 64];
     while !stop.load(Ordering::SeqCst) {
         // Send everything due, round after round, then sleep.
         loop {
@@ -583,7 +617,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
             break;
         }
         d.checkpoints(time::now()).await?;
-        let next = outbox::next_wake(&mut d.store)?;
+        let next = blocking(|| outbox::next_wake(&mut d.store))?;
         let now = time::now();
         let sleep = match next {
             Some(t) if t <= now => std::time::Duration::from_millis(0),
@@ -593,23 +627,13 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         if sleep.is_zero() {
             continue;
         }
-        match &wake {
-            Some(w) => {
-                tokio::select! {
-                    _ = tokio::time::sleep(sleep) => {}
-                    _ = w.recv(&mut buf) => {}
-                    _ = stopped.notified() => {}
-                }
-            }
-            None => {
-                tokio::select! {
-                    _ = tokio::time::sleep(sleep) => {}
-                    _ = stopped.notified() => {}
-                }
-            }
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = poked.notified() => {}
+            _ = stopped.notified() => {}
         }
     }
-    let _ = std::fs::remove_file(&wake_file);
+    listening.store(false, Ordering::SeqCst);
     let _ = stop_tx.send(true);
     if let Some(h) = http {
         match h.await {

@@ -19,7 +19,6 @@ use crate::workflow::{Workflow, WorkflowSet};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 /// Why a use-case did not happen. `is_input` tells the edges whether the caller can
@@ -100,8 +99,8 @@ pub struct App {
     pub config: Config,
     pub workflows: WorkflowSet,
     pub templates: Templates,
-    /// The database; also where the dispatcher's wake-up socket lives.
-    pub db: PathBuf,
+    /// The database URL (or SQLite path), for the connections the edges open.
+    pub db: String,
     /// Folded cases by (org, id), valid while their sequence number is unchanged.
     cache: Mutex<HashMap<(String, String), Arc<Loaded>>>,
 }
@@ -148,7 +147,7 @@ fn unknown_org(store: &mut Store, org: &str) -> AppError {
 }
 
 impl App {
-    pub fn new(db: PathBuf, config: Config, workflows: WorkflowSet) -> App {
+    pub fn new(db: String, config: Config, workflows: WorkflowSet) -> App {
         App {
             templates: Templates::from_config(&config),
             config,

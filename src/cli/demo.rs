@@ -93,7 +93,7 @@ pub(super) fn demo(ctx: &Ctx) -> Result<(), CliError> {
     say!(
         "{} real incidents in {} ({} added now, {} already there). Deadlines as of {}:\n",
         rows.len(),
-        ctx.db.display(),
+        store.describe(),
         added,
         rows.len() - added,
         now.format("%Y-%m-%d %H:%M UTC")
@@ -130,11 +130,11 @@ pub(super) fn demo(ctx: &Ctx) -> Result<(), CliError> {
             );
         }
     }
-    let db = ctx.db.display();
-    let db_flag = if ctx.db == Path::new("vigie.db") {
+    // Never the password of a URL: the command to type again names the database without it.
+    let db_flag = if ctx.db == "vigie.db" {
         String::new()
     } else {
-        format!(" --db {db}")
+        format!(" --db {}", store.describe())
     };
     say!("\nLook at one case:          vigie{db_flag} case show caf-2021");
     say!("Draft its CNIL notification: vigie{db_flag} draft caf-2021 cnil_notification");

@@ -36,6 +36,7 @@ mod outbox;
 pub mod output;
 mod register;
 mod serve;
+mod store;
 mod user;
 mod workflow;
 
@@ -58,9 +59,10 @@ use std::path::{Path, PathBuf};
     about = "GDPR breach-notification workflows: every legal deadline, drafts, and a tamper-evident register"
 )]
 pub struct Cli {
-    /// The SQLite database file (created if absent).
+    /// The database: a SQLite file (created if absent), `sqlite://PATH`, or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/NAME` (a password is never printed).
     #[arg(long, global = true, env = "VIGIE_DB", default_value = "vigie.db")]
-    db: PathBuf,
+    db: String,
     /// A configuration file (see config.example.yaml).
     #[arg(long, global = true, env = "VIGIE_CONFIG")]
     config: Option<PathBuf>,
@@ -113,6 +115,9 @@ enum Cmd {
     /// Check the mail configuration.
     #[command(subcommand)]
     Mail(outbox::MailCmd),
+    /// The database itself: copy it into another one (SQLite to PostgreSQL, or back).
+    #[command(subcommand)]
+    Store(store::StoreCmd),
 }
 
 /// A failure the CLI reports: a one-line message and an exit code.
@@ -175,7 +180,8 @@ impl From<crate::store::AccountError> for CliError {
 
 /// What every command may need: the resolved options and the one clock.
 struct Ctx {
-    db: PathBuf,
+    /// The database URL (or SQLite path).
+    db: String,
     config: Config,
     actor: String,
     org: String,
@@ -203,7 +209,7 @@ impl Ctx {
     }
     /// The database, checked to know the organisation of --org.
     fn store(&self) -> Result<Store, CliError> {
-        let mut store = Store::open(&self.db)?;
+        let mut store = Store::open_url(&self.db)?;
         crate::app::check_org(&mut store, &self.org)?;
         Ok(store)
     }
@@ -306,5 +312,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Serve(args) => serve::run(&ctx, args),
         Cmd::Outbox(cmd) => outbox::run(&ctx, cmd),
         Cmd::Mail(cmd) => outbox::mail(&ctx, cmd),
+        Cmd::Store(cmd) => store::run(&ctx, cmd),
     }
 }

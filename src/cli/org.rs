@@ -91,7 +91,7 @@ impl SetArgs {
 }
 
 pub(super) fn run(ctx: &Ctx, cmd: OrgCmd) -> Result<(), CliError> {
-    let mut store = Store::open(&ctx.db)?;
+    let mut store = Store::open_url(&ctx.db)?;
     match cmd {
         OrgCmd::Add { id, name } => {
             ctx.app()?.add_org(&mut store, &id, &name)?;

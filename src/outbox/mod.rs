@@ -6,7 +6,6 @@
 
 pub mod delivery;
 pub mod plan;
-pub mod wake;
 
 use crate::case::Case;
 use crate::store::backend::{CaseTx, NewTimer};

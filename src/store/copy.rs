@@ -67,7 +67,7 @@ pub fn copy(
         }
         n.organisations += 1;
     }
-    progress(&format!("{} organisations", n.organisations));
+    progress(&format!("copied {} organisation(s)", n.organisations));
 
     let wfs = from.workflows()?;
     n.workflows = wfs.len();
@@ -83,14 +83,17 @@ pub fn copy(
         }
         to.load_cases(chunk, &events)?;
         n.cases += chunk.len();
-        progress(&format!("{} cases, {} events", n.cases, n.events));
+        progress(&format!(
+            "copied {} case(s), {} event(s)",
+            n.cases, n.events
+        ));
     }
     to.load_counters(&from.counters()?)?;
 
     let timers = from.dump_timers()?;
     n.timers = timers.len();
     to.load_timers(&timers)?;
-    progress(&format!("{} reminders", n.timers));
+    progress(&format!("copied {} reminder(s)", n.timers));
 
     let users = from.user_rows(None)?;
     n.users = users.len();
@@ -101,7 +104,7 @@ pub fn copy(
     let tokens = from.token_rows()?;
     n.tokens = tokens.len();
     to.load_tokens(&tokens)?;
-    progress(&format!("{} users", n.users));
+    progress(&format!("copied {} user(s)", n.users));
 
     let campaigns = from.campaigns()?;
     n.campaigns = campaigns.len();
@@ -124,7 +127,7 @@ pub fn copy(
     .or_else(|e| failed.take().map_or(Err(e), Err))?;
     to.load_ledger(&batch)?;
     n.ledger_rows = rows + batch.len();
-    progress(&format!("{} ledger rows", n.ledger_rows));
+    progress(&format!("copied {} ledger row(s)", n.ledger_rows));
 
     Ok(n)
 }
@@ -147,4 +150,72 @@ pub fn check_complete(b: &mut dyn Backend) -> Result<()> {
         }),
         _ => Ok(()),
     }
+}
+
+/// What `vigie store copy` did, for its report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub from: String,
+    pub to: String,
+    pub copied: Copied,
+    /// Cases and events whose chains were recomputed in the target.
+    pub verified_cases: usize,
+    pub verified_events: usize,
+}
+
+/// Copies the database `from` names into the empty one `to` names, verifies every chain
+/// on arrival and that each case ends where it ended in the source, then marks the copy
+/// finished. A target that does not verify stays marked incomplete (refused by
+/// `Store::open`).
+pub fn run(from: &str, to: &str, progress: &mut dyn FnMut(&str)) -> Result<Report> {
+    if let super::DbUrl::Sqlite(p) = super::DbUrl::parse(from)?
+        && !p.exists()
+    {
+        return Err(StoreError::BadUrl(format!(
+            "--from: there is no database at {}",
+            p.display()
+        )));
+    }
+    let mut src = super::Store::open_url(from)?;
+    let mut dst = super::Store::open_url(to)?;
+    if src.kind() == dst.kind() && src.describe() == dst.describe() {
+        return Err(StoreError::BadUrl(format!(
+            "--from and --to name the same database ({})",
+            src.describe()
+        )));
+    }
+    let copied = copy(src.backend(), dst.backend(), progress)?;
+    progress("verifying every chain in the target");
+    let (cases, events, problems) = dst.verify()?;
+    if let Some(p) = problems.first() {
+        return Err(StoreError::Db(format!(
+            "the copy does not verify ({} problem(s); case {} event #{}: {}): the target is left marked incomplete",
+            problems.len(),
+            p.case,
+            p.seq,
+            p.problem
+        )));
+    }
+    // Each case ends at the same event with the same hash as in the source.
+    let ends = |s: &mut super::Store| -> Result<Vec<(String, String, i64, String, String)>> {
+        Ok(s.backend()
+            .heads(None)?
+            .into_iter()
+            .map(|h| (h.org, h.id, h.seq, h.last_hash, h.workflow_hash))
+            .collect())
+    };
+    if ends(&mut src)? != ends(&mut dst)? || cases != copied.cases || events != copied.events {
+        return Err(StoreError::Db(
+            "the copy's cases do not end where the source's do: the target is left marked incomplete"
+                .into(),
+        ));
+    }
+    finish(dst.backend(), &src.describe())?;
+    Ok(Report {
+        from: src.describe(),
+        to: dst.describe(),
+        copied,
+        verified_cases: cases,
+        verified_events: events,
+    })
 }

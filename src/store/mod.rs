@@ -147,10 +147,42 @@ pub struct AuditProblem {
 }
 
 /// The one place a `postgres://` URL becomes a backend.
-fn open_postgres(_url: &str) -> Result<Box<dyn Backend>, StoreError> {
-    Err(StoreError::BadUrl(
-        "vigie was built without PostgreSQL".into(),
-    ))
+fn open_postgres(url: &str) -> Result<Box<dyn Backend>, StoreError> {
+    postgres::open(url)
+}
+
+/// A database named by `--db`: a path or `sqlite://PATH` / `sqlite:PATH`, or a
+/// `postgres://` / `postgresql://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbUrl {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl DbUrl {
+    /// Errors never quote a password.
+    pub fn parse(url: &str) -> Result<DbUrl, StoreError> {
+        let path = match scheme_of(url) {
+            None => url,
+            Some("sqlite") => {
+                let rest = &url["sqlite:".len()..];
+                rest.strip_prefix("//").unwrap_or(rest)
+            }
+            Some("postgres" | "postgresql") => return Ok(DbUrl::Postgres(url.to_string())),
+            Some(other) => {
+                return Err(StoreError::BadUrl(format!(
+                    "database URL scheme {} is not supported (a path, sqlite://PATH or postgres://...)",
+                    crate::util::quote(other)
+                )));
+            }
+        };
+        if path.is_empty() {
+            return Err(StoreError::BadUrl(
+                "the database URL names no file (sqlite://PATH)".into(),
+            ));
+        }
+        Ok(DbUrl::Sqlite(path.into()))
+    }
 }
 
 /// A URL's scheme (before `:`), when it has one that is not a Windows drive letter.
@@ -172,26 +204,19 @@ impl Store {
     /// Opens the database a URL names: a path, `sqlite://PATH` or `sqlite:PATH` (SQLite),
     /// `postgres://...` or `postgresql://...` (PostgreSQL). Errors never quote a password.
     pub fn open_url(url: &str) -> Result<Store, StoreError> {
-        let path = match scheme_of(url) {
-            None => url,
-            Some("sqlite") => {
-                let rest = &url["sqlite:".len()..];
-                rest.strip_prefix("//").unwrap_or(rest)
-            }
-            Some("postgres" | "postgresql") => return Store::with(open_postgres(url)?),
-            Some(other) => {
-                return Err(StoreError::BadUrl(format!(
-                    "database URL scheme {} is not supported (a path, sqlite://PATH or postgres://...)",
-                    crate::util::quote(other)
-                )));
-            }
-        };
-        if path.is_empty() {
-            return Err(StoreError::BadUrl(
-                "the database URL names no file (sqlite://PATH)".into(),
-            ));
+        match DbUrl::parse(url)? {
+            DbUrl::Sqlite(path) => Store::open(&path),
+            DbUrl::Postgres(url) => Store::with(open_postgres(&url)?),
         }
-        Store::open(Path::new(path))
+    }
+
+    /// What a dispatcher waits on for wake-ups from the other processes of this
+    /// database; Err says why there is none (it then looks at its idle-check interval).
+    pub fn listener(url: &str) -> Result<Box<dyn backend::WakeListener>, String> {
+        match DbUrl::parse(url).map_err(|e| e.to_string())? {
+            DbUrl::Sqlite(path) => sqlite::wake::listener(&path),
+            DbUrl::Postgres(url) => Ok(postgres::listener(&url)),
+        }
     }
 
     /// A store over an opened backend: refuses a half-copied database, and gives the
@@ -450,6 +475,12 @@ impl Store {
 
     pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
         self.db.set_meta(key, value)
+    }
+
+    /// Sets `key` only when it has no value; returns the value it has after (a claim
+    /// that one of several processes wins).
+    pub fn init_meta(&mut self, key: &str, value: &str) -> Result<String, StoreError> {
+        self.db.init_meta(key, value)
     }
 
     /// Recomputes every hash chain; names each case and sequence number that differs.

@@ -9,9 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 pub const SESSION_COOKIE: &str = "vigie_session";
 pub const LOGIN_COOKIE: &str = "vigie_login";
@@ -190,53 +188,61 @@ impl FromRequestParts<Arc<App>> for PageCaller {
     }
 }
 
-struct Failures {
-    count: u32,
-    last: Instant,
-    locked_until: Option<Instant>,
-}
+/// Failed sign-ins, per account and per client address, counted in the database so that
+/// every `vigie serve` behind a load balancer sees the same counts and locks. Past a
+/// threshold each further failure locks the key for longer (30 s, 60 s, … up to 15 min);
+/// while locked, sign-in is refused with 429 before any password is checked. Keys are
+/// stored hashed: the table names no account and no address.
+pub mod throttle {
+    use crate::store::{Store, StoreError};
+    use chrono::{DateTime, Utc};
+    use std::time::Duration;
 
-/// Failed sign-ins, per account and per client address. Past a threshold each further
-/// failure locks the key for longer (30 s, 60 s, … up to 15 min); while locked, sign-in
-/// is refused with 429 before any password is checked.
-#[derive(Default)]
-pub struct Throttle {
-    map: Mutex<HashMap<String, Failures>>,
+    fn key(k: &str) -> String {
+        crate::workflow::sha256_hex(&format!("vigie-sign-in:{k}"))
+    }
+
+    /// How long the longest-locked of these keys stays locked.
+    pub fn locked(
+        store: &mut Store,
+        keys: &[&str],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Duration>, StoreError> {
+        let mut longest = None;
+        for k in keys {
+            if let Some(until) = store.backend().sign_in_locked_until(&key(k))?
+                && until > now
+            {
+                let left = (until - now).to_std().unwrap_or_default();
+                longest = longest.max(Some(left));
+            }
+        }
+        Ok(longest)
+    }
+
+    /// Counts a failure of `k`, and locks it once past `threshold`.
+    pub fn fail(
+        store: &mut Store,
+        k: &str,
+        threshold: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let k = key(k);
+        let count = store.backend().sign_in_failed(&k, now)?;
+        if count >= threshold {
+            let secs = (30i64 << (count - threshold).min(5)).min(900);
+            store
+                .backend()
+                .sign_in_lock(&k, now + chrono::Duration::seconds(secs))?;
+        }
+        Ok(())
+    }
+
+    /// A successful sign-in forgets the account's failures.
+    pub fn forget(store: &mut Store, k: &str) -> Result<(), StoreError> {
+        store.backend().sign_in_forget(&key(k))
+    }
 }
 
 pub const ACCOUNT_THRESHOLD: u32 = 5;
 pub const ADDRESS_THRESHOLD: u32 = 20;
-
-impl Throttle {
-    /// How long the longest-locked of these keys stays locked.
-    pub fn locked(&self, keys: &[&str]) -> Option<Duration> {
-        let now = Instant::now();
-        let map = self.map.lock().expect("throttle");
-        keys.iter()
-            .filter_map(|k| map.get(*k)?.locked_until)
-            .filter(|u| *u > now)
-            .map(|u| u - now)
-            .max()
-    }
-
-    pub fn fail(&self, key: &str, threshold: u32) {
-        let now = Instant::now();
-        let mut map = self.map.lock().expect("throttle");
-        map.retain(|_, f| now.duration_since(f.last) < Duration::from_secs(3600));
-        let f = map.entry(key.to_string()).or_insert(Failures {
-            count: 0,
-            last: now,
-            locked_until: None,
-        });
-        f.count += 1;
-        f.last = now;
-        if f.count >= threshold {
-            let secs = (30u64 << (f.count - threshold).min(5)).min(900);
-            f.locked_until = Some(now + Duration::from_secs(secs));
-        }
-    }
-
-    pub fn forget(&self, key: &str) {
-        self.map.lock().expect("throttle").remove(key);
-    }
-}

@@ -5,9 +5,12 @@
 //! to the store, whose queries all filter on it; another organisation's case is simply
 //! not found (404), never forbidden (403), so its existence does not leak either.
 //!
-//! The database is used from blocking threads: reads through a small pool of
-//! connections, writes through one connection behind a mutex, so writers queue in the
-//! process instead of sleeping in SQLite's busy handler.
+//! The database is used from blocking threads through a small pool of connections. On
+//! SQLite, writes go through one connection behind a mutex, so writers queue in the
+//! process instead of sleeping in SQLite's busy handler; on PostgreSQL they use the pool
+//! (the writers of one case serialise on its row). Nothing a request needs is kept in
+//! this process alone (sessions, CSRF tokens and the sign-in throttle are in the
+//! database), so any number of instances can answer behind a load balancer.
 
 mod api;
 mod auth;
@@ -22,7 +25,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 pub use auth::Caller;
@@ -34,7 +36,10 @@ pub struct App {
     pages: handlebars::Handlebars<'static>,
     readers: Mutex<Vec<Store>>,
     writer: Mutex<Option<Store>>,
-    throttle: auth::Throttle,
+    /// PostgreSQL serialises the writers of one case on its row: writes go through the
+    /// pool like reads. SQLite has one writer at a time: they queue on `writer` here
+    /// rather than sleep in SQLite's busy handler.
+    pooled_writes: bool,
     /// Labels by (workflow hash, language): parsed once, not on every page.
     labels: Mutex<HashMap<(String, crate::time::Lang), Arc<crate::render::Labels>>>,
 }
@@ -141,15 +146,16 @@ pub(crate) fn log(msg: &str) {
 }
 
 impl App {
-    pub fn new(db: PathBuf, config: Config, workflows: WorkflowSet) -> Result<App, StoreError> {
+    pub fn new(db: String, config: Config, workflows: WorkflowSet) -> Result<App, StoreError> {
         // Open (and migrate) once here, so a bad path fails at start, not on a request.
-        let writer = Store::open(&db)?;
+        let writer = Store::open_url(&db)?;
+        let pooled_writes = writer.kind() == "postgres";
         Ok(App {
+            pooled_writes,
             core: crate::app::App::new(db, config, workflows),
             pages: pages::registry(),
             readers: Mutex::new(Vec::new()),
             writer: Mutex::new(Some(writer)),
-            throttle: auth::Throttle::default(),
             labels: Mutex::new(HashMap::new()),
         })
     }
@@ -158,7 +164,7 @@ impl App {
         if let Some(s) = self.readers.lock().expect("pool").pop() {
             return Ok(s);
         }
-        Store::open(&self.db)
+        Store::open_url(&self.db)
     }
 
     /// Runs `f` on a reading connection, on a blocking thread.
@@ -171,8 +177,14 @@ impl App {
         tokio::task::spawn_blocking(move || {
             let mut store = app.reader()?;
             let r = f(&app, &mut store);
+            // A connection that failed (the server restarted, say) is not kept: the next
+            // request opens a new one.
+            let healthy = match &r {
+                Ok(_) => true,
+                Err(e) => e.status.as_u16() < 500,
+            };
             let mut idle = app.readers.lock().expect("pool");
-            if idle.len() < 16 {
+            if healthy && idle.len() < 16 {
                 idle.push(store);
             }
             r
@@ -181,20 +193,27 @@ impl App {
         .map_err(|e| WebError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
     }
 
-    /// Runs `f` on the one writing connection, on a blocking thread. The use-cases that
-    /// change a case wake the reminder dispatcher themselves.
+    /// Runs `f` on the one writing connection (SQLite) or a pooled one (PostgreSQL), on
+    /// a blocking thread. The use-cases that change a case wake the dispatchers themselves.
     pub async fn write<T, F>(self: &Arc<Self>, f: F) -> Result<T, WebError>
     where
         T: Send + 'static,
         F: FnOnce(&App, &mut Store) -> Result<T, WebError> + Send + 'static,
     {
+        if self.pooled_writes {
+            return self.read(f).await;
+        }
         let app = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut guard = app.writer.lock().unwrap_or_else(|p| p.into_inner());
             if guard.is_none() {
-                *guard = Some(Store::open(&app.db)?);
+                *guard = Some(Store::open_url(&app.db)?);
             }
-            f(&app, guard.as_mut().expect("opened above"))
+            let r = f(&app, guard.as_mut().expect("opened above"));
+            if matches!(&r, Err(e) if e.status.as_u16() >= 500) {
+                *guard = None;
+            }
+            r
         })
         .await
         .map_err(|e| WebError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?

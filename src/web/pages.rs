@@ -461,7 +461,22 @@ async fn login(
     }
     let account = format!("account:{}", email.to_lowercase());
     let address = format!("address:{}", addr.ip());
-    if let Some(wait) = app.throttle.locked(&[&account, &address]) {
+    let locked = {
+        let (account, address) = (account.clone(), address.clone());
+        app.read(move |_, s| {
+            Ok(super::auth::throttle::locked(
+                s,
+                &[&account, &address],
+                time::now(),
+            )?)
+        })
+        .await
+    };
+    let wait = match locked {
+        Ok(w) => w,
+        Err(e) => return e.into_response(),
+    };
+    if let Some(wait) = wait {
         let msg = word(lang, "too_many").replace("{secs}", &wait.as_secs().max(1).to_string());
         let mut r = login_form(
             &app,
@@ -485,8 +500,17 @@ async fn login(
     let user = match checked {
         Ok(Some(u)) => u,
         Ok(None) => {
-            app.throttle.fail(&account, super::auth::ACCOUNT_THRESHOLD);
-            app.throttle.fail(&address, super::auth::ADDRESS_THRESHOLD);
+            let counted = app
+                .write(move |_, s| {
+                    let now = time::now();
+                    super::auth::throttle::fail(s, &account, super::auth::ACCOUNT_THRESHOLD, now)?;
+                    super::auth::throttle::fail(s, &address, super::auth::ADDRESS_THRESHOLD, now)?;
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = counted {
+                return e.into_response();
+            }
             super::log(&format!("failed sign-in from {}", addr.ip()));
             let msg = word(lang, "wrong_login");
             return login_form(
@@ -501,9 +525,11 @@ async fn login(
         }
         Err(e) => return e.into_response(),
     };
-    app.throttle.forget(&account);
     let session = app
-        .write(move |_, s| Ok(s.create_session(&user, time::now())?))
+        .write(move |_, s| {
+            super::auth::throttle::forget(s, &account)?;
+            Ok(s.create_session(&user, time::now())?)
+        })
         .await;
     match session {
         Ok((secret, _csrf)) => {

@@ -11,6 +11,7 @@ mod accounts;
 mod cases;
 mod ledger;
 mod outbox;
+pub mod wake;
 
 use super::StoreError;
 use super::backend::{
@@ -185,7 +186,7 @@ impl Meta for Sqlite {
 
 impl Wake for Sqlite {
     fn poke(&mut self) {
-        crate::outbox::wake::poke(&self.path);
+        wake::poke(&self.path);
     }
 }
 
