@@ -177,7 +177,7 @@ fn main() {
             )
             .expect("open hot");
     }
-    vigie::outbox::wake::poke(&db);
+    store.wake();
     println!(
         "opened {hot} cases due at D in {:.1} s; D is {} s after",
         t.elapsed().as_secs_f64(),

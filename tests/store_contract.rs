@@ -854,6 +854,11 @@ fn accounts_sessions_tokens(db: &Db) {
     );
     assert_eq!(b.organisation("acme").unwrap().unwrap().0, "Acme SAS");
     assert_eq!(b.organisation("nobody").unwrap(), None);
+    // The organisation's name follows its profile's, when the profile has one.
+    assert!(b.set_profile("acme", "{\"name\":\"Acme Group\"}").unwrap());
+    assert_eq!(b.organisation("acme").unwrap().unwrap().0, "Acme Group");
+    assert!(b.set_profile("acme", "{}").unwrap());
+    assert_eq!(b.organisation("acme").unwrap().unwrap().0, "Acme Group");
 
     let id = b
         .insert_user(

@@ -355,7 +355,8 @@ pub trait Accounts {
     fn organisations(&mut self) -> Result<Vec<(String, String, String)>>;
     fn organisation(&mut self, id: &str) -> Result<Option<(String, String)>>;
     fn insert_organisation(&mut self, id: &str, name: &str, profile_json: &str) -> Result<()>;
-    /// Writes the profile JSON; false when there is no such organisation.
+    /// Writes the profile JSON, and the organisation's name from its `name` when it has
+    /// one; false when there is no such organisation.
     fn set_profile(&mut self, org: &str, profile_json: &str) -> Result<bool>;
     fn profile(&mut self, org: &str) -> Result<Option<String>>;
 

@@ -288,7 +288,9 @@ impl Accounts for Postgres {
         let n = self
             .client
             .execute(
-                "UPDATE organisations SET profile = $2 WHERE id = $1",
+                // The organisation's name follows the profile's, when it has one.
+                "UPDATE organisations SET profile = $2::text,
+                 name = COALESCE(($2::text)::jsonb ->> 'name', name) WHERE id = $1",
                 &[&org, &profile_json],
             )
             .map_err(db_err)?;
