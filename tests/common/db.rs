@@ -40,15 +40,16 @@ pub fn with_backend<R>(b: Backend, f: impl FnOnce() -> R) -> R {
 
 /// Each test named runs twice, as `sqlite::NAME` and `postgres::NAME`. The functions
 /// themselves are plain `fn NAME()` (no `#[test]`) beside the list, so that rustfmt
-/// still formats their bodies. Attributes written before a name (`#[ignore]`) go to both.
+/// still formats their bodies. Attributes written before a name (`#[ignore]`) go to both;
+/// those after `on_postgres` only to the PostgreSQL run (a known backend bug, say).
 ///
 /// ```ignore
-/// both_backends! { opens_a_case, #[ignore] a_slow_one }
+/// both_backends! { opens_a_case, #[ignore] a_slow_one, x on_postgres #[ignore = "why"] }
 /// fn opens_a_case() { let v = Vigie::new(); ... }
 /// ```
 #[macro_export]
 macro_rules! both_backends {
-    ($($(#[$m:meta])* $name:ident),* $(,)?) => {
+    ($($(#[$m:meta])* $name:ident $(on_postgres #[$pm:meta])*),* $(,)?) => {
         mod sqlite {
             $(
                 $(#[$m])*
@@ -64,9 +65,8 @@ macro_rules! both_backends {
         mod postgres {
             $(
                 $(#[$m])*
+                $(#[$pm])*
                 #[test]
-                // The one switch: delete this line once `vigie --db postgres://` works.
-                #[ignore = "vigie --db postgres:// not wired yet (store::open_postgres)"]
                 fn $name() {
                     $crate::common::db::with_backend(
                         $crate::common::db::Backend::Postgres,
