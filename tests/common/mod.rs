@@ -195,19 +195,39 @@ impl Vigie {
 
     /// Every row of the tables events, cases and workflows, in key order.
     pub fn db_snapshot(&self) -> Snapshot {
-        let mut rows = Vec::new();
-        for (table, order) in [
+        let tables = [
             ("workflows", "hash"),
             ("cases", "org, id"),
             ("events", "org, case_id, seq"),
-        ] {
-            let sql = match self.backend() {
-                Backend::Sqlite => format!("SELECT * FROM {table} ORDER BY {order}"),
-                Backend::Postgres => {
-                    format!("SELECT row_to_json(t)::text FROM {table} t ORDER BY {order}")
-                }
-            };
-            for row in self.sql(&sql, &[]) {
+        ];
+        let per_table: Vec<Vec<Vec<Value>>> = match &self.db {
+            // One Python run for the three tables: a snapshot is taken before and after
+            // every refused command, and each run costs a start of python3.
+            Target::Sqlite(path) => {
+                let queries: Vec<Value> = tables
+                    .iter()
+                    .map(|(t, o)| format!("SELECT * FROM {t} ORDER BY {o}").into())
+                    .collect();
+                let done = raw_sql(path, "many", &Value::Array(queries).to_string(), &[])
+                    .unwrap_or_else(|e| panic!("snapshot: {e}"));
+                done.rows
+                    .into_iter()
+                    .map(|t| serde_json::from_value(Value::Array(t)).expect("rows of a table"))
+                    .collect()
+            }
+            Target::Postgres(_) => tables
+                .iter()
+                .map(|(t, o)| {
+                    self.sql(
+                        &format!("SELECT row_to_json(x)::text FROM {t} x ORDER BY {o}"),
+                        &[],
+                    )
+                })
+                .collect(),
+        };
+        let mut rows = Vec::new();
+        for ((table, _), table_rows) in tables.iter().zip(per_table) {
+            for row in table_rows {
                 let cells: Vec<String> = row.iter().map(Value::to_string).collect();
                 rows.push(format!("{table}: {}", cells.join(" | ")));
             }
