@@ -381,11 +381,11 @@ impl CaseLog for Postgres {
     }
 
     fn events(&mut self, org: &str, case_id: &str, upto: Option<i64>) -> Result<Vec<EventRow>> {
-        read_events(&mut self.client, org, case_id, upto)
+        read_events(&mut *self.client, org, case_id, upto)
     }
 
     fn workflow(&mut self, hash: &str) -> Result<Option<PinnedWorkflow>> {
-        read_workflow(&mut self.client, hash)
+        read_workflow(&mut *self.client, hash)
     }
 
     fn workflows(&mut self) -> Result<Vec<PinnedWorkflow>> {
