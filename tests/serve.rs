@@ -18,10 +18,10 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 both_backends! {
-    reminders_arrive_with_recipients_parts_and_ics on_postgres #[ignore = "backend bug: vigie serve on PostgreSQL exits 101 after SIGTERM (a postgres::Client dropped on the async runtime: Cannot start a runtime from within a runtime)"],
+    reminders_arrive_with_recipients_parts_and_ics,
     sigkill_at_several_moments_loses_nothing,
     smtp_down_then_up_delivers_after_retries,
-    permanent_rejection_goes_to_dead_letter on_postgres #[ignore = "backend bug: vigie serve on PostgreSQL exits 101 after SIGTERM (a postgres::Client dropped on the async runtime: Cannot start a runtime from within a runtime)"],
+    permanent_rejection_goes_to_dead_letter,
     invalid_mail_config_stops_serve_at_start,
     mail_test_sends_one_message,
     a_refused_owner_does_not_stop_the_dpo_reminder,
