@@ -6,18 +6,24 @@
 mod common;
 
 use common::Vigie;
+use common::db::{Backend, with_backend};
 use common::process::{Serve, in_flight_bound};
 use common::smtp::{Sink, free_port, standard_config};
 use common::web::{Browser, PASSWORD, Server, hidden};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const ACME: &str = "dpo@acme.example";
 /// Long enough for any machine; the tests normally finish far sooner.
 const DEADLINE: Duration = Duration::from_secs(240);
+
+/// A fresh PostgreSQL database: these tests are about several instances on one server.
+fn postgres() -> Vigie {
+    with_backend(Backend::Postgres, Vigie::new)
+}
 
 /// A small seeded generator (SplitMix64): the kill moments can be replayed with
 /// `VIGIE_TEST_SEED`.
@@ -50,10 +56,8 @@ fn seed() -> u64 {
 /// `vigie serve --listen none` on `v`'s database, the clock at +70 h, its log in `log`.
 fn dispatcher(v: &Vigie, config: &Path, log: &Path) -> Serve {
     let file = std::fs::File::create(log).expect("serve log");
-    let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("--db")
-        .arg(v.db_arg())
+    let child = v
+        .command()
         .arg("--config")
         .arg(config)
         .args([
@@ -65,10 +69,7 @@ fn dispatcher(v: &Vigie, config: &Path, log: &Path) -> Serve {
             "--lease-secs",
             "3",
         ])
-        .env_remove("VIGIE_DB")
-        .env_remove("VIGIE_CONFIG")
         .env("VIGIE_NOW_OFFSET", "+70h")
-        .env("RUST_BACKTRACE", "0")
         .stdin(Stdio::null())
         .stdout(file.try_clone().expect("log handle"))
         .stderr(file)
@@ -111,7 +112,7 @@ fn two_instances_share_the_reminders_and_survive_sigkills() {
     eprintln!("two instances: seed {seed} (VIGIE_TEST_SEED={seed} replays the kill moments)");
     let mut rng = Rng(seed);
 
-    let v = Vigie::postgres();
+    let v = postgres();
     let port = free_port();
     let config = v.dir().join("config.yaml");
     std::fs::write(&config, standard_config(port)).expect("write the config");
@@ -321,7 +322,7 @@ fn open_case(s: &Server, id: &str) -> Value {
 
 #[test]
 fn a_case_opened_through_one_instance_is_read_through_the_other() {
-    let a = Server::start_on(Vigie::postgres(), "0s");
+    let a = Server::start_on(postgres(), "0s");
     let b = a.another_instance("0s");
     assert_ne!(a.base, b.base);
 
@@ -386,7 +387,7 @@ fn a_case_opened_through_one_instance_is_read_through_the_other() {
 
 #[test]
 fn eight_writers_across_two_instances_one_case_exactly_one_wins() {
-    let a = Server::start_on(Vigie::postgres(), "0s");
+    let a = Server::start_on(postgres(), "0s");
     let b = a.another_instance("0s");
     let case = open_case(&a, "race-2");
     let seq = case["seq"].as_i64().expect("seq");
