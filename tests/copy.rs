@@ -906,6 +906,16 @@ fn a_non_empty_target_is_refused_and_left_as_it_was() {
     assert_eq!(pg_meta(&url, "copied"), None, "nothing written");
     assert_same_views(&before, &views(&target), "the refused target");
 
+    // Nor is one whose only content is the default organisation's profile: the copy
+    // would have replaced it with the source's.
+    let profiled = pg::url();
+    let target = Db::new(profiled.clone());
+    target.ok(&["org", "set", "default", "--dpo-email", "dpo@target.example"]);
+    let before = views(&target);
+    let out = src.run(&["store", "copy", "--to", &profiled]);
+    assert!(one_line(&out, 2, "a profile only").contains("not empty"));
+    assert_same_views(&before, &views(&target), "the refused target");
+
     // A finished copy is not empty either.
     let done = pg::url();
     src.ok(&["store", "copy", "--to", &done]);
