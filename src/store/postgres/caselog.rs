@@ -34,11 +34,21 @@ fn head(r: &Row) -> CaseHead {
     }
 }
 
+/// An event time as the chain hashes it. A value no instant can hold ('infinity', written
+/// behind vigie's back) becomes a text that does not read as a time: the case is then
+/// unreadable (named by the lists and `audit verify`), never a panic of the reader.
+fn time_text(r: &Row, i: usize) -> String {
+    match r.try_get::<_, DateTime<Utc>>(i) {
+        Ok(t) => ts(t),
+        Err(_) => "(not an instant)".into(),
+    }
+}
+
 fn event(r: &Row) -> EventRow {
     EventRow {
         seq: r.get(0),
-        at: ts(r.get(1)),
-        recorded_at: ts(r.get(2)),
+        at: time_text(r, 1),
+        recorded_at: time_text(r, 2),
         actor: r.get(3),
         kind: r.get(4),
         payload: r.get(5),
