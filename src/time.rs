@@ -44,8 +44,12 @@ pub const MAX_NOW_OFFSET_DAYS: i64 = 36_525;
 
 /// The current instant. `VIGIE_NOW_OFFSET` (`+71h`, `-30m`, `+90s`) shifts it, so that
 /// drills and tests move time instead of waiting hours. Checked by the CLI at start.
+///
+/// To the microsecond: what PostgreSQL's `timestamptz` keeps, so that an instant vigie
+/// stores reads back the same from either backend, and after `vigie store copy`.
 pub fn now() -> DateTime<Utc> {
-    clamp(Utc::now() + now_offset().unwrap_or_default())
+    let t = clamp(Utc::now() + now_offset().unwrap_or_default());
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }
 
 /// The shift given by `VIGIE_NOW_OFFSET`, if any.

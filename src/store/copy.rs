@@ -176,6 +176,18 @@ pub fn run(from: &str, to: &str, progress: &mut dyn FnMut(&str)) -> Result<Repor
             p.display()
         )));
     }
+    // One file under two names (`./x.db`, a link...) is one database: said so before the
+    // target is opened, not reported as a target that is not empty.
+    if let (super::DbUrl::Sqlite(a), super::DbUrl::Sqlite(b)) =
+        (super::DbUrl::parse(from)?, super::DbUrl::parse(to)?)
+        && let (Ok(ca), Ok(cb)) = (std::fs::canonicalize(&a), std::fs::canonicalize(&b))
+        && ca == cb
+    {
+        return Err(StoreError::BadUrl(format!(
+            "--from and --to name the same database ({})",
+            a.display()
+        )));
+    }
     let mut src = super::Store::open_url(from)?;
     let mut dst = super::Store::open_url(to)?;
     if src.kind() == dst.kind() && src.describe() == dst.describe() {

@@ -104,26 +104,7 @@ impl Server {
     }
 
     fn wait_for_address(&mut self) -> String {
-        let t0 = Instant::now();
-        loop {
-            let mut text = String::new();
-            if let Ok(mut f) = std::fs::File::open(&self.log) {
-                let _ = f.read_to_string(&mut text);
-            }
-            if let Some(i) = text.find("web page and API on http://") {
-                let rest = &text[i + "web page and API on ".len()..];
-                let url = rest.split_whitespace().next().expect("an address");
-                return url.trim_end_matches('/').to_string();
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("vigie serve exited ({status}) before listening:\n{text}");
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "vigie serve did not listen within 20 s:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        listening_at(&mut self.child, &self.log)
     }
 
     pub fn log(&self) -> String {
@@ -171,6 +152,31 @@ impl Server {
         let r = b.login(email, PASSWORD);
         assert_eq!(r.status().as_u16(), 303, "sign-in of {email} redirects");
         b
+    }
+}
+
+/// Waits until the `vigie serve` whose output goes to `log` listens; its base URL
+/// (`http://127.0.0.1:PORT`). Panics with the log when it exits first.
+pub fn listening_at(child: &mut Child, log: &std::path::Path) -> String {
+    let t0 = Instant::now();
+    loop {
+        let mut text = String::new();
+        if let Ok(mut f) = std::fs::File::open(log) {
+            let _ = f.read_to_string(&mut text);
+        }
+        if let Some(i) = text.find("web page and API on http://") {
+            let rest = &text[i + "web page and API on ".len()..];
+            let url = rest.split_whitespace().next().expect("an address");
+            return url.trim_end_matches('/').to_string();
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("vigie serve exited ({status}) before listening:\n{text}");
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "vigie serve did not listen within 20 s:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

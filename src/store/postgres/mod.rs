@@ -259,7 +259,7 @@ impl Backend for Postgres {
             .query_one(
                 "SELECT NOT (EXISTS (SELECT 1 FROM cases) OR EXISTS (SELECT 1 FROM users)
                    OR EXISTS (SELECT 1 FROM timers) OR EXISTS (SELECT 1 FROM campaigns)
-                   OR EXISTS (SELECT 1 FROM organisations WHERE id <> 'default'))",
+                   OR EXISTS (SELECT 1 FROM organisations WHERE id <> 'default' OR profile <> '{}'))",
                 &[],
             )
             .map_err(db_err)?;

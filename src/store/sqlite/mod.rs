@@ -203,7 +203,7 @@ impl Backend for Sqlite {
         Ok(self.conn.query_row(
             "SELECT NOT EXISTS(SELECT 1 FROM cases) AND NOT EXISTS(SELECT 1 FROM users)
              AND NOT EXISTS(SELECT 1 FROM timers) AND NOT EXISTS(SELECT 1 FROM campaigns)
-             AND NOT EXISTS(SELECT 1 FROM organisations WHERE id <> 'default')",
+             AND NOT EXISTS(SELECT 1 FROM organisations WHERE id <> 'default' OR profile <> '{}')",
             [],
             |r| r.get(0),
         )?)

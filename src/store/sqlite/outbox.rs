@@ -256,7 +256,7 @@ impl Outbox for Sqlite {
         let mut stmt = self.conn.prepare(
             "SELECT id, case_id, clock, offset, due_at, state, attempts, next_attempt_at, last_error, message_id
              FROM timers WHERE org = ?1 AND (?2 OR state IN ('pending', 'dead'))
-             ORDER BY state = 'dead' DESC, next_attempt_at",
+             ORDER BY state = 'dead' DESC, next_attempt_at, id",
         )?;
         let rows = stmt
             .query_map(params![org, all], |r| {
