@@ -8,6 +8,27 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use common::{Vigie, clock};
 use serde_json::Value;
 
+both_backends! {
+    opening_a_case_prints_the_json_contract,
+    a_spring_forward_case_is_due_an_hour_later_on_the_wall_clock,
+    a_case_opened_long_after_awareness_is_overdue,
+    facts_are_typed_and_shown,
+    containing_requires_the_time_of_containment,
+    a_late_notification_needs_reasons_and_stays_late_after_a_correction,
+    a_notification_within_72_hours_is_met,
+    deciding_not_to_notify_the_authority_needs_risk_none,
+    refusals_name_the_mistake_and_write_nothing,
+    a_case_can_be_listed_and_shown_as_text,
+    the_case_list_puts_the_nearest_deadline_first,
+    case_ids_are_numbered_per_workflow_and_year,
+    an_automatic_case_id_skips_an_id_chosen_by_hand,
+    instants_out_of_bounds_are_refused_naming_the_field,
+    an_event_dated_before_its_clock_started_is_refused,
+    an_error_quoting_a_typed_value_stays_one_line,
+    an_error_is_one_line_whatever_the_values_typed_hold,
+    escape_sequences_in_stored_values_never_reach_the_terminal,
+}
+
 /// A time certainly in the past: a breach the organisation knew of long ago, so every
 /// 72 h clock is overdue whatever the date the tests run.
 const LONG_AGO: &str = "2025-10-23T10:00";
@@ -40,7 +61,6 @@ fn contained_case(v: &Vigie, id: &str) {
     ]);
 }
 
-#[test]
 fn opening_a_case_prints_the_json_contract() {
     let v = Vigie::new();
     let case = v.json(&[
@@ -86,14 +106,12 @@ fn opening_a_case_prints_the_json_contract() {
     assert_eq!(art33["status"], expected);
 }
 
-#[test]
 fn a_spring_forward_case_is_due_an_hour_later_on_the_wall_clock() {
     let v = Vigie::new();
     let case = v.open_fr("spring", "2026-03-27T12:00");
     assert_eq!(clock(&case, "art33")["due_at"], "2026-03-30T13:00:00+02:00");
 }
 
-#[test]
 fn a_case_opened_long_after_awareness_is_overdue() {
     let v = Vigie::new();
     let case = v.open_fr("old", LONG_AGO);
@@ -105,7 +123,6 @@ fn a_case_opened_long_after_awareness_is_overdue() {
     );
 }
 
-#[test]
 fn facts_are_typed_and_shown() {
     let v = Vigie::new();
     v.open_fr("c1", LONG_AGO);
@@ -126,7 +143,6 @@ fn facts_are_typed_and_shown() {
     assert_eq!(case["events"][1]["kind"], "facts_set");
 }
 
-#[test]
 fn containing_requires_the_time_of_containment() {
     let v = Vigie::new();
     v.open_fr("c1", LONG_AGO);
@@ -145,7 +161,6 @@ fn containing_requires_the_time_of_containment() {
     assert_eq!(case["facts"]["contained_at"], "2025-10-23T12:00:00+02:00");
 }
 
-#[test]
 fn a_late_notification_needs_reasons_and_stays_late_after_a_correction() {
     let v = Vigie::new();
     contained_case(&v, "c1");
@@ -202,7 +217,6 @@ fn a_late_notification_needs_reasons_and_stays_late_after_a_correction() {
     );
 }
 
-#[test]
 fn a_notification_within_72_hours_is_met() {
     let v = Vigie::new();
     let aware = rfc3339(Utc::now() - Duration::hours(2));
@@ -227,7 +241,6 @@ fn a_notification_within_72_hours_is_met() {
     assert_eq!(clock(&case, "art33")["status"], "met");
 }
 
-#[test]
 fn deciding_not_to_notify_the_authority_needs_risk_none() {
     let v = Vigie::new();
     v.open_fr("c1", LONG_AGO);
@@ -262,7 +275,6 @@ fn deciding_not_to_notify_the_authority_needs_risk_none() {
 
 /// Each of these commands, run against case c1 (French, long known), is refused with
 /// exit 2 and one line containing every one of the words, and writes nothing.
-#[test]
 fn refusals_name_the_mistake_and_write_nothing() {
     let v = Vigie::new();
     v.open_fr("c1", LONG_AGO);
@@ -415,7 +427,6 @@ fn refusals_name_the_mistake_and_write_nothing() {
     assert_eq!(case["events"].as_array().unwrap().len(), 1);
 }
 
-#[test]
 fn a_case_can_be_listed_and_shown_as_text() {
     let v = Vigie::new();
     v.open_fr("c1", LONG_AGO);
@@ -426,7 +437,6 @@ fn a_case_can_be_listed_and_shown_as_text() {
     assert!(show.contains("OVERDUE"), "{show}");
 }
 
-#[test]
 fn the_case_list_puts_the_nearest_deadline_first() {
     let v = Vigie::new();
     // Opened in an order that is neither the order of deadlines nor of ids.
@@ -458,7 +468,6 @@ fn the_case_list_puts_the_nearest_deadline_first() {
     assert_eq!(list[2]["overdue"].as_array().unwrap().len(), 0, "{list:#}");
 }
 
-#[test]
 fn case_ids_are_numbered_per_workflow_and_year() {
     let v = Vigie::new();
     let open = [
@@ -478,7 +487,6 @@ fn case_ids_are_numbered_per_workflow_and_year() {
     assert_eq!(second, first.replace("-0001", "-0002"));
 }
 
-#[test]
 fn an_automatic_case_id_skips_an_id_chosen_by_hand() {
     let v = Vigie::new();
     let open = [
@@ -505,7 +513,6 @@ fn an_automatic_case_id_skips_an_id_chosen_by_hand() {
 /// an absurd `VIGIE_NOW_OFFSET` are refused at the edge with one line naming the field,
 /// and nothing is written. Before: year 0 was stored and the case became unreadable,
 /// `aware_at=0000-…` silently vanished, and the extreme ones panicked.
-#[test]
 fn instants_out_of_bounds_are_refused_naming_the_field() {
     let v = Vigie::new();
     contained_case(&v, "c1");
@@ -605,7 +612,6 @@ fn instants_out_of_bounds_are_refused_naming_the_field() {
 /// Issue 9: a notification dated before the clock it meets started (backdated to look
 /// on time) is refused in the core, naming the event, the clock and both instants.
 /// Before: `--at 2001-01-01T00:00` was recorded as on time, with no reasons.
-#[test]
 fn an_event_dated_before_its_clock_started_is_refused() {
     let v = Vigie::new();
     contained_case(&v, "c1");
@@ -664,7 +670,6 @@ fn an_event_dated_before_its_clock_started_is_refused() {
 
 /// Found by tests/fuzz.rs: a value with a newline or an ANSI escape was echoed as is in
 /// the error, which then took two lines (and could rewrite the terminal).
-#[test]
 fn an_error_quoting_a_typed_value_stays_one_line() {
     let v = Vigie::new();
     contained_case(&v, "c1");
@@ -679,7 +684,6 @@ fn an_error_quoting_a_typed_value_stays_one_line() {
 /// value typed on the command line held a line break or an escape sequence. Every
 /// refusal is now one line, exit 2, with what was typed quoted and escaped
 /// (`\n`, `\u{1b}`), and nothing written.
-#[test]
 fn an_error_is_one_line_whatever_the_values_typed_hold() {
     let v = Vigie::new();
     v.open_fr("c1", LONG_AGO);
@@ -903,7 +907,6 @@ fn an_error_is_one_line_whatever_the_values_typed_hold() {
 /// A value typed by one user with an escape sequence in it (a contributor, an API
 /// client) is shown escaped by every command that prints it for people, so it can never
 /// clear or rewrite the terminal of the DPO who reads the case, the list or a draft.
-#[test]
 fn escape_sequences_in_stored_values_never_reach_the_terminal() {
     let v = Vigie::new();
     contained_case(&v, "c1");

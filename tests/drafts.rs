@@ -6,6 +6,19 @@ mod common;
 use common::Vigie;
 use sha2::{Digest, Sha256};
 
+both_backends! {
+    a_draft_of_a_fresh_case_lists_what_is_missing,
+    a_strict_draft_with_missing_facts_is_refused,
+    a_strict_draft_with_every_needed_fact_is_printed,
+    a_draft_can_be_written_in_english,
+    an_html_draft_escapes_every_value,
+    an_html_draft_does_not_turn_a_fact_into_a_link,
+    unknown_documents_languages_and_formats_are_refused,
+    a_recorded_draft_seals_the_hash_of_the_printed_text,
+    a_draft_without_record_writes_nothing,
+    a_draft_written_to_a_file_is_the_printed_text,
+}
+
 fn fresh_case() -> Vigie {
     let v = Vigie::new();
     v.open_fr("c1", "2025-10-23T10:00");
@@ -33,7 +46,6 @@ fn complete(v: &Vigie) {
     ]);
 }
 
-#[test]
 fn a_draft_of_a_fresh_case_lists_what_is_missing() {
     let v = fresh_case();
     let out = v.run(&["draft", "c1", "cnil_notification"]);
@@ -54,7 +66,6 @@ fn a_draft_of_a_fresh_case_lists_what_is_missing() {
     assert!(out.stderr.contains("missing"), "{}", out.stderr);
 }
 
-#[test]
 fn a_strict_draft_with_missing_facts_is_refused() {
     let v = fresh_case();
     let before = v.db_snapshot();
@@ -67,7 +78,6 @@ fn a_strict_draft_with_missing_facts_is_refused() {
     assert_eq!(v.db_snapshot(), before);
 }
 
-#[test]
 fn a_strict_draft_with_every_needed_fact_is_printed() {
     let v = fresh_case();
     complete(&v);
@@ -79,7 +89,6 @@ fn a_strict_draft_with_every_needed_fact_is_printed() {
     );
 }
 
-#[test]
 fn a_draft_can_be_written_in_english() {
     let v = fresh_case();
     let out = v.ok(&["draft", "c1", "cnil_notification", "--lang", "en"]);
@@ -88,7 +97,6 @@ fn a_draft_can_be_written_in_english() {
     assert!(!out.contains("[À compléter"), "{out}");
 }
 
-#[test]
 fn an_html_draft_escapes_every_value() {
     let v = Vigie::new();
     v.ok(&[
@@ -120,7 +128,6 @@ fn an_html_draft_escapes_every_value() {
     assert!(!html.contains("<b>Leak"), "{html}");
 }
 
-#[test]
 fn an_html_draft_does_not_turn_a_fact_into_a_link() {
     // A value is text: Markdown in it must not become markup either.
     let v = fresh_case();
@@ -143,7 +150,6 @@ fn an_html_draft_does_not_turn_a_fact_into_a_link() {
     );
 }
 
-#[test]
 fn unknown_documents_languages_and_formats_are_refused() {
     let v = fresh_case();
     let err = v.fails(&["draft", "c1", "apd_notification"], 2);
@@ -156,7 +162,6 @@ fn unknown_documents_languages_and_formats_are_refused() {
     assert!(err.contains("'nope'"), "{err}");
 }
 
-#[test]
 fn a_recorded_draft_seals_the_hash_of_the_printed_text() {
     let v = fresh_case();
     complete(&v);
@@ -178,7 +183,6 @@ fn a_recorded_draft_seals_the_hash_of_the_printed_text() {
     v.ok(&["audit", "verify"]);
 }
 
-#[test]
 fn a_draft_without_record_writes_nothing() {
     let v = fresh_case();
     let before = v.db_snapshot();
@@ -186,7 +190,6 @@ fn a_draft_without_record_writes_nothing() {
     assert_eq!(v.db_snapshot(), before);
 }
 
-#[test]
 fn a_draft_written_to_a_file_is_the_printed_text() {
     let v = fresh_case();
     complete(&v);

@@ -20,6 +20,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+both_backends! {
+    smtp_delivers_each_valid_row_once_and_lists_rejects,
+    sigkill_during_a_20000_row_smtp_run_sends_each_person_once,
+    header_and_html_injection_are_neutralised,
+    file_transport_resumes_after_limit_without_duplicates,
+    changed_recipient_file_is_refused_unless_new_campaign,
+    dry_run_reports_counts_and_writes_nothing,
+    letter_channel_writes_one_letter_per_row,
+    template_error_stops_before_anything_is_sent,
+    permanent_refusal_is_final_and_listed_for_a_letter,
+    smtp_refusal_text_never_stores_the_address,
+    line_break_in_address_is_rejected,
+    relative_outbox_dir_is_taken_from_the_config_file,
+    refused_header_leaves_no_campaign,
+    dry_run_and_real_run_reject_the_same_unsendable_addresses,
+    new_campaign_skips_people_already_notified,
+    killed_run_is_counted_in_the_register_from_the_ledger,
+    unreachable_mail_server_stops_before_the_first_row,
+    a_refused_sender_stops_before_anyone_is_marked,
+}
+
 const HEADER: &str = "id;prenom;nom;email;adresse;code_postal;ville";
 const ORG: &str = "ACME Santé";
 const MEASURES: &str = "Les mots de passe ont été réinitialisés";
@@ -549,7 +570,6 @@ fn check_sharded(root: &Path, campaign: i64, ext: &str) -> Vec<PathBuf> {
 
 /// Every valid row arrives exactly once at a real SMTP server, with the person's own
 /// greeting and address; each bad row is listed in rejects.csv with its line and reason.
-#[test]
 fn smtp_delivers_each_valid_row_once_and_lists_rejects() {
     let env = Env::smtp("");
     let sink = env.sink();
@@ -697,7 +717,6 @@ fn smtp_delivers_each_valid_row_once_and_lists_rejects() {
 /// SIGKILL at several points of a 20,000-row SMTP run, rerun until it exits 0: each
 /// person received exactly once, apart from the messages in flight at a kill (at most
 /// the concurrency per kill), and those carry the same Message-ID.
-#[test]
 fn sigkill_during_a_20000_row_smtp_run_sends_each_person_once() {
     const ROWS: usize = 20_000;
     const CONCURRENCY: usize = 16;
@@ -733,19 +752,15 @@ fn sigkill_during_a_20000_row_smtp_run_sends_each_person_once() {
     let spawn = |run: usize| {
         let log = env.log_path(&format!("notify-run{run}"));
         let file = std::fs::File::create(&log).expect("notify log");
-        let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .arg("--db")
-            .arg(env.v.db_path())
+        let child = env
+            .v
+            .command()
             .arg("--config")
             .arg(&env.config)
             .args(["notify", "c1", "--recipients"])
             .arg(&csv)
             .args(["--concurrency", &concurrency, "--json"])
-            .env_remove("VIGIE_DB")
-            .env_remove("VIGIE_CONFIG")
             .env("VIGIE_ACTOR", "test-dpo")
-            .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log handle"))
             .stderr(file)
@@ -883,7 +898,6 @@ fn sigkill_during_a_20000_row_smtp_run_sends_each_person_once() {
 /// A name or e-mail field that tries to add a header is refused; markup in a name is
 /// shown as text in the HTML part, on the fast path (plain `{{recipient.x}}`) and on the
 /// slow one (a template that uses `recipient` otherwise).
-#[test]
 fn header_and_html_injection_are_neutralised() {
     let env = Env::smtp("");
     let sink = env.sink();
@@ -1115,7 +1129,6 @@ fn header_and_html_injection_are_neutralised() {
 
 /// File transport: `--limit 300`, then a rerun sends the rest; the outbox holds one
 /// `.eml` per person, sharded; the register has both runs.
-#[test]
 fn file_transport_resumes_after_limit_without_duplicates() {
     const ROWS: usize = 2000;
     let env = Env::file("");
@@ -1220,7 +1233,6 @@ fn file_transport_resumes_after_limit_without_duplicates() {
 
 /// Another recipient file (or letter template) for the same campaign is refused with
 /// one line naming --new-campaign, and nothing is sent; --new-campaign starts campaign 2.
-#[test]
 fn changed_recipient_file_is_refused_unless_new_campaign() {
     let env = Env::file("");
     env.open_case();
@@ -1303,7 +1315,6 @@ fn changed_recipient_file_is_refused_unless_new_campaign() {
 
 /// --dry-run renders and checks every row, reports the counts, and writes neither the
 /// ledger nor the outbox nor the register; not even an SMTP server is needed.
-#[test]
 fn dry_run_reports_counts_and_writes_nothing() {
     let env = Env::file("");
     env.open_case();
@@ -1379,7 +1390,6 @@ fn dry_run_reports_counts_and_writes_nothing() {
 
 /// --channel letter: one letter per valid row under letters_dir, with the postal block
 /// and the greeting; a row without its address is rejected (a bad e-mail is not).
-#[test]
 fn letter_channel_writes_one_letter_per_row() {
     let env = Env::file("");
     env.open_case();
@@ -1526,7 +1536,6 @@ fn letter_channel_writes_one_letter_per_row() {
 
 /// A template error stops the run before anything is sent: exit 2, one line, the SMTP
 /// server received nothing, no ledger, no campaign, no event.
-#[test]
 fn template_error_stops_before_anything_is_sent() {
     let env = Env::smtp("");
     let tpl = env.v.dir().join("templates");
@@ -1593,7 +1602,6 @@ fn template_error_stops_before_anything_is_sent() {
 /// is counted as refused, listed in refused.csv (line and identifier) for a letter, and
 /// the run exits 0; a rerun lists them again and sends nobody twice. Only a 4xx (or a
 /// network error) is retried, and a rerun sends it once the server accepts it.
-#[test]
 fn permanent_refusal_is_final_and_listed_for_a_letter() {
     let env = Env::smtp("");
     let sink = env.sink();
@@ -1682,16 +1690,12 @@ fn permanent_refusal_is_final_and_listed_for_a_letter() {
     assert_eq!(e[0]["refused"], 1, "{e:#?}");
 }
 
-/// Every file and stream a run leaves, for a leak search: the database (with its WAL),
-/// the lists beside the input, and the run's stdout and stderr.
+/// Every file and stream a run leaves, for a leak search: the database (SQLite's file
+/// with its WAL, PostgreSQL's every row), the lists beside the input, and the run's
+/// stdout and stderr.
 fn leak_search(env: &Env, outputs: &[&common::Output], needles: &[&str]) -> Vec<String> {
     let mut found = Vec::new();
-    let mut texts: Vec<(String, Vec<u8>)> = Vec::new();
-    for name in ["vigie.db", "vigie.db-wal", "vigie.db-journal"] {
-        if let Ok(b) = std::fs::read(env.v.dir().join(name)) {
-            texts.push((name.into(), b));
-        }
-    }
+    let mut texts: Vec<(String, Vec<u8>)> = env.v.stored_text();
     for name in ["rejects.csv", "refused.csv"] {
         if let Ok(b) = std::fs::read(env.input.join(name)) {
             texts.push((name.into(), b));
@@ -1717,7 +1721,6 @@ fn leak_search(env: &Env, outputs: &[&common::Output], needles: &[&str]) -> Vec<
 /// and its local part in its 5xx and 4xx answers: only the codes and a redacted text are
 /// kept, and the address is in none of the database, stdout, stderr, rejects.csv or
 /// refused.csv.
-#[test]
 fn smtp_refusal_text_never_stores_the_address() {
     let env = Env::smtp("");
     let _sink = env.sink();
@@ -1789,7 +1792,6 @@ fn smtp_refusal_text_never_stores_the_address() {
 /// rejected (recipients.rs says "A line break in a name or address would reach a mail
 /// header or break a letter", but `address` is missing from the checked fields), and the
 /// letter's address block comes out broken (the second line is not indented).
-#[test]
 fn line_break_in_address_is_rejected() {
     let env = Env::file("");
     env.open_case();
@@ -1804,7 +1806,6 @@ fn line_break_in_address_is_rejected() {
 /// to the config file (config.example.yaml, MailConfig), but Config::load only resolves
 /// workflows_dir and templates_dir, so a relative outbox_dir (and letters_dir) lands in
 /// the working directory.
-#[test]
 fn relative_outbox_dir_is_taken_from_the_config_file() {
     let v = Vigie::new();
     let cfg_dir = v.dir().join("cfg");
@@ -1850,7 +1851,6 @@ fn relative_outbox_dir_is_taken_from_the_config_file() {
 /// (exit 2, nothing sent) has already created the campaign, so once the header is fixed
 /// the same command is refused as "started with another recipient file" and needs
 /// --new-campaign (and the campaign numbers skip one).
-#[test]
 fn refused_header_leaves_no_campaign() {
     let env = Env::file("");
     env.open_case();
@@ -1882,7 +1882,6 @@ fn refused_header_leaves_no_campaign() {
 /// every rerun, nobody after it was notified, and the error printed the address. One
 /// parse for both: such a row is rejected by the dry run and by the real run alike, and
 /// everybody else is sent.
-#[test]
 fn dry_run_and_real_run_reject_the_same_unsendable_addresses() {
     const ROWS: usize = 300;
     let env = Env::smtp("");
@@ -1935,7 +1934,6 @@ fn dry_run_and_real_run_reject_the_same_unsendable_addresses() {
 /// notified by an earlier campaign of the case, and the earlier campaign could no longer
 /// be resumed. Now a person notified by any campaign of the case is skipped (and
 /// counted) unless `--resend-notified`; rerunning an earlier campaign's file resumes it.
-#[test]
 fn new_campaign_skips_people_already_notified() {
     let env = Env::smtp("");
     let sink = env.sink();
@@ -1984,7 +1982,6 @@ fn new_campaign_skips_people_already_notified() {
 /// organisation: after a SIGKILL mid-run, `vigie register` (JSON, CSV, text) counts the
 /// people really handed off; a case with the same id in another organisation has its
 /// own figures.
-#[test]
 fn killed_run_is_counted_in_the_register_from_the_ledger() {
     const ROWS: usize = 3000;
     let env = Env::smtp("");
@@ -1997,18 +1994,13 @@ fn killed_run_is_counted_in_the_register_from_the_ledger() {
     let log = env.log_path("notify-killed");
     let file = std::fs::File::create(&log).expect("notify log");
     let mut child = Guard(Some(
-        Command::new(env!("CARGO_BIN_EXE_vigie"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .arg("--db")
-            .arg(env.v.db_path())
+        env.v
+            .command()
             .arg("--config")
             .arg(&env.config)
             .args(["notify", "c1", "--recipients"])
             .arg(&csv)
             .args(["--concurrency", "2"])
-            .env_remove("VIGIE_DB")
-            .env_remove("VIGIE_CONFIG")
-            .env_remove("VIGIE_ORG")
             .env("VIGIE_ACTOR", "test-dpo")
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log handle"))
@@ -2129,7 +2121,6 @@ fn killed_run_is_counted_in_the_register_from_the_ledger() {
 /// A 5xx is final for the person it answers; a server that cannot be reached (or refuses
 /// the sign-in) must not mark everyone failed or refused: the run stops before the first
 /// row, with no campaign and no ledger row, and the same command works once it answers.
-#[test]
 fn unreachable_mail_server_stops_before_the_first_row() {
     let env = Env::smtp("");
     env.open_case();
@@ -2152,7 +2143,6 @@ fn unreachable_mail_server_stops_before_the_first_row() {
 /// person was then marked refused and listed for a letter. The run now asks the relay
 /// first (MAIL FROM, then RSET) and stops with one line before any campaign or ledger
 /// row; with the sender corrected, everyone is sent once.
-#[test]
 fn a_refused_sender_stops_before_anyone_is_marked() {
     let env = Env::smtp("");
     env.open_case();

@@ -10,8 +10,15 @@ use common::Vigie;
 use common::smtp::{Sink, attachments, decoded, free_port, read_sink};
 use common::web::{Server, hidden};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+both_backends! {
+    drafts_letters_and_register_carry_only_their_own_organisation,
+    org_set_refuses_bad_values_whole_and_show_reports_the_profile,
+    reminders_go_only_to_their_own_organisation_and_name_it,
+    web_drafts_and_the_organisation_page_show_only_the_callers_organisation,
+}
 
 /// What identifies an organisation in an output: every value of its profile.
 struct Identity {
@@ -170,7 +177,6 @@ const FR_DOCUMENTS: [&str; 4] = [
     "complaint",
 ];
 
-#[test]
 fn drafts_letters_and_register_carry_only_their_own_organisation() {
     let env = Env::new();
     env.open("alpha", "a-1", 2);
@@ -251,7 +257,6 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     out
 }
 
-#[test]
 fn org_set_refuses_bad_values_whole_and_show_reports_the_profile() {
     let env = Env::new();
     let before = env.ok(&["org", "show", "alpha", "--json"]);
@@ -330,7 +335,6 @@ impl Drop for Guard {
     }
 }
 
-#[test]
 fn reminders_go_only_to_their_own_organisation_and_name_it() {
     let env = Env::new();
     // Aware 70 hours ago: art. 33's reminders before the 72 hours are all due.
@@ -343,15 +347,12 @@ fn reminders_go_only_to_their_own_organisation_and_name_it() {
     let sink_dir = env.v.dir().join("sink");
     let _sink = Sink::start(env.port, &sink_dir, &env.v.dir().join("sink.log"));
     let log = env.v.dir().join("serve.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("--db")
-        .arg(env.v.db_path())
+    let child = env
+        .v
+        .command()
         .arg("--config")
         .arg(&env.config)
         .args(["serve", "--listen", "none", "--idle-check-secs", "1"])
-        .env_remove("VIGIE_DB")
-        .env_remove("VIGIE_CONFIG")
         .stdin(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -480,7 +481,6 @@ fn reminders_go_only_to_their_own_organisation_and_name_it() {
     assert_eq!(checkpoints_to(BETA.dpo_email).len(), 1);
 }
 
-#[test]
 fn web_drafts_and_the_organisation_page_show_only_the_callers_organisation() {
     let s = Server::start();
     // The server's config names "Exemple SA" (the default organisation).

@@ -17,6 +17,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+both_backends! {
+    reminders_arrive_with_recipients_parts_and_ics,
+    sigkill_at_several_moments_loses_nothing,
+    smtp_down_then_up_delivers_after_retries,
+    permanent_rejection_goes_to_dead_letter,
+    invalid_mail_config_stops_serve_at_start,
+    mail_test_sends_one_message,
+    a_refused_owner_does_not_stop_the_dpo_reminder,
+    dead_reminders_are_requeued_when_the_owners_change,
+    owners_must_be_email_addresses,
+    sigkill_during_a_burst_resends_at_most_what_was_in_flight,
+    a_case_pinned_with_owners_as_free_text_still_reaches_the_dpo,
+}
+
 const DEADLINE: Duration = Duration::from_secs(60);
 /// The lease of the tests that SIGKILL a dispatcher: its claims are taken again once
 /// the lease expires (never freed wholesale at start), so short to keep the tests short.
@@ -257,18 +271,14 @@ impl Harness {
     fn serve(&self, offset: &str, extra: &[&str]) -> Serve {
         let log = self.log_path("serve");
         let file = std::fs::File::create(&log).expect("serve log");
-        let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .arg("--db")
-            .arg(self.v.db_path())
+        let child = self
+            .v
+            .command()
             .arg("--config")
             .arg(&self.config)
             .args(["serve", "--listen", "none", "--idle-check-secs", "1"])
             .args(extra)
-            .env_remove("VIGIE_DB")
-            .env_remove("VIGIE_CONFIG")
             .env("VIGIE_NOW_OFFSET", offset)
-            .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log handle"))
             .stderr(file)
@@ -351,7 +361,6 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 // ---------------------------------------------------------------------------------------
 // Tests
 
-#[test]
 fn reminders_arrive_with_recipients_parts_and_ics() {
     let h = Harness::new(standard_config);
     let sink = h.sink();
@@ -498,7 +507,6 @@ fn reminders_arrive_with_recipients_parts_and_ics() {
     assert!(s(next, "due_at") > shifted_now(73).as_str(), "{next:#}");
 }
 
-#[test]
 fn sigkill_at_several_moments_loses_nothing() {
     const CASES: usize = 40;
     // Due at +70h in each case: art33, art34, nis2_notification and complaint_insurance
@@ -604,7 +612,6 @@ fn sigkill_at_several_moments_loses_nothing() {
     );
 }
 
-#[test]
 fn smtp_down_then_up_delivers_after_retries() {
     let h = Harness::new(standard_config);
     h.open_case("d1", Some("owner@example.org"));
@@ -677,7 +684,6 @@ fn smtp_down_then_up_delivers_after_retries() {
     assert_eq!(received, sent_ids);
 }
 
-#[test]
 fn permanent_rejection_goes_to_dead_letter() {
     let h = Harness::new(|port| {
         standard_config(port).replace(
@@ -741,7 +747,6 @@ fn permanent_rejection_goes_to_dead_letter() {
     });
 }
 
-#[test]
 fn invalid_mail_config_stops_serve_at_start() {
     // No reminder recipient is not a configuration error: recipients are each
     // organisation's (tests/organisations.rs checks that serve starts and waits for one).
@@ -772,7 +777,6 @@ fn invalid_mail_config_stops_serve_at_start() {
     }
 }
 
-#[test]
 fn mail_test_sends_one_message() {
     let h = Harness::new(standard_config);
     let sink = h.sink();
@@ -828,7 +832,6 @@ fn outbox_text(h: &Harness) -> String {
     s
 }
 
-#[test]
 fn a_refused_owner_does_not_stop_the_dpo_reminder() {
     const PER_CASE: usize = 5;
     let h = Harness::new(standard_config);
@@ -868,7 +871,6 @@ fn a_refused_owner_does_not_stop_the_dpo_reminder() {
     );
 }
 
-#[test]
 fn dead_reminders_are_requeued_when_the_owners_change() {
     const PER_CASE: usize = 5;
     let h = Harness::new(|port| {
@@ -912,7 +914,6 @@ fn dead_reminders_are_requeued_when_the_owners_change() {
     assert!(!outbox_text(&h).contains("reject-owner"));
 }
 
-#[test]
 fn owners_must_be_email_addresses() {
     let h = Harness::new(standard_config);
     h.open_case("e1", Some("owner@example.org"));
@@ -960,7 +961,6 @@ fn in_flight_bound(log: &Path) -> usize {
         .unwrap_or_else(|| panic!("no 'at most N in flight' in the serve log:\n{text}"))
 }
 
-#[test]
 fn sigkill_during_a_burst_resends_at_most_what_was_in_flight() {
     // 80 cases with 5 reminders each due at +70h: 400 due at once.
     const CASES: usize = 80;
@@ -1066,7 +1066,6 @@ fn sigkill_during_a_burst_resends_at_most_what_was_in_flight() {
     assert!(worst <= 1 + kills, "{worst} copies of one reminder");
 }
 
-#[test]
 fn a_case_pinned_with_owners_as_free_text_still_reaches_the_dpo() {
     // Cases opened before `owners` was an `emails` fact keep their pinned workflow, where
     // any text was accepted: a value that is not an address is reported, not fatal.

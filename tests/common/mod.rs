@@ -1,9 +1,12 @@
-//! The test builder: one `Vigie` is one fresh SQLite file in its own temporary folder,
-//! and the real `vigie` binary run against it from the repository root (so
-//! `workflows/fr.yaml`, `seeds/` and `tests/fixtures/` are reachable by relative path).
+//! The test builder: one `Vigie` is one fresh database (a SQLite file in its own
+//! temporary folder, or a PostgreSQL database: see [`db`]), and the real `vigie` binary
+//! run against it from the repository root (so `workflows/fr.yaml`, `seeds/` and
+//! `tests/fixtures/` are reachable by relative path).
 #![allow(dead_code)] // each test file uses a different part of it
 
+use db::{Backend, Target};
 use serde_json::Value;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tempfile::TempDir;
@@ -18,7 +21,7 @@ pub struct Output {
 
 pub struct Vigie {
     dir: TempDir,
-    db: PathBuf,
+    db: Target,
 }
 
 /// The dump of the register's tables, to prove a refused command wrote nothing.
@@ -26,14 +29,50 @@ pub struct Vigie {
 pub struct Snapshot(Vec<String>);
 
 impl Vigie {
+    /// A fresh database of this thread's backend ([`db::backend`]).
     pub fn new() -> Vigie {
         let dir = TempDir::new().expect("a temporary folder");
-        let db = dir.path().join("vigie.db");
+        let db = match db::backend() {
+            Backend::Sqlite => Target::Sqlite(dir.path().join("vigie.db")),
+            Backend::Postgres => Target::Postgres(pg::url()),
+        };
         Vigie { dir, db }
     }
 
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    /// What `--db` gets: the SQLite file's path or the PostgreSQL URL.
+    pub fn db_arg(&self) -> OsString {
+        match &self.db {
+            Target::Sqlite(path) => path.clone().into(),
+            Target::Postgres(url) => url.into(),
+        }
+    }
+
+    /// The SQLite file, for tests about the file itself.
+    #[track_caller]
     pub fn db_path(&self) -> &Path {
-        &self.db
+        match &self.db {
+            Target::Sqlite(path) => path,
+            Target::Postgres(_) => panic!("db_path() is for SQLite tests only"),
+        }
+    }
+
+    /// The binary, run from the repository root against this database, with none of
+    /// the caller's `VIGIE_*` settings: every run of the binary in the tests starts here.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vigie"));
+        c.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg("--db")
+            .arg(self.db_arg())
+            .env_remove("VIGIE_DB")
+            .env_remove("VIGIE_CONFIG")
+            .env_remove("VIGIE_ORG")
+            .env_remove("VIGIE_NOW_OFFSET")
+            .env("RUST_BACKTRACE", "0");
+        c
     }
 
     /// The temporary folder, for files a test writes (seed copies, --out folders).
@@ -47,17 +86,10 @@ impl Vigie {
 
     /// [`Vigie::run`] with extra environment variables (`VIGIE_NOW_OFFSET`, say).
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .arg("--db")
-            .arg(&self.db)
+        let out = self
+            .command()
             .args(args)
-            .env_remove("VIGIE_DB")
-            .env_remove("VIGIE_CONFIG")
-            .env_remove("VIGIE_ORG")
-            .env_remove("VIGIE_NOW_OFFSET")
             .env("VIGIE_ACTOR", "test-dpo")
-            .env("RUST_BACKTRACE", "0")
             .envs(env.iter().copied())
             .output()
             .expect("the vigie binary runs");
@@ -69,20 +101,12 @@ impl Vigie {
         }
     }
 
-    /// Runs, asserts exit 0, returns stdout.
-    #[track_caller]
     /// Runs with `input` on standard input (a password for `user add`, say).
     pub fn run_stdin(&self, args: &[&str], input: &str) -> Output {
         use std::io::Write as _;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .arg("--db")
-            .arg(&self.db)
+        let mut child = self
+            .command()
             .args(args)
-            .env_remove("VIGIE_DB")
-            .env_remove("VIGIE_CONFIG")
-            .env_remove("VIGIE_ORG")
-            .env("RUST_BACKTRACE", "0")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -106,6 +130,8 @@ impl Vigie {
         }
     }
 
+    /// Runs, asserts exit 0, returns stdout.
+    #[track_caller]
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert_eq!(
@@ -169,13 +195,39 @@ impl Vigie {
 
     /// Every row of the tables events, cases and workflows, in key order.
     pub fn db_snapshot(&self) -> Snapshot {
-        let mut rows = Vec::new();
-        for (table, order) in [
+        let tables = [
             ("workflows", "hash"),
             ("cases", "org, id"),
             ("events", "org, case_id, seq"),
-        ] {
-            for row in self.sql(&format!("SELECT * FROM {table} ORDER BY {order}"), &[]) {
+        ];
+        let per_table: Vec<Vec<Vec<Value>>> = match &self.db {
+            // One Python run for the three tables: a snapshot is taken before and after
+            // every refused command, and each run costs a start of python3.
+            Target::Sqlite(path) => {
+                let queries: Vec<Value> = tables
+                    .iter()
+                    .map(|(t, o)| format!("SELECT * FROM {t} ORDER BY {o}").into())
+                    .collect();
+                let done = raw_sql(path, "many", &Value::Array(queries).to_string(), &[])
+                    .unwrap_or_else(|e| panic!("snapshot: {e}"));
+                done.rows
+                    .into_iter()
+                    .map(|t| serde_json::from_value(Value::Array(t)).expect("rows of a table"))
+                    .collect()
+            }
+            Target::Postgres(_) => tables
+                .iter()
+                .map(|(t, o)| {
+                    self.sql(
+                        &format!("SELECT row_to_json(x)::text FROM {t} x ORDER BY {o}"),
+                        &[],
+                    )
+                })
+                .collect(),
+        };
+        let mut rows = Vec::new();
+        for ((table, _), table_rows) in tables.iter().zip(per_table) {
+            for row in table_rows {
                 let cells: Vec<String> = row.iter().map(Value::to_string).collect();
                 rows.push(format!("{table}: {}", cells.join(" | ")));
             }
@@ -183,11 +235,15 @@ impl Vigie {
         Snapshot(rows)
     }
 
-    /// One SQL statement on the database file, run the way anyone holding the file
-    /// could (Python's sqlite3): for tests that inspect or tamper with it. The rows, or
-    /// the database's refusal.
+    /// One SQL statement run behind the binary's back, for tests that inspect or tamper
+    /// with the database: SQLite's file through Python's sqlite3 (as anyone holding the
+    /// file could), PostgreSQL through its own client. Placeholders `?1` or `?` (turned
+    /// into `$1` for PostgreSQL). The rows, or the database's refusal.
     pub fn try_sql(&self, sql: &str, params: &[Value]) -> Result<SqlDone, String> {
-        raw_sql(&self.db, "one", sql, params)
+        match &self.db {
+            Target::Sqlite(path) => raw_sql(path, "one", sql, params),
+            Target::Postgres(url) => db::pg_sql(url, sql, params),
+        }
     }
 
     /// [`Vigie::try_sql`] that must succeed; its rows.
@@ -198,10 +254,60 @@ impl Vigie {
             .rows
     }
 
-    /// Several SQL statements on the database file (see [`Vigie::try_sql`]).
+    /// Several SQL statements (see [`Vigie::try_sql`]).
     #[track_caller]
     pub fn sql_script(&self, sql: &str) {
-        raw_sql(&self.db, "script", sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let done = match &self.db {
+            Target::Sqlite(path) => raw_sql(path, "script", sql, &[]).map(|_| ()),
+            Target::Postgres(url) => db::pg_script(url, sql),
+        };
+        done.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// What someone holding the database does first to rewrite the register: switch
+    /// off the append-only guards of `events` and `workflows` (SQLite: drop the
+    /// triggers; PostgreSQL: disable them, as the tables' owner).
+    pub fn disable_append_only(&self) {
+        self.sql_script(match self.backend() {
+            Backend::Sqlite => {
+                "DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete;
+                 DROP TRIGGER IF EXISTS workflows_no_update"
+            }
+            Backend::Postgres => {
+                "ALTER TABLE events DISABLE TRIGGER USER; ALTER TABLE workflows DISABLE TRIGGER USER"
+            }
+        });
+    }
+
+    /// Everything the database holds as text, for a search for personal data in clear:
+    /// SQLite's files as they are on disk (with the journal and WAL, free pages
+    /// included); every row of every table of PostgreSQL's as JSON.
+    pub fn stored_text(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        match &self.db {
+            Target::Sqlite(path) => {
+                for suffix in ["", "-wal", "-journal"] {
+                    let mut p = path.clone().into_os_string();
+                    p.push(suffix);
+                    if let Ok(b) = std::fs::read(&p) {
+                        out.push((PathBuf::from(p).display().to_string(), b));
+                    }
+                }
+            }
+            Target::Postgres(_) => {
+                let tables = self.sql(
+                    "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1",
+                    &[],
+                );
+                for t in tables {
+                    let t = t[0].as_str().expect("a table name");
+                    let rows = self.sql(&format!("SELECT row_to_json(t)::text FROM {t} t"), &[]);
+                    let text: Vec<String> = rows.iter().map(|r| r[0].to_string()).collect();
+                    out.push((format!("table {t}"), text.join("\n").into_bytes()));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -282,6 +388,7 @@ pub fn smtp_python() -> String {
         })
         .clone()
 }
+pub mod db;
 pub mod pg;
 pub mod smtp;
 pub mod web;

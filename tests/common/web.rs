@@ -1,4 +1,4 @@
-//! A real `vigie serve` on a random loopback port, against a real SQLite file, with two
+//! A real `vigie serve` on a random loopback port, against a fresh database, with two
 //! organisations and one user per role; and a small cookie-keeping HTTP client.
 
 use super::Vigie;
@@ -6,7 +6,7 @@ use reqwest::blocking::{Client, Response};
 use reqwest::header::{COOKIE, HeaderMap, SET_COOKIE};
 use std::collections::BTreeMap;
 use std::io::Read as _;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -63,17 +63,12 @@ impl Server {
         }
         let log = v.dir().join("serve.log");
         let file = std::fs::File::create(&log).expect("serve log");
-        let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .arg("--db")
-            .arg(v.db_path())
+        let child = v
+            .command()
             .arg("--config")
             .arg(&cfg)
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("VIGIE_DB")
-            .env_remove("VIGIE_CONFIG")
             .env("VIGIE_NOW_OFFSET", offset)
-            .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log handle"))
             .stderr(file)

@@ -46,11 +46,21 @@ fn head(r: &Row) -> CaseHead {
     }
 }
 
+/// An event time as the chain hashes it. A value no instant can hold ('infinity', written
+/// behind vigie's back) becomes a text that does not read as a time: the case is then
+/// unreadable (named by the lists and `audit verify`), never a panic of the reader.
+fn time_text(r: &Row, i: usize) -> String {
+    match r.try_get::<_, DateTime<Utc>>(i) {
+        Ok(t) => ts(t),
+        Err(_) => "(not an instant)".into(),
+    }
+}
+
 fn event(r: &Row) -> EventRow {
     EventRow {
         seq: r.get(0),
-        at: ts(r.get(1)),
-        recorded_at: ts(r.get(2)),
+        at: time_text(r, 1),
+        recorded_at: time_text(r, 2),
         actor: r.get(3),
         kind: r.get(4),
         payload: r.get(5),
@@ -384,8 +394,8 @@ impl CaseTx for PgTx<'_> {
             if r.get::<_, Option<i64>>(10).is_some() {
                 evs.push(EventRow {
                     seq: r.get(10),
-                    at: ts(r.get(11)),
-                    recorded_at: ts(r.get(12)),
+                    at: time_text(r, 11),
+                    recorded_at: time_text(r, 12),
                     actor: r.get(13),
                     kind: r.get(14),
                     payload: r.get(15),
@@ -586,7 +596,7 @@ impl CaseLog for Postgres {
     }
 
     fn head(&mut self, org: &str, case_id: &str) -> Result<Option<CaseHead>> {
-        let st = self.stmts.get(&mut self.client, HEAD)?;
+        let st = self.stmts.get(&mut *self.client, HEAD)?;
         Ok(self
             .client
             .query_opt(&st, &[&org, &case_id])
@@ -601,17 +611,17 @@ impl CaseLog for Postgres {
             head_cols!(),
             " FROM cases WHERE ($1::TEXT IS NULL OR org = $1) ORDER BY org, id"
         );
-        let st = self.stmts.get(&mut self.client, SQL)?;
+        let st = self.stmts.get(&mut *self.client, SQL)?;
         let rows = self.client.query(&st, &[&org]).map_err(db_err)?;
         Ok(rows.iter().map(head).collect())
     }
 
     fn events(&mut self, org: &str, case_id: &str, upto: Option<i64>) -> Result<Vec<EventRow>> {
-        read_events(&mut self.client, &mut self.stmts, org, case_id, upto)
+        read_events(&mut *self.client, &mut self.stmts, org, case_id, upto)
     }
 
     fn workflow(&mut self, hash: &str) -> Result<Option<PinnedWorkflow>> {
-        read_workflow(&mut self.client, &mut self.stmts, hash)
+        read_workflow(&mut *self.client, &mut self.stmts, hash)
     }
 
     fn workflows(&mut self) -> Result<Vec<PinnedWorkflow>> {

@@ -32,8 +32,9 @@ pub const WAKE_CHANNEL: &str = "vigie_wake";
 
 /// One connection to a PostgreSQL database.
 pub struct Postgres {
-    client: Client,
-    /// The statements this connection has prepared (valid for its life).
+    client: Conn,
+    /// The statements this connection has prepared (valid for its life; dropped after
+    /// the client, when they have nothing left to close).
     stmts: Stmts,
     /// The URL without its password.
     shown: String,
@@ -76,22 +77,22 @@ type PgResult<T> = std::result::Result<T, postgres::Error>;
 /// Statements on the connection itself, prepared once.
 impl Postgres {
     fn query_c(&mut self, sql: &'static str, p: Params<'_>) -> PgResult<Vec<postgres::Row>> {
-        let st = self.stmts.get_raw(&mut self.client, sql)?;
+        let st = self.stmts.get_raw(&mut *self.client, sql)?;
         self.client.query(&st, p)
     }
 
     fn query_one_c(&mut self, sql: &'static str, p: Params<'_>) -> PgResult<postgres::Row> {
-        let st = self.stmts.get_raw(&mut self.client, sql)?;
+        let st = self.stmts.get_raw(&mut *self.client, sql)?;
         self.client.query_one(&st, p)
     }
 
     fn query_opt_c(&mut self, sql: &'static str, p: Params<'_>) -> PgResult<Option<postgres::Row>> {
-        let st = self.stmts.get_raw(&mut self.client, sql)?;
+        let st = self.stmts.get_raw(&mut *self.client, sql)?;
         self.client.query_opt(&st, p)
     }
 
     fn execute_c(&mut self, sql: &'static str, p: Params<'_>) -> PgResult<u64> {
-        let st = self.stmts.get_raw(&mut self.client, sql)?;
+        let st = self.stmts.get_raw(&mut *self.client, sql)?;
         self.client.execute(&st, p)
     }
 }
@@ -119,7 +120,7 @@ impl Postgres {
             reason: db_message(&e),
         })?;
         let mut pg = Postgres {
-            client,
+            client: Conn(Some(client)),
             stmts: Stmts::default(),
             shown,
         };
@@ -158,6 +159,39 @@ impl Postgres {
             tx.commit().map_err(db_err)?;
         }
         Ok(())
+    }
+}
+
+/// The client, closed off any async worker when dropped: the `postgres` crate ends a
+/// connection by running a small runtime of its own, which panics on a thread that is
+/// driving tasks (the web's pool and the dispatcher are dropped on one when `vigie serve`
+/// stops).
+struct Conn(Option<Client>);
+
+impl std::ops::Deref for Conn {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.0.as_ref().expect("open until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.0.as_mut().expect("open until dropped")
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                std::thread::scope(|s| {
+                    s.spawn(move || drop(client));
+                });
+            } else {
+                drop(client);
+            }
+        }
     }
 }
 
@@ -299,35 +333,35 @@ impl Backend for Postgres {
         heads: &[super::backend::CaseHead],
         events: &[(String, String, Vec<super::backend::EventRow>)],
     ) -> Result<()> {
-        caselog::load_cases(&mut self.client, heads, events)
+        caselog::load_cases(&mut *self.client, heads, events)
     }
 
     fn load_workflows(&mut self, wfs: &[super::backend::PinnedWorkflow]) -> Result<()> {
-        caselog::load_workflows(&mut self.client, wfs)
+        caselog::load_workflows(&mut *self.client, wfs)
     }
 
     fn load_counters(&mut self, rows: &[(String, String, i64)]) -> Result<()> {
-        caselog::load_counters(&mut self.client, rows)
+        caselog::load_counters(&mut *self.client, rows)
     }
 
     fn load_campaigns(&mut self, rows: &[super::backend::Campaign]) -> Result<()> {
-        other::load_campaigns(&mut self.client, rows)
+        other::load_campaigns(&mut *self.client, rows)
     }
 
     fn load_ledger(&mut self, rows: &[super::backend::LedgerRow]) -> Result<()> {
-        other::load_ledger(&mut self.client, rows)
+        other::load_ledger(&mut *self.client, rows)
     }
 
     fn load_users(&mut self, rows: &[super::backend::UserRow]) -> Result<()> {
-        other::load_users(&mut self.client, rows)
+        other::load_users(&mut *self.client, rows)
     }
 
     fn load_sessions(&mut self, rows: &[super::backend::SessionRow]) -> Result<()> {
-        other::load_sessions(&mut self.client, rows)
+        other::load_sessions(&mut *self.client, rows)
     }
 
     fn load_tokens(&mut self, rows: &[super::backend::TokenRow]) -> Result<()> {
-        other::load_tokens(&mut self.client, rows)
+        other::load_tokens(&mut *self.client, rows)
     }
 }
 

@@ -146,7 +146,7 @@ impl Ledger for Postgres {
     }
 
     fn create_campaign(&mut self, c: &Campaign) -> Result<i64> {
-        insert_campaign(&mut self.client, c, false)
+        insert_campaign(&mut *self.client, c, false)
     }
 
     fn sent_people(
@@ -432,7 +432,7 @@ impl Accounts for Postgres {
     }
 
     fn insert_token(&mut self, t: &TokenRow) -> Result<()> {
-        insert_token(&mut self.client, t)
+        insert_token(&mut *self.client, t)
     }
 
     fn token_user(&mut self, hash: &str) -> Result<Option<(User, Option<DateTime<Utc>>)>> {
