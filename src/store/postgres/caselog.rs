@@ -1,7 +1,7 @@
 //! The case log: cases, events, pinned workflows, counters, and the write transaction
 //! (READ COMMITTED; a case's writers serialise on its row, `FOR UPDATE`).
 
-use super::{Postgres, db_err, is_unique_violation};
+use super::{Postgres, Stmts, db_err, is_unique_violation};
 use crate::outbox::ts;
 use crate::store::StoreError;
 use crate::store::backend::{
@@ -10,14 +10,26 @@ use crate::store::backend::{
 use chrono::{DateTime, Utc};
 use postgres::{Client, GenericClient, IsolationLevel, Row, Transaction};
 
-const HEAD_COLS: &str =
-    "org, id, workflow, workflow_hash, title, opened_at, seq, last_hash, closed, next_due";
-const EVENT_COLS: &str = "seq, at, recorded_at, actor, kind, payload, prev_hash, hash";
+/// The columns of a head (`CaseHead`), in its order (a macro, for `concat!`).
+macro_rules! head_cols {
+    () => {
+        "org, id, workflow, workflow_hash, title, opened_at, seq, last_hash, closed, next_due"
+    };
+}
+/// The columns of an event (`EventRow`), in its order.
+macro_rules! event_cols {
+    () => {
+        "seq, at, recorded_at, actor, kind, payload, prev_hash, hash"
+    };
+}
 
 /// The checkpoint's question: an `advanced` event whose `met` list is not empty (the
 /// same expression as the partial index `events_met`, so the planner uses it).
-const MET: &str =
-    "CASE WHEN kind = 'advanced' THEN (payload::jsonb -> 'met' -> 0) IS NOT NULL ELSE false END";
+macro_rules! met {
+    () => {
+        "CASE WHEN kind = 'advanced' THEN (payload::jsonb -> 'met' -> 0) IS NOT NULL ELSE false END"
+    };
+}
 
 fn head(r: &Row) -> CaseHead {
     CaseHead {
@@ -74,40 +86,84 @@ fn parse(text: &str, what: &str) -> Result<DateTime<Utc>> {
         .map_err(|_| StoreError::Db(format!("an event's {what} is not an RFC 3339 time")))
 }
 
+const READ_EVENTS: &str = concat!(
+    "SELECT ",
+    event_cols!(),
+    " FROM events WHERE org = $1 AND case_id = $2 ORDER BY seq"
+);
+const READ_EVENTS_UPTO: &str = concat!(
+    "SELECT ",
+    event_cols!(),
+    " FROM events WHERE org = $1 AND case_id = $2 AND seq <= $3 ORDER BY seq"
+);
+const READ_WORKFLOW: &str =
+    "SELECT hash, id, origin, source, stored_at FROM workflows WHERE hash = $1";
+const INSERT_EVENT: &str =
+    "INSERT INTO events (org, case_id, seq, at, recorded_at, actor, kind, payload, prev_hash, hash)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+const INSERT_CASE: &str = concat!(
+    "INSERT INTO cases (",
+    head_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+);
+const PIN_WORKFLOW: &str =
+    "INSERT INTO workflows (hash, id, origin, source, stored_at) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (hash) DO NOTHING";
+const SET_COUNTER: &str = "INSERT INTO case_counters (org, prefix, last) VALUES ($1, $2, $3)
+     ON CONFLICT (org, prefix) DO UPDATE SET last = excluded.last";
+const INSERT_TIMER: &str = "INSERT INTO timers (key, org, case_id, clock, \"offset\", due_at, next_attempt_at, state, attempts, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $6, 'pending', 0, $7) ON CONFLICT (key) DO NOTHING";
+const HEAD: &str = concat!(
+    "SELECT ",
+    head_cols!(),
+    " FROM cases WHERE org = $1 AND id = $2"
+);
+
 fn read_events(
     c: &mut impl GenericClient,
+    st: &mut Stmts,
     org: &str,
     case_id: &str,
     upto: Option<i64>,
 ) -> Result<Vec<EventRow>> {
-    let rows = c
-        .query(
-            &format!(
-                "SELECT {EVENT_COLS} FROM events WHERE org = $1 AND case_id = $2
-                 AND ($3::BIGINT IS NULL OR seq <= $3) ORDER BY seq"
-            ),
-            &[&org, &case_id, &upto],
-        )
-        .map_err(db_err)?;
+    let rows = match upto {
+        None => {
+            let s = st.get(c, READ_EVENTS)?;
+            c.query(&s, &[&org, &case_id])
+        }
+        Some(upto) => {
+            let s = st.get(c, READ_EVENTS_UPTO)?;
+            c.query(&s, &[&org, &case_id, &upto])
+        }
+    }
+    .map_err(db_err)?;
     Ok(rows.iter().map(event).collect())
 }
 
-fn read_workflow(c: &mut impl GenericClient, hash: &str) -> Result<Option<PinnedWorkflow>> {
-    Ok(c.query_opt(
-        "SELECT hash, id, origin, source, stored_at FROM workflows WHERE hash = $1",
-        &[&hash],
-    )
-    .map_err(db_err)?
-    .as_ref()
-    .map(workflow_row))
+fn read_workflow(
+    c: &mut impl GenericClient,
+    st: &mut Stmts,
+    hash: &str,
+) -> Result<Option<PinnedWorkflow>> {
+    let s = st.get(c, READ_WORKFLOW)?;
+    Ok(c.query_opt(&s, &[&hash])
+        .map_err(db_err)?
+        .as_ref()
+        .map(workflow_row))
 }
 
-fn insert_event(c: &mut impl GenericClient, org: &str, case_id: &str, e: &EventRow) -> Result<()> {
+fn insert_event(
+    c: &mut impl GenericClient,
+    st: &mut Stmts,
+    org: &str,
+    case_id: &str,
+    e: &EventRow,
+) -> Result<()> {
     let at = parse(&e.at, "time")?;
     let recorded_at = parse(&e.recorded_at, "recording time")?;
+    let s = st.get(c, INSERT_EVENT)?;
     c.execute(
-        "INSERT INTO events (org, case_id, seq, at, recorded_at, actor, kind, payload, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        &s,
         &[
             &org,
             &case_id,
@@ -125,11 +181,10 @@ fn insert_event(c: &mut impl GenericClient, org: &str, case_id: &str, e: &EventR
     Ok(())
 }
 
-fn insert_case(c: &mut impl GenericClient, h: &CaseHead) -> Result<()> {
+fn insert_case(c: &mut impl GenericClient, st: &mut Stmts, h: &CaseHead) -> Result<()> {
+    let s = st.get(c, INSERT_CASE)?;
     c.execute(
-        &format!(
-            "INSERT INTO cases ({HEAD_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ),
+        &s,
         &[
             &h.org,
             &h.id,
@@ -153,134 +208,300 @@ fn insert_case(c: &mut impl GenericClient, h: &CaseHead) -> Result<()> {
     Ok(())
 }
 
-fn pin_workflow(c: &mut impl GenericClient, wf: &PinnedWorkflow) -> Result<()> {
+fn pin_workflow(c: &mut impl GenericClient, st: &mut Stmts, wf: &PinnedWorkflow) -> Result<()> {
+    let s = st.get(c, PIN_WORKFLOW)?;
     c.execute(
-        "INSERT INTO workflows (hash, id, origin, source, stored_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (hash) DO NOTHING",
+        &s,
         &[&wf.hash, &wf.id, &wf.origin, &wf.source, &wf.stored_at],
     )
     .map_err(db_err)?;
     Ok(())
 }
 
-fn set_counter(c: &mut impl GenericClient, org: &str, prefix: &str, last: i64) -> Result<()> {
+fn set_counter(
+    c: &mut impl GenericClient,
+    st: &mut Stmts,
+    org: &str,
+    prefix: &str,
+    last: i64,
+) -> Result<()> {
+    let s = st.get(c, SET_COUNTER)?;
+    c.execute(&s, &[&org, &prefix, &last]).map_err(db_err)?;
+    Ok(())
+}
+
+pub(super) fn insert_timer(c: &mut impl GenericClient, st: &mut Stmts, t: &NewTimer) -> Result<()> {
+    let s = st.get(c, INSERT_TIMER)?;
     c.execute(
-        "INSERT INTO case_counters (org, prefix, last) VALUES ($1, $2, $3)
-         ON CONFLICT (org, prefix) DO UPDATE SET last = excluded.last",
-        &[&org, &prefix, &last],
+        &s,
+        &[
+            &t.key,
+            &t.org,
+            &t.case_id,
+            &t.clock,
+            &t.offset,
+            &t.due_at,
+            &t.created_at,
+        ],
     )
     .map_err(db_err)?;
     Ok(())
 }
 
-pub(super) fn insert_timer(c: &mut impl GenericClient, t: &NewTimer) -> Result<()> {
-    c.execute(
-        "INSERT INTO timers (key, org, case_id, clock, \"offset\", due_at, next_attempt_at, state, attempts, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6, 'pending', 0, $7) ON CONFLICT (key) DO NOTHING",
-        &[&t.key, &t.org, &t.case_id, &t.clock, &t.offset, &t.due_at, &t.created_at],
-    )
-    .map_err(db_err)?;
-    Ok(())
+/// Writes a case transaction holds back and sends with its next statement (or its
+/// commit): events and the head's update travel in one round trip with the reading of
+/// the case's timers that follows them in `Store::execute`.
+macro_rules! flush_cte {
+    () => {
+        "WITH e AS (
+    INSERT INTO events (org, case_id, seq, at, recorded_at, actor, kind, payload, prev_hash, hash)
+    SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TIMESTAMPTZ[], $5::TIMESTAMPTZ[],
+                         $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[])
+), h AS (
+    UPDATE cases SET seq = $13, last_hash = $14, closed = $15, next_due = $16, title = $17
+    WHERE $18 AND org = $11 AND id = $12
+)
+"
+    };
+}
+const FLUSH: &str = concat!(flush_cte!(), "SELECT 1");
+const FLUSH_THEN_TIMERS: &str = concat!(
+    flush_cte!(),
+    "SELECT id, key, clock, \"offset\", state, due_at FROM timers
+     WHERE org = $19 AND case_id = $20 ORDER BY id"
+);
+
+/// An event waiting to be sent, its times parsed when it was handed over.
+struct HeldEvent {
+    org: String,
+    case_id: String,
+    at: DateTime<Utc>,
+    recorded_at: DateTime<Utc>,
+    row: EventRow,
 }
 
 struct PgTx<'a> {
     tx: Transaction<'a>,
+    /// The connection's statements (a second borrow of `Postgres`, beside its client's).
+    stmts: &'a mut Stmts,
+    /// The events `lock_case` read with the lock, for the `events` call that follows.
+    read: Option<(String, String, Vec<EventRow>)>,
+    /// Events and a head update not sent yet (see `FLUSH`).
+    held_events: Vec<HeldEvent>,
+    held_head: Option<CaseHead>,
+}
+
+impl PgTx<'_> {
+    fn holds(&self) -> bool {
+        !self.held_events.is_empty() || self.held_head.is_some()
+    }
+
+    /// Sends the held writes; with `timers_of` (org, case), in the same statement as the
+    /// reading of that case's timers, whose rows it returns.
+    fn flush(&mut self, timers_of: Option<(&str, &str)>) -> Result<Vec<Row>> {
+        let ev = std::mem::take(&mut self.held_events);
+        let h = self.held_head.take();
+        let col = |f: fn(&HeldEvent) -> &str| ev.iter().map(f).collect::<Vec<&str>>();
+        let (orgs, cases) = (col(|e| &e.org), col(|e| &e.case_id));
+        let (actors, kinds) = (col(|e| &e.row.actor), col(|e| &e.row.kind));
+        let (payloads, prevs, hashes) = (
+            col(|e| &e.row.payload),
+            col(|e| &e.row.prev_hash),
+            col(|e| &e.row.hash),
+        );
+        let seqs: Vec<i64> = ev.iter().map(|e| e.row.seq).collect();
+        let ats: Vec<DateTime<Utc>> = ev.iter().map(|e| e.at).collect();
+        let recs: Vec<DateTime<Utc>> = ev.iter().map(|e| e.recorded_at).collect();
+        let none = CaseHead {
+            org: String::new(),
+            id: String::new(),
+            workflow: String::new(),
+            workflow_hash: String::new(),
+            title: String::new(),
+            opened_at: DateTime::<Utc>::MIN_UTC,
+            seq: 0,
+            last_hash: String::new(),
+            closed: false,
+            next_due: None,
+        };
+        let has_head = h.is_some();
+        let h = h.unwrap_or(none);
+        let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![
+            &orgs,
+            &cases,
+            &seqs,
+            &ats,
+            &recs,
+            &actors,
+            &kinds,
+            &payloads,
+            &prevs,
+            &hashes,
+            &h.org,
+            &h.id,
+            &h.seq,
+            &h.last_hash,
+            &h.closed,
+            &h.next_due,
+            &h.title,
+            &has_head,
+        ];
+        let (org, case_id) = timers_of.unwrap_or(("", ""));
+        let sql = match timers_of {
+            Some(_) => {
+                params.push(&org);
+                params.push(&case_id);
+                FLUSH_THEN_TIMERS
+            }
+            None => FLUSH,
+        };
+        let st = self.stmts.get(&mut self.tx, sql)?;
+        self.tx.query(&st, &params).map_err(db_err)
+    }
+
+    /// Sends the held writes before a statement that is not `timers_of_case`.
+    fn send_held(&mut self) -> Result<()> {
+        if self.holds() {
+            self.flush(None)?;
+        }
+        Ok(())
+    }
 }
 
 impl CaseTx for PgTx<'_> {
+    /// The lock and the case's events in one statement. The events come from the
+    /// statement's snapshot, taken before any wait for the lock: when a writer that held
+    /// the lock moved the case meanwhile, the locked (newest) head is past the events
+    /// read, and they are read again, after the lock (`events`).
     fn lock_case(&mut self, org: &str, case_id: &str) -> Result<Option<CaseHead>> {
-        Ok(self
-            .tx
-            .query_opt(
-                &format!("SELECT {HEAD_COLS} FROM cases WHERE org = $1 AND id = $2 FOR UPDATE"),
-                &[&org, &case_id],
-            )
-            .map_err(db_err)?
-            .as_ref()
-            .map(head))
+        const SQL: &str = concat!(
+            "WITH h AS (SELECT ",
+            head_cols!(),
+            " FROM cases WHERE org = $1 AND id = $2 FOR UPDATE)
+             SELECT h.*, e.seq, e.at, e.recorded_at, e.actor, e.kind, e.payload, e.prev_hash, e.hash
+             FROM h LEFT JOIN events e ON e.org = h.org AND e.case_id = h.id ORDER BY e.seq"
+        );
+        self.send_held()?;
+        self.read = None;
+        let st = self.stmts.get(&mut self.tx, SQL)?;
+        let rows = self.tx.query(&st, &[&org, &case_id]).map_err(db_err)?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let h = head(first);
+        let mut evs = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if r.get::<_, Option<i64>>(10).is_some() {
+                evs.push(EventRow {
+                    seq: r.get(10),
+                    at: time_text(r, 11),
+                    recorded_at: time_text(r, 12),
+                    actor: r.get(13),
+                    kind: r.get(14),
+                    payload: r.get(15),
+                    prev_hash: r.get(16),
+                    hash: r.get(17),
+                });
+            }
+        }
+        let current = match evs.last() {
+            Some(last) => last.seq == h.seq && last.hash == h.last_hash,
+            None => h.seq == 0,
+        };
+        if current {
+            self.read = Some((org.to_string(), case_id.to_string(), evs));
+        }
+        Ok(Some(h))
     }
 
     fn events(&mut self, org: &str, case_id: &str) -> Result<Vec<EventRow>> {
-        read_events(&mut self.tx, org, case_id, None)
+        if !self.holds()
+            && let Some((o, c, _)) = &self.read
+            && o == org
+            && c == case_id
+        {
+            let (_, _, evs) = self.read.take().expect("just matched");
+            return Ok(evs);
+        }
+        self.send_held()?;
+        read_events(&mut self.tx, self.stmts, org, case_id, None)
     }
 
     fn workflow(&mut self, hash: &str) -> Result<Option<PinnedWorkflow>> {
-        read_workflow(&mut self.tx, hash)
+        self.send_held()?;
+        read_workflow(&mut self.tx, self.stmts, hash)
     }
 
     fn case_exists(&mut self, org: &str, case_id: &str) -> Result<bool> {
-        let r = self
-            .tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM cases WHERE org = $1 AND id = $2)",
-                &[&org, &case_id],
-            )
-            .map_err(db_err)?;
+        self.send_held()?;
+        const SQL: &str = "SELECT EXISTS (SELECT 1 FROM cases WHERE org = $1 AND id = $2)";
+        let st = self.stmts.get(&mut self.tx, SQL)?;
+        let r = self.tx.query_one(&st, &[&org, &case_id]).map_err(db_err)?;
         Ok(r.get(0))
     }
 
     fn take_counter(&mut self, org: &str, prefix: &str) -> Result<i64> {
-        self.tx
-            .execute(
-                "INSERT INTO case_counters (org, prefix, last) VALUES ($1, $2, 0)
-                 ON CONFLICT (org, prefix) DO NOTHING",
-                &[&org, &prefix],
-            )
-            .map_err(db_err)?;
-        let r = self
-            .tx
-            .query_one(
-                "SELECT last FROM case_counters WHERE org = $1 AND prefix = $2 FOR UPDATE",
-                &[&org, &prefix],
-            )
-            .map_err(db_err)?;
+        self.send_held()?;
+        const ENSURE: &str = "INSERT INTO case_counters (org, prefix, last) VALUES ($1, $2, 0)
+             ON CONFLICT (org, prefix) DO NOTHING";
+        const TAKE: &str =
+            "SELECT last FROM case_counters WHERE org = $1 AND prefix = $2 FOR UPDATE";
+        let st = self.stmts.get(&mut self.tx, ENSURE)?;
+        self.tx.execute(&st, &[&org, &prefix]).map_err(db_err)?;
+        let st = self.stmts.get(&mut self.tx, TAKE)?;
+        let r = self.tx.query_one(&st, &[&org, &prefix]).map_err(db_err)?;
         Ok(r.get(0))
     }
 
     fn set_counter(&mut self, org: &str, prefix: &str, last: i64) -> Result<()> {
-        set_counter(&mut self.tx, org, prefix, last)
+        self.send_held()?;
+        set_counter(&mut self.tx, self.stmts, org, prefix, last)
     }
 
     fn pin_workflow(&mut self, wf: &PinnedWorkflow) -> Result<()> {
-        pin_workflow(&mut self.tx, wf)
+        self.send_held()?;
+        pin_workflow(&mut self.tx, self.stmts, wf)
     }
 
     fn insert_case(&mut self, h: &CaseHead) -> Result<()> {
-        insert_case(&mut self.tx, h)
+        self.send_held()?;
+        insert_case(&mut self.tx, self.stmts, h)
     }
 
     fn insert_event(&mut self, ev: &NewEvent<'_>) -> Result<()> {
-        insert_event(&mut self.tx, ev.org, ev.case_id, &ev.row)
+        let at = parse(&ev.row.at, "time")?;
+        let recorded_at = parse(&ev.row.recorded_at, "recording time")?;
+        if self.held_head.is_some() {
+            // Sent in the order given: a head update, then events.
+            self.send_held()?;
+        }
+        self.held_events.push(HeldEvent {
+            org: ev.org.to_string(),
+            case_id: ev.case_id.to_string(),
+            at,
+            recorded_at,
+            row: ev.row.clone(),
+        });
+        Ok(())
     }
 
     fn update_head(&mut self, h: &CaseHead) -> Result<()> {
-        self.tx
-            .execute(
-                "UPDATE cases SET seq = $3, last_hash = $4, closed = $5, next_due = $6, title = $7
-                 WHERE org = $1 AND id = $2",
-                &[
-                    &h.org,
-                    &h.id,
-                    &h.seq,
-                    &h.last_hash,
-                    &h.closed,
-                    &h.next_due,
-                    &h.title,
-                ],
-            )
-            .map_err(db_err)?;
+        if self.held_head.is_some() {
+            self.send_held()?;
+        }
+        self.held_head = Some(h.clone());
         Ok(())
     }
 
     fn timers_of_case(&mut self, org: &str, case_id: &str) -> Result<Vec<TimerOfCase>> {
-        let rows = self
-            .tx
-            .query(
-                "SELECT id, key, clock, \"offset\", state, due_at FROM timers
-                 WHERE org = $1 AND case_id = $2 ORDER BY id",
-                &[&org, &case_id],
-            )
-            .map_err(db_err)?;
+        let rows = if self.holds() {
+            self.flush(Some((org, case_id)))?
+        } else {
+            const SQL: &str = "SELECT id, key, clock, \"offset\", state, due_at FROM timers
+                 WHERE org = $1 AND case_id = $2 ORDER BY id";
+            let st = self.stmts.get(&mut self.tx, SQL)?;
+            self.tx.query(&st, &[&org, &case_id]).map_err(db_err)?
+        };
         Ok(rows
             .iter()
             .map(|r| TimerOfCase {
@@ -295,28 +516,26 @@ impl CaseTx for PgTx<'_> {
     }
 
     fn reschedule_timer(&mut self, id: i64, due: DateTime<Utc>) -> Result<()> {
-        self.tx
-            .execute(
-                "UPDATE timers SET due_at = $2, next_attempt_at = $2, state = 'pending', attempts = 0,
-                 last_error = NULL, locked_until = NULL, lock_token = NULL WHERE id = $1",
-                &[&id, &due],
-            )
-            .map_err(db_err)?;
+        self.send_held()?;
+        const SQL: &str =
+            "UPDATE timers SET due_at = $2, next_attempt_at = $2, state = 'pending', attempts = 0,
+             last_error = NULL, locked_until = NULL, lock_token = NULL WHERE id = $1";
+        let st = self.stmts.get(&mut self.tx, SQL)?;
+        self.tx.execute(&st, &[&id, &due]).map_err(db_err)?;
         Ok(())
     }
 
     fn cancel_timer(&mut self, id: i64) -> Result<()> {
-        self.tx
-            .execute(
-                "UPDATE timers SET state = 'cancelled' WHERE id = $1",
-                &[&id],
-            )
-            .map_err(db_err)?;
+        self.send_held()?;
+        const SQL: &str = "UPDATE timers SET state = 'cancelled' WHERE id = $1";
+        let st = self.stmts.get(&mut self.tx, SQL)?;
+        self.tx.execute(&st, &[&id]).map_err(db_err)?;
         Ok(())
     }
 
     fn insert_timer(&mut self, t: &NewTimer) -> Result<()> {
-        insert_timer(&mut self.tx, t)
+        self.send_held()?;
+        insert_timer(&mut self.tx, self.stmts, t)
     }
 
     fn requeue_for_new_recipients(
@@ -325,31 +544,36 @@ impl CaseTx for PgTx<'_> {
         case_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<usize> {
-        const WHICH: &str = "org = $1 AND ($2::TEXT IS NULL OR case_id = $2) AND lock_token IS NULL
-             AND (state = 'dead' OR (state = 'pending' AND last_error IS NOT NULL))";
-        self.tx
-            .execute(
-                &format!(
-                    "DELETE FROM timer_recipients WHERE state = 'refused'
-                     AND timer_id IN (SELECT id FROM timers WHERE {WHICH})"
-                ),
-                &[&org, &case_id],
-            )
-            .map_err(db_err)?;
+        self.send_held()?;
+        macro_rules! which {
+            () => {
+                "org = $1 AND ($2::TEXT IS NULL OR case_id = $2) AND lock_token IS NULL
+             AND (state = 'dead' OR (state = 'pending' AND last_error IS NOT NULL))"
+            };
+        }
+        const FORGET: &str = concat!(
+            "DELETE FROM timer_recipients WHERE state = 'refused'
+                     AND timer_id IN (SELECT id FROM timers WHERE ",
+            which!(),
+            ")"
+        );
+        const REQUEUE: &str = concat!(
+            "UPDATE timers SET state = 'pending', attempts = 0, next_attempt_at = $3,
+                     last_error = NULL WHERE ",
+            which!()
+        );
+        let st = self.stmts.get(&mut self.tx, FORGET)?;
+        self.tx.execute(&st, &[&org, &case_id]).map_err(db_err)?;
+        let st = self.stmts.get(&mut self.tx, REQUEUE)?;
         let n = self
             .tx
-            .execute(
-                &format!(
-                    "UPDATE timers SET state = 'pending', attempts = 0, next_attempt_at = $3,
-                     last_error = NULL WHERE {WHICH}"
-                ),
-                &[&org, &case_id, &now],
-            )
+            .execute(&st, &[&org, &case_id, &now])
             .map_err(db_err)?;
         Ok(n as usize)
     }
 
-    fn commit(self: Box<Self>) -> Result<()> {
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        self.send_held()?;
         self.tx.commit().map_err(db_err)
     }
 }
@@ -362,40 +586,42 @@ impl CaseLog for Postgres {
             .isolation_level(IsolationLevel::ReadCommitted)
             .start()
             .map_err(db_err)?;
-        Ok(Box::new(PgTx { tx }))
+        Ok(Box::new(PgTx {
+            tx,
+            stmts: &mut self.stmts,
+            read: None,
+            held_events: Vec::new(),
+            held_head: None,
+        }))
     }
 
     fn head(&mut self, org: &str, case_id: &str) -> Result<Option<CaseHead>> {
+        let st = self.stmts.get(&mut *self.client, HEAD)?;
         Ok(self
             .client
-            .query_opt(
-                &format!("SELECT {HEAD_COLS} FROM cases WHERE org = $1 AND id = $2"),
-                &[&org, &case_id],
-            )
+            .query_opt(&st, &[&org, &case_id])
             .map_err(db_err)?
             .as_ref()
             .map(head))
     }
 
     fn heads(&mut self, org: Option<&str>) -> Result<Vec<CaseHead>> {
-        let rows = self
-            .client
-            .query(
-                &format!(
-                    "SELECT {HEAD_COLS} FROM cases WHERE ($1::TEXT IS NULL OR org = $1) ORDER BY org, id"
-                ),
-                &[&org],
-            )
-            .map_err(db_err)?;
+        const SQL: &str = concat!(
+            "SELECT ",
+            head_cols!(),
+            " FROM cases WHERE ($1::TEXT IS NULL OR org = $1) ORDER BY org, id"
+        );
+        let st = self.stmts.get(&mut *self.client, SQL)?;
+        let rows = self.client.query(&st, &[&org]).map_err(db_err)?;
         Ok(rows.iter().map(head).collect())
     }
 
     fn events(&mut self, org: &str, case_id: &str, upto: Option<i64>) -> Result<Vec<EventRow>> {
-        read_events(&mut *self.client, org, case_id, upto)
+        read_events(&mut *self.client, &mut self.stmts, org, case_id, upto)
     }
 
     fn workflow(&mut self, hash: &str) -> Result<Option<PinnedWorkflow>> {
-        read_workflow(&mut *self.client, hash)
+        read_workflow(&mut *self.client, &mut self.stmts, hash)
     }
 
     fn workflows(&mut self) -> Result<Vec<PinnedWorkflow>> {
@@ -452,7 +678,10 @@ impl CaseLog for Postgres {
         let r = self
             .client
             .query_one(
-                &format!("SELECT MAX(recorded_at) FROM events WHERE org = $1 AND {MET}"),
+                concat!(
+                    "SELECT MAX(recorded_at) FROM events WHERE org = $1 AND ",
+                    met!()
+                ),
                 &[&org],
             )
             .map_err(db_err)?;
@@ -480,12 +709,13 @@ pub(super) fn load_cases(
     events: &[(String, String, Vec<EventRow>)],
 ) -> Result<()> {
     let mut tx = c.transaction().map_err(db_err)?;
+    let st = &mut Stmts::default();
     for h in heads {
-        insert_case(&mut tx, h)?;
+        insert_case(&mut tx, st, h)?;
     }
     for (org, case_id, evs) in events {
         for e in evs {
-            insert_event(&mut tx, org, case_id, e)?;
+            insert_event(&mut tx, st, org, case_id, e)?;
         }
     }
     tx.commit().map_err(db_err)
@@ -493,16 +723,18 @@ pub(super) fn load_cases(
 
 pub(super) fn load_workflows(c: &mut Client, wfs: &[PinnedWorkflow]) -> Result<()> {
     let mut tx = c.transaction().map_err(db_err)?;
+    let st = &mut Stmts::default();
     for wf in wfs {
-        pin_workflow(&mut tx, wf)?;
+        pin_workflow(&mut tx, st, wf)?;
     }
     tx.commit().map_err(db_err)
 }
 
 pub(super) fn load_counters(c: &mut Client, rows: &[(String, String, i64)]) -> Result<()> {
     let mut tx = c.transaction().map_err(db_err)?;
+    let st = &mut Stmts::default();
     for (org, prefix, last) in rows {
-        set_counter(&mut tx, org, prefix, *last)?;
+        set_counter(&mut tx, st, org, prefix, *last)?;
     }
     tx.commit().map_err(db_err)
 }

@@ -14,7 +14,8 @@ mod outbox;
 use super::StoreError;
 use super::backend::{Backend, Result, WakeListener};
 use postgres::error::SqlState;
-use postgres::{Client, NoTls};
+use postgres::{Client, GenericClient, NoTls, Statement};
+use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
 /// The migrations, in order; `schema_migrations` records which are applied.
@@ -32,8 +33,68 @@ pub const WAKE_CHANNEL: &str = "vigie_wake";
 /// One connection to a PostgreSQL database.
 pub struct Postgres {
     client: Conn,
+    /// The statements this connection has prepared (valid for its life; dropped after
+    /// the client, when they have nothing left to close).
+    stmts: Stmts,
     /// The URL without its password.
     shown: String,
+}
+
+/// A connection's prepared statements, by their SQL text. A statement sent as text is
+/// parsed and described by the server on every call (one more round trip each time);
+/// prepared once, it is only bound and executed.
+#[derive(Default)]
+pub(super) struct Stmts(HashMap<&'static str, Statement>);
+
+impl Stmts {
+    /// The statement for `sql`, prepared on `c` the first time (a statement prepared
+    /// inside a transaction outlives it: preparing is not transactional).
+    pub(super) fn get(
+        &mut self,
+        c: &mut impl GenericClient,
+        sql: &'static str,
+    ) -> Result<Statement> {
+        self.get_raw(c, sql).map_err(db_err)
+    }
+
+    fn get_raw(
+        &mut self,
+        c: &mut impl GenericClient,
+        sql: &'static str,
+    ) -> std::result::Result<Statement, postgres::Error> {
+        if let Some(s) = self.0.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = c.prepare(sql)?;
+        self.0.insert(sql, s.clone());
+        Ok(s)
+    }
+}
+
+type Params<'a> = &'a [&'a (dyn postgres::types::ToSql + Sync)];
+type PgResult<T> = std::result::Result<T, postgres::Error>;
+
+/// Statements on the connection itself, prepared once.
+impl Postgres {
+    fn query_c(&mut self, sql: &'static str, p: Params<'_>) -> PgResult<Vec<postgres::Row>> {
+        let st = self.stmts.get_raw(&mut *self.client, sql)?;
+        self.client.query(&st, p)
+    }
+
+    fn query_one_c(&mut self, sql: &'static str, p: Params<'_>) -> PgResult<postgres::Row> {
+        let st = self.stmts.get_raw(&mut *self.client, sql)?;
+        self.client.query_one(&st, p)
+    }
+
+    fn query_opt_c(&mut self, sql: &'static str, p: Params<'_>) -> PgResult<Option<postgres::Row>> {
+        let st = self.stmts.get_raw(&mut *self.client, sql)?;
+        self.client.query_opt(&st, p)
+    }
+
+    fn execute_c(&mut self, sql: &'static str, p: Params<'_>) -> PgResult<u64> {
+        let st = self.stmts.get_raw(&mut *self.client, sql)?;
+        self.client.execute(&st, p)
+    }
 }
 
 /// Opens (and migrates) the database at a `postgres://` or `postgresql://` URL.
@@ -60,6 +121,7 @@ impl Postgres {
         })?;
         let mut pg = Postgres {
             client: Conn(Some(client)),
+            stmts: Stmts::default(),
             shown,
         };
         pg.migrate()?;

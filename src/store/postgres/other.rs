@@ -189,8 +189,7 @@ impl Ledger for Postgres {
 
     fn count_sent(&mut self, campaign: i64) -> Result<i64> {
         let r = self
-            .client
-            .query_one(
+            .query_one_c(
                 "SELECT COUNT(*) FROM ledger WHERE campaign = $1 AND status = 'sent'",
                 &[&campaign],
             )
@@ -200,10 +199,7 @@ impl Ledger for Postgres {
 
     fn ledger_figures(&mut self, org: &str) -> Result<HashMap<String, (u64, u64, u64)>> {
         // Each person once per case, by their best outcome across its campaigns.
-        let rows = self
-            .client
-            .query(
-                "SELECT case_id, best, COUNT(*) FROM (
+        let rows = self.query_c("SELECT case_id, best, COUNT(*) FROM (
                     SELECT c.case_id AS case_id,
                            MIN(CASE l.status WHEN 'sent' THEN 0 WHEN 'refused' THEN 1 ELSE 2 END) AS best
                     FROM campaigns c JOIN ledger l ON l.campaign = c.id
@@ -251,8 +247,7 @@ impl Ledger for Postgres {
 impl Accounts for Postgres {
     fn organisations(&mut self) -> Result<Vec<(String, String, String)>> {
         let rows = self
-            .client
-            .query(
+            .query_c(
                 "SELECT id, name, profile FROM organisations ORDER BY id",
                 &[],
             )
@@ -265,8 +260,7 @@ impl Accounts for Postgres {
 
     fn organisation(&mut self, id: &str) -> Result<Option<(String, String)>> {
         Ok(self
-            .client
-            .query_opt(
+            .query_opt_c(
                 "SELECT name, profile FROM organisations WHERE id = $1",
                 &[&id],
             )
@@ -275,12 +269,11 @@ impl Accounts for Postgres {
     }
 
     fn insert_organisation(&mut self, id: &str, name: &str, profile_json: &str) -> Result<()> {
-        self.client
-            .execute(
-                "INSERT INTO organisations (id, name, profile) VALUES ($1, $2, $3)",
-                &[&id, &name, &profile_json],
-            )
-            .map_err(db_err)?;
+        self.execute_c(
+            "INSERT INTO organisations (id, name, profile) VALUES ($1, $2, $3)",
+            &[&id, &name, &profile_json],
+        )
+        .map_err(db_err)?;
         Ok(())
     }
 
@@ -299,8 +292,7 @@ impl Accounts for Postgres {
 
     fn profile(&mut self, org: &str) -> Result<Option<String>> {
         Ok(self
-            .client
-            .query_opt("SELECT profile FROM organisations WHERE id = $1", &[&org])
+            .query_opt_c("SELECT profile FROM organisations WHERE id = $1", &[&org])
             .map_err(db_err)?
             .map(|r| r.get(0)))
     }
@@ -315,8 +307,7 @@ impl Accounts for Postgres {
         now: DateTime<Utc>,
     ) -> Result<i64> {
         let r = self
-            .client
-            .query_one(
+            .query_one_c(
                 "INSERT INTO users (org, email, name, role, password, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
                 &[&org, &email, &name, &role.as_str(), &password_hash, &now],
@@ -416,16 +407,14 @@ impl Accounts for Postgres {
     }
 
     fn delete_session(&mut self, hash: &str) -> Result<()> {
-        self.client
-            .execute("DELETE FROM sessions WHERE hash = $1", &[&hash])
+        self.execute_c("DELETE FROM sessions WHERE hash = $1", &[&hash])
             .map_err(db_err)?;
         Ok(())
     }
 
     fn sessions(&mut self) -> Result<Vec<SessionRow>> {
         let rows = self
-            .client
-            .query(
+            .query_c(
                 "SELECT hash, user_id, csrf, created_at, expires_at FROM sessions ORDER BY hash",
                 &[],
             )
@@ -461,12 +450,11 @@ impl Accounts for Postgres {
     }
 
     fn touch_token(&mut self, hash: &str, now: DateTime<Utc>) -> Result<()> {
-        self.client
-            .execute(
-                "UPDATE api_tokens SET last_used_at = $1 WHERE hash = $2",
-                &[&now, &hash],
-            )
-            .map_err(db_err)?;
+        self.execute_c(
+            "UPDATE api_tokens SET last_used_at = $1 WHERE hash = $2",
+            &[&now, &hash],
+        )
+        .map_err(db_err)?;
         Ok(())
     }
 
@@ -477,8 +465,7 @@ impl Accounts for Postgres {
         id_prefix: Option<&str>,
     ) -> Result<Vec<TokenInfo>> {
         let rows = self
-            .client
-            .query(
+            .query_c(
                 "SELECT t.hash, u.email, u.org, t.name, t.created_at, t.last_used_at, u.disabled
                  FROM api_tokens t JOIN users u ON u.id = t.user_id
                  WHERE ($1::TEXT IS NULL OR u.org = $1)
@@ -509,8 +496,7 @@ impl Accounts for Postgres {
 
     fn delete_tokens_by_prefix(&mut self, prefix: &str) -> Result<usize> {
         let n = self
-            .client
-            .execute(
+            .execute_c(
                 "DELETE FROM api_tokens WHERE left(hash, length($1)) = $1",
                 &[&prefix],
             )
@@ -519,10 +505,7 @@ impl Accounts for Postgres {
     }
 
     fn token_rows(&mut self) -> Result<Vec<TokenRow>> {
-        let rows = self
-            .client
-            .query(
-                "SELECT hash, user_id, name, created_at, last_used_at FROM api_tokens ORDER BY hash",
+        let rows = self.query_c("SELECT hash, user_id, name, created_at, last_used_at FROM api_tokens ORDER BY hash",
                 &[],
             )
             .map_err(db_err)?;
@@ -560,10 +543,7 @@ fn insert_token(c: &mut impl GenericClient, t: &TokenRow) -> Result<()> {
 impl Throttle for Postgres {
     fn sign_in_failed(&mut self, key: &str, now: DateTime<Utc>) -> Result<u32> {
         // One statement: two instances failing at once count two.
-        let r = self
-            .client
-            .query_one(
-                "INSERT INTO sign_in_failures (key, failures, last_failure) VALUES ($1, 1, $2)
+        let r = self.query_one_c("INSERT INTO sign_in_failures (key, failures, last_failure) VALUES ($1, 1, $2)
                  ON CONFLICT (key) DO UPDATE SET
                     failures = CASE WHEN sign_in_failures.last_failure <= $2::TIMESTAMPTZ - INTERVAL '1 hour'
                                     THEN 1 ELSE sign_in_failures.failures + 1 END,
@@ -577,21 +557,19 @@ impl Throttle for Postgres {
     }
 
     fn sign_in_lock(&mut self, key: &str, until: DateTime<Utc>) -> Result<()> {
-        self.client
-            .execute(
-                "INSERT INTO sign_in_failures (key, failures, last_failure, locked_until)
+        self.execute_c(
+            "INSERT INTO sign_in_failures (key, failures, last_failure, locked_until)
                  VALUES ($1, 0, now(), $2)
                  ON CONFLICT (key) DO UPDATE SET locked_until = excluded.locked_until",
-                &[&key, &until],
-            )
-            .map_err(db_err)?;
+            &[&key, &until],
+        )
+        .map_err(db_err)?;
         Ok(())
     }
 
     fn sign_in_locked_until(&mut self, key: &str) -> Result<Option<DateTime<Utc>>> {
         Ok(self
-            .client
-            .query_opt(
+            .query_opt_c(
                 "SELECT locked_until FROM sign_in_failures WHERE key = $1",
                 &[&key],
             )
@@ -600,8 +578,7 @@ impl Throttle for Postgres {
     }
 
     fn sign_in_forget(&mut self, key: &str) -> Result<()> {
-        self.client
-            .execute("DELETE FROM sign_in_failures WHERE key = $1", &[&key])
+        self.execute_c("DELETE FROM sign_in_failures WHERE key = $1", &[&key])
             .map_err(db_err)?;
         Ok(())
     }
@@ -610,42 +587,37 @@ impl Throttle for Postgres {
 impl Meta for Postgres {
     fn meta(&mut self, key: &str) -> Result<Option<String>> {
         Ok(self
-            .client
-            .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
+            .query_opt_c("SELECT value FROM meta WHERE key = $1", &[&key])
             .map_err(db_err)?
             .map(|r| r.get(0)))
     }
 
     fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
-        self.client
-            .execute(
-                "INSERT INTO meta (key, value) VALUES ($1, $2)
+        self.execute_c(
+            "INSERT INTO meta (key, value) VALUES ($1, $2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                &[&key, &value],
-            )
-            .map_err(db_err)?;
+            &[&key, &value],
+        )
+        .map_err(db_err)?;
         Ok(())
     }
 
     fn init_meta(&mut self, key: &str, value: &str) -> Result<String> {
         // Two instances starting at once: the first value written wins for both.
-        self.client
-            .execute(
-                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-                &[&key, &value],
-            )
-            .map_err(db_err)?;
+        self.execute_c(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            &[&key, &value],
+        )
+        .map_err(db_err)?;
         let r = self
-            .client
-            .query_one("SELECT value FROM meta WHERE key = $1", &[&key])
+            .query_one_c("SELECT value FROM meta WHERE key = $1", &[&key])
             .map_err(db_err)?;
         Ok(r.get(0))
     }
 
     fn metas(&mut self) -> Result<Vec<(String, String)>> {
         let rows = self
-            .client
-            .query("SELECT key, value FROM meta ORDER BY key", &[])
+            .query_c("SELECT key, value FROM meta ORDER BY key", &[])
             .map_err(db_err)?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }

@@ -98,8 +98,7 @@ impl Outbox for Postgres {
 
     fn delivered(&mut self, timer_id: i64) -> Result<HashMap<String, String>> {
         let rows = self
-            .client
-            .query(
+            .query_c(
                 "SELECT rcpt, state FROM timer_recipients WHERE timer_id = $1",
                 &[&timer_id],
             )
@@ -258,7 +257,7 @@ impl Outbox for Postgres {
                 next: Some(next), ..
             } = &settle
             {
-                insert_timer(&mut tx, next)?;
+                insert_timer(&mut tx, &mut self.stmts, next)?;
             }
             out.push(Some(settle));
         }
@@ -301,10 +300,7 @@ impl Outbox for Postgres {
     }
 
     fn next_wake(&mut self) -> Result<Option<DateTime<Utc>>> {
-        let r = self
-            .client
-            .query_one(
-                "SELECT LEAST(
+        let r = self.query_one_c("SELECT LEAST(
                     (SELECT next_attempt_at FROM timers WHERE state = 'pending' AND lock_token IS NULL
                      ORDER BY next_attempt_at LIMIT 1),
                     (SELECT MIN(locked_until) FROM timers WHERE lock_token IS NOT NULL AND state = 'pending'))",
@@ -316,8 +312,7 @@ impl Outbox for Postgres {
 
     fn list(&mut self, org: &str, all: bool) -> Result<Vec<TimerRow>> {
         let rows = self
-            .client
-            .query(
+            .query_c(
                 "SELECT id, case_id, clock, \"offset\", due_at, state, attempts, next_attempt_at,
                         last_error, message_id
                  FROM timers WHERE org = $1 AND ($2 OR state IN ('pending', 'dead'))
@@ -399,10 +394,7 @@ impl Outbox for Postgres {
 
     fn dump_timers(&mut self) -> Result<Vec<TimerDump>> {
         let mut recipients: HashMap<i64, Vec<_>> = HashMap::new();
-        for r in self
-            .client
-            .query(
-                "SELECT timer_id, rcpt, state, detail, at FROM timer_recipients ORDER BY timer_id, rcpt",
+        for r in self.query_c("SELECT timer_id, rcpt, state, detail, at FROM timer_recipients ORDER BY timer_id, rcpt",
                 &[],
             )
             .map_err(db_err)?
@@ -412,10 +404,7 @@ impl Outbox for Postgres {
                 .or_default()
                 .push((r.get(1), r.get(2), r.get(3), r.get(4)));
         }
-        let rows = self
-            .client
-            .query(
-                "SELECT id, key, org, case_id, clock, \"offset\", due_at, next_attempt_at, state,
+        let rows = self.query_c("SELECT id, key, org, case_id, clock, \"offset\", due_at, next_attempt_at, state,
                         attempts, last_error, locked_until, lock_token, sent_at, message_id, created_at
                  FROM timers ORDER BY id",
                 &[],
