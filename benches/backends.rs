@@ -337,6 +337,8 @@ fn run(
             )
             .expect("open hot");
     }
+    // What the application layer does after every write: the dispatchers look now.
+    store.wake();
     println!(
         "opened {hot} cases due at D; D is {} s away",
         (d - Utc::now()).num_seconds()
