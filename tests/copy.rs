@@ -11,13 +11,14 @@
 
 mod common;
 
+use common::process::Serve;
 use common::smtp::{Received, Sink, free_port, read_sink};
 use common::web::{Browser, PASSWORD, listening_at};
 use common::{Output, Vigie, pg};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(120);
@@ -48,16 +49,8 @@ impl Db {
     }
 
     fn command(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_vigie"));
-        c.current_dir(env!("CARGO_MANIFEST_DIR"))
-            .arg("--db")
-            .arg(&self.db)
-            .env_remove("VIGIE_DB")
-            .env_remove("VIGIE_CONFIG")
-            .env_remove("VIGIE_ORG")
-            .env_remove("VIGIE_NOW_OFFSET")
-            .env("VIGIE_ACTOR", "test-dpo")
-            .env("RUST_BACKTRACE", "0");
+        let mut c = common::command_on(&self.db);
+        c.env("VIGIE_ACTOR", "test-dpo");
         if let Some(cfg) = &self.config {
             c.arg("--config").arg(cfg);
         }
@@ -91,7 +84,7 @@ impl Db {
     }
 
     /// `vigie serve` in the background, output to `log`, the clock shifted by `offset`.
-    fn serve(&self, log: &Path, offset: &str, extra: &[&str]) -> Proc {
+    fn serve(&self, log: &Path, offset: &str, extra: &[&str]) -> Serve {
         let file = std::fs::File::create(log).expect("serve log");
         let child = self
             .command()
@@ -103,40 +96,11 @@ impl Db {
             .stderr(file)
             .spawn()
             .expect("vigie serve starts");
-        Proc(Some(child))
+        Serve::new(child)
     }
 }
 
 /// A child process, SIGKILLed and reaped when dropped.
-struct Proc(Option<Child>);
-
-impl Proc {
-    fn child(&mut self) -> &mut Child {
-        self.0.as_mut().expect("running")
-    }
-
-    /// SIGTERM and wait (a dispatcher finishes what it has in hand).
-    fn term(&mut self) {
-        let mut c = self.0.take().expect("running");
-        let st = Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(st.success());
-        let status = c.wait().expect("wait");
-        assert_eq!(status.code(), Some(0), "serve stops cleanly on SIGTERM");
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 #[track_caller]
 fn wait_for<T>(what: &str, diag: impl Fn() -> String, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
@@ -488,7 +452,11 @@ fn seeds_accounts_campaign_and_reminders_survive_a_copy_to_postgres_and_back() {
             && (has(&def, "r2", "pending") || has(&def, "r1", "pending")))
         .then_some(())
     });
-    serve.term();
+    assert_eq!(
+        serve.term().and_then(|s| s.code()),
+        Some(0),
+        "serve stops cleanly on SIGTERM"
+    );
 
     // A session, signed in through the web page of the source.
     let log = dir.join("web-src.log");
@@ -500,7 +468,11 @@ fn seeds_accounts_campaign_and_reminders_survive_a_copy_to_postgres_and_back() {
     assert_eq!(browser.get("/").0, 200, "the session works on the source");
     let (status, me) = api_me(&base, &token);
     assert_eq!(status, 200, "{me}");
-    web.term();
+    assert_eq!(
+        web.term().and_then(|s| s.code()),
+        Some(0),
+        "serve stops cleanly on SIGTERM"
+    );
     let src_sent = read_sink(&sink_dir);
 
     // The copy.
@@ -545,7 +517,11 @@ fn seeds_accounts_campaign_and_reminders_survive_a_copy_to_postgres_and_back() {
     again.cookies = browser.cookies.clone();
     assert_eq!(again.get("/").0, 200, "the session on the target");
     assert_eq!(Browser::new(&base).get("/").0, 303, "no session: sign in");
-    web.term();
+    assert_eq!(
+        web.term().and_then(|s| s.code()),
+        Some(0),
+        "serve stops cleanly on SIGTERM"
+    );
 
     // The campaign resumes on the target: the 3 already notified are skipped.
     let rerun = pgdb.json(&["notify", "c1", "--recipients", csv_arg, "--json"]);
@@ -577,7 +553,11 @@ fn seeds_accounts_campaign_and_reminders_survive_a_copy_to_postgres_and_back() {
             && !r1.iter().any(|r| st(r, "state") == "failed"))
         .then_some(())
     });
-    serve.term();
+    assert_eq!(
+        serve.term().and_then(|s| s.code()),
+        Some(0),
+        "serve stops cleanly on SIGTERM"
+    );
     let all = read_sink(&sink_dir);
     let new = &all[src_sent.len()..];
     assert!(

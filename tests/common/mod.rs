@@ -63,16 +63,7 @@ impl Vigie {
     /// The binary, run from the repository root against this database, with none of
     /// the caller's `VIGIE_*` settings: every run of the binary in the tests starts here.
     pub fn command(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_vigie"));
-        c.current_dir(env!("CARGO_MANIFEST_DIR"))
-            .arg("--db")
-            .arg(self.db_arg())
-            .env_remove("VIGIE_DB")
-            .env_remove("VIGIE_CONFIG")
-            .env_remove("VIGIE_ORG")
-            .env_remove("VIGIE_NOW_OFFSET")
-            .env("RUST_BACKTRACE", "0");
-        c
+        command_on(self.db_arg())
     }
 
     /// Another handle on the same database, with a temporary folder of its own (for a
@@ -400,6 +391,21 @@ pub fn smtp_python() -> String {
         })
         .clone()
 }
+/// The real binary run from the repository root against `db` (a path or a URL), with
+/// none of the `VIGIE_*` variables of the caller's environment.
+pub fn command_on(db: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vigie"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("--db")
+        .arg(db)
+        .env_remove("VIGIE_DB")
+        .env_remove("VIGIE_CONFIG")
+        .env_remove("VIGIE_ORG")
+        .env_remove("VIGIE_NOW_OFFSET")
+        .env("RUST_BACKTRACE", "0");
+    c
+}
+
 pub mod db;
 pub mod pg;
 pub mod process;

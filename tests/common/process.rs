@@ -43,6 +43,10 @@ impl Serve {
         Serve { child: Some(child) }
     }
 
+    pub fn child(&mut self) -> &mut Child {
+        self.child.as_mut().expect("serve is running")
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("serve is running").id()
     }
