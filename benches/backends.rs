@@ -36,25 +36,9 @@ mod smtp {
     pub use super::free_port;
 }
 
-const BENCH_WORKFLOW: &str = r#"
-id: bench
-title: Benchmark workflow — one clock, one reminder
-timezone: Europe/Paris
-tracks:
-  authority: { initial: pending, states: [pending, notified], final: [notified] }
-facts:
-  aware_at: { type: datetime }
-events:
-  notify_authority: { track: authority, from: pending, to: notified }
-clocks:
-  art33:
-    title: Notification
-    starts: { fact: aware_at }
-    within: 2h
-    met_by: notify_authority
-    remind_before: [1h]
-    overdue_every: 12h
-"#;
+#[path = "support/workflow.rs"]
+mod workflow;
+use workflow::BENCH_WORKFLOW;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)

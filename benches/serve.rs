@@ -24,25 +24,9 @@ use vigie::workflow::WorkflowSet;
 mod sink;
 use sink::{Arrivals, sink};
 
-const BENCH_WORKFLOW: &str = r#"
-id: bench
-title: Benchmark workflow — one clock, one reminder
-timezone: Europe/Paris
-tracks:
-  authority: { initial: pending, states: [pending, notified], final: [notified] }
-facts:
-  aware_at: { type: datetime }
-events:
-  notify_authority: { track: authority, from: pending, to: notified }
-clocks:
-  art33:
-    title: Notification
-    starts: { fact: aware_at }
-    within: 2h
-    met_by: notify_authority
-    remind_before: [1h]
-    overdue_every: 12h
-"#;
+#[path = "support/workflow.rs"]
+mod workflow;
+use workflow::BENCH_WORKFLOW;
 
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
