@@ -324,9 +324,17 @@ mod tests {
             due_of("3d", "2026-04-02T09:00", Paris, Country::Fr),
             "2026-04-07T23:59:59.999+02:00"
         );
-        // Friday 22 May 2026 + 3 days = Monday 25 May, Whit Monday: Tuesday 26 May.
+        // Friday 22 May 2026 + 3 days = Monday 25 May, Whit Monday: Tuesday 26 May
+        // (art. 3(4)); Saturday to Tuesday then hold one working day only, so art. 3(5)
+        // takes the period to the end of Wednesday 27.
         assert_eq!(
             due_of("3d", "2026-05-22T09:00", Brussels, Country::Be),
+            "2026-05-27T23:59:59.999+02:00"
+        );
+        // Thursday 21 May + 4 days = Monday 25, Whit Monday: Tuesday 26, and Friday 22
+        // and Tuesday 26 are two working days.
+        assert_eq!(
+            due_of("4d", "2026-05-21T09:00", Paris, Country::Fr),
             "2026-05-26T23:59:59.999+02:00"
         );
     }
