@@ -108,7 +108,7 @@ mail:
                        env=env, check=True, capture_output=True)
 
         results = {}
-        smtp = ["--new-campaign", "--concurrency", "64"]
+        smtp = ["--new-campaign", "--resend-notified", "--concurrency", "64"]
         runs = [
             ("dry-run rendering", "file", "none", ["--dry-run"]),
             ("e-mails as .eml files", "file", "none", ["--new-campaign"]),
