@@ -273,13 +273,16 @@ const FLUSH_THEN_TIMERS: &str = concat!(
 
 /// The timer writes of `outbox::sync` (cancel, reschedule, insert), held and sent as one
 /// statement before the next one or the commit: a case opened with 20 reminders costs
-/// one round trip for them instead of 20.
+/// one round trip for them instead of 20. `t.id = ANY($2)` keeps the rescheduling on the
+/// primary key whatever the table's size when the plan was cached (joined to `unnest`
+/// alone, an empty table's plan scans every timer).
 const FLUSH_TIMERS: &str = "WITH c AS (
     UPDATE timers SET state = 'cancelled' WHERE id = ANY($1::BIGINT[])
 ), r AS (
     UPDATE timers t SET due_at = u.due, next_attempt_at = u.due, state = 'pending', attempts = 0,
         last_error = NULL, locked_until = NULL, lock_token = NULL
-    FROM unnest($2::BIGINT[], $3::TIMESTAMPTZ[]) AS u(id, due) WHERE t.id = u.id
+    FROM unnest($2::BIGINT[], $3::TIMESTAMPTZ[]) AS u(id, due)
+    WHERE t.id = ANY($2::BIGINT[]) AND t.id = u.id
 ), i AS (
     INSERT INTO timers (key, org, case_id, clock, \"offset\", due_at, next_attempt_at, state, attempts, created_at)
     SELECT k, o, c, cl, off, d, d, 'pending', 0, cr
