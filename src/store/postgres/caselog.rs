@@ -271,50 +271,16 @@ const FLUSH_THEN_TIMERS: &str = concat!(
      WHERE org = $19 AND case_id = $20 ORDER BY id"
 );
 
-/// The timer writes of `outbox::sync` (cancel, reschedule, insert), held and sent as one
-/// statement before the next one or the commit: a case opened with 20 reminders costs
-/// one round trip for them instead of 20. `t.id = ANY($2)` keeps the rescheduling on the
-/// primary key whatever the table's size when the plan was cached (joined to `unnest`
-/// alone, an empty table's plan scans every timer).
-const FLUSH_TIMERS: &str = "WITH c AS (
-    UPDATE timers SET state = 'cancelled' WHERE id = ANY($1::BIGINT[])
-), r AS (
-    UPDATE timers t SET due_at = u.due, next_attempt_at = u.due, state = 'pending', attempts = 0,
-        last_error = NULL, locked_until = NULL, lock_token = NULL
-    FROM unnest($2::BIGINT[], $3::TIMESTAMPTZ[]) AS u(id, due)
-    WHERE t.id = ANY($2::BIGINT[]) AND t.id = u.id
-), i AS (
-    INSERT INTO timers (key, org, case_id, clock, \"offset\", due_at, next_attempt_at, state, attempts, created_at)
+/// The reminders `outbox::sync` creates, held and sent as one statement before the next
+/// one or the commit: a case opened with 20 reminders costs one round trip for them
+/// instead of 20. (Cancelling and rescheduling go at once, one row by primary key each:
+/// sent as arrays, a plan cached while the table was small scanned every timer,
+/// which cost the server more than the round trips saved.)
+const INSERT_TIMERS: &str = "INSERT INTO timers (key, org, case_id, clock, \"offset\", due_at, next_attempt_at, state, attempts, created_at)
     SELECT k, o, c, cl, off, d, d, 'pending', 0, cr
-    FROM unnest($4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TIMESTAMPTZ[],
-                $10::TIMESTAMPTZ[]) AS n(k, o, c, cl, off, d, cr)
-    ON CONFLICT (key) DO NOTHING
-)
-SELECT 1";
-
-/// Timer writes waiting to be sent (see `FLUSH_TIMERS`). Each timer at most once: a
-/// second write to a held timer sends the held ones first (one statement's parts see
-/// the same snapshot and cannot both change one row).
-#[derive(Default)]
-struct HeldTimers {
-    cancel: Vec<i64>,
-    reschedule: Vec<(i64, DateTime<Utc>)>,
-    insert: Vec<NewTimer>,
-}
-
-impl HeldTimers {
-    fn is_empty(&self) -> bool {
-        self.cancel.is_empty() && self.reschedule.is_empty() && self.insert.is_empty()
-    }
-
-    fn holds_id(&self, id: i64) -> bool {
-        self.cancel.contains(&id) || self.reschedule.iter().any(|(i, _)| *i == id)
-    }
-
-    fn holds_key(&self, key: &str) -> bool {
-        self.insert.iter().any(|t| t.key == key)
-    }
-}
+    FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TIMESTAMPTZ[],
+                $7::TIMESTAMPTZ[]) AS n(k, o, c, cl, off, d, cr)
+    ON CONFLICT (key) DO NOTHING";
 
 /// An event waiting to be sent, its times parsed when it was handed over.
 struct HeldEvent {
@@ -334,7 +300,8 @@ struct PgTx<'a> {
     /// Events and a head update not sent yet (see `FLUSH`).
     held_events: Vec<HeldEvent>,
     held_head: Option<CaseHead>,
-    held_timers: HeldTimers,
+    /// New timers not sent yet (see `INSERT_TIMERS`); each key once.
+    held_timers: Vec<NewTimer>,
     /// A counter's new value and a workflow to pin, held to go with the case's insertion.
     held_counter: Option<(String, String, i64)>,
     held_pin: Option<PinnedWorkflow>,
@@ -432,27 +399,23 @@ impl PgTx<'_> {
         Ok(())
     }
 
-    /// Sends the held timer writes, in the order `sync` gave them (cancelled and
-    /// rescheduled rows are distinct; inserts are new keys).
+    /// Sends the held new timers.
     fn send_timers(&mut self) -> Result<()> {
         self.send_opening()?;
         if self.held_timers.is_empty() {
             return Ok(());
         }
         let t = std::mem::take(&mut self.held_timers);
-        let (ids, dues): (Vec<i64>, Vec<DateTime<Utc>>) = t.reschedule.iter().copied().unzip();
-        let col = |f: fn(&NewTimer) -> &str| t.insert.iter().map(f).collect::<Vec<&str>>();
+        let col = |f: fn(&NewTimer) -> &str| t.iter().map(f).collect::<Vec<&str>>();
         let (keys, orgs, cases) = (col(|n| &n.key), col(|n| &n.org), col(|n| &n.case_id));
         let (clocks, offsets) = (col(|n| &n.clock), col(|n| &n.offset));
-        let due: Vec<DateTime<Utc>> = t.insert.iter().map(|n| n.due_at).collect();
-        let created: Vec<DateTime<Utc>> = t.insert.iter().map(|n| n.created_at).collect();
-        let st = self.stmts.get(&mut self.tx, FLUSH_TIMERS)?;
+        let due: Vec<DateTime<Utc>> = t.iter().map(|n| n.due_at).collect();
+        let created: Vec<DateTime<Utc>> = t.iter().map(|n| n.created_at).collect();
+        let st = self.stmts.get(&mut self.tx, INSERT_TIMERS)?;
         self.tx
             .execute(
                 &st,
-                &[
-                    &t.cancel, &ids, &dues, &keys, &orgs, &cases, &clocks, &offsets, &due, &created,
-                ],
+                &[&keys, &orgs, &cases, &clocks, &offsets, &due, &created],
             )
             .map_err(db_err)?;
         Ok(())
@@ -673,26 +636,28 @@ INSERT INTO cases (",
     }
 
     fn reschedule_timer(&mut self, id: i64, due: DateTime<Utc>) -> Result<()> {
-        if self.holds() || self.held_timers.holds_id(id) {
-            self.send_held()?;
-        }
-        self.held_timers.reschedule.push((id, due));
+        self.send_held()?;
+        const SQL: &str =
+            "UPDATE timers SET due_at = $2, next_attempt_at = $2, state = 'pending', attempts = 0,
+             last_error = NULL, locked_until = NULL, lock_token = NULL WHERE id = $1";
+        let st = self.stmts.get(&mut self.tx, SQL)?;
+        self.tx.execute(&st, &[&id, &due]).map_err(db_err)?;
         Ok(())
     }
 
     fn cancel_timer(&mut self, id: i64) -> Result<()> {
-        if self.holds() || self.held_timers.holds_id(id) {
-            self.send_held()?;
-        }
-        self.held_timers.cancel.push(id);
+        self.send_held()?;
+        const SQL: &str = "UPDATE timers SET state = 'cancelled' WHERE id = $1";
+        let st = self.stmts.get(&mut self.tx, SQL)?;
+        self.tx.execute(&st, &[&id]).map_err(db_err)?;
         Ok(())
     }
 
     fn insert_timer(&mut self, t: &NewTimer) -> Result<()> {
-        if self.holds() || self.held_timers.holds_key(&t.key) {
+        if self.holds() || self.held_timers.iter().any(|h| h.key == t.key) {
             self.send_held()?;
         }
-        self.held_timers.insert.push(t.clone());
+        self.held_timers.push(t.clone());
         Ok(())
     }
 
@@ -750,7 +715,7 @@ impl CaseLog for Postgres {
             read: None,
             held_events: Vec::new(),
             held_head: None,
-            held_timers: HeldTimers::default(),
+            held_timers: Vec::new(),
             held_counter: None,
             held_pin: None,
         }))
