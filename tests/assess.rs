@@ -136,10 +136,15 @@ fn removing_any_one_fact_never_stops_the_notification() {
             if base["notify_authority"] == true {
                 assert_eq!(a["notify_authority"], true, "{what}");
             }
-            if base["inputs"].get(&removed).is_some() {
-                // A fact the rules read, now unknown: never a "no risk".
+            // A fact now unknown that could change the result: never a "no risk".
+            let missing = a["missing"].as_array().unwrap();
+            if missing.iter().any(|m| m == removed.as_str()) {
                 assert_eq!(a["notify_authority"], true, "{what}");
                 assert_ne!(a["risk"], "none", "{what}");
+            }
+            // "Do not notify" only where the complete scenario said so too.
+            if a["notify_authority"] == false {
+                assert_eq!(base["notify_authority"], false, "{what}");
             }
             checked += 1;
         }
@@ -330,7 +335,10 @@ fn drafts_carry_the_recorded_assessment() {
     let draft = v.ok(&["draft", "c1", "cnil_notification"]);
     assert!(draft.contains("méthode de l'ENISA"), "{draft}");
     assert!(draft.contains(&format!("règles {version}")), "{draft}");
-    assert!(draft.contains("= DPC 3 × EI 1 + CB 1,5"), "{draft}");
+    assert!(
+        draft.contains(": 4 = DPC 3 × EI 1 + CB 1, niveau très élevé"),
+        "{draft}"
+    );
     let draft = v.ok(&["draft", "c1", "cnil_notification", "--lang", "en"]);
     assert!(
         draft.contains("ENISA's method") && draft.contains("band very high"),
