@@ -7,6 +7,9 @@
 //!   with the public holidays of France and Belgium, computed for any year).
 //! - [`workflow`]: the law as data. YAML → validated, immutable [`workflow::Workflow`]
 //!   (`compile`), conditions in three-valued logic, facts and their types, Mermaid graphs.
+//! - [`assess`]: the risk assessment: ENISA's severity and the duties it leads to, from
+//!   rules that are data (`workflows/rules/assessment.yaml`, compiled in `assess::rules`);
+//!   pure, conservative with unknown facts.
 //! - [`case`]: the functional core. `decide(workflow, case, command, now)` gives events
 //!   or a rejection; `evolve` folds events into a case; `clock` computes every due time.
 //! - [`org`]: an organisation's profile (its identity, DPO, representative, reminder
@@ -40,6 +43,7 @@
 //!   `app`, print; exit codes are chosen here only.
 
 pub mod app;
+pub mod assess;
 pub mod case;
 pub mod cli;
 pub mod config;

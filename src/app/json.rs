@@ -81,8 +81,12 @@ pub fn event_json(wf: &Workflow, e: &Recorded) -> Value {
             facts,
             note,
             met,
+            assessment,
         } => {
             v["event"] = json!(event);
+            if let Some(a) = assessment {
+                v["assessment"] = a.clone();
+            }
             v["track"] = json!(track);
             v["from"] = json!(from);
             v["to"] = json!(to);
@@ -218,4 +222,95 @@ pub fn event_summary(e: &Recorded) -> String {
             format!("issued {document} sha256:{}", &sha256[..12])
         }
     }
+}
+
+/// The JSON of an assessment (`vigie assess --json`, the API, and frozen in the `assess`
+/// event): a public contract. Numbers are ENISA's (0.25 steps); `inputs` holds the facts
+/// the rules read, as they were (text facts only as "set", never their words).
+pub fn assessment_json(
+    wf: &Workflow,
+    a: &crate::assess::Assessment,
+    facts: &std::collections::BTreeMap<String, crate::workflow::FactValue>,
+) -> Value {
+    use crate::workflow::FactValue;
+    let q = |n: i64| json!(n as f64 / 4.0);
+    let reasons = |rs: &[crate::assess::Reason]| -> Value {
+        rs.iter()
+            .map(|r| json!({ "rule": r.rule, "about": r.about.as_str(), "text": r.text }))
+            .collect()
+    };
+    let mut inputs = Map::new();
+    for f in &a.inputs {
+        let v = match facts.get(f) {
+            None => Value::Null,
+            Some(FactValue::Text(_)) if wf.facts.get(f).is_some_and(|d| d.choices.is_empty()) => {
+                json!("set")
+            }
+            Some(v) => v.to_display_json(wf.timezone),
+        };
+        inputs.insert(f.clone(), v);
+    }
+    json!({
+        "workflow": wf.id,
+        "rules_version": a.rules_version,
+        "lang": a.lang.code(),
+        "severity": {
+            "dpc": { "value": q(a.dpc.value), "why": reasons(&a.dpc.why) },
+            "ei": { "value": q(a.ei.value), "why": reasons(&a.ei.why) },
+            "cb": { "value": q(a.cb.value), "why": reasons(&a.cb.why) },
+            "score": q(a.score),
+            "band": a.band.as_str(),
+        },
+        "edpb_severity": a.edpb_severity,
+        "risk": a.risk.as_str(),
+        "document": true,
+        "notify_authority": a.notify_authority,
+        "inform_individuals": a.inform_individuals,
+        "reasons": reasons(&a.reasons),
+        "missing": a.missing,
+        "exemptions": a.exemptions.iter().map(|x| json!({ "ground": x.ground, "rule": x.rule, "text": x.text })).collect::<Vec<_>>(),
+        "inputs": inputs,
+    })
+}
+
+/// `vigie assess CASE --json` and `GET /api/cases/{id}/assessment`: the assessment now
+/// (`current`), the decision recorded last with the assessment frozen in it
+/// (`recorded`, null before any), and whether the recommendation changed since
+/// (`changed`: the facts or the rules moved; the recorded one is never rewritten).
+pub fn case_assessment_json(c: &super::assess::CaseAssessment) -> Value {
+    let wf = &c.case.workflow;
+    let current = assessment_json(wf, &c.current, &c.case.case.facts);
+    let recorded = c.recorded.as_ref().map(|r| {
+        json!({
+            "seq": r.seq,
+            "at": time::rfc3339_in(r.at, wf.timezone),
+            "actor": r.actor,
+            "risk": r.risk,
+            "risk_rationale": r.rationale,
+            "recommended_risk": r.recommended_risk(),
+            "departs": r.departs(),
+            "assessment": r.assessment,
+        })
+    });
+    let changed = c.recorded.as_ref().is_some_and(|r| match &r.assessment {
+        Some(frozen) => {
+            [
+                "risk",
+                "notify_authority",
+                "inform_individuals",
+                "rules_version",
+            ]
+            .iter()
+            .any(|k| frozen.get(*k) != current.get(*k))
+                || frozen.pointer("/severity/score") != current.pointer("/severity/score")
+        }
+        None => true,
+    });
+    json!({
+        "case": c.case.case.id,
+        "seq": c.case.case.seq,
+        "current": current,
+        "recorded": recorded,
+        "changed": changed,
+    })
 }

@@ -7,6 +7,7 @@
 //! The edges only parse and print: exit codes are chosen in `cli`, status codes in `web`,
 //! from [`AppError`]. Every write that commits wakes the reminder dispatcher.
 
+pub mod assess;
 pub mod json;
 
 use crate::case::Command;
@@ -311,7 +312,8 @@ impl App {
         change: Change,
         now: DateTime<Utc>,
     ) -> Result<Arc<Loaded>, AppError> {
-        let tz = self.case(store, org, id)?.workflow.timezone;
+        let loaded = self.case(store, org, id)?;
+        let tz = loaded.workflow.timezone;
         let at = match change.at.as_deref().map(str::trim) {
             None | Some("") | Some("now") => now,
             Some(s) => time::parse_instant(s, tz).map_err(|e| AppError::Field {
@@ -319,7 +321,17 @@ impl App {
                 message: e.to_string(),
             })?,
         };
+        let decision = match &event {
+            Some(e) => self.decision_command(store, org, &loaded, e, &change, at)?,
+            None => None,
+        };
+        // A decision is checked against the assessment of the case as the caller saw it.
+        let expected_seq = match (&decision, change.expected_seq) {
+            (Some(_), None) => Some(loaded.case.seq),
+            (_, seq) => seq,
+        };
         let cmd = match event {
+            _ if decision.is_some() => decision.expect("some"),
             Some(event) => Command::Advance {
                 event,
                 facts: change.facts,
@@ -332,7 +344,7 @@ impl App {
                 at,
             },
         };
-        let l = Arc::new(store.execute_at_seq(org, id, &cmd, actor, now, change.expected_seq)?);
+        let l = Arc::new(store.execute_at_seq(org, id, &cmd, actor, now, expected_seq)?);
         self.remember(l.clone());
         self.wake(store);
         Ok(l)
@@ -468,7 +480,13 @@ impl App {
         let mut unreadable = Vec::new();
         for id in store.case_ids_by_opening(org)? {
             if let Some(l) = self.listed(store, org, &id, &mut unreadable)? {
-                out.push(crate::register::row(&l.workflow, &l.case).with_ledger(&figures));
+                let rules = self.workflows.rules(&l.workflow.id);
+                let decision = assess::recorded_decision(&l, rules.as_deref());
+                out.push(
+                    crate::register::row(&l.workflow, &l.case)
+                        .with_ledger(&figures)
+                        .with_decision(decision.as_ref()),
+                );
             }
         }
         Ok((out, unreadable))

@@ -27,6 +27,15 @@ pub enum Command {
         note: Option<String>,
         at: DateTime<Utc>,
     },
+    /// A workflow event that records a risk decision, with the assessment it was taken
+    /// on, frozen in the event (`assess`).
+    Assess {
+        event: String,
+        facts: Vec<(String, Value)>,
+        note: Option<String>,
+        at: DateTime<Utc>,
+        assessment: Value,
+    },
     RecordCampaign {
         run: super::CampaignRun,
         at: DateTime<Utc>,
@@ -369,8 +378,30 @@ pub fn decide(
                     facts: typed,
                     note: note.clone(),
                     met,
+                    assessment: None,
                 },
             )])
+        }
+        Command::Assess {
+            event,
+            facts,
+            note,
+            at,
+            assessment,
+        } => {
+            let advance = Command::Advance {
+                event: event.clone(),
+                facts: facts.clone(),
+                note: note.clone(),
+                at: *at,
+            };
+            let mut out = decide(wf, case, &advance, now)?;
+            for (_, body) in &mut out {
+                if let EventBody::Advanced { assessment: a, .. } = body {
+                    *a = Some(assessment.clone());
+                }
+            }
+            Ok(out)
         }
     }
 }
@@ -454,6 +485,7 @@ fn explain(cond: &Condition, scope: &Scope) -> Vec<String> {
                 }
                 FactTest::IsSet(true) => format!("fact '{fact}' must be set"),
                 FactTest::IsSet(false) => format!("fact '{fact}' must be unset"),
+                FactTest::AtLeast(n) => format!("fact '{fact}' must be at least {n} (it is {now})"),
             }]
         }
     }

@@ -37,6 +37,10 @@ pub enum EventBody {
         /// correcting a fact later never rewrites whether a notification was late.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         met: Vec<MetClock>,
+        /// The risk assessment as it stood when the decision was recorded (the `assess`
+        /// event): inputs, score, recommendation and rules version, frozen.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assessment: Option<Value>,
     },
     /// A bulk notification run (art. 34): what it did, and the campaign's total so far.
     NotificationCampaign(CampaignRun),

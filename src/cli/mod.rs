@@ -26,6 +26,7 @@ macro_rules! say_raw {
     }};
 }
 
+mod assess;
 mod audit;
 mod case;
 mod demo;
@@ -84,6 +85,9 @@ enum Cmd {
     /// Open, change and look at breach cases.
     #[command(subcommand)]
     Case(case::CaseCmd),
+    /// The risk assessment of a case (ENISA severity, the duties and their reasons), or
+    /// of facts alone (--workflow, --facts); --accept records it as the decision.
+    Assess(assess::AssessArgs),
     /// Draft a document of a case: cnil_notification, apd_notification, nis2_notification,
     /// individual_letter, complaint, edpb_notification (also --format json).
     Draft(draft::DraftArgs),
@@ -301,6 +305,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Cmd::Workflow(cmd) => workflow::run(&ctx, cmd),
         Cmd::Case(cmd) => case::run(&ctx, cmd),
+        Cmd::Assess(args) => assess::run(&ctx, args),
         Cmd::Draft(args) => draft::run(&ctx, args),
         Cmd::Notify(args) => notify::run(&ctx, args),
         Cmd::Replay(args) => demo::replay(&ctx, args),

@@ -22,10 +22,31 @@ pub const SCHEMA_ID: &str = "urn:vigie:schema:edpb-notification:1";
 pub const TEMPLATE: &str = "edpb_notification";
 
 /// The template's severity of the likely impacts (its field 4.1, minor / moderate /
-/// severe), read from the case. The one place that decides it: for now from the
-/// assessed `risk` (none → minor, risk → moderate, high → severe, unset → unknown).
-pub fn severity(case: &Case) -> Option<&'static str> {
-    match text(case, "risk")? {
+/// severe), read from the case. The one place that decides it: the EDPB severity of the
+/// assessment recorded with the decision (issue 11's `vigie assess`), when the risk
+/// decided is the one that assessment recommended; otherwise (no recorded assessment,
+/// or a decision that departs from it) from the decided `risk`: none → minor,
+/// risk → moderate, high → severe; unset → unknown.
+pub fn severity(case: &Case, events: &[Recorded]) -> Option<&'static str> {
+    let decided = text(case, "risk")?;
+    let frozen = events.iter().rev().find_map(|e| match &e.body {
+        EventBody::Advanced {
+            assessment: Some(a),
+            ..
+        } => Some(a),
+        _ => None,
+    });
+    if let Some(a) = frozen
+        && a["risk"].as_str() == Some(decided)
+    {
+        match a["edpb_severity"].as_str() {
+            Some("minor") => return Some("minor"),
+            Some("moderate") => return Some("moderate"),
+            Some("severe") => return Some("severe"),
+            _ => {}
+        }
+    }
+    match decided {
         "none" => Some("minor"),
         "risk" => Some("moderate"),
         "high" => Some("severe"),
@@ -379,10 +400,41 @@ pub fn build(
         }),
         true,
     );
-    sec.need("confidentiality_kind", txt("confidentiality_kind"), conf);
-    sec.need("data_unintelligible", txt("data_unintelligible"), conf);
-    sec.need("integrity_kind", txt("integrity_kind"), integ);
-    sec.need("availability_kind", txt("availability_kind"), avail);
+    // The template's own facts when set; else read from the risk assessment's facts
+    // (issue 11), so that the DPO does not answer the same question twice.
+    let confidentiality = text(case, "confidentiality_kind").or_else(|| {
+        match text(case, "confidentiality_loss")? {
+            "not_accessed" => Some("not_disclosed"),
+            "trusted_recipient" | "known_recipients" | "unknown_recipients" => Some("disclosed"),
+            "unknown" => Some("cannot_assess"),
+            _ => None,
+        }
+    });
+    let unintelligible = match boolean(case, "data_unintelligible") {
+        Some(true) => Some("protection_intact"),
+        Some(false) => Some("not_protected"),
+        None => None,
+    };
+    let integrity = text(case, "integrity_kind").or_else(|| {
+        let loss = text(case, "integrity_loss")?;
+        match (loss, boolean(case, "misuse_observed")?) {
+            ("recoverable" | "not_recoverable", false) => Some("altered_no_misuse"),
+            ("recoverable", true) => Some("altered_misuse_reversible"),
+            ("not_recoverable", true) => Some("altered_misuse_irreversible"),
+            _ => None,
+        }
+    });
+    let availability = text(case, "availability_kind").or_else(|| {
+        match text(case, "availability_loss")? {
+            "temporary" => Some("temporary"),
+            "permanent" => Some("permanent"),
+            _ => None,
+        }
+    });
+    sec.need("confidentiality_kind", s(confidentiality), conf);
+    sec.need("data_unintelligible", s(unintelligible), conf);
+    sec.need("integrity_kind", s(integrity), integ);
+    sec.need("availability_kind", s(availability), avail);
     sec.need(
         "incident_kind",
         s(text(case, "incident_kind").map(|k| match k {
@@ -462,6 +514,9 @@ pub fn build(
             "offences" => Some("criminal"),
             "financial" => Some("economic_financial"),
             "behavioural" => Some("profile"),
+            "credentials" => Some("credentials"),
+            "payment_means" => Some("payment_means"),
+            "health" => Some("health"),
             // Which special category is said by `data_special`; else it is "other".
             "sensitive" if items(case, "data_special").is_empty() => Some("other"),
             "sensitive" => None,
@@ -553,8 +608,7 @@ pub fn build(
     sec.need(
         "measures_in_place_description",
         txt("measures_before_description"),
-        has(case, "measures_before", "other_measures")
-            || text(case, "data_unintelligible") == Some("protection_may_be_subverted"),
+        has(case, "measures_before", "other_measures"),
     );
     let s35 = sec.map;
 
@@ -631,7 +685,7 @@ pub fn build(
         }),
         true,
     );
-    sec.need("severity", s(severity(case)), true);
+    sec.need("severity", s(severity(case, events)), true);
     let s41 = sec.map;
 
     // 4.2 The controller's risk assessment.

@@ -56,6 +56,23 @@ pub fn sha256_hex(text: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Compiles one condition of another file (the assessment rules) against `wf`: its
+/// facts and tracks, with errors at `origin:line:column`.
+pub fn compile_condition(
+    origin: &str,
+    wf: &Workflow,
+    raw: &Spanned<RawCondition>,
+) -> Result<Condition, Vec<WorkflowError>> {
+    let mut c = Compiler {
+        origin,
+        errors: Vec::new(),
+    };
+    match c.condition(wf, raw) {
+        Some(cond) if c.errors.is_empty() => Ok(cond),
+        _ => Err(c.errors),
+    }
+}
+
 /// Reads and validates one workflow text. `origin` names it in error messages.
 pub fn compile(origin: &str, text: &str) -> Result<Workflow, WorkflowErrors> {
     let raw: RawWorkflow = match crate::yaml::from_str(text) {
@@ -250,7 +267,21 @@ impl Compiler<'_> {
             source: text.to_string(),
             hash: sha256_hex(text),
             origin: self.origin.to_string(),
+            assessment: raw.assessment.as_ref().map(|a| a.value.clone()),
         };
+        if let Some(a) = &raw.assessment
+            && (a.value.trim().is_empty()
+                || a.value.starts_with('/')
+                || a.value.split('/').any(|part| part == ".."))
+        {
+            self.err(
+                &a.referenced,
+                format!(
+                    "assessment: '{}' must be a file name relative to the workflow's folder",
+                    a.value
+                ),
+            );
+        }
         for (lang, l) in &raw.labels {
             if Lang::parse(lang).is_none() {
                 self.err(
@@ -585,6 +616,7 @@ impl Compiler<'_> {
             r.in_.is_some(),
             r.not_in.is_some(),
             r.is_set.is_some(),
+            r.at_least.is_some(),
         ];
         let n_tests = tests.iter().filter(|b| **b).count();
         if let Some(items) = &r.all {
@@ -607,7 +639,7 @@ impl Compiler<'_> {
                 self.unknown(track, "track", wf.tracks.keys());
                 return None;
             };
-            if n_tests != 1 || r.is_set.is_some() {
+            if n_tests != 1 || r.is_set.is_some() || r.at_least.is_some() {
                 self.err(
                     at,
                     format!(
@@ -654,11 +686,28 @@ impl Compiler<'_> {
             self.err(
                 at,
                 format!(
-                    "condition on fact '{}' needs exactly one of equals, in, not_in, is_set",
+                    "condition on fact '{}' needs exactly one of equals, in, not_in, is_set, at_least",
                     fact.value
                 ),
             );
             return None;
+        }
+        if let Some(n) = r.at_least {
+            if def.kind != FactType::Integer {
+                self.err(
+                    at,
+                    format!(
+                        "condition on fact '{}': at_least compares integers, and this fact is {}",
+                        fact.value,
+                        def.kind.name()
+                    ),
+                );
+                return None;
+            }
+            return Some(Condition::Fact {
+                fact: fact.value.clone(),
+                test: FactTest::AtLeast(n),
+            });
         }
         if let Some(b) = r.is_set {
             return Some(Condition::Fact {

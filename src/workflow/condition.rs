@@ -27,6 +27,8 @@ pub enum FactTest {
     In(Vec<FactValue>),
     NotIn(Vec<FactValue>),
     IsSet(bool),
+    /// An integer fact at least this large.
+    AtLeast(i64),
 }
 
 /// What a condition reads: the case's facts and the state of each track.
@@ -53,6 +55,10 @@ impl Condition {
                     (_, None) => None,
                     (FactTest::In(set), Some(v)) => Some(set.iter().any(|w| matches(v, w))),
                     (FactTest::NotIn(set), Some(v)) => Some(!set.iter().any(|w| matches(v, w))),
+                    (FactTest::AtLeast(n), Some(v)) => match v {
+                        FactValue::Integer(i) => Some(i >= n),
+                        _ => None,
+                    },
                 }
             }
             Condition::Track {

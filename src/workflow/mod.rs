@@ -6,13 +6,13 @@ mod compile;
 pub mod condition;
 pub mod fact;
 pub mod graph;
-mod raw;
+pub(crate) mod raw;
 mod set;
 
-pub use compile::{WorkflowError, WorkflowErrors, compile, sha256_hex};
+pub use compile::{WorkflowError, WorkflowErrors, compile, compile_condition, sha256_hex};
 pub use condition::{Condition, FactTest, Scope};
 pub use fact::{FactError, FactValue};
-pub use set::{EMBEDDED, WorkflowSet};
+pub use set::{EMBEDDED, EMBEDDED_RULES, WorkflowSet, rules_for};
 
 use crate::counting::{Counting, Country};
 use crate::time::{Lang, Period};
@@ -40,6 +40,9 @@ pub struct Workflow {
     pub hash: String,
     /// Where the text came from (a path, or `embedded:fr.yaml`).
     pub origin: String,
+    /// The risk-assessment rules file this workflow names (`assessment:`), relative
+    /// to its folder; the [`WorkflowSet`] loads and checks it.
+    pub assessment: Option<String>,
 }
 
 #[derive(Debug, Clone)]

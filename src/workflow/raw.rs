@@ -31,6 +31,9 @@ pub struct RawWorkflow {
     pub documents: IndexMap<String, Spanned<RawDocument>>,
     #[serde(default)]
     pub labels: IndexMap<String, Spanned<IndexMap<String, String>>>,
+    /// The risk-assessment rules file, relative to this file's folder.
+    #[serde(default)]
+    pub assessment: Option<S>,
 }
 
 #[derive(Deserialize)]
@@ -86,6 +89,8 @@ pub struct RawCondition {
     pub not_in: Option<Vec<serde_json::Value>>,
     #[serde(default)]
     pub is_set: Option<bool>,
+    #[serde(default)]
+    pub at_least: Option<i64>,
     #[serde(default)]
     pub all: Option<Vec<Spanned<RawCondition>>>,
     #[serde(default)]

@@ -13,9 +13,55 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("dora.yaml", include_str!("../../workflows/dora.yaml")),
 ];
 
+/// The shipped assessment rules, by their name relative to the workflows' folder.
+pub const EMBEDDED_RULES: &[(&str, &str)] = &[(
+    "rules/assessment.yaml",
+    include_str!("../../workflows/rules/assessment.yaml"),
+)];
+
 #[derive(Default, Clone)]
 pub struct WorkflowSet {
     by_id: IndexMap<String, Arc<Workflow>>,
+    /// Each workflow's assessment rules (the file its `assessment:` names), compiled
+    /// against it.
+    rules: IndexMap<String, Arc<crate::assess::Rules>>,
+}
+
+/// The assessment rules `wf` names, read from `dir` (the folder of its file) when
+/// there, else from the embedded ones, and checked against `wf`. None: it names none.
+pub fn rules_for(
+    wf: &Workflow,
+    dir: Option<&Path>,
+) -> Option<Result<crate::assess::Rules, Vec<WorkflowError>>> {
+    let name = wf.assessment.as_ref()?;
+    let from_dir = dir.map(|d| d.join(name)).filter(|p| p.is_file());
+    Some(match from_dir {
+        Some(path) => {
+            let origin = path.display().to_string();
+            match std::fs::read(&path) {
+                Err(e) => Err(vec![WorkflowError {
+                    file: origin,
+                    line: 0,
+                    column: 0,
+                    message: format!("cannot read: {e}"),
+                }]),
+                Ok(bytes) => utf8(&origin, &bytes)
+                    .map_err(|e| vec![e])
+                    .and_then(|text| crate::assess::compile_rules(&origin, text, wf)),
+            }
+        }
+        None => match EMBEDDED_RULES.iter().find(|(n, _)| n == name) {
+            Some((n, text)) => crate::assess::compile_rules(&format!("embedded:{n}"), text, wf),
+            None => Err(vec![WorkflowError {
+                file: wf.origin.clone(),
+                line: 0,
+                column: 0,
+                message: format!(
+                    "assessment: no rules file '{name}' (in the workflows folder or embedded)"
+                ),
+            }]),
+        },
+    })
 }
 
 impl WorkflowSet {
@@ -43,6 +89,18 @@ impl WorkflowSet {
                 Err(e) => errors.push(e),
             }
         }
+        let mut rules = IndexMap::new();
+        for (id, wf) in &set.by_id {
+            let embedded = wf.origin.starts_with("embedded:");
+            match rules_for(wf, if embedded { None } else { dir }) {
+                None => {}
+                Some(Ok(r)) => {
+                    rules.insert(id.clone(), Arc::new(r));
+                }
+                Some(Err(e)) => errors.extend(e),
+            }
+        }
+        set.rules = rules;
         if errors.is_empty() {
             Ok(set)
         } else {
@@ -86,6 +144,11 @@ impl WorkflowSet {
 
     pub fn get(&self, id: &str) -> Option<Arc<Workflow>> {
         self.by_id.get(id).cloned()
+    }
+
+    /// The assessment rules of workflow `id`, if it names any.
+    pub fn rules(&self, id: &str) -> Option<Arc<crate::assess::Rules>> {
+        self.rules.get(id).cloned()
     }
 
     pub fn ids(&self) -> impl Iterator<Item = &String> {

@@ -1,0 +1,216 @@
+//! `vigie assess CASE [--accept] [--json]` and `vigie assess --workflow ID --facts FILE`:
+//! the risk assessment of a case (beside the decision recorded), or of facts alone.
+
+use super::{CliError, Ctx, parse_pair, print_json, read_facts_file};
+use crate::app::json::{assessment_json, case_assessment_json};
+use crate::assess::{Assessment, quarters_text};
+use crate::time::Lang;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct AssessArgs {
+    /// The case (omit it for a what-if with --workflow and --facts).
+    id: Option<String>,
+    /// What-if: the workflow whose rules to apply to --facts.
+    #[arg(long)]
+    workflow: Option<String>,
+    /// What-if: a YAML file of facts.
+    #[arg(long)]
+    facts: Option<PathBuf>,
+    /// What-if: a fact, KEY=VALUE (repeatable; wins over --facts).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Record the recommendation as the decision (the `assess` event, with the
+    /// assessment frozen in it; sets risk and risk_rationale).
+    #[arg(long)]
+    accept: bool,
+    /// fr or en, for a what-if (default: the workflow's).
+    #[arg(long)]
+    lang: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+pub(super) fn run(ctx: &Ctx, args: AssessArgs) -> Result<(), CliError> {
+    let app = ctx.app()?;
+    match (&args.id, &args.workflow) {
+        (Some(_), Some(_)) => Err(CliError::input(
+            "give a case, or --workflow and --facts for a what-if, not both",
+        )),
+        (None, None) => Err(CliError::input(
+            "give a case (vigie assess CASE) or --workflow ID --facts FILE",
+        )),
+        (None, Some(workflow)) => {
+            if args.accept {
+                return Err(CliError::input(
+                    "--accept records a decision: it needs a case",
+                ));
+            }
+            let mut facts = Vec::new();
+            if let Some(f) = &args.facts {
+                facts.extend(read_facts_file(f)?);
+            }
+            for p in &args.set {
+                facts.push(parse_pair(p)?);
+            }
+            let lang = match args.lang.as_deref() {
+                None => None,
+                Some(s) => Some(Lang::parse(s).ok_or_else(|| {
+                    CliError::input(format!("--lang: {} is not fr or en", crate::util::quote(s)))
+                })?),
+            };
+            let (wf, typed, a) = app.what_if(workflow, facts, lang)?;
+            if args.json {
+                print_json(&assessment_json(&wf, &a, &typed));
+            } else {
+                print_text(&a, None);
+            }
+            Ok(())
+        }
+        (Some(id), None) => {
+            if args.facts.is_some() || !args.set.is_empty() || args.lang.is_some() {
+                return Err(CliError::input(
+                    "--facts, --set and --lang are for a what-if (--workflow); set a case's facts with `vigie case set`",
+                ));
+            }
+            let mut store = ctx.store()?;
+            let c = if args.accept {
+                app.accept_assessment(&mut store, &ctx.org, &ctx.actor, id, None, ctx.now)?
+            } else {
+                app.assessment(&mut store, &ctx.org, id)?
+            };
+            if args.json {
+                print_json(&case_assessment_json(&c));
+                return Ok(());
+            }
+            print_text(&c.current, Some(id));
+            if let Some(r) = &c.recorded {
+                let lang = c.current.lang;
+                let rec = r.recommended_risk().unwrap_or("-");
+                let decided = r.risk.as_deref().unwrap_or("-");
+                say!("");
+                match lang {
+                    Lang::Fr => say!(
+                        "Décision enregistrée (événement {}, {}) : risque {decided} ; recommandation d'alors : {rec}{}",
+                        r.seq,
+                        r.actor,
+                        if r.departs() {
+                            " (la décision s'en écarte)"
+                        } else {
+                            ""
+                        }
+                    ),
+                    Lang::En => say!(
+                        "Decision recorded (event {}, {}): risk {decided}; recommendation then: {rec}{}",
+                        r.seq,
+                        r.actor,
+                        if r.departs() {
+                            " (the decision departs from it)"
+                        } else {
+                            ""
+                        }
+                    ),
+                }
+                let json = case_assessment_json(&c);
+                if json["changed"] == true {
+                    say!(
+                        "{}",
+                        match lang {
+                            Lang::Fr =>
+                                "La recommandation a changé depuis (faits ou règles) : la décision enregistrée reste telle quelle.",
+                            Lang::En =>
+                                "The recommendation changed since (facts or rules): the recorded decision stays as it was.",
+                        }
+                    );
+                }
+            } else if args.accept {
+                // unreachable: accepting records one
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_text(a: &Assessment, case: Option<&str>) {
+    let fr = a.lang == Lang::Fr;
+    let yes_no = |b: bool| match (b, fr) {
+        (true, true) => "oui",
+        (false, true) => "non",
+        (true, false) => "yes",
+        (false, false) => "no",
+    };
+    if let Some(id) = case {
+        say!("{id}");
+    }
+    say!(
+        "{} {} = DPC {} × EI {} + CB {} → {} ({}: {}, {}: {})",
+        if fr { "Gravité" } else { "Severity" },
+        quarters_text(a.score, a.lang),
+        quarters_text(a.dpc.value, a.lang),
+        quarters_text(a.ei.value, a.lang),
+        quarters_text(a.cb.value, a.lang),
+        a.band.name(a.lang),
+        if fr { "risque" } else { "risk" },
+        a.risk.as_str(),
+        if fr { "gravité CEPD" } else { "EDPB severity" },
+        crate::assess::edpb_name(&a.edpb_severity, a.lang),
+    );
+    for (name, c) in [("DPC", &a.dpc), ("EI", &a.ei), ("CB", &a.cb)] {
+        for r in &c.why {
+            say!("  {name} [{}] {}", r.rule, r.text);
+        }
+    }
+    say!(
+        "{}: {}   {}: {}   {}: {}",
+        if fr { "Documenter" } else { "Document" },
+        yes_no(true),
+        if fr {
+            "Notifier l'autorité"
+        } else {
+            "Notify the authority"
+        },
+        yes_no(a.notify_authority),
+        if fr {
+            "Informer les personnes"
+        } else {
+            "Inform the people"
+        },
+        yes_no(a.inform_individuals),
+    );
+    say!("{}", if fr { "Raisons :" } else { "Reasons:" });
+    for r in &a.reasons {
+        say!("  [{}] {}", r.rule, r.text);
+    }
+    if !a.exemptions.is_empty() {
+        say!(
+            "{} {}",
+            if fr {
+                "Exceptions (art. 34(3)) :"
+            } else {
+                "Exemptions (art. 34(3)):"
+            },
+            a.exemptions
+                .iter()
+                .map(|x| x.ground.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if !a.missing.is_empty() {
+        say!(
+            "{} {}",
+            if fr {
+                "Faits manquants (pourraient changer la recommandation) :"
+            } else {
+                "Missing facts (could change the recommendation):"
+            },
+            a.missing.join(", ")
+        );
+    }
+    say!(
+        "{} {}",
+        if fr { "Règles" } else { "Rules" },
+        a.rules_version
+    );
+}
