@@ -29,10 +29,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/cases/{id}/facts", axum::routing::post(set_facts))
         .route("/api/cases/{id}/events", get(events).post(advance))
         .route("/api/cases/{id}/drafts/{document}", get(draft))
-        .route(
-            "/api/cases/{id}/assessment",
-            get(assessment).post(accept_assessment),
-        )
+        .route("/api/cases/{id}/assessment", get(assessment).post(accept))
         .route("/api/register", get(register))
         .route("/api/register.csv", get(register_csv))
 }
@@ -253,7 +250,7 @@ struct AcceptBody {
 
 /// Accepts the recommendation (the DPO's). An empty body is `{}`. Accepting what is
 /// already accepted records nothing and answers the same.
-async fn accept_assessment(
+async fn accept(
     State(app): State<Arc<App>>,
     ApiCaller(c): ApiCaller,
     Path(id): Path<String>,
