@@ -40,10 +40,19 @@ pub struct Row {
     pub people_refused: u64,
     /// and neither: a failure to retry, or a hand-off cut short by a crash.
     pub people_to_retry: u64,
+    /// The risk decision's rationale (`risk_rationale`).
+    pub risk_rationale: String,
+    /// The risk vigie recommended when the decision was recorded (frozen in the
+    /// `assess` event; empty when it was recorded without an assessment).
+    pub risk_recommended: String,
+    /// Whether the decision (`risk`) departs from that recommendation.
+    pub risk_departs: bool,
+    /// The version of the assessment rules that recommended it.
+    pub assessment_rules: String,
 }
 
 /// The CSV header, in the order of [`Row`]'s fields.
-pub const COLUMNS: [&str; 20] = [
+pub const COLUMNS: [&str; 24] = [
     "case",
     "workflow",
     "title",
@@ -64,6 +73,10 @@ pub const COLUMNS: [&str; 20] = [
     "people_notified",
     "people_refused",
     "people_to_retry",
+    "risk_rationale",
+    "risk_recommended",
+    "risk_departs",
+    "assessment_rules",
 ];
 
 fn fact(wf: &Workflow, case: &Case, name: &str) -> String {
@@ -136,6 +149,10 @@ pub fn row(wf: &Workflow, case: &Case) -> Row {
         people_notified: 0,
         people_refused: 0,
         people_to_retry: 0,
+        risk_rationale: fact(wf, case, "risk_rationale"),
+        risk_recommended: String::new(),
+        risk_departs: false,
+        assessment_rules: String::new(),
     }
 }
 
@@ -154,6 +171,22 @@ impl Row {
         self.people_notified = n.notified;
         self.people_refused = n.refused;
         self.people_to_retry = n.to_retry;
+        self
+    }
+
+    /// The row with the recommendation frozen in the case's last risk decision.
+    pub fn with_decision(mut self, d: Option<&crate::app::assess::RecordedDecision>) -> Row {
+        if let Some(d) = d {
+            self.risk_recommended = d.recommended_risk().unwrap_or_default().to_string();
+            self.risk_departs = d.departs();
+            self.assessment_rules = d
+                .assessment
+                .as_ref()
+                .and_then(|a| a.get("rules_version"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+        }
         self
     }
 
@@ -210,6 +243,7 @@ pub fn csv(rows: &[Row]) -> String {
     };
     for r in rows {
         let late = if r.authority_late { "yes" } else { "no" };
+        let departs = if r.risk_departs { "yes" } else { "no" };
         let counts =
             [r.people_notified, r.people_refused, r.people_to_retry].map(|n| n.to_string());
         let cells = [
@@ -233,6 +267,10 @@ pub fn csv(rows: &[Row]) -> String {
             &counts[0],
             &counts[1],
             &counts[2],
+            &r.risk_rationale,
+            &r.risk_recommended,
+            departs,
+            &r.assessment_rules,
         ];
         w.write_record(cells.iter().map(|c| safe(c)))
             .expect("write to memory");

@@ -480,7 +480,13 @@ impl App {
         let mut unreadable = Vec::new();
         for id in store.case_ids_by_opening(org)? {
             if let Some(l) = self.listed(store, org, &id, &mut unreadable)? {
-                out.push(crate::register::row(&l.workflow, &l.case).with_ledger(&figures));
+                let rules = self.workflows.rules(&l.workflow.id);
+                let decision = assess::recorded_decision(&l, rules.as_deref());
+                out.push(
+                    crate::register::row(&l.workflow, &l.case)
+                        .with_ledger(&figures)
+                        .with_decision(decision.as_ref()),
+                );
             }
         }
         Ok((out, unreadable))

@@ -511,8 +511,12 @@ pub fn assess(
     // Exemptions (art. 34(3)): only when their condition is true.
     // They matter only when the risk is high: otherwise their facts are not missing.
     let mut exemptions = Vec::new();
+    // A ground is invoked by the DPO (or a fact already weighed above): an unknown one is
+    // not a missing fact.
     for x in rules.exemptions.iter().filter(|_| risk == Risk::High) {
-        if e.eval(&x.when) == Some(true) {
+        let v = x.when.eval(&e.scope);
+        e.note(&x.when, false);
+        if v == Some(true) {
             exemptions.push(ExemptionHit {
                 rule: x.id.clone(),
                 ground: x.ground.clone(),

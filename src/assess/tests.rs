@@ -84,8 +84,16 @@ const ENISA_CONTEXT: &str = r#"      # a few records per person (one day of tran
       - { id: officers, when: { fact: subject_categories, in: [officers] }, step: 3, text: { fr: o, en: o } }
 "#;
 
+/// The DPC of `pairs`, the context not given set to neutral values (an unknown
+/// context would step up: see `unknown_context_steps_up_never_down`).
 fn dpc_of(rules: &Rules, wf: &Workflow, pairs: &[(&str, serde_json::Value)]) -> i64 {
-    run(rules, wf, &facts(wf, pairs)).dpc.value / 4
+    let mut all = vec![
+        ("subject_categories", serde_json::json!(["customers"])),
+        ("consequence_types", serde_json::json!(["misusable"])),
+    ];
+    all.retain(|(k, _)| !pairs.iter().any(|(p, _)| p == k));
+    all.extend(pairs.iter().cloned());
+    run(rules, wf, &facts(wf, &all)).dpc.value / 4
 }
 
 #[test]
@@ -413,7 +421,7 @@ fn mistakes_in_a_rules_file_are_reported_with_their_place() {
     let e = errors(
         "      - { id: a, when: { fact: nope, equals: x }, step: 1, text: { fr: a, en: a } }\n",
     );
-    assert!(e.starts_with("test.yaml:12:"), "{e}");
+    assert!(e.starts_with("test.yaml:10:"), "{e}");
     assert!(e.contains("unknown fact 'nope'"), "{e}");
     let e = errors(
         "      - { id: a, when: { fact: data_categories, equals: bogus }, step: 1, text: { fr: a, en: a } }\n",

@@ -26,9 +26,10 @@ pub(super) fn run(ctx: &Ctx, a: RegisterArgs) -> Result<(), CliError> {
         say!("the register is empty: no case in organisation '{org}'");
     } else {
         say!(
-            "{:<22} {:<7} {:<13} {:<13} {:<24} {}",
+            "{:<22} {:<7} {:<14} {:<13} {:<13} {:<24} {}",
             "CASE",
             "STATUS",
+            "RISK (VIGIE)",
             "AUTHORITY",
             "INDIVIDUALS",
             "PEOPLE (LEDGER)",
@@ -43,10 +44,17 @@ pub(super) fn run(ctx: &Ctx, a: RegisterArgs) -> Result<(), CliError> {
                 reason.push_str(&r.individuals_reason);
             }
             let reason: String = reason.chars().take(70).collect();
+            // The decision, and vigie's recommendation when the decision departs from it.
+            let risk = if r.risk_departs {
+                format!("{} ({})", r.risk, r.risk_recommended)
+            } else {
+                r.risk.clone()
+            };
             say!(
-                "{:<22} {:<7} {:<13} {:<13} {:<24} {}",
+                "{:<22} {:<7} {:<14} {:<13} {:<13} {:<24} {}",
                 r.case,
                 r.status,
+                risk,
                 format!(
                     "{}{}",
                     r.authority,

@@ -75,6 +75,79 @@ fn opt(s: &Option<String>, placeholder: String) -> Value {
     Value::String(s.clone().unwrap_or(placeholder))
 }
 
+/// The assessment frozen in the case's last risk decision, for the drafts: null when
+/// none was recorded. Its reasons are in the language they were recorded in.
+fn recorded_assessment(events: &[Recorded], lang: Lang) -> Value {
+    let frozen = events.iter().rev().find_map(|e| match &e.body {
+        EventBody::Advanced {
+            assessment: Some(a),
+            facts,
+            ..
+        } => Some((
+            a,
+            facts
+                .get("risk")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        )),
+        _ => None,
+    });
+    let Some((a, decided)) = frozen else {
+        return Value::Null;
+    };
+    let num = |v: Option<&Value>| {
+        let q = v.and_then(Value::as_f64).unwrap_or_default();
+        let s = format!("{q}");
+        match lang {
+            Lang::Fr => s.replace('.', ","),
+            Lang::En => s,
+        }
+    };
+    let band = crate::assess::Band::parse(
+        a.pointer("/severity/band")
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+    )
+    .map(|b| b.name(lang))
+    .unwrap_or("?");
+    let edpb =
+        crate::assess::edpb_name(a["edpb_severity"].as_str().unwrap_or("?"), lang).to_string();
+    let recommended = a["risk"].as_str().unwrap_or_default().to_string();
+    let risk_name = |r: &str| {
+        crate::assess::Risk::parse(r)
+            .map(|r| r.name(lang).to_string())
+            .unwrap_or_else(|| r.to_string())
+    };
+    let reasons: Vec<Value> = a["reasons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["about"] == "risk")
+        .filter_map(|r| r["text"].as_str().map(|t| Value::String(t.to_string())))
+        .collect();
+    let exemptions: Vec<Value> = a["exemptions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x["text"].as_str().map(|t| Value::String(t.to_string())))
+        .collect();
+    json!({
+        "rules_version": a["rules_version"],
+        "score": num(a.pointer("/severity/score")),
+        "dpc": num(a.pointer("/severity/dpc/value")),
+        "ei": num(a.pointer("/severity/ei/value")),
+        "cb": num(a.pointer("/severity/cb/value")),
+        "band": band,
+        "edpb": edpb,
+        "recommended": risk_name(&recommended),
+        "departs": decided.as_deref().is_some_and(|d| d != recommended),
+        "notify_authority": a["notify_authority"],
+        "inform_individuals": a["inform_individuals"],
+        "reasons": reasons,
+        "exemptions": exemptions,
+    })
+}
+
 /// Builds the view of `document` for `case`, and the labels of the facts it still needs.
 #[allow(clippy::too_many_arguments)]
 pub fn build_view(
@@ -241,8 +314,11 @@ pub fn build_view(
         .map(|e| case.tracks.get(&e.track) == Some(&e.to))
         .unwrap_or(false);
 
+    let assessment = recorded_assessment(events, lang);
+
     let view = json!({
         "lang": lang.code(),
+        "assessment": assessment,
         "doc": { "id": document, "title": doc_title },
         "generated_at": time::long_in(now, tz, lang),
         "org": {

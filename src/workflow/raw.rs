@@ -15,6 +15,9 @@ pub struct RawWorkflow {
     pub timezone: S,
     #[serde(default)]
     pub lang: Option<S>,
+    /// ISO 3166 code whose public holidays `counting: eu_1182_71` skips.
+    #[serde(default)]
+    pub country: Option<S>,
     #[serde(default)]
     pub meta: IndexMap<String, String>,
     pub tracks: IndexMap<String, Spanned<RawTrack>>,
@@ -103,6 +106,16 @@ pub struct RawStart {
     pub fact: Option<S>,
     #[serde(default)]
     pub event: Option<S>,
+    #[serde(default)]
+    pub last_event: Option<S>,
+}
+
+/// One more deadline of a clock, in `or_earlier`: the clock is due at the earliest.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlternative {
+    pub starts: Spanned<RawStart>,
+    pub within: S,
 }
 
 #[derive(Deserialize)]
@@ -114,6 +127,10 @@ pub struct RawClock {
     pub starts: Spanned<RawStart>,
     #[serde(default)]
     pub within: Option<S>,
+    #[serde(default)]
+    pub or_earlier: Vec<Spanned<RawAlternative>>,
+    #[serde(default)]
+    pub counting: Option<S>,
     #[serde(default)]
     pub internal: bool,
     #[serde(default)]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 pub const EMBEDDED: &[(&str, &str)] = &[
     ("fr.yaml", include_str!("../../workflows/fr.yaml")),
     ("be.yaml", include_str!("../../workflows/be.yaml")),
+    ("dora.yaml", include_str!("../../workflows/dora.yaml")),
 ];
 
 /// The shipped assessment rules, by their name relative to the workflows' folder.
