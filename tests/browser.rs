@@ -377,3 +377,136 @@ async fn a_dpo_signs_in_watches_the_deadline_and_notifies_the_cnil() {
     shot(&c, "08-dashboard-english").await;
     c.close().await.unwrap();
 }
+
+/// The risk assessment on the case page (issue 11): shown with its components,
+/// recommendation and reasons; accepted; then "decide otherwise" refused without a
+/// rationale (nothing written, the choice kept) and recorded with one; a change of facts
+/// shows the new recommendation beside the recorded decision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dpo_reads_the_risk_assessment_accepts_it_and_decides_otherwise() {
+    let s = Server::start();
+    let driver = start_driver();
+    let downloads = tempfile::tempdir().unwrap();
+    let c = browser(&driver, downloads.path()).await;
+    let base = s.base.clone();
+    let api = s.api("dpo@acme.example");
+    let r = api.post(
+        "/api/cases",
+        &json!({"workflow": "fr", "title": "Dossiers patients exposés", "aware_at": "2026-11-20T09:00",
+                "id": "risk-1", "facts": {
+                    "nature": ["confidentiality"], "cause": "external_malicious",
+                    "data_categories": ["health"], "subject_categories": ["patients"],
+                    "subjects_approx": 1200, "identifiability": "maximum",
+                    "confidentiality_loss": "unknown_recipients", "integrity_loss": "none",
+                    "availability_loss": "none", "data_unintelligible": false,
+                    "misuse_observed": false}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    let path = "/api/cases/risk-1/assessment";
+    let want = api.get(path).json;
+    assert_eq!(want["current"]["risk"], "high", "{want}");
+
+    sign_in(&c, &base, "dpo@acme.example", PASSWORD).await;
+    c.wait().for_element(Locator::Css("h1")).await.unwrap();
+    c.goto(&format!("{base}/cases/risk-1")).await.unwrap();
+    // The assessment: risk, band, each component with its reasons, each duty.
+    let risk = text_of(&c, "#as-risk").await;
+    assert!(risk.contains("risque élevé"), "{risk}");
+    let band = text_of(&c, "#as-band").await;
+    assert!(band.contains("très élevée"), "{band}");
+    for k in ["dpc", "ei", "cb"] {
+        let value = text_of(&c, &format!("[data-component='{k}'] .value")).await;
+        let expected = want["current"]["severity"][k]["value"]
+            .as_f64()
+            .unwrap()
+            .to_string()
+            .replace('.', ",");
+        assert_eq!(value, expected, "{k}");
+        let why = text_of(&c, &format!("[data-component='{k}'] .why")).await;
+        assert!(!why.is_empty(), "{k} says why");
+    }
+    for k in ["document", "notify_authority", "inform_individuals"] {
+        let duty = text_of(&c, &format!("[data-duty='{k}'] .answer")).await;
+        assert_eq!(duty, "oui", "{k}");
+    }
+    let notify = text_of(&c, "[data-duty='notify_authority']").await;
+    let reason = want["current"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["about"] == "notify_authority")
+        .unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(notify.contains(&reason), "{notify}");
+    shot(&c, "10-assessment").await;
+
+    // Accept: recorded once; the page says the decision is this recommendation.
+    click(&c, Locator::Id("accept-assessment")).await;
+    c.wait().for_element(Locator::Id("flash")).await.unwrap();
+    text_of(&c, "#as-accepted").await;
+    let recorded = text_of(&c, "#as-recorded-risk").await;
+    assert!(recorded.contains("risque élevé"), "{recorded}");
+    let a = api.get(path).json;
+    assert_eq!(a["recorded"]["risk"], "high");
+    assert_eq!(a["recorded"]["actor"], "dpo@acme.example");
+    let seq = a["seq"].clone();
+    shot(&c, "11-assessment-accepted").await;
+
+    // Decide otherwise without a rationale: refused, the reason shown, nothing written.
+    c.find(Locator::Id("decide-risk"))
+        .await
+        .unwrap()
+        .select_by_value("risk")
+        .await
+        .unwrap();
+    click(&c, Locator::Id("decide-submit")).await;
+    let error = wait_text(&c, "#error", &["departs from the recommendation"]).await;
+    assert!(error.contains("risk_rationale"), "{error}");
+    let kept = c
+        .find(Locator::Css("#decide-risk option[value='risk']"))
+        .await
+        .unwrap()
+        .prop("selected")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("true"), "the choice is kept");
+    assert_eq!(api.get(path).json["seq"], seq, "nothing written");
+    shot(&c, "12-decide-otherwise-refused").await;
+
+    // With a rationale: recorded, the departure shown.
+    fill(
+        &c,
+        "decide-rationale",
+        "Rendez-vous seulement ; le prestataire a confirmé l'effacement.",
+    )
+    .await;
+    click(&c, Locator::Id("decide-submit")).await;
+    c.wait().for_element(Locator::Id("flash")).await.unwrap();
+    text_of(&c, "#as-departs").await;
+    let rationale = text_of(&c, "#as-recorded-rationale").await;
+    assert!(rationale.contains("confirmé l'effacement"), "{rationale}");
+    let a = api.get(path).json;
+    assert_eq!(a["recorded"]["risk"], "risk", "{a}");
+    assert_eq!(a["recorded"]["departs"], true);
+    shot(&c, "13-decided-otherwise").await;
+
+    // The facts change: the new recommendation beside the recorded decision.
+    let r = api.post(
+        "/api/cases/risk-1/facts",
+        &json!({"facts": {"data_unintelligible": true}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    c.goto(&format!("{base}/cases/risk-1")).await.unwrap();
+    text_of(&c, "#as-changed").await;
+    let was = text_of(&c, "td[data-recorded='risk']").await;
+    assert!(
+        was.contains("risque élevé"),
+        "the recommendation the decision was taken on: {was}"
+    );
+    let now = text_of(&c, "#as-risk").await;
+    assert!(now.contains("improbable"), "{now}");
+    shot(&c, "14-facts-changed").await;
+    c.close().await.unwrap();
+}

@@ -22,6 +22,8 @@ both_backends! {
     api_refuses_unreadable_times_and_lists_survive_an_unreadable_case,
     redirect_targets_stay_on_this_site_whatever_next_says,
     tokens_are_listed_revoked_and_die_with_a_disabled_user_or_a_new_password,
+    the_risk_assessment_is_read_by_its_organisation_and_accepted_by_its_dpo_once,
+    deciding_otherwise_needs_a_rationale_and_is_the_dpos_on_the_api_and_the_pages,
 }
 
 const ACME: &str = "dpo@acme.example";
@@ -1106,4 +1108,316 @@ fn tokens_are_listed_revoked_and_die_with_a_disabled_user_or_a_new_password() {
     assert_eq!(s.api(OTHER_CONTRIB).get("/api/cases").status, 200);
     let left = v.json(&["user", "token", "list", OTHER, "--json"]);
     assert_eq!(left, serde_json::json!([]));
+}
+
+/// The facts of a high-risk breach (issue 11): health data of patients, read by unknown
+/// recipients, fully identifiable, by an attacker.
+fn high_risk_facts() -> Value {
+    json!({
+        "nature": ["confidentiality"], "cause": "external_malicious",
+        "data_categories": ["health"], "subject_categories": ["patients"],
+        "subjects_approx": 1200, "identifiability": "maximum",
+        "confidentiality_loss": "unknown_recipients", "integrity_loss": "none",
+        "availability_loss": "none", "data_unintelligible": false, "misuse_observed": false
+    })
+}
+
+fn open_assessed_case(s: &Server, who: &str, id: &str, title: &str) {
+    let r = s.api(who).post(
+        "/api/cases",
+        &json!({"workflow": "fr", "title": title, "aware_at": "2026-11-20T09:00", "id": id,
+                "facts": high_risk_facts()}),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+}
+
+/// The `assess` events of a case, as the API lists them.
+fn decisions(s: &Server, id: &str) -> Vec<Value> {
+    let events = s.api(ACME).get(&format!("/api/cases/{id}/events"));
+    assert_eq!(events.status, 200, "{}", events.json);
+    events
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "assess")
+        .cloned()
+        .collect()
+}
+
+fn the_risk_assessment_is_read_by_its_organisation_and_accepted_by_its_dpo_once() {
+    let s = Server::start();
+    open_assessed_case(&s, ACME, "assess-1", "Patient files leaked");
+    let path = "/api/cases/assess-1/assessment";
+    let dpo = s.api(ACME);
+
+    // Read: the app layer's JSON, nothing recorded yet.
+    let a = dpo.get(path);
+    assert_eq!(a.status, 200, "{}", a.json);
+    assert_eq!(a.json["case"], "assess-1");
+    assert_eq!(a.json["current"]["risk"], "high", "{}", a.json);
+    assert_eq!(a.json["current"]["severity"]["band"], "very_high");
+    assert_eq!(a.json["current"]["notify_authority"], true);
+    assert_eq!(a.json["current"]["inform_individuals"], true);
+    assert!(a.json["recorded"].is_null());
+    assert_eq!(a.json["changed"], false);
+    // The CLI says the same (as_of aside, nothing in it depends on the hour).
+    let cli: Value =
+        serde_json::from_str(&s.v.ok(&["--org", "acme", "assess", "assess-1", "--json"])).unwrap();
+    assert_eq!(cli["current"], a.json["current"]);
+
+    // Any role of the organisation reads it; only its DPO accepts (403 before anything).
+    let viewer = s.api("viewer@acme.example");
+    assert_eq!(viewer.get(path).json, a.json);
+    let before = s.v.db_snapshot();
+    for who in ["viewer@acme.example", "contrib@acme.example"] {
+        let r = s.api(who).post(path, &json!({}));
+        assert_eq!(r.status, 403, "{who}: {}", r.json);
+    }
+    // Another organisation: the same answers as for a case that does not exist (its
+    // DPO: 404 on both; its contributor: 403 on POST, whatever the case), and its own
+    // case of the same id (below) is another case.
+    for who in [OTHER, "contrib@other.example"] {
+        let api = s.api(who);
+        let answers = [api.get(path), api.post(path, &json!({}))];
+        let missing = [
+            api.get("/api/cases/nope/assessment"),
+            api.post("/api/cases/nope/assessment", &json!({})),
+        ];
+        for (r, m) in answers.iter().zip(&missing) {
+            assert!(!r.json.to_string().contains("Patient"), "{}", r.json);
+            assert!(!r.json.to_string().contains("health"), "{}", r.json);
+            assert_eq!(r.status, m.status, "{who}: {}", r.json);
+            assert_eq!(
+                r.json.to_string().replace("assess-1", "nope"),
+                m.json.to_string(),
+                "{who}"
+            );
+        }
+        assert_eq!(answers[0].status, 404, "{who}");
+    }
+    assert_eq!(s.api(OTHER).post(path, &json!({})).status, 404);
+    assert_eq!(
+        s.v.db_snapshot(),
+        before,
+        "nothing written by a refused request"
+    );
+
+    // A stale page: 409, nothing written.
+    let seq = a.json["seq"].as_i64().unwrap();
+    let r = dpo.post(path, &json!({"expected_seq": seq - 1}));
+    assert_eq!(r.status, 409, "{}", r.json);
+    let r = dpo.post_raw(path, r#"{"expected": 1}"#);
+    assert_eq!(r.status, 400, "{}", r.json);
+    assert!(
+        r.json["error"].as_str().unwrap().contains("unknown field"),
+        "{}",
+        r.json
+    );
+    assert_eq!(s.v.db_snapshot(), before);
+
+    // Accept: the decision event, once, with the assessment frozen in it.
+    let r = dpo.post(path, &json!({"expected_seq": seq}));
+    assert_eq!(r.status, 200, "{}", r.json);
+    let rec = &r.json["recorded"];
+    assert_eq!(rec["seq"], seq + 1, "{}", r.json);
+    assert_eq!(rec["actor"], ACME);
+    assert_eq!(rec["risk"], "high");
+    assert_eq!(rec["recommended_risk"], "high");
+    assert_eq!(rec["departs"], false);
+    assert_eq!(
+        rec["assessment"], a.json["current"],
+        "the assessment accepted, frozen"
+    );
+    assert_eq!(r.json["changed"], false);
+    let case = dpo.get("/api/cases/assess-1").json;
+    assert_eq!(case["facts"]["risk"], "high");
+    assert_eq!(case["tracks"]["assessment"], "assessed");
+    assert_eq!(decisions(&s, "assess-1").len(), 1);
+    assert_eq!(
+        decisions(&s, "assess-1")[0]["assessment"],
+        a.json["current"]
+    );
+
+    // Accepting again when nothing changed records nothing: the same answer (an empty
+    // body, as a retry would send it).
+    let after_first = s.v.db_snapshot();
+    let again = dpo.post_raw(path, "");
+    assert_eq!(again.status, 200, "{}", again.json);
+    assert_eq!(again.json, r.json);
+    assert_eq!(
+        s.v.db_snapshot(),
+        after_first,
+        "a second accept wrote something"
+    );
+    assert_eq!(decisions(&s, "assess-1").len(), 1);
+
+    // The other organisation accepts its own case of the same id; acme's is untouched.
+    open_assessed_case(&s, OTHER, "assess-1", "Other's own");
+    let theirs = s.api(OTHER).post(path, &json!({}));
+    assert_eq!(theirs.status, 200, "{}", theirs.json);
+    assert_eq!(theirs.json["recorded"]["actor"], OTHER);
+    assert_eq!(
+        dpo.get(path).json,
+        r.json,
+        "acme's decision is still acme's"
+    );
+
+    // The facts change: the new recommendation beside the recorded one, never rewriting
+    // it; accepting now records a second decision.
+    let f = dpo.post(
+        "/api/cases/assess-1/facts",
+        &json!({"facts": {"data_unintelligible": true}, "note": "the disk was encrypted after all"}),
+    );
+    assert_eq!(f.status, 200, "{}", f.json);
+    let now = dpo.get(path).json;
+    assert_eq!(now["changed"], true, "{now}");
+    assert_eq!(now["current"]["risk"], "none", "{now}");
+    assert_eq!(
+        now["recorded"], r.json["recorded"],
+        "the recorded decision is never rewritten"
+    );
+    let second = dpo.post(path, &json!({}));
+    assert_eq!(second.status, 200, "{}", second.json);
+    assert_eq!(second.json["recorded"]["risk"], "none");
+    assert_eq!(second.json["changed"], false);
+    assert_eq!(decisions(&s, "assess-1").len(), 2);
+    assert!(s.v.ok(&["audit", "verify"]).contains("register intact"));
+}
+
+fn deciding_otherwise_needs_a_rationale_and_is_the_dpos_on_the_api_and_the_pages() {
+    let s = Server::start();
+    open_assessed_case(&s, ACME, "assess-2", "Patient files leaked");
+    let dpo = s.api(ACME);
+    let before = s.v.db_snapshot();
+
+    // API: departing from the recommendation (high) without a rationale is refused
+    // with the application layer's one line, nothing written.
+    let r = dpo.post(
+        "/api/cases/assess-2/events",
+        &json!({"event": "assess", "facts": {"risk": "risk"}}),
+    );
+    assert_eq!(r.status, 400, "{}", r.json);
+    let msg = r.json["error"].as_str().unwrap();
+    assert!(
+        msg.contains("departs from the recommendation") && msg.contains("risk_rationale"),
+        "{msg}"
+    );
+    assert!(!msg.contains('\n'), "{msg}");
+    // A contributor does not take the risk decision (it is the DPO's, like accepting).
+    let r = s.api("contrib@acme.example").post(
+        "/api/cases/assess-2/events",
+        &json!({"event": "assess", "facts": {"risk": "high", "risk_rationale": "as recommended"}}),
+    );
+    assert_eq!(r.status, 403, "{}", r.json);
+    assert_eq!(s.v.db_snapshot(), before);
+
+    // The pages: the viewer sees the assessment read-only and gets 403 on both forms.
+    let mut viewer = s.browser("viewer@acme.example");
+    let (status, html, _) = viewer.get("/cases/assess-2");
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("id=\"assessment\""),
+        "the viewer sees the assessment"
+    );
+    assert!(html.contains("id=\"as-dpo-only\""));
+    assert!(!html.contains("id=\"accept-form\"") && !html.contains("id=\"decide-form\""));
+    let csrf = hidden(&html, "_csrf").expect("a CSRF token");
+    for (path, form) in [
+        (
+            "/cases/assess-2/assessment/accept",
+            vec![("_csrf", csrf.as_str())],
+        ),
+        (
+            "/cases/assess-2/assessment/decide",
+            vec![
+                ("_csrf", csrf.as_str()),
+                ("risk", "none"),
+                ("rationale", "viewer says so"),
+            ],
+        ),
+    ] {
+        let r = viewer.post_form(path, &form);
+        assert_eq!(r.status().as_u16(), 403, "viewer {path}");
+    }
+    // Another organisation's DPO: 404 on the forms.
+    let mut other = s.browser(OTHER);
+    let (_, dash, _) = other.get("/");
+    let other_csrf = hidden(&dash, "_csrf").unwrap();
+    for path in [
+        "/cases/assess-2/assessment/accept",
+        "/cases/assess-2/assessment/decide",
+    ] {
+        let r = other.post_form(
+            path,
+            &[("_csrf", &other_csrf), ("risk", "none"), ("rationale", "x")],
+        );
+        assert_eq!(r.status().as_u16(), 404, "other {path}");
+    }
+    // The DPO's forms: a forged CSRF token is refused; a departure without rationale is
+    // refused with the reason and what was chosen kept; with one, it is recorded.
+    let mut b = s.browser(ACME);
+    let (_, html, _) = b.get("/cases/assess-2");
+    assert!(html.contains("id=\"accept-form\"") && html.contains("id=\"decide-form\""));
+    assert!(
+        !html.contains("id=\"event-assess\""),
+        "the decision is taken in its own section"
+    );
+    let csrf = hidden(&html, "_csrf").unwrap();
+    let seq = hidden(&html, "seq").unwrap();
+    let r = b.post_form(
+        "/cases/assess-2/assessment/accept",
+        &[("_csrf", "forged"), ("seq", &seq)],
+    );
+    assert_eq!(r.status().as_u16(), 403);
+    let r = b.post_form(
+        "/cases/assess-2/assessment/decide",
+        &[
+            ("_csrf", &csrf),
+            ("seq", &seq),
+            ("risk", "risk"),
+            ("rationale", "  "),
+        ],
+    );
+    assert_eq!(r.status().as_u16(), 400);
+    let page = r.text().unwrap();
+    assert!(page.contains("departs from the recommendation"), "{page}");
+    assert!(
+        page.contains("<option value=\"risk\" selected>"),
+        "the choice is kept"
+    );
+    assert_eq!(
+        s.v.db_snapshot(),
+        before,
+        "nothing written by a refused decision"
+    );
+
+    let r = b.post_form(
+        "/cases/assess-2/assessment/decide",
+        &[
+            ("_csrf", &csrf),
+            ("seq", &seq),
+            ("risk", "risk"),
+            (
+                "rationale",
+                "Only appointment dates; the provider confirmed the copy was deleted.",
+            ),
+        ],
+    );
+    assert_eq!(r.status().as_u16(), 303);
+    let a = dpo.get("/api/cases/assess-2/assessment").json;
+    assert_eq!(a["recorded"]["risk"], "risk", "{a}");
+    assert_eq!(a["recorded"]["recommended_risk"], "high");
+    assert_eq!(a["recorded"]["departs"], true);
+    assert_eq!(
+        a["recorded"]["assessment"]["risk"], "high",
+        "the recommendation departed from, frozen"
+    );
+    let (_, html, _) = b.get("/cases/assess-2?ok=assessed");
+    assert!(
+        html.contains("id=\"as-departs\""),
+        "the page shows the departure"
+    );
+    assert!(html.contains("provider confirmed the copy was deleted"));
+    assert_eq!(decisions(&s, "assess-2").len(), 1);
 }

@@ -151,6 +151,11 @@ impl App {
         now: DateTime<Utc>,
     ) -> Result<CaseAssessment, AppError> {
         let before = self.assessment(store, org, id)?;
+        // Accepting again what is already accepted records nothing (a retried request,
+        // a form sent twice): the answer is the decision as it stands.
+        if before.is_accepted() {
+            return Ok(before);
+        }
         let rules = self.rules(&before.case.workflow.id)?;
         let a = &before.current;
         let rationale = accepted_rationale(a);
@@ -307,4 +312,26 @@ pub fn type_facts(
         out.insert(k.clone(), typed);
     }
     Ok(out)
+}
+
+impl CaseAssessment {
+    /// Whether the decision recorded last is the acceptance of this very assessment: the
+    /// risk and the rationale accepting writes, and the same assessment frozen (same
+    /// facts read, rules, result and words). Accepting it again records nothing.
+    pub fn is_accepted(&self) -> bool {
+        let Some(r) = &self.recorded else {
+            return false;
+        };
+        let Some(frozen) = &r.assessment else {
+            return false;
+        };
+        r.risk.as_deref() == Some(self.current.risk.as_str())
+            && r.rationale.as_deref() == Some(accepted_rationale(&self.current).as_str())
+            && *frozen
+                == super::json::assessment_json(
+                    &self.case.workflow,
+                    &self.current,
+                    &self.case.case.facts,
+                )
+    }
 }

@@ -5,7 +5,7 @@
 use super::auth::ApiCaller;
 use super::{App, WebError};
 use crate::app::Change;
-use crate::app::json::{case_json, summary_json};
+use crate::app::json::{case_assessment_json, case_json, summary_json};
 use crate::time;
 use axum::Router;
 use axum::body::Bytes;
@@ -29,6 +29,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/cases/{id}/facts", axum::routing::post(set_facts))
         .route("/api/cases/{id}/events", get(events).post(advance))
         .route("/api/cases/{id}/drafts/{document}", get(draft))
+        .route("/api/cases/{id}/assessment", get(assessment).post(accept))
         .route("/api/register", get(register))
         .route("/api/register.csv", get(register_csv))
 }
@@ -228,6 +229,40 @@ async fn events(
 ) -> Result<Response, WebError> {
     let l = app.case(&c, id).await?;
     Ok(axum::Json(super::events_json(&l)).into_response())
+}
+
+/// The risk assessment now, beside the decision recorded (`vigie assess CASE --json`).
+async fn assessment(
+    State(app): State<Arc<App>>,
+    ApiCaller(c): ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let a = app.assessment(&c, id).await?;
+    Ok(axum::Json(case_assessment_json(&a)).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AcceptBody {
+    #[serde(default)]
+    expected_seq: Option<i64>,
+}
+
+/// Accepts the recommendation (the DPO's). An empty body is `{}`. Accepting what is
+/// already accepted records nothing and answers the same.
+async fn accept(
+    State(app): State<Arc<App>>,
+    ApiCaller(c): ApiCaller,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, WebError> {
+    let b: AcceptBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+        AcceptBody::default()
+    } else {
+        body(&bytes)?
+    };
+    let a = app.accept_assessment(&c, id, b.expected_seq).await?;
+    Ok(axum::Json(case_assessment_json(&a)).into_response())
 }
 
 #[derive(Deserialize)]

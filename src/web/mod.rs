@@ -343,6 +343,16 @@ impl App {
                 None => "change facts",
             }));
         }
+        // The risk decision (the event the assessment rules record it with) is the DPO's,
+        // like accepting the recommendation. Another organisation's case stays a 404.
+        if let Some(ev) = &event
+            && !caller.user.role.is_dpo()
+        {
+            let l = self.case(caller, id.clone()).await?;
+            if self.is_decision(&l.workflow.id, ev) {
+                return Err(WebError::forbidden("record the risk decision"));
+            }
+        }
         let user = caller.user.clone();
         self.write(move |app, store| {
             Ok(app.core.change(
@@ -352,6 +362,69 @@ impl App {
                 &id,
                 event,
                 change,
+                crate::time::now(),
+            )?)
+        })
+        .await
+    }
+
+    /// Whether `event` records the risk decision in workflow `wf` (its assessment rules
+    /// name the event).
+    pub fn is_decision(&self, wf: &str, event: &str) -> bool {
+        self.workflows
+            .rules(wf)
+            .is_some_and(|r| r.records.event == event)
+    }
+
+    /// A case's risk assessment beside the decision recorded (404 for another
+    /// organisation's case; 400 when its workflow names no assessment rules).
+    pub async fn assessment(
+        self: &Arc<Self>,
+        caller: &Caller,
+        id: String,
+    ) -> Result<crate::app::assess::CaseAssessment, WebError> {
+        let org = caller.user.org.clone();
+        self.read(move |app, store| Ok(app.core.assessment(store, &org, &id)?))
+            .await
+    }
+
+    /// A case and, when its workflow has assessment rules, its assessment: what the case
+    /// page shows, read at once.
+    pub async fn case_and_assessment(
+        self: &Arc<Self>,
+        caller: &Caller,
+        id: String,
+    ) -> Result<(Arc<Loaded>, Option<crate::app::assess::CaseAssessment>), WebError> {
+        let org = caller.user.org.clone();
+        self.read(move |app, store| {
+            let l = app.core.case(store, &org, &id)?;
+            if app.workflows.rules(&l.workflow.id).is_none() {
+                return Ok((l, None));
+            }
+            let a = app.core.assessment(store, &org, &id)?;
+            Ok((a.case.clone(), Some(a)))
+        })
+        .await
+    }
+
+    /// Accepts the recommendation as the risk decision: the DPO's only (403).
+    pub async fn accept_assessment(
+        self: &Arc<Self>,
+        caller: &Caller,
+        id: String,
+        expected_seq: Option<i64>,
+    ) -> Result<crate::app::assess::CaseAssessment, WebError> {
+        if !caller.user.role.is_dpo() {
+            return Err(WebError::forbidden("accept the risk assessment"));
+        }
+        let user = caller.user.clone();
+        self.write(move |app, store| {
+            Ok(app.core.accept_assessment(
+                store,
+                &user.org,
+                &user.actor(),
+                &id,
+                expected_seq,
                 crate::time::now(),
             )?)
         })

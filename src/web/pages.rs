@@ -9,6 +9,7 @@ use super::auth::{
 };
 use super::{App, Caller, WebError};
 use crate::app::Change;
+use crate::app::assess::CaseAssessment;
 use crate::case::{ClockStatus, ClockView, clocks};
 use crate::render::Labels;
 use crate::store::Loaded;
@@ -82,6 +83,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/cases/{id}", get(case_page))
         .route("/cases/{id}/facts", post(set_facts))
         .route("/cases/{id}/events", post(advance))
+        .route("/cases/{id}/assessment/accept", post(accept_assessment))
+        .route("/cases/{id}/assessment/decide", post(decide_otherwise))
         .route("/cases/{id}/drafts/{document}", get(draft_page))
         .route(
             "/cases/{id}/drafts/{document}/download",
@@ -704,7 +707,9 @@ fn fact_view(
 }
 
 fn case_view(
+    app: &App,
     l: &Loaded,
+    assessment: Option<&CaseAssessment>,
     labels: &Labels,
     lang: Lang,
     c: &Caller,
@@ -720,6 +725,8 @@ fn case_view(
         .collect();
     let events: Vec<Value> = crate::app::json::allowed_events(wf, case)
         .into_iter()
+        // The risk decision is taken in the assessment's own section.
+        .filter(|name| assessment.is_none() || !app.is_decision(&wf.id, name))
         .map(|name| {
             let def = &wf.events[&name];
             let missing: Vec<&str> = def
@@ -801,6 +808,7 @@ fn case_view(
         "facts": facts,
         "timeline": timeline,
         "drafts": drafts,
+        "assessment": assessment.map(|a| assessment_view(a, labels, lang, c, typed)),
     })
 }
 
@@ -814,6 +822,7 @@ struct Shown {
 fn render_case(
     app: &App,
     l: &Loaded,
+    assessment: Option<&CaseAssessment>,
     lang: Lang,
     c: &Caller,
     shown: Shown,
@@ -836,7 +845,12 @@ fn render_case(
         flash,
         error,
     }
-    .render(app, "case", case_view(l, &labels, lang, c, typed), status)
+    .render(
+        app,
+        "case",
+        case_view(app, l, assessment, &labels, lang, c, typed),
+        status,
+    )
 }
 
 #[derive(Deserialize)]
@@ -852,28 +866,29 @@ async fn case_page(
     Query(q): Query<OkQuery>,
 ) -> Response {
     let lang = lang_of(&headers);
-    match app.case(&c, id).await {
-        Ok(l) => {
-            let flash =
-                q.ok.as_deref()
-                    .filter(|k| ["facts", "event", "opened", "nothing_changed"].contains(k))
-                    .map(|k| {
-                        word(
-                            lang,
-                            if k == "nothing_changed" {
-                                k.to_string()
-                            } else {
-                                format!("ok_{k}")
-                            }
-                            .as_str(),
-                        )
-                    });
+    match app.case_and_assessment(&c, id).await {
+        Ok((l, assessment)) => {
+            let flash = q
+                .ok
+                .as_deref()
+                .filter(|k| ["facts", "event", "opened", "nothing_changed", "assessed"].contains(k))
+                .map(|k| {
+                    word(
+                        lang,
+                        if k == "nothing_changed" {
+                            k.to_string()
+                        } else {
+                            format!("ok_{k}")
+                        }
+                        .as_str(),
+                    )
+                });
             let shown = Shown {
                 flash,
                 error: None,
                 status: StatusCode::OK,
             };
-            render_case(&app, &l, lang, &c, shown, None)
+            render_case(&app, &l, assessment.as_ref(), lang, &c, shown, None)
         }
         Err(e) => error_page(&app, lang, &c, e),
     }
@@ -1007,16 +1022,31 @@ async fn apply_form(
     let ok = if event.is_some() { "event" } else { "facts" };
     match app.change(&c, id.clone(), event, change).await {
         Ok(_) => Redirect::to(&format!("/cases/{}?ok={ok}", encode(&id))).into_response(),
-        Err(e) => {
-            let l = app.case(&c, id).await.unwrap_or(current);
-            let shown = Shown {
-                flash: None,
-                error: Some(e.message),
-                status: e.status,
-            };
-            render_case(&app, &l, lang, &c, shown, Some(&form))
-        }
+        Err(e) => refused(&app, &c, lang, id, current, e, &form).await,
     }
+}
+
+/// A refused form: the case page again, as it stands now, with the reason, the status
+/// the API would give, and what was typed.
+async fn refused(
+    app: &Arc<App>,
+    c: &Caller,
+    lang: Lang,
+    id: String,
+    current: Arc<Loaded>,
+    e: WebError,
+    form: &[(String, String)],
+) -> Response {
+    let (l, assessment) = match app.case_and_assessment(c, id).await {
+        Ok(found) => found,
+        Err(_) => (current, None),
+    };
+    let shown = Shown {
+        flash: None,
+        error: Some(e.message),
+        status: e.status,
+    };
+    render_case(app, &l, assessment.as_ref(), lang, c, shown, Some(form))
 }
 
 async fn set_facts(
@@ -1043,6 +1073,245 @@ async fn advance(
         return error_page(&app, lang, &c, WebError::bad("event: which step?"));
     };
     apply_form(app, c, lang, id, Some(event), form).await
+}
+
+// ---- the risk assessment (issue 11) ----
+
+/// A number of ENISA's method as the page shows it: 0.25, 1.5, 4 (a comma in French).
+fn score_text(v: &Value, lang: Lang) -> String {
+    let Some(n) = v.as_f64() else {
+        return "—".into();
+    };
+    let s = n.to_string();
+    match lang {
+        Lang::Fr => s.replace('.', ","),
+        Lang::En => s,
+    }
+}
+
+/// A word of the page whose key ends with a value of the assessment's JSON.
+fn word_of(lang: Lang, prefix: &str, v: &Value) -> String {
+    match v.as_str() {
+        Some(s) => word(lang, &format!("{prefix}{s}")),
+        None => "—".into(),
+    }
+}
+
+fn yes_no(lang: Lang, v: &Value) -> String {
+    match v.as_bool() {
+        Some(true) => word(lang, "yes"),
+        Some(false) => word(lang, "no"),
+        None => "—".into(),
+    }
+}
+
+/// What the summary table shows of one assessment (the API's ASSESSMENT object): the
+/// current one, or the one frozen in the recorded decision.
+fn assessment_summary(a: &Value, lang: Lang) -> Value {
+    json!({
+        "risk": a["risk"],
+        "risk_label": word_of(lang, "as_risk_", &a["risk"]),
+        "score": score_text(&a["severity"]["score"], lang),
+        "band": a["severity"]["band"],
+        "band_label": word_of(lang, "as_band_", &a["severity"]["band"]),
+        "edpb_label": word_of(lang, "as_edpb_", &a["edpb_severity"]),
+        "notify_authority": yes_no(lang, &a["notify_authority"]),
+        "inform_individuals": yes_no(lang, &a["inform_individuals"]),
+        "rules_version": a["rules_version"],
+    })
+}
+
+/// The assessment section of a case page, from the API's JSON of it (one shape for
+/// both): the severity's components with their reasons, the recommendation for each
+/// duty, exemptions, facts still missing, the decision recorded (beside the current
+/// recommendation when it changed since), and the DPO's two forms.
+fn assessment_view(
+    a: &CaseAssessment,
+    labels: &Labels,
+    lang: Lang,
+    c: &Caller,
+    typed: Option<&[(String, String)]>,
+) -> Value {
+    let j = crate::app::json::case_assessment_json(a);
+    let cur = &j["current"];
+    let about = |k: &str| -> Vec<Value> {
+        cur["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["about"] == k)
+            .cloned()
+            .collect()
+    };
+    let components: Vec<Value> = ["dpc", "ei", "cb"]
+        .iter()
+        .map(|k| {
+            let comp = &cur["severity"][k];
+            json!({
+                "key": k,
+                "label": word(lang, &format!("as_{k}")),
+                "value": score_text(&comp["value"], lang),
+                "why": comp["why"],
+            })
+        })
+        .collect();
+    let duties: Vec<Value> = ["document", "notify_authority", "inform_individuals"]
+        .iter()
+        .map(|k| {
+            json!({
+                "key": k,
+                "label": word(lang, &format!("as_duty_{k}")),
+                "yes": cur[k].as_bool().unwrap_or(true),
+                "answer": yes_no(lang, &cur[k]),
+                "reasons": about(k),
+            })
+        })
+        .collect();
+    let missing: Vec<Value> = cur["missing"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|f| json!({"name": f, "label": labels.get(f)}))
+        .collect();
+    let tz = a.case.workflow.timezone;
+    let recorded = a.recorded.as_ref().map(|r| {
+        let rj = &j["recorded"];
+        json!({
+            "seq": r.seq,
+            "at": time::short_in(r.at, tz),
+            "actor": r.actor,
+            "risk_label": word_of(lang, "as_risk_", &rj["risk"]),
+            "rationale": r.rationale,
+            "recommended_label": word_of(lang, "as_risk_", &rj["recommended_risk"]),
+            "departs": r.departs(),
+            "summary": r.assessment.as_ref().map(|f| assessment_summary(f, lang)),
+        })
+    });
+    let typed_field = |k: &str| typed.and_then(|f| field(f, k)).map(str::to_string);
+    let chosen = typed_field("risk");
+    let options: Vec<Value> = [
+        crate::assess::Risk::None,
+        crate::assess::Risk::Risk,
+        crate::assess::Risk::High,
+    ]
+    .iter()
+    .map(|r| {
+        json!({
+            "value": r.as_str(),
+            "label": word(lang, &format!("as_risk_{}", r.as_str())),
+            "selected": chosen.as_deref() == Some(r.as_str()),
+        })
+    })
+    .collect();
+    json!({
+        "lang": cur["lang"],
+        "summary": assessment_summary(cur, lang),
+        "components": components,
+        "duties": duties,
+        "risk_reasons": about("risk"),
+        "exemptions": cur["exemptions"],
+        "missing": missing,
+        "recorded": recorded,
+        "changed": j["changed"],
+        "accepted": a.is_accepted(),
+        "can_decide": c.user.role.is_dpo(),
+        "decide": {
+            "options": options,
+            "rationale": typed_field("rationale").unwrap_or_default(),
+        },
+    })
+}
+
+/// "Accept": the recommendation becomes the recorded decision (the DPO's).
+async fn accept_assessment(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    let lang = lang_of(&headers);
+    let form = parse_form(&bytes);
+    if let Err(r) = checked_form(&app, lang, &c, &form) {
+        return r;
+    }
+    match app.accept_assessment(&c, id.clone(), seq_of(&form)).await {
+        Ok(_) => Redirect::to(&format!("/cases/{}?ok=assessed", encode(&id))).into_response(),
+        Err(e) => refused_outright(&app, &c, lang, id, e, &form).await,
+    }
+}
+
+/// "Decide otherwise": the DPO records a risk of their own with its rationale, through
+/// the workflow's decision event; the application layer refuses a departure from the
+/// recommendation without a rationale (nothing written).
+async fn decide_otherwise(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    let lang = lang_of(&headers);
+    let form = parse_form(&bytes);
+    if let Err(r) = checked_form(&app, lang, &c, &form) {
+        return r;
+    }
+    if !c.user.role.is_dpo() {
+        let e = WebError::forbidden("record the risk decision");
+        return refused_outright(&app, &c, lang, id, e, &form).await;
+    }
+    let current = match app.case(&c, id.clone()).await {
+        Ok(l) => l,
+        Err(e) => return error_page(&app, lang, &c, e),
+    };
+    let Some(rules) = app.workflows.rules(&current.workflow.id) else {
+        let e = WebError::bad(format!(
+            "workflow '{}' names no assessment rules",
+            current.workflow.id
+        ));
+        return refused(&app, &c, lang, id, current, e, &form).await;
+    };
+    let risk = field(&form, "risk").map(str::trim).unwrap_or("");
+    if risk.is_empty() {
+        let e = WebError::bad(word(lang, "as_choose_risk"));
+        return refused(&app, &c, lang, id, current, e, &form).await;
+    }
+    let mut facts = vec![(rules.records.risk.clone(), json!(risk))];
+    // An empty rationale is no rationale: the application layer says when one is due.
+    if let Some(why) = field(&form, "rationale")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        facts.push((rules.records.rationale.clone(), json!(why)));
+    }
+    let change = Change {
+        facts,
+        note: None,
+        at: None,
+        expected_seq: seq_of(&form),
+    };
+    let event = Some(rules.records.event.clone());
+    match app.change(&c, id.clone(), event, change).await {
+        Ok(_) => Redirect::to(&format!("/cases/{}?ok=assessed", encode(&id))).into_response(),
+        Err(e) => refused(&app, &c, lang, id, current, e, &form).await,
+    }
+}
+
+/// A refused assessment form before the case was read: the case page with the reason
+/// (or the error page when the case is not the caller's).
+async fn refused_outright(
+    app: &Arc<App>,
+    c: &Caller,
+    lang: Lang,
+    id: String,
+    e: WebError,
+    form: &[(String, String)],
+) -> Response {
+    match app.case(c, id.clone()).await {
+        Ok(l) => refused(app, c, lang, id, l, e, form).await,
+        Err(not_found) => error_page(app, lang, c, not_found),
+    }
 }
 
 /// The new-case form: what was typed (on refusal), else the organisation's workflow.
