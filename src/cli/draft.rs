@@ -9,7 +9,7 @@ use std::path::PathBuf;
 pub struct DraftArgs {
     id: String,
     document: String,
-    /// fr or en (default: the organisation's language, else the workflow's).
+    /// fr, en or nl (default: the organisation's language, else the workflow's).
     #[arg(long)]
     lang: Option<String>,
     /// md, html or txt.

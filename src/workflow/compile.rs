@@ -138,11 +138,45 @@ impl Compiler<'_> {
             Some(l) => Lang::parse(&l.value).unwrap_or_else(|| {
                 self.err(
                     &l.referenced,
-                    format!("unknown language '{}': use fr or en", l.value),
+                    format!("unknown language '{}': use {}", l.value, Lang::choices()),
                 );
                 Lang::Fr
             }),
         };
+        let mut languages = Vec::new();
+        match &raw.languages {
+            None => languages.extend(Lang::ALL),
+            Some(list) => {
+                for l in list {
+                    match Lang::parse(&l.value) {
+                        Some(code) if languages.contains(&code) => self.err(
+                            &l.referenced,
+                            format!("languages: '{}' is listed twice", l.value),
+                        ),
+                        Some(code) => languages.push(code),
+                        None => self.err(
+                            &l.referenced,
+                            format!(
+                                "languages: unknown language '{}': use {}",
+                                l.value,
+                                Lang::choices()
+                            ),
+                        ),
+                    }
+                }
+                if let Some(first) = list.first()
+                    && !languages.contains(&lang)
+                {
+                    self.err(
+                        &first.referenced,
+                        format!(
+                            "languages: the workflow's own language '{}' must be listed",
+                            lang.code()
+                        ),
+                    );
+                }
+            }
+        }
 
         // Tracks and their states.
         let mut tracks = IndexMap::new();
@@ -220,6 +254,7 @@ impl Compiler<'_> {
             title: raw.title.clone(),
             timezone,
             lang,
+            languages,
             meta: raw.meta.clone(),
             tracks,
             facts,
@@ -239,7 +274,7 @@ impl Compiler<'_> {
             if Lang::parse(lang).is_none() {
                 self.err(
                     &l.referenced,
-                    format!("labels: unknown language '{lang}': use fr or en"),
+                    format!("labels: unknown language '{lang}': use {}", Lang::choices()),
                 );
             }
         }

@@ -15,6 +15,9 @@ pub struct RawWorkflow {
     pub timezone: S,
     #[serde(default)]
     pub lang: Option<S>,
+    /// The languages its documents are drafted in (default: every language vigie offers).
+    #[serde(default)]
+    pub languages: Option<Vec<S>>,
     #[serde(default)]
     pub meta: IndexMap<String, String>,
     pub tracks: IndexMap<String, Spanned<RawTrack>>,
