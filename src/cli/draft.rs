@@ -45,6 +45,15 @@ pub(super) fn run(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
         Some(path) => write_atomic(path, &d.text)?,
         None => say_raw!("{}", d.text),
     }
+    if let Some(asked) = args.lang.as_deref().and_then(crate::time::Lang::parse)
+        && asked != lang
+    {
+        eprintln!(
+            "note: this case's workflow does not draft in {}: written in {}",
+            asked.code(),
+            lang.code()
+        );
+    }
     if !d.missing.is_empty() {
         eprintln!(
             "note: {} fact(s) missing, shown as placeholders: {}",
