@@ -145,7 +145,14 @@ impl Compiler<'_> {
         };
         let mut languages = Vec::new();
         match &raw.languages {
-            None => languages.extend(Lang::ALL),
+            // Workflows written before Dutch keep passing `workflow check` without nl
+            // templates: Dutch drafts are opted into by listing nl.
+            None => {
+                languages.extend([Lang::Fr, Lang::En]);
+                if !languages.contains(&lang) {
+                    languages.push(lang);
+                }
+            }
             Some(list) => {
                 for l in list {
                     match Lang::parse(&l.value) {

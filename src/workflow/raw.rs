@@ -15,7 +15,7 @@ pub struct RawWorkflow {
     pub timezone: S,
     #[serde(default)]
     pub lang: Option<S>,
-    /// The languages its documents are drafted in (default: every language vigie offers).
+    /// The languages its documents are drafted in (default: fr, en and its own `lang`).
     #[serde(default)]
     pub languages: Option<Vec<S>>,
     #[serde(default)]
