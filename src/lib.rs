@@ -3,6 +3,8 @@
 //! Layout, from the inside out:
 //! - [`time`]: instants typed by a DPO, workflow durations (hours absolute, days and
 //!   months calendar), dates written out in French and English.
+//! - [`counting`]: how a clock counts its period (conservative, or Regulation 1182/71
+//!   with the public holidays of France and Belgium, computed for any year).
 //! - [`workflow`]: the law as data. YAML → validated, immutable [`workflow::Workflow`]
 //!   (`compile`), conditions in three-valued logic, facts and their types, Mermaid graphs.
 //! - [`case`]: the functional core. `decide(workflow, case, command, now)` gives events
@@ -40,6 +42,7 @@ pub mod app;
 pub mod case;
 pub mod cli;
 pub mod config;
+pub mod counting;
 pub mod mail;
 pub mod notify;
 pub mod org;

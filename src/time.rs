@@ -243,6 +243,10 @@ impl Period {
             "mo" | "month" | "months" => {
                 Period::Months(u32::try_from(n).map_err(|_| PeriodError(s.to_string()))?)
             }
+            // A year is twelve months in both readings (same date, 29 February clamped).
+            "y" | "year" | "years" => Period::Months(
+                u32::try_from(n.saturating_mul(12)).map_err(|_| PeriodError(s.to_string()))?,
+            ),
             _ => return Err(PeriodError(s.to_string())),
         })
     }
@@ -325,7 +329,7 @@ fn calendar(
 
 /// A local time to an instant: the earlier one when it exists twice, and when it does
 /// not exist, the same wall time read with the offset in force before the gap.
-fn resolve_local(zone: Tz, naive: NaiveDateTime) -> DateTime<Utc> {
+pub(crate) fn resolve_local(zone: Tz, naive: NaiveDateTime) -> DateTime<Utc> {
     match zone.from_local_datetime(&naive) {
         LocalResult::Single(dt) => dt.with_timezone(&Utc),
         LocalResult::Ambiguous(a, _) => a.with_timezone(&Utc),
@@ -737,6 +741,7 @@ mod tests {
         assert_eq!(Period::parse("1 month"), Ok(Period::Months(1)));
         assert_eq!(Period::parse("30 days"), Ok(Period::Days(30)));
         assert_eq!(Period::parse("2w"), Ok(Period::Weeks(2)));
+        assert_eq!(Period::parse("1 year"), Ok(Period::Months(12)));
         assert!(Period::parse("72").is_err());
         assert!(Period::parse("0h").is_err());
         assert!(Period::parse("h").is_err());

@@ -253,9 +253,11 @@ fn the_shipped_workflows_are_valid() {
         "check",
         "workflows/fr.yaml",
         "workflows/be.yaml",
+        "workflows/dora.yaml",
     ]);
     assert!(out.contains("workflows/fr.yaml: ok"), "{out}");
     assert!(out.contains("workflows/be.yaml: ok"), "{out}");
+    assert!(out.contains("workflows/dora.yaml: ok"), "{out}");
 }
 
 #[test]
@@ -275,8 +277,8 @@ fn the_graph_of_a_workflow_is_a_mermaid_state_diagram() {
         "{out}"
     );
     assert!(out.contains("detected --> contained: contain"), "{out}");
-    // One diagram per track.
-    assert_eq!(out.matches("stateDiagram-v2").count(), 6, "{out}");
+    // One diagram per track (the seventh: DORA, issue 12).
+    assert_eq!(out.matches("stateDiagram-v2").count(), 7, "{out}");
 }
 
 #[test]
@@ -422,4 +424,82 @@ fn a_document_needs_a_template_in_every_language() {
     std::fs::write(templates.join("notice.en.md.hbs"), "# Notice\n").unwrap();
     let out = v.ok(&["--config", &config, "workflow", "check", &file]);
     assert!(out.contains("ok"), "{out}");
+}
+
+/// Issue 12: `country`, `counting`, `last_event` and `or_earlier` are validated like
+/// every other field, each mistake at its own line and column.
+#[test]
+fn counting_country_and_clock_starts_are_checked_where_they_are_written() {
+    let v = Vigie::new();
+    let text = std::fs::read_to_string(common::repo("tests/fixtures/workflows/valid.yaml"))
+        .expect("valid.yaml");
+    let check = |name: &str, text: String| {
+        let path = v.dir().join(name);
+        std::fs::write(&path, text).unwrap();
+        let file = path.display().to_string();
+        let out = v.run(&["workflow", "check", &file]);
+        (file, out)
+    };
+    let line_of = |text: &str, needle: &str| {
+        text.lines().position(|l| l.contains(needle)).unwrap() as u32 + 1
+    };
+
+    // A good variant first: every new field in use.
+    let good = text
+        .replace("lang: en\n", "lang: en\ncountry: FR\n")
+        .replace(
+            "    within: 72h\n",
+            "    within: 72h\n    counting: eu_1182_71\n    or_earlier:\n      - { starts: { last_event: notify_authority }, within: 3d }\n",
+        );
+    let (file, out) = check("good.yaml", good);
+    assert_eq!(out.code, 0, "{file}: {}", out.stderr);
+
+    let bad = text
+        .replace("lang: en\n", "lang: en\ncountry: France\n")
+        .replace(
+            "    within: 72h\n",
+            "    within: 72h\n    counting: eu_1182\n",
+        );
+    let (file, out) = check("bad.yaml", bad.clone());
+    assert_eq!(out.code, 2, "{out:?}");
+    let country = format!(
+        "{file}:{}:10: unknown country 'France'",
+        line_of(&bad, "country:")
+    );
+    let counting = format!(
+        "{file}:{}:15: clock 'art33': unknown counting 'eu_1182'",
+        line_of(&bad, "counting:")
+    );
+    assert!(out.stderr.contains(&country), "{country}\n{}", out.stderr);
+    assert!(out.stderr.contains(&counting), "{counting}\n{}", out.stderr);
+
+    // eu_1182_71 needs a country whose holidays vigie knows.
+    let no_country = text.replace(
+        "    within: 72h\n",
+        "    within: 72h\n    counting: eu_1182_71\n",
+    );
+    let (file, out) = check("no_country.yaml", no_country.clone());
+    let at = format!(
+        "{file}:{}:15: clock 'art33': counting eu_1182_71 needs the workflow's 'country'",
+        line_of(&no_country, "counting:")
+    );
+    assert!(out.stderr.contains(&at), "{at}\n{}", out.stderr);
+
+    // A last_event that does not exist is named, with a suggestion.
+    let bad_start = text.replace(
+        "    starts: { fact: aware_at }\n",
+        "    starts: { last_event: notify_authorty }\n",
+    );
+    let (file, out) = check("bad_start.yaml", bad_start.clone());
+    let line = line_of(&bad_start, "last_event:");
+    assert!(
+        out.stderr.contains(&format!("{file}:{line}:")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("unknown event 'notify_authorty'"),
+        "{}",
+        out.stderr
+    );
 }

@@ -61,16 +61,32 @@ pub fn applies(clock: &ClockDef, case: &Case) -> bool {
 
 /// When the clock started, if it has.
 pub fn started_at(clock: &ClockDef, case: &Case) -> Option<DateTime<Utc>> {
-    match &clock.starts {
+    start_of(&clock.starts, case)
+}
+
+fn start_of(start: &Start, case: &Case) -> Option<DateTime<Utc>> {
+    match start {
         Start::Fact(f) => case.facts.get(f).and_then(|v| v.as_datetime()),
         Start::Event(e) => case.happened.get(e).and_then(|t| t.first().copied()),
+        // Effective times may be given out of order (`--at`): the latest, not the last recorded.
+        Start::LastEvent(e) => case.happened.get(e).and_then(|t| t.iter().max().copied()),
     }
 }
 
-/// The due time the current facts give (None: not started, or no statutory deadline).
+/// The due time the current facts give (None: not started, or no statutory deadline):
+/// `within` from the start, or earlier when an `or_earlier` deadline whose start is
+/// known comes first. Each period is counted as the clock says (`counting`).
 pub fn due_at(wf: &Workflow, clock: &ClockDef, case: &Case) -> Option<DateTime<Utc>> {
+    let count = |p, start| crate::counting::due(p, start, wf.timezone, clock.counting, wf.country);
     let start = started_at(clock, case)?;
-    clock.within.map(|p| p.add_to(start, wf.timezone))
+    let main = count(clock.within?, start);
+    Some(
+        clock
+            .or_earlier
+            .iter()
+            .filter_map(|(s, p)| start_of(s, case).map(|t| count(*p, t)))
+            .fold(main, DateTime::min),
+    )
 }
 
 /// Every clock of the workflow, as of `now`.

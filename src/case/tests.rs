@@ -529,3 +529,407 @@ fn an_event_cannot_meet_a_clock_before_it_started() {
         .unwrap();
     assert!(!log.case.as_ref().unwrap().met["art33"].late);
 }
+
+// --- issue 12: DORA clocks, APD part 2, counting ---
+
+fn be() -> Workflow {
+    compile("be.yaml", include_str!("../../workflows/be.yaml")).expect("be compiles")
+}
+
+fn dora() -> Workflow {
+    compile("dora.yaml", include_str!("../../workflows/dora.yaml")).expect("dora compiles")
+}
+
+/// The due time of `clock` as of `now`, in the workflow's zone.
+fn due_of(log: &Log, clock: &str, now: &str) -> String {
+    let c = log.clock(clock, now);
+    rfc3339_in(c.due_at.expect("a due time"), log.wf.timezone)
+}
+
+#[test]
+fn dora_initial_is_due_at_the_earlier_of_4h_after_classification_and_24h_after_awareness() {
+    let wf = dora();
+    let mut log = Log::open(&wf, "2026-10-23T08:00", &[]);
+    // Not classified yet: the 24 hours after awareness.
+    assert_eq!(
+        due_of(&log, "dora_initial", "2026-10-23T09:00"),
+        "2026-10-24T08:00:00+02:00"
+    );
+    // Classified at 10:00: 4 hours later comes first.
+    log.set(
+        "2026-10-23T10:00",
+        &[("classified_major_at", json!("2026-10-23T10:00"))],
+    )
+    .unwrap();
+    assert_eq!(
+        due_of(&log, "dora_initial", "2026-10-23T11:00"),
+        "2026-10-23T14:00:00+02:00"
+    );
+    // Classified late, at 06:00 the next day: the 24 hours still cap it.
+    log.set(
+        "2026-10-24T06:00",
+        &[("classified_major_at", json!("2026-10-24T06:00"))],
+    )
+    .unwrap();
+    assert_eq!(
+        due_of(&log, "dora_initial", "2026-10-24T06:30"),
+        "2026-10-24T08:00:00+02:00"
+    );
+    // Classified as not major: no DORA deadline at all.
+    log.set("2026-10-24T07:00", &[("dora_major", json!(false))])
+        .unwrap();
+    assert_eq!(
+        log.clock("dora_initial", "2026-10-24T07:00").status,
+        ClockStatus::NotApplicable
+    );
+}
+
+#[test]
+fn dora_hour_deadlines_are_absolute_across_dst_both_ways() {
+    let wf = dora();
+    // Fall back (25 October 2026): 24 real hours, 4 real hours.
+    let mut log = Log::open(&wf, "2026-10-24T12:00", &[]);
+    assert_eq!(
+        due_of(&log, "dora_initial", "2026-10-24T13:00"),
+        "2026-10-25T11:00:00+01:00"
+    );
+    log.set(
+        "2026-10-25T03:00",
+        &[("classified_major_at", json!("2026-10-25T01:30:00+02:00"))],
+    )
+    .unwrap();
+    assert_eq!(
+        due_of(&log, "dora_initial", "2026-10-25T03:00"),
+        "2026-10-25T04:30:00+01:00"
+    );
+    log.advance(
+        "dora_initial_notification",
+        "2026-10-25T04:00",
+        &[("dora_description", json!("x"))],
+    )
+    .unwrap();
+    assert_eq!(
+        due_of(&log, "dora_intermediate", "2026-10-25T05:00"),
+        "2026-10-28T04:00:00+01:00"
+    );
+    // Spring forward (29 March 2026).
+    let mut log = Log::open(&wf, "2026-03-28T12:00", &[]);
+    log.set(
+        "2026-03-28T20:00",
+        &[("classified_major_at", json!("2026-03-28T20:00"))],
+    )
+    .unwrap();
+    assert_eq!(
+        due_of(&log, "dora_initial", "2026-03-28T13:00"),
+        "2026-03-29T00:00:00+01:00"
+    );
+    log.advance(
+        "dora_initial_notification",
+        "2026-03-28T23:00",
+        &[("dora_description", json!("x"))],
+    )
+    .unwrap();
+    assert_eq!(
+        due_of(&log, "dora_intermediate", "2026-03-29T00:00"),
+        "2026-04-01T00:00:00+02:00"
+    );
+}
+
+/// Issue 12: a clock may start at the latest time an event happened. The DORA final
+/// report is due one month after the LATEST intermediate report.
+#[test]
+fn a_second_intermediate_report_moves_the_dora_final_deadline() {
+    let wf = dora();
+    let mut log = Log::open(
+        &wf,
+        "2026-01-29T08:00",
+        &[("classified_major_at", json!("2026-01-29T08:00"))],
+    );
+    log.advance(
+        "dora_initial_notification",
+        "2026-01-29T11:00",
+        &[("dora_description", json!("x"))],
+    )
+    .unwrap();
+    assert_eq!(log.clock("dora_final", "2026-01-29T12:00").due_at, None);
+    log.advance("dora_intermediate_report", "2026-01-31T15:30", &[])
+        .unwrap();
+    // A month from 31 January: the last day of February, same local time.
+    assert_eq!(
+        due_of(&log, "dora_final", "2026-02-01T00:00"),
+        "2026-02-28T15:30:00+01:00"
+    );
+    assert_eq!(
+        log.clock("dora_intermediate", "2026-02-01T00:00").status,
+        ClockStatus::Met
+    );
+    // Regular activities recovered: an updated intermediate report; the final report
+    // moves with it (across the spring change: same local time, new offset).
+    log.advance("dora_intermediate_report", "2026-03-02T09:00", &[])
+        .unwrap();
+    assert_eq!(
+        due_of(&log, "dora_final", "2026-03-03T00:00"),
+        "2026-04-02T09:00:00+02:00"
+    );
+    // The latest effective time counts, not the last one recorded.
+    log.advance("dora_intermediate_report", "2026-02-20T09:00", &[])
+        .unwrap();
+    assert_eq!(
+        due_of(&log, "dora_final", "2026-03-03T00:00"),
+        "2026-04-02T09:00:00+02:00"
+    );
+    // Late: the reasons are required, then the lateness is frozen.
+    let e = log
+        .advance(
+            "dora_final_report",
+            "2026-04-03T09:00",
+            &[("root_cause", json!("x"))],
+        )
+        .unwrap_err();
+    assert!(matches!(e, Rejected::LateWithoutReasons { .. }), "{e}");
+    log.advance(
+        "dora_final_report",
+        "2026-04-03T09:00",
+        &[
+            ("root_cause", json!("x")),
+            ("dora_delay_reasons", json!("y")),
+        ],
+    )
+    .unwrap();
+    let c = log.clock("dora_final", "2026-05-01T00:00");
+    assert_eq!(c.status, ClockStatus::Late);
+    assert_eq!(
+        rfc3339_in(c.due_at.unwrap(), Paris),
+        "2026-04-02T09:00:00+02:00"
+    );
+    // Fall back: a month from 10 October 2026 at 09:00 (+02:00) is 10 November at 09:00
+    // (+01:00).
+    let mut log = Log::open(
+        &wf,
+        "2026-10-08T08:00",
+        &[("classified_major_at", json!("2026-10-08T08:00"))],
+    );
+    log.advance(
+        "dora_initial_notification",
+        "2026-10-08T12:00",
+        &[("dora_description", json!("x"))],
+    )
+    .unwrap();
+    log.advance("dora_intermediate_report", "2026-10-10T09:00", &[])
+        .unwrap();
+    assert_eq!(
+        due_of(&log, "dora_final", "2026-10-11T00:00"),
+        "2026-11-10T09:00:00+01:00"
+    );
+}
+
+#[test]
+fn apd_part2_is_due_21_calendar_days_after_part_1() {
+    let wf = be();
+    let part1 = |aware: &str, at: &str| {
+        let mut log = Log::open(&wf, aware, &[("risk", json!("risk"))]);
+        log.advance("notify_authority", at, &notify_facts())
+            .unwrap();
+        due_of(&log, "apd_part2", at)
+    };
+    // Same local time 21 days later, across both DST changes and a month end.
+    assert_eq!(
+        part1("2026-10-19T09:00", "2026-10-20T10:00"),
+        "2026-11-10T10:00:00+01:00"
+    );
+    assert_eq!(
+        part1("2026-03-19T09:00", "2026-03-20T10:00"),
+        "2026-04-10T10:00:00+02:00"
+    );
+    assert_eq!(
+        part1("2026-01-30T09:00", "2026-01-31T10:00"),
+        "2026-02-21T10:00:00+01:00"
+    );
+    // Part 2 meets it, under the DBN reference.
+    let mut log = Log::open(&wf, "2026-10-19T09:00", &[("risk", json!("risk"))]);
+    log.advance("notify_authority", "2026-10-20T10:00", &notify_facts())
+        .unwrap();
+    let e = log
+        .advance("notify_authority_part2", "2026-11-02T10:00", &[])
+        .unwrap_err();
+    assert!(e.to_string().contains("authority_ref"), "{e}");
+    log.advance(
+        "notify_authority_part2",
+        "2026-11-02T10:00",
+        &[("authority_ref", json!("DBN-2026-0042"))],
+    )
+    .unwrap();
+    assert_eq!(
+        log.clock("apd_part2", "2026-11-03T00:00").status,
+        ClockStatus::Met
+    );
+}
+
+#[test]
+fn apd_part2_counted_under_1182_71_when_the_workflow_opts_in() {
+    let text = include_str!("../../workflows/be.yaml").replace(
+        "    met_by: notify_authority_part2\n",
+        "    met_by: notify_authority_part2\n    counting: eu_1182_71\n",
+    );
+    let wf = compile("be.yaml", &text).expect("be with eu_1182_71 compiles");
+    let part1 = |at: &str| {
+        let mut log = Log::open(&wf, "2026-10-19T09:00", &[("risk", json!("risk"))]);
+        log.advance("notify_authority", at, &notify_facts())
+            .unwrap();
+        let c = log.clock("apd_part2", at);
+        c.due_at
+            .unwrap()
+            .with_timezone(&wf.timezone)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+    };
+    // Tuesday 20 October + 21 days: the end of Tuesday 10 November (fall back between).
+    assert_eq!(part1("2026-10-20T10:00"), "2026-11-10T23:59:59.999+01:00");
+    // Wednesday 21 October + 21 days = 11 November, a public holiday: Thursday 12.
+    assert_eq!(part1("2026-10-21T10:00"), "2026-11-12T23:59:59.999+01:00");
+    // The 72 hours of art. 33 never move.
+    let mut log = Log::open(&wf, "2026-07-18T09:00", &[("risk", json!("risk"))]);
+    log.set("2026-07-18T09:00", &[("nature", json!("confidentiality"))])
+        .unwrap();
+    assert_eq!(
+        due_of(&log, "art33", "2026-07-18T10:00"),
+        "2026-07-21T09:00:00+02:00"
+    );
+}
+
+/// Issue 12: a GDPR breach that is also a DORA major incident keeps both sets of
+/// clocks on one case; a GDPR case without the DORA profile shows none.
+#[test]
+fn a_gdpr_case_carries_the_dora_clocks_when_its_profile_is_on() {
+    for wf in [fr(), be()] {
+        let mut log = Log::open(&wf, "2026-10-23T08:00", &[("risk", json!("high"))]);
+        for id in ["dora_initial", "dora_intermediate", "dora_final"] {
+            assert_eq!(
+                log.clock(id, "2026-10-23T09:00").status,
+                ClockStatus::NotApplicable,
+                "{} {id}",
+                wf.id
+            );
+        }
+        let e = log
+            .advance(
+                "dora_initial_notification",
+                "2026-10-23T09:00",
+                &[
+                    ("classified_major_at", json!("2026-10-23T09:00")),
+                    ("dora_description", json!("x")),
+                ],
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("dora_entity"), "{e}");
+        log.set(
+            "2026-10-23T09:00",
+            &[
+                ("dora_entity", json!(true)),
+                ("classified_major_at", json!("2026-10-23T09:00")),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            due_of(&log, "art33", "2026-10-23T10:00"),
+            "2026-10-26T07:00:00+01:00"
+        );
+        assert_eq!(
+            due_of(&log, "dora_initial", "2026-10-23T10:00"),
+            "2026-10-23T13:00:00+02:00"
+        );
+        log.advance(
+            "dora_initial_notification",
+            "2026-10-23T12:00",
+            &[("dora_description", json!("x"))],
+        )
+        .unwrap();
+        assert_eq!(
+            due_of(&log, "dora_intermediate", "2026-10-23T13:00"),
+            "2026-10-26T11:00:00+01:00"
+        );
+        assert_eq!(
+            log.clock("art33", "2026-10-23T13:00").status,
+            ClockStatus::Pending
+        );
+    }
+}
+
+/// The DORA block of fr.yaml and be.yaml is dora.yaml's, but for the profile switch
+/// (`dora_entity` in each `applies` and in the initial notification's `when`): the
+/// three copies must not drift.
+#[test]
+fn the_dora_blocks_of_fr_and_be_match_the_dora_workflow() {
+    let d = dora();
+    for wf in [fr(), be()] {
+        for (id, f) in &d.facts {
+            let g = wf
+                .facts
+                .get(id)
+                .unwrap_or_else(|| panic!("{}: no fact {id}", wf.id));
+            assert_eq!(
+                (g.kind, &g.choices),
+                (f.kind, &f.choices),
+                "{} fact {id}",
+                wf.id
+            );
+        }
+        for (id, e) in d.events.iter().filter(|(id, _)| id.starts_with("dora_")) {
+            let g = &wf.events[id];
+            assert_eq!(
+                (&g.track, &g.from, &g.to, &g.requires),
+                (&e.track, &e.from, &e.to, &e.requires),
+                "{} event {id}",
+                wf.id
+            );
+        }
+        for (id, c) in &d.clocks {
+            let g = &wf.clocks[id];
+            assert_eq!(
+                (
+                    &g.title,
+                    &g.basis,
+                    &g.starts,
+                    &g.within,
+                    &g.or_earlier,
+                    g.counting
+                ),
+                (
+                    &c.title,
+                    &c.basis,
+                    &c.starts,
+                    &c.within,
+                    &c.or_earlier,
+                    c.counting
+                ),
+                "{} clock {id}",
+                wf.id
+            );
+            assert_eq!(
+                (
+                    &g.met_by,
+                    &g.late_requires,
+                    &g.remind_before,
+                    &g.overdue_every
+                ),
+                (
+                    &c.met_by,
+                    &c.late_requires,
+                    &c.remind_before,
+                    &c.overdue_every
+                ),
+                "{} clock {id}",
+                wf.id
+            );
+        }
+        for (id, doc) in &d.documents {
+            let g = &wf.documents[id];
+            assert_eq!(
+                (&g.template, &g.needs),
+                (&doc.template, &doc.needs),
+                "{} {id}",
+                wf.id
+            );
+        }
+        assert_eq!(wf.tracks["dora"].states, d.tracks["dora"].states);
+    }
+}

@@ -402,3 +402,82 @@ fn a_reminder_every_recipient_refuses_is_dead_until_the_owners_change() {
     assert_eq!(row.next_attempt_at, ts(later));
     assert!(done(&mut f.store, c.id).unwrap().is_empty());
 }
+
+/// Issue 12: the DORA final report is due one month after the LATEST intermediate
+/// report. A second intermediate report moves it, and the reminder timers follow in
+/// the same transaction.
+#[test]
+fn a_second_intermediate_report_moves_the_final_reports_reminders() {
+    let mut f = fixture();
+    let open = Command::Open {
+        title: "ict".into(),
+        facts: facts(&[
+            ("aware_at", json!("2026-01-28T08:00")),
+            ("classified_major_at", json!("2026-01-28T08:00")),
+        ]),
+        at: t("2026-01-28T08:30"),
+    };
+    f.store
+        .open_case(
+            DEFAULT_ORG,
+            &f.workflows,
+            "dora",
+            Some("d1"),
+            &open,
+            "t",
+            t("2026-01-28T08:30"),
+        )
+        .unwrap();
+    let advance = |f: &mut Fixture, event: &str, at: &str, set: &[(&str, serde_json::Value)]| {
+        let cmd = Command::Advance {
+            event: event.into(),
+            facts: facts(set),
+            note: None,
+            at: t(at),
+        };
+        f.store
+            .execute(DEFAULT_ORG, "d1", &cmd, "t", t(at))
+            .unwrap();
+    };
+    advance(
+        &mut f,
+        "dora_initial_notification",
+        "2026-01-28T11:00",
+        &[("dora_description", json!("x"))],
+    );
+    let final_timer = |f: &mut Fixture, offset: &str| {
+        f.timers("d1")
+            .into_iter()
+            .find(|(k, _, _)| k == &format!("dora_final/{offset}"))
+            .map(|(_, state, due)| (state, due))
+    };
+    assert_eq!(final_timer(&mut f, "overdue-0"), None, "not started yet");
+    advance(&mut f, "dora_intermediate_report", "2026-01-30T10:00", &[]);
+    assert_eq!(
+        final_timer(&mut f, "overdue-0"),
+        Some(("pending".into(), "2026-02-28T09:00:00.000000Z".into()))
+    );
+    assert_eq!(
+        final_timer(&mut f, "before-7d"),
+        Some(("pending".into(), "2026-02-21T09:00:00.000000Z".into()))
+    );
+    advance(&mut f, "dora_intermediate_report", "2026-02-10T10:00", &[]);
+    assert_eq!(
+        final_timer(&mut f, "overdue-0"),
+        Some(("pending".into(), "2026-03-10T09:00:00.000000Z".into()))
+    );
+    assert_eq!(
+        final_timer(&mut f, "before-7d"),
+        Some(("pending".into(), "2026-03-03T09:00:00.000000Z".into()))
+    );
+    advance(
+        &mut f,
+        "dora_final_report",
+        "2026-02-20T10:00",
+        &[("root_cause", json!("x"))],
+    );
+    assert_eq!(
+        final_timer(&mut f, "overdue-0").map(|(s, _)| s),
+        Some("cancelled".into())
+    );
+}

@@ -68,6 +68,38 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../templates/complaint.en.md.hbs"),
     ),
     (
+        "apd_notification_part2.fr.md.hbs",
+        include_str!("../../templates/apd_notification_part2.fr.md.hbs"),
+    ),
+    (
+        "apd_notification_part2.en.md.hbs",
+        include_str!("../../templates/apd_notification_part2.en.md.hbs"),
+    ),
+    (
+        "dora_initial.fr.md.hbs",
+        include_str!("../../templates/dora_initial.fr.md.hbs"),
+    ),
+    (
+        "dora_initial.en.md.hbs",
+        include_str!("../../templates/dora_initial.en.md.hbs"),
+    ),
+    (
+        "dora_intermediate.fr.md.hbs",
+        include_str!("../../templates/dora_intermediate.fr.md.hbs"),
+    ),
+    (
+        "dora_intermediate.en.md.hbs",
+        include_str!("../../templates/dora_intermediate.en.md.hbs"),
+    ),
+    (
+        "dora_final.fr.md.hbs",
+        include_str!("../../templates/dora_final.fr.md.hbs"),
+    ),
+    (
+        "dora_final.en.md.hbs",
+        include_str!("../../templates/dora_final.en.md.hbs"),
+    ),
+    (
         "reminder.fr.md.hbs",
         include_str!("../../templates/reminder.fr.md.hbs"),
     ),
@@ -111,6 +143,22 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     (
         "reminder_subject.nl.hbs",
         include_str!("../../templates/reminder_subject.nl.hbs"),
+    ),
+    (
+        "apd_notification_part2.nl.md.hbs",
+        include_str!("../../templates/apd_notification_part2.nl.md.hbs"),
+    ),
+    (
+        "dora_initial.nl.md.hbs",
+        include_str!("../../templates/dora_initial.nl.md.hbs"),
+    ),
+    (
+        "dora_intermediate.nl.md.hbs",
+        include_str!("../../templates/dora_intermediate.nl.md.hbs"),
+    ),
+    (
+        "dora_final.nl.md.hbs",
+        include_str!("../../templates/dora_final.nl.md.hbs"),
     ),
 ];
 

@@ -1,10 +1,11 @@
 //! From YAML text to a validated [`Workflow`]: every mistake found, each with
 //! `file:line:column`, all reported at once.
 
-use super::raw::{OneOrMany, RawCondition, RawWorkflow, S};
+use super::raw::{OneOrMany, RawCondition, RawStart, RawWorkflow, S};
 use super::{
     ClockDef, Condition, DocumentDef, EventDef, FactDef, FactTest, FactType, Start, Track, Workflow,
 };
+use crate::counting::{Counting, Country};
 use crate::time::{Lang, Period};
 use chrono_tz::Tz;
 use indexmap::IndexMap;
@@ -185,6 +186,20 @@ impl Compiler<'_> {
             }
         }
 
+        let country = raw.country.as_ref().and_then(|c| {
+            let known = Country::parse(&c.value);
+            if known.is_none() {
+                self.err(
+                    &c.referenced,
+                    format!(
+                        "unknown country {}: give the ISO 3166 code of one whose public holidays vigie knows (FR, BE)",
+                        crate::util::quote(&c.value)
+                    ),
+                );
+            }
+            known
+        });
+
         // Tracks and their states.
         let mut tracks = IndexMap::new();
         for (name, t) in &raw.tracks {
@@ -262,6 +277,7 @@ impl Compiler<'_> {
             timezone,
             lang,
             languages,
+            country,
             meta: raw.meta.clone(),
             tracks,
             facts,
@@ -404,38 +420,50 @@ impl Compiler<'_> {
         // Clocks.
         for (name, c) in &raw.clocks {
             let ck = &c.value;
-            let starts = match (&ck.starts.value.fact, &ck.starts.value.event) {
-                (Some(f), None) => {
-                    self.fact_ref(&wf, f);
-                    if let Some(d) = wf.facts.get(&f.value)
-                        && d.kind != FactType::DateTime
-                    {
-                        self.err(
-                            &f.referenced,
-                            format!(
-                                "clock '{name}' starts at fact '{}', which is not a datetime",
-                                f.value
-                            ),
-                        );
-                    }
-                    Start::Fact(f.value.clone())
-                }
-                (None, Some(e)) => {
-                    self.event_ref(&wf, e);
-                    Start::Event(e.value.clone())
-                }
-                _ => {
-                    self.err(
-                        &ck.starts.referenced,
-                        format!("clock '{name}': starts needs exactly one of 'fact' or 'event'"),
-                    );
-                    Start::Fact(String::new())
-                }
-            };
+            let starts = self.start(&wf, name, &ck.starts);
             let within = ck
                 .within
                 .as_ref()
                 .and_then(|w| self.period(w, &format!("clock '{name}' within")));
+            let mut or_earlier = Vec::new();
+            for alt in &ck.or_earlier {
+                let start = self.start(&wf, name, &alt.value.starts);
+                if let Some(p) = self.period(
+                    &alt.value.within,
+                    &format!("clock '{name}' or_earlier within"),
+                ) {
+                    or_earlier.push((start, p));
+                }
+            }
+            if !ck.or_earlier.is_empty() && ck.within.is_none() {
+                self.err(
+                    &ck.or_earlier[0].referenced,
+                    format!("clock '{name}': or_earlier needs the clock's own 'within'"),
+                );
+            }
+            let counting = match &ck.counting {
+                None => Counting::Conservative,
+                Some(c) => match Counting::parse(&c.value) {
+                    Some(Counting::Eu1182_71) if wf.country.is_none() => {
+                        self.err(
+                            &c.referenced,
+                            format!("clock '{name}': counting eu_1182_71 needs the workflow's 'country' (FR or BE), whose public holidays it skips"),
+                        );
+                        Counting::Eu1182_71
+                    }
+                    Some(k) => k,
+                    None => {
+                        self.err(
+                            &c.referenced,
+                            format!(
+                                "clock '{name}': unknown counting {}: use conservative or eu_1182_71",
+                                crate::util::quote(&c.value)
+                            ),
+                        );
+                        Counting::Conservative
+                    }
+                },
+            };
             let applies = ck.applies.as_ref().and_then(|a| self.condition(&wf, a));
             let met_by = match &ck.met_by.value {
                 OneOrMany::One(s) => vec![s.clone()],
@@ -476,6 +504,8 @@ impl Compiler<'_> {
                     basis: ck.basis.clone(),
                     starts,
                     within,
+                    or_earlier,
+                    counting,
                     internal: ck.internal,
                     applies,
                     met_by,
@@ -505,6 +535,44 @@ impl Compiler<'_> {
             );
         }
         wf
+    }
+
+    /// A clock's `starts`: exactly one of a fact (a datetime), an event (its first time)
+    /// or `last_event` (its latest time).
+    fn start(&mut self, wf: &Workflow, name: &str, raw: &Spanned<RawStart>) -> Start {
+        let r = &raw.value;
+        match (&r.fact, &r.event, &r.last_event) {
+            (Some(f), None, None) => {
+                self.fact_ref(wf, f);
+                if let Some(d) = wf.facts.get(&f.value)
+                    && d.kind != FactType::DateTime
+                {
+                    self.err(
+                        &f.referenced,
+                        format!(
+                            "clock '{name}' starts at fact '{}', which is not a datetime",
+                            f.value
+                        ),
+                    );
+                }
+                Start::Fact(f.value.clone())
+            }
+            (None, Some(e), None) => {
+                self.event_ref(wf, e);
+                Start::Event(e.value.clone())
+            }
+            (None, None, Some(e)) => {
+                self.event_ref(wf, e);
+                Start::LastEvent(e.value.clone())
+            }
+            _ => {
+                self.err(
+                    &raw.referenced,
+                    format!("clock '{name}': starts needs exactly one of 'fact', 'event' or 'last_event'"),
+                );
+                Start::Fact(String::new())
+            }
+        }
     }
 
     fn unknown<'k>(&mut self, s: &S, what: &str, known: impl Iterator<Item = &'k String>) {

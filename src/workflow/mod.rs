@@ -14,6 +14,7 @@ pub use condition::{Condition, FactTest, Scope};
 pub use fact::{FactError, FactValue};
 pub use set::{EMBEDDED, WorkflowSet};
 
+use crate::counting::{Counting, Country};
 use crate::time::{Lang, Period};
 use chrono_tz::Tz;
 use indexmap::IndexMap;
@@ -26,6 +27,8 @@ pub struct Workflow {
     pub lang: Lang,
     /// The languages its documents are drafted in; another is drafted in `lang`.
     pub languages: Vec<Lang>,
+    /// The country whose public holidays `counting: eu_1182_71` skips.
+    pub country: Option<Country>,
     pub meta: IndexMap<String, String>,
     pub tracks: IndexMap<String, Track>,
     pub facts: IndexMap<String, FactDef>,
@@ -78,7 +81,10 @@ pub struct EventDef {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Start {
     Fact(String),
+    /// The first time the event happened.
     Event(String),
+    /// The latest time the event happened: the clock restarts each time it happens.
+    LastEvent(String),
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +94,11 @@ pub struct ClockDef {
     pub starts: Start,
     /// None: no statutory deadline (never late).
     pub within: Option<Period>,
+    /// Further deadlines (`or_earlier`): the clock is due at the earliest of `within`
+    /// and each of these whose start is known.
+    pub or_earlier: Vec<(Start, Period)>,
+    /// How `within` and `or_earlier` periods are counted.
+    pub counting: Counting,
     /// A target the organisation set where the law says "without undue delay".
     pub internal: bool,
     pub applies: Option<Condition>,

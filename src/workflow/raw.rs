@@ -18,6 +18,9 @@ pub struct RawWorkflow {
     /// The languages its documents are drafted in (default: fr, en and its own `lang`).
     #[serde(default)]
     pub languages: Option<Vec<S>>,
+    /// ISO 3166 code whose public holidays `counting: eu_1182_71` skips.
+    #[serde(default)]
+    pub country: Option<S>,
     #[serde(default)]
     pub meta: IndexMap<String, String>,
     pub tracks: IndexMap<String, Spanned<RawTrack>>,
@@ -101,6 +104,16 @@ pub struct RawStart {
     pub fact: Option<S>,
     #[serde(default)]
     pub event: Option<S>,
+    #[serde(default)]
+    pub last_event: Option<S>,
+}
+
+/// One more deadline of a clock, in `or_earlier`: the clock is due at the earliest.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlternative {
+    pub starts: Spanned<RawStart>,
+    pub within: S,
 }
 
 #[derive(Deserialize)]
@@ -112,6 +125,10 @@ pub struct RawClock {
     pub starts: Spanned<RawStart>,
     #[serde(default)]
     pub within: Option<S>,
+    #[serde(default)]
+    pub or_earlier: Vec<Spanned<RawAlternative>>,
+    #[serde(default)]
+    pub counting: Option<S>,
     #[serde(default)]
     pub internal: bool,
     #[serde(default)]

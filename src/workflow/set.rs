@@ -10,6 +10,7 @@ use std::sync::Arc;
 pub const EMBEDDED: &[(&str, &str)] = &[
     ("fr.yaml", include_str!("../../workflows/fr.yaml")),
     ("be.yaml", include_str!("../../workflows/be.yaml")),
+    ("dora.yaml", include_str!("../../workflows/dora.yaml")),
 ];
 
 #[derive(Default, Clone)]
