@@ -3,8 +3,11 @@
 
 Generates a synthetic recipient file (invented names, no real data), then reports rows/s
 and peak memory of `vigie notify` for: dry-run rendering; e-mails written as .eml files;
-a letter spool; SMTP to a loopback server with pooling. In the same run, a Python
-baseline (Jinja2 + email.message + smtplib / files) on the same rows, for the ratio.
+a letter spool; SMTP to a loopback server with pooling, in clear, over STARTTLS and over
+TLS from the first byte (issue 14: the same sink program, on the same cores, with a
+certificate from a private CA made here with openssl and given as mail.smtp.ca_file). In
+the same run, a Python baseline (Jinja2 + email.message + smtplib / files) on the same
+rows, for the ratio.
 
 Targets on a 2-core machine: 1.6 million e-mails rendered and written in at most 40 s
 (>= 40,000/s), peak memory under 150 MB, SMTP hand-off >= 2,000 messages/s, >= 10x the
@@ -12,6 +15,7 @@ Python baseline.
 
     cargo build --release && cargo build --release --example smtp_sink
     python3 scripts/bench_notify.py [ROWS] [BASELINE_ROWS]
+    VIGIE_BENCH_ONLY=smtp python3 scripts/bench_notify.py 200000 0   # the SMTP runs only
 """
 import csv
 import os
@@ -68,12 +72,20 @@ def main():
         generate(people, ROWS)
         print(f"generated {ROWS} rows ({os.path.getsize(people) / 1e6:.0f} MB) in {time.time() - t:.1f} s")
 
+        ca, cert, key = certificates(tmp)
         port = 20000 + os.getpid() % 20000
-        sink = subprocess.Popen([SINK, str(port)], stdout=subprocess.PIPE, text=True)
-        sink.stdout.readline()
+        sinks, ports = [], {}
+        for i, (security, args) in enumerate([
+            ("none", []), ("starttls", ["--starttls", cert, key]), ("tls", ["--tls", cert, key]),
+        ]):
+            ports[security] = port + i
+            sink = subprocess.Popen([SINK, str(port + i)] + args, stdout=subprocess.PIPE, text=True)
+            sink.stdout.readline()
+            sinks.append(sink)
         cfg = os.path.join(tmp, "config.yaml")
 
-        def config(transport):
+        def config(transport, security="none"):
+            ca_file = f", ca_file: {ca}" if security != "none" else ""
             with open(cfg, "w") as f:
                 f.write(f"""organisation: {{ name: Mission locale d'exemple }}
 dpo: {{ name: Camille Martin, email: dpo@example.org, phone: "+33 1 00 00 00 00" }}
@@ -82,7 +94,7 @@ mail:
   from: vigie <vigie@example.org>
   transport: {transport}
   outbox_dir: {tmp}/outbox
-  smtp: {{ host: 127.0.0.1, port: {port}, security: none, pool_size: 8 }}
+  smtp: {{ host: 127.0.0.1, port: {ports[security]}, security: {security}, pool_size: 8{ca_file} }}
 """)
 
         env = dict(os.environ, VIGIE_CONFIG=cfg, VIGIE_DB=os.path.join(tmp, "v.db"))
@@ -96,14 +108,19 @@ mail:
                        env=env, check=True, capture_output=True)
 
         results = {}
+        smtp = ["--new-campaign", "--resend-notified", "--concurrency", "64"]
         runs = [
-            ("dry-run rendering", "file", ["--dry-run"]),
-            ("e-mails as .eml files", "file", ["--new-campaign"]),
-            ("letter spool", "file", ["--channel", "letter"]),
-            ("SMTP to loopback (pool 8)", "smtp", ["--new-campaign", "--concurrency", "64"]),
+            ("dry-run rendering", "file", "none", ["--dry-run"]),
+            ("e-mails as .eml files", "file", "none", ["--new-campaign"]),
+            ("letter spool", "file", "none", ["--channel", "letter"]),
+            ("SMTP to loopback (pool 8)", "smtp", "none", smtp),
+            ("SMTP STARTTLS (pool 8)", "smtp", "starttls", smtp),
+            ("SMTP TLS (pool 8)", "smtp", "tls", smtp),
         ]
-        for name, transport, extra in runs:
-            config(transport)
+        if os.environ.get("VIGIE_BENCH_ONLY") == "smtp":
+            runs = [r for r in runs if r[1] == "smtp"]
+        for name, transport, security, extra in runs:
+            config(transport, security)
             cmd = [VIGIE, "notify", "bench", "--recipients", people, "--json"] + extra
             secs, rss, out = measure(cmd, env)
             results[name] = (secs, rss)
@@ -111,17 +128,39 @@ mail:
             shutil.rmtree(os.path.join(tmp, "outbox"), ignore_errors=True)
             shutil.rmtree(os.path.join(tmp, "letters"), ignore_errors=True)
 
+        plain = results.get("SMTP to loopback (pool 8)")
+        for name in ["SMTP STARTTLS (pool 8)", "SMTP TLS (pool 8)"]:
+            if plain and name in results:
+                print(f"{name}: {plain[0] / results[name][0] * 100:.0f} % of the clear-text rate")
+
         # Python baseline on the first BASELINE_ROWS rows.
-        base = baseline(people, BASELINE_ROWS, tmp, port)
+        base = baseline(people, BASELINE_ROWS, tmp, port) if BASELINE_ROWS else {}
         for name, rate in base.items():
             print(f"python {name:<27} {rate:>9.0f} rows/s  (first {BASELINE_ROWS} rows)")
         for ours, theirs in [("e-mails as .eml files", "e-mails as .eml files"), ("SMTP to loopback (pool 8)", "SMTP to loopback")]:
             if ours in results and theirs in base:
                 print(f"ratio {ours}: {ROWS / results[ours][0] / base[theirs]:.1f}x the Python baseline")
-        sink.terminate()
-        sink.wait()
+        for sink in sinks:
+            sink.terminate()
+            sink.wait()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def certificates(tmp):
+    """A private CA and a certificate it signed for 127.0.0.1: (ca, cert, key) paths."""
+    p = lambda f: os.path.join(tmp, f)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    with open(p("ext.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    for args in [
+        ["req", "-x509"] + ec + ["-days", "2", "-subj", "/CN=bench CA", "-keyout", p("ca.key"), "-out", p("ca.pem")],
+        ["req"] + ec + ["-subj", "/CN=localhost", "-keyout", p("key.pem"), "-out", p("s.csr")],
+        ["x509", "-req", "-days", "2", "-set_serial", "1", "-in", p("s.csr"), "-CA", p("ca.pem"),
+         "-CAkey", p("ca.key"), "-extfile", p("ext.cnf"), "-out", p("cert.pem")],
+    ]:
+        subprocess.run(["openssl"] + args, check=True, capture_output=True)
+    return p("ca.pem"), p("cert.pem"), p("key.pem")
 
 
 def baseline(people, n, tmp, port):

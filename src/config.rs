@@ -143,6 +143,11 @@ impl Config {
                 *dir = base.join(&*dir);
             }
         }
+        if let Some(ca) = cfg.mail.smtp.as_mut().and_then(|s| s.ca_file.as_mut())
+            && ca.is_relative()
+        {
+            *ca = base.join(&*ca);
+        }
         Ok(cfg)
     }
 }

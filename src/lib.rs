@@ -21,8 +21,9 @@
 //! - [`outbox`]: reminder timers planned from the clocks (`plan`), kept in step with
 //!   each case in the same transaction (`sync`), claimed under a lease by `vigie serve`;
 //!   what became of each recipient, by keyed hash (`delivery`).
-//! - [`mail`]: the transports (SMTP through lettre, or `.eml` files), each recipient's
-//!   outcome (`send_each`), and the reminder e-mails with their `.ics` attachment.
+//! - [`mail`]: the transports (SMTP through our pool, `relay`, in clear, STARTTLS or
+//!   TLS, or `.eml` files), each recipient's outcome (`send_each`), and the reminder
+//!   e-mails with their `.ics` attachment.
 //! - [`render`]: drafts from Handlebars templates (strict), in fr and en, md/txt/html.
 //! - [`web`]: the HTTP side of `vigie serve` (axum): the JSON API, the pages, sign-in,
 //!   sessions, CSRF; every request scoped to the caller's organisation.

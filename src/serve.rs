@@ -487,6 +487,9 @@ pub fn check_config(cfg: &Config) -> Result<Mailer, ServeError> {
 
 pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
     let mailer = check_config(&opts.config)?;
+    if let Some(w) = opts.config.mail.warning() {
+        log(w);
+    }
     let mut store = blocking(|| Store::open_url(&opts.db))?;
     // Any number of dispatchers may share a database: each claims reminders under its
     // own token with a lease that expires, so nothing is freed at start (a lease left by
@@ -598,7 +601,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
     log(&format!(
         "dispatching reminders from {shown} ({}, at most {} in flight)",
         match d.mailer {
-            Mailer::Smtp(..) | Mailer::Relay(_) => "SMTP".to_string(),
+            Mailer::Smtp(_) => "SMTP".to_string(),
             Mailer::File(ref p) => format!("e-mails written to {}", p.display()),
         },
         d.in_flight

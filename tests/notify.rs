@@ -13,7 +13,7 @@
 mod common;
 
 use common::Vigie;
-use common::smtp::{Received, Sink, free_port, headers, read_sink};
+use common::smtp::{Pki, Received, Sink, free_port, headers, read_sink};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -377,8 +377,28 @@ mail:
     }
 
     fn sink(&self) -> Sink {
+        self.sink_with(&[])
+    }
+
+    /// The sink with options (`--starttls CERT KEY`, `--tls CERT KEY`, `--no-pipelining`).
+    fn sink_with(&self, options: &[&std::ffi::OsStr]) -> Sink {
         let log = self.log_path("sink");
-        Sink::start(self.port.expect("an SMTP env"), &self.sink_dir, &log)
+        Sink::start_with(
+            self.port.expect("an SMTP env"),
+            &self.sink_dir,
+            &log,
+            options,
+        )
+    }
+
+    /// Reaches the server with `security` (`starttls` or `tls`), trusting `ca_file`.
+    fn secure(&self, security: &str, ca_file: &Path) {
+        let yaml = std::fs::read_to_string(&self.config).expect("the config");
+        let yaml = yaml.replace(
+            "security: none",
+            &format!("security: {security}\n    ca_file: {}", ca_file.display()),
+        );
+        std::fs::write(&self.config, yaml).expect("write the config");
     }
 
     /// Case c1 of the French workflow, with the facts the letter prints.
@@ -2162,4 +2182,173 @@ fn a_refused_sender_stops_before_anyone_is_marked() {
     std::fs::write(&env.config, good).expect("write the config");
     let out = env.notify_ok(&csv, &[]);
     assert_eq!(counts(&out), (3, 0, 0, 0));
+}
+
+// ---------------------------------------------------------------------------------------
+// SMTP with TLS, and PIPELINING (issue 14). The transport does not touch the database,
+// so these run on SQLite only.
+
+/// Twelve people, and one the server refuses for good (line 14).
+fn tls_people(env: &Env) -> (Vec<Person>, PathBuf) {
+    let people: Vec<Person> = (0..12).map(Person::nth).collect();
+    let mut lines: Vec<Vec<u8>> = people.iter().map(Person::row).collect();
+    lines.push(row(&[
+        "RJ",
+        "Refus",
+        "Permanent",
+        "reject.me@example.org",
+        "1 rue",
+        "75001",
+        "Paris",
+    ]));
+    (people, env.write_csv("people.csv", &csv_file(&lines)))
+}
+
+/// Each person got one message, intact (their greeting, the organisation's measures),
+/// the way `check` says it came.
+#[track_caller]
+fn each_person_once(env: &Env, sink: &Sink, people: &[Person], check: impl Fn(&Received)) {
+    let got = sink.messages();
+    assert_eq!(got.len(), people.len(), "{}", env.diag());
+    for p in people {
+        let m: Vec<&Received> = got.iter().filter(|m| m.rcpt == [p.email.clone()]).collect();
+        assert_eq!(m.len(), 1, "{} received {} messages", p.id, m.len());
+        let text = common::smtp::decoded(&m[0].eml);
+        assert!(
+            text.contains(&p.greeting()) && text.contains(MEASURES),
+            "the message to {} is intact:\n{text}",
+            p.id
+        );
+        check(m[0]);
+    }
+}
+
+/// A notify run over STARTTLS and over TLS from the first byte, to a server whose
+/// certificate comes from a private CA named by `mail.smtp.ca_file`: every message
+/// arrives once, intact, encrypted and pipelined; the refused person is listed.
+#[test]
+fn notify_over_starttls_and_tls_arrives_intact() {
+    for (security, flag) in [("starttls", "--starttls"), ("tls", "--tls")] {
+        let env = Env::smtp("");
+        let pki = Pki::new(&env.v.dir().join("pki"), "relay");
+        env.secure(security, &pki.ca);
+        let sink = env.sink_with(&[flag.as_ref(), pki.cert.as_ref(), pki.key.as_ref()]);
+        env.open_case();
+        let (people, csv) = tls_people(&env);
+        let out = env.notify_ok(&csv, &["--concurrency", "8"]);
+        assert_eq!(counts(&out), (12, 0, 0, 0), "{security}: {out:#}");
+        assert_eq!(out["refused"], 1, "{security}: {out:#}");
+        each_person_once(&env, &sink, &people, |m| {
+            assert!(
+                m.tls.starts_with("TLSv1."),
+                "{security}: came in clear: {m:?}"
+            );
+            assert!(m.pipelined, "{security}: the sink offers PIPELINING: {m:?}");
+        });
+        let refused = std::fs::read_to_string(env.input.join("refused.csv")).expect("refused.csv");
+        assert!(
+            refused.contains("RJ") && refused.contains("550") && !refused.contains("reject.me"),
+            "{security}: {refused}"
+        );
+    }
+}
+
+/// PIPELINING when the server offers it (MAIL FROM, RCPT TO and DATA in one write), one
+/// command at a time when it does not; the same people reached and refused either way.
+#[test]
+fn pipelining_is_used_when_offered_and_lock_step_otherwise() {
+    for offered in [true, false] {
+        let env = Env::smtp("");
+        let sink = if offered {
+            env.sink()
+        } else {
+            env.sink_with(&["--no-pipelining".as_ref()])
+        };
+        env.open_case();
+        let (people, csv) = tls_people(&env);
+        let out = env.notify_ok(&csv, &["--concurrency", "8"]);
+        assert_eq!(counts(&out), (12, 0, 0, 0), "{out:#}");
+        assert_eq!(out["refused"], 1, "{out:#}");
+        each_person_once(&env, &sink, &people, |m| {
+            assert_eq!(m.pipelined, offered, "PIPELINING offered: {offered}: {m:?}");
+            assert_eq!(m.tls, "none");
+        });
+    }
+}
+
+/// The certificate is checked: against a CA that did not sign it the run stops before
+/// the first row, with one line that says why; with the flag that accepts any
+/// certificate it goes through, after a warning.
+#[test]
+fn notify_refuses_a_certificate_of_another_ca() {
+    let env = Env::smtp("");
+    let dir = env.v.dir().join("pki");
+    let relay = Pki::new(&dir, "relay");
+    let other = Pki::new(&dir, "other");
+    env.secure("starttls", &other.ca);
+    let sink = env.sink_with(&[
+        "--starttls".as_ref(),
+        relay.cert.as_ref(),
+        relay.key.as_ref(),
+    ]);
+    env.open_case();
+    let (_, csv) = tls_people(&env);
+    let line = env.fails(&["notify", "c1", "--recipients", csv.to_str().unwrap()], 1);
+    assert!(
+        line.contains("mail server") && line.contains("certificate") && line.contains("ca_file"),
+        "{line}"
+    );
+    assert_eq!(env.count("SELECT COUNT(*) FROM campaigns"), 0);
+    assert_eq!(sink.count(), 0);
+
+    let yaml = std::fs::read_to_string(&env.config).expect("the config");
+    std::fs::write(
+        &env.config,
+        yaml.replace(
+            "    ca_file:",
+            "    danger_accept_invalid_certs: true\n    ca_file:",
+        ),
+    )
+    .expect("write the config");
+    let out = env.notify(&csv, &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("warning: mail.smtp.danger_accept_invalid_certs"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(sink.count(), 12);
+}
+
+/// `security: starttls` never falls back to clear text: a server that does not offer
+/// STARTTLS gets nothing, and the run stops before the first row.
+#[test]
+fn notify_refuses_a_server_without_starttls() {
+    let env = Env::smtp("");
+    let pki = Pki::new(&env.v.dir().join("pki"), "relay");
+    env.secure("starttls", &pki.ca);
+    let sink = env.sink();
+    env.open_case();
+    let (_, csv) = tls_people(&env);
+    let line = env.fails(&["notify", "c1", "--recipients", csv.to_str().unwrap()], 1);
+    assert!(line.contains("does not offer STARTTLS"), "{line}");
+    assert_eq!(env.count("SELECT COUNT(*) FROM campaigns"), 0);
+    assert_eq!(sink.count(), 0);
+}
+
+/// A CA file that cannot be read is a configuration error (exit 2), one line naming it.
+#[test]
+fn notify_names_a_missing_ca_file() {
+    let env = Env::smtp("");
+    let missing = env.v.dir().join("no-such-ca.pem");
+    env.secure("tls", &missing);
+    env.open_case();
+    let (_, csv) = tls_people(&env);
+    let line = env.fails(&["notify", "c1", "--recipients", csv.to_str().unwrap()], 2);
+    assert!(
+        line.contains("mail.smtp.ca_file") && line.contains(&missing.display().to_string()),
+        "{line}"
+    );
+    assert_eq!(env.count("SELECT COUNT(*) FROM campaigns"), 0);
 }

@@ -18,6 +18,7 @@ both_backends! {
     org_set_refuses_bad_values_whole_and_show_reports_the_profile,
     reminders_go_only_to_their_own_organisation_and_name_it,
     web_drafts_and_the_organisation_page_show_only_the_callers_organisation,
+    the_edpb_template_carries_only_its_own_organisation,
 }
 
 /// What identifies an organisation in an output: every value of its profile.
@@ -239,6 +240,56 @@ fn drafts_letters_and_register_carry_only_their_own_organisation() {
             .collect();
         assert_eq!(ids, [case], "register of {}", me.org);
         me.only_own(other, &reg, "register");
+    }
+}
+
+/// The EDPB template (issue 12), as Markdown in both languages and as JSON: the
+/// controller and the DPO are the case's own organisation, never the other one.
+fn the_edpb_template_carries_only_its_own_organisation() {
+    let env = Env::new();
+    env.open("alpha", "a-1", 2);
+    env.open("beta", "b-1", 2);
+    for (me, other, case) in [(&ALPHA, &BETA, "a-1"), (&BETA, &ALPHA, "b-1")] {
+        for lang in ["fr", "en"] {
+            let text = env.ok(&[
+                "--org",
+                me.org,
+                "draft",
+                case,
+                "edpb_notification",
+                "--lang",
+                lang,
+            ]);
+            me.only_own(other, &text, &format!("EDPB draft ({lang})"));
+            assert!(text.contains(me.name), "{text}");
+        }
+        let text = env.ok(&[
+            "--org",
+            me.org,
+            "draft",
+            case,
+            "edpb_notification",
+            "--format",
+            "json",
+        ]);
+        me.only_own(other, &text, "EDPB JSON");
+        let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(doc["section_1_1"]["controller_name"], me.name);
+        assert_eq!(doc["section_1_1"]["controller_identifier"], me.identifier);
+        assert_eq!(doc["section_2_3"]["dpo_name"], me.dpo_name);
+        // The other organisation's case does not exist for this one.
+        let other_case = if case == "a-1" { "b-1" } else { "a-1" };
+        let out = env.v.run(&env.args(&[
+            "--org",
+            me.org,
+            "draft",
+            other_case,
+            "edpb_notification",
+            "--format",
+            "json",
+        ]));
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        me.only_own(other, &out.stdout, "refused EDPB JSON");
     }
 }
 

@@ -11,7 +11,7 @@ mod common;
 
 use common::Vigie;
 use common::process::{Serve, in_flight_bound};
-use common::smtp::{Received, Sink, free_port, read_sink, standard_config};
+use common::smtp::{Pki, Received, Sink, free_port, read_sink, standard_config, tls_config};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -141,8 +141,18 @@ impl Harness {
     }
 
     fn sink(&self) -> Sink {
+        self.sink_with(&[])
+    }
+
+    /// The sink with options (`--starttls CERT KEY`, `--tls CERT KEY`, `--no-pipelining`).
+    fn sink_with(&self, options: &[&std::ffi::OsStr]) -> Sink {
         let log = self.log_path("sink");
-        Sink::start(self.port, &self.sink_dir, &log)
+        Sink::start_with(self.port, &self.sink_dir, &log, options)
+    }
+
+    /// The text of the `n`th log (0: the first started).
+    fn log(&self, n: usize) -> String {
+        std::fs::read_to_string(&self.logs.borrow()[n]).unwrap_or_default()
     }
 
     /// Opens a case of the French workflow, aware now.
@@ -667,7 +677,7 @@ fn permanent_rejection_goes_to_dead_letter() {
 fn invalid_mail_config_stops_serve_at_start() {
     // No reminder recipient is not a configuration error: recipients are each
     // organisation's (tests/organisations.rs checks that serve starts and waits for one).
-    let cases: [(&str, &str); 2] = [
+    let cases: [(&str, &str); 3] = [
         (
             "dpo:\n  email: dpo@example.org\nmail:\n  transport: smtp\n",
             "mail.smtp",
@@ -675,6 +685,10 @@ fn invalid_mail_config_stops_serve_at_start() {
         (
             "dpo:\n  email: dpo@example.org\nmail:\n  transport: smtp\n  smtp:\n    host: 127.0.0.1\n    port: 2525\n    security: none\n  from: not an address\n",
             "mail.from",
+        ),
+        (
+            "dpo:\n  email: dpo@example.org\nmail:\n  transport: smtp\n  smtp:\n    host: 127.0.0.1\n    security: starttls\n    ca_file: /nonexistent/relay-ca.pem\n",
+            "mail.smtp.ca_file /nonexistent/relay-ca.pem",
         ),
     ];
     for (yaml, named) in cases {
@@ -1090,5 +1104,147 @@ fn a_dutch_organisation_gets_its_reminder_in_dutch() {
     assert!(
         part("text/calendar").contains("SUMMARY:Melding aan de GBA binnen 72 uur"),
         "{p:#}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// SMTP with TLS (issue 14). The transport does not touch the database: SQLite only.
+
+/// Reminders over STARTTLS and over TLS from the first byte, to a server whose
+/// certificate comes from a private CA named by `mail.smtp.ca_file`: each sent reminder
+/// arrives once, encrypted, pipelined, with its parts and its calendar attachment.
+#[test]
+fn reminders_arrive_over_starttls_and_tls() {
+    for (security, flag) in [("starttls", "--starttls"), ("tls", "--tls")] {
+        let pki_dir = tempfile::tempdir().expect("a temporary folder");
+        let pki = Pki::new(pki_dir.path(), "relay");
+        let h = Harness::new(|port| tls_config(port, security, &pki.ca));
+        let sink = h.sink_with(&[flag.as_ref(), pki.cert.as_ref(), pki.key.as_ref()]);
+        h.open_case("t1", Some("owner@example.org"));
+        let _serve = h.serve("+70h", &[]);
+        let rows = h.wait_for("every due reminder sent", || {
+            let rows = h.outbox(true);
+            h.no_dead(&rows);
+            let sent = rows.iter().filter(|r| s(r, "state") == "sent").count();
+            (sent > 0 && due_waiting(&rows, &shifted_now(70)).is_empty()).then_some(rows)
+        });
+        let sent: BTreeSet<String> = rows
+            .iter()
+            .filter(|r| s(r, "state") == "sent")
+            .map(|r| s(r, "message_id").to_string())
+            .collect();
+        let msgs = h.wait_for("the sink to hold every sent reminder", || {
+            let m = sink.messages();
+            (m.len() >= sent.len()).then_some(m)
+        });
+        let got: BTreeSet<String> = msgs.iter().filter_map(|m| m.message_id.clone()).collect();
+        assert_eq!(
+            got,
+            sent,
+            "{security}: one message per sent reminder\n{}",
+            h.diag()
+        );
+        assert_eq!(msgs.len(), sent.len(), "{security}: {msgs:#?}");
+        for m in &msgs {
+            assert!(
+                m.tls.starts_with("TLSv1."),
+                "{security}: came in clear: {m:?}"
+            );
+            assert!(m.pipelined, "{security}: {m:?}");
+            assert!(
+                m.rcpt.contains(&"dpo@example.org".to_string())
+                    && m.rcpt.contains(&"owner@example.org".to_string()),
+                "{security}: {m:?}"
+            );
+            let v = parse_eml(&m.eml);
+            let types: Vec<&str> = v["parts"]
+                .as_array()
+                .expect("parts")
+                .iter()
+                .map(|p| s(p, "type"))
+                .collect();
+            assert!(
+                types.contains(&"text/plain")
+                    && types.contains(&"text/html")
+                    && types.contains(&"text/calendar"),
+                "{security}: {types:?}"
+            );
+        }
+    }
+}
+
+/// Nothing is handed to a server vigie cannot trust: one whose certificate another CA
+/// signed, or one that does not offer STARTTLS when it is required (never a silent
+/// fall-back to clear text). The reminders wait, failed, with the reason; `vigie mail
+/// test` says it in one line. With `danger_accept_invalid_certs` the untrusted server
+/// is used, after a warning at start.
+#[test]
+fn reminders_are_not_sent_to_an_untrusted_or_clear_text_server() {
+    let pki_dir = tempfile::tempdir().expect("a temporary folder");
+    let relay = Pki::new(pki_dir.path(), "relay");
+    let other = Pki::new(pki_dir.path(), "other");
+    for (case, sink_tls, reason) in [
+        ("another CA", true, "certificate"),
+        ("no STARTTLS", false, "does not offer STARTTLS"),
+    ] {
+        let h = Harness::new(|port| tls_config(port, "starttls", &other.ca));
+        let sink = if sink_tls {
+            h.sink_with(&[
+                "--starttls".as_ref(),
+                relay.cert.as_ref(),
+                relay.key.as_ref(),
+            ])
+        } else {
+            h.sink()
+        };
+        h.open_case("u1", None);
+        let _serve = h.serve("+70h", &[]);
+        let failed = h.wait_for("a failed reminder", || {
+            let rows = h.outbox(false);
+            h.no_dead(&rows);
+            rows.into_iter().find(|r| s(r, "state") == "failed")
+        });
+        assert!(
+            s(&failed, "last_error").contains(reason),
+            "{case}: {failed:#}"
+        );
+        let line = h.v.fails(
+            &[
+                "--config",
+                h.config.to_str().unwrap(),
+                "mail",
+                "test",
+                "someone@example.org",
+            ],
+            1,
+        );
+        assert!(
+            line.contains("not sent") && line.contains(reason),
+            "{case}: {line}"
+        );
+        assert_eq!(sink.count(), 0, "{case}: nothing reached the server");
+    }
+
+    let h = Harness::new(|port| {
+        tls_config(port, "starttls", &other.ca).replace(
+            "    ca_file:",
+            "    danger_accept_invalid_certs: true\n    ca_file:",
+        )
+    });
+    let sink = h.sink_with(&[
+        "--starttls".as_ref(),
+        relay.cert.as_ref(),
+        relay.key.as_ref(),
+    ]);
+    h.open_case("u2", None);
+    let _serve = h.serve("+70h", &[]);
+    h.wait_for("a reminder through the unchecked server", || {
+        (sink.count() > 0).then_some(())
+    });
+    assert!(
+        h.log(1)
+            .contains("warning: mail.smtp.danger_accept_invalid_certs"),
+        "the warning at start:\n{}",
+        h.diag()
     );
 }

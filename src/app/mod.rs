@@ -408,7 +408,7 @@ impl App {
             None | Some("") => Format::Md,
             Some(s) => Format::parse(s).ok_or_else(|| AppError::Field {
                 field: "format",
-                message: format!("{} is not md, html or txt", crate::util::quote(s)),
+                message: format!("{} is not md, html, txt or json", crate::util::quote(s)),
             })?,
         };
         let d = crate::render::draft(

@@ -12,7 +12,7 @@ pub struct DraftArgs {
     /// fr, en or nl (default: the organisation's language, else the workflow's).
     #[arg(long)]
     lang: Option<String>,
-    /// md, html or txt.
+    /// md, html, txt, or json (the EDPB template: docs/edpb-template.md).
     #[arg(long, default_value = "md")]
     format: String,
     #[arg(long)]
@@ -54,7 +54,13 @@ pub(super) fn run(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
             lang.code()
         );
     }
-    if !d.missing.is_empty() {
+    if !d.missing.is_empty() && format == crate::render::Format::Json {
+        eprintln!(
+            "note: {} field(s) of the template missing (null): {}",
+            d.missing.len(),
+            d.missing.join(", ")
+        );
+    } else if !d.missing.is_empty() {
         eprintln!(
             "note: {} fact(s) missing, shown as placeholders: {}",
             d.missing.len(),

@@ -85,7 +85,7 @@ enum Cmd {
     #[command(subcommand)]
     Case(case::CaseCmd),
     /// Draft a document of a case: cnil_notification, apd_notification, nis2_notification,
-    /// individual_letter, complaint.
+    /// individual_letter, complaint, edpb_notification (also --format json).
     Draft(draft::DraftArgs),
     /// Notify every person concerned (art. 34) from a CSV, by e-mail or letter; a rerun
     /// resumes the campaign without sending anyone twice.

@@ -103,13 +103,16 @@ pub(super) fn mail(ctx: &Ctx, cmd: MailCmd) -> Result<(), CliError> {
             .mail
             .mailer()
             .map_err(|e| CliError::input(format!("mail configuration: {e}")))?;
+        if let Some(w) = ctx.config.mail.warning() {
+            eprintln!("{w}");
+        }
         mailer
             .send(msg, &id)
             .await
             .map_err(|e| CliError::runtime(format!("test message not sent: {}", e.message)))?;
         match &mailer {
             crate::mail::Mailer::File(dir) => say!("test message written to {}", dir.display()),
-            crate::mail::Mailer::Smtp(..) | crate::mail::Mailer::Relay(_) => {
+            crate::mail::Mailer::Smtp(_) => {
                 say!("test message handed to the SMTP server, Message-ID {id}")
             }
         }

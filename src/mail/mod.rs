@@ -1,15 +1,15 @@
-//! E-mail: the transport (SMTP through lettre, or `.eml` files in a folder, the default
-//! so that a fresh install works without a mail server) and the reminder messages.
+//! E-mail: the transport (SMTP through our own pool, `relay.rs`, or `.eml` files in a
+//! folder, the default so that a fresh install works without a mail server) and the
+//! reminder messages. lettre builds and formats the messages; it sends none.
 
 pub mod checkpoint;
 pub mod relay;
 pub mod reminder;
+pub mod tls;
 
+use lettre::Message;
 use lettre::message::Mailbox;
-use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -70,6 +70,14 @@ pub struct SmtpConfig {
     /// Seconds before a connection attempt or a command gives up (default 30).
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// A PEM file of the CA certificates to trust instead of the public roots, for a
+    /// server whose certificate comes from a private CA.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Takes any certificate: anyone on the way can then read and change the e-mails.
+    /// For a test set-up only; `vigie serve` and `vigie notify` warn at start.
+    #[serde(default)]
+    pub danger_accept_invalid_certs: bool,
 }
 
 // Hand-written so that a password never reaches a log.
@@ -81,6 +89,11 @@ impl std::fmt::Debug for SmtpConfig {
             .field("security", &self.security)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("ca_file", &self.ca_file)
+            .field(
+                "danger_accept_invalid_certs",
+                &self.danger_accept_invalid_certs,
+            )
             .finish()
     }
 }
@@ -110,6 +123,8 @@ pub enum MailError {
     BadAddress(String),
     #[error("building the message: {0}")]
     Build(String),
+    #[error("mail.smtp.ca_file {path}: {reason}")]
+    CaFile { path: String, reason: String },
 }
 
 /// Why a message was not handed off. Transient errors are retried, permanent ones
@@ -133,15 +148,6 @@ pub enum RcptOutcome {
 }
 
 impl RcptOutcome {
-    fn from_error(e: &lettre::transport::smtp::Error) -> RcptOutcome {
-        let m = scrub(&e.to_string());
-        if e.is_permanent() {
-            RcptOutcome::Refused(m)
-        } else {
-            RcptOutcome::Deferred(m)
-        }
-    }
-
     fn from_send_error(e: &SendError) -> RcptOutcome {
         let m = scrub(&e.message);
         if e.transient {
@@ -164,10 +170,8 @@ pub fn scrub(s: &str) -> String {
 
 #[derive(Clone)]
 pub enum Mailer {
-    /// The transport and the longest a whole hand-off may take.
-    Smtp(AsyncSmtpTransport<Tokio1Executor>, Duration),
-    /// A relay without TLS, through a pool of TCP_NODELAY connections.
-    Relay(std::sync::Arc<relay::Relay>),
+    /// An SMTP server (in clear, STARTTLS or TLS) through our connection pool.
+    Smtp(std::sync::Arc<relay::Relay>),
     File(PathBuf),
 }
 
@@ -216,84 +220,76 @@ impl MailConfig {
                 if smtp.host.trim().is_empty() {
                     return Err(MailError::NoSmtp);
                 }
-                if smtp.security == Security::None {
-                    let creds = match (&smtp.username, &smtp.password) {
-                        (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p.clone())),
-                        (None, None) => None,
-                        _ => {
-                            return Err(MailError::Smtp(
-                                "give both username and password, or neither".into(),
-                            ));
-                        }
-                    };
-                    return Ok(Mailer::Relay(std::sync::Arc::new(relay::Relay::new(
-                        smtp.host.clone(),
-                        smtp.port.unwrap_or(25),
-                        creds,
-                        Duration::from_secs(smtp.timeout_secs.unwrap_or(30)),
-                        smtp.pool_size.unwrap_or(4),
-                    ))));
-                }
-                // lettre's pool starts a task when built: without a runtime it would panic.
-                if tokio::runtime::Handle::try_current().is_err() {
-                    return Err(MailError::Smtp(
-                        "internal: the SMTP transport must be built inside the async runtime"
-                            .into(),
-                    ));
-                }
-                if smtp.host.trim().is_empty() {
-                    return Err(MailError::NoSmtp);
-                }
-                let tls_params = || {
-                    TlsParameters::new(smtp.host.clone())
-                        .map_err(|e| MailError::Smtp(e.to_string()))
-                };
-                let (tls, default_port) = match smtp.security {
-                    Security::Starttls => (Tls::Required(tls_params()?), 587),
-                    Security::Tls => (Tls::Wrapper(tls_params()?), 465),
-                    Security::None => (Tls::None, 25),
-                };
-                let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
-                    .port(smtp.port.unwrap_or(default_port))
-                    .tls(tls)
-                    .timeout(Some(Duration::from_secs(smtp.timeout_secs.unwrap_or(30))))
-                    .pool_config(PoolConfig::new().max_size(smtp.pool_size.unwrap_or(4).max(1)));
-                match (&smtp.username, &smtp.password) {
-                    (Some(u), Some(p)) => b = b.credentials(Credentials::new(u.clone(), p.clone())),
-                    (None, None) => {}
+                let credentials = match (&smtp.username, &smtp.password) {
+                    (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p.clone())),
+                    (None, None) => None,
                     _ => {
                         return Err(MailError::Smtp(
                             "give both username and password, or neither".into(),
                         ));
                     }
-                }
-                // A relay that accepts a connection and then says nothing must not hold a
-                // reminder forever: the whole hand-off is bounded too.
-                let whole = Duration::from_secs(smtp.timeout_secs.unwrap_or(30) * 2);
-                Ok(Mailer::Smtp(b.build(), whole))
+                };
+                let (tls, default_port) = match smtp.security {
+                    Security::None => {
+                        if smtp.ca_file.is_some() || smtp.danger_accept_invalid_certs {
+                            return Err(MailError::Smtp(
+                                "ca_file and danger_accept_invalid_certs need security: \
+                                 starttls or tls"
+                                    .into(),
+                            ));
+                        }
+                        (None, 25)
+                    }
+                    Security::Starttls | Security::Tls => {
+                        let config = tls::client_config(
+                            smtp.ca_file.as_deref(),
+                            smtp.danger_accept_invalid_certs,
+                        )?;
+                        let name = rustls::pki_types::ServerName::try_from(smtp.host.clone())
+                            .map_err(|_| {
+                                MailError::Smtp(format!(
+                                    "host '{}' is neither a host name nor an IP address",
+                                    smtp.host
+                                ))
+                            })?;
+                        let port = if smtp.security == Security::Tls {
+                            465
+                        } else {
+                            587
+                        };
+                        (Some(relay::TlsSetup { config, name }), port)
+                    }
+                };
+                Ok(Mailer::Smtp(std::sync::Arc::new(relay::Relay::new(
+                    relay::Endpoint {
+                        host: smtp.host.clone(),
+                        port: smtp.port.unwrap_or(default_port),
+                        security: smtp.security,
+                        tls,
+                        credentials,
+                        timeout: Duration::from_secs(smtp.timeout_secs.unwrap_or(30)),
+                    },
+                    smtp.pool_size.unwrap_or(4),
+                ))))
             }
         }
+    }
+
+    /// The warning to print at start, when the configuration asks for one.
+    pub fn warning(&self) -> Option<&'static str> {
+        let smtp = self.smtp.as_ref()?;
+        (self.transport == TransportKind::Smtp && smtp.danger_accept_invalid_certs).then_some(
+            "warning: mail.smtp.danger_accept_invalid_certs is set: the SMTP server's \
+             certificate is not checked, so anyone on the network path can read and change \
+             the e-mails",
+        )
     }
 }
 
 impl Mailer {
     pub async fn send(&self, msg: Message, message_id: &str) -> Result<(), SendError> {
         match self {
-            Mailer::Relay(r) => r.send(&msg).await,
-            Mailer::Smtp(t, whole) => match tokio::time::timeout(*whole, t.send(msg)).await {
-                Ok(r) => r.map(|_| ()).map_err(|e| SendError {
-                    // A 5xx answer will not change by retrying; anything else might.
-                    transient: !e.is_permanent(),
-                    message: one_line(&e.to_string()),
-                }),
-                Err(_) => Err(SendError {
-                    transient: true,
-                    message: format!(
-                        "the SMTP server did not finish within {} s",
-                        whole.as_secs()
-                    ),
-                }),
-            },
+            Mailer::Smtp(r) => r.send(&msg).await,
             Mailer::File(dir) => {
                 // Named by the Message-ID: sending the same reminder twice writes the
                 // same file, so a retry after a crash leaves no duplicate.
@@ -316,8 +312,7 @@ impl Mailer {
 
     /// Hands one message to each envelope recipient in `to`, and says what became of
     /// each (same order). A recipient the server refuses never stops the others: the
-    /// relay accepts some recipients of one transaction and refuses others; through
-    /// lettre's transport, a refused transaction is retried one recipient at a time.
+    /// relay accepts some recipients of one transaction and refuses others.
     pub async fn send_each(
         &self,
         msg: &Message,
@@ -329,42 +324,7 @@ impl Mailer {
         }
         let from = msg.envelope().from().cloned();
         match self {
-            Mailer::Relay(r) => r.send_each(msg, from, to).await,
-            Mailer::Smtp(t, whole) => {
-                let bytes = msg.formatted();
-                let once = |to: Vec<lettre::Address>| {
-                    let from = from.clone();
-                    let bytes = &bytes;
-                    async move {
-                        let env = lettre::address::Envelope::new(from, to)
-                            .map_err(|e| RcptOutcome::Refused(scrub(&e.to_string())))?;
-                        match tokio::time::timeout(*whole, t.send_raw(&env, bytes)).await {
-                            Ok(Ok(_)) => Ok(()),
-                            Ok(Err(e)) => Err(RcptOutcome::from_error(&e)),
-                            Err(_) => Err(RcptOutcome::Deferred(format!(
-                                "the SMTP server did not finish within {} s",
-                                whole.as_secs()
-                            ))),
-                        }
-                    }
-                };
-                match once(to.to_vec()).await {
-                    Ok(()) => vec![RcptOutcome::Accepted; to.len()],
-                    // lettre stops at the first refused RCPT and sends no DATA: nobody
-                    // got it, so each recipient alone finds who was refused.
-                    Err(RcptOutcome::Refused(_)) if to.len() > 1 => {
-                        let mut out = Vec::with_capacity(to.len());
-                        for a in to {
-                            out.push(match once(vec![a.clone()]).await {
-                                Ok(()) => RcptOutcome::Accepted,
-                                Err(o) => o,
-                            });
-                        }
-                        out
-                    }
-                    Err(o) => vec![o; to.len()],
-                }
-            }
+            Mailer::Smtp(r) => r.send_each(msg, from, to).await,
             Mailer::File(_) => {
                 let o = match self.send(msg.clone(), message_id).await {
                     Ok(()) => RcptOutcome::Accepted,
@@ -377,12 +337,11 @@ impl Mailer {
 
     /// How many messages a dispatcher hands to this transport before it has recorded
     /// the outcomes of the earlier ones. Through our relay pool, two per connection: one
-    /// on the wire while the outcome of the other is recorded. lettre's transport opens
-    /// a new connection whenever none is idle, so it gets a fixed bound.
+    /// on the wire while the outcome of the other is recorded.
     pub fn in_flight(&self) -> usize {
         match self {
-            Mailer::Relay(r) => 2 * r.pool_size(),
-            Mailer::Smtp(..) | Mailer::File(_) => 64,
+            Mailer::Smtp(r) => 2 * r.pool_size(),
+            Mailer::File(_) => 64,
         }
     }
 
@@ -390,12 +349,7 @@ impl Mailer {
     /// is writable (file).
     pub async fn check(&self, from: Option<&lettre::Address>) -> Result<(), String> {
         match self {
-            Mailer::Relay(r) => r.check(from).await,
-            Mailer::Smtp(t, _) => match t.test_connection().await {
-                Ok(true) => Ok(()),
-                Ok(false) => Err("the SMTP server did not accept the connection".into()),
-                Err(e) => Err(one_line(&e.to_string())),
-            },
+            Mailer::Smtp(r) => r.check(from).await,
             Mailer::File(dir) => {
                 let probe = dir.join(".vigie-probe");
                 std::fs::write(&probe, b"")
@@ -404,8 +358,4 @@ impl Mailer {
             }
         }
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -363,7 +363,11 @@ pub fn run(
             Some(rt) => rt.block_on(async { cfg.mail.mailer() }),
             None => cfg.mail.mailer(),
         };
-        Some(built.map_err(|e| NotifyError::Input(format!("mail configuration: {e}")))?)
+        let built = built.map_err(|e| NotifyError::Input(format!("mail configuration: {e}")))?;
+        if let Some(w) = cfg.mail.warning() {
+            eprintln!("{w}");
+        }
+        Some(built)
     } else {
         None
     };
@@ -523,7 +527,7 @@ pub fn run(
                     let dir = shard(&outbox_root, campaign, &person);
                     writers.submit(dir, format!("{person}.eml"), msg.formatted(), person, mid)?;
                 }
-                Mailer::Smtp(..) | Mailer::Relay(_) => {
+                Mailer::Smtp(_) => {
                     batch.push(Handoff {
                         person,
                         mid,

@@ -4,6 +4,7 @@
 //! Templates and labels are embedded; a `templates_dir` overrides them file by file.
 //! The view a template sees is documented in docs/templates.md and built in `view`.
 
+pub mod edpb;
 mod view;
 
 pub use view::{Labels, build_view};
@@ -100,6 +101,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../templates/dora_final.en.md.hbs"),
     ),
     (
+        "edpb_notification.fr.md.hbs",
+        include_str!("../../templates/edpb_notification.fr.md.hbs"),
+    ),
+    (
+        "edpb_notification.en.md.hbs",
+        include_str!("../../templates/edpb_notification.en.md.hbs"),
+    ),
+    (
         "reminder.fr.md.hbs",
         include_str!("../../templates/reminder.fr.md.hbs"),
     ),
@@ -160,6 +169,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "dora_final.nl.md.hbs",
         include_str!("../../templates/dora_final.nl.md.hbs"),
     ),
+    (
+        "edpb_notification.nl.md.hbs",
+        include_str!("../../templates/edpb_notification.nl.md.hbs"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -184,6 +197,8 @@ pub enum RenderError {
         path: String,
         source: std::io::Error,
     },
+    #[error("document {q_document} has no JSON form (--format json is for documents drafted with the {template} template)", q_document = crate::util::quote(.document), template = edpb::TEMPLATE)]
+    NoJson { document: String },
     #[error("draft {q_document} is missing {missing} (--strict)", q_document = crate::util::quote(.document))]
     Incomplete { document: String, missing: String },
 }
@@ -193,6 +208,8 @@ pub enum Format {
     Md,
     Txt,
     Html,
+    /// The document's fields as one JSON object (the EDPB template only).
+    Json,
 }
 
 impl Format {
@@ -201,6 +218,7 @@ impl Format {
             "md" | "markdown" => Some(Format::Md),
             "txt" | "text" => Some(Format::Txt),
             "html" => Some(Format::Html),
+            "json" => Some(Format::Json),
             _ => None,
         }
     }
@@ -209,6 +227,7 @@ impl Format {
             Format::Md => "md",
             Format::Txt => "txt",
             Format::Html => "html",
+            Format::Json => "json",
         }
     }
 }
@@ -355,7 +374,9 @@ impl DocumentRenderer {
             // For HTML, values are Markdown-escaped so that a fact can never become a
             // link, a heading or markup; `markdown_to_html` also shows raw HTML as text.
             Format::Html => registry.register_escape_fn(escape_markdown),
-            Format::Md | Format::Txt => registry.register_escape_fn(handlebars::no_escape),
+            Format::Md | Format::Txt | Format::Json => {
+                registry.register_escape_fn(handlebars::no_escape)
+            }
         }
         registry
             .register_template_string(&name, source.as_ref())
@@ -384,7 +405,7 @@ impl DocumentRenderer {
     pub fn render(&self, view: &serde_json::Value) -> Result<String, RenderError> {
         let md = self.render_markdown(view)?;
         Ok(match self.format {
-            Format::Md | Format::Txt => md,
+            Format::Md | Format::Txt | Format::Json => md,
             Format::Html => to_html(&md),
         })
     }
@@ -482,6 +503,25 @@ pub fn draft(
     format: Format,
     now: DateTime<Utc>,
 ) -> Result<Draft, RenderError> {
+    if format == Format::Json {
+        let doc = wf
+            .documents
+            .get(document)
+            .ok_or_else(|| RenderError::UnknownDocument {
+                document: document.to_string(),
+                workflow: wf.id.clone(),
+                known: wf.documents.keys().cloned().collect::<Vec<_>>().join(", "),
+            })?;
+        if doc.template != edpb::TEMPLATE {
+            return Err(RenderError::NoJson {
+                document: document.to_string(),
+            });
+        }
+        let (json, missing) = edpb::build(wf, case, events, profile, now);
+        let mut text = serde_json::to_string_pretty(&json).expect("a JSON value serialises");
+        text.push('\n');
+        return Ok(Draft { text, missing });
+    }
     let renderer = DocumentRenderer::new(templates, wf, document, lang, format)?;
     let labels = templates.labels(wf, lang)?;
     let (view, missing) = build_view(wf, case, events, profile, &labels, document, lang, now);

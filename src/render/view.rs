@@ -276,7 +276,17 @@ pub fn build_view(
         .map(|e| case.tracks.get(&e.track) == Some(&e.to))
         .unwrap_or(false);
 
+    // The EDPB template's derived values (notification type, severity, ...), for its draft.
+    let edpb = match wf.documents.get(document) {
+        Some(d) if d.template == super::edpb::TEMPLATE => {
+            let (json, _) = super::edpb::build(wf, case, events, profile, now);
+            super::edpb::view(&json, labels)
+        }
+        _ => Value::Null,
+    };
+
     let view = json!({
+        "edpb": edpb,
         "lang": lang.code(),
         "doc": { "id": document, "title": doc_title },
         "generated_at": time::long_in(now, tz, lang),

@@ -261,15 +261,19 @@ async fn draft(
             d.missing.join(", ")
         )));
     }
-    Ok(axum::Json(json!({
+    let mut body = json!({
         "document": document,
         "lang": lang.code(),
         "format": format.as_str(),
         "missing": d.missing,
         "sha256": crate::workflow::sha256_hex(&d.text),
         "text": d.text,
-    }))
-    .into_response())
+    });
+    // The EDPB template's JSON also as an object, so a client need not parse `text`.
+    if format == crate::render::Format::Json {
+        body["object"] = serde_json::from_str(&d.text).unwrap_or(serde_json::Value::Null);
+    }
+    Ok(axum::Json(body).into_response())
 }
 
 async fn register(

@@ -1227,6 +1227,7 @@ async fn draft_download(
                 crate::render::Format::Md => ("text/markdown; charset=utf-8", "md"),
                 crate::render::Format::Html => ("text/html; charset=utf-8", "html"),
                 crate::render::Format::Txt => ("text/plain; charset=utf-8", "txt"),
+                crate::render::Format::Json => ("application/json", "json"),
             };
             let name = format!("{id}-{document}.{}.{ext}", l.code());
             super::attachment(mime, &name, d.text)

@@ -36,6 +36,80 @@ mail:
     )
 }
 
+/// [`standard_config`] reaching the sink with `security` (`starttls` or `tls`), trusting
+/// the CA certificates in `ca_file`.
+pub fn tls_config(port: u16, security: &str, ca_file: &Path) -> String {
+    standard_config(port).replace(
+        "security: none",
+        &format!("security: {security}\n    ca_file: {}", ca_file.display()),
+    )
+}
+
+/// A private CA and a server certificate it signed for `localhost` and `127.0.0.1`, made
+/// by the test with `openssl`: what an internal relay holds. `ca` is what
+/// `mail.smtp.ca_file` names; `cert` and `key` are the sink's.
+pub struct Pki {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Pki {
+    /// A new CA (named `name`, so that two of them differ) and its server certificate,
+    /// in `dir`.
+    pub fn new(dir: &Path, name: &str) -> Pki {
+        std::fs::create_dir_all(dir).expect("certificate folder");
+        let p = |f: &str| dir.join(format!("{name}-{f}"));
+        let ext = p("ext.cnf");
+        std::fs::write(
+            &ext,
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+             keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("write the extensions");
+        let (ca_key, csr) = (p("ca.key"), p("server.csr"));
+        let pki = Pki {
+            ca: p("ca.pem"),
+            cert: p("cert.pem"),
+            key: p("key.pem"),
+        };
+        let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        let subject = format!("/CN=vigie-test-CA-{name}");
+        let openssl = |line: &str, files: &[(&str, &Path)]| {
+            let mut c = Command::new("openssl");
+            c.args(line.split_whitespace());
+            for (flag, path) in files {
+                c.arg(flag).arg(path);
+            }
+            let out = c.output().expect("openssl runs (apt-get install openssl)");
+            assert!(
+                out.status.success(),
+                "openssl {line} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        openssl(
+            &format!("req -x509 {ec} -days 2 -subj {subject}"),
+            &[("-keyout", &ca_key), ("-out", &pki.ca)],
+        );
+        openssl(
+            &format!("req {ec} -subj /CN=localhost"),
+            &[("-keyout", &pki.key), ("-out", &csr)],
+        );
+        openssl(
+            "x509 -req -days 2 -set_serial 1",
+            &[
+                ("-in", &csr),
+                ("-CA", &pki.ca),
+                ("-CAkey", &ca_key),
+                ("-extfile", &ext),
+                ("-out", &pki.cert),
+            ],
+        );
+        pki
+    }
+}
+
 pub struct Sink {
     child: Option<Child>,
     pub dir: PathBuf,
@@ -49,6 +123,10 @@ pub struct Received {
     pub eml: PathBuf,
     pub headers: Vec<(String, String)>,
     pub message_id: Option<String>,
+    /// MAIL FROM, RCPT TO and DATA arrived in one read (SMTP PIPELINING).
+    pub pipelined: bool,
+    /// The TLS version of the session (`TLSv1.3`), `none` in clear.
+    pub tls: String,
 }
 
 impl Received {
@@ -62,12 +140,18 @@ impl Received {
 
 impl Sink {
     pub fn start(port: u16, dir: &Path, log: &Path) -> Sink {
+        Sink::start_with(port, dir, log, &[])
+    }
+
+    /// A sink with options: `--starttls CERT KEY`, `--tls CERT KEY`, `--no-pipelining`.
+    pub fn start_with(port: u16, dir: &Path, log: &Path, options: &[&std::ffi::OsStr]) -> Sink {
         std::fs::create_dir_all(dir).expect("sink folder");
         let python = super::smtp_python();
         let mut child = Command::new(&python)
             .arg(super::repo("tests/support/smtp_sink.py"))
             .arg(port.to_string())
             .arg(dir)
+            .args(options)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(log).expect("sink log"))
@@ -185,12 +269,21 @@ pub fn read_sink(dir: &Path) -> Vec<Received> {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("message-id"))
             .map(|(_, v)| v.clone());
+        let how = std::fs::read_to_string(dir.join(format!("{n}.smtp"))).unwrap_or_default();
+        let field = |k: &str| {
+            how.lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
         out.push(Received {
             n,
             rcpt,
             eml,
             headers,
             message_id,
+            pipelined: field("pipelined:") == "yes",
+            tls: field("tls:"),
         });
     }
     out.sort_by_key(|r| r.n);

@@ -1,0 +1,930 @@
+//! The EDPB common notification template (draft of June 2026) as one JSON object: its
+//! sections and fields, values from the case, `null` for what is unknown, and the
+//! fields still missing. Stable and versioned: docs/edpb_notification.schema.json is
+//! its schema, docs/edpb-template.md maps each field to the case.
+//!
+//! Built once here; the Markdown draft (`edpb_notification.<lang>.md.hbs`) reads the
+//! derived values through `view`, the JSON draft is `build` serialised.
+
+use super::view::Labels;
+use crate::case::{Case, ClockStatus, EventBody, Recorded, clocks};
+use crate::org::Profile;
+use crate::time;
+use crate::workflow::{FactValue, Workflow};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+/// The `schema_version` of the JSON: bump it on any change a reader could notice.
+pub const SCHEMA_VERSION: &str = "1";
+/// The `$schema` of the JSON: the `$id` of docs/edpb_notification.schema.json.
+pub const SCHEMA_ID: &str = "urn:vigie:schema:edpb-notification:1";
+/// The template a workflow document names to be drafted as the EDPB template.
+pub const TEMPLATE: &str = "edpb_notification";
+
+/// The template's severity of the likely impacts (its field 4.1, minor / moderate /
+/// severe), read from the case. The one place that decides it: for now from the
+/// assessed `risk` (none → minor, risk → moderate, high → severe, unset → unknown).
+pub fn severity(case: &Case) -> Option<&'static str> {
+    match text(case, "risk")? {
+        "none" => Some("minor"),
+        "risk" => Some("moderate"),
+        "high" => Some("severe"),
+        _ => None,
+    }
+}
+
+fn text<'a>(case: &'a Case, id: &str) -> Option<&'a str> {
+    match case.facts.get(id) {
+        Some(FactValue::Text(s)) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+fn items<'a>(case: &'a Case, id: &str) -> &'a [String] {
+    match case.facts.get(id) {
+        Some(FactValue::List(v)) => v.as_slice(),
+        _ => &[],
+    }
+}
+
+fn has(case: &Case, list: &str, item: &str) -> bool {
+    items(case, list).iter().any(|i| i == item)
+}
+
+fn boolean(case: &Case, id: &str) -> Option<bool> {
+    match case.facts.get(id) {
+        Some(FactValue::Boolean(b)) => Some(*b),
+        _ => None,
+    }
+}
+
+fn s(v: Option<&str>) -> Value {
+    v.map(|x| Value::String(x.to_string()))
+        .unwrap_or(Value::Null)
+}
+
+/// Items mapped and deduplicated, in the order given; `None` when the fact is unset.
+fn mapped(case: &Case, id: &str, map: impl Fn(&str) -> Option<&'static str>) -> Value {
+    if !case.facts.contains_key(id) {
+        return Value::Null;
+    }
+    let mut out: Vec<&str> = Vec::new();
+    for i in items(case, id) {
+        if let Some(m) = map(i)
+            && !out.contains(&m)
+        {
+            out.push(m);
+        }
+    }
+    json!(out)
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// One section being filled, and the paths of the required fields left empty.
+struct Section<'a> {
+    name: &'static str,
+    map: Map<String, Value>,
+    missing: &'a mut Vec<String>,
+}
+
+impl Section<'_> {
+    fn put(&mut self, key: &str, v: Value) -> &mut Self {
+        self.map.insert(key.to_string(), v);
+        self
+    }
+    /// A field the template requires (when `required`): listed as missing when empty.
+    fn need(&mut self, key: &str, v: Value, required: bool) -> &mut Self {
+        if required && is_empty(&v) {
+            self.missing.push(format!("{}.{key}", self.name));
+        }
+        self.put(key, v)
+    }
+    fn get(&self, key: &str) -> &Value {
+        self.map.get(key).unwrap_or(&Value::Null)
+    }
+}
+
+/// "FR=1200, BE 300; NL: 4": ISO 3166 alpha-2 code and count. None: an entry does not read.
+pub fn per_country(text: &str) -> Option<Vec<(String, i64)>> {
+    let mut out = Vec::new();
+    for entry in text.split([',', ';', '\n']).map(str::trim) {
+        if entry.is_empty() {
+            continue;
+        }
+        let (code, count) = entry.split_once(['=', ':', ' '])?;
+        let code = code.trim().to_ascii_uppercase();
+        let count: i64 = count
+            .trim()
+            .replace(['_', ' ', '\u{202f}'], "")
+            .parse()
+            .ok()?;
+        if code.len() != 2 || !code.chars().all(|c| c.is_ascii_alphabetic()) || count < 0 {
+            return None;
+        }
+        out.push((code, count));
+    }
+    Some(out)
+}
+
+fn countries(text: &str) -> Value {
+    let codes: Vec<String> = text
+        .split([',', ';', ' ', '\n'])
+        .map(|c| c.trim().to_ascii_uppercase())
+        .filter(|c| !c.is_empty())
+        .collect();
+    json!(codes)
+}
+
+/// The JSON of the EDPB template for a case, and the paths of the fields still missing.
+pub fn build(
+    wf: &Workflow,
+    case: &Case,
+    events: &[Recorded],
+    profile: &Profile,
+    now: DateTime<Utc>,
+) -> (Value, Vec<String>) {
+    let tz = wf.timezone;
+    let dt = |id: &str| match case.facts.get(id) {
+        Some(FactValue::DateTime(d)) => Value::String(time::rfc3339_in(*d, tz)),
+        _ => Value::Null,
+    };
+    let int = |id: &str| match case.facts.get(id) {
+        Some(FactValue::Integer(i)) => json!(i),
+        _ => Value::Null,
+    };
+    let txt = |id: &str| s(text(case, id));
+    let first = |event: &str| case.happened.get(event).and_then(|v| v.first()).copied();
+    let withdrawn = first("withdraw_authority_notice").is_some();
+    let notified = first("notify_authority").is_some();
+    let mut missing = Vec::new();
+    let mut sections = Map::new();
+
+    // 1.1 Notification and controller.
+    let mut sec = Section {
+        name: "section_1_1",
+        map: Map::new(),
+        missing: &mut missing,
+    };
+    let follow_up = notified || withdrawn;
+    sec.need(
+        "notification_type",
+        json!(if follow_up { "follow_up" } else { "new" }),
+        true,
+    );
+    // Filled in once every other section is known (complete / incomplete / withdrawal).
+    sec.put("notification_subtype", Value::Null);
+    sec.need("withdrawal_reasons", txt("withdrawal_reasons"), withdrawn);
+    sec.need("previous_notification_id", txt("authority_ref"), follow_up);
+    sec.put("internal_reference", txt("internal_ref"));
+    let identifier = s(profile.identifier.as_deref());
+    sec.put(
+        "controller_identifier_type",
+        if identifier.is_null() {
+            Value::Null
+        } else {
+            s(wf.meta.get("edpb_identifier_type").map(String::as_str))
+        },
+    );
+    sec.put("controller_identifier", identifier);
+    sec.need("controller_name", s(profile.name.as_deref()), true);
+    sec.need("controller_contact", s(profile.address.as_deref()), true);
+    sec.put("sector", txt("org_sector"));
+    let private = text(case, "org_sector") != Some("public");
+    sec.put(
+        "organisation_size",
+        if private {
+            s(text(case, "org_size").map(|v| match v {
+                "micro" => "micro",
+                "sme" => "sme",
+                "large" => "large",
+                _ => "other",
+            }))
+        } else {
+            Value::Null
+        },
+    );
+    sec.put("economic_activity", s(profile.sector.as_deref()));
+    sec.put("eea_representative_name", Value::Null);
+    sec.put("eea_representative_contact", Value::Null);
+    let s11 = sec.map;
+
+    // 2.2 The reporting person (the DPO or the legal representative by default).
+    let mut sec = Section {
+        name: "section_2_2",
+        map: Map::new(),
+        missing: &mut missing,
+    };
+    let function = text(case, "reporter_function");
+    let dpo_contact = [profile.dpo.email.as_deref(), profile.dpo.phone.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ");
+    let dpo_contact = (!dpo_contact.is_empty()).then_some(dpo_contact);
+    let (default_name, default_contact) = match function {
+        Some("dpo") => (profile.dpo.name.clone(), dpo_contact.clone()),
+        Some("legal_representative") => (profile.representative.name.clone(), None),
+        _ => (None, None),
+    };
+    sec.need(
+        "reporter_name",
+        s(text(case, "reporter_name").or(default_name.as_deref())),
+        true,
+    );
+    sec.need(
+        "reporter_contact",
+        s(text(case, "reporter_contact").or(default_contact.as_deref())),
+        true,
+    );
+    sec.need(
+        "reporter_function",
+        s(function.map(|f| match f {
+            "dpo" => "dpo",
+            "legal_representative" => "legal_representative",
+            _ => "other",
+        })),
+        true,
+    );
+    sec.need(
+        "reporter_function_description",
+        txt("reporter_function_description"),
+        function == Some("other_function"),
+    );
+    let s22 = sec.map;
+
+    // 2.3 DPO, contact point, other parties.
+    let mut sec = Section {
+        name: "section_2_3",
+        map: Map::new(),
+        missing: &mut missing,
+    };
+    let designated = profile.dpo.name.is_some().then_some(true);
+    sec.need("dpo_designated", json!(designated), true);
+    sec.need(
+        "dpo_name",
+        s(profile.dpo.name.as_deref()),
+        designated == Some(true),
+    );
+    sec.need(
+        "dpo_contact",
+        s(dpo_contact.as_deref()),
+        designated == Some(true),
+    );
+    sec.put(
+        "contact_point",
+        if designated == Some(true) {
+            json!("dpo")
+        } else {
+            Value::Null
+        },
+    );
+    let mut parties = Vec::new();
+    for (fact, role) in [
+        ("processors", "processor"),
+        ("joint_controllers", "joint_controller"),
+    ] {
+        if let Some(d) = text(case, fact) {
+            parties.push(json!({"role": role, "description": d}));
+        }
+    }
+    sec.put(
+        "other_parties_involved",
+        if parties.is_empty() {
+            Value::Null
+        } else {
+            json!(true)
+        },
+    );
+    sec.put("other_parties", json!(parties));
+    let s23 = sec.map;
+
+    // 3.1 Timeline.
+    let mut sec = Section {
+        name: "section_3_1",
+        map: Map::new(),
+        missing: &mut missing,
+    };
+    let start = case
+        .facts
+        .get("started_at")
+        .and_then(FactValue::as_datetime);
+    let end = case.facts.get("ended_at").and_then(FactValue::as_datetime);
+    let occurrence = match (start, end, boolean(case, "ongoing")) {
+        (None, _, _) => "to_be_determined",
+        (Some(_), _, Some(true)) => "ongoing",
+        (Some(a), Some(b), _)
+            if a.with_timezone(&tz).date_naive() == b.with_timezone(&tz).date_naive() =>
+        {
+            "single_day"
+        }
+        (Some(_), Some(_), _) => "period",
+        (Some(_), None, _) => "to_be_determined",
+    };
+    sec.need("occurrence", json!(occurrence), true);
+    sec.put("dates_estimated", json!(boolean(case, "dates_estimated")));
+    sec.need("start", dt("started_at"), occurrence != "to_be_determined");
+    sec.need(
+        "end",
+        dt("ended_at"),
+        matches!(occurrence, "single_day" | "period"),
+    );
+    sec.need("awareness", dt("aware_at"), true);
+    let late = clocks(wf, case, now)
+        .iter()
+        .any(|c| c.id == "art33" && matches!(c.status, ClockStatus::Late | ClockStatus::Overdue));
+    sec.need("late_notification_reasons", txt("delay_reasons"), late);
+    let discovered = text(case, "discovered_by");
+    sec.need(
+        "discovery_method",
+        s(discovered.map(|d| d.strip_prefix("by_").unwrap_or(d))),
+        true,
+    );
+    sec.need("discovery_description", txt("discovery"), true);
+    let mut told = dt("informed_by_other_at");
+    if told.is_null() && discovered == Some("by_processor") {
+        told = dt("processor_informed_at");
+    }
+    sec.need(
+        "informed_by_other_party_at",
+        told,
+        discovered.is_some_and(|d| d != "by_controller"),
+    );
+    sec.put("timeline_comments", txt("aware_basis"));
+    let s31 = sec.map;
+
+    // 3.2 Nature of the breach.
+    let mut sec = Section {
+        name: "section_3_2",
+        map: Map::new(),
+        missing: &mut missing,
+    };
+    let conf = has(case, "nature", "confidentiality");
+    let integ = has(case, "nature", "integrity");
+    let avail = has(case, "nature", "availability");
+    sec.need(
+        "nature",
+        mapped(case, "nature", |n| match n {
+            "confidentiality" => Some("confidentiality"),
+            "integrity" => Some("integrity"),
+            "availability" => Some("availability"),
+            _ => None,
+        }),
+        true,
+    );
+    sec.need("confidentiality_kind", txt("confidentiality_kind"), conf);
+    sec.need("data_unintelligible", txt("data_unintelligible"), conf);
+    sec.need("integrity_kind", txt("integrity_kind"), integ);
+    sec.need("availability_kind", txt("availability_kind"), avail);
+    sec.need(
+        "incident_kind",
+        s(text(case, "incident_kind").map(|k| match k {
+            "kind_to_be_determined" => "to_be_determined",
+            "other_kind" => "other",
+            k => k,
+        })),
+        true,
+    );
+    sec.need(
+        "cause",
+        s(text(case, "cause").map(|c| match c {
+            "internal_malicious" => "internal_malicious",
+            "internal_accidental" => "internal_non_malicious",
+            "external_malicious" => "external_malicious",
+            "external_accidental" => "external_non_malicious",
+            _ => "unknown",
+        })),
+        true,
+    );
+    sec.need("incident_description", txt("incident_description"), true);
+    sec.need("systems", txt("systems"), true);
+    let s32 = sec.map;
+
+    // 3.3 Data subjects.
+    let mut sec = Section {
+        name: "section_3_3",
+        map: Map::new(),
+        missing: &mut missing,
+    };
+    sec.need(
+        "subject_categories",
+        mapped(case, "subject_categories", |c| {
+            Some(match c {
+                "customers" | "prospects" => "customers",
+                "employees" | "applicants" => "employees",
+                "users" => "users",
+                "patients" => "patients",
+                "minors" => "minors",
+                "vulnerable" => "vulnerable",
+                _ => "other",
+            })
+        }),
+        true,
+    );
+    let explain = sec
+        .get("subject_categories")
+        .as_array()
+        .is_some_and(|a| a.iter().any(|c| c == "other" || c == "vulnerable"));
+    sec.need("subjects_description", txt("subjects_description"), explain);
+    let subjects_kind = text(case, "subjects_count_kind").or(case
+        .facts
+        .contains_key("subjects_approx")
+        .then_some("approximate"));
+    sec.need("subjects_count_kind", s(subjects_kind), true);
+    sec.need(
+        "subjects_count",
+        int("subjects_approx"),
+        subjects_kind != Some("cannot_be_determined"),
+    );
+    let s33 = sec.map;
+
+    // 3.4 Personal data concerned.
+    let mut sec = Section {
+        name: "section_3_4",
+        map: Map::new(),
+        missing: &mut missing,
+    };
+    let mut types: Vec<&str> = Vec::new();
+    for c in items(case, "data_categories") {
+        let m = match c.as_str() {
+            "identity" | "civil_status" => Some("basic"),
+            "contact" => Some("contact"),
+            "nir" | "ip_address" => Some("identification"),
+            "connection_location" => Some("location"),
+            "official_documents" => Some("official_documents"),
+            "offences" => Some("criminal"),
+            "financial" => Some("economic_financial"),
+            "behavioural" => Some("profile"),
+            // Which special category is said by `data_special`; else it is "other".
+            "sensitive" if items(case, "data_special").is_empty() => Some("other"),
+            "sensitive" => None,
+            _ => Some("other"),
+        };
+        if let Some(m) = m
+            && !types.contains(&m)
+        {
+            types.push(m);
+        }
+    }
+    for c in items(case, "data_special") {
+        let m = match c.as_str() {
+            "profile_data" => "profile",
+            "payment_means" => "payment_means",
+            "credentials" => "credentials",
+            "health" => "health",
+            "employment_health" => "employment_health",
+            "biometric" => "biometric",
+            "genetic" => "genetic",
+            "political" => "political",
+            "racial_ethnic" => "racial_ethnic",
+            "religious" => "religious",
+            "sex_life" => "sex_life",
+            _ => "trade_union",
+        };
+        if !types.contains(&m) {
+            types.push(m);
+        }
+    }
+    let data_known =
+        case.facts.contains_key("data_categories") || case.facts.contains_key("data_special");
+    sec.need(
+        "data_types",
+        if data_known {
+            json!(types)
+        } else {
+            Value::Null
+        },
+        true,
+    );
+    sec.need(
+        "data_description",
+        txt("data_description"),
+        types.contains(&"other"),
+    );
+    let records_kind = text(case, "records_count_kind").or(case
+        .facts
+        .contains_key("records_approx")
+        .then_some("approximate"));
+    sec.need("records_count_kind", s(records_kind), true);
+    sec.need(
+        "records_count",
+        int("records_approx"),
+        records_kind != Some("cannot_be_determined"),
+    );
+    let s34 = sec.map;
+
+    // 3.5 Measures in place before the breach.
+    let mut sec = Section {
+        name: "section_3_5",
+        map: Map::new(),
+        missing: &mut missing,
+    };
+    let measure = |m: &str| -> Option<&'static str> {
+        Some(match m {
+            "pseudonymisation" => "pseudonymisation",
+            "backup" => "backup",
+            "encryption" => "encryption",
+            "security_policies" => "security_policies",
+            "security_training" => "security_training",
+            "incident_log" => "incident_log",
+            "access_levels" => "access_levels",
+            "logical_access_control" => "logical_access_control",
+            "periodic_audits" => "periodic_audits",
+            "physical_access_control" => "physical_access_control",
+            "up_to_date_systems" => "up_to_date_systems",
+            "anonymisation" => "anonymisation",
+            "process_change" => "process_change",
+            "erasure" => "erasure",
+            _ => "other",
+        })
+    };
+    sec.need(
+        "measures_in_place",
+        mapped(case, "measures_before", measure),
+        true,
+    );
+    sec.need(
+        "measures_in_place_description",
+        txt("measures_before_description"),
+        has(case, "measures_before", "other_measures")
+            || text(case, "data_unintelligible") == Some("protection_may_be_subverted"),
+    );
+    let s35 = sec.map;
+
+    // 4.1 Consequences and severity.
+    let mut sec = Section {
+        name: "section_4_1",
+        map: Map::new(),
+        missing: &mut missing,
+    };
+    sec.need(
+        "confidentiality_consequences",
+        if conf {
+            mapped(case, "consequence_types", |c| match c {
+                "spread_beyond_control" => Some("disclosed_beyond_scope"),
+                "cross_matchable" => Some("linkable"),
+                "misusable" => Some("misused"),
+                _ => None,
+            })
+        } else {
+            Value::Null
+        },
+        conf,
+    );
+    let mut integrity: Vec<&str> = Vec::new();
+    for c in items(case, "integrity_consequences") {
+        integrity.push(match c.as_str() {
+            "invalid_data_used" => "invalid_data_used",
+            "altered_into_valid_data" => "altered_into_valid_data",
+            _ => "other",
+        });
+    }
+    if has(case, "consequence_types", "falsifiable")
+        && !integrity.contains(&"altered_into_valid_data")
+    {
+        integrity.push("altered_into_valid_data");
+    }
+    sec.need(
+        "integrity_consequences",
+        if integ && !integrity.is_empty() {
+            json!(integrity)
+        } else {
+            Value::Null
+        },
+        integ,
+    );
+    sec.need(
+        "availability_consequences",
+        if avail {
+            mapped(case, "availability_consequences", |c| match c {
+                "services_inaccessible" => Some("services_inaccessible"),
+                "services_disrupted" => Some("services_disrupted"),
+                _ => Some("other"),
+            })
+        } else {
+            Value::Null
+        },
+        avail,
+    );
+    sec.put("consequences_description", txt("consequences"));
+    sec.need(
+        "impacts",
+        mapped(case, "harms", |h| {
+            Some(match h {
+                "loss_of_control" => "loss_of_control",
+                "discrimination" => "discrimination",
+                "identity_theft" => "identity_theft",
+                "fraud" => "fraud",
+                "financial_loss" => "financial_loss",
+                "reputation" => "reputation",
+                "professional_secrecy" => "professional_secrecy_loss",
+                "physical" | "psychological" => "physical_mental_harm",
+                _ => "other",
+            })
+        }),
+        true,
+    );
+    sec.need("severity", s(severity(case)), true);
+    let s41 = sec.map;
+
+    // 4.2 The controller's risk assessment.
+    let mut sec = Section {
+        name: "section_4_2",
+        map: Map::new(),
+        missing: &mut missing,
+    };
+    sec.need(
+        "risk_outcome",
+        s(text(case, "risk").map(|r| match r {
+            "high" => "high_risk",
+            "risk" => "risk",
+            _ => "unlikely_risk",
+        })),
+        true,
+    );
+    sec.need("risk_description", txt("risk_rationale"), true);
+    let s42 = sec.map;
+
+    // 4.3 Measures taken to address the breach.
+    let mut sec = Section {
+        name: "section_4_3",
+        map: Map::new(),
+        missing: &mut missing,
+    };
+    let mitigation = [text(case, "measures"), text(case, "measures_medium")]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    sec.need(
+        "mitigation_measures",
+        s((!mitigation.is_empty()).then_some(mitigation.as_str())),
+        true,
+    );
+    let s43 = sec.map;
+
+    // 4.4 Prevention, and the communication to the data subjects.
+    let mut sec = Section {
+        name: "section_4_4",
+        map: Map::new(),
+        missing: &mut missing,
+    };
+    sec.need(
+        "prevention_measures",
+        mapped(case, "prevention_measures", measure),
+        true,
+    );
+    sec.put("prevention_description", txt("measures_long"));
+    let track = case.tracks.get("individuals").map(String::as_str);
+    let informed = text(case, "individuals_informed");
+    let exemption = text(case, "individuals_exemption");
+    let communication = if track == Some("notified") || informed == Some("yes") {
+        Some("yes")
+    } else if track == Some("not_required") || informed == Some("will_not_be") {
+        match exemption {
+            Some("no_high_risk") => Some("not_required_no_high_risk"),
+            Some(_) => Some("not_required_art34_3"),
+            None => None,
+        }
+    } else {
+        match informed {
+            Some("will_be") => Some("planned"),
+            Some("not_determined") => Some("investigation_ongoing"),
+            _ => None,
+        }
+    };
+    sec.need("communication", s(communication), true);
+    let done = communication == Some("yes");
+    sec.need(
+        "communicated_at",
+        first("notify_individuals")
+            .map(|d| json!(time::rfc3339_in(d, tz)))
+            .unwrap_or(Value::Null),
+        done,
+    );
+    sec.need(
+        "planned_at",
+        dt("individuals_planned_at"),
+        communication == Some("planned"),
+    );
+    sec.need(
+        "art34_3_condition",
+        s(match exemption {
+            Some("unintelligible") => Some("protective_measures"),
+            Some("later_measures") => Some("subsequent_measures"),
+            Some("disproportionate_effort") => Some("disproportionate_effort"),
+            _ => None,
+        }),
+        communication == Some("not_required_art34_3"),
+    );
+    sec.need(
+        "not_required_justification",
+        txt("individuals_rationale"),
+        communication.is_some_and(|c| c.starts_with("not_required")),
+    );
+    sec.need(
+        "means",
+        s(text(case, "individuals_means").map(|m| match m {
+            "individual_communication" => "individual",
+            "public_communication" => "public",
+            _ => "other",
+        })),
+        done,
+    );
+    sec.put("means_description", txt("individuals_channel"));
+    sec.need("content", txt("individual_advice"), done);
+    let s44 = sec.map;
+
+    // 6.1 Police and other authorities.
+    let mut sec = Section {
+        name: "section_6_1",
+        map: Map::new(),
+        missing: &mut missing,
+    };
+    let police = if case.tracks.get("complaint").map(String::as_str) == Some("filed") {
+        Some(true)
+    } else {
+        boolean(case, "police_reported")
+    };
+    sec.put(
+        "reported_to_police",
+        s(police.map(|p| if p { "yes" } else { "no" })),
+    );
+    let nis2 = case.tracks.get("nis2").is_some_and(|t| t != "pending");
+    let others = boolean(case, "other_authorities_notified").or(nis2.then_some(true));
+    sec.put(
+        "other_authorities_notified",
+        s(others.map(|p| if p { "yes" } else { "no" })),
+    );
+    sec.need(
+        "other_authorities",
+        txt("other_authorities"),
+        others == Some(true) && !nis2,
+    );
+    let s61 = sec.map;
+
+    // 6.2 Cross-border processing.
+    let mut sec = Section {
+        name: "section_6_2",
+        map: Map::new(),
+        missing: &mut missing,
+    };
+    let cross = boolean(case, "cross_border");
+    sec.need(
+        "cross_border",
+        s(cross.map(|p| if p { "yes" } else { "no" })),
+        true,
+    );
+    let cross = cross == Some(true);
+    sec.need("lead_authority", txt("lead_authority"), cross);
+    sec.need(
+        "establishment_countries",
+        text(case, "establishment_countries")
+            .map(countries)
+            .unwrap_or(Value::Null),
+        cross,
+    );
+    let counts = text(case, "subjects_per_country").and_then(per_country);
+    sec.need(
+        "subjects_per_country",
+        counts
+            .map(|c| {
+                json!(
+                    c.into_iter()
+                        .map(|(country, count)| json!({"country": country, "count": count}))
+                        .collect::<Vec<_>>()
+                )
+            })
+            .unwrap_or(Value::Null),
+        cross,
+    );
+    sec.put(
+        "authorities_notified",
+        if notified {
+            json!([wf.meta.get("authority").cloned().unwrap_or_default()])
+        } else {
+            json!([])
+        },
+    );
+    let s62 = sec.map;
+
+    // 6.3 Attachments: the documents of the case issued (recorded) so far.
+    let mut attachments: Vec<&str> = Vec::new();
+    for ev in events {
+        if let EventBody::DocumentIssued { document, .. } = &ev.body {
+            let a = match document.as_str() {
+                "individual_letter" => "communication_to_data_subjects",
+                _ => continue,
+            };
+            if !attachments.contains(&a) {
+                attachments.push(a);
+            }
+        }
+    }
+
+    // The sub-type, now that what is missing is known.
+    let subtype = if withdrawn {
+        "withdrawal"
+    } else {
+        match text(case, "notification_completeness") {
+            Some("complete") => "complete",
+            Some(_) => "incomplete",
+            None if missing.is_empty() => "complete",
+            None => "incomplete",
+        }
+    };
+    let mut s11 = s11;
+    s11.insert("notification_subtype".into(), json!(subtype));
+
+    for (k, v) in [
+        ("section_1_1", s11),
+        ("section_2_2", s22),
+        ("section_2_3", s23),
+        ("section_3_1", s31),
+        ("section_3_2", s32),
+        ("section_3_3", s33),
+        ("section_3_4", s34),
+        ("section_3_5", s35),
+        ("section_4_1", s41),
+        ("section_4_2", s42),
+        ("section_4_3", s43),
+        ("section_4_4", s44),
+        ("section_6_1", s61),
+        ("section_6_2", s62),
+    ] {
+        sections.insert(k.into(), Value::Object(v));
+    }
+    sections.insert("section_6_3".into(), json!({ "attachments": attachments }));
+
+    let mut out = Map::new();
+    out.insert("$schema".into(), json!(SCHEMA_ID));
+    out.insert("schema_version".into(), json!(SCHEMA_VERSION));
+    out.insert(
+        "template".into(),
+        json!({"name": "EDPB common template for the notification of a personal data breach (GDPR art. 33)", "version": "draft 2026-06-08"}),
+    );
+    out.insert(
+        "case".into(),
+        json!({
+            "id": case.id,
+            "workflow": wf.id,
+            "authority": wf.meta.get("authority"),
+            "generated_at": time::rfc3339_in(now, tz),
+        }),
+    );
+    out.insert("missing".into(), json!(missing));
+    out.extend(sections);
+    (Value::Object(out), missing)
+}
+
+/// What the Markdown draft shows of the template beyond the facts: the derived values,
+/// by their labels (`edpb_*` in labels.<lang>.yaml), or a placeholder when unknown.
+pub fn view(json: &Value, labels: &Labels) -> Value {
+    let label = |section: &str, key: &str| -> Value {
+        match json[section][key].as_str() {
+            Some(v) => json!(labels.get(&format!("edpb_{v}"))),
+            None => json!(labels.placeholder(&format!("edpb_field_{key}"))),
+        }
+    };
+    let per_country = json["section_6_2"]["subjects_per_country"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| format!("{}: {}", c["country"].as_str().unwrap_or(""), c["count"]))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let plain = |section: &str, key: &str, fact: &str| -> Value {
+        match json[section][key].as_str() {
+            Some(v) => json!(v),
+            None => json!(labels.placeholder(fact)),
+        }
+    };
+    json!({
+        "reporter_name": plain("section_2_2", "reporter_name", "reporter_name"),
+        "reporter_contact": plain("section_2_2", "reporter_contact", "reporter_contact"),
+        "notification_type": label("section_1_1", "notification_type"),
+        "notification_subtype": label("section_1_1", "notification_subtype"),
+        "follow_up": json["section_1_1"]["notification_type"] == "follow_up",
+        "withdrawn": json["section_1_1"]["notification_subtype"] == "withdrawal",
+        "occurrence": label("section_3_1", "occurrence"),
+        "late": !json["section_3_1"]["late_notification_reasons"].is_null()
+            || json["missing"].as_array().is_some_and(|m| m.iter().any(|p| p == "section_3_1.late_notification_reasons")),
+        "severity": label("section_4_1", "severity"),
+        "risk_outcome": label("section_4_2", "risk_outcome"),
+        "communication": label("section_4_4", "communication"),
+        "reported_to_police": label("section_6_1", "reported_to_police"),
+        "other_authorities_notified": label("section_6_1", "other_authorities_notified"),
+        "cross_border": label("section_6_2", "cross_border"),
+        "is_cross_border": json["section_6_2"]["cross_border"] == "yes",
+        "per_country": per_country,
+        "missing": json["missing"],
+    })
+}
