@@ -15,6 +15,12 @@
 //! so when quoting the figures).
 //!
 //! Run: cargo bench --bench backends   (VIGIE_BENCH_CASES=2000 VIGIE_BENCH_HOT=10000)
+//!
+//! The append line also gives the CPU time per event of this process (the writers:
+//! deciding, sealing, folding, the driver) and, on the local throwaway cluster, of the
+//! PostgreSQL server (its processes, ended ones included): on a loaded machine the rate
+//! moves with the neighbours, the CPU per event much less. `VIGIE_BENCH_ONLY=append`
+//! runs the append phase alone (for profiling it).
 
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
@@ -136,6 +142,35 @@ fn one_case(store: &mut Store, workflows: &WorkflowSet, i: usize) -> (String, us
     (id, n)
 }
 
+/// CPU seconds (user + system) of a process, from `/proc/<pid>/stat`; with `ended`, plus
+/// those of its children that ended and were waited for.
+fn cpu_of(pid: &str, ended: bool) -> Option<(u32, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ppid = f.get(1)?.parse().ok()?;
+    let ticks = n(11) + n(12) + if ended { n(13) + n(14) } else { 0.0 };
+    Some((ppid, ticks / 100.0))
+}
+
+/// CPU seconds of the PostgreSQL server: the postmaster and the backends it waited for,
+/// plus the live ones.
+fn server_cpu(postmaster: u32) -> f64 {
+    let mut total = cpu_of(&postmaster.to_string(), true).map_or(0.0, |(_, t)| t);
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.chars().all(|c| c.is_ascii_digit())
+            && let Some((ppid, t)) = cpu_of(&name, false)
+            && ppid == postmaster
+        {
+            total += t;
+        }
+    }
+    total
+}
+
 struct Figures {
     append: f64,
     show_p50: f64,
@@ -191,6 +226,11 @@ fn run(
     // 1. Four writers on different cases.
     let writers = 4;
     let per = cases / writers;
+    let server = url.starts_with("postgres").then(pg::server_pid).flatten();
+    let cpu0 = (
+        cpu_of("self", false).map_or(0.0, |(_, t)| t),
+        server.map(server_cpu),
+    );
     let t = Instant::now();
     let done: Vec<(Vec<String>, usize)> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..writers)
@@ -214,10 +254,28 @@ fn run(
     let events: usize = done.iter().map(|(_, n)| n).sum();
     let ids: Vec<String> = done.into_iter().flat_map(|(ids, _)| ids).collect();
     let append = events as f64 / elapsed;
+    let client_cpu = cpu_of("self", false).map_or(0.0, |(_, t)| t) - cpu0.0;
+    let per_event = |s: f64| s * 1e6 / events as f64;
+    let server_part = match (server, cpu0.1) {
+        (Some(pid), Some(before)) => {
+            format!(", server {:.0} µs", per_event(server_cpu(pid) - before))
+        }
+        _ => String::new(),
+    };
     println!(
-        "append: {} cases, {events} events by {writers} writers in {elapsed:.2} s = {append:.0} events/s",
-        ids.len()
+        "append: {} cases, {events} events by {writers} writers in {elapsed:.2} s = {append:.0} events/s; CPU per event: client {:.0} µs{server_part}",
+        ids.len(),
+        per_event(client_cpu)
     );
+    if std::env::var("VIGIE_BENCH_ONLY").as_deref() == Ok("append") {
+        return Figures {
+            append,
+            show_p50: f64::NAN,
+            show_p99: f64::NAN,
+            burst: "-".into(),
+            reads: f64::NAN,
+        };
+    }
 
     // 2. case show.
     let mut store = Store::open_url(url).expect("store");

@@ -79,6 +79,7 @@ contract!(
     take_counter_gives_distinct_numbers,
     events_and_workflows_are_append_only,
     timers_of_a_case,
+    writes_of_a_transaction_apply_in_order,
     claims_never_overlap,
     claim_supersedes_older_reminders_of_a_clock,
     expired_lease_is_claimable_and_the_old_token_settles_nothing,
@@ -413,6 +414,96 @@ fn timers_of_a_case(db: &Db) {
     assert_eq!((r.state.as_str(), r.due_at), ("pending", later));
     assert!(tx.timers_of_case("default", "C-2").unwrap().is_empty());
     tx.commit().unwrap();
+}
+
+/// A backend may hold writes back and send several in one statement (PostgreSQL: the
+/// counter, pinned text and case of an opening; a case's timer writes): what a transaction
+/// reads and commits must be what the calls, in their order, would have done one by one.
+fn writes_of_a_transaction_apply_in_order(db: &Db) {
+    let mut b = (db.open)();
+    let due = t("2026-03-03T10:00:00Z");
+    let (x1, x2) = (
+        timer("default", "C-1", "cnil", "before-48h", due),
+        timer("default", "C-1", "cnil", "before-24h", due),
+    );
+    // An opening as `Store::open_case` makes it: counter, pin, case, event, head, timers.
+    let mut tx = b.begin().unwrap();
+    assert_eq!(tx.take_counter("default", "C-").unwrap(), 0);
+    assert!(!tx.case_exists("default", "C-1").unwrap());
+    tx.set_counter("default", "C-", 1).unwrap();
+    tx.pin_workflow(&wf()).unwrap();
+    tx.insert_case(&head("default", "C-1", 0)).unwrap();
+    tx.insert_event(&NewEvent {
+        org: "default",
+        case_id: "C-1",
+        row: ev(1, "opened", "{}"),
+    })
+    .unwrap();
+    tx.update_head(&head("default", "C-1", 1)).unwrap();
+    assert!(tx.timers_of_case("default", "C-1").unwrap().is_empty());
+    tx.insert_timer(&x1).unwrap();
+    tx.insert_timer(&x2).unwrap();
+    tx.insert_timer(&x1).unwrap(); // the same key again: ignored
+    tx.commit().unwrap();
+    assert_eq!(
+        b.head("default", "C-1").unwrap(),
+        Some(head("default", "C-1", 1))
+    );
+    assert_eq!(b.events("default", "C-1", None).unwrap().len(), 1);
+    assert_eq!(b.workflows().unwrap(), vec![wf()]);
+    assert_eq!(
+        b.counters().unwrap(),
+        vec![("default".to_string(), "C-".to_string(), 1)]
+    );
+
+    // The same opening again: the case exists, and nothing of it is written.
+    let mut tx = b.begin().unwrap();
+    assert_eq!(tx.take_counter("default", "C-").unwrap(), 1);
+    tx.set_counter("default", "C-", 2).unwrap();
+    tx.pin_workflow(&wf()).unwrap();
+    match tx.insert_case(&head("default", "C-1", 0)) {
+        Err(StoreError::CaseExists(id)) => assert_eq!(id, "C-1"),
+        other => panic!("expected CaseExists, got {other:?}"),
+    }
+    drop(tx);
+    assert_eq!(b.counters().unwrap()[0].2, 1);
+
+    // Timer writes, then reads in the same transaction, then a second write to one row.
+    let mut tx = b.begin().unwrap();
+    let rows = tx.timers_of_case("default", "C-1").unwrap();
+    assert_eq!(rows.len(), 2);
+    let id = |offset: &str| rows.iter().find(|r| r.offset == offset).unwrap().id;
+    let later = due + Duration::hours(2);
+    tx.cancel_timer(id("before-48h")).unwrap();
+    tx.reschedule_timer(id("before-24h"), later).unwrap();
+    let x3 = timer("default", "C-1", "cnil", "before-1h", due);
+    tx.insert_timer(&x3).unwrap();
+    tx.reschedule_timer(id("before-48h"), later).unwrap(); // after its cancel
+    tx.cancel_timer(id("before-24h")).unwrap(); // after its rescheduling
+    let seen: BTreeSet<(String, String, String)> = tx
+        .timers_of_case("default", "C-1")
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.offset, r.state, ts(r.due_at)))
+        .collect();
+    tx.commit().unwrap();
+    let expected: BTreeSet<(String, String, String)> = [
+        ("before-48h", "pending", later),
+        ("before-24h", "cancelled", later),
+        ("before-1h", "pending", due),
+    ]
+    .into_iter()
+    .map(|(o, s, d)| (o.to_string(), s.to_string(), ts(d)))
+    .collect();
+    assert_eq!(seen, expected);
+    let mut tx = b.begin().unwrap();
+    let after: BTreeSet<(String, String, String)> = tx
+        .timers_of_case("default", "C-1")
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.offset, r.state, ts(r.due_at)))
+        .collect();
+    assert_eq!(after, expected, "as committed");
 }
 
 fn claims_never_overlap(db: &Db) {

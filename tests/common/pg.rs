@@ -78,6 +78,14 @@ pub fn started_in() -> Option<std::time::Duration> {
     CLUSTER.get().map(|c| c.started_in)
 }
 
+/// The local cluster's postmaster process id (None with `VIGIE_TEST_POSTGRES`), for the
+/// benches' CPU accounting of the server.
+pub fn server_pid() -> Option<u32> {
+    let c = CLUSTER.get()?;
+    let text = std::fs::read_to_string(c.dir.join("data").join("postmaster.pid")).ok()?;
+    text.lines().next()?.trim().parse().ok()
+}
+
 fn create_db(admin: &str, name: &str) {
     create_db_owned(admin, name, None)
 }

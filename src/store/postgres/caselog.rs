@@ -271,6 +271,17 @@ const FLUSH_THEN_TIMERS: &str = concat!(
      WHERE org = $19 AND case_id = $20 ORDER BY id"
 );
 
+/// The reminders `outbox::sync` creates, held and sent as one statement before the next
+/// one or the commit: a case opened with 20 reminders costs one round trip for them
+/// instead of 20. (Cancelling and rescheduling go at once, one row by primary key each:
+/// sent as arrays, a plan cached while the table was small scanned every timer,
+/// which cost the server more than the round trips saved.)
+const INSERT_TIMERS: &str = "INSERT INTO timers (key, org, case_id, clock, \"offset\", due_at, next_attempt_at, state, attempts, created_at)
+    SELECT k, o, c, cl, off, d, d, 'pending', 0, cr
+    FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TIMESTAMPTZ[],
+                $7::TIMESTAMPTZ[]) AS n(k, o, c, cl, off, d, cr)
+    ON CONFLICT (key) DO NOTHING";
+
 /// An event waiting to be sent, its times parsed when it was handed over.
 struct HeldEvent {
     org: String,
@@ -289,16 +300,26 @@ struct PgTx<'a> {
     /// Events and a head update not sent yet (see `FLUSH`).
     held_events: Vec<HeldEvent>,
     held_head: Option<CaseHead>,
+    /// New timers not sent yet (see `INSERT_TIMERS`); each key once.
+    held_timers: Vec<NewTimer>,
+    /// A counter's new value and a workflow to pin, held to go with the case's insertion.
+    held_counter: Option<(String, String, i64)>,
+    held_pin: Option<PinnedWorkflow>,
 }
 
 impl PgTx<'_> {
+    /// Whether events, a head, a counter or a pinned text wait (timers: `held_timers`).
     fn holds(&self) -> bool {
-        !self.held_events.is_empty() || self.held_head.is_some()
+        !self.held_events.is_empty()
+            || self.held_head.is_some()
+            || self.held_counter.is_some()
+            || self.held_pin.is_some()
     }
 
     /// Sends the held writes; with `timers_of` (org, case), in the same statement as the
     /// reading of that case's timers, whose rows it returns.
     fn flush(&mut self, timers_of: Option<(&str, &str)>) -> Result<Vec<Row>> {
+        self.send_opening()?;
         let ev = std::mem::take(&mut self.held_events);
         let h = self.held_head.take();
         let col = |f: fn(&HeldEvent) -> &str| ev.iter().map(f).collect::<Vec<&str>>();
@@ -364,6 +385,39 @@ impl PgTx<'_> {
         if self.holds() {
             self.flush(None)?;
         }
+        self.send_timers()
+    }
+
+    /// Sends a held counter and pinned text (when no case insertion took them along).
+    fn send_opening(&mut self) -> Result<()> {
+        if let Some((org, prefix, last)) = self.held_counter.take() {
+            set_counter(&mut self.tx, self.stmts, &org, &prefix, last)?;
+        }
+        if let Some(wf) = self.held_pin.take() {
+            pin_workflow(&mut self.tx, self.stmts, &wf)?;
+        }
+        Ok(())
+    }
+
+    /// Sends the held new timers.
+    fn send_timers(&mut self) -> Result<()> {
+        self.send_opening()?;
+        if self.held_timers.is_empty() {
+            return Ok(());
+        }
+        let t = std::mem::take(&mut self.held_timers);
+        let col = |f: fn(&NewTimer) -> &str| t.iter().map(f).collect::<Vec<&str>>();
+        let (keys, orgs, cases) = (col(|n| &n.key), col(|n| &n.org), col(|n| &n.case_id));
+        let (clocks, offsets) = (col(|n| &n.clock), col(|n| &n.offset));
+        let due: Vec<DateTime<Utc>> = t.iter().map(|n| n.due_at).collect();
+        let created: Vec<DateTime<Utc>> = t.iter().map(|n| n.created_at).collect();
+        let st = self.stmts.get(&mut self.tx, INSERT_TIMERS)?;
+        self.tx
+            .execute(
+                &st,
+                &[&keys, &orgs, &cases, &clocks, &offsets, &due, &created],
+            )
+            .map_err(db_err)?;
         Ok(())
     }
 }
@@ -442,12 +496,9 @@ impl CaseTx for PgTx<'_> {
 
     fn take_counter(&mut self, org: &str, prefix: &str) -> Result<i64> {
         self.send_held()?;
-        const ENSURE: &str = "INSERT INTO case_counters (org, prefix, last) VALUES ($1, $2, 0)
-             ON CONFLICT (org, prefix) DO NOTHING";
-        const TAKE: &str =
-            "SELECT last FROM case_counters WHERE org = $1 AND prefix = $2 FOR UPDATE";
-        let st = self.stmts.get(&mut self.tx, ENSURE)?;
-        self.tx.execute(&st, &[&org, &prefix]).map_err(db_err)?;
+        // Created at 0 or left as it is, and locked (the no-op update) in one statement.
+        const TAKE: &str = "INSERT INTO case_counters (org, prefix, last) VALUES ($1, $2, 0)
+             ON CONFLICT (org, prefix) DO UPDATE SET last = case_counters.last RETURNING last";
         let st = self.stmts.get(&mut self.tx, TAKE)?;
         let r = self.tx.query_one(&st, &[&org, &prefix]).map_err(db_err)?;
         Ok(r.get(0))
@@ -455,24 +506,92 @@ impl CaseTx for PgTx<'_> {
 
     fn set_counter(&mut self, org: &str, prefix: &str, last: i64) -> Result<()> {
         self.send_held()?;
-        set_counter(&mut self.tx, self.stmts, org, prefix, last)
+        self.held_counter = Some((org.to_string(), prefix.to_string(), last));
+        Ok(())
     }
 
     fn pin_workflow(&mut self, wf: &PinnedWorkflow) -> Result<()> {
-        self.send_held()?;
-        pin_workflow(&mut self.tx, self.stmts, wf)
+        if !self.held_events.is_empty()
+            || self.held_head.is_some()
+            || self.held_pin.is_some()
+            || !self.held_timers.is_empty()
+        {
+            self.send_held()?;
+        }
+        self.held_pin = Some(wf.clone());
+        Ok(())
     }
 
+    /// With the counter and the pinned text held (opening a case), the three writes
+    /// travel as one statement.
     fn insert_case(&mut self, h: &CaseHead) -> Result<()> {
-        self.send_held()?;
-        insert_case(&mut self.tx, self.stmts, h)
+        if !self.held_events.is_empty()
+            || self.held_head.is_some()
+            || !self.held_timers.is_empty()
+            || self.held_pin.is_none()
+        {
+            self.send_held()?;
+            return insert_case(&mut self.tx, self.stmts, h);
+        }
+        let wf = self.held_pin.take().expect("held");
+        let (org, prefix, last) = self
+            .held_counter
+            .take()
+            .unwrap_or_else(|| (String::new(), String::new(), 0));
+        let has_counter = !org.is_empty();
+        const SQL: &str = concat!(
+            "WITH s AS (
+    INSERT INTO case_counters (org, prefix, last) SELECT $16, $17, $18 WHERE $19
+    ON CONFLICT (org, prefix) DO UPDATE SET last = excluded.last
+), w AS (
+    INSERT INTO workflows (hash, id, origin, source, stored_at) VALUES ($11, $12, $13, $14, $15)
+    ON CONFLICT (hash) DO NOTHING
+)
+INSERT INTO cases (",
+            head_cols!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        );
+        let st = self.stmts.get(&mut self.tx, SQL)?;
+        self.tx
+            .execute(
+                &st,
+                &[
+                    &h.org,
+                    &h.id,
+                    &h.workflow,
+                    &h.workflow_hash,
+                    &h.title,
+                    &h.opened_at,
+                    &h.seq,
+                    &h.last_hash,
+                    &h.closed,
+                    &h.next_due,
+                    &wf.hash,
+                    &wf.id,
+                    &wf.origin,
+                    &wf.source,
+                    &wf.stored_at,
+                    &org,
+                    &prefix,
+                    &last,
+                    &has_counter,
+                ],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::CaseExists(h.id.clone())
+                } else {
+                    db_err(e)
+                }
+            })?;
+        Ok(())
     }
 
     fn insert_event(&mut self, ev: &NewEvent<'_>) -> Result<()> {
         let at = parse(&ev.row.at, "time")?;
         let recorded_at = parse(&ev.row.recorded_at, "recording time")?;
-        if self.held_head.is_some() {
-            // Sent in the order given: a head update, then events.
+        if self.held_head.is_some() || !self.held_timers.is_empty() {
+            // Sent in the order given: a head update or timers, then events.
             self.send_held()?;
         }
         self.held_events.push(HeldEvent {
@@ -486,7 +605,7 @@ impl CaseTx for PgTx<'_> {
     }
 
     fn update_head(&mut self, h: &CaseHead) -> Result<()> {
-        if self.held_head.is_some() {
+        if self.held_head.is_some() || !self.held_timers.is_empty() {
             self.send_held()?;
         }
         self.held_head = Some(h.clone());
@@ -494,6 +613,7 @@ impl CaseTx for PgTx<'_> {
     }
 
     fn timers_of_case(&mut self, org: &str, case_id: &str) -> Result<Vec<TimerOfCase>> {
+        self.send_timers()?;
         let rows = if self.holds() {
             self.flush(Some((org, case_id)))?
         } else {
@@ -534,8 +654,11 @@ impl CaseTx for PgTx<'_> {
     }
 
     fn insert_timer(&mut self, t: &NewTimer) -> Result<()> {
-        self.send_held()?;
-        insert_timer(&mut self.tx, self.stmts, t)
+        if self.holds() || self.held_timers.iter().any(|h| h.key == t.key) {
+            self.send_held()?;
+        }
+        self.held_timers.push(t.clone());
+        Ok(())
     }
 
     fn requeue_for_new_recipients(
@@ -592,6 +715,9 @@ impl CaseLog for Postgres {
             read: None,
             held_events: Vec::new(),
             held_head: None,
+            held_timers: Vec::new(),
+            held_counter: None,
+            held_pin: None,
         }))
     }
 
