@@ -74,7 +74,7 @@ pub struct Reminders {
     /// Also told of every overdue reminder.
     #[serde(default)]
     pub escalation: Vec<String>,
-    /// fr or en (default: the workflow's language).
+    /// fr, en or nl (default: the workflow's language).
     #[serde(default)]
     pub lang: Option<String>,
 }

@@ -25,7 +25,7 @@ pub struct Profile {
     pub reminders_to: Vec<String>,
     /// Also told of every overdue reminder.
     pub escalation: Vec<String>,
-    /// fr or en: reminders and new drafts (default: the workflow's language).
+    /// fr, en or nl: reminders and new drafts (default: the workflow's language).
     pub lang: Option<String>,
     /// The workflow a new case is opened with when none is named.
     pub workflow: Option<String>,
@@ -75,7 +75,7 @@ pub enum ProfileError {
         value: String,
         max: usize,
     },
-    #[error("lang: {0:?} is not fr or en")]
+    #[error("lang: {0:?} is not {choices}", choices = crate::time::Lang::choices())]
     BadLang(String),
     #[error("unknown profile field {0:?} (known: {known})", known = FIELDS.join(", "))]
     UnknownField(String),

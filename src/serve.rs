@@ -474,11 +474,12 @@ pub fn check_config(cfg: &Config) -> Result<Mailer, ServeError> {
         && Lang::parse(l).is_none()
     {
         return Err(ServeError::Config(format!(
-            "reminders.lang '{l}' is not fr or en"
+            "reminders.lang '{l}' is not {}",
+            Lang::choices()
         )));
     }
     let templates = Templates::from_config(cfg);
-    for lang in [Lang::Fr, Lang::En] {
+    for lang in Lang::ALL {
         ReminderTemplates::new(&templates, lang).map_err(|e| ServeError::Config(e.to_string()))?;
     }
     Ok(mailer)

@@ -367,23 +367,40 @@ pub enum Lang {
     #[default]
     Fr,
     En,
+    /// Dutch, as written in Belgium (Flemish organisations, the APD/GBA's Dutch forms).
+    Nl,
 }
 
 impl Lang {
-    /// Every language vigie offers: pages, drafts and letters exist in each.
-    pub const ALL: [Lang; 2] = [Lang::Fr, Lang::En];
+    /// Every language vigie offers: pages, letters and reminders exist in each; drafts in
+    /// each language a workflow lists (`languages:`). The one list: add a language here.
+    pub const ALL: [Lang; 3] = [Lang::Fr, Lang::En, Lang::Nl];
 
     pub fn code(self) -> &'static str {
         match self {
             Lang::Fr => "fr",
             Lang::En => "en",
+            Lang::Nl => "nl",
         }
     }
     pub fn parse(s: &str) -> Option<Lang> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "fr" => Some(Lang::Fr),
-            "en" => Some(Lang::En),
-            _ => None,
+        let s = s.trim().to_ascii_lowercase();
+        Lang::ALL.into_iter().find(|l| l.code() == s)
+    }
+    /// The language's name in itself, for the language switch: "Nederlands".
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::Fr => "Français",
+            Lang::En => "English",
+            Lang::Nl => "Nederlands",
+        }
+    }
+    /// "fr, en or nl": the accepted codes, for error messages.
+    pub fn choices() -> String {
+        let codes: Vec<&str> = Lang::ALL.iter().map(|l| l.code()).collect();
+        match codes.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => codes.join(""),
         }
     }
 }
@@ -399,6 +416,29 @@ const EN_DAYS: [&str; 7] = [
     "Friday",
     "Saturday",
     "Sunday",
+];
+const NL_DAYS: [&str; 7] = [
+    "maandag",
+    "dinsdag",
+    "woensdag",
+    "donderdag",
+    "vrijdag",
+    "zaterdag",
+    "zondag",
+];
+const NL_MONTHS: [&str; 12] = [
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
 ];
 const FR_MONTHS: [&str; 12] = [
     "janvier",
@@ -430,7 +470,8 @@ const EN_MONTHS: [&str; 12] = [
 ];
 
 /// Written out in the language, in the zone, with the offset:
-/// "lundi 11 octobre 2021 à 08:00 (UTC+02:00)" / "Monday 11 October 2021 at 08:00 (UTC+02:00)".
+/// "lundi 11 octobre 2021 à 08:00 (UTC+02:00)" / "Monday 11 October 2021 at 08:00 (UTC+02:00)"
+/// / "maandag 11 oktober 2021 om 08:00 (UTC+02:00)".
 pub fn long_in(dt: DateTime<Utc>, zone: Tz, lang: Lang) -> String {
     let l = dt.with_timezone(&zone);
     let wd = l.weekday().num_days_from_monday() as usize;
@@ -459,6 +500,15 @@ pub fn long_in(dt: DateTime<Utc>, zone: Tz, lang: Lang) -> String {
             l.format("%H:%M"),
             offset
         ),
+        Lang::Nl => format!(
+            "{} {} {} {} om {} (UTC{})",
+            NL_DAYS[wd],
+            l.day(),
+            NL_MONTHS[m],
+            l.year(),
+            l.format("%H:%M"),
+            offset
+        ),
     }
 }
 
@@ -468,6 +518,7 @@ pub fn date_in(d: NaiveDate, lang: Lang) -> String {
     match lang {
         Lang::Fr => format!("{} {} {}", d.day(), FR_MONTHS[m], d.year()),
         Lang::En => format!("{} {} {}", d.day(), EN_MONTHS[m], d.year()),
+        Lang::Nl => format!("{} {} {}", d.day(), NL_MONTHS[m], d.year()),
     }
 }
 
@@ -698,7 +749,7 @@ mod tests {
     }
 
     #[test]
-    fn long_dates_in_both_languages() {
+    fn long_dates_in_every_language() {
         let t = parse_instant("2021-10-11T08:00", Paris).unwrap();
         assert_eq!(
             long_in(t, Paris, Lang::Fr),
@@ -708,5 +759,21 @@ mod tests {
             long_in(t, Paris, Lang::En),
             "Monday 11 October 2021 at 08:00 (UTC+02:00)"
         );
+        assert_eq!(
+            long_in(t, Paris, Lang::Nl),
+            "maandag 11 oktober 2021 om 08:00 (UTC+02:00)"
+        );
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        assert_eq!(date_in(d, Lang::Nl), "1 maart 2026");
+    }
+
+    #[test]
+    fn languages_are_one_list() {
+        assert_eq!(Lang::choices(), "fr, en or nl");
+        for l in Lang::ALL {
+            assert_eq!(Lang::parse(l.code()), Some(l));
+        }
+        assert_eq!(Lang::parse(" NL "), Some(Lang::Nl));
+        assert_eq!(Lang::parse("de"), None);
     }
 }

@@ -370,8 +370,8 @@ async fn a_dpo_signs_in_watches_the_deadline_and_notifies_the_cnil() {
     assert!(md.contains("Espace en ligne fermé"), "{md}");
 
     // English on request.
-    click(&c, Locator::Id("lang-switch")).await;
-    wait_text(&c, "#lang-switch", &["Français"]).await; // the link back to French
+    click(&c, Locator::Id("lang-en")).await;
+    wait_text(&c, "#lang-fr", &["Français"]).await; // the link back to French
     c.goto(&format!("{base}/")).await.unwrap();
     wait_text(&c, "h1", &["Open cases"]).await;
     shot(&c, "08-dashboard-english").await;

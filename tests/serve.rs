@@ -30,6 +30,7 @@ both_backends! {
     owners_must_be_email_addresses,
     sigkill_during_a_burst_resends_at_most_what_was_in_flight,
     a_case_pinned_with_owners_as_free_text_still_reaches_the_dpo,
+    a_dutch_organisation_gets_its_reminder_in_dutch,
 }
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -1024,6 +1025,86 @@ fn a_case_pinned_with_owners_as_free_text_still_reaches_the_dpo() {
             .all(|m| m.rcpt.contains(&"dpo@example.org".to_string()))
     );
     assert!(!outbox_text(&h).contains("not-an-address"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Dutch (issue 12 part 5)
+
+/// An organisation whose language is nl gets the reminder of its `be` case in Dutch:
+/// subject, body and calendar event, with the GBA's Dutch name and the AVG's article.
+fn a_dutch_organisation_gets_its_reminder_in_dutch() {
+    let h = Harness::new(standard_config);
+    let sink = h.sink();
+    h.ok(&["org", "set", "--lang", "nl"]);
+    let aware = now_rfc3339();
+    h.ok(&[
+        "case",
+        "open",
+        "--workflow",
+        "be",
+        "--title",
+        "Proefgeval",
+        "--aware-at",
+        &aware,
+        "--id",
+        "nl1",
+    ]);
+    let _serve = h.serve("+70h", &[]);
+    let row = h.wait_for("art33 before-6h sent", || {
+        let rows = h.outbox(true);
+        h.no_dead(&rows);
+        find(&rows, "nl1", "art33", "before-6h")
+            .filter(|r| s(r, "state") == "sent")
+            .cloned()
+    });
+    let mid = s(&row, "message_id").to_string();
+    let m = h.wait_for("the reminder in the sink", || {
+        sink.messages()
+            .into_iter()
+            .find(|m| m.message_id.as_deref() == Some(mid.as_str()))
+    });
+    let p = parse_eml(&m.eml);
+    let subject = p["subject"].as_str().unwrap();
+    assert!(subject.starts_with("H-2: "), "subject: {subject}");
+    assert!(
+        subject.contains("Melding aan de GBA binnen 72 uur vervalt op "),
+        "subject: {subject}"
+    );
+    let part = |t: &str| -> String {
+        p["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["type"] == t)
+            .and_then(|x| x["text"].as_str())
+            .unwrap_or_else(|| panic!("no {t} part in {p:#}"))
+            .to_string()
+    };
+    let plain = part("text/plain");
+    for said in [
+        "**Nog ",
+        "(AVG art. 33, lid 1) vervalt op ",
+        "## Wat te doen",
+        " om ",
+    ] {
+        assert!(plain.contains(said), "{said:?} not in:\n{plain}");
+    }
+    // Nothing of the French or English reminder is left.
+    for foreign in [
+        "RGPD",
+        "GDPR",
+        "Notification",
+        "échéance",
+        "What to do",
+        "left",
+        "due on",
+    ] {
+        assert!(!plain.contains(foreign), "{foreign:?} in:\n{plain}");
+    }
+    assert!(
+        part("text/calendar").contains("SUMMARY:Melding aan de GBA binnen 72 uur"),
+        "{p:#}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ both_backends! {
     tokens_are_listed_revoked_and_die_with_a_disabled_user_or_a_new_password,
     the_risk_assessment_is_read_by_its_organisation_and_accepted_by_its_dpo_once,
     deciding_otherwise_needs_a_rationale_and_is_the_dpos_on_the_api_and_the_pages,
+    pages_speak_dutch_on_request_and_to_a_dutch_browser,
 }
 
 const ACME: &str = "dpo@acme.example";
@@ -1420,4 +1421,108 @@ fn deciding_otherwise_needs_a_rationale_and_is_the_dpos_on_the_api_and_the_pages
     );
     assert!(html.contains("provider confirmed the copy was deleted"));
     assert_eq!(decisions(&s, "assess-2").len(), 1);
+}
+
+/// Dutch pages (issue 12 part 5): chosen with the language switch, or by a browser whose
+/// first language is Dutch; a `be` case's deadlines and drafts in Dutch; the draft page
+/// offers the languages of the case's workflow (no Dutch for the French one).
+fn pages_speak_dutch_on_request_and_to_a_dutch_browser() {
+    let s = Server::start();
+    let r = s.api(ACME).post(
+        "/api/cases",
+        &json!({"workflow": "be", "title": "Proefgeval", "aware_at": "2026-11-20T09:00", "id": "be-1"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    open_acme_case(&s, "fr-1");
+
+    // A browser that prefers Belgian Dutch gets the sign-in page in Dutch.
+    let client = reqwest::blocking::Client::new();
+    let page = client
+        .get(s.url("/login"))
+        .header("accept-language", "nl-BE,nl;q=0.9,fr;q=0.8")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("<html lang=\"nl\">"), "{page}");
+    assert!(page.contains("Aanmelden"), "{page}");
+
+    let mut b = s.browser(ACME);
+    let (_, fr_dash, _) = b.get("/");
+    assert!(
+        fr_dash.contains("Dossiers ouverts"),
+        "French by default: {fr_dash}"
+    );
+    // The switch offers each other language, named in itself.
+    assert!(fr_dash.contains("id=\"lang-nl\""), "{fr_dash}");
+    assert!(fr_dash.contains(">Nederlands</a>"), "{fr_dash}");
+    let (status, _, _) = b.get("/lang/nl?next=/");
+    assert_eq!(status, 303, "the switch sets the cookie and goes back");
+    let (_, dash, _) = b.get("/");
+    assert!(dash.contains("<html lang=\"nl\">"), "{dash}");
+    assert!(dash.contains("Open dossiers"), "{dash}");
+    assert!(
+        dash.contains(">Français</a>") && dash.contains(">English</a>"),
+        "{dash}"
+    );
+    assert!(
+        !dash.contains(">Nederlands</a>"),
+        "no link to the page's own language"
+    );
+
+    let (_, case, _) = b.get("/cases/be-1");
+    for said in [
+        "Melding aan de GBA binnen 72 uur",
+        "AVG art. 33, lid 1",
+        "Termijnen",
+        "Feiten",
+    ] {
+        assert!(case.contains(said), "{said:?} not on the case page: {case}");
+    }
+    for foreign in [
+        "Notification à l'APD",
+        "RGPD art.",
+        "Deadlines",
+        "Échéances",
+    ] {
+        assert!(
+            !case.contains(foreign),
+            "{foreign:?} on the Dutch case page"
+        );
+    }
+
+    let (status, draft, _) = b.get("/cases/be-1/drafts/apd_notification?lang=nl");
+    assert_eq!(status, 200);
+    assert!(
+        draft.contains("Eerste melding van een inbreuk in verband met persoonsgegevens"),
+        "{draft}"
+    );
+    for l in ["fr", "nl", "en"] {
+        assert!(
+            draft.contains(&format!("id=\"draft-lang-{l}\"")),
+            "{l}: {draft}"
+        );
+    }
+    let (_, md, headers) = b.get("/cases/be-1/drafts/apd_notification/download?format=md&lang=nl");
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("be-1-apd_notification.nl.md"),
+        "{headers:?}"
+    );
+    assert!(md.contains("Gegevensbeschermingsautoriteit (GBA)"), "{md}");
+
+    // The French workflow drafts in fr and en only: asked in nl, the draft is French.
+    let (_, fr_draft, _) = b.get("/cases/fr-1/drafts/cnil_notification?lang=nl");
+    assert!(!fr_draft.contains("id=\"draft-lang-nl\""), "{fr_draft}");
+    assert!(fr_draft.contains("notification"), "{fr_draft}");
+    let api = s
+        .api(ACME)
+        .get("/api/cases/fr-1/drafts/cnil_notification?lang=nl&format=md");
+    assert_eq!(api.status, 200, "{}", api.json);
+    assert_eq!(
+        api.json["lang"], "fr",
+        "the API says which language it wrote"
+    );
 }

@@ -84,6 +84,14 @@ fn the_base_of_the_broken_files_is_valid() {
     assert!(out.contains("ok"), "{out}");
 }
 
+/// Issue 12 part 5: `languages:` takes only the languages vigie offers, and the
+/// workflow's own language among them (its drafts fall back to it).
+#[test]
+fn languages_are_offered_ones_and_include_the_workflow_own() {
+    reports_only("unknown_language", 6, 21, &["'de'", "fr, en or nl"]);
+    reports_only("languages_without_own", 6, 13, &["own language 'en'"]);
+}
+
 #[test]
 fn a_yaml_syntax_error_is_reported_where_it_is() {
     reports_only("yaml_syntax", 19, 17, &["mapping values are not allowed"]);

@@ -278,7 +278,7 @@ fn accepted_rationale(a: &Assessment) -> String {
             a.rules_version,
             reasons.join(" ")
         ),
-        Lang::En => format!(
+        Lang::En | Lang::Nl => format!(
             "vigie's recommendation accepted (rules {}): {}",
             a.rules_version,
             reasons.join(" ")

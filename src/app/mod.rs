@@ -411,9 +411,11 @@ impl App {
             None | Some("") => profile.lang().unwrap_or(l.workflow.lang),
             Some(s) => Lang::parse(s).ok_or_else(|| AppError::Field {
                 field: "lang",
-                message: format!("{} is not fr or en", crate::util::quote(s)),
+                message: format!("{} is not {}", crate::util::quote(s), Lang::choices()),
             })?,
         };
+        // A language the workflow does not draft in (nl for a CNIL form) falls back to its own.
+        let lang = l.workflow.draft_lang(lang);
         let format = match req.format.as_deref().map(str::trim) {
             None | Some("") => Format::Md,
             Some(s) => Format::parse(s).ok_or_else(|| AppError::Field {

@@ -23,6 +23,8 @@ use std::collections::BTreeMap;
 pub struct Text {
     pub fr: String,
     pub en: String,
+    /// Dutch, when the rules file gives it; English otherwise.
+    pub nl: Option<String>,
 }
 
 impl Text {
@@ -30,6 +32,7 @@ impl Text {
         match lang {
             Lang::Fr => &self.fr,
             Lang::En => &self.en,
+            Lang::Nl => self.nl.as_deref().unwrap_or(&self.en),
         }
     }
 }
@@ -70,6 +73,9 @@ impl Risk {
             (Risk::None, Lang::En) => "a risk unlikely",
             (Risk::Risk, Lang::En) => "a risk",
             (Risk::High, Lang::En) => "a high risk",
+            (Risk::None, Lang::Nl) => "een onwaarschijnlijk risico",
+            (Risk::Risk, Lang::Nl) => "een risico",
+            (Risk::High, Lang::Nl) => "een hoog risico",
         }
     }
 }
@@ -115,6 +121,10 @@ impl Band {
             (Band::Medium, Lang::En) => "medium",
             (Band::High, Lang::En) => "high",
             (Band::VeryHigh, Lang::En) => "very high",
+            (Band::Low, Lang::Nl) => "laag",
+            (Band::Medium, Lang::Nl) => "gemiddeld",
+            (Band::High, Lang::Nl) => "hoog",
+            (Band::VeryHigh, Lang::Nl) => "zeer hoog",
         }
     }
 }
@@ -125,6 +135,9 @@ pub fn edpb_name(s: &str, lang: Lang) -> &str {
         ("minor", Lang::Fr) => "mineure",
         ("moderate", Lang::Fr) => "modérée",
         ("severe", Lang::Fr) => "grave",
+        ("minor", Lang::Nl) => "gering",
+        ("moderate", Lang::Nl) => "matig",
+        ("severe", Lang::Nl) => "ernstig",
         _ => s,
     }
 }
@@ -229,7 +242,7 @@ pub fn quarters_text(q: Quarters, lang: Lang) -> String {
     };
     let s = format!("{whole}{frac}");
     match lang {
-        Lang::Fr => s.replace('.', ","),
+        Lang::Fr | Lang::Nl => s.replace('.', ","),
         Lang::En => s,
     }
 }
@@ -264,9 +277,10 @@ impl Eval<'_> {
     }
 
     fn t(&self, fr: String, en: String) -> String {
+        // The engine's own sentences are in French and English; Dutch reads the English.
         match self.lang {
             Lang::Fr => fr,
-            Lang::En => en,
+            Lang::En | Lang::Nl => en,
         }
     }
 

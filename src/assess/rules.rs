@@ -144,11 +144,17 @@ struct RawConclusions {
 struct RawText {
     fr: String,
     en: String,
+    #[serde(default)]
+    nl: Option<String>,
 }
 
 impl From<RawText> for Text {
     fn from(t: RawText) -> Text {
-        Text { fr: t.fr, en: t.en }
+        Text {
+            fr: t.fr,
+            en: t.en,
+            nl: t.nl,
+        }
     }
 }
 
@@ -495,6 +501,7 @@ pub fn compile_rules(origin: &str, text: &str, wf: &Workflow) -> Result<Rules, V
                 text: Text {
                     fr: a.value.text.fr.clone(),
                     en: a.value.text.en.clone(),
+                    nl: a.value.text.nl.clone(),
                 },
             });
         }
@@ -655,6 +662,7 @@ pub fn compile_rules(origin: &str, text: &str, wf: &Workflow) -> Result<Rules, V
                 text: Text {
                     fr: v.text.fr.clone(),
                     en: v.text.en.clone(),
+                    nl: v.text.nl.clone(),
                 },
             });
         }

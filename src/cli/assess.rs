@@ -101,7 +101,7 @@ pub(super) fn run(ctx: &Ctx, args: AssessArgs) -> Result<(), CliError> {
                             ""
                         }
                     ),
-                    Lang::En => say!(
+                    Lang::En | Lang::Nl => say!(
                         "Decision recorded (event {}, {}): risk {decided}; recommendation then: {rec}{}",
                         r.seq,
                         r.actor,
@@ -119,7 +119,7 @@ pub(super) fn run(ctx: &Ctx, args: AssessArgs) -> Result<(), CliError> {
                         match lang {
                             Lang::Fr =>
                                 "La recommandation a changé depuis (faits ou règles) : la décision enregistrée reste telle quelle.",
-                            Lang::En =>
+                            Lang::En | Lang::Nl =>
                                 "The recommendation changed since (facts or rules): the recorded decision stays as it was.",
                         }
                     );

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 pub struct DraftArgs {
     id: String,
     document: String,
-    /// fr or en (default: the organisation's language, else the workflow's).
+    /// fr, en or nl (default: the organisation's language, else the workflow's).
     #[arg(long)]
     lang: Option<String>,
     /// md, html, txt, or json (the EDPB template: docs/edpb-template.md).
@@ -44,6 +44,15 @@ pub(super) fn run(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
     match &args.out {
         Some(path) => write_atomic(path, &d.text)?,
         None => say_raw!("{}", d.text),
+    }
+    if let Some(asked) = args.lang.as_deref().and_then(crate::time::Lang::parse)
+        && asked != lang
+    {
+        eprintln!(
+            "note: this case's workflow does not draft in {}: written in {}",
+            asked.code(),
+            lang.code()
+        );
     }
     if !d.missing.is_empty() && format == crate::render::Format::Json {
         eprintln!(

@@ -58,7 +58,7 @@ pub struct SetArgs {
     /// Also told of every overdue reminder, comma-separated.
     #[arg(long)]
     escalation: Option<String>,
-    /// fr or en: the reminders' and drafts' language.
+    /// fr, en or nl: the reminders' and drafts' language.
     #[arg(long)]
     lang: Option<String>,
     /// The workflow `case open` uses when none is named.

@@ -60,6 +60,16 @@ pub fn build(
                  vigie --org {org} audit verify --checkpoint {file}\n"
             ),
         ),
+        Lang::Nl => (
+            format!("vigie: controlepunt van het register — {name} ({cases} dossiers)"),
+            format!(
+                "In bijlage het controlepunt van het register van inbreuken van {name}: elk \
+                 dossier, het aantal gebeurtenissen en de vingerafdruk (hash) van de laatste.\n\n\
+                 Bewaar het buiten vigie (het bevat geen persoonsgegevens). Om later aan te \
+                 tonen dat sindsdien geen dossier werd verwijderd, ingekort of herschreven:\n\n    \
+                 vigie --org {org} audit verify --checkpoint {file}\n"
+            ),
+        ),
     };
     let mut b = Message::builder()
         .from(mail.from_mailbox()?)

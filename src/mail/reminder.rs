@@ -78,13 +78,14 @@ pub struct ReminderMail {
     pub subject: String,
 }
 
-/// "J-2", "H-6", "EN RETARD" / "D-2", "H-6", "OVERDUE".
+/// "J-2", "H-6", "EN RETARD" / "D-2", "H-6", "OVERDUE" / "D-2", "H-6", "TE LAAT".
 pub fn left_label(due: DateTime<Utc>, now: DateTime<Utc>, lang: Lang) -> String {
     let mins = (due - now).num_minutes();
     if mins <= 0 {
         return match lang {
             Lang::Fr => "EN RETARD".into(),
             Lang::En => "OVERDUE".into(),
+            Lang::Nl => "TE LAAT".into(),
         };
     }
     let hours = (mins + 30) / 60;
@@ -93,6 +94,8 @@ pub fn left_label(due: DateTime<Utc>, now: DateTime<Utc>, lang: Lang) -> String 
         match lang {
             Lang::Fr => format!("J-{days}"),
             Lang::En => format!("D-{days}"),
+            // "dag": D-2 reads the same in Dutch.
+            Lang::Nl => format!("D-{days}"),
         }
     } else if hours >= 1 {
         format!("H-{hours}")
@@ -222,7 +225,7 @@ pub fn build(
         "clock": {
             "id": view.id,
             "title": title,
-            "basis": view.basis.clone().unwrap_or_default(),
+            "basis": labels.basis(&view.id, view.basis.as_deref()),
             "due": time::long_in(due, wf.timezone, lang),
             "due_short": short_due(due, wf, lang),
             "internal": view.internal,

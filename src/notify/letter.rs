@@ -33,6 +33,8 @@ fn recipient_view(r: &Recipient, lang: Lang) -> Value {
         (Lang::Fr, false) => format!("Bonjour {name},"),
         (Lang::En, true) => "Dear Sir or Madam,".to_string(),
         (Lang::En, false) => format!("Dear {name},"),
+        (Lang::Nl, true) => "Geachte heer, mevrouw,".to_string(),
+        (Lang::Nl, false) => format!("Beste {name},"),
     };
     json!({
         "name": name, "first_name": r.first_name, "last_name": r.last_name, "greeting": greeting,
@@ -119,6 +121,7 @@ impl Letter {
         let subject = match lang {
             Lang::Fr => format!("Information importante sur vos données personnelles — {org_name}"),
             Lang::En => format!("Important information about your personal data — {org_name}"),
+            Lang::Nl => format!("Belangrijke informatie over uw persoonsgegevens — {org_name}"),
         };
         Ok(Letter {
             lang,

@@ -314,7 +314,8 @@ pub fn run(
         .unwrap_or_else(|| "[organisation]".to_string());
     let mut letters: HashMap<Lang, Letter> = HashMap::new();
     let mut template_hash = Sha256::new();
-    for lang in [Lang::Fr, Lang::En] {
+    // In each language the workflow drafts in; a person asking another gets the workflow's.
+    for lang in wf.languages.clone() {
         let labels = templates
             .labels(&wf, lang)
             .map_err(|e| NotifyError::Input(e.to_string()))?;
@@ -493,6 +494,7 @@ pub fn run(
             .lang
             .as_deref()
             .and_then(Lang::parse)
+            .map(|l| wf.draft_lang(l))
             .unwrap_or(default_lang);
         let rendered = letters[&lang]
             .render(&r)

@@ -296,7 +296,10 @@ impl<R: Read> Reader<R> {
         if let Some(l) = &r.lang
             && crate::time::Lang::parse(l).is_none()
         {
-            return reject(format!("unknown language '{l}': use fr or en"));
+            return reject(format!(
+                "unknown language '{l}': use {}",
+                crate::time::Lang::choices()
+            ));
         }
         match self.channel {
             Channel::Email => {

@@ -402,14 +402,13 @@ pub fn build(
     );
     // The template's own facts when set; else read from the risk assessment's facts
     // (issue 11), so that the DPO does not answer the same question twice.
-    let confidentiality = text(case, "confidentiality_kind").or_else(|| {
-        match text(case, "confidentiality_loss")? {
+    let confidentiality =
+        text(case, "confidentiality_kind").or_else(|| match text(case, "confidentiality_loss")? {
             "not_accessed" => Some("not_disclosed"),
             "trusted_recipient" | "known_recipients" | "unknown_recipients" => Some("disclosed"),
             "unknown" => Some("cannot_assess"),
             _ => None,
-        }
-    });
+        });
     let unintelligible = match boolean(case, "data_unintelligible") {
         Some(true) => Some("protection_intact"),
         Some(false) => Some("not_protected"),
@@ -424,13 +423,12 @@ pub fn build(
             _ => None,
         }
     });
-    let availability = text(case, "availability_kind").or_else(|| {
-        match text(case, "availability_loss")? {
+    let availability =
+        text(case, "availability_kind").or_else(|| match text(case, "availability_loss")? {
             "temporary" => Some("temporary"),
             "permanent" => Some("permanent"),
             _ => None,
-        }
-    });
+        });
     sec.need("confidentiality_kind", s(confidentiality), conf);
     sec.need("data_unintelligible", s(unintelligible), conf);
     sec.need("integrity_kind", s(integrity), integ);

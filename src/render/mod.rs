@@ -124,6 +124,55 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "reminder_subject.en.hbs",
         include_str!("../../templates/reminder_subject.en.hbs"),
     ),
+    // Dutch (issue 12 part 5): no cnil_notification.nl, the fr workflow drafts in fr and en.
+    (
+        "labels.nl.yaml",
+        include_str!("../../templates/labels.nl.yaml"),
+    ),
+    (
+        "apd_notification.nl.md.hbs",
+        include_str!("../../templates/apd_notification.nl.md.hbs"),
+    ),
+    (
+        "nis2_notification.nl.md.hbs",
+        include_str!("../../templates/nis2_notification.nl.md.hbs"),
+    ),
+    (
+        "individual_letter.nl.md.hbs",
+        include_str!("../../templates/individual_letter.nl.md.hbs"),
+    ),
+    (
+        "complaint.nl.md.hbs",
+        include_str!("../../templates/complaint.nl.md.hbs"),
+    ),
+    (
+        "reminder.nl.md.hbs",
+        include_str!("../../templates/reminder.nl.md.hbs"),
+    ),
+    (
+        "reminder_subject.nl.hbs",
+        include_str!("../../templates/reminder_subject.nl.hbs"),
+    ),
+    (
+        "apd_notification_part2.nl.md.hbs",
+        include_str!("../../templates/apd_notification_part2.nl.md.hbs"),
+    ),
+    (
+        "dora_initial.nl.md.hbs",
+        include_str!("../../templates/dora_initial.nl.md.hbs"),
+    ),
+    (
+        "dora_intermediate.nl.md.hbs",
+        include_str!("../../templates/dora_intermediate.nl.md.hbs"),
+    ),
+    (
+        "dora_final.nl.md.hbs",
+        include_str!("../../templates/dora_final.nl.md.hbs"),
+    ),
+    (
+        "edpb_notification.nl.md.hbs",
+        include_str!("../../templates/edpb_notification.nl.md.hbs"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -233,8 +282,8 @@ impl Templates {
     }
 }
 
-/// Every document of the workflows has a template in every language vigie offers
-/// (embedded, or in the templates folder); else one error per missing template, at the
+/// Every document of the workflows has a template in every language the workflow lists
+/// (`languages:`, default all; embedded, or in the templates folder); else one error per missing template, at the
 /// document's line and column. Checked by `workflow check` and whenever the workflows
 /// load, so a case never opens on a workflow whose draft cannot be written.
 pub fn check_documents(
@@ -260,7 +309,7 @@ pub fn missing_templates(
 ) -> Vec<crate::workflow::WorkflowError> {
     let mut errors = Vec::new();
     for (name, doc) in &wf.documents {
-        for lang in Lang::ALL {
+        for &lang in &wf.languages {
             let file = format!("{}.{}.md.hbs", doc.template, lang.code());
             if !templates.has(&file) {
                 errors.push(crate::workflow::WorkflowError {

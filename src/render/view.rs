@@ -26,6 +26,32 @@ impl Labels {
         Labels { map, lang }
     }
 
+    /// The label of an id, if there is one.
+    pub fn find(&self, id: &str) -> Option<&str> {
+        self.map.get(id).map(String::as_str)
+    }
+
+    /// A clock's legal basis in this language: the label `basis.<clock>` (a workflow's
+    /// `labels:` section gives it, "AVG art. 33, lid 1"), else the workflow's own text.
+    pub fn basis(&self, clock: &str, own: Option<&str>) -> String {
+        self.find(&format!("basis.{clock}"))
+            .or(own)
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The workflow's `meta` in this language: each value, or its label `meta.<key>`
+    /// (the authority's name, the prosecutor's title, in the language of the draft).
+    pub fn meta(&self, wf: &Workflow) -> Map<String, Value> {
+        wf.meta
+            .iter()
+            .map(|(k, v)| {
+                let v = self.find(&format!("meta.{k}")).unwrap_or(v);
+                (k.clone(), Value::String(v.to_string()))
+            })
+            .collect()
+    }
+
     /// The label of an id, or the id itself.
     pub fn get<'a>(&'a self, id: &'a str) -> &'a str {
         self.map.get(id).map(String::as_str).unwrap_or(id)
@@ -35,16 +61,18 @@ impl Labels {
         match self.lang {
             Lang::Fr => format!("[À compléter : {}]", self.get(fact)),
             Lang::En => format!("[To complete: {}]", self.get(fact)),
+            Lang::Nl => format!("[In te vullen: {}]", self.get(fact)),
         }
     }
 }
 
-/// 1 600 000 (fr, narrow no-break spaces) or 1,600,000 (en).
+/// 1 600 000 (fr, narrow no-break spaces), 1,600,000 (en) or 1.600.000 (nl).
 pub fn group_digits(n: i64, lang: Lang) -> String {
     let digits = n.unsigned_abs().to_string();
     let sep = match lang {
         Lang::Fr => "\u{202f}",
         Lang::En => ",",
+        Lang::Nl => ".",
     };
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -99,7 +127,7 @@ fn recorded_assessment(events: &[Recorded], lang: Lang) -> Value {
         let q = v.and_then(Value::as_f64).unwrap_or_default();
         let s = format!("{q}");
         match lang {
-            Lang::Fr => s.replace('.', ","),
+            Lang::Fr | Lang::Nl => s.replace('.', ","),
             Lang::En => s,
         }
     };
@@ -161,9 +189,10 @@ pub fn build_view(
     now: DateTime<Utc>,
 ) -> (Value, Vec<String>) {
     let tz = wf.timezone;
-    let ph = |what_fr: &str, what_en: &str| match lang {
+    let ph = |what_fr: &str, what_en: &str, what_nl: &str| match lang {
         Lang::Fr => format!("[À compléter : {what_fr}]"),
         Lang::En => format!("[To complete: {what_en}]"),
+        Lang::Nl => format!("[In te vullen: {what_nl}]"),
     };
 
     let mut f = Map::new();
@@ -217,7 +246,7 @@ pub fn build_view(
             c.id.clone(),
             json!({
                 "title": title,
-                "basis": c.basis.clone().unwrap_or_default(),
+                "basis": labels.basis(&c.id, c.basis.as_deref()),
                 "applies": c.applies,
                 "status": c.status.as_str(),
                 "status_label": labels.get(&format!("status_{}", c.status.as_str())),
@@ -245,6 +274,7 @@ pub fn build_view(
                 match lang {
                     Lang::Fr => "Ouverture du dossier de violation".to_string(),
                     Lang::En => "Breach case opened".to_string(),
+                    Lang::Nl => "Dossier van de inbreuk geopend".to_string(),
                 },
                 String::new(),
             ),
@@ -258,6 +288,7 @@ pub fn build_view(
                 match lang {
                     Lang::Fr => "Informations complétées".to_string(),
                     Lang::En => "Information updated".to_string(),
+                    Lang::Nl => "Informatie aangevuld".to_string(),
                 },
                 note.clone(),
             ),
@@ -274,6 +305,9 @@ pub fn build_view(
                     Lang::En => {
                         format!("Individual notification ({channel}): {total_sent} people notified")
                     }
+                    Lang::Nl => format!(
+                        "Mededeling aan de betrokkenen ({channel}): {total_sent} personen ingelicht"
+                    ),
                 },
                 String::new(),
             ),
@@ -283,6 +317,7 @@ pub fn build_view(
                     match lang {
                         Lang::Fr => "Document émis",
                         Lang::En => "Document issued",
+                        Lang::Nl => "Document uitgebracht",
                     },
                     labels.get(document)
                 ),
@@ -331,19 +366,19 @@ pub fn build_view(
         "doc": { "id": document, "title": doc_title },
         "generated_at": time::long_in(now, tz, lang),
         "org": {
-            "name": opt(&profile.name, ph("nom de l'organisme", "organisation name")),
-            "siren": opt(&profile.identifier, ph("numéro SIREN", "company number")),
-            "address": opt(&profile.address, ph("adresse", "address")),
-            "sector": opt(&profile.sector, ph("secteur d'activité", "sector")),
+            "name": opt(&profile.name, ph("nom de l'organisme", "organisation name", "naam van de organisatie")),
+            "siren": opt(&profile.identifier, ph("numéro SIREN", "company number", "ondernemingsnummer")),
+            "address": opt(&profile.address, ph("adresse", "address", "adres")),
+            "sector": opt(&profile.sector, ph("secteur d'activité", "sector", "activiteitssector")),
         },
         "dpo": {
-            "name": opt(&profile.dpo.name, ph("nom du DPO", "DPO name")),
-            "email": opt(&profile.dpo.email, ph("e-mail du DPO", "DPO e-mail")),
-            "phone": opt(&profile.dpo.phone, ph("téléphone du DPO", "DPO phone")),
+            "name": opt(&profile.dpo.name, ph("nom du DPO", "DPO name", "naam van de functionaris voor gegevensbescherming")),
+            "email": opt(&profile.dpo.email, ph("e-mail du DPO", "DPO e-mail", "e-mailadres van de functionaris voor gegevensbescherming")),
+            "phone": opt(&profile.dpo.phone, ph("téléphone du DPO", "DPO phone", "telefoonnummer van de functionaris voor gegevensbescherming")),
         },
         "legal_rep": {
-            "name": opt(&profile.representative.name, ph("représentant légal", "legal representative")),
-            "role": opt(&profile.representative.role, ph("fonction", "position")),
+            "name": opt(&profile.representative.name, ph("représentant légal", "legal representative", "wettelijke vertegenwoordiger")),
+            "role": opt(&profile.representative.role, ph("fonction", "position", "functie")),
         },
         "case": {
             "id": case.id,
@@ -352,7 +387,7 @@ pub fn build_view(
             "workflow_title": wf.title,
             "timezone": wf.timezone.name(),
         },
-        "meta": wf.meta,
+        "meta": labels.meta(wf),
         "complementary": authority_notified,
         "missing": missing,
         "f": f,
@@ -361,8 +396,12 @@ pub fn build_view(
         "clocks": clock_map,
         "timeline": timeline,
         "recipient": {
-            "name": ph("nom et prénom", "full name"),
-            "greeting": match lang { Lang::Fr => "Madame, Monsieur,", Lang::En => "Dear Sir or Madam," },
+            "name": ph("nom et prénom", "full name", "naam en voornaam"),
+            "greeting": match lang {
+                Lang::Fr => "Madame, Monsieur,",
+                Lang::En => "Dear Sir or Madam,",
+                Lang::Nl => "Geachte heer, mevrouw,",
+            },
         },
     });
     (view, missing)

@@ -98,6 +98,7 @@ pub fn routes() -> Router<Arc<App>> {
 fn ui(lang: Lang) -> &'static Value {
     static FR: OnceLock<Value> = OnceLock::new();
     static EN: OnceLock<Value> = OnceLock::new();
+    static NL: OnceLock<Value> = OnceLock::new();
     let (cell, text, name) = match lang {
         Lang::Fr => (
             &FR,
@@ -108,6 +109,11 @@ fn ui(lang: Lang) -> &'static Value {
             &EN,
             include_str!("../../templates/web/ui.en.yaml"),
             "ui.en.yaml",
+        ),
+        Lang::Nl => (
+            &NL,
+            include_str!("../../templates/web/ui.nl.yaml"),
+            "ui.nl.yaml",
         ),
     };
     cell.get_or_init(|| {
@@ -121,7 +127,8 @@ fn word(lang: Lang, key: &str) -> String {
     ui(lang)[key].as_str().unwrap_or(key).to_string()
 }
 
-/// The page language: the `vigie_lang` cookie, else the browser's first of fr/en, else fr.
+/// The page language: the `vigie_lang` cookie, else the browser's first language vigie
+/// offers (fr, en, nl: `nl-BE` is nl), else fr.
 fn lang_of(headers: &HeaderMap) -> Lang {
     let jar = CookieJar::from_headers(headers);
     if let Some(l) = jar.get(LANG_COOKIE).and_then(|c| Lang::parse(c.value())) {
@@ -138,11 +145,9 @@ fn lang_of(headers: &HeaderMap) -> Lang {
             .unwrap_or("")
             .trim()
             .to_ascii_lowercase();
-        if tag.starts_with("fr") {
-            return Lang::Fr;
-        }
-        if tag.starts_with("en") {
-            return Lang::En;
+        let primary = tag.split('-').next().unwrap_or("");
+        if let Some(l) = Lang::parse(primary) {
+            return l;
         }
     }
     Lang::Fr
@@ -194,7 +199,6 @@ impl<'a> Page<'a> {
             "new_case",
             "organisation",
             "sign_out",
-            "lang_other",
         ]
         .iter()
         .map(|k| (k.to_string(), t[*k].clone()))
@@ -202,7 +206,9 @@ impl<'a> Page<'a> {
         let layout = json!({
             "t": words,
             "lang": self.lang.code(),
-            "other_lang": match self.lang { Lang::Fr => "en", Lang::En => "fr" },
+            // The other languages, each named in itself.
+            "other_langs": Lang::ALL.iter().filter(|l| **l != self.lang)
+                .map(|l| json!({"code": l.code(), "name": l.name()})).collect::<Vec<_>>(),
             "page_title": self.title,
             "here": encode(&self.here),
             "now": time::now().to_rfc3339(),
@@ -300,11 +306,16 @@ fn class_of(c: &ClockView, now: DateTime<Utc>) -> &'static str {
 fn span(d: Duration, lang: Lang) -> String {
     let s = d.num_seconds().max(0);
     let (days, h, m, r) = (s / 86400, (s % 86400) / 3600, (s % 3600) / 60, s % 60);
-    let dw = if lang == Lang::Fr { "j" } else { "d" };
+    // Day and hour as each language abbreviates them (vigie.js writes the same).
+    let (dw, hw) = match lang {
+        Lang::Fr => ("j", "h"),
+        Lang::En => ("d", "h"),
+        Lang::Nl => ("d", "u"),
+    };
     if days > 0 {
-        format!("{days} {dw} {h} h {m} min")
+        format!("{days} {dw} {h} {hw} {m} min")
     } else if h > 0 {
-        format!("{h} h {m} min {r} s")
+        format!("{h} {hw} {m} min {r} s")
     } else {
         format!("{m} min {r} s")
     }
@@ -337,7 +348,7 @@ fn clock_view(
     json!({
         "id": c.id,
         "label": label,
-        "basis": c.basis,
+        "basis": labels.basis(&c.id, c.basis.as_deref()),
         "internal": c.internal,
         "due": c.due_at.map(|d| time::short_in(d, wf.timezone)).unwrap_or_else(|| "—".into()),
         "due_utc": c.due_at.map(|d| d.to_rfc3339()),
@@ -1084,7 +1095,7 @@ fn score_text(v: &Value, lang: Lang) -> String {
     };
     let s = n.to_string();
     match lang {
-        Lang::Fr => s.replace('.', ","),
+        Lang::Fr | Lang::Nl => s.replace('.', ","),
         Lang::En => s,
     }
 }
@@ -1427,16 +1438,19 @@ async fn draft_page(
         .and_then(|(_, rest)| rest.rsplit_once("</body>"))
         .map(|(body, _)| body.to_string())
         .unwrap_or_default();
-    // The document's name as the case page shows it.
-    let label = match app.case(&c, id.clone()).await {
+    // The document's name as the case page shows it, and the languages it is drafted in.
+    let (label, draft_langs) = match app.case(&c, id.clone()).await {
         Ok(l) => {
             let own = app
                 .labels(&l.workflow, lang)
                 .ok()
                 .map(|lb| lb.get(&document).to_string())
                 .filter(|s| *s != document);
-            own.or_else(|| l.workflow.documents.get(&document).map(|d| d.title.clone()))
-                .unwrap_or_else(|| document.clone())
+            let label = own
+                .or_else(|| l.workflow.documents.get(&document).map(|d| d.title.clone()))
+                .unwrap_or_else(|| document.clone());
+            let langs: Vec<&str> = l.workflow.languages.iter().map(|l| l.code()).collect();
+            (label, langs)
         }
         Err(e) => return error_page(&app, lang, &c, e),
     };
@@ -1451,7 +1465,7 @@ async fn draft_page(
         "draft",
         json!({
             "case_id": id, "document": document, "label": label, "html": html,
-            "missing": d.missing, "draft_lang": draft_lang.code(),
+            "missing": d.missing, "draft_lang": draft_lang.code(), "draft_langs": draft_langs,
         }),
         StatusCode::OK,
     )
@@ -1608,7 +1622,7 @@ mod tests {
     #[test]
     fn embedded_pages_and_words_load() {
         let _ = registry();
-        for lang in [Lang::Fr, Lang::En] {
+        for lang in Lang::ALL {
             let fr: serde_json::Map<String, Value> = ui(Lang::Fr).as_object().unwrap().clone();
             let other = ui(lang).as_object().unwrap();
             for k in fr.keys() {

@@ -156,11 +156,52 @@ impl Compiler<'_> {
             Some(l) => Lang::parse(&l.value).unwrap_or_else(|| {
                 self.err(
                     &l.referenced,
-                    format!("unknown language '{}': use fr or en", l.value),
+                    format!("unknown language '{}': use {}", l.value, Lang::choices()),
                 );
                 Lang::Fr
             }),
         };
+        let mut languages = Vec::new();
+        match &raw.languages {
+            // Workflows written before Dutch keep passing `workflow check` without nl
+            // templates: Dutch drafts are opted into by listing nl.
+            None => {
+                languages.extend([Lang::Fr, Lang::En]);
+                if !languages.contains(&lang) {
+                    languages.push(lang);
+                }
+            }
+            Some(list) => {
+                for l in list {
+                    match Lang::parse(&l.value) {
+                        Some(code) if languages.contains(&code) => self.err(
+                            &l.referenced,
+                            format!("languages: '{}' is listed twice", l.value),
+                        ),
+                        Some(code) => languages.push(code),
+                        None => self.err(
+                            &l.referenced,
+                            format!(
+                                "languages: unknown language '{}': use {}",
+                                l.value,
+                                Lang::choices()
+                            ),
+                        ),
+                    }
+                }
+                if let Some(first) = list.first()
+                    && !languages.contains(&lang)
+                {
+                    self.err(
+                        &first.referenced,
+                        format!(
+                            "languages: the workflow's own language '{}' must be listed",
+                            lang.code()
+                        ),
+                    );
+                }
+            }
+        }
 
         let country = raw.country.as_ref().and_then(|c| {
             let known = Country::parse(&c.value);
@@ -252,6 +293,7 @@ impl Compiler<'_> {
             title: raw.title.clone(),
             timezone,
             lang,
+            languages,
             country,
             meta: raw.meta.clone(),
             tracks,
@@ -286,7 +328,7 @@ impl Compiler<'_> {
             if Lang::parse(lang).is_none() {
                 self.err(
                     &l.referenced,
-                    format!("labels: unknown language '{lang}': use fr or en"),
+                    format!("labels: unknown language '{lang}': use {}", Lang::choices()),
                 );
             }
         }

@@ -25,6 +25,8 @@ pub struct Workflow {
     pub title: String,
     pub timezone: Tz,
     pub lang: Lang,
+    /// The languages its documents are drafted in; another is drafted in `lang`.
+    pub languages: Vec<Lang>,
     /// The country whose public holidays `counting: eu_1182_71` skips.
     pub country: Option<Country>,
     pub meta: IndexMap<String, String>,
@@ -120,6 +122,16 @@ pub struct DocumentDef {
 }
 
 impl Workflow {
+    /// The language a document asked in `lang` is drafted in: `lang` when the workflow
+    /// offers it, else the workflow's own (a CNIL form has no Dutch version).
+    pub fn draft_lang(&self, lang: Lang) -> Lang {
+        if self.languages.contains(&lang) {
+            lang
+        } else {
+            self.lang
+        }
+    }
+
     /// The workflow's own label for `id` in `lang`, if it has one.
     pub fn label(&self, lang: Lang, id: &str) -> Option<&str> {
         self.labels

@@ -15,6 +15,9 @@ pub struct RawWorkflow {
     pub timezone: S,
     #[serde(default)]
     pub lang: Option<S>,
+    /// The languages its documents are drafted in (default: fr, en and its own `lang`).
+    #[serde(default)]
+    pub languages: Option<Vec<S>>,
     /// ISO 3166 code whose public holidays `counting: eu_1182_71` skips.
     #[serde(default)]
     pub country: Option<S>,

@@ -5,7 +5,8 @@
   "use strict";
   var words = {
     fr: { overdue: "dépassée de", left: "restant", d: "j", h: "h", m: "min", s: "s" },
-    en: { overdue: "overdue by", left: "left", d: "d", h: "h", m: "min", s: "s" }
+    en: { overdue: "overdue by", left: "left", d: "d", h: "h", m: "min", s: "s" },
+    nl: { overdue: "te laat met", left: "resterend", d: "d", h: "u", m: "min", s: "s" }
   };
   var body = document.body;
   var w = words[body.getAttribute("data-lang")] || words.fr;
