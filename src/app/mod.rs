@@ -8,6 +8,8 @@
 //! from [`AppError`]. Every write that commits wakes the reminder dispatcher.
 
 pub mod assess;
+pub mod inspection;
+pub mod issued;
 pub mod json;
 
 use crate::case::Command;
@@ -49,6 +51,9 @@ pub enum AppError {
     /// Another input the caller can correct; the message names what.
     #[error("{0}")]
     Input(String),
+    /// Something the caller named that is not there (an issued document's hash): 404.
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl AppError {
@@ -61,7 +66,8 @@ impl AppError {
             AppError::Profile(_)
             | AppError::UnknownOrg { .. }
             | AppError::Field { .. }
-            | AppError::Input(_) => true,
+            | AppError::Input(_)
+            | AppError::NotFound(_) => true,
         }
     }
 }
@@ -437,7 +443,8 @@ impl App {
         Ok((d, format, lang))
     }
 
-    /// Records in the register that this exact text of a document was issued.
+    /// Records in the register that this exact text of a document was issued (see
+    /// [`App::issue`]: the text is kept, and recording it again appends nothing).
     #[allow(clippy::too_many_arguments)]
     pub fn record_issued(
         &self,
@@ -451,23 +458,9 @@ impl App {
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<String, AppError> {
-        let sha256 = crate::workflow::sha256_hex(text);
-        let l = store.execute(
-            org,
-            id,
-            &Command::IssueDocument {
-                document: document.to_string(),
-                lang: lang.code().into(),
-                format: format.as_str().into(),
-                sha256: sha256.clone(),
-                at: now,
-            },
-            actor,
-            now,
-        )?;
-        self.remember(Arc::new(l));
-        self.wake(store);
-        Ok(sha256)
+        Ok(self
+            .issue(store, org, actor, id, document, lang, format, text, now)?
+            .sha256)
     }
 
     /// The breach register of `org` (art. 33(5)): every case, in the order opened, and

@@ -153,7 +153,27 @@ pub(super) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<(), CliError> {
             let app = ctx.app()?;
             let mut store = ctx.store()?;
             let l = app.case(&mut store, org, &id)?;
-            show(&l, now, json);
+            // The access log (views and downloads through the web and the API), merged
+            // into the timeline: read by whoever holds the database, like the events.
+            let access = app.access_log(&mut store, org, Some(&id))?;
+            if json {
+                print_json(&crate::app::issued::with_access(
+                    case_json(&l.workflow, &l.case, &l.events, now),
+                    &l,
+                    &access,
+                ));
+            } else {
+                say_raw!(
+                    "{}",
+                    super::output::case_text_with_access(
+                        &l.workflow,
+                        &l.case,
+                        &l.events,
+                        &access,
+                        now
+                    )
+                );
+            }
         }
         CaseCmd::List { all, json } => list(ctx, all, json)?,
     }

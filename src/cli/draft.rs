@@ -68,7 +68,7 @@ pub(super) fn run(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
         );
     }
     if args.record {
-        let sha = app.record_issued(
+        let r = app.issue(
             &mut store,
             &ctx.org,
             &ctx.actor,
@@ -79,7 +79,14 @@ pub(super) fn run(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
             &d.text,
             ctx.now,
         )?;
-        eprintln!("recorded in the register: {} sha256:{sha}", args.document);
+        if r.already {
+            eprintln!(
+                "already recorded in the register: {} sha256:{} (nothing added)",
+                args.document, r.sha256
+            );
+        } else {
+            eprintln!("recorded in the register: {} sha256:{}", args.document, r.sha256);
+        }
     }
     Ok(())
 }

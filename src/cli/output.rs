@@ -24,6 +24,18 @@ fn status_cell(c: &ClockView, now: DateTime<Utc>) -> String {
 
 /// The human view of one case.
 pub fn case_text(wf: &Workflow, case: &Case, events: &[Recorded], now: DateTime<Utc>) -> String {
+    case_text_with_access(wf, case, events, &[], now)
+}
+
+/// [`case_text`] with the case's access log merged into its events by the time each was
+/// recorded, each entry marked `access` (a view or download, not an event of the case).
+pub fn case_text_with_access(
+    wf: &Workflow,
+    case: &Case,
+    events: &[Recorded],
+    access: &[crate::store::backend::AccessRow],
+    now: DateTime<Utc>,
+) -> String {
     let tz = wf.timezone;
     let mut out = String::new();
     let _ = writeln!(out, "{} — {}", case.id, case.title);
@@ -68,8 +80,20 @@ pub fn case_text(wf: &Workflow, case: &Case, events: &[Recorded], now: DateTime<
         };
         let _ = writeln!(out, "  {k:<22} {shown}");
     }
-    let _ = writeln!(out, "\nEvents:");
+    let _ = writeln!(
+        out,
+        "\n{}",
+        if access.is_empty() {
+            "Events:"
+        } else {
+            "Events and access (views and downloads, not events):"
+        }
+    );
+    let mut reads = access.iter().peekable();
     for e in events {
+        while let Some(a) = reads.next_if(|a| a.at < e.recorded_at) {
+            let _ = writeln!(out, "{}", access_line(a, tz));
+        }
         let what = event_summary(e);
         let _ = writeln!(
             out,
@@ -79,6 +103,9 @@ pub fn case_text(wf: &Workflow, case: &Case, events: &[Recorded], now: DateTime<
             what,
             e.actor
         );
+    }
+    for a in reads {
+        let _ = writeln!(out, "{}", access_line(a, tz));
     }
     let allowed = allowed_events(wf, case);
     if !allowed.is_empty() {
@@ -90,4 +117,13 @@ pub fn case_text(wf: &Workflow, case: &Case, events: &[Recorded], now: DateTime<
         );
     }
     out
+}
+
+fn access_line(a: &crate::store::backend::AccessRow, tz: chrono_tz::Tz) -> String {
+    format!(
+        "  access {}  {}  by {}",
+        time::short_in(a.at, tz),
+        crate::app::issued::access_summary(a),
+        a.actor
+    )
 }

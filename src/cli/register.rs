@@ -1,23 +1,82 @@
-//! `vigie register`: the breach register of the organisation (art. 33(5)).
+//! `vigie register`: the breach register of the organisation (art. 33(5)), and with
+//! `--format`, the register for an inspection (`app::inspection`).
 
-use super::{CliError, Ctx, print_json};
+use super::{CliError, Ctx, print_json, write_atomic};
 use clap::Args;
+use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct RegisterArgs {
-    /// As CSV (UTF-8 with a BOM, for spreadsheets).
-    #[arg(long, conflicts_with = "json")]
+    /// As CSV (UTF-8 with a BOM, for spreadsheets): the working register, whose columns
+    /// stay as they are.
+    #[arg(long, conflicts_with_all = ["json", "format"])]
     csv: bool,
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// The register for an inspection (every breach with its facts, effects, measures,
+    /// decisions and reasons): md, csv, json or pdf.
+    #[arg(long, value_parser = ["md", "csv", "json", "pdf"])]
+    format: Option<String>,
+    /// Only the breaches detected in this year (`detected_at`, else `aware_at`, in the
+    /// workflow's time zone).
+    #[arg(long)]
+    year: Option<i32>,
+    /// fr, en or nl: the inspection document's language (default: the organisation's).
+    #[arg(long, requires = "format")]
+    lang: Option<String>,
+    /// Write the inspection document to this file instead of stdout.
+    #[arg(long, requires = "format")]
+    out: Option<PathBuf>,
+}
+
+fn inspection(ctx: &Ctx, a: &RegisterArgs, format: &str) -> Result<(), CliError> {
+    let app = ctx.app()?;
+    let mut store = ctx.store()?;
+    let lang = match a.lang.as_deref() {
+        None => None,
+        Some(s) => Some(crate::time::Lang::parse(s).ok_or_else(|| {
+            CliError::input(format!(
+                "--lang: {} is not {}",
+                crate::util::quote(s),
+                crate::time::Lang::choices()
+            ))
+        })?),
+    };
+    let (ins, unreadable) = app.inspection(&mut store, &ctx.org, a.year, lang, ctx.now)?;
+    unreadable.iter().for_each(|u| eprintln!("{}", u.warning()));
+    let text = match format {
+        "csv" => crate::app::inspection::csv(&ins),
+        "json" => {
+            serde_json::to_string_pretty(&crate::app::inspection::json(&ins)).expect("JSON") + "\n"
+        }
+        "md" => crate::app::inspection::markdown(&ins)?,
+        // The markdown is ready for the PDF renderer (issue 13 part 3) once it is wired.
+        _ => {
+            return Err(CliError::input(
+                "--format pdf: not available in this build yet; use --format md (the same document) and print it",
+            ));
+        }
+    };
+    match &a.out {
+        Some(path) => write_atomic(path, &text)?,
+        None => say_raw!("{}", text.trim_end()),
+    }
+    Ok(())
 }
 
 pub(super) fn run(ctx: &Ctx, a: RegisterArgs) -> Result<(), CliError> {
+    if let Some(format) = a.format.clone() {
+        return inspection(ctx, &a, &format);
+    }
     let org = ctx.org.as_str();
     let app = ctx.app()?;
     let mut store = ctx.store()?;
-    let (rows, unreadable) = app.register(&mut store, org)?;
+    let (mut rows, unreadable) = app.register(&mut store, org)?;
     unreadable.iter().for_each(|u| eprintln!("{}", u.warning()));
+    if let Some(year) = a.year {
+        let (ins, _) = app.inspection(&mut store, org, Some(year), None, ctx.now)?;
+        rows.retain(|r| ins.breaches.iter().any(|b| b.row.case == r.case));
+    }
     if a.csv {
         say_raw!("{}", crate::register::csv(&rows).trim_end());
     } else if a.json {

@@ -429,8 +429,59 @@ pub trait Wake {
     fn poke(&mut self);
 }
 
+/// One view or download through the web page or the API (issue 13 part 4). Not a case
+/// event: reading never moves a case's sequence number or its hash chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessRow {
+    /// Given by the database (ignored on insert).
+    pub id: i64,
+    pub org: String,
+    /// None for what belongs to no case (the register).
+    pub case_id: Option<String>,
+    pub at: DateTime<Utc>,
+    /// The signed-in user (`name <email>`, a member of the organisation, not a person
+    /// concerned by a breach).
+    pub actor: String,
+    /// `view` | `download`
+    pub action: String,
+    /// `draft` | `issued` | `letter` | `register`
+    pub object: String,
+    /// Which one: document, language, format, hash.
+    pub detail: String,
+    /// The client's IP address (the socket's, or a trusted proxy's forwarded one).
+    pub address: String,
+    /// `web` | `api`
+    pub via: String,
+}
+
+/// The exact text of a document recorded as issued, kept by its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedText {
+    pub org: String,
+    pub case_id: String,
+    pub sha256: String,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The access log and the texts of issued documents: both append-only (triggers).
+pub trait Access {
+    /// Appends one entry (its `id` is the database's).
+    fn log_access(&mut self, row: &AccessRow) -> Result<()>;
+    /// Entries of `org`, oldest first: of one case, or every entry when `case_id` is None.
+    fn access_log(&mut self, org: &str, case_id: Option<&str>) -> Result<Vec<AccessRow>>;
+    /// Keeps a text by its hash; nothing when the same (org, case, hash) is kept already.
+    fn keep_issued_text(&mut self, t: &IssuedText) -> Result<()>;
+    fn issued_text(&mut self, org: &str, case_id: &str, sha256: &str) -> Result<Option<String>>;
+    /// For `store copy`: every kept text, and every access entry, in order.
+    fn issued_texts(&mut self) -> Result<Vec<IssuedText>>;
+    fn load_access(&mut self, rows: &[AccessRow], texts: &[IssuedText]) -> Result<()>;
+}
+
 /// A backend: everything above, for one connection.
-pub trait Backend: CaseLog + Outbox + Ledger + Accounts + Throttle + Meta + Wake + Send {
+pub trait Backend:
+    CaseLog + Outbox + Ledger + Accounts + Throttle + Meta + Wake + Access + Send
+{
     /// `sqlite` or `postgres`.
     fn kind(&self) -> &'static str;
     /// The URL without its password, for messages.

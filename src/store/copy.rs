@@ -29,6 +29,9 @@ pub struct Copied {
     pub users: usize,
     pub sessions: usize,
     pub tokens: usize,
+    /// Texts of issued documents and access-log entries (issue 13 part 4).
+    pub issued_texts: usize,
+    pub access_entries: usize,
 }
 
 /// Cases are written in batches of this many (with their events), ledger rows too.
@@ -128,6 +131,20 @@ pub fn copy(
     to.load_ledger(&batch)?;
     n.ledger_rows = rows + batch.len();
     progress(&format!("copied {} ledger row(s)", n.ledger_rows));
+
+    let texts = from.issued_texts()?;
+    let mut access = Vec::new();
+    for (org, _, _) in from.organisations()? {
+        access.extend(from.access_log(&org, None)?);
+    }
+    access.sort_by_key(|a| a.id);
+    n.issued_texts = texts.len();
+    n.access_entries = access.len();
+    to.load_access(&access, &texts)?;
+    progress(&format!(
+        "copied {} issued text(s), {} access entrie(s)",
+        n.issued_texts, n.access_entries
+    ));
 
     Ok(n)
 }

@@ -7,6 +7,7 @@
 //! RFC 3339 (`outbox::ts`, compared as strings), the other columns as they always were
 //! (`DateTime::to_rfc3339`), so a database written by an earlier version reads the same.
 
+mod access;
 mod accounts;
 mod cases;
 mod ledger;
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0009_timer_recipients.sql"),
     include_str!("../../../migrations/sqlite/0010_events_met.sql"),
     include_str!("../../../migrations/sqlite/0011_sign_in_throttle.sql"),
+    include_str!("../../../migrations/sqlite/0012_access_log.sql"),
 ];
 
 pub struct Sqlite {

@@ -1,0 +1,295 @@
+//! What was issued, and who read it (issue 13 part 4): recording a document's exact
+//! text as issued (the CLI's `draft --record` and the web's button call the same
+//! use-case), downloading that exact text again, and the access log.
+//!
+//! The issued text is stored, not re-rendered: a draft depends on the templates (which
+//! a release or a configured folder changes), the organisation's profile, the labels and
+//! the time it was drafted, so a re-render after any of those changed could never give
+//! the bytes that were sent. The text is kept by its SHA-256 (the hash the
+//! `document_issued` event holds in the case's chain) and checked against it on every
+//! download.
+
+use super::{App, AppError};
+use crate::case::{Command, EventBody};
+use crate::render::Format;
+use crate::store::Store;
+use crate::store::backend::{AccessRow, IssuedText};
+use crate::time::{self, Lang};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// A document recorded as issued, from the case's `document_issued` event.
+#[derive(Debug, Clone, Serialize)]
+pub struct Issued {
+    pub seq: i64,
+    /// When it was recorded, RFC 3339 in the workflow's zone.
+    pub at: String,
+    pub actor: String,
+    pub document: String,
+    pub lang: String,
+    pub format: String,
+    pub sha256: String,
+    /// Whether its exact text is kept (false for one recorded before vigie kept texts).
+    pub stored: bool,
+}
+
+/// The outcome of recording: the hash, and whether this exact text was recorded before
+/// (then nothing was appended).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub sha256: String,
+    pub already: bool,
+}
+
+/// Where a view or download came from: the client's address and the edge.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    pub actor: String,
+    pub address: String,
+    /// `web` or `api`
+    pub via: &'static str,
+}
+
+/// What was read: (object, detail, case).
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub action: &'static str,
+    pub object: &'static str,
+    pub case_id: Option<String>,
+    pub detail: String,
+}
+
+/// The file extension and type of a format's text.
+pub fn mime_of(format: &str) -> (&'static str, &'static str) {
+    match format {
+        "html" => ("text/html; charset=utf-8", "html"),
+        "txt" => ("text/plain; charset=utf-8", "txt"),
+        "json" => ("application/json", "json"),
+        _ => ("text/markdown; charset=utf-8", "md"),
+    }
+}
+
+impl App {
+    /// Records that this exact text of a document was issued: the text is kept by its
+    /// SHA-256, then the `document_issued` event appended (so no event ever lacks its
+    /// text). The same text of the same document recorded again appends nothing.
+    #[allow(clippy::too_many_arguments)]
+    pub fn issue(
+        &self,
+        store: &mut Store,
+        org: &str,
+        actor: &str,
+        id: &str,
+        document: &str,
+        lang: Lang,
+        format: Format,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded, AppError> {
+        let sha256 = crate::workflow::sha256_hex(text);
+        let l = self.case(store, org, id)?;
+        if !l.workflow.documents.contains_key(document) {
+            // The same refusal `decide` gives, before anything is kept.
+            return Err(crate::store::StoreError::from(crate::case::Rejected::UnknownDocument {
+                document: document.to_string(),
+                workflow: l.workflow.id.clone(),
+                known: l.workflow.documents.keys().cloned().collect::<Vec<_>>().join(", "),
+            })
+            .into());
+        }
+        let already = l.events.iter().any(|e| {
+            matches!(&e.body, EventBody::DocumentIssued { document: d, sha256: s, .. }
+                if d == document && *s == sha256)
+        });
+        store.backend().keep_issued_text(&IssuedText {
+            org: org.to_string(),
+            case_id: id.to_string(),
+            sha256: sha256.clone(),
+            text: text.to_string(),
+            created_at: now,
+        })?;
+        if already {
+            return Ok(Recorded {
+                sha256,
+                already: true,
+            });
+        }
+        let l = store.execute(
+            org,
+            id,
+            &Command::IssueDocument {
+                document: document.to_string(),
+                lang: lang.code().into(),
+                format: format.as_str().into(),
+                sha256: sha256.clone(),
+                at: now,
+            },
+            actor,
+            now,
+        )?;
+        self.remember(Arc::new(l));
+        self.wake(store);
+        Ok(Recorded {
+            sha256,
+            already: false,
+        })
+    }
+
+    /// The documents of a case recorded as issued, in the order recorded.
+    pub fn issued(&self, store: &mut Store, org: &str, id: &str) -> Result<Vec<Issued>, AppError> {
+        let l = self.case(store, org, id)?;
+        let mut out = Vec::new();
+        for e in &l.events {
+            if let EventBody::DocumentIssued {
+                document,
+                lang,
+                format,
+                sha256,
+            } = &e.body
+            {
+                let stored = store.backend().issued_text(org, id, sha256)?.is_some();
+                out.push(Issued {
+                    seq: e.seq,
+                    at: time::rfc3339_in(e.at, l.workflow.timezone),
+                    actor: e.actor.clone(),
+                    document: document.clone(),
+                    lang: lang.clone(),
+                    format: format.clone(),
+                    sha256: sha256.clone(),
+                    stored,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The exact text of an issued document, checked against its recorded hash.
+    pub fn issued_text(
+        &self,
+        store: &mut Store,
+        org: &str,
+        id: &str,
+        sha256: &str,
+    ) -> Result<(Issued, String), AppError> {
+        let Some(issued) = self
+            .issued(store, org, id)?
+            .into_iter()
+            .find(|i| i.sha256 == sha256)
+        else {
+            return Err(AppError::NotFound(format!(
+                "case {id} has no document issued with sha256 {}",
+                crate::util::quote(sha256)
+            )));
+        };
+        let Some(text) = store.backend().issued_text(org, id, sha256)? else {
+            return Err(AppError::NotFound(format!(
+                "the text of {} issued in case {id} (sha256 {sha256}) was recorded before vigie kept issued texts",
+                issued.document
+            )));
+        };
+        if crate::workflow::sha256_hex(&text) != sha256 {
+            return Err(AppError::Store(crate::store::StoreError::Db(format!(
+                "the kept text of {} issued in case {id} does not hash to {sha256}: the database was altered",
+                issued.document
+            ))));
+        }
+        Ok((issued, text))
+    }
+
+    /// Appends one entry to the access log.
+    pub fn log_access(
+        &self,
+        store: &mut Store,
+        org: &str,
+        who: &Reader,
+        what: &Read,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        store.backend().log_access(&AccessRow {
+            id: 0,
+            org: org.to_string(),
+            case_id: what.case_id.clone(),
+            at: now,
+            actor: who.actor.clone(),
+            action: what.action.to_string(),
+            object: what.object.to_string(),
+            detail: what.detail.clone(),
+            address: who.address.clone(),
+            via: who.via.to_string(),
+        })?;
+        Ok(())
+    }
+
+    /// The access log of one case of `org` (404 for a case that is not the org's), or of
+    /// the whole organisation when `id` is None.
+    pub fn access_log(
+        &self,
+        store: &mut Store,
+        org: &str,
+        id: Option<&str>,
+    ) -> Result<Vec<AccessRow>, AppError> {
+        if let Some(id) = id {
+            self.case(store, org, id)?;
+        }
+        Ok(store.backend().access_log(org, id)?)
+    }
+}
+
+/// An access entry in words: `downloaded draft cnil_notification (md, fr) from 192.0.2.1 (web)`.
+pub fn access_summary(a: &AccessRow) -> String {
+    let verb = match a.action.as_str() {
+        "view" => "viewed",
+        "download" => "downloaded",
+        other => other,
+    };
+    format!(
+        "{verb} {} {} from {} ({})",
+        a.object, a.detail, a.address, a.via
+    )
+}
+
+/// An access entry as JSON (`case show --json`, the API), marked `"kind": "access"`.
+pub fn access_json(a: &AccessRow, tz: chrono_tz::Tz) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "access",
+        "at": time::rfc3339_in(a.at, tz),
+        "actor": a.actor,
+        "action": a.action,
+        "object": a.object,
+        "detail": a.detail,
+        "address": a.address,
+        "via": a.via,
+        "what": access_summary(a),
+    })
+}
+
+/// A case's JSON with its access log: `access` (oldest first) and `timeline`, the
+/// events and the access entries merged by when they were recorded, each marked with its
+/// `kind` (`event` or `access`). The events' list and `seq` are unchanged.
+pub fn with_access(mut v: serde_json::Value, l: &crate::store::Loaded, access: &[AccessRow]) -> serde_json::Value {
+    let tz = l.workflow.timezone;
+    let mut timeline: Vec<(DateTime<Utc>, u8, serde_json::Value)> = l
+        .events
+        .iter()
+        .map(|e| {
+            (
+                e.recorded_at,
+                0,
+                serde_json::json!({
+                    "kind": "event",
+                    "seq": e.seq,
+                    "at": time::rfc3339_in(e.at, tz),
+                    "recorded_at": time::rfc3339_in(e.recorded_at, tz),
+                    "actor": e.actor,
+                    "what": super::json::event_summary(e),
+                }),
+            )
+        })
+        .collect();
+    timeline.extend(access.iter().map(|a| (a.at, 1, access_json(a, tz))));
+    timeline.sort_by_key(|(at, k, _)| (*at, *k));
+    v["access"] = access.iter().map(|a| access_json(a, tz)).collect();
+    v["timeline"] = timeline.into_iter().map(|(_, _, j)| j).collect();
+    v
+}
