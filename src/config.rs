@@ -63,6 +63,11 @@ impl Default for Checkpoints {
 pub struct Http {
     /// Address to listen on (default 127.0.0.1:8080; `--listen` overrides it).
     pub listen: Option<String>,
+    /// The reverse proxies vigie sits behind (IP addresses): only from these is the
+    /// client's address read from `X-Forwarded-For`, for the access log. Empty (the
+    /// default): the socket's address, whatever the request's headers say.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -14,8 +14,8 @@ use std::sync::{Arc, Barrier};
 use vigie::outbox::Claimed;
 use vigie::store::StoreError;
 use vigie::store::backend::{
-    Backend, Campaign, CaseHead, Delivery, EventRow, LedgerRow, NewEvent, NewTimer, PinnedWorkflow,
-    RecipientOutcome, SessionRow, Settle, TokenRow,
+    AccessRow, Backend, Campaign, CaseHead, Delivery, EventRow, IssuedText, LedgerRow, NewEvent,
+    NewTimer, PinnedWorkflow, RecipientOutcome, SessionRow, Settle, TokenRow,
 };
 use vigie::store::{Role, User};
 
@@ -90,6 +90,7 @@ contract!(
     throttle_counts_across_connections,
     meta_values,
     copy_loads_round_trip,
+    access_log_and_issued_texts,
 );
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -1444,4 +1445,126 @@ fn postgres_measure_claims() {
         got[0].len(),
         got[1].len()
     );
+}
+
+/// Issue 13 part 4: the access log and the issued texts, per organisation, append-only,
+/// and copied by `store copy`.
+fn access_log_and_issued_texts(db: &Db) {
+    let mut a = (db.open)();
+    let row = |org: &str, case: Option<&str>, at: &str, who: &str| AccessRow {
+        id: 0,
+        org: org.into(),
+        case_id: case.map(str::to_string),
+        at: t(at),
+        actor: who.into(),
+        action: "download".into(),
+        object: if case.is_some() { "draft" } else { "register" }.into(),
+        detail: "cnil_notification (md, fr)".into(),
+        address: "192.0.2.7".into(),
+        via: "web".into(),
+    };
+    a.log_access(&row(
+        "acme",
+        Some("c-1"),
+        "2026-03-05T10:00:00.123456Z",
+        "dpo@acme.example",
+    ))
+    .unwrap();
+    a.log_access(&row(
+        "other",
+        Some("c-1"),
+        "2026-03-05T10:01:00Z",
+        "dpo@other.example",
+    ))
+    .unwrap();
+    a.log_access(&row(
+        "acme",
+        None,
+        "2026-03-05T10:02:00Z",
+        "dpo@acme.example",
+    ))
+    .unwrap();
+    a.log_access(&row(
+        "acme",
+        Some("c-1"),
+        "2026-03-05T10:03:00Z",
+        "viewer@acme.example",
+    ))
+    .unwrap();
+    let mut b = (db.open)();
+    let case = b.access_log("acme", Some("c-1")).unwrap();
+    assert_eq!(case.len(), 2, "one case of one organisation");
+    assert_eq!(case[0].actor, "dpo@acme.example");
+    assert_eq!(
+        case[0].at,
+        t("2026-03-05T10:00:00.123456Z"),
+        "to the microsecond"
+    );
+    assert_eq!(case[1].actor, "viewer@acme.example");
+    assert!(case[0].id < case[1].id);
+    let expected = AccessRow {
+        id: case[0].id,
+        ..row(
+            "acme",
+            Some("c-1"),
+            "2026-03-05T10:00:00.123456Z",
+            "dpo@acme.example",
+        )
+    };
+    assert_eq!(case[0], expected, "every field reads back");
+    let org = b.access_log("acme", None).unwrap();
+    assert_eq!(org.len(), 3, "the organisation's, the register's included");
+    assert!(org.iter().all(|r| r.org == "acme"));
+    assert_eq!(b.access_log("other", None).unwrap().len(), 1);
+    assert!(b.access_log("nobody", None).unwrap().is_empty());
+
+    let text = IssuedText {
+        org: "acme".into(),
+        case_id: "c-1".into(),
+        sha256: "abc".into(),
+        text: "Texte exact\r\n — é\n".into(),
+        created_at: t("2026-03-05T10:00:00Z"),
+    };
+    a.keep_issued_text(&text).unwrap();
+    // Kept again (recorded twice): nothing changes, no error.
+    a.keep_issued_text(&IssuedText {
+        text: "something else".into(),
+        ..text.clone()
+    })
+    .unwrap();
+    assert_eq!(
+        b.issued_text("acme", "c-1", "abc").unwrap().as_deref(),
+        Some("Texte exact\r\n — é\n")
+    );
+    assert_eq!(b.issued_text("other", "c-1", "abc").unwrap(), None);
+    assert_eq!(b.issued_texts().unwrap(), vec![text.clone()]);
+
+    // Append-only: the database refuses to rewrite or delete either.
+    for sql in [
+        "UPDATE access_log SET address = '10.0.0.1'",
+        "DELETE FROM access_log",
+        "UPDATE issued_texts SET text = 'forged'",
+        "DELETE FROM issued_texts",
+    ] {
+        assert!((db.raw)(sql).is_err(), "{}: {sql} was allowed", db.kind);
+    }
+
+    // Copied as they are into a fresh database of the same kind.
+    let target = same_kind_db(db);
+    let mut to = (target.open)();
+    let mut all = a.access_log("acme", None).unwrap();
+    all.extend(a.access_log("other", None).unwrap());
+    to.load_access(&all, &a.issued_texts().unwrap()).unwrap();
+    assert_eq!(to.access_log("acme", Some("c-1")).unwrap(), case);
+    assert_eq!(to.issued_texts().unwrap(), vec![text]);
+    // New entries after the copy get new ids.
+    to.log_access(&row(
+        "acme",
+        Some("c-1"),
+        "2026-03-06T10:00:00Z",
+        "dpo@acme.example",
+    ))
+    .unwrap();
+    let after = to.access_log("acme", Some("c-1")).unwrap();
+    assert!(after[2].id > all.iter().map(|r| r.id).max().unwrap());
 }

@@ -91,7 +91,11 @@ pub struct Inspection {
     pub unreadable: Vec<String>,
 }
 
-fn value_words(wf: &crate::workflow::Workflow, labels: &crate::render::Labels, v: &crate::workflow::FactValue) -> String {
+fn value_words(
+    wf: &crate::workflow::Workflow,
+    labels: &crate::render::Labels,
+    v: &crate::workflow::FactValue,
+) -> String {
     let word = |s: &str| labels.get(s).to_string();
     match v.to_display_json(wf.timezone) {
         Value::Null => String::new(),
@@ -151,7 +155,8 @@ impl App {
                     value: value_words(wf, &labels, v),
                 })
             };
-            let section = |ids: &[&str]| -> Vec<Fact> { ids.iter().filter_map(|f| fact(f)).collect() };
+            let section =
+                |ids: &[&str]| -> Vec<Fact> { ids.iter().filter_map(|f| fact(f)).collect() };
             let shown: Vec<&str> = FACTS_SECTION
                 .iter()
                 .chain(EFFECTS_SECTION.iter())
@@ -239,7 +244,10 @@ pub fn csv(ins: &Inspection) -> String {
             s.to_string()
         }
     };
-    let mut header: Vec<String> = crate::register::COLUMNS.iter().map(|s| s.to_string()).collect();
+    let mut header: Vec<String> = crate::register::COLUMNS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     header.extend(EXTRA_COLUMNS.iter().map(|s| s.to_string()));
     w.write_record(&header).expect("write to memory");
     // Re-read the base rows (their cells already made safe) and append ours.
@@ -325,7 +333,9 @@ fn md_value(v: &Value) -> Value {
     match v {
         Value::String(s) => Value::String(md_text(s)),
         Value::Array(a) => Value::Array(a.iter().map(md_value).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), md_value(v))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), md_value(v))).collect())
+        }
         other => other.clone(),
     }
 }

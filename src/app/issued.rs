@@ -91,12 +91,20 @@ impl App {
         let l = self.case(store, org, id)?;
         if !l.workflow.documents.contains_key(document) {
             // The same refusal `decide` gives, before anything is kept.
-            return Err(crate::store::StoreError::from(crate::case::Rejected::UnknownDocument {
-                document: document.to_string(),
-                workflow: l.workflow.id.clone(),
-                known: l.workflow.documents.keys().cloned().collect::<Vec<_>>().join(", "),
-            })
-            .into());
+            return Err(
+                crate::store::StoreError::from(crate::case::Rejected::UnknownDocument {
+                    document: document.to_string(),
+                    workflow: l.workflow.id.clone(),
+                    known: l
+                        .workflow
+                        .documents
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+                .into(),
+            );
         }
         let already = l.events.iter().any(|e| {
             matches!(&e.body, EventBody::DocumentIssued { document: d, sha256: s, .. }
@@ -267,7 +275,11 @@ pub fn access_json(a: &AccessRow, tz: chrono_tz::Tz) -> serde_json::Value {
 /// A case's JSON with its access log: `access` (oldest first) and `timeline`, the
 /// events and the access entries merged by when they were recorded, each marked with its
 /// `kind` (`event` or `access`). The events' list and `seq` are unchanged.
-pub fn with_access(mut v: serde_json::Value, l: &crate::store::Loaded, access: &[AccessRow]) -> serde_json::Value {
+pub fn with_access(
+    mut v: serde_json::Value,
+    l: &crate::store::Loaded,
+    access: &[AccessRow],
+) -> serde_json::Value {
     let tz = l.workflow.timezone;
     let mut timeline: Vec<(DateTime<Utc>, u8, serde_json::Value)> = l
         .events

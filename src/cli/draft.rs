@@ -85,7 +85,10 @@ pub(super) fn run(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
                 args.document, r.sha256
             );
         } else {
-            eprintln!("recorded in the register: {} sha256:{}", args.document, r.sha256);
+            eprintln!(
+                "recorded in the register: {} sha256:{}",
+                args.document, r.sha256
+            );
         }
     }
     Ok(())

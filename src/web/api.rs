@@ -32,6 +32,24 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/cases/{id}/assessment", get(assessment).post(accept))
         .route("/api/register", get(register))
         .route("/api/register.csv", get(register_csv))
+        // --- issued documents, access log, register for an inspection (issue 13 parts 4-5) ---
+        .route(
+            "/api/cases/{id}/drafts/{document}/issue",
+            axum::routing::post(super::issued::issue_api),
+        )
+        .route(
+            "/api/cases/{id}/issued",
+            get(super::issued::issued_list_api),
+        )
+        .route(
+            "/api/cases/{id}/issued/{sha256}",
+            get(super::issued::issued_download_api),
+        )
+        .route("/api/cases/{id}/access", get(super::issued::access_api))
+        .route(
+            "/api/register/inspection",
+            get(super::issued::inspection_api),
+        )
 }
 
 /// Reads a JSON body into `T`, or a 400 naming the field, line and column.
@@ -154,8 +172,14 @@ async fn show(
     ApiCaller(c): ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let l = app.case(&c, id).await?;
-    Ok(axum::Json(case_json(&l.workflow, &l.case, &l.events, time::now())).into_response())
+    let l = app.case(&c, id.clone()).await?;
+    let v = case_json(&l.workflow, &l.case, &l.events, time::now());
+    // Issue 13 part 4: a DPO also gets the access log (`access`, and `timeline` merged).
+    if c.user.role.is_dpo() {
+        let access = app.case_access(&c, id).await?;
+        return Ok(axum::Json(crate::app::issued::with_access(v, &l, &access)).into_response());
+    }
+    Ok(axum::Json(v).into_response())
 }
 
 #[derive(Deserialize)]
@@ -276,18 +300,21 @@ struct DraftQuery {
 async fn draft(
     State(app): State<Arc<App>>,
     ApiCaller(c): ApiCaller,
+    addr: super::access::ClientAddr,
     Path((id, document)): Path<(String, String)>,
     Query(q): Query<DraftQuery>,
 ) -> Result<Response, WebError> {
+    let drafted_at = time::now();
     let (d, format, lang) = app
-        .draft(
+        .draft_at(
             &c,
-            id,
+            id.clone(),
             crate::app::DraftRequest {
                 document: document.clone(),
                 lang: q.lang,
                 format: q.format,
             },
+            drafted_at,
         )
         .await?;
     if q.strict && !d.missing.is_empty() {
@@ -296,12 +323,16 @@ async fn draft(
             d.missing.join(", ")
         )));
     }
+    let read = super::access::draft_read("download", &id, &document, format.as_str(), lang.code());
+    app.log_read(&c, &addr, read).await?;
     let mut body = json!({
         "document": document,
         "lang": lang.code(),
         "format": format.as_str(),
         "missing": d.missing,
         "sha256": crate::workflow::sha256_hex(&d.text),
+        // Issue 13 part 4: give it back to `.../issue` to record this very text.
+        "drafted_at": drafted_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         "text": d.text,
     });
     // The EDPB template's JSON also as an object, so a client need not parse `text`.
@@ -314,7 +345,10 @@ async fn draft(
 async fn register(
     State(app): State<Arc<App>>,
     ApiCaller(c): ApiCaller,
+    addr: super::access::ClientAddr,
 ) -> Result<Response, WebError> {
+    let read = super::access::register_read("download", "json".into());
+    app.log_read(&c, &addr, read).await?;
     let rows = app.register(&c).await?;
     Ok(axum::Json(json!(rows)).into_response())
 }
@@ -322,7 +356,10 @@ async fn register(
 async fn register_csv(
     State(app): State<Arc<App>>,
     ApiCaller(c): ApiCaller,
+    addr: super::access::ClientAddr,
 ) -> Result<Response, WebError> {
+    let read = super::access::register_read("download", "csv".into());
+    app.log_read(&c, &addr, read).await?;
     let rows = app.register(&c).await?;
     Ok(csv_response(&c.user.org, crate::register::csv(&rows)))
 }

@@ -12,8 +12,10 @@
 //! this process alone (sessions, CSRF tokens and the sign-in throttle are in the
 //! database), so any number of instances can answer behind a load balancer.
 
+mod access;
 mod api;
 mod auth;
+mod issued;
 mod pages;
 
 use crate::app::{AppError, Change};
@@ -92,6 +94,7 @@ impl From<AppError> for WebError {
         let status = match &e {
             AppError::Store(StoreError::UnknownCase(_)) => StatusCode::NOT_FOUND,
             AppError::Render(R::UnknownDocument { .. }) => StatusCode::NOT_FOUND,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Store(StoreError::Conflict { .. } | StoreError::CaseExists(_)) => {
                 StatusCode::CONFLICT
             }
@@ -261,6 +264,8 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(pages::routes())
+        // --- issued documents, access log, register for an inspection (issue 13 parts 4-5) ---
+        .merge(issued::routes())
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)
 }
@@ -469,11 +474,28 @@ impl App {
         ),
         WebError,
     > {
+        self.draft_at(caller, id, req, crate::time::now()).await
+    }
+
+    /// A draft as rendered at `now` (the draft page says when, so that recording it as
+    /// issued records this text).
+    pub async fn draft_at(
+        self: &Arc<Self>,
+        caller: &Caller,
+        id: String,
+        req: crate::app::DraftRequest,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<
+        (
+            crate::render::Draft,
+            crate::render::Format,
+            crate::time::Lang,
+        ),
+        WebError,
+    > {
         let org = caller.user.org.clone();
-        self.read(move |app, store| {
-            Ok(app.core.draft(store, &org, &id, &req, crate::time::now())?)
-        })
-        .await
+        self.read(move |app, store| Ok(app.core.draft(store, &org, &id, &req, now)?))
+            .await
     }
 
     pub async fn register(

@@ -123,13 +123,13 @@ fn ui(lang: Lang) -> &'static Value {
     })
 }
 
-fn word(lang: Lang, key: &str) -> String {
+pub(super) fn word(lang: Lang, key: &str) -> String {
     ui(lang)[key].as_str().unwrap_or(key).to_string()
 }
 
 /// The page language: the `vigie_lang` cookie, else the browser's first language vigie
 /// offers (fr, en, nl: `nl-BE` is nl), else fr.
-fn lang_of(headers: &HeaderMap) -> Lang {
+pub(super) fn lang_of(headers: &HeaderMap) -> Lang {
     let jar = CookieJar::from_headers(headers);
     if let Some(l) = jar.get(LANG_COOKIE).and_then(|c| Lang::parse(c.value())) {
         return l;
@@ -235,7 +235,7 @@ impl<'a> Page<'a> {
 }
 
 /// An error page (404 for another organisation's case, like an unknown one).
-fn error_page(app: &App, lang: Lang, caller: &Caller, e: WebError) -> Response {
+pub(super) fn error_page(app: &App, lang: Lang, caller: &Caller, e: WebError) -> Response {
     let heading = if e.status == StatusCode::NOT_FOUND {
         word(lang, "not_found")
     } else {
@@ -255,7 +255,7 @@ fn error_page(app: &App, lang: Lang, caller: &Caller, e: WebError) -> Response {
 /// A signed-in form's CSRF token checked; on refusal, the page that says the form
 /// expired.
 #[allow(clippy::result_large_err)]
-fn checked_form(
+pub(super) fn checked_form(
     app: &App,
     lang: Lang,
     c: &Caller,
@@ -271,13 +271,13 @@ fn checked_form(
     })
 }
 
-fn parse_form(bytes: &Bytes) -> Vec<(String, String)> {
+pub(super) fn parse_form(bytes: &Bytes) -> Vec<(String, String)> {
     form_urlencoded::parse(bytes)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
@@ -823,6 +823,60 @@ fn case_view(
     })
 }
 
+/// Issue 13 part 4: the documents recorded as issued (with a download of their exact
+/// text), and the access log merged into the timeline (newest first, by the time each
+/// was recorded), each entry marked `access`.
+fn issued_view(mut view: Value, l: &Loaded, access: &[crate::store::backend::AccessRow]) -> Value {
+    let tz = l.workflow.timezone;
+    let issued: Vec<Value> = l
+        .events
+        .iter()
+        .filter_map(|e| match &e.body {
+            crate::case::EventBody::DocumentIssued {
+                document,
+                lang,
+                format,
+                sha256,
+            } => Some(json!({
+                "seq": e.seq, "at": time::short_in(e.at, tz), "actor": e.actor,
+                "document": document, "lang": lang, "format": format,
+                "sha256": sha256, "short": &sha256[..12.min(sha256.len())],
+            })),
+            _ => None,
+        })
+        .collect();
+    view["issued"] = json!(issued);
+    if !access.is_empty() {
+        let mut merged: Vec<(DateTime<Utc>, Value)> = l
+            .events
+            .iter()
+            .zip(
+                view["timeline"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .rev(),
+            )
+            .map(|(e, v)| (e.recorded_at, v))
+            .collect();
+        merged.extend(access.iter().map(|a| {
+            (
+                a.at,
+                json!({
+                    "access": true,
+                    "at": time::short_in(a.at, tz),
+                    "actor": a.actor,
+                    "what": crate::app::issued::access_summary(a),
+                }),
+            )
+        }));
+        merged.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+        view["timeline"] = merged.into_iter().map(|(_, v)| v).collect();
+    }
+    view
+}
+
 /// What a case page says above the case, and with which status.
 struct Shown {
     flash: Option<String>,
@@ -830,6 +884,7 @@ struct Shown {
     status: StatusCode,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn render_case(
     app: &App,
     l: &Loaded,
@@ -838,6 +893,7 @@ fn render_case(
     c: &Caller,
     shown: Shown,
     typed: Option<&[(String, String)]>,
+    access: &[crate::store::backend::AccessRow],
 ) -> Response {
     let Shown {
         flash,
@@ -859,7 +915,11 @@ fn render_case(
     .render(
         app,
         "case",
-        case_view(app, l, assessment, &labels, lang, c, typed),
+        issued_view(
+            case_view(app, l, assessment, &labels, lang, c, typed),
+            l,
+            access,
+        ),
         status,
     )
 }
@@ -877,29 +937,53 @@ async fn case_page(
     Query(q): Query<OkQuery>,
 ) -> Response {
     let lang = lang_of(&headers);
+    // Issue 13 part 4: the access log, merged into the timeline, for the DPO only.
+    let access = if c.user.role.is_dpo() {
+        app.case_access(&c, id.clone()).await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     match app.case_and_assessment(&c, id).await {
         Ok((l, assessment)) => {
-            let flash = q
-                .ok
-                .as_deref()
-                .filter(|k| ["facts", "event", "opened", "nothing_changed", "assessed"].contains(k))
-                .map(|k| {
-                    word(
-                        lang,
-                        if k == "nothing_changed" {
-                            k.to_string()
-                        } else {
-                            format!("ok_{k}")
-                        }
-                        .as_str(),
-                    )
-                });
+            let flash =
+                q.ok.as_deref()
+                    .filter(|k| {
+                        [
+                            "facts",
+                            "event",
+                            "opened",
+                            "nothing_changed",
+                            "assessed",
+                            "issued",
+                        ]
+                        .contains(k)
+                    })
+                    .map(|k| {
+                        word(
+                            lang,
+                            if k == "nothing_changed" {
+                                k.to_string()
+                            } else {
+                                format!("ok_{k}")
+                            }
+                            .as_str(),
+                        )
+                    });
             let shown = Shown {
                 flash,
                 error: None,
                 status: StatusCode::OK,
             };
-            render_case(&app, &l, assessment.as_ref(), lang, &c, shown, None)
+            render_case(
+                &app,
+                &l,
+                assessment.as_ref(),
+                lang,
+                &c,
+                shown,
+                None,
+                &access,
+            )
         }
         Err(e) => error_page(&app, lang, &c, e),
     }
@@ -1057,7 +1141,16 @@ async fn refused(
         error: Some(e.message),
         status: e.status,
     };
-    render_case(app, &l, assessment.as_ref(), lang, c, shown, Some(form))
+    render_case(
+        app,
+        &l,
+        assessment.as_ref(),
+        lang,
+        c,
+        shown,
+        Some(form),
+        &[],
+    )
 }
 
 async fn set_facts(
@@ -1411,6 +1504,7 @@ struct DraftQuery {
 async fn draft_page(
     State(app): State<Arc<App>>,
     PageCaller(c): PageCaller,
+    addr: super::access::ClientAddr,
     headers: HeaderMap,
     Path((id, document)): Path<(String, String)>,
     Query(q): Query<DraftQuery>,
@@ -1431,6 +1525,11 @@ async fn draft_page(
         Ok(r) => r,
         Err(e) => return error_page(&app, lang, &c, e),
     };
+    // Issue 13 part 4: every view of a draft is in the access log.
+    let read = super::access::draft_read("view", &id, &document, "html", draft_lang.code());
+    if let Err(e) = app.log_read(&c, &addr, read).await {
+        return error_page(&app, lang, &c, e);
+    }
     // The HTML draft is a whole document whose values are escaped; show its body.
     let html = d
         .text
@@ -1466,6 +1565,8 @@ async fn draft_page(
         json!({
             "case_id": id, "document": document, "label": label, "html": html,
             "missing": d.missing, "draft_lang": draft_lang.code(), "draft_langs": draft_langs,
+            // Issue 13 part 4: "record as issued", the DPO's.
+            "can_issue": c.user.role.is_dpo(), "csrf": c.csrf,
         }),
         StatusCode::OK,
     )
@@ -1474,6 +1575,7 @@ async fn draft_page(
 async fn draft_download(
     State(app): State<Arc<App>>,
     PageCaller(c): PageCaller,
+    addr: super::access::ClientAddr,
     headers: HeaderMap,
     Path((id, document)): Path<(String, String)>,
     Query(q): Query<DraftQuery>,
@@ -1499,6 +1601,11 @@ async fn draft_download(
                 crate::render::Format::Json => ("application/json", "json"),
             };
             let name = format!("{id}-{document}.{}.{ext}", l.code());
+            let read =
+                super::access::draft_read("download", &id, &document, format.as_str(), l.code());
+            if let Err(e) = app.log_read(&c, &addr, read).await {
+                return error_page(&app, lang, &c, e);
+            }
             super::attachment(mime, &name, d.text)
         }
         Err(e) => error_page(&app, lang, &c, e),
@@ -1508,14 +1615,19 @@ async fn draft_download(
 async fn register_page(
     State(app): State<Arc<App>>,
     PageCaller(c): PageCaller,
+    addr: super::access::ClientAddr,
     headers: HeaderMap,
 ) -> Response {
     let lang = lang_of(&headers);
+    let read = super::access::register_read("view", "page".into());
+    if let Err(e) = app.log_read(&c, &addr, read).await {
+        return error_page(&app, lang, &c, e);
+    }
     match app.register(&c).await {
         Ok(rows) => Page::of(lang, &c, word(lang, "register"), "/register").render(
             &app,
             "register",
-            json!({"rows": rows}),
+            json!({"rows": rows, "inspection": true}),
             StatusCode::OK,
         ),
         Err(e) => error_page(&app, lang, &c, e),
@@ -1525,8 +1637,13 @@ async fn register_page(
 async fn register_csv(
     State(app): State<Arc<App>>,
     PageCaller(c): PageCaller,
+    addr: super::access::ClientAddr,
     headers: HeaderMap,
 ) -> Response {
+    let read = super::access::register_read("download", "csv".into());
+    if let Err(e) = app.log_read(&c, &addr, read).await {
+        return error_page(&app, lang_of(&headers), &c, e);
+    }
     match app.register(&c).await {
         Ok(rows) => super::api::csv_response(&c.user.org, crate::register::csv(&rows)),
         Err(e) => error_page(&app, lang_of(&headers), &c, e),

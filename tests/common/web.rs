@@ -44,6 +44,15 @@ impl Server {
 
     /// [`Server::start_with_offset`] on a database of the caller's choice (a fresh one).
     pub fn start_on(v: Vigie, offset: &str) -> Server {
+        Server::start_on_with(v, offset, "")
+    }
+
+    /// [`Server::start`] with lines added to its configuration file (`http: {...}`).
+    pub fn start_with_config(extra: &str) -> Server {
+        Server::start_on_with(Vigie::new(), "0s", extra)
+    }
+
+    fn start_on_with(v: Vigie, offset: &str, extra: &str) -> Server {
         v.ok(&["org", "add", "acme", "--name", "ACME SA"]);
         v.ok(&["org", "add", "other", "--name", "Other SA"]);
         let mut tokens = BTreeMap::new();
@@ -56,7 +65,7 @@ impl Server {
             let token = v.ok(&["user", "token", email, "--name", "tests"]);
             tokens.insert(email.to_string(), token.trim().to_string());
         }
-        Server::spawn(v, tokens, offset)
+        Server::spawn_with(v, tokens, offset, extra)
     }
 
     /// A second `vigie serve` on this server's database (its own folder, config and
@@ -66,13 +75,19 @@ impl Server {
     }
 
     fn spawn(v: Vigie, tokens: BTreeMap<String, String>, offset: &str) -> Server {
+        Server::spawn_with(v, tokens, offset, "")
+    }
+
+    fn spawn_with(v: Vigie, tokens: BTreeMap<String, String>, offset: &str, extra: &str) -> Server {
         let cfg = v.dir().join("vigie.yaml");
         std::fs::write(
             &cfg,
-            "organisation: { name: Exemple SA }\n\
-             dpo: { name: Camille Martin, email: dpo@example.org }\n\
-             mail: { from: vigie <vigie@example.org>, transport: file, outbox_dir: ./outbox }\n\
-             reminders: { to: [dpo@example.org] }\n",
+            format!(
+                "organisation: {{ name: Exemple SA }}\n\
+                 dpo: {{ name: Camille Martin, email: dpo@example.org }}\n\
+                 mail: {{ from: vigie <vigie@example.org>, transport: file, outbox_dir: ./outbox }}\n\
+                 reminders: {{ to: [dpo@example.org] }}\n{extra}"
+            ),
         )
         .expect("write config");
         let log = v.dir().join("serve.log");

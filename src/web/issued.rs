@@ -1,0 +1,336 @@
+//! What was issued and who read it (issue 13 part 4), and the register for an
+//! inspection (part 5), on the pages and the API. The use-cases are in
+//! `app::issued` and `app::inspection`; this file parses, checks the role, logs the
+//! read, and answers.
+
+use super::access::{ClientAddr, register_read};
+use super::auth::{ApiCaller, PageCaller};
+use super::pages::{checked_form, error_page, field, lang_of, parse_form};
+use super::{App, Caller, WebError};
+use crate::app::inspection::Inspection;
+use crate::app::issued::{Issued, Read, Recorded, mime_of};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// The page routes; the API's are in `api::routes` (where the OpenAPI check reads them).
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/cases/{id}/drafts/{document}/issue", post(issue_form))
+        .route("/cases/{id}/issued/{sha256}", get(issued_download))
+        .route("/register/inspection", get(inspection_download))
+}
+
+impl App {
+    /// Records as issued the draft of `document` in `lang` and `format`, drafted now:
+    /// the case's organisation's DPO only (403).
+    pub async fn issue(
+        self: &Arc<Self>,
+        caller: &Caller,
+        id: String,
+        document: String,
+        lang: Option<String>,
+        format: Option<String>,
+    ) -> Result<Recorded, WebError> {
+        if !caller.user.role.is_dpo() {
+            return Err(WebError::forbidden("record a document as issued"));
+        }
+        let user = caller.user.clone();
+        self.write(move |app, store| {
+            let now = crate::time::now();
+            let req = crate::app::DraftRequest {
+                document: document.clone(),
+                lang,
+                format,
+            };
+            let (d, format, lang) = app.core.draft(store, &user.org, &id, &req, now)?;
+            Ok(app.core.issue(
+                store,
+                &user.org,
+                &user.actor(),
+                &id,
+                &document,
+                lang,
+                format,
+                &d.text,
+                now,
+            )?)
+        })
+        .await
+    }
+
+    pub async fn issued(
+        self: &Arc<Self>,
+        caller: &Caller,
+        id: String,
+    ) -> Result<Vec<Issued>, WebError> {
+        let org = caller.user.org.clone();
+        self.read(move |app, store| Ok(app.core.issued(store, &org, &id)?))
+            .await
+    }
+
+    /// The exact text of an issued document; the download is logged first.
+    pub async fn issued_text(
+        self: &Arc<Self>,
+        caller: &Caller,
+        address: &ClientAddr,
+        id: String,
+        sha256: String,
+    ) -> Result<(Issued, String), WebError> {
+        let org = caller.user.org.clone();
+        let case = id.clone();
+        let (issued, text) = self
+            .read(move |app, store| Ok(app.core.issued_text(store, &org, &case, &sha256)?))
+            .await?;
+        self.log_read(
+            caller,
+            address,
+            Read {
+                action: "download",
+                object: "issued",
+                case_id: Some(id),
+                detail: format!(
+                    "{} ({}, {}) sha256:{}",
+                    issued.document, issued.format, issued.lang, issued.sha256
+                ),
+            },
+        )
+        .await?;
+        Ok((issued, text))
+    }
+
+    /// The register for an inspection; the read is logged.
+    pub async fn inspection(
+        self: &Arc<Self>,
+        caller: &Caller,
+        address: &ClientAddr,
+        q: &InspectionQuery,
+    ) -> Result<Inspection, WebError> {
+        let lang = match q.lang.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(s) => Some(crate::time::Lang::parse(s).ok_or_else(|| {
+                WebError::bad(format!(
+                    "lang: {} is not {}",
+                    crate::util::quote(s),
+                    crate::time::Lang::choices()
+                ))
+            })?),
+        };
+        let org = caller.user.org.clone();
+        let year = q.year;
+        let ins = self
+            .read(move |app, store| {
+                let (ins, unreadable) =
+                    app.core
+                        .inspection(store, &org, year, lang, crate::time::now())?;
+                super::log_unreadable(&org, &unreadable);
+                Ok(ins)
+            })
+            .await?;
+        let detail = format!(
+            "inspection {}{}",
+            q.format.as_deref().unwrap_or("md"),
+            year.map(|y| format!(" {y}")).unwrap_or_default()
+        );
+        self.log_read(caller, address, register_read("download", detail))
+            .await?;
+        Ok(ins)
+    }
+}
+
+/// The document recorded as issued: its exact bytes, as a file.
+fn issued_file(id: &str, issued: &Issued, text: String) -> Response {
+    let (mime, ext) = mime_of(&issued.format);
+    let name = format!(
+        "{id}-{}.{}.{}.{ext}",
+        issued.document,
+        issued.lang,
+        &issued.sha256[..12]
+    );
+    super::attachment(mime, &name, text)
+}
+
+#[derive(Deserialize, Default)]
+pub struct InspectionQuery {
+    pub format: Option<String>,
+    pub year: Option<i32>,
+    pub lang: Option<String>,
+}
+
+fn inspection_file(
+    org: &str,
+    ins: &Inspection,
+    format: Option<&str>,
+) -> Result<Response, WebError> {
+    let year = ins.year.map(|y| format!("-{y}")).unwrap_or_default();
+    let name = |ext: &str| format!("register-{org}{year}.{ext}");
+    Ok(match format.unwrap_or("md") {
+        "md" => super::attachment(
+            "text/markdown; charset=utf-8",
+            &name("md"),
+            crate::app::inspection::markdown(ins)?,
+        ),
+        "csv" => super::attachment(
+            "text/csv; charset=utf-8",
+            &name("csv"),
+            crate::app::inspection::csv(ins),
+        ),
+        "json" => super::attachment(
+            "application/json",
+            &name("json"),
+            serde_json::to_string_pretty(&crate::app::inspection::json(ins)).expect("JSON"),
+        ),
+        "pdf" => {
+            return Err(WebError::bad(
+                "format: pdf is not available in this build yet; take md (the same document)",
+            ));
+        }
+        other => {
+            return Err(WebError::bad(format!(
+                "format: {} is not md, csv, json or pdf",
+                crate::util::quote(other)
+            )));
+        }
+    })
+}
+
+// ---- pages ----
+
+async fn issue_form(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+    Path((id, document)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let lang = lang_of(&headers);
+    let form = parse_form(&body);
+    if let Err(r) = checked_form(&app, lang, &c, &form) {
+        return r;
+    }
+    let opt = |k: &str| {
+        field(&form, k)
+            .map(str::to_string)
+            .filter(|s| !s.is_empty())
+    };
+    match app
+        .issue(&c, id.clone(), document, opt("lang"), opt("format"))
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/cases/{id}?ok=issued#issued")).into_response(),
+        Err(e) => error_page(&app, lang, &c, e),
+    }
+}
+
+async fn issued_download(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    Path((id, sha256)): Path<(String, String)>,
+) -> Response {
+    match app.issued_text(&c, &addr, id.clone(), sha256).await {
+        Ok((issued, text)) => issued_file(&id, &issued, text),
+        Err(e) => error_page(&app, lang_of(&headers), &c, e),
+    }
+}
+
+async fn inspection_download(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    Query(q): Query<InspectionQuery>,
+) -> Response {
+    let r = match app.inspection(&c, &addr, &q).await {
+        Ok(ins) => inspection_file(&c.user.org, &ins, q.format.as_deref()),
+        Err(e) => Err(e),
+    };
+    r.unwrap_or_else(|e| error_page(&app, lang_of(&headers), &c, e))
+}
+
+// ---- API ----
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct IssueBody {
+    #[serde(default)]
+    lang: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+pub(super) async fn issue_api(
+    State(app): State<Arc<App>>,
+    ApiCaller(c): ApiCaller,
+    Path((id, document)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let b: IssueBody = if body.iter().all(u8::is_ascii_whitespace) {
+        IssueBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| WebError::bad(format!("request body: {e}")))?
+    };
+    let r = app
+        .issue(&c, id, document.clone(), b.lang, b.format)
+        .await?;
+    Ok(
+        axum::Json(json!({"document": document, "sha256": r.sha256, "already": r.already}))
+            .into_response(),
+    )
+}
+
+pub(super) async fn issued_list_api(
+    State(app): State<Arc<App>>,
+    ApiCaller(c): ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    Ok(axum::Json(json!(app.issued(&c, id).await?)).into_response())
+}
+
+pub(super) async fn issued_download_api(
+    State(app): State<Arc<App>>,
+    ApiCaller(c): ApiCaller,
+    addr: ClientAddr,
+    Path((id, sha256)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let (issued, text) = app.issued_text(&c, &addr, id.clone(), sha256).await?;
+    Ok(issued_file(&id, &issued, text))
+}
+
+pub(super) async fn access_api(
+    State(app): State<Arc<App>>,
+    ApiCaller(c): ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let l = app.case(&c, id.clone()).await?;
+    let rows = app.case_access(&c, id).await?;
+    let tz = l.workflow.timezone;
+    Ok(axum::Json(json!(
+        rows.iter()
+            .map(|a| crate::app::issued::access_json(a, tz))
+            .collect::<Vec<_>>()
+    ))
+    .into_response())
+}
+
+pub(super) async fn inspection_api(
+    State(app): State<Arc<App>>,
+    ApiCaller(c): ApiCaller,
+    addr: ClientAddr,
+    Query(mut q): Query<InspectionQuery>,
+) -> Result<Response, WebError> {
+    // JSON unless asked otherwise (the pages' default is the markdown document).
+    q.format.get_or_insert_with(|| "json".into());
+    let ins = app.inspection(&c, &addr, &q).await?;
+    match q.format.as_deref() {
+        None | Some("json") => Ok(axum::Json(crate::app::inspection::json(&ins)).into_response()),
+        f => inspection_file(&c.user.org, &ins, f),
+    }
+}
