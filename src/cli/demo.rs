@@ -32,7 +32,7 @@ pub(super) fn replay(ctx: &Ctx, a: ReplayArgs) -> Result<(), CliError> {
     let r = seed::replay(
         &mut store,
         DEFAULT_ORG,
-        &app.workflows,
+        &app,
         &file.display().to_string(),
         &text,
         &ctx.actor,
@@ -77,7 +77,7 @@ pub(super) fn demo(ctx: &Ctx) -> Result<(), CliError> {
         let r = seed::replay(
             &mut store,
             org,
-            &app.workflows,
+            &app,
             &format!("embedded:seeds/{name}"),
             text,
             "vigie-demo",
