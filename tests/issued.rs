@@ -99,13 +99,13 @@ fn the_dpo_records_a_draft_as_issued_once_and_gets_the_exact_bytes_back() {
     // On the API: the draft read, then recorded twice as read.
     let read = s
         .api(ACME)
-        .get("/api/cases/a-1/drafts/cnil_notification?format=txt&lang=fr");
-    let body = json!({"lang": "fr", "format": "txt", "drafted_at": read.json["drafted_at"]});
+        .get("/api/cases/a-1/drafts/cnil_notification?format=html&lang=fr");
+    let body = json!({"lang": "fr", "format": "html", "drafted_at": read.json["drafted_at"]});
     let first = s
         .api(ACME)
         .post("/api/cases/a-1/drafts/cnil_notification/issue", &body);
     assert_eq!(first.status, 200, "{}", first.json);
-    assert_eq!(first.json["already"], false, "txt is another text");
+    assert_eq!(first.json["already"], false, "html is another text");
     assert_eq!(
         first.json["sha256"], read.json["sha256"],
         "the text read is the one recorded"
@@ -121,14 +121,14 @@ fn the_dpo_records_a_draft_as_issued_once_and_gets_the_exact_bytes_back() {
     // A forged form records nothing.
     let r = b.post_form(
         "/cases/a-1/drafts/cnil_notification/issue",
-        &[("_csrf", "forged"), ("format", "html")],
+        &[("_csrf", "forged"), ("format", "json")],
     );
     assert_eq!(r.status().as_u16(), 403);
     // Other roles may not record; another organisation's DPO does not find the case.
     for (who, code) in [(CONTRIB, 403), (VIEWER, 403), (OTHER, 404)] {
         let r = s.api(who).post(
             "/api/cases/a-1/drafts/cnil_notification/issue",
-            &json!({"format": "html"}),
+            &json!({"format": "json"}),
         );
         assert_eq!(r.status, code, "{who}: {}", r.json);
     }

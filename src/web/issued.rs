@@ -37,19 +37,36 @@ impl App {
         document: String,
         lang: Option<String>,
         format: Option<String>,
+        drafted_at: Option<String>,
     ) -> Result<Recorded, WebError> {
         if !caller.user.role.is_dpo() {
             return Err(WebError::forbidden("record a document as issued"));
         }
+        let now = crate::time::now();
+        // The draft as it was when the page (or the API's draft) showed it: the text
+        // recorded is the one read, and the same form sent twice records it once.
+        let drafted = match drafted_at.as_deref().map(str::trim) {
+            None | Some("") => now,
+            Some(s) => {
+                let t = chrono::DateTime::parse_from_rfc3339(s)
+                    .map(|d| d.with_timezone(&chrono::Utc))
+                    .map_err(|e| WebError::bad(format!("drafted_at: {e}")))?;
+                if t > now || now - t > chrono::Duration::days(1) {
+                    return Err(WebError::bad(
+                        "drafted_at: the draft is from the future or more than a day old: draft it again",
+                    ));
+                }
+                t
+            }
+        };
         let user = caller.user.clone();
         self.write(move |app, store| {
-            let now = crate::time::now();
             let req = crate::app::DraftRequest {
                 document: document.clone(),
                 lang,
                 format,
             };
-            let (d, format, lang) = app.core.draft(store, &user.org, &id, &req, now)?;
+            let (d, format, lang) = app.core.draft(store, &user.org, &id, &req, drafted)?;
             Ok(app.core.issue(
                 store,
                 &user.org,
@@ -220,7 +237,14 @@ async fn issue_form(
             .filter(|s| !s.is_empty())
     };
     match app
-        .issue(&c, id.clone(), document, opt("lang"), opt("format"))
+        .issue(
+            &c,
+            id.clone(),
+            document,
+            opt("lang"),
+            opt("format"),
+            opt("drafted_at"),
+        )
         .await
     {
         Ok(_) => Redirect::to(&format!("/cases/{id}?ok=issued#issued")).into_response(),
@@ -264,6 +288,9 @@ struct IssueBody {
     lang: Option<String>,
     #[serde(default)]
     format: Option<String>,
+    /// RFC 3339: the draft as rendered then (a draft answer's `drafted_at`).
+    #[serde(default)]
+    drafted_at: Option<String>,
 }
 
 pub(super) async fn issue_api(
@@ -278,7 +305,7 @@ pub(super) async fn issue_api(
         serde_json::from_slice(&body).map_err(|e| WebError::bad(format!("request body: {e}")))?
     };
     let r = app
-        .issue(&c, id, document.clone(), b.lang, b.format)
+        .issue(&c, id, document.clone(), b.lang, b.format, b.drafted_at)
         .await?;
     Ok(
         axum::Json(json!({"document": document, "sha256": r.sha256, "already": r.already}))

@@ -1511,8 +1511,9 @@ async fn draft_page(
     Query(q): Query<DraftQuery>,
 ) -> Response {
     let lang = lang_of(&headers);
+    let drafted_at = time::now();
     let (d, _, draft_lang) = match app
-        .draft(
+        .draft_at(
             &c,
             id.clone(),
             crate::app::DraftRequest {
@@ -1520,6 +1521,7 @@ async fn draft_page(
                 lang: q.lang,
                 format: Some("html".into()),
             },
+            drafted_at,
         )
         .await
     {
@@ -1568,6 +1570,7 @@ async fn draft_page(
             "missing": d.missing, "draft_lang": draft_lang.code(), "draft_langs": draft_langs,
             // Issue 13 part 4: "record as issued", the DPO's.
             "can_issue": c.user.role.is_dpo(), "csrf": c.csrf,
+            "drafted_at": drafted_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         }),
         StatusCode::OK,
     )
