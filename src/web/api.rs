@@ -3,6 +3,7 @@
 //! reason the CLI would give.
 
 use super::auth::ApiCaller;
+use super::issued::{access_api, inspection_api, issue_api, issued_download_api, issued_list_api};
 use super::{App, WebError};
 use crate::app::Change;
 use crate::app::json::{case_assessment_json, case_json, summary_json};
@@ -12,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -33,23 +34,11 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/register", get(register))
         .route("/api/register.csv", get(register_csv))
         // --- issued documents, access log, register for an inspection (issue 13 parts 4-5) ---
-        .route(
-            "/api/cases/{id}/drafts/{document}/issue",
-            axum::routing::post(super::issued::issue_api),
-        )
-        .route(
-            "/api/cases/{id}/issued",
-            get(super::issued::issued_list_api),
-        )
-        .route(
-            "/api/cases/{id}/issued/{sha256}",
-            get(super::issued::issued_download_api),
-        )
-        .route("/api/cases/{id}/access", get(super::issued::access_api))
-        .route(
-            "/api/register/inspection",
-            get(super::issued::inspection_api),
-        )
+        .route("/api/cases/{id}/drafts/{document}/issue", post(issue_api))
+        .route("/api/cases/{id}/issued", get(issued_list_api))
+        .route("/api/cases/{id}/issued/{sha256}", get(issued_download_api))
+        .route("/api/cases/{id}/access", get(access_api))
+        .route("/api/register/inspection", get(inspection_api))
 }
 
 /// Reads a JSON body into `T`, or a 400 naming the field, line and column.
