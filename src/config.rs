@@ -63,6 +63,11 @@ impl Default for Checkpoints {
 pub struct Http {
     /// Address to listen on (default 127.0.0.1:8080; `--listen` overrides it).
     pub listen: Option<String>,
+    /// The address people reach `vigie serve` at (`https://vigie.example.org`): reminder
+    /// e-mails then link to the case page, checkpoints to the register, and the setup
+    /// link starts with it. Unset: no link in e-mails.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

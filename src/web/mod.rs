@@ -15,6 +15,7 @@
 mod api;
 mod auth;
 mod pages;
+mod setup;
 
 use crate::app::{AppError, Change};
 use crate::config::Config;
@@ -261,6 +262,8 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(pages::routes())
+        // --- first start: the one-time setup link (issue 13) ---
+        .merge(setup::routes())
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)
 }

@@ -67,6 +67,7 @@ pub fn registry() -> Handlebars<'static> {
         hb.register_template_string(name, text)
             .unwrap_or_else(|e| panic!("embedded page template {name}: {e}"));
     }
+    super::setup::register(&mut hb);
     hb
 }
 
@@ -123,13 +124,13 @@ fn ui(lang: Lang) -> &'static Value {
     })
 }
 
-fn word(lang: Lang, key: &str) -> String {
+pub(super) fn word(lang: Lang, key: &str) -> String {
     ui(lang)[key].as_str().unwrap_or(key).to_string()
 }
 
 /// The page language: the `vigie_lang` cookie, else the browser's first language vigie
 /// offers (fr, en, nl: `nl-BE` is nl), else fr.
-fn lang_of(headers: &HeaderMap) -> Lang {
+pub(super) fn lang_of(headers: &HeaderMap) -> Lang {
     let jar = CookieJar::from_headers(headers);
     if let Some(l) = jar.get(LANG_COOKIE).and_then(|c| Lang::parse(c.value())) {
         return l;
@@ -157,13 +158,13 @@ fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-struct Page<'a> {
-    lang: Lang,
-    caller: Option<&'a Caller>,
-    title: String,
-    here: String,
-    flash: Option<String>,
-    error: Option<String>,
+pub(super) struct Page<'a> {
+    pub(super) lang: Lang,
+    pub(super) caller: Option<&'a Caller>,
+    pub(super) title: String,
+    pub(super) here: String,
+    pub(super) flash: Option<String>,
+    pub(super) error: Option<String>,
 }
 
 impl<'a> Page<'a> {
@@ -179,7 +180,13 @@ impl<'a> Page<'a> {
         }
     }
 
-    fn render(&self, app: &App, template: &str, mut view: Value, status: StatusCode) -> Response {
+    pub(super) fn render(
+        &self,
+        app: &App,
+        template: &str,
+        mut view: Value,
+        status: StatusCode,
+    ) -> Response {
         let t = ui(self.lang);
         view["t"] = t.clone();
         // A Context made from the Value itself: handlebars does not serialize it again.
@@ -271,13 +278,13 @@ fn checked_form(
     })
 }
 
-fn parse_form(bytes: &Bytes) -> Vec<(String, String)> {
+pub(super) fn parse_form(bytes: &Bytes) -> Vec<(String, String)> {
     form_urlencoded::parse(bytes)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
@@ -613,10 +620,15 @@ async fn dashboard(
             "clocks": views.iter().map(|v| clock_view(wf, lb, v, now, lang)).collect::<Vec<_>>(),
         }));
     }
+    // Nobody to send the organisation's reminders to: say so, and how to set one.
+    let no_recipient = match app.profile(&c).await {
+        Ok(p) => p.reminder_recipients().is_empty(),
+        Err(e) => return error_page(&app, lang, &c, e),
+    };
     Page::of(lang, &c, word(lang, "dashboard"), "/").render(
         &app,
         "dashboard",
-        json!({"cases": rows}),
+        json!({"cases": rows, "no_recipient": no_recipient, "is_dpo": c.user.role.is_dpo()}),
         StatusCode::OK,
     )
 }
