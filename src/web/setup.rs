@@ -31,12 +31,13 @@ pub fn register(hb: &mut handlebars::Handlebars<'static>) {
         .unwrap_or_else(|e| panic!("embedded page template setup: {e}"));
 }
 
-fn page(lang: Lang, error: Option<String>) -> Page<'static> {
+fn page(lang: Lang, here: &str, error: Option<String>) -> Page<'static> {
     Page {
         lang,
         caller: None,
         title: word(lang, "setup_title"),
-        here: "/".into(),
+        // Switching language comes back here.
+        here: here.into(),
         flash: None,
         error,
     }
@@ -44,7 +45,7 @@ fn page(lang: Lang, error: Option<String>) -> Page<'static> {
 
 /// 410: the link cannot be used (any more).
 fn gone(app: &App, lang: Lang) -> Response {
-    page(lang, Some(word(lang, "setup_gone_hint"))).render(
+    page(lang, "/login", Some(word(lang, "setup_gone_hint"))).render(
         app,
         "message",
         json!({"heading": word(lang, "setup_gone")}),
@@ -84,7 +85,7 @@ fn form(
             "name": typed_value("name"),
         },
     });
-    let r = page(lang, error).render(app, "setup", view, status);
+    let r = page(lang, &format!("/setup/{token}"), error).render(app, "setup", view, status);
     (jar, r).into_response()
 }
 
