@@ -245,7 +245,8 @@ fn feed_of_deadlines_crossing_dst_moved_met_and_per_organisation() {
     // A moved deadline: same UID, higher SEQUENCE, new time.
     let moved_before = event(&cal, "MOVE", ART33).clone();
     assert_eq!(moved_before["sequence"], 0);
-    assert_eq!(moved_before["start_utc"], "2027-10-31T09:00:00Z");
+    // 10:00 UTC+2 on the 28th, plus 72 hours: 08:00 UTC on the 31st (09:00 UTC+1).
+    assert_eq!(moved_before["start_utc"], "2027-10-31T08:00:00Z");
     vigie(
         &s,
         &offset,
@@ -278,8 +279,8 @@ fn feed_of_deadlines_crossing_dst_moved_met_and_per_organisation() {
     let moved = event(&cal2, "MOVE", ART33);
     assert_eq!(moved["uid"], moved_before["uid"]);
     assert_eq!(moved["sequence"], 1);
-    assert_eq!(moved["start_utc"], "2027-10-31T13:00:00Z");
-    assert_eq!(moved["start_local"], "2027-10-31T14:00:00");
+    assert_eq!(moved["start_utc"], "2027-10-31T12:00:00Z");
+    assert_eq!(moved["start_local"], "2027-10-31T13:00:00");
     assert_eq!(moved["start_offset"], 3600, "after clocks went back");
     let met_before = event(&cal, "MET", ART33);
     let met = event(&cal2, "MET", ART33);
