@@ -14,6 +14,7 @@
 
 mod api;
 mod auth;
+mod calendar;
 mod pages;
 mod setup;
 
@@ -262,6 +263,8 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(pages::routes())
+        // --- calendar feed and settings (issue 13 part 2) ---
+        .merge(calendar::routes())
         // --- first start: the one-time setup link (issue 13) ---
         .merge(setup::routes())
         .layer(axum::middleware::from_fn(security_headers))

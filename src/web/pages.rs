@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-const PAGES: [(&str, &str); 9] = [
+const PAGES: [(&str, &str); 10] = [
     (
         "layout",
         include_str!("../../templates/web/layout.html.hbs"),
@@ -56,6 +56,11 @@ const PAGES: [(&str, &str); 9] = [
     (
         "message",
         include_str!("../../templates/web/message.html.hbs"),
+    ),
+    // --- calendar feed and settings (issue 13 part 2) ---
+    (
+        "settings",
+        include_str!("../../templates/web/settings.html.hbs"),
     ),
 ];
 const CSS: &str = include_str!("../../templates/web/vigie.css");
@@ -169,7 +174,12 @@ pub(super) struct Page<'a> {
 
 impl<'a> Page<'a> {
     /// A page with nothing to report above its content.
-    fn of(lang: Lang, caller: &'a Caller, title: String, here: impl Into<String>) -> Page<'a> {
+    pub(super) fn of(
+        lang: Lang,
+        caller: &'a Caller,
+        title: String,
+        here: impl Into<String>,
+    ) -> Page<'a> {
         Page {
             lang,
             caller: Some(caller),
@@ -206,6 +216,7 @@ impl<'a> Page<'a> {
             "new_case",
             "organisation",
             "sign_out",
+            "settings",
         ]
         .iter()
         .map(|k| (k.to_string(), t[*k].clone()))
@@ -242,7 +253,7 @@ impl<'a> Page<'a> {
 }
 
 /// An error page (404 for another organisation's case, like an unknown one).
-fn error_page(app: &App, lang: Lang, caller: &Caller, e: WebError) -> Response {
+pub(super) fn error_page(app: &App, lang: Lang, caller: &Caller, e: WebError) -> Response {
     let heading = if e.status == StatusCode::NOT_FOUND {
         word(lang, "not_found")
     } else {
@@ -262,7 +273,7 @@ fn error_page(app: &App, lang: Lang, caller: &Caller, e: WebError) -> Response {
 /// A signed-in form's CSRF token checked; on refusal, the page that says the form
 /// expired.
 #[allow(clippy::result_large_err)]
-fn checked_form(
+pub(super) fn checked_form(
     app: &App,
     lang: Lang,
     c: &Caller,
