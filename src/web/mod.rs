@@ -15,8 +15,10 @@
 mod access;
 mod api;
 mod auth;
+mod calendar;
 mod issued;
 mod pages;
+mod setup;
 
 use crate::app::{AppError, Change};
 use crate::config::Config;
@@ -264,6 +266,10 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(pages::routes())
+        // --- calendar feed and settings (issue 13 part 2) ---
+        .merge(calendar::routes())
+        // --- first start: the one-time setup link (issue 13) ---
+        .merge(setup::routes())
         // --- issued documents, access log, register for an inspection (issue 13 parts 4-5) ---
         .merge(issued::routes())
         .layer(axum::middleware::from_fn(security_headers))

@@ -8,6 +8,7 @@
 //! transaction each, under an advisory lock so instances starting at once do not race.
 
 mod access;
+mod calendar;
 mod caselog;
 mod other;
 mod outbox;
@@ -27,7 +28,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (
         2,
-        include_str!("../../../migrations/postgres/0002_access_log.sql"),
+        include_str!("../../../migrations/postgres/0002_calendar_tokens.sql"),
+    ),
+    (
+        3,
+        include_str!("../../../migrations/postgres/0003_access_log.sql"),
     ),
 ];
 

@@ -9,6 +9,7 @@
 
 mod access;
 mod accounts;
+mod calendar;
 mod cases;
 mod ledger;
 mod outbox;
@@ -36,7 +37,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0009_timer_recipients.sql"),
     include_str!("../../../migrations/sqlite/0010_events_met.sql"),
     include_str!("../../../migrations/sqlite/0011_sign_in_throttle.sql"),
-    include_str!("../../../migrations/sqlite/0012_access_log.sql"),
+    include_str!("../../../migrations/sqlite/0012_calendar_tokens.sql"),
+    include_str!("../../../migrations/sqlite/0013_access_log.sql"),
 ];
 
 pub struct Sqlite {
@@ -173,6 +175,14 @@ impl Meta for Sqlite {
             .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
                 r.get(0)
             })?)
+    }
+
+    fn take_meta(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM meta WHERE key = ?1 RETURNING value")?
+            .query_row(params![key], |r| r.get(0))
+            .optional()?)
     }
 
     fn metas(&mut self) -> Result<Vec<(String, String)>> {

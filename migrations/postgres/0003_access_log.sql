@@ -1,4 +1,4 @@
--- Issue 13 part 4: what was issued, and who read what (see migrations/sqlite/0012).
+-- Issue 13 part 4: what was issued, and who read what (see migrations/sqlite/0013).
 CREATE TABLE issued_texts (
     org        TEXT COLLATE "C" NOT NULL,
     case_id    TEXT COLLATE "C" NOT NULL,
