@@ -52,8 +52,15 @@ enum Part {
 
 impl Frame {
     /// The page with `values[n]` in slot n, HTML-escaped as handlebars escapes `{{x}}`.
+    #[cfg(test)]
     pub fn fill(&self, values: &[String]) -> String {
         let mut out = String::with_capacity(self.len + 256);
+        self.fill_into(&mut out, values);
+        out
+    }
+
+    /// [`Frame::fill`] at the end of `out` (the page around it: one copy of the text).
+    pub fn fill_into(&self, out: &mut String, values: &[String]) {
         for p in &self.parts {
             match p {
                 Part::Text(t) => out.push_str(t),
@@ -64,7 +71,11 @@ impl Frame {
                 }
             }
         }
-        out
+    }
+
+    /// The length of the text around the slots.
+    pub fn text_len(&self) -> usize {
+        self.len
     }
 }
 

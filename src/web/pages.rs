@@ -189,6 +189,17 @@ impl<'a> Page<'a> {
 
     /// The page around a body already rendered.
     fn finish(&self, app: &App, body: String, status: StatusCode) -> Response {
+        self.finish_with(app, body.len(), |out| out.push_str(&body), status)
+    }
+
+    /// The page around a body that `write` appends (`len`: about its length).
+    fn finish_with(
+        &self,
+        app: &App,
+        len: usize,
+        write: impl FnOnce(&mut String),
+        status: StatusCode,
+    ) -> Response {
         let t = ui(self.lang);
         let words: serde_json::Map<String, Value> = [
             "dashboard",
@@ -226,9 +237,9 @@ impl<'a> Page<'a> {
             Ok(html) => {
                 let marker = app.page_cache.marks.body();
                 let (head, tail) = html.split_once(&marker).unwrap_or((&html, ""));
-                let mut page = String::with_capacity(head.len() + body.len() + tail.len());
+                let mut page = String::with_capacity(head.len() + len + 256 + tail.len());
                 page.push_str(head);
-                page.push_str(&body);
+                write(&mut page);
                 page.push_str(tail);
                 (status, Html(page)).into_response()
             }
@@ -623,19 +634,25 @@ async fn dashboard(
         .read(move |app, store| dashboard_body(app, store, &caller, lang, page))
         .await
     {
-        Ok((body, page)) => {
+        Ok((frame, values, page)) => {
             let here = if page > 1 {
                 format!("/?page={page}")
             } else {
                 "/".into()
             };
-            Page::of(lang, &c, word(lang, "dashboard"), here).finish(&app, body, StatusCode::OK)
+            Page::of(lang, &c, word(lang, "dashboard"), here).finish_with(
+                &app,
+                frame.text_len(),
+                |out| frame.fill_into(out, &values),
+                StatusCode::OK,
+            )
         }
         Err(e) => error_page(&app, lang, &c, e),
     }
 }
 
-/// The dashboard's body and the page number shown: from the kept frame when the
+/// The dashboard's body (a frame and the values of its slots) and the page number
+/// shown: from the kept frame when the
 /// organisation's open cases and the clocks' classes are unchanged, else rendered.
 /// Per request it costs one query listing the open cases' last events, and the clocks
 /// of the cases on the page moved to now (`ClockView::as_of`).
@@ -645,7 +662,7 @@ fn dashboard_body(
     c: &Caller,
     lang: Lang,
     page: Option<usize>,
-) -> Result<(String, usize), WebError> {
+) -> Result<(Arc<Frame>, Vec<String>, usize), WebError> {
     let org = &c.user.org;
     let now = time::now();
     let cache = &app.page_cache;
@@ -761,7 +778,7 @@ fn dashboard_body(
     if let Some(f) = &kept
         && !cache.check
     {
-        return Ok((f.fill(&values), page));
+        return Ok((f.clone(), values, page));
     }
     let m = &cache.marks;
     let mut rows = Vec::with_capacity(shown.len());
@@ -797,7 +814,7 @@ fn dashboard_body(
     if list.generation != 0 {
         cache.keep_dashboard(org, lang, role, page, version, frame.clone());
     }
-    Ok((frame.fill(&values), page))
+    Ok((frame, values, page))
 }
 
 /// In check mode (`VIGIE_PAGE_CACHE_CHECK=1`): the kept frame must be the fresh render.
@@ -1097,7 +1114,7 @@ async fn case_page(
         .read(move |app, store| case_body(app, store, &caller, &id, lang))
         .await
     {
-        Ok((l, body)) => {
+        Ok((l, frame, values)) => {
             let flash = q
                 .ok
                 .as_deref()
@@ -1121,13 +1138,18 @@ async fn case_page(
                 flash,
                 error: None,
             }
-            .finish(&app, body, StatusCode::OK)
+            .finish_with(
+                &app,
+                frame.text_len(),
+                |out| frame.fill_into(out, &values),
+                StatusCode::OK,
+            )
         }
         Err(e) => error_page(&app, lang, &c, e),
     }
 }
 
-/// The case page's body: the kept frame when the case, the language, the role, the
+/// The case page's body (a frame and the values of its slots): the kept frame when the case, the language, the role, the
 /// assessment's language and every clock's class are what it was rendered from (see
 /// `page_cache`), with this session's CSRF token and the countdowns filled in; else
 /// rendered and kept.
@@ -1137,7 +1159,7 @@ fn case_body(
     c: &Caller,
     id: &str,
     lang: Lang,
-) -> Result<(Arc<Loaded>, String), WebError> {
+) -> Result<(Arc<Loaded>, Arc<Frame>, Vec<String>), WebError> {
     let org = &c.user.org;
     let l = app.core.case(store, org, id)?;
     let wf = &l.workflow;
@@ -1168,7 +1190,7 @@ fn case_body(
     if let Some(f) = &kept
         && !cache.check
     {
-        return Ok((l, f.fill(&values)));
+        return Ok((l, f.clone(), values));
     }
     let assessment = match assess_lang {
         Some(al) => Some(app.core.assessment_of(l.clone(), al)?),
@@ -1191,7 +1213,7 @@ fn case_body(
         checked(&f, &frame, "case page")?;
     }
     cache.keep_case(org, id, lang, role, version, frame.clone());
-    Ok((l, frame.fill(&values)))
+    Ok((l, frame, values))
 }
 
 /// The facts a submitted form changes: each fact the form showed (`present`), typed
