@@ -7,7 +7,6 @@
 
 mod common;
 
-use common::db::Backend;
 use common::web::{Browser, Server, hidden};
 use serde_json::json;
 
@@ -43,7 +42,7 @@ fn csrf_values(html: &str) -> Vec<String> {
         .collect()
 }
 
-fn a_write_on_one_instance_shows_on_the_next_page_of_another(_: Backend) {
+fn a_write_on_one_instance_shows_on_the_next_page_of_another() {
     let a = Server::start();
     open(&a, ACME, "inst-1", "Laptop stolen", "2026-11-20T09:00");
     let b = a.another_instance("0s");
@@ -62,7 +61,6 @@ fn a_write_on_one_instance_shows_on_the_next_page_of_another(_: Backend) {
     assert_eq!(r.status, 200, "{}", r.json);
     let html = page(&mut on_b, "/cases/inst-1");
     assert!(html.contains("value=\"4242\""), "b shows a's write");
-    assert_eq!(hidden(&html, "seq").as_deref(), Some("2"));
     open(&a, ACME, "inst-2", "Mailbox opened", "2026-11-20T09:00");
     let dash = page(&mut on_b, "/");
     assert!(dash.contains("data-case=\"inst-2\""), "{dash}");
@@ -81,7 +79,7 @@ fn a_write_on_one_instance_shows_on_the_next_page_of_another(_: Backend) {
     }
 }
 
-fn organisations_and_roles_never_share_a_render(_: Backend) {
+fn organisations_and_roles_never_share_a_render() {
     let s = Server::start();
     // The same case id in two organisations.
     open(&s, ACME, "same-1", "Acme laptop", "2026-11-20T09:00");
@@ -119,7 +117,7 @@ fn organisations_and_roles_never_share_a_render(_: Backend) {
     assert!(!s.log().contains("page cache"), "{}", s.log());
 }
 
-fn each_session_gets_its_own_csrf_token_on_a_kept_page(_: Backend) {
+fn each_session_gets_its_own_csrf_token_on_a_kept_page() {
     let s = Server::start();
     open(&s, ACME, "tok-1", "Laptop stolen", "2026-11-20T09:00");
     let mut one = s.browser(ACME);
@@ -158,11 +156,13 @@ fn each_session_gets_its_own_csrf_token_on_a_kept_page(_: Backend) {
     assert!(!s.log().contains("page cache"), "{}", s.log());
 }
 
-fn the_dashboard_pages_its_cases_most_urgent_first(_: Backend) {
+fn the_dashboard_pages_its_cases_most_urgent_first() {
     let s = Server::start();
     // 52 cases found ten minutes ago: their first deadline (NIS2's 24 h) is due within
     // 24 hours; 3 found on 20 November: overdue.
-    let recent = (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc3339();
+    let recent = (chrono::Utc::now() - chrono::Duration::minutes(10))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
     for i in 1..=52 {
         open(&s, ACME, &format!("soon-{i:02}"), "Recent", &recent);
     }
