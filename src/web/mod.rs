@@ -14,6 +14,7 @@
 
 mod api;
 mod auth;
+mod calendar;
 mod page_cache;
 mod pages;
 
@@ -265,6 +266,8 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(pages::routes())
+        // --- calendar feed and settings (issue 13 part 2) ---
+        .merge(calendar::routes())
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)
 }
