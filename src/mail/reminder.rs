@@ -130,6 +130,7 @@ pub fn build(
     labels: &Labels,
     profile: &Profile,
     mail: &crate::mail::MailConfig,
+    public_url: Option<&str>,
     wf: &Workflow,
     case: &Case,
     claimed: &Claimed,
@@ -232,6 +233,8 @@ pub fn build(
         "missing": missing,
         "steps": steps,
         "org": { "name": profile.name.clone().unwrap_or_default() },
+        // The case page, when `http.public_url` says where `vigie serve` is reached.
+        "case_url": crate::mail::page_link(public_url, &format!("/cases/{}", case.id)),
     });
     let render = |r: &Handlebars, name: &str| {
         r.render(name, &v).map_err(|e| RenderError::Template {
@@ -281,7 +284,8 @@ pub fn build(
     let mut b = Message::builder()
         .from(mail.from_mailbox()?)
         .subject(subject.clone())
-        .message_id(Some(message_id.clone()));
+        .message_id(Some(message_id.clone()))
+        .header(crate::mail::AutoSubmitted);
     // A recipient that is not an address is left out here and reported by the
     // dispatcher: it never stops the others.
     let mut any = false;

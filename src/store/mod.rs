@@ -484,6 +484,11 @@ impl Store {
         self.db.init_meta(key, value)
     }
 
+    /// Deletes `key` and returns its value: of several processes at once, one gets it.
+    pub fn take_meta(&mut self, key: &str) -> Result<Option<String>, StoreError> {
+        self.db.take_meta(key)
+    }
+
     /// Recomputes every hash chain; names each case and sequence number that differs.
     pub fn verify(&mut self) -> Result<(usize, usize, Vec<AuditProblem>), StoreError> {
         let mut problems = Vec::new();

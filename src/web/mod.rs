@@ -17,6 +17,7 @@ mod auth;
 mod calendar;
 mod page_cache;
 mod pages;
+mod setup;
 
 use crate::app::{AppError, Change};
 use crate::config::Config;
@@ -268,6 +269,8 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(pages::routes())
         // --- calendar feed and settings (issue 13 part 2) ---
         .merge(calendar::routes())
+        // --- first start: the one-time setup link (issue 13) ---
+        .merge(setup::routes())
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)
 }

@@ -73,6 +73,7 @@ pub fn registry() -> Handlebars<'static> {
         hb.register_template_string(name, text)
             .unwrap_or_else(|e| panic!("embedded page template {name}: {e}"));
     }
+    super::setup::register(&mut hb);
     hb
 }
 
@@ -760,6 +761,13 @@ fn dashboard_body(
         }
         phase.push(';');
     }
+    // Nobody to send the organisation's reminders to: say so, and how to set one (issue 13).
+    let no_recipient = app
+        .core
+        .profile(store, org)?
+        .reminder_recipients()
+        .is_empty();
+    phase.push_str(if no_recipient { "no_recipient" } else { "" });
     let role = c.user.role.as_str();
     let version = DashVersion {
         generation: list.generation,
@@ -823,6 +831,8 @@ fn dashboard_body(
         "cases": rows,
         "summary": (total > 0).then(|| json!({"overdue": overdue, "soon": soon, "total": total})),
         "paging": paging,
+        "no_recipient": no_recipient,
+        "is_dpo": c.user.role.is_dpo(),
     });
     let frame = Arc::new(m.frame(&render_body(app, "dashboard", view, lang)?));
     if let Some(f) = kept {

@@ -621,6 +621,13 @@ impl Meta for Postgres {
         Ok(r.get(0))
     }
 
+    fn take_meta(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .query_opt_c("DELETE FROM meta WHERE key = $1 RETURNING value", &[&key])
+            .map_err(db_err)?
+            .map(|r| r.get(0)))
+    }
+
     fn metas(&mut self) -> Result<Vec<(String, String)>> {
         let rows = self
             .query_c("SELECT key, value FROM meta ORDER BY key", &[])

@@ -175,6 +175,14 @@ impl Meta for Sqlite {
             })?)
     }
 
+    fn take_meta(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM meta WHERE key = ?1 RETURNING value")?
+            .query_row(params![key], |r| r.get(0))
+            .optional()?)
+    }
+
     fn metas(&mut self) -> Result<Vec<(String, String)>> {
         let mut stmt = self
             .conn
