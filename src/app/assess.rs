@@ -103,7 +103,12 @@ impl App {
     }
 
     /// The language of `org`'s assessments: its profile's, else the workflow's.
-    fn assess_lang(&self, store: &mut Store, org: &str, wf: &Workflow) -> Result<Lang, AppError> {
+    pub fn assess_lang(
+        &self,
+        store: &mut Store,
+        org: &str,
+        wf: &Workflow,
+    ) -> Result<Lang, AppError> {
         Ok(self.profile(store, org)?.lang().unwrap_or(wf.lang))
     }
 
@@ -127,8 +132,14 @@ impl App {
         id: &str,
     ) -> Result<CaseAssessment, AppError> {
         let l = self.case(store, org, id)?;
-        let rules = self.rules(&l.workflow.id)?;
         let lang = self.assess_lang(store, org, &l.workflow)?;
+        self.assessment_of(l, lang)
+    }
+
+    /// The assessment of a case already read, in `lang` (see `assess_lang`): what the
+    /// case page shows of exactly the case and language it keyed its render on.
+    pub fn assessment_of(&self, l: Arc<Loaded>, lang: Lang) -> Result<CaseAssessment, AppError> {
+        let rules = self.rules(&l.workflow.id)?;
         let current = self.evaluate(&rules, &l.workflow, &l.case.facts, &l.case.tracks, lang)?;
         let recorded = recorded_decision(&l, Some(&rules));
         Ok(CaseAssessment {

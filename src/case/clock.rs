@@ -126,14 +126,32 @@ pub fn clocks(wf: &Workflow, case: &Case, now: DateTime<Utc>) -> Vec<ClockView> 
                 }
             } else if applies_now {
                 view.due_at = current_due;
-                view.status = match current_due {
-                    Some(d) if now > d => ClockStatus::Overdue,
-                    _ => ClockStatus::Pending,
-                };
+                view.status = running_status(current_due, now);
             }
             view
         })
         .collect()
+}
+
+/// A running clock's status at `now`: the only part of a clock that time alone changes.
+fn running_status(due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> ClockStatus {
+    match due {
+        Some(d) if now > d => ClockStatus::Overdue,
+        _ => ClockStatus::Pending,
+    }
+}
+
+impl ClockView {
+    /// This view as `clocks` would give it at `now` for the same case: a running clock
+    /// (pending or overdue) becomes overdue once its due time has passed; nothing else
+    /// depends on the time. Lets a list compute a case's clocks once per change.
+    pub fn as_of(&self, now: DateTime<Utc>) -> ClockView {
+        let mut v = self.clone();
+        if matches!(v.status, ClockStatus::Pending | ClockStatus::Overdue) {
+            v.status = running_status(v.due_at, now);
+        }
+        v
+    }
 }
 
 /// The nearest due time among clocks still running (pending or overdue).

@@ -933,3 +933,43 @@ fn the_dora_blocks_of_fr_and_be_match_the_dora_workflow() {
         assert_eq!(wf.tracks["dora"].states, d.tracks["dora"].states);
     }
 }
+
+/// A list computes a case's clocks once per change and moves them to `now` with
+/// `as_of` (issue 14): that must be what `clocks` itself says at `now`, before, at and
+/// after each due time, for running, met and waiting clocks.
+#[test]
+fn clocks_moved_in_time_are_the_clocks_of_that_time() {
+    let wf = fr();
+    let mut log = Log::open(&wf, "2026-01-09T10:00", &[]);
+    log.apply(
+        &Command::Advance {
+            event: "contain".into(),
+            facts: vec![("contained_at".into(), json!("2026-01-09T11:00"))],
+            note: None,
+            at: t("2026-01-09T11:00"),
+        },
+        t("2026-01-09T11:00"),
+    )
+    .unwrap();
+    let case = log.case.as_ref().unwrap();
+    let early = clocks(&wf, case, t("2026-01-09T10:30"));
+    let mut instants: Vec<DateTime<Utc>> = early.iter().filter_map(|v| v.due_at).collect();
+    instants.extend(
+        instants
+            .clone()
+            .iter()
+            .flat_map(|d| [*d - Duration::seconds(1), *d + Duration::seconds(1)]),
+    );
+    instants.push(t("2027-06-01T00:00"));
+    for now in instants {
+        let moved: Vec<String> = early
+            .iter()
+            .map(|v| format!("{:?}", v.as_of(now)))
+            .collect();
+        let direct: Vec<String> = clocks(&wf, case, now)
+            .iter()
+            .map(|v| format!("{v:?}"))
+            .collect();
+        assert_eq!(moved, direct, "at {now}");
+    }
+}

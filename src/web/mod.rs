@@ -17,6 +17,7 @@ mod api;
 mod auth;
 mod calendar;
 mod issued;
+mod page_cache;
 mod pages;
 mod setup;
 
@@ -46,6 +47,8 @@ pub struct App {
     pooled_writes: bool,
     /// Labels by (workflow hash, language): parsed once, not on every page.
     labels: Mutex<HashMap<(String, crate::time::Lang), Arc<crate::render::Labels>>>,
+    /// Case pages and dashboards rendered once per version (issue 14).
+    page_cache: page_cache::PageCache,
 }
 
 /// The web's `App` is the application layer plus what HTTP needs.
@@ -162,6 +165,7 @@ impl App {
             readers: Mutex::new(Vec::new()),
             writer: Mutex::new(Some(writer)),
             labels: Mutex::new(HashMap::new()),
+            page_cache: page_cache::PageCache::new(),
         })
     }
 

@@ -7,6 +7,7 @@
 use super::auth::{
     LANG_COOKIE, LOGIN_COOKIE, PageCaller, SESSION_COOKIE, cookie, local_target, same,
 };
+use super::page_cache::{CSRF_SLOT, CaseVersion, DashVersion, Frame, Listed, Marks};
 use super::{App, Caller, WebError};
 use crate::app::Change;
 use crate::app::assess::CaseAssessment;
@@ -194,22 +195,29 @@ impl<'a> Page<'a> {
         &self,
         app: &App,
         template: &str,
-        mut view: Value,
+        view: Value,
+        status: StatusCode,
+    ) -> Response {
+        match render_body(app, template, view, self.lang) {
+            Ok(body) => self.finish(app, body, status),
+            Err(e) => e.into_response(),
+        }
+    }
+
+    /// The page around a body already rendered.
+    fn finish(&self, app: &App, body: String, status: StatusCode) -> Response {
+        self.finish_with(app, body.len(), |out| out.push_str(&body), status)
+    }
+
+    /// The page around a body that `write` appends (`len`: about its length).
+    fn finish_with(
+        &self,
+        app: &App,
+        len: usize,
+        write: impl FnOnce(&mut String),
         status: StatusCode,
     ) -> Response {
         let t = ui(self.lang);
-        view["t"] = t.clone();
-        // A Context made from the Value itself: handlebars does not serialize it again.
-        let body = match app
-            .pages
-            .render_with_context(template, &handlebars::Context::from(view))
-        {
-            Ok(b) => b,
-            Err(e) => {
-                super::log(&format!("page template {template}: {e}"));
-                return (StatusCode::INTERNAL_SERVER_ERROR, "page template error").into_response();
-            }
-        };
         let words: serde_json::Map<String, Value> = [
             "dashboard",
             "register",
@@ -237,19 +245,40 @@ impl<'a> Page<'a> {
             "can_open": self.caller.is_some_and(|c| c.user.role.is_dpo()),
             "flash": self.flash,
             "error": self.error,
-            "body": body,
+            // The body goes in afterwards: handlebars would copy it piece by piece.
+            "body": app.page_cache.marks.body(),
         });
         match app
             .pages
             .render_with_context("layout", &handlebars::Context::from(layout))
         {
-            Ok(html) => (status, Html(html)).into_response(),
+            Ok(html) => {
+                let marker = app.page_cache.marks.body();
+                let (head, tail) = html.split_once(&marker).unwrap_or((&html, ""));
+                let mut page = String::with_capacity(head.len() + len + 256 + tail.len());
+                page.push_str(head);
+                write(&mut page);
+                page.push_str(tail);
+                (status, Html(page)).into_response()
+            }
             Err(e) => {
                 super::log(&format!("page template layout: {e}"));
                 (StatusCode::INTERNAL_SERVER_ERROR, "page template error").into_response()
             }
         }
     }
+}
+
+/// A page's own template rendered with `view` and the page words (`t`).
+fn render_body(app: &App, template: &str, mut view: Value, lang: Lang) -> Result<String, WebError> {
+    view["t"] = ui(lang).clone();
+    // A Context made from the Value itself: handlebars does not serialize it again.
+    app.pages
+        .render_with_context(template, &handlebars::Context::from(view))
+        .map_err(|e| {
+            super::log(&format!("page template {template}: {e}"));
+            WebError::new(StatusCode::INTERNAL_SERVER_ERROR, "page template error")
+        })
 }
 
 /// An error page (404 for another organisation's case, like an unknown one).
@@ -339,17 +368,10 @@ fn span(d: Duration, lang: Lang) -> String {
     }
 }
 
-fn clock_view(
-    wf: &Workflow,
-    labels: &Labels,
-    c: &ClockView,
-    now: DateTime<Utc>,
-    lang: Lang,
-) -> Value {
-    let class = class_of(c, now);
-    let open =
-        matches!(c.status, ClockStatus::Pending | ClockStatus::Overdue) && c.due_at.is_some();
-    let left = match (c.status, c.due_at) {
+/// What a clock's countdown says at `now` ("2 h 5 min 10 s left", "met"): the part of a
+/// page that changes every second, filled into kept pages on each request.
+fn left_text(c: &ClockView, now: DateTime<Utc>, lang: Lang) -> String {
+    match (c.status, c.due_at) {
         (ClockStatus::Pending | ClockStatus::Overdue, Some(due)) if due <= now => {
             format!("{} {}", word(lang, "overdue_by"), span(now - due, lang))
         }
@@ -358,7 +380,21 @@ fn clock_view(
         }
         (ClockStatus::Late, _) => word(lang, "st_late"),
         (s, _) => word(lang, &format!("st_{}", s.as_str())),
-    };
+    }
+}
+
+/// `left`: the countdown text (see `left_text`), or the marker of its slot.
+fn clock_view(
+    wf: &Workflow,
+    labels: &Labels,
+    c: &ClockView,
+    now: DateTime<Utc>,
+    lang: Lang,
+    left: String,
+) -> Value {
+    let class = class_of(c, now);
+    let open =
+        matches!(c.status, ClockStatus::Pending | ClockStatus::Overdue) && c.due_at.is_some();
     let label = match labels.get(&c.id) {
         l if l == c.id => c.title.clone(),
         l => l.to_string(),
@@ -594,54 +630,230 @@ async fn logout(
         .into_response()
 }
 
+#[derive(Deserialize)]
+struct PageQuery {
+    page: Option<String>,
+}
+
+/// Open cases per page of the dashboard: the most urgent first, then by page.
+pub const DASHBOARD_PAGE: usize = 50;
+
 async fn dashboard(
     State(app): State<Arc<App>>,
     PageCaller(c): PageCaller,
     headers: HeaderMap,
+    Query(q): Query<PageQuery>,
 ) -> Response {
     let lang = lang_of(&headers);
-    let cases = match app.cases(&c, false).await {
-        Ok(v) => v,
-        Err(e) => return error_page(&app, lang, &c, e),
-    };
+    // A page number that is not one is the first page (an old bookmark, a typo).
+    let page = q.page.and_then(|p| p.trim().parse::<usize>().ok());
+    let caller = c.clone();
+    match app
+        .read(move |app, store| dashboard_body(app, store, &caller, lang, page))
+        .await
+    {
+        Ok((frame, values, page)) => {
+            let here = if page > 1 {
+                format!("/?page={page}")
+            } else {
+                "/".into()
+            };
+            Page::of(lang, &c, word(lang, "dashboard"), here).finish_with(
+                &app,
+                frame.text_len(),
+                |out| frame.fill_into(out, &values),
+                StatusCode::OK,
+            )
+        }
+        Err(e) => error_page(&app, lang, &c, e),
+    }
+}
+
+/// The dashboard's body (a frame and the values of its slots) and the page number
+/// shown: from the kept frame when the
+/// organisation's open cases and the clocks' classes are unchanged, else rendered.
+/// Per request it costs one query listing the open cases' last events, and the clocks
+/// of the cases on the page moved to now (`ClockView::as_of`).
+fn dashboard_body(
+    app: &App,
+    store: &mut crate::store::Store,
+    c: &Caller,
+    lang: Lang,
+    page: Option<usize>,
+) -> Result<(Arc<Frame>, Vec<String>, usize), WebError> {
+    let org = &c.user.org;
     let now = time::now();
-    let mut rows = Vec::new();
-    for l in &cases {
-        let wf = &l.workflow;
-        let lb = match app.labels(wf, lang) {
-            Ok(lb) => lb,
-            Err(e) => return error_page(&app, lang, &c, e),
-        };
-        let lb = &*lb;
-        let views: Vec<ClockView> = clocks(wf, &l.case, now)
-            .into_iter()
-            .filter(|v| v.status != ClockStatus::NotApplicable)
-            .collect();
-        let next = views
-            .iter()
-            .filter(|v| {
+    let cache = &app.page_cache;
+    let mut heads: Vec<(String, i64, String)> = store
+        .backend()
+        .heads(Some(org))?
+        .into_iter()
+        .filter(|h| !h.closed)
+        .map(|h| (h.id, h.seq, h.last_hash))
+        .collect();
+    heads.sort();
+    let list = match cache.list(org, &heads) {
+        Some(l) => l,
+        None => {
+            let (cases, unreadable) = app.core.cases(store, org, false, now)?;
+            super::log_unreadable(org, &unreadable);
+            let rows: Vec<Listed> = cases
+                .into_iter()
+                .map(|l| {
+                    let clocks = clocks(&l.workflow, &l.case, now);
+                    let nearest = crate::case::clock::nearest_due(&clocks);
+                    Listed {
+                        loaded: l,
+                        clocks,
+                        nearest,
+                    }
+                })
+                .collect();
+            let mut read: Vec<(String, i64, String)> = rows
+                .iter()
+                .map(|r| {
+                    let case = &r.loaded.case;
+                    (case.id.clone(), case.seq, case.last_hash.clone())
+                })
+                .collect();
+            read.sort();
+            // A write between the two reads: show what was read, keep nothing.
+            if read == heads && unreadable.is_empty() {
+                cache.keep_list(org, heads, rows)
+            } else {
+                Arc::new(super::page_cache::OrgList {
+                    generation: 0,
+                    heads: read,
+                    rows,
+                })
+            }
+        }
+    };
+    let total = list.rows.len();
+    let pages = total.div_ceil(DASHBOARD_PAGE).max(1);
+    let page = page.unwrap_or(1).clamp(1, pages);
+    let shown = &list.rows[(page - 1) * DASHBOARD_PAGE..(page * DASHBOARD_PAGE).min(total)];
+    // Sorted by nearest due time (None last): the overdue, then the due-soon, come first.
+    let overdue = list
+        .rows
+        .partition_point(|r| r.nearest.is_some_and(|d| d <= now));
+    let soon = list
+        .rows
+        .partition_point(|r| r.nearest.is_some_and(|d| d - now < Duration::hours(24)))
+        - overdue;
+    // The clocks shown, as of now; what changes with time is the version (classes, the
+    // counts) or a slot (the countdowns).
+    let views: Vec<Vec<ClockView>> = shown
+        .iter()
+        .map(|r| {
+            r.clocks
+                .iter()
+                .filter(|v| v.status != ClockStatus::NotApplicable)
+                .map(|v| v.as_of(now))
+                .collect()
+        })
+        .collect();
+    let mut phase = format!("{overdue}/{soon}:");
+    for row in &views {
+        for v in row {
+            phase.push_str(class_of(v, now));
+            phase.push(',');
+        }
+        phase.push(';');
+    }
+    // Nobody to send the organisation's reminders to: say so, and how to set one (issue 13).
+    let no_recipient = app
+        .core
+        .profile(store, org)?
+        .reminder_recipients()
+        .is_empty();
+    phase.push_str(if no_recipient { "no_recipient" } else { "" });
+    let role = c.user.role.as_str();
+    let version = DashVersion {
+        generation: list.generation,
+        phase,
+    };
+    let next_of = |row: &[ClockView]| -> Option<usize> {
+        row.iter()
+            .enumerate()
+            .filter(|(_, v)| {
                 matches!(v.status, ClockStatus::Pending | ClockStatus::Overdue)
                     && v.due_at.is_some()
             })
-            .min_by_key(|v| v.due_at);
+            .min_by_key(|(_, v)| v.due_at)
+            .map(|(i, _)| i)
+    };
+    // Slots: 0 the CSRF token, then per row its next countdown and each chip's.
+    let mut values = vec![c.csrf.clone().unwrap_or_default()];
+    let mut slot_of = Vec::with_capacity(views.len());
+    for row in &views {
+        let base = values.len();
+        slot_of.push(base);
+        values.push(
+            next_of(row)
+                .map(|i| left_text(&row[i], now, lang))
+                .unwrap_or_default(),
+        );
+        values.extend(row.iter().map(|v| left_text(v, now, lang)));
+    }
+    let kept = match list.generation {
+        0 => None,
+        _ => cache.dashboard(org, lang, role, page, &version),
+    };
+    if let Some(f) = &kept
+        && !cache.check
+    {
+        return Ok((f.clone(), values, page));
+    }
+    let m = &cache.marks;
+    let mut rows = Vec::with_capacity(shown.len());
+    for ((r, row), base) in shown.iter().zip(&views).zip(&slot_of) {
+        let wf = &r.loaded.workflow;
+        let lb = app.labels(wf, lang)?;
         rows.push(json!({
-            "id": l.case.id,
-            "title": l.case.title,
-            "next": next.map(|v| clock_view(wf, lb, v, now, lang)),
-            "clocks": views.iter().map(|v| clock_view(wf, lb, v, now, lang)).collect::<Vec<_>>(),
+            "id": r.loaded.case.id,
+            "title": r.loaded.case.title,
+            "next": next_of(row).map(|i| clock_view(wf, &lb, &row[i], now, lang, m.slot(*base))),
+            "clocks": row.iter().enumerate()
+                .map(|(i, v)| clock_view(wf, &lb, v, now, lang, m.slot(base + 1 + i)))
+                .collect::<Vec<_>>(),
         }));
     }
-    // Nobody to send the organisation's reminders to: say so, and how to set one.
-    let no_recipient = match app.profile(&c).await {
-        Ok(p) => p.reminder_recipients().is_empty(),
-        Err(e) => return error_page(&app, lang, &c, e),
-    };
-    Page::of(lang, &c, word(lang, "dashboard"), "/").render(
-        &app,
-        "dashboard",
-        json!({"cases": rows, "no_recipient": no_recipient, "is_dpo": c.user.role.is_dpo()}),
-        StatusCode::OK,
-    )
+    let paging = (pages > 1).then(|| {
+        json!({
+            "page": page, "pages": pages, "total": total,
+            "from": (page - 1) * DASHBOARD_PAGE + 1, "to": (page * DASHBOARD_PAGE).min(total),
+            "prev": (page > 1).then(|| page - 1),
+            "next": (page < pages).then(|| page + 1),
+        })
+    });
+    let view = json!({
+        "cases": rows,
+        "summary": (total > 0).then(|| json!({"overdue": overdue, "soon": soon, "total": total})),
+        "paging": paging,
+        "no_recipient": no_recipient,
+        "is_dpo": c.user.role.is_dpo(),
+    });
+    let frame = Arc::new(m.frame(&render_body(app, "dashboard", view, lang)?));
+    if let Some(f) = kept {
+        checked(&f, &frame, "dashboard")?;
+    }
+    if list.generation != 0 {
+        cache.keep_dashboard(org, lang, role, page, version, frame.clone());
+    }
+    Ok((frame, values, page))
+}
+
+/// In check mode (`VIGIE_PAGE_CACHE_CHECK=1`): the kept frame must be the fresh render.
+fn checked(kept: &Frame, fresh: &Frame, page: &str) -> Result<(), WebError> {
+    if kept == fresh {
+        return Ok(());
+    }
+    let msg = format!(
+        "page cache: the kept {page} differs from a fresh render (its version misses something the page shows)"
+    );
+    super::log(&msg);
+    Err(WebError::new(StatusCode::INTERNAL_SERVER_ERROR, msg))
 }
 
 /// How a fact is shown in the form: its input kind, value and options.
@@ -740,6 +952,7 @@ fn fact_view(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn case_view(
     app: &App,
     l: &Loaded,
@@ -748,15 +961,28 @@ fn case_view(
     lang: Lang,
     c: &Caller,
     typed: Option<&[(String, String)]>,
+    now: DateTime<Utc>,
+    marks: Option<&Marks>,
 ) -> Value {
     let wf = &l.workflow;
     let case = &l.case;
-    let now = time::now();
     let views = clocks(wf, case, now);
+    // A kept page holds markers where the countdowns and the CSRF token go.
     let clock_rows: Vec<Value> = views
         .iter()
-        .map(|v| clock_view(wf, labels, v, now, lang))
+        .enumerate()
+        .map(|(i, v)| {
+            let left = match marks {
+                Some(m) => m.slot(1 + i),
+                None => left_text(v, now, lang),
+            };
+            clock_view(wf, labels, v, now, lang, left)
+        })
         .collect();
+    let csrf = match marks {
+        Some(m) => Some(m.slot(CSRF_SLOT)),
+        None => c.csrf.clone(),
+    };
     let events: Vec<Value> = crate::app::json::allowed_events(wf, case)
         .into_iter()
         // The risk decision is taken in the assessment's own section.
@@ -834,7 +1060,7 @@ fn case_view(
             "id": case.id, "title": case.title, "workflow": wf.id,
             "timezone": wf.timezone.name(), "closed": case.is_closed(wf), "seq": case.seq,
         },
-        "csrf": c.csrf,
+        "csrf": csrf,
         "can_change": c.user.role.can_change(),
         "clocks": clock_rows,
         "tracks": case.tracks.iter().map(|(t, s)| json!({"track": t, "label": labels.get(t), "state": labels.get(s)})).collect::<Vec<_>>(),
@@ -939,7 +1165,17 @@ fn render_case(
         app,
         "case",
         issued_view(
-            case_view(app, l, assessment, &labels, lang, c, typed),
+            case_view(
+                app,
+                l,
+                assessment,
+                &labels,
+                lang,
+                c,
+                typed,
+                time::now(),
+                None,
+            ),
             l,
             access,
         ),
@@ -960,56 +1196,123 @@ async fn case_page(
     Query(q): Query<OkQuery>,
 ) -> Response {
     let lang = lang_of(&headers);
-    // Issue 13 part 4: the access log, merged into the timeline, for the DPO only.
-    let access = if c.user.role.is_dpo() {
-        app.case_access(&c, id.clone()).await.unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    match app.case_and_assessment(&c, id).await {
-        Ok((l, assessment)) => {
-            let flash =
-                q.ok.as_deref()
-                    .filter(|k| {
-                        [
-                            "facts",
-                            "event",
-                            "opened",
-                            "nothing_changed",
-                            "assessed",
-                            "issued",
-                        ]
-                        .contains(k)
-                    })
-                    .map(|k| {
-                        word(
-                            lang,
-                            if k == "nothing_changed" {
-                                k.to_string()
-                            } else {
-                                format!("ok_{k}")
-                            }
-                            .as_str(),
-                        )
-                    });
-            let shown = Shown {
+    let caller = c.clone();
+    match app
+        .read(move |app, store| case_body(app, store, &caller, &id, lang))
+        .await
+    {
+        Ok((l, frame, values)) => {
+            let flash = q
+                .ok
+                .as_deref()
+                .filter(|k| ["facts", "event", "opened", "nothing_changed", "assessed", "issued"].contains(k))
+                .map(|k| {
+                    word(
+                        lang,
+                        if k == "nothing_changed" {
+                            k.to_string()
+                        } else {
+                            format!("ok_{k}")
+                        }
+                        .as_str(),
+                    )
+                });
+            Page {
+                lang,
+                caller: Some(&c),
+                title: format!("{} — {}", l.case.id, l.case.title),
+                here: format!("/cases/{}", l.case.id),
                 flash,
                 error: None,
-                status: StatusCode::OK,
-            };
-            render_case(
+            }
+            .finish_with(
                 &app,
-                &l,
-                assessment.as_ref(),
-                lang,
-                &c,
-                shown,
-                None,
-                &access,
+                frame.text_len(),
+                |out| frame.fill_into(out, &values),
+                StatusCode::OK,
             )
         }
         Err(e) => error_page(&app, lang, &c, e),
     }
+}
+
+/// The case page's body (a frame and the values of its slots): the kept frame when the case, the language, the role, the
+/// assessment's language and every clock's class are what it was rendered from (see
+/// `page_cache`), with this session's CSRF token and the countdowns filled in; else
+/// rendered and kept.
+fn case_body(
+    app: &App,
+    store: &mut crate::store::Store,
+    c: &Caller,
+    id: &str,
+    lang: Lang,
+) -> Result<(Arc<Loaded>, Arc<Frame>, Vec<String>), WebError> {
+    let org = &c.user.org;
+    let l = app.core.case(store, org, id)?;
+    let wf = &l.workflow;
+    let assess_lang = match app.workflows.rules(&wf.id) {
+        Some(_) => Some(app.core.assess_lang(store, org, wf)?),
+        None => None,
+    };
+    let now = time::now();
+    let views = clocks(wf, &l.case, now);
+    let mut phase = String::new();
+    for v in &views {
+        phase.push_str(class_of(v, now));
+        phase.push(':');
+        phase.push_str(v.status.as_str());
+        phase.push(',');
+    }
+    // Issue 13 part 4: the access log, merged into the timeline, for the DPO only. It
+    // grows without the case's seq moving, so the kept page is checked against it too.
+    let access = if c.user.role.is_dpo() {
+        app.core.access_log(store, org, Some(id))?
+    } else {
+        Vec::new()
+    };
+    let version = CaseVersion {
+        seq: l.case.seq,
+        last_hash: l.case.last_hash.clone(),
+        assess_lang,
+        phase,
+        access: (access.len(), access.iter().map(|a| a.id).max().unwrap_or(0)),
+    };
+    let mut values = vec![c.csrf.clone().unwrap_or_default()];
+    values.extend(views.iter().map(|v| left_text(v, now, lang)));
+    let role = c.user.role.as_str();
+    let cache = &app.page_cache;
+    let kept = cache.case(org, id, lang, role, &version);
+    if let Some(f) = &kept
+        && !cache.check
+    {
+        return Ok((l, f.clone(), values));
+    }
+    let assessment = match assess_lang {
+        Some(al) => Some(app.core.assessment_of(l.clone(), al)?),
+        None => None,
+    };
+    let labels = app.labels(wf, lang)?;
+    let view = issued_view(
+        case_view(
+            app,
+            &l,
+            assessment.as_ref(),
+            &labels,
+            lang,
+            c,
+            None,
+            now,
+            Some(&cache.marks),
+        ),
+        &l,
+        &access,
+    );
+    let frame = Arc::new(cache.marks.frame(&render_body(app, "case", view, lang)?));
+    if let Some(f) = kept {
+        checked(&f, &frame, "case page")?;
+    }
+    cache.keep_case(org, id, lang, role, version, frame.clone());
+    Ok((l, frame, values))
 }
 
 /// The facts a submitted form changes: each fact the form showed (`present`), typed

@@ -98,6 +98,8 @@ impl Server {
             .arg(&cfg)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("VIGIE_NOW_OFFSET", offset)
+            // Every page served from the page cache is compared with a fresh render.
+            .env("VIGIE_PAGE_CACHE_CHECK", "1")
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log handle"))
             .stderr(file)
