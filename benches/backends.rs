@@ -196,7 +196,7 @@ fn main() {
     let only = std::env::var("VIGIE_BENCH_BACKEND").unwrap_or_default();
     let mut results = Vec::new();
     for (name, url) in [("SQLite", sqlite), ("PostgreSQL", postgres)] {
-        if !only.is_empty() && !name.eq_ignore_ascii_case(&only) {
+        if !name.to_lowercase().starts_with(&only.to_lowercase()) {
             continue;
         }
         println!("== {name}");

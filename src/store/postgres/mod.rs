@@ -7,7 +7,21 @@
 //! Migrations are the SQL files of `migrations/postgres/`, applied in order, one
 //! transaction each, under an advisory lock so instances starting at once do not race.
 
+/// The columns of a head (`CaseHead`), in its order (a macro, for `concat!`).
+macro_rules! head_cols {
+    () => {
+        "org, id, workflow, workflow_hash, title, opened_at, seq, last_hash, closed, next_due"
+    };
+}
+/// The columns of an event (`EventRow`), in its order.
+macro_rules! event_cols {
+    () => {
+        "seq, at, recorded_at, actor, kind, payload, prev_hash, hash"
+    };
+}
+
 mod caselog;
+mod optimistic;
 mod other;
 mod outbox;
 
@@ -19,10 +33,16 @@ use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
 /// The migrations, in order; `schema_migrations` records which are applied.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    include_str!("../../../migrations/postgres/0001_schema.sql"),
-)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        include_str!("../../../migrations/postgres/0001_schema.sql"),
+    ),
+    (
+        2,
+        include_str!("../../../migrations/postgres/0002_append.sql"),
+    ),
+];
 
 /// Any constant: the advisory lock the migrations are applied under.
 const MIGRATION_LOCK: i64 = 0x7669_6769_655f_6d67; // "vigie_mg"
@@ -38,6 +58,10 @@ pub struct Postgres {
     stmts: Stmts,
     /// The URL without its password.
     shown: String,
+    /// What this connection last read or wrote of each case, for optimistic commands.
+    seen: optimistic::Seen,
+    /// After an optimistic command found its case moved, the next one locks first.
+    lock_next: bool,
 }
 
 /// A connection's prepared statements, by their SQL text. A statement sent as text is
@@ -123,6 +147,8 @@ impl Postgres {
             client: Conn(Some(client)),
             stmts: Stmts::default(),
             shown,
+            seen: optimistic::Seen::default(),
+            lock_next: false,
         };
         pg.migrate()?;
         Ok(pg)
