@@ -62,6 +62,8 @@ pub struct Postgres {
     seen: optimistic::Seen,
     /// After an optimistic command found its case moved, the next one locks first.
     lock_next: bool,
+    /// An opening found the series' counter moved once already (see `optimistic`).
+    opening_moved: bool,
 }
 
 /// A connection's prepared statements, by their SQL text. A statement sent as text is
@@ -149,6 +151,7 @@ impl Postgres {
             shown,
             seen: optimistic::Seen::default(),
             lock_next: false,
+            opening_moved: false,
         };
         pg.migrate()?;
         Ok(pg)

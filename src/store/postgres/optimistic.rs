@@ -7,7 +7,9 @@
 //! call, which locks the case's row and writes only if the head, the timers read and a
 //! counter taken are still as read: else `StoreError::Moved`, nothing is written, and the
 //! next transaction of the connection locks first (`Postgres::lock_next`), so a command
-//! decided again on a case two writers fight over goes through.
+//! decided again on a case two writers fight over goes through. (An opening whose series
+//! counter moved, which writers opening cases at once do to each other, reads it again
+//! once before it locks.)
 //!
 //! The transaction keeps to the calls `Store` makes, in its order (lock, events,
 //! decide, events and head, timers read once then written; an opening's counter, pinned
@@ -82,6 +84,7 @@ pub(super) struct OptimisticTx<'a> {
     stmts: &'a mut Stmts,
     seen: &'a mut Seen,
     lock_next: &'a mut bool,
+    opening_moved: &'a mut bool,
     /// The case of the transaction: locked (read) or inserted.
     case: Option<(String, String)>,
     /// The head the command is decided on, and whether it came from `seen` (then
@@ -112,6 +115,7 @@ impl Postgres {
             stmts: &mut self.stmts,
             seen: &mut self.seen,
             lock_next: &mut self.lock_next,
+            opening_moved: &mut self.opening_moved,
             case: None,
             read_head: None,
             read_events: None,
@@ -491,12 +495,21 @@ impl CaseTx for OptimisticTx<'_> {
             &n_created,
         ];
         let st = self.stmts.get(&mut *self.client, APPEND)?;
+        if self.new_case.is_none() {
+            *self.opening_moved = false;
+        }
         let row = match self.client.query_one(&st, &params) {
             Ok(row) => row,
             Err(e) => {
                 let key = (org.clone(), case_id.clone());
                 self.seen.0.remove(&key);
                 if e.code() == Some(&SqlState::from_code(MOVED)) {
+                    // Writers opening cases at once move the series' counter under each
+                    // other: an opening reads it again once before it locks.
+                    if self.new_case.is_some() && !std::mem::replace(self.opening_moved, true) {
+                        return Err(StoreError::Moved);
+                    }
+                    *self.opening_moved = false;
                     return Err(self.moved());
                 }
                 if self.new_case.is_some() && is_unique_violation(&e) {
@@ -536,6 +549,7 @@ impl CaseTx for OptimisticTx<'_> {
             head.opened_at = c.opened_at;
         }
         self.seen.keep((org, case_id), head, timers);
+        *self.opening_moved = false;
         Ok(())
     }
 }
