@@ -63,6 +63,10 @@ impl Default for Checkpoints {
 pub struct Http {
     /// Address to listen on (default 127.0.0.1:8080; `--listen` overrides it).
     pub listen: Option<String>,
+    /// The address people reach the web page at (`https://vigie.example.org`), for links
+    /// to case pages from outside it (the calendar feed's events).
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -8,6 +8,7 @@
 //! from [`AppError`]. Every write that commits wakes the reminder dispatcher.
 
 pub mod assess;
+pub mod calendar;
 pub mod json;
 
 use crate::case::Command;

@@ -430,6 +430,19 @@ pub trait Throttle {
     fn sign_in_forget(&mut self, key: &str) -> Result<()>;
 }
 
+/// Calendar feed tokens (issue 13): one per user, only its SHA-256 stored. A token reads
+/// its user's organisation's deadlines (`/calendar.ics`) and grants nothing else.
+pub trait CalendarTokens {
+    /// Sets the user's token, replacing the one they had (the old URL stops working).
+    fn set_calendar_token(&mut self, user_id: i64, hash: &str, now: DateTime<Utc>) -> Result<()>;
+    /// The enabled user whose token has this hash.
+    fn calendar_token_user(&mut self, hash: &str) -> Result<Option<User>>;
+    /// When the user's token was made, if they have one.
+    fn calendar_token_since(&mut self, user_id: i64) -> Result<Option<DateTime<Utc>>>;
+    /// Revokes the user's token; false when they had none.
+    fn delete_calendar_token(&mut self, user_id: i64) -> Result<bool>;
+}
+
 /// A small key-value table of the program's own (the ledger key, checkpoint times).
 pub trait Meta {
     fn meta(&mut self, key: &str) -> Result<Option<String>>;
@@ -447,7 +460,9 @@ pub trait Wake {
 }
 
 /// A backend: everything above, for one connection.
-pub trait Backend: CaseLog + Outbox + Ledger + Accounts + Throttle + Meta + Wake + Send {
+pub trait Backend:
+    CaseLog + Outbox + Ledger + Accounts + Throttle + CalendarTokens + Meta + Wake + Send
+{
     /// `sqlite` or `postgres`.
     fn kind(&self) -> &'static str;
     /// The URL without its password, for messages.

@@ -8,6 +8,7 @@
 
 pub(crate) mod accounts;
 pub mod backend;
+pub mod calendar_tokens;
 pub mod checkpoint;
 pub mod copy;
 mod orgs;

@@ -14,6 +14,7 @@
 
 mod api;
 mod auth;
+mod calendar;
 mod pages;
 
 use crate::app::{AppError, Change};
@@ -261,6 +262,8 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(pages::routes())
+        // --- calendar feed and settings (issue 13 part 2) ---
+        .merge(calendar::routes())
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)
 }

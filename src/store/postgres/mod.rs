@@ -20,6 +20,7 @@ macro_rules! event_cols {
     };
 }
 
+mod calendar;
 mod caselog;
 mod optimistic;
 mod other;
@@ -40,7 +41,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (
         2,
-        include_str!("../../../migrations/postgres/0002_append.sql"),
+        include_str!("../../../migrations/postgres/0002_calendar_tokens.sql"),
+    ),
+    (
+        3,
+        include_str!("../../../migrations/postgres/0003_append.sql"),
     ),
 ];
 

@@ -1,5 +1,5 @@
 //! Optimistic case commands: one statement per command (`vigie_append`,
-//! `migrations/postgres/0002_append.sql`) instead of a transaction of four or more.
+//! `migrations/postgres/0003_append.sql`) instead of a transaction of four or more.
 //!
 //! Nothing is locked while the command is decided. The head and the timers of the case
 //! come from what this connection wrote or read last (`Seen`), or from one read without a

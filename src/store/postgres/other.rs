@@ -355,6 +355,12 @@ impl Accounts for Postgres {
         .map_err(db_err)?;
         tx.execute("DELETE FROM sessions WHERE user_id = $1", &[&user_id])
             .map_err(db_err)?;
+        // The calendar feed's token goes with the password, like the API tokens.
+        tx.execute(
+            "DELETE FROM calendar_tokens WHERE user_id = $1",
+            &[&user_id],
+        )
+        .map_err(db_err)?;
         let n = tx
             .execute("DELETE FROM api_tokens WHERE user_id = $1", &[&user_id])
             .map_err(db_err)?;
