@@ -20,7 +20,8 @@
 //! deciding, sealing, folding, the driver) and, on the local throwaway cluster, of the
 //! PostgreSQL server (its processes, ended ones included): on a loaded machine the rate
 //! moves with the neighbours, the CPU per event much less. `VIGIE_BENCH_ONLY=append`
-//! runs the append phase alone (for profiling it).
+//! runs the append phase alone (for profiling it), `VIGIE_BENCH_BACKEND=postgres` (or
+//! `sqlite`) one backend alone.
 
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
@@ -64,7 +65,8 @@ fn facts(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// One case opened and moved through 9 more events, as in benches/core.rs.
+/// One case opened and moved through 9 more commands, as in benches/core.rs: its id and
+/// how many events its log holds (what the commands appended).
 fn one_case(store: &mut Store, workflows: &WorkflowSet, i: usize) -> (String, usize) {
     let aware = Utc::now() - Duration::days(30) + Duration::minutes(i as i64);
     let open = Command::Open {
@@ -83,12 +85,13 @@ fn one_case(store: &mut Store, workflows: &WorkflowSet, i: usize) -> (String, us
         at,
     };
     let mut at = aware;
-    let mut n = 1;
+    let mut n = l.case.seq as usize;
     let mut step = |store: &mut Store, cmd: Command| {
-        store
+        n = store
             .execute(DEFAULT_ORG, &id, &cmd, "bench", Utc::now())
-            .expect("append");
-        n += 1;
+            .expect("append")
+            .case
+            .seq as usize;
     };
     at += Duration::hours(1);
     step(
@@ -190,16 +193,22 @@ fn main() {
 
     let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
     let postgres = pg::url();
+    let only = std::env::var("VIGIE_BENCH_BACKEND").unwrap_or_default();
     let mut results = Vec::new();
     for (name, url) in [("SQLite", sqlite), ("PostgreSQL", postgres)] {
+        if !name.to_lowercase().starts_with(&only.to_lowercase()) {
+            continue;
+        }
         println!("== {name}");
         results.push((name, run(&url, &workflows, &wf_dir, dir.path(), cases, hot)));
     }
     println!();
-    println!("| | {} | {} |", results[0].0, results[1].0);
-    println!("|---|---|---|");
+    let names: Vec<&str> = results.iter().map(|(n, _)| *n).collect();
+    println!("| | {} |", names.join(" | "));
+    println!("|---|{}", "---|".repeat(names.len()));
     let row = |label: &str, f: &dyn Fn(&Figures) -> String| {
-        println!("| {label} | {} | {} |", f(&results[0].1), f(&results[1].1));
+        let cells: Vec<String> = results.iter().map(|(_, r)| f(r)).collect();
+        println!("| {label} | {} |", cells.join(" | "));
     };
     row("events appended/s, 4 writers", &|f| {
         format!("{:.0}", f.append)
@@ -231,6 +240,9 @@ fn run(
         cpu_of("self", false).map_or(0.0, |(_, t)| t),
         server.map(server_cpu),
     );
+    // Migrations applied before the writers start (four connections opening a fresh
+    // SQLite file at once can find it locked by another's migration).
+    drop(Store::open_url(url).expect("store"));
     let t = Instant::now();
     let done: Vec<(Vec<String>, usize)> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..writers)

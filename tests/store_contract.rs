@@ -92,6 +92,9 @@ contract!(
     copy_loads_round_trip,
     calendar_tokens_one_per_user_revocable,
     access_log_and_issued_texts,
+    stores_interleaved_on_one_case_lose_nothing,
+    a_stale_case_is_read_again_not_refused,
+    timers_changed_by_a_dispatcher_are_read_again,
 );
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -1635,4 +1638,195 @@ fn access_log_and_issued_texts(db: &Db) {
     .unwrap();
     let after = to.access_log("acme", Some("c-1")).unwrap();
     assert!(after[2].id > all.iter().map(|r| r.id).max().unwrap());
+}
+
+// --- Store commands over an optimistic transaction (issue 10: PostgreSQL at 5,000
+// events/s). A connection decides on what it last wrote, checked at the commit: two
+// stores writing one case in turn, each deciding on a case the other moved, must still
+// append every command once, in a chain that verifies, and refuse nothing a fresh read
+// accepts, and never rewrite a timer a dispatcher changed meanwhile.
+
+fn store_of(db: &Db) -> vigie::store::Store {
+    vigie::store::Store::with((db.open)()).expect("a store")
+}
+
+fn workflows() -> vigie::workflow::WorkflowSet {
+    vigie::workflow::WorkflowSet::load(None).expect("embedded workflows")
+}
+
+fn fact(k: &str, v: serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    vec![(k.to_string(), v)]
+}
+
+/// Opens an `fr` case aware `hours_ago` hours before `now`.
+fn open_fr(s: &mut vigie::store::Store, now: DateTime<Utc>, hours_ago: i64) -> String {
+    let aware = now - Duration::hours(hours_ago);
+    let cmd = vigie::case::Command::Open {
+        title: "optimistic".into(),
+        facts: fact("aware_at", serde_json::json!(aware.to_rfc3339())),
+        at: aware,
+    };
+    s.open_case("default", &workflows(), "fr", None, &cmd, "a", now)
+        .expect("open")
+        .case
+        .id
+}
+
+fn set(k: &str, v: serde_json::Value, at: DateTime<Utc>) -> vigie::case::Command {
+    vigie::case::Command::SetFacts {
+        facts: fact(k, v),
+        note: None,
+        at,
+    }
+}
+
+fn stores_interleaved_on_one_case_lose_nothing(db: &Db) {
+    let now = Utc::now();
+    let (mut a, mut b) = (store_of(db), store_of(db));
+    let id = open_fr(&mut a, now, 2);
+    for i in 0..10 {
+        // Each store decides on the case as it last wrote it: the other moved it since.
+        for (s, who) in [(&mut a, "a"), (&mut b, "b")] {
+            let l = s
+                .execute(
+                    "default",
+                    &id,
+                    &set("consequences", serde_json::json!(format!("{who} {i}")), now),
+                    who,
+                    now,
+                )
+                .expect("append");
+            assert_eq!(
+                l.events.len() as i64,
+                l.case.seq,
+                "the whole log is returned"
+            );
+        }
+    }
+    let (_, n, problems) = a.verify().expect("verify");
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(n, 21, "the opening and every command once");
+    let log = b.load("default", &id).expect("load").events;
+    let said: Vec<String> = log[1..]
+        .iter()
+        .map(|e| {
+            let v: serde_json::Value = serde_json::from_str(&e.payload).unwrap();
+            v.to_string()
+        })
+        .collect();
+    for i in 0..10 {
+        for (k, who) in ["a", "b"].iter().enumerate() {
+            assert!(
+                said[2 * i + k].contains(&format!("{who} {i}")),
+                "event {} is {who}'s command {i}: {}",
+                2 * i + k + 2,
+                said[2 * i + k]
+            );
+        }
+    }
+    // A command decided on a page that showed the latest event passes, even from the
+    // store whose own copy is older; on an older page it is refused.
+    let seq = b.case_seq("default", &id).unwrap().unwrap();
+    let cmd = set("measures", serde_json::json!("locked"), now);
+    a.execute_at_seq("default", &id, &cmd, "a", now, Some(seq))
+        .expect("the current page");
+    match b.execute_at_seq("default", &id, &cmd, "b", now, Some(seq)) {
+        Err(StoreError::Conflict {
+            expected, actual, ..
+        }) => assert_eq!((expected, actual), (seq, seq + 1)),
+        other => panic!("expected a conflict, got {:?}", other.map(|l| l.case.seq)),
+    }
+}
+
+fn a_stale_case_is_read_again_not_refused(db: &Db) {
+    let now = Utc::now();
+    let (mut a, mut b) = (store_of(db), store_of(db));
+    let id = open_fr(&mut a, now, 2);
+    // B notifies the authority; A last saw the authority track pending.
+    let notify = vigie::case::Command::Advance {
+        event: "notify_authority".into(),
+        facts: vec![
+            ("nature".into(), serde_json::json!(["confidentiality"])),
+            ("subjects_approx".into(), serde_json::json!(10)),
+            ("data_categories".into(), serde_json::json!(["identity"])),
+            ("consequences".into(), serde_json::json!("phishing")),
+            ("measures".into(), serde_json::json!("locked")),
+        ],
+        note: None,
+        at: now,
+    };
+    b.execute("default", &id, &notify, "b", now)
+        .expect("notify");
+    // A complement is only possible once notified: A must decide on B's log.
+    let complement = vigie::case::Command::Advance {
+        event: "notify_authority_complement".into(),
+        facts: vec![],
+        note: None,
+        at: now,
+    };
+    let l = a
+        .execute("default", &id, &complement, "a", now)
+        .expect("accepted on the case as it is");
+    assert_eq!(l.case.seq, 3);
+    assert_eq!(l.case.tracks["authority"], "notified");
+    // And what the current case refuses stays refused (here: a second notification).
+    match a.execute("default", &id, &notify, "a", now) {
+        Err(StoreError::Rejected(_)) => {}
+        other => panic!("expected a refusal, got {:?}", other.map(|l| l.case.seq)),
+    }
+    let (_, n, problems) = b.verify().expect("verify");
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(n, 3);
+}
+
+fn timers_changed_by_a_dispatcher_are_read_again(db: &Db) {
+    let now = Utc::now();
+    let mut a = store_of(db);
+    // Aware 80 hours ago: the 72-hour clock is overdue, its reminders due.
+    let id = open_fr(&mut a, now, 80);
+    // A dispatcher (another connection) sends the latest due reminder of each clock.
+    let mut d = (db.open)();
+    let claimed = d
+        .claim(now, Duration::minutes(2), 100, "dispatcher")
+        .unwrap();
+    assert!(!claimed.is_empty(), "reminders were due");
+    let settle = |_: &HashMap<String, (String, Option<String>)>| Settle::Sent {
+        message_id: "<m@example.org>".into(),
+        why: None,
+        next: None,
+    };
+    let deliveries: Vec<Delivery<'_>> = claimed
+        .iter()
+        .map(|c| Delivery {
+            claimed: c,
+            recipients: vec![RecipientOutcome {
+                rcpt: "r1".into(),
+                state: "sent",
+                detail: None,
+            }],
+            settle: &settle,
+        })
+        .collect();
+    d.record(&deliveries, now).unwrap();
+    let sent: BTreeSet<(i64, String)> = claimed.iter().map(|c| (c.id, c.key.clone())).collect();
+    // A moves the deadline (a later awareness): every clock's reminders are planned
+    // again. A reminder already sent is not sent again (it stays sent), whatever A saw
+    // of it when it last wrote the case.
+    let later = now - Duration::hours(79);
+    a.execute(
+        "default",
+        &id,
+        &set("aware_at", serde_json::json!(later.to_rfc3339()), now),
+        "a",
+        now,
+    )
+    .expect("set");
+    let rows = d.list("default", true).unwrap();
+    for (id, key) in &sent {
+        let r = rows
+            .iter()
+            .find(|r| r.id == *id)
+            .expect("the sent reminder");
+        assert_eq!(r.state, "sent", "{key} was sent and must stay so");
+    }
 }

@@ -196,6 +196,11 @@ pub struct TokenRow {
 /// `lock_case` serialises the writers of one case (SQLite: the whole database, BEGIN
 /// IMMEDIATE; PostgreSQL: the case's row, `FOR UPDATE`) so the second writer decides on
 /// the log the first wrote.
+///
+/// A transaction of [`CaseLog::begin_optimistic`] may instead answer its reads without a
+/// lock, even from what the connection saw before, and check at `commit`, under the
+/// case's lock, that what it read is still so: it then writes everything, or nothing and
+/// answers [`StoreError::Moved`](super::StoreError::Moved), and the caller decides again.
 pub trait CaseTx {
     /// Locks the case for the rest of the transaction; None when there is no such case.
     fn lock_case(&mut self, org: &str, case_id: &str) -> Result<Option<CaseHead>>;
@@ -225,12 +230,24 @@ pub trait CaseTx {
         case_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<usize>;
+    /// Whether the head `lock_case` answered is still the case's: a caller that refuses
+    /// a command on what it read asks first (an optimistic transaction may have read an
+    /// old head; false: decide again). A locking transaction knows it is.
+    fn confirm(&mut self) -> Result<bool> {
+        Ok(true)
+    }
     fn commit(self: Box<Self>) -> Result<()>;
 }
 
 /// The case log: reads, and the write transaction.
 pub trait CaseLog {
     fn begin(&mut self) -> Result<Box<dyn CaseTx + '_>>;
+    /// A write transaction for `Store`'s case commands that may check at its commit what
+    /// `begin` locks first (see [`CaseTx`]): PostgreSQL sends such a command as one
+    /// statement. A backend without it locks, as `begin` does.
+    fn begin_optimistic(&mut self) -> Result<Box<dyn CaseTx + '_>> {
+        self.begin()
+    }
     fn head(&mut self, org: &str, case_id: &str) -> Result<Option<CaseHead>>;
     /// Every case head, of one organisation or of all, ordered by (org, id).
     fn heads(&mut self, org: Option<&str>) -> Result<Vec<CaseHead>>;

@@ -62,6 +62,11 @@ pub enum StoreError {
     /// are never quoted in it).
     #[error("database: {0}")]
     Db(String),
+    /// An optimistic transaction's commit found the case, its timers or its counter
+    /// changed since it read them, and wrote nothing. `Store` decides again; it never
+    /// reaches a user.
+    #[error("the case changed while the command was decided")]
+    Moved,
     /// A database URL that cannot be used (the password, if any, is not in it).
     #[error("{0}")]
     BadUrl(String),
@@ -127,6 +132,7 @@ impl Unreadable {
 }
 
 /// A case loaded with its pinned workflow and log.
+#[derive(Clone)]
 pub struct Loaded {
     pub workflow: Arc<Workflow>,
     pub case: Case,
@@ -137,7 +143,19 @@ pub struct Store {
     db: Box<dyn Backend>,
     /// Pinned workflows compiled once per process, by hash.
     compiled: HashMap<String, Arc<Workflow>>,
+    /// The cases this connection last wrote, folded, by (org, id): a command on one of
+    /// them reads no event when the case's head (seq and hash, which the chain makes
+    /// unique) is still the one it was folded at. A case moved by another writer is a
+    /// miss, read again.
+    folded: HashMap<(String, String), Loaded>,
 }
+
+/// How many cases a `Store` keeps folded.
+const FOLDED: usize = 64;
+
+/// How many times a command is decided, when an optimistic transaction finds the case
+/// moved (the backend locks on the next attempt, so the second one normally holds).
+const ATTEMPTS: usize = 4;
 
 /// One problem `audit verify` found.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -230,6 +248,7 @@ impl Store {
         Ok(Store {
             db,
             compiled: HashMap::new(),
+            folded: HashMap::new(),
         })
     }
 
@@ -317,7 +336,30 @@ impl Store {
             return Err(StoreError::BadCaseId(id.to_string()));
         }
         let bodies = case::decide(&wf, None, cmd, now)?;
-        let mut tx = self.db.begin()?;
+        for _ in 0..ATTEMPTS {
+            match self.try_open(org, &wf, case_id, cmd, &bodies, actor, now) {
+                Err(StoreError::Moved) => continue,
+                r => return r,
+            }
+        }
+        Err(StoreError::Busy(
+            "the case series kept changing while the case was opened".into(),
+        ))
+    }
+
+    /// One attempt of [`Store::open_case`] (`Moved`: decide again).
+    #[allow(clippy::too_many_arguments)]
+    fn try_open(
+        &mut self,
+        org: &str,
+        wf: &Arc<Workflow>,
+        case_id: Option<&str>,
+        cmd: &Command,
+        bodies: &[(DateTime<Utc>, EventBody)],
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Loaded, StoreError> {
+        let mut tx = self.db.begin_optimistic()?;
         let id = match case_id {
             Some(id) => {
                 if tx.case_exists(org, id)? {
@@ -362,14 +404,36 @@ impl Store {
         };
         tx.insert_case(&head)?;
         let prev = case::event::genesis_hash(org, &id);
-        let (events, case) = append(tx.as_mut(), &wf, &mut head, None, &prev, bodies, actor, now)?;
+        let (events, case) = append(
+            tx.as_mut(),
+            wf,
+            &mut head,
+            None,
+            &prev,
+            bodies.to_vec(),
+            actor,
+            now,
+        )?;
         tx.commit()?;
         self.compiled.insert(wf.hash.clone(), wf.clone());
-        Ok(Loaded {
-            workflow: wf,
+        let l = Loaded {
+            workflow: wf.clone(),
             case,
             events,
-        })
+        };
+        self.keep_folded(org, &id, &l);
+        Ok(l)
+    }
+
+    /// Keeps a case just written, folded, for the next command on it.
+    fn keep_folded(&mut self, org: &str, id: &str, l: &Loaded) {
+        if self.folded.len() >= FOLDED
+            && let Some(k) = self.folded.keys().next().cloned()
+        {
+            self.folded.remove(&k);
+        }
+        self.folded
+            .insert((org.to_string(), id.to_string()), l.clone());
     }
 
     /// Runs a command against an existing case: one transaction, all or nothing.
@@ -395,33 +459,97 @@ impl Store {
         now: DateTime<Utc>,
         expected_seq: Option<i64>,
     ) -> Result<Loaded, StoreError> {
+        for _ in 0..ATTEMPTS {
+            match self.try_execute(org, case_id, cmd, actor, now, expected_seq) {
+                Err(StoreError::Moved) => continue,
+                r => return r,
+            }
+        }
+        Err(StoreError::Busy(format!(
+            "case {} kept changing while the command was decided",
+            crate::util::quote(case_id)
+        )))
+    }
+
+    /// One attempt of [`Store::execute_at_seq`] (`Moved`: decide again).
+    fn try_execute(
+        &mut self,
+        org: &str,
+        case_id: &str,
+        cmd: &Command,
+        actor: &str,
+        now: DateTime<Utc>,
+        expected_seq: Option<i64>,
+    ) -> Result<Loaded, StoreError> {
         // The case is locked before it is read, so two writers to one case are
-        // serialised: the second decides on the log the first wrote.
-        let mut tx = self.db.begin()?;
-        let head = tx.lock_case(org, case_id)?;
-        let rows = match &head {
-            Some(_) => tx.events(org, case_id)?,
-            None => Vec::new(),
+        // serialised: the second decides on the log the first wrote. (An optimistic
+        // transaction checks that at its commit instead, and before refusing.)
+        let key = (org.to_string(), case_id.to_string());
+        let kept = self.folded.remove(&key);
+        let mut tx = self.db.begin_optimistic()?;
+        let Some(mut head) = tx.lock_case(org, case_id)? else {
+            return Err(StoreError::UnknownCase(case_id.to_string()));
         };
-        let mut head_row = head.clone();
+        let loaded = match kept {
+            Some(l)
+                if l.case.seq == head.seq
+                    && l.case.last_hash == head.last_hash
+                    && l.workflow.hash == head.workflow_hash =>
+            {
+                l
+            }
+            _ => {
+                let rows = tx.events(org, case_id)?;
+                load_from(
+                    Some(head.clone()),
+                    rows,
+                    &mut self.compiled,
+                    org,
+                    case_id,
+                    |h| tx.workflow(h),
+                )?
+            }
+        };
+        // A refusal decided on what the transaction read stands only if that is still
+        // the case's head.
+        let refuse = |tx: &mut Box<dyn CaseTx + '_>, e: StoreError| match tx.confirm()? {
+            true => Err(e),
+            false => Err(StoreError::Moved),
+        };
+        if let Some(expected) = expected_seq
+            && expected != loaded.case.seq
+        {
+            let actual = loaded.case.seq;
+            let r = refuse(
+                &mut tx,
+                StoreError::Conflict {
+                    case: case_id.to_string(),
+                    expected,
+                    actual,
+                },
+            );
+            drop(tx);
+            if matches!(r, Err(StoreError::Conflict { .. })) {
+                self.folded.insert(key, loaded);
+            }
+            return r;
+        }
+        let bodies = match case::decide(&loaded.workflow, Some(&loaded.case), cmd, now) {
+            Ok(b) => b,
+            Err(e) => {
+                let r = refuse(&mut tx, e.into());
+                drop(tx);
+                if matches!(r, Err(StoreError::Rejected(_))) {
+                    self.folded.insert(key, loaded);
+                }
+                return r;
+            }
+        };
         let Loaded {
             workflow: wf,
             case,
             mut events,
-        } = load_from(head, rows, &mut self.compiled, org, case_id, |h| {
-            tx.workflow(h)
-        })?;
-        let mut head = head_row.take().expect("load_from found the case");
-        if let Some(expected) = expected_seq
-            && expected != case.seq
-        {
-            return Err(StoreError::Conflict {
-                case: case_id.to_string(),
-                expected,
-                actual: case.seq,
-            });
-        }
-        let bodies = case::decide(&wf, Some(&case), cmd, now)?;
+        } = loaded;
         let prev = case.last_hash.clone();
         head.seq = case.seq;
         let (new, case) = append(
@@ -436,11 +564,13 @@ impl Store {
         )?;
         tx.commit()?;
         events.extend(new);
-        Ok(Loaded {
+        let l = Loaded {
             workflow: wf,
             case,
             events,
-        })
+        };
+        self.keep_folded(org, case_id, &l);
+        Ok(l)
     }
 
     /// Every case of the organisation (open ones first, nearest deadline first).

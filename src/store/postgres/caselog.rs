@@ -10,19 +10,6 @@ use crate::store::backend::{
 use chrono::{DateTime, Utc};
 use postgres::{Client, GenericClient, IsolationLevel, Row, Transaction};
 
-/// The columns of a head (`CaseHead`), in its order (a macro, for `concat!`).
-macro_rules! head_cols {
-    () => {
-        "org, id, workflow, workflow_hash, title, opened_at, seq, last_hash, closed, next_due"
-    };
-}
-/// The columns of an event (`EventRow`), in its order.
-macro_rules! event_cols {
-    () => {
-        "seq, at, recorded_at, actor, kind, payload, prev_hash, hash"
-    };
-}
-
 /// The checkpoint's question: an `advanced` event whose `met` list is not empty (the
 /// same expression as the partial index `events_met`, so the planner uses it).
 macro_rules! met {
@@ -31,7 +18,7 @@ macro_rules! met {
     };
 }
 
-fn head(r: &Row) -> CaseHead {
+pub(super) fn head(r: &Row) -> CaseHead {
     CaseHead {
         org: r.get(0),
         id: r.get(1),
@@ -49,7 +36,7 @@ fn head(r: &Row) -> CaseHead {
 /// An event time as the chain hashes it. A value no instant can hold ('infinity', written
 /// behind vigie's back) becomes a text that does not read as a time: the case is then
 /// unreadable (named by the lists and `audit verify`), never a panic of the reader.
-fn time_text(r: &Row, i: usize) -> String {
+pub(super) fn time_text(r: &Row, i: usize) -> String {
     match r.try_get::<_, DateTime<Utc>>(i) {
         Ok(t) => ts(t),
         Err(_) => "(not an instant)".into(),
@@ -80,7 +67,7 @@ fn workflow_row(r: &Row) -> PinnedWorkflow {
 }
 
 /// An event's time text back to the instant it names (microseconds, as hashed).
-fn parse(text: &str, what: &str) -> Result<DateTime<Utc>> {
+pub(super) fn parse(text: &str, what: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|d| d.with_timezone(&Utc))
         .map_err(|_| StoreError::Db(format!("an event's {what} is not an RFC 3339 time")))
@@ -140,7 +127,7 @@ fn read_events(
     Ok(rows.iter().map(event).collect())
 }
 
-fn read_workflow(
+pub(super) fn read_workflow(
     c: &mut impl GenericClient,
     st: &mut Stmts,
     hash: &str,
@@ -702,6 +689,10 @@ INSERT INTO cases (",
 }
 
 impl CaseLog for Postgres {
+    fn begin_optimistic(&mut self) -> Result<Box<dyn CaseTx + '_>> {
+        self.begin_optimistic_tx()
+    }
+
     fn begin(&mut self) -> Result<Box<dyn CaseTx + '_>> {
         let tx = self
             .client

@@ -8,8 +8,22 @@
 //! transaction each, under an advisory lock so instances starting at once do not race.
 
 mod access;
+/// The columns of a head (`CaseHead`), in its order (a macro, for `concat!`).
+macro_rules! head_cols {
+    () => {
+        "org, id, workflow, workflow_hash, title, opened_at, seq, last_hash, closed, next_due"
+    };
+}
+/// The columns of an event (`EventRow`), in its order.
+macro_rules! event_cols {
+    () => {
+        "seq, at, recorded_at, actor, kind, payload, prev_hash, hash"
+    };
+}
+
 mod calendar;
 mod caselog;
+mod optimistic;
 mod other;
 mod outbox;
 
@@ -34,6 +48,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../../migrations/postgres/0003_access_log.sql"),
     ),
+    (
+        4,
+        include_str!("../../../migrations/postgres/0004_append.sql"),
+    ),
 ];
 
 /// Any constant: the advisory lock the migrations are applied under.
@@ -50,6 +68,12 @@ pub struct Postgres {
     stmts: Stmts,
     /// The URL without its password.
     shown: String,
+    /// What this connection last read or wrote of each case, for optimistic commands.
+    seen: optimistic::Seen,
+    /// After an optimistic command found its case moved, the next one locks first.
+    lock_next: bool,
+    /// An opening found the series' counter moved once already (see `optimistic`).
+    opening_moved: bool,
 }
 
 /// A connection's prepared statements, by their SQL text. A statement sent as text is
@@ -135,6 +159,9 @@ impl Postgres {
             client: Conn(Some(client)),
             stmts: Stmts::default(),
             shown,
+            seen: optimistic::Seen::default(),
+            lock_next: false,
+            opening_moved: false,
         };
         pg.migrate()?;
         Ok(pg)
