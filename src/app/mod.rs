@@ -9,6 +9,7 @@
 
 pub mod assess;
 pub mod json;
+pub mod pdf;
 
 use crate::case::Command;
 use crate::config::Config;
@@ -49,6 +50,9 @@ pub enum AppError {
     /// Another input the caller can correct; the message names what.
     #[error("{0}")]
     Input(String),
+    /// A PDF could not be written (src/render/pdf.rs).
+    #[error(transparent)]
+    Pdf(#[from] crate::render::pdf::PdfError),
 }
 
 impl AppError {
@@ -62,6 +66,7 @@ impl AppError {
             | AppError::UnknownOrg { .. }
             | AppError::Field { .. }
             | AppError::Input(_) => true,
+            AppError::Pdf(_) => false,
         }
     }
 }
