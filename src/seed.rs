@@ -3,7 +3,6 @@
 
 use crate::case::Command;
 use crate::store::{Loaded, Store, StoreError};
-use crate::workflow::WorkflowSet;
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -88,7 +87,7 @@ fn at_loc(file: &str, loc: &serde_saphyr::Location, message: String, input: bool
 pub fn replay(
     store: &mut Store,
     org: &str,
-    workflows: &WorkflowSet,
+    app: &crate::app::App,
     file: &str,
     text: &str,
     actor: &str,
@@ -101,6 +100,7 @@ pub fn replay(
         message: e.message,
         input: true,
     })?;
+    let workflows = &app.workflows;
     let store_err = |loc: &serde_saphyr::Location, e: StoreError, what: &str| {
         let input = e.is_input();
         at_loc(file, loc, format!("{what}{e}"), input)
@@ -189,7 +189,28 @@ pub fn replay(
         }
         last = at;
         let facts: Vec<(String, Value)> = s.set.clone().into_iter().collect();
+        let what = match &s.event {
+            Some(e) => format!("step {} ({e}): ", i + 1),
+            None => format!("step {}: ", i + 1),
+        };
+        // A decision step goes through the application layer as a DPO's would: the
+        // assessment of the moment is frozen in its event, and a decision that departs
+        // from it needs its reasons in the same step.
+        let decision = match &s.event {
+            Some(event) => {
+                let change = crate::app::Change {
+                    facts: facts.clone(),
+                    note: s.note.clone(),
+                    at: None,
+                    expected_seq: None,
+                };
+                app.decision_command(store, org, &loaded, event, &change, at)
+                    .map_err(|e| at_loc(file, loc, format!("{what}{e}"), e.is_input()))?
+            }
+            None => None,
+        };
         let cmd = match &s.event {
+            _ if decision.is_some() => decision.expect("some"),
             Some(event) => Command::Advance {
                 event: event.clone(),
                 facts,
@@ -201,10 +222,6 @@ pub fn replay(
                 note: s.note.clone(),
                 at,
             },
-        };
-        let what = match &s.event {
-            Some(e) => format!("step {} ({e}): ", i + 1),
-            None => format!("step {}: ", i + 1),
         };
         loaded = store
             .execute(org, &seed.id.value, &cmd, actor, at)

@@ -399,5 +399,28 @@ fn the_seeds_are_assessed_as_their_organisations_acted() {
             departs,
             "{id}: {a:#}"
         );
+        // The seed's decision went through the application layer as a DPO's does: the
+        // assessment of that moment is frozen in its event (it was missing when seeds
+        // were written straight to the store, and the CLI then claimed the
+        // recommendation had changed).
+        let r = &a["recorded"];
+        assert!(r["assessment"].is_object(), "{id}: {a:#}");
+        assert_eq!(a["decided_without_assessment"], false, "{id}: {a:#}");
+        // A departure known at the end was one when decided; the reverse need not hold
+        // (the CPAS decided "high" before the facts that raise the recommendation to it
+        // were known, and said why: its decision departs, and `changed` says the
+        // recommendation moved since).
+        if departs {
+            assert_eq!(r["departs"], true, "{id}: {a:#}");
+        }
+        if r["departs"] == true {
+            assert!(
+                r["risk_rationale"].as_str().is_some_and(|t| !t.is_empty()),
+                "{id}"
+            );
+        }
+        if r["departs"] == true && !departs {
+            assert_eq!(a["changed"], true, "{id}: {a:#}");
+        }
     }
 }

@@ -103,6 +103,12 @@ fn the_demo_loads_the_incidents_once() {
     let v = Vigie::new();
     let first = v.ok(&["demo"]);
     assert!(first.contains("5 added now"), "{first}");
+    // Only the deadlines that apply are listed: no DORA clock for these bodies, and
+    // France Travail's NIS2 final report is.
+    assert!(!first.contains("dora_initial"), "{first}");
+    assert!(!first.contains("not_applicable"), "{first}");
+    assert!(first.contains("nis2_final_report"), "{first}");
+    assert!(first.contains("deadlines that do not apply"), "{first}");
     let second = v.ok(&["demo"]);
     assert!(second.contains("0 added now"), "{second}");
     let all = v.json(&["case", "list", "--all", "--json"]);

@@ -207,7 +207,7 @@ impl App {
     /// be, the rationale must come with the decision (a rationale left from an earlier
     /// decision does not explain this one). Returns the command to execute, with the
     /// assessment frozen in it.
-    pub(super) fn decision_command(
+    pub(crate) fn decision_command(
         &self,
         store: &mut Store,
         org: &str,

@@ -276,7 +276,9 @@ pub fn assessment_json(
 /// `vigie assess CASE --json` and `GET /api/cases/{id}/assessment`: the assessment now
 /// (`current`), the decision recorded last with the assessment frozen in it
 /// (`recorded`, null before any), and whether the recommendation changed since
-/// (`changed`: the facts or the rules moved; the recorded one is never rewritten).
+/// (`changed`: the facts or the rules moved; the recorded one is never rewritten), or
+/// that it was decided without one (`decided_without_assessment`: an event recorded
+/// before vigie froze assessments in decisions).
 pub fn case_assessment_json(c: &super::assess::CaseAssessment) -> Value {
     let wf = &c.case.workflow;
     let current = assessment_json(wf, &c.current, &c.case.case.facts);
@@ -304,13 +306,16 @@ pub fn case_assessment_json(c: &super::assess::CaseAssessment) -> Value {
             .any(|k| frozen.get(*k) != current.get(*k))
                 || frozen.pointer("/severity/score") != current.pointer("/severity/score")
         }
-        None => true,
+        // Recorded before assessments were frozen in decisions: nothing to compare with.
+        None => false,
     });
+    let without = c.recorded.as_ref().is_some_and(|r| r.assessment.is_none());
     json!({
         "case": c.case.case.id,
         "seq": c.case.case.seq,
         "current": current,
         "recorded": recorded,
         "changed": changed,
+        "decided_without_assessment": without,
     })
 }

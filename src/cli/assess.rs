@@ -113,7 +113,17 @@ pub(super) fn run(ctx: &Ctx, args: AssessArgs) -> Result<(), CliError> {
                     ),
                 }
                 let json = case_assessment_json(&c);
-                if json["changed"] == true {
+                if json["decided_without_assessment"] == true {
+                    say!(
+                        "{}",
+                        match lang {
+                            Lang::Fr =>
+                                "Cette décision a été enregistrée sans évaluation : la recommandation ci-dessus est celle d'aujourd'hui.",
+                            Lang::En | Lang::Nl =>
+                                "This decision was recorded without an assessment: the recommendation above is today's.",
+                        }
+                    );
+                } else if json["changed"] == true {
                     say!(
                         "{}",
                         match lang {

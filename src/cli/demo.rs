@@ -32,7 +32,7 @@ pub(super) fn replay(ctx: &Ctx, a: ReplayArgs) -> Result<(), CliError> {
     let r = seed::replay(
         &mut store,
         DEFAULT_ORG,
-        &app.workflows,
+        &app,
         &file.display().to_string(),
         &text,
         &ctx.actor,
@@ -77,7 +77,7 @@ pub(super) fn demo(ctx: &Ctx) -> Result<(), CliError> {
         let r = seed::replay(
             &mut store,
             org,
-            &app.workflows,
+            &app,
             &format!("embedded:seeds/{name}"),
             text,
             "vigie-demo",
@@ -106,10 +106,17 @@ pub(super) fn demo(ctx: &Ctx) -> Result<(), CliError> {
         "DUE",
         "STATUS"
     );
+    // Clocks that do not apply to a case (NIS2 for a body outside it, DORA for one that
+    // is not a financial entity) would bury the ones that do: counted, not listed.
+    let mut hidden = 0;
     for l in &rows {
         let wf = &l.workflow;
         let mut first = true;
         for c in crate::case::clocks(wf, &l.case, now) {
+            if c.status == crate::case::ClockStatus::NotApplicable {
+                hidden += 1;
+                continue;
+            }
             let (case_col, wf_col) = if first {
                 (l.case.id.as_str(), wf.id.as_str())
             } else {
@@ -129,6 +136,11 @@ pub(super) fn demo(ctx: &Ctx) -> Result<(), CliError> {
                 c.status.as_str()
             );
         }
+    }
+    if hidden > 0 {
+        say!(
+            "({hidden} deadlines that do not apply to these cases are not listed; `case show` lists every one.)"
+        );
     }
     // Never the password of a URL: the command to type again names the database without it.
     let db_flag = if ctx.db == "vigie.db" {

@@ -1225,6 +1225,7 @@ fn assessment_view(
         "missing": missing,
         "recorded": recorded,
         "changed": j["changed"],
+        "without_assessment": j["decided_without_assessment"],
         "accepted": a.is_accepted(),
         "can_decide": c.user.role.is_dpo(),
         "decide": {
