@@ -447,29 +447,32 @@ impl Flow {
         let pad = 3.0;
         // Natural width (no wrapping) and the widest word, per column.
         let mut natural = vec![0.0f32; n];
-        for row in rows {
+        let mut least = vec![0.0f32; n];
+        for (r, row) in rows.iter().enumerate() {
             for (c, cell) in row.iter().enumerate() {
-                let w: f32 = cell.iter().map(|s| face(s.face).width(&s.text, size)).sum();
+                let f = |s: &Span| if r < header_rows { Face::Bold } else { s.face };
+                let w: f32 = cell.iter().map(|s| face(f(s)).width(&s.text, size)).sum();
                 natural[c] = natural[c].max(w + 2.0 * pad);
+                for s in cell {
+                    for word in s.text.split_whitespace() {
+                        least[c] = least[c].max(face(f(s)).width(word, size) + 2.0 * pad);
+                    }
+                }
             }
         }
         let total: f32 = natural.iter().sum();
+        let floor: f32 = least.iter().sum();
         let widths: Vec<f32> = if total <= width {
             natural.clone()
+        } else if floor >= width {
+            least.iter().map(|w| w * width / floor).collect()
         } else {
-            // Each column its share of the width, narrow columns keeping their width.
-            let fair = width / n as f32;
-            let narrow: f32 = natural.iter().filter(|w| **w <= fair).sum();
-            let wide: f32 = natural.iter().filter(|w| **w > fair).sum();
+            // Every column its widest word, the rest shared by how much more each wants.
+            let want: f32 = natural.iter().zip(&least).map(|(n, l)| n - l).sum();
             natural
                 .iter()
-                .map(|w| {
-                    if *w <= fair {
-                        *w
-                    } else {
-                        (width - narrow) * w / wide
-                    }
-                })
+                .zip(&least)
+                .map(|(n, l)| l + (width - floor) * (n - l) / want.max(0.001))
                 .collect()
         };
         let table_w: f32 = widths.iter().sum();
