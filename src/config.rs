@@ -63,6 +63,12 @@ impl Default for Checkpoints {
 pub struct Http {
     /// Address to listen on (default 127.0.0.1:8080; `--listen` overrides it).
     pub listen: Option<String>,
+    /// The address people reach the web page at (`https://vigie.example.org`), for links
+    /// from outside it: the calendar feed's events and reminder e-mails link to the case
+    /// page, checkpoints to the register, and the first start's setup link starts with
+    /// it. Unset: the address the client used (feed), no link in e-mails.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -27,6 +27,8 @@
 //! - [`mail`]: the transports (SMTP through our pool, `relay`, in clear, STARTTLS or
 //!   TLS, or `.eml` files), each recipient's outcome (`send_each`), and the reminder
 //!   e-mails with their `.ics` attachment.
+//! - [`calendar`]: iCalendar text of deadlines (VTIMEZONE from the IANA rules, alarms,
+//!   SEQUENCE, STATUS), for the calendar feed (`app::calendar`).
 //! - [`render`]: drafts from Handlebars templates (strict), in fr and en, md/txt/html.
 //! - [`web`]: the HTTP side of `vigie serve` (axum): the JSON API, the pages, sign-in,
 //!   sessions, CSRF; every request scoped to the caller's organisation.
@@ -44,6 +46,7 @@
 
 pub mod app;
 pub mod assess;
+pub mod calendar;
 pub mod case;
 pub mod cli;
 pub mod config;

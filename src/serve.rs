@@ -92,6 +92,22 @@ struct Dispatcher {
     checkpoint_job: Option<tokio::task::JoinHandle<Option<DateTime<Utc>>>>,
     /// The database, for the background jobs' own connections.
     db: String,
+    /// Organisations already named in the log as having no reminder recipient: each is
+    /// named once, not once per reminder set aside.
+    told_no_recipient: std::collections::HashSet<String>,
+}
+
+/// Why a claimed reminder could not be built.
+enum BuildError {
+    /// Its organisation has nobody to send it to yet: it waits (`outbox::wait_for_recipient`).
+    NoRecipient(String),
+    Other(String),
+}
+
+impl From<String> for BuildError {
+    fn from(e: String) -> BuildError {
+        BuildError::Other(e)
+    }
 }
 
 /// How often each organisation's DPO receives a checkpoint of its register, at least.
@@ -176,7 +192,13 @@ impl Dispatcher {
                 Ok(None) => {
                     blocking(|| outbox::cancel(&mut self.store, &c))?;
                 }
-                Err(e) => {
+                Err(BuildError::NoRecipient(why)) => {
+                    if self.told_no_recipient.insert(c.org.clone()) {
+                        log(&no_recipient_line(&c.org));
+                    }
+                    blocking(|| outbox::wait_for_recipient(&mut self.store, &c, &why))?;
+                }
+                Err(BuildError::Other(e)) => {
                     log(&format!(
                         "reminder {} cannot be built, dead-lettered: {e}",
                         c.key
@@ -279,7 +301,7 @@ impl Dispatcher {
         &mut self,
         c: &Claimed,
         now: DateTime<Utc>,
-    ) -> Result<Option<(reminder::ReminderMail, Option<Planned>)>, String> {
+    ) -> Result<Option<(reminder::ReminderMail, Option<Planned>)>, BuildError> {
         let loaded = self
             .store
             .load(&c.org, &c.case_id)
@@ -297,12 +319,16 @@ impl Dispatcher {
             &labels,
             &profile,
             &self.cfg.mail,
+            self.cfg.http.public_url.as_deref(),
             &wf,
             &loaded.case,
             c,
             now,
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            reminder::ReminderError::NoRecipient => BuildError::NoRecipient(e.to_string()),
+            e => BuildError::Other(e.to_string()),
+        })?;
         let Some(mail) = mail else { return Ok(None) };
         let next = if c.offset.starts_with("overdue-") {
             let def = &wf.clocks[&c.clock];
@@ -428,6 +454,7 @@ fn mail_checkpoints(
         };
         let built = crate::mail::checkpoint::build(
             &cfg.mail,
+            cfg.http.public_url.as_deref(),
             &profile,
             &org,
             &cp.to_text(),
@@ -457,6 +484,74 @@ fn mail_checkpoints(
     None
 }
 
+fn no_recipient_line(org: &str) -> String {
+    format!(
+        "organisation '{org}' has no reminder recipient: its reminders wait in the outbox and go out once one is set (vigie org set {org} --dpo-email ADDRESS, or its Organisation page)"
+    )
+}
+
+/// At start: the organisations with no reminder recipient, named once in the log (those
+/// with cases; every one when none has a recipient), and the reminders left waiting for
+/// a recipient released where there is one now (a configuration changed since, say).
+fn recipients_at_start(
+    store: &mut Store,
+    cfg: &Config,
+) -> Result<std::collections::HashSet<String>, ServeError> {
+    let mut without = Vec::new();
+    let orgs = store.organisations()?;
+    for (org, _) in &orgs {
+        let p = crate::app::profile_of(store, cfg, org)?.unwrap_or_default();
+        if p.reminder_recipients().is_empty() {
+            without.push(org.clone());
+        } else {
+            let n = outbox::release_waiting(store, org, time::now())?;
+            if n > 0 {
+                log(&format!(
+                    "organisation '{org}' has a reminder recipient now: {n} reminder(s) that waited for one go out"
+                ));
+            }
+        }
+    }
+    let mut told = std::collections::HashSet::new();
+    let nobody = without.len() == orgs.len();
+    for org in without {
+        if nobody || !store.case_ids(&org, true)?.is_empty() {
+            log(&no_recipient_line(&org));
+            told.insert(org);
+        }
+    }
+    Ok(told)
+}
+
+/// With no account in the database, a one-time link where the first DPO names the
+/// organisation and creates their account (`app::setup`), printed in the log.
+fn setup_link(
+    store: &mut Store,
+    cfg: &Config,
+    local: std::net::SocketAddr,
+) -> Result<(), ServeError> {
+    if !crate::app::setup::needs_setup(store)? {
+        return Ok(());
+    }
+    let token = crate::app::setup::issue_link(store, time::now())?;
+    let base = match &cfg.http.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            // An address to type in a browser: 0.0.0.0 and [::] are not.
+            let mut a = local;
+            if a.ip().is_unspecified() {
+                a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{a}")
+        }
+    };
+    log(&format!(
+        "no account yet: create the organisation and its DPO's account at {base}/setup/{token} (valid {} minutes, usable once)",
+        crate::app::setup::LINK_TTL.num_minutes()
+    ));
+    Ok(())
+}
+
 /// Checks the configuration as `vigie serve` will use it, before anything runs.
 pub fn check_config(cfg: &Config) -> Result<Mailer, ServeError> {
     let mailer = cfg.mail.mailer()?;
@@ -469,6 +564,14 @@ pub fn check_config(cfg: &Config) -> Result<Mailer, ServeError> {
         .chain(cfg.dpo.email.iter())
     {
         crate::mail::mailbox(a)?;
+    }
+    if let Some(u) = &cfg.http.public_url
+        && !(u.starts_with("https://") || u.starts_with("http://"))
+    {
+        return Err(ServeError::Config(format!(
+            "http.public_url {} must start with https:// or http://",
+            crate::util::quote(u)
+        )));
     }
     if let Some(l) = &cfg.reminders.lang
         && Lang::parse(l).is_none()
@@ -494,17 +597,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
     // Any number of dispatchers may share a database: each claims reminders under its
     // own token with a lease that expires, so nothing is freed at start (a lease left by
     // a dispatcher that died is taken again once it expires, `--lease-secs`).
-    blocking(|| -> Result<(), ServeError> {
-        for (org, _) in store.organisations()? {
-            let p = crate::app::profile_of(&mut store, &opts.config, &org)?.unwrap_or_default();
-            if p.reminder_recipients().is_empty() {
-                log(&format!(
-                    "organisation '{org}' has no reminder recipient: its reminders are kept and go out once one is set (vigie org set {org} --dpo-email ADDRESS)"
-                ));
-            }
-        }
-        Ok(())
-    })?;
+    let told_no_recipient = blocking(|| recipients_at_start(&mut store, &opts.config))?;
 
     // Wake-ups from the other processes (a datagram beside a SQLite file, NOTIFY on
     // PostgreSQL), waited for on a thread of their own and handed over as a `Notify`.
@@ -546,6 +639,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
                 crate::web::App::new(opts.db.clone(), opts.config.clone(), opts.workflows.clone())
             })?);
             log(&format!("web page and API on http://{local}/"));
+            blocking(|| setup_link(&mut store, &opts.config, local))?;
             let mut rx = stop_rx.clone();
             Some(tokio::spawn(crate::web::serve(app, listener, async move {
                 let _ = rx.wait_for(|stop| *stop).await;
@@ -596,6 +690,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         checkpoint_retry_at: None,
         checkpoint_job: None,
         db: opts.db.clone(),
+        told_no_recipient,
     };
     let shown = d.store.describe();
     log(&format!(

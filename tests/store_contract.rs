@@ -90,6 +90,7 @@ contract!(
     throttle_counts_across_connections,
     meta_values,
     copy_loads_round_trip,
+    calendar_tokens_one_per_user_revocable,
 );
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -1099,6 +1100,65 @@ fn throttle_counts_across_connections(db: &Db) {
     assert_eq!(a.sign_in_failed("other", now).unwrap(), 1);
 }
 
+/// Issue 13: a calendar token per user, found by its hash only while the user is
+/// enabled; a new one replaces the old; revoking or a new password ends it; API tokens
+/// and calendar tokens never answer for each other.
+fn calendar_tokens_one_per_user_revocable(db: &Db) {
+    let mut b = (db.open)();
+    let now = t("2026-03-05T10:00:00Z");
+    b.insert_organisation("acme", "Acme SAS", "{}").unwrap();
+    let id = b
+        .insert_user(
+            "acme",
+            "dpo@acme.example",
+            "Dee",
+            Role::Dpo,
+            "$argon2id$x",
+            now,
+        )
+        .unwrap();
+    let other = b
+        .insert_user(
+            "acme",
+            "v@acme.example",
+            "Vee",
+            Role::Viewer,
+            "$argon2id$y",
+            now,
+        )
+        .unwrap();
+    assert_eq!(b.calendar_token_since(id).unwrap(), None);
+    assert!(b.calendar_token_user("h1").unwrap().is_none());
+    b.set_calendar_token(id, "h1", now).unwrap();
+    b.set_calendar_token(other, "h2", now).unwrap();
+    let u = b.calendar_token_user("h1").unwrap().expect("h1 is dpo's");
+    assert_eq!((u.id, u.org.as_str(), u.role), (id, "acme", Role::Dpo));
+    assert_eq!(b.calendar_token_since(id).unwrap(), Some(now));
+    // Seen from another connection.
+    let mut c = (db.open)();
+    assert_eq!(c.calendar_token_user("h2").unwrap().unwrap().id, other);
+    // A calendar token is no API token.
+    assert!(c.token_user("h1").unwrap().is_none());
+    // Replaced: the old hash stops working.
+    let later = now + Duration::hours(1);
+    b.set_calendar_token(id, "h3", later).unwrap();
+    assert!(b.calendar_token_user("h1").unwrap().is_none());
+    assert_eq!(b.calendar_token_user("h3").unwrap().unwrap().id, id);
+    assert_eq!(b.calendar_token_since(id).unwrap(), Some(later));
+    // A disabled user's token answers nothing, and again once enabled.
+    b.set_disabled(id, true).unwrap();
+    assert!(b.calendar_token_user("h3").unwrap().is_none());
+    b.set_disabled(id, false).unwrap();
+    assert!(b.calendar_token_user("h3").unwrap().is_some());
+    // Revoked.
+    assert!(b.delete_calendar_token(id).unwrap());
+    assert!(!b.delete_calendar_token(id).unwrap());
+    assert!(b.calendar_token_user("h3").unwrap().is_none());
+    // A new password ends the other user's token too.
+    b.set_password(other, "$argon2id$z").unwrap();
+    assert!(b.calendar_token_user("h2").unwrap().is_none());
+}
+
 fn meta_values(db: &Db) {
     // (A backend may set its own keys when it creates the database, SQLite its
     // `ledger_key`: only this test's keys are looked at.)
@@ -1267,7 +1327,15 @@ fn postgres_instances_migrate_at_once() {
         .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
         .unwrap()
         .get(0);
-    assert_eq!(n, 1);
+    // Each migration once: one row per file of migrations/postgres.
+    let files = std::fs::read_dir(common::repo("migrations/postgres"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql"))
+        })
+        .count();
+    assert_eq!(n as usize, files);
 }
 
 #[test]

@@ -8,8 +8,10 @@
 //! from [`AppError`]. Every write that commits wakes the reminder dispatcher.
 
 pub mod assess;
+pub mod calendar;
 pub mod json;
 pub mod pdf;
+pub mod setup;
 
 use crate::case::Command;
 use crate::config::Config;
@@ -208,6 +210,22 @@ impl App {
         crate::outbox::retry_org(store, org, crate::time::now())?;
         self.wake(store);
         self.profile(store, org)
+    }
+
+    /// Adds a user to `org` (`vigie user add`, the setup page): the password rules and
+    /// the checks of every account.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_user(
+        &self,
+        store: &mut Store,
+        org: &str,
+        email: &str,
+        name: &str,
+        role: crate::store::Role,
+        password: &str,
+        now: DateTime<Utc>,
+    ) -> Result<crate::store::User, AppError> {
+        Ok(store.add_user(org, email.trim(), name.trim(), role, password, now)?)
     }
 
     /// Adds an organisation, its name checked like any profile field.

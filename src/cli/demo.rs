@@ -153,5 +153,61 @@ pub(super) fn demo(ctx: &Ctx) -> Result<(), CliError> {
     say!(
         "Open your own case:        vigie{db_flag} case open --workflow fr --title \"...\" --aware-at 2026-11-23T09:00"
     );
+    // The web page: the incidents are in this organisation, so the demo gives it a DPO
+    // account to sign in with (a setup link would make a new, empty organisation).
+    let account = demo_account(&app, &mut store, org, now)?;
+    say!(
+        "\nSee them in the browser:   vigie serve --db {}   then open http://127.0.0.1:8080/",
+        store.describe()
+    );
+    match account {
+        DemoAccount::Made(password) => say!(
+            "Sign in as {DEMO_DPO} with the password {password} (shown once; `vigie{db_flag} user password {DEMO_DPO}` sets another)"
+        ),
+        DemoAccount::Exists => say!(
+            "Sign in as {DEMO_DPO} with the password printed when the demo first ran (`vigie{db_flag} user password {DEMO_DPO}` sets another)"
+        ),
+        DemoAccount::Others => say!("Sign in with an account of organisation '{org}'"),
+    }
     Ok(())
+}
+
+/// The demo organisation's DPO account.
+pub const DEMO_DPO: &str = "dpo@demo.invalid";
+
+enum DemoAccount {
+    /// Made now, with this password.
+    Made(String),
+    /// Made by an earlier run.
+    Exists,
+    /// The organisation has accounts of its own: no demo account is added.
+    Others,
+}
+
+/// A DPO account for the demo's organisation, made once with a random password, unless
+/// the organisation has accounts already.
+fn demo_account(
+    app: &crate::app::App,
+    store: &mut Store,
+    org: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<DemoAccount, CliError> {
+    let users = store.accounts(Some(org))?;
+    if users.iter().any(|(u, _)| u.email == DEMO_DPO) {
+        return Ok(DemoAccount::Exists);
+    }
+    if !users.is_empty() {
+        return Ok(DemoAccount::Others);
+    }
+    let password = crate::store::random_hex(8);
+    app.add_user(
+        store,
+        org,
+        DEMO_DPO,
+        "DPO (demo)",
+        crate::store::Role::Dpo,
+        &password,
+        now,
+    )?;
+    Ok(DemoAccount::Made(password))
 }

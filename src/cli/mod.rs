@@ -28,6 +28,7 @@ macro_rules! say_raw {
 
 mod assess;
 mod audit;
+mod calendar;
 mod case;
 mod demo;
 mod draft;
@@ -103,6 +104,8 @@ enum Cmd {
     Audit(audit::AuditCmd),
     /// The breach register (art. 33(5)): every case, notified or not, with the reason.
     Register(register::RegisterArgs),
+    /// The organisation's deadlines as an iCalendar file (the web's /calendar.ics).
+    Calendar(calendar::CalendarArgs),
     /// Organisations and their profiles: each sees only its own cases, and every draft,
     /// letter and reminder of a case carries its own organisation's identity.
     #[command(subcommand)]
@@ -312,6 +315,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Demo => demo::demo(&ctx),
         Cmd::Audit(cmd) => audit::run(&ctx, cmd),
         Cmd::Register(args) => register::run(&ctx, args),
+        Cmd::Calendar(args) => calendar::run(&ctx, args),
         Cmd::Org(cmd) => org::run(&ctx, cmd),
         Cmd::User(cmd) => user::run(&ctx, cmd),
         Cmd::Serve(args) => serve::run(&ctx, args),

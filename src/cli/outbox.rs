@@ -6,7 +6,8 @@ use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub enum OutboxCmd {
-    /// Pending, failed and dead reminders (--all: sent and cancelled too).
+    /// Pending, failed, waiting (for a recipient) and dead reminders (--all: sent and
+    /// cancelled too).
     List {
         #[arg(long)]
         all: bool,

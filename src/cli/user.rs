@@ -108,7 +108,9 @@ pub(super) fn run(ctx: &Ctx, cmd: UserCmd) -> Result<(), CliError> {
             let mut store = ctx.store()?;
             let password = read_password()?;
             let name = name.unwrap_or_else(|| email.clone());
-            let u = store.add_user(&ctx.org, &email, &name, role, &password, now)?;
+            let u = ctx
+                .app()?
+                .add_user(&mut store, &ctx.org, &email, &name, role, &password, now)?;
             say!(
                 "user {} added to organisation '{}' as {}",
                 u.email,

@@ -21,6 +21,7 @@ pub fn recipients(profile: &Profile) -> Vec<String> {
 /// The message carrying `text` (the checkpoint) as an attachment, for `org`.
 pub fn build(
     mail: &MailConfig,
+    public_url: Option<&str>,
     profile: &Profile,
     org: &str,
     text: &str,
@@ -71,10 +72,23 @@ pub fn build(
             ),
         ),
     };
+    // The register page, when `http.public_url` says where `vigie serve` is reached.
+    let body = match super::page_link(public_url, "/register") {
+        Some(url) => format!(
+            "{body}\n{}: {url}\n",
+            match lang {
+                Lang::Fr => "Le registre",
+                Lang::En => "The register",
+                Lang::Nl => "Het register",
+            }
+        ),
+        None => body,
+    };
     let mut b = Message::builder()
         .from(mail.from_mailbox()?)
         .subject(subject)
-        .message_id(Some(message_id.clone()));
+        .message_id(Some(message_id.clone()))
+        .header(super::AutoSubmitted);
     for t in &to {
         b = b.to(mailbox(t)?);
     }

@@ -175,6 +175,39 @@ pub enum Mailer {
     File(PathBuf),
 }
 
+/// `Auto-Submitted: auto-generated` (RFC 3834): a message a program sent by itself.
+/// Vacation responders and mail robots do not answer it, so a reminder never starts a
+/// loop of automatic replies.
+#[derive(Clone, Debug)]
+pub struct AutoSubmitted;
+
+impl lettre::message::header::Header for AutoSubmitted {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        if s.trim().eq_ignore_ascii_case("auto-generated") {
+            Ok(AutoSubmitted)
+        } else {
+            Err(format!("Auto-Submitted: {s:?} is not auto-generated").into())
+        }
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), "auto-generated".into())
+    }
+}
+
+/// The address of a page of `vigie serve` for a link in an e-mail: `http.public_url`
+/// (with or without its final `/`) followed by `path`.
+pub fn page_link(public_url: Option<&str>, path: &str) -> Option<String> {
+    public_url
+        .map(|u| u.trim().trim_end_matches('/'))
+        .filter(|u| !u.is_empty())
+        .map(|u| format!("{u}{path}"))
+}
+
 pub fn mailbox(s: &str) -> Result<Mailbox, MailError> {
     s.parse().map_err(|_| MailError::BadAddress(s.to_string()))
 }

@@ -11,7 +11,6 @@ use crate::time::{self, Lang};
 use crate::workflow::{FactValue, Scope, Workflow};
 use chrono::{DateTime, Duration, Utc};
 use handlebars::Handlebars;
-use icalendar::{Alarm, Calendar, Component, Event, EventLike};
 use lettre::Message;
 use lettre::message::{Attachment, MultiPart, header::ContentType};
 use serde_json::json;
@@ -131,6 +130,7 @@ pub fn build(
     labels: &Labels,
     profile: &Profile,
     mail: &crate::mail::MailConfig,
+    public_url: Option<&str>,
     wf: &Workflow,
     case: &Case,
     claimed: &Claimed,
@@ -233,6 +233,8 @@ pub fn build(
         "missing": missing,
         "steps": steps,
         "org": { "name": profile.name.clone().unwrap_or_default() },
+        // The case page, when `http.public_url` says where `vigie serve` is reached.
+        "case_url": crate::mail::page_link(public_url, &format!("/cases/{}", case.id)),
     });
     let render = |r: &Handlebars, name: &str| {
         r.render(name, &v).map_err(|e| RenderError::Template {
@@ -256,24 +258,24 @@ pub fn build(
 
     let domain = mail.message_id_domain();
     let message_id = claimed.message_id(&domain);
-    let ics = Calendar::new()
-        .push(
-            Event::new()
-                .uid(&format!("{}@{domain}", claimed.key.replace('/', ".")))
-                .timestamp(now)
-                .summary(&format!("{} — {}", title, case.title))
-                .description(&format!(
-                    "{} {}",
-                    case.id,
-                    view.basis.clone().unwrap_or_default()
-                ))
-                .starts(due)
-                .ends(due + Duration::minutes(15))
-                .alarm(Alarm::display(&title, -Duration::hours(1)))
-                .done(),
-        )
-        .done()
-        .to_string();
+    // The same writer as the calendar feed (`crate::calendar`): the due time in the
+    // workflow's zone with its VTIMEZONE, and no random part, so a resent reminder
+    // carries the same bytes.
+    let ics = crate::calendar::feed(
+        "vigie",
+        &[crate::calendar::Deadline {
+            uid: format!("{}@{domain}", claimed.key.replace('/', ".")),
+            sequence: 0,
+            changed_at: now,
+            due,
+            zone: wf.timezone,
+            cancelled: false,
+            summary: format!("{} — {}", title, case.title),
+            description: format!("{} {}", case.id, view.basis.clone().unwrap_or_default()),
+            url: None,
+            alarms: vec![due - Duration::hours(1)],
+        }],
+    );
 
     let to = recipients(profile, case, claimed.offset.starts_with("overdue-"));
     if to.is_empty() {
@@ -282,7 +284,8 @@ pub fn build(
     let mut b = Message::builder()
         .from(mail.from_mailbox()?)
         .subject(subject.clone())
-        .message_id(Some(message_id.clone()));
+        .message_id(Some(message_id.clone()))
+        .header(crate::mail::AutoSubmitted);
     // A recipient that is not an address is left out here and reported by the
     // dispatcher: it never stops the others.
     let mut any = false;

@@ -54,9 +54,11 @@ pub fn sync(
             None => None,
         };
         match (t.state.as_str(), want) {
-            ("pending", None) => tx.cancel_timer(t.id)?,
+            ("pending" | "waiting", None) => tx.cancel_timer(t.id)?,
             // Compared as stored (to the microsecond).
-            ("pending", Some(d)) if ts(d) != ts(t.due_at) => tx.reschedule_timer(t.id, d)?,
+            ("pending" | "waiting", Some(d)) if ts(d) != ts(t.due_at) => {
+                tx.reschedule_timer(t.id, d)?
+            }
             ("cancelled", Some(d)) => tx.reschedule_timer(t.id, d)?,
             _ => {}
         }
@@ -143,6 +145,23 @@ pub fn cancel(store: &mut Store, c: &Claimed) -> Result<(), StoreError> {
     store.backend().cancel(c)
 }
 
+/// Sets a claimed reminder aside until its organisation has a recipient: it is neither
+/// lost nor dead, and the dispatcher does not look at it again (no busy loop) until the
+/// recipients change (`retry_org`, a case's `owners`) or a dispatcher starts and finds
+/// the organisation has one now (`release_waiting`).
+pub fn wait_for_recipient(store: &mut Store, c: &Claimed, why: &str) -> Result<bool, StoreError> {
+    store.backend().wait_for_recipient(c, why)
+}
+
+/// The waiting reminders of `org` pending again now.
+pub fn release_waiting(
+    store: &mut Store,
+    org: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    store.backend().release_waiting(org, now)
+}
+
 /// When the dispatcher must next look: the earliest pending attempt (or lease expiry).
 pub fn next_wake(store: &mut Store) -> Result<Option<DateTime<Utc>>, StoreError> {
     store.backend().next_wake()
@@ -163,7 +182,7 @@ pub struct Row {
 }
 
 /// Timers for `vigie outbox list`: pending (with `failed` = pending after an error),
-/// dead, and with `all`, sent, cancelled and superseded too.
+/// waiting for a recipient, dead, and with `all`, sent, cancelled and superseded too.
 pub fn list(store: &mut Store, org: &str, all: bool) -> Result<Vec<Row>, StoreError> {
     store.backend().list(org, all)
 }

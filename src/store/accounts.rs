@@ -134,13 +134,27 @@ fn dummy_hash() -> &'static str {
     H.get_or_init(|| hash_password("not a password of anyone"))
 }
 
-fn check_password(password: &str) -> Result<(), AccountError> {
+/// The password rules of every account (`vigie user add`, the setup page).
+pub fn check_password(password: &str) -> Result<(), AccountError> {
     let len = password.chars().count();
     if len < MIN_PASSWORD {
         return Err(AccountError::WeakPassword {
             min: MIN_PASSWORD,
             len,
         });
+    }
+    Ok(())
+}
+
+/// An organisation id: lowercase letters, digits, '-' or '_', at most 32.
+pub fn check_org_id(id: &str) -> Result<(), AccountError> {
+    if id.is_empty()
+        || id.len() > 32
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        return Err(AccountError::BadOrgId(id.to_string()));
     }
     Ok(())
 }
@@ -161,14 +175,7 @@ impl Store {
     }
 
     pub fn add_organisation(&mut self, id: &str, name: &str) -> Result<(), AccountError> {
-        if id.is_empty()
-            || id.len() > 32
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        {
-            return Err(AccountError::BadOrgId(id.to_string()));
-        }
+        check_org_id(id)?;
         if self.organisation_name(id)?.is_some() {
             return Err(AccountError::OrgExists(id.to_string()));
         }
@@ -192,6 +199,17 @@ impl Store {
         Ok(())
     }
 
+    /// Whether a new account could be made with this e-mail and password (the checks of
+    /// [`Store::add_user`] but the organisation's), without writing anything.
+    pub fn check_new_user(&mut self, email: &str, password: &str) -> Result<(), AccountError> {
+        crate::mail::mailbox(email).map_err(|_| AccountError::BadEmail(email.to_string()))?;
+        check_password(password)?;
+        if self.db.user_by_email(email)?.is_some() {
+            return Err(AccountError::EmailTaken(email.to_string()));
+        }
+        Ok(())
+    }
+
     pub fn add_user(
         &mut self,
         org: &str,
@@ -202,11 +220,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<User, AccountError> {
         self.require_org(org)?;
-        crate::mail::mailbox(email).map_err(|_| AccountError::BadEmail(email.to_string()))?;
-        check_password(password)?;
-        if self.db.user_by_email(email)?.is_some() {
-            return Err(AccountError::EmailTaken(email.to_string()));
-        }
+        self.check_new_user(email, password)?;
         let hash = hash_password(password);
         let id = self.db.insert_user(org, email, name, role, &hash, now)?;
         Ok(User {

@@ -81,7 +81,7 @@ pub struct TimerOfCase {
     pub key: String,
     pub clock: String,
     pub offset: String,
-    /// pending | sent | dead | cancelled | superseded
+    /// pending | sent | dead | cancelled | superseded | waiting (for a recipient)
     pub state: String,
     pub due_at: DateTime<Utc>,
 }
@@ -278,13 +278,20 @@ pub trait Outbox {
     fn fail(&mut self, c: &Claimed, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<bool>;
     /// A claimed timer whose clock no longer needs it.
     fn cancel(&mut self, c: &Claimed) -> Result<()>;
+    /// A claimed timer nobody can receive yet (its organisation has no reminder
+    /// recipient): `waiting`, out of the dispatcher's sight (never claimed, never a
+    /// wake-up) until [`Outbox::release_waiting`] or a change of recipients requeues it.
+    /// Only under our lease; false when the lease was lost.
+    fn wait_for_recipient(&mut self, c: &Claimed, why: &str) -> Result<bool>;
+    /// Every `waiting` timer of `org` pending again now (it has a recipient).
+    fn release_waiting(&mut self, org: &str, now: DateTime<Utc>) -> Result<usize>;
     /// The earliest pending attempt or lease expiry.
     fn next_wake(&mut self) -> Result<Option<DateTime<Utc>>>;
     /// For `vigie outbox list`.
     fn list(&mut self, org: &str, all: bool) -> Result<Vec<TimerRow>>;
-    /// Requeues a dead or failing timer of `org` now; false when there is none.
+    /// Requeues a dead, failing or waiting timer of `org` now; false when there is none.
     fn retry(&mut self, org: &str, id: i64, now: DateTime<Utc>) -> Result<bool>;
-    /// Requeues every dead or failing timer of `org` now.
+    /// Requeues every dead, failing or waiting timer of `org` now.
     fn retry_org(&mut self, org: &str, now: DateTime<Utc>) -> Result<usize>;
     /// Every timer and recipient row, for `store copy`.
     fn dump_timers(&mut self) -> Result<Vec<TimerDump>>;
@@ -413,12 +420,27 @@ pub trait Throttle {
     fn sign_in_forget(&mut self, key: &str) -> Result<()>;
 }
 
+/// Calendar feed tokens (issue 13): one per user, only its SHA-256 stored. A token reads
+/// its user's organisation's deadlines (`/calendar.ics`) and grants nothing else.
+pub trait CalendarTokens {
+    /// Sets the user's token, replacing the one they had (the old URL stops working).
+    fn set_calendar_token(&mut self, user_id: i64, hash: &str, now: DateTime<Utc>) -> Result<()>;
+    /// The enabled user whose token has this hash.
+    fn calendar_token_user(&mut self, hash: &str) -> Result<Option<User>>;
+    /// When the user's token was made, if they have one.
+    fn calendar_token_since(&mut self, user_id: i64) -> Result<Option<DateTime<Utc>>>;
+    /// Revokes the user's token; false when they had none.
+    fn delete_calendar_token(&mut self, user_id: i64) -> Result<bool>;
+}
+
 /// A small key-value table of the program's own (the ledger key, checkpoint times).
 pub trait Meta {
     fn meta(&mut self, key: &str) -> Result<Option<String>>;
     fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
     /// Sets `key` only when unset; returns the value it has after.
     fn init_meta(&mut self, key: &str, value: &str) -> Result<String>;
+    /// Deletes `key` and returns the value it had: of two callers at once, one gets it.
+    fn take_meta(&mut self, key: &str) -> Result<Option<String>>;
     fn metas(&mut self) -> Result<Vec<(String, String)>>;
 }
 
@@ -430,7 +452,9 @@ pub trait Wake {
 }
 
 /// A backend: everything above, for one connection.
-pub trait Backend: CaseLog + Outbox + Ledger + Accounts + Throttle + Meta + Wake + Send {
+pub trait Backend:
+    CaseLog + Outbox + Ledger + Accounts + Throttle + CalendarTokens + Meta + Wake + Send
+{
     /// `sqlite` or `postgres`.
     fn kind(&self) -> &'static str;
     /// The URL without its password, for messages.

@@ -8,6 +8,7 @@
 
 pub(crate) mod accounts;
 pub mod backend;
+pub mod calendar_tokens;
 pub mod checkpoint;
 pub mod copy;
 mod orgs;
@@ -481,6 +482,11 @@ impl Store {
     /// that one of several processes wins).
     pub fn init_meta(&mut self, key: &str, value: &str) -> Result<String, StoreError> {
         self.db.init_meta(key, value)
+    }
+
+    /// Deletes `key` and returns its value: of several processes at once, one gets it.
+    pub fn take_meta(&mut self, key: &str) -> Result<Option<String>, StoreError> {
+        self.db.take_meta(key)
     }
 
     /// Recomputes every hash chain; names each case and sequence number that differs.

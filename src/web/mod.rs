@@ -14,7 +14,9 @@
 
 mod api;
 mod auth;
+mod calendar;
 mod pages;
+mod setup;
 
 use crate::app::{AppError, Change};
 use crate::config::Config;
@@ -261,6 +263,10 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(pages::routes())
+        // --- calendar feed and settings (issue 13 part 2) ---
+        .merge(calendar::routes())
+        // --- first start: the one-time setup link (issue 13) ---
+        .merge(setup::routes())
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)
 }

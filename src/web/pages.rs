@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-const PAGES: [(&str, &str); 9] = [
+const PAGES: [(&str, &str); 10] = [
     (
         "layout",
         include_str!("../../templates/web/layout.html.hbs"),
@@ -57,6 +57,11 @@ const PAGES: [(&str, &str); 9] = [
         "message",
         include_str!("../../templates/web/message.html.hbs"),
     ),
+    // --- calendar feed and settings (issue 13 part 2) ---
+    (
+        "settings",
+        include_str!("../../templates/web/settings.html.hbs"),
+    ),
 ];
 const CSS: &str = include_str!("../../templates/web/vigie.css");
 const JS: &str = include_str!("../../templates/web/vigie.js");
@@ -67,6 +72,7 @@ pub fn registry() -> Handlebars<'static> {
         hb.register_template_string(name, text)
             .unwrap_or_else(|e| panic!("embedded page template {name}: {e}"));
     }
+    super::setup::register(&mut hb);
     hb
 }
 
@@ -123,13 +129,13 @@ fn ui(lang: Lang) -> &'static Value {
     })
 }
 
-fn word(lang: Lang, key: &str) -> String {
+pub(super) fn word(lang: Lang, key: &str) -> String {
     ui(lang)[key].as_str().unwrap_or(key).to_string()
 }
 
 /// The page language: the `vigie_lang` cookie, else the browser's first language vigie
 /// offers (fr, en, nl: `nl-BE` is nl), else fr.
-fn lang_of(headers: &HeaderMap) -> Lang {
+pub(super) fn lang_of(headers: &HeaderMap) -> Lang {
     let jar = CookieJar::from_headers(headers);
     if let Some(l) = jar.get(LANG_COOKIE).and_then(|c| Lang::parse(c.value())) {
         return l;
@@ -157,18 +163,23 @@ fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-struct Page<'a> {
-    lang: Lang,
-    caller: Option<&'a Caller>,
-    title: String,
-    here: String,
-    flash: Option<String>,
-    error: Option<String>,
+pub(super) struct Page<'a> {
+    pub(super) lang: Lang,
+    pub(super) caller: Option<&'a Caller>,
+    pub(super) title: String,
+    pub(super) here: String,
+    pub(super) flash: Option<String>,
+    pub(super) error: Option<String>,
 }
 
 impl<'a> Page<'a> {
     /// A page with nothing to report above its content.
-    fn of(lang: Lang, caller: &'a Caller, title: String, here: impl Into<String>) -> Page<'a> {
+    pub(super) fn of(
+        lang: Lang,
+        caller: &'a Caller,
+        title: String,
+        here: impl Into<String>,
+    ) -> Page<'a> {
         Page {
             lang,
             caller: Some(caller),
@@ -179,7 +190,13 @@ impl<'a> Page<'a> {
         }
     }
 
-    fn render(&self, app: &App, template: &str, mut view: Value, status: StatusCode) -> Response {
+    pub(super) fn render(
+        &self,
+        app: &App,
+        template: &str,
+        mut view: Value,
+        status: StatusCode,
+    ) -> Response {
         let t = ui(self.lang);
         view["t"] = t.clone();
         // A Context made from the Value itself: handlebars does not serialize it again.
@@ -199,6 +216,7 @@ impl<'a> Page<'a> {
             "new_case",
             "organisation",
             "sign_out",
+            "settings",
         ]
         .iter()
         .map(|k| (k.to_string(), t[*k].clone()))
@@ -235,7 +253,7 @@ impl<'a> Page<'a> {
 }
 
 /// An error page (404 for another organisation's case, like an unknown one).
-fn error_page(app: &App, lang: Lang, caller: &Caller, e: WebError) -> Response {
+pub(super) fn error_page(app: &App, lang: Lang, caller: &Caller, e: WebError) -> Response {
     let heading = if e.status == StatusCode::NOT_FOUND {
         word(lang, "not_found")
     } else {
@@ -255,7 +273,7 @@ fn error_page(app: &App, lang: Lang, caller: &Caller, e: WebError) -> Response {
 /// A signed-in form's CSRF token checked; on refusal, the page that says the form
 /// expired.
 #[allow(clippy::result_large_err)]
-fn checked_form(
+pub(super) fn checked_form(
     app: &App,
     lang: Lang,
     c: &Caller,
@@ -271,13 +289,13 @@ fn checked_form(
     })
 }
 
-fn parse_form(bytes: &Bytes) -> Vec<(String, String)> {
+pub(super) fn parse_form(bytes: &Bytes) -> Vec<(String, String)> {
     form_urlencoded::parse(bytes)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
@@ -613,10 +631,15 @@ async fn dashboard(
             "clocks": views.iter().map(|v| clock_view(wf, lb, v, now, lang)).collect::<Vec<_>>(),
         }));
     }
+    // Nobody to send the organisation's reminders to: say so, and how to set one.
+    let no_recipient = match app.profile(&c).await {
+        Ok(p) => p.reminder_recipients().is_empty(),
+        Err(e) => return error_page(&app, lang, &c, e),
+    };
     Page::of(lang, &c, word(lang, "dashboard"), "/").render(
         &app,
         "dashboard",
-        json!({"cases": rows}),
+        json!({"cases": rows, "no_recipient": no_recipient, "is_dpo": c.user.role.is_dpo()}),
         StatusCode::OK,
     )
 }

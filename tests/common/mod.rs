@@ -368,28 +368,37 @@ pub fn repo(path: &str) -> PathBuf {
 /// `cargo test --release` works on a fresh machine.
 #[allow(dead_code)]
 pub fn smtp_python() -> String {
-    static READY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    READY
-        .get_or_init(|| {
-            let py = std::env::var("VIGIE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-            let has = |py: &str| {
-                std::process::Command::new(py)
-                    .args(["-c", "import aiosmtpd"])
-                    .output()
-                    .is_ok_and(|o| o.status.success())
-            };
-            if !has(&py) {
-                let _ = std::process::Command::new(&py)
-                    .args(["-m", "pip", "install", "--quiet", "aiosmtpd"])
-                    .status();
-            }
-            assert!(
-                has(&py),
-                "{py} cannot import aiosmtpd, and pip could not install it"
-            );
-            py
-        })
-        .clone()
+    python_with("aiosmtpd")
+}
+
+/// The test Python (`VIGIE_TEST_PYTHON`, default `python3`) able to import `module`,
+/// installed by pip the first time it is missing (`aiosmtpd` for the SMTP sink,
+/// `icalendar` for the calendar tests).
+#[allow(dead_code)]
+pub fn python_with(module: &str) -> String {
+    static READY: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let py = std::env::var("VIGIE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut ready = READY.lock().unwrap_or_else(|p| p.into_inner());
+    if ready.iter().any(|m| m == module) {
+        return py;
+    }
+    let has = |py: &str| {
+        std::process::Command::new(py)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !has(&py) {
+        let _ = std::process::Command::new(&py)
+            .args(["-m", "pip", "install", "--quiet", module])
+            .status();
+    }
+    assert!(
+        has(&py),
+        "{py} cannot import {module}, and pip could not install it"
+    );
+    ready.push(module.to_string());
+    py
 }
 /// The real binary run from the repository root against `db` (a path or a URL), with
 /// none of the `VIGIE_*` variables of the caller's environment.

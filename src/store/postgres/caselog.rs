@@ -671,7 +671,7 @@ INSERT INTO cases (",
         macro_rules! which {
             () => {
                 "org = $1 AND ($2::TEXT IS NULL OR case_id = $2) AND lock_token IS NULL
-             AND (state = 'dead' OR (state = 'pending' AND last_error IS NOT NULL))"
+             AND (state IN ('dead', 'waiting') OR (state = 'pending' AND last_error IS NOT NULL))"
             };
         }
         const FORGET: &str = concat!(

@@ -7,6 +7,7 @@
 //! Migrations are the SQL files of `migrations/postgres/`, applied in order, one
 //! transaction each, under an advisory lock so instances starting at once do not race.
 
+mod calendar;
 mod caselog;
 mod other;
 mod outbox;
@@ -19,10 +20,16 @@ use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
 /// The migrations, in order; `schema_migrations` records which are applied.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    include_str!("../../../migrations/postgres/0001_schema.sql"),
-)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        include_str!("../../../migrations/postgres/0001_schema.sql"),
+    ),
+    (
+        2,
+        include_str!("../../../migrations/postgres/0002_calendar_tokens.sql"),
+    ),
+];
 
 /// Any constant: the advisory lock the migrations are applied under.
 const MIGRATION_LOCK: i64 = 0x7669_6769_655f_6d67; // "vigie_mg"

@@ -355,6 +355,12 @@ impl Accounts for Postgres {
         .map_err(db_err)?;
         tx.execute("DELETE FROM sessions WHERE user_id = $1", &[&user_id])
             .map_err(db_err)?;
+        // The calendar feed's token goes with the password, like the API tokens.
+        tx.execute(
+            "DELETE FROM calendar_tokens WHERE user_id = $1",
+            &[&user_id],
+        )
+        .map_err(db_err)?;
         let n = tx
             .execute("DELETE FROM api_tokens WHERE user_id = $1", &[&user_id])
             .map_err(db_err)?;
@@ -613,6 +619,13 @@ impl Meta for Postgres {
             .query_one_c("SELECT value FROM meta WHERE key = $1", &[&key])
             .map_err(db_err)?;
         Ok(r.get(0))
+    }
+
+    fn take_meta(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .query_opt_c("DELETE FROM meta WHERE key = $1 RETURNING value", &[&key])
+            .map_err(db_err)?
+            .map(|r| r.get(0)))
     }
 
     fn metas(&mut self) -> Result<Vec<(String, String)>> {

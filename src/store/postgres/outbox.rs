@@ -299,6 +299,32 @@ impl Outbox for Postgres {
         Ok(())
     }
 
+    fn wait_for_recipient(&mut self, c: &Claimed, why: &str) -> Result<bool> {
+        let n = self
+            .client
+            .execute(
+                &format!(
+                    "UPDATE timers SET state = 'waiting', last_error = $3, {CLEAR_LEASE}
+                     WHERE {OURS}"
+                ),
+                &[&c.id, &c.token, &why],
+            )
+            .map_err(db_err)?;
+        Ok(n == 1)
+    }
+
+    fn release_waiting(&mut self, org: &str, now: DateTime<Utc>) -> Result<usize> {
+        let n = self
+            .client
+            .execute(
+                "UPDATE timers SET state = 'pending', next_attempt_at = $2, last_error = NULL
+                 WHERE org = $1 AND state = 'waiting'",
+                &[&org, &now],
+            )
+            .map_err(db_err)?;
+        Ok(n as usize)
+    }
+
     fn next_wake(&mut self) -> Result<Option<DateTime<Utc>>> {
         let r = self.query_one_c("SELECT LEAST(
                     (SELECT next_attempt_at FROM timers WHERE state = 'pending' AND lock_token IS NULL
@@ -315,7 +341,7 @@ impl Outbox for Postgres {
             .query_c(
                 "SELECT id, case_id, clock, \"offset\", due_at, state, attempts, next_attempt_at,
                         last_error, message_id
-                 FROM timers WHERE org = $1 AND ($2 OR state IN ('pending', 'dead'))
+                 FROM timers WHERE org = $1 AND ($2 OR state IN ('pending', 'dead', 'waiting'))
                  ORDER BY state = 'dead' DESC, next_attempt_at, id",
                 &[&org, &all],
             )
@@ -350,7 +376,7 @@ impl Outbox for Postgres {
         let mut tx = self.client.transaction().map_err(db_err)?;
         tx.execute(
             "DELETE FROM timer_recipients WHERE state = 'refused' AND timer_id =
-             (SELECT id FROM timers WHERE id = $1 AND org = $2 AND state IN ('dead', 'pending'))",
+             (SELECT id FROM timers WHERE id = $1 AND org = $2 AND state IN ('dead', 'pending', 'waiting'))",
             &[&id, &org],
         )
         .map_err(db_err)?;
@@ -359,7 +385,7 @@ impl Outbox for Postgres {
                 &format!(
                     "UPDATE timers SET state = 'pending', attempts = 0, next_attempt_at = $3,
                      {CLEAR_LEASE}, last_error = NULL
-                     WHERE id = $1 AND org = $2 AND state IN ('dead', 'pending')"
+                     WHERE id = $1 AND org = $2 AND state IN ('dead', 'pending', 'waiting')"
                 ),
                 &[&id, &org, &now],
             )
@@ -370,7 +396,8 @@ impl Outbox for Postgres {
 
     fn retry_org(&mut self, org: &str, now: DateTime<Utc>) -> Result<usize> {
         let mut tx = self.client.transaction().map_err(db_err)?;
-        const WHICH: &str = "org = $1 AND (state = 'dead' OR (state = 'pending' AND attempts > 0))";
+        const WHICH: &str =
+            "org = $1 AND (state IN ('dead', 'waiting') OR (state = 'pending' AND attempts > 0))";
         tx.execute(
             &format!(
                 "DELETE FROM timer_recipients WHERE state = 'refused' AND timer_id IN

@@ -155,6 +155,11 @@ impl Accounts for Sqlite {
             params![password_hash, user_id],
         )?;
         tx.execute("DELETE FROM sessions WHERE user_id = ?1", params![user_id])?;
+        // The calendar feed's token goes with the password, like the API tokens.
+        tx.execute(
+            "DELETE FROM calendar_tokens WHERE user_id = ?1",
+            params![user_id],
+        )?;
         let tokens = tx.execute(
             "DELETE FROM api_tokens WHERE user_id = ?1",
             params![user_id],

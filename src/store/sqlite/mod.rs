@@ -8,6 +8,7 @@
 //! (`DateTime::to_rfc3339`), so a database written by an earlier version reads the same.
 
 mod accounts;
+mod calendar;
 mod cases;
 mod ledger;
 mod outbox;
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0009_timer_recipients.sql"),
     include_str!("../../../migrations/sqlite/0010_events_met.sql"),
     include_str!("../../../migrations/sqlite/0011_sign_in_throttle.sql"),
+    include_str!("../../../migrations/sqlite/0012_calendar_tokens.sql"),
 ];
 
 pub struct Sqlite {
@@ -171,6 +173,14 @@ impl Meta for Sqlite {
             .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
                 r.get(0)
             })?)
+    }
+
+    fn take_meta(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM meta WHERE key = ?1 RETURNING value")?
+            .query_row(params![key], |r| r.get(0))
+            .optional()?)
     }
 
     fn metas(&mut self) -> Result<Vec<(String, String)>> {

@@ -32,7 +32,7 @@ pub(super) fn requeue_for_new_recipients(
     now: DateTime<Utc>,
 ) -> Result<usize> {
     const WHICH: &str = "org = ?1 AND (?2 IS NULL OR case_id = ?2) AND lock_token IS NULL
-         AND (state = 'dead' OR (state = 'pending' AND last_error IS NOT NULL))";
+         AND (state IN ('dead', 'waiting') OR (state = 'pending' AND last_error IS NOT NULL))";
     conn.execute(
         &format!(
             "DELETE FROM timer_recipients WHERE state = 'refused'
@@ -228,6 +228,23 @@ impl Outbox for Sqlite {
         Ok(())
     }
 
+    fn wait_for_recipient(&mut self, c: &Claimed, why: &str) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE timers SET state = 'waiting', last_error = ?3,
+             locked_until = NULL, lock_token = NULL WHERE id = ?1 AND lock_token = ?2 AND state = 'pending'",
+            params![c.id, c.token, why],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn release_waiting(&mut self, org: &str, now: DateTime<Utc>) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE timers SET state = 'pending', next_attempt_at = ?2, last_error = NULL
+             WHERE org = ?1 AND state = 'waiting'",
+            params![org, ts(now)],
+        )?)
+    }
+
     fn next_wake(&mut self) -> Result<Option<DateTime<Utc>>> {
         // Two index lookups, not a scan of every pending timer: the earliest free attempt,
         // and the earliest lease to expire.
@@ -255,7 +272,7 @@ impl Outbox for Sqlite {
     fn list(&mut self, org: &str, all: bool) -> Result<Vec<Row>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, case_id, clock, offset, due_at, state, attempts, next_attempt_at, last_error, message_id
-             FROM timers WHERE org = ?1 AND (?2 OR state IN ('pending', 'dead'))
+             FROM timers WHERE org = ?1 AND (?2 OR state IN ('pending', 'dead', 'waiting'))
              ORDER BY state = 'dead' DESC, next_attempt_at, id",
         )?;
         let rows = stmt
@@ -290,13 +307,13 @@ impl Outbox for Sqlite {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
             "DELETE FROM timer_recipients WHERE state = 'refused' AND timer_id =
-             (SELECT id FROM timers WHERE id = ?1 AND org = ?2 AND state IN ('dead', 'pending'))",
+             (SELECT id FROM timers WHERE id = ?1 AND org = ?2 AND state IN ('dead', 'pending', 'waiting'))",
             params![id, org],
         )?;
         let n = tx.execute(
             "UPDATE timers SET state = 'pending', attempts = 0, next_attempt_at = ?3,
              locked_until = NULL, lock_token = NULL, last_error = NULL
-             WHERE id = ?1 AND org = ?2 AND state IN ('dead', 'pending')",
+             WHERE id = ?1 AND org = ?2 AND state IN ('dead', 'pending', 'waiting')",
             params![id, org, ts(now)],
         )?;
         tx.commit()?;
@@ -311,13 +328,13 @@ impl Outbox for Sqlite {
         tx.execute(
             "DELETE FROM timer_recipients WHERE state = 'refused' AND timer_id IN
              (SELECT id FROM timers WHERE org = ?1
-              AND (state = 'dead' OR (state = 'pending' AND attempts > 0)))",
+              AND (state IN ('dead', 'waiting') OR (state = 'pending' AND attempts > 0)))",
             [org],
         )?;
         let n = tx.execute(
             "UPDATE timers SET state = 'pending', attempts = 0, next_attempt_at = ?2,
              locked_until = NULL, lock_token = NULL, last_error = NULL
-             WHERE org = ?1 AND (state = 'dead' OR (state = 'pending' AND attempts > 0))",
+             WHERE org = ?1 AND (state IN ('dead', 'waiting') OR (state = 'pending' AND attempts > 0))",
             params![org, ts(now)],
         )?;
         tx.commit()?;

@@ -1,0 +1,250 @@
+//! The calendar feed (`GET /calendar.ics?token=...`) and the settings page where each
+//! user makes, replaces or revokes the token in its address (issue 13 part 2).
+//!
+//! Calendar clients cannot sign in nor send a header, so the secret is in the URL. It
+//! is a token of its own (`vcal_...`, stored hashed, one per user): it reads the user's
+//! organisation's deadlines and nothing else, and no API token or session opens the
+//! feed. An unknown, replaced or revoked token, or a disabled user's, answers 404 like
+//! any missing page; each such answer counts as a failed sign-in of the client's address
+//! (the sign-in throttle, shared with the sign-in form), and a locked address gets 429.
+
+use super::auth::{ADDRESS_THRESHOLD, PageCaller, throttle};
+use super::pages::{Page, checked_form, error_page, field, lang_of, parse_form, word};
+use super::{App, WebError};
+use crate::time;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/calendar.ics", get(feed))
+        .route("/settings", get(settings_page))
+        .route("/settings/calendar", post(settings_calendar))
+}
+
+/// Where the case pages are, as seen from outside: `http.public_url`, else the address
+/// the client used to reach this server.
+fn base_url(app: &App, headers: &HeaderMap) -> Option<String> {
+    if let Some(u) = app.config.http.public_url.as_deref().map(str::trim)
+        && !u.is_empty()
+    {
+        return Some(u.trim_end_matches('/').to_string());
+    }
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    ok.then(|| format!("http://{host}"))
+}
+
+#[derive(Deserialize)]
+struct FeedQuery {
+    token: Option<String>,
+}
+
+enum Answer {
+    Locked(std::time::Duration),
+    Unknown,
+    Feed(crate::app::calendar::Feed),
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "not found\n",
+    )
+        .into_response()
+}
+
+async fn feed(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<FeedQuery>,
+) -> Response {
+    let address = format!("address:{}", addr.ip());
+    let token = q.token.unwrap_or_default();
+    let base = base_url(&app, &headers);
+    let answer = {
+        let address = address.clone();
+        app.read(move |app, s| {
+            let now = time::now();
+            if let Some(wait) = throttle::locked(s, &[&address], now)? {
+                return Ok(Answer::Locked(wait));
+            }
+            let Some(user) = s.calendar_user(token.trim())? else {
+                return Ok(Answer::Unknown);
+            };
+            let feed = app.core.calendar(s, &user.org, base.as_deref(), now)?;
+            super::log_unreadable(&user.org, &feed.unreadable);
+            Ok(Answer::Feed(feed))
+        })
+        .await
+    };
+    let feed = match answer {
+        Err(e) => return e.into_response(),
+        Ok(Answer::Locked(wait)) => {
+            let secs = wait.as_secs().max(1).to_string();
+            let mut r =
+                (StatusCode::TOO_MANY_REQUESTS, "too many failed attempts\n").into_response();
+            if let Ok(v) = HeaderValue::from_str(&secs) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+        Ok(Answer::Unknown) => {
+            let counted = app
+                .write(move |_, s| {
+                    throttle::fail(s, &address, ADDRESS_THRESHOLD, time::now())?;
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = counted {
+                return e.into_response();
+            }
+            super::log(&format!("calendar feed: unknown token from {}", addr.ip()));
+            return not_found();
+        }
+        Ok(Answer::Feed(f)) => f,
+    };
+    let etag = format!("\"{}\"", &crate::workflow::sha256_hex(&feed.text)[..32]);
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut r = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/calendar; charset=utf-8"),
+            )],
+            feed.text,
+        )
+            .into_response()
+    };
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Some(t) = feed.last_modified
+        && let Ok(v) = HeaderValue::from_str(&t.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+    {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    // Clients may keep it, but must ask again (the ETag makes that cheap).
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    r
+}
+
+#[derive(Deserialize)]
+struct OkQuery {
+    ok: Option<String>,
+}
+
+/// The settings page's view: when the token was made, and the feed's address when one
+/// was just made (shown once: only its hash is kept).
+fn view(
+    lang: crate::time::Lang,
+    csrf: Option<String>,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    feed_url: Option<String>,
+) -> serde_json::Value {
+    json!({
+        "csrf": csrf,
+        "since": since.map(|t| time::long_in(t, chrono_tz::UTC, lang)),
+        "feed_url": feed_url,
+    })
+}
+
+async fn settings_page(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+    Query(q): Query<OkQuery>,
+) -> Response {
+    let lang = lang_of(&headers);
+    let user = c.user.clone();
+    match app
+        .read(move |_, s| Ok(s.calendar_token_since(&user)?))
+        .await
+    {
+        Ok(since) => {
+            let mut page = Page::of(lang, &c, word(lang, "settings"), "/settings");
+            page.flash =
+                q.ok.filter(|k| k == "revoked")
+                    .map(|_| word(lang, "ok_calendar_revoked"));
+            page.render(
+                &app,
+                "settings",
+                view(lang, c.csrf.clone(), since, None),
+                StatusCode::OK,
+            )
+        }
+        Err(e) => error_page(&app, lang, &c, e),
+    }
+}
+
+/// Makes (or replaces) the caller's calendar token and shows its address once, or
+/// revokes it. Every role, each for themselves.
+async fn settings_calendar(
+    State(app): State<Arc<App>>,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    let lang = lang_of(&headers);
+    let form = parse_form(&bytes);
+    if let Err(r) = checked_form(&app, lang, &c, &form) {
+        return r;
+    }
+    let user = c.user.clone();
+    match field(&form, "action") {
+        Some("new") => {
+            let made = app
+                .write(move |_, s| {
+                    let now = time::now();
+                    let token = s.new_calendar_token(&user, now)?;
+                    Ok((token, s.calendar_token_since(&user)?))
+                })
+                .await;
+            match made {
+                Ok((token, since)) => {
+                    let base = base_url(&app, &headers).unwrap_or_default();
+                    let url = format!("{base}/calendar.ics?token={token}");
+                    Page::of(lang, &c, word(lang, "settings"), "/settings").render(
+                        &app,
+                        "settings",
+                        view(lang, c.csrf.clone(), since, Some(url)),
+                        StatusCode::OK,
+                    )
+                }
+                Err(e) => error_page(&app, lang, &c, e),
+            }
+        }
+        Some("revoke") => {
+            match app
+                .write(move |_, s| Ok(s.revoke_calendar_token(&user)?))
+                .await
+            {
+                Ok(_) => axum::response::Redirect::to("/settings?ok=revoked").into_response(),
+                Err(e) => error_page(&app, lang, &c, e),
+            }
+        }
+        _ => error_page(&app, lang, &c, WebError::bad("action: new or revoke")),
+    }
+}

@@ -1,0 +1,98 @@
+//! The first start in a real Chromium (issue 13): a fresh database, `vigie serve` with no
+//! configuration, the setup link read from its output, the organisation and its DPO
+//! created in the browser, the dashboard with the notice that nobody receives the
+//! reminders yet; the link refused when used again. Screenshots go to
+//! target/test-artifacts/browser/ (first-start-*.png).
+
+mod common;
+
+#[path = "common/browser.rs"]
+mod chrome;
+
+use chrome::*;
+use common::Vigie;
+use common::process::Serve;
+use common::web::listening_at;
+use fantoccini::Locator;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_dpo_sets_up_vigie_from_the_link_serve_prints() {
+    let v = Vigie::new();
+    // As a new user runs it: no --config, in a folder of its own.
+    let folder = v.dir().join("run");
+    std::fs::create_dir_all(&folder).unwrap();
+    let log = folder.join("serve.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let mut serve = Serve::new(
+        v.command()
+            .current_dir(&folder)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("vigie serve starts"),
+    );
+    let base = listening_at(serve.child(), &log);
+    let t0 = Instant::now();
+    let link = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(w) = text.split_whitespace().find(|w| w.contains("/setup/")) {
+            break w.to_string();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no setup link:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(link.starts_with(&format!("{base}/setup/")), "{link}");
+
+    let driver = start_driver();
+    let downloads = tempfile::tempdir().unwrap();
+    let c = browser(&driver, downloads.path()).await;
+    c.goto(&link).await.unwrap();
+    // A French browser gets the French form.
+    wait_text(&c, "h1", &["Installer vigie"]).await;
+    fill(&c, "org_name", "ACME SA").await;
+    fill(&c, "org_id", "acme").await;
+    c.find(Locator::Css("#workflow option[value='fr']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    fill(&c, "name", "Camille Martin").await;
+    fill(&c, "email", "camille@acme.example").await;
+    fill(&c, "password", "a long enough password").await;
+    fill(&c, "password_again", "a long enough password").await;
+    shot(&c, "first-start-1-setup-form").await;
+    click(&c, Locator::Id("setup-create")).await;
+
+    // Signed in, on the dashboard: nobody receives the reminders yet, and the DPO is
+    // told where to set a recipient.
+    let notice = text_of(&c, "#no-recipient").await;
+    assert!(notice.contains("Personne ne reçoit"), "{notice}");
+    assert!(
+        c.find(Locator::Id("no-recipient-fix")).await.is_ok(),
+        "the DPO gets the link to the Organisation page"
+    );
+    let who = text_of(&c, ".who").await;
+    assert!(
+        who.contains("camille@acme.example") && who.contains("acme"),
+        "{who}"
+    );
+    assert_eq!(c.current_url().await.unwrap().path(), "/");
+    shot(&c, "first-start-2-dashboard").await;
+
+    // The link is spent.
+    c.goto(&link).await.unwrap();
+    let heading = text_of(&c, "h1").await;
+    assert!(heading.contains("expiré ou a déjà servi"), "{heading}");
+    shot(&c, "first-start-3-link-used").await;
+
+    c.close().await.unwrap();
+    serve.kill9();
+}
