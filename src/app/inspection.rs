@@ -359,3 +359,33 @@ pub fn markdown(ins: &Inspection) -> Result<String, AppError> {
         )))
     })
 }
+
+/// The register for an inspection as a PDF: the markdown document laid out by
+/// `render::pdf` (A4, embedded font, page numbers), its footer naming the register and
+/// the time it was made, in the zone of the organisation's breaches (UTC when it has
+/// none, or they lie in several zones).
+pub fn pdf(ins: &Inspection) -> Result<Vec<u8>, AppError> {
+    let md = markdown(ins)?;
+    let generated_at = DateTime::parse_from_rfc3339(&ins.generated_at)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now());
+    let mut zones = ins.breaches.iter().map(|b| b.timezone.as_str());
+    let zone = match zones.next() {
+        Some(first) if ins.breaches.iter().all(|b| b.timezone == first) => {
+            first.parse().unwrap_or(chrono_tz::UTC)
+        }
+        _ => chrono_tz::UTC,
+    };
+    let lang = Lang::parse(&ins.lang).unwrap_or(Lang::En);
+    let footer = crate::render::pdf::Footer {
+        // The name the download gets: register-ORG[-YEAR].
+        reference: match ins.year {
+            Some(y) => format!("register-{}-{y}", ins.organisation_id),
+            None => format!("register-{}", ins.organisation_id),
+        },
+        generated_at,
+        zone,
+        lang,
+    };
+    Ok(crate::render::pdf::markdown_to_pdf(&md, &footer)?)
+}

@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod inspection;
 pub mod issued;
 pub mod json;
+pub mod pdf;
 pub mod setup;
 
 use crate::case::Command;
@@ -56,6 +57,9 @@ pub enum AppError {
     /// Something the caller named that is not there (an issued document's hash): 404.
     #[error("{0}")]
     NotFound(String),
+    /// A PDF could not be written (src/render/pdf.rs).
+    #[error(transparent)]
+    Pdf(#[from] crate::render::pdf::PdfError),
 }
 
 impl AppError {
@@ -70,6 +74,7 @@ impl AppError {
             | AppError::Field { .. }
             | AppError::Input(_)
             | AppError::NotFound(_) => true,
+            AppError::Pdf(_) => false,
         }
     }
 }

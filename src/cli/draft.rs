@@ -12,7 +12,7 @@ pub struct DraftArgs {
     /// fr, en or nl (default: the organisation's language, else the workflow's).
     #[arg(long)]
     lang: Option<String>,
-    /// md, html, txt, or json (the EDPB template: docs/edpb-template.md).
+    /// md, html, txt, json (the EDPB template: docs/edpb-template.md), or pdf (A4; needs --out).
     #[arg(long, default_value = "md")]
     format: String,
     #[arg(long)]
@@ -26,6 +26,9 @@ pub struct DraftArgs {
 }
 
 pub(super) fn run(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
+    if args.format.trim() == "pdf" {
+        return run_pdf(ctx, args);
+    }
     let app = ctx.app()?;
     let mut store = ctx.store()?;
     let req = DraftRequest {
@@ -90,6 +93,54 @@ pub(super) fn run(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
                 args.document, r.sha256
             );
         }
+    }
+    Ok(())
+}
+
+/// `--format pdf`: the draft laid out on A4, written to `--out` (never to a terminal);
+/// `--record` records the SHA-256 of these exact bytes.
+fn run_pdf(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
+    let Some(path) = &args.out else {
+        return Err(CliError::input(
+            "--format pdf: give --out FILE (a PDF is not written to the terminal)",
+        ));
+    };
+    let app = ctx.app()?;
+    let mut store = ctx.store()?;
+    let req = DraftRequest {
+        document: args.document.clone(),
+        lang: args.lang.clone(),
+        format: Some("md".into()),
+    };
+    let d = app.draft_pdf(&mut store, &ctx.org, &args.id, &req, ctx.now)?;
+    if args.strict && !d.missing.is_empty() {
+        return Err(CliError::input(format!(
+            "draft {} is missing: {} (--strict)",
+            crate::util::quote(&args.document),
+            d.missing.join(", ")
+        )));
+    }
+    write_atomic(path, &d.bytes)?;
+    if !d.missing.is_empty() {
+        eprintln!(
+            "note: {} fact(s) missing, shown as placeholders: {}",
+            d.missing.len(),
+            d.missing.join(", ")
+        );
+    }
+    if args.record {
+        let sha = app.record_issued_bytes(
+            &mut store,
+            &ctx.org,
+            &ctx.actor,
+            &args.id,
+            &args.document,
+            d.lang,
+            "pdf",
+            &d.bytes,
+            ctx.now,
+        )?;
+        eprintln!("recorded in the register: {} sha256:{sha}", args.document);
     }
     Ok(())
 }

@@ -280,7 +280,7 @@ fn read_facts_file(path: &Path) -> Result<Vec<(String, Value)>, CliError> {
 }
 
 /// Writes a file whole or not at all: a temporary file beside it, then a rename.
-fn write_atomic(path: &Path, text: &str) -> Result<(), CliError> {
+fn write_atomic(path: &Path, text: impl AsRef<[u8]>) -> Result<(), CliError> {
     let tmp = path.with_extension("vigie-tmp");
     std::fs::write(&tmp, text)
         .and_then(|_| std::fs::rename(&tmp, path))

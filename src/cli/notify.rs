@@ -28,6 +28,13 @@ pub struct NotifyArgs {
     /// Send also to people already notified by another campaign of this case.
     #[arg(long)]
     resend_notified: bool,
+    /// For letters: txt (one file per person) or pdf (print-ready, for a DL window
+    /// envelope, in PDFs of --letters-per-file letters with an index).
+    #[arg(long, default_value = "txt")]
+    format: String,
+    /// Letters in each PDF (--format pdf).
+    #[arg(long, default_value_t = crate::notify::print::LETTERS_PER_FILE)]
+    letters_per_file: usize,
     #[arg(long)]
     json: bool,
 }
@@ -43,7 +50,29 @@ pub(super) fn run(ctx: &Ctx, a: NotifyArgs) -> Result<(), CliError> {
             )));
         }
     };
+    let pdf = match (a.format.as_str(), channel) {
+        ("txt", _) => false,
+        ("pdf", Channel::Letter) => true,
+        ("pdf", Channel::Email) => {
+            return Err(CliError::input(
+                "--format pdf: only for --channel letter".to_string(),
+            ));
+        }
+        (other, _) => {
+            return Err(CliError::input(format!(
+                "--format: {} is not txt or pdf",
+                crate::util::quote(other)
+            )));
+        }
+    };
+    if a.letters_per_file == 0 {
+        return Err(CliError::input(
+            "--letters-per-file: give at least 1".to_string(),
+        ));
+    }
     let opts = crate::notify::Options {
+        pdf,
+        letters_per_file: a.letters_per_file,
         case_id: a.case,
         recipients: a.recipients,
         channel,

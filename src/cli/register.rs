@@ -50,11 +50,15 @@ fn inspection(ctx: &Ctx, a: &RegisterArgs, format: &str) -> Result<(), CliError>
             serde_json::to_string_pretty(&crate::app::inspection::json(&ins)).expect("JSON") + "\n"
         }
         "md" => crate::app::inspection::markdown(&ins)?,
-        // The markdown is ready for the PDF renderer (issue 13 part 3) once it is wired.
         _ => {
-            return Err(CliError::input(
-                "--format pdf: not available in this build yet; use --format md (the same document) and print it",
-            ));
+            // A PDF goes to a file: on a terminal its bytes would be noise.
+            let Some(path) = &a.out else {
+                return Err(CliError::input(
+                    "--format pdf needs --out FILE (a PDF is not printed to the terminal)",
+                ));
+            };
+            write_atomic(path, crate::app::inspection::pdf(&ins)?)?;
+            return Ok(());
         }
     };
     match &a.out {

@@ -12,6 +12,7 @@
 //! never retried; a 4xx or a network error is `failed` and retried by a rerun.
 
 pub mod letter;
+pub mod print;
 pub mod recipients;
 pub mod refusal;
 
@@ -42,6 +43,10 @@ pub struct Options {
     pub new_campaign: bool,
     /// Send also to people already notified by another campaign of the case.
     pub resend_notified: bool,
+    /// Letters as print-ready PDFs (`print`), not one text file per person.
+    pub pdf: bool,
+    /// Letters in each PDF (default `print::LETTERS_PER_FILE`).
+    pub letters_per_file: usize,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -444,6 +449,38 @@ pub fn run(
         .unwrap_or_else(|| PathBuf::from("letters"));
     let outbox_root = cfg.mail.outbox_dir();
     let date = |lang: Lang| time::date_in(now.with_timezone(&wf.timezone).date_naive(), lang);
+    let message_id = |person: &str| {
+        let h = Sha256::digest(format!("campaign:{campaign}:{person}").as_bytes());
+        format!("<{}@{domain}>", hex(&h[..16]))
+    };
+    // Print-ready letters: what a killed run put in an index is recorded as sent now.
+    let mut printer = None;
+    if opts.channel == Channel::Letter && opts.pdf && !opts.dry_run {
+        let (p, printed) = print::Printer::open(
+            letters_root
+                .join(format!("campaign-{campaign}"))
+                .join("print"),
+            opts.letters_per_file,
+            print::Shared {
+                sender: vec![org_name.clone()],
+                footer: crate::render::pdf::Footer {
+                    reference: opts.case_id.clone(),
+                    generated_at: now,
+                    zone: wf.timezone,
+                    lang: default_lang,
+                },
+            },
+            2,
+        )?;
+        for person in printed {
+            if already.insert(short_key(&person)) {
+                let mid = message_id(&person);
+                ledger.pending.push((person, mid, "sent", None));
+            }
+        }
+        ledger.flush(time::now())?;
+        printer = Some(p);
+    }
     let mut batch: Vec<Handoff> = Vec::new();
     let concurrency = opts.concurrency.max(1);
     let mut done_rows = 0u64;
@@ -499,9 +536,18 @@ pub fn run(
         let rendered = letters[&lang]
             .render(&r)
             .map_err(|e| NotifyError::Input(e.to_string()))?;
-        let mid = {
-            let h = Sha256::digest(format!("campaign:{campaign}:{person}").as_bytes());
-            format!("<{}@{domain}>", hex(&h[..16]))
+        let mid = message_id(&person);
+        // A print-ready letter needs an address that fits the envelope's window.
+        let address = if opts.channel == Channel::Letter && opts.pdf {
+            let lines = print::address_lines(&r);
+            if let Some(why) = crate::render::pdf::address_problem(&lines) {
+                out.rejected += 1;
+                lists.reject(r.line, &why, std::slice::from_ref(&r.id))?;
+                continue;
+            }
+            lines
+        } else {
+            Vec::new()
         };
         // The message is built in a dry run too: what the dry run accepts, the run sends.
         let msg = match opts.channel {
@@ -546,6 +592,17 @@ pub fn run(
                     }
                 }
             },
+            _ if printer.is_some() => {
+                printer.as_mut().expect("checked").submit(print::Job {
+                    person,
+                    mid,
+                    postal_code: r.postal_code.clone(),
+                    address,
+                    lang,
+                    date: date(lang),
+                    body: rendered.text,
+                })?;
+            }
             _ => {
                 let body = letter_file(&r, &org_name, &rendered.text, &date(lang));
                 let dir = shard(&letters_root, campaign, &person);
@@ -553,11 +610,23 @@ pub fn run(
             }
         }
         writers.drain(&mut ledger, &mut out)?;
+        if let Some(p) = printer.as_mut() {
+            for (person, mid) in p.drain()? {
+                ledger.pending.push((person, mid, "sent", None));
+                out.sent += 1;
+            }
+        }
         if ledger.pending.len() >= 2048 {
             ledger.flush(time::now())?;
         }
     }
     writers.finish(&mut ledger, &mut out)?;
+    if let Some(p) = printer.as_mut() {
+        for (person, mid) in p.finish()? {
+            ledger.pending.push((person, mid, "sent", None));
+            out.sent += 1;
+        }
+    }
     if !batch.is_empty() {
         send_batch(
             &mut ledger,

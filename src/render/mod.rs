@@ -5,6 +5,7 @@
 //! The view a template sees is documented in docs/templates.md and built in `view`.
 
 pub mod edpb;
+pub mod pdf;
 mod view;
 
 pub use view::{Labels, build_view};

@@ -203,11 +203,11 @@ fn inspection_file(
             &name("json"),
             serde_json::to_string_pretty(&crate::app::inspection::json(ins)).expect("JSON"),
         ),
-        "pdf" => {
-            return Err(WebError::bad(
-                "format: pdf is not available in this build yet; take md (the same document)",
-            ));
-        }
+        "pdf" => super::attachment_bytes(
+            "application/pdf",
+            &name("pdf"),
+            crate::app::inspection::pdf(ins)?,
+        ),
         other => {
             return Err(WebError::bad(format!(
                 "format: {} is not md, csv, json or pdf",

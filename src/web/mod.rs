@@ -254,6 +254,11 @@ pub fn events_json(l: &Loaded) -> serde_json::Value {
 
 /// A file to download: its type, and the name the browser saves it under.
 pub fn attachment(mime: &'static str, filename: &str, body: String) -> Response {
+    attachment_bytes(mime, filename, body.into_bytes())
+}
+
+/// The same for bytes that are not text (a PDF).
+pub fn attachment_bytes(mime: &'static str, filename: &str, body: Vec<u8>) -> Response {
     let mut r = (
         [(header::CONTENT_TYPE, HeaderValue::from_static(mime))],
         body,

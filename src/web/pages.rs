@@ -1202,21 +1202,30 @@ async fn case_page(
         .await
     {
         Ok((l, frame, values)) => {
-            let flash = q
-                .ok
-                .as_deref()
-                .filter(|k| ["facts", "event", "opened", "nothing_changed", "assessed", "issued"].contains(k))
-                .map(|k| {
-                    word(
-                        lang,
-                        if k == "nothing_changed" {
-                            k.to_string()
-                        } else {
-                            format!("ok_{k}")
-                        }
-                        .as_str(),
-                    )
-                });
+            let flash =
+                q.ok.as_deref()
+                    .filter(|k| {
+                        [
+                            "facts",
+                            "event",
+                            "opened",
+                            "nothing_changed",
+                            "assessed",
+                            "issued",
+                        ]
+                        .contains(k)
+                    })
+                    .map(|k| {
+                        word(
+                            lang,
+                            if k == "nothing_changed" {
+                                k.to_string()
+                            } else {
+                                format!("ok_{k}")
+                            }
+                            .as_str(),
+                        )
+                    });
             Page {
                 lang,
                 caller: Some(&c),
