@@ -156,8 +156,11 @@ fn unknown_documents_languages_and_formats_are_refused() {
     assert!(err.contains("'apd_notification'"), "{err}");
     let err = v.fails(&["draft", "c1", "cnil_notification", "--lang", "de"], 2);
     assert!(err.contains("'de'"), "{err}");
+    let err = v.fails(&["draft", "c1", "cnil_notification", "--format", "docx"], 2);
+    assert!(err.contains("'docx'"), "{err}");
+    // A PDF is a format now, written to a file only.
     let err = v.fails(&["draft", "c1", "cnil_notification", "--format", "pdf"], 2);
-    assert!(err.contains("'pdf'"), "{err}");
+    assert!(err.contains("--out"), "{err}");
     let err = v.fails(&["draft", "nope", "cnil_notification"], 2);
     assert!(err.contains("'nope'"), "{err}");
 }
