@@ -95,6 +95,7 @@ contract!(
     stores_interleaved_on_one_case_lose_nothing,
     a_stale_case_is_read_again_not_refused,
     timers_changed_by_a_dispatcher_are_read_again,
+    a_number_taken_by_hand_is_skipped,
 );
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -1829,4 +1830,84 @@ fn timers_changed_by_a_dispatcher_are_read_again(db: &Db) {
             .expect("the sent reminder");
         assert_eq!(r.state, "sent", "{key} was sent and must stay so");
     }
+    // A's copy of the timers still says pending for those it found sent. Its next
+    // command (the deadline back where it was) must leave the table as deciding on the
+    // table itself would: a store that reads everything afresh then finds nothing to
+    // change, and the sent reminders stay sent.
+    let back = now - Duration::hours(80);
+    a.execute(
+        "default",
+        &id,
+        &set("aware_at", serde_json::json!(back.to_rfc3339()), now),
+        "a",
+        now,
+    )
+    .expect("set back");
+    let table = |d: &mut Box<dyn Backend>| -> Vec<(i64, String, String, String)> {
+        let mut v: Vec<_> = d
+            .list("default", true)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, format!("{}/{}", r.clock, r.offset), r.state, r.due_at))
+            .collect();
+        v.sort();
+        v
+    };
+    let before = table(&mut d);
+    for (tid, key) in &sent {
+        let r = before
+            .iter()
+            .find(|r| r.0 == *tid)
+            .expect("the sent reminder");
+        assert_eq!(r.2, "sent", "{key} was sent and must stay so");
+    }
+    let mut fresh = store_of(db);
+    fresh
+        .execute(
+            "default",
+            &id,
+            &set("consequences", serde_json::json!("none"), now),
+            "b",
+            now,
+        )
+        .expect("a command that moves no clock");
+    assert_eq!(
+        table(&mut d),
+        before,
+        "the timers A left are those a fresh read decides"
+    );
+}
+
+/// A series number taken by hand is skipped by the next opening, on every path (an
+/// optimistic opening takes the number as free without asking, and opens again under a
+/// lock when the insertion finds it taken); the same id by hand again is refused.
+fn a_number_taken_by_hand_is_skipped(db: &Db) {
+    let now = Utc::now();
+    let year = now.format("%Y");
+    let taken = format!("fr-{year}-0001");
+    let open = vigie::case::Command::Open {
+        title: "by hand".into(),
+        facts: fact("aware_at", serde_json::json!(now.to_rfc3339())),
+        at: now,
+    };
+    let mut a = store_of(db);
+    a.open_case("default", &workflows(), "fr", Some(&taken), &open, "a", now)
+        .expect("an id chosen by hand");
+    let mut b = store_of(db);
+    let next = open_fr(&mut b, now, 1);
+    assert_eq!(
+        next,
+        format!("fr-{year}-0002"),
+        "the taken number is skipped"
+    );
+    let mut c = store_of(db);
+    match c.open_case("default", &workflows(), "fr", Some(&next), &open, "c", now) {
+        Err(StoreError::CaseExists(id)) => assert_eq!(id, next),
+        other => panic!("expected CaseExists, got {:?}", other.map(|l| l.case.id)),
+    }
+    let third = open_fr(&mut c, now, 1);
+    assert_eq!(third, format!("fr-{year}-0003"));
+    let (_, n, problems) = c.verify().expect("verify");
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(n, 3, "three openings, one event each");
 }

@@ -58,7 +58,7 @@ pub fn recorded_decision(l: &Loaded, rules: Option<&Rules>) -> Option<RecordedDe
     // Facts as they stood after each event: fold them as we go.
     let mut facts: BTreeMap<String, FactValue> = BTreeMap::new();
     let mut out = None;
-    for e in &l.events {
+    for e in l.events.iter() {
         match &e.body {
             EventBody::Opened { facts: f, .. } | EventBody::FactsSet { facts: f, .. } => {
                 crate::case::apply_facts(&l.workflow, &mut facts, f)

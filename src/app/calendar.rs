@@ -44,7 +44,7 @@ fn histories(l: &Loaded, now: DateTime<Utc>) -> BTreeMap<String, History> {
     let wf = &l.workflow;
     let mut out: BTreeMap<String, History> = BTreeMap::new();
     let mut case: Option<Case> = None;
-    for ev in &l.events {
+    for ev in l.events.iter() {
         let c = evolve(wf, case.take(), ev);
         let closed = c.is_closed(wf);
         for v in clocks(wf, &c, now) {

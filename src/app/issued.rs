@@ -148,7 +148,7 @@ impl App {
     pub fn issued(&self, store: &mut Store, org: &str, id: &str) -> Result<Vec<Issued>, AppError> {
         let l = self.case(store, org, id)?;
         let mut out = Vec::new();
-        for e in &l.events {
+        for e in l.events.iter() {
             if let EventBody::DocumentIssued {
                 document,
                 lang,

@@ -37,12 +37,15 @@ pub fn sync(
         .filter(|p| p.offset == "overdue-0")
         .map(|p| (p.clock.as_str(), p.due_at))
         .collect();
-    let mut desired: HashMap<String, DateTime<Utc>> = planned
+    // By (clock, offset): a timer's key is `key(org, case, clock, offset)`, made only for
+    // the timers to create.
+    let mut desired: HashMap<(&str, &str), DateTime<Utc>> = planned
         .iter()
-        .map(|p| (key(&case.org, &case.id, &p.clock, &p.offset), p.due_at))
+        .map(|p| ((p.clock.as_str(), p.offset.as_str()), p.due_at))
         .collect();
-    for t in tx.timers_of_case(&case.org, &case.id)? {
-        let want = match desired.remove(&t.key) {
+    let timers = tx.timers_of_case(&case.org, &case.id)?;
+    for t in &timers {
+        let want = match desired.remove(&(t.clock.as_str(), t.offset.as_str())) {
             Some(d) => Some(d),
             // Later overdue reminders follow the clock's due time while it runs.
             None if t.offset.starts_with("overdue-") && t.offset != "overdue-0" => {
@@ -56,7 +59,9 @@ pub fn sync(
         match (t.state.as_str(), want) {
             ("pending" | "waiting", None) => tx.cancel_timer(t.id)?,
             // Compared as stored (to the microsecond).
-            ("pending" | "waiting", Some(d)) if ts(d) != ts(t.due_at) => {
+            ("pending" | "waiting", Some(d))
+                if d.timestamp_micros() != t.due_at.timestamp_micros() =>
+            {
                 tx.reschedule_timer(t.id, d)?
             }
             ("cancelled", Some(d)) => tx.reschedule_timer(t.id, d)?,
@@ -64,10 +69,9 @@ pub fn sync(
         }
     }
     for p in &planned {
-        let k = key(&case.org, &case.id, &p.clock, &p.offset);
-        if desired.contains_key(&k) {
+        if desired.contains_key(&(p.clock.as_str(), p.offset.as_str())) {
             tx.insert_timer(&NewTimer {
-                key: k,
+                key: key(&case.org, &case.id, &p.clock, &p.offset),
                 org: case.org.clone(),
                 case_id: case.id.clone(),
                 clock: p.clock.clone(),

@@ -219,8 +219,11 @@ pub trait CaseTx {
     /// Rewrites the projection after an append (seq, last_hash, closed, next_due, title).
     fn update_head(&mut self, head: &CaseHead) -> Result<()>;
     fn timers_of_case(&mut self, org: &str, case_id: &str) -> Result<Vec<TimerOfCase>>;
-    /// Pending again, due at `due` (attempts and lease cleared).
+    /// Pending again, due at `due` (attempts and lease cleared), if it is still pending,
+    /// waiting or cancelled: one a dispatcher sent, dead-lettered or superseded meanwhile
+    /// stays as it is, which is what `outbox::sync` decides for it.
     fn reschedule_timer(&mut self, id: i64, due: DateTime<Utc>) -> Result<()>;
+    /// Cancelled, if it is still pending or waiting.
     fn cancel_timer(&mut self, id: i64) -> Result<()>;
     fn insert_timer(&mut self, t: &NewTimer) -> Result<()>;
     /// See `outbox::delivery::requeue_for_new_recipients`.

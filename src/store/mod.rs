@@ -136,7 +136,9 @@ impl Unreadable {
 pub struct Loaded {
     pub workflow: Arc<Workflow>,
     pub case: Case,
-    pub events: Vec<Recorded>,
+    /// Shared with the connection's folded copy (`Store::folded`): a command on a long
+    /// case does not copy its log twice.
+    pub events: Arc<Vec<Recorded>>,
 }
 
 pub struct Store {
@@ -419,7 +421,7 @@ impl Store {
         let l = Loaded {
             workflow: wf.clone(),
             case,
-            events,
+            events: Arc::new(events),
         };
         self.keep_folded(org, &id, &l);
         Ok(l)
@@ -563,7 +565,7 @@ impl Store {
             now,
         )?;
         tx.commit()?;
-        events.extend(new);
+        Arc::make_mut(&mut events).extend(new);
         let l = Loaded {
             workflow: wf,
             case,
@@ -841,7 +843,7 @@ fn load_from(
     Ok(Loaded {
         workflow,
         case,
-        events,
+        events: Arc::new(events),
     })
 }
 

@@ -626,7 +626,8 @@ INSERT INTO cases (",
         self.send_held()?;
         const SQL: &str =
             "UPDATE timers SET due_at = $2, next_attempt_at = $2, state = 'pending', attempts = 0,
-             last_error = NULL, locked_until = NULL, lock_token = NULL WHERE id = $1";
+             last_error = NULL, locked_until = NULL, lock_token = NULL
+             WHERE id = $1 AND state IN ('pending', 'waiting', 'cancelled')";
         let st = self.stmts.get(&mut self.tx, SQL)?;
         self.tx.execute(&st, &[&id, &due]).map_err(db_err)?;
         Ok(())
@@ -634,7 +635,9 @@ INSERT INTO cases (",
 
     fn cancel_timer(&mut self, id: i64) -> Result<()> {
         self.send_held()?;
-        const SQL: &str = "UPDATE timers SET state = 'cancelled' WHERE id = $1";
+        // A dispatcher does not take the case's lock: a timer it sent, dead-lettered or
+        // superseded since the command read it stays as it is (see 0005_append_slim.sql).
+        const SQL: &str = "UPDATE timers SET state = 'cancelled' WHERE id = $1 AND state IN ('pending', 'waiting')";
         let st = self.stmts.get(&mut self.tx, SQL)?;
         self.tx.execute(&st, &[&id]).map_err(db_err)?;
         Ok(())

@@ -52,6 +52,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../../migrations/postgres/0004_append.sql"),
     ),
+    (
+        5,
+        include_str!("../../../migrations/postgres/0005_append_slim.sql"),
+    ),
 ];
 
 /// Any constant: the advisory lock the migrations are applied under.
@@ -74,6 +78,9 @@ pub struct Postgres {
     lock_next: bool,
     /// An opening found the series' counter moved once already (see `optimistic`).
     opening_moved: bool,
+    /// The hashes of the workflow texts this connection knows are pinned (append-only):
+    /// an opening does not send the text again.
+    pinned: std::collections::HashSet<String>,
 }
 
 /// A connection's prepared statements, by their SQL text. A statement sent as text is
@@ -162,6 +169,7 @@ impl Postgres {
             seen: optimistic::Seen::default(),
             lock_next: false,
             opening_moved: false,
+            pinned: Default::default(),
         };
         pg.migrate()?;
         Ok(pg)

@@ -1,11 +1,12 @@
 //! Optimistic case commands: one statement per command (`vigie_append`,
-//! `migrations/postgres/0004_append.sql`) instead of a transaction of four or more.
+//! `migrations/postgres/0005_append_slim.sql`) instead of a transaction of four or more.
 //!
 //! Nothing is locked while the command is decided. The head and the timers of the case
 //! come from what this connection wrote or read last (`Seen`), or from one read without a
 //! lock (head, events and timers in one statement). The writes are held, then sent as one
-//! call, which locks the case's row and writes only if the head, the timers read and a
-//! counter taken are still as read: else `StoreError::Moved`, nothing is written, and the
+//! call, which writes only if the head and a counter taken are still as read (the timer
+//! writes carry the states they were decided on: `migrations/postgres/0005_append_slim.sql`
+//! says why that is enough): else `StoreError::Moved`, nothing is written, and the
 //! next transaction of the connection locks first (`Postgres::lock_next`), so a command
 //! decided again on a case two writers fight over goes through. (An opening whose series
 //! counter moved, which writers opening cases at once do to each other, reads it again
@@ -70,7 +71,7 @@ ORDER BY 19 NULLS FIRST, 11"
 
 const APPEND: &str = "SELECT * FROM vigie_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
     $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28,
-    $29, $30, $31, $32, $33, $34, $35, $36, $37, $38)";
+    $29, $30, $31, $32, $33, $34, $35)";
 
 /// A held event, its times parsed when it was handed over.
 struct Held {
@@ -85,13 +86,18 @@ pub(super) struct OptimisticTx<'a> {
     seen: &'a mut Seen,
     lock_next: &'a mut bool,
     opening_moved: &'a mut bool,
+    pinned: &'a mut std::collections::HashSet<String>,
+    /// The id of the opening was taken as free without asking (`case_exists`): a unique
+    /// violation at the commit is then a number taken by hand, and the opening is done
+    /// again under a lock, which asks.
+    guessed_free: bool,
     /// The case of the transaction: locked (read) or inserted.
     case: Option<(String, String)>,
     /// The head the command is decided on, and whether it came from `seen` (then
     /// `confirm` asks the server).
     read_head: Option<(CaseHead, bool)>,
     read_events: Option<Vec<EventRow>>,
-    /// The case's timers, as they will be checked at the commit.
+    /// The case's timers the command is decided on.
     read_timers: Option<Vec<TimerOfCase>>,
     /// (org, prefix, as read, new value)
     counter: Option<(String, String, i64, Option<i64>)>,
@@ -116,6 +122,8 @@ impl Postgres {
             seen: &mut self.seen,
             lock_next: &mut self.lock_next,
             opening_moved: &mut self.opening_moved,
+            pinned: &mut self.pinned,
+            guessed_free: false,
             case: None,
             read_head: None,
             read_events: None,
@@ -188,10 +196,48 @@ impl OptimisticTx<'_> {
         self.case = Some((org.to_string(), case_id.to_string()));
         self.read_head = Some((h.clone(), false));
         self.read_events = Some(evs);
-        self.read_timers = Some(timers.clone());
-        self.seen
-            .keep((org.to_string(), case_id.to_string()), h.clone(), timers);
+        self.read_timers = Some(timers);
         Ok(Some(h))
+    }
+
+    /// The case's timers after a commit, from those the command was decided on, its timer
+    /// writes and the timers it created (`ids`, `keys`: what the server inserted). None
+    /// when the server did not do all of it (a timer write skipped because a dispatcher
+    /// had moved the timer, a key that existed): the copy is then forgotten, and the next
+    /// command on the case reads the timers again.
+    fn timers_after(
+        &mut self,
+        applied: i32,
+        ids: Vec<i64>,
+        keys: Vec<String>,
+    ) -> Option<Vec<TimerOfCase>> {
+        let mut timers = self.read_timers.take()?;
+        if applied as usize != self.ops.len() || ids.len() != self.new_timers.len() {
+            return None;
+        }
+        for (id, due) in &self.ops {
+            let t = timers.iter_mut().find(|t| t.id == *id)?;
+            match due {
+                Some(d) => {
+                    t.state = "pending".into();
+                    t.due_at = *d;
+                }
+                None => t.state = "cancelled".into(),
+            }
+        }
+        for (id, key) in ids.into_iter().zip(keys) {
+            let n = self.new_timers.iter().find(|n| n.key == key)?;
+            timers.push(TimerOfCase {
+                id,
+                key,
+                clock: n.clock.clone(),
+                offset: n.offset.clone(),
+                state: "pending".into(),
+                due_at: n.due_at,
+            });
+        }
+        timers.sort_by_key(|t| t.id);
+        Some(timers)
     }
 
     /// Whether anything waits to be written.
@@ -212,11 +258,12 @@ impl CaseTx for OptimisticTx<'_> {
             return Err(self.unsupported());
         }
         let key = (org.to_string(), case_id.to_string());
-        if let Some((h, timers)) = self.seen.0.get(&key) {
-            let h = h.clone();
+        // Taken out, not copied: the commit puts the case back as it wrote it (or as it
+        // was, when nothing was written).
+        if let Some((h, timers)) = self.seen.0.remove(&key) {
             self.case = Some(key);
             self.read_head = Some((h.clone(), true));
-            self.read_timers = Some(timers.clone());
+            self.read_timers = Some(timers);
             return Ok(Some(h));
         }
         self.read_case(org, case_id)
@@ -243,7 +290,14 @@ impl CaseTx for OptimisticTx<'_> {
     }
 
     fn case_exists(&mut self, org: &str, case_id: &str) -> Result<bool> {
-        // Cases are never deleted; one created meanwhile fails the insertion (CaseExists).
+        // Cases are never deleted and the insertion of a taken id fails (23505): an id
+        // chosen by hand is refused then (CaseExists); a number of the series is taken as
+        // free without asking (one round trip less an opening), and when it was taken by
+        // hand, the opening is done again under a lock, which asks.
+        if self.counter.is_some() && !self.guessed_free {
+            self.guessed_free = true;
+            return Ok(false);
+        }
         const SQL: &str = "SELECT EXISTS (SELECT 1 FROM cases WHERE org = $1 AND id = $2)";
         let st = self.stmts.get(&mut *self.client, SQL)?;
         let r = self
@@ -282,6 +336,9 @@ impl CaseTx for OptimisticTx<'_> {
         if self.pin.is_some() || self.new_case.is_some() {
             return Err(self.unsupported());
         }
+        if self.pinned.contains(&wf.hash) {
+            return Ok(());
+        }
         self.pin = Some(wf.clone());
         Ok(())
     }
@@ -292,7 +349,8 @@ impl CaseTx for OptimisticTx<'_> {
         }
         self.case = Some((h.org.clone(), h.id.clone()));
         self.new_case = Some(h.clone());
-        // A new case has no timers (cases are never deleted): checked at the commit.
+        // A new case has no timers (cases are never deleted; a key taken is skipped by the
+        // insertion, and the copy forgotten).
         self.read_timers = Some(Vec::new());
         Ok(())
     }
@@ -398,6 +456,14 @@ impl CaseTx for OptimisticTx<'_> {
 
     fn commit(mut self: Box<Self>) -> Result<()> {
         if !self.holds() {
+            // Nothing to write: what was read is still worth keeping.
+            if let (Some(k), Some((h, _)), Some(t)) = (
+                self.case.take(),
+                self.read_head.take(),
+                self.read_timers.take(),
+            ) {
+                self.seen.keep(k, h, t);
+            }
             return Ok(());
         }
         let Some((org, case_id)) = self.case.clone() else {
@@ -412,11 +478,6 @@ impl CaseTx for OptimisticTx<'_> {
         let Some(new_head) = self.new_head.clone().or_else(|| self.new_case.clone()) else {
             return Err(self.unsupported());
         };
-        let read = self.read_timers.as_ref();
-        let t_ids: Option<Vec<i64>> = read.map(|t| t.iter().map(|t| t.id).collect());
-        let t_states: Option<Vec<&str>> =
-            read.map(|t| t.iter().map(|t| t.state.as_str()).collect());
-        let t_dues: Option<Vec<DateTime<Utc>>> = read.map(|t| t.iter().map(|t| t.due_at).collect());
         let (prefix, counter_was, counter_now) = match &self.counter {
             Some((_, p, was, Some(now))) => (Some(p.as_str()), Some(*was), Some(*now)),
             _ => (None, None, None),
@@ -454,14 +515,11 @@ impl CaseTx for OptimisticTx<'_> {
         let n_offsets: Vec<&str> = nt.iter().map(|t| t.offset.as_str()).collect();
         let n_dues: Vec<DateTime<Utc>> = nt.iter().map(|t| t.due_at).collect();
         let n_created: Option<DateTime<Utc>> = nt.first().map(|t| t.created_at);
-        let params: [&(dyn postgres::types::ToSql + Sync); 38] = [
+        let params: [&(dyn postgres::types::ToSql + Sync); 35] = [
             &org,
             &case_id,
             &expect_seq,
             &expect_hash,
-            &t_ids,
-            &t_states,
-            &t_dues,
             &prefix,
             &counter_was,
             &counter_now,
@@ -513,42 +571,33 @@ impl CaseTx for OptimisticTx<'_> {
                     return Err(self.moved());
                 }
                 if self.new_case.is_some() && is_unique_violation(&e) {
+                    if self.guessed_free {
+                        return Err(self.moved());
+                    }
                     return Err(StoreError::CaseExists(case_id));
                 }
                 return Err(db_err(e));
             }
         };
-        let ids: Vec<i64> = row.get(0);
-        let keys: Vec<String> = row.get(1);
-        let clocks: Vec<String> = row.get(2);
-        let offsets: Vec<String> = row.get(3);
-        let states: Vec<String> = row.get(4);
-        let dues: Vec<DateTime<Utc>> = row.get(5);
-        let timers = ids
-            .into_iter()
-            .zip(keys)
-            .zip(clocks)
-            .zip(offsets)
-            .zip(states)
-            .zip(dues)
-            .map(
-                |(((((id, key), clock), offset), state), due_at)| TimerOfCase {
-                    id,
-                    key,
-                    clock,
-                    offset,
-                    state,
-                    due_at,
-                },
-            )
-            .collect();
+        if let Some(w) = &self.pin {
+            self.pinned.insert(w.hash.clone());
+        }
+        let applied: i32 = row.get(0);
+        let ids: Vec<i64> = row.get(1);
+        let keys: Vec<String> = row.get(2);
+        let timers = self.timers_after(applied, ids, keys);
         let mut head = new_head;
         if let Some(c) = &self.new_case {
             head.workflow = c.workflow.clone();
             head.workflow_hash = c.workflow_hash.clone();
             head.opened_at = c.opened_at;
         }
-        self.seen.keep((org, case_id), head, timers);
+        match timers {
+            Some(timers) => self.seen.keep((org, case_id), head, timers),
+            None => {
+                self.seen.0.remove(&(org, case_id));
+            }
+        }
         *self.opening_moved = false;
         Ok(())
     }

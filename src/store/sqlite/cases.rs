@@ -289,7 +289,8 @@ impl CaseTx for Tx<'_> {
         self.tx
             .prepare_cached(
                 "UPDATE timers SET due_at = ?2, next_attempt_at = ?2, state = 'pending', attempts = 0,
-                 last_error = NULL, locked_until = NULL, lock_token = NULL WHERE id = ?1",
+                 last_error = NULL, locked_until = NULL, lock_token = NULL
+                 WHERE id = ?1 AND state IN ('pending', 'waiting', 'cancelled')",
             )?
             .execute(params![id, ts(due)])?;
         Ok(())
@@ -297,7 +298,9 @@ impl CaseTx for Tx<'_> {
 
     fn cancel_timer(&mut self, id: i64) -> Result<()> {
         self.tx
-            .prepare_cached("UPDATE timers SET state = 'cancelled' WHERE id = ?1")?
+            .prepare_cached(
+                "UPDATE timers SET state = 'cancelled' WHERE id = ?1 AND state IN ('pending', 'waiting')",
+            )?
             .execute([id])?;
         Ok(())
     }
