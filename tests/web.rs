@@ -1048,12 +1048,37 @@ fn tokens_are_listed_revoked_and_die_with_a_disabled_user_or_a_new_password() {
         .ok(&["user", "token", "create", ACME, "--name", "backup"])
         .trim()
         .to_string();
-    assert_eq!(s.api_with_token(&backup).get("/api/cases").status, 200);
+    // The single-case read checks the token on the same call as its read (issue 14): a
+    // valid token gets as far as the case (none here: 404) and is marked used.
+    assert_eq!(
+        s.api_with_token(&backup)
+            .get("/api/cases/no-such-case")
+            .status,
+        404
+    );
     let mine = v.json(&["user", "token", "list", ACME, "--json"]);
     assert_eq!(mine.as_array().unwrap().len(), 2, "{mine}");
+    let backup_row = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "backup")
+        .expect("the backup token listed");
+    assert!(
+        backup_row["last_used_at"].is_string(),
+        "used by the case read: {backup_row}"
+    );
+    assert_eq!(s.api_with_token(&backup).get("/api/cases").status, 200);
     let out = v.ok(&["user", "token", "revoke", &token_id(&backup)]);
     assert!(out.contains("revoked"), "{out}");
     assert_eq!(s.api_with_token(&backup).get("/api/cases").status, 401);
+    assert_eq!(
+        s.api_with_token(&backup)
+            .get("/api/cases/no-such-case")
+            .status,
+        401,
+        "a revoked token is refused before any case is looked up"
+    );
     assert_eq!(
         s.api(ACME).get("/api/cases").status,
         200,
@@ -1070,6 +1095,7 @@ fn tokens_are_listed_revoked_and_die_with_a_disabled_user_or_a_new_password() {
     let out = v.ok(&["user", "disable", CONTRIB]);
     assert!(out.contains("disabled"), "{out}");
     assert_eq!(s.api(CONTRIB).get("/api/cases").status, 401);
+    assert_eq!(s.api(CONTRIB).get("/api/cases/no-such-case").status, 401);
     let (status, _, headers) = b.get("/");
     assert_eq!(status, 303, "a disabled user's session ends");
     assert!(

@@ -158,23 +158,35 @@ async fn open(
 
 async fn show(
     State(app): State<Arc<App>>,
-    ApiCaller(c): ApiCaller,
+    headers: axum::http::HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    // Issue 13 part 4: a DPO also gets the access log (`access`, and `timeline` merged),
-    // read on the same blocking call as the case (a second one cost a third of a read).
-    let org = c.user.org.clone();
-    let dpo = c.user.role.is_dpo();
-    let (l, access) = app
+    // The most frequent call of a script: who is calling, the case and, for a DPO, its
+    // access log (issue 13 part 4: `access`, and `timeline` merged) on ONE blocking call
+    // and pooled connection (each more cost a third of a read).
+    let creds = super::auth::Credentials::of(&headers);
+    let (touch, found) = app
         .read(move |app, store| {
-            let l = app.core.case(store, &org, &id)?;
-            let access = match dpo {
-                true => Some(app.core.access_log(store, &org, Some(&id))?),
-                false => None,
+            let (c, touch) = creds.check(store)?.ok_or_else(super::auth::nobody)?;
+            let org = c.user.org.clone();
+            let mut read = || -> Result<_, WebError> {
+                let l = app.core.case(store, &org, &id)?;
+                let access = match c.user.role.is_dpo() {
+                    true => Some(app.core.access_log(store, &org, Some(&id))?),
+                    false => None,
+                };
+                Ok((l, access))
             };
-            Ok((l, access))
+            match read() {
+                // The server failed: the connection is not kept (`App::read`).
+                Err(e) if e.status.is_server_error() => Err(e),
+                // A refusal (no such case) still used the token.
+                found => Ok((touch, found)),
+            }
         })
         .await?;
+    super::auth::Credentials::touch(&app, touch).await?;
+    let (l, access) = found?;
     let v = case_json(&l.workflow, &l.case, &l.events, time::now());
     match access {
         Some(access) => {

@@ -61,55 +61,108 @@ pub fn cookie(name: &'static str, value: String) -> Cookie<'static> {
     c
 }
 
-async fn authenticate(app: &Arc<App>, parts: &Parts) -> Result<Option<Caller>, WebError> {
-    let bearer = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string());
-    if let Some(token) = bearer {
-        let found = {
-            let token = token.clone();
-            app.read(move |_, s| Ok(s.token_user(&token)?)).await?
-        };
-        return match found {
-            Some((user, last_used)) => {
-                // "Last used" to the minute: one write a minute per token, not per request.
-                let now = crate::time::now();
-                let stale = last_used
-                    .is_none_or(|t| now.signed_duration_since(t) > chrono::Duration::minutes(1));
-                if stale {
-                    app.write(move |_, s| Ok(s.touch_token(&token, now)?))
-                        .await?;
+/// What a request presents, read from its headers without touching the database: a
+/// bearer token (which wins), a session cookie, or nothing.
+#[derive(Clone)]
+pub enum Credentials {
+    Bearer(String),
+    Session(String),
+    Nobody,
+}
+
+impl Credentials {
+    pub fn of(headers: &axum::http::HeaderMap) -> Credentials {
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_string());
+        if let Some(token) = bearer {
+            return Credentials::Bearer(token);
+        }
+        let jar = CookieJar::from_headers(headers);
+        match jar.get(SESSION_COOKIE) {
+            Some(c) => Credentials::Session(c.value().to_string()),
+            None => Credentials::Nobody,
+        }
+    }
+
+    /// Who they are, on a reading connection (so that a handler can check them on the
+    /// same blocking call as its own read). A bearer token that is unknown, revoked or
+    /// of a disabled user is a 401; no cookie or a dead session is None. The second
+    /// value is the token to mark as used (see [`Credentials::touch`]).
+    pub fn check(
+        &self,
+        s: &mut crate::store::Store,
+    ) -> Result<Option<(Caller, Option<String>)>, WebError> {
+        match self {
+            Credentials::Bearer(token) => match s.token_user(token)? {
+                Some((user, last_used)) => {
+                    // "Last used" to the minute: one write a minute per token, not per
+                    // request.
+                    let now = crate::time::now();
+                    let stale = last_used.is_none_or(|t| {
+                        now.signed_duration_since(t) > chrono::Duration::minutes(1)
+                    });
+                    let caller = Caller {
+                        user,
+                        csrf: None,
+                        session: None,
+                    };
+                    Ok(Some((caller, stale.then(|| token.clone()))))
                 }
-                Ok(Some(Caller {
-                    user,
-                    csrf: None,
-                    session: None,
+                None => Err(WebError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid API token: unknown, revoked, or of a disabled user (create one with `vigie user token create EMAIL`)",
+                )),
+            },
+            Credentials::Session(secret) => {
+                let found = s.session(secret, crate::time::now())?;
+                Ok(found.map(|(user, csrf)| {
+                    let caller = Caller {
+                        user,
+                        csrf: Some(csrf),
+                        session: Some(secret.clone()),
+                    };
+                    (caller, None)
                 }))
             }
-            None => Err(WebError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid API token: unknown, revoked, or of a disabled user (create one with `vigie user token create EMAIL`)",
-            )),
-        };
+            Credentials::Nobody => Ok(None),
+        }
     }
-    let jar = CookieJar::from_headers(&parts.headers);
-    let Some(secret) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
+
+    /// Records that a token was used (after [`Credentials::check`] said so).
+    pub async fn touch(app: &Arc<App>, token: Option<String>) -> Result<(), WebError> {
+        if let Some(token) = token {
+            let now = crate::time::now();
+            app.write(move |_, s| Ok(s.touch_token(&token, now)?))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The 401 of an API route called by nobody.
+pub fn nobody() -> WebError {
+    WebError::new(
+        StatusCode::UNAUTHORIZED,
+        "sign in, or send an API token as 'Authorization: Bearer TOKEN'",
+    )
+}
+
+async fn authenticate(app: &Arc<App>, parts: &Parts) -> Result<Option<Caller>, WebError> {
+    let creds = Credentials::of(&parts.headers);
+    if matches!(creds, Credentials::Nobody) {
         return Ok(None);
-    };
-    let found = app
-        .read({
-            let secret = secret.clone();
-            move |_, s| Ok(s.session(&secret, crate::time::now())?)
-        })
-        .await?;
-    Ok(found.map(|(user, csrf)| Caller {
-        user,
-        csrf: Some(csrf),
-        session: Some(secret),
-    }))
+    }
+    let found = app.read(move |_, s| creds.check(s)).await?;
+    match found {
+        Some((caller, touch)) => {
+            Credentials::touch(app, touch).await?;
+            Ok(Some(caller))
+        }
+        None => Ok(None),
+    }
 }
 
 /// The caller of an API route: 401 in JSON when nobody is signed in. A change made
@@ -120,12 +173,7 @@ impl FromRequestParts<Arc<App>> for ApiCaller {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, WebError> {
-        let caller = authenticate(app, parts).await?.ok_or_else(|| {
-            WebError::new(
-                StatusCode::UNAUTHORIZED,
-                "sign in, or send an API token as 'Authorization: Bearer TOKEN'",
-            )
-        })?;
+        let caller = authenticate(app, parts).await?.ok_or_else(nobody)?;
         if parts.method != Method::GET && parts.method != Method::HEAD {
             let given = parts
                 .headers

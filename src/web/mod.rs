@@ -40,6 +40,12 @@ pub struct App {
     core: crate::app::App,
     pages: handlebars::Handlebars<'static>,
     readers: Mutex<Vec<Store>>,
+    /// How many reads run at once (each on a blocking thread with its own connection).
+    /// More than a few per core only adds threads and connections contending for the
+    /// same cores and the database's locks: a request waits here instead, and the pool
+    /// never holds more connections than this.
+    read_slots: tokio::sync::Semaphore,
+    read_slot_count: usize,
     writer: Mutex<Option<Store>>,
     /// PostgreSQL serialises the writers of one case on its row: writes go through the
     /// pool like reads. SQLite has one writer at a time: they queue on `writer` here
@@ -153,6 +159,12 @@ pub(crate) fn log(msg: &str) {
     );
 }
 
+/// Reads at once: two per core, at least 4, at most 32 (`read_slots`).
+fn read_slot_count() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (2 * cores).clamp(4, 32)
+}
+
 impl App {
     pub fn new(db: String, config: Config, workflows: WorkflowSet) -> Result<App, StoreError> {
         // Open (and migrate) once here, so a bad path fails at start, not on a request.
@@ -163,6 +175,8 @@ impl App {
             core: crate::app::App::new(db, config, workflows),
             pages: pages::registry(),
             readers: Mutex::new(Vec::new()),
+            read_slots: tokio::sync::Semaphore::new(read_slot_count()),
+            read_slot_count: read_slot_count(),
             writer: Mutex::new(Some(writer)),
             labels: Mutex::new(HashMap::new()),
             page_cache: page_cache::PageCache::new(),
@@ -182,6 +196,11 @@ impl App {
         T: Send + 'static,
         F: FnOnce(&App, &mut Store) -> Result<T, WebError> + Send + 'static,
     {
+        let _slot = self
+            .read_slots
+            .acquire()
+            .await
+            .map_err(|e| WebError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         let app = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut store = app.reader()?;
@@ -193,7 +212,7 @@ impl App {
                 Err(e) => e.status.as_u16() < 500,
             };
             let mut idle = app.readers.lock().expect("pool");
-            if healthy && idle.len() < 16 {
+            if healthy && idle.len() < app.read_slot_count {
                 idle.push(store);
             }
             r
