@@ -14,7 +14,7 @@ use crate::case::EventBody;
 use crate::register::Row;
 use crate::store::{Store, Unreadable};
 use crate::time::{self, Lang};
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -84,6 +84,9 @@ pub struct Inspection {
     pub identifier: String,
     pub dpo: String,
     pub generated_at: String,
+    /// The same instant (the PDF's footer), to the second as shown.
+    #[serde(skip)]
+    pub generated: DateTime<Utc>,
     pub year: Option<i32>,
     pub lang: String,
     pub breaches: Vec<Breach>,
@@ -207,6 +210,7 @@ impl App {
                 .collect::<Vec<_>>()
                 .join(", "),
             generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            generated: now.with_nanosecond(0).unwrap_or(now),
             year,
             lang: lang.code().to_string(),
             breaches,
@@ -366,9 +370,7 @@ pub fn markdown(ins: &Inspection) -> Result<String, AppError> {
 /// none, or they lie in several zones).
 pub fn pdf(ins: &Inspection) -> Result<Vec<u8>, AppError> {
     let md = markdown(ins)?;
-    let generated_at = DateTime::parse_from_rfc3339(&ins.generated_at)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|_| Utc::now());
+    let generated_at = ins.generated;
     let mut zones = ins.breaches.iter().map(|b| b.timezone.as_str());
     let zone = match zones.next() {
         Some(first) if ins.breaches.iter().all(|b| b.timezone == first) => {
