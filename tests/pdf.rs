@@ -532,3 +532,62 @@ fn the_register_for_an_inspection_prints_every_incident_to_pdf() {
     assert!(all.contains(&format!("1 / {n}")), "page numbers: {all}");
     screenshot(&pdf, "register-inspection");
 }
+
+/// The draft page offers the PDF the CLI makes: downloaded by a signed-in user of the
+/// organisation, logged as a PDF download, with the case's own facts and no other
+/// organisation's; another organisation's user does not get it.
+#[test]
+fn the_draft_page_downloads_the_pdf_of_its_document() {
+    if !tools() {
+        return;
+    }
+    let s = common::web::Server::start();
+    let r = s.api("dpo@acme.example").post(
+        "/api/cases",
+        &serde_json::json!({"workflow": "fr", "title": "Laptop stolen", "aware_at": "2026-11-20T09:00",
+                "id": "a-pdf", "facts": {"nature": ["confidentiality"], "measures": "Remote wipe of the laptop"}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    let mut b = s.browser("contrib@acme.example");
+    let (_, page, _) = b.get("/cases/a-pdf/drafts/cnil_notification?lang=fr");
+    assert!(
+        page.contains("id=\"download-pdf\""),
+        "the page offers the PDF"
+    );
+    let (status, bytes, headers) =
+        b.get_bytes("/cases/a-pdf/drafts/cnil_notification/download?format=pdf&lang=fr");
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("a-pdf-cnil_notification.fr.pdf"),
+        "{headers:?}"
+    );
+    assert!(bytes.starts_with(b"%PDF-"), "a PDF");
+    let file = s.v.dir().join("draft-from-web.pdf");
+    std::fs::write(&file, &bytes).unwrap();
+    let all = words(&text(&file, 1, pages(&file), None)).join(" ");
+    assert!(all.contains("Remote wipe of the laptop"), "{all}");
+    assert!(all.contains("a-pdf"), "the footer names the case: {all}");
+    assert!(!all.to_lowercase().contains("other"), "{all}");
+    // Logged as a PDF download.
+    let case =
+        s.v.json(&["--org", "acme", "case", "show", "a-pdf", "--json"]);
+    let access = case["access"].as_array().unwrap();
+    assert!(
+        access.iter().any(|a| a["action"] == "download"
+            && a["detail"]
+                .as_str()
+                .unwrap()
+                .contains("cnil_notification (pdf, fr)")),
+        "{access:?}"
+    );
+    // Another organisation's user finds no such case.
+    let mut other = s.browser("dpo@other.example");
+    let (status, bytes, _) =
+        other.get_bytes("/cases/a-pdf/drafts/cnil_notification/download?format=pdf&lang=fr");
+    assert_eq!(status, 404);
+    assert!(!bytes.starts_with(b"%PDF-"));
+}

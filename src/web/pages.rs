@@ -1920,6 +1920,34 @@ async fn draft_download(
     Query(q): Query<DraftQuery>,
 ) -> Response {
     let lang = lang_of(&headers);
+    if q.format.as_deref().map(str::trim) == Some("pdf") {
+        // The same PDF as `vigie draft --format pdf` (the markdown draft on A4 pages).
+        let req = crate::app::DraftRequest {
+            document: document.clone(),
+            lang: q.lang,
+            format: None,
+        };
+        let org = c.user.org.clone();
+        let case_id = id.clone();
+        let pdf = app
+            .read(move |app, store| {
+                let now = crate::time::now();
+                Ok(app.core.draft_pdf(store, &org, &case_id, &req, now)?)
+            })
+            .await;
+        return match pdf {
+            Ok(p) => {
+                let code = p.lang.code();
+                let read = super::access::draft_read("download", &id, &document, "pdf", code);
+                if let Err(e) = app.log_read(&c, &addr, read).await {
+                    return error_page(&app, lang, &c, e);
+                }
+                let name = format!("{id}-{document}.{code}.pdf");
+                super::attachment_bytes("application/pdf", &name, p.bytes)
+            }
+            Err(e) => error_page(&app, lang, &c, e),
+        };
+    }
     match app
         .draft(
             &c,

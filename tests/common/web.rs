@@ -309,6 +309,20 @@ impl Browser {
         (status, r.text().expect("a body"), headers)
     }
 
+    /// A GET whose body is bytes (a PDF), with its status and headers.
+    pub fn get_bytes(&mut self, path: &str) -> (u16, Vec<u8>, HeaderMap) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .expect("the server answers");
+        self.keep(&r);
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, r.bytes().expect("a body").to_vec(), headers)
+    }
+
     pub fn post_form(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
         let body: String = form_encode(form);
         let r = self
