@@ -240,8 +240,7 @@ fn run(
         cpu_of("self", false).map_or(0.0, |(_, t)| t),
         server.map(server_cpu),
     );
-    // Migrations applied before the writers start (four connections opening a fresh
-    // SQLite file at once can find it locked by another's migration).
+    // Migrations applied before the writers start, so that the clock measures appends.
     drop(Store::open_url(url).expect("store"));
     let t = Instant::now();
     let done: Vec<(Vec<String>, usize)> = std::thread::scope(|s| {

@@ -1311,6 +1311,31 @@ fn postgres_password_never_in_messages() {
     assert!(b.describe().contains(common::pg::PASSWORD_ROLE));
 }
 
+/// Several processes or threads opening a new SQLite file at the same instant (a
+/// server and a cron job on a fresh install): every one opens, the migrations run once.
+#[test]
+fn sqlite_connections_open_a_new_file_at_once() {
+    for round in 0..20 {
+        let v = common::Vigie::new();
+        let path = v.db_path().to_path_buf();
+        let barrier = Arc::new(Barrier::new(6));
+        let hs: Vec<_> = (0..6)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    vigie::store::sqlite::Sqlite::open(&path).map(|_| ())
+                })
+            })
+            .collect();
+        for h in hs {
+            if let Err(e) = h.join().unwrap() {
+                panic!("round {round}: a connection did not open: {e}");
+            }
+        }
+    }
+}
+
 #[test]
 fn postgres_instances_migrate_at_once() {
     let url = common::pg::url();

@@ -101,16 +101,20 @@ impl Sqlite {
             db: path.display().to_string(),
             reason: one_line(&e.to_string()),
         };
-        let conn = Connection::open(path).map_err(wrap)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(wrap)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(wrap)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(wrap)?;
-        migrate(&conn).map_err(wrap)?;
+        // Connections opening a new file at the same instant (a server and a cron job on
+        // a fresh install) can find it locked where SQLite does not wait for the busy
+        // handler (switching to WAL, the first reads of the WAL index): set up again,
+        // for as long as the busy timeout would have waited.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        let conn = loop {
+            match setup(path) {
+                Ok(conn) => break conn,
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) => return Err(wrap(e)),
+            }
+        };
         Ok(Sqlite {
             conn,
             path: path.to_path_buf(),
@@ -121,6 +125,28 @@ impl Sqlite {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// How long a connection waits for another's write lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A connection to `path`, in WAL mode, migrated.
+fn setup(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
