@@ -103,7 +103,7 @@ fn value_words(
     match v.to_display_json(wf.timezone) {
         Value::Null => String::new(),
         Value::String(s) => {
-            if wf.facts.values().any(|f| f.choices.iter().any(|c| *c == s)) {
+            if wf.facts.values().any(|f| f.choices.contains(&s)) {
                 word(&s)
             } else {
                 s

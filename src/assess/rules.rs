@@ -286,7 +286,7 @@ impl Checker<'_> {
 
     fn quarters(&mut self, v: &Spanned<f64>, what: &str) -> Quarters {
         let q = v.value * 4.0;
-        if !q.is_finite() || q.fract() != 0.0 || q < 0.0 || q > 400.0 {
+        if !q.is_finite() || q.fract() != 0.0 || !(0.0..=400.0).contains(&q) {
             self.err(
                 &v.referenced,
                 format!(

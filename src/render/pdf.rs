@@ -699,13 +699,13 @@ impl Flow {
                     face: f,
                     text: "\n".into(),
                 }),
-                Event::InlineHtml(h) | Event::Html(h) => {
-                    if h.trim().to_ascii_lowercase().starts_with("<br") {
-                        spans.push(Span {
-                            face: f,
-                            text: "\n".into(),
-                        });
-                    }
+                Event::InlineHtml(h) | Event::Html(h)
+                    if h.trim().to_ascii_lowercase().starts_with("<br") =>
+                {
+                    spans.push(Span {
+                        face: f,
+                        text: "\n".into(),
+                    });
                 }
                 Event::Rule => {
                     flush!();

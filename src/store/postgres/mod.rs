@@ -380,35 +380,35 @@ impl Backend for Postgres {
         heads: &[super::backend::CaseHead],
         events: &[(String, String, Vec<super::backend::EventRow>)],
     ) -> Result<()> {
-        caselog::load_cases(&mut *self.client, heads, events)
+        caselog::load_cases(&mut self.client, heads, events)
     }
 
     fn load_workflows(&mut self, wfs: &[super::backend::PinnedWorkflow]) -> Result<()> {
-        caselog::load_workflows(&mut *self.client, wfs)
+        caselog::load_workflows(&mut self.client, wfs)
     }
 
     fn load_counters(&mut self, rows: &[(String, String, i64)]) -> Result<()> {
-        caselog::load_counters(&mut *self.client, rows)
+        caselog::load_counters(&mut self.client, rows)
     }
 
     fn load_campaigns(&mut self, rows: &[super::backend::Campaign]) -> Result<()> {
-        other::load_campaigns(&mut *self.client, rows)
+        other::load_campaigns(&mut self.client, rows)
     }
 
     fn load_ledger(&mut self, rows: &[super::backend::LedgerRow]) -> Result<()> {
-        other::load_ledger(&mut *self.client, rows)
+        other::load_ledger(&mut self.client, rows)
     }
 
     fn load_users(&mut self, rows: &[super::backend::UserRow]) -> Result<()> {
-        other::load_users(&mut *self.client, rows)
+        other::load_users(&mut self.client, rows)
     }
 
     fn load_sessions(&mut self, rows: &[super::backend::SessionRow]) -> Result<()> {
-        other::load_sessions(&mut *self.client, rows)
+        other::load_sessions(&mut self.client, rows)
     }
 
     fn load_tokens(&mut self, rows: &[super::backend::TokenRow]) -> Result<()> {
-        other::load_tokens(&mut *self.client, rows)
+        other::load_tokens(&mut self.client, rows)
     }
 }
 
