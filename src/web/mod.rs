@@ -159,10 +159,15 @@ pub(crate) fn log(msg: &str) {
     );
 }
 
-/// Reads at once: two per core, at least 4, at most 32 (`read_slots`).
-fn read_slot_count() -> usize {
+/// Reads at once (`read_slots`). A SQLite read runs on this machine's cores: two per
+/// core (at least 4) keep them busy. A PostgreSQL read mostly waits for its server's
+/// answers: eight per core (at most 64 connections of this instance).
+fn read_slot_count(postgres: bool) -> usize {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    (2 * cores).clamp(4, 32)
+    match postgres {
+        false => (2 * cores).clamp(4, 32),
+        true => (8 * cores).clamp(8, 64),
+    }
 }
 
 impl App {
@@ -175,8 +180,8 @@ impl App {
             core: crate::app::App::new(db, config, workflows),
             pages: pages::registry(),
             readers: Mutex::new(Vec::new()),
-            read_slots: tokio::sync::Semaphore::new(read_slot_count()),
-            read_slot_count: read_slot_count(),
+            read_slots: tokio::sync::Semaphore::new(read_slot_count(pooled_writes)),
+            read_slot_count: read_slot_count(pooled_writes),
             writer: Mutex::new(Some(writer)),
             labels: Mutex::new(HashMap::new()),
             page_cache: page_cache::PageCache::new(),
