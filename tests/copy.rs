@@ -13,7 +13,7 @@ mod common;
 
 use common::process::Serve;
 use common::smtp::{Received, Sink, free_port, read_sink};
-use common::web::{Browser, PASSWORD, listening_at};
+use common::web::{Browser, PASSWORD, hidden, listening_at};
 use common::{Output, Vigie, pg};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -468,6 +468,47 @@ fn seeds_accounts_campaign_and_reminders_survive_a_copy_to_postgres_and_back() {
     assert_eq!(browser.get("/").0, 200, "the session works on the source");
     let (status, me) = api_me(&base, &token);
     assert_eq!(status, 200, "{me}");
+    // A calendar address made on the settings page (a DPO subscribes once).
+    let (_, html, _) = browser.get("/settings");
+    let csrf = hidden(&html, "_csrf").expect("the settings page has a CSRF token");
+    let r = browser.post_form("/settings/calendar", &[("_csrf", &csrf), ("action", "new")]);
+    assert_eq!(r.status().as_u16(), 200);
+    // Shown once, in the answer.
+    let html = r.text().unwrap();
+    let needle = "id=\"calendar-url\" value=\"";
+    let i = html.find(needle).expect("the feed address shown") + needle.len();
+    let url = html[i..][..html[i..].find('"').unwrap()]
+        .replace("&#x3D;", "=")
+        .replace("&amp;", "&");
+    let feed = url[url
+        .find("/calendar.ics?token=vcal_")
+        .expect("a feed address")..]
+        .to_string();
+    let calendar = |base: &str| {
+        let r = reqwest::blocking::get(format!("{base}{feed}")).unwrap();
+        let status = r.status().as_u16();
+        // DTSTAMP is the time of the request and the links name the instance (its
+        // port): compared without them. (Lines folded at 75 octets can split the
+        // address, so the folds are undone first.)
+        let text: String = r
+            .text()
+            .unwrap()
+            .replace("\r\n ", "")
+            .replace("\n ", "")
+            .replace(base, "BASE")
+            .lines()
+            .filter(|l| !l.starts_with("DTSTAMP"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        (status, text)
+    };
+    let src_calendar = calendar(&base);
+    assert_eq!(src_calendar.0, 200, "{}", src_calendar.1);
+    assert!(
+        src_calendar.1.contains("BEGIN:VEVENT"),
+        "{}",
+        src_calendar.1
+    );
     assert_eq!(
         web.term().and_then(|s| s.code()),
         Some(0),
@@ -492,6 +533,7 @@ fn seeds_accounts_campaign_and_reminders_survive_a_copy_to_postgres_and_back() {
         "users",
         "sessions",
         "tokens",
+        "calendar_tokens",
     ] {
         assert!(c[k].as_u64().unwrap_or(0) > 0, "{k} copied: {report:#}");
     }
@@ -513,6 +555,15 @@ fn seeds_accounts_campaign_and_reminders_survive_a_copy_to_postgres_and_back() {
     assert_eq!((status, &me2), (200, &me), "the token on the target");
     let (status, _) = api_me(&base, "not-a-token");
     assert_eq!(status, 401, "a wrong token is still refused");
+    let pg_calendar = calendar(&base);
+    assert!(
+        pg_calendar == src_calendar,
+        "the calendar address made on the source serves the same feed on the target: {} {} bytes, then {} {} bytes",
+        src_calendar.0,
+        src_calendar.1.len(),
+        pg_calendar.0,
+        pg_calendar.1.len()
+    );
     let mut again = Browser::new(&base);
     again.cookies = browser.cookies.clone();
     assert_eq!(again.get("/").0, 200, "the session on the target");

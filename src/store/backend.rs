@@ -451,6 +451,11 @@ pub trait CalendarTokens {
     fn calendar_token_since(&mut self, user_id: i64) -> Result<Option<DateTime<Utc>>>;
     /// Revokes the user's token; false when they had none.
     fn delete_calendar_token(&mut self, user_id: i64) -> Result<bool>;
+    /// Every token (user id, hash, made at), for `store copy`.
+    fn calendar_token_rows(&mut self) -> Result<Vec<(i64, String, DateTime<Utc>)>>;
+    /// Loads tokens as they are, for `store copy` (in one transaction; the users are
+    /// loaded first, with their ids).
+    fn load_calendar_tokens(&mut self, rows: &[(i64, String, DateTime<Utc>)]) -> Result<()>;
 }
 
 /// A small key-value table of the program's own (the ledger key, checkpoint times).

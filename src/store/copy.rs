@@ -29,6 +29,8 @@ pub struct Copied {
     pub users: usize,
     pub sessions: usize,
     pub tokens: usize,
+    /// Users' calendar addresses (issue 13 part 2): a subscribed calendar keeps working.
+    pub calendar_tokens: usize,
     /// Texts of issued documents and access-log entries (issue 13 part 4).
     pub issued_texts: usize,
     pub access_entries: usize,
@@ -107,7 +109,13 @@ pub fn copy(
     let tokens = from.token_rows()?;
     n.tokens = tokens.len();
     to.load_tokens(&tokens)?;
-    progress(&format!("copied {} user(s)", n.users));
+    let calendar = from.calendar_token_rows()?;
+    n.calendar_tokens = calendar.len();
+    to.load_calendar_tokens(&calendar)?;
+    progress(&format!(
+        "copied {} user(s), {} calendar address(es)",
+        n.users, n.calendar_tokens
+    ));
 
     let campaigns = from.campaigns()?;
     n.campaigns = campaigns.len();

@@ -58,4 +58,29 @@ impl CalendarTokens for Postgres {
             .map_err(db_err)?
             > 0)
     }
+
+    fn calendar_token_rows(&mut self) -> Result<Vec<(i64, String, DateTime<Utc>)>> {
+        Ok(self
+            .client
+            .query(
+                "SELECT user_id, hash, created_at FROM calendar_tokens ORDER BY user_id",
+                &[],
+            )
+            .map_err(db_err)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
+    fn load_calendar_tokens(&mut self, rows: &[(i64, String, DateTime<Utc>)]) -> Result<()> {
+        let mut tx = self.client.transaction().map_err(db_err)?;
+        for (user_id, hash, at) in rows {
+            tx.execute(
+                "INSERT INTO calendar_tokens (user_id, hash, created_at) VALUES ($1, $2, $3)",
+                &[user_id, hash, at],
+            )
+            .map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)
+    }
 }

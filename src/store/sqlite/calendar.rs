@@ -52,4 +52,34 @@ impl CalendarTokens for Sqlite {
             params![user_id],
         )? > 0)
     }
+
+    fn calendar_token_rows(&mut self) -> Result<Vec<(i64, String, DateTime<Utc>)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT user_id, hash, created_at FROM calendar_tokens ORDER BY user_id")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(id, hash, at)| Ok((id, hash, super::parse(&at)?)))
+            .collect()
+    }
+
+    fn load_calendar_tokens(&mut self, rows: &[(i64, String, DateTime<Utc>)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (user_id, hash, at) in rows {
+            tx.execute(
+                "INSERT INTO calendar_tokens (user_id, hash, created_at) VALUES (?1, ?2, ?3)",
+                params![user_id, hash, ts(*at)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
 }
