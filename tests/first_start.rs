@@ -228,6 +228,37 @@ fn the_setup_link_makes_the_first_dpo_once() {
     assert_eq!(p["name"], "ACME SA", "{p:#}");
     assert_eq!(p["workflow"], "be", "{p:#}");
 
+    // On the command line, a command on cases or people without --org would act on the
+    // empty `default` organisation, which nobody set up: refused, naming the one that
+    // was (a case opened there would be watched by nobody).
+    let err = v.fails(&["case", "list"], 2);
+    assert!(err.contains("--org 'acme'"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let err = v.fails(
+        &[
+            "case",
+            "open",
+            "--workflow",
+            "be",
+            "--title",
+            "t",
+            "--aware-at",
+            "2026-11-20T09:00",
+        ],
+        2,
+    );
+    assert!(err.contains("--org 'acme'"), "{err}");
+    assert_eq!(
+        v.json(&["--org", "default", "case", "list", "--json"])
+            .as_array()
+            .map(|a| a.len()),
+        Some(0),
+        "nothing was opened in default; --org default still works when named"
+    );
+    v.ok(&["--org", "acme", "case", "list"]);
+    let out = v.run_env(&["case", "list"], &[("VIGIE_ORG", "acme")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
     // Used: the link is refused, to read and to post, with a page that says so.
     let (status, _, body) = post_setup(&base, &link, &FIRST);
     assert_eq!(status, 410, "{body}");

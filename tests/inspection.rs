@@ -134,9 +134,19 @@ fn the_year_is_the_year_detected_in_paris_and_organisations_stay_apart() {
     assert!(md.contains("Breaches detected in 2026: 1"), "{md}");
     assert!(!md.contains("Breach eve") && !md.contains("theirs") && !md.contains("Other SA"));
     // PDF waits for the PDF renderer; a bad year is refused with exit 2.
-    let err = v.fails(&["register", "--format", "pdf"], 2);
+    let err = v.fails(&["--org", "acme", "register", "--format", "pdf"], 2);
     assert!(err.contains("--format pdf"), "{err}");
-    v.fails(&["register", "--format", "json", "--year", "twenty"], 2);
+    let err = v.fails(
+        &[
+            "--org", "acme", "register", "--format", "json", "--year", "twenty",
+        ],
+        2,
+    );
+    assert!(err.contains("twenty"), "{err}");
+    // Without --org, `default` is empty here and two organisations were set up: the
+    // command says which to name instead of printing an empty register.
+    let err = v.fails(&["register"], 2);
+    assert!(err.contains("--org 'acme'"), "{err}");
 
     // On the web: the register page offers it, the download is the DPO's organisation's
     // only, and every download is in the access log.

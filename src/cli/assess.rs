@@ -74,7 +74,7 @@ pub(super) fn run(ctx: &Ctx, args: AssessArgs) -> Result<(), CliError> {
                     "--facts, --set and --lang are for a what-if (--workflow); set a case's facts with `vigie case set`",
                 ));
             }
-            let mut store = ctx.store()?;
+            let mut store = ctx.org_store()?;
             let c = if args.accept {
                 app.accept_assessment(&mut store, &ctx.org, &ctx.actor, id, None, ctx.now)?
             } else {

@@ -17,7 +17,7 @@ pub struct CalendarArgs {
 
 pub(super) fn run(ctx: &Ctx, a: CalendarArgs) -> Result<(), CliError> {
     let app = ctx.app()?;
-    let mut store = ctx.store()?;
+    let mut store = ctx.org_store()?;
     let base = a.url.or_else(|| ctx.config.http.public_url.clone());
     let feed = app.calendar(&mut store, &ctx.org, base.as_deref(), ctx.now)?;
     feed.unreadable

@@ -106,7 +106,7 @@ pub(super) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<(), CliError> {
             json,
         } => {
             let app = ctx.app()?;
-            let mut store = ctx.store()?;
+            let mut store = ctx.org_store()?;
             let req = OpenCase {
                 workflow,
                 title,
@@ -151,7 +151,7 @@ pub(super) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<(), CliError> {
         }
         CaseCmd::Show { id, json } => {
             let app = ctx.app()?;
-            let mut store = ctx.store()?;
+            let mut store = ctx.org_store()?;
             let l = app.case(&mut store, org, &id)?;
             // The access log (views and downloads through the web and the API), merged
             // into the timeline: read by whoever holds the database, like the events.
@@ -188,7 +188,7 @@ fn advance(
     json: bool,
 ) -> Result<(), CliError> {
     let app = ctx.app()?;
-    let mut store = ctx.store()?;
+    let mut store = ctx.org_store()?;
     let l = app.change(&mut store, &ctx.org, &ctx.actor, id, event, change, ctx.now)?;
     show(&l, ctx.now, json);
     Ok(())
@@ -213,7 +213,7 @@ pub(super) fn show(loaded: &Loaded, now: DateTime<Utc>, json: bool) {
 fn list(ctx: &Ctx, all: bool, json: bool) -> Result<(), CliError> {
     let now = ctx.now;
     let app = ctx.app()?;
-    let mut store = ctx.store()?;
+    let mut store = ctx.org_store()?;
     let (rows, unreadable): (Vec<Arc<Loaded>>, _) = app.cases(&mut store, &ctx.org, all, now)?;
     unreadable.iter().for_each(|u| eprintln!("{}", u.warning()));
     if json {

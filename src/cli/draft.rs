@@ -30,7 +30,7 @@ pub(super) fn run(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
         return run_pdf(ctx, args);
     }
     let app = ctx.app()?;
-    let mut store = ctx.store()?;
+    let mut store = ctx.org_store()?;
     let req = DraftRequest {
         document: args.document.clone(),
         lang: args.lang.clone(),
@@ -106,7 +106,7 @@ fn run_pdf(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
         ));
     };
     let app = ctx.app()?;
-    let mut store = ctx.store()?;
+    let mut store = ctx.org_store()?;
     let req = DraftRequest {
         document: args.document.clone(),
         lang: args.lang.clone(),

@@ -71,9 +71,9 @@ pub struct Cli {
     /// Who is acting, recorded in the register with each event.
     #[arg(long, global = true, env = "VIGIE_ACTOR")]
     actor: Option<String>,
-    /// The organisation whose cases the command reads and changes.
-    #[arg(long, global = true, env = "VIGIE_ORG", default_value = DEFAULT_ORG)]
-    org: String,
+    /// The organisation whose cases the command reads and changes [default: default].
+    #[arg(long, global = true, env = "VIGIE_ORG")]
+    org: Option<String>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -192,6 +192,8 @@ struct Ctx {
     config: Config,
     actor: String,
     org: String,
+    /// Whether --org (or VIGIE_ORG) named it; else it is `default`.
+    org_given: bool,
     now: DateTime<Utc>,
 }
 
@@ -218,6 +220,37 @@ impl Ctx {
     fn store(&self) -> Result<Store, CliError> {
         let mut store = Store::open_url(&self.db)?;
         crate::app::check_org(&mut store, &self.org)?;
+        Ok(store)
+    }
+    /// The database for a command on the organisation's cases or people (open, list,
+    /// draft, notify, the register, `user add`...). Without --org it is `default`; when
+    /// that organisation is empty (no case, no user) and the database holds others (the
+    /// first DPO named theirs on the setup page), the command is refused with the
+    /// names, rather than opening a case or adding a person where nobody will look.
+    fn org_store(&self) -> Result<Store, CliError> {
+        let mut store = self.store()?;
+        if !self.org_given && self.org == DEFAULT_ORG {
+            let others: Vec<String> = store
+                .organisations()?
+                .into_iter()
+                .map(|(id, _)| id)
+                .filter(|id| id != DEFAULT_ORG)
+                .collect();
+            if !others.is_empty()
+                && store.case_ids(DEFAULT_ORG, true)?.is_empty()
+                && store.accounts(Some(DEFAULT_ORG))?.is_empty()
+            {
+                let names = others
+                    .iter()
+                    .map(|o| crate::util::quote(o))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let first = crate::util::quote(&others[0]);
+                return Err(CliError::input(format!(
+                    "no --org given, and organisation 'default' has no case and no user; this database has {names}: pass --org {first} (or set VIGIE_ORG)"
+                )));
+            }
+        }
         Ok(store)
     }
 }
@@ -302,7 +335,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         db: cli.db.clone(),
         config,
         actor,
-        org: cli.org.clone(),
+        org: cli.org.clone().unwrap_or_else(|| DEFAULT_ORG.to_string()),
+        org_given: cli.org.is_some(),
         now: time::now(),
     };
     match cli.command {

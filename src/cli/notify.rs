@@ -83,7 +83,7 @@ pub(super) fn run(ctx: &Ctx, a: NotifyArgs) -> Result<(), CliError> {
         resend_notified: a.resend_notified,
     };
     let app = ctx.app()?;
-    let mut store = ctx.store()?;
+    let mut store = ctx.org_store()?;
     use std::io::IsTerminal as _;
     let mut bar = crate::notify::Bar::new();
     let mut lines = crate::notify::Lines::new();

@@ -28,7 +28,7 @@ pub(super) fn run(ctx: &Ctx, cmd: OutboxCmd) -> Result<(), CliError> {
     let org = ctx.org.as_str();
     match cmd {
         OutboxCmd::List { all, json } => {
-            let mut store = ctx.store()?;
+            let mut store = ctx.org_store()?;
             let rows = ctx.app()?.outbox(&mut store, org, all)?;
             if json {
                 print_json(&serde_json::to_value(&rows).expect("rows serialize"));
@@ -63,7 +63,7 @@ pub(super) fn run(ctx: &Ctx, cmd: OutboxCmd) -> Result<(), CliError> {
             Ok(())
         }
         OutboxCmd::Retry { id } => {
-            let mut store = ctx.store()?;
+            let mut store = ctx.org_store()?;
             ctx.app()?.retry_reminder(&mut store, org, id, ctx.now)?;
             say!("reminder {id} requeued");
             Ok(())

@@ -31,7 +31,7 @@ pub struct RegisterArgs {
 
 fn inspection(ctx: &Ctx, a: &RegisterArgs, format: &str) -> Result<(), CliError> {
     let app = ctx.app()?;
-    let mut store = ctx.store()?;
+    let mut store = ctx.org_store()?;
     let lang = match a.lang.as_deref() {
         None => None,
         Some(s) => Some(crate::time::Lang::parse(s).ok_or_else(|| {
@@ -74,7 +74,7 @@ pub(super) fn run(ctx: &Ctx, a: RegisterArgs) -> Result<(), CliError> {
     }
     let org = ctx.org.as_str();
     let app = ctx.app()?;
-    let mut store = ctx.store()?;
+    let mut store = ctx.org_store()?;
     let (mut rows, unreadable) = app.register(&mut store, org)?;
     unreadable.iter().for_each(|u| eprintln!("{}", u.warning()));
     if let Some(year) = a.year {

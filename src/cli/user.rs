@@ -105,7 +105,7 @@ pub(super) fn run(ctx: &Ctx, cmd: UserCmd) -> Result<(), CliError> {
                     crate::util::quote(&role)
                 ))
             })?;
-            let mut store = ctx.store()?;
+            let mut store = ctx.org_store()?;
             let password = read_password()?;
             let name = name.unwrap_or_else(|| email.clone());
             let u = ctx
