@@ -133,6 +133,17 @@ fn the_year_is_the_year_detected_in_paris_and_organisations_stay_apart() {
     assert!(md.contains("## newyear — Breach newyear"), "{md}");
     assert!(md.contains("Breaches detected in 2026: 1"), "{md}");
     assert!(!md.contains("Breach eve") && !md.contains("theirs") && !md.contains("Other SA"));
+    // In Dutch (a Flemish DPO's inspection): its own document, not the English one.
+    let nl = v.ok(&[
+        "--org", "acme", "register", "--format", "md", "--lang", "nl", "--year", "2026",
+    ]);
+    assert!(nl.starts_with("# Register van inbreuken"), "{nl}");
+    assert!(nl.contains("Inbreuken vastgesteld in 2026: 1"), "{nl}");
+    assert!(nl.contains("## newyear — Breach newyear"), "{nl}");
+    assert!(
+        nl.contains("### Feiten") && !nl.contains("### Facts"),
+        "{nl}"
+    );
     // PDF waits for the PDF renderer; a bad year is refused with exit 2.
     let err = v.fails(&["--org", "acme", "register", "--format", "pdf"], 2);
     assert!(err.contains("--format pdf"), "{err}");

@@ -314,6 +314,7 @@ pub fn json(ins: &Inspection) -> Value {
 
 const TEMPLATE_EN: &str = include_str!("../../templates/register_inspection.en.md.hbs");
 const TEMPLATE_FR: &str = include_str!("../../templates/register_inspection.fr.md.hbs");
+const TEMPLATE_NL: &str = include_str!("../../templates/register_inspection.nl.md.hbs");
 
 /// A value for markdown: one paragraph, no HTML, no markup from the text itself.
 fn md_text(s: &str) -> String {
@@ -349,6 +350,7 @@ fn md_value(v: &Value) -> Value {
 pub fn markdown(ins: &Inspection) -> Result<String, AppError> {
     let template = match ins.lang.as_str() {
         "fr" => TEMPLATE_FR,
+        "nl" => TEMPLATE_NL,
         _ => TEMPLATE_EN,
     };
     let mut hb = handlebars::Handlebars::new();
