@@ -11,7 +11,7 @@
 mod common;
 
 use chrono::{DateTime, Utc};
-use common::web::{Browser, Server, hidden};
+use common::web::{Server, hidden};
 use serde_json::Value;
 use std::process::Command;
 
@@ -55,29 +55,6 @@ fn open(s: &Server, offset: &str, org: &str, id: &str, title: &str, aware: &str)
             id,
         ],
     );
-}
-
-/// Makes the user's calendar address on the settings page; returns it (path and query).
-fn calendar_address(b: &mut Browser) -> String {
-    let (status, html, _) = b.get("/settings");
-    assert_eq!(status, 200, "{html}");
-    assert!(html.contains("id=\"calendar-none\""), "{html}");
-    let csrf = hidden(&html, "_csrf").expect("the settings page has a CSRF token");
-    let r = b.post_form("/settings/calendar", &[("_csrf", &csrf), ("action", "new")]);
-    assert_eq!(r.status().as_u16(), 200);
-    let html = r.text().unwrap();
-    let needle = "id=\"calendar-url\" value=\"";
-    let i = html.find(needle).expect("the address is shown once") + needle.len();
-    let url = html[i..][..html[i..].find('"').unwrap()]
-        .replace("&#x3D;", "=")
-        .replace("&amp;", "&");
-    let path = url[url.find("/calendar.ics").expect("a feed address")..].to_string();
-    assert!(path.starts_with("/calendar.ics?token=vcal_"), "{path}");
-    // Shown once: the page read again names when it was made, not the secret.
-    let (_, again, _) = b.get("/settings");
-    assert!(!again.contains(&path[path.find("vcal_").unwrap()..]));
-    assert!(again.contains("id=\"calendar-since\""), "{again}");
-    path
 }
 
 fn get(s: &Server, path: &str, etag: Option<&str>) -> reqwest::blocking::Response {
@@ -199,7 +176,7 @@ fn feed_of_deadlines_crossing_dst_moved_met_and_per_organisation() {
     );
 
     let mut dpo = s.browser("dpo@acme.example");
-    let acme_path = calendar_address(&mut dpo);
+    let acme_path = common::web::calendar_address(&mut dpo);
     let (cal, text) = feed(&s, &acme_path);
     assert!(cal["name"].as_str().unwrap().contains("ACME SA"), "{cal:#}");
     assert_eq!(cal["timezones"], serde_json::json!(["Europe/Paris"]));
@@ -303,7 +280,7 @@ fn feed_of_deadlines_crossing_dst_moved_met_and_per_organisation() {
 
     // The other organisation's feed: its own case and name only.
     let mut theirs = s.browser("dpo@other.example");
-    let other_path = calendar_address(&mut theirs);
+    let other_path = common::web::calendar_address(&mut theirs);
     let (ocal, otext) = feed(&s, &other_path);
     assert_eq!(case_ids(&ocal), ["THEIRS"]);
     assert!(ocal["name"].as_str().unwrap().contains("Other SA"));
@@ -344,7 +321,7 @@ fn revoked_and_unknown_tokens_are_refused_alike() {
     let s = Server::start_with_offset(&offset);
     open(&s, &offset, "acme", "A1", "Lost laptop", "2027-10-29T10:00");
     let mut viewer = s.browser("viewer@acme.example");
-    let path = calendar_address(&mut viewer);
+    let path = common::web::calendar_address(&mut viewer);
     assert_eq!(
         get(&s, &path, None).status().as_u16(),
         200,
@@ -372,7 +349,7 @@ fn revoked_and_unknown_tokens_are_refused_alike() {
     assert_eq!(revoked.text().unwrap(), unknown_body);
 
     // A replaced address: the old one stops working, the new one works.
-    let first = calendar_address(&mut viewer);
+    let first = common::web::calendar_address(&mut viewer);
     let (_, html, _) = viewer.get("/settings");
     let csrf = hidden(&html, "_csrf").unwrap();
     let r = viewer.post_form("/settings/calendar", &[("_csrf", &csrf), ("action", "new")]);

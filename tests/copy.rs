@@ -13,7 +13,7 @@ mod common;
 
 use common::process::Serve;
 use common::smtp::{Received, Sink, free_port, read_sink};
-use common::web::{Browser, PASSWORD, hidden, listening_at};
+use common::web::{Browser, PASSWORD, listening_at};
 use common::{Output, Vigie, pg};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -469,21 +469,7 @@ fn seeds_accounts_campaign_and_reminders_survive_a_copy_to_postgres_and_back() {
     let (status, me) = api_me(&base, &token);
     assert_eq!(status, 200, "{me}");
     // A calendar address made on the settings page (a DPO subscribes once).
-    let (_, html, _) = browser.get("/settings");
-    let csrf = hidden(&html, "_csrf").expect("the settings page has a CSRF token");
-    let r = browser.post_form("/settings/calendar", &[("_csrf", &csrf), ("action", "new")]);
-    assert_eq!(r.status().as_u16(), 200);
-    // Shown once, in the answer.
-    let html = r.text().unwrap();
-    let needle = "id=\"calendar-url\" value=\"";
-    let i = html.find(needle).expect("the feed address shown") + needle.len();
-    let url = html[i..][..html[i..].find('"').unwrap()]
-        .replace("&#x3D;", "=")
-        .replace("&amp;", "&");
-    let feed = url[url
-        .find("/calendar.ics?token=vcal_")
-        .expect("a feed address")..]
-        .to_string();
+    let feed = common::web::calendar_address(&mut browser);
     let calendar = |base: &str| {
         let r = reqwest::blocking::get(format!("{base}{feed}")).unwrap();
         let status = r.status().as_u16();

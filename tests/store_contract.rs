@@ -197,8 +197,11 @@ fn add_timers(b: &mut dyn Backend, timers: &[NewTimer]) {
 fn case_log_append_and_read(db: &Db) {
     let mut b = (db.open)();
     let b = &mut *b;
+    assert!(!b.has_cases("default").unwrap());
     open_case(b, "default", "C-1");
     append(b, "default", "C-1", 2);
+    assert!(b.has_cases("default").unwrap());
+    assert!(!b.has_cases("other").unwrap());
     let mut tx = b.begin().unwrap();
     tx.pin_workflow(&wf()).unwrap(); // pinned twice: nothing
     assert!(tx.case_exists("default", "C-1").unwrap());

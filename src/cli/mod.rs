@@ -237,7 +237,7 @@ impl Ctx {
                 .filter(|id| id != DEFAULT_ORG)
                 .collect();
             if !others.is_empty()
-                && store.case_ids(DEFAULT_ORG, true)?.is_empty()
+                && !store.has_cases(DEFAULT_ORG)?
                 && store.accounts(Some(DEFAULT_ORG))?.is_empty()
             {
                 let names = others

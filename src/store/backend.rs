@@ -260,6 +260,8 @@ pub trait CaseLog {
     fn workflows(&mut self) -> Result<Vec<PinnedWorkflow>>;
     /// Open cases first, nearest deadline first, then closed ones when asked.
     fn case_ids(&mut self, org: &str, include_closed: bool) -> Result<Vec<String>>;
+    /// Whether the organisation has any case (one index probe, not a list).
+    fn has_cases(&mut self, org: &str) -> Result<bool>;
     /// In the order they were opened (then by id).
     fn case_ids_by_opening(&mut self, org: &str) -> Result<Vec<String>>;
     /// `(org, case_id, lowest seq)` of events whose case row is gone.

@@ -580,6 +580,11 @@ impl Store {
         self.db.case_ids(org, include_closed)
     }
 
+    /// Whether the organisation has any case.
+    pub fn has_cases(&mut self, org: &str) -> Result<bool, StoreError> {
+        self.db.has_cases(org)
+    }
+
     /// Every case of the organisation, in the order they were opened.
     pub fn case_ids_by_opening(&mut self, org: &str) -> Result<Vec<String>, StoreError> {
         self.db.case_ids_by_opening(org)

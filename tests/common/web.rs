@@ -297,16 +297,8 @@ impl Browser {
     }
 
     pub fn get(&mut self, path: &str) -> (u16, String, HeaderMap) {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, self.cookie_header())
-            .send()
-            .expect("the server answers");
-        self.keep(&r);
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        (status, r.text().expect("a body"), headers)
+        let (status, body, headers) = self.get_bytes(path);
+        (status, String::from_utf8_lossy(&body).into_owned(), headers)
     }
 
     /// A GET whose body is bytes (a PDF), with its status and headers.
@@ -380,4 +372,27 @@ pub fn hidden(html: &str, name: &str) -> Option<String> {
     let i = html.find(&needle)? + needle.len();
     let rest = &html[i..];
     Some(rest[..rest.find('"')?].to_string())
+}
+
+/// Makes the user's calendar address on the settings page; returns it (path and query).
+pub fn calendar_address(b: &mut Browser) -> String {
+    let (status, html, _) = b.get("/settings");
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("id=\"calendar-none\""), "{html}");
+    let csrf = hidden(&html, "_csrf").expect("the settings page has a CSRF token");
+    let r = b.post_form("/settings/calendar", &[("_csrf", &csrf), ("action", "new")]);
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().unwrap();
+    let needle = "id=\"calendar-url\" value=\"";
+    let i = html.find(needle).expect("the address is shown once") + needle.len();
+    let url = html[i..][..html[i..].find('"').unwrap()]
+        .replace("&#x3D;", "=")
+        .replace("&amp;", "&");
+    let path = url[url.find("/calendar.ics").expect("a feed address")..].to_string();
+    assert!(path.starts_with("/calendar.ics?token=vcal_"), "{path}");
+    // Shown once: the page read again names when it was made, not the secret.
+    let (_, again, _) = b.get("/settings");
+    assert!(!again.contains(&path[path.find("vcal_").unwrap()..]));
+    assert!(again.contains("id=\"calendar-since\""), "{again}");
+    path
 }

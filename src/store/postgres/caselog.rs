@@ -767,6 +767,17 @@ impl CaseLog for Postgres {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
+    fn has_cases(&mut self, org: &str) -> Result<bool> {
+        let r = self
+            .client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM cases WHERE org = $1)",
+                &[&org],
+            )
+            .map_err(db_err)?;
+        Ok(r.get(0))
+    }
+
     fn case_ids_by_opening(&mut self, org: &str) -> Result<Vec<String>> {
         let rows = self
             .client

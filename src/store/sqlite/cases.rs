@@ -375,6 +375,13 @@ impl CaseLog for Sqlite {
         Ok(ids)
     }
 
+    fn has_cases(&mut self, org: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM cases WHERE org = ?1)")?
+            .query_row(params![org], |r| r.get(0))?)
+    }
+
     fn case_ids_by_opening(&mut self, org: &str) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
