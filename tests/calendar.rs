@@ -11,7 +11,7 @@
 mod common;
 
 use chrono::{DateTime, Utc};
-use common::web::{Server, hidden};
+use common::web::{Server, form_token, hidden};
 use serde_json::Value;
 use std::process::Command;
 
@@ -338,7 +338,7 @@ fn revoked_and_unknown_tokens_are_refused_alike() {
 
     // Revoked on the settings page: refused exactly like an unknown token.
     let (_, html, _) = viewer.get("/settings");
-    let csrf = hidden(&html, "_csrf").unwrap();
+    let csrf = form_token(&html, "/settings/calendar").unwrap();
     let r = viewer.post_form(
         "/settings/calendar",
         &[("_csrf", &csrf), ("action", "revoke")],
@@ -351,7 +351,7 @@ fn revoked_and_unknown_tokens_are_refused_alike() {
     // A replaced address: the old one stops working, the new one works.
     let first = common::web::calendar_address(&mut viewer);
     let (_, html, _) = viewer.get("/settings");
-    let csrf = hidden(&html, "_csrf").unwrap();
+    let csrf = form_token(&html, "/settings/calendar").unwrap();
     let r = viewer.post_form("/settings/calendar", &[("_csrf", &csrf), ("action", "new")]);
     let html = r.text().unwrap();
     assert!(html.contains("calendar-url"));

@@ -9,7 +9,7 @@ use common::Vigie;
 use common::db::{Backend, with_backend};
 use common::process::{Serve, in_flight_bound};
 use common::smtp::{Sink, free_port, standard_config};
-use common::web::{Browser, PASSWORD, Server, hidden};
+use common::web::{Browser, PASSWORD, Server, form_token, hidden};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -351,7 +351,7 @@ fn a_case_opened_through_one_instance_is_read_through_the_other() {
     assert_eq!(status, 200, "A's session cookie works on B");
     assert!(page_b.contains("shared-1"), "{page_b}");
     // A form of A's page, with A's CSRF token, posted to B.
-    let csrf = hidden(&page_a, "_csrf").expect("a CSRF token on A's page");
+    let csrf = form_token(&page_a, "/cases/shared-1/facts").expect("a CSRF token on A's page");
     let r = on_b.post_form(
         "/cases/shared-1/facts",
         &[

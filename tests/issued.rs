@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::web::{Server, hidden};
+use common::web::{Server, form_token, hidden};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -74,7 +74,8 @@ fn the_dpo_records_a_draft_as_issued_once_and_gets_the_exact_bytes_back() {
         page.contains("id=\"issue-form\""),
         "the DPO sees the button"
     );
-    let csrf = hidden(&page, "_csrf").expect("the form has a CSRF field");
+    let csrf = form_token(&page, "/cases/a-1/drafts/cnil_notification/issue")
+        .expect("the form has a CSRF field");
     let drafted_at = hidden(&page, "drafted_at").expect("the form says when it was drafted");
     let form = [
         ("_csrf", csrf.as_str()),

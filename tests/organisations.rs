@@ -8,7 +8,7 @@ mod common;
 
 use common::Vigie;
 use common::smtp::{Sink, attachments, decoded, free_port, read_sink};
-use common::web::{Server, hidden};
+use common::web::{Server, form_token, hidden};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -616,7 +616,7 @@ fn web_drafts_and_the_organisation_page_show_only_the_callers_organisation() {
         html.contains("Anna Acme") && !html.contains("Otto Other"),
         "{html}"
     );
-    let csrf = hidden(&html, "_csrf").expect("a CSRF field");
+    let csrf = form_token(&html, "/organisation").expect("a CSRF field");
     let r = dpo.post_form(
         "/organisation",
         &[("_csrf", &csrf), ("dpo-email", "not an address")],
@@ -644,7 +644,7 @@ fn web_drafts_and_the_organisation_page_show_only_the_callers_organisation() {
     let (status, html, _) = viewer.get("/organisation");
     assert_eq!(status, 200);
     assert!(html.contains("disabled") && !html.contains("id=\"save-org\""));
-    let csrf = hidden(&html, "_csrf").expect("a CSRF field");
+    let csrf = form_token(&html, "/organisation").expect("a CSRF field");
     let r = viewer.post_form(
         "/organisation",
         &[("_csrf", &csrf), ("dpo-email", "viewer@acme.example")],

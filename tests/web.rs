@@ -4,7 +4,7 @@
 mod common;
 
 use common::db::Backend;
-use common::web::{Browser, PASSWORD, Server, hidden};
+use common::web::{Browser, PASSWORD, Server, form_token, hidden};
 use serde_json::{Value, json};
 
 both_backends! {
@@ -223,7 +223,7 @@ fn another_organisation_gets_404_on_every_route_and_changes_nothing() {
         assert!(!html.contains("Laptop"));
     }
     let (_, dash, _) = b.get("/");
-    let csrf = hidden(&dash, "_csrf").expect("a CSRF token on the page");
+    let csrf = form_token(&dash, "/logout").expect("a CSRF token on the page");
     for (path, form) in [
         (
             "/cases/secret-1/facts",
@@ -461,7 +461,7 @@ fn pages_use_secure_cookies_security_headers_and_refuse_forged_csrf() {
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["cache-control"], "no-store");
     assert!(!html.contains("<script>"), "no inline script");
-    let csrf = hidden(&html, "_csrf").unwrap();
+    let csrf = form_token(&html, "/cases/csrf-1/facts").unwrap();
 
     let before = s.v.db_snapshot();
     for token in ["", "0000", &"f".repeat(64)] {
@@ -556,7 +556,7 @@ fn pages_show_cases_take_forms_and_export_the_register() {
     assert!(dash.contains("data-case=\"form-1\""), "{dash}");
     assert!(dash.contains("class=\"countdown st-"));
     let (_, page, _) = b.get("/cases/form-1");
-    let csrf = hidden(&page, "_csrf").unwrap();
+    let csrf = form_token(&page, "/cases/form-1/facts").unwrap();
     assert!(page.contains("id=\"event-contain\""));
     assert!(page.contains("id=\"f-nature\""));
     // Checkbox lists, numbers and choices come back typed; unchanged facts are not
@@ -783,7 +783,7 @@ fn the_new_case_form_opens_a_case_for_dpos_only() {
     let mut b = s.browser(ACME);
     let (status, html, _) = b.get("/cases/new");
     assert_eq!(status, 200);
-    let csrf = hidden(&html, "_csrf").unwrap();
+    let csrf = form_token(&html, "/cases").unwrap();
     // A refused form comes back with the reason and what was typed.
     let r = b.post_form(
         "/cases",
@@ -1349,7 +1349,7 @@ fn deciding_otherwise_needs_a_rationale_and_is_the_dpos_on_the_api_and_the_pages
     );
     assert!(html.contains("id=\"as-dpo-only\""));
     assert!(!html.contains("id=\"accept-form\"") && !html.contains("id=\"decide-form\""));
-    let csrf = hidden(&html, "_csrf").expect("a CSRF token");
+    let csrf = form_token(&html, "/logout").expect("a CSRF token");
     for (path, form) in [
         (
             "/cases/assess-2/assessment/accept",
@@ -1370,7 +1370,7 @@ fn deciding_otherwise_needs_a_rationale_and_is_the_dpos_on_the_api_and_the_pages
     // Another organisation's DPO: 404 on the forms.
     let mut other = s.browser(OTHER);
     let (_, dash, _) = other.get("/");
-    let other_csrf = hidden(&dash, "_csrf").unwrap();
+    let other_csrf = form_token(&dash, "/logout").unwrap();
     for path in [
         "/cases/assess-2/assessment/accept",
         "/cases/assess-2/assessment/decide",
@@ -1390,7 +1390,7 @@ fn deciding_otherwise_needs_a_rationale_and_is_the_dpos_on_the_api_and_the_pages
         !html.contains("id=\"event-assess\""),
         "the decision is taken in its own section"
     );
-    let csrf = hidden(&html, "_csrf").unwrap();
+    let csrf = form_token(&html, "/cases/assess-2/assessment/accept").unwrap();
     let seq = hidden(&html, "seq").unwrap();
     let r = b.post_form(
         "/cases/assess-2/assessment/accept",

@@ -8,12 +8,12 @@
 //! any missing page; each such answer counts as a failed sign-in of the client's address
 //! (the sign-in throttle, shared with the sign-in form), and a locked address gets 429.
 
-use super::auth::{ADDRESS_THRESHOLD, PageCaller, throttle};
-use super::pages::{Page, checked_form, error_page, field, lang_of, parse_form, word};
+use super::auth::{ADDRESS_THRESHOLD, throttle};
+use super::form::{PageCtx, PageForm, PageResult, see_other};
+use super::page::{Page, error_page, word};
 use super::{App, WebError};
 use crate::time;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -171,13 +171,12 @@ fn view(
     })
 }
 
-async fn settings_page(
-    State(app): State<Arc<App>>,
-    PageCaller(c): PageCaller,
-    headers: HeaderMap,
-    Query(q): Query<OkQuery>,
-) -> Response {
-    let lang = lang_of(&headers);
+async fn settings_page(ctx: PageCtx, Query(q): Query<OkQuery>) -> Response {
+    let PageCtx {
+        app,
+        caller: c,
+        lang,
+    } = ctx;
     let user = c.user.clone();
     match app
         .read(move |_, s| Ok(s.calendar_token_since(&user)?))
@@ -201,50 +200,36 @@ async fn settings_page(
 
 /// Makes (or replaces) the caller's calendar token and shows its address once, or
 /// revokes it. Every role, each for themselves.
-async fn settings_calendar(
-    State(app): State<Arc<App>>,
-    PageCaller(c): PageCaller,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Response {
-    let lang = lang_of(&headers);
-    let form = parse_form(&bytes);
-    if let Err(r) = checked_form(&app, lang, &c, &form) {
-        return r;
-    }
-    let user = c.user.clone();
-    match field(&form, "action") {
+async fn settings_calendar(headers: HeaderMap, PageForm { ctx, form }: PageForm) -> PageResult {
+    let user = ctx.caller.user.clone();
+    match form.get("action") {
         Some("new") => {
-            let made = app
+            let made = ctx
+                .app
                 .write(move |_, s| {
                     let now = time::now();
                     let token = s.new_calendar_token(&user, now)?;
                     Ok((token, s.calendar_token_since(&user)?))
                 })
                 .await;
-            match made {
-                Ok((token, since)) => {
-                    let base = base_url(&app, &headers).unwrap_or_default();
-                    let url = format!("{base}/calendar.ics?token={token}");
-                    Page::of(lang, &c, word(lang, "settings"), "/settings").render(
-                        &app,
-                        "settings",
-                        view(lang, c.csrf.clone(), since, Some(url)),
-                        StatusCode::OK,
-                    )
-                }
-                Err(e) => error_page(&app, lang, &c, e),
-            }
+            let (token, since) = made.map_err(ctx.fail())?;
+            let base = base_url(&ctx.app, &headers).unwrap_or_default();
+            let url = format!("{base}/calendar.ics?token={token}");
+            let csrf = ctx.caller.csrf.clone();
+            Ok(ctx.page(ctx.word("settings"), "/settings").render(
+                &ctx.app,
+                "settings",
+                view(ctx.lang, csrf, since, Some(url)),
+                StatusCode::OK,
+            ))
         }
         Some("revoke") => {
-            match app
+            ctx.app
                 .write(move |_, s| Ok(s.revoke_calendar_token(&user)?))
                 .await
-            {
-                Ok(_) => axum::response::Redirect::to("/settings?ok=revoked").into_response(),
-                Err(e) => error_page(&app, lang, &c, e),
-            }
+                .map_err(ctx.fail())?;
+            Ok(see_other("/settings?ok=revoked"))
         }
-        _ => error_page(&app, lang, &c, WebError::bad("action: new or revoke")),
+        _ => Err(ctx.error(WebError::bad("action: new or revoke"))),
     }
 }

@@ -4,16 +4,16 @@
 //! read, and answers.
 
 use super::access::{ClientAddr, register_read};
-use super::auth::{ApiCaller, PageCaller};
-use super::pages::{checked_form, error_page, field, lang_of, parse_form};
+use super::auth::ApiCaller;
+use super::form::{PageCtx, PageForm, PageResult, see_other};
+use super::page::error_page;
 use super::{App, Caller, WebError};
 use crate::app::inspection::Inspection;
 use crate::app::issued::{Issued, Read, Recorded, mime_of};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
@@ -220,25 +220,13 @@ fn inspection_file(
 // ---- pages ----
 
 async fn issue_form(
-    State(app): State<Arc<App>>,
-    PageCaller(c): PageCaller,
-    headers: HeaderMap,
     Path((id, document)): Path<(String, String)>,
-    body: Bytes,
-) -> Response {
-    let lang = lang_of(&headers);
-    let form = parse_form(&body);
-    if let Err(r) = checked_form(&app, lang, &c, &form) {
-        return r;
-    }
-    let opt = |k: &str| {
-        field(&form, k)
-            .map(str::to_string)
-            .filter(|s| !s.is_empty())
-    };
-    match app
+    PageForm { ctx, form }: PageForm,
+) -> PageResult {
+    let opt = |k: &str| form.get(k).map(str::to_string).filter(|s| !s.is_empty());
+    ctx.app
         .issue(
-            &c,
+            &ctx.caller,
             id.clone(),
             document,
             opt("lang"),
@@ -246,37 +234,41 @@ async fn issue_form(
             opt("drafted_at"),
         )
         .await
-    {
-        Ok(_) => Redirect::to(&format!("/cases/{id}?ok=issued#issued")).into_response(),
+        .map_err(ctx.fail())?;
+    Ok(see_other(&format!("/cases/{id}?ok=issued#issued")))
+}
+
+async fn issued_download(
+    ctx: PageCtx,
+    addr: ClientAddr,
+    Path((id, sha256)): Path<(String, String)>,
+) -> Response {
+    let PageCtx {
+        app,
+        caller: c,
+        lang,
+    } = ctx;
+    match app.issued_text(&c, &addr, id.clone(), sha256).await {
+        Ok((issued, text)) => issued_file(&id, &issued, text),
         Err(e) => error_page(&app, lang, &c, e),
     }
 }
 
-async fn issued_download(
-    State(app): State<Arc<App>>,
-    PageCaller(c): PageCaller,
-    addr: ClientAddr,
-    headers: HeaderMap,
-    Path((id, sha256)): Path<(String, String)>,
-) -> Response {
-    match app.issued_text(&c, &addr, id.clone(), sha256).await {
-        Ok((issued, text)) => issued_file(&id, &issued, text),
-        Err(e) => error_page(&app, lang_of(&headers), &c, e),
-    }
-}
-
 async fn inspection_download(
-    State(app): State<Arc<App>>,
-    PageCaller(c): PageCaller,
+    ctx: PageCtx,
     addr: ClientAddr,
-    headers: HeaderMap,
     Query(q): Query<InspectionQuery>,
 ) -> Response {
+    let PageCtx {
+        app,
+        caller: c,
+        lang,
+    } = ctx;
     let r = match app.inspection(&c, &addr, &q).await {
         Ok(ins) => inspection_file(&c.user.org, &ins, q.format.as_deref()),
         Err(e) => Err(e),
     };
-    r.unwrap_or_else(|e| error_page(&app, lang_of(&headers), &c, e))
+    r.unwrap_or_else(|e| error_page(&app, lang, &c, e))
 }
 
 // ---- API ----

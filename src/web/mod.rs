@@ -16,7 +16,9 @@ mod access;
 mod api;
 mod auth;
 mod calendar;
+mod form;
 mod issued;
+mod page;
 mod page_cache;
 mod pages;
 mod setup;
@@ -178,7 +180,7 @@ impl App {
         Ok(App {
             pooled_writes,
             core: crate::app::App::new(db, config, workflows),
-            pages: pages::registry(),
+            pages: page::registry(),
             readers: Mutex::new(Vec::new()),
             read_slots: tokio::sync::Semaphore::new(read_slot_count(pooled_writes)),
             read_slot_count: read_slot_count(pooled_writes),

@@ -8,7 +8,8 @@
 
 use super::App;
 use super::auth::{LOGIN_COOKIE, SESSION_COOKIE, cookie, same};
-use super::pages::{Page, field, lang_of, parse_form, word};
+use super::form::{field, parse_form};
+use super::page::{Page, lang_of, word};
 use crate::app::setup::FirstDpo;
 use crate::time::{self, Lang};
 use axum::Router;

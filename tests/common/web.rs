@@ -296,9 +296,18 @@ impl Browser {
             .join("; ")
     }
 
+    /// A GET; a page's forms are checked to carry their CSRF token ([`assert_form_tokens`]).
+    #[track_caller]
     pub fn get(&mut self, path: &str) -> (u16, String, HeaderMap) {
         let (status, body, headers) = self.get_bytes(path);
-        (status, String::from_utf8_lossy(&body).into_owned(), headers)
+        let html = String::from_utf8_lossy(&body).into_owned();
+        if headers
+            .get("content-type")
+            .is_some_and(|v| v.to_str().unwrap_or("").starts_with("text/html"))
+        {
+            assert_form_tokens(&html, path);
+        }
+        (status, html, headers)
     }
 
     /// A GET whose body is bytes (a PDF), with its status and headers.
@@ -366,8 +375,19 @@ fn enc(s: &str) -> String {
     out
 }
 
-/// The value of the first hidden input named `name` in a page.
+/// The value of the first hidden input named `name` in a page. Not for `_csrf`: every
+/// form carries its own, and a test submits the token of the form it submits
+/// ([`form_token`]).
+#[track_caller]
 pub fn hidden(html: &str, name: &str) -> Option<String> {
+    assert_ne!(
+        name, "_csrf",
+        "take the CSRF token of the form you submit: form_token(html, action)"
+    );
+    hidden_in(html, name)
+}
+
+fn hidden_in(html: &str, name: &str) -> Option<String> {
     let needle = format!("name=\"{name}\" value=\"");
     let i = html.find(&needle)? + needle.len();
     let rest = &html[i..];
@@ -379,7 +399,7 @@ pub fn calendar_address(b: &mut Browser) -> String {
     let (status, html, _) = b.get("/settings");
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("id=\"calendar-none\""), "{html}");
-    let csrf = hidden(&html, "_csrf").expect("the settings page has a CSRF token");
+    let csrf = form_token(&html, "/settings/calendar").expect("the settings page has a CSRF token");
     let r = b.post_form("/settings/calendar", &[("_csrf", &csrf), ("action", "new")]);
     assert_eq!(r.status().as_u16(), 200);
     let html = r.text().unwrap();
@@ -395,4 +415,57 @@ pub fn calendar_address(b: &mut Browser) -> String {
     assert!(!again.contains(&path[path.find("vcal_").unwrap()..]));
     assert!(again.contains("id=\"calendar-since\""), "{again}");
     path
+}
+
+/// The `<form>` elements of a page whose method is POST: (action, the form's HTML).
+pub fn post_forms(html: &str) -> Vec<(String, &str)> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("<form") {
+        let form = &rest[i..];
+        let end = form
+            .find("</form>")
+            .map(|e| e + "</form>".len())
+            .unwrap_or(form.len());
+        let (this, after) = form.split_at(end);
+        let tag = &this[..this.find('>').unwrap_or(this.len())];
+        let attr = |name: &str| {
+            let needle = format!("{name}=\"");
+            tag.find(&needle).map(|j| {
+                let v = &tag[j + needle.len()..];
+                v[..v.find('"').unwrap_or(v.len())].to_string()
+            })
+        };
+        if attr("method").is_some_and(|m| m.eq_ignore_ascii_case("post")) {
+            out.push((attr("action").unwrap_or_default(), this));
+        }
+        rest = after;
+    }
+    out
+}
+
+/// The CSRF token of the page's form that posts to `action` (the first one, when a page
+/// has several forms to the same address: their tokens are the same session's).
+pub fn form_token(html: &str, action: &str) -> Option<String> {
+    post_forms(html)
+        .into_iter()
+        .find(|(a, _)| a.replace("&#x2F;", "/") == action)
+        .and_then(|(_, form)| hidden_in(form, "_csrf"))
+}
+
+/// Every POST form of a signed-in page carries a token, and none is empty: a form with
+/// an empty `_csrf` is refused on every submit ("this form has expired").
+#[track_caller]
+pub fn assert_form_tokens(html: &str, page: &str) {
+    for (action, form) in post_forms(html) {
+        // The sign-in and setup forms have their own (double-submit / link) tokens.
+        if action == "/login" || action.starts_with("/setup/") {
+            continue;
+        }
+        match hidden_in(form, "_csrf") {
+            Some(t) if !t.is_empty() => {}
+            Some(_) => panic!("{page}: the form posting to {action} has an empty _csrf"),
+            None => panic!("{page}: the form posting to {action} has no _csrf"),
+        }
+    }
 }

@@ -1,0 +1,201 @@
+//! Sign-in, sign-out and the language links.
+
+use crate::time::{self, Lang};
+use crate::web::App;
+use crate::web::auth::{LANG_COOKIE, LOGIN_COOKIE, SESSION_COOKIE, cookie, local_target, same};
+use crate::web::form::{PageForm, PageLang, field, parse_form};
+use crate::web::page::{Page, encode, lang_of, word};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+pub(super) struct NextQuery {
+    next: Option<String>,
+}
+
+pub(super) async fn set_lang(
+    Path(code): Path<String>,
+    Query(q): Query<NextQuery>,
+    jar: CookieJar,
+) -> Response {
+    let lang = Lang::parse(&code).unwrap_or_default();
+    let mut c = cookie(LANG_COOKIE, lang.code().to_string());
+    c.set_http_only(false);
+    (jar.add(c), Redirect::to(&local_target(q.next.as_deref()))).into_response()
+}
+
+pub(super) fn login_form(
+    app: &App,
+    lang: Lang,
+    jar: CookieJar,
+    next: &str,
+    email: &str,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    // Sign-in CSRF: the form and a cookie carry the same random value (double submit).
+    let token = crate::store::random_hex(16);
+    let jar = jar.add(cookie(LOGIN_COOKIE, token.clone()));
+    let page = Page {
+        lang,
+        caller: None,
+        title: word(lang, "sign_in"),
+        here: format!("/login?next={}", encode(next)),
+        flash: None,
+        error,
+    }
+    .render(
+        app,
+        "login",
+        json!({"login_token": token, "next": next, "email": email}),
+        status,
+    );
+    (jar, page).into_response()
+}
+
+pub(super) async fn login_page(
+    State(app): State<Arc<App>>,
+    PageLang(lang): PageLang,
+    jar: CookieJar,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    let next = local_target(q.next.as_deref());
+    login_form(&app, lang, jar, &next, "", None, StatusCode::OK)
+}
+
+pub(super) async fn login(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    bytes: Bytes,
+) -> Response {
+    let lang = lang_of(&headers);
+    let form = parse_form(&bytes);
+    let email = field(&form, "email").unwrap_or("").trim().to_string();
+    let password = field(&form, "password").unwrap_or("").to_string();
+    let next = local_target(field(&form, "next"));
+    let expected = jar.get(LOGIN_COOKIE).map(|c| c.value().to_string());
+    let given = field(&form, "_login").unwrap_or("");
+    if !expected.is_some_and(|e| same(&e, given)) {
+        let msg = word(lang, "bad_form");
+        return login_form(
+            &app,
+            lang,
+            jar,
+            &next,
+            &email,
+            Some(msg),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let account = format!("account:{}", email.to_lowercase());
+    let address = format!("address:{}", addr.ip());
+    let locked = {
+        let (account, address) = (account.clone(), address.clone());
+        app.read(move |_, s| {
+            Ok(crate::web::auth::throttle::locked(
+                s,
+                &[&account, &address],
+                time::now(),
+            )?)
+        })
+        .await
+    };
+    let wait = match locked {
+        Ok(w) => w,
+        Err(e) => return e.into_response(),
+    };
+    if let Some(wait) = wait {
+        let msg = word(lang, "too_many").replace("{secs}", &wait.as_secs().max(1).to_string());
+        let mut r = login_form(
+            &app,
+            lang,
+            jar,
+            &next,
+            &email,
+            Some(msg),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    let checked = {
+        let email = email.clone();
+        app.read(move |_, s| Ok(s.check_login(&email, &password)?))
+            .await
+    };
+    let user = match checked {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            let counted = app
+                .write(move |_, s| {
+                    let now = time::now();
+                    crate::web::auth::throttle::fail(
+                        s,
+                        &account,
+                        crate::web::auth::ACCOUNT_THRESHOLD,
+                        now,
+                    )?;
+                    crate::web::auth::throttle::fail(
+                        s,
+                        &address,
+                        crate::web::auth::ADDRESS_THRESHOLD,
+                        now,
+                    )?;
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = counted {
+                return e.into_response();
+            }
+            crate::web::log(&format!("failed sign-in from {}", addr.ip()));
+            let msg = word(lang, "wrong_login");
+            return login_form(
+                &app,
+                lang,
+                jar,
+                &next,
+                &email,
+                Some(msg),
+                StatusCode::UNAUTHORIZED,
+            );
+        }
+        Err(e) => return e.into_response(),
+    };
+    let session = app
+        .write(move |_, s| {
+            crate::web::auth::throttle::forget(s, &account)?;
+            Ok(s.create_session(&user, time::now())?)
+        })
+        .await;
+    match session {
+        Ok((secret, _csrf)) => {
+            let jar = jar
+                .remove(cookie(LOGIN_COOKIE, String::new()))
+                .add(cookie(SESSION_COOKIE, secret));
+            (jar, Redirect::to(&next)).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+pub(super) async fn logout(jar: CookieJar, PageForm { ctx, .. }: PageForm) -> Response {
+    if let Some(secret) = ctx.caller.session.clone() {
+        let _ = ctx.app.write(move |_, s| Ok(s.end_session(&secret)?)).await;
+    }
+    (
+        jar.remove(cookie(SESSION_COOKIE, String::new())),
+        Redirect::to("/login"),
+    )
+        .into_response()
+}

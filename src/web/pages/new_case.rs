@@ -1,0 +1,79 @@
+//! The new-case form.
+
+use crate::web::form::{PageCtx, PageForm, PageResult, field, see_other};
+use crate::web::page::encode;
+use crate::web::{App, WebError};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+/// The new-case form: what was typed (on refusal), else the organisation's workflow.
+pub(super) fn new_case_view(
+    app: &App,
+    form: &[(String, String)],
+    default_wf: Option<&str>,
+) -> Value {
+    let chosen = field(form, "workflow").or(default_wf).unwrap_or("fr");
+    let workflows: Vec<Value> = app
+        .workflows
+        .ids()
+        .filter_map(|id| app.workflows.get(id))
+        .map(|wf| json!({"id": wf.id, "title": wf.title, "selected": wf.id == chosen}))
+        .collect();
+    json!({
+        "workflows": workflows,
+        "form": {
+            "title": field(form, "title").unwrap_or(""),
+            "aware_at": field(form, "aware_at").unwrap_or(""),
+            "id": field(form, "id").unwrap_or(""),
+        },
+    })
+}
+
+pub(super) async fn new_case_page(ctx: PageCtx) -> PageResult {
+    if !ctx.caller.user.role.is_dpo() {
+        return Err(ctx.error(WebError::forbidden("open a case")));
+    }
+    let default_wf = ctx
+        .app
+        .profile(&ctx.caller)
+        .await
+        .ok()
+        .and_then(|p| p.workflow);
+    let page = ctx.page(ctx.word("new_case"), "/cases/new");
+    Ok(page.render(
+        &ctx.app,
+        "new_case",
+        new_case_view(&ctx.app, &[], default_wf.as_deref()),
+        StatusCode::OK,
+    ))
+}
+
+pub(super) async fn new_case(PageForm { ctx, form }: PageForm) -> PageResult {
+    let get = |k: &str| form.get(k).unwrap_or("").to_string();
+    let id = Some(get("id")).filter(|s| !s.trim().is_empty());
+    let opened = ctx
+        .app
+        .open_case(
+            &ctx.caller,
+            crate::app::OpenCase {
+                workflow: Some(get("workflow")),
+                title: get("title"),
+                aware_at: get("aware_at"),
+                id,
+                facts: Vec::new(),
+            },
+        )
+        .await;
+    match opened {
+        Ok(l) => Ok(see_other(&format!(
+            "/cases/{}?ok=opened",
+            encode(&l.case.id)
+        ))),
+        Err(e) => {
+            let mut page = ctx.page(ctx.word("new_case"), "/cases/new");
+            page.error = Some(e.message);
+            let view = new_case_view(&ctx.app, form.pairs(), None);
+            Ok(page.render(&ctx.app, "new_case", view, e.status))
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The register's page and CSV.
+
+use crate::web::form::PageCtx;
+use crate::web::page::{Page, error_page, word};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+
+pub(super) async fn register_page(ctx: PageCtx, addr: crate::web::access::ClientAddr) -> Response {
+    let PageCtx {
+        app,
+        caller: c,
+        lang,
+    } = ctx;
+    let read = crate::web::access::register_read("view", "page".into());
+    if let Err(e) = app.log_read(&c, &addr, read).await {
+        return error_page(&app, lang, &c, e);
+    }
+    match app.register(&c).await {
+        Ok(rows) => Page::of(lang, &c, word(lang, "register"), "/register").render(
+            &app,
+            "register",
+            json!({"rows": rows, "inspection": true}),
+            StatusCode::OK,
+        ),
+        Err(e) => error_page(&app, lang, &c, e),
+    }
+}
+
+pub(super) async fn register_csv(ctx: PageCtx, addr: crate::web::access::ClientAddr) -> Response {
+    let PageCtx {
+        app,
+        caller: c,
+        lang,
+    } = ctx;
+    let read = crate::web::access::register_read("download", "csv".into());
+    if let Err(e) = app.log_read(&c, &addr, read).await {
+        return error_page(&app, lang, &c, e);
+    }
+    match app.register(&c).await {
+        Ok(rows) => crate::web::api::csv_response(&c.user.org, crate::register::csv(&rows)),
+        Err(e) => error_page(&app, lang, &c, e),
+    }
+}
