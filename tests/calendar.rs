@@ -11,7 +11,7 @@
 mod common;
 
 use chrono::{DateTime, Utc};
-use common::web::{Server, form_token, hidden};
+use common::web::{Server, form_token};
 use serde_json::Value;
 use std::process::Command;
 

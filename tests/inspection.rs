@@ -164,6 +164,15 @@ fn the_year_is_the_year_detected_in_paris_and_organisations_stay_apart() {
     let mut b = s.browser("dpo@acme.example");
     let (_, page, _) = b.get("/register");
     assert!(page.contains("id=\"inspection-form\""));
+    // The form as a browser sends it with its default values: the year left blank
+    // means every year (it was refused: "Failed to deserialize query string").
+    let (status, md, headers) = b.get("/register/inspection?year=&format=md");
+    assert_eq!(status, 200, "{md}");
+    let disposition = headers["content-disposition"].to_str().unwrap();
+    assert!(disposition.contains("register-acme.md"), "{disposition}");
+    let (status, html, _) = b.get("/register/inspection?year=twenty&format=md");
+    assert_eq!(status, 400);
+    assert!(html.contains("is not a year"), "{html}");
     let (status, csv, headers) = b.get("/register/inspection?format=csv&year=2025");
     assert_eq!(status, 200);
     assert!(

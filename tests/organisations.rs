@@ -8,7 +8,7 @@ mod common;
 
 use common::Vigie;
 use common::smtp::{Sink, attachments, decoded, free_port, read_sink};
-use common::web::{Server, form_token, hidden};
+use common::web::{Server, form_token};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};

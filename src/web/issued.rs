@@ -140,7 +140,15 @@ impl App {
             })?),
         };
         let org = caller.user.org.clone();
-        let year = q.year;
+        let year = match q.year.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(y) => Some(y.parse::<i32>().map_err(|_| {
+                WebError::bad(format!(
+                    "year: {} is not a year (leave it blank for every year)",
+                    crate::util::quote(y)
+                ))
+            })?),
+        };
         let ins = self
             .read(move |app, store| {
                 let (ins, unreadable) =
@@ -176,7 +184,8 @@ fn issued_file(id: &str, issued: &Issued, text: String) -> Response {
 #[derive(Deserialize, Default)]
 pub struct InspectionQuery {
     pub format: Option<String>,
-    pub year: Option<i32>,
+    /// Text, not a number: the page's form sends `year=` when left blank (every year).
+    pub year: Option<String>,
     pub lang: Option<String>,
 }
 

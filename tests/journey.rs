@@ -1,0 +1,389 @@
+//! A DPO's first day, in a real Chromium, driven only by clicking and typing in the
+//! pages (issue 21 part 1): `vigie serve` on a new database with no configuration, the
+//! setup link from its output, the organisation's identity saved and shown again after a
+//! reload, a new case, its facts, the assessment accepted, containment and the
+//! notification to the authority recorded, the authority's draft downloaded as PDF
+//! (read back with `pdftotext`: it carries the saved identifier) and recorded as issued,
+//! the register and its inspection export with the form's default values.
+//!
+//! The same journey runs in French and in English on a `fr` case, and in Dutch on a
+//! `be` case; at each step the page is also looked at 390 px wide, where nothing may
+//! scroll sideways and the menu stays reachable. Every page's forms carry their CSRF
+//! token (an empty one made the new-case and organisation forms fail on every submit).
+//! Screenshots: target/test-artifacts/browser/journey-*.png.
+
+mod common;
+
+#[path = "common/browser.rs"]
+mod chrome;
+
+use chrome::*;
+use common::Vigie;
+use common::process::Serve;
+use common::web::listening_at;
+use fantoccini::{Client, Locator};
+use serde_json::json;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "a long enough password";
+
+struct Journey {
+    /// The page language the DPO clicks to: fr, en or nl.
+    lang: &'static str,
+    /// The workflow chosen at setup: fr or be.
+    workflow: &'static str,
+    /// The organisation's identifier (SIREN; the enterprise number in Belgium).
+    identifier: &'static str,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_french_dpo_s_first_day_by_clicking() {
+    walk(Journey {
+        lang: "fr",
+        workflow: "fr",
+        identifier: "552100554",
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_english_speaking_dpo_s_first_day_on_a_french_case() {
+    walk(Journey {
+        lang: "en",
+        workflow: "fr",
+        identifier: "732829320",
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dutch_speaking_dpo_s_first_day_on_a_belgian_case() {
+    walk(Journey {
+        lang: "nl",
+        workflow: "be",
+        identifier: "0403.170.701",
+    })
+    .await;
+}
+
+async fn walk(j: Journey) {
+    let v = Vigie::new();
+    let folder = v.dir().join("run");
+    std::fs::create_dir_all(&folder).unwrap();
+    let log = folder.join("serve.log");
+    let file = std::fs::File::create(&log).unwrap();
+    // As a new user runs it: no --config, in a folder of its own.
+    let mut serve = Serve::new(
+        v.command()
+            .current_dir(&folder)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("vigie serve starts"),
+    );
+    let base = listening_at(serve.child(), &log);
+    let link = setup_link(&log);
+
+    let driver = start_driver();
+    let downloads = tempfile::tempdir().unwrap();
+    let c = browser(&driver, downloads.path()).await;
+    let name = |step: &str| format!("journey-{}-{}-{step}", j.lang, j.workflow);
+    c.set_window_size(1366, 900).await.unwrap();
+
+    // 1. The setup link; the DPO switches to their language first.
+    c.goto(&link).await.unwrap();
+    if j.lang != "fr" {
+        click(&c, Locator::Id(&format!("lang-{}", j.lang))).await;
+    }
+    wait_lang(&c, j.lang).await;
+    fill(&c, "org_name", "Transports Exemple").await;
+    fill(&c, "org_id", "transports").await;
+    click(
+        &c,
+        Locator::Css(&format!("#workflow option[value='{}']", j.workflow)),
+    )
+    .await;
+    fill(&c, "name", "Camille Martin").await;
+    fill(&c, "email", "camille@transports.example").await;
+    fill(&c, "password", PASSWORD).await;
+    fill(&c, "password_again", PASSWORD).await;
+    look(&c, &name("01-setup")).await;
+    click(&c, Locator::Id("setup-create")).await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("nav-org"))
+        .await
+        .expect("signed in, with the menu");
+    wait_lang(&c, j.lang).await;
+    look(&c, &name("02-dashboard")).await;
+
+    // 2. The organisation's identity: saved, and shown again after a reload.
+    click(&c, Locator::Id("nav-org")).await;
+    let identity = [
+        ("org-identifier", j.identifier),
+        ("org-address", "1 rue de l'Exemple, 75001 Paris"),
+        ("org-dpo-name", "Camille Martin"),
+        ("org-dpo-email", "dpo@transports.example"),
+        ("org-representative-name", "Dominique Durand"),
+        ("org-representative-role", "Directrice générale"),
+    ];
+    for (id, value) in identity {
+        fill(&c, id, value).await;
+    }
+    look(&c, &name("03-organisation")).await;
+    click(&c, Locator::Id("save-org")).await;
+    text_of(&c, "#flash").await;
+    c.refresh().await.unwrap();
+    for (id, value) in identity {
+        assert_eq!(value_of(&c, id).await, value, "#{id} after a reload");
+    }
+    assert!(
+        c.find(Locator::Id("error")).await.is_err(),
+        "no error after saving the organisation"
+    );
+
+    // 3. A new case, aware two hours ago (typed in the workflow's zone).
+    click(&c, Locator::Id("nav-new")).await;
+    click(
+        &c,
+        Locator::Css(&format!("#workflow option[value='{}']", j.workflow)),
+    )
+    .await;
+    fill(&c, "title", "Fichier clients exposé").await;
+    let zone: chrono_tz::Tz = if j.workflow == "be" {
+        chrono_tz::Europe::Brussels
+    } else {
+        chrono_tz::Europe::Paris
+    };
+    let aware = (chrono::Utc::now() - chrono::Duration::hours(2)).with_timezone(&zone);
+    fill(&c, "aware_at", &aware.format("%Y-%m-%d %H:%M").to_string()).await;
+    look(&c, &name("04-new-case")).await;
+    click(&c, Locator::Id("open-case")).await;
+    text_of(&c, "#flash").await;
+    let url = c.current_url().await.unwrap();
+    let case_id = url
+        .path()
+        .trim_start_matches("/cases/")
+        .trim_end_matches('/')
+        .to_string();
+    assert!(
+        case_id.starts_with(&format!("{}-", j.workflow)),
+        "a new case's page: {url}"
+    );
+    look(&c, &name("05-case")).await;
+
+    // 4. What the DPO knows, typed in the facts form.
+    check(&c, "nature", "confidentiality").await;
+    check(&c, "data_categories", "identity").await;
+    check(&c, "data_categories", "contact").await;
+    fill(&c, "f-subjects_approx", "1200").await;
+    fill(&c, "f-consequences", "Risque d'hameçonnage").await;
+    fill(&c, "f-measures", "Accès coupé, mots de passe réinitialisés").await;
+    fill(
+        &c,
+        "f-contained_at",
+        &(aware + chrono::Duration::minutes(30))
+            .format("%Y-%m-%d %H:%M")
+            .to_string(),
+    )
+    .await;
+    click(&c, Locator::Id("save-facts")).await;
+    text_of(&c, "#flash").await;
+    look(&c, &name("06-facts-saved")).await;
+
+    // 5. The assessment accepted, containment recorded, the authority notified.
+    click(&c, Locator::Id("accept-assessment")).await;
+    text_of(&c, "#as-accepted").await;
+    click(&c, Locator::Id("event-contain")).await;
+    text_of(&c, "#flash").await;
+    click(&c, Locator::Id("event-notify_authority")).await;
+    text_of(&c, "#flash").await;
+    assert!(
+        c.find(Locator::Id("error")).await.is_err(),
+        "notifying the authority was accepted"
+    );
+    let track = text_of(&c, "[data-track='authority']").await;
+    look(&c, &name("07-notified")).await;
+    assert!(!track.is_empty());
+
+    // 6. The authority's draft, downloaded as PDF: it carries the saved identifier.
+    let document = if j.workflow == "be" {
+        "apd_notification"
+    } else {
+        "cnil_notification"
+    };
+    c.goto(&format!("{base}/cases/{case_id}/drafts/{document}"))
+        .await
+        .unwrap();
+    text_of(&c, "#draft").await;
+    look(&c, &name("08-draft")).await;
+    click(&c, Locator::Id("download-pdf")).await;
+    let pdf = downloaded(downloads.path(), ".pdf").await;
+    let text = pdftotext(&pdf);
+    assert!(
+        text.contains(j.identifier),
+        "the PDF names the organisation's identifier {}:\n{text}",
+        j.identifier
+    );
+    assert!(text.contains("Transports Exemple"), "{text}");
+    click(&c, Locator::Id("issue")).await;
+    text_of(&c, "#flash").await;
+    text_of(&c, "#issued-list").await;
+    let issued = c.find_all(Locator::Css("#issued-list li[data-sha256]")).await.unwrap();
+    assert_eq!(issued.len(), 1, "the draft recorded as issued once");
+
+    // 7. The register, and its inspection export with the form's default values.
+    click(&c, Locator::Id("nav-register")).await;
+    let row = text_of(&c, &format!("tr[data-case='{case_id}']")).await;
+    assert!(row.contains("Fichier clients exposé"), "{row}");
+    look(&c, &name("09-register")).await;
+    click(&c, Locator::Id("inspection-download")).await;
+    let md = downloaded(downloads.path(), ".md").await;
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(md.contains(&case_id), "{md}");
+
+    c.close().await.unwrap();
+    serve.kill9();
+}
+
+/// The one-time setup link `vigie serve` prints on a database with no account.
+fn setup_link(log: &Path) -> String {
+    let t0 = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(w) = text.split_whitespace().find(|w| w.contains("/setup/")) {
+            return w.to_string();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no setup link:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until the page says it is in `lang` (`<html lang>`).
+async fn wait_lang(c: &Client, lang: &str) {
+    let t0 = Instant::now();
+    loop {
+        let now = c
+            .execute("return document.documentElement.lang", vec![])
+            .await
+            .unwrap();
+        if now == json!(lang) {
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the page stays in {now}, not {lang}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn value_of(c: &Client, id: &str) -> String {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+/// The page as a person sees it: a screenshot at 1366 px; every POST form carries a
+/// non-empty CSRF token; then at 390 px wide nothing scrolls sideways and the menu is
+/// reachable (a screenshot of that too), and back to 1366 px.
+async fn look(c: &Client, name: &str) {
+    shot(c, name).await;
+    let empty = c
+        .execute(
+            "return [...document.querySelectorAll('form[method=post]')]
+                .filter(f => !f.action.includes('/login') && !f.action.includes('/setup/'))
+                .filter(f => { const t = f.querySelector('input[name=_csrf]'); return !t || !t.value; })
+                .map(f => f.getAttribute('action'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(empty, json!([]), "{name}: forms without their CSRF token");
+    c.set_window_size(390, 844).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let widths = c
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (scroll, inner) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
+    if scroll > inner {
+        let wide = c
+            .execute(
+                "return [...document.querySelectorAll('body *')]
+                    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+                    .slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        shot(c, &format!("{name}-390")).await;
+        panic!("{name}: at 390 px the page is {scroll} px wide: {wide}");
+    }
+    // The menu is reachable: signed in, its first link is on screen or one tap away.
+    if c.find(Locator::Css("header nav")).await.is_ok() {
+        let reachable = c
+            .execute(
+                "const a = document.querySelector('#nav-dashboard'); const r = a.getBoundingClientRect();
+                 return r.width > 0 && r.height > 0 && r.right <= window.innerWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(reachable, json!(true), "{name}: the menu at 390 px");
+    }
+    shot(c, &format!("{name}-390")).await;
+    c.set_window_size(1366, 900).await.unwrap();
+}
+
+/// The file ending in `ext` that Chromium downloaded (waiting up to 20 s), moved out of
+/// the folder so the next download is told apart.
+async fn downloaded(dir: &Path, ext: &str) -> std::path::PathBuf {
+    let t0 = Instant::now();
+    loop {
+        let found = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.to_string_lossy().ends_with(ext));
+        if let Some(p) = found {
+            let kept = dir.parent().unwrap().join(format!(
+                "{}-{}",
+                t0.elapsed().as_nanos(),
+                p.file_name().unwrap().to_string_lossy()
+            ));
+            std::fs::rename(&p, &kept).unwrap();
+            return kept;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no {ext} downloaded into {}",
+            dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn pdftotext(pdf: &Path) -> String {
+    let out = Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) runs");
+    assert!(out.status.success(), "pdftotext failed on {}", pdf.display());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
