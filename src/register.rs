@@ -49,10 +49,15 @@ pub struct Row {
     pub risk_departs: bool,
     /// The version of the assessment rules that recommended it.
     pub assessment_rules: String,
+    /// What vigie recommended when the authority's decision was taken (`notify`,
+    /// `not_required`; empty without a recorded assessment), beside `authority`.
+    pub authority_recommended: String,
+    /// The same for the people (`inform`, `not_required`), beside `individuals`.
+    pub individuals_recommended: String,
 }
 
 /// The CSV header, in the order of [`Row`]'s fields.
-pub const COLUMNS: [&str; 24] = [
+pub const COLUMNS: [&str; 26] = [
     "case",
     "workflow",
     "title",
@@ -77,6 +82,8 @@ pub const COLUMNS: [&str; 24] = [
     "risk_recommended",
     "risk_departs",
     "assessment_rules",
+    "authority_recommended",
+    "individuals_recommended",
 ];
 
 fn fact(wf: &Workflow, case: &Case, name: &str) -> String {
@@ -153,6 +160,8 @@ pub fn row(wf: &Workflow, case: &Case) -> Row {
         risk_recommended: String::new(),
         risk_departs: false,
         assessment_rules: String::new(),
+        authority_recommended: String::new(),
+        individuals_recommended: String::new(),
     }
 }
 
@@ -186,6 +195,21 @@ impl Row {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string();
+        }
+        self
+    }
+
+    /// The row with what vigie recommended for each duty when it was decided (see
+    /// `app::assess::decision_recommendations`).
+    pub fn with_recommendations(
+        mut self,
+        (authority, individuals): (Option<bool>, Option<bool>),
+    ) -> Row {
+        if let Some(n) = authority {
+            self.authority_recommended = if n { "notify" } else { "not_required" }.into();
+        }
+        if let Some(i) = individuals {
+            self.individuals_recommended = if i { "inform" } else { "not_required" }.into();
         }
         self
     }
@@ -271,6 +295,8 @@ pub fn csv(rows: &[Row]) -> String {
             &r.risk_recommended,
             departs,
             &r.assessment_rules,
+            &r.authority_recommended,
+            &r.individuals_recommended,
         ];
         w.write_record(cells.iter().map(|c| safe(c)))
             .expect("write to memory");

@@ -120,8 +120,9 @@ fn every_scenario_gets_its_expected_recommendation_and_reason() {
     }
 }
 
-/// Removing any one fact never turns "notify" into "do not notify": an unset fact the
-/// rules read always leaves the authority notified, with the fact listed as missing.
+/// Removing any one fact never turns "notify" into "do not notify", nor "inform" into
+/// "do not inform": an unset fact the rules read always leaves both duties at least
+/// where they were, with the fact listed as missing.
 #[test]
 fn removing_any_one_fact_never_stops_the_notification() {
     let v = Vigie::new();
@@ -135,6 +136,9 @@ fn removing_any_one_fact_never_stops_the_notification() {
             let what = format!("{} without {removed}: {a:#}", s.name);
             if base["notify_authority"] == true {
                 assert_eq!(a["notify_authority"], true, "{what}");
+            }
+            if base["inform_individuals"] == true {
+                assert_eq!(a["inform_individuals"], true, "{what}");
             }
             // A fact now unknown that could change the result: never a "no risk".
             let missing = a["missing"].as_array().unwrap();
@@ -150,6 +154,50 @@ fn removing_any_one_fact_never_stops_the_notification() {
         }
     }
     assert!(checked >= 150, "only {checked} removals checked");
+}
+
+/// Issue 23 N7: every scenario with misuse observed, then with misuse unknown: the
+/// unknown never lowers either duty (it did for simple data, whose risk only misuse made
+/// high), and unintelligible data that were used exempt no one.
+#[test]
+fn misuse_becoming_unknown_never_drops_a_duty() {
+    let v = Vigie::new();
+    for s in scenarios() {
+        let mut used = s.facts.clone();
+        used.retain(|(k, _)| k != "misuse_observed");
+        let unknown = used.clone();
+        used.push(("misuse_observed".into(), Value::Bool(true)));
+        let a = what_if(&v, "fr", &used);
+        let what = format!("{} with misuse: {a:#}", s.name);
+        assert_eq!(a["risk"], "high", "{what}");
+        assert_eq!(a["notify_authority"], true, "{what}");
+        let exempt = !a["exemptions"].as_array().unwrap().is_empty();
+        assert_eq!(a["inform_individuals"], !exempt, "{what}");
+        // Data that were used were not unintelligible: never that exemption.
+        assert!(
+            !a["exemptions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["ground"] == "unintelligible"),
+            "{what}"
+        );
+        let b = what_if(&v, "fr", &unknown);
+        let what = format!("{} with misuse unknown: {b:#}", s.name);
+        for duty in ["notify_authority", "inform_individuals"] {
+            if a[duty] == true {
+                assert_eq!(b[duty], true, "{duty}: {what}");
+            }
+        }
+        assert!(
+            b["missing"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m == "misuse_observed"),
+            "{what}"
+        );
+    }
 }
 
 #[test]
@@ -204,7 +252,213 @@ const HIGH: &[(&str, &str)] = &[
     ("misuse_observed", "true"),
 ];
 
-both_backends! { a_case_is_assessed_accepted_and_departed_from_with_reasons }
+both_backends! {
+    a_case_is_assessed_accepted_and_departed_from_with_reasons,
+    declining_a_duty_needs_a_recorded_assessment_and_reasons_to_depart,
+}
+
+/// Issue 22 A2: `risk=none` typed by hand used to switch off the 72 hours with no
+/// assessment and against vigie's own recommendation.
+fn declining_a_duty_needs_a_recorded_assessment_and_reasons_to_depart() {
+    let v = Vigie::new();
+    v.open_fr("c1", "2026-11-20T09:00");
+    set_facts(
+        &v,
+        "c1",
+        &[
+            ("data_categories", "[identity, contact]"),
+            ("subject_categories", "[customers]"),
+            ("subjects_approx", "800"),
+            ("identifiability", "maximum"),
+            ("confidentiality_loss", "unknown_recipients"),
+            ("integrity_loss", "none"),
+            ("availability_loss", "none"),
+            ("cause", "external_malicious"),
+            ("data_unintelligible", "false"),
+            ("misuse_observed", "false"),
+        ],
+    );
+    let a = v.json(&["assess", "c1", "--json"]);
+    assert_eq!(a["current"]["risk"], "risk", "{a:#}");
+    assert_eq!(a["current"]["notify_authority"], true, "{a:#}");
+
+    // `risk` set by hand against the recommendation: the same rule as the decision.
+    let before = v.db_snapshot();
+    let e = v.fails(&["case", "set", "c1", "risk=none"], 2);
+    assert!(e.contains("departs from the recommendation (risk"), "{e}");
+    assert!(e.contains("risk_rationale"), "{e}");
+    assert_eq!(v.db_snapshot(), before, "a refused change wrote something");
+    v.ok(&[
+        "case",
+        "set",
+        "c1",
+        "risk=none",
+        "risk_rationale=The list was a test copy",
+    ]);
+
+    // No recorded assessment: declining is refused, whatever `risk` says.
+    let decline = [
+        "case",
+        "advance",
+        "c1",
+        "decide_no_authority_notice",
+        "--set",
+        "no_authority_reasons=rien",
+    ];
+    let before = v.db_snapshot();
+    let e = v.fails(&decline, 2);
+    assert!(e.contains("no risk assessment is recorded"), "{e}");
+    assert!(e.contains("vigie assess c1 --accept"), "{e}");
+    assert_eq!(v.db_snapshot(), before);
+
+    // Recorded (departing, with its reasons); declining a duty vigie recommends still
+    // needs reasons given with the decline.
+    v.ok(&[
+        "case",
+        "advance",
+        "c1",
+        "assess",
+        "--set",
+        "risk=none",
+        "--set",
+        "risk_rationale=The list was a test copy",
+    ]);
+    let before = v.db_snapshot();
+    let e = v.fails(&decline, 2);
+    assert!(
+        e.contains("vigie recommends to notify the authority"),
+        "{e}"
+    );
+    assert!(e.contains("risk_rationale"), "{e}");
+    assert_eq!(v.db_snapshot(), before);
+    let mut with_reasons = decline.to_vec();
+    with_reasons.extend([
+        "--set",
+        "risk_rationale=Synthetic addresses only: nobody can be reached with them",
+    ]);
+    v.ok(&with_reasons);
+    assert_eq!(v.show("c1")["tracks"]["authority"], "not_required");
+
+    // The people: vigie does not recommend telling them, so declining needs no reasons.
+    v.ok(&[
+        "case",
+        "advance",
+        "c1",
+        "decide_no_individual_notice",
+        "--set",
+        "individuals_exemption=no_high_risk",
+        "--set",
+        "individuals_rationale=Not a high risk",
+    ]);
+
+    // The register shows the recommendation beside every decision.
+    let reg = v.json(&["register", "--json"]);
+    assert_eq!(reg[0]["risk"], "none", "{reg:#}");
+    assert_eq!(reg[0]["risk_recommended"], "risk", "{reg:#}");
+    assert_eq!(reg[0]["authority"], "not_required", "{reg:#}");
+    assert_eq!(reg[0]["authority_recommended"], "notify", "{reg:#}");
+    assert_eq!(reg[0]["individuals"], "not_required", "{reg:#}");
+    assert_eq!(reg[0]["individuals_recommended"], "not_required", "{reg:#}");
+    let text = v.ok(&["register"]);
+    assert!(text.contains("none (risk)"), "{text}");
+    assert!(text.contains("not_required (notify)"), "{text}");
+    let csv = v.ok(&["register", "--csv"]);
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with("authority_recommended,individuals_recommended"),
+        "{csv}"
+    );
+}
+
+/// Issue 22 C1: reasons are stored as ids with their data, and a draft renders them in
+/// its reader's language (an English draft of a French case carried "Gravité 1,75 …").
+#[test]
+fn a_draft_renders_the_frozen_reasons_in_its_own_language() {
+    let v = Vigie::new();
+    v.open_fr("c1", "2026-11-20T09:00");
+    set_facts(&v, "c1", HIGH);
+    v.ok(&["assess", "c1", "--accept"]);
+    let case = v.show("c1");
+    let last = case["events"].as_array().unwrap().last().unwrap().clone();
+    let reasons = last["assessment"]["reasons"].as_array().unwrap();
+    assert_eq!(reasons[0]["data"]["says"], "band", "{last:#}");
+    assert_eq!(reasons[0]["data"]["band"], "very_high", "{last:#}");
+    assert!(
+        reasons[0]["text"].as_str().unwrap().starts_with("Gravité"),
+        "stored in the assessment's language: {last:#}"
+    );
+    let en = v.ok(&["draft", "c1", "cnil_notification", "--lang", "en"]);
+    for french in [
+        "Gravité",
+        "niveau «",
+        "Recommandation de vigie",
+        "ne peut pas",
+    ] {
+        assert!(!en.contains(french), "{french} in an English draft:\n{en}");
+    }
+    assert!(en.contains("Severity 4 (DPC 3 × EI 1 + CB 1)"), "{en}");
+    assert!(en.contains("vigie's recommendation accepted"), "{en}");
+    let fr = v.ok(&["draft", "c1", "cnil_notification"]);
+    assert!(fr.contains("Gravité 4 (DPC 3 × EI 1 + CB 1)"), "{fr}");
+}
+
+/// Issue 22 C1: `vigie assess --lang nl` was half English. Every reason of every
+/// scenario is in Dutch: none is the English text.
+#[test]
+fn an_assessment_in_dutch_has_no_english_reason() {
+    let v = Vigie::new();
+    for s in scenarios() {
+        let path = v.dir().join("facts.yaml");
+        let map: serde_json::Map<String, Value> = s.facts.iter().cloned().collect();
+        std::fs::write(&path, serde_json::to_string(&Value::Object(map)).unwrap()).unwrap();
+        let run = |lang: &str| {
+            v.json(&[
+                "assess",
+                "--workflow",
+                "be",
+                "--facts",
+                path.to_str().unwrap(),
+                "--lang",
+                lang,
+                "--json",
+            ])
+        };
+        let (nl, en) = (run("nl"), run("en"));
+        let texts = |a: &Value| -> Vec<String> {
+            let mut out: Vec<String> = a["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["text"].as_str().unwrap().to_string())
+                .collect();
+            for c in ["dpc", "ei", "cb"] {
+                for r in a["severity"][c]["why"].as_array().unwrap() {
+                    out.push(r["text"].as_str().unwrap().to_string());
+                }
+            }
+            out
+        };
+        let (tn, te) = (texts(&nl), texts(&en));
+        assert_eq!(tn.len(), te.len(), "{}", s.name);
+        for (n, e) in tn.iter().zip(&te) {
+            assert_ne!(n, e, "{}: an English reason in Dutch", s.name);
+        }
+        let text = v.ok(&[
+            "assess",
+            "--workflow",
+            "be",
+            "--facts",
+            path.to_str().unwrap(),
+            "--lang",
+            "nl",
+        ]);
+        for english in ["Severity", "Reasons:", "Notify the authority", "Rules "] {
+            assert!(!text.contains(english), "{}: {english} in:\n{text}", s.name);
+        }
+    }
+}
 
 fn a_case_is_assessed_accepted_and_departed_from_with_reasons() {
     let v = Vigie::new();

@@ -34,7 +34,13 @@ fn register() -> Vigie {
     ]);
     v.ok(&["case", "set", "c1", "nature=[confidentiality]"]);
     v.open_fr("c2", "2025-11-02T08:00");
-    v.ok(&["case", "set", "c2", "risk=none"]);
+    v.ok(&[
+        "case",
+        "set",
+        "c2",
+        "risk=none",
+        "risk_rationale=Test data only",
+    ]);
     v
 }
 

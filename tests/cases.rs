@@ -253,21 +253,43 @@ fn deciding_not_to_notify_the_authority_needs_risk_none() {
         "no_authority_reasons=Encrypted laptop, key not compromised",
     ];
 
-    // Unknown risk is not "none".
+    // No assessment recorded (and an unknown risk is not "none").
     let before = v.db_snapshot();
     let err = v.fails(&decide, 2);
     assert!(err.contains("'risk'"), "{err}");
     assert_eq!(v.db_snapshot(), before);
 
-    v.ok(&["case", "set", "c1", "risk=risk"]);
+    // A risk decided (against vigie's recommendation, with reasons): not "none".
+    v.ok(&[
+        "case",
+        "advance",
+        "c1",
+        "assess",
+        "--set",
+        "risk=risk",
+        "--set",
+        "risk_rationale=Contained at once",
+    ]);
+    let mut reasoned = decide.to_vec();
+    reasoned.extend(["--set", "risk_rationale=The disk is encrypted"]);
     let before = v.db_snapshot();
-    let err = v.fails(&decide, 2);
+    let err = v.fails(&reasoned, 2);
     assert!(err.contains("'risk'"), "{err}");
     assert_eq!(v.db_snapshot(), before);
 
-    v.ok(&["case", "set", "c1", "risk=none"]);
+    v.ok(&[
+        "case",
+        "advance",
+        "c1",
+        "assess",
+        "--set",
+        "risk=none",
+        "--set",
+        "risk_rationale=Encrypted laptop, key not compromised",
+    ]);
+    // Declining the notification vigie recommends needs its own reasons, given with it.
     let mut with_json = decide.to_vec();
-    with_json.push("--json");
+    with_json.extend(["--set", "risk_rationale=The disk is encrypted", "--json"]);
     let case = v.json(&with_json);
     assert_eq!(case["tracks"]["authority"], "not_required");
     assert_eq!(clock(&case, "art33")["status"], "not_applicable");

@@ -42,6 +42,7 @@ fn complete(v: &Vigie) {
         "consequences=Phishing possible",
         "measures=Recipient asked to delete the file",
         "risk=risk",
+        "risk_rationale=The recipient is a partner bound by contract",
         "individuals_informed=will_be",
     ]);
 }

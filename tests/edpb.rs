@@ -322,7 +322,13 @@ fn severity_and_cross_border_counts_come_from_the_case() {
     let v = Vigie::new();
     v.open_fr("c1", "2025-10-23T10:00");
     for (risk, severity) in [("none", "minor"), ("risk", "moderate"), ("high", "severe")] {
-        v.ok(&["case", "set", "c1", &format!("risk={risk}")]);
+        v.ok(&[
+            "case",
+            "set",
+            "c1",
+            &format!("risk={risk}"),
+            "risk_rationale=As the test needs",
+        ]);
         let doc = edpb_json(&v, "c1");
         assert_eq!(doc["section_4_1"]["severity"], severity, "risk {risk}");
     }

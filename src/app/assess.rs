@@ -213,6 +213,102 @@ impl App {
         Ok((wf, typed, a))
     }
 
+    /// The departure rule for `risk` set by hand (`case set risk=none`, a form, the API):
+    /// a risk that departs from the recommendation on the facts as they will be needs the
+    /// rationale given with it, as the decision event does (issue 22 A2).
+    pub(crate) fn check_risk_set(
+        &self,
+        store: &mut Store,
+        org: &str,
+        l: &Loaded,
+        change: &Change,
+    ) -> Result<(), AppError> {
+        let Some(rules) = self.workflows.rules(&l.workflow.id) else {
+            return Ok(());
+        };
+        // A change made on a stale view is refused as such by the store (409).
+        if change.expected_seq.is_some_and(|seq| seq != l.case.seq) {
+            return Ok(());
+        }
+        if !change
+            .facts
+            .iter()
+            .any(|(k, v)| *k == rules.records.risk && !v.is_null())
+        {
+            return Ok(());
+        }
+        let Some((a, after, given)) = self.assess_after(store, org, l, &rules, change)? else {
+            return Ok(());
+        };
+        self.check_departure(
+            &rules,
+            &a,
+            &after,
+            &given,
+            &format!("fact '{}'", rules.records.risk),
+        )
+    }
+
+    /// The assessment on a case's facts as `change` would leave them, those facts, and the
+    /// facts the change gives (typed). None when a value does not type: left to `decide`,
+    /// which names it.
+    #[allow(clippy::type_complexity)]
+    fn assess_after(
+        &self,
+        store: &mut Store,
+        org: &str,
+        l: &Loaded,
+        rules: &Rules,
+        change: &Change,
+    ) -> Result<
+        Option<(
+            Assessment,
+            BTreeMap<String, FactValue>,
+            BTreeMap<String, FactValue>,
+        )>,
+        AppError,
+    > {
+        let Ok(given) = type_facts(&l.workflow, &change.facts) else {
+            return Ok(None);
+        };
+        let mut after = l.case.facts.clone();
+        for (k, _) in change.facts.iter().filter(|(_, v)| v.is_null()) {
+            after.remove(k);
+        }
+        after.extend(given.clone());
+        let lang = self.assess_lang(store, org, &l.workflow)?;
+        let a = self.evaluate(rules, &l.workflow, &after, &l.case.tracks, lang)?;
+        Ok(Some((a, after, given)))
+    }
+
+    /// Refuses a decided risk that departs from `a` without a rationale given with it.
+    fn check_departure(
+        &self,
+        rules: &Rules,
+        a: &Assessment,
+        after: &BTreeMap<String, FactValue>,
+        given: &BTreeMap<String, FactValue>,
+        what: &str,
+    ) -> Result<(), AppError> {
+        let decided = match after.get(&rules.records.risk) {
+            Some(FactValue::Text(r)) => Risk::parse(r),
+            _ => None,
+        };
+        if let Some(decided) = decided
+            && decided != a.risk
+            && !rationale_given(rules, given)
+        {
+            return Err(AppError::Input(format!(
+                "{what}: the risk decided ({}) departs from the recommendation ({}, rules {}): give the reasons for departing with this decision (fact '{}')",
+                decided.as_str(),
+                a.risk.as_str(),
+                a.rules_version,
+                rules.records.rationale
+            )));
+        }
+        Ok(())
+    }
+
     /// The departure rule, for a change that records the decision event by hand:
     /// when the risk decided departs from the recommendation on the facts as they will
     /// be, the rationale must come with the decision (a rationale left from an earlier
@@ -230,40 +326,48 @@ impl App {
         let Some(rules) = self.workflows.rules(&l.workflow.id) else {
             return Ok(None);
         };
-        if event != rules.records.event {
+        let declines = rules
+            .records
+            .declines
+            .iter()
+            .find(|(e, _)| e == event)
+            .map(|(_, d)| *d);
+        if event != rules.records.event && declines.is_none() {
             return Ok(None);
         }
-        // Facts as they would be; a value that does not type is left to `decide`,
-        // which names it.
-        let Ok(given) = type_facts(&l.workflow, &change.facts) else {
-            return Ok(None);
-        };
-        let mut after = l.case.facts.clone();
-        for (k, _) in change.facts.iter().filter(|(_, v)| v.is_null()) {
-            after.remove(k);
-        }
-        after.extend(given.clone());
-        let lang = self.assess_lang(store, org, &l.workflow)?;
-        let a = self.evaluate(&rules, &l.workflow, &after, &l.case.tracks, lang)?;
-        let decided = match after.get(&rules.records.risk) {
-            Some(FactValue::Text(r)) => Risk::parse(r),
-            _ => None,
-        };
-        let rationale_given = matches!(
-            given.get(&rules.records.rationale),
-            Some(FactValue::Text(t)) if !t.trim().is_empty()
-        );
-        if let Some(decided) = decided
-            && decided != a.risk
-            && !rationale_given
-        {
+        // Declining a duty: only on a recorded assessment (issue 22 A2).
+        if declines.is_some() && recorded_decision(l, Some(rules.as_ref())).is_none() {
             return Err(AppError::Input(format!(
-                "event '{event}': the risk decided ({}) departs from the recommendation ({}, rules {}): give the reasons for departing with this decision (fact '{}')",
-                decided.as_str(),
-                a.risk.as_str(),
-                a.rules_version,
-                rules.records.rationale
+                "event '{event}': no risk assessment is recorded on this case: record one first (`vigie assess {} --accept`, or the '{}' event with '{}' and '{}')",
+                l.case.id, rules.records.event, rules.records.risk, rules.records.rationale
             )));
+        }
+        // Facts as they would be.
+        let Some((a, after, given)) = self.assess_after(store, org, l, &rules, change)? else {
+            return Ok(None);
+        };
+        match declines {
+            Some(duty) => {
+                let recommended = match duty {
+                    assess::Duty::NotifyAuthority => a.notify_authority,
+                    assess::Duty::InformIndividuals => a.inform_individuals,
+                };
+                if recommended && !rationale_given(&rules, &given) {
+                    return Err(AppError::Input(format!(
+                        "event '{event}': vigie recommends to {} (risk {}, rules {}): declining departs from the recommendation; give the reasons for departing with this decision (fact '{}')",
+                        match duty {
+                            assess::Duty::NotifyAuthority => "notify the authority",
+                            assess::Duty::InformIndividuals => "inform the people",
+                        },
+                        a.risk.as_str(),
+                        a.rules_version,
+                        rules.records.rationale
+                    )));
+                }
+            }
+            None => {
+                self.check_departure(&rules, &a, &after, &given, &format!("event '{event}'"))?
+            }
         }
         Ok(Some(Command::Assess {
             event: event.to_string(),
@@ -275,26 +379,49 @@ impl App {
     }
 }
 
+/// Whether `given` (the facts of a change) holds a rationale that is not blank.
+fn rationale_given(rules: &Rules, given: &BTreeMap<String, FactValue>) -> bool {
+    matches!(
+        given.get(&rules.records.rationale),
+        Some(FactValue::Text(t)) if !t.trim().is_empty()
+    )
+}
+
+/// What vigie recommended for the duty each decision settled, for the register: for the
+/// last event that moved the `authority` (resp. `individuals`) track, the assessment
+/// frozen in it (a declining event freezes it), else the last one frozen before it.
+/// (notify the authority, inform the people); None where no assessment was recorded.
+pub fn decision_recommendations(l: &Loaded) -> (Option<bool>, Option<bool>) {
+    let mut last: Option<&Value> = None;
+    let (mut authority, mut individuals) = (None, None);
+    for e in l.events.iter() {
+        if let EventBody::Advanced {
+            assessment, track, ..
+        } = &e.body
+        {
+            if let Some(a) = assessment {
+                last = Some(a);
+            }
+            let rec = |k: &str| last.and_then(|a| a.get(k)).and_then(Value::as_bool);
+            match track.as_str() {
+                "authority" => authority = Some(rec("notify_authority")),
+                "individuals" => individuals = Some(rec("inform_individuals")),
+                _ => {}
+            }
+        }
+    }
+    (authority.flatten(), individuals.flatten())
+}
+
 /// The rationale recorded when a DPO accepts the recommendation: the rules' own reasons.
 fn accepted_rationale(a: &Assessment) -> String {
-    let reasons: Vec<&str> = a
+    let reasons: Vec<String> = a
         .reasons
         .iter()
         .filter(|r| r.about == assess::About::Risk)
-        .map(|r| r.text.as_str())
+        .map(|r| r.text.clone())
         .collect();
-    match a.lang {
-        Lang::Fr => format!(
-            "Recommandation de vigie acceptée (règles {}) : {}",
-            a.rules_version,
-            reasons.join(" ")
-        ),
-        Lang::En | Lang::Nl => format!(
-            "vigie's recommendation accepted (rules {}): {}",
-            a.rules_version,
-            reasons.join(" ")
-        ),
-    }
+    assess::accepted_rationale(&a.rules_version, &reasons, a.lang)
 }
 
 /// Types facts given as raw values (a what-if file): an unknown fact or a bad value is

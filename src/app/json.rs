@@ -236,7 +236,7 @@ pub fn assessment_json(
     let q = |n: i64| json!(n as f64 / 4.0);
     let reasons = |rs: &[crate::assess::Reason]| -> Value {
         rs.iter()
-            .map(|r| json!({ "rule": r.rule, "about": r.about.as_str(), "text": r.text }))
+            .map(|r| json!({ "rule": r.rule, "about": r.about.as_str(), "text": r.text, "data": r.data }))
             .collect()
     };
     let mut inputs = Map::new();

@@ -352,7 +352,10 @@ impl App {
         };
         let decision = match &event {
             Some(e) => self.decision_command(store, org, &loaded, e, &change, at)?,
-            None => None,
+            None => {
+                self.check_risk_set(store, org, &loaded, &change)?;
+                None
+            }
         };
         // A decision is checked against the assessment of the case as the caller saw it.
         let expected_seq = match (&decision, change.expected_seq) {
@@ -503,7 +506,8 @@ impl App {
                 out.push(
                     crate::register::row(&l.workflow, &l.case)
                         .with_ledger(&figures)
-                        .with_decision(decision.as_ref()),
+                        .with_decision(decision.as_ref())
+                        .with_recommendations(assess::decision_recommendations(&l)),
                 );
             }
         }

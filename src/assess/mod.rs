@@ -11,12 +11,14 @@
 
 pub mod rules;
 
-pub use rules::{Quarters, Rules, compile_rules};
+pub use rules::{Duty, Quarters, Rules, compile_rules};
 
 use crate::time::Lang;
 use crate::workflow::{Condition, FactValue, Scope};
 use indexmap::IndexMap;
-use std::collections::BTreeMap;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A text in each language vigie writes.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,12 +170,14 @@ impl About {
     }
 }
 
-/// One reason: the rule that produced it and what it says, in the assessment's language.
+/// One reason: the rule that produced it, what it says as ids and numbers (`data`, the
+/// same in every language: see [`say`]), and that rendered in the assessment's language.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reason {
     pub rule: String,
     pub about: About,
     pub text: String,
+    pub data: Value,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -247,6 +251,257 @@ pub fn quarters_text(q: Quarters, lang: Lang) -> String {
     }
 }
 
+/// The texts a rules file gives, by rule id (rules, adjustments, terms, exemptions and
+/// conclusions): what [`say`] needs to render a reason in any language.
+pub type Texts = HashMap<String, Text>;
+
+/// The texts of every rules file compiled in this process, by rules version: a reason
+/// frozen in an event is rendered in the reader's language from its rules' texts when
+/// they are known, else its stored text stands (an older event, or rules since changed
+/// without a new version are told apart by the version only).
+fn registry() -> &'static Mutex<HashMap<String, Arc<Texts>>> {
+    static R: OnceLock<Mutex<HashMap<String, Arc<Texts>>>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+pub(crate) fn register_texts(version: &str, texts: Texts) {
+    registry()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(version.to_string(), Arc::new(texts));
+}
+
+/// The texts of the rules of `version`, if compiled in this process.
+pub fn texts_of(version: &str) -> Option<Arc<Texts>> {
+    registry()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(version)
+        .cloned()
+}
+
+fn q_of(v: &Value) -> Quarters {
+    (v.as_f64().unwrap_or_default() * 4.0).round() as Quarters
+}
+
+fn q_json(q: Quarters) -> Value {
+    json!(q as f64 / 4.0)
+}
+
+/// Renders what a reason says (`data`, see [`Reason`]) in `lang`. `text`: the rule's own
+/// text (for the kinds that quote it). None when the data are not understood, or a text
+/// they need is not given: the caller keeps the stored text.
+pub fn say(data: &Value, text: Option<&Text>, lang: Lang, labels: &dyn Labeler) -> Option<String> {
+    let t = |fr: String, en: String, nl: String| match lang {
+        Lang::Fr => fr,
+        Lang::En => en,
+        Lang::Nl => nl,
+    };
+    let rule_text = || text.map(|x| x.get(lang).to_string());
+    let risk = |k: &str| data.get(k).and_then(Value::as_str).and_then(Risk::parse);
+    let unknown = |on: bool| {
+        if on {
+            t(
+                " (condition inconnue : appliquée par prudence)".into(),
+                " (condition unknown: applied to be safe)".into(),
+                " (voorwaarde onbekend: voor de zekerheid toegepast)".into(),
+            )
+        } else {
+            String::new()
+        }
+    };
+    Some(match data.get("says")?.as_str()? {
+        "scored" => {
+            let fact = labels.label(data["fact"].as_str()?);
+            let value = labels.label(data["value"].as_str()?);
+            let n = quarters_text(q_of(&data["score"]), lang);
+            if data["of"].as_u64().unwrap_or(1) > 1 {
+                t(
+                    format!("{fact} : « {value} » vaut {n}, la plus haute des valeurs données."),
+                    format!("{fact}: \"{value}\" scores {n}, the highest of the values given."),
+                    format!("{fact}: \"{value}\" telt {n}, de hoogste van de opgegeven waarden."),
+                )
+            } else {
+                t(
+                    format!("{fact} : « {value} » vaut {n}."),
+                    format!("{fact}: \"{value}\" scores {n}."),
+                    format!("{fact}: \"{value}\" telt {n}."),
+                )
+            }
+        }
+        "unset" => {
+            let fact = labels.label(data["fact"].as_str()?);
+            let n = quarters_text(q_of(&data["score"]), lang);
+            t(
+                format!(
+                    "{fact} : inconnu, compté {n} (la valeur la plus grave) tant qu'il n'est pas renseigné."
+                ),
+                format!("{fact}: unknown, counted as {n} (the most severe value) until it is set."),
+                format!(
+                    "{fact}: onbekend, geteld als {n} (de ernstigste waarde) zolang het niet is ingevuld."
+                ),
+            )
+        }
+        "adjust" => {
+            let (from, to) = (data["from"].as_i64()?, data["to"].as_i64()?);
+            let suffix = if from == to {
+                t(
+                    format!(" (déjà à la borne : {to})"),
+                    format!(" (already at the bound: {to})"),
+                    format!(" (al aan de grens: {to})"),
+                )
+            } else {
+                format!(" ({from} → {to})")
+            };
+            format!("{}{suffix}", rule_text()?)
+        }
+        "add" => {
+            let n = quarters_text(q_of(&data["add"]), lang);
+            let unknown = if data["unknown"] == true {
+                t(
+                    " (inconnu : compté)".into(),
+                    " (unknown: counted)".into(),
+                    " (onbekend: meegeteld)".into(),
+                )
+            } else {
+                String::new()
+            };
+            format!("{} +{n}{unknown}", rule_text()?)
+        }
+        "band" => {
+            let band = Band::parse(data["band"].as_str()?)?;
+            let edpb = data["edpb"].as_str()?;
+            let r = risk("risk")?;
+            let (score, ei, cb) = (
+                quarters_text(q_of(&data["score"]), lang),
+                quarters_text(q_of(&data["ei"]), lang),
+                quarters_text(q_of(&data["cb"]), lang),
+            );
+            let dpc = data["dpc"].as_i64()?;
+            t(
+                format!(
+                    "Gravité {score} (DPC {dpc} × EI {ei} + CB {cb}) : niveau « {} », gravité CEPD « {} » ; soit {}.",
+                    band.name(lang),
+                    edpb_name(edpb, lang),
+                    r.name(lang)
+                ),
+                format!(
+                    "Severity {score} (DPC {dpc} × EI {ei} + CB {cb}): band \"{}\", EDPB severity \"{}\"; that is {}.",
+                    band.name(lang),
+                    edpb_name(edpb, lang),
+                    r.name(lang)
+                ),
+                format!(
+                    "Ernst {score} (DPC {dpc} × EI {ei} + CB {cb}): niveau \"{}\", EDPB-ernst \"{}\"; dus {}.",
+                    band.name(lang),
+                    edpb_name(edpb, lang),
+                    r.name(lang)
+                ),
+            )
+        }
+        "rule" => {
+            let change = match (risk("from"), risk("to")) {
+                (Some(a), Some(b)) if a != b => format!(" ({} → {})", a.name(lang), b.name(lang)),
+                _ => String::new(),
+            };
+            format!(
+                "{}{}{change}",
+                rule_text()?,
+                unknown(data["unknown"] == true)
+            )
+        }
+        "conclusion" | "exemption" => rule_text()?,
+        "in_doubt" => {
+            let missing: Vec<String> = data["missing"]
+                .as_array()?
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|f| labels.label(f))
+                .collect();
+            format!("{} ({})", rule_text()?, missing.join(", "))
+        }
+        _ => return None,
+    })
+}
+
+/// A reason of a frozen assessment (its JSON: `rule`, `about`, `text`, `data`) in `lang`:
+/// rendered from its data and its rules' texts when they are known, else the text it was
+/// stored with (events recorded before reasons carried their data).
+pub fn frozen_reason_text(
+    reason: &Value,
+    rules_version: &str,
+    lang: Lang,
+    labels: &dyn Labeler,
+) -> String {
+    let stored = reason["text"].as_str().unwrap_or_default().to_string();
+    let Some(data) = reason.get("data") else {
+        return stored;
+    };
+    let texts = texts_of(rules_version);
+    let text = reason["rule"]
+        .as_str()
+        .and_then(|id| texts.as_ref().and_then(|t| t.get(id)));
+    say(data, text, lang, labels).unwrap_or(stored)
+}
+
+/// Like [`frozen_reason_text`], for the frozen assessment's exemption `x` (its JSON).
+pub fn frozen_exemption_text(x: &Value, rules_version: &str, lang: Lang) -> String {
+    let stored = x["text"].as_str().unwrap_or_default().to_string();
+    let texts = texts_of(rules_version);
+    match x["rule"]
+        .as_str()
+        .and_then(|id| texts.as_ref().and_then(|t| t.get(id)))
+    {
+        Some(t) => t.get(lang).to_string(),
+        None => stored,
+    }
+}
+
+/// The rationale recorded when a DPO accepts the recommendation: the rules' own reasons
+/// for the risk (`risk_reasons`, in `lang`).
+pub fn accepted_rationale(rules_version: &str, risk_reasons: &[String], lang: Lang) -> String {
+    let reasons = risk_reasons.join(" ");
+    match lang {
+        Lang::Fr => {
+            format!("Recommandation de vigie acceptée (règles {rules_version}) : {reasons}")
+        }
+        Lang::En => format!("vigie's recommendation accepted (rules {rules_version}): {reasons}"),
+        Lang::Nl => format!("Aanbeveling van vigie aanvaard (regels {rules_version}): {reasons}"),
+    }
+}
+
+/// When `rationale` is the one accepting the frozen assessment `a` (its JSON) wrote, that
+/// rationale in `lang`; None otherwise (the DPO's own words, or an older wording).
+pub fn accepted_rationale_in(
+    a: &Value,
+    rationale: &str,
+    lang: Lang,
+    labels: &dyn Labeler,
+) -> Option<String> {
+    let version = a["rules_version"].as_str()?;
+    let stored_lang = Lang::parse(a["lang"].as_str()?)?;
+    let risk: Vec<&Value> = a["reasons"]
+        .as_array()?
+        .iter()
+        .filter(|r| r["about"] == "risk")
+        .collect();
+    let stored: Vec<String> = risk
+        .iter()
+        .map(|r| r["text"].as_str().unwrap_or_default().to_string())
+        .collect();
+    // An nl assessment accepted before Dutch had its own sentence wrote the English one.
+    let matches = accepted_rationale(version, &stored, stored_lang) == rationale
+        || (stored_lang == Lang::Nl && accepted_rationale(version, &stored, Lang::En) == rationale);
+    if !matches {
+        return None;
+    }
+    let now: Vec<String> = risk
+        .iter()
+        .map(|r| frozen_reason_text(r, version, lang, labels))
+        .collect();
+    Some(accepted_rationale(version, &now, lang))
+}
+
 struct Eval<'a> {
     scope: Scope<'a>,
     lang: Lang,
@@ -276,11 +531,14 @@ impl Eval<'_> {
         v
     }
 
-    fn t(&self, fr: String, en: String) -> String {
-        // The engine's own sentences are in French and English; Dutch reads the English.
-        match self.lang {
-            Lang::Fr => fr,
-            Lang::En | Lang::Nl => en,
+    /// A reason saying `data` (with `text`, the rule's own, for the kinds that quote it).
+    fn reason(&self, rule: &str, about: About, data: Value, text: Option<&Text>) -> Reason {
+        let rendered = say(&data, text, self.lang, self.labels).unwrap_or_default();
+        Reason {
+            rule: rule.to_string(),
+            about,
+            text: rendered,
+            data,
         }
     }
 
@@ -294,52 +552,32 @@ impl Eval<'_> {
             Some(FactValue::List(v)) if !v.is_empty() => v.clone(),
             _ => Vec::new(),
         };
-        let fact = self.labels.label(&s.fact);
         let best = values
             .iter()
             .filter_map(|v| s.scores.get(v).map(|q| (v, *q)))
             .max_by_key(|(_, q)| *q);
         match best {
-            Some((v, q)) => {
-                let n = quarters_text(q, self.lang);
-                let value = self.labels.label(v);
-                let text = if values.len() > 1 {
-                    self.t(
-                        format!(
-                            "{fact} : « {value} » vaut {n}, la plus haute des valeurs données."
-                        ),
-                        format!("{fact}: \"{value}\" scores {n}, the highest of the values given."),
-                    )
-                } else {
-                    self.t(
-                        format!("{fact} : « {value} » vaut {n}."),
-                        format!("{fact}: \"{value}\" scores {n}."),
-                    )
-                };
-                Component {
-                    value: q,
-                    why: vec![Reason {
-                        rule: s.id.clone(),
-                        about,
-                        text,
-                    }],
-                }
-            }
+            Some((v, q)) => Component {
+                value: q,
+                why: vec![self.reason(
+                    &s.id,
+                    about,
+                    json!({ "says": "scored", "fact": s.fact, "value": v, "score": q_json(q), "of": values.len() }),
+                    None,
+                )],
+            },
             None => {
                 if !self.missing.contains(&s.fact) {
                     self.missing.push(s.fact.clone());
                 }
-                let n = quarters_text(s.unset, self.lang);
                 Component {
                     value: s.unset,
-                    why: vec![Reason {
-                        rule: s.id.clone(),
+                    why: vec![self.reason(
+                        &s.id,
                         about,
-                        text: self.t(
-                            format!("{fact} : inconnu, compté {n} (la valeur la plus grave) tant qu'il n'est pas renseigné."),
-                            format!("{fact}: unknown, counted as {n} (the most severe value) until it is set."),
-                        ),
-                    }],
+                        json!({ "says": "unset", "fact": s.fact, "score": q_json(s.unset) }),
+                        None,
+                    )],
                 }
             }
         }
@@ -374,19 +612,13 @@ pub fn assess(
         if applies {
             let before = level;
             level = (level + a.step).clamp(rules.dpc_min, rules.dpc_max);
-            let suffix = if before == level {
-                e.t(
-                    format!(" (déjà à la borne : {level})"),
-                    format!(" (already at the bound: {level})"),
-                )
-            } else {
-                format!(" ({before} → {level})")
-            };
-            dpc.why.push(Reason {
-                rule: a.id.clone(),
-                about: About::Dpc,
-                text: format!("{}{suffix}", a.text.get(lang)),
-            });
+            let r = e.reason(
+                &a.id,
+                About::Dpc,
+                json!({ "says": "adjust", "from": before, "to": level }),
+                Some(&a.text),
+            );
+            dpc.why.push(r);
         }
     }
     level = level.clamp(rules.dpc_min, rules.dpc_max);
@@ -414,17 +646,13 @@ pub fn assess(
                 let v = e.eval(when);
                 if v != Some(false) {
                     cb.value += add;
-                    let n = quarters_text(*add, lang);
-                    let unknown = if v.is_none() {
-                        e.t(" (inconnu : compté)".into(), " (unknown: counted)".into())
-                    } else {
-                        String::new()
-                    };
-                    cb.why.push(Reason {
-                        rule: id.clone(),
-                        about: About::Cb,
-                        text: format!("{} +{n}{unknown}", text.get(lang)),
-                    });
+                    let r = e.reason(
+                        id,
+                        About::Cb,
+                        json!({ "says": "add", "add": q_json(*add), "unknown": v.is_none() }),
+                        Some(text),
+                    );
+                    cb.why.push(r);
                 }
             }
         }
@@ -439,32 +667,21 @@ pub fn assess(
         .or(rules.bands.last())
         .expect("at least one band");
     let mut risk = band.risk;
-    let mut reasons = vec![Reason {
-        rule: format!("band_{}", band.band.as_str()),
-        about: About::Risk,
-        text: e.t(
-            format!(
-                "Gravité {} (DPC {} × EI {} + CB {}) : niveau « {} », gravité CEPD « {} » ; soit {}.",
-                quarters_text(score, lang),
-                level,
-                quarters_text(ei.value, lang),
-                quarters_text(cb.value, lang),
-                band.band.name(Lang::Fr),
-                edpb_name(&band.edpb, Lang::Fr),
-                band.risk.name(Lang::Fr),
-            ),
-            format!(
-                "Severity {} (DPC {} × EI {} + CB {}): band \"{}\", EDPB severity \"{}\"; that is {}.",
-                quarters_text(score, lang),
-                level,
-                quarters_text(ei.value, lang),
-                quarters_text(cb.value, lang),
-                band.band.name(Lang::En),
-                edpb_name(&band.edpb, Lang::En),
-                band.risk.name(Lang::En),
-            ),
-        ),
-    }];
+    let mut reasons = vec![e.reason(
+        &format!("band_{}", band.band.as_str()),
+        About::Risk,
+        json!({
+            "says": "band",
+            "score": q_json(score),
+            "dpc": level,
+            "ei": q_json(ei.value),
+            "cb": q_json(cb.value),
+            "band": band.band.as_str(),
+            "edpb": band.edpb,
+            "risk": band.risk.as_str(),
+        }),
+        None,
+    )];
 
     // Rules after the score, in file order, each one a floor or a ceiling.
     for r in &rules.risk {
@@ -483,43 +700,32 @@ pub fn assess(
         if let Some(ceiling) = r.at_most {
             risk = risk.min(ceiling);
         }
-        let unknown = if v.is_none() {
-            e.t(
-                " (condition inconnue : appliquée par prudence)".into(),
-                " (condition unknown: applied to be safe)".into(),
-            )
-        } else {
-            String::new()
-        };
-        let change = if before == risk {
-            String::new()
-        } else {
-            format!(" ({} → {})", before.name(lang), risk.name(lang))
-        };
-        reasons.push(Reason {
-            rule: r.id.clone(),
-            about: About::Risk,
-            text: format!("{}{unknown}{change}", r.text.get(lang)),
-        });
+        let reason = e.reason(
+            &r.id,
+            About::Risk,
+            json!({ "says": "rule", "unknown": v.is_none(), "from": before.as_str(), "to": risk.as_str() }),
+            Some(&r.text),
+        );
+        reasons.push(reason);
     }
 
     let k = &rules.conclusions;
-    let reason = |c: &rules::Conclusion, about: About| Reason {
-        rule: c.id.clone(),
-        about,
-        text: c.text.get(lang).to_string(),
+    let conclusion = |e: &Eval, c: &rules::Conclusion, about: About| {
+        e.reason(&c.id, about, json!({ "says": "conclusion" }), Some(&c.text))
     };
-    // If in doubt, notify: never "no risk" while a fact the rules read is unknown.
-    if risk == Risk::None && !e.missing.is_empty() {
-        risk = Risk::Risk;
-        let missing = e
-            .missing
-            .iter()
-            .map(|f| e.labels.label(f))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut r = reason(&k.in_doubt, About::Risk);
-        r.text = format!("{} ({missing})", r.text);
+    // If in doubt, notify: never "no risk" while a fact the rules read is unknown; and
+    // whatever the risk, the facts still unknown are named beside the duty to notify
+    // (they could raise it).
+    if !e.missing.is_empty() {
+        if risk == Risk::None {
+            risk = Risk::Risk;
+        }
+        let r = e.reason(
+            &k.in_doubt.id,
+            About::Risk,
+            json!({ "says": "in_doubt", "missing": e.missing }),
+            Some(&k.in_doubt.text),
+        );
         reasons.push(r);
     }
     // Exemptions (art. 34(3)): only when their condition is true.
@@ -539,29 +745,36 @@ pub fn assess(
         }
     }
 
-    reasons.push(reason(&k.document, About::Document));
+    reasons.push(conclusion(&e, &k.document, About::Document));
     let notify_authority = risk != Risk::None;
     reasons.push(if notify_authority {
-        reason(&k.notify, About::NotifyAuthority)
+        conclusion(&e, &k.notify, About::NotifyAuthority)
     } else {
-        reason(&k.no_notify, About::NotifyAuthority)
+        conclusion(&e, &k.no_notify, About::NotifyAuthority)
     });
     let inform_individuals = risk == Risk::High && exemptions.is_empty();
     if risk == Risk::High {
         if exemptions.is_empty() {
-            reasons.push(reason(&k.inform, About::InformIndividuals));
+            reasons.push(conclusion(&e, &k.inform, About::InformIndividuals));
         } else {
-            reasons.push(reason(&k.exempt, About::InformIndividuals));
+            reasons.push(conclusion(&e, &k.exempt, About::InformIndividuals));
             for x in &exemptions {
-                reasons.push(Reason {
-                    rule: x.rule.clone(),
-                    about: About::InformIndividuals,
-                    text: x.text.clone(),
-                });
+                let t = rules
+                    .exemptions
+                    .iter()
+                    .find(|r| r.id == x.rule)
+                    .map(|r| &r.text);
+                let r = e.reason(
+                    &x.rule,
+                    About::InformIndividuals,
+                    json!({ "says": "exemption" }),
+                    t,
+                );
+                reasons.push(r);
             }
         }
     } else {
-        reasons.push(reason(&k.no_inform, About::InformIndividuals));
+        reasons.push(conclusion(&e, &k.no_inform, About::InformIndividuals));
     }
 
     Assessment {

@@ -32,6 +32,10 @@ struct RawRecords {
     event: S,
     risk: S,
     rationale: S,
+    /// The events that decline a duty, and the duty (`notify_authority`,
+    /// `inform_individuals`).
+    #[serde(default)]
+    declines: IndexMap<String, S>,
 }
 
 #[derive(Deserialize)]
@@ -232,6 +236,32 @@ pub struct Records {
     pub event: String,
     pub risk: String,
     pub rationale: String,
+    /// The events that decline a duty (issue 22 A2): each needs an assessment recorded
+    /// first, and declining a duty the rules recommend needs the rationale with it.
+    pub declines: Vec<(String, Duty)>,
+}
+
+/// A duty an event can decline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duty {
+    NotifyAuthority,
+    InformIndividuals,
+}
+
+impl Duty {
+    pub fn parse(s: &str) -> Option<Duty> {
+        match s {
+            "notify_authority" => Some(Duty::NotifyAuthority),
+            "inform_individuals" => Some(Duty::InformIndividuals),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Duty::NotifyAuthority => "notify_authority",
+            Duty::InformIndividuals => "inform_individuals",
+        }
+    }
 }
 
 /// A rules file, compiled against one workflow.
@@ -250,6 +280,40 @@ pub struct Rules {
     pub risk: Vec<RiskRule>,
     pub exemptions: Vec<Exemption>,
     pub conclusions: Conclusions,
+}
+
+impl Rules {
+    /// Every text of the rules, by the id of the rule that gives it.
+    pub fn texts(&self) -> super::Texts {
+        let mut out = super::Texts::new();
+        for a in &self.dpc_adjust {
+            out.insert(a.id.clone(), a.text.clone());
+        }
+        for t in &self.cb {
+            if let Term::Add { id, text, .. } = t {
+                out.insert(id.clone(), text.clone());
+            }
+        }
+        for r in &self.risk {
+            out.insert(r.id.clone(), r.text.clone());
+        }
+        for x in &self.exemptions {
+            out.insert(x.id.clone(), x.text.clone());
+        }
+        let k = &self.conclusions;
+        for c in [
+            &k.document,
+            &k.notify,
+            &k.no_notify,
+            &k.in_doubt,
+            &k.inform,
+            &k.no_inform,
+            &k.exempt,
+        ] {
+            out.insert(c.id.clone(), c.text.clone());
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -456,6 +520,29 @@ pub fn compile_rules(origin: &str, text: &str, wf: &Workflow) -> Result<Rules, V
                 raw.records.event.value, wf.id
             ),
         );
+    }
+    let mut declines = Vec::new();
+    for (event, duty) in &raw.records.declines {
+        if !wf.events.contains_key(event) {
+            let h = crate::util::did_you_mean(event, wf.events.keys());
+            c.err(
+                &duty.referenced,
+                format!(
+                    "records.declines: unknown event '{event}' in workflow '{}'{h}",
+                    wf.id
+                ),
+            );
+        }
+        match Duty::parse(&duty.value) {
+            Some(d) => declines.push((event.clone(), d)),
+            None => c.err(
+                &duty.referenced,
+                format!(
+                    "records.declines: '{}' is not notify_authority or inform_individuals",
+                    duty.value
+                ),
+            ),
+        }
     }
     c.fact(&raw.records.risk, &[FactType::Choice], "records.risk");
     c.fact(
@@ -702,6 +789,7 @@ pub fn compile_rules(origin: &str, text: &str, wf: &Workflow) -> Result<Rules, V
             event: raw.records.event.value.clone(),
             risk: raw.records.risk.value.clone(),
             rationale: raw.records.rationale.value.clone(),
+            declines,
         },
         dpc,
         dpc_min: dpc_min as i64,
@@ -723,6 +811,7 @@ pub fn compile_rules(origin: &str, text: &str, wf: &Workflow) -> Result<Rules, V
         },
     };
     if c.errors.is_empty() {
+        super::register_texts(&rules.version, rules.texts());
         Ok(rules)
     } else {
         c.errors.sort_by_key(|e| (e.line, e.column));

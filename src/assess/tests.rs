@@ -472,3 +472,66 @@ fn an_unset_fact_must_score_at_least_its_highest_value() {
         "{e:?}"
     );
 }
+
+/// Issue 22 C1: a frozen reason carries its ids and data and is rendered in the
+/// reader's language; one stored before (text only), or of rules this process does not
+/// know, keeps its stored text.
+#[test]
+fn frozen_reasons_speak_the_readers_language_and_old_ones_keep_their_text() {
+    let wf = fr();
+    let r = shipped(&wf);
+    let a = run(&r, &wf, &BTreeMap::new());
+    let frozen = crate::app::json::assessment_json(&wf, &a, &BTreeMap::new());
+    let reasons = frozen["reasons"].as_array().unwrap();
+    let band = &reasons[0];
+    assert!(band["text"].as_str().unwrap().starts_with("Severity"));
+    let v = &a.rules_version;
+    assert!(
+        frozen_reason_text(band, v, Lang::Fr, &Ids).starts_with("Gravité 6 (DPC 4 × EI 1 + CB 2)")
+    );
+    assert!(
+        frozen_reason_text(band, v, Lang::Nl, &Ids).starts_with("Ernst 6 (DPC 4 × EI 1 + CB 2)")
+    );
+    let rule = reasons
+        .iter()
+        .find(|x| x["rule"] == "malicious_act")
+        .expect("an unknown cause counts as malicious");
+    let fr_text = frozen_reason_text(rule, v, Lang::Fr, &Ids);
+    assert!(
+        fr_text.starts_with("La violation résulte d'un acte malveillant"),
+        "{fr_text}"
+    );
+    assert!(
+        fr_text.ends_with("(condition inconnue : appliquée par prudence)"),
+        "{fr_text}"
+    );
+    let nl_text = frozen_reason_text(rule, v, Lang::Nl, &Ids);
+    assert!(nl_text.starts_with("De inbreuk komt voort"), "{nl_text}");
+    // Stored before reasons had data: the stored text, whatever the reader's language.
+    let mut old = rule.clone();
+    old.as_object_mut().unwrap().remove("data");
+    assert_eq!(
+        frozen_reason_text(&old, v, Lang::Fr, &Ids),
+        rule["text"].as_str().unwrap()
+    );
+    // Rules of a version this process never compiled: their own texts are not known.
+    assert_eq!(
+        frozen_reason_text(rule, "1999-01-01.1", Lang::Fr, &Ids),
+        rule["text"].as_str().unwrap()
+    );
+    // The engine's own sentences need no rules' texts.
+    assert!(frozen_reason_text(band, "1999-01-01.1", Lang::Fr, &Ids).starts_with("Gravité"));
+}
+
+/// Every text of the shipped rules has its Dutch.
+#[test]
+fn the_shipped_rules_speak_dutch() {
+    let wf = fr();
+    let r = shipped(&wf);
+    for (id, t) in r.texts() {
+        assert!(
+            t.nl.as_deref().is_some_and(|s| !s.is_empty() && s != t.en),
+            "{id}"
+        );
+    }
+}

@@ -25,7 +25,7 @@ pub struct AssessArgs {
     /// assessment frozen in it; sets risk and risk_rationale).
     #[arg(long)]
     accept: bool,
-    /// fr or en, for a what-if (default: the workflow's).
+    /// fr, en or nl, for a what-if (default: the workflow's).
     #[arg(long)]
     lang: Option<String>,
     #[arg(long)]
@@ -57,7 +57,11 @@ pub(super) fn run(ctx: &Ctx, args: AssessArgs) -> Result<(), CliError> {
             let lang = match args.lang.as_deref() {
                 None => None,
                 Some(s) => Some(Lang::parse(s).ok_or_else(|| {
-                    CliError::input(format!("--lang: {} is not fr or en", crate::util::quote(s)))
+                    CliError::input(format!(
+                        "--lang: {} is not {}",
+                        crate::util::quote(s),
+                        Lang::choices()
+                    ))
                 })?),
             };
             let (wf, typed, a) = app.what_if(workflow, facts, lang)?;
@@ -101,12 +105,22 @@ pub(super) fn run(ctx: &Ctx, args: AssessArgs) -> Result<(), CliError> {
                             ""
                         }
                     ),
-                    Lang::En | Lang::Nl => say!(
+                    Lang::En => say!(
                         "Decision recorded (event {}, {}): risk {decided}; recommendation then: {rec}{}",
                         r.seq,
                         r.actor,
                         if r.departs() {
                             " (the decision departs from it)"
+                        } else {
+                            ""
+                        }
+                    ),
+                    Lang::Nl => say!(
+                        "Beslissing vastgelegd (gebeurtenis {}, {}): risico {decided}; aanbeveling toen: {rec}{}",
+                        r.seq,
+                        r.actor,
+                        if r.departs() {
+                            " (de beslissing wijkt ervan af)"
                         } else {
                             ""
                         }
@@ -119,8 +133,10 @@ pub(super) fn run(ctx: &Ctx, args: AssessArgs) -> Result<(), CliError> {
                         match lang {
                             Lang::Fr =>
                                 "Cette décision a été enregistrée sans évaluation : la recommandation ci-dessus est celle d'aujourd'hui.",
-                            Lang::En | Lang::Nl =>
+                            Lang::En =>
                                 "This decision was recorded without an assessment: the recommendation above is today's.",
+                            Lang::Nl =>
+                                "Deze beslissing werd zonder beoordeling vastgelegd: de aanbeveling hierboven is die van vandaag.",
                         }
                     );
                 } else if json["changed"] == true {
@@ -129,8 +145,10 @@ pub(super) fn run(ctx: &Ctx, args: AssessArgs) -> Result<(), CliError> {
                         match lang {
                             Lang::Fr =>
                                 "La recommandation a changé depuis (faits ou règles) : la décision enregistrée reste telle quelle.",
-                            Lang::En | Lang::Nl =>
+                            Lang::En =>
                                 "The recommendation changed since (facts or rules): the recorded decision stays as it was.",
+                            Lang::Nl =>
+                                "De aanbeveling is sindsdien gewijzigd (feiten of regels): de vastgelegde beslissing blijft zoals ze was.",
                         }
                     );
                 }
@@ -143,27 +161,32 @@ pub(super) fn run(ctx: &Ctx, args: AssessArgs) -> Result<(), CliError> {
 }
 
 fn print_text(a: &Assessment, case: Option<&str>) {
-    let fr = a.lang == Lang::Fr;
-    let yes_no = |b: bool| match (b, fr) {
-        (true, true) => "oui",
-        (false, true) => "non",
-        (true, false) => "yes",
-        (false, false) => "no",
+    let t = |fr: &'static str, en: &'static str, nl: &'static str| match a.lang {
+        Lang::Fr => fr,
+        Lang::En => en,
+        Lang::Nl => nl,
+    };
+    let yes_no = |b: bool| {
+        if b {
+            t("oui", "yes", "ja")
+        } else {
+            t("non", "no", "nee")
+        }
     };
     if let Some(id) = case {
         say!("{id}");
     }
     say!(
         "{} {} = DPC {} × EI {} + CB {} → {} ({}: {}, {}: {})",
-        if fr { "Gravité" } else { "Severity" },
+        t("Gravité", "Severity", "Ernst"),
         quarters_text(a.score, a.lang),
         quarters_text(a.dpc.value, a.lang),
         quarters_text(a.ei.value, a.lang),
         quarters_text(a.cb.value, a.lang),
         a.band.name(a.lang),
-        if fr { "risque" } else { "risk" },
+        t("risque", "risk", "risico"),
         a.risk.as_str(),
-        if fr { "gravité CEPD" } else { "EDPB severity" },
+        t("gravité CEPD", "EDPB severity", "EDPB-ernst"),
         crate::assess::edpb_name(&a.edpb_severity, a.lang),
     );
     for (name, c) in [("DPC", &a.dpc), ("EI", &a.ei), ("CB", &a.cb)] {
@@ -173,33 +196,33 @@ fn print_text(a: &Assessment, case: Option<&str>) {
     }
     say!(
         "{}: {}   {}: {}   {}: {}",
-        if fr { "Documenter" } else { "Document" },
+        t("Documenter", "Document", "Documenteren"),
         yes_no(true),
-        if fr {
-            "Notifier l'autorité"
-        } else {
-            "Notify the authority"
-        },
+        t(
+            "Notifier l'autorité",
+            "Notify the authority",
+            "De autoriteit melden"
+        ),
         yes_no(a.notify_authority),
-        if fr {
-            "Informer les personnes"
-        } else {
-            "Inform the people"
-        },
+        t(
+            "Informer les personnes",
+            "Inform the people",
+            "De betrokkenen inlichten"
+        ),
         yes_no(a.inform_individuals),
     );
-    say!("{}", if fr { "Raisons :" } else { "Reasons:" });
+    say!("{}", t("Raisons :", "Reasons:", "Redenen:"));
     for r in &a.reasons {
         say!("  [{}] {}", r.rule, r.text);
     }
     if !a.exemptions.is_empty() {
         say!(
             "{} {}",
-            if fr {
-                "Exceptions (art. 34(3)) :"
-            } else {
-                "Exemptions (art. 34(3)):"
-            },
+            t(
+                "Exceptions (art. 34(3)) :",
+                "Exemptions (art. 34(3)):",
+                "Uitzonderingen (art. 34(3)):"
+            ),
             a.exemptions
                 .iter()
                 .map(|x| x.ground.as_str())
@@ -210,17 +233,13 @@ fn print_text(a: &Assessment, case: Option<&str>) {
     if !a.missing.is_empty() {
         say!(
             "{} {}",
-            if fr {
-                "Faits manquants (pourraient changer la recommandation) :"
-            } else {
-                "Missing facts (could change the recommendation):"
-            },
+            t(
+                "Faits manquants (pourraient changer la recommandation) :",
+                "Missing facts (could change the recommendation):",
+                "Ontbrekende feiten (kunnen de aanbeveling wijzigen):"
+            ),
             a.missing.join(", ")
         );
     }
-    say!(
-        "{} {}",
-        if fr { "Règles" } else { "Rules" },
-        a.rules_version
-    );
+    say!("{} {}", t("Règles", "Rules", "Regels"), a.rules_version);
 }

@@ -89,12 +89,12 @@ pub(super) fn run(ctx: &Ctx, a: RegisterArgs) -> Result<(), CliError> {
         say!("the register is empty: no case in organisation '{org}'");
     } else {
         say!(
-            "{:<22} {:<7} {:<14} {:<13} {:<13} {:<24} {}",
+            "{:<22} {:<7} {:<14} {:<28} {:<28} {:<24} {}",
             "CASE",
             "STATUS",
             "RISK (VIGIE)",
-            "AUTHORITY",
-            "INDIVIDUALS",
+            "AUTHORITY (VIGIE)",
+            "INDIVIDUALS (VIGIE)",
             "PEOPLE (LEDGER)",
             "REASON"
         );
@@ -107,23 +107,26 @@ pub(super) fn run(ctx: &Ctx, a: RegisterArgs) -> Result<(), CliError> {
                 reason.push_str(&r.individuals_reason);
             }
             let reason: String = reason.chars().take(70).collect();
-            // The decision, and vigie's recommendation when the decision departs from it.
-            let risk = if r.risk_departs {
-                format!("{} ({})", r.risk, r.risk_recommended)
-            } else {
-                r.risk.clone()
+            // Every decision beside vigie's recommendation when it was taken (issue 22 A2).
+            let beside = |decided: &str, recommended: &str| {
+                if recommended.is_empty() {
+                    decided.to_string()
+                } else {
+                    format!("{decided} ({recommended})")
+                }
             };
+            let risk = beside(&r.risk, &r.risk_recommended);
             say!(
-                "{:<22} {:<7} {:<14} {:<13} {:<13} {:<24} {}",
+                "{:<22} {:<7} {:<14} {:<28} {:<28} {:<24} {}",
                 r.case,
                 r.status,
                 risk,
                 format!(
                     "{}{}",
-                    r.authority,
+                    beside(&r.authority, &r.authority_recommended),
                     if r.authority_late { " LATE" } else { "" }
                 ),
-                r.individuals,
+                beside(&r.individuals, &r.individuals_recommended),
                 r.people_summary(),
                 reason
             );

@@ -105,20 +105,30 @@ fn opt(s: &Option<String>, placeholder: String) -> Value {
 
 /// The assessment frozen in the case's last risk decision, for the drafts: null when
 /// none was recorded. Its reasons are in the language they were recorded in.
-fn recorded_assessment(events: &[Recorded], lang: Lang) -> Value {
-    let frozen = events.iter().rev().find_map(|e| match &e.body {
+/// The assessment frozen in the case's last risk decision (JSON), if any. An event that
+/// declines a duty (on the `authority` or `individuals` track) freezes the assessment it
+/// was checked on too: it is not a risk decision.
+fn last_frozen(events: &[Recorded]) -> Option<(&Value, &Map<String, Value>)> {
+    events.iter().rev().find_map(|e| match &e.body {
         EventBody::Advanced {
             assessment: Some(a),
             facts,
+            track,
             ..
-        } => Some((
+        } if track != "authority" && track != "individuals" => Some((a, facts)),
+        _ => None,
+    })
+}
+
+fn recorded_assessment(events: &[Recorded], lang: Lang, labels: &Labels) -> Value {
+    let frozen = last_frozen(events).map(|(a, facts)| {
+        (
             a,
             facts
                 .get("risk")
                 .and_then(Value::as_str)
                 .map(str::to_string),
-        )),
-        _ => None,
+        )
     });
     let Some((a, decided)) = frozen else {
         return Value::Null;
@@ -146,18 +156,21 @@ fn recorded_assessment(events: &[Recorded], lang: Lang) -> Value {
             .map(|r| r.name(lang).to_string())
             .unwrap_or_else(|| r.to_string())
     };
+    // In the reader's language, from the ids and data stored (issue 22 C1); an older
+    // event's stored text otherwise.
+    let version = a["rules_version"].as_str().unwrap_or_default();
     let reasons: Vec<Value> = a["reasons"]
         .as_array()
         .into_iter()
         .flatten()
         .filter(|r| r["about"] == "risk")
-        .filter_map(|r| r["text"].as_str().map(|t| Value::String(t.to_string())))
+        .map(|r| Value::String(crate::assess::frozen_reason_text(r, version, lang, labels)))
         .collect();
     let exemptions: Vec<Value> = a["exemptions"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|x| x["text"].as_str().map(|t| Value::String(t.to_string())))
+        .map(|x| Value::String(crate::assess::frozen_exemption_text(x, version, lang)))
         .collect();
     json!({
         "rules_version": a["rules_version"],
@@ -357,7 +370,14 @@ pub fn build_view(
         }
         _ => Value::Null,
     };
-    let assessment = recorded_assessment(events, lang);
+    let assessment = recorded_assessment(events, lang, labels);
+    // The rationale accepting vigie's recommendation writes: in the reader's language.
+    if let Some(FactValue::Text(r)) = case.facts.get("risk_rationale")
+        && let Some((frozen, _)) = last_frozen(events)
+        && let Some(t) = crate::assess::accepted_rationale_in(frozen, r, lang, labels)
+    {
+        f.insert("risk_rationale".into(), Value::String(t));
+    }
 
     let view = json!({
         "edpb": edpb,
