@@ -429,10 +429,13 @@ pub fn build(
             "permanent" => Some("permanent"),
             _ => None,
         });
-    sec.need("confidentiality_kind", s(confidentiality), conf);
-    sec.need("data_unintelligible", s(unintelligible), conf);
-    sec.need("integrity_kind", s(integrity), integ);
-    sec.need("availability_kind", s(availability), avail);
+    // A kind is declared only for a breach of that nature: the template asks for it
+    // under its condition, and the Markdown draft shows what the JSON says.
+    let only = |cond: bool, v: Option<&str>| if cond { s(v) } else { Value::Null };
+    sec.need("confidentiality_kind", only(conf, confidentiality), conf);
+    sec.need("data_unintelligible", only(conf, unintelligible), conf);
+    sec.need("integrity_kind", only(integ, integrity), integ);
+    sec.need("availability_kind", only(avail, availability), avail);
     sec.need(
         "incident_kind",
         s(text(case, "incident_kind").map(|k| match k {
@@ -468,7 +471,9 @@ pub fn build(
         mapped(case, "subject_categories", |c| {
             Some(match c {
                 "customers" | "prospects" => "customers",
-                "employees" | "applicants" => "employees",
+                "employees" => "employees",
+                // Applicants (for a visa, an allowance, a job) are not staff: "other",
+                // described in `subjects_description`.
                 "users" => "users",
                 "patients" => "patients",
                 "minors" => "minors",
@@ -959,7 +964,29 @@ pub fn view(json: &Value, labels: &Labels) -> Value {
             None => json!(labels.placeholder(fact)),
         }
     };
+    let nature = |n: &str| {
+        json["section_3_2"]["nature"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == n))
+    };
+    // A kind derived for the template (from its own fact or the assessment's), by its
+    // label; a placeholder naming the fact when unknown.
+    let kind = |key: &str| -> Value {
+        match json["section_3_2"][key].as_str() {
+            Some(v) => json!(labels.get(v)),
+            None => json!(labels.placeholder(key)),
+        }
+    };
+    let communication = json["section_4_4"]["communication"].as_str();
     json!({
+        "confidentiality": nature("confidentiality"),
+        "integrity": nature("integrity"),
+        "availability": nature("availability"),
+        "confidentiality_kind": kind("confidentiality_kind"),
+        "data_unintelligible": kind("data_unintelligible"),
+        "integrity_kind": kind("integrity_kind"),
+        "availability_kind": kind("availability_kind"),
+        "communicates": matches!(communication, Some("yes" | "planned")),
         "reporter_name": plain("section_2_2", "reporter_name", "reporter_name"),
         "reporter_contact": plain("section_2_2", "reporter_contact", "reporter_contact"),
         "notification_type": label("section_1_1", "notification_type"),
