@@ -631,3 +631,27 @@ fn c6_dutch_wording() {
     assert!(!md.contains("Werknemers"), "{md}");
     assert!(md.contains("Melding aan de GBA"), "{md}");
 }
+
+// --- B6 (part): field 111, the other authorities vigie knows were told ---
+
+#[test]
+fn b6_the_other_authorities_name_the_nis2_authority_and_the_complaint() {
+    let v = demo();
+    // HubEE sent a NIS2 early warning and filed a complaint.
+    let doc = edpb_json(&v, "hubee-2026");
+    let others = doc["section_6_1"]["other_authorities"]
+        .as_str()
+        .unwrap_or("");
+    assert!(others.contains("ANSSI"), "{doc:#}");
+    assert!(others.contains("Procureur"), "{doc:#}");
+    assert_eq!(doc["section_6_1"]["other_authorities_notified"], "yes");
+    // France-Visas filed a complaint only.
+    let doc = edpb_json(&v, "france-visas-2021");
+    let others = doc["section_6_1"]["other_authorities"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        others.contains("Procureur") && !others.contains("ANSSI"),
+        "{doc:#}"
+    );
+}

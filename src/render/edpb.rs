@@ -815,15 +815,29 @@ pub fn build(
         s(police.map(|p| if p { "yes" } else { "no" })),
     );
     let nis2 = case.tracks.get("nis2").is_some_and(|t| t != "pending");
-    let others = boolean(case, "other_authorities_notified").or(nis2.then_some(true));
+    let filed = case.tracks.get("complaint").map(String::as_str) == Some("filed");
+    let others = boolean(case, "other_authorities_notified").or((nis2 || filed).then_some(true));
     sec.put(
         "other_authorities_notified",
         s(others.map(|p| if p { "yes" } else { "no" })),
     );
+    // The other authorities: those typed, then those vigie knows were told (the NIS2
+    // authority once a NIS2 step happened, the addressee of a complaint filed).
+    let mut told: Vec<String> = text(case, "other_authorities")
+        .map(|t| vec![t.to_string()])
+        .unwrap_or_default();
+    for (known, key) in [(nis2, "nis2_authority"), (filed, "complaint_addressee")] {
+        if let Some(name) = wf.meta.get(key).filter(|_| known)
+            && !told.iter().any(|t| t.contains(name.as_str()))
+        {
+            told.push(name.clone());
+        }
+    }
+    let told = (!told.is_empty()).then(|| told.join("; "));
     sec.need(
         "other_authorities",
-        txt("other_authorities"),
-        others == Some(true) && !nis2,
+        s(told.as_deref()),
+        others == Some(true),
     );
     let s61 = sec.map;
 
