@@ -599,8 +599,9 @@ fn drafts_carry_the_recorded_assessment() {
         "{draft}"
     );
     let letter = v.ok(&["draft", "c1", "individual_letter"]);
+    // The letter says it in plain words, not in the method's (issue 22 C4).
     assert!(
-        letter.contains("un risque élevé pour les personnes"),
+        letter.contains("peut avoir des conséquences sérieuses pour vous"),
         "{letter}"
     );
 }

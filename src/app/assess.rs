@@ -161,7 +161,35 @@ impl App {
         expected_seq: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<CaseAssessment, AppError> {
+        self.accept_assessment_at(store, org, actor, id, expected_seq, None, now)
+    }
+
+    /// [`App::accept_assessment`] with the decision's effective time (`vigie assess
+    /// --accept --at`: a decision taken earlier, recorded now), read in the workflow's
+    /// zone like every `--at`; None: now.
+    #[allow(clippy::too_many_arguments)]
+    pub fn accept_assessment_at(
+        &self,
+        store: &mut Store,
+        org: &str,
+        actor: &str,
+        id: &str,
+        expected_seq: Option<i64>,
+        at: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<CaseAssessment, AppError> {
         let before = self.assessment(store, org, id)?;
+        let at = match at.map(str::trim) {
+            None | Some("") | Some("now") => now,
+            Some(s) => {
+                crate::time::parse_instant(s, before.case.workflow.timezone).map_err(|e| {
+                    AppError::Field {
+                        field: "at",
+                        message: e.to_string(),
+                    }
+                })?
+            }
+        };
         // Accepting again what is already accepted records nothing (a retried request,
         // a form sent twice): the answer is the decision as it stands.
         if before.is_accepted() {
@@ -182,7 +210,7 @@ impl App {
                 (rules.records.rationale.clone(), Value::String(rationale)),
             ],
             note: None,
-            at: now,
+            at,
             assessment: frozen,
         };
         let seq = expected_seq.or(Some(before.case.case.seq));

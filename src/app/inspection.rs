@@ -74,6 +74,25 @@ pub struct Breach {
     pub other_facts: Vec<Fact>,
     pub decisions: Vec<Decision>,
     pub issued: Vec<super::issued::Issued>,
+    /// The row's states and decisions in the document's language (the row keeps ids).
+    pub words: Words,
+}
+
+/// What the document shows of the row's ids, in its language.
+#[derive(Debug, Clone, Serialize)]
+pub struct Words {
+    /// "dossier ouvert" / "dossier clos".
+    pub status: String,
+    pub risk: String,
+    pub risk_recommended: String,
+    pub authority: String,
+    pub individuals: String,
+    /// The exemption by its label, and its rationale.
+    pub individuals_reason: String,
+    /// The people were told outside `vigie notify` (no campaign sent them anything):
+    /// the count the case records, in words ("7 000"), or empty when unknown.
+    pub told_outside_vigie: bool,
+    pub subjects_recorded: String,
 }
 
 /// The register for an inspection.
@@ -97,14 +116,18 @@ pub struct Inspection {
 fn value_words(
     wf: &crate::workflow::Workflow,
     labels: &crate::render::Labels,
+    id: &str,
     v: &crate::workflow::FactValue,
+    estimated: bool,
 ) -> String {
-    let word = |s: &str| labels.get(s).to_string();
+    let word = |s: &str| labels.value(id, s).to_string();
     match v.to_display_json(wf.timezone) {
         Value::Null => String::new(),
         Value::String(s) => {
             if wf.facts.values().any(|f| f.choices.contains(&s)) {
                 word(&s)
+            } else if estimated && crate::render::ESTIMATED_DATES.contains(&id) {
+                format!("{s} ({})", labels.get("estimated_date"))
             } else {
                 s
             }
@@ -116,6 +139,13 @@ fn value_words(
             .collect::<Vec<_>>()
             .join(", "),
         other => other.to_string(),
+    }
+}
+
+fn row_fact(case: &crate::case::Case, id: &str) -> String {
+    match case.facts.get(id) {
+        Some(crate::workflow::FactValue::Text(s)) => s.clone(),
+        _ => String::new(),
     }
 }
 
@@ -150,12 +180,13 @@ impl App {
             if year.is_some_and(|want| want != y) {
                 continue;
             }
+            let estimated = crate::render::dates_estimated(&l.case);
             let fact = |id: &str| -> Option<Fact> {
                 let v = l.case.facts.get(id)?;
                 Some(Fact {
                     id: id.to_string(),
                     label: labels.get(id).to_string(),
-                    value: value_words(wf, &labels, v),
+                    value: value_words(wf, &labels, id, v, estimated),
                 })
             };
             let section =
@@ -173,19 +204,68 @@ impl App {
                 .filter(|k| !shown.contains(&k.as_str()))
                 .filter_map(|k| fact(k))
                 .collect();
-            let decisions = l
+            // The steps by when they happened (a step may be recorded after a later one).
+            let mut steps: Vec<(DateTime<Utc>, Decision)> = l
                 .events
                 .iter()
                 .filter_map(|e| match &e.body {
-                    EventBody::Advanced { event, .. } => Some(Decision {
-                        event: event.clone(),
-                        label: labels.get(event).to_string(),
-                        at: time::rfc3339_in(e.at, tz),
-                        actor: e.actor.clone(),
-                    }),
+                    EventBody::Advanced { event, .. } => Some((
+                        e.at,
+                        Decision {
+                            event: event.clone(),
+                            label: labels.get(event).to_string(),
+                            at: time::rfc3339_in(e.at, tz),
+                            actor: e.actor.clone(),
+                        },
+                    )),
                     _ => None,
                 })
                 .collect();
+            steps.sort_by_key(|(at, _)| *at);
+            let decisions = steps.into_iter().map(|(_, d)| d).collect();
+            let labelled = |fact: &str, v: &str| {
+                if v.is_empty() {
+                    String::new()
+                } else {
+                    labels.value(fact, v).to_string()
+                }
+            };
+            let exemption = match l.case.facts.get("individuals_exemption") {
+                Some(crate::workflow::FactValue::Text(x)) if row.individuals == "not_required" => {
+                    labels.value("individuals_exemption", x).to_string()
+                }
+                _ => String::new(),
+            };
+            let individuals_reason = if row.individuals == "not_required" {
+                [exemption, row_fact(&l.case, "individuals_rationale")]
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" : ")
+            } else {
+                String::new()
+            };
+            let words = Words {
+                status: labels
+                    .get(if row.status == "closed" {
+                        "register_closed"
+                    } else {
+                        "register_open"
+                    })
+                    .to_string(),
+                risk: labelled("risk", &row.risk),
+                risk_recommended: labelled("risk", &row.risk_recommended),
+                authority: labelled("authority", &row.authority),
+                individuals: labelled("individuals", &row.individuals),
+                individuals_reason,
+                told_outside_vigie: row.individuals == "notified" && row.people_notified == 0,
+                subjects_recorded: match l.case.facts.get("subjects_approx") {
+                    Some(crate::workflow::FactValue::Integer(n)) => {
+                        crate::render::group_digits(*n, lang)
+                    }
+                    _ => String::new(),
+                },
+            };
             let issued = self.issued(store, org, &row.case)?;
             breaches.push(Breach {
                 detected: time::rfc3339_in(detected, tz),
@@ -197,6 +277,7 @@ impl App {
                 other_facts,
                 decisions,
                 issued,
+                words,
                 row,
             });
         }

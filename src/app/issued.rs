@@ -257,6 +257,34 @@ pub fn access_summary(a: &AccessRow) -> String {
     )
 }
 
+/// [`access_summary`] in the reader's language (issue 21 part 6): "Consultation
+/// cnil_notification depuis 127.0.0.1 (web)" reads "Consultation : Notification à la
+/// CNIL, depuis 127.0.0.1 (web)".
+pub fn access_summary_in(a: &AccessRow, labels: &crate::render::Labels) -> String {
+    let verb = match a.action.as_str() {
+        "view" => labels.get("access_view"),
+        "download" => labels.get("access_download"),
+        other => labels.get(other),
+    };
+    let colon = match labels.lang() {
+        crate::time::Lang::Fr => " : ",
+        _ => ": ",
+    };
+    let object = labels
+        .find(&format!("access_{}", a.object))
+        .unwrap_or(&a.object);
+    let what = std::iter::once(object)
+        .chain(a.detail.split_whitespace().map(|w| labels.get(w)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        "{verb}{colon}{what}, {} {} ({})",
+        labels.get("access_from"),
+        a.address,
+        a.via
+    )
+}
+
 /// An access entry as JSON (`case show --json`, the API), marked `"kind": "access"`.
 pub fn access_json(a: &AccessRow, tz: chrono_tz::Tz) -> serde_json::Value {
     serde_json::json!({

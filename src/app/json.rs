@@ -224,6 +224,64 @@ pub fn event_summary(e: &Recorded) -> String {
     }
 }
 
+/// [`event_summary`] in the reader's language (issue 21 part 6), for the web timeline
+/// and the history: every id by its label (facts, events, states, clocks, documents),
+/// e.g. "Confinement (Incident détecté → Incident confiné)".
+pub fn event_summary_in(wf: &Workflow, e: &Recorded, labels: &crate::render::Labels) -> String {
+    let lang = labels.lang();
+    let colon = match lang {
+        crate::time::Lang::Fr => " : ",
+        _ => ": ",
+    };
+    match &e.body {
+        EventBody::Opened { .. } => labels.get("event_opened").to_string(),
+        EventBody::FactsSet { facts, .. } => format!(
+            "{}{colon}{}",
+            labels.get("event_facts_set"),
+            facts
+                .keys()
+                .map(|k| labels.get(k))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        EventBody::Advanced {
+            event,
+            track,
+            from,
+            to,
+            met,
+            ..
+        } => {
+            let late: Vec<&str> = met
+                .iter()
+                .filter(|m| m.late)
+                .map(|m| labels.get(&m.clock))
+                .collect();
+            let state = |s: &str| labels.value(track, s).to_string();
+            let mut s = format!("{} ({} → {})", labels.get(event), state(from), state(to));
+            if !late.is_empty() {
+                let _ = write!(s, ", {} {}", labels.get("event_late_for"), late.join(", "));
+            }
+            let _ = wf;
+            s
+        }
+        EventBody::NotificationCampaign(c) => format!(
+            "{}{colon}{} ({})",
+            labels.get("event_campaign"),
+            crate::render::group_digits(c.total_sent as i64, lang),
+            c.channel
+        ),
+        EventBody::DocumentIssued {
+            document, sha256, ..
+        } => format!(
+            "{}{colon}{} (SHA-256 {})",
+            labels.get("event_issued"),
+            labels.get(document),
+            &sha256[..12.min(sha256.len())]
+        ),
+    }
+}
+
 /// The JSON of an assessment (`vigie assess --json`, the API, and frozen in the `assess`
 /// event): a public contract. Numbers are ENISA's (0.25 steps); `inputs` holds the facts
 /// the rules read, as they were (text facts only as "set", never their words).
@@ -318,4 +376,111 @@ pub fn case_assessment_json(c: &super::assess::CaseAssessment) -> Value {
         "changed": changed,
         "decided_without_assessment": without,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::MetClock;
+    use crate::render::Templates;
+    use crate::time::Lang;
+    use crate::workflow::WorkflowSet;
+
+    fn recorded(body: EventBody) -> Recorded {
+        Recorded {
+            org: "default".into(),
+            case_id: "c1".into(),
+            seq: 2,
+            at: Utc::now(),
+            recorded_at: Utc::now(),
+            actor: "dpo".into(),
+            body,
+            payload: String::new(),
+            prev_hash: String::new(),
+            hash: "0".repeat(64),
+        }
+    }
+
+    /// Issue 21 part 6: the history reads in the reader's language, with no raw id.
+    #[test]
+    fn event_summaries_are_in_the_readers_language() {
+        let set = WorkflowSet::load(None).expect("the embedded workflows");
+        let wf = set.get("fr").expect("fr");
+        let mut facts = Map::new();
+        facts.insert("aware_basis".into(), json!("Alerte"));
+        let set_ev = recorded(EventBody::FactsSet { facts, note: None });
+        let contain = recorded(EventBody::Advanced {
+            event: "contain".into(),
+            track: "response".into(),
+            from: "detected".into(),
+            to: "contained".into(),
+            facts: Map::new(),
+            note: None,
+            met: vec![],
+            assessment: None,
+        });
+        let late = recorded(EventBody::Advanced {
+            event: "notify_authority".into(),
+            track: "authority".into(),
+            from: "pending".into(),
+            to: "notified".into(),
+            facts: Map::new(),
+            note: None,
+            met: vec![MetClock {
+                clock: "art33".into(),
+                applies: true,
+                due_at: None,
+                late: true,
+            }],
+            assessment: None,
+        });
+        let cases = [
+            (
+                Lang::Fr,
+                [
+                    "Informations complétées : Éléments établissant la prise de connaissance",
+                    "Confinement (Incident détecté → Incident confiné)",
+                    "Notification à l'autorité de contrôle (Pas encore décidée → Notifiée), en retard pour Notification à l'autorité de contrôle sous 72 heures",
+                ],
+            ),
+            (
+                Lang::En,
+                [
+                    "Information updated: Grounds for awareness",
+                    "Containment (Incident detected → Incident contained)",
+                    "Notification to the supervisory authority (Not yet decided → Notified), late for Notification to the supervisory authority within 72 hours",
+                ],
+            ),
+        ];
+        for (lang, want) in cases {
+            let labels = Templates::default().labels(&wf, lang).expect("labels");
+            let got: Vec<String> = [&set_ev, &contain, &late]
+                .iter()
+                .map(|e| event_summary_in(&wf, e, &labels))
+                .collect();
+            assert_eq!(got, want, "{lang:?}");
+        }
+        // Dutch: no English id left.
+        let nl = Templates::default().labels(&wf, Lang::Nl).expect("labels");
+        let s = event_summary_in(&wf, &contain, &nl);
+        assert!(!s.contains("contain") && !s.contains("detected"), "{s}");
+        // The access log's lines too.
+        let row = crate::store::backend::AccessRow {
+            id: 0,
+            org: "default".into(),
+            case_id: Some("c1".into()),
+            at: Utc::now(),
+            actor: "dpo".into(),
+            action: "view".into(),
+            object: "draft".into(),
+            detail: "cnil_notification".into(),
+            address: "127.0.0.1".into(),
+            via: "web".into(),
+        };
+        let fr = Templates::default().labels(&wf, Lang::Fr).expect("labels");
+        assert_eq!(
+            crate::app::issued::access_summary_in(&row, &fr),
+            "Consultation : projet Notification à la CNIL, depuis 127.0.0.1 (web)"
+        );
+    }
 }

@@ -455,6 +455,12 @@ impl App {
                 message: format!("{} is not md, html, txt or json", crate::util::quote(s)),
             })?,
         };
+        // The assessment on the facts now, for a complementary notification (none when
+        // the workflow has no rules).
+        let current = self
+            .assessment_of(l.clone(), lang)
+            .ok()
+            .map(|c| json::assessment_json(&c.case.workflow, &c.current, &c.case.case.facts));
         let d = crate::render::draft(
             &self.templates,
             &profile,
@@ -465,6 +471,7 @@ impl App {
             lang,
             format,
             now,
+            current.as_ref(),
         )?;
         Ok((d, format, lang))
     }

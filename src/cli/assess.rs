@@ -25,6 +25,9 @@ pub struct AssessArgs {
     /// assessment frozen in it; sets risk and risk_rationale).
     #[arg(long)]
     accept: bool,
+    /// With --accept: when the decision was taken (default: now), in the workflow's zone.
+    #[arg(long, requires = "accept")]
+    at: Option<String>,
     /// fr, en or nl, for a what-if (default: the workflow's).
     #[arg(long)]
     lang: Option<String>,
@@ -80,7 +83,15 @@ pub(super) fn run(ctx: &Ctx, args: AssessArgs) -> Result<(), CliError> {
             }
             let mut store = ctx.org_store()?;
             let c = if args.accept {
-                app.accept_assessment(&mut store, &ctx.org, &ctx.actor, id, None, ctx.now)?
+                app.accept_assessment_at(
+                    &mut store,
+                    &ctx.org,
+                    &ctx.actor,
+                    id,
+                    None,
+                    args.at.as_deref(),
+                    ctx.now,
+                )?
             } else {
                 app.assessment(&mut store, &ctx.org, id)?
             };

@@ -429,10 +429,13 @@ pub fn build(
             "permanent" => Some("permanent"),
             _ => None,
         });
-    sec.need("confidentiality_kind", s(confidentiality), conf);
-    sec.need("data_unintelligible", s(unintelligible), conf);
-    sec.need("integrity_kind", s(integrity), integ);
-    sec.need("availability_kind", s(availability), avail);
+    // A kind is declared only for a breach of that nature: the template asks for it
+    // under its condition, and the Markdown draft shows what the JSON says.
+    let only = |cond: bool, v: Option<&str>| if cond { s(v) } else { Value::Null };
+    sec.need("confidentiality_kind", only(conf, confidentiality), conf);
+    sec.need("data_unintelligible", only(conf, unintelligible), conf);
+    sec.need("integrity_kind", only(integ, integrity), integ);
+    sec.need("availability_kind", only(avail, availability), avail);
     sec.need(
         "incident_kind",
         s(text(case, "incident_kind").map(|k| match k {
@@ -468,7 +471,9 @@ pub fn build(
         mapped(case, "subject_categories", |c| {
             Some(match c {
                 "customers" | "prospects" => "customers",
-                "employees" | "applicants" => "employees",
+                "employees" => "employees",
+                // Applicants (for a visa, an allowance, a job) are not staff: "other",
+                // described in `subjects_description`.
                 "users" => "users",
                 "patients" => "patients",
                 "minors" => "minors",
@@ -810,15 +815,29 @@ pub fn build(
         s(police.map(|p| if p { "yes" } else { "no" })),
     );
     let nis2 = case.tracks.get("nis2").is_some_and(|t| t != "pending");
-    let others = boolean(case, "other_authorities_notified").or(nis2.then_some(true));
+    let filed = case.tracks.get("complaint").map(String::as_str) == Some("filed");
+    let others = boolean(case, "other_authorities_notified").or((nis2 || filed).then_some(true));
     sec.put(
         "other_authorities_notified",
         s(others.map(|p| if p { "yes" } else { "no" })),
     );
+    // The other authorities: those typed, then those vigie knows were told (the NIS2
+    // authority once a NIS2 step happened, the addressee of a complaint filed).
+    let mut told: Vec<String> = text(case, "other_authorities")
+        .map(|t| vec![t.to_string()])
+        .unwrap_or_default();
+    for (known, key) in [(nis2, "nis2_authority"), (filed, "complaint_addressee")] {
+        if let Some(name) = wf.meta.get(key).filter(|_| known)
+            && !told.iter().any(|t| t.contains(name.as_str()))
+        {
+            told.push(name.clone());
+        }
+    }
+    let told = (!told.is_empty()).then(|| told.join("; "));
     sec.need(
         "other_authorities",
-        txt("other_authorities"),
-        others == Some(true) && !nis2,
+        s(told.as_deref()),
+        others == Some(true),
     );
     let s61 = sec.map;
 
@@ -959,7 +978,29 @@ pub fn view(json: &Value, labels: &Labels) -> Value {
             None => json!(labels.placeholder(fact)),
         }
     };
+    let nature = |n: &str| {
+        json["section_3_2"]["nature"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == n))
+    };
+    // A kind derived for the template (from its own fact or the assessment's), by its
+    // label; a placeholder naming the fact when unknown.
+    let kind = |key: &str| -> Value {
+        match json["section_3_2"][key].as_str() {
+            Some(v) => json!(labels.get(v)),
+            None => json!(labels.placeholder(key)),
+        }
+    };
+    let communication = json["section_4_4"]["communication"].as_str();
     json!({
+        "confidentiality": nature("confidentiality"),
+        "integrity": nature("integrity"),
+        "availability": nature("availability"),
+        "confidentiality_kind": kind("confidentiality_kind"),
+        "data_unintelligible": kind("data_unintelligible"),
+        "integrity_kind": kind("integrity_kind"),
+        "availability_kind": kind("availability_kind"),
+        "communicates": matches!(communication, Some("yes" | "planned")),
         "reporter_name": plain("section_2_2", "reporter_name", "reporter_name"),
         "reporter_contact": plain("section_2_2", "reporter_contact", "reporter_contact"),
         "notification_type": label("section_1_1", "notification_type"),

@@ -8,7 +8,9 @@ pub mod edpb;
 pub mod pdf;
 mod view;
 
-pub use view::{Labels, build_view};
+pub use view::{
+    ESTIMATED_DATES, Labels, build_view, build_view_with, dates_estimated, group_digits,
+};
 
 use crate::case::{Case, Recorded};
 use crate::config::Config;
@@ -491,7 +493,8 @@ fn to_html(md: &str) -> String {
     )
 }
 
-/// Renders one document of a case.
+/// Renders one document of a case. `current`: the assessment of its facts now (the
+/// JSON of `vigie assess`), which a complementary notification shows.
 #[allow(clippy::too_many_arguments)]
 pub fn draft(
     templates: &Templates,
@@ -503,6 +506,7 @@ pub fn draft(
     lang: Lang,
     format: Format,
     now: DateTime<Utc>,
+    current: Option<&serde_json::Value>,
 ) -> Result<Draft, RenderError> {
     if format == Format::Json {
         let doc = wf
@@ -525,7 +529,9 @@ pub fn draft(
     }
     let renderer = DocumentRenderer::new(templates, wf, document, lang, format)?;
     let labels = templates.labels(wf, lang)?;
-    let (view, missing) = build_view(wf, case, events, profile, &labels, document, lang, now);
+    let (view, missing) = build_view_with(
+        wf, case, events, profile, &labels, document, lang, now, current,
+    );
     let text = renderer.render(&view)?;
     Ok(Draft { text, missing })
 }

@@ -52,16 +52,41 @@ impl Labels {
             .collect()
     }
 
+    /// The label of a fact's value: `<fact>=<value>` when the value needs words of its
+    /// own for that fact (`risk=risk`: "Risk (not high)"), else the value's label.
+    pub fn value<'a>(&'a self, fact: &str, value: &'a str) -> &'a str {
+        self.find(&format!("{fact}={value}"))
+            .unwrap_or_else(|| self.get(value))
+    }
+
+    /// A clock's status in words: `status_<status>.<clock>` ("notified late" for the
+    /// 72 hours), else `status_<status>`.
+    pub fn status(&self, clock: &str, status: &str) -> String {
+        self.find(&format!("status_{status}.{clock}"))
+            .map(str::to_string)
+            .unwrap_or_else(|| self.get(&format!("status_{status}")).to_string())
+    }
+
+    /// The language of these labels.
+    pub fn lang(&self) -> Lang {
+        self.lang
+    }
+
     /// The label of an id, or the id itself.
     pub fn get<'a>(&'a self, id: &'a str) -> &'a str {
         self.map.get(id).map(String::as_str).unwrap_or(id)
     }
 
     pub fn placeholder(&self, fact: &str) -> String {
+        self.placeholder_text(self.get(fact))
+    }
+
+    /// A visible placeholder for `what` (already in this language).
+    pub fn placeholder_text(&self, what: &str) -> String {
         match self.lang {
-            Lang::Fr => format!("[À compléter : {}]", self.get(fact)),
-            Lang::En => format!("[To complete: {}]", self.get(fact)),
-            Lang::Nl => format!("[In te vullen: {}]", self.get(fact)),
+            Lang::Fr => format!("[À compléter : {what}]"),
+            Lang::En => format!("[To complete: {what}]"),
+            Lang::Nl => format!("[In te vullen: {what}]"),
         }
     }
 }
@@ -84,16 +109,43 @@ pub fn group_digits(n: i64, lang: Lang) -> String {
     if n < 0 { format!("-{out}") } else { out }
 }
 
-fn display(wf: &Workflow, labels: &Labels, value: &FactValue, kind: FactType) -> String {
+/// The date facts that `dates_estimated: true` marks as estimates: when the breach
+/// started and ended (the EDPB template's "only estimated dates are possible").
+pub const ESTIMATED_DATES: [&str; 2] = ["started_at", "ended_at"];
+
+/// Whether the case says its breach dates are estimates.
+pub fn dates_estimated(case: &Case) -> bool {
+    matches!(
+        case.facts.get("dates_estimated"),
+        Some(FactValue::Boolean(true))
+    )
+}
+
+/// A fact's value in words, in the labels' language; an estimated date says so.
+pub fn display(
+    wf: &Workflow,
+    labels: &Labels,
+    id: &str,
+    value: &FactValue,
+    kind: FactType,
+    estimated: bool,
+) -> String {
     match value {
-        FactValue::DateTime(d) => time::long_in(*d, wf.timezone, labels.lang),
+        FactValue::DateTime(d) => {
+            let shown = time::long_in(*d, wf.timezone, labels.lang);
+            if estimated && ESTIMATED_DATES.contains(&id) {
+                format!("{shown} ({})", labels.get("estimated_date"))
+            } else {
+                shown
+            }
+        }
         FactValue::Integer(i) => group_digits(*i, labels.lang),
         FactValue::Boolean(b) => labels.get(if *b { "yes" } else { "no" }).to_string(),
-        FactValue::Text(s) if kind == FactType::Choice => labels.get(s).to_string(),
+        FactValue::Text(s) if kind == FactType::Choice => labels.value(id, s).to_string(),
         FactValue::Text(s) => s.clone(),
         FactValue::List(items) => items
             .iter()
-            .map(|i| labels.get(i).to_string())
+            .map(|i| labels.value(id, i).to_string())
             .collect::<Vec<_>>()
             .join(", "),
     }
@@ -103,8 +155,6 @@ fn opt(s: &Option<String>, placeholder: String) -> Value {
     Value::String(s.clone().unwrap_or(placeholder))
 }
 
-/// The assessment frozen in the case's last risk decision, for the drafts: null when
-/// none was recorded. Its reasons are in the language they were recorded in.
 /// The assessment frozen in the case's last risk decision (JSON), if any. An event that
 /// declines a duty (on the `authority` or `individuals` track) freezes the assessment it
 /// was checked on too: it is not a risk decision.
@@ -120,8 +170,9 @@ fn last_frozen(events: &[Recorded]) -> Option<(&Value, &Map<String, Value>)> {
     })
 }
 
-fn recorded_assessment(events: &[Recorded], lang: Lang, labels: &Labels) -> Value {
-    let frozen = last_frozen(events).map(|(a, facts)| {
+/// The assessment frozen in the case's last risk decision, and the risk decided with it.
+fn frozen_assessment(events: &[Recorded]) -> Option<(&Value, Option<String>)> {
+    last_frozen(events).map(|(a, facts)| {
         (
             a,
             facts
@@ -129,35 +180,39 @@ fn recorded_assessment(events: &[Recorded], lang: Lang, labels: &Labels) -> Valu
                 .and_then(Value::as_str)
                 .map(str::to_string),
         )
-    });
-    let Some((a, decided)) = frozen else {
-        return Value::Null;
-    };
-    let num = |v: Option<&Value>| {
-        let q = v.and_then(Value::as_f64).unwrap_or_default();
-        let s = format!("{q}");
-        match lang {
-            Lang::Fr | Lang::Nl => s.replace('.', ","),
-            Lang::En => s,
-        }
-    };
-    let band = crate::assess::Band::parse(
+    })
+}
+
+fn quarters(v: Option<&Value>, lang: Lang) -> String {
+    let q = v.and_then(Value::as_f64).unwrap_or_default();
+    let s = format!("{q}");
+    match lang {
+        Lang::Fr | Lang::Nl => s.replace('.', ","),
+        Lang::En => s,
+    }
+}
+
+fn band_name(a: &Value, lang: Lang) -> &'static str {
+    crate::assess::Band::parse(
         a.pointer("/severity/band")
             .and_then(Value::as_str)
             .unwrap_or(""),
     )
     .map(|b| b.name(lang))
-    .unwrap_or("?");
-    let edpb =
-        crate::assess::edpb_name(a["edpb_severity"].as_str().unwrap_or("?"), lang).to_string();
+    .unwrap_or("?")
+}
+
+fn risk_name(r: &str, lang: Lang) -> String {
+    crate::assess::Risk::parse(r)
+        .map(|r| r.name(lang).to_string())
+        .unwrap_or_else(|| r.to_string())
+}
+
+/// An assessment (the JSON of `vigie assess`) as the drafts show it, beside the risk
+/// decided. Its reasons are in the reader's language, from the ids and data stored
+/// (issue 22 C1); an older event's stored text otherwise.
+fn assessment_view(a: &Value, decided: Option<&str>, lang: Lang, labels: &Labels) -> Value {
     let recommended = a["risk"].as_str().unwrap_or_default().to_string();
-    let risk_name = |r: &str| {
-        crate::assess::Risk::parse(r)
-            .map(|r| r.name(lang).to_string())
-            .unwrap_or_else(|| r.to_string())
-    };
-    // In the reader's language, from the ids and data stored (issue 22 C1); an older
-    // event's stored text otherwise.
     let version = a["rules_version"].as_str().unwrap_or_default();
     let reasons: Vec<Value> = a["reasons"]
         .as_array()
@@ -174,18 +229,137 @@ fn recorded_assessment(events: &[Recorded], lang: Lang, labels: &Labels) -> Valu
         .collect();
     json!({
         "rules_version": a["rules_version"],
-        "score": num(a.pointer("/severity/score")),
-        "dpc": num(a.pointer("/severity/dpc/value")),
-        "ei": num(a.pointer("/severity/ei/value")),
-        "cb": num(a.pointer("/severity/cb/value")),
-        "band": band,
-        "edpb": edpb,
-        "recommended": risk_name(&recommended),
-        "departs": decided.as_deref().is_some_and(|d| d != recommended),
+        "score": quarters(a.pointer("/severity/score"), lang),
+        "dpc": quarters(a.pointer("/severity/dpc/value"), lang),
+        "ei": quarters(a.pointer("/severity/ei/value"), lang),
+        "cb": quarters(a.pointer("/severity/cb/value"), lang),
+        "band": band_name(a, lang),
+        "recommended": risk_name(&recommended, lang),
+        "departs": decided.is_some_and(|d| d != recommended),
         "notify_authority": a["notify_authority"],
         "inform_individuals": a["inform_individuals"],
         "reasons": reasons,
         "exemptions": exemptions,
+        "current": false,
+        "changes": "",
+    })
+}
+
+/// What moved between the assessment recorded with the decision and the one on the
+/// facts now, in words ("score 3,25 → 5,25 ; niveau : moyen → très élevé"), or that
+/// nothing did.
+fn assessment_changes(then: &Value, now: &Value, lang: Lang) -> String {
+    let mut out = Vec::new();
+    let (score, band, rec) = match lang {
+        Lang::Fr => ("score", "niveau", "recommandation"),
+        Lang::En => ("score", "band", "recommendation"),
+        Lang::Nl => ("score", "niveau", "aanbeveling"),
+    };
+    let (s0, s1) = (
+        quarters(then.pointer("/severity/score"), lang),
+        quarters(now.pointer("/severity/score"), lang),
+    );
+    if s0 != s1 {
+        out.push(format!("{score} {s0} → {s1}"));
+    }
+    let (b0, b1) = (band_name(then, lang), band_name(now, lang));
+    if b0 != b1 {
+        out.push(match lang {
+            Lang::Fr => format!("{band} : {b0} → {b1}"),
+            Lang::En | Lang::Nl => format!("{band}: {b0} → {b1}"),
+        });
+    }
+    let (r0, r1) = (
+        then["risk"].as_str().unwrap_or_default(),
+        now["risk"].as_str().unwrap_or_default(),
+    );
+    if r0 != r1 {
+        let (r0, r1) = (risk_name(r0, lang), risk_name(r1, lang));
+        out.push(match lang {
+            Lang::Fr => format!("{rec} : {r0} → {r1}"),
+            Lang::En | Lang::Nl => format!("{rec}: {r0} → {r1}"),
+        });
+    }
+    if out.is_empty() {
+        return match lang {
+            Lang::Fr => "aucun changement".into(),
+            Lang::En => "no change".into(),
+            Lang::Nl => "geen wijziging".into(),
+        };
+    }
+    out.join(match lang {
+        Lang::Fr => " ; ",
+        Lang::En | Lang::Nl => "; ",
+    })
+}
+
+/// The assessment a draft shows: the one frozen in the case's last risk decision (null
+/// when none was recorded). A complementary notification shows instead the assessment
+/// on the facts as they are now (`current`, the JSON of `vigie assess`) and what
+/// changed since the one recorded with the decision.
+fn shown_assessment(
+    events: &[Recorded],
+    current: Option<&Value>,
+    complementary: bool,
+    lang: Lang,
+    labels: &Labels,
+) -> Value {
+    let Some((frozen, decided)) = frozen_assessment(events) else {
+        return Value::Null;
+    };
+    match current {
+        Some(now) if complementary => {
+            let mut v = assessment_view(now, decided.as_deref(), lang, labels);
+            v["current"] = json!(true);
+            v["changes"] = json!(assessment_changes(frozen, now, lang));
+            v
+        }
+        _ => assessment_view(frozen, decided.as_deref(), lang, labels),
+    }
+}
+
+/// The offences a complaint names, from the workflow's `meta`: `complaint_offences`
+/// (the law in force when the incident began), or `complaint_offences_new` for an
+/// incident that began on or after `criminal_code_from` (Belgium's new Criminal Code);
+/// a ransomware attack adds extortion (`complaint_extortion`, `_new` likewise). The
+/// incident began at the earliest of `started_at`, `detected_at` and `aware_at`.
+fn complaint_view(wf: &Workflow, case: &Case, labels: &Labels) -> Value {
+    let meta = labels.meta(wf);
+    let text = |k: &str| meta.get(k).and_then(Value::as_str).map(str::to_string);
+    let began = ["started_at", "detected_at", "aware_at"]
+        .iter()
+        .filter_map(|k| case.facts.get(*k).and_then(FactValue::as_datetime))
+        .min();
+    let new_code = match (
+        wf.meta
+            .get("criminal_code_from")
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
+        began,
+    ) {
+        (Some(from), Some(b)) => b.with_timezone(&wf.timezone).date_naive() >= from,
+        _ => false,
+    };
+    let pick = |k: &str| {
+        if new_code {
+            text(&format!("{k}_new")).or_else(|| text(k))
+        } else {
+            text(k)
+        }
+    };
+    let ransomware =
+        matches!(case.facts.get("incident_kind"), Some(FactValue::Text(k)) if k == "ransomware");
+    let mut offences: Vec<String> = pick("complaint_offences").into_iter().collect();
+    if ransomware {
+        offences.extend(pick("complaint_extortion"));
+    }
+    let sep = match labels.lang {
+        Lang::Fr => " ; ",
+        Lang::En | Lang::Nl => "; ",
+    };
+    json!({
+        "offences": offences.join(sep),
+        "object": pick("complaint_object").unwrap_or_default(),
+        "new_code": new_code,
     })
 }
 
@@ -201,7 +375,25 @@ pub fn build_view(
     lang: Lang,
     now: DateTime<Utc>,
 ) -> (Value, Vec<String>) {
+    build_view_with(wf, case, events, profile, labels, document, lang, now, None)
+}
+
+/// [`build_view`] with the assessment of the case's facts now (`current`, the JSON of
+/// `vigie assess`), which a complementary notification shows.
+#[allow(clippy::too_many_arguments)]
+pub fn build_view_with(
+    wf: &Workflow,
+    case: &Case,
+    events: &[Recorded],
+    profile: &Profile,
+    labels: &Labels,
+    document: &str,
+    lang: Lang,
+    now: DateTime<Utc>,
+    current: Option<&Value>,
+) -> (Value, Vec<String>) {
     let tz = wf.timezone;
+    let estimated = dates_estimated(case);
     let ph = |what_fr: &str, what_en: &str, what_nl: &str| match lang {
         Lang::Fr => format!("[À compléter : {what_fr}]"),
         Lang::En => format!("[To complete: {what_en}]"),
@@ -214,14 +406,17 @@ pub fn build_view(
     for (id, def) in &wf.facts {
         match case.facts.get(id) {
             Some(v) => {
-                f.insert(id.clone(), Value::String(display(wf, labels, v, def.kind)));
+                f.insert(
+                    id.clone(),
+                    Value::String(display(wf, labels, id, v, def.kind, estimated)),
+                );
                 set.insert(id.clone(), Value::Bool(true));
                 if let FactValue::List(items) = v {
                     lists.insert(
                         id.clone(),
                         items
                             .iter()
-                            .map(|i| Value::String(labels.get(i).to_string()))
+                            .map(|i| Value::String(labels.value(id, i).to_string()))
                             .collect(),
                     );
                 }
@@ -262,7 +457,7 @@ pub fn build_view(
                 "basis": labels.basis(&c.id, c.basis.as_deref()),
                 "applies": c.applies,
                 "status": c.status.as_str(),
-                "status_label": labels.get(&format!("status_{}", c.status.as_str())),
+                "status_label": labels.status(&c.id, c.status.as_str()),
                 "due": c.due_at.map(|d| time::long_in(d, tz, lang)).unwrap_or_default(),
                 "met_at": c.met_at.map(|d| time::long_in(d, tz, lang)).unwrap_or_default(),
                 "late": c.status == ClockStatus::Late,
@@ -278,7 +473,12 @@ pub fn build_view(
         if def.kind == FactType::DateTime
             && let Some(FactValue::DateTime(d)) = case.facts.get(id)
         {
-            timeline.push((*d, labels.get(id).to_string(), String::new()));
+            let label = if estimated && ESTIMATED_DATES.contains(&id.as_str()) {
+                format!("{} ({})", labels.get(id), labels.get("estimated_date"))
+            } else {
+                labels.get(id).to_string()
+            };
+            timeline.push((*d, label, String::new()));
         }
     }
     for ev in events {
@@ -370,7 +570,7 @@ pub fn build_view(
         }
         _ => Value::Null,
     };
-    let assessment = recorded_assessment(events, lang, labels);
+    let assessment = shown_assessment(events, current, authority_notified, lang, labels);
     // The rationale accepting vigie's recommendation writes: in the reader's language.
     if let Some(FactValue::Text(r)) = case.facts.get("risk_rationale")
         && let Some((frozen, _)) = last_frozen(events)
@@ -378,16 +578,58 @@ pub fn build_view(
     {
         f.insert("risk_rationale".into(), Value::String(t));
     }
+    // One severity per case: the one the EDPB template declares (`edpb::severity`).
+    let severity = super::edpb::severity(case, events)
+        .map(|s| labels.get(&format!("edpb_{s}")).to_lowercase())
+        .unwrap_or_else(|| labels.placeholder("edpb_field_severity"));
+    // The organisation's identifier: a SIREN in France, a BCE/KBO number in Belgium.
+    let identifier_label = labels.get(
+        if wf.meta.get("edpb_identifier_type").map(String::as_str) == Some("organisation_number") {
+            "identifier_bce"
+        } else {
+            "identifier_siren"
+        },
+    );
+    let complaint = complaint_view(wf, case, labels);
+    // Whether the people are, or will be, told: only then is the means asked for.
+    let informs = case.tracks.get("individuals").map(String::as_str) == Some("notified")
+        || matches!(
+            case.facts.get("individuals_informed"),
+            Some(FactValue::Text(v)) if v == "yes" || v == "will_be"
+        )
+        || case.facts.contains_key("individuals_channel");
+    let ongoing = matches!(case.facts.get("ongoing"), Some(FactValue::Boolean(true)));
+    // The letter in plain words: what each kind of breach means for the person, and
+    // how serious the controller thinks it is (no method's jargon).
+    let letter_nature: Vec<Value> = match case.facts.get("nature") {
+        Some(FactValue::List(items)) => items
+            .iter()
+            .filter_map(|n| labels.find(&format!("letter.{n}")))
+            .map(|t| Value::String(t.to_string()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let letter_risk = match case.facts.get("risk") {
+        Some(FactValue::Text(r)) => labels.find(&format!("letter.risk={r}")).unwrap_or(""),
+        _ => "",
+    };
 
     let view = json!({
         "edpb": edpb,
         "lang": lang.code(),
         "assessment": assessment,
+        "severity": severity,
+        "complaint": complaint,
+        "dates_estimated": estimated,
+        "informs": informs,
+        "ongoing": ongoing,
+        "letter": { "nature": letter_nature, "risk": letter_risk },
         "doc": { "id": document, "title": doc_title },
         "generated_at": time::long_in(now, tz, lang),
         "org": {
             "name": opt(&profile.name, ph("nom de l'organisme", "organisation name", "naam van de organisatie")),
-            "siren": opt(&profile.identifier, ph("numéro SIREN", "company number", "ondernemingsnummer")),
+            "siren": opt(&profile.identifier, labels.placeholder_text(identifier_label)),
+            "identifier_label": identifier_label,
             "address": opt(&profile.address, ph("adresse", "address", "adres")),
             "sector": opt(&profile.sector, ph("secteur d'activité", "sector", "activiteitssector")),
         },
