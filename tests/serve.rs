@@ -1332,7 +1332,7 @@ fn a_self_signed_relay_is_verified_by_its_pinned_digest() {
         .to_string();
     assert_eq!(key_pin.len(), 64, "{digest}");
 
-    let pinned = |pin: &str| {
+    let pinned = |pin: String| {
         move |port: u16| {
             standard_config(port).replace(
                 "security: none",
@@ -1357,7 +1357,7 @@ fn a_self_signed_relay_is_verified_by_its_pinned_digest() {
 
     // Pinned by the certificate's fingerprint, or by its public key: sent, over TLS.
     for pin in [fingerprint.to_string(), key_pin.clone()] {
-        let h = Harness::new(pinned(&pin));
+        let h = Harness::new(pinned(pin.clone()));
         let sink = h.sink_with(&["--tls".as_ref(), cert.as_ref(), key.as_ref()]);
         let out = mail_test(&h);
         assert_eq!(out.code, 0, "pin {pin}: {}", out.stderr);
@@ -1372,7 +1372,7 @@ fn a_self_signed_relay_is_verified_by_its_pinned_digest() {
     // Another pin: nothing is sent, and the error names the option and what the server
     // presented.
     let wrong = "00".repeat(32);
-    let h = Harness::new(pinned(&wrong));
+    let h = Harness::new(pinned(wrong.clone()));
     let sink = h.sink_with(&["--tls".as_ref(), cert.as_ref(), key.as_ref()]);
     let line =
         h.v.fails(&h.with_args(&["mail", "test", "someone@example.org"]), 1);
@@ -1387,7 +1387,7 @@ fn a_self_signed_relay_is_verified_by_its_pinned_digest() {
     );
 
     // A pin that is not a digest stops the command at once, naming the option.
-    let h = Harness::new(pinned("not-a-digest"));
+    let h = Harness::new(pinned("not-a-digest".to_string()));
     let line =
         h.v.fails(&h.with_args(&["mail", "test", "someone@example.org"]), 2);
     assert!(line.contains("pin_sha256"), "{line}");
