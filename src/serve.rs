@@ -588,6 +588,57 @@ pub fn check_config(cfg: &Config) -> Result<Mailer, ServeError> {
     Ok(mailer)
 }
 
+/// How often a dispatcher writes its heartbeat.
+const BEAT: std::time::Duration = std::time::Duration::from_secs(2);
+/// A dispatcher silent this long is dead: its claims are taken back. Several beats, so
+/// that a busy database does not make a live one look dead (if it does, the live one's
+/// sends are recorded as handed off: duplicates stay bounded by what it had in flight).
+const DEAD_AFTER: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// Beats every [`BEAT`] on a thread with its own connection while `beating`, and takes
+/// back the claims of dispatchers that stopped beating (a SIGKILL, an OOM kill, a
+/// machine gone), poking the dispatcher to send them now. The machine's real clock, not
+/// the program's (`VIGIE_NOW_OFFSET` moves deadlines, not heartbeats).
+fn heartbeat(db: &str, token: &str, poked: Arc<tokio::sync::Notify>, beating: Arc<AtomicBool>) {
+    let (db, token) = (db.to_string(), token.to_string());
+    std::thread::spawn(move || {
+        let mut store = None;
+        let mut told = false;
+        while beating.load(Ordering::SeqCst) {
+            let round = (|| -> Result<usize, crate::store::StoreError> {
+                if store.is_none() {
+                    store = Some(Store::open_url(&db)?);
+                }
+                let s = store.as_mut().expect("opened above");
+                let now = Utc::now();
+                s.backend().beat(&token, now)?;
+                let dead_before = now - Duration::from_std(DEAD_AFTER).unwrap_or_default();
+                s.backend().reclaim_dead(dead_before)
+            })();
+            match round {
+                Ok(0) => told = false,
+                Ok(n) => {
+                    told = false;
+                    log(&format!(
+                        "took back {n} reminder(s) claimed by a dispatcher that stopped \
+                         beating"
+                    ));
+                    poked.notify_one();
+                }
+                Err(e) => {
+                    // A connection that failed is opened again next time.
+                    store = None;
+                    if !told {
+                        log(&format!("heartbeat: {e}"));
+                        told = true;
+                    }
+                }
+            }
+            std::thread::sleep(BEAT);
+        }
+    });
+}
+
 pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
     let mailer = check_config(&opts.config)?;
     if let Some(w) = opts.config.mail.warning() {
@@ -595,8 +646,9 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
     }
     let mut store = blocking(|| Store::open_url(&opts.db))?;
     // Any number of dispatchers may share a database: each claims reminders under its
-    // own token with a lease that expires, so nothing is freed at start (a lease left by
-    // a dispatcher that died is taken again once it expires, `--lease-secs`).
+    // own token with a lease that expires, so nothing is freed at start. A dispatcher that
+    // died stops beating: its claims are taken back by whichever dispatcher sees it
+    // first, within about DEAD_AFTER (`heartbeat`), else once the lease expires.
     let told_no_recipient = blocking(|| recipients_at_start(&mut store, &opts.config))?;
 
     // Wake-ups from the other processes (a datagram beside a SQLite file, NOTIFY on
@@ -675,6 +727,11 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         crate::store::random_hex(4)
     );
     let secret = blocking(|| delivery::secret(&mut store))?;
+    // The heartbeat (issue 23, N11): before the first claim, then on a thread of its own
+    // with its own connection, so that slow sends never make us look dead.
+    blocking(|| store.backend().beat(&token, Utc::now()))?;
+    let beating = Arc::new(AtomicBool::new(true));
+    heartbeat(&opts.db, &token, poked.clone(), beating.clone());
     let mut d = Dispatcher {
         in_flight: mailer.in_flight(),
         secret,
@@ -733,6 +790,11 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         }
     }
     listening.store(false, Ordering::SeqCst);
+    beating.store(false, Ordering::SeqCst);
+    // Stopped cleanly, every claim settled: nothing for others to take back.
+    if let Err(e) = blocking(|| d.store.backend().stop_beating(&d.token)) {
+        log(&format!("heartbeat: {e}"));
+    }
     let _ = stop_tx.send(true);
     if let Some(h) = http {
         match h.await {

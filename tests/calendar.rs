@@ -17,7 +17,7 @@ use std::process::Command;
 
 both_backends! {
     feed_of_deadlines_crossing_dst_moved_met_and_per_organisation,
-    revoked_and_unknown_tokens_are_refused_alike,
+    revoked_and_unknown_tokens_are_refused,
 }
 
 /// The shift that makes the program's now `at`.
@@ -316,7 +316,7 @@ fn feed_of_deadlines_crossing_dst_moved_met_and_per_organisation() {
     assert_eq!(case_ids(&parse(&s, stdout.as_bytes())), ["THEIRS"]);
 }
 
-fn revoked_and_unknown_tokens_are_refused_alike() {
+fn revoked_and_unknown_tokens_are_refused() {
     let offset = offset_to(NOW);
     let s = Server::start_with_offset(&offset);
     open(&s, &offset, "acme", "A1", "Lost laptop", "2027-10-29T10:00");
@@ -336,7 +336,8 @@ fn revoked_and_unknown_tokens_are_refused_alike() {
     assert_eq!(get(&s, &api, None).status().as_u16(), 404);
     assert_eq!(get(&s, "/calendar.ics", None).status().as_u16(), 404);
 
-    // Revoked on the settings page: refused exactly like an unknown token.
+    // Revoked on the settings page: 410 Gone, so that calendar clients stop asking
+    // (issue 23, N1), and nothing else told about it.
     let (_, html, _) = viewer.get("/settings");
     let csrf = form_token(&html, "/settings/calendar").unwrap();
     let r = viewer.post_form(
@@ -345,8 +346,9 @@ fn revoked_and_unknown_tokens_are_refused_alike() {
     );
     assert_eq!(r.status().as_u16(), 303);
     let revoked = get(&s, &path, None);
-    assert_eq!(revoked.status().as_u16(), 404);
-    assert_eq!(revoked.text().unwrap(), unknown_body);
+    assert_eq!(revoked.status().as_u16(), 410);
+    assert!(!revoked.text().unwrap().contains("viewer"));
+    assert!(unknown_body.starts_with("not found"));
 
     // A replaced address: the old one stops working, the new one works.
     let first = common::web::calendar_address(&mut viewer);
@@ -355,9 +357,9 @@ fn revoked_and_unknown_tokens_are_refused_alike() {
     let r = viewer.post_form("/settings/calendar", &[("_csrf", &csrf), ("action", "new")]);
     let html = r.text().unwrap();
     assert!(html.contains("calendar-url"));
-    assert_eq!(get(&s, &first, None).status().as_u16(), 404);
+    assert_eq!(get(&s, &first, None).status().as_u16(), 410);
 
-    // Failed tries count like failed sign-ins of the address: locked, then 429.
+    // Unknown tokens count on the feed's own limiter of the address: locked, then 429.
     let mut last = 0;
     for _ in 0..25 {
         last = get(&s, "/calendar.ics?token=vcal_guess", None)

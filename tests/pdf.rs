@@ -591,3 +591,110 @@ fn the_draft_page_downloads_the_pdf_of_its_document() {
     assert_eq!(status, 404);
     assert!(!bytes.starts_with(b"%PDF-"));
 }
+
+/// Letters print every name (issue 23, N4): a run of letters to people whose names and
+/// addresses are in Japanese, Chinese, Korean, Arabic, Hebrew, Greek and Cyrillic.
+/// `pdftotext` reads every word of every name and street back from its letter, in the
+/// window and in the salutation; a row with a character no font here can print is a
+/// rejected row with its reason, never a letter with a box.
+#[test]
+fn letters_print_every_name_in_every_script_or_reject_the_row() {
+    if !tools() {
+        return;
+    }
+    let v = Vigie::new();
+    let cfg = config(&v);
+    let c = cfg.to_str().unwrap();
+    open(&v, &cfg, "fr", "c1");
+    let people: Vec<Person> = [
+        ("JA", "山田 太郎", "丸の内 1-1", "東京都"),
+        ("ZH", "王 小明", "建国路 88号", "北京市"),
+        ("KO", "김 민준", "세종대로 110", "서울"),
+        ("AR", "محمد العلي", "شارع الملك فهد 12", "الرياض"),
+        ("HE", "דוד כהן", "רחוב הרצל 5", "תל אביב"),
+        ("EL", "Γιώργος Παπαδόπουλος", "Οδός Ερμού 10", "Αθήνα"),
+        ("RU", "Иван Петров", "улица Ленина 5", "Москва"),
+    ]
+    .iter()
+    .map(|(id, name, street, city)| Person {
+        id: id.to_string(),
+        name: name.to_string(),
+        street: street.to_string(),
+        postcode: "75001".into(),
+        city: city.to_string(),
+    })
+    .collect();
+    // A private-use character (a legacy system's logo, say): no font has it.
+    let boxed = "BOX;Jean \u{E000} Dupont;1 rue de la Paix;75002;Paris\n";
+    let csv = recipients(&v, &people, boxed);
+    // Hangul is in none of Debian's small CJK fallbacks: Nanum Gothic (fonts-nanum, OFL,
+    // .ci/run installs it), named here the way an administrator would.
+    let out = v.run_env(
+        &[
+            "--config",
+            c,
+            "notify",
+            "c1",
+            "--recipients",
+            csv.to_str().unwrap(),
+            "--channel",
+            "letter",
+            "--format",
+            "pdf",
+            "--json",
+        ],
+        &[(
+            "VIGIE_PDF_FONTS",
+            "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
+        )],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = out.stdout;
+    let out: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let rejects = std::fs::read_to_string(v.dir().join("rejects.csv")).unwrap_or_default();
+    assert_eq!(out["sent"], 7, "{out:#}\n{rejects}");
+    assert_eq!(out["rejected"], 1, "{out:#}");
+    let rejects = std::fs::read_to_string(v.dir().join("rejects.csv")).expect("rejects.csv");
+    assert!(
+        rejects.contains("no font") && rejects.contains("U+E000"),
+        "{rejects}"
+    );
+    assert!(
+        !rejects.contains("Dupont"),
+        "the reason names nobody: {rejects}"
+    );
+
+    let print = v.dir().join("letters/campaign-1/print");
+    let idx = index(&print);
+    assert_eq!(idx.len(), 7);
+    let mm = 72.0 / 25.4;
+    let window = (90.0 * mm, 50.0 * mm, 100.0 * mm, 45.0 * mm);
+    for (row, p) in idx.iter().zip(&people) {
+        let (file, first, n, ..) = row;
+        let pdf = print.join(file);
+        let letter = text(&pdf, *first, first + n - 1, None);
+        let inside = text(&pdf, *first, *first, Some(window));
+        assert!(!letter.contains('\u{FFFD}'), "{}: {letter}", p.id);
+        // pdftotext marks a right-to-left line with bidi embedding controls (U+202A..E):
+        // its own markup, not the letter's text.
+        let unmarked = |t: &str| -> Vec<String> {
+            let t: String = t
+                .chars()
+                .filter(|c| !matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+                .collect();
+            words(&t)
+        };
+        let (letter_words, window_words) = (unmarked(&letter), unmarked(&inside));
+        // (Not the city after the postal code: on a right-to-left line pdftotext glues
+        // "75001" to the city's name when it reads the digits back.)
+        for w in words(&p.name).iter().chain(&words(&p.street)) {
+            assert!(
+                window_words.contains(w),
+                "{}: '{w}' not in the window:\n{inside}",
+                p.id
+            );
+            assert!(letter_words.contains(w), "{}: '{w}' not in\n{letter}", p.id);
+        }
+        screenshot(&pdf, &format!("letter-{}", p.id.to_lowercase()));
+    }
+}

@@ -31,6 +31,7 @@ both_backends! {
     sigkill_during_a_burst_resends_at_most_what_was_in_flight,
     a_case_pinned_with_owners_as_free_text_still_reaches_the_dpo,
     a_dutch_organisation_gets_its_reminder_in_dutch,
+    a_killed_dispatchers_claims_are_taken_back_without_waiting_for_the_lease,
 }
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -1245,6 +1246,204 @@ fn reminders_are_not_sent_to_an_untrusted_or_clear_text_server() {
         h.log(1)
             .contains("warning: mail.smtp.danger_accept_invalid_certs"),
         "the warning at start:\n{}",
+        h.diag()
+    );
+}
+
+/// A relay with its own self-signed certificate, made by `openssl req -x509` (which
+/// marks it as a CA), on a real TLS SMTP server (issue 23, N12). Named as a CA file it
+/// is refused, and the error names `mail.smtp.pin_sha256`; pinned by the SHA-256 of the
+/// certificate or of its public key it is verified and used; a wrong pin sends nothing.
+#[test]
+fn a_self_signed_relay_is_verified_by_its_pinned_digest() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let (cert, key, public) = (
+        dir.path().join("cert.pem"),
+        dir.path().join("key.pem"),
+        dir.path().join("public.der"),
+    );
+    let openssl = |args: &[&std::ffi::OsStr]| -> String {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    openssl(&[
+        "req".as_ref(),
+        "-x509".as_ref(),
+        "-newkey".as_ref(),
+        "ec".as_ref(),
+        "-pkeyopt".as_ref(),
+        "ec_paramgen_curve:prime256v1".as_ref(),
+        "-nodes".as_ref(),
+        "-days".as_ref(),
+        "2".as_ref(),
+        "-subj".as_ref(),
+        "/CN=localhost".as_ref(),
+        "-addext".as_ref(),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1".as_ref(),
+        "-keyout".as_ref(),
+        key.as_ref(),
+        "-out".as_ref(),
+        cert.as_ref(),
+    ]);
+    // The digests as openssl computes them: the certificate's fingerprint (with colons),
+    // and the SHA-256 of the public key in DER.
+    let fingerprint = openssl(&[
+        "x509".as_ref(),
+        "-in".as_ref(),
+        cert.as_ref(),
+        "-noout".as_ref(),
+        "-fingerprint".as_ref(),
+        "-sha256".as_ref(),
+    ]);
+    let fingerprint = fingerprint.trim().split('=').nth(1).expect("a fingerprint");
+    let pem = openssl(&[
+        "x509".as_ref(),
+        "-in".as_ref(),
+        cert.as_ref(),
+        "-noout".as_ref(),
+        "-pubkey".as_ref(),
+    ]);
+    let pem_file = dir.path().join("public.pem");
+    std::fs::write(&pem_file, pem).unwrap();
+    openssl(&[
+        "pkey".as_ref(),
+        "-pubin".as_ref(),
+        "-in".as_ref(),
+        pem_file.as_ref(),
+        "-outform".as_ref(),
+        "der".as_ref(),
+        "-out".as_ref(),
+        public.as_ref(),
+    ]);
+    let digest = openssl(&["dgst".as_ref(), "-sha256".as_ref(), public.as_ref()]);
+    let key_pin = digest
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("a digest")
+        .to_string();
+    assert_eq!(key_pin.len(), 64, "{digest}");
+
+    let pinned = |pin: String| {
+        move |port: u16| {
+            standard_config(port).replace(
+                "security: none",
+                &format!("security: tls\n    pin_sha256: \"{pin}\""),
+            )
+        }
+    };
+    let mail_test = |h: &Harness| h.run(&["mail", "test", "someone@example.org"]);
+
+    // As a CA file: webpki refuses a CA used as a server's certificate, and says how to
+    // verify it instead.
+    let h = Harness::new(|port| tls_config(port, "tls", &cert));
+    let sink = h.sink_with(&["--tls".as_ref(), cert.as_ref(), key.as_ref()]);
+    let line =
+        h.v.fails(&h.with_args(&["mail", "test", "someone@example.org"]), 1);
+    assert!(
+        line.contains("CaUsedAsEnd") && line.contains("mail.smtp.pin_sha256"),
+        "{line}"
+    );
+    assert_eq!(sink.count(), 0);
+    drop(sink);
+
+    // Pinned by the certificate's fingerprint, or by its public key: sent, over TLS.
+    for pin in [fingerprint.to_string(), key_pin.clone()] {
+        let h = Harness::new(pinned(pin.clone()));
+        let sink = h.sink_with(&["--tls".as_ref(), cert.as_ref(), key.as_ref()]);
+        let out = mail_test(&h);
+        assert_eq!(out.code, 0, "pin {pin}: {}", out.stderr);
+        let msgs = h.wait_for("the test message", || {
+            let m = sink.messages();
+            (!m.is_empty()).then_some(m)
+        });
+        assert_eq!(msgs.len(), 1);
+        assert!(msgs[0].tls.starts_with("TLSv1."), "{:?}", msgs[0]);
+    }
+
+    // Another pin: nothing is sent, and the error names the option and what the server
+    // presented.
+    let wrong = "00".repeat(32);
+    let h = Harness::new(pinned(wrong.clone()));
+    let sink = h.sink_with(&["--tls".as_ref(), cert.as_ref(), key.as_ref()]);
+    let line =
+        h.v.fails(&h.with_args(&["mail", "test", "someone@example.org"]), 1);
+    assert!(
+        line.contains("pin_sha256") && line.contains(&key_pin),
+        "{line}"
+    );
+    assert_eq!(
+        sink.count(),
+        0,
+        "nothing reached a server that is not the pinned one"
+    );
+
+    // A pin that is not a digest stops the command at once, naming the option.
+    let h = Harness::new(pinned("not-a-digest".to_string()));
+    let line =
+        h.v.fails(&h.with_args(&["mail", "test", "someone@example.org"]), 2);
+    assert!(line.contains("pin_sha256"), "{line}");
+}
+
+/// A crash does not delay every claimed reminder by the lease (issue 23, N11). The
+/// dispatcher claims every due reminder and hangs on a relay that accepts connections
+/// and never answers (so each claim is in flight), then is SIGKILLed; the relay comes
+/// back as a real SMTP server, and the same server is started again. With a one-hour
+/// lease, waiting for the lease would take an hour: the dead dispatcher stopped beating,
+/// so its claims are taken back and every reminder arrives, once.
+fn a_killed_dispatchers_claims_are_taken_back_without_waiting_for_the_lease() {
+    const CASES: usize = 6;
+    let h = Harness::new(standard_config);
+    for i in 0..CASES {
+        h.open_case(&format!("k{i}"), None);
+    }
+    // The silent relay: accepts, holds every connection open, says nothing.
+    let silent = std::net::TcpListener::bind(("127.0.0.1", h.port)).expect("bind the relay port");
+    silent.set_nonblocking(true).unwrap();
+    let mut held = Vec::new();
+    let mut serve = h.serve("+70h", &["--lease-secs", "3600"]);
+    h.wait_for("the dispatcher to reach the relay", || {
+        if let Ok((c, _)) = silent.accept() {
+            held.push(c);
+        }
+        (!held.is_empty()).then_some(())
+    });
+    serve.kill9();
+    drop(held);
+    drop(silent);
+
+    let sink = h.sink();
+    let _serve = h.serve("+70h", &["--lease-secs", "3600"]);
+    let rows = h.wait_for("every due reminder sent after the restart", || {
+        let rows = h.outbox(true);
+        h.no_dead(&rows);
+        let sent = rows.iter().filter(|r| s(r, "state") == "sent").count();
+        (sent > 0 && due_waiting(&rows, &shifted_now(70)).is_empty()).then_some(rows)
+    });
+    let sent: BTreeSet<String> = rows
+        .iter()
+        .filter(|r| s(r, "state") == "sent")
+        .map(|r| s(r, "message_id").to_string())
+        .collect();
+    let msgs = h.wait_for("the sink to hold every sent reminder", || {
+        let m = sink.messages();
+        (m.len() >= sent.len()).then_some(m)
+    });
+    let got: BTreeSet<String> = msgs.iter().filter_map(|m| m.message_id.clone()).collect();
+    assert_eq!(got, sent, "{}", h.diag());
+    // Nothing had reached a server before the kill: each arrives once.
+    assert_eq!(msgs.len(), sent.len(), "{msgs:#?}");
+    assert!(
+        h.log(2).contains("took back"),
+        "the restarted server says what it took back:\n{}",
         h.diag()
     );
 }

@@ -74,10 +74,32 @@ pub struct SmtpConfig {
     /// server whose certificate comes from a private CA.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// The SHA-256 of the server's certificate or of its public key (one, or a list, for
+    /// a change of certificate): a relay with its own self-signed certificate is then
+    /// verified, whoever signed it (issue 23, N12).
+    #[serde(default)]
+    pub pin_sha256: Option<Pins>,
     /// Takes any certificate: anyone on the way can then read and change the e-mails.
     /// For a test set-up only; `vigie serve` and `vigie notify` warn at start.
     #[serde(default)]
     pub danger_accept_invalid_certs: bool,
+}
+
+/// `mail.smtp.pin_sha256`: one digest or a list of them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Pins {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Pins {
+    fn texts(&self) -> Vec<&str> {
+        match self {
+            Pins::One(p) => vec![p.as_str()],
+            Pins::Many(ps) => ps.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 // Hand-written so that a password never reaches a log.
@@ -90,6 +112,7 @@ impl std::fmt::Debug for SmtpConfig {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("ca_file", &self.ca_file)
+            .field("pin_sha256", &self.pin_sha256)
             .field(
                 "danger_accept_invalid_certs",
                 &self.danger_accept_invalid_certs,
@@ -264,18 +287,42 @@ impl MailConfig {
                 };
                 let (tls, default_port) = match smtp.security {
                     Security::None => {
-                        if smtp.ca_file.is_some() || smtp.danger_accept_invalid_certs {
+                        if smtp.ca_file.is_some()
+                            || smtp.pin_sha256.is_some()
+                            || smtp.danger_accept_invalid_certs
+                        {
                             return Err(MailError::Smtp(
-                                "ca_file and danger_accept_invalid_certs need security: \
-                                 starttls or tls"
+                                "ca_file, pin_sha256 and danger_accept_invalid_certs need \
+                                 security: starttls or tls"
                                     .into(),
                             ));
                         }
                         (None, 25)
                     }
                     Security::Starttls | Security::Tls => {
+                        let pins = smtp
+                            .pin_sha256
+                            .as_ref()
+                            .map(|p| p.texts())
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(tls::parse_pin)
+                            .collect::<Result<Vec<_>, _>>()?;
+                        if smtp.pin_sha256.is_some() && pins.is_empty() {
+                            return Err(MailError::Smtp("pin_sha256 is an empty list".into()));
+                        }
+                        if !pins.is_empty()
+                            && (smtp.ca_file.is_some() || smtp.danger_accept_invalid_certs)
+                        {
+                            return Err(MailError::Smtp(
+                                "pin_sha256 names the one certificate to accept: give it \
+                                 without ca_file and danger_accept_invalid_certs"
+                                    .into(),
+                            ));
+                        }
                         let config = tls::client_config(
                             smtp.ca_file.as_deref(),
+                            &pins,
                             smtp.danger_accept_invalid_certs,
                         )?;
                         let name = rustls::pki_types::ServerName::try_from(smtp.host.clone())

@@ -407,7 +407,9 @@ impl Relay {
             .connect(tls.name.clone(), io)
             .await
             .map_err(|e| {
-                let hint = if e.to_string().contains("certificate") {
+                let hint = if e.to_string().contains("certificate")
+                    && !e.to_string().contains("pin_sha256")
+                {
                     " (the server's certificate is not trusted: is mail.smtp.ca_file the CA \
                      that signed it, and is mail.smtp.host a name it carries?)"
                 } else {

@@ -4,8 +4,20 @@
 //! The font (DejaVu Sans, `assets/fonts/`, free licence beside it) is compiled in, so a
 //! PDF is the same on every machine; krilla embeds the subset of glyphs used, with a
 //! ToUnicode map, so the text is real text (search, copy, `pdftotext`). We place glyphs
-//! ourselves (character map and advances, no shaping): enough for the Latin scripts of
-//! French, Dutch and English, and several times faster than shaping every line.
+//! ourselves (character map and advances, no shaping) for left-to-right text: enough for
+//! Latin, Greek and Cyrillic, and several times faster than shaping every line.
+//!
+//! Issue 23, N4 (letters printed boxes):
+//! - A character DejaVu Sans lacks (Chinese, Japanese, Korean, symbols) is printed with
+//!   the first fallback face that has it: fonts read at run time from Debian's font
+//!   packages ([`FALLBACK_FONTS`], or `VIGIE_PDF_FONTS`), so that the binary does not
+//!   carry 20 MB of CJK glyphs. Only the glyphs used are embedded.
+//! - A line holding right-to-left text (Hebrew, Arabic) is laid out by the Unicode
+//!   bidirectional algorithm (`unicode-bidi`), and its right-to-left runs are shaped
+//!   (`rustybuzz`: Arabic letters joined, marks placed), with each glyph mapped back to
+//!   its characters so the text reads back in logical order.
+//! - [`address_problem`] refuses an address holding a character no face prints: the
+//!   letter is a rejected row, never a letter with boxes in the window.
 //!
 //! Output is deterministic: no random identifier, the creation date is the generation
 //! time given by the caller, so the same input and time give the same bytes.
@@ -20,6 +32,7 @@ use krilla::paint::{Fill, Stroke};
 use krilla::text::{Font, GlyphId, KrillaGlyph};
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use skrifa::MetadataProvider;
+use std::ops::Range;
 use std::sync::LazyLock;
 
 /// Points per millimetre.
@@ -110,6 +123,9 @@ const TABLE_CHARS: usize = 0x3000;
 struct FaceData {
     font: Font,
     fref: skrifa::FontRef<'static>,
+    /// The font file and the face's index in it (for shaping).
+    bytes: &'static [u8],
+    index: u32,
     /// Glyph and advance (in em) of the first characters, looked up once.
     table: Vec<(u32, f32)>,
     upem: f32,
@@ -117,8 +133,13 @@ struct FaceData {
 
 impl FaceData {
     fn load(bytes: &'static [u8]) -> FaceData {
-        let font = Font::new(bytes.into(), 0).expect("the embedded font is valid");
-        let fref = skrifa::FontRef::new(bytes).expect("the embedded font is valid");
+        FaceData::try_load(bytes, 0).expect("the embedded font is valid")
+    }
+
+    /// Face `index` of a font file (a collection has several), if it can be read.
+    fn try_load(bytes: &'static [u8], index: u32) -> Option<FaceData> {
+        let font = Font::new(bytes.into(), index)?;
+        let fref = skrifa::FontRef::from_index(bytes, index).ok()?;
         let upem = fref
             .metrics(
                 skrifa::instance::Size::unscaled(),
@@ -128,6 +149,8 @@ impl FaceData {
         let mut face = FaceData {
             font,
             fref,
+            bytes,
+            index,
             table: Vec::new(),
             upem,
         };
@@ -138,7 +161,7 @@ impl FaceData {
                     .unwrap_or((0, 0.0))
             })
             .collect();
-        face
+        Some(face)
     }
 
     fn lookup(&self, c: char) -> (u32, f32) {
@@ -161,9 +184,85 @@ impl FaceData {
         }
     }
 
-    fn width(&self, s: &str, size: f32) -> f32 {
-        s.chars().map(|c| self.glyph(c).1).sum::<f32>() * size
+    /// The advance of `c` (in em) as printed: by this face, or by the fallback face
+    /// that prints it.
+    fn advance(&self, c: char) -> f32 {
+        let (gid, adv) = self.glyph(c);
+        if gid != 0 || !needs_ink(c) {
+            return adv;
+        }
+        fallback_for(c).map(|f| f.glyph(c).1).unwrap_or(adv)
     }
+
+    fn width(&self, s: &str, size: f32) -> f32 {
+        s.chars().map(|c| self.advance(c)).sum::<f32>() * size
+    }
+}
+
+/// Fallback fonts, tried in this order for a character DejaVu Sans lacks, with the
+/// Debian package that installs each (`.ci/run` installs the first). Licences:
+/// Droid Sans Fallback, Apache 2.0; Noto Sans CJK and WenQuanYi Zen Hei, SIL OFL 1.1 and
+/// GPL 2 with font exception; Symbola, free for any use.
+pub const FALLBACK_FONTS: &[(&str, &str)] = &[
+    (
+        "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+        "fonts-droid-fallback",
+    ),
+    (
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+        "fonts-noto-cjk",
+    ),
+    (
+        "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+        "fonts-wqy-zenhei",
+    ),
+    (
+        "/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf",
+        "fonts-symbola",
+    ),
+];
+
+/// The fallback faces found on this machine: the files of `VIGIE_PDF_FONTS` (paths
+/// separated by `:`) first, then [`FALLBACK_FONTS`]. Read once; missing ones are
+/// skipped (a character only they print then makes [`address_problem`] refuse the row).
+static FALLBACK: LazyLock<Vec<FaceData>> = LazyLock::new(|| {
+    let mut paths: Vec<std::path::PathBuf> = std::env::var_os("VIGIE_PDF_FONTS")
+        .map(|v| std::env::split_paths(&v).collect())
+        .unwrap_or_default();
+    paths.extend(FALLBACK_FONTS.iter().map(|(p, _)| p.into()));
+    paths
+        .iter()
+        .filter_map(|p| std::fs::read(p).ok())
+        .filter_map(|bytes| FaceData::try_load(Box::leak(bytes.into_boxed_slice()), 0))
+        .collect()
+});
+
+/// Whether `c` puts ink on paper (spaces and controls need no glyph).
+fn needs_ink(c: char) -> bool {
+    !(c.is_whitespace()
+        || c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}'))
+}
+
+/// The first fallback face that prints `c`.
+fn fallback_for(c: char) -> Option<&'static FaceData> {
+    FALLBACK.iter().find(|f| f.glyph(c).0 != 0)
+}
+
+/// The face that prints `c` in style `f`: its own, else the first fallback that has it
+/// (else its own, whose "missing" glyph [`address_problem`] keeps out of letters).
+fn face_for(f: Face, c: char) -> &'static FaceData {
+    let own = face(f);
+    if own.glyph(c).0 != 0 || !needs_ink(c) {
+        return own;
+    }
+    fallback_for(c).unwrap_or(own)
+}
+
+/// The first character of `s` that no face prints.
+pub fn unprintable(s: &str) -> Option<char> {
+    s.chars()
+        .find(|&c| needs_ink(c) && face(Face::Regular).glyph(c).0 == 0 && fallback_for(c).is_none())
 }
 
 static FACES: LazyLock<[FaceData; 4]> = LazyLock::new(|| {
@@ -266,7 +365,7 @@ fn wrap(spans: &[Span], size: f32, width: f32) -> Vec<Line> {
             // Cut a word longer than a line, character by character.
             for (f, t) in word.drain(..) {
                 for c in t.chars() {
-                    let w = face(f).glyph(c).1 * size;
+                    let w = face(f).advance(c) * size;
                     if !line.is_empty() && *line_w + w > width {
                         lines.push(std::mem::take(line));
                         *line_w = 0.0;
@@ -724,8 +823,116 @@ impl Flow {
     }
 }
 
-fn glyphs(f: Face, text: &str) -> Vec<KrillaGlyph> {
-    let fd = face(f);
+/// Whether a character is written right to left (Hebrew, Arabic, ...).
+fn is_rtl(c: char) -> bool {
+    use unicode_bidi::BidiClass::{AL, R, RLE, RLI, RLO};
+    matches!(unicode_bidi::bidi_class(c), R | AL | RLE | RLO | RLI)
+}
+
+/// The runs of a line in the order they are drawn, left to right, each with whether it
+/// is right to left. A line with no right-to-left character is one left-to-right run.
+fn visual_runs(text: &str) -> Vec<(Range<usize>, bool)> {
+    if !text.chars().any(is_rtl) {
+        return vec![(0..text.len(), false)];
+    }
+    let info = unicode_bidi::BidiInfo::new(text, None);
+    let mut out = Vec::new();
+    for para in &info.paragraphs {
+        let (levels, runs) = info.visual_runs(para, para.range.clone());
+        for r in runs {
+            let rtl = levels[r.start].is_rtl();
+            out.push((r, rtl));
+        }
+    }
+    out
+}
+
+/// The pieces of `text` each printed by one face, in logical order.
+fn face_runs(f: Face, text: &str) -> Vec<(&'static FaceData, Range<usize>)> {
+    let mut out: Vec<(&'static FaceData, Range<usize>)> = Vec::new();
+    for (i, c) in text.char_indices() {
+        let fd = face_for(f, c);
+        match out.last_mut() {
+            Some((last, r)) if std::ptr::eq(*last, fd) => r.end = i + c.len_utf8(),
+            _ => out.push((fd, i..i + c.len_utf8())),
+        }
+    }
+    out
+}
+
+/// A right-to-left piece shaped by rustybuzz, its glyphs in drawing order, each mapped
+/// to the characters it stands for (its cluster) so the text reads back.
+fn shaped(fd: &FaceData, text: &str) -> Vec<KrillaGlyph> {
+    let Some(rb) = rustybuzz::Face::from_slice(fd.bytes, fd.index) else {
+        return plain_glyphs(fd, text);
+    };
+    let mut buf = rustybuzz::UnicodeBuffer::new();
+    buf.push_str(text);
+    buf.set_direction(rustybuzz::Direction::RightToLeft);
+    buf.guess_segment_properties();
+    let out = rustybuzz::shape(&rb, &[], buf);
+    let mut starts: Vec<usize> = out
+        .glyph_infos()
+        .iter()
+        .map(|g| g.cluster as usize)
+        .collect();
+    starts.sort_unstable();
+    starts.dedup();
+    out.glyph_infos()
+        .iter()
+        .zip(out.glyph_positions())
+        .map(|(g, p)| {
+            let start = g.cluster as usize;
+            let end = starts
+                .iter()
+                .copied()
+                .find(|s| *s > start)
+                .unwrap_or(text.len());
+            KrillaGlyph {
+                glyph_id: GlyphId::new(g.glyph_id),
+                text_range: start..end,
+                x_advance: p.x_advance as f32 / fd.upem,
+                x_offset: p.x_offset as f32 / fd.upem,
+                y_offset: p.y_offset as f32 / fd.upem,
+                y_advance: 0.0,
+                location: None,
+            }
+        })
+        .collect()
+}
+
+/// Draws one line of text from `x` (its baseline at `y`): runs in bidirectional order,
+/// each piece in the face that prints it.
+fn draw_text(s: &mut krilla::surface::Surface, x: f32, y: f32, f: Face, size: f32, text: &str) {
+    let mut x = x;
+    for (run, rtl) in visual_runs(text) {
+        let part = &text[run];
+        let mut pieces = face_runs(f, part);
+        if rtl {
+            pieces.reverse();
+        }
+        for (fd, r) in pieces {
+            let piece = &part[r];
+            let g = if rtl {
+                shaped(fd, piece)
+            } else {
+                plain_glyphs(fd, piece)
+            };
+            s.draw_glyphs(
+                Point::from_xy(x, y),
+                &g,
+                fd.font.clone(),
+                piece,
+                size,
+                false,
+            );
+            x += g.iter().map(|g| g.x_advance).sum::<f32>() * size;
+        }
+    }
+}
+
+/// One glyph per character, by the character map (no shaping).
+fn plain_glyphs(fd: &FaceData, text: &str) -> Vec<KrillaGlyph> {
     text.char_indices()
         .map(|(i, c)| {
             let (gid, adv) = fd.glyph(c);
@@ -761,17 +968,7 @@ fn emit(doc: &mut Document, pages: &[Vec<Item>], left: &str, lang: Lang) {
                     face: f,
                     size,
                     text,
-                } => {
-                    let g = glyphs(*f, text);
-                    s.draw_glyphs(
-                        Point::from_xy(*x, *y),
-                        &g,
-                        face(*f).font.clone(),
-                        text,
-                        *size,
-                        false,
-                    );
-                }
+                } => draw_text(&mut s, *x, *y, *f, *size, text),
                 Item::Rule {
                     x1,
                     y1,
@@ -797,24 +994,17 @@ fn emit(doc: &mut Document, pages: &[Vec<Item>], left: &str, lang: Lang) {
         }
         let size = 8.0;
         if !left.is_empty() {
-            s.draw_glyphs(
-                Point::from_xy(LEFT, FOOTER_BASELINE),
-                &glyphs(Face::Regular, left),
-                face(Face::Regular).font.clone(),
-                left,
-                size,
-                false,
-            );
+            draw_text(&mut s, LEFT, FOOTER_BASELINE, Face::Regular, size, left);
         }
         let right = page_label(lang, i + 1, n);
         let w = text_width(&right, size);
-        s.draw_glyphs(
-            Point::from_xy(A4_W - RIGHT - w, FOOTER_BASELINE),
-            &glyphs(Face::Regular, &right),
-            face(Face::Regular).font.clone(),
-            &right,
+        draw_text(
+            &mut s,
+            A4_W - RIGHT - w,
+            FOOTER_BASELINE,
+            Face::Regular,
             size,
-            false,
+            &right,
         );
         s.finish();
         page.finish();
@@ -871,6 +1061,21 @@ pub fn address_problem(lines: &[String]) -> Option<String> {
         return Some(format!(
             "the postal address has {} lines, more than the {ADDRESS_MAX_LINES} a window envelope takes",
             lines.len()
+        ));
+    }
+    // Never a box in the window (issue 23, N4): the character is named by its code
+    // point only, so that the reason holds no personal data.
+    if let Some((i, c)) = lines
+        .iter()
+        .enumerate()
+        .find_map(|(i, l)| unprintable(l).map(|c| (i, c)))
+    {
+        return Some(format!(
+            "line {} of the postal address has a character no font here can print \
+             (U+{:04X}); install {} or name a font that has it in VIGIE_PDF_FONTS",
+            i + 1,
+            c as u32,
+            FALLBACK_FONTS[0].1
         ));
     }
     if let Some(i) = lines

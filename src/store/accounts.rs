@@ -313,6 +313,30 @@ impl Store {
         })
     }
 
+    /// The mark of a browser that signed in to `email` (issue 23, N1): HMAC-SHA256 keyed
+    /// with the account's password hash (a secret only the database holds), over the
+    /// e-mail and the browser's random `nonce`. None for an unknown or disabled account.
+    /// A new password changes the key, so every such mark dies with the old password.
+    pub fn device_mark(&mut self, email: &str, nonce: &str) -> Result<Option<String>, StoreError> {
+        use hmac::{Hmac, Mac};
+        let Some((_, hash)) = self.enabled_user(email.trim())? else {
+            return Ok(None);
+        };
+        let mut mac =
+            Hmac::<sha2::Sha256>::new_from_slice(hash.as_bytes()).expect("HMAC takes any key");
+        mac.update(b"vigie-device\0");
+        mac.update(email.trim().to_lowercase().as_bytes());
+        mac.update(b"\0");
+        mac.update(nonce.as_bytes());
+        Ok(Some(
+            mac.finalize()
+                .into_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        ))
+    }
+
     /// A new session: the cookie secret (returned once, stored hashed) and its CSRF token.
     pub fn create_session(
         &mut self,

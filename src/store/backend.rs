@@ -309,6 +309,14 @@ pub trait Outbox {
     fn release_waiting(&mut self, org: &str, now: DateTime<Utc>) -> Result<usize>;
     /// The earliest pending attempt or lease expiry.
     fn next_wake(&mut self) -> Result<Option<DateTime<Utc>>>;
+    /// The heartbeat of the dispatcher whose claims carry `token` (issue 23, N11).
+    fn beat(&mut self, token: &str, at: DateTime<Utc>) -> Result<()>;
+    /// A dispatcher stopping cleanly: its heartbeat is no more.
+    fn stop_beating(&mut self, token: &str) -> Result<()>;
+    /// Frees the claims of every dispatcher whose last heartbeat is older than
+    /// `dead_before` (they are pending again, claimable now), and forgets those
+    /// dispatchers. Returns how many claims were freed.
+    fn reclaim_dead(&mut self, dead_before: DateTime<Utc>) -> Result<usize>;
     /// For `vigie outbox list`.
     fn list(&mut self, org: &str, all: bool) -> Result<Vec<TimerRow>>;
     /// Requeues a dead, failing or waiting timer of `org` now; false when there is none.
@@ -449,6 +457,9 @@ pub trait CalendarTokens {
     fn set_calendar_token(&mut self, user_id: i64, hash: &str, now: DateTime<Utc>) -> Result<()>;
     /// The enabled user whose token has this hash.
     fn calendar_token_user(&mut self, hash: &str) -> Result<Option<User>>;
+    /// Whether this hash was a token that is no more (revoked, replaced, its user's
+    /// password changed) or is a disabled user's: the feed answers 410 Gone.
+    fn calendar_token_gone(&mut self, hash: &str) -> Result<bool>;
     /// When the user's token was made, if they have one.
     fn calendar_token_since(&mut self, user_id: i64) -> Result<Option<DateTime<Utc>>>;
     /// Revokes the user's token; false when they had none.

@@ -34,6 +34,16 @@ impl Store {
         self.db.calendar_token_user(&sha256_hex(token))
     }
 
+    /// Whether a calendar token is gone for good: revoked, replaced, ended with a
+    /// password change, or a disabled user's (the feed answers 410 Gone so that calendar
+    /// clients stop asking). False for a token that never existed.
+    pub fn calendar_token_gone(&mut self, token: &str) -> Result<bool, StoreError> {
+        if !token.starts_with(CALENDAR_TOKEN_PREFIX) {
+            return Ok(false);
+        }
+        self.db.calendar_token_gone(&sha256_hex(token))
+    }
+
     /// When `user`'s calendar token was made, if they have one.
     pub fn calendar_token_since(
         &mut self,

@@ -236,13 +236,28 @@ impl FromRequestParts<Arc<App>> for PageCaller {
     }
 }
 
-/// Failed sign-ins, per account and per client address, counted in the database so that
-/// every `vigie serve` behind a load balancer sees the same counts and locks. Past a
-/// threshold each further failure locks the key for longer (30 s, 60 s, … up to 15 min);
-/// while locked, sign-in is refused with 429 before any password is checked. Keys are
-/// stored hashed: the table names no account and no address.
+/// The brakes on guessing (issue 23, N1; the threat model is in docs/admin.md).
+///
+/// Failed sign-ins are counted in the database, so that every `vigie serve` behind a
+/// load balancer sees the same counts and locks. Keys are stored hashed: the table names
+/// no account and no address. Past a key's threshold each further failure locks it for
+/// longer (30 s, then 60 s), never longer than [`SIGN_IN_LOCK_MAX`]: a lock only
+/// delays, and a count idle for an hour starts again.
+///
+/// Which keys a sign-in attempt counts against ([`sign_in_keys`]):
+/// - from a browser that already signed in to this account (its `vigie_device` cookie,
+///   a mark only the account's password hash can make): that browser's own key, and
+///   nothing anybody else does can lock it;
+/// - from any other browser: the account (low threshold) and the client's address as
+///   [`super::access::client_address`] reads it, the forwarded one behind a proxy of
+///   `http.trusted_proxies` (a much higher threshold: an office behind one address).
+///
+/// The calendar feed has a limiter of its own ([`FEED_THRESHOLD`], its own keys): a
+/// wrong token there slows that address's feed requests down and never touches sign-in.
 pub mod throttle {
-    use crate::store::{Store, StoreError};
+    use super::super::access::client_address;
+    use crate::store::{Store, StoreError, User};
+    use axum_extra::extract::cookie::{Cookie, CookieJar};
     use chrono::{DateTime, Utc};
     use std::time::Duration;
 
@@ -268,17 +283,19 @@ pub mod throttle {
         Ok(longest)
     }
 
-    /// Counts a failure of `k`, and locks it once past `threshold`.
+    /// Counts a failure of `k`, and locks it once past `threshold`: 30 s, doubling with
+    /// each further failure, at most `max`.
     pub fn fail(
         store: &mut Store,
         k: &str,
         threshold: u32,
+        max: Duration,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let k = key(k);
         let count = store.backend().sign_in_failed(&k, now)?;
         if count >= threshold {
-            let secs = (30i64 << (count - threshold).min(5)).min(900);
+            let secs = (30i64 << (count - threshold).min(10)).min(max.as_secs() as i64);
             store
                 .backend()
                 .sign_in_lock(&k, now + chrono::Duration::seconds(secs))?;
@@ -286,11 +303,139 @@ pub mod throttle {
         Ok(())
     }
 
-    /// A successful sign-in forgets the account's failures.
-    pub fn forget(store: &mut Store, k: &str) -> Result<(), StoreError> {
-        store.backend().sign_in_forget(&key(k))
+    /// Forgets the failures of these keys.
+    pub fn forget(store: &mut Store, keys: &[&str]) -> Result<(), StoreError> {
+        for k in keys {
+            store.backend().sign_in_forget(&key(k))?;
+        }
+        Ok(())
+    }
+
+    /// The cookie marking a browser that signed in to an account: `NONCE.MARK`.
+    pub const DEVICE_COOKIE: &str = "vigie_device";
+    /// How long a browser is remembered.
+    const DEVICE_DAYS: i64 = 180;
+
+    /// One sign-in attempt: the account, the client's address, and the browser's mark.
+    #[derive(Clone)]
+    pub struct SignIn {
+        email: String,
+        address: String,
+        device: Option<(String, String)>,
+    }
+
+    /// The sign-in attempt of `email` from `peer` (through `trusted` proxies).
+    pub fn sign_in_keys(
+        email: &str,
+        trusted: &[std::net::IpAddr],
+        peer: std::net::IpAddr,
+        headers: &axum::http::HeaderMap,
+    ) -> SignIn {
+        let device = CookieJar::from_headers(headers)
+            .get(DEVICE_COOKIE)
+            .and_then(|c| {
+                let (nonce, mark) = c.value().split_once('.')?;
+                let plain = nonce.len() == 32 && nonce.bytes().all(|b| b.is_ascii_hexdigit());
+                plain.then(|| (nonce.to_string(), mark.to_string()))
+            });
+        SignIn {
+            email: email.trim().to_lowercase(),
+            address: client_address(trusted, Some(peer), headers),
+            device,
+        }
+    }
+
+    impl SignIn {
+        /// The client's address (for the log line of a failure).
+        pub fn address(&self) -> &str {
+            &self.address
+        }
+
+        /// The keys this attempt counts against, with their thresholds.
+        fn keys(&self, store: &mut Store) -> Result<Vec<(String, u32)>, StoreError> {
+            if let Some((nonce, mark)) = &self.device
+                && store
+                    .device_mark(&self.email, nonce)?
+                    .is_some_and(|m| super::same(&m, mark))
+            {
+                return Ok(vec![(
+                    format!("device:{}:{nonce}", self.email),
+                    super::ACCOUNT_THRESHOLD,
+                )]);
+            }
+            Ok(vec![
+                (format!("account:{}", self.email), super::ACCOUNT_THRESHOLD),
+                (
+                    format!("address:{}", self.address),
+                    super::ADDRESS_THRESHOLD,
+                ),
+            ])
+        }
+    }
+
+    /// How long this attempt must wait before any password is checked; None: go on.
+    pub fn check(
+        store: &mut Store,
+        attempt: &SignIn,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Duration>, StoreError> {
+        let keys = attempt.keys(store)?;
+        let keys: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+        locked(store, &keys, now)
+    }
+
+    /// A wrong password (or unknown account): counted against every key of the attempt.
+    pub fn failed(
+        store: &mut Store,
+        attempt: &SignIn,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        for (k, threshold) in attempt.keys(store)? {
+            fail(store, &k, threshold, SIGN_IN_LOCK_MAX, now)?;
+        }
+        Ok(())
+    }
+
+    /// A right password: the failures of the attempt's keys are forgotten (the account's
+    /// and the address's, or the browser's own), and the browser gets (or keeps) its
+    /// mark for this account.
+    pub fn signed_in(
+        store: &mut Store,
+        attempt: &SignIn,
+        user: &User,
+    ) -> Result<Cookie<'static>, StoreError> {
+        let keys = attempt.keys(store)?;
+        let keys: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+        forget(store, &keys)?;
+        let nonce = match &attempt.device {
+            Some((n, _)) => n.clone(),
+            None => crate::store::random_hex(16),
+        };
+        let mark = store.device_mark(&user.email, &nonce)?.unwrap_or_default();
+        // Like every cookie of ours (HttpOnly, SameSite=Strict, Secure), but kept
+        // DEVICE_DAYS (the cookie crate's durations are not reachable from here: parsed).
+        let c = super::cookie(DEVICE_COOKIE, format!("{nonce}.{mark}"));
+        let kept = format!("{c}; Max-Age={}", DEVICE_DAYS * 86_400);
+        Ok(Cookie::parse(kept).unwrap_or(c))
+    }
+
+    /// The longest a sign-in lock lasts: a right password is never refused for longer
+    /// at a time.
+    pub const SIGN_IN_LOCK_MAX: Duration = Duration::from_secs(60);
+    /// The longest the calendar feed's lock lasts (it slows only the feed).
+    pub const FEED_LOCK_MAX: Duration = Duration::from_secs(900);
+    /// Unknown calendar tokens from one address before its feed requests wait.
+    pub const FEED_THRESHOLD: u32 = 20;
+
+    /// The feed limiter's key of a client address (never a sign-in key).
+    pub fn feed_key(address: &str) -> String {
+        format!("feed:{address}")
     }
 }
 
+/// Failed sign-ins of one account (from browsers that never signed in to it) before it
+/// is locked.
 pub const ACCOUNT_THRESHOLD: u32 = 5;
-pub const ADDRESS_THRESHOLD: u32 = 20;
+/// Failed sign-ins from one client address, whatever the account, before it is locked:
+/// much higher, since an office may share one address.
+pub const ADDRESS_THRESHOLD: u32 = 100;

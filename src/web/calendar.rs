@@ -4,11 +4,14 @@
 //! Calendar clients cannot sign in nor send a header, so the secret is in the URL. It
 //! is a token of its own (`vcal_...`, stored hashed, one per user): it reads the user's
 //! organisation's deadlines and nothing else, and no API token or session opens the
-//! feed. An unknown, replaced or revoked token, or a disabled user's, answers 404 like
-//! any missing page; each such answer counts as a failed sign-in of the client's address
-//! (the sign-in throttle, shared with the sign-in form), and a locked address gets 429.
+//! feed. A revoked or replaced token, or a disabled user's, answers 410 Gone, so that
+//! calendar clients stop asking (issue 23, N1: a stale subscription polled every ten
+//! minutes locked its own address out of sign-in). An unknown token answers 404 like any
+//! missing page and counts on the feed's own limiter of the client's address (the
+//! forwarded one behind a trusted proxy): past `throttle::FEED_THRESHOLD` that
+//! address's feed requests get 429 for a while. It never touches sign-in.
 
-use super::auth::{ADDRESS_THRESHOLD, throttle};
+use super::auth::throttle;
 use super::form::{PageCtx, PageForm, PageResult, see_other};
 use super::page::{Page, error_page, word};
 use super::{App, WebError};
@@ -54,6 +57,7 @@ struct FeedQuery {
 enum Answer {
     Locked(std::time::Duration),
     Unknown,
+    Gone,
     Feed(crate::app::calendar::Feed),
 }
 
@@ -72,7 +76,9 @@ async fn feed(
     headers: HeaderMap,
     Query(q): Query<FeedQuery>,
 ) -> Response {
-    let address = format!("address:{}", addr.ip());
+    let client =
+        super::access::client_address(&app.config.http.trusted_proxies, Some(addr.ip()), &headers);
+    let address = throttle::feed_key(&client);
     let token = q.token.unwrap_or_default();
     let base = base_url(&app, &headers);
     let answer = {
@@ -83,7 +89,11 @@ async fn feed(
                 return Ok(Answer::Locked(wait));
             }
             let Some(user) = s.calendar_user(token.trim())? else {
-                return Ok(Answer::Unknown);
+                return Ok(if s.calendar_token_gone(token.trim())? {
+                    Answer::Gone
+                } else {
+                    Answer::Unknown
+                });
             };
             let feed = app.core.calendar(s, &user.org, base.as_deref(), now)?;
             super::log_unreadable(&user.org, &feed.unreadable);
@@ -105,15 +115,30 @@ async fn feed(
         Ok(Answer::Unknown) => {
             let counted = app
                 .write(move |_, s| {
-                    throttle::fail(s, &address, ADDRESS_THRESHOLD, time::now())?;
+                    throttle::fail(
+                        s,
+                        &address,
+                        throttle::FEED_THRESHOLD,
+                        throttle::FEED_LOCK_MAX,
+                        time::now(),
+                    )?;
                     Ok(())
                 })
                 .await;
             if let Err(e) = counted {
                 return e.into_response();
             }
-            super::log(&format!("calendar feed: unknown token from {}", addr.ip()));
+            super::log(&format!("calendar feed: unknown token from {client}"));
             return not_found();
+        }
+        Ok(Answer::Gone) => {
+            return (
+                StatusCode::GONE,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "gone: this calendar address was revoked or replaced; make a new one on \
+                 the settings page\n",
+            )
+                .into_response();
         }
         Ok(Answer::Feed(f)) => f,
     };

@@ -39,6 +39,18 @@ impl CalendarTokens for Postgres {
         .transpose()
     }
 
+    fn calendar_token_gone(&mut self, hash: &str) -> Result<bool> {
+        Ok(self
+            .query_opt_c(
+                "SELECT EXISTS (SELECT 1 FROM calendar_tokens_revoked WHERE hash = $1)
+                     OR EXISTS (SELECT 1 FROM calendar_tokens t JOIN users u ON u.id = t.user_id
+                                WHERE t.hash = $1 AND u.disabled)",
+                &[&hash],
+            )
+            .map_err(db_err)?
+            .is_some_and(|r| r.get::<_, bool>(0)))
+    }
+
     fn calendar_token_since(&mut self, user_id: i64) -> Result<Option<DateTime<Utc>>> {
         Ok(self
             .query_opt_c(

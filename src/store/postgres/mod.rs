@@ -56,6 +56,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../../migrations/postgres/0005_append_slim.sql"),
     ),
+    (
+        6,
+        include_str!("../../../migrations/postgres/0006_calendar_tokens_revoked.sql"),
+    ),
+    (
+        7,
+        include_str!("../../../migrations/postgres/0007_dispatchers.sql"),
+    ),
 ];
 
 /// Any constant: the advisory lock the migrations are applied under.

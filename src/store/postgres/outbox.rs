@@ -336,6 +336,38 @@ impl Outbox for Postgres {
         Ok(r.get(0))
     }
 
+    fn beat(&mut self, token: &str, at: DateTime<Utc>) -> Result<()> {
+        self.execute_c(
+            "INSERT INTO dispatchers (token, beat_at) VALUES ($1, $2)
+             ON CONFLICT (token) DO UPDATE SET beat_at = excluded.beat_at",
+            &[&token, &at],
+        )
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn stop_beating(&mut self, token: &str) -> Result<()> {
+        self.execute_c("DELETE FROM dispatchers WHERE token = $1", &[&token])
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn reclaim_dead(&mut self, dead_before: DateTime<Utc>) -> Result<usize> {
+        // One statement: the dead dispatchers are forgotten and their pending claims
+        // freed together (a timer row being claimed right now is waited for).
+        let r = self
+            .query_one_c(
+                "WITH dead AS (DELETE FROM dispatchers WHERE beat_at < $1 RETURNING token),
+                      freed AS (UPDATE timers SET locked_until = NULL, lock_token = NULL
+                                WHERE lock_token IN (SELECT token FROM dead)
+                                  AND state = 'pending' RETURNING 1)
+                 SELECT COUNT(*) FROM freed",
+                &[&dead_before],
+            )
+            .map_err(db_err)?;
+        Ok(r.get::<_, i64>(0) as usize)
+    }
+
     fn list(&mut self, org: &str, all: bool) -> Result<Vec<TimerRow>> {
         let rows = self
             .query_c(

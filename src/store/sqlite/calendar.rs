@@ -37,6 +37,17 @@ impl CalendarTokens for Sqlite {
             .optional()?)
     }
 
+    fn calendar_token_gone(&mut self, hash: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM calendar_tokens_revoked WHERE hash = ?1)
+                     OR EXISTS (SELECT 1 FROM calendar_tokens t JOIN users u ON u.id = t.user_id
+                                WHERE t.hash = ?1 AND u.disabled <> 0)",
+            )?
+            .query_row(params![hash], |r| r.get(0))?)
+    }
+
     fn calendar_token_since(&mut self, user_id: i64) -> Result<Option<DateTime<Utc>>> {
         let at: Option<String> = self
             .conn

@@ -39,6 +39,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0011_sign_in_throttle.sql"),
     include_str!("../../../migrations/sqlite/0012_calendar_tokens.sql"),
     include_str!("../../../migrations/sqlite/0013_access_log.sql"),
+    include_str!("../../../migrations/sqlite/0014_calendar_tokens_revoked.sql"),
+    include_str!("../../../migrations/sqlite/0015_dispatchers.sql"),
 ];
 
 pub struct Sqlite {

@@ -269,6 +269,46 @@ impl Outbox for Sqlite {
             .min())
     }
 
+    fn beat(&mut self, token: &str, at: DateTime<Utc>) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO dispatchers (token, beat_at) VALUES (?1, ?2)
+                 ON CONFLICT (token) DO UPDATE SET beat_at = excluded.beat_at",
+            )?
+            .execute(params![token, ts(at)])?;
+        Ok(())
+    }
+
+    fn stop_beating(&mut self, token: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM dispatchers WHERE token = ?1", params![token])?;
+        Ok(())
+    }
+
+    fn reclaim_dead(&mut self, dead_before: DateTime<Utc>) -> Result<usize> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let dead: Vec<String> = {
+            let mut stmt = tx.prepare_cached("SELECT token FROM dispatchers WHERE beat_at < ?1")?;
+            stmt.query_map(params![ts(dead_before)], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let mut freed = 0;
+        for token in dead {
+            freed += tx
+                .prepare_cached(
+                    "UPDATE timers SET locked_until = NULL, lock_token = NULL
+                     WHERE lock_token = ?1 AND state = 'pending'",
+                )?
+                .execute(params![token])?;
+            tx.prepare_cached("DELETE FROM dispatchers WHERE token = ?1")?
+                .execute(params![token])?;
+        }
+        tx.commit()?;
+        Ok(freed)
+    }
+
     fn list(&mut self, org: &str, all: bool) -> Result<Vec<Row>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, case_id, clock, offset, due_at, state, attempts, next_attempt_at, last_error, message_id

@@ -96,18 +96,16 @@ pub(super) async fn login(
             StatusCode::FORBIDDEN,
         );
     }
-    let account = format!("account:{}", email.to_lowercase());
-    let address = format!("address:{}", addr.ip());
+    let attempt = crate::web::auth::throttle::sign_in_keys(
+        &email,
+        &app.config.http.trusted_proxies,
+        addr.ip(),
+        &headers,
+    );
     let locked = {
-        let (account, address) = (account.clone(), address.clone());
-        app.read(move |_, s| {
-            Ok(crate::web::auth::throttle::locked(
-                s,
-                &[&account, &address],
-                time::now(),
-            )?)
-        })
-        .await
+        let attempt = attempt.clone();
+        app.read(move |_, s| Ok(crate::web::auth::throttle::check(s, &attempt, time::now())?))
+            .await
     };
     let wait = match locked {
         Ok(w) => w,
@@ -137,28 +135,14 @@ pub(super) async fn login(
     let user = match checked {
         Ok(Some(u)) => u,
         Ok(None) => {
+            let address = attempt.address().to_string();
             let counted = app
-                .write(move |_, s| {
-                    let now = time::now();
-                    crate::web::auth::throttle::fail(
-                        s,
-                        &account,
-                        crate::web::auth::ACCOUNT_THRESHOLD,
-                        now,
-                    )?;
-                    crate::web::auth::throttle::fail(
-                        s,
-                        &address,
-                        crate::web::auth::ADDRESS_THRESHOLD,
-                        now,
-                    )?;
-                    Ok(())
-                })
+                .write(move |_, s| Ok(crate::web::auth::throttle::failed(s, &attempt, time::now())?))
                 .await;
             if let Err(e) = counted {
                 return e.into_response();
             }
-            crate::web::log(&format!("failed sign-in from {}", addr.ip()));
+            crate::web::log(&format!("failed sign-in from {address}"));
             let msg = word(lang, "wrong_login");
             return login_form(
                 &app,
@@ -174,15 +158,16 @@ pub(super) async fn login(
     };
     let session = app
         .write(move |_, s| {
-            crate::web::auth::throttle::forget(s, &account)?;
-            Ok(s.create_session(&user, time::now())?)
+            let device = crate::web::auth::throttle::signed_in(s, &attempt, &user)?;
+            Ok((s.create_session(&user, time::now())?, device))
         })
         .await;
     match session {
-        Ok((secret, _csrf)) => {
+        Ok(((secret, _csrf), device)) => {
             let jar = jar
                 .remove(cookie(LOGIN_COOKIE, String::new()))
-                .add(cookie(SESSION_COOKIE, secret));
+                .add(cookie(SESSION_COOKIE, secret))
+                .add(device);
             (jar, Redirect::to(&next)).into_response()
         }
         Err(e) => e.into_response(),
