@@ -127,13 +127,17 @@ pub(super) fn demo(ctx: &Ctx) -> Result<(), CliError> {
                 .due_at
                 .map(|d| time::short_in(d, wf.timezone))
                 .unwrap_or_else(|| "—".into());
+            // The same words as `case show`: a target the organisation set is not a
+            // statutory deadline, and "late" against it must say so.
+            let internal = if c.internal { " (internal target)" } else { "" };
             say!(
-                "{:<20} {:<3} {:<20} {:<24} {}",
+                "{:<20} {:<3} {:<20} {:<24} {}{}",
                 case_col,
                 wf_col,
                 c.id,
                 due,
-                c.status.as_str()
+                c.status.as_str(),
+                internal
             );
         }
     }

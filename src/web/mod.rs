@@ -19,6 +19,7 @@ mod calendar;
 mod issued;
 mod page_cache;
 mod pages;
+mod regimes;
 mod setup;
 
 use crate::app::{AppError, Change};

@@ -966,7 +966,7 @@ fn case_view(
 ) -> Value {
     let wf = &l.workflow;
     let case = &l.case;
-    let views = clocks(wf, case, now);
+    let views = crate::app::regimes::shown_clocks(wf, case, clocks(wf, case, now));
     // A kept page holds markers where the countdowns and the CSRF token go.
     let clock_rows: Vec<Value> = views
         .iter()
@@ -1044,9 +1044,13 @@ fn case_view(
             })
         })
         .collect();
-    let drafts: Vec<Value> = wf
-        .documents
-        .iter()
+    let drafts: Vec<Value> = crate::app::regimes::shown_documents(wf, case)
+        .into_iter()
+        .map(|name| {
+            wf.documents
+                .get_key_value(&name)
+                .expect("a document of the workflow")
+        })
         .map(|(name, d)| {
             let label = match labels.get(name) {
                 l if l == name => d.title.clone(),
@@ -1068,6 +1072,7 @@ fn case_view(
         "facts": facts,
         "timeline": timeline,
         "drafts": drafts,
+        "not_applicable": crate::app::regimes::not_applicable(wf, case).iter().map(|r| word(lang, &format!("regime_{r}"))).collect::<Vec<_>>().join(", "),
         "assessment": assessment.map(|a| assessment_view(a, labels, lang, c, typed)),
     })
 }
@@ -1264,7 +1269,7 @@ fn case_body(
         None => None,
     };
     let now = time::now();
-    let views = clocks(wf, &l.case, now);
+    let views = crate::app::regimes::shown_clocks(wf, &l.case, clocks(wf, &l.case, now));
     let mut phase = String::new();
     for v in &views {
         phase.push_str(class_of(v, now));
@@ -2033,7 +2038,10 @@ fn org_view(
                 Some(form) => field(form, f).unwrap_or("").to_string(),
                 None => p.get(f),
             };
-            json!({"name": f, "label": word(lang, &format!("org_{f}")), "value": value})
+            let options = crate::org::REGIME_FIELDS
+                .contains(f)
+                .then(|| super::regimes::options(lang, &value));
+            json!({"name": f, "label": word(lang, &format!("org_{f}")), "value": value, "options": options})
         })
         .collect();
     json!({"fields": fields, "editable": c.user.role.is_dpo()})
