@@ -43,7 +43,8 @@ pub(super) fn replay(ctx: &Ctx, a: ReplayArgs) -> Result<(), CliError> {
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::runtime(format!("{}: {e}", dir.display())))?;
-        for doc in l.workflow.documents.keys() {
+        // Not the documents of a regime that does not apply to the case (they are refused).
+        for doc in &crate::app::regimes::shown_documents(&l.workflow, &l.case) {
             let req = crate::app::DraftRequest {
                 document: doc.clone(),
                 lang: Some(l.workflow.lang.code().to_string()),
