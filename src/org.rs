@@ -29,6 +29,14 @@ pub struct Profile {
     pub lang: Option<String>,
     /// The workflow a new case is opened with when none is named.
     pub workflow: Option<String>,
+    /// The regimes that apply to the organisation (issue 21 part 3): yes, no, or not
+    /// known (None). A new case takes them as its facts of the same names (see
+    /// [`Profile::regime_facts`]); not known keeps the conservative reading.
+    pub nis2_entity: Option<bool>,
+    pub dora_entity: Option<bool>,
+    pub cyber_insured: Option<bool>,
+    /// Where its DORA reports go (ACPR or AMF in France, NBB/BNB or FSMA in Belgium).
+    pub financial_supervisor: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,7 +69,18 @@ pub const FIELDS: &[&str] = &[
     "escalation",
     "lang",
     "workflow",
+    "nis2-entity",
+    "dora-entity",
+    "cyber-insured",
+    "financial-supervisor",
 ];
+
+/// The profile fields answered yes / no / not known, each the name of a case fact a
+/// new case inherits (with '_' for '-').
+pub const REGIME_FIELDS: &[&str] = &["nis2-entity", "dora-entity", "cyber-insured"];
+
+/// The answers a yes / no / not known field takes (the form's choices, in order).
+pub const ANSWERS: &[&str] = &["", "yes", "no"];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProfileError {
@@ -81,6 +100,8 @@ pub enum ProfileError {
     UnknownField(String),
     #[error("name: an organisation needs a name")]
     NoName,
+    #[error("{field}: {value:?} is not yes, no or unknown")]
+    BadAnswer { field: String, value: String },
 }
 
 /// A bare e-mail address as a relay takes it: lettre's parse, and no quoted local
@@ -126,6 +147,28 @@ fn emails(field: &str, value: &str) -> Result<Vec<String>, ProfileError> {
         .collect()
 }
 
+/// yes / no / not known, as typed (yes, no, true, false, oui, non, ja, nee; unknown or
+/// empty: not known).
+fn answer(field: &str, value: &str) -> Result<Option<bool>, ProfileError> {
+    match value.trim().to_lowercase().as_str() {
+        "" | "unknown" | "not-known" | "not known" | "?" => Ok(None),
+        "yes" | "true" | "oui" | "ja" => Ok(Some(true)),
+        "no" | "false" | "non" | "nee" => Ok(Some(false)),
+        _ => Err(ProfileError::BadAnswer {
+            field: field.to_string(),
+            value: value.to_string(),
+        }),
+    }
+}
+
+fn answer_text(v: Option<bool>) -> String {
+    match v {
+        None => String::new(),
+        Some(true) => "yes".into(),
+        Some(false) => "no".into(),
+    }
+}
+
 impl Profile {
     /// What the configuration file says of the `default` organisation.
     pub fn from_config(cfg: &Config) -> Profile {
@@ -147,6 +190,10 @@ impl Profile {
             escalation: cfg.reminders.escalation.clone(),
             lang: cfg.reminders.lang.clone(),
             workflow: None,
+            nis2_entity: None,
+            dora_entity: None,
+            cyber_insured: None,
+            financial_supervisor: None,
         }
     }
 
@@ -176,6 +223,10 @@ impl Profile {
             escalation: list(self.escalation, base.escalation),
             lang: pick(self.lang, base.lang),
             workflow: pick(self.workflow, base.workflow),
+            nis2_entity: self.nis2_entity.or(base.nis2_entity),
+            dora_entity: self.dora_entity.or(base.dora_entity),
+            cyber_insured: self.cyber_insured.or(base.cyber_insured),
+            financial_supervisor: pick(self.financial_supervisor, base.financial_supervisor),
         }
     }
 
@@ -211,6 +262,10 @@ impl Profile {
                 }
             }
             "workflow" => self.workflow = text(field, value)?,
+            "nis2-entity" => self.nis2_entity = answer(field, value)?,
+            "dora-entity" => self.dora_entity = answer(field, value)?,
+            "cyber-insured" => self.cyber_insured = answer(field, value)?,
+            "financial-supervisor" => self.financial_supervisor = text(field, value)?,
             other => return Err(ProfileError::UnknownField(other.to_string())),
         }
         Ok(())
@@ -233,7 +288,32 @@ impl Profile {
             "escalation" => self.escalation.join(", "),
             "lang" => o(&self.lang),
             "workflow" => o(&self.workflow),
+            "nis2-entity" => answer_text(self.nis2_entity),
+            "dora-entity" => answer_text(self.dora_entity),
+            "cyber-insured" => answer_text(self.cyber_insured),
+            "financial-supervisor" => o(&self.financial_supervisor),
             _ => String::new(),
+        }
+    }
+
+    /// The facts a new case of this organisation inherits: each regime answered yes or
+    /// no, by its fact name (`nis2_entity`). Not known gives nothing.
+    pub fn regime_facts(&self) -> Vec<(&'static str, bool)> {
+        [
+            ("nis2_entity", self.nis2_entity),
+            ("dora_entity", self.dora_entity),
+            ("cyber_insured", self.cyber_insured),
+        ]
+        .into_iter()
+        .filter_map(|(f, v)| v.map(|v| (f, v)))
+        .collect()
+    }
+
+    /// A profile field a regime's authority is taken from (`financial_supervisor`).
+    pub fn authority_field(&self, field: &str) -> Option<&str> {
+        match field {
+            "financial_supervisor" => self.financial_supervisor.as_deref(),
+            _ => None,
         }
     }
 
@@ -289,6 +369,28 @@ mod tests {
         for f in FIELDS {
             assert_ne!(p.set(f, ""), Err(ProfileError::UnknownField(f.to_string())));
         }
+    }
+
+    #[test]
+    fn regimes_are_yes_no_or_not_known_and_become_facts() {
+        let mut p = Profile::default();
+        assert!(p.regime_facts().is_empty());
+        p.set("nis2-entity", "no").unwrap();
+        p.set("dora-entity", "Oui").unwrap();
+        p.set("cyber-insured", "unknown").unwrap();
+        assert_eq!(p.get("nis2-entity"), "no");
+        assert_eq!(p.get("cyber-insured"), "");
+        assert_eq!(
+            p.regime_facts(),
+            [("nis2_entity", false), ("dora_entity", true)]
+        );
+        assert!(matches!(
+            p.set("nis2-entity", "perhaps"),
+            Err(ProfileError::BadAnswer { .. })
+        ));
+        // Stored before these fields existed: still reads, all not known.
+        let old: Profile = serde_json::from_str(r#"{"name":"Old"}"#).unwrap();
+        assert_eq!(old.nis2_entity, None);
     }
 
     #[test]

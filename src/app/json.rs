@@ -69,9 +69,16 @@ pub fn event_json(wf: &Workflow, e: &Recorded) -> Value {
             v["title"] = json!(title);
             v["facts"] = facts_display(facts);
         }
-        EventBody::FactsSet { facts, note } => {
+        EventBody::FactsSet {
+            facts,
+            note,
+            from_profile,
+        } => {
             v["facts"] = facts_display(facts);
             v["note"] = json!(note);
+            if *from_profile {
+                v["from_profile"] = json!(true);
+            }
         }
         EventBody::Advanced {
             event,
@@ -153,6 +160,7 @@ pub fn case_json(wf: &Workflow, case: &Case, events: &[Recorded], now: DateTime<
         "next_due": at(nearest_due(&views), wf),
         "events": events.iter().map(|e| event_json(wf, e)).collect::<Vec<_>>(),
         "allowed": allowed_events(wf, case),
+        "not_applicable": super::regimes::not_applicable(wf, case),
         "seq": case.seq,
     })
 }
@@ -171,14 +179,26 @@ pub fn summary_json(wf: &Workflow, case: &Case, now: DateTime<Utc>) -> Value {
     })
 }
 
-/// The events whose track is in one of their `from` states now.
+/// The events whose track is in one of their `from` states now, except those of a
+/// regime that does not apply to the case; on a closed case, only the follow-ups of a
+/// step already taken (a complementary notification, a final report), never the start
+/// of a new obligation (an early warning on a track still in its initial state).
 pub fn allowed_events(wf: &Workflow, case: &Case) -> Vec<String> {
+    let closed = case.is_closed(wf);
     wf.events
         .iter()
         .filter(|(_, e)| {
             case.tracks
                 .get(&e.track)
                 .is_some_and(|s| e.from.contains(s))
+        })
+        .filter(|(n, _)| crate::case::regime::event_in_force(wf, n, case))
+        .filter(|(_, e)| {
+            !closed
+                || wf
+                    .tracks
+                    .get(&e.track)
+                    .is_some_and(|t| case.tracks.get(&e.track) != Some(&t.initial))
         })
         .map(|(n, _)| n.clone())
         .collect()
@@ -188,11 +208,19 @@ pub fn allowed_events(wf: &Workflow, case: &Case) -> Vec<String> {
 pub fn event_summary(e: &Recorded) -> String {
     match &e.body {
         EventBody::Opened { .. } => "opened".to_string(),
-        EventBody::FactsSet { facts, .. } => {
-            format!(
+        EventBody::FactsSet {
+            facts,
+            from_profile,
+            ..
+        } => {
+            let mut s = format!(
                 "set {}",
                 facts.keys().cloned().collect::<Vec<_>>().join(", ")
-            )
+            );
+            if *from_profile {
+                s.push_str(" (from the organisation's profile)");
+            }
+            s
         }
         EventBody::Advanced {
             event,

@@ -13,6 +13,7 @@ pub mod inspection;
 pub mod issued;
 pub mod json;
 pub mod pdf;
+pub mod regimes;
 pub mod setup;
 
 use crate::case::Command;
@@ -317,9 +318,18 @@ impl App {
             "aware_at".into(),
             Value::String(time::rfc3339_in(aware, wf.timezone)),
         ));
-        let cmd = Command::Open {
+        // Which regimes apply, as the profile says now: recorded in the case's own log
+        // (a later change of the profile never changes an open case; `case set` does).
+        let profile_facts = self
+            .profile(store, org)?
+            .regime_facts()
+            .into_iter()
+            .map(|(f, v)| (f.to_string(), Value::Bool(v)))
+            .collect();
+        let cmd = Command::OpenWithProfile {
             title: title.to_string(),
             facts,
+            profile_facts,
             at: now,
         };
         let id = req.id.as_deref().map(str::trim).filter(|s| !s.is_empty());
@@ -438,6 +448,7 @@ impl App {
         now: DateTime<Utc>,
     ) -> Result<(Draft, Format, Lang), AppError> {
         let l = self.case(store, org, id)?;
+        let warning = regimes::check_document(&l.workflow, &l.case, &req.document)?;
         let profile = self.profile(store, org)?;
         let lang = match req.lang.as_deref().map(str::trim) {
             None | Some("") => profile.lang().unwrap_or(l.workflow.lang),
@@ -461,7 +472,7 @@ impl App {
             .assessment_of(l.clone(), lang)
             .ok()
             .map(|c| json::assessment_json(&c.case.workflow, &c.current, &c.case.case.facts));
-        let d = crate::render::draft(
+        let mut d = crate::render::draft(
             &self.templates,
             &profile,
             &l.workflow,
@@ -473,6 +484,7 @@ impl App {
             now,
             current.as_ref(),
         )?;
+        d.warning = warning;
         Ok((d, format, lang))
     }
 

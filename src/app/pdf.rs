@@ -36,7 +36,7 @@ impl App {
             lang: req.lang.clone(),
             format: Some("md".into()),
         };
-        let (Draft { text, missing }, _, lang) = self.draft(store, org, id, &md, now)?;
+        let (Draft { text, missing, .. }, _, lang) = self.draft(store, org, id, &md, now)?;
         let l = self.case(store, org, id)?;
         let footer = Footer {
             reference: l.case.id.clone(),

@@ -70,6 +70,9 @@ pub struct FirstDpo {
     pub workflow: String,
     /// The organisation's DPO mailbox, which receives the reminders; may be empty.
     pub dpo_email: String,
+    /// Which regimes apply (`nis2-entity`, `dora-entity`, `cyber-insured`): yes, no, or
+    /// empty for not known.
+    pub regimes: Vec<(String, String)>,
     /// The account: its e-mail, the person's name, the password.
     pub email: String,
     pub name: String,
@@ -171,6 +174,11 @@ impl App {
         }
         if !req.dpo_email.trim().is_empty() {
             changes.push(("dpo-email".into(), req.dpo_email.trim().to_string()));
+        }
+        for (field, answer) in &req.regimes {
+            if crate::org::REGIME_FIELDS.contains(&field.as_str()) && !answer.trim().is_empty() {
+                changes.push((field.clone(), answer.trim().to_string()));
+            }
         }
         Ok(changes)
     }

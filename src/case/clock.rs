@@ -59,6 +59,12 @@ pub fn applies(clock: &ClockDef, case: &Case) -> bool {
         .is_none_or(|c| c.eval(&scope) != Some(false))
 }
 
+/// Whether a clock of `wf` applies: its own condition, and its regime's (a clock of
+/// NIS2 on a case with `nis2_entity: false` does not).
+pub fn applies_in(wf: &Workflow, id: &str, clock: &ClockDef, case: &Case) -> bool {
+    applies(clock, case) && super::regime::clock_in_force(wf, id, case)
+}
+
 /// When the clock started, if it has.
 pub fn started_at(clock: &ClockDef, case: &Case) -> Option<DateTime<Utc>> {
     start_of(&clock.starts, case)
@@ -94,7 +100,7 @@ pub fn clocks(wf: &Workflow, case: &Case, now: DateTime<Utc>) -> Vec<ClockView> 
     wf.clocks
         .iter()
         .map(|(id, c)| {
-            let applies_now = applies(c, case);
+            let applies_now = applies_in(wf, id, c, case);
             let current_due = due_at(wf, c, case);
             let mut view = ClockView {
                 id: id.clone(),

@@ -1,7 +1,7 @@
 //! `decide`: a command and the current case give events, or a rejection saying exactly
 //! what is wrong. Pure: the time is a parameter.
 
-use super::clock::{applies, due_at, started_at};
+use super::clock::{applies_in, due_at, started_at};
 use super::{Case, EventBody, MetClock};
 use crate::time;
 use crate::workflow::{Condition, FactError, FactTest, FactValue, Scope, Workflow};
@@ -14,6 +14,15 @@ pub enum Command {
     Open {
         title: String,
         facts: Vec<(String, Value)>,
+        at: DateTime<Utc>,
+    },
+    /// Opening a case of an organisation whose profile says which regimes apply: the
+    /// answers become the case's facts (those the workflow has and `facts` does not
+    /// give), recorded in a second event marked as taken from the profile.
+    OpenWithProfile {
+        title: String,
+        facts: Vec<(String, Value)>,
+        profile_facts: Vec<(String, Value)>,
         at: DateTime<Utc>,
     },
     SetFacts {
@@ -81,6 +90,12 @@ pub enum Rejected {
     },
     #[error("event {q_event} is not allowed now: {reasons}", q_event = crate::util::quote(.event))]
     ConditionNotMet { event: String, reasons: String },
+    #[error("event {q_event} is not allowed: regime {q_regime} does not apply to this case ({why})", q_event = crate::util::quote(.event), q_regime = crate::util::quote(.regime))]
+    RegimeNotApplicable {
+        event: String,
+        regime: String,
+        why: String,
+    },
     #[error("event {q_event} needs {facts}: set them first or with --set", q_event = crate::util::quote(.event))]
     MissingFacts { event: String, facts: String },
     #[error("event {q_event} is late for clock {q_clock} (due {due}): set {facts} to record the reasons for the delay", q_event = crate::util::quote(.event), q_clock = crate::util::quote(.clock))]
@@ -224,6 +239,35 @@ pub fn decide(
                 },
             )])
         }
+        Command::OpenWithProfile {
+            title,
+            facts,
+            profile_facts,
+            at,
+        } => {
+            let open = Command::Open {
+                title: title.clone(),
+                facts: facts.clone(),
+                at: *at,
+            };
+            let mut out = decide(wf, case, &open, now)?;
+            let inherited: Vec<(String, Value)> = profile_facts
+                .iter()
+                .filter(|(k, _)| wf.facts.contains_key(k) && !facts.iter().any(|(f, _)| f == k))
+                .cloned()
+                .collect();
+            if !inherited.is_empty() {
+                out.push((
+                    *at,
+                    EventBody::FactsSet {
+                        facts: type_facts(wf, &inherited, now)?,
+                        note: None,
+                        from_profile: true,
+                    },
+                ));
+            }
+            Ok(out)
+        }
         Command::SetFacts { facts, note, at } => {
             check_time(|| "setting facts".into(), *at, now, wf)?;
             if facts.is_empty() && note.is_none() {
@@ -241,6 +285,7 @@ pub fn decide(
                 EventBody::FactsSet {
                     facts: typed,
                     note: note.clone(),
+                    from_profile: false,
                 },
             )])
         }
@@ -301,6 +346,15 @@ pub fn decide(
             // The case as it would be with the facts given alongside the event.
             let mut after = case.clone();
             super::apply_facts(wf, &mut after.facts, &typed);
+            if let Some((regime, r)) = wf.regime_of_event(event)
+                && !super::regime::in_force(r, &after)
+            {
+                return Err(Rejected::RegimeNotApplicable {
+                    event: event.clone(),
+                    regime: regime.clone(),
+                    why: super::regime::why(r, &after),
+                });
+            }
 
             let missing: Vec<&String> = def
                 .requires
@@ -343,7 +397,7 @@ pub fn decide(
                         started: time::rfc3339_in(started, wf.timezone),
                     });
                 }
-                let applies = applies(clock, &after);
+                let applies = applies_in(wf, id, clock, &after);
                 let due = due_at(wf, clock, &after);
                 let late = applies && due.is_some_and(|d| *at > d);
                 if late && !clock.internal {

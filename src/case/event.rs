@@ -22,6 +22,10 @@ pub enum EventBody {
         facts: Map<String, Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
+        /// Taken from the organisation's profile when the case was opened (which regimes
+        /// apply): recorded, so a later change of the profile never changes the case.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        from_profile: bool,
     },
     /// A workflow event moved a track.
     Advanced {

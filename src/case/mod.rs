@@ -5,6 +5,7 @@
 pub mod clock;
 mod decide;
 pub mod event;
+pub mod regime;
 
 pub use clock::{ClockStatus, ClockView, clocks};
 pub use decide::{Command, Rejected, decide};

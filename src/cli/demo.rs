@@ -43,7 +43,8 @@ pub(super) fn replay(ctx: &Ctx, a: ReplayArgs) -> Result<(), CliError> {
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::runtime(format!("{}: {e}", dir.display())))?;
-        for doc in l.workflow.documents.keys() {
+        // Not the documents of a regime that does not apply to the case (they are refused).
+        for doc in &crate::app::regimes::shown_documents(&l.workflow, &l.case) {
             let req = crate::app::DraftRequest {
                 document: doc.clone(),
                 lang: Some(l.workflow.lang.code().to_string()),
@@ -127,13 +128,17 @@ pub(super) fn demo(ctx: &Ctx) -> Result<(), CliError> {
                 .due_at
                 .map(|d| time::short_in(d, wf.timezone))
                 .unwrap_or_else(|| "—".into());
+            // The same words as `case show`: a target the organisation set is not a
+            // statutory deadline, and "late" against it must say so.
+            let internal = if c.internal { " (internal target)" } else { "" };
             say!(
-                "{:<20} {:<3} {:<20} {:<24} {}",
+                "{:<20} {:<3} {:<20} {:<24} {}{}",
                 case_col,
                 wf_col,
                 c.id,
                 due,
-                c.status.as_str()
+                c.status.as_str(),
+                internal
             );
         }
     }

@@ -48,6 +48,9 @@ pub(super) fn run(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
         Some(path) => write_atomic(path, &d.text)?,
         None => say_raw!("{}", d.text),
     }
+    if let Some(w) = &d.warning {
+        eprintln!("{w}");
+    }
     if let Some(asked) = args.lang.as_deref().and_then(crate::time::Lang::parse)
         && asked != lang
     {
@@ -121,6 +124,10 @@ fn run_pdf(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
         )));
     }
     write_atomic(path, &d.bytes)?;
+    let l = app.case(&mut store, &ctx.org, &args.id)?;
+    if let Some(w) = crate::app::regimes::check_document(&l.workflow, &l.case, &args.document)? {
+        eprintln!("{w}");
+    }
     if !d.missing.is_empty() {
         eprintln!(
             "note: {} fact(s) missing, shown as placeholders: {}",

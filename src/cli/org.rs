@@ -64,6 +64,19 @@ pub struct SetArgs {
     /// The workflow `case open` uses when none is named.
     #[arg(long)]
     workflow: Option<String>,
+    /// A NIS2 essential or important entity: yes, no or unknown. New cases take it as
+    /// their fact nis2_entity; open cases keep theirs.
+    #[arg(long)]
+    nis2_entity: Option<String>,
+    /// A DORA financial entity: yes, no or unknown (new cases' dora_entity).
+    #[arg(long)]
+    dora_entity: Option<String>,
+    /// Insured against cyber risks: yes, no or unknown (new cases' cyber_insured).
+    #[arg(long)]
+    cyber_insured: Option<String>,
+    /// Where DORA reports go: ACPR or AMF (France), NBB/BNB or FSMA (Belgium).
+    #[arg(long)]
+    financial_supervisor: Option<String>,
 }
 
 impl SetArgs {
@@ -83,6 +96,10 @@ impl SetArgs {
             ("escalation", &self.escalation),
             ("lang", &self.lang),
             ("workflow", &self.workflow),
+            ("nis2-entity", &self.nis2_entity),
+            ("dora-entity", &self.dora_entity),
+            ("cyber-insured", &self.cyber_insured),
+            ("financial-supervisor", &self.financial_supervisor),
         ]
         .into_iter()
         .filter_map(|(f, v)| v.as_ref().map(|v| (f.to_string(), v.clone())))
@@ -134,10 +151,11 @@ pub(super) fn run(ctx: &Ctx, cmd: OrgCmd) -> Result<(), CliError> {
 fn print_profile(p: &Profile) {
     for f in crate::org::FIELDS {
         let v = p.get(f);
-        say!(
-            "{:<20} {}",
-            f,
-            if v.is_empty() { "(not set)".into() } else { v }
-        );
+        let unset = if crate::org::REGIME_FIELDS.contains(f) {
+            "(not known)"
+        } else {
+            "(not set)"
+        };
+        say!("{:<20} {}", f, if v.is_empty() { unset.into() } else { v });
     }
 }

@@ -2,6 +2,7 @@
 //! `crate::app::json`, shared with the HTTP API.
 
 use crate::app::json::{allowed_events, event_summary};
+use crate::app::regimes::shown_clocks;
 use crate::case::{Case, ClockStatus, ClockView, Recorded, clocks};
 use crate::time;
 use crate::workflow::Workflow;
@@ -52,7 +53,7 @@ pub fn case_text_with_access(
         let _ = writeln!(out, "  {t:<12} {s}");
     }
     let _ = writeln!(out, "\nDeadlines (as of {}):", time::short_in(now, tz));
-    for c in clocks(wf, case, now) {
+    for c in shown_clocks(wf, case, clocks(wf, case, now)) {
         let due = c
             .due_at
             .map(|d| time::short_in(d, tz))
@@ -66,6 +67,13 @@ pub fn case_text_with_access(
             status_cell(&c, now),
             internal
         );
+    }
+    let regimes: Vec<String> = crate::case::regime::not_applicable(wf, case)
+        .into_iter()
+        .map(|id| format!("{id} ({})", crate::case::regime::why(&wf.regimes[id], case)))
+        .collect();
+    if !regimes.is_empty() {
+        let _ = writeln!(out, "  Not applicable: {}", regimes.join(", "));
     }
     let _ = writeln!(out, "\nFacts:");
     for (k, v) in &case.facts {

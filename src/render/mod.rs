@@ -342,6 +342,8 @@ pub fn missing_templates(
 pub struct Draft {
     pub text: String,
     pub missing: Vec<String>,
+    /// One line to show beside the draft (a regime the case does not say applies).
+    pub warning: Option<String>,
 }
 
 /// A compiled template for one document, language and format: render it many times.
@@ -525,7 +527,11 @@ pub fn draft(
         let (json, missing) = edpb::build(wf, case, events, profile, now);
         let mut text = serde_json::to_string_pretty(&json).expect("a JSON value serialises");
         text.push('\n');
-        return Ok(Draft { text, missing });
+        return Ok(Draft {
+            text,
+            missing,
+            warning: None,
+        });
     }
     let renderer = DocumentRenderer::new(templates, wf, document, lang, format)?;
     let labels = templates.labels(wf, lang)?;
@@ -533,5 +539,9 @@ pub fn draft(
         wf, case, events, profile, &labels, document, lang, now, current,
     );
     let text = renderer.render(&view)?;
-    Ok(Draft { text, missing })
+    Ok(Draft {
+        text,
+        missing,
+        warning: None,
+    })
 }

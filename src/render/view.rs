@@ -4,7 +4,7 @@
 use crate::case::{Case, ClockStatus, EventBody, Recorded, clocks};
 use crate::org::Profile;
 use crate::time::{self, Lang};
-use crate::workflow::{FactType, FactValue, Workflow};
+use crate::workflow::{Authority, FactType, FactValue, Workflow};
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
@@ -363,6 +363,44 @@ fn complaint_view(wf: &Workflow, case: &Case, labels: &Labels) -> Value {
     })
 }
 
+/// Who a document or clock is addressed to: its regime's authority (issue 22 A1), else
+/// the workflow's own (`meta.authority`). A profile field not yet set reads "to be
+/// chosen", with the choices when the workflow names them; `Err` carries that text.
+pub fn authority(
+    wf: &Workflow,
+    regime: Option<&crate::workflow::Regime>,
+    profile: &Profile,
+    labels: &Labels,
+) -> Result<String, String> {
+    let meta = |k: &str| {
+        labels
+            .find(&format!("meta.{k}"))
+            .or(wf.meta.get(k).map(String::as_str))
+            .unwrap_or_default()
+            .to_string()
+    };
+    match regime.and_then(|r| r.authority.as_ref()) {
+        None => Ok(meta("authority")),
+        Some(Authority::Meta(k)) => Ok(meta(k)),
+        Some(Authority::Profile { field, choices }) => match profile.authority_field(field) {
+            Some(v) => Ok(v.to_string()),
+            None => {
+                let among = choices.as_deref().map(meta).unwrap_or_default();
+                let what = if among.is_empty() {
+                    labels.get(field).to_string()
+                } else {
+                    among
+                };
+                Err(match labels.lang {
+                    Lang::Fr => format!("[À choisir : {what}]"),
+                    Lang::En => format!("[To be chosen: {what}]"),
+                    Lang::Nl => format!("[Te kiezen: {what}]"),
+                })
+            }
+        },
+    }
+}
+
 /// Builds the view of `document` for `case`, and the labels of the facts it still needs.
 #[allow(clippy::too_many_arguments)]
 pub fn build_view(
@@ -431,7 +469,7 @@ pub fn build_view_with(
         }
     }
 
-    let missing: Vec<String> = wf
+    let mut missing: Vec<String> = wf
         .documents
         .get(document)
         .map(|d| {
@@ -443,8 +481,35 @@ pub fn build_view_with(
         })
         .unwrap_or_default();
 
+    // The document's addressee: its regime's authority; one still to be chosen is missing.
+    let doc_authority = authority(
+        wf,
+        wf.regime_of_document(document).map(|(_, r)| r),
+        profile,
+        labels,
+    );
+    let addressee = match doc_authority {
+        Ok(a) => a,
+        Err(to_choose) => {
+            if let Some(Authority::Profile { field, .. }) = wf
+                .regime_of_document(document)
+                .and_then(|(_, r)| r.authority.as_ref())
+            {
+                missing.push(labels.get(field).to_string());
+            }
+            to_choose
+        }
+    };
+
     let mut clock_map = Map::new();
     for c in clocks(wf, case, now) {
+        let clock_authority = authority(
+            wf,
+            wf.regime_of_clock(&c.id).map(|(_, r)| r),
+            profile,
+            labels,
+        )
+        .unwrap_or_else(|e| e);
         let title = if lang == wf.lang {
             c.title.clone()
         } else {
@@ -463,6 +528,7 @@ pub fn build_view_with(
                 "late": c.status == ClockStatus::Late,
                 "overdue": c.status == ClockStatus::Overdue,
                 "internal": c.internal,
+                "authority": clock_authority,
             }),
         );
     }
@@ -650,6 +716,7 @@ pub fn build_view_with(
             "timezone": wf.timezone.name(),
         },
         "meta": labels.meta(wf),
+        "authority": addressee,
         "complementary": authority_notified,
         "missing": missing,
         "f": f,

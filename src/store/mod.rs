@@ -879,7 +879,7 @@ fn short(h: &str) -> String {
 
 fn title_of(cmd: &Command) -> String {
     match cmd {
-        Command::Open { title, .. } => title.clone(),
+        Command::Open { title, .. } | Command::OpenWithProfile { title, .. } => title.clone(),
         _ => String::new(),
     }
 }

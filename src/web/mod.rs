@@ -21,6 +21,7 @@ mod issued;
 mod page;
 mod page_cache;
 mod pages;
+mod regimes;
 mod setup;
 
 use crate::app::{AppError, Change};

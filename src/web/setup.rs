@@ -74,10 +74,12 @@ fn form(
         .map(|wf| json!({"id": wf.id, "title": wf.title, "selected": wf.id == chosen}))
         .collect();
     let typed_value = |k: &str| field(typed, k).unwrap_or("").to_string();
+    let regimes = crate::web::regimes::questions(lang, |f| typed_value(f));
     let view = json!({
         "token": token,
         "login_token": login_token,
         "workflows": workflows,
+        "regimes": regimes,
         "form": {
             "org_id": typed_value("org_id"),
             "org_name": typed_value("org_name"),
@@ -149,6 +151,10 @@ async fn setup(
         org_name: text("org_name"),
         workflow: text("workflow"),
         dpo_email: text("dpo_email"),
+        regimes: crate::org::REGIME_FIELDS
+            .iter()
+            .map(|f| (f.to_string(), text(f)))
+            .collect(),
         email: text("email"),
         name: text("name"),
         password,

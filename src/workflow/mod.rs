@@ -35,6 +35,8 @@ pub struct Workflow {
     pub events: IndexMap<String, EventDef>,
     pub clocks: IndexMap<String, ClockDef>,
     pub documents: IndexMap<String, DocumentDef>,
+    /// The regimes besides the workflow's own (`regimes:`), each with what it owns.
+    pub regimes: IndexMap<String, Regime>,
     /// lang → id → label, from the workflow's own `labels:` section.
     pub labels: IndexMap<String, IndexMap<String, String>>,
     /// The exact text compiled, and its SHA-256: a case pins both.
@@ -111,6 +113,34 @@ pub struct ClockDef {
     pub overdue_every: Option<Period>,
 }
 
+/// A regime (NIS2, DORA, a cyber-insurance policy): when its condition is false for a
+/// case (never when unknown), none of its tracks' events, clocks or documents apply.
+#[derive(Debug, Clone)]
+pub struct Regime {
+    pub applies: Option<Condition>,
+    pub tracks: Vec<String>,
+    /// Every clock of the regime: those its tracks' events meet, and those it names.
+    pub clocks: Vec<String>,
+    pub documents: Vec<String>,
+    pub authority: Option<Authority>,
+}
+
+/// Who a regime's reports are addressed to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Authority {
+    /// A `meta` value of the workflow (`nis2_authority`).
+    Meta(String),
+    /// A field of the organisation's profile (`financial_supervisor`); until it is set,
+    /// the draft says the authority is to be chosen among `choices` (a `meta` key).
+    Profile {
+        field: String,
+        choices: Option<String>,
+    },
+}
+
+/// The profile fields a regime's authority can be taken from.
+pub const AUTHORITY_FIELDS: &[&str] = &["financial_supervisor"];
+
 #[derive(Debug, Clone)]
 pub struct DocumentDef {
     pub template: String,
@@ -138,6 +168,26 @@ impl Workflow {
             .get(lang.code())
             .and_then(|m| m.get(id))
             .map(String::as_str)
+    }
+
+    /// The regime an event belongs to (through its track), if any.
+    pub fn regime_of_event(&self, event: &str) -> Option<(&String, &Regime)> {
+        let track = &self.events.get(event)?.track;
+        self.regimes.iter().find(|(_, r)| r.tracks.contains(track))
+    }
+
+    /// The regime a clock belongs to, if any.
+    pub fn regime_of_clock(&self, clock: &str) -> Option<(&String, &Regime)> {
+        self.regimes
+            .iter()
+            .find(|(_, r)| r.clocks.iter().any(|c| c == clock))
+    }
+
+    /// The regime a document belongs to, if any.
+    pub fn regime_of_document(&self, document: &str) -> Option<(&String, &Regime)> {
+        self.regimes
+            .iter()
+            .find(|(_, r)| r.documents.iter().any(|d| d == document))
     }
 
     /// The clocks an event meets.

@@ -34,6 +34,10 @@ pub struct RawWorkflow {
     pub documents: IndexMap<String, Spanned<RawDocument>>,
     #[serde(default)]
     pub labels: IndexMap<String, Spanned<IndexMap<String, String>>>,
+    /// The regimes besides the workflow's own (NIS2, DORA, an insurance policy): what
+    /// each covers, when it applies, and who its reports go to.
+    #[serde(default)]
+    pub regimes: IndexMap<String, Spanned<RawRegime>>,
     /// The risk-assessment rules file, relative to this file's folder.
     #[serde(default)]
     pub assessment: Option<S>,
@@ -154,4 +158,35 @@ pub struct RawDocument {
     pub title: String,
     #[serde(default)]
     pub needs: Vec<S>,
+}
+
+/// A regime of the workflow (`regimes:`): the tracks, clocks and documents it owns.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegime {
+    /// False (never unknown): the regime does not apply to the case.
+    #[serde(default)]
+    pub applies: Option<Spanned<RawCondition>>,
+    /// Its tracks: their events, and the clocks those events meet, are the regime's.
+    #[serde(default)]
+    pub tracks: Vec<S>,
+    /// Further clocks of the regime (met by events of a shared track).
+    #[serde(default)]
+    pub clocks: Vec<S>,
+    #[serde(default)]
+    pub documents: Vec<S>,
+    #[serde(default)]
+    pub authority: Option<Spanned<RawAuthority>>,
+}
+
+/// Who a regime's reports go to: a profile field the organisation fills in
+/// (`financial_supervisor`), else the workflow's `meta` value (the choices, or the
+/// authority itself when no profile field is named).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuthority {
+    #[serde(default)]
+    pub profile: Option<S>,
+    #[serde(default)]
+    pub meta: Option<S>,
 }

@@ -132,7 +132,7 @@ pub(super) fn case_view(
 ) -> Value {
     let wf = &l.workflow;
     let case = &l.case;
-    let views = clocks(wf, case, now);
+    let views = crate::app::regimes::shown_clocks(wf, case, clocks(wf, case, now));
     // A kept page holds markers where the countdowns and the CSRF token go.
     let clock_rows: Vec<Value> = views
         .iter()
@@ -210,9 +210,13 @@ pub(super) fn case_view(
             })
         })
         .collect();
-    let drafts: Vec<Value> = wf
-        .documents
-        .iter()
+    let drafts: Vec<Value> = crate::app::regimes::shown_documents(wf, case)
+        .into_iter()
+        .map(|name| {
+            wf.documents
+                .get_key_value(&name)
+                .expect("a document of the workflow")
+        })
         .map(|(name, d)| {
             let label = match labels.get(name) {
                 l if l == name => d.title.clone(),
@@ -234,6 +238,7 @@ pub(super) fn case_view(
         "facts": facts,
         "timeline": timeline,
         "drafts": drafts,
+        "not_applicable": crate::app::regimes::not_applicable(wf, case).iter().map(|r| word(lang, &format!("regime_{r}"))).collect::<Vec<_>>().join(", "),
         "assessment": assessment.map(|a| assessment_view(a, labels, lang, c, typed)),
     })
 }
@@ -436,7 +441,7 @@ pub(super) fn case_body(
         None => None,
     };
     let now = time::now();
-    let views = clocks(wf, &l.case, now);
+    let views = crate::app::regimes::shown_clocks(wf, &l.case, clocks(wf, &l.case, now));
     let mut phase = String::new();
     for v in &views {
         phase.push_str(class_of(v, now));

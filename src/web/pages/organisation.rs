@@ -25,7 +25,10 @@ pub(super) fn org_view(
                 Some(form) => field(form, f).unwrap_or("").to_string(),
                 None => p.get(f),
             };
-            json!({"name": f, "label": word(lang, &format!("org_{f}")), "value": value})
+            let options = crate::org::REGIME_FIELDS
+                .contains(f)
+                .then(|| crate::web::regimes::options(lang, &value));
+            json!({"name": f, "label": word(lang, &format!("org_{f}")), "value": value, "options": options})
         })
         .collect();
     json!({"fields": fields, "editable": c.user.role.is_dpo()})
