@@ -49,10 +49,14 @@ pub struct Row {
     pub risk_departs: bool,
     /// The version of the assessment rules that recommended it.
     pub assessment_rules: String,
+    /// The steps recorded more than 24 h after their date, each "event dated …,
+    /// recorded … (reason)", joined by "; ": a notification dated inside its window but
+    /// recorded weeks later shows here.
+    pub backdated: String,
 }
 
 /// The CSV header, in the order of [`Row`]'s fields.
-pub const COLUMNS: [&str; 24] = [
+pub const COLUMNS: [&str; 25] = [
     "case",
     "workflow",
     "title",
@@ -77,6 +81,7 @@ pub const COLUMNS: [&str; 24] = [
     "risk_recommended",
     "risk_departs",
     "assessment_rules",
+    "backdated",
 ];
 
 fn fact(wf: &Workflow, case: &Case, name: &str) -> String {
@@ -153,6 +158,7 @@ pub fn row(wf: &Workflow, case: &Case) -> Row {
         risk_recommended: String::new(),
         risk_departs: false,
         assessment_rules: String::new(),
+        backdated: String::new(),
     }
 }
 
@@ -171,6 +177,22 @@ impl Row {
         self.people_notified = n.notified;
         self.people_refused = n.refused;
         self.people_to_retry = n.to_retry;
+        self
+    }
+
+    /// The row with the case's steps recorded more than 24 h after their date.
+    pub fn with_backdating(mut self, wf: &Workflow, events: &[crate::case::Recorded]) -> Row {
+        self.backdated = events
+            .iter()
+            .filter_map(|e| match &e.body {
+                crate::case::EventBody::Advanced { event, .. } => {
+                    crate::app::json::backdating_text(e, wf.timezone)
+                        .map(|t| format!("{event} {t}"))
+                }
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
         self
     }
 
@@ -271,6 +293,7 @@ pub fn csv(rows: &[Row]) -> String {
             &r.risk_recommended,
             departs,
             &r.assessment_rules,
+            &r.backdated,
         ];
         w.write_record(cells.iter().map(|c| safe(c)))
             .expect("write to memory");

@@ -161,6 +161,30 @@ impl App {
         expected_seq: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<CaseAssessment, AppError> {
+        // Without a page's `expected_seq` (the CLI), a case moved meanwhile is assessed
+        // again and the recommendation as it now stands is accepted.
+        let mut tries = 0;
+        loop {
+            match self.accept_once(store, org, actor, id, expected_seq, now) {
+                Err(AppError::Store(crate::store::StoreError::Conflict { .. }))
+                    if expected_seq.is_none() && tries < 20 =>
+                {
+                    tries += 1;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn accept_once(
+        &self,
+        store: &mut Store,
+        org: &str,
+        actor: &str,
+        id: &str,
+        expected_seq: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<CaseAssessment, AppError> {
         let before = self.assessment(store, org, id)?;
         // Accepting again what is already accepted records nothing (a retried request,
         // a form sent twice): the answer is the decision as it stands.
@@ -184,6 +208,7 @@ impl App {
             note: None,
             at: now,
             assessment: frozen,
+            reason: None,
         };
         let seq = expected_seq.or(Some(before.case.case.seq));
         let l = Arc::new(store.execute_at_seq(org, id, &cmd, actor, now, seq)?);
@@ -271,6 +296,7 @@ impl App {
             note: change.note.clone(),
             at,
             assessment: super::json::assessment_json(&l.workflow, &a, &after),
+            reason: change.reason.clone(),
         }))
     }
 }

@@ -22,6 +22,9 @@ pub enum EventBody {
         facts: Map<String, Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
+        /// Why it was recorded only now, when dated more than 24 h before it was.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// A workflow event moved a track.
     Advanced {
@@ -41,6 +44,9 @@ pub enum EventBody {
         /// event): inputs, score, recommendation and rules version, frozen.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         assessment: Option<Value>,
+        /// Why it was recorded only now, when dated more than 24 h before it was.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// A bulk notification run (art. 34): what it did, and the campaign's total so far.
     NotificationCampaign(CampaignRun),
@@ -179,6 +185,21 @@ pub fn chain_hash(
 }
 
 impl Recorded {
+    /// For an event dated more than 24 h before it was recorded (a step recorded after
+    /// the fact): Some, with the reason given (None for one recorded before vigie asked
+    /// for reasons). None for an event recorded in time.
+    pub fn backdated(&self) -> Option<Option<&str>> {
+        if self.recorded_at - self.at <= super::decide::BACKDATE_FREE {
+            return None;
+        }
+        Some(match &self.body {
+            EventBody::FactsSet { reason, .. } | EventBody::Advanced { reason, .. } => {
+                reason.as_deref()
+            }
+            _ => None,
+        })
+    }
+
     /// Builds the next event of a log, computing its payload text and hash.
     #[allow(clippy::too_many_arguments)] // the fields of the event, in column order
     pub fn seal(

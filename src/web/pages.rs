@@ -1448,6 +1448,7 @@ async fn apply_form(
             .map(String::from),
         at: field(&form, "at").map(String::from),
         expected_seq: seq_of(&form),
+        reason: field(&form, "reason").map(String::from),
     };
     let ok = if event.is_some() { "event" } else { "facts" };
     match app.change(&c, id.clone(), event, change).await {
@@ -1730,6 +1731,7 @@ async fn decide_otherwise(
         note: None,
         at: None,
         expected_seq: seq_of(&form),
+        reason: None,
     };
     let event = Some(rules.records.event.clone());
     match app.change(&c, id.clone(), event, change).await {
