@@ -179,7 +179,7 @@ fn nul_is_refused_at_input_on_every_channel() {
         "/api/cases",
         &json!({"workflow": "fr", "title": "t", "aware_at": "2025-10-23T10:00", "id": "c1"}),
     );
-    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.status, 201, "{}", r.json);
     let r = api.post(
         "/api/cases/c1/events",
         &json!({"event": "contain", "note": "x\u{0}y", "facts": {"contained_at": "2025-10-23T11:00"}}),
@@ -446,17 +446,12 @@ fn a_rewritten_recording_time_is_caught_by_a_checkpoint() {
     let cp = v.dir().join("checkpoint.txt");
     v.ok(&["audit", "checkpoint", "--out", cp.to_str().unwrap()]);
     v.disable_append_only();
-    let (sql, value) = match v.backend() {
-        common::db::Backend::Sqlite => (
-            "UPDATE events SET recorded_at = ?1 WHERE case_id = 'c1' AND seq = 2",
-            json!("2025-10-23T10:30:00.000000Z"),
-        ),
-        common::db::Backend::Postgres => (
-            "UPDATE events SET recorded_at = ?1::timestamptz WHERE case_id = 'c1' AND seq = 2",
-            json!("2025-10-23T10:30:00Z"),
-        ),
-    };
-    v.sql(sql, &[value]);
+    // Only the recording time changes (as stored: text in SQLite, timestamptz in
+    // PostgreSQL); the rest of the row and its stored hash stay.
+    v.sql(
+        "UPDATE events SET recorded_at = '2025-10-23T10:30:00.000000Z' WHERE case_id = 'c1' AND seq = 2",
+        &[],
+    );
     let out = v.run(&["audit", "verify", "--checkpoint", cp.to_str().unwrap()]);
     assert_ne!(out.code, 0, "{}", out.stdout);
     assert!(
@@ -573,7 +568,7 @@ fn a_postgres_source_with_other_connections_is_refused_at_once() {
     v.open_fr("c1", "2025-10-23T10:00");
     let url = v.db_arg().into_string().unwrap();
     // Another client of the source (as a running `vigie serve` would be).
-    let mut other = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut other = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
     other.batch_execute("SELECT 1").unwrap();
     let to = v.dir().join("copy.db");
     let err = v.fails(&["store", "copy", "--to", to.to_str().unwrap()], 2);
