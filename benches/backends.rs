@@ -83,6 +83,7 @@ fn one_case(store: &mut Store, workflows: &WorkflowSet, i: usize) -> (String, us
         facts,
         note: None,
         at,
+        reason: None,
     };
     let mut at = aware;
     let mut n = l.case.seq as usize;
@@ -128,6 +129,7 @@ fn one_case(store: &mut Store, workflows: &WorkflowSet, i: usize) -> (String, us
                 facts: facts(&[(k, v)]),
                 note: None,
                 at,
+                reason: None,
             },
         );
     }

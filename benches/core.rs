@@ -54,6 +54,7 @@ fn main() {
             facts,
             note: None,
             at,
+            reason: None,
         };
         at += Duration::hours(1);
         step(
@@ -90,6 +91,7 @@ fn main() {
                     facts: f(&[(k, v)]),
                     note: None,
                     at,
+                    reason: None,
                 },
             );
         }

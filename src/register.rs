@@ -54,10 +54,14 @@ pub struct Row {
     pub authority_recommended: String,
     /// The same for the people (`inform`, `not_required`), beside `individuals`.
     pub individuals_recommended: String,
+    /// The steps recorded more than 24 h after their date, each "event dated …,
+    /// recorded … (reason)", joined by "; ": a notification dated inside its window but
+    /// recorded weeks later shows here.
+    pub backdated: String,
 }
 
 /// The CSV header, in the order of [`Row`]'s fields.
-pub const COLUMNS: [&str; 26] = [
+pub const COLUMNS: [&str; 27] = [
     "case",
     "workflow",
     "title",
@@ -84,6 +88,7 @@ pub const COLUMNS: [&str; 26] = [
     "assessment_rules",
     "authority_recommended",
     "individuals_recommended",
+    "backdated",
 ];
 
 fn fact(wf: &Workflow, case: &Case, name: &str) -> String {
@@ -162,6 +167,7 @@ pub fn row(wf: &Workflow, case: &Case) -> Row {
         assessment_rules: String::new(),
         authority_recommended: String::new(),
         individuals_recommended: String::new(),
+        backdated: String::new(),
     }
 }
 
@@ -180,6 +186,22 @@ impl Row {
         self.people_notified = n.notified;
         self.people_refused = n.refused;
         self.people_to_retry = n.to_retry;
+        self
+    }
+
+    /// The row with the case's steps recorded more than 24 h after their date.
+    pub fn with_backdating(mut self, wf: &Workflow, events: &[crate::case::Recorded]) -> Row {
+        self.backdated = events
+            .iter()
+            .filter_map(|e| match &e.body {
+                crate::case::EventBody::Advanced { event, .. } => {
+                    crate::app::json::backdating_text(e, wf.timezone)
+                        .map(|t| format!("{event} {t}"))
+                }
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
         self
     }
 
@@ -297,6 +319,7 @@ pub fn csv(rows: &[Row]) -> String {
             &r.assessment_rules,
             &r.authority_recommended,
             &r.individuals_recommended,
+            &r.backdated,
         ];
         w.write_record(cells.iter().map(|c| safe(c)))
             .expect("write to memory");

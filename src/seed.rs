@@ -203,6 +203,7 @@ pub fn replay(
                     note: s.note.clone(),
                     at: None,
                     expected_seq: None,
+                    reason: None,
                 };
                 app.decision_command(store, org, &loaded, event, &change, at)
                     .map_err(|e| at_loc(file, loc, format!("{what}{e}"), e.is_input()))?
@@ -216,11 +217,13 @@ pub fn replay(
                 facts,
                 note: s.note.clone(),
                 at,
+                reason: None,
             },
             None => Command::SetFacts {
                 facts,
                 note: s.note.clone(),
                 at,
+                reason: None,
             },
         };
         loaded = store

@@ -239,6 +239,8 @@ fn dutch_be_case() -> Vigie {
         "contain",
         "--at",
         "2026-03-27T11:00",
+        "--reason",
+        "recorded afterwards from the incident log",
     ]);
     v.ok(&[
         "case",
@@ -247,6 +249,8 @@ fn dutch_be_case() -> Vigie {
         "nis2_early_warning",
         "--at",
         "2026-03-27T12:00",
+        "--reason",
+        "recorded afterwards from the incident log",
     ]);
     v.ok(&[
         "case",
@@ -255,6 +259,8 @@ fn dutch_be_case() -> Vigie {
         "notify_authority",
         "--at",
         "2026-03-28T09:00",
+        "--reason",
+        "recorded afterwards from the incident log",
     ]);
     v
 }

@@ -202,6 +202,8 @@ fn notified_case(v: &Vigie) {
         "notify_authority",
         "--at",
         "2025-10-24T09:00",
+        "--reason",
+        "recorded afterwards from the incident log",
         "--set",
         "nature=[confidentiality]",
         "--set",
@@ -359,20 +361,21 @@ fn severity_and_cross_border_counts_come_from_the_case() {
         md.contains("Data subjects per country: FR: 1200; BE: 300"),
         "{md}"
     );
-    // Counts that do not read are not guessed: the field stays missing.
-    v.ok(&[
-        "case",
-        "set",
-        "c1",
-        "subjects_per_country=France twelve hundred",
-    ]);
+    // Counts that do not read are refused at input (issue 23 N3), naming the fact; the
+    // counts set before stay.
+    let err = v.fails(
+        &[
+            "case",
+            "set",
+            "c1",
+            "subjects_per_country=France twelve hundred",
+        ],
+        2,
+    );
+    assert!(err.contains("'subjects_per_country'"), "{err}");
     let doc = edpb_json(&v, "c1");
-    assert!(doc["section_6_2"]["subjects_per_country"].is_null());
-    assert!(
-        doc["missing"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|m| m == "section_6_2.subjects_per_country")
+    assert_eq!(
+        doc["section_6_2"]["subjects_per_country"],
+        serde_json::json!([{"country": "FR", "count": 1200}, {"country": "BE", "count": 300}])
     );
 }

@@ -1,6 +1,7 @@
 //! Keeping odd input found: a seeded loop of random `case open/set/advance` commands
 //! against the real binary, with odd dates (year 0, -262143, 9999-12-31, DST gaps and
-//! overlaps), huge numbers, newlines and ANSI escapes, unknown facts and events, a
+//! overlaps), huge and negative numbers, newlines, ANSI escapes, NUL (through facts
+//! files), DEL, C1 controls, bidi overrides, unknown facts and events, a
 //! shifted clock, and workflows mutated in a `workflows_dir` (far zones, periods of
 //! 100,000 months). No command may panic or exit with anything but 0, 1 or 2, and after
 //! each accepted write the case still loads, `case list` and `register` work and
@@ -83,6 +84,31 @@ const ODD_VALUES: &[&str] = &[
     "{a: 1}",
     "=cmd|' /C calc'!A0",
     "ééééééééééééééééééééééééééééééééééééééééééééééé",
+    // DEL, C1 controls (a Windows-1252 paste gives U+0092), bidi override, line
+    // separator, negative counts (issue 23).
+    "a\u{7f}b",
+    "l\u{92}été",
+    "\u{85}next line",
+    "invoice\u{202e}fdp.exe",
+    "one\u{2028}two",
+    "-5",
+    "-1200",
+];
+
+/// Values only a facts file can carry (a command line cannot hold NUL), as YAML.
+const YAML_VALUES: &[&str] = &[
+    "\"a\\0b\"",
+    "\"\\0\"",
+    "[\"x\\0\", y]",
+    "\"\\x7f\"",
+    "\"\\u0092\"",
+    "\"\\u009b31m\"",
+    "\"x\\u202etxt.exe\"",
+    "\"\\u2028\"",
+    "-5",
+    "-9223372036854775808",
+    "FRA",
+    "\"FR=-3\"",
 ];
 
 const FACTS: &[&str] = &[
@@ -101,6 +127,9 @@ const FACTS: &[&str] = &[
     "riks",
     "aware_at\n",
     "\u{1b}[0m",
+    "records_approx",
+    "establishment_countries",
+    "subjects_per_country",
 ];
 
 const EVENTS: &[&str] = &[
@@ -272,9 +301,35 @@ fn random_commands_never_panic_and_never_leave_an_unreadable_register() {
                 }
                 if rng.chance(30) {
                     args.push(format!("--at={}", time_value(&mut rng)));
+                    if rng.chance(60) {
+                        args.push(format!("--reason={}", rng.pick(ODD_VALUES)));
+                    }
                 }
                 if rng.chance(20) {
                     args.push(format!("--note={}", rng.pick(ODD_VALUES)));
+                }
+                if rng.chance(25) {
+                    // NUL and the other hostile characters, through a facts file.
+                    let file = v.dir().join(format!("facts-{step}.yaml"));
+                    let mut text = String::new();
+                    for _ in 0..rng.below(3) + 1 {
+                        text.push_str(&format!(
+                            "{}: {}\n",
+                            rng.pick(&[
+                                "consequences",
+                                "subjects_approx",
+                                "records_approx",
+                                "nature",
+                                "establishment_countries",
+                                "subjects_per_country",
+                                "measures",
+                                "riks",
+                            ]),
+                            rng.pick(YAML_VALUES)
+                        ));
+                    }
+                    std::fs::write(&file, text).unwrap();
+                    args.push(format!("--facts={}", file.display()));
                 }
             }
             _ => {
@@ -283,6 +338,9 @@ fn random_commands_never_panic_and_never_leave_an_unreadable_register() {
                 args.push(rng.pick(EVENTS).to_string());
                 if rng.chance(60) {
                     args.push(format!("--at={}", time_value(&mut rng)));
+                    if rng.chance(60) {
+                        args.push(format!("--reason={}", rng.pick(ODD_VALUES)));
+                    }
                 }
                 for _ in 0..rng.below(3) {
                     args.push(format!("--set={}", fact_pair(&mut rng)));

@@ -52,6 +52,8 @@ fn a_dora_case_is_replayed_end_to_end() {
         "classified_major_at=2026-10-23T10:00",
         "--at",
         "2026-10-23T10:00",
+        "--reason",
+        "recorded afterwards from the incident log",
     ]);
     assert_eq!(
         due(&v.show("ict-1"), "dora_initial"),
@@ -65,6 +67,8 @@ fn a_dora_case_is_replayed_end_to_end() {
         "dora_initial_notification",
         "--at",
         "2026-10-23T13:30",
+        "--reason",
+        "recorded afterwards from the incident log",
         "--set",
         "dora_description=Card payments refused for all clients",
     ]);
@@ -80,6 +84,8 @@ fn a_dora_case_is_replayed_end_to_end() {
         "dora_intermediate_report",
         "--at",
         "2026-10-25T09:00",
+        "--reason",
+        "recorded afterwards from the incident log",
     ]);
     let case = v.show("ict-1");
     assert_eq!(status(&case, "dora_intermediate"), "met");
@@ -93,6 +99,8 @@ fn a_dora_case_is_replayed_end_to_end() {
         "dora_intermediate_report",
         "--at",
         "2026-10-31T16:00",
+        "--reason",
+        "recorded afterwards from the incident log",
         "--set",
         "dora_recovered_at=2026-10-31T12:00",
     ]);
@@ -110,6 +118,8 @@ fn a_dora_case_is_replayed_end_to_end() {
         "dora_final_report",
         "--at",
         "2026-11-20T10:00",
+        "--reason",
+        "recorded afterwards from the incident log",
         "--set",
         "root_cause=Expired certificate on the card gateway",
     ]);
@@ -139,6 +149,8 @@ fn a_gdpr_breach_that_is_a_dora_major_incident_keeps_both_clock_sets() {
         "classified_major_at=2026-10-23T09:00",
         "--at",
         "2026-10-23T09:00",
+        "--reason",
+        "recorded afterwards from the incident log",
     ]);
     let case = v.show("both");
     assert_eq!(due(&case, "art33"), "2026-10-26T07:00:00+01:00");
@@ -150,6 +162,8 @@ fn a_gdpr_breach_that_is_a_dora_major_incident_keeps_both_clock_sets() {
         "dora_initial_notification",
         "--at",
         "2026-10-23T12:00",
+        "--reason",
+        "recorded afterwards from the incident log",
         "--set",
         "dora_description=Customer database copied",
     ]);
@@ -160,6 +174,8 @@ fn a_gdpr_breach_that_is_a_dora_major_incident_keeps_both_clock_sets() {
         "dora_intermediate_report",
         "--at",
         "2026-10-24T12:00",
+        "--reason",
+        "recorded afterwards from the incident log",
     ]);
     let case = v.show("both");
     assert_eq!(status(&case, "dora_initial"), "met");
@@ -191,6 +207,8 @@ fn a_belgian_case_has_the_apd_part_2_deadline_and_draft() {
         "notify_authority",
         "--at",
         "2026-10-20T10:00",
+        "--reason",
+        "recorded afterwards from the incident log",
         "--set",
         "nature=[confidentiality]",
         "--set",
@@ -216,6 +234,8 @@ fn a_belgian_case_has_the_apd_part_2_deadline_and_draft() {
         "notify_authority_part2",
         "--at",
         "2026-11-02T10:00",
+        "--reason",
+        "recorded afterwards from the incident log",
     ]);
     assert_eq!(status(&v.show("be-1"), "apd_part2"), "met");
 }

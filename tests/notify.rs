@@ -39,6 +39,7 @@ both_backends! {
     killed_run_is_counted_in_the_register_from_the_ledger,
     unreachable_mail_server_stops_before_the_first_row,
     a_refused_sender_stops_before_anyone_is_marked,
+    files_holding_personal_data_are_created_private,
 }
 
 const HEADER: &str = "id;prenom;nom;email;adresse;code_postal;ville";
@@ -2351,4 +2352,79 @@ fn notify_names_a_missing_ca_file() {
         "{line}"
     );
     assert_eq!(env.count("SELECT COUNT(*) FROM campaigns"), 0);
+}
+
+/// Every file under `root` (and `root` and its folders) readable by its owner only.
+#[cfg(unix)]
+#[track_caller]
+fn assert_private(root: &Path, what: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(root)
+        .unwrap_or_else(|e| panic!("{what}: {}: {e}", root.display()))
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "{what}: {} is {:o}",
+        root.display(),
+        mode & 0o777
+    );
+    if root.is_dir() {
+        for e in std::fs::read_dir(root).unwrap() {
+            assert_private(&e.unwrap().path(), what);
+        }
+    }
+}
+
+/// Issue 23 N8: the database, the outbox's .eml files, letters and `rejects.csv` hold
+/// personal data: created 0600, their folders 0700, whatever the umask (here 022).
+#[cfg(unix)]
+fn files_holding_personal_data_are_created_private() {
+    let env = Env::file("");
+    env.open_case();
+    let mut lines: Vec<Vec<u8>> = (0..3).map(Person::nth).map(|p| p.row()).collect();
+    lines.push(row(&[
+        "B1",
+        "Bad",
+        "Mail",
+        "not an address",
+        "1 rue",
+        "75001",
+        "Paris",
+    ]));
+    let csv = env.write_csv("people.csv", &csv_file(&lines));
+    let out = env.notify_ok(&csv, &[]);
+    assert_eq!(counts(&out).0, 3, "{out:#}");
+    assert!(!files(&env.outbox, "eml").is_empty());
+    assert_private(&env.outbox, "the outbox");
+    assert_private(&env.rejects_path(), "rejects.csv");
+
+    let letters = Env::file("");
+    letters.open_case();
+    let mut lines: Vec<Vec<u8>> = (0..3).map(Person::nth).map(|p| p.row()).collect();
+    lines.push(row(&[
+        "L1",
+        "Sans",
+        "Adresse",
+        "l1@example.org",
+        "",
+        "75001",
+        "Paris",
+    ]));
+    let csv = letters.write_csv("people.csv", &csv_file(&lines));
+    letters.notify_ok(&csv, &["--channel", "letter"]);
+    assert_private(&letters.letters, "the letters");
+    assert_private(&letters.rejects_path(), "rejects.csv");
+
+    if env.v.backend() == common::db::Backend::Sqlite {
+        let db = env.v.db_path().to_path_buf();
+        assert_private(&db, "the database");
+        for ext in ["-wal", "-shm"] {
+            let side = std::path::PathBuf::from(format!("{}{ext}", db.display()));
+            if side.exists() {
+                assert_private(&side, ext);
+            }
+        }
+    }
 }

@@ -96,6 +96,7 @@ contract!(
     a_stale_case_is_read_again_not_refused,
     timers_changed_by_a_dispatcher_are_read_again,
     a_number_taken_by_hand_is_skipped,
+    nul_is_refused_before_any_query,
 );
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -1706,6 +1707,7 @@ fn set(k: &str, v: serde_json::Value, at: DateTime<Utc>) -> vigie::case::Command
         facts: fact(k, v),
         note: None,
         at,
+        reason: None,
     }
 }
 
@@ -1783,6 +1785,7 @@ fn a_stale_case_is_read_again_not_refused(db: &Db) {
         ],
         note: None,
         at: now,
+        reason: None,
     };
     b.execute("default", &id, &notify, "b", now)
         .expect("notify");
@@ -1792,6 +1795,7 @@ fn a_stale_case_is_read_again_not_refused(db: &Db) {
         facts: vec![],
         note: None,
         at: now,
+        reason: None,
     };
     let l = a
         .execute("default", &id, &complement, "a", now)
@@ -1938,4 +1942,64 @@ fn a_number_taken_by_hand_is_skipped(db: &Db) {
     let (_, n, problems) = c.verify().expect("verify");
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(n, 3, "three openings, one event each");
+}
+
+// --- Issue 23 N5: PostgreSQL's text refuses U+0000, SQLite keeps it. Both stores refuse
+// it at input, before any query, with the same answer: a title, a note, a fact, a case
+// id to look up, a sign-in e-mail.
+
+fn nul_is_refused_before_any_query(db: &Db) {
+    use vigie::case::{Command, Rejected};
+    let now = Utc::now();
+    let mut s = store_of(db);
+    let open = Command::Open {
+        title: "a\0b".into(),
+        facts: fact(
+            "aware_at",
+            serde_json::json!((now - Duration::hours(1)).to_rfc3339()),
+        ),
+        at: now,
+    };
+    match s.open_case("default", &workflows(), "fr", Some("n1"), &open, "a", now) {
+        Err(StoreError::Rejected(Rejected::Unstorable { what })) => assert_eq!(what, "the title"),
+        other => panic!("a title with NUL: {:?}", other.map(|l| l.case.seq)),
+    }
+    let id = open_fr(&mut s, now, 2);
+    let note = Command::SetFacts {
+        facts: fact("measures", serde_json::json!("ok")),
+        note: Some("x\0".into()),
+        at: now,
+        reason: None,
+    };
+    let in_fact = set("consequences", serde_json::json!(["a", "b\0"]), now);
+    for (cmd, what) in [(note, "the note"), (in_fact, "fact 'consequences'")] {
+        match s.execute("default", &id, &cmd, "a", now) {
+            Err(StoreError::Rejected(Rejected::Unstorable { what: w })) => assert_eq!(w, what),
+            other => panic!("{what} with NUL: {:?}", other.map(|l| l.case.seq)),
+        }
+    }
+    assert_eq!(s.case_seq("default", "c\0").unwrap(), None);
+    assert!(!s.exists("default", "c\0").unwrap());
+    assert!(matches!(
+        s.load("default", "c\0"),
+        Err(StoreError::UnknownCase(_))
+    ));
+    assert!(matches!(
+        s.execute(
+            "default",
+            "c\0",
+            &set("risk", serde_json::json!("high"), now),
+            "a",
+            now
+        ),
+        Err(StoreError::UnknownCase(_))
+    ));
+    assert!(s.check_login("dpo\0@example.org", "x").unwrap().is_none());
+    let (cases, events, problems) = s.verify().expect("verify");
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(
+        (cases, events),
+        (1, 1),
+        "nothing but the one opening written"
+    );
 }

@@ -85,7 +85,7 @@ fn api_runs_a_case_to_notification_recording_the_user_as_actor() {
 
     let r = api.post(
         "/api/cases/laptop-1/events",
-        &json!({"event": "notify_authority", "at": "2026-11-21T10:00", "facts": {"authority_ref": "CNIL-123"}}),
+        &json!({"event": "notify_authority", "at": "2026-11-21T10:00", "reason": "recorded from the CNIL's receipt", "facts": {"authority_ref": "CNIL-123"}}),
     );
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["tracks"]["authority"], "notified");

@@ -178,6 +178,32 @@ impl App {
         at: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<CaseAssessment, AppError> {
+        // Without a page's `expected_seq` (the CLI), a case moved meanwhile is assessed
+        // again and the recommendation as it now stands is accepted.
+        let mut tries = 0;
+        loop {
+            match self.accept_once(store, org, actor, id, expected_seq, at, now) {
+                Err(AppError::Store(crate::store::StoreError::Conflict { .. }))
+                    if expected_seq.is_none() && tries < 20 =>
+                {
+                    tries += 1;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn accept_once(
+        &self,
+        store: &mut Store,
+        org: &str,
+        actor: &str,
+        id: &str,
+        expected_seq: Option<i64>,
+        at: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<CaseAssessment, AppError> {
         let before = self.assessment(store, org, id)?;
         let at = match at.map(str::trim) {
             None | Some("") | Some("now") => now,
@@ -212,6 +238,7 @@ impl App {
             note: None,
             at,
             assessment: frozen,
+            reason: None,
         };
         let seq = expected_seq.or(Some(before.case.case.seq));
         let l = Arc::new(store.execute_at_seq(org, id, &cmd, actor, now, seq)?);
@@ -403,6 +430,7 @@ impl App {
             note: change.note.clone(),
             at,
             assessment: super::json::assessment_json(&l.workflow, &a, &after),
+            reason: change.reason.clone(),
         }))
     }
 }

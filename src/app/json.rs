@@ -34,6 +34,19 @@ pub fn clock_json(wf: &Workflow, c: &ClockView, now: DateTime<Utc>) -> Value {
     v
 }
 
+/// "dated …, recorded … (reason)" for an event dated more than 24 h before it was
+/// recorded (None for one recorded in time): what `case show`, the register and the
+/// case page say of it, so a late record is never mistaken for a timely one.
+pub fn backdating_text(e: &Recorded, tz: chrono_tz::Tz) -> Option<String> {
+    let reason = e.backdated()?;
+    Some(format!(
+        "dated {}, recorded {} ({})",
+        time::short_in(e.at, tz),
+        time::short_in(e.recorded_at, tz),
+        crate::util::one_line(reason.unwrap_or("no reason recorded"))
+    ))
+}
+
 /// One event of `case show --json` (and of `GET /api/cases/{id}/events`).
 pub fn event_json(wf: &Workflow, e: &Recorded) -> Value {
     let mut v = json!({
@@ -44,6 +57,13 @@ pub fn event_json(wf: &Workflow, e: &Recorded) -> Value {
         "actor": e.actor,
         "hash": e.hash,
     });
+    // Recorded more than 24 h after its date: said, with the reason, for every view.
+    if let Some(reason) = e.backdated() {
+        v["backdated"] = json!({
+            "reason": reason,
+            "text": backdating_text(e, wf.timezone),
+        });
+    }
     let facts_display = |facts: &Map<String, Value>| -> Value {
         let mut out = Map::new();
         for (k, val) in facts {
@@ -73,6 +93,7 @@ pub fn event_json(wf: &Workflow, e: &Recorded) -> Value {
             facts,
             note,
             from_profile,
+            ..
         } => {
             v["facts"] = facts_display(facts);
             v["note"] = json!(note);
@@ -89,6 +110,7 @@ pub fn event_json(wf: &Workflow, e: &Recorded) -> Value {
             note,
             met,
             assessment,
+            ..
         } => {
             v["event"] = json!(event);
             if let Some(a) = assessment {

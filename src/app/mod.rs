@@ -82,7 +82,7 @@ impl AppError {
 
 /// What a caller asks of a case, from the CLI, a form or a JSON body. Fact values are
 /// raw JSON (null unsets), typed by the workflow in `decide`.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Change {
     pub facts: Vec<(String, Value)>,
     pub note: Option<String>,
@@ -90,6 +90,8 @@ pub struct Change {
     pub at: Option<String>,
     /// The last event the caller saw; a newer one refuses the change.
     pub expected_seq: Option<i64>,
+    /// Why the change is recorded only now: needed when `at` is more than 24 h ago.
+    pub reason: Option<String>,
 }
 
 /// A new case.
@@ -351,6 +353,33 @@ impl App {
         change: Change,
         now: DateTime<Utc>,
     ) -> Result<Arc<Loaded>, AppError> {
+        // A caller who saw no page (the CLI, a script) pins nothing: when another writer
+        // moves the case while its decision is assessed, it is decided again on the
+        // case as it now is, instead of refusing what nobody looked at.
+        let pinned = change.expected_seq.is_some();
+        let mut tries = 0;
+        loop {
+            match self.change_once(store, org, actor, id, event.clone(), &change, now) {
+                Err(AppError::Store(StoreError::Conflict { .. })) if !pinned && tries < 20 => {
+                    tries += 1;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn change_once(
+        &self,
+        store: &mut Store,
+        org: &str,
+        actor: &str,
+        id: &str,
+        event: Option<String>,
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Loaded>, AppError> {
+        let change = change.clone();
         let loaded = self.case(store, org, id)?;
         let tz = loaded.workflow.timezone;
         let at = match change.at.as_deref().map(str::trim) {
@@ -379,11 +408,13 @@ impl App {
                 facts: change.facts,
                 note: change.note,
                 at,
+                reason: change.reason,
             },
             None => Command::SetFacts {
                 facts: change.facts,
                 note: change.note,
                 at,
+                reason: change.reason,
             },
         };
         let l = Arc::new(store.execute_at_seq(org, id, &cmd, actor, now, expected_seq)?);
@@ -526,7 +557,8 @@ impl App {
                     crate::register::row(&l.workflow, &l.case)
                         .with_ledger(&figures)
                         .with_decision(decision.as_ref())
-                        .with_recommendations(assess::decision_recommendations(&l)),
+                        .with_recommendations(assess::decision_recommendations(&l))
+                        .with_backdating(&l.workflow, &l.events),
                 );
             }
         }

@@ -29,12 +29,16 @@ pub enum Command {
         facts: Vec<(String, Value)>,
         note: Option<String>,
         at: DateTime<Utc>,
+        /// Why it is recorded only now: needed when `at` is more than
+        /// [`BACKDATE_FREE`] before the command is recorded.
+        reason: Option<String>,
     },
     Advance {
         event: String,
         facts: Vec<(String, Value)>,
         note: Option<String>,
         at: DateTime<Utc>,
+        reason: Option<String>,
     },
     /// A workflow event that records a risk decision, with the assessment it was taken
     /// on, frozen in the event (`assess`).
@@ -43,6 +47,7 @@ pub enum Command {
         facts: Vec<(String, Value)>,
         note: Option<String>,
         at: DateTime<Utc>,
+        reason: Option<String>,
         assessment: Value,
     },
     RecordCampaign {
@@ -122,6 +127,17 @@ pub enum Rejected {
         at: String,
         started: String,
     },
+    #[error(
+        "{what} is dated {at}, more than 24 h before it is recorded ({now}): give the reason it is recorded only now (--reason, or `reason` in the API)"
+    )]
+    BackdatedWithoutReason {
+        what: String,
+        at: String,
+        now: String,
+    },
+    /// A text no backend can store as given (PostgreSQL's text refuses U+0000).
+    #[error("{what} holds a NUL character (U+0000), which vigie does not store: remove it")]
+    Unstorable { what: String },
     #[error("a case needs the fact {q_0} when it is opened", q_0 = crate::util::quote(.0))]
     MissingAtOpen(String),
     #[error("nothing to set: give KEY=VALUE pairs, --facts FILE or --note TEXT")]
@@ -187,6 +203,33 @@ fn type_facts(
     Ok(out)
 }
 
+/// How far before its recording an event may be dated without a reason. Recording a
+/// step that happened earlier is legitimate, but past this it says why, in the open: a
+/// notification dated inside the 72 h window and recorded weeks later shows as such.
+pub const BACKDATE_FREE: chrono::Duration = chrono::Duration::hours(24);
+
+/// The reason kept with a command dated `at` (None: none given), refused when the
+/// command is dated more than [`BACKDATE_FREE`] before `now` without one.
+fn backdate_reason(
+    what: impl Fn() -> String,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    reason: Option<&String>,
+    wf: &Workflow,
+) -> Result<Option<String>, Rejected> {
+    let reason = reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    if now - at > BACKDATE_FREE && reason.is_none() {
+        return Err(Rejected::BackdatedWithoutReason {
+            what: what(),
+            at: time::rfc3339_in(at, wf.timezone),
+            now: time::rfc3339_in(now, wf.timezone),
+        });
+    }
+    Ok(reason)
+}
+
 /// An effective time must be one the log can read back, and not after now. `what`
 /// names the command ("event 'notify_authority'", "setting facts").
 fn check_time(
@@ -212,6 +255,69 @@ fn check_time(
     Ok(())
 }
 
+/// Whether a JSON value holds no string a backend refuses (see [`crate::store::storable`]).
+fn value_storable(v: &Value) -> bool {
+    match v {
+        Value::String(s) => crate::store::storable(s),
+        Value::Array(items) => items.iter().all(value_storable),
+        Value::Object(m) => m
+            .iter()
+            .all(|(k, v)| crate::store::storable(k) && value_storable(v)),
+        _ => true,
+    }
+}
+
+/// Every text a command would store, checked before anything else: one refusal naming
+/// the field, the same on every backend.
+fn check_storable(cmd: &Command) -> Result<(), Rejected> {
+    let (title, facts, note, event, reason) = match cmd {
+        Command::Open { title, facts, .. } => (Some(title), facts, None, None, None),
+        Command::SetFacts {
+            facts,
+            note,
+            reason,
+            ..
+        } => (None, facts, note.as_ref(), None, reason.as_ref()),
+        Command::Advance {
+            event,
+            facts,
+            note,
+            reason,
+            ..
+        }
+        | Command::Assess {
+            event,
+            facts,
+            note,
+            reason,
+            ..
+        } => (None, facts, note.as_ref(), Some(event), reason.as_ref()),
+        Command::RecordCampaign { .. } | Command::IssueDocument { .. } => return Ok(()),
+    };
+    let refuse = |what: String| Err(Rejected::Unstorable { what });
+    if title.is_some_and(|t| !crate::store::storable(t)) {
+        return refuse("the title".into());
+    }
+    if note.is_some_and(|n| !crate::store::storable(n)) {
+        return refuse("the note".into());
+    }
+    if reason.is_some_and(|r| !crate::store::storable(r)) {
+        return refuse("the reason".into());
+    }
+    if event.is_some_and(|e| !crate::store::storable(e)) {
+        return refuse(format!(
+            "event {}",
+            crate::util::quote(event.expect("some"))
+        ));
+    }
+    for (k, v) in facts {
+        if !crate::store::storable(k) || !value_storable(v) {
+            return refuse(format!("fact {}", crate::util::quote(k)));
+        }
+    }
+    Ok(())
+}
+
 /// Decides what a command does to `case` (None: the case does not exist yet).
 /// Returns the bodies to append, each with its effective time.
 pub fn decide(
@@ -220,6 +326,7 @@ pub fn decide(
     cmd: &Command,
     now: DateTime<Utc>,
 ) -> Result<Vec<(DateTime<Utc>, EventBody)>, Rejected> {
+    check_storable(cmd)?;
     match cmd {
         Command::Open { title, facts, at } => {
             check_time(|| "opening the case".into(), *at, now, wf)?;
@@ -263,17 +370,24 @@ pub fn decide(
                         facts: type_facts(wf, &inherited, now)?,
                         note: None,
                         from_profile: true,
+                        reason: None,
                     },
                 ));
             }
             Ok(out)
         }
-        Command::SetFacts { facts, note, at } => {
+        Command::SetFacts {
+            facts,
+            note,
+            at,
+            reason,
+        } => {
             check_time(|| "setting facts".into(), *at, now, wf)?;
             if facts.is_empty() && note.is_none() {
                 return Err(Rejected::NothingToSet);
             }
             let typed = type_facts(wf, facts, now)?;
+            let reason = backdate_reason(|| "setting facts".into(), *at, now, reason.as_ref(), wf)?;
             let case = case.expect("setting facts needs a case");
             for f in facts_required_at_open(wf) {
                 if typed.get(&f).is_some_and(Value::is_null) && case.facts.contains_key(&f) {
@@ -286,6 +400,7 @@ pub fn decide(
                     facts: typed,
                     note: note.clone(),
                     from_profile: false,
+                    reason,
                 },
             )])
         }
@@ -323,6 +438,7 @@ pub fn decide(
             facts,
             note,
             at,
+            reason,
         } => {
             let case = case.expect("advancing needs a case");
             check_time(|| format!("event '{event}'"), *at, now, wf)?;
@@ -422,6 +538,9 @@ pub fn decide(
                     late,
                 });
             }
+            // Last: every other refusal says what is wrong with the step itself.
+            let reason =
+                backdate_reason(|| format!("event '{event}'"), *at, now, reason.as_ref(), wf)?;
             Ok(vec![(
                 *at,
                 EventBody::Advanced {
@@ -433,6 +552,7 @@ pub fn decide(
                     note: note.clone(),
                     met,
                     assessment: None,
+                    reason,
                 },
             )])
         }
@@ -441,6 +561,7 @@ pub fn decide(
             facts,
             note,
             at,
+            reason,
             assessment,
         } => {
             let advance = Command::Advance {
@@ -448,6 +569,7 @@ pub fn decide(
                 facts: facts.clone(),
                 note: note.clone(),
                 at: *at,
+                reason: reason.clone(),
             };
             let mut out = decide(wf, case, &advance, now)?;
             for (_, body) in &mut out {

@@ -26,6 +26,9 @@ pub enum EventBody {
         /// apply): recorded, so a later change of the profile never changes the case.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         from_profile: bool,
+        /// Why it was recorded only now, when dated more than 24 h before it was.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// A workflow event moved a track.
     Advanced {
@@ -45,6 +48,9 @@ pub enum EventBody {
         /// event): inputs, score, recommendation and rules version, frozen.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         assessment: Option<Value>,
+        /// Why it was recorded only now, when dated more than 24 h before it was.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// A bulk notification run (art. 34): what it did, and the campaign's total so far.
     NotificationCampaign(CampaignRun),
@@ -183,6 +189,21 @@ pub fn chain_hash(
 }
 
 impl Recorded {
+    /// For an event dated more than 24 h before it was recorded (a step recorded after
+    /// the fact): Some, with the reason given (None for one recorded before vigie asked
+    /// for reasons). None for an event recorded in time.
+    pub fn backdated(&self) -> Option<Option<&str>> {
+        if self.recorded_at - self.at <= super::decide::BACKDATE_FREE {
+            return None;
+        }
+        Some(match &self.body {
+            EventBody::FactsSet { reason, .. } | EventBody::Advanced { reason, .. } => {
+                reason.as_deref()
+            }
+            _ => None,
+        })
+    }
+
     /// Builds the next event of a log, computing its payload text and hash.
     #[allow(clippy::too_many_arguments)] // the fields of the event, in column order
     pub fn seal(

@@ -78,6 +78,7 @@ impl<'a> Log<'a> {
                 facts,
                 note: None,
                 at,
+                reason: None,
             },
             at,
         )
@@ -94,6 +95,7 @@ impl<'a> Log<'a> {
                 facts,
                 note: None,
                 at,
+                reason: None,
             },
             at,
         )
@@ -340,6 +342,7 @@ fn refusals_say_what_is_wrong() {
             facts: vec![("risk".into(), json!("high"))],
             note: None,
             at: now + Duration::hours(1),
+            reason: None,
         },
         now,
     )
@@ -424,7 +427,7 @@ proptest! {
         for (i, hours) in steps {
             at += Duration::hours(hours);
             let before = log.events.len();
-            let cmd = Command::Advance { event: EVENTS[i].into(), facts: vec![], note: None, at };
+            let cmd = Command::Advance { event: EVENTS[i].into(), facts: vec![], note: None, at, reason: None };
             if log.apply(&cmd, at).is_err() {
                 prop_assert_eq!(log.events.len(), before);
             }
@@ -462,6 +465,7 @@ fn the_core_refuses_instants_outside_the_bounds() {
         facts,
         note: Some("x".into()),
         at,
+        reason: None,
     };
     let e = decide(&wf, log.case.as_ref(), &set(year0, vec![]), now).unwrap_err();
     assert!(matches!(e, Rejected::OutOfBounds { .. }), "{e}");
@@ -947,6 +951,7 @@ fn clocks_moved_in_time_are_the_clocks_of_that_time() {
             facts: vec![("contained_at".into(), json!("2026-01-09T11:00"))],
             note: None,
             at: t("2026-01-09T11:00"),
+            reason: None,
         },
         t("2026-01-09T11:00"),
     )

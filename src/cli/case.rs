@@ -48,6 +48,9 @@ pub enum CaseCmd {
         /// Effective time (default: now).
         #[arg(long)]
         at: Option<String>,
+        /// Why it is recorded only now: needed when --at is more than 24 h ago.
+        #[arg(long)]
+        reason: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -58,6 +61,9 @@ pub enum CaseCmd {
         /// When it happened (default: now).
         #[arg(long)]
         at: Option<String>,
+        /// Why it is recorded only now: needed when --at is more than 24 h ago.
+        #[arg(long)]
+        reason: Option<String>,
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
         #[arg(long)]
@@ -123,6 +129,7 @@ pub(super) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<(), CliError> {
             facts: file,
             note,
             at,
+            reason,
             json,
         } => {
             let change = Change {
@@ -130,6 +137,7 @@ pub(super) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<(), CliError> {
                 note,
                 at,
                 expected_seq: None,
+                reason,
             };
             advance(ctx, &id, None, change, json)?;
         }
@@ -137,6 +145,7 @@ pub(super) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<(), CliError> {
             id,
             event,
             at,
+            reason,
             set,
             note,
             json,
@@ -146,6 +155,7 @@ pub(super) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<(), CliError> {
                 note,
                 at,
                 expected_seq: None,
+                reason,
             };
             advance(ctx, &id, Some(event), change, json)?;
         }
@@ -245,7 +255,10 @@ fn list(ctx: &Ctx, all: bool, json: bool) -> Result<(), CliError> {
             .iter()
             .filter(|v| v.status == ClockStatus::Overdue)
             .count();
-        let title: String = l.case.title.chars().take(50).collect();
+        let title: String = crate::util::one_line(&l.case.title)
+            .chars()
+            .take(50)
+            .collect();
         say!(
             "{:<22} {:<4} {:<26} {:<10} {}",
             l.case.id,

@@ -46,6 +46,10 @@ pub(super) fn run(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
     }
     match &args.out {
         Some(path) => write_atomic(path, &d.text)?,
+        // JSON is for programs: byte-exact, escaped by JSON's own rules.
+        None if format == crate::render::Format::Json => {
+            say_data!("{}", super::json_text(&d.text))
+        }
         None => say_raw!("{}", d.text),
     }
     if let Some(w) = &d.warning {

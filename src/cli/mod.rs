@@ -26,6 +26,18 @@ macro_rules! say_raw {
     }};
 }
 
+/// Machine formats (CSV, and JSON already escaped by [`json_text`]) go out byte-exact:
+/// their own serialiser escaped them, and a terminal filter would alter the data.
+macro_rules! say_data {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let text = format!($($t)*);
+        if let Err(e) = write!(std::io::stdout(), "{}", text) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe { std::process::exit(0) }
+        }
+    }};
+}
+
 mod assess;
 mod audit;
 mod calendar;
@@ -255,31 +267,28 @@ impl Ctx {
     }
 }
 
-/// JSON for scripts. serde_json escapes C0 controls; C1 controls (which some terminals
-/// obey) can only stand inside strings, so they are written as `\u0080`..`\u009f` too:
-/// still valid JSON, the same value once parsed.
-fn print_json(v: &Value) {
-    use std::io::Write as _;
-    let text = serde_json::to_string_pretty(v).expect("JSON values print");
+/// JSON for scripts. serde_json escapes C0 controls; DEL and C1 controls (which some
+/// terminals obey) can only stand inside strings, so they are written as `\u007f`,
+/// `\u0080`..`\u009f` too: still valid JSON, the same value once parsed.
+pub(crate) fn json_text(text: &str) -> std::borrow::Cow<'_, str> {
     let c1 = |c: char| c.is_control() && !matches!(c, '\n' | '\r' | '\t');
-    let text = if text.contains(c1) {
-        let mut out = String::with_capacity(text.len() + 16);
-        for c in text.chars() {
-            if c1(c) {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    } else {
-        text
-    };
-    if let Err(e) = writeln!(std::io::stdout(), "{text}")
-        && e.kind() == std::io::ErrorKind::BrokenPipe
-    {
-        std::process::exit(0)
+    if !text.contains(c1) {
+        return std::borrow::Cow::Borrowed(text);
     }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if c1(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn print_json(v: &Value) {
+    let text = serde_json::to_string_pretty(v).expect("JSON values print");
+    say_data!("{}\n", json_text(&text));
 }
 
 /// `KEY=VALUE`: the value is text, read by the fact's type (`[a, b]` or `a, b` for a

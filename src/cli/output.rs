@@ -39,7 +39,9 @@ pub fn case_text_with_access(
 ) -> String {
     let tz = wf.timezone;
     let mut out = String::new();
-    let _ = writeln!(out, "{} — {}", case.id, case.title);
+    // A title is one line of this view, whatever was typed in it (a CR/LF pasted in a
+    // form would otherwise forge lines of the view below).
+    let _ = writeln!(out, "{} — {}", case.id, crate::util::one_line(&case.title));
     let _ = writeln!(
         out,
         "workflow {} ({}), times in {}{}",
@@ -111,6 +113,9 @@ pub fn case_text_with_access(
             what,
             e.actor
         );
+        if let Some(late) = crate::app::json::backdating_text(e, tz) {
+            let _ = writeln!(out, "        {late}");
+        }
     }
     for a in reads {
         let _ = writeln!(out, "{}", access_line(a, tz));

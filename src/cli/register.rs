@@ -63,6 +63,10 @@ fn inspection(ctx: &Ctx, a: &RegisterArgs, format: &str) -> Result<(), CliError>
     };
     match &a.out {
         Some(path) => write_atomic(path, &text)?,
+        // CSV and JSON are for programs: byte-exact, escaped by their own rules;
+        // Markdown is for people, shown safely for a terminal.
+        None if format == "json" => say_data!("{}", super::json_text(text.trim_end())),
+        None if format == "csv" => say_data!("{}", text.trim_end()),
         None => say_raw!("{}", text.trim_end()),
     }
     Ok(())
@@ -82,7 +86,7 @@ pub(super) fn run(ctx: &Ctx, a: RegisterArgs) -> Result<(), CliError> {
         rows.retain(|r| ins.breaches.iter().any(|b| b.row.case == r.case));
     }
     if a.csv {
-        say_raw!("{}", crate::register::csv(&rows).trim_end());
+        say_data!("{}", crate::register::csv(&rows).trim_end());
     } else if a.json {
         print_json(&serde_json::to_value(&rows).expect("rows serialize"));
     } else if rows.is_empty() {
@@ -130,6 +134,10 @@ pub(super) fn run(ctx: &Ctx, a: RegisterArgs) -> Result<(), CliError> {
                 r.people_summary(),
                 reason
             );
+            // A step recorded long after its date, on its own line: never truncated.
+            for late in r.backdated.split("; ").filter(|l| !l.is_empty()) {
+                say!("  {:<20} {late}", "");
+            }
         }
     }
     Ok(())

@@ -158,7 +158,7 @@ pub(super) fn run(ctx: &Ctx, cmd: UserCmd) -> Result<(), CliError> {
             let mut store = ctx.store()?;
             let (u, tokens) = store.set_disabled(&email, true)?;
             say!(
-                "user {} disabled: signed out, and their {tokens} API token(s) refused until `vigie user enable {}`",
+                "user {} disabled: signed out, their calendar address ended, and their {tokens} API token(s) refused until `vigie user enable {}`",
                 u.email,
                 u.email
             );

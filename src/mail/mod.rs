@@ -265,7 +265,7 @@ impl MailConfig {
         match self.transport {
             TransportKind::File => {
                 let dir = self.outbox_dir();
-                std::fs::create_dir_all(&dir).map_err(|e| MailError::Outbox {
+                crate::util::private::create_dir_all(&dir).map_err(|e| MailError::Outbox {
                     path: dir.display().to_string(),
                     reason: e.to_string(),
                 })?;
@@ -380,7 +380,7 @@ impl Mailer {
                 let path = dir.join(format!("{name}.eml"));
                 let tmp = dir.join(format!(".{name}.tmp"));
                 let bytes = msg.formatted();
-                std::fs::write(&tmp, &bytes)
+                crate::util::private::write(&tmp, &bytes)
                     .and_then(|_| std::fs::rename(&tmp, &path))
                     .map_err(|e| SendError {
                         transient: true,

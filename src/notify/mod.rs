@@ -128,11 +128,11 @@ fn write_atomic(
     made: &mut HashSet<PathBuf>,
 ) -> std::io::Result<()> {
     if !made.contains(dir) {
-        std::fs::create_dir_all(dir)?;
+        crate::util::private::create_dir_all(dir)?;
         made.insert(dir.to_path_buf());
     }
     let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes)?;
+    crate::util::private::write(&tmp, bytes)?;
     std::fs::rename(&tmp, dir.join(name))
 }
 
@@ -771,10 +771,9 @@ impl Lists {
         let open = |name: &str, head: Vec<String>| {
             let path = input.with_file_name(name);
             let tmp = input.with_file_name(format!(".{name}.tmp"));
-            let mut w = csv::WriterBuilder::new()
-                .flexible(true)
-                .from_path(&tmp)
+            let file = crate::util::private::create(&tmp)
                 .map_err(|e| NotifyError::Runtime(format!("{}: {e}", tmp.display())))?;
+            let mut w = csv::WriterBuilder::new().flexible(true).from_writer(file);
             w.write_record(&head)
                 .map_err(|e| NotifyError::Runtime(e.to_string()))?;
             Ok::<_, NotifyError>((w, tmp, path, false))

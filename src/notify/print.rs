@@ -104,7 +104,7 @@ impl Printer {
         shared: Shared,
         threads: usize,
     ) -> Result<(Printer, Vec<String>), NotifyError> {
-        std::fs::create_dir_all(&dir).map_err(|e| runtime(&dir, e))?;
+        crate::util::private::create_dir_all(&dir).map_err(|e| runtime(&dir, e))?;
         let idx = indexes(&dir).map_err(|e| runtime(&dir, e))?;
         let mut printed = Vec::new();
         for (_, path) in &idx {
@@ -240,7 +240,7 @@ impl Printer {
         }
         let path = self.dir.join("index.csv");
         let tmp = self.dir.join("index.csv.tmp");
-        std::fs::write(&tmp, all)
+        crate::util::private::write(&tmp, all)
             .and_then(|_| std::fs::rename(&tmp, &path))
             .map_err(|e| runtime(&path, e))
     }
@@ -278,7 +278,7 @@ fn write_batch(dir: &Path, n: u64, letters: &[Job], shared: &Shared) -> Result<(
     let bytes = pdf.finish().map_err(|e| format!("{pdf_name}: {e}"))?;
     let put = |name: &str, bytes: &[u8]| {
         let tmp = dir.join(format!("{name}.tmp"));
-        std::fs::write(&tmp, bytes)
+        crate::util::private::write(&tmp, bytes)
             .and_then(|_| std::fs::rename(&tmp, dir.join(name)))
             .map_err(|e| format!("{}: {e}", dir.join(name).display()))
     };

@@ -111,6 +111,7 @@ fn moving_aware_at_moves_the_reminders_and_meeting_the_clock_cancels_them() {
         facts: facts(&[("aware_at", json!("2026-01-09T08:00"))]),
         note: None,
         at: t("2026-01-09T11:00"),
+        reason: None,
     };
     f.store
         .execute(DEFAULT_ORG, "c1", &set, "t", t("2026-01-09T11:00"))
@@ -136,6 +137,7 @@ fn moving_aware_at_moves_the_reminders_and_meeting_the_clock_cancels_them() {
         ]),
         note: None,
         at: t("2026-01-10T09:00"),
+        reason: None,
     };
     f.store
         .execute(DEFAULT_ORG, "c1", &notify, "t", t("2026-01-10T09:00"))
@@ -381,6 +383,7 @@ fn a_reminder_every_recipient_refuses_is_dead_until_the_owners_change() {
                     facts: facts(&[(k, v)]),
                     note: None,
                     at: later,
+                    reason: None,
                 },
                 "t",
                 later,
@@ -434,6 +437,7 @@ fn a_second_intermediate_report_moves_the_final_reports_reminders() {
             facts: facts(set),
             note: None,
             at: t(at),
+            reason: None,
         };
         f.store
             .execute(DEFAULT_ORG, "d1", &cmd, "t", t(at))

@@ -245,6 +245,10 @@ impl Store {
 
     /// An enabled user and their password hash.
     fn enabled_user(&mut self, email: &str) -> Result<Option<(User, String)>, StoreError> {
+        if !super::storable(email) {
+            // No account can have it (PostgreSQL text refuses it): unknown, not a failure.
+            return Ok(None);
+        }
         Ok(self
             .db
             .user_by_email(email)?
@@ -272,12 +276,19 @@ impl Store {
         email: &str,
         disabled: bool,
     ) -> Result<(User, usize), AccountError> {
-        let user = self
-            .db
-            .user_by_email(email.trim())?
-            .ok_or_else(|| AccountError::UnknownUser(email.to_string()))?
-            .user;
+        let user = if super::storable(email) {
+            self.db.user_by_email(email.trim())?
+        } else {
+            None
+        }
+        .ok_or_else(|| AccountError::UnknownUser(email.to_string()))?
+        .user;
         let tokens = self.db.set_disabled(user.id, disabled)?;
+        if disabled {
+            // The calendar address ends with the account: enabling it again must not
+            // bring an address back that may have been shared or leaked meanwhile.
+            self.db.delete_calendar_token(user.id)?;
+        }
         Ok((user, tokens))
     }
 

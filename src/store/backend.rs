@@ -549,6 +549,12 @@ pub trait Backend:
     /// True when nothing was ever written (no case, user, timer, campaign, or
     /// organisation besides `default`): `store copy` writes only into such a database.
     fn is_empty(&mut self) -> Result<bool>;
+    /// How many other client connections the database has now (`store copy` needs its
+    /// source quiet); None where the backend cannot tell or need not (a SQLite source is
+    /// copied from a snapshot).
+    fn other_connections(&mut self) -> Result<Option<u64>> {
+        Ok(None)
+    }
     /// Bulk writes for `store copy`, in one transaction each; rows are inserted as they
     /// are (the chain is not re-sealed).
     fn load_cases(

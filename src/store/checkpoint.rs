@@ -222,6 +222,8 @@ impl Checkpoint {
             line,
             reason: reason.to_string(),
         };
+        // A checkpoint saved by an editor that starts files with a byte-order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let lines: Vec<&str> = text.lines().collect();
         let Some(last) = lines.iter().rposition(|l| !l.trim().is_empty()) else {
             return Err(bad(1, "empty file: not a vigie checkpoint"));

@@ -51,6 +51,15 @@ pub fn copy(
             to.describe()
         )));
     }
+    if to.kind() == "postgres" {
+        // Refused before the first write, naming the row: a copy cut short by it would
+        // leave a target to drop.
+        if let Some(row) = unstorable_row(from)? {
+            return Err(StoreError::BadUrl(format!(
+                "{row} holds a NUL character (U+0000), which PostgreSQL cannot store: nothing was copied"
+            )));
+        }
+    }
     to.set_meta(
         COPIED,
         &format!("{INCOMPLETE}: started {}", crate::time::now().to_rfc3339()),
@@ -157,6 +166,88 @@ pub fn copy(
     Ok(n)
 }
 
+/// Whether a stored JSON text holds a NUL once read (`\u0000` escaped, or raw).
+fn json_has_nul(text: &str) -> bool {
+    fn walk(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::String(s) => !super::storable(s),
+            serde_json::Value::Array(items) => items.iter().any(walk),
+            serde_json::Value::Object(m) => m.iter().any(|(k, v)| !super::storable(k) || walk(v)),
+            _ => false,
+        }
+    }
+    !super::storable(text)
+        || (text.contains("u0000")
+            && serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| walk(&v)))
+}
+
+/// The first row of `from` that PostgreSQL cannot store (a NUL character, which a
+/// SQLite database written before vigie refused it may hold), named for the message.
+fn unstorable_row(from: &mut dyn Backend) -> Result<Option<String>> {
+    let bad = |s: &str| !super::storable(s);
+    let q = crate::util::quote;
+    for (id, name, profile) in from.organisations()? {
+        if bad(&id) || bad(&name) || json_has_nul(&profile) {
+            return Ok(Some(format!("organisation {}", q(&id))));
+        }
+    }
+    for w in from.workflows()? {
+        if bad(&w.source) || bad(&w.origin) || bad(&w.id) {
+            return Ok(Some(format!("workflow {} ({})", q(&w.id), &w.hash)));
+        }
+    }
+    for h in from.heads(None)? {
+        if bad(&h.org) || bad(&h.id) || bad(&h.title) {
+            return Ok(Some(format!(
+                "case {} of organisation {} (its title)",
+                q(&h.id),
+                q(&h.org)
+            )));
+        }
+        for e in from.events(&h.org, &h.id, None)? {
+            if bad(&e.actor) || bad(&e.kind) || json_has_nul(&e.payload) {
+                return Ok(Some(format!(
+                    "event #{} of case {} of organisation {}",
+                    e.seq,
+                    q(&h.id),
+                    q(&h.org)
+                )));
+            }
+        }
+    }
+    for u in from.user_rows(None)? {
+        if bad(&u.user.email) || bad(&u.user.name) {
+            return Ok(Some(format!("user #{}", u.user.id)));
+        }
+    }
+    for t in from.token_rows()? {
+        if bad(&t.name) {
+            return Ok(Some(format!("an API token of user #{}", t.user_id)));
+        }
+    }
+    for t in from.issued_texts()? {
+        if bad(&t.text) {
+            return Ok(Some(format!(
+                "an issued text of case {} of organisation {}",
+                q(&t.case_id),
+                q(&t.org)
+            )));
+        }
+    }
+    for (org, _, _) in from.organisations()? {
+        for a in from.access_log(&org, None)? {
+            if bad(&a.actor) || bad(&a.action) || bad(&a.object) {
+                return Ok(Some(format!(
+                    "access-log entry #{} of organisation {}",
+                    a.id,
+                    q(&org)
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// Ends a copy whose arrival was verified: the target becomes usable, and records
 /// where it came from.
 pub fn finish(to: &mut dyn Backend, from: &str) -> Result<()> {
@@ -213,12 +304,49 @@ pub fn run(from: &str, to: &str, progress: &mut dyn FnMut(&str)) -> Result<Repor
             a.display()
         )));
     }
-    let mut src = super::Store::open_url(from)?;
-    let mut dst = super::Store::open_url(to)?;
-    if src.kind() == dst.kind() && src.describe() == dst.describe() {
+    // A SQLite source is copied from a snapshot taken in one read transaction: a
+    // `vigie serve` or a command writing it meanwhile changes nothing of the copy. The
+    // snapshot holds the register: it lives in a private temporary folder, removed after.
+    let snapshot = match super::DbUrl::parse(from)? {
+        super::DbUrl::Sqlite(p) => Some(super::sqlite::snapshot(&p)?),
+        super::DbUrl::Postgres(_) => None,
+    };
+    let mut src = match &snapshot {
+        Some((_dir, path)) => super::Store::open(path)?,
+        None => super::Store::open_url(from)?,
+    };
+    // A PostgreSQL source cannot be frozen from here: it must be quiet, said at once.
+    // (A client that has just exited may still be listed for a moment: asked again
+    // for up to 2 s before refusing.)
+    let mut others = src.backend().other_connections()?;
+    for _ in 0..10 {
+        if others.unwrap_or(0) == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        others = src.backend().other_connections()?;
+    }
+    if let Some(n) = others
+        && n > 0
+    {
         return Err(StoreError::BadUrl(format!(
-            "--from and --to name the same database ({})",
+            "--from: {n} other connection(s) to {} are open (a running `vigie serve`, a command?): a copy needs the source quiet; stop them, then copy",
             src.describe()
+        )));
+    }
+    let source_name = match &snapshot {
+        Some(_) => super::DbUrl::parse(from)
+            .map(|u| match u {
+                super::DbUrl::Sqlite(p) => p.display().to_string(),
+                super::DbUrl::Postgres(u) => u,
+            })
+            .unwrap_or_else(|_| from.to_string()),
+        None => src.describe(),
+    };
+    let mut dst = super::Store::open_url(to)?;
+    if src.kind() == dst.kind() && source_name == dst.describe() {
+        return Err(StoreError::BadUrl(format!(
+            "--from and --to name the same database ({source_name})"
         )));
     }
     let copied = copy(src.backend(), dst.backend(), progress)?;
@@ -247,9 +375,9 @@ pub fn run(from: &str, to: &str, progress: &mut dyn FnMut(&str)) -> Result<Repor
                 .into(),
         ));
     }
-    finish(dst.backend(), &src.describe())?;
+    finish(dst.backend(), &source_name)?;
     Ok(Report {
-        from: src.describe(),
+        from: source_name,
         to: dst.describe(),
         copied,
         verified_cases: cases,

@@ -27,6 +27,13 @@ use std::sync::Arc;
 
 pub const DEFAULT_ORG: &str = "default";
 
+/// Whether every backend can store (and look up) this text: PostgreSQL's `text` refuses
+/// U+0000, which SQLite would keep. Input holding it is refused before any query, so
+/// both backends answer alike and a SQLite database always copies to PostgreSQL.
+pub fn storable(s: &str) -> bool {
+    !s.contains('\0')
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0}")]
@@ -276,6 +283,9 @@ impl Store {
 
     /// A case, its pinned workflow and its log.
     pub fn load(&mut self, org: &str, case_id: &str) -> Result<Loaded, StoreError> {
+        if !storable(case_id) {
+            return Err(StoreError::UnknownCase(case_id.to_string()));
+        }
         let head = self.db.head(org, case_id)?;
         let rows = match &head {
             Some(_) => self.db.events(org, case_id, None)?,
@@ -461,6 +471,9 @@ impl Store {
         now: DateTime<Utc>,
         expected_seq: Option<i64>,
     ) -> Result<Loaded, StoreError> {
+        if !storable(case_id) {
+            return Err(StoreError::UnknownCase(case_id.to_string()));
+        }
         for _ in 0..ATTEMPTS {
             match self.try_execute(org, case_id, cmd, actor, now, expected_seq) {
                 Err(StoreError::Moved) => continue,
@@ -593,11 +606,14 @@ impl Store {
     /// The sequence number of a case's last event: a cheap check that a cached copy is
     /// still current.
     pub fn case_seq(&mut self, org: &str, case_id: &str) -> Result<Option<i64>, StoreError> {
+        if !storable(case_id) {
+            return Ok(None);
+        }
         Ok(self.db.head(org, case_id)?.map(|h| h.seq))
     }
 
     pub fn exists(&mut self, org: &str, case_id: &str) -> Result<bool, StoreError> {
-        Ok(self.db.head(org, case_id)?.is_some())
+        Ok(storable(case_id) && self.db.head(org, case_id)?.is_some())
     }
 
     /// When an event of `org` last met a legal deadline (a notification to an authority,

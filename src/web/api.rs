@@ -207,6 +207,9 @@ struct ChangeBody {
     at: Option<String>,
     #[serde(default)]
     expected_seq: Option<i64>,
+    /// Why it is recorded only now (needed when `at` is more than 24 h ago).
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -223,6 +226,7 @@ fn change(b: ChangeBody) -> Change {
         note: b.note.filter(|n| !n.trim().is_empty()),
         at: b.at,
         expected_seq: b.expected_seq,
+        reason: b.reason,
     }
 }
 
@@ -249,9 +253,9 @@ async fn advance(
     // serde's flatten and deny_unknown_fields do not mix: check the keys by hand.
     let raw: Map<String, Value> = body(&bytes)?;
     for k in raw.keys() {
-        if !["event", "facts", "note", "at", "expected_seq"].contains(&k.as_str()) {
+        if !["event", "facts", "note", "at", "expected_seq", "reason"].contains(&k.as_str()) {
             return Err(WebError::bad(format!(
-                "request body: unknown field '{k}' (expected event, facts, note, at, expected_seq)"
+                "request body: unknown field '{k}' (expected event, facts, note, at, expected_seq, reason)"
             )));
         }
     }

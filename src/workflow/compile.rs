@@ -280,11 +280,35 @@ impl Compiler<'_> {
                     format!("fact '{name}': only choice and list facts take choices"),
                 );
             }
+            let format = match &f.value.format {
+                None => None,
+                Some(fmt) => {
+                    let format = match fmt.value.as_str() {
+                        "countries" => Some(super::TextFormat::Countries),
+                        "country_counts" => Some(super::TextFormat::CountryCounts),
+                        other => {
+                            self.err(
+                                &fmt.referenced,
+                                format!("fact '{name}': unknown format '{other}' (countries, country_counts)"),
+                            );
+                            None
+                        }
+                    };
+                    if kind != FactType::Text {
+                        self.err(
+                            &fmt.referenced,
+                            format!("fact '{name}': only text facts take a format"),
+                        );
+                    }
+                    format
+                }
+            };
             facts.insert(
                 name.clone(),
                 FactDef {
                     kind,
                     choices: f.value.choices.iter().map(|c| c.value.clone()).collect(),
+                    format,
                 },
             );
         }
@@ -892,6 +916,7 @@ impl Compiler<'_> {
                 def.kind
             },
             choices: def.choices.clone(),
+            format: def.format,
         };
         let mut typed = Vec::new();
         for v in &values {

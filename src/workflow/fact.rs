@@ -1,7 +1,7 @@
 //! Facts: the typed values a case carries, and how a value typed by a DPO (a YAML
 //! scalar or list) becomes one.
 
-use super::{FactDef, FactType};
+use super::{FactDef, FactType, TextFormat};
 use crate::time::{self, TimeError};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -43,8 +43,117 @@ pub enum FactError {
         position: usize,
         count: usize,
     },
+    #[error("{value} is a count: it cannot be negative")]
+    Negative { value: i64 },
+    #[error("{q_value} is not an ISO 3166 alpha-2 country code{hint} (item {position} of {count})", q_value = crate::util::quote(.value))]
+    NotACountry {
+        value: String,
+        hint: &'static str,
+        position: usize,
+        count: usize,
+    },
+    #[error("{q_value} is not CODE=COUNT, an ISO 3166 alpha-2 country code and a count ≥ 0 such as FR=1200 (item {position} of {count})", q_value = crate::util::quote(.value))]
+    NotACountryCount {
+        value: String,
+        position: usize,
+        count: usize,
+    },
     #[error(transparent)]
     Time(#[from] TimeError),
+}
+
+/// The officially assigned ISO 3166-1 alpha-2 codes, sorted.
+const ISO_3166: &[&str] = &[
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
+    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
+    "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN",
+    "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE",
+    "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF",
+    "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM",
+    "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM",
+    "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC",
+    "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK",
+    "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA",
+    "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG",
+    "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW",
+    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS",
+    "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO",
+    "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
+    "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
+];
+
+/// Whether `code` (upper case) is an ISO 3166-1 alpha-2 country code.
+pub fn is_country(code: &str) -> bool {
+    ISO_3166.binary_search(&code).is_ok()
+}
+
+/// The codes the EU writes its own way.
+fn country_hint(code: &str) -> &'static str {
+    match code {
+        "EL" => ", did you mean 'GR' (Greece)?",
+        "UK" => ", did you mean 'GB' (United Kingdom)?",
+        _ => "",
+    }
+}
+
+/// `FR, be;DE` → `FR, BE, DE`, each item an ISO 3166 alpha-2 code.
+fn countries(s: &str) -> Result<String, FactError> {
+    let items: Vec<&str> = s
+        .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .filter(|i| !i.is_empty())
+        .collect();
+    let mut out = Vec::with_capacity(items.len());
+    for (n, item) in items.iter().enumerate() {
+        let code = item.to_ascii_uppercase();
+        if !is_country(&code) {
+            return Err(FactError::NotACountry {
+                value: item.to_string(),
+                hint: country_hint(&code),
+                position: n + 1,
+                count: items.len(),
+            });
+        }
+        out.push(code);
+    }
+    Ok(out.join(", "))
+}
+
+/// `FR=1200; be: 300` → `FR=1200, BE=300`: a code, then `=`, `:` or a space, then a
+/// count ≥ 0 (`1 200` and `1_200` read as 1200).
+fn country_counts(s: &str) -> Result<String, FactError> {
+    let items: Vec<&str> = s
+        .split([',', ';', '\n'])
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .collect();
+    let mut out = Vec::with_capacity(items.len());
+    for (n, item) in items.iter().enumerate() {
+        let bad = || FactError::NotACountryCount {
+            value: item.to_string(),
+            position: n + 1,
+            count: items.len(),
+        };
+        let (code, count) = item.split_once(['=', ':', ' ']).ok_or_else(bad)?;
+        let code = code.trim().to_ascii_uppercase();
+        if !is_country(&code) {
+            return Err(FactError::NotACountry {
+                value: code.clone(),
+                hint: country_hint(&code),
+                position: n + 1,
+                count: items.len(),
+            });
+        }
+        let count: i64 = count
+            .trim()
+            .replace(['_', ' ', '\u{202f}'], "")
+            .parse()
+            .map_err(|_| bad())?;
+        if count < 0 {
+            return Err(bad());
+        }
+        out.push(format!("{code}={count}"));
+    }
+    Ok(out.join(", "))
 }
 
 fn describe(v: &Value) -> String {
@@ -84,16 +193,23 @@ impl FactDef {
                 Value::String(s) => Ok(FactValue::DateTime(time::parse_instant(s, zone)?)),
                 _ => Err(wrong()),
             },
-            FactType::Integer => match v {
-                Value::Number(n) => n.as_i64().map(FactValue::Integer).ok_or_else(wrong),
-                Value::String(s) => s
-                    .trim()
-                    .replace(['_', ' ', '\u{202f}'], "")
-                    .parse()
-                    .map(FactValue::Integer)
-                    .map_err(|_| wrong()),
-                _ => Err(wrong()),
-            },
+            FactType::Integer => {
+                let n: i64 = match v {
+                    Value::Number(n) => n.as_i64().ok_or_else(wrong)?,
+                    Value::String(s) => s
+                        .trim()
+                        .replace(['_', ' ', '\u{202f}'], "")
+                        .parse()
+                        .map_err(|_| wrong())?,
+                    _ => return Err(wrong()),
+                };
+                // Integer facts count people, records, clients or hours: the forms
+                // of the law ask for none below zero.
+                if n < 0 {
+                    return Err(FactError::Negative { value: n });
+                }
+                Ok(FactValue::Integer(n))
+            }
             FactType::Boolean => match v {
                 Value::Bool(b) => Ok(FactValue::Boolean(*b)),
                 Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
@@ -103,12 +219,19 @@ impl FactDef {
                 },
                 _ => Err(wrong()),
             },
-            FactType::Text => match v {
-                Value::String(s) => Ok(FactValue::Text(s.clone())),
-                Value::Number(n) => Ok(FactValue::Text(n.to_string())),
-                Value::Bool(b) => Ok(FactValue::Text(b.to_string())),
-                _ => Err(wrong()),
-            },
+            FactType::Text => {
+                let s = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => return Err(wrong()),
+                };
+                match self.format {
+                    None => Ok(FactValue::Text(s)),
+                    Some(TextFormat::Countries) => Ok(FactValue::Text(countries(&s)?)),
+                    Some(TextFormat::CountryCounts) => Ok(FactValue::Text(country_counts(&s)?)),
+                }
+            }
             FactType::Choice => {
                 let s = scalar_string(v).ok_or_else(wrong)?;
                 self.check_choice(&s)?;

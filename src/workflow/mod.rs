@@ -72,6 +72,18 @@ pub enum FactType {
 pub struct FactDef {
     pub kind: FactType,
     pub choices: Vec<String>,
+    /// The shape a `text` fact must have (None: free text).
+    pub format: Option<TextFormat>,
+}
+
+/// The shapes a `text` fact may be given (`format:` in a workflow), checked when it is
+/// set and stored normalised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextFormat {
+    /// ISO 3166 alpha-2 country codes: `FR, BE`.
+    Countries,
+    /// ISO 3166 alpha-2 code = a count ≥ 0: `FR=1200, BE=300`.
+    CountryCounts,
 }
 
 #[derive(Debug, Clone)]

@@ -59,6 +59,10 @@ pub struct RawFact {
     pub kind: S,
     #[serde(default)]
     pub choices: Vec<S>,
+    /// A `text` fact with a shape the law's forms ask for: `countries` or
+    /// `country_counts` (ISO 3166 alpha-2 codes).
+    #[serde(default)]
+    pub format: Option<S>,
 }
 
 /// `from: a` or `from: [a, b]`.

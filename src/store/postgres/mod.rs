@@ -370,6 +370,18 @@ impl Backend for Postgres {
         self.shown.clone()
     }
 
+    fn other_connections(&mut self) -> Result<Option<u64>> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+                &[],
+            )
+            .map_err(db_err)?;
+        Ok(Some(row.get::<_, i64>(0).max(0) as u64))
+    }
+
     fn is_empty(&mut self) -> Result<bool> {
         let row = self
             .client

@@ -129,11 +129,82 @@ impl Sqlite {
     }
 }
 
+/// A private temporary folder (0700), removed with what it holds when dropped.
+pub struct TempFolder(PathBuf);
+
+impl TempFolder {
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A consistent copy of the database at `path` (`VACUUM INTO`, one read transaction),
+/// in a new private temporary folder: the folder (removed when dropped) and the file.
+pub fn snapshot(path: &Path) -> Result<(TempFolder, PathBuf)> {
+    let wrap = |reason: String| StoreError::Unavailable {
+        db: path.display().to_string(),
+        reason,
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "vigie-copy-{}-{}",
+        std::process::id(),
+        super::random_hex(8)
+    ));
+    crate::util::private::create_dir_all(&dir)
+        .map_err(|e| wrap(format!("a temporary folder for the snapshot: {e}")))?;
+    let dir = TempFolder(dir);
+    let into = dir.path().join("snapshot.db");
+    let conn = Connection::open(path).map_err(|e| wrap(one_line(&e.to_string())))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute("VACUUM INTO ?1", params![into.to_string_lossy()])
+        .map_err(|e| wrap(format!("snapshot: {}", one_line(&e.to_string()))))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = std::fs::set_permissions(&into, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok((dir, into))
+}
+
+/// `mode(0o600)` where the platform has modes.
+trait ModePrivate {
+    fn mode_private(&mut self) -> &mut Self;
+}
+
+impl ModePrivate for std::fs::OpenOptions {
+    fn mode_private(&mut self) -> &mut Self {
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(self, 0o600);
+        self
+    }
+}
+
 /// How long a connection waits for another's write lock.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A connection to `path`, in WAL mode, migrated.
 fn setup(path: &Path) -> rusqlite::Result<Connection> {
+    // A new database holds personal data from its first case: created 0600 (SQLite
+    // gives its -wal and -shm files the mode of the database file).
+    if !path.exists()
+        && let Err(e) = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode_private()
+            .open(path)
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            Some(format!("{}: {e}", path.display())),
+        ));
+    }
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;

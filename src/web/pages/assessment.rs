@@ -215,6 +215,7 @@ pub(super) async fn decide_otherwise(
         note: None,
         at: None,
         expected_seq: seq_of(form.pairs()),
+        reason: None,
     };
     let event = Some(rules.records.event.clone());
     match ctx.app.change(&ctx.caller, id.clone(), event, change).await {

@@ -624,6 +624,11 @@ pub(super) async fn apply_form(
             .map(String::from),
         at: form.get("at").map(String::from),
         expected_seq: seq_of(form.pairs()),
+        reason: form
+            .get("reason")
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(String::from),
     };
     let ok = if event.is_some() { "event" } else { "facts" };
     match ctx.app.change(&ctx.caller, id.clone(), event, change).await {
