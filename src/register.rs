@@ -49,10 +49,15 @@ pub struct Row {
     pub risk_departs: bool,
     /// The version of the assessment rules that recommended it.
     pub assessment_rules: String,
+    /// Art. 33(5): the breach's effects, whom it concerned and how many records, the
+    /// only record of them for a breach that was not notified.
+    pub consequences: String,
+    pub subject_categories: String,
+    pub records_approx: String,
 }
 
 /// The CSV header, in the order of [`Row`]'s fields.
-pub const COLUMNS: [&str; 24] = [
+pub const COLUMNS: [&str; 27] = [
     "case",
     "workflow",
     "title",
@@ -77,6 +82,9 @@ pub const COLUMNS: [&str; 24] = [
     "risk_recommended",
     "risk_departs",
     "assessment_rules",
+    "consequences",
+    "subject_categories",
+    "records_approx",
 ];
 
 fn fact(wf: &Workflow, case: &Case, name: &str) -> String {
@@ -153,6 +161,9 @@ pub fn row(wf: &Workflow, case: &Case) -> Row {
         risk_recommended: String::new(),
         risk_departs: false,
         assessment_rules: String::new(),
+        consequences: fact(wf, case, "consequences"),
+        subject_categories: fact(wf, case, "subject_categories"),
+        records_approx: fact(wf, case, "records_approx"),
     }
 }
 
@@ -271,6 +282,9 @@ pub fn csv(rows: &[Row]) -> String {
             &r.risk_recommended,
             departs,
             &r.assessment_rules,
+            &r.consequences,
+            &r.subject_categories,
+            &r.records_approx,
         ];
         w.write_record(cells.iter().map(|c| safe(c)))
             .expect("write to memory");
