@@ -54,10 +54,13 @@ impl App {
         let recorded = l.events[..pos].iter().rev().find_map(|e| match &e.body {
             EventBody::DocumentIssued {
                 document,
-                lang: l_,
-                format: f_,
+                lang: issued_lang,
+                format: issued_format,
                 sha256,
-            } if *document == req.document && l_ == lang.code() && f_ == format.as_str() => {
+            } if *document == req.document
+                && issued_lang == lang.code()
+                && issued_format == format.as_str() =>
+            {
                 Some((e.at, sha256.clone()))
             }
             _ => None,
