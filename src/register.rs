@@ -58,10 +58,15 @@ pub struct Row {
     /// recorded … (reason)", joined by "; ": a notification dated inside its window but
     /// recorded weeks later shows here.
     pub backdated: String,
+    /// Art. 33(5): the breach's effects, whom it concerned and how many records, the
+    /// only record of them for a breach that was not notified.
+    pub consequences: String,
+    pub subject_categories: String,
+    pub records_approx: String,
 }
 
 /// The CSV header, in the order of [`Row`]'s fields.
-pub const COLUMNS: [&str; 27] = [
+pub const COLUMNS: [&str; 30] = [
     "case",
     "workflow",
     "title",
@@ -89,6 +94,9 @@ pub const COLUMNS: [&str; 27] = [
     "authority_recommended",
     "individuals_recommended",
     "backdated",
+    "consequences",
+    "subject_categories",
+    "records_approx",
 ];
 
 fn fact(wf: &Workflow, case: &Case, name: &str) -> String {
@@ -168,6 +176,9 @@ pub fn row(wf: &Workflow, case: &Case) -> Row {
         authority_recommended: String::new(),
         individuals_recommended: String::new(),
         backdated: String::new(),
+        consequences: fact(wf, case, "consequences"),
+        subject_categories: fact(wf, case, "subject_categories"),
+        records_approx: fact(wf, case, "records_approx"),
     }
 }
 
@@ -320,6 +331,9 @@ pub fn csv(rows: &[Row]) -> String {
             &r.authority_recommended,
             &r.individuals_recommended,
             &r.backdated,
+            &r.consequences,
+            &r.subject_categories,
+            &r.records_approx,
         ];
         w.write_record(cells.iter().map(|c| safe(c)))
             .expect("write to memory");

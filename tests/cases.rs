@@ -251,6 +251,11 @@ fn deciding_not_to_notify_the_authority_needs_risk_none() {
         "decide_no_authority_notice",
         "--set",
         "no_authority_reasons=Encrypted laptop, key not compromised",
+        // Art. 33(5) (issue 22 A6): the effects and the remedial action are recorded.
+        "--set",
+        "consequences=None: the disk is unreadable without the key",
+        "--set",
+        "measures=Laptop wiped remotely",
     ];
 
     // No assessment recorded (and an unknown risk is not "none").

@@ -195,3 +195,48 @@ fn a_seed_with_an_unknown_workflow_is_refused() {
     assert!(err.contains(&format!("{file}:{line}:")), "{err}");
     assert!(err.contains("'de'"), "{err}");
 }
+
+/// Issue 22 A7: the NIS2 entities of the seeds (HubEE, France Travail) were still
+/// handling their incident when the final report fell due, and sent a progress report
+/// then (NIS2 art. 23(4)(e)): no NIS2 deadline of theirs is overdue; the final report
+/// waits for the end of the handling.
+#[test]
+fn a_nis2_entity_that_sent_its_progress_report_is_not_shown_overdue() {
+    // `demo` loads the seeds and `case show` reads them as of now (a replay stops at the
+    // seed's last step, when nothing was due yet).
+    let v = Vigie::new();
+    v.ok(&["demo"]);
+    for file in ["hubee-2026", "france-travail"] {
+        let case = v.show(file);
+        for c in case["clocks"].as_array().unwrap() {
+            let id = c["id"].as_str().unwrap();
+            if id.starts_with("nis2") {
+                assert_ne!(c["status"], "overdue", "{file}: {c:#}");
+            }
+        }
+        assert_eq!(clock(&case, "nis2_final_report")["status"], "met", "{file}");
+        let after = clock(&case, "nis2_final_deferred");
+        assert_eq!(after["status"], "pending", "{file}: {after:#}");
+        assert_eq!(case["tracks"]["nis2"], "progress_reported", "{file}");
+    }
+}
+
+/// Issue 22 A5: HubEE invoked art. 34(3)(c): the public communication that replaced the
+/// individual notice is recorded with its date, channel and text.
+#[test]
+fn hubee_records_the_public_communication_that_replaced_the_notice() {
+    let v = Vigie::new();
+    let (case, _) = replay(&v, "seeds/hubee-2026.yaml");
+    assert_eq!(case["tracks"]["individuals"], "not_required");
+    assert_eq!(
+        case["facts"]["individuals_exemption"],
+        "disproportionate_effort"
+    );
+    for f in [
+        "public_communication_at",
+        "public_communication_channel",
+        "public_communication_text",
+    ] {
+        assert!(case["facts"][f].is_string(), "{f}: {case:#}");
+    }
+}

@@ -503,3 +503,116 @@ fn counting_country_and_clock_starts_are_checked_where_they_are_written() {
         out.stderr
     );
 }
+
+/// Issue 22 A3: `starts: { earliest: [F, G] }` counts from the earliest of several
+/// datetime facts; each mistake in it is named where it is written.
+#[test]
+fn a_clock_starting_at_the_earliest_of_several_facts_is_checked() {
+    let v = Vigie::new();
+    let with_detected = |t: &str, starts: &str| {
+        t.replace(
+            "  aware_at: { type: datetime }\n",
+            "  aware_at: { type: datetime }\n  detected_at: { type: datetime }\n",
+        )
+        .replace("starts: { fact: aware_at }", starts)
+        .into_bytes()
+    };
+    let good = variant(&v, "earliest.yaml", |t| {
+        with_detected(t, "starts: { earliest: [detected_at, aware_at] }")
+    });
+    v.ok(&["workflow", "check", &good]);
+
+    // The clock's `starts` is on line 30 once `detected_at` is declared.
+    for (name, starts, words) in [
+        (
+            "earliest_one.yaml",
+            "starts: { earliest: [aware_at] }",
+            &["'art33'", "at least two"][..],
+        ),
+        (
+            "earliest_not_datetime.yaml",
+            "starts: { earliest: [aware_at, risk] }",
+            &["'art33'", "'risk'", "not a datetime"][..],
+        ),
+        (
+            "earliest_unknown.yaml",
+            "starts: { earliest: [aware_at, detected] }",
+            &["unknown fact", "'detected'"][..],
+        ),
+        (
+            "earliest_twice.yaml",
+            "starts: { earliest: [aware_at, aware_at] }",
+            &["'art33'", "'aware_at' twice"][..],
+        ),
+        (
+            "earliest_and_fact.yaml",
+            "starts: { fact: aware_at, earliest: [detected_at, aware_at] }",
+            &["'art33'", "exactly one of", "'earliest'"][..],
+        ),
+    ] {
+        let file = variant(&v, name, |t| with_detected(t, starts));
+        let reported = check_fails(&v, &file);
+        assert_eq!(reported.len(), 1, "{name}: {reported:#?}");
+        assert_eq!(reported[0].line, 30, "{name}: {reported:#?}");
+        for w in words {
+            assert!(
+                reported[0].message.contains(w),
+                "{name}: '{}' should name {w}",
+                reported[0].message
+            );
+        }
+    }
+}
+
+/// Issue 22 A5: an event's `conditions` (what it needs in some circumstances only) are
+/// checked like the rest: known facts, and something to ask besides `if`.
+#[test]
+fn an_event_condition_is_checked() {
+    let v = Vigie::new();
+    let with = |entry: &'static str| {
+        move |t: &str| {
+            t.replace(
+                "    when: { fact: risk, equals: none }\n",
+                &format!("    when: {{ fact: risk, equals: none }}\n    conditions:\n{entry}"),
+            )
+            .into_bytes()
+        }
+    };
+    let good = variant(
+        &v,
+        "conditions.yaml",
+        with(
+            "      - if: { fact: risk, equals: none }\n        basis: art. 33(5)\n        requires: [nature]\n",
+        ),
+    );
+    v.ok(&["workflow", "check", &good]);
+    let file = variant(
+        &v,
+        "conditions_unknown.yaml",
+        with("      - if: { fact: risk, equals: none }\n        requires: [reasons]\n"),
+    );
+    let reported = check_fails(&v, &file);
+    assert_eq!(reported.len(), 1, "{reported:#?}");
+    assert_eq!(reported[0].line, 28, "{reported:#?}");
+    assert!(
+        reported[0].message.contains("unknown fact 'reasons'"),
+        "{reported:#?}"
+    );
+    let file = variant(
+        &v,
+        "conditions_empty.yaml",
+        with("      - if: { fact: risk, equals: nil }\n"),
+    );
+    let reported = check_fails(&v, &file);
+    assert_eq!(reported.len(), 2, "{reported:#?}");
+    assert!(
+        reported
+            .iter()
+            .any(|r| r.message.contains("'requires' or 'when'")),
+        "{reported:#?}"
+    );
+    assert!(
+        reported.iter().any(|r| r.message.contains("'nil'")),
+        "{reported:#?}"
+    );
+}

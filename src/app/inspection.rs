@@ -302,10 +302,10 @@ impl App {
 }
 
 /// The extra columns of the inspection CSV, after the working register's.
-pub const EXTRA_COLUMNS: [&str; 9] = [
+/// (`consequences` is one of the working register's since issue 22.)
+pub const EXTRA_COLUMNS: [&str; 8] = [
     "detected",
     "year",
-    "consequences",
     "harms",
     "measures_medium",
     "measures_long",
@@ -370,7 +370,6 @@ pub fn csv(ins: &Inspection) -> String {
         for extra in [
             b.detected.clone(),
             b.year.to_string(),
-            find(&b.effects, "consequences"),
             find(&b.effects, "harms"),
             find(&b.remedial, "measures_medium"),
             find(&b.remedial, "measures_long"),

@@ -24,6 +24,7 @@ pub fn clock_json(wf: &Workflow, c: &ClockView, now: DateTime<Utc>) -> Value {
         "due_at": at(c.due_at, wf),
         "status": c.status.as_str(),
         "met_at": at(c.met_at, wf),
+        "anchor": c.anchor,
     });
     if let Some(corrected) = c.corrected_due_at {
         v["corrected_due_at"] = at(Some(corrected), wf);

@@ -9,6 +9,7 @@
 
 pub mod assess;
 pub mod calendar;
+pub mod initial;
 pub mod inspection;
 pub mod issued;
 pub mod json;
@@ -110,6 +111,32 @@ pub struct DraftRequest {
     pub document: String,
     pub lang: Option<String>,
     pub format: Option<String>,
+}
+
+/// The language and format a draft request asks for, with their defaults: the
+/// organisation's language, else the workflow's; markdown.
+fn draft_options(
+    profile: &Profile,
+    wf: &crate::workflow::Workflow,
+    req: &DraftRequest,
+) -> Result<(Lang, Format), AppError> {
+    let lang = match req.lang.as_deref().map(str::trim) {
+        None | Some("") => profile.lang().unwrap_or(wf.lang),
+        Some(s) => Lang::parse(s).ok_or_else(|| AppError::Field {
+            field: "lang",
+            message: format!("{} is not {}", crate::util::quote(s), Lang::choices()),
+        })?,
+    };
+    // A language the workflow does not draft in (nl for a CNIL form) falls back to its own.
+    let lang = wf.draft_lang(lang);
+    let format = match req.format.as_deref().map(str::trim) {
+        None | Some("") => Format::Md,
+        Some(s) => Format::parse(s).ok_or_else(|| AppError::Field {
+            field: "format",
+            message: format!("{} is not md, html, txt or json", crate::util::quote(s)),
+        })?,
+    };
+    Ok((lang, format))
 }
 
 pub struct App {
@@ -481,22 +508,7 @@ impl App {
         let l = self.case(store, org, id)?;
         let warning = regimes::check_document(&l.workflow, &l.case, &req.document)?;
         let profile = self.profile(store, org)?;
-        let lang = match req.lang.as_deref().map(str::trim) {
-            None | Some("") => profile.lang().unwrap_or(l.workflow.lang),
-            Some(s) => Lang::parse(s).ok_or_else(|| AppError::Field {
-                field: "lang",
-                message: format!("{} is not {}", crate::util::quote(s), Lang::choices()),
-            })?,
-        };
-        // A language the workflow does not draft in (nl for a CNIL form) falls back to its own.
-        let lang = l.workflow.draft_lang(lang);
-        let format = match req.format.as_deref().map(str::trim) {
-            None | Some("") => Format::Md,
-            Some(s) => Format::parse(s).ok_or_else(|| AppError::Field {
-                field: "format",
-                message: format!("{} is not md, html, txt or json", crate::util::quote(s)),
-            })?,
-        };
+        let (lang, format) = draft_options(&profile, &l.workflow, req)?;
         // The assessment on the facts now, for a complementary notification (none when
         // the workflow has no rules).
         let current = self

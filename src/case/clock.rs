@@ -45,6 +45,10 @@ pub struct ClockView {
     pub met_at: Option<DateTime<Utc>>,
     /// When met: the due time the facts give now, if a correction moved it.
     pub corrected_due_at: Option<DateTime<Utc>>,
+    /// What the due time counts from: the fact (`detected_at`, `aware_at`) or event
+    /// (`nis2_notification`) whose instant gave it, once known. With `or_earlier`, the
+    /// start of the deadline that comes first.
+    pub anchor: Option<String>,
 }
 
 /// Whether a clock applies: unless its condition is false (unknown applies).
@@ -67,15 +71,40 @@ pub fn applies_in(wf: &Workflow, id: &str, clock: &ClockDef, case: &Case) -> boo
 
 /// When the clock started, if it has.
 pub fn started_at(clock: &ClockDef, case: &Case) -> Option<DateTime<Utc>> {
-    start_of(&clock.starts, case)
+    start_of(&clock.starts, case).map(|(t, _)| t)
 }
 
-fn start_of(start: &Start, case: &Case) -> Option<DateTime<Utc>> {
+/// A start's instant, with the fact or event that gave it.
+fn start_of<'a>(start: &'a Start, case: &Case) -> Option<(DateTime<Utc>, &'a str)> {
+    let fact = |f: &'a String| {
+        case.facts
+            .get(f)
+            .and_then(|v| v.as_datetime())
+            .map(|t| (t, f.as_str()))
+    };
     match start {
-        Start::Fact(f) => case.facts.get(f).and_then(|v| v.as_datetime()),
-        Start::Event(e) => case.happened.get(e).and_then(|t| t.first().copied()),
+        Start::Fact(f) => fact(f),
+        Start::Event(e) => case
+            .happened
+            .get(e)
+            .and_then(|t| t.first().copied())
+            .map(|t| (t, e.as_str())),
         // Effective times may be given out of order (`--at`): the latest, not the last recorded.
-        Start::LastEvent(e) => case.happened.get(e).and_then(|t| t.iter().max().copied()),
+        Start::LastEvent(e) => case
+            .happened
+            .get(e)
+            .and_then(|t| t.iter().max().copied())
+            .map(|t| (t, e.as_str())),
+        // The earliest of those set; on a tie, the first listed names it.
+        Start::Earliest(facts) => {
+            facts
+                .iter()
+                .filter_map(fact)
+                .fold(None, |best: Option<(DateTime<Utc>, &str)>, c| match best {
+                    Some(b) if b.0 <= c.0 => Some(b),
+                    _ => Some(c),
+                })
+        }
     }
 }
 
@@ -83,15 +112,24 @@ fn start_of(start: &Start, case: &Case) -> Option<DateTime<Utc>> {
 /// `within` from the start, or earlier when an `or_earlier` deadline whose start is
 /// known comes first. Each period is counted as the clock says (`counting`).
 pub fn due_at(wf: &Workflow, clock: &ClockDef, case: &Case) -> Option<DateTime<Utc>> {
+    due_and_anchor(wf, clock, case).map(|(d, _)| d)
+}
+
+/// [`due_at`], with the fact or event the winning deadline counts from.
+pub fn due_and_anchor<'a>(
+    wf: &Workflow,
+    clock: &'a ClockDef,
+    case: &Case,
+) -> Option<(DateTime<Utc>, &'a str)> {
     let count = |p, start| crate::counting::due(p, start, wf.timezone, clock.counting, wf.country);
-    let start = started_at(clock, case)?;
-    let main = count(clock.within?, start);
+    let (start, anchor) = start_of(&clock.starts, case)?;
+    let main = (count(clock.within?, start), anchor);
     Some(
         clock
             .or_earlier
             .iter()
-            .filter_map(|(s, p)| start_of(s, case).map(|t| count(*p, t)))
-            .fold(main, DateTime::min),
+            .filter_map(|(s, p)| start_of(s, case).map(|(t, a)| (count(*p, t), a)))
+            .fold(main, |best, c| if c.0 < best.0 { c } else { best }),
     )
 }
 
@@ -101,7 +139,13 @@ pub fn clocks(wf: &Workflow, case: &Case, now: DateTime<Utc>) -> Vec<ClockView> 
         .iter()
         .map(|(id, c)| {
             let applies_now = applies_in(wf, id, c, case);
-            let current_due = due_at(wf, c, case);
+            let current = due_and_anchor(wf, c, case);
+            let current_due = current.map(|(d, _)| d);
+            // No deadline (no `within`): the start still names what it counts from.
+            let anchor = current
+                .map(|(_, a)| a)
+                .or_else(|| start_of(&c.starts, case).map(|(_, a)| a))
+                .map(str::to_string);
             let mut view = ClockView {
                 id: id.clone(),
                 title: c.title.clone(),
@@ -113,6 +157,7 @@ pub fn clocks(wf: &Workflow, case: &Case, now: DateTime<Utc>) -> Vec<ClockView> 
                 status: ClockStatus::NotApplicable,
                 met_at: None,
                 corrected_due_at: None,
+                anchor,
             };
             if let Some(m) = case.met.get(id) {
                 view.applies = m.applies || applies_now;

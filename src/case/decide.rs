@@ -103,6 +103,20 @@ pub enum Rejected {
     },
     #[error("event {q_event} needs {facts}: set them first or with --set", q_event = crate::util::quote(.event))]
     MissingFacts { event: String, facts: String },
+    /// A condition of the event (`conditions:`) holds and asks for facts not set.
+    #[error("event {q_event} needs {facts} when {because}: set them first or with --set", q_event = crate::util::quote(.event))]
+    MissingFactsWhen {
+        event: String,
+        because: String,
+        facts: String,
+    },
+    /// A condition of the event (`conditions:`) holds and its guard is not true.
+    #[error("event {q_event} is not allowed when {because}: {reasons}", q_event = crate::util::quote(.event))]
+    ConditionNotMetWhen {
+        event: String,
+        because: String,
+        reasons: String,
+    },
     #[error("event {q_event} is late for clock {q_clock} (due {due}): set {facts} to record the reasons for the delay", q_event = crate::util::quote(.event), q_clock = crate::util::quote(.clock))]
     LateWithoutReasons {
         event: String,
@@ -138,8 +152,9 @@ pub enum Rejected {
     /// A text no backend can store as given (PostgreSQL's text refuses U+0000).
     #[error("{what} holds a NUL character (U+0000), which vigie does not store: remove it")]
     Unstorable { what: String },
-    #[error("a case needs the fact {q_0} when it is opened", q_0 = crate::util::quote(.0))]
-    MissingAtOpen(String),
+    /// The facts of one clock's start, one of which a case must carry.
+    #[error("a case needs {} when it is opened", missing_at_open(.0))]
+    MissingAtOpen(Vec<String>),
     #[error("nothing to set: give KEY=VALUE pairs, --facts FILE or --note TEXT")]
     NothingToSet,
     #[error("unknown document {q_document} in workflow {q_workflow} (documents: {known})", q_document = crate::util::quote(.document), q_workflow = crate::util::quote(.workflow))]
@@ -151,17 +166,55 @@ pub enum Rejected {
 }
 
 /// The facts each new case must carry: the start of the art. 33 clock and the like.
-/// A workflow's clocks that start at a fact make that fact required at opening.
-fn facts_required_at_open(wf: &Workflow) -> Vec<String> {
-    let mut out = Vec::new();
+/// A clock that starts at a fact makes it required at opening; one that starts at the
+/// `earliest` of several facts makes one of them required. Not a clock that cannot apply
+/// to a new case: its `applies` is false whatever the facts, with every track in its
+/// initial state (a final report due after a progress report).
+fn facts_required_at_open(wf: &Workflow) -> Vec<Vec<String>> {
+    let no_facts = std::collections::BTreeMap::new();
+    let initial: indexmap::IndexMap<String, String> = wf
+        .tracks
+        .iter()
+        .map(|(k, t)| (k.clone(), t.initial.clone()))
+        .collect();
+    let fresh = Scope {
+        facts: &no_facts,
+        tracks: &initial,
+    };
+    let mut out: Vec<Vec<String>> = Vec::new();
     for c in wf.clocks.values() {
-        if let crate::workflow::Start::Fact(f) = &c.starts
-            && !out.contains(f)
+        let group = match &c.starts {
+            crate::workflow::Start::Fact(f) => vec![f.clone()],
+            crate::workflow::Start::Earliest(facts) => facts.clone(),
+            _ => continue,
+        };
+        if c.applies
+            .as_ref()
+            .is_some_and(|a| a.eval(&fresh) == Some(false))
         {
-            out.push(f.clone());
+            continue;
         }
+        // A group another one implies adds nothing (aware_at alone, and [detected_at, aware_at]).
+        if out.iter().any(|g| g.iter().all(|f| group.contains(f))) {
+            continue;
+        }
+        out.retain(|g| !group.iter().all(|f| g.contains(f)));
+        out.push(group);
     }
     out
+}
+
+fn missing_at_open(group: &[String]) -> String {
+    match group {
+        [one] => format!("the fact {}", crate::util::quote(one)),
+        many => format!(
+            "one of the facts {}",
+            many.iter()
+                .map(|f| crate::util::quote(f))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 fn type_facts(
@@ -331,9 +384,12 @@ pub fn decide(
         Command::Open { title, facts, at } => {
             check_time(|| "opening the case".into(), *at, now, wf)?;
             let typed = type_facts(wf, facts, now)?;
-            for f in facts_required_at_open(wf) {
-                if typed.get(&f).is_none_or(Value::is_null) {
-                    return Err(Rejected::MissingAtOpen(f));
+            for group in facts_required_at_open(wf) {
+                if group
+                    .iter()
+                    .all(|f| typed.get(f).is_none_or(Value::is_null))
+                {
+                    return Err(Rejected::MissingAtOpen(group));
                 }
             }
             Ok(vec![(
@@ -389,9 +445,15 @@ pub fn decide(
             let typed = type_facts(wf, facts, now)?;
             let reason = backdate_reason(|| "setting facts".into(), *at, now, reason.as_ref(), wf)?;
             let case = case.expect("setting facts needs a case");
-            for f in facts_required_at_open(wf) {
-                if typed.get(&f).is_some_and(Value::is_null) && case.facts.contains_key(&f) {
-                    return Err(Rejected::MissingAtOpen(f));
+            // Unsetting the last fact a clock could start at is refused.
+            for group in facts_required_at_open(wf) {
+                let held = |f: &String| match typed.get(f) {
+                    Some(v) => !v.is_null(),
+                    None => case.facts.contains_key(f),
+                };
+                let was_held = group.iter().any(|f| case.facts.contains_key(f));
+                if was_held && !group.iter().any(held) {
+                    return Err(Rejected::MissingAtOpen(group));
                 }
             }
             Ok(vec![(
@@ -492,6 +554,42 @@ pub fn decide(
                     return Err(Rejected::ConditionNotMet {
                         event: event.clone(),
                         reasons: explain(cond, &scope).join("; "),
+                    });
+                }
+            }
+
+            // What the event needs in the circumstances at hand (an exemption's condition).
+            let scope = Scope {
+                facts: &after.facts,
+                tracks: &after.tracks,
+            };
+            for p in &def.provisos {
+                if p.condition.eval(&scope) != Some(true) {
+                    continue;
+                }
+                let because = match &p.basis {
+                    Some(b) => format!("{} ({b})", describe(&p.condition)),
+                    None => describe(&p.condition),
+                };
+                let missing: Vec<&String> = p
+                    .requires
+                    .iter()
+                    .filter(|f| !after.facts.contains_key(*f))
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(Rejected::MissingFactsWhen {
+                        event: event.clone(),
+                        because,
+                        facts: list(&missing),
+                    });
+                }
+                if let Some(guard) = &p.when
+                    && guard.eval(&scope) != Some(true)
+                {
+                    return Err(Rejected::ConditionNotMetWhen {
+                        event: event.clone(),
+                        because,
+                        reasons: explain(guard, &scope).join("; "),
                     });
                 }
             }
@@ -610,6 +708,35 @@ fn show(v: &FactValue) -> String {
         FactValue::Text(s) => s.clone(),
         FactValue::DateTime(d) => d.to_rfc3339(),
         FactValue::List(items) => format!("[{}]", items.join(", ")),
+    }
+}
+
+/// A condition that holds, in words: `'individuals_exemption' is disproportionate_effort`.
+fn describe(cond: &Condition) -> String {
+    let vals = |v: &Vec<FactValue>| v.iter().map(show).collect::<Vec<_>>().join(", ");
+    let join = |items: &Vec<Condition>, word: &str| {
+        items.iter().map(describe).collect::<Vec<_>>().join(word)
+    };
+    match cond {
+        Condition::All(items) => join(items, " and "),
+        Condition::Any(items) => join(items, " or "),
+        Condition::Not(inner) => format!("not ({})", describe(inner)),
+        Condition::Track {
+            track,
+            states,
+            negate,
+        } => {
+            let quoted: Vec<&String> = states.iter().collect();
+            let verb = if *negate { "is not" } else { "is" };
+            format!("track '{track}' {verb} {}", list(&quoted))
+        }
+        Condition::Fact { fact, test } => match test {
+            FactTest::In(v) => format!("fact '{fact}' is {}", vals(v)),
+            FactTest::NotIn(v) => format!("fact '{fact}' is not {}", vals(v)),
+            FactTest::IsSet(true) => format!("fact '{fact}' is set"),
+            FactTest::IsSet(false) => format!("fact '{fact}' is unset"),
+            FactTest::AtLeast(n) => format!("fact '{fact}' is at least {n}"),
+        },
     }
 }
 

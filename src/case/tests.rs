@@ -304,18 +304,21 @@ fn refusals_say_what_is_wrong() {
         &[("contained_at", json!("2026-01-09T10:30"))],
     )
     .unwrap();
+    // Art. 33(5) (issue 22 A6): a case closes with its effects and remedial action.
     let e = log.advance("close", "2026-01-09T12:00", &[]).unwrap_err();
+    assert!(e.to_string().contains("'consequences', 'measures'"), "{e}");
+    let e = log
+        .advance("close", "2026-01-09T12:00", &notify_facts())
+        .unwrap_err();
     assert!(
         e.to_string()
             .contains("track 'authority' must not be 'pending'"),
         "{e}"
     );
+    let mut reasons = notify_facts();
+    reasons.push(("no_authority_reasons", json!("x")));
     let e = log
-        .advance(
-            "decide_no_authority_notice",
-            "2026-01-09T12:00",
-            &[("no_authority_reasons", json!("x"))],
-        )
+        .advance("decide_no_authority_notice", "2026-01-09T12:00", &reasons)
         .unwrap_err();
     assert!(
         e.to_string()

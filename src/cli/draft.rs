@@ -23,6 +23,11 @@ pub struct DraftArgs {
     /// Record in the register that this exact text was issued (its SHA-256).
     #[arg(long)]
     record: bool,
+    /// Once the authority is notified, the initial notification rather than a
+    /// complementary one: the text recorded then (--record), else the document drafted
+    /// from the case as it stood when the notification was sent.
+    #[arg(long, conflicts_with = "record")]
+    initial: bool,
 }
 
 pub(super) fn run(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
@@ -36,7 +41,24 @@ pub(super) fn run(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
         lang: args.lang.clone(),
         format: Some(args.format.clone()),
     };
-    let (d, format, lang) = app.draft(&mut store, &ctx.org, &args.id, &req, ctx.now)?;
+    let (d, format, lang) = if args.initial {
+        let (d, format, lang, from) =
+            app.draft_initial(&mut store, &ctx.org, &args.id, &req, ctx.now)?;
+        match from {
+            crate::app::initial::InitialFrom::Recorded { at, sha256 } => eprintln!(
+                "note: the initial notification as recorded in the register on {at} (sha256:{sha256})"
+            ),
+            crate::app::initial::InitialFrom::AsNotified { at } => eprintln!(
+                "note: the initial notification drafted from the case as it stood when the authority was notified ({at})"
+            ),
+            crate::app::initial::InitialFrom::NotNotified => {
+                eprintln!("note: the authority is not notified yet: this draft is the initial one")
+            }
+        }
+        (d, format, lang)
+    } else {
+        app.draft(&mut store, &ctx.org, &args.id, &req, ctx.now)?
+    };
     if args.strict && !d.missing.is_empty() {
         return Err(CliError::input(format!(
             "draft {} is missing: {} (--strict)",
@@ -112,6 +134,11 @@ fn run_pdf(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
             "--format pdf: give --out FILE (a PDF is not written to the terminal)",
         ));
     };
+    if args.initial {
+        return Err(CliError::input(
+            "--initial: give --format md, html, txt or json (the initial notification as a PDF is not drafted yet)",
+        ));
+    }
     let app = ctx.app()?;
     let mut store = ctx.org_store()?;
     let req = DraftRequest {

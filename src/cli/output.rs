@@ -61,13 +61,20 @@ pub fn case_text_with_access(
             .map(|d| time::short_in(d, tz))
             .unwrap_or_else(|| "—".into());
         let internal = if c.internal { " (internal target)" } else { "" };
+        // What the deadline counts from: laws start their clocks at different instants.
+        let anchor = c
+            .anchor
+            .as_deref()
+            .map(|a| format!("  (from {a})"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {:<22} {:<24} {}{}",
+            "  {:<22} {:<24} {}{}{}",
             c.id,
             due,
             status_cell(&c, now),
-            internal
+            internal,
+            anchor
         );
     }
     let regimes: Vec<String> = crate::case::regime::not_applicable(wf, case)

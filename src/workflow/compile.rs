@@ -394,6 +394,31 @@ impl Compiler<'_> {
                 self.fact_ref(&wf, r);
             }
             let when = ev.when.as_ref().and_then(|c| self.condition(&wf, c));
+            let mut provisos = Vec::new();
+            for p in &ev.conditions {
+                let pv = &p.value;
+                if pv.requires.is_empty() && pv.when.is_none() {
+                    self.err(
+                        &p.referenced,
+                        format!(
+                            "event '{name}': a condition needs 'requires' or 'when' besides 'if'"
+                        ),
+                    );
+                }
+                for r in &pv.requires {
+                    self.fact_ref(&wf, r);
+                }
+                let condition = self.condition(&wf, &pv.if_);
+                let guard = pv.when.as_ref().and_then(|c| self.condition(&wf, c));
+                if let Some(condition) = condition {
+                    provisos.push(super::Proviso {
+                        condition,
+                        basis: pv.basis.clone(),
+                        requires: pv.requires.iter().map(|r| r.value.clone()).collect(),
+                        when: guard,
+                    });
+                }
+            }
             wf.events.insert(
                 name.clone(),
                 EventDef {
@@ -402,6 +427,7 @@ impl Compiler<'_> {
                     to: ev.to.value.clone(),
                     requires: ev.requires.iter().map(|r| r.value.clone()).collect(),
                     when,
+                    provisos,
                 },
             );
         }
@@ -713,41 +739,70 @@ impl Compiler<'_> {
         }
     }
 
-    /// A clock's `starts`: exactly one of a fact (a datetime), an event (its first time)
-    /// or `last_event` (its latest time).
+    /// A clock's `starts`: exactly one of a fact (a datetime), an event (its first time),
+    /// `last_event` (its latest time) or `earliest` (the earliest of several datetime facts).
     fn start(&mut self, wf: &Workflow, name: &str, raw: &Spanned<RawStart>) -> Start {
         let r = &raw.value;
-        match (&r.fact, &r.event, &r.last_event) {
-            (Some(f), None, None) => {
-                self.fact_ref(wf, f);
-                if let Some(d) = wf.facts.get(&f.value)
-                    && d.kind != FactType::DateTime
-                {
-                    self.err(
-                        &f.referenced,
-                        format!(
-                            "clock '{name}' starts at fact '{}', which is not a datetime",
-                            f.value
-                        ),
-                    );
-                }
+        match (&r.fact, &r.event, &r.last_event, &r.earliest) {
+            (Some(f), None, None, None) => {
+                self.datetime_fact_ref(wf, name, f);
                 Start::Fact(f.value.clone())
             }
-            (None, Some(e), None) => {
+            (None, Some(e), None, None) => {
                 self.event_ref(wf, e);
                 Start::Event(e.value.clone())
             }
-            (None, None, Some(e)) => {
+            (None, None, Some(e), None) => {
                 self.event_ref(wf, e);
                 Start::LastEvent(e.value.clone())
+            }
+            (None, None, None, Some(list)) => {
+                let mut facts: Vec<String> = Vec::new();
+                for f in &list.value {
+                    if facts.contains(&f.value) {
+                        self.err(
+                            &f.referenced,
+                            format!(
+                                "clock '{name}': starts.earliest lists fact '{}' twice",
+                                f.value
+                            ),
+                        );
+                        continue;
+                    }
+                    self.datetime_fact_ref(wf, name, f);
+                    facts.push(f.value.clone());
+                }
+                if list.value.len() < 2 {
+                    self.err(
+                        &list.referenced,
+                        format!("clock '{name}': starts.earliest needs at least two datetime facts (for one, write starts: {{ fact: F }})"),
+                    );
+                }
+                Start::Earliest(facts)
             }
             _ => {
                 self.err(
                     &raw.referenced,
-                    format!("clock '{name}': starts needs exactly one of 'fact', 'event' or 'last_event'"),
+                    format!("clock '{name}': starts needs exactly one of 'fact', 'event', 'last_event' or 'earliest'"),
                 );
                 Start::Fact(String::new())
             }
+        }
+    }
+
+    /// A fact a clock starts at: known, and a datetime.
+    fn datetime_fact_ref(&mut self, wf: &Workflow, clock: &str, f: &S) {
+        self.fact_ref(wf, f);
+        if let Some(d) = wf.facts.get(&f.value)
+            && d.kind != FactType::DateTime
+        {
+            self.err(
+                &f.referenced,
+                format!(
+                    "clock '{clock}' starts at fact '{}', which is not a datetime",
+                    f.value
+                ),
+            );
         }
     }
 

@@ -93,6 +93,19 @@ pub struct EventDef {
     pub to: String,
     pub requires: Vec<String>,
     pub when: Option<Condition>,
+    /// What the event also needs in some circumstances (`conditions:`).
+    pub provisos: Vec<Proviso>,
+}
+
+/// When `condition` holds on the case (with the facts given alongside the event), the
+/// event also needs `requires` set and `when` true: art. 34(3)(c) invoked needs the
+/// public communication that replaces the notice.
+#[derive(Debug, Clone)]
+pub struct Proviso {
+    pub condition: Condition,
+    pub basis: Option<String>,
+    pub requires: Vec<String>,
+    pub when: Option<Condition>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -102,6 +115,10 @@ pub enum Start {
     Event(String),
     /// The latest time the event happened: the clock restarts each time it happens.
     LastEvent(String),
+    /// The earliest instant among these datetime facts, of those set: a law that counts
+    /// from the incident's detection where known, else from awareness, the earlier
+    /// when both are known.
+    Earliest(Vec<String>),
 }
 
 #[derive(Debug, Clone)]

@@ -83,6 +83,25 @@ pub struct RawEvent {
     pub requires: Vec<S>,
     #[serde(default)]
     pub when: Option<Spanned<RawCondition>>,
+    /// What the event needs in some circumstances only: `if` true, `requires` and `when`.
+    #[serde(default)]
+    pub conditions: Vec<Spanned<RawProviso>>,
+}
+
+/// One entry of an event's `conditions`: when `if` holds, the event also requires these
+/// facts and this guard (an exemption and what the law asks of it).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProviso {
+    #[serde(rename = "if")]
+    pub if_: Spanned<RawCondition>,
+    /// The legal source, named in the refusal.
+    #[serde(default)]
+    pub basis: Option<String>,
+    #[serde(default)]
+    pub requires: Vec<S>,
+    #[serde(default)]
+    pub when: Option<Spanned<RawCondition>>,
 }
 
 #[derive(Deserialize)]
@@ -119,6 +138,9 @@ pub struct RawStart {
     pub event: Option<S>,
     #[serde(default)]
     pub last_event: Option<S>,
+    /// The earliest of several datetime facts, those set (`earliest: [detected_at, aware_at]`).
+    #[serde(default)]
+    pub earliest: Option<Spanned<Vec<S>>>,
 }
 
 /// One more deadline of a clock, in `or_earlier`: the clock is due at the earliest.
