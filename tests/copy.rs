@@ -665,6 +665,7 @@ fn big_sqlite(path: &Path, n: usize) {
             facts,
             note: None,
             at,
+            reason: None,
         };
         if i % 2 == 0 {
             let at = aware + chrono::Duration::hours(1);

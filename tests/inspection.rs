@@ -216,6 +216,7 @@ fn the_year_is_the_year_detected_in_paris_and_organisations_stay_apart() {
         detail,
         [
             "acme page 127.0.0.1",
+            "acme inspection md 127.0.0.1",
             "acme inspection csv 2025 127.0.0.1",
             "other inspection json 2026 127.0.0.1"
         ]

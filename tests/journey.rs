@@ -233,7 +233,10 @@ async fn walk(j: Journey) {
     click(&c, Locator::Id("issue")).await;
     text_of(&c, "#flash").await;
     text_of(&c, "#issued-list").await;
-    let issued = c.find_all(Locator::Css("#issued-list li[data-sha256]")).await.unwrap();
+    let issued = c
+        .find_all(Locator::Css("#issued-list li[data-sha256]"))
+        .await
+        .unwrap();
     assert_eq!(issued.len(), 1, "the draft recorded as issued once");
 
     // 7. The register, and its inspection export with the form's default values.
@@ -384,6 +387,10 @@ fn pdftotext(pdf: &Path) -> String {
         .arg("-")
         .output()
         .expect("pdftotext (poppler-utils) runs");
-    assert!(out.status.success(), "pdftotext failed on {}", pdf.display());
+    assert!(
+        out.status.success(),
+        "pdftotext failed on {}",
+        pdf.display()
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

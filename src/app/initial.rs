@@ -72,6 +72,7 @@ impl App {
                 Draft {
                     text,
                     missing: Vec::new(),
+                    warning: None,
                 },
                 format,
                 lang,
@@ -100,6 +101,8 @@ impl App {
             lang,
             format,
             notified.at,
+            // The initial notification, as sent: no comparison with today's assessment.
+            None,
         )?;
         Ok((
             d,

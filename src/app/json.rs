@@ -459,7 +459,12 @@ mod tests {
         let wf = set.get("fr").expect("fr");
         let mut facts = Map::new();
         facts.insert("aware_basis".into(), json!("Alerte"));
-        let set_ev = recorded(EventBody::FactsSet { facts, note: None });
+        let set_ev = recorded(EventBody::FactsSet {
+            facts,
+            note: None,
+            from_profile: false,
+            reason: None,
+        });
         let contain = recorded(EventBody::Advanced {
             event: "contain".into(),
             track: "response".into(),
@@ -469,6 +474,7 @@ mod tests {
             note: None,
             met: vec![],
             assessment: None,
+            reason: None,
         });
         let late = recorded(EventBody::Advanced {
             event: "notify_authority".into(),
@@ -484,6 +490,7 @@ mod tests {
                 late: true,
             }],
             assessment: None,
+            reason: None,
         });
         let cases = [
             (

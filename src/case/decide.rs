@@ -325,6 +325,19 @@ fn value_storable(v: &Value) -> bool {
 fn check_storable(cmd: &Command) -> Result<(), Rejected> {
     let (title, facts, note, event, reason) = match cmd {
         Command::Open { title, facts, .. } => (Some(title), facts, None, None, None),
+        Command::OpenWithProfile {
+            title,
+            facts,
+            profile_facts,
+            ..
+        } => {
+            if let Some((name, _)) = profile_facts.iter().find(|(_, v)| !value_storable(v)) {
+                return Err(Rejected::Unstorable {
+                    what: format!("the profile's fact {}", crate::util::quote(name)),
+                });
+            }
+            (Some(title), facts, None, None, None)
+        }
         Command::SetFacts {
             facts,
             note,

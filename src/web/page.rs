@@ -272,6 +272,7 @@ pub(super) fn error_page(app: &App, lang: Lang, caller: &Caller, e: WebError) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::web::auth::local_target;
 
     #[test]
     fn embedded_pages_and_words_load() {

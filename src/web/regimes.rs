@@ -2,7 +2,7 @@
 //! insurance: yes / no / not known), as the setup page and the organisation page ask
 //! them (issue 21 part 3). Kept apart from `pages` so both forms share one source.
 
-use super::pages::word;
+use super::page::word;
 use crate::time::Lang;
 use serde_json::{Value, json};
 

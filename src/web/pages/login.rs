@@ -137,7 +137,13 @@ pub(super) async fn login(
         Ok(None) => {
             let address = attempt.address().to_string();
             let counted = app
-                .write(move |_, s| Ok(crate::web::auth::throttle::failed(s, &attempt, time::now())?))
+                .write(move |_, s| {
+                    Ok(crate::web::auth::throttle::failed(
+                        s,
+                        &attempt,
+                        time::now(),
+                    )?)
+                })
                 .await;
             if let Err(e) = counted {
                 return e.into_response();
