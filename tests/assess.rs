@@ -304,6 +304,11 @@ fn declining_a_duty_needs_a_recorded_assessment_and_reasons_to_depart() {
         "decide_no_authority_notice",
         "--set",
         "no_authority_reasons=rien",
+        // Art. 33(5): a breach not notified records its effects and remedial action.
+        "--set",
+        "consequences=Adresses synthétiques seulement",
+        "--set",
+        "measures=Fichier supprimé",
     ];
     let before = v.db_snapshot();
     let e = v.fails(&decline, 2);
@@ -367,7 +372,7 @@ fn declining_a_duty_needs_a_recorded_assessment_and_reasons_to_depart() {
         csv.lines()
             .next()
             .unwrap()
-            .ends_with("authority_recommended,individuals_recommended"),
+            .contains(",authority_recommended,individuals_recommended,"),
         "{csv}"
     );
 }

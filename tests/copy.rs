@@ -665,7 +665,8 @@ fn big_sqlite(path: &Path, n: usize) {
             facts,
             note: None,
             at,
-            reason: None,
+            // Dated weeks back on purpose (bulk history): the reason is required.
+            reason: Some("history loaded for the copy test".into()),
         };
         if i % 2 == 0 {
             let at = aware + chrono::Duration::hours(1);

@@ -97,7 +97,7 @@ async fn walk(j: Journey) {
     // 1. The setup link; the DPO switches to their language first.
     c.goto(&link).await.unwrap();
     if j.lang != "fr" {
-        click(&c, Locator::Id(&format!("lang-{}", j.lang))).await;
+        go(&c, Locator::Id(&format!("lang-{}", j.lang))).await;
     }
     wait_lang(&c, j.lang).await;
     fill(&c, "org_name", "Transports Exemple").await;
@@ -112,7 +112,7 @@ async fn walk(j: Journey) {
     fill(&c, "password", PASSWORD).await;
     fill(&c, "password_again", PASSWORD).await;
     look(&c, &name("01-setup")).await;
-    click(&c, Locator::Id("setup-create")).await;
+    go(&c, Locator::Id("setup-create")).await;
     c.wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Id("nav-org"))
@@ -122,7 +122,7 @@ async fn walk(j: Journey) {
     look(&c, &name("02-dashboard")).await;
 
     // 2. The organisation's identity: saved, and shown again after a reload.
-    click(&c, Locator::Id("nav-org")).await;
+    go(&c, Locator::Id("nav-org")).await;
     let identity = [
         ("org-identifier", j.identifier),
         ("org-address", "1 rue de l'Exemple, 75001 Paris"),
@@ -135,7 +135,7 @@ async fn walk(j: Journey) {
         fill(&c, id, value).await;
     }
     look(&c, &name("03-organisation")).await;
-    click(&c, Locator::Id("save-org")).await;
+    go(&c, Locator::Id("save-org")).await;
     text_of(&c, "#flash").await;
     c.refresh().await.unwrap();
     for (id, value) in identity {
@@ -147,7 +147,7 @@ async fn walk(j: Journey) {
     );
 
     // 3. A new case, aware two hours ago (typed in the workflow's zone).
-    click(&c, Locator::Id("nav-new")).await;
+    go(&c, Locator::Id("nav-new")).await;
     click(
         &c,
         Locator::Css(&format!("#workflow option[value='{}']", j.workflow)),
@@ -162,7 +162,7 @@ async fn walk(j: Journey) {
     let aware = (chrono::Utc::now() - chrono::Duration::hours(2)).with_timezone(&zone);
     fill(&c, "aware_at", &aware.format("%Y-%m-%d %H:%M").to_string()).await;
     look(&c, &name("04-new-case")).await;
-    click(&c, Locator::Id("open-case")).await;
+    go(&c, Locator::Id("open-case")).await;
     text_of(&c, "#flash").await;
     let url = c.current_url().await.unwrap();
     let case_id = url
@@ -191,16 +191,16 @@ async fn walk(j: Journey) {
             .to_string(),
     )
     .await;
-    click(&c, Locator::Id("save-facts")).await;
+    go(&c, Locator::Id("save-facts")).await;
     text_of(&c, "#flash").await;
     look(&c, &name("06-facts-saved")).await;
 
     // 5. The assessment accepted, containment recorded, the authority notified.
-    click(&c, Locator::Id("accept-assessment")).await;
+    go(&c, Locator::Id("accept-assessment")).await;
     text_of(&c, "#as-accepted").await;
-    click(&c, Locator::Id("event-contain")).await;
+    go(&c, Locator::Id("event-contain")).await;
     text_of(&c, "#flash").await;
-    click(&c, Locator::Id("event-notify_authority")).await;
+    go(&c, Locator::Id("event-notify_authority")).await;
     text_of(&c, "#flash").await;
     assert!(
         c.find(Locator::Id("error")).await.is_err(),
@@ -230,7 +230,7 @@ async fn walk(j: Journey) {
         j.identifier
     );
     assert!(text.contains("Transports Exemple"), "{text}");
-    click(&c, Locator::Id("issue")).await;
+    go(&c, Locator::Id("issue")).await;
     text_of(&c, "#flash").await;
     text_of(&c, "#issued-list").await;
     let issued = c
@@ -240,7 +240,7 @@ async fn walk(j: Journey) {
     assert_eq!(issued.len(), 1, "the draft recorded as issued once");
 
     // 7. The register, and its inspection export with the form's default values.
-    click(&c, Locator::Id("nav-register")).await;
+    go(&c, Locator::Id("nav-register")).await;
     let row = text_of(&c, &format!("tr[data-case='{case_id}']")).await;
     assert!(row.contains("Fichier clients exposé"), "{row}");
     look(&c, &name("09-register")).await;
@@ -267,6 +267,26 @@ fn setup_link(log: &Path) -> String {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Clicks what leads to another page, and waits until the page it was on is gone (so
+/// that what is read next is the new page's).
+async fn go(c: &Client, loc: Locator<'_>) {
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    click(c, loc).await;
+    let t0 = Instant::now();
+    while old.attr("lang").await.is_ok() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{loc:?} led to no new page"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("main"))
+        .await
+        .expect("the new page");
 }
 
 /// Waits until the page says it is in `lang` (`<html lang>`).

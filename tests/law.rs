@@ -394,6 +394,8 @@ fn an_exemption_from_informing_people_is_refused_without_its_condition() {
             "c",
             "decide_no_individual_notice",
             "--set",
+            "risk_rationale=Departing on purpose: this test checks the exemption's own condition",
+            "--set",
             &format!("individuals_exemption={exemption}"),
             "--set",
             "individuals_rationale=Too many people to reach one by one",
@@ -460,6 +462,8 @@ fn an_exemption_from_informing_people_is_refused_without_its_condition() {
             "a",
             "decide_no_individual_notice",
             "--set",
+            "risk_rationale=Departing on purpose: this test checks the exemption's own condition",
+            "--set",
             "individuals_exemption=unintelligible",
             "--set",
             "individuals_rationale=AES-256, key kept apart",
@@ -496,6 +500,8 @@ fn a_breach_not_notified_records_its_effects_and_remedial_action() {
             "quiet",
             "decide_no_authority_notice",
             "--set",
+            "risk_rationale=Departing on purpose: this test checks art. 33(5)",
+            "--set",
             "no_authority_reasons=Encrypted laptop",
         ],
         2,
@@ -510,6 +516,8 @@ fn a_breach_not_notified_records_its_effects_and_remedial_action() {
         "advance",
         "quiet",
         "decide_no_authority_notice",
+        "--set",
+        "risk_rationale=Departing on purpose: this test checks art. 33(5)",
         "--set",
         "no_authority_reasons=Encrypted laptop",
         "--set",
@@ -534,6 +542,8 @@ fn a_breach_not_notified_records_its_effects_and_remedial_action() {
         "advance",
         "quiet",
         "decide_no_individual_notice",
+        "--set",
+        "risk_rationale=Departing on purpose: this test checks art. 33(5)",
         "--set",
         "individuals_exemption=no_high_risk",
         "--set",
@@ -588,6 +598,8 @@ fn a_nis2_progress_report_moves_the_final_report_to_the_end_of_handling() {
         "nis2_notification",
         "--at",
         "2026-09-02T09:00",
+        "--reason",
+        "recorded afterwards (test)",
     ]);
     // The final report was due on 2 October: overdue today, unless a progress report
     // was sent then.
@@ -601,6 +613,8 @@ fn a_nis2_progress_report_moves_the_final_report_to_the_end_of_handling() {
         "nis2_progress_report",
         "--at",
         "2026-10-01T17:00",
+        "--reason",
+        "recorded afterwards (test)",
     ]);
     let case = v.show("n");
     assert_eq!(status(&case, "nis2_final_report"), "met");
@@ -630,6 +644,8 @@ fn a_nis2_progress_report_moves_the_final_report_to_the_end_of_handling() {
         "nis2_final_report",
         "--at",
         "2026-11-10T10:00",
+        "--reason",
+        "recorded afterwards (test)",
         "--set",
         "root_cause=Phished administrator account",
     ]);
@@ -647,6 +663,8 @@ fn a_nis2_progress_report_moves_the_final_report_to_the_end_of_handling() {
         "nis2_notification",
         "--at",
         "2026-09-02T09:00",
+        "--reason",
+        "recorded afterwards (test)",
     ]);
     v.ok(&[
         "case",
@@ -655,6 +673,8 @@ fn a_nis2_progress_report_moves_the_final_report_to_the_end_of_handling() {
         "nis2_final_report",
         "--at",
         "2026-09-20T09:00",
+        "--reason",
+        "recorded afterwards (test)",
         "--set",
         "root_cause=Misconfigured share",
     ]);
@@ -688,6 +708,8 @@ fn the_initial_notification_can_be_drafted_after_it_was_sent() {
         "notify_authority",
         "--at",
         "2026-10-20T16:00",
+        "--reason",
+        "recorded afterwards (test)",
     ]);
     // A later fact: in the complementary notification, not in the initial one.
     v.ok(&["case", "set", "d", "subjects_approx=4800"]);
@@ -741,6 +763,8 @@ fn the_initial_notification_can_be_drafted_after_it_was_sent() {
         "notify_authority",
         "--at",
         "2026-10-20T16:00",
+        "--reason",
+        "recorded afterwards (test)",
     ]);
     let out = v.run(&[
         "draft",

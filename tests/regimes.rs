@@ -252,6 +252,9 @@ fn a_closed_case_offers_no_new_obligation() {
         "decide_no_authority_notice",
         "--set",
         "no_authority_reasons=Encrypted laptop, key safe",
+        // Departing from vigie's recommendation needs its reasons (issue 22 A2).
+        "--set",
+        "risk_rationale=Encrypted laptop, key safe",
     ]);
     v.ok(&[
         "case",
@@ -259,9 +262,11 @@ fn a_closed_case_offers_no_new_obligation() {
         "c1",
         "decide_no_individual_notice",
         "--set",
-        "individuals_exemption=unintelligible",
+        "individuals_exemption=no_high_risk",
         "--set",
         "individuals_rationale=Encrypted laptop, key safe",
+        "--set",
+        "risk_rationale=Encrypted laptop, key safe",
     ]);
     v.ok(&["case", "advance", "c1", "close"]);
     let case = v.show("c1");

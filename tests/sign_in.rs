@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::web::{Browser, PASSWORD, Server, form_encode, hidden};
+use common::web::{Browser, PASSWORD, Server, form_encode, form_token, hidden};
 use reqwest::header::COOKIE;
 
 both_backends! {
@@ -125,7 +125,7 @@ fn calendar_guesses_slow_only_their_feed_and_revoked_addresses_are_gone() {
     // A revoked address answers 410 Gone, and polling it forever locks nothing: not its
     // own address's sign-in, not its feed.
     let (_, html, _) = viewer.get("/settings");
-    let csrf = hidden(&html, "_csrf").unwrap();
+    let csrf = form_token(&html, "/settings/calendar").unwrap();
     let r = viewer.post_form(
         "/settings/calendar",
         &[("_csrf", &csrf), ("action", "revoke")],
@@ -149,7 +149,7 @@ fn calendar_guesses_slow_only_their_feed_and_revoked_addresses_are_gone() {
     assert_eq!(login_from(&mut b, &s, stale, VIEWER, PASSWORD).0, 303);
     // Replaced: the old address is gone too.
     let (_, html, _) = viewer.get("/settings");
-    let csrf = hidden(&html, "_csrf").unwrap();
+    let csrf = form_token(&html, "/settings/calendar").unwrap();
     let r = viewer.post_form("/settings/calendar", &[("_csrf", &csrf), ("action", "new")]);
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(feed_from(&s, stale, &fresh), 410);

@@ -161,7 +161,7 @@ impl App {
         expected_seq: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<CaseAssessment, AppError> {
-        self.accept_assessment_at(store, org, actor, id, expected_seq, None, now)
+        self.accept_assessment_at(store, org, actor, id, expected_seq, None, None, now)
     }
 
     /// [`App::accept_assessment`] with the decision's effective time (`vigie assess
@@ -176,13 +176,14 @@ impl App {
         id: &str,
         expected_seq: Option<i64>,
         at: Option<&str>,
+        reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<CaseAssessment, AppError> {
         // Without a page's `expected_seq` (the CLI), a case moved meanwhile is assessed
         // again and the recommendation as it now stands is accepted.
         let mut tries = 0;
         loop {
-            match self.accept_once(store, org, actor, id, expected_seq, at, now) {
+            match self.accept_once(store, org, actor, id, expected_seq, at, reason, now) {
                 Err(AppError::Store(crate::store::StoreError::Conflict { .. }))
                     if expected_seq.is_none() && tries < 20 =>
                 {
@@ -202,6 +203,7 @@ impl App {
         id: &str,
         expected_seq: Option<i64>,
         at: Option<&str>,
+        reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<CaseAssessment, AppError> {
         let before = self.assessment(store, org, id)?;
@@ -238,7 +240,7 @@ impl App {
             note: None,
             at,
             assessment: frozen,
-            reason: None,
+            reason: reason.map(str::to_string),
         };
         let seq = expected_seq.or(Some(before.case.case.seq));
         let l = Arc::new(store.execute_at_seq(org, id, &cmd, actor, now, seq)?);

@@ -28,6 +28,9 @@ pub struct AssessArgs {
     /// With --accept: when the decision was taken (default: now), in the workflow's zone.
     #[arg(long, requires = "accept")]
     at: Option<String>,
+    /// With --accept --at more than 24 h back: why the decision is recorded only now.
+    #[arg(long, requires = "at")]
+    reason: Option<String>,
     /// fr, en or nl, for a what-if (default: the workflow's).
     #[arg(long)]
     lang: Option<String>,
@@ -90,6 +93,7 @@ pub(super) fn run(ctx: &Ctx, args: AssessArgs) -> Result<(), CliError> {
                     id,
                     None,
                     args.at.as_deref(),
+                    args.reason.as_deref(),
                     ctx.now,
                 )?
             } else {

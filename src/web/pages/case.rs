@@ -205,7 +205,7 @@ pub(super) fn case_view(
                 "seq": e.seq,
                 "at": time::short_in(e.at, wf.timezone),
                 "actor": e.actor,
-                "what": crate::app::json::event_summary(e),
+                "what": crate::app::json::event_summary_in(wf, e, labels),
                 "note": note,
             })
         })
@@ -250,6 +250,7 @@ pub(super) fn issued_view(
     mut view: Value,
     l: &Loaded,
     access: &[crate::store::backend::AccessRow],
+    labels: &Labels,
 ) -> Value {
     let tz = l.workflow.timezone;
     let issued: Vec<Value> = l
@@ -263,7 +264,7 @@ pub(super) fn issued_view(
                 sha256,
             } => Some(json!({
                 "seq": e.seq, "at": time::short_in(e.at, tz), "actor": e.actor,
-                "document": document, "lang": lang, "format": format,
+                "document": labels.get(document), "lang": lang, "format": format,
                 "sha256": sha256, "short": &sha256[..12.min(sha256.len())],
             })),
             _ => None,
@@ -291,7 +292,7 @@ pub(super) fn issued_view(
                     "access": true,
                     "at": time::short_in(a.at, tz),
                     "actor": a.actor,
-                    "what": crate::app::issued::access_summary(a),
+                    "what": crate::app::issued::access_summary_in(a, labels),
                 }),
             )
         }));
@@ -353,6 +354,7 @@ pub(super) fn render_case(
             ),
             l,
             access,
+            &labels,
         ),
         status,
     )
@@ -492,6 +494,7 @@ pub(super) fn case_body(
         ),
         &l,
         &access,
+        &labels,
     );
     let frame = Arc::new(cache.marks.frame(&render_body(app, "case", view, lang)?));
     if let Some(f) = kept {
