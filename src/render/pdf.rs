@@ -201,12 +201,17 @@ impl FaceData {
 
 /// Fallback fonts, tried in this order for a character DejaVu Sans lacks, with the
 /// Debian package that installs each (`.ci/run` installs the first). Licences:
-/// Droid Sans Fallback, Apache 2.0; Noto Sans CJK and WenQuanYi Zen Hei, SIL OFL 1.1 and
-/// GPL 2 with font exception; Symbola, free for any use.
+/// Droid Sans Fallback, Apache 2.0; Nanum Gothic (Hangul, which Droid lacks), SIL OFL 1.1;
+/// Noto Sans CJK and WenQuanYi Zen Hei, SIL OFL 1.1 and GPL 2 with font exception;
+/// Symbola, free for any use.
 pub const FALLBACK_FONTS: &[(&str, &str)] = &[
     (
         "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
         "fonts-droid-fallback",
+    ),
+    (
+        "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
+        "fonts-nanum",
     ),
     (
         "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
