@@ -243,6 +243,13 @@ async fn walk(j: Journey) {
     go(&c, Locator::Id("nav-register")).await;
     let row = text_of(&c, &format!("tr[data-case='{case_id}']")).await;
     assert!(row.contains("Fichier clients exposé"), "{row}");
+    // The states in the page's language, not the register's ids.
+    for id in ["pending", "notified", "not_required"] {
+        assert!(
+            !row.contains(id),
+            "a raw state in the register's row: {row}"
+        );
+    }
     look(&c, &name("09-register")).await;
     click(&c, Locator::Id("inspection-download")).await;
     let md = downloaded(downloads.path(), ".md").await;
@@ -335,7 +342,20 @@ async fn look(c: &Client, name: &str) {
         .unwrap();
     assert_eq!(empty, json!([]), "{name}: forms without their CSRF token");
     c.set_window_size(390, 844).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    let t0 = Instant::now();
+    while c
+        .execute("return window.innerWidth;", vec![])
+        .await
+        .unwrap()
+        .as_i64()
+        .is_some_and(|w| w > 390)
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{name}: never 390 px wide"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let widths = c
         .execute(
             "return [document.documentElement.scrollWidth, window.innerWidth];",

@@ -17,12 +17,29 @@ pub(super) async fn register_page(ctx: PageCtx, addr: crate::web::access::Client
         return error_page(&app, lang, &c, e);
     }
     match app.register(&c).await {
-        Ok(rows) => Page::of(lang, &c, word(lang, "register"), "/register").render(
-            &app,
-            "register",
-            json!({"rows": rows, "inspection": true}),
-            StatusCode::OK,
-        ),
+        Ok(rows) => {
+            // The states in the page's words (the CSV and the API keep the ids).
+            let shown: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    let mut v = json!(r);
+                    if let Some(wf) = app.workflows.get(&r.workflow)
+                        && let Ok(lb) = app.labels(&wf, lang)
+                    {
+                        v["status"] = json!(lb.get(&format!("register_{}", r.status)));
+                        v["authority"] = json!(lb.get(&format!("authority={}", r.authority)));
+                        v["individuals"] = json!(lb.get(&format!("individuals={}", r.individuals)));
+                    }
+                    v
+                })
+                .collect();
+            Page::of(lang, &c, word(lang, "register"), "/register").render(
+                &app,
+                "register",
+                json!({"rows": shown, "inspection": true}),
+                StatusCode::OK,
+            )
+        }
         Err(e) => error_page(&app, lang, &c, e),
     }
 }
