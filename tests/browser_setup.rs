@@ -11,43 +11,14 @@ mod chrome;
 
 use chrome::*;
 use common::Vigie;
-use common::process::Serve;
-use common::web::listening_at;
+use common::web::first_start;
 use fantoccini::Locator;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_dpo_sets_up_vigie_from_the_link_serve_prints() {
     let v = Vigie::new();
     // As a new user runs it: no --config, in a folder of its own.
-    let folder = v.dir().join("run");
-    std::fs::create_dir_all(&folder).unwrap();
-    let log = folder.join("serve.log");
-    let file = std::fs::File::create(&log).unwrap();
-    let mut serve = Serve::new(
-        v.command()
-            .current_dir(&folder)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .expect("vigie serve starts"),
-    );
-    let base = listening_at(serve.child(), &log);
-    let t0 = Instant::now();
-    let link = loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(w) = text.split_whitespace().find(|w| w.contains("/setup/")) {
-            break w.to_string();
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "no setup link:\n{text}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (mut serve, base, link) = first_start(&v);
     assert!(link.starts_with(&format!("{base}/setup/")), "{link}");
 
     let driver = start_driver();

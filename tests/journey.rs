@@ -19,12 +19,11 @@ mod chrome;
 
 use chrome::*;
 use common::Vigie;
-use common::process::Serve;
-use common::web::listening_at;
+use common::web::first_start;
 use fantoccini::{Client, Locator};
 use serde_json::json;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "a long enough password";
@@ -70,23 +69,8 @@ async fn a_dutch_speaking_dpo_s_first_day_on_a_belgian_case() {
 
 async fn walk(j: Journey) {
     let v = Vigie::new();
-    let folder = v.dir().join("run");
-    std::fs::create_dir_all(&folder).unwrap();
-    let log = folder.join("serve.log");
-    let file = std::fs::File::create(&log).unwrap();
     // As a new user runs it: no --config, in a folder of its own.
-    let mut serve = Serve::new(
-        v.command()
-            .current_dir(&folder)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .expect("vigie serve starts"),
-    );
-    let base = listening_at(serve.child(), &log);
-    let link = setup_link(&log);
+    let (mut serve, base, link) = first_start(&v);
 
     let driver = start_driver();
     let downloads = tempfile::tempdir().unwrap();
@@ -258,22 +242,6 @@ async fn walk(j: Journey) {
 
     c.close().await.unwrap();
     serve.kill9();
-}
-
-/// The one-time setup link `vigie serve` prints on a database with no account.
-fn setup_link(log: &Path) -> String {
-    let t0 = Instant::now();
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(w) = text.split_whitespace().find(|w| w.contains("/setup/")) {
-            return w.to_string();
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "no setup link:\n{text}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Clicks what leads to another page, and waits until the page it was on is gone (so

@@ -469,3 +469,37 @@ pub fn assert_form_tokens(html: &str, page: &str) {
         }
     }
 }
+
+/// `vigie serve` as a new user first runs it: no `--config`, in a folder of its own, on
+/// a database with no account. Returns the server, its address and the one-time setup
+/// link read from its output.
+pub fn first_start(v: &Vigie) -> (super::process::Serve, String, String) {
+    let folder = v.dir().join("run");
+    std::fs::create_dir_all(&folder).unwrap();
+    let log = folder.join("serve.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let mut serve = super::process::Serve::new(
+        v.command()
+            .current_dir(&folder)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("vigie serve starts"),
+    );
+    let base = listening_at(serve.child(), &log);
+    let t0 = Instant::now();
+    let link = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(w) = text.split_whitespace().find(|w| w.contains("/setup/")) {
+            break w.to_string();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no setup link:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (serve, base, link)
+}
