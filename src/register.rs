@@ -286,18 +286,21 @@ pub fn ledger_figures(
         .collect())
 }
 
+/// A CSV cell a spreadsheet shows as text: one starting with = + - @ (or a tab or a
+/// carriage return) gets a leading ' so no spreadsheet runs it as a formula.
+pub fn csv_cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
 /// The register as CSV (RFC 4180, UTF-8 with a BOM so spreadsheets read the accents).
 /// A cell starting with = + - @ is prefixed with ' so no spreadsheet runs it as a formula.
 pub fn csv(rows: &[Row]) -> String {
     let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
     w.write_record(COLUMNS).expect("write to memory");
-    let safe = |s: &str| -> String {
-        if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-            format!("'{s}")
-        } else {
-            s.to_string()
-        }
-    };
     for r in rows {
         let late = if r.authority_late { "yes" } else { "no" };
         let departs = if r.risk_departs { "yes" } else { "no" };
@@ -335,7 +338,7 @@ pub fn csv(rows: &[Row]) -> String {
             &r.subject_categories,
             &r.records_approx,
         ];
-        w.write_record(cells.iter().map(|c| safe(c)))
+        w.write_record(cells.iter().map(|c| csv_cell(c)))
             .expect("write to memory");
     }
     let bytes = w.into_inner().expect("flush to memory");

@@ -28,6 +28,20 @@ async fn a_new_dpo_sets_up_vigie_from_the_link_serve_prints() {
     // A French browser gets the French form.
     wait_text(&c, "h1", &["Installer vigie"]).await;
     fill(&c, "org_name", "ACME SA").await;
+    // The id's pattern is one Chromium applies (an invalid one is ignored silently):
+    // a space or a "!" is flagged before sending, a capital letter is not (the server
+    // lower-cases it).
+    for (typed, valid) in [("bad id!", false), ("Acme", true)] {
+        fill(&c, "org_id", typed).await;
+        let ok = c
+            .execute(
+                "return document.getElementById('org_id').checkValidity();",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(ok, serde_json::json!(valid), "org_id {typed:?}");
+    }
     fill(&c, "org_id", "acme").await;
     c.find(Locator::Css("#workflow option[value='fr']"))
         .await

@@ -285,8 +285,10 @@ fn a_bad_setup_form_leaves_the_link_usable() {
             .map(|(f, x)| if *f == k { (*f, val) } else { (*f, *x) })
             .collect()
     };
+    // The page's language (French: the browser names none), and every refusal says why
+    // the passwords are blank again (issue 21 part 7).
     for (fields, says) in [
-        (with("org_id", "ACME!"), "lowercase"),
+        (with("org_id", "ACME!"), "1 à 32 lettres sans accent"),
         (with("workflow", "xx"), "unknown workflow"),
         (with("email", "not-an-address"), "not an e-mail address"),
         (with("dpo_email", "nope"), "not an e-mail address"),
@@ -301,13 +303,21 @@ fn a_bad_setup_form_leaves_the_link_usable() {
                     }
                 })
                 .collect(),
-            "at least 12",
+            "12 caractères ou plus",
         ),
-        (with("password_again", "another long password"), ""),
+        (
+            with("password_again", "another long password"),
+            "Les deux mots de passe diffèrent",
+        ),
     ] {
         let (status, _, body) = post_setup(&base, &link, &fields);
         assert_eq!(status, 400, "{fields:?}: {body}");
         assert!(body.contains(says), "{fields:?}: {body}");
+        assert!(
+            body.contains("tapez-les à nouveau"),
+            "{fields:?}: says why the passwords were cleared: {body}"
+        );
+        assert!(!body.contains(PASSWORD), "{fields:?}: never sent back");
         assert!(
             v.json(&["user", "list", "--all", "--json"])
                 .as_array()
@@ -319,8 +329,11 @@ fn a_bad_setup_form_leaves_the_link_usable() {
     let mut b = Browser::new(&base);
     let r = b.post_form(&link, &FIRST);
     assert_eq!(r.status().as_u16(), 403);
-    let (status, _, body) = post_setup(&base, &link, &FIRST);
+    // A capital letter in the organisation's id is lower-cased, not refused.
+    let (status, _, body) = post_setup(&base, &link, &with("org_id", "Acme"));
     assert_eq!(status, 303, "{body}");
+    let p = v.json(&["org", "show", "acme", "--json"]);
+    assert_eq!(p["name"], "ACME SA", "{p:#}");
 }
 
 fn an_expired_setup_link_is_refused() {

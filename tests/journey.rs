@@ -214,6 +214,21 @@ async fn walk(j: Journey) {
         j.identifier
     );
     assert!(text.contains("Transports Exemple"), "{text}");
+    // Recorded as issued: the PDF just downloaded (the form's first format), after
+    // saying yes to the warning when the draft still has items to complete.
+    let format = c
+        .find(Locator::Id("issue-format"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(format.as_deref(), Some("pdf"));
+    if let Ok(warning) = c.find(Locator::Id("issue-placeholders")).await {
+        let said = warning.text().await.unwrap();
+        assert!(said.trim_start().starts_with(char::is_numeric), "{said}");
+        click(&c, Locator::Id("accept-placeholders")).await;
+    }
     go(&c, Locator::Id("issue")).await;
     text_of(&c, "#flash").await;
     text_of(&c, "#issued-list").await;
@@ -222,6 +237,12 @@ async fn walk(j: Journey) {
         .await
         .unwrap();
     assert_eq!(issued.len(), 1, "the draft recorded as issued once");
+    let recorded = issued[0].attr("data-sha256").await.unwrap().unwrap();
+    assert_eq!(
+        recorded,
+        sha256_of(&std::fs::read(&pdf).unwrap()),
+        "the register holds the hash of the very PDF downloaded"
+    );
 
     // 7. The register, and its inspection export with the form's default values.
     go(&c, Locator::Id("nav-register")).await;
@@ -401,4 +422,12 @@ fn pdftotext(pdf: &Path) -> String {
         pdf.display()
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sha256_of(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -286,15 +286,25 @@ pub fn event_summary_in(wf: &Workflow, e: &Recorded, labels: &crate::render::Lab
     };
     match &e.body {
         EventBody::Opened { .. } => labels.get("event_opened").to_string(),
-        EventBody::FactsSet { facts, .. } => format!(
-            "{}{colon}{}",
-            labels.get("event_facts_set"),
-            facts
-                .keys()
-                .map(|k| labels.get(k))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        EventBody::FactsSet {
+            facts,
+            from_profile,
+            ..
+        } => {
+            let mut s = format!(
+                "{}{colon}{}",
+                labels.get("event_facts_set"),
+                facts
+                    .keys()
+                    .map(|k| labels.get(k))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            if *from_profile {
+                let _ = write!(s, " ({})", labels.get("event_from_profile"));
+            }
+            s
+        }
         EventBody::Advanced {
             event,
             track,

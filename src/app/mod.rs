@@ -7,6 +7,7 @@
 //! The edges only parse and print: exit codes are chosen in `cli`, status codes in `web`,
 //! from [`AppError`]. Every write that commits wakes the reminder dispatcher.
 
+pub mod access;
 pub mod assess;
 pub mod calendar;
 pub mod initial;

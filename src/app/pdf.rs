@@ -52,7 +52,8 @@ impl App {
     }
 
     /// Records in the register that these exact bytes of a document were issued in
-    /// `format` (e.g. a PDF); returns their SHA-256.
+    /// `format` (e.g. a PDF); returns their SHA-256, and whether they were already
+    /// recorded (then nothing is appended).
     #[allow(clippy::too_many_arguments)]
     pub fn record_issued_bytes(
         &self,
@@ -65,11 +66,18 @@ impl App {
         format: &str,
         bytes: &[u8],
         now: DateTime<Utc>,
-    ) -> Result<String, AppError> {
+    ) -> Result<(String, bool), AppError> {
         let sha256: String = Sha256::digest(bytes)
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
+        let already = self.case(store, org, id)?.events.iter().any(|e| {
+            matches!(&e.body, crate::case::EventBody::DocumentIssued { document: d, sha256: s, .. }
+                if d == document && *s == sha256)
+        });
+        if already {
+            return Ok((sha256, true));
+        }
         let l = store.execute(
             org,
             id,
@@ -85,6 +93,6 @@ impl App {
         )?;
         self.remember(Arc::new(l));
         self.wake(store);
-        Ok(sha256)
+        Ok((sha256, false))
     }
 }

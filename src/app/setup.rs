@@ -105,7 +105,9 @@ impl App {
             return Ok(None);
         }
         // Everything is checked before the link is used up.
-        let org_id = req.org_id.trim();
+        // "Transports" means "transports": ids are lower case (issue 21 part 7).
+        let org_id = req.org_id.trim().to_ascii_lowercase();
+        let org_id = org_id.as_str();
         crate::store::accounts::check_org_id(org_id).map_err(|e| AppError::Field {
             field: "org_id",
             message: e.to_string(),

@@ -167,7 +167,7 @@ fn run_pdf(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
         );
     }
     if args.record {
-        let sha = app.record_issued_bytes(
+        let (sha, already) = app.record_issued_bytes(
             &mut store,
             &ctx.org,
             &ctx.actor,
@@ -178,7 +178,14 @@ fn run_pdf(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
             &d.bytes,
             ctx.now,
         )?;
-        eprintln!("recorded in the register: {} sha256:{sha}", args.document);
+        if already {
+            eprintln!(
+                "already recorded in the register: {} sha256:{sha} (nothing added)",
+                args.document
+            );
+        } else {
+            eprintln!("recorded in the register: {} sha256:{sha}", args.document);
+        }
     }
     Ok(())
 }

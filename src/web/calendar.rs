@@ -184,16 +184,40 @@ struct OkQuery {
 /// The settings page's view: when the token was made, and the feed's address when one
 /// was just made (shown once: only its hash is kept).
 fn view(
+    app: &App,
     lang: crate::time::Lang,
     csrf: Option<String>,
-    since: Option<chrono::DateTime<chrono::Utc>>,
+    since: Option<(chrono::DateTime<chrono::Utc>, chrono_tz::Tz)>,
     feed_url: Option<String>,
 ) -> serde_json::Value {
     json!({
         "csrf": csrf,
-        "since": since.map(|t| time::long_in(t, chrono_tz::UTC, lang)),
+        "since": since.map(|(t, zone)| time::long_in(t, zone, lang)),
         "feed_url": feed_url,
+        // Without `http.public_url`, the address is the one this browser used, which a
+        // phone or a calendar service may not reach: the page says so.
+        "no_public_url": feed_url.is_some()
+            && app.config.http.public_url.as_deref().is_none_or(|u| u.trim().is_empty()),
     })
+}
+
+/// When the caller's calendar token was made, in the zone of their organisation's
+/// workflow (its profile's, else the first known), as the case pages show times.
+fn token_since(
+    app: &App,
+    s: &mut crate::store::Store,
+    user: &crate::store::accounts::User,
+) -> Result<Option<(chrono::DateTime<chrono::Utc>, chrono_tz::Tz)>, WebError> {
+    let Some(since) = s.calendar_token_since(user)? else {
+        return Ok(None);
+    };
+    let wf = s.profile(&user.org)?.and_then(|p| p.workflow);
+    let zone = wf
+        .and_then(|w| app.workflows.get(&w))
+        .or_else(|| app.workflows.get("fr"))
+        .map(|w| w.timezone)
+        .unwrap_or(chrono_tz::UTC);
+    Ok(Some((since, zone)))
 }
 
 async fn settings_page(ctx: PageCtx, Query(q): Query<OkQuery>) -> Response {
@@ -203,10 +227,7 @@ async fn settings_page(ctx: PageCtx, Query(q): Query<OkQuery>) -> Response {
         lang,
     } = ctx;
     let user = c.user.clone();
-    match app
-        .read(move |_, s| Ok(s.calendar_token_since(&user)?))
-        .await
-    {
+    match app.read(move |app, s| token_since(app, s, &user)).await {
         Ok(since) => {
             let mut page = Page::of(lang, &c, word(lang, "settings"), "/settings");
             page.flash =
@@ -215,7 +236,7 @@ async fn settings_page(ctx: PageCtx, Query(q): Query<OkQuery>) -> Response {
             page.render(
                 &app,
                 "settings",
-                view(lang, c.csrf.clone(), since, None),
+                view(&app, lang, c.csrf.clone(), since, None),
                 StatusCode::OK,
             )
         }
@@ -231,10 +252,10 @@ async fn settings_calendar(headers: HeaderMap, PageForm { ctx, form }: PageForm)
         Some("new") => {
             let made = ctx
                 .app
-                .write(move |_, s| {
+                .write(move |app, s| {
                     let now = time::now();
                     let token = s.new_calendar_token(&user, now)?;
-                    Ok((token, s.calendar_token_since(&user)?))
+                    Ok((token, token_since(app, s, &user)?))
                 })
                 .await;
             let (token, since) = made.map_err(ctx.fail())?;
@@ -244,7 +265,7 @@ async fn settings_calendar(headers: HeaderMap, PageForm { ctx, form }: PageForm)
             Ok(ctx.page(ctx.word("settings"), "/settings").render(
                 &ctx.app,
                 "settings",
-                view(ctx.lang, csrf, since, Some(url)),
+                view(&ctx.app, ctx.lang, csrf, since, Some(url)),
                 StatusCode::OK,
             ))
         }

@@ -45,21 +45,35 @@ impl App {
         let now = crate::time::now();
         // The draft as it was when the page (or the API's draft) showed it: the text
         // recorded is the one read, and the same form sent twice records it once.
-        let drafted = match drafted_at.as_deref().map(str::trim) {
-            None | Some("") => now,
-            Some(s) => {
-                let t = chrono::DateTime::parse_from_rfc3339(s)
-                    .map(|d| d.with_timezone(&chrono::Utc))
-                    .map_err(|e| WebError::bad(format!("drafted_at: {e}")))?;
-                if t > now || now - t > chrono::Duration::days(1) {
-                    return Err(WebError::bad(
-                        "drafted_at: the draft is from the future or more than a day old: draft it again",
-                    ));
-                }
-                t
-            }
-        };
+        let drafted = drafted_time(drafted_at.as_deref(), now)?;
         let user = caller.user.clone();
+        if format.as_deref().map(str::trim) == Some("pdf") {
+            // The PDF the draft page's link gave for the same moment: the same bytes,
+            // so the hash recorded is the downloaded file's (as `vigie draft --format
+            // pdf --record`, only its hash is kept).
+            return self
+                .write(move |app, store| {
+                    let req = crate::app::DraftRequest {
+                        document: document.clone(),
+                        lang,
+                        format: None,
+                    };
+                    let pdf = app.core.draft_pdf(store, &user.org, &id, &req, drafted)?;
+                    let (sha256, already) = app.core.record_issued_bytes(
+                        store,
+                        &user.org,
+                        &user.actor(),
+                        &id,
+                        &document,
+                        pdf.lang,
+                        "pdf",
+                        &pdf.bytes,
+                        now,
+                    )?;
+                    Ok(Recorded { sha256, already })
+                })
+                .await;
+        }
         self.write(move |app, store| {
             let req = crate::app::DraftRequest {
                 document: document.clone(),
@@ -228,11 +242,40 @@ fn inspection_file(
 
 // ---- pages ----
 
+/// When a draft was shown (`drafted_at` of a page or an API answer, RFC 3339), so that
+/// what is downloaded or recorded is what was read; now when not given.
+pub(super) fn drafted_time(
+    at: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, WebError> {
+    match at.map(str::trim) {
+        None | Some("") => Ok(now),
+        Some(s) => {
+            let t = chrono::DateTime::parse_from_rfc3339(s)
+                .map(|d| d.with_timezone(&chrono::Utc))
+                .map_err(|e| WebError::bad(format!("drafted_at: {e}")))?;
+            if t > now || now - t > chrono::Duration::days(1) {
+                return Err(WebError::bad(
+                    "drafted_at: the draft is from the future or more than a day old: draft it again",
+                ));
+            }
+            Ok(t)
+        }
+    }
+}
+
 async fn issue_form(
     Path((id, document)): Path<(String, String)>,
     PageForm { ctx, form }: PageForm,
 ) -> PageResult {
     let opt = |k: &str| form.get(k).map(str::to_string).filter(|s| !s.is_empty());
+    // A draft with placeholders left is recorded only when the DPO says so (the page
+    // warns; the API records what it is sent).
+    if opt("placeholders").as_deref() == Some("left")
+        && opt("accept_placeholders").as_deref() != Some("yes")
+    {
+        return Err(ctx.error(WebError::bad(ctx.word("issue_placeholders_unconfirmed"))));
+    }
     ctx.app
         .issue(
             &ctx.caller,

@@ -17,7 +17,7 @@ mod api;
 mod auth;
 mod calendar;
 mod form;
-mod issued;
+pub(crate) mod issued;
 mod page;
 mod page_cache;
 mod pages;

@@ -11,7 +11,11 @@ use handlebars::Handlebars;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 
-const PAGES: [(&str, &str); 10] = [
+const PAGES: [(&str, &str); 11] = [
+    (
+        "access",
+        include_str!("../../templates/web/access.html.hbs"),
+    ),
     (
         "layout",
         include_str!("../../templates/web/layout.html.hbs"),
@@ -201,7 +205,8 @@ impl<'a> Page<'a> {
             "here": encode(&self.here),
             "now": time::now().to_rfc3339(),
             "user": self.caller.map(|c| json!({
-                "email": c.user.email, "role": c.user.role.as_str(), "org": c.user.org,
+                "email": c.user.email, "org": c.user.org,
+                "role": word(self.lang, &format!("role_{}", c.user.role.as_str())),
             })),
             "csrf": self.caller.and_then(|c| c.csrf.clone()),
             "can_open": self.caller.is_some_and(|c| c.user.role.is_dpo()),

@@ -134,8 +134,25 @@ async fn setup(
     }
     let text = |k: &str| field(&typed, k).unwrap_or("").to_string();
     let password = text("password");
-    if password != text("password_again") {
-        let msg = word(lang, "setup_passwords_differ");
+    // What a browser user can get wrong, said in their language (the application
+    // checks the same again, for the API and the CLI); the passwords are never sent
+    // back, and the page says so.
+    let org_id = text("org_id").trim().to_ascii_lowercase();
+    let refused = if password != text("password_again") {
+        Some("setup_passwords_differ")
+    } else if crate::store::accounts::check_org_id(&org_id).is_err() {
+        Some("setup_org_id_invalid")
+    } else if password.chars().count() < crate::store::accounts::MIN_PASSWORD {
+        Some("setup_password_short")
+    } else {
+        None
+    };
+    if let Some(key) = refused {
+        let msg = format!(
+            "{} {}",
+            word(lang, key),
+            word(lang, "setup_passwords_cleared")
+        );
         return form(
             &app,
             lang,
@@ -147,7 +164,7 @@ async fn setup(
         );
     }
     let req = FirstDpo {
-        org_id: text("org_id"),
+        org_id,
         org_name: text("org_name"),
         workflow: text("workflow"),
         dpo_email: text("dpo_email"),
@@ -183,7 +200,8 @@ async fn setup(
         }
         Ok(None) => gone(&app, lang),
         Err(e) if e.status.is_client_error() => {
-            form(&app, lang, jar, &token, &typed, Some(e.message), e.status)
+            let msg = format!("{} {}", e.message, word(lang, "setup_passwords_cleared"));
+            form(&app, lang, jar, &token, &typed, Some(msg), e.status)
         }
         Err(e) => e.into_response(),
     }

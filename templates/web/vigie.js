@@ -1,6 +1,7 @@
 // Live countdowns and colours. The server's clock is the reference: the page carries
 // the server's "now" and each deadline in UTC, so a wrong clock on this computer does
-// not change what is shown. No other script runs on these pages.
+// not change what is shown. The only other thing it does: the "copy" buttons beside a
+// read-only address (hidden without this script; the address can still be selected).
 (function () {
   "use strict";
   var words = {
@@ -35,4 +36,21 @@
   }
   tick();
   setInterval(tick, 1000);
+  var copies = document.querySelectorAll("button[data-copy]");
+  for (var j = 0; j < copies.length; j++) {
+    copies[j].hidden = false;
+    copies[j].addEventListener("click", function (ev) {
+      var b = ev.currentTarget, input = document.getElementById(b.getAttribute("data-copy"));
+      if (!input) { return; }
+      input.select();
+      var done = function () { b.textContent = b.getAttribute("data-copied") || b.textContent; };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(done, function () {
+          if (document.execCommand("copy")) { done(); }
+        });
+      } else if (document.execCommand("copy")) {
+        done();
+      }
+    });
+  }
 })();

@@ -266,6 +266,8 @@ pub(super) fn issued_view(
                 "seq": e.seq, "at": time::short_in(e.at, tz), "actor": e.actor,
                 "document": labels.get(document), "lang": lang, "format": format,
                 "sha256": sha256, "short": &sha256[..12.min(sha256.len())],
+                // A PDF is recorded by its hash alone (its text is the markdown's).
+                "stored": format != "pdf",
             })),
             _ => None,
         })

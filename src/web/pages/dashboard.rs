@@ -213,7 +213,13 @@ pub(super) fn dashboard_body(
     });
     let view = json!({
         "cases": rows,
-        "summary": (total > 0).then(|| json!({"overdue": overdue, "soon": soon, "total": total})),
+        // Counts in words a person reads right: a zero is not red, one case is singular.
+        "summary": (total > 0).then(|| json!({
+            "overdue": overdue, "soon": soon, "total": total,
+            "overdue_class": if overdue > 0 { "st-overdue" } else { "st-none" },
+            "soon_class": if soon > 0 { "st-soon" } else { "st-none" },
+            "open_word": word(lang, if total == 1 { "dash_open_one" } else { "dash_open" }),
+        })),
         "paging": paging,
         "no_recipient": no_recipient,
         "is_dpo": c.user.role.is_dpo(),

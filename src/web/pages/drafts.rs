@@ -13,6 +13,9 @@ use serde_json::json;
 pub(super) struct DraftQuery {
     lang: Option<String>,
     format: Option<String>,
+    /// When the page showed the draft: a download gives the draft as it was then, the
+    /// same text (or PDF) "record as issued" records.
+    at: Option<String>,
 }
 
 pub(super) async fn draft_page(
@@ -86,6 +89,7 @@ pub(super) async fn draft_page(
             // Issue 13 part 4: "record as issued", the DPO's.
             "can_issue": c.user.role.is_dpo(), "csrf": c.csrf,
             "drafted_at": drafted_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "placeholders": d.missing.len(),
         }),
         StatusCode::OK,
     )
@@ -102,6 +106,10 @@ pub(super) async fn draft_download(
         caller: c,
         lang,
     } = ctx;
+    let drafted = match crate::web::issued::drafted_time(q.at.as_deref(), time::now()) {
+        Ok(t) => t,
+        Err(e) => return error_page(&app, lang, &c, e),
+    };
     if q.format.as_deref().map(str::trim) == Some("pdf") {
         // The same PDF as `vigie draft --format pdf` (the markdown draft on A4 pages).
         let req = crate::app::DraftRequest {
@@ -112,10 +120,7 @@ pub(super) async fn draft_download(
         let org = c.user.org.clone();
         let case_id = id.clone();
         let pdf = app
-            .read(move |app, store| {
-                let now = crate::time::now();
-                Ok(app.core.draft_pdf(store, &org, &case_id, &req, now)?)
-            })
+            .read(move |app, store| Ok(app.core.draft_pdf(store, &org, &case_id, &req, drafted)?))
             .await;
         return match pdf {
             Ok(p) => {
@@ -131,7 +136,7 @@ pub(super) async fn draft_download(
         };
     }
     match app
-        .draft(
+        .draft_at(
             &c,
             id.clone(),
             crate::app::DraftRequest {
@@ -139,6 +144,7 @@ pub(super) async fn draft_download(
                 lang: q.lang,
                 format: q.format,
             },
+            drafted,
         )
         .await
     {

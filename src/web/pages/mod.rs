@@ -19,6 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+mod access;
 mod assessment;
 mod case;
 mod dashboard;
@@ -56,6 +57,8 @@ pub fn routes() -> Router<Arc<App>> {
         )
         .route("/register", get(register::register_page))
         .route("/register.csv", get(register::register_csv))
+        .route("/access", get(access::access_page))
+        .route("/access.csv", get(access::access_csv_download))
         .route(
             "/organisation",
             get(organisation::org_page).post(organisation::org_save),

@@ -26,6 +26,19 @@ pub(super) async fn register_page(ctx: PageCtx, addr: crate::web::access::Client
                     if let Some(wf) = app.workflows.get(&r.workflow)
                         && let Ok(lb) = app.labels(&wf, lang)
                     {
+                        // Dates as a table shows them, in the workflow's zone with its
+                        // offset (the CSV and the API keep RFC 3339).
+                        for key in [
+                            "aware_at",
+                            "authority_notified_at",
+                            "individuals_notified_at",
+                        ] {
+                            if let Some(Ok(at)) =
+                                v[key].as_str().map(chrono::DateTime::parse_from_rfc3339)
+                            {
+                                v[key] = json!(crate::time::short_in(at.to_utc(), wf.timezone));
+                            }
+                        }
                         v["status"] = json!(lb.get(&format!("register_{}", r.status)));
                         v["authority"] = json!(lb.get(&format!("authority={}", r.authority)));
                         v["individuals"] = json!(lb.get(&format!("individuals={}", r.individuals)));
@@ -36,7 +49,7 @@ pub(super) async fn register_page(ctx: PageCtx, addr: crate::web::access::Client
             Page::of(lang, &c, word(lang, "register"), "/register").render(
                 &app,
                 "register",
-                json!({"rows": shown, "inspection": true}),
+                json!({"rows": shown, "inspection": true, "is_dpo": c.user.role.is_dpo()}),
                 StatusCode::OK,
             )
         }
