@@ -277,3 +277,56 @@ fn the_timeline_says_in_french_which_facts_came_from_the_organisation_s_profile(
     );
     assert!(!page.contains("from the organisation"), "{page}");
 }
+
+#[test]
+fn a_refusal_for_a_role_or_a_conflict_is_said_in_the_page_s_language() {
+    let s = Server::start();
+    open_recent_case(&s, "e-1");
+    // A viewer who reaches the access log: the page says it in French, the API in English.
+    let mut b = s.browser(VIEWER);
+    let (status, page, _) = b.get("/access");
+    assert_eq!(status, 403);
+    assert!(
+        page.contains("Votre rôle ne permet pas cette action"),
+        "{page}"
+    );
+    assert!(!page.contains("your role does not allow"), "{page}");
+    let api = s.api(VIEWER).post(
+        "/api/cases/e-1/facts",
+        &json!({"facts": {"subjects_approx": 3}}),
+    );
+    assert_eq!(api.status, 403);
+    assert!(
+        api.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("your role does not allow"),
+        "{}",
+        api.json
+    );
+
+    // Two tabs of the same case: the second save, from a page that is out of date, is
+    // refused as a conflict in French and writes nothing.
+    let mut dpo = s.browser(ACME_DPO);
+    let (_, page, _) = dpo.get("/cases/e-1");
+    let csrf = form_token(&page, "/cases/e-1/facts").unwrap();
+    let seq = hidden(&page, "seq").unwrap();
+    let save = |b: &mut Browser, n: &str| {
+        b.post_form(
+            "/cases/e-1/facts",
+            &[
+                ("_csrf", csrf.as_str()),
+                ("seq", seq.as_str()),
+                ("present", "subjects_approx"),
+                ("f.subjects_approx", n),
+            ],
+        )
+    };
+    assert_eq!(save(&mut dpo, "10").status().as_u16(), 303);
+    let r = save(&mut dpo, "20");
+    assert_eq!(r.status().as_u16(), 409);
+    let page = r.text().unwrap();
+    assert!(page.contains("Le dossier a changé entre-temps"), "{page}");
+    let case = s.api(ACME_DPO).get("/api/cases/e-1").json;
+    assert_eq!(case["facts"]["subjects_approx"], 10);
+}

@@ -73,6 +73,10 @@ impl std::ops::Deref for App {
 pub struct WebError {
     pub status: StatusCode,
     pub message: String,
+    /// The page words (`templates/web/ui.*.yaml`) that say it in the page's language,
+    /// when the message is generic (a role, a conflict, a busy or failing server); the
+    /// API keeps `message`.
+    pub word: Option<&'static str>,
 }
 
 impl WebError {
@@ -80,6 +84,7 @@ impl WebError {
         WebError {
             status,
             message: message.into(),
+            word: None,
         }
     }
     pub fn bad(message: impl Into<String>) -> WebError {
@@ -90,6 +95,13 @@ impl WebError {
             StatusCode::FORBIDDEN,
             format!("your role does not allow you to {what}"),
         )
+        .said("err_forbidden")
+    }
+
+    /// The page words that say this error (see [`WebError::word`]).
+    pub fn said(mut self, word: &'static str) -> WebError {
+        self.word = Some(word);
+        self
     }
 }
 
@@ -119,7 +131,16 @@ impl From<AppError> for WebError {
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             log(&format!("internal error: {e}"));
         }
-        WebError::new(status, e.to_string())
+        let word = match &e {
+            AppError::Store(StoreError::Conflict { .. }) => Some("err_conflict"),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some("err_busy"),
+            _ if status == StatusCode::INTERNAL_SERVER_ERROR => Some("err_server"),
+            _ => None,
+        };
+        WebError {
+            word,
+            ..WebError::new(status, e.to_string())
+        }
     }
 }
 

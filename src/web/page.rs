@@ -253,8 +253,18 @@ pub(super) fn render_body(
         })
 }
 
+/// What a page says of an error: a generic one in the page's language (the API keeps
+/// the message).
+pub(super) fn said_in(lang: Lang, e: &WebError) -> String {
+    match e.word {
+        Some(key) => word(lang, key),
+        None => e.message.clone(),
+    }
+}
+
 /// An error page (404 for another organisation's case, like an unknown one).
 pub(super) fn error_page(app: &App, lang: Lang, caller: &Caller, e: WebError) -> Response {
+    let e = WebError::new(e.status, said_in(lang, &e));
     let heading = if e.status == StatusCode::NOT_FOUND {
         word(lang, "not_found")
     } else {

@@ -200,7 +200,11 @@ async fn setup(
         }
         Ok(None) => gone(&app, lang),
         Err(e) if e.status.is_client_error() => {
-            let msg = format!("{} {}", e.message, word(lang, "setup_passwords_cleared"));
+            let msg = format!(
+                "{} {}",
+                super::page::said_in(lang, &e),
+                word(lang, "setup_passwords_cleared")
+            );
             form(&app, lang, jar, &token, &typed, Some(msg), e.status)
         }
         Err(e) => e.into_response(),

@@ -657,7 +657,7 @@ pub(super) async fn refused(
     };
     let shown = Shown {
         flash: None,
-        error: Some(e.message),
+        error: Some(crate::web::page::said_in(ctx.lang, &e)),
         status: e.status,
     };
     render_case(

@@ -71,7 +71,7 @@ pub(super) async fn new_case(PageForm { ctx, form }: PageForm) -> PageResult {
         ))),
         Err(e) => {
             let mut page = ctx.page(ctx.word("new_case"), "/cases/new");
-            page.error = Some(e.message);
+            page.error = Some(crate::web::page::said_in(ctx.lang, &e));
             let view = new_case_view(&ctx.app, form.pairs(), None);
             Ok(page.render(&ctx.app, "new_case", view, e.status))
         }

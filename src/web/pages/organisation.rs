@@ -56,7 +56,7 @@ pub(super) async fn org_save(PageForm { ctx, form }: PageForm) -> PageResult {
         Ok(_) => Ok(see_other("/organisation?ok=profile")),
         Err(e) => {
             let mut page = ctx.page(ctx.word("organisation"), "/organisation");
-            page.error = Some(e.message);
+            page.error = Some(crate::web::page::said_in(ctx.lang, &e));
             let view = org_view(ctx.lang, &ctx.caller, &current, Some(form.pairs()));
             Ok(page.render(&ctx.app, "organisation", view, e.status))
         }
