@@ -66,17 +66,24 @@ impl Risk {
     pub fn rank(self) -> u8 {
         self as u8
     }
+    /// The risk as a label: "risque (non élevé)" for the middle level, which a DPO
+    /// would otherwise read as "a risk, so notify everyone".
+    pub fn label(self, lang: Lang) -> &'static str {
+        let name = self.name(lang);
+        name.split_once(' ').map_or(name, |(_, rest)| rest)
+    }
+
     /// The risk written out in a sentence.
     pub fn name(self, lang: Lang) -> &'static str {
         match (self, lang) {
             (Risk::None, Lang::Fr) => "un risque improbable",
-            (Risk::Risk, Lang::Fr) => "un risque",
+            (Risk::Risk, Lang::Fr) => "un risque (non élevé)",
             (Risk::High, Lang::Fr) => "un risque élevé",
             (Risk::None, Lang::En) => "a risk unlikely",
-            (Risk::Risk, Lang::En) => "a risk",
+            (Risk::Risk, Lang::En) => "a risk (not high)",
             (Risk::High, Lang::En) => "a high risk",
             (Risk::None, Lang::Nl) => "een onwaarschijnlijk risico",
-            (Risk::Risk, Lang::Nl) => "een risico",
+            (Risk::Risk, Lang::Nl) => "een risico (niet hoog)",
             (Risk::High, Lang::Nl) => "een hoog risico",
         }
     }

@@ -106,12 +106,20 @@ pub(super) fn run(ctx: &Ctx, args: AssessArgs) -> Result<(), CliError> {
             print_text(&c.current, Some(id));
             if let Some(r) = &c.recorded {
                 let lang = c.current.lang;
-                let rec = r.recommended_risk().unwrap_or("-");
-                let decided = r.risk.as_deref().unwrap_or("-");
+                let named = |id: Option<&str>| {
+                    id.map(|id| {
+                        crate::assess::Risk::parse(id)
+                            .map_or(id, |r| r.label(lang))
+                            .to_string()
+                    })
+                    .unwrap_or_else(|| "-".into())
+                };
+                let rec = named(r.recommended_risk());
+                let decided = named(r.risk.as_deref());
                 say!("");
                 match lang {
                     Lang::Fr => say!(
-                        "Décision enregistrée (événement {}, {}) : risque {decided} ; recommandation d'alors : {rec}{}",
+                        "Décision enregistrée (événement {}, {}) : {decided} ; recommandation d'alors : {rec}{}",
                         r.seq,
                         r.actor,
                         if r.departs() {
@@ -121,7 +129,7 @@ pub(super) fn run(ctx: &Ctx, args: AssessArgs) -> Result<(), CliError> {
                         }
                     ),
                     Lang::En => say!(
-                        "Decision recorded (event {}, {}): risk {decided}; recommendation then: {rec}{}",
+                        "Decision recorded (event {}, {}): {decided}; recommendation then: {rec}{}",
                         r.seq,
                         r.actor,
                         if r.departs() {
@@ -131,7 +139,7 @@ pub(super) fn run(ctx: &Ctx, args: AssessArgs) -> Result<(), CliError> {
                         }
                     ),
                     Lang::Nl => say!(
-                        "Beslissing vastgelegd (gebeurtenis {}, {}): risico {decided}; aanbeveling toen: {rec}{}",
+                        "Beslissing vastgelegd (gebeurtenis {}, {}): {decided}; aanbeveling toen: {rec}{}",
                         r.seq,
                         r.actor,
                         if r.departs() {
@@ -200,7 +208,7 @@ fn print_text(a: &Assessment, case: Option<&str>) {
         quarters_text(a.cb.value, a.lang),
         a.band.name(a.lang),
         t("risque", "risk", "risico"),
-        a.risk.as_str(),
+        a.risk.label(a.lang),
         t("gravité CEPD", "EDPB severity", "EDPB-ernst"),
         crate::assess::edpb_name(&a.edpb_severity, a.lang),
     );
