@@ -4,7 +4,8 @@
 //! backends), the drafts and the register carrying the recorded assessment, and the five
 //! seeds assessed against what their organisations did.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::{Vigie, repo};
 use serde_json::Value;

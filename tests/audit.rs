@@ -1,7 +1,8 @@
 //! `vigie audit verify`: the register is hash-chained, so an event altered or removed
 //! behind the program's back is found and named.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::Vigie;
 

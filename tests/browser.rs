@@ -6,10 +6,9 @@
 //! Needs Debian's chromium and chromium-driver; when they are missing and we are root,
 //! they are installed with apt-get (as `.ci/run` does).
 
-mod common;
+use crate::common;
 
-#[path = "common/browser.rs"]
-mod chrome;
+use crate::common::browser as chrome;
 
 use chrome::*;
 use common::web::{PASSWORD, Server};

@@ -4,10 +4,9 @@
 //! reminders yet; the link refused when used again. Screenshots go to
 //! target/test-artifacts/browser/ (first-start-*.png).
 
-mod common;
+use crate::common;
 
-#[path = "common/browser.rs"]
-mod chrome;
+use crate::common::browser as chrome;
 
 use chrome::*;
 use common::Vigie;

@@ -8,7 +8,8 @@
 //! Europe/Paris: one opened in March (due after clocks went forward) and one in
 //! October (due after they went back).
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use chrono::{DateTime, Utc};
 use common::web::{Server, form_token};

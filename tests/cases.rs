@@ -2,7 +2,8 @@
 //! facts and events, lateness frozen when an obligation is met, and refusals that
 //! write nothing.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use common::{Vigie, clock};

@@ -9,7 +9,7 @@
 //! runs never happen at the same instant. The in-process test of 10,000 cases passes one
 //! fixed `now` to both stores, and compares those too.
 
-mod common;
+use crate::common;
 
 use common::process::Serve;
 use common::smtp::{Received, Sink, free_port, read_sink};

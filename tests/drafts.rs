@@ -1,7 +1,8 @@
 //! Drafts: what is missing is shown, not hidden; `--strict` refuses; html escapes every
 //! value; `--record` seals the exact text issued in the register.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::Vigie;
 use sha2::{Digest, Sha256};

@@ -4,7 +4,7 @@
 //! which has no Dutch drafts, says so and writes French. The reminder e-mail in Dutch is
 //! tested in tests/serve.rs, the web page in Dutch in tests/web.rs.
 
-mod common;
+use crate::common;
 
 use common::{Vigie, repo};
 use indexmap::IndexMap;

@@ -3,7 +3,8 @@
 //! docs/ by a real validator, the fields still missing listed, and a withdrawal that
 //! needs its reasons and that the draft states.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::{Vigie, repo};
 use serde_json::Value;

@@ -4,7 +4,8 @@
 //! two instances), the demo's way into the web page, and what reminder and checkpoint
 //! e-mails carry (`Auto-Submitted`, links with `http.public_url`).
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::Vigie;
 use common::process::Serve;

@@ -11,7 +11,7 @@
 //! Bounded in count, not time. `VIGIE_FUZZ_SEED=n` replays another sequence, and
 //! `VIGIE_FUZZ_STEPS=n` runs longer.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, Utc};
 use common::{Output, Vigie};

@@ -4,7 +4,8 @@
 //! concurrent writers, copies of a database being written, error messages that cannot
 //! be turned around, and events recorded long after their date said in the open.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::web::{PASSWORD, Server, calendar_address, form_token};
 use common::{Vigie, pg};

@@ -3,7 +3,8 @@
 //! breach of the organisation, notified or not, with its facts, effects, measures,
 //! decision and reasons; never another organisation's; the year in the workflow's zone.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::Vigie;
 use common::web::Server;

@@ -3,13 +3,13 @@
 //! SMTP server on loopback (aiosmtpd), SIGKILL. Outcomes are awaited by polling against a
 //! generous deadline; nothing asserts on elapsed time.
 
-mod common;
+use crate::common;
 
 use common::Vigie;
 use common::db::{Backend, with_backend};
 use common::process::{Serve, in_flight_bound};
 use common::smtp::{Sink, free_port, standard_config};
-use common::web::{Browser, PASSWORD, Server, form_token, hidden};
+use common::web::{Browser, PASSWORD, Server, form_token};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -5,7 +5,8 @@
 //! the case's timeline (`case show`, the case page, the API) to the DPO only, never to
 //! another organisation. Real `vigie serve`, real HTTP on loopback, both backends.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::web::{Server, form_token, hidden};
 use serde_json::{Value, json};

@@ -12,10 +12,9 @@
 //! token (an empty one made the new-case and organisation forms fail on every submit).
 //! Screenshots: target/test-artifacts/browser/journey-*.png.
 
-mod common;
+use crate::common;
 
-#[path = "common/browser.rs"]
-mod chrome;
+use crate::common::browser as chrome;
 
 use chrome::*;
 use common::Vigie;

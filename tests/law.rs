@@ -4,7 +4,8 @@
 //! each clock's own anchor, the exemptions' conditions, art. 33(5), NIS2's progress
 //! report and the initial notification drafted after it was sent.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::{Vigie, clock};
 use serde_json::Value;

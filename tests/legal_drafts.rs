@@ -6,7 +6,7 @@
 //!
 //! Rendering does not depend on the backend: these run on SQLite.
 
-mod common;
+use crate::common;
 
 use common::{Vigie, repo};
 use serde_json::Value;

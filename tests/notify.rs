@@ -10,7 +10,8 @@
 //! `common::smtp_python`); `VIGIE_TEST_PYTHON` picks another interpreter.
 //! `VIGIE_TEST_SEED` changes the kill points of the SIGKILL test.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::Vigie;
 use common::smtp::{Pki, Received, Sink, free_port, headers, read_sink};

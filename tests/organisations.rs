@@ -4,7 +4,8 @@
 //! register, the API and the organisation page of each show only its own identity and go
 //! only to its own recipients.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::Vigie;
 use common::smtp::{Sink, attachments, decoded, free_port, read_sink};

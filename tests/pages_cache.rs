@@ -5,7 +5,8 @@
 //! (tests/common/web.rs): every page served from the cache is also compared with a fresh
 //! render, and a difference is a 500.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::web::{Browser, Server, hidden};
 use serde_json::json;

@@ -5,7 +5,7 @@
 //! button and its warning, and "record as issued" that warns about placeholders and can
 //! record the very PDF that was downloaded.
 
-mod common;
+use crate::common;
 
 use common::web::{Browser, Server, form_token, hidden};
 use serde_json::{Value, json};

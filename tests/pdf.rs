@@ -5,7 +5,7 @@
 //! Needs poppler-utils (.ci/run installs it). Without it the tests say so loudly and
 //! pass locally; under CI (`CI` set) they fail.
 
-mod common;
+use crate::common;
 
 use common::Vigie;
 use common::process::Serve;

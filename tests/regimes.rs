@@ -4,7 +4,8 @@
 //! does not apply shows no deadline, step or draft; DORA reports go to the financial
 //! supervisor, never to the data protection authority.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::{Vigie, clock};
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! The five real incidents of `seeds/`: each replays through the engine and drafts every
 //! document of its workflow; `vigie demo` loads them once.
 
-mod common;
+use crate::common;
 
 use common::{Vigie, clock, repo};
 use serde_json::Value;

@@ -7,7 +7,8 @@
 //! Needs `python3` with `aiosmtpd` (`pip install aiosmtpd`); `VIGIE_TEST_PYTHON` picks
 //! another interpreter.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::Vigie;
 use common::process::{Serve, in_flight_bound};

@@ -11,7 +11,8 @@
 //!   bounded time (Retry-After at most 60 s), never a growing one.
 //! - An address failing many accounts is throttled too, with a much higher threshold.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::web::{Browser, PASSWORD, Server, form_encode, form_token, hidden};
 use reqwest::header::COOKIE;

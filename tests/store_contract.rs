@@ -5,7 +5,7 @@
 //! PostgreSQL: a throwaway cluster (`tests/common/pg.rs`), a fresh database per test.
 //! SQLite: a fresh file per test (`vigie::store::sqlite::Sqlite`).
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::collections::{BTreeSet, HashMap};

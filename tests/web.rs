@@ -1,7 +1,8 @@
 //! The HTTP API and the pages, over real HTTP on a random loopback port, against a real
 //! SQLite file and the real `vigie serve` process.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::db::Backend;
 use common::web::{Browser, PASSWORD, Server, form_token, hidden};

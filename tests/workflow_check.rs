@@ -2,7 +2,7 @@
 //! `tests/fixtures/workflows/broken/` is `valid.yaml` with one mistake; the checker must
 //! point at the line and column of that mistake and name what is wrong.
 
-mod common;
+use crate::common;
 
 use common::Vigie;
 

@@ -415,6 +415,7 @@ pub fn command_on(db: impl AsRef<std::ffi::OsStr>) -> Command {
     c
 }
 
+pub mod browser;
 pub mod db;
 pub mod pg;
 pub mod process;

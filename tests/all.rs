@@ -1,0 +1,43 @@
+//! The end-to-end suites, as one test binary: each `tests/NAME.rs` is a module here, and
+//! `tests/common/` the builder they share. One binary rather than one per file: the
+//! shared code is compiled and linked once (31 release links of the whole dependency
+//! tree were a third of CI's build), one throwaway PostgreSQL cluster and one
+//! chromedriver serve every suite, and a long suite's tests run beside the others
+//! instead of after them. Run one suite with `cargo test --release --test all NAME::`.
+//!
+//! A new suite is a new `tests/NAME.rs` (starting with `use crate::common;`) and a
+//! `mod NAME;` line below.
+
+mod common;
+
+mod assess;
+mod audit;
+mod browser;
+mod browser_setup;
+mod calendar;
+mod cases;
+mod copy;
+mod drafts;
+mod dutch;
+mod edpb;
+mod first_start;
+mod fuzz;
+mod hostile;
+mod inspection;
+mod instances;
+mod issued;
+mod journey;
+mod law;
+mod legal_drafts;
+mod notify;
+mod organisations;
+mod pages_cache;
+mod pages_words;
+mod pdf;
+mod regimes;
+mod seeds;
+mod serve;
+mod sign_in;
+mod store_contract;
+mod web;
+mod workflow_check;
