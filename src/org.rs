@@ -37,12 +37,24 @@ pub struct Profile {
     pub cyber_insured: Option<bool>,
     /// Where its DORA reports go (ACPR or AMF in France, NBB/BNB or FSMA in Belgium).
     pub financial_supervisor: Option<String>,
+    /// Who else than the DPO answers an authority's questions about a breach (the EDPB
+    /// template's contact person, fields 34-36); a case's facts may name another.
+    pub contact: Contact,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Dpo {
     pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Contact {
+    pub name: Option<String>,
+    pub function: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
 }
@@ -73,6 +85,10 @@ pub const FIELDS: &[&str] = &[
     "dora-entity",
     "cyber-insured",
     "financial-supervisor",
+    "contact-name",
+    "contact-function",
+    "contact-email",
+    "contact-phone",
 ];
 
 /// The profile fields answered yes / no / not known, each the name of a case fact a
@@ -194,6 +210,7 @@ impl Profile {
             dora_entity: None,
             cyber_insured: None,
             financial_supervisor: None,
+            contact: Contact::default(),
         }
     }
 
@@ -227,6 +244,12 @@ impl Profile {
             dora_entity: self.dora_entity.or(base.dora_entity),
             cyber_insured: self.cyber_insured.or(base.cyber_insured),
             financial_supervisor: pick(self.financial_supervisor, base.financial_supervisor),
+            contact: Contact {
+                name: pick(self.contact.name, base.contact.name),
+                function: pick(self.contact.function, base.contact.function),
+                email: pick(self.contact.email, base.contact.email),
+                phone: pick(self.contact.phone, base.contact.phone),
+            },
         }
     }
 
@@ -266,6 +289,15 @@ impl Profile {
             "dora-entity" => self.dora_entity = answer(field, value)?,
             "cyber-insured" => self.cyber_insured = answer(field, value)?,
             "financial-supervisor" => self.financial_supervisor = text(field, value)?,
+            "contact-name" => self.contact.name = text(field, value)?,
+            "contact-function" => self.contact.function = text(field, value)?,
+            "contact-email" => {
+                self.contact.email = match text(field, value)? {
+                    Some(v) => Some(email(field, &v)?),
+                    None => None,
+                }
+            }
+            "contact-phone" => self.contact.phone = text(field, value)?,
             other => return Err(ProfileError::UnknownField(other.to_string())),
         }
         Ok(())
@@ -292,6 +324,10 @@ impl Profile {
             "dora-entity" => answer_text(self.dora_entity),
             "cyber-insured" => answer_text(self.cyber_insured),
             "financial-supervisor" => o(&self.financial_supervisor),
+            "contact-name" => o(&self.contact.name),
+            "contact-function" => o(&self.contact.function),
+            "contact-email" => o(&self.contact.email),
+            "contact-phone" => o(&self.contact.phone),
             _ => String::new(),
         }
     }

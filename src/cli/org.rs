@@ -77,6 +77,16 @@ pub struct SetArgs {
     /// Where DORA reports go: ACPR or AMF (France), NBB/BNB or FSMA (Belgium).
     #[arg(long)]
     financial_supervisor: Option<String>,
+    /// Who else than the DPO answers the authority about a breach (the EDPB template's
+    /// contact person): name, function, e-mail, phone. A case's facts may name another.
+    #[arg(long)]
+    contact_name: Option<String>,
+    #[arg(long)]
+    contact_function: Option<String>,
+    #[arg(long)]
+    contact_email: Option<String>,
+    #[arg(long)]
+    contact_phone: Option<String>,
 }
 
 impl SetArgs {
@@ -100,6 +110,10 @@ impl SetArgs {
             ("dora-entity", &self.dora_entity),
             ("cyber-insured", &self.cyber_insured),
             ("financial-supervisor", &self.financial_supervisor),
+            ("contact-name", &self.contact_name),
+            ("contact-function", &self.contact_function),
+            ("contact-email", &self.contact_email),
+            ("contact-phone", &self.contact_phone),
         ]
         .into_iter()
         .filter_map(|(f, v)| v.as_ref().map(|v| (f.to_string(), v.clone())))

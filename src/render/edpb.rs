@@ -7,7 +7,7 @@
 //! derived values through `view`, the JSON draft is `build` serialised.
 
 use super::view::Labels;
-use crate::case::{Case, ClockStatus, EventBody, Recorded, clocks};
+use crate::case::{CampaignRun, Case, ClockStatus, EventBody, Recorded, clocks};
 use crate::org::Profile;
 use crate::time;
 use crate::workflow::{FactValue, Workflow};
@@ -15,9 +15,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 /// The `schema_version` of the JSON: bump it on any change a reader could notice.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 /// The `$schema` of the JSON: the `$id` of docs/edpb_notification.schema.json.
-pub const SCHEMA_ID: &str = "urn:vigie:schema:edpb-notification:1";
+pub const SCHEMA_ID: &str = "urn:vigie:schema:edpb-notification:2";
 /// The template a workflow document names to be drafted as the EDPB template.
 pub const TEMPLATE: &str = "edpb_notification";
 
@@ -164,6 +164,38 @@ fn countries(text: &str) -> Value {
     json!(codes)
 }
 
+/// Whether the `vigie notify` runs of the case told every person concerned (the
+/// template's field 102): yes when the campaigns sent to at least as many people as
+/// `subjects_approx`; no when a run left people unreached (rejected, refused or to
+/// retry), or sent to fewer than an exact count; unknown otherwise, and without a run.
+fn informed_by_runs(case: &Case, events: &[Recorded]) -> Option<bool> {
+    let mut last: Vec<&CampaignRun> = Vec::new();
+    let mut refused = 0;
+    for e in events {
+        if let EventBody::NotificationCampaign(r) = &e.body {
+            refused += r.refused;
+            last.retain(|l| l.campaign != r.campaign);
+            last.push(r);
+        }
+    }
+    if last.is_empty() {
+        return None;
+    }
+    let sent: u64 = last.iter().map(|r| r.total_sent).sum();
+    let subjects = match case.facts.get("subjects_approx") {
+        Some(FactValue::Integer(n)) => u64::try_from(*n).ok(),
+        _ => None,
+    };
+    if subjects.is_some_and(|n| sent >= n) {
+        return Some(true);
+    }
+    let unreached = refused + last.iter().map(|r| r.failed + r.rejected).sum::<u64>();
+    if unreached > 0 || (subjects.is_some() && text(case, "subjects_count_kind") == Some("exact")) {
+        return Some(false);
+    }
+    None
+}
+
 /// The JSON of the EDPB template for a case, and the paths of the fields still missing.
 pub fn build(
     wf: &Workflow,
@@ -228,6 +260,16 @@ pub fn build(
                 "large" => "large",
                 _ => "other",
             }))
+        } else {
+            Value::Null
+        },
+    );
+    // Field 16: what the organisation is, when its size is none the template names.
+    let other_type = private && sec.get("organisation_size") == "other";
+    sec.put(
+        "organisation_type_description",
+        if other_type {
+            txt("org_type_description")
         } else {
             Value::Null
         },
@@ -299,14 +341,49 @@ pub fn build(
         s(dpo_contact.as_deref()),
         designated == Some(true),
     );
-    sec.put(
-        "contact_point",
-        if designated == Some(true) {
-            json!("dpo")
-        } else {
-            Value::Null
-        },
-    );
+    // Fields 33-36: who answers the authority's questions. The case's `contact_point`
+    // when set; else another contact person when the case or the organisation's profile
+    // names one; else the DPO. The contact person comes whole from the case's facts when
+    // it names one, else from the profile: never a name from one and details from the other.
+    let from_case = ["contact_name", "contact_function", "contact_details"]
+        .iter()
+        .any(|f| case.facts.contains_key(*f));
+    let c = &profile.contact;
+    let from_profile =
+        c.name.is_some() || c.function.is_some() || c.email.is_some() || c.phone.is_some();
+    let contact_point = match text(case, "contact_point") {
+        Some("dpo") => Some("dpo"),
+        Some("reporter") => Some("reporter"),
+        Some(_) => Some("other"),
+        None if from_case || from_profile => Some("other"),
+        None if designated == Some(true) => Some("dpo"),
+        None => None,
+    };
+    sec.put("contact_point", s(contact_point));
+    let other_contact = contact_point == Some("other");
+    let (name, function, details) = if !other_contact {
+        (None, None, None)
+    } else if from_case {
+        (
+            text(case, "contact_name").map(str::to_string),
+            text(case, "contact_function").map(str::to_string),
+            text(case, "contact_details").map(str::to_string),
+        )
+    } else {
+        let details = [c.email.as_deref(), c.phone.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ");
+        (
+            c.name.clone(),
+            c.function.clone(),
+            (!details.is_empty()).then_some(details),
+        )
+    };
+    sec.need("contact_name", s(name.as_deref()), other_contact);
+    sec.need("contact_function", s(function.as_deref()), other_contact);
+    sec.need("contact_details", s(details.as_deref()), other_contact);
     let mut parties = Vec::new();
     for (fact, role) in [
         ("processors", "processor"),
@@ -316,15 +393,29 @@ pub fn build(
             parties.push(json!({"role": role, "description": d}));
         }
     }
-    sec.put(
-        "other_parties_involved",
-        if parties.is_empty() {
-            Value::Null
-        } else {
-            json!(true)
-        },
+    // Fields 38-41: `other_parties_involved` when the case says; else involved when a
+    // processor or joint controller is named, or a processor reported the breach; else
+    // unknown, and asked for (the template requires the answer, "no" included).
+    let by_processor = text(case, "discovered_by") == Some("by_processor")
+        || case.facts.contains_key("processor_informed_at");
+    let involved = boolean(case, "other_parties_involved")
+        .or((!parties.is_empty() || by_processor).then_some(true));
+    sec.need("other_parties_involved", json!(involved), true);
+    let involved = involved == Some(true);
+    sec.need(
+        "other_parties",
+        if involved { json!(parties) } else { json!([]) },
+        involved,
     );
-    sec.put("other_parties", json!(parties));
+    sec.need(
+        "other_parties_contact",
+        if involved {
+            txt("other_parties_contact")
+        } else {
+            Value::Null
+        },
+        involved,
+    );
     let s23 = sec.map;
 
     // 3.1 Timeline.
@@ -483,11 +574,8 @@ pub fn build(
         }),
         true,
     );
-    let explain = sec
-        .get("subject_categories")
-        .as_array()
-        .is_some_and(|a| a.iter().any(|c| c == "other" || c == "vulnerable"));
-    sec.need("subjects_description", txt("subjects_description"), explain);
+    // Field 66 is mandatory (and says who "other" or vulnerable people are).
+    sec.need("subjects_description", txt("subjects_description"), true);
     let subjects_kind = text(case, "subjects_count_kind").or(case
         .facts
         .contains_key("subjects_approx")
@@ -561,11 +649,8 @@ pub fn build(
         },
         true,
     );
-    sec.need(
-        "data_description",
-        txt("data_description"),
-        types.contains(&"other"),
-    );
+    // Field 71 is mandatory (and says what "other" is).
+    sec.need("data_description", txt("data_description"), true);
     let records_kind = text(case, "records_count_kind").or(case
         .facts
         .contains_key("records_approx")
@@ -608,10 +693,11 @@ pub fn build(
         mapped(case, "measures_before", measure),
         true,
     );
+    // Field 76 is mandatory (and says what "other measures" are).
     sec.need(
         "measures_in_place_description",
         txt("measures_before_description"),
-        has(case, "measures_before", "other_measures"),
+        true,
     );
     let s35 = sec.map;
 
@@ -697,15 +783,18 @@ pub fn build(
         map: Map::new(),
         missing: &mut missing,
     };
-    sec.need(
-        "risk_outcome",
-        s(text(case, "risk").map(|r| match r {
-            "high" => "high_risk",
-            "risk" => "risk",
-            _ => "unlikely_risk",
-        })),
-        true,
-    );
+    // Field 89. A risk not decided yet: "more information is needed", which the
+    // template allows only in an incomplete notification, so the field stays listed.
+    let outcome = match text(case, "risk") {
+        Some("high") => "high_risk",
+        Some("risk") => "risk",
+        Some(_) => "unlikely_risk",
+        None => {
+            sec.missing.push("section_4_2.risk_outcome".into());
+            "more_information_needed"
+        }
+    };
+    sec.put("risk_outcome", json!(outcome));
     sec.need("risk_description", txt("risk_rationale"), true);
     let s42 = sec.map;
 
@@ -738,7 +827,8 @@ pub fn build(
         mapped(case, "prevention_measures", measure),
         true,
     );
-    sec.put("prevention_description", txt("measures_long"));
+    // Field 95 is mandatory.
+    sec.need("prevention_description", txt("measures_long"), true);
     let track = case.tracks.get("individuals").map(String::as_str);
     let informed = text(case, "individuals_informed");
     let exemption = text(case, "individuals_exemption");
@@ -797,6 +887,27 @@ pub fn build(
     );
     sec.put("means_description", txt("individuals_channel"));
     sec.need("content", txt("individual_advice"), done);
+    // Fields 102-103: whether every person concerned was told, and why not.
+    let all = if done {
+        boolean(case, "individuals_all_informed").or_else(|| informed_by_runs(case, events))
+    } else {
+        None
+    };
+    sec.need(
+        "subjects_informed",
+        s(all.map(|a| if a { "all" } else { "not_all" })),
+        done,
+    );
+    let not_all = all == Some(false);
+    sec.need(
+        "not_all_informed_reasons",
+        if not_all {
+            txt("individuals_not_all_reasons")
+        } else {
+            Value::Null
+        },
+        not_all,
+    );
     let s44 = sec.map;
 
     // 6.1 Police and other authorities.
@@ -900,6 +1011,12 @@ pub fn build(
         }
     }
 
+    // Field 125's "other", described in field 126.
+    let other_attachments = txt("other_attachments");
+    if !other_attachments.is_null() {
+        attachments.push("other");
+    }
+
     // The sub-type, now that what is missing is known.
     let subtype = if withdrawn {
         "withdrawal"
@@ -932,7 +1049,10 @@ pub fn build(
     ] {
         sections.insert(k.into(), Value::Object(v));
     }
-    sections.insert("section_6_3".into(), json!({ "attachments": attachments }));
+    sections.insert(
+        "section_6_3".into(),
+        json!({ "attachments": attachments, "other_attachments": other_attachments }),
+    );
 
     let mut out = Map::new();
     out.insert("$schema".into(), json!(SCHEMA_ID));
@@ -1013,6 +1133,22 @@ pub fn view(json: &Value, labels: &Labels) -> Value {
         "severity": label("section_4_1", "severity"),
         "risk_outcome": label("section_4_2", "risk_outcome"),
         "communication": label("section_4_4", "communication"),
+        "contact_point": match json["section_2_3"]["contact_point"].as_str() {
+            Some(v) => json!(labels.get(&format!("edpb_contact_{v}"))),
+            None => json!(labels.placeholder("contact_point")),
+        },
+        "contact_other": json["section_2_3"]["contact_point"] == "other",
+        "contact_name": plain("section_2_3", "contact_name", "contact_name"),
+        "contact_function": plain("section_2_3", "contact_function", "contact_function"),
+        "contact_details": plain("section_2_3", "contact_details", "contact_details"),
+        "parties_involved": json["section_2_3"]["other_parties_involved"] == true,
+        "other_parties_contact": plain("section_2_3", "other_parties_contact", "other_parties_contact"),
+        "organisation_type_description": json["section_1_1"]["organisation_type_description"],
+        "told": communication == Some("yes"),
+        "subjects_informed": label("section_4_4", "subjects_informed"),
+        "not_all_informed": json["section_4_4"]["subjects_informed"] == "not_all",
+        "not_all_informed_reasons": plain("section_4_4", "not_all_informed_reasons", "individuals_not_all_reasons"),
+        "other_attachments": json["section_6_3"]["other_attachments"],
         "reported_to_police": label("section_6_1", "reported_to_police"),
         "other_authorities_notified": label("section_6_1", "other_authorities_notified"),
         "cross_border": label("section_6_2", "cross_border"),
