@@ -20,6 +20,7 @@ mod copy;
 mod drafts;
 mod dutch;
 mod edpb;
+mod edpb_fields;
 mod first_start;
 mod fuzz;
 mod hostile;

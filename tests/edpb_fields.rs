@@ -5,7 +5,8 @@
 //! description (16), other attachments (126) and "more information needed" (89), each
 //! filled from where vigie knows it; and an organisation's contact person stays its own.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::{Vigie, repo};
 use serde_json::Value;
