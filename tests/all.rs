@@ -35,6 +35,7 @@ mod organisations;
 mod pages_cache;
 mod pages_words;
 mod pdf;
+mod readme;
 mod regimes;
 mod seeds;
 mod serve;

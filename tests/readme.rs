@@ -4,7 +4,8 @@
 //! written, through the real binary against the same fresh database. Each must exit 0,
 //! and the audit must find the register intact.
 
-mod common;
+use crate::both_backends;
+use crate::common;
 
 use common::Vigie;
 use common::web::{Browser, first_start, hidden};
