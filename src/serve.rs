@@ -514,8 +514,12 @@ fn recipients_at_start(
     }
     let mut told = std::collections::HashSet::new();
     let nobody = without.len() == orgs.len();
+    // A new database (no account yet: the setup link follows) has nothing waiting: an
+    // organisation of it is named only once it has cases.
+    let fresh = crate::app::setup::needs_setup(store)?;
     for org in without {
-        if nobody || !store.case_ids(&org, true)?.is_empty() {
+        let has_cases = !store.case_ids(&org, true)?.is_empty();
+        if (nobody && !fresh) || has_cases {
             log(&no_recipient_line(&org));
             told.insert(org);
         }

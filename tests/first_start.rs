@@ -212,6 +212,12 @@ fn the_setup_link_makes_the_first_dpo_once() {
     let link = link.expect("a database with no account gets a setup link");
     assert!(link.len() == "/setup/".len() + 64, "{link}");
 
+    // A new database has nothing waiting for a recipient: the first lines a new DPO
+    // reads are the address and the link, not a warning about an organisation they
+    // never made.
+    let said = std::fs::read_to_string(v.dir().join("a").join("serve.log")).unwrap();
+    assert!(!said.contains("has no reminder recipient"), "{said}");
+
     let (status, mut b, body) = post_setup(&base, &link, &FIRST);
     assert_eq!(status, 303, "{body}");
     // Signed in: the dashboard, with the notice that nobody receives the reminders.
