@@ -11,7 +11,7 @@ use handlebars::Handlebars;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 
-const PAGES: [(&str, &str); 10] = [
+const PAGES: [(&str, &str); 12] = [
     (
         "layout",
         include_str!("../../templates/web/layout.html.hbs"),
@@ -43,6 +43,12 @@ const PAGES: [(&str, &str); 10] = [
     (
         "settings",
         include_str!("../../templates/web/settings.html.hbs"),
+    ),
+    // --- colleagues: users and invitations (issue 21 part 5) ---
+    ("users", include_str!("../../templates/web/users.html.hbs")),
+    (
+        "invitation",
+        include_str!("../../templates/web/invitation.html.hbs"),
     ),
 ];
 pub(super) const CSS: &str = include_str!("../../templates/web/vigie.css");
@@ -187,6 +193,7 @@ impl<'a> Page<'a> {
             "organisation",
             "sign_out",
             "settings",
+            "users",
         ]
         .iter()
         .map(|k| (k.to_string(), t[*k].clone()))
