@@ -4,9 +4,7 @@
 
 use super::auth::ApiCaller;
 use super::issued::{access_api, inspection_api, issue_api, issued_download_api, issued_list_api};
-use super::users::{
-    invitations_api, invite_api, revoke_invitation_api, user_change_api, users_api,
-};
+use super::users::{invite_api, invites_api, revoke_api, user_change_api, users_api};
 use super::{App, WebError};
 use crate::app::Change;
 use crate::app::json::{case_assessment_json, case_json, summary_json};
@@ -44,14 +42,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/register/inspection", get(inspection_api))
         // --- colleagues: users and invitations (issue 21 part 5) ---
         .route("/api/users", get(users_api))
-        .route(
-            "/api/users/invitations",
-            get(invitations_api).post(invite_api),
-        )
-        .route(
-            "/api/users/invitations/{id}/revoke",
-            post(revoke_invitation_api),
-        )
+        .route("/api/users/invitations", get(invites_api).post(invite_api))
+        .route("/api/users/invitations/{id}/revoke", post(revoke_api))
         .route("/api/users/{email}", post(user_change_api))
 }
 

@@ -208,7 +208,7 @@ pub(super) async fn user_change_api(
     Ok(axum::Json(member_json(&m)).into_response())
 }
 
-pub(super) async fn invitations_api(
+pub(super) async fn invites_api(
     State(app): State<Arc<App>>,
     ApiCaller(c): ApiCaller,
 ) -> Result<Response, WebError> {
@@ -259,7 +259,7 @@ pub(super) async fn invite_api(
     Ok((StatusCode::CREATED, axum::Json(v)).into_response())
 }
 
-pub(super) async fn revoke_invitation_api(
+pub(super) async fn revoke_api(
     State(app): State<Arc<App>>,
     ApiCaller(c): ApiCaller,
     Path(id): Path<String>,
