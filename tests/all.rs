@@ -41,5 +41,6 @@ mod seeds;
 mod serve;
 mod sign_in;
 mod store_contract;
+mod users;
 mod web;
 mod workflow_check;

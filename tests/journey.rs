@@ -260,6 +260,8 @@ async fn walk(j: Journey) {
     let md = std::fs::read_to_string(md).unwrap();
     assert!(md.contains(&case_id), "{md}");
 
+    invite_a_colleague(&j, &c, &case_id).await;
+
     c.close().await.unwrap();
     serve.kill9();
 }
@@ -429,4 +431,78 @@ fn sha256_of(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// 8. A colleague invited (part 5): the DPO opens the users page, invites a viewer and
+/// reads the one-time link; the colleague opens it in a fresh browser session, chooses a
+/// password, lands signed in, opens the case from the dashboard and finds no step
+/// buttons and no facts to change.
+async fn invite_a_colleague(j: &Journey, c: &Client, case_id: &str) {
+    let name = |step: &str| format!("journey-{}-{}-{step}", j.lang, j.workflow);
+    go(c, Locator::Id("nav-users")).await;
+    look(c, &name("10-users")).await;
+    fill(c, "invite-email", "collegue@transports.example").await;
+    click(c, Locator::Css("#invite-role option[value='viewer']")).await;
+    go(c, Locator::Id("invite")).await;
+    let link = c
+        .find(Locator::Id("invite-link"))
+        .await
+        .expect("the link is shown after inviting")
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(link.contains("/invitations/"), "{link}");
+    look(c, &name("11-invited")).await;
+
+    // A second, fresh browser session (its own driver and profile): nothing of the DPO's.
+    let second = start_driver();
+    let downloads = tempfile::tempdir().unwrap();
+    let b = browser(&second, downloads.path()).await;
+    b.set_window_size(1366, 900).await.unwrap();
+    b.goto(&link).await.unwrap();
+    if j.lang != "fr" {
+        go(&b, Locator::Id(&format!("lang-{}", j.lang))).await;
+    }
+    wait_lang(&b, j.lang).await;
+    fill(&b, "name", "Dominique Collègue").await;
+    fill(&b, "password", PASSWORD).await;
+    fill(&b, "password2", PASSWORD).await;
+    look(&b, &name("12-invitation")).await;
+    go(&b, Locator::Id("accept-invitation")).await;
+    b.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("nav-dashboard"))
+        .await
+        .expect("the colleague is signed in, with the menu");
+    assert!(
+        b.find(Locator::Id("nav-users")).await.is_err(),
+        "a viewer has no users page"
+    );
+    look(&b, &name("13-colleague-dashboard")).await;
+    go(&b, Locator::Css(&format!("tr[data-case='{case_id}'] a"))).await;
+    text_of(&b, "h1").await;
+    assert!(
+        b.find_all(Locator::Css("[data-event]"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a viewer's case page has no step buttons"
+    );
+    let editable = b
+        .execute(
+            "return [...document.querySelectorAll('form[action$=\"/facts\"]')]
+                .filter(f => [...f.querySelectorAll('input, select, textarea')].some(e => e.type !== 'hidden' && !e.disabled))
+                .length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        editable,
+        json!(0),
+        "a viewer's case page has no editable facts form"
+    );
+    look(&b, &name("14-colleague-case")).await;
+    b.close().await.unwrap();
 }

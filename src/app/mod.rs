@@ -17,6 +17,7 @@ pub mod json;
 pub mod pdf;
 pub mod regimes;
 pub mod setup;
+pub mod users;
 
 use crate::case::Command;
 use crate::config::Config;

@@ -1,4 +1,4 @@
-//! `vigie user add|list|password|disable|enable|token`: people who sign in to the web
+//! `vigie user add|list|password|disable|enable|invite|invitations|revoke-invitation|role|token`: people who sign in to the web
 //! page and the API, and their API tokens.
 
 use super::{CliError, Ctx, print_json};
@@ -33,6 +33,36 @@ pub enum UserCmd {
     Disable { email: String },
     /// Enable a disabled user again (their API tokens work again).
     Enable { email: String },
+    /// Invite a colleague into the organisation given by --org with a role: prints a
+    /// one-time link (valid 7 days) where they choose their own password, and e-mails
+    /// it through the configured transport (SMTP, or the outbox folder).
+    Invite {
+        email: String,
+        /// dpo (everything), contributor (facts and events) or viewer (read only).
+        #[arg(long)]
+        role: String,
+        /// The e-mail's language (default: the organisation's, else fr).
+        #[arg(long)]
+        lang: Option<String>,
+        /// Print the link only; send no e-mail.
+        #[arg(long)]
+        no_email: bool,
+    },
+    /// The invitations of --org, newest first, with their state (pending, used,
+    /// expired, revoked). Never the links.
+    Invitations {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a pending invitation of --org by its id (from `user invitations`).
+    RevokeInvitation { id: i64 },
+    /// Change the role of a user of --org (an organisation keeps an enabled DPO).
+    Role {
+        email: String,
+        /// dpo, contributor or viewer.
+        #[arg(long)]
+        role: String,
+    },
     /// API tokens for scripts: `create EMAIL` (shown once), `list`, `revoke ID`.
     /// `vigie user token EMAIL` is `vigie user token create EMAIL`.
     Token(TokenArgs),
@@ -171,6 +201,64 @@ pub(super) fn run(ctx: &Ctx, cmd: UserCmd) -> Result<(), CliError> {
                 u.email
             );
         }
+        UserCmd::Invite {
+            email,
+            role,
+            lang,
+            no_email,
+        } => invite(ctx, &email, &role, lang.as_deref(), no_email, now)?,
+        UserCmd::Invitations { json } => {
+            let mut store = ctx.org_store()?;
+            let list = ctx.app()?.invitations(&mut store, &ctx.org, now)?;
+            if json {
+                print_json(&serde_json::to_value(&list).expect("invitations serialize"));
+            } else if list.is_empty() {
+                say!(
+                    "no invitation: invite a colleague with `vigie user invite EMAIL --role ROLE`"
+                );
+            } else {
+                say!(
+                    "{:<6} {:<32} {:<12} {:<9} {:<26} INVITED BY",
+                    "ID",
+                    "E-MAIL",
+                    "ROLE",
+                    "STATE",
+                    "EXPIRES"
+                );
+                for i in list {
+                    say!(
+                        "{:<6} {:<32} {:<12} {:<9} {:<26} {}",
+                        i.id,
+                        i.email,
+                        i.role.as_str(),
+                        i.state.as_str(),
+                        i.expires_at.to_rfc3339(),
+                        i.invited_by
+                    );
+                }
+            }
+        }
+        UserCmd::RevokeInvitation { id } => {
+            let mut store = ctx.org_store()?;
+            let i = ctx
+                .app()?
+                .revoke_invitation(&mut store, &ctx.org, id, now)?;
+            say!(
+                "invitation {} of {} revoked: its link no longer works",
+                i.id,
+                i.email
+            );
+        }
+        UserCmd::Role { email, role } => {
+            let mut store = ctx.org_store()?;
+            let m = ctx.app()?.set_role(&mut store, &ctx.org, &email, &role)?;
+            say!(
+                "user {} of organisation '{}' is now {}",
+                m.user.email,
+                m.user.org,
+                m.user.role.as_str()
+            );
+        }
         UserCmd::Token(args) => match args.cmd {
             None => create_token(ctx, &args.email.unwrap_or_default(), &args.name, now)?,
             Some(TokenCmd::Create { email, name }) => create_token(ctx, &email, &name, now)?,
@@ -233,5 +321,91 @@ fn create_token(ctx: &Ctx, email: &str, name: &str, now: DateTime<Utc>) -> Resul
         crate::util::one_line(&crate::util::quote(name))
     );
     say!("{token}");
+    Ok(())
+}
+
+/// `vigie user invite`: the link on standard output; what became of the e-mail on
+/// standard error.
+fn invite(
+    ctx: &Ctx,
+    email: &str,
+    role: &str,
+    lang: Option<&str>,
+    no_email: bool,
+    now: DateTime<Utc>,
+) -> Result<(), CliError> {
+    use crate::app::users::Mailed;
+    let lang = match lang.map(str::trim) {
+        None | Some("") => None,
+        Some(l) => Some(crate::time::Lang::parse(l).ok_or_else(|| {
+            CliError::input(format!(
+                "--lang: {} is not {}",
+                crate::util::quote(l),
+                crate::time::Lang::choices()
+            ))
+        })?),
+    };
+    let mut store = ctx.org_store()?;
+    let app = ctx.app()?;
+    // Who invites, as the invitee reads it: the organisation's DPO as its profile names
+    // them (the command line has no signed-in user).
+    let profile = app.profile(&mut store, &ctx.org)?;
+    let by = profile
+        .dpo
+        .name
+        .clone()
+        .or(profile.dpo.email.clone())
+        .unwrap_or_else(|| format!("the DPO of {}", ctx.org));
+    let invited = app.invite(&mut store, &ctx.org, &by, email, role, now)?;
+    // The web page's address: `http.public_url`, else where `vigie serve` listens.
+    let base = match ctx.config.http.public_url.as_deref().map(str::trim) {
+        Some(u) if !u.is_empty() => u.trim_end_matches('/').to_string(),
+        _ => format!(
+            "http://{}",
+            ctx.config
+                .http
+                .listen
+                .as_deref()
+                .unwrap_or("127.0.0.1:8080")
+        ),
+    };
+    let link = format!(
+        "{base}{}",
+        crate::app::users::invitation_path(&invited.token)
+    );
+    let i = &invited.invitation;
+    eprintln!(
+        "invitation {} of {} into organisation '{}' as {}, valid until {} (usable once):",
+        i.id,
+        i.email,
+        i.org,
+        i.role.as_str(),
+        i.expires_at.to_rfc3339()
+    );
+    say!("{link}");
+    if no_email {
+        return Ok(());
+    }
+    let lang = match lang {
+        Some(l) => l,
+        None => profile.lang().unwrap_or_default(),
+    };
+    let mailed = match app.invitation_mail(&mut store, i, &link, lang, now) {
+        Ok((message, id)) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| CliError::runtime(e.to_string()))?;
+            rt.block_on(app.send_invitation(message, &id))
+        }
+        Err(e) => Mailed::Failed(e.to_string()),
+    };
+    match mailed {
+        Mailed::Sent => eprintln!("e-mailed to {}", i.email),
+        Mailed::Outbox(dir) => eprintln!(
+            "the e-mail was written to the outbox folder {dir} (mail.transport: file): send the link yourself"
+        ),
+        Mailed::Failed(why) => eprintln!("the e-mail was not sent ({why}): send the link yourself"),
+    }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! reminder messages. lettre builds and formats the messages; it sends none.
 
 pub mod checkpoint;
+pub mod invitation;
 pub mod relay;
 pub mod reminder;
 pub mod tls;

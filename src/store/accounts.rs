@@ -87,6 +87,10 @@ pub enum AccountError {
     UnknownUser(String),
     #[error("the password must have at least {min} characters (it has {len})")]
     WeakPassword { min: usize, len: usize },
+    #[error(
+        "organisation {} would have no enabled DPO left: make another user its DPO first", quote(.0)
+    )]
+    LastDpo(String),
     #[error("role {} is not dpo, contributor or viewer", quote(.0))]
     BadRole(String),
     #[error("no API token with id {} (see `vigie user token list`)", quote(.0))]
@@ -118,7 +122,7 @@ pub fn random_hex(n: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn hash_password(password: &str) -> String {
+pub(super) fn hash_password(password: &str) -> String {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).expect("the operating system's random source");
     let salt = SaltString::encode_b64(&salt).expect("16 bytes is a valid salt");
@@ -283,6 +287,11 @@ impl Store {
         }
         .ok_or_else(|| AccountError::UnknownUser(email.to_string()))?
         .user;
+        // An organisation keeps an enabled DPO (issue 21 part 5): checked and written
+        // in one transaction.
+        if disabled && !self.db.set_member(user.id, user.role, true)? {
+            return Err(AccountError::LastDpo(user.org));
+        }
         let tokens = self.db.set_disabled(user.id, disabled)?;
         if disabled {
             // The calendar address ends with the account: enabling it again must not
@@ -366,6 +375,7 @@ impl Store {
             },
             now,
         )?;
+        self.db.record_sign_in(user.id, now)?;
         Ok((secret, csrf))
     }
 

@@ -471,6 +471,57 @@ pub trait CalendarTokens {
     fn load_calendar_tokens(&mut self, rows: &[(i64, String, DateTime<Utc>)]) -> Result<()>;
 }
 
+/// An invitation to join one organisation with one role (issue 21 part 5): only the
+/// SHA-256 of the link's secret is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationRow {
+    /// Given by the database (ignored on insert).
+    pub id: i64,
+    pub org: String,
+    /// The invitee's address (staff contact data, not a data subject's).
+    pub email: String,
+    pub role: Role,
+    pub hash: String,
+    /// The inviting user's e-mail.
+    pub invited_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Invitations, and what the users page changes on an account: its role and whether it
+/// is disabled (never leaving an organisation without an enabled DPO), and when it last
+/// signed in. The rules are in `store::invitations`; these are its rows.
+pub trait Invitations {
+    /// Revokes the pending invitations of the same organisation and address at
+    /// `row.created_at`, and inserts this one; returns its id.
+    fn insert_invitation(&mut self, row: &InvitationRow) -> Result<i64>;
+    /// The invitations of `org`, newest first.
+    fn invitations(&mut self, org: &str) -> Result<Vec<InvitationRow>>;
+    fn invitation(&mut self, hash: &str) -> Result<Option<InvitationRow>>;
+    /// Uses the invitation and makes its account (enabled, with the invitation's
+    /// organisation, address and role), in one transaction. None, and nothing written,
+    /// when the invitation is unknown, used, revoked or expired at `now`.
+    fn accept_invitation(
+        &mut self,
+        hash: &str,
+        name: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(InvitationRow, i64)>>;
+    /// Revokes a pending invitation of `org`; false when there is none with this id.
+    fn revoke_invitation(&mut self, org: &str, id: i64, now: DateTime<Utc>) -> Result<bool>;
+    /// Sets a user's role and whether they are disabled (disabling ends their sessions),
+    /// unless that would leave their organisation with no enabled DPO: then false, and
+    /// nothing is written. Two DPOs changing each other at once cannot both pass.
+    fn set_member(&mut self, user_id: i64, role: Role, disabled: bool) -> Result<bool>;
+    /// A user signed in now.
+    fn record_sign_in(&mut self, user_id: i64, now: DateTime<Utc>) -> Result<()>;
+    /// When each user of `org` last signed in (those who ever did).
+    fn last_sign_ins(&mut self, org: &str) -> Result<HashMap<i64, DateTime<Utc>>>;
+}
+
 /// A small key-value table of the program's own (the ledger key, checkpoint times).
 pub trait Meta {
     fn meta(&mut self, key: &str) -> Result<Option<String>>;
@@ -540,7 +591,17 @@ pub trait Access {
 
 /// A backend: everything above, for one connection.
 pub trait Backend:
-    CaseLog + Outbox + Ledger + Accounts + Throttle + CalendarTokens + Meta + Wake + Access + Send
+    CaseLog
+    + Outbox
+    + Ledger
+    + Accounts
+    + Throttle
+    + CalendarTokens
+    + Meta
+    + Wake
+    + Access
+    + Invitations
+    + Send
 {
     /// `sqlite` or `postgres`.
     fn kind(&self) -> &'static str;

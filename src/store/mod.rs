@@ -11,6 +11,7 @@ pub mod backend;
 pub mod calendar_tokens;
 pub mod checkpoint;
 pub mod copy;
+pub mod invitations;
 mod orgs;
 pub mod postgres;
 pub mod sqlite;

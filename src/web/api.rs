@@ -4,6 +4,7 @@
 
 use super::auth::ApiCaller;
 use super::issued::{access_api, inspection_api, issue_api, issued_download_api, issued_list_api};
+use super::users::{invite_api, invites_api, revoke_api, user_change_api, users_api};
 use super::{App, WebError};
 use crate::app::Change;
 use crate::app::json::{case_assessment_json, case_json, summary_json};
@@ -39,6 +40,11 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/cases/{id}/issued/{sha256}", get(issued_download_api))
         .route("/api/cases/{id}/access", get(access_api))
         .route("/api/register/inspection", get(inspection_api))
+        // --- colleagues: users and invitations (issue 21 part 5) ---
+        .route("/api/users", get(users_api))
+        .route("/api/users/invitations", get(invites_api).post(invite_api))
+        .route("/api/users/invitations/{id}/revoke", post(revoke_api))
+        .route("/api/users/{email}", post(user_change_api))
 }
 
 /// Reads a JSON body into `T`, or a 400 naming the field, line and column.

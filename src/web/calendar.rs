@@ -35,7 +35,7 @@ pub fn routes() -> Router<Arc<App>> {
 
 /// Where the case pages are, as seen from outside: `http.public_url`, else the address
 /// the client used to reach this server.
-fn base_url(app: &App, headers: &HeaderMap) -> Option<String> {
+pub(super) fn base_url(app: &App, headers: &HeaderMap) -> Option<String> {
     if let Some(u) = app.config.http.public_url.as_deref().map(str::trim)
         && !u.is_empty()
     {

@@ -23,6 +23,7 @@ mod page_cache;
 mod pages;
 mod regimes;
 mod setup;
+mod users;
 
 use crate::app::{AppError, Change};
 use crate::config::Config;

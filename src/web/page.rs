@@ -11,7 +11,7 @@ use handlebars::Handlebars;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 
-const PAGES: [(&str, &str); 11] = [
+const PAGES: [(&str, &str); 13] = [
     (
         "access",
         include_str!("../../templates/web/access.html.hbs"),
@@ -47,6 +47,12 @@ const PAGES: [(&str, &str); 11] = [
     (
         "settings",
         include_str!("../../templates/web/settings.html.hbs"),
+    ),
+    // --- colleagues: users and invitations (issue 21 part 5) ---
+    ("users", include_str!("../../templates/web/users.html.hbs")),
+    (
+        "invitation",
+        include_str!("../../templates/web/invitation.html.hbs"),
     ),
 ];
 pub(super) const CSS: &str = include_str!("../../templates/web/vigie.css");
@@ -191,6 +197,7 @@ impl<'a> Page<'a> {
             "organisation",
             "sign_out",
             "settings",
+            "users",
         ]
         .iter()
         .map(|k| (k.to_string(), t[*k].clone()))

@@ -23,6 +23,7 @@ macro_rules! event_cols {
 
 mod calendar;
 mod caselog;
+mod invitations;
 mod optimistic;
 mod other;
 mod outbox;
@@ -63,6 +64,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         7,
         include_str!("../../../migrations/postgres/0007_dispatchers.sql"),
+    ),
+    (
+        8,
+        include_str!("../../../migrations/postgres/0008_invitations.sql"),
     ),
 ];
 

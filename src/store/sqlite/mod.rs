@@ -11,6 +11,7 @@ mod access;
 mod accounts;
 mod calendar;
 mod cases;
+mod invitations;
 mod ledger;
 mod outbox;
 pub mod wake;
@@ -41,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0013_access_log.sql"),
     include_str!("../../../migrations/sqlite/0014_calendar_tokens_revoked.sql"),
     include_str!("../../../migrations/sqlite/0015_dispatchers.sql"),
+    include_str!("../../../migrations/sqlite/0016_invitations.sql"),
 ];
 
 pub struct Sqlite {

@@ -28,6 +28,7 @@ mod login;
 mod new_case;
 mod organisation;
 mod register;
+mod users;
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
@@ -62,6 +63,17 @@ pub fn routes() -> Router<Arc<App>> {
         .route(
             "/organisation",
             get(organisation::org_page).post(organisation::org_save),
+        )
+        // --- colleagues: users and invitations (issue 21 part 5) ---
+        .route("/users", get(users::users_page))
+        .route("/users/invitations", post(users::invite))
+        .route("/users/invitations/{id}/revoke", post(users::revoke))
+        .route("/users/role", post(users::change_role))
+        .route("/users/disable", post(users::disable))
+        .route("/users/enable", post(users::enable))
+        .route(
+            "/invitations/{token}",
+            get(users::invitation_page).post(users::accept_invitation),
         )
 }
 
