@@ -35,4 +35,20 @@
   }
   tick();
   setInterval(tick, 1000);
+  // A date-time picker left empty starts at now, in the workflow's zone (the zone its
+  // value is read in), when the user first goes to it: an unanswered date stays unset.
+  function nowIn(zone) {
+    try {
+      return new Intl.DateTimeFormat("sv-SE", {
+        timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+      }).format(new Date(Date.now() + skew)).replace(" ", "T");
+    } catch (e) { return ""; }
+  }
+  document.addEventListener("focusin", function (ev) {
+    var el = ev.target;
+    if (el && el.type === "datetime-local" && !el.value && el.getAttribute("data-zone")) {
+      el.value = nowIn(el.getAttribute("data-zone"));
+    }
+  });
 })();
