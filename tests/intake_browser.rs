@@ -17,7 +17,8 @@ use std::time::Duration;
 /// The inputs a person sees (not hidden, not inside a closed section).
 const VISIBLE_INPUTS: &str =
     "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
-    .filter(e => e.getClientRects().length > 0).length;";
+    .filter(e => !(e.closest('details:not([open])') && !e.closest('summary')))
+                .filter(e => e.checkVisibility ? e.checkVisibility() : e.getClientRects().length > 0).length;";
 
 /// The fact ids (every question's `name`, and the derived facts) found in the page's
 /// visible text. Ids of one plain word (`nature`, `measures`) are words of the page's

@@ -873,7 +873,10 @@ pub(super) async fn advance(
     // right there (the step's card, open); nothing is recorded.
     let missing =
         crate::app::intake::step_missing(&current.workflow, &current.case, &event, time::now());
+    // A page loaded before someone else's change gets the conflict (409) first.
+    let stale = seq_of(form.pairs()).is_some_and(|s| s != current.case.seq);
     if !missing.is_empty()
+        && !stale
         && ctx.caller.user.role.can_change()
         && crate::app::json::allowed_events(&current.workflow, &current.case).contains(&event)
     {
@@ -897,31 +900,31 @@ pub(super) async fn advance(
             );
         return Ok(refused(&ctx, id, current, WebError::bad(message), form.pairs()).await);
     }
-    if form.get("confirm") != Some("yes") {
-        if current.workflow.confirmed(&event) && current.workflow.events.contains_key(&event) {
-            if !ctx.caller.user.role.can_change() {
-                return Err(ctx.error(WebError::forbidden("record events")));
-            }
-            let org = ctx.caller.user.org.clone();
-            let (l, ev) = (current.clone(), event.clone());
-            let dry = ctx
-                .app
-                .read(move |app, store| {
-                    Ok(app.core.would_accept(store, &org, &l, &ev, time::now()))
-                })
-                .await
-                .map_err(ctx.fail())?;
-            if let Err(e) = dry {
-                return Ok(refused(&ctx, id, current, WebError::from(e), form.pairs()).await);
-            }
-            let confirming = confirm_view(&ctx, &current, &event, &form);
-            let shown = Shown {
-                flash: None,
-                error: None,
-                status: StatusCode::OK,
-            };
-            return Ok(case_again(&ctx, id, current, shown, form.pairs(), Some(confirming)).await);
+    if form.get("confirm") != Some("yes")
+        && !stale
+        && current.workflow.confirmed(&event)
+        && current.workflow.events.contains_key(&event)
+    {
+        if !ctx.caller.user.role.can_change() {
+            return Err(ctx.error(WebError::forbidden("record events")));
         }
+        let org = ctx.caller.user.org.clone();
+        let (l, ev) = (current.clone(), event.clone());
+        let dry = ctx
+            .app
+            .read(move |app, store| Ok(app.core.would_accept(store, &org, &l, &ev, time::now())))
+            .await
+            .map_err(ctx.fail())?;
+        if let Err(e) = dry {
+            return Ok(refused(&ctx, id, current, WebError::from(e), form.pairs()).await);
+        }
+        let confirming = confirm_view(&ctx, &current, &event, &form);
+        let shown = Shown {
+            flash: None,
+            error: None,
+            status: StatusCode::OK,
+        };
+        return Ok(case_again(&ctx, id, current, shown, form.pairs(), Some(confirming)).await);
     }
     apply_form(ctx, id, Some(event), form).await
 }
