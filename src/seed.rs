@@ -204,6 +204,7 @@ pub fn replay(
                     at: None,
                     expected_seq: None,
                     reason: None,
+                    derive: false,
                 };
                 app.decision_command(store, org, &loaded, event, &change, at)
                     .map_err(|e| at_loc(file, loc, format!("{what}{e}"), e.is_input()))?

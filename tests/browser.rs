@@ -65,48 +65,80 @@ async fn a_dpo_signs_in_watches_the_deadline_and_notifies_the_cnil() {
     );
     shot(&c, "03-dashboard-overdue").await;
 
-    // The case page: facts typed in the form.
+    // The case page: facts typed in the intake's sections, each saved on its own.
     click(&c, Locator::LinkText("web-1")).await;
     c.wait()
-        .for_element(Locator::Id("facts-form"))
+        .for_element(Locator::Id("next-step"))
         .await
         .unwrap();
     let needs = text_of(&c, "form[data-event='notify_authority'] .needs").await;
     assert!(!needs.is_empty(), "the step lists the facts it still needs");
-    check(&c, "nature", "confidentiality").await;
+    open_section(&c, "what_happened").await;
+    click(
+        &c,
+        Locator::Css("#f-confidentiality_loss option[value='unknown_recipients']"),
+    )
+    .await;
+    click(&c, Locator::Id("save-what_happened")).await;
+    c.wait().for_element(Locator::Id("flash")).await.unwrap();
+    open_section(&c, "data").await;
     check(&c, "data_categories", "identity").await;
+    click(&c, Locator::Id("save-data")).await;
+    c.wait().for_element(Locator::Id("flash")).await.unwrap();
+    open_section(&c, "people").await;
     fill(&c, "f-subjects_approx", "7000").await;
+    click(&c, Locator::Id("save-people")).await;
+    c.wait().for_element(Locator::Id("flash")).await.unwrap();
+    open_section(&c, "consequences").await;
     fill(
         &c,
         "f-consequences",
         "Dossiers visibles par d'autres allocataires",
     )
     .await;
-    fill(&c, "f-measures", "Espace en ligne fermé").await;
+    click(&c, Locator::Id("save-consequences")).await;
+    c.wait().for_element(Locator::Id("flash")).await.unwrap();
+    open_section(&c, "notification").await;
     fill(&c, "f-delay_reasons", "Analyse de l'étendue en cours").await;
-    click(&c, Locator::Id("save-facts")).await;
+    click(&c, Locator::Id("save-notification")).await;
+    c.wait().for_element(Locator::Id("flash")).await.unwrap();
+    open_section(&c, "measures").await;
+    fill(&c, "f-measures", "Espace en ligne fermé").await;
+    click(&c, Locator::Id("save-measures")).await;
     c.wait().for_element(Locator::Id("flash")).await.unwrap();
     shot(&c, "04-facts-saved").await;
 
     // A forged CSRF token: refused, nothing written.
     let events_before = s.api("dpo@acme.example").get("/api/cases/web-1").json["seq"].clone();
+    open_section(&c, "measures").await;
     c.execute(
-        "document.querySelector('#facts-form input[name=_csrf]').value = 'forged';",
+        "document.querySelector('#form-measures input[name=_csrf]').value = 'forged';",
         vec![],
     )
     .await
     .unwrap();
     fill(&c, "f-measures", "changed by a forged form").await;
-    click(&c, Locator::Id("save-facts")).await;
+    click(&c, Locator::Id("save-measures")).await;
     wait_text(&c, "main", &["formulaire a expiré", "form has expired"]).await;
     shot(&c, "05-forged-csrf-refused").await;
     let after_forgery = s.api("dpo@acme.example").get("/api/cases/web-1").json;
     assert_eq!(after_forgery["seq"], events_before);
     assert_eq!(after_forgery["facts"]["measures"], "Espace en ligne fermé");
 
-    // Notify the authority: the deadline turns "met late" (purple).
+    // Notify the authority, confirmed in the page: the deadline turns "met late" (purple).
     c.goto(&format!("{base}/cases/web-1")).await.unwrap();
     click(&c, Locator::Id("event-notify_authority")).await;
+    c.wait()
+        .for_element(Locator::Id("confirm-notify_authority"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.api("dpo@acme.example").get("/api/cases/web-1").json["seq"],
+        events_before,
+        "nothing recorded before the confirmation"
+    );
+    click(&c, Locator::Id("confirm-notify_authority")).await;
+    click(&c, Locator::Id("confirm-notify_authority-submit")).await;
     c.wait().for_element(Locator::Id("flash")).await.unwrap();
     wait_class(&c, "[data-clock-status='art33']", "st-late", 5).await;
     let tracks = text_of(&c, "[data-track='authority']").await;
@@ -288,4 +320,18 @@ async fn a_dpo_reads_the_risk_assessment_accepts_it_and_decides_otherwise() {
     assert!(now.contains("improbable"), "{now}");
     shot(&c, "14-facts-changed").await;
     c.close().await.unwrap();
+}
+
+/// Opens an intake section by clicking its heading (unless it is open already).
+async fn open_section(c: &fantoccini::Client, id: &str) {
+    let open = c
+        .execute(
+            "return document.getElementById('section-' + arguments[0]).open;",
+            vec![json!(id)],
+        )
+        .await
+        .unwrap();
+    if open != json!(true) {
+        click(c, Locator::Css(&format!("#section-{id} > summary"))).await;
+    }
 }

@@ -159,31 +159,56 @@ async fn walk(j: Journey) {
     );
     look(&c, &name("05-case")).await;
 
-    // 4. What the DPO knows, typed in the facts form.
-    check(&c, "nature", "confidentiality").await;
+    // 4. What the DPO knows, section by section (each opened by its heading, saved on
+    // its own): no question shows its raw id, and at most 30 are on screen at once.
+    assert_no_raw_ids(&c, &name("05-case")).await;
+    section(&c, "what_happened").await;
+    choose(&c, "f-incident_kind", "phishing_social_engineering").await;
+    choose(&c, "f-cause", "external_malicious").await;
+    choose(&c, "f-confidentiality_loss", "unknown_recipients").await;
+    choose(&c, "f-integrity_loss", "none").await;
+    choose(&c, "f-availability_loss", "none").await;
+    go(&c, Locator::Id("save-what_happened")).await;
+    text_of(&c, "#flash").await;
+    section(&c, "people").await;
+    check(&c, "subject_categories", "customers").await;
+    fill(&c, "f-subjects_approx", "1200").await;
+    go(&c, Locator::Id("save-people")).await;
+    text_of(&c, "#flash").await;
+    section(&c, "data").await;
     check(&c, "data_categories", "identity").await;
     check(&c, "data_categories", "contact").await;
-    fill(&c, "f-subjects_approx", "1200").await;
+    go(&c, Locator::Id("save-data")).await;
+    text_of(&c, "#flash").await;
+    section(&c, "consequences").await;
     fill(&c, "f-consequences", "Risque d'hameçonnage").await;
+    go(&c, Locator::Id("save-consequences")).await;
+    text_of(&c, "#flash").await;
+    section(&c, "measures").await;
     fill(&c, "f-measures", "Accès coupé, mots de passe réinitialisés").await;
-    fill(
+    set_date(
         &c,
         "f-contained_at",
         &(aware + chrono::Duration::minutes(30))
-            .format("%Y-%m-%d %H:%M")
+            .format("%Y-%m-%dT%H:%M")
             .to_string(),
     )
     .await;
-    go(&c, Locator::Id("save-facts")).await;
+    go(&c, Locator::Id("save-measures")).await;
     text_of(&c, "#flash").await;
     look(&c, &name("06-facts-saved")).await;
 
-    // 5. The assessment accepted, containment recorded, the authority notified.
+    // 5. The assessment accepted, containment recorded, the authority notified once the
+    // DPO confirmed what will be recorded for good.
     go(&c, Locator::Id("accept-assessment")).await;
     text_of(&c, "#as-accepted").await;
     go(&c, Locator::Id("event-contain")).await;
     text_of(&c, "#flash").await;
     go(&c, Locator::Id("event-notify_authority")).await;
+    text_of(&c, "#confirm-notify_authority-box").await;
+    look(&c, &name("07-confirm")).await;
+    click(&c, Locator::Id("confirm-notify_authority")).await;
+    go(&c, Locator::Id("confirm-notify_authority-submit")).await;
     text_of(&c, "#flash").await;
     assert!(
         c.find(Locator::Id("error")).await.is_err(),
@@ -284,6 +309,64 @@ async fn go(c: &Client, loc: Locator<'_>) {
         .for_element(Locator::Css("main"))
         .await
         .expect("the new page");
+}
+
+/// Opens an intake section by clicking its heading (unless it is open already).
+async fn section(c: &Client, id: &str) {
+    let open = c
+        .execute(
+            "return document.getElementById('section-' + arguments[0]).open;",
+            vec![json!(id)],
+        )
+        .await
+        .unwrap();
+    if open != json!(true) {
+        click(c, Locator::Css(&format!("#section-{id} > summary"))).await;
+    }
+}
+
+/// Chooses `value` in the select `id`.
+async fn choose(c: &Client, id: &str, value: &str) {
+    click(c, Locator::Css(&format!("#{id} option[value='{value}']"))).await;
+}
+
+/// Sets a date-time picker (`YYYY-MM-DDTHH:MM`, the workflow's zone): typing into one
+/// depends on the browser's locale, so its value is set as the picker would.
+async fn set_date(c: &Client, id: &str, value: &str) {
+    c.execute(
+        "const e = document.getElementById(arguments[0]); e.value = arguments[1];
+         e.dispatchEvent(new Event('input', {bubbles: true}));",
+        vec![json!(id), json!(value)],
+    )
+    .await
+    .unwrap();
+}
+
+/// At most 30 questions on screen, and no fact id in the page's visible text.
+async fn assert_no_raw_ids(c: &Client, name: &str) {
+    let visible = c
+        .execute(
+            "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+                .filter(e => !(e.closest('details:not([open])') && !e.closest('summary')))
+                .filter(e => e.checkVisibility ? e.checkVisibility() : e.getClientRects().length > 0).length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        visible.as_i64().unwrap() <= 30,
+        "{name}: {visible} inputs on screen"
+    );
+    let found = c
+        .execute(
+            "const text = document.body.innerText;
+             const ids = [...new Set([...document.querySelectorAll('input[name=present]')].map(e => e.value))];
+             return ids.filter(id => id.includes('_') && text.includes(id));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(found, json!([]), "{name}: raw ids in the visible text");
 }
 
 /// Waits until the page says it is in `lang` (`<html lang>`).

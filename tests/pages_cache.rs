@@ -106,10 +106,10 @@ fn organisations_and_roles_never_share_a_render() {
         }
         assert!(o.contains("Other laptop") && !o.contains("Acme laptop"));
         // What each role may do, as its own render says.
-        assert!(d.contains("id=\"save-facts\"") && d.contains("id=\"decide-form\""));
-        assert!(c.contains("id=\"save-facts\"") && !c.contains("id=\"decide-form\""));
+        assert!(d.contains("id=\"save-what_when\"") && d.contains("id=\"decide-form\""));
+        assert!(c.contains("id=\"save-what_when\"") && !c.contains("id=\"decide-form\""));
         assert!(c.contains("id=\"as-dpo-only\""));
-        assert!(!v.contains("id=\"save-facts\"") && !v.contains("id=\"decide-form\""));
+        assert!(!v.contains("id=\"save-what_when\"") && !v.contains("id=\"decide-form\""));
         let dd = page(&mut dpo, "/");
         let od = page(&mut other, "/");
         assert!(dd.contains("Acme laptop") && !dd.contains("Other laptop"));

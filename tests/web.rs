@@ -559,7 +559,7 @@ fn pages_show_cases_take_forms_and_export_the_register() {
     let (_, page, _) = b.get("/cases/form-1");
     let csrf = form_token(&page, "/cases/form-1/facts").unwrap();
     assert!(page.contains("id=\"event-contain\""));
-    assert!(page.contains("id=\"f-nature\""));
+    assert!(page.contains("id=\"f-confidentiality_loss\""));
     // Checkbox lists, numbers and choices come back typed; unchanged facts are not
     // written again; an empty field that was empty stays unset.
     let r = b.post_form(

@@ -12,6 +12,7 @@ pub mod assess;
 pub mod calendar;
 pub mod initial;
 pub mod inspection;
+pub mod intake;
 pub mod issued;
 pub mod json;
 pub mod pdf;
@@ -95,6 +96,9 @@ pub struct Change {
     pub expected_seq: Option<i64>,
     /// Why the change is recorded only now: needed when `at` is more than 24 h ago.
     pub reason: Option<String>,
+    /// Facts set from the page's intake: the workflow's derived facts (`intake.derive`)
+    /// follow the facts they are derived from.
+    pub derive: bool,
 }
 
 /// A new case.
@@ -408,8 +412,30 @@ impl App {
         change: &Change,
         now: DateTime<Utc>,
     ) -> Result<Arc<Loaded>, AppError> {
-        let change = change.clone();
         let loaded = self.case(store, org, id)?;
+        let (cmd, expected_seq) = self.command(store, org, &loaded, event, change, now)?;
+        let l = Arc::new(store.execute_at_seq(org, id, &cmd, actor, now, expected_seq)?);
+        self.remember(l.clone());
+        self.wake(store);
+        Ok(l)
+    }
+
+    /// The command a change makes of `loaded` (checked as `change` checks it), and the
+    /// sequence number it is decided at.
+    fn command(
+        &self,
+        store: &mut Store,
+        org: &str,
+        loaded: &Loaded,
+        event: Option<String>,
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> Result<(Command, Option<i64>), AppError> {
+        let mut change = change.clone();
+        if change.derive && event.is_none() {
+            let extra = intake::derived(&loaded.workflow, &loaded.case, &change.facts);
+            change.facts.extend(extra);
+        }
         let tz = loaded.workflow.timezone;
         let at = match change.at.as_deref().map(str::trim) {
             None | Some("") | Some("now") => now,
@@ -419,9 +445,9 @@ impl App {
             })?,
         };
         let decision = match &event {
-            Some(e) => self.decision_command(store, org, &loaded, e, &change, at)?,
+            Some(e) => self.decision_command(store, org, loaded, e, &change, at)?,
             None => {
-                self.check_risk_set(store, org, &loaded, &change)?;
+                self.check_risk_set(store, org, loaded, &change)?;
                 None
             }
         };
@@ -446,10 +472,30 @@ impl App {
                 reason: change.reason,
             },
         };
-        let l = Arc::new(store.execute_at_seq(org, id, &cmd, actor, now, expected_seq)?);
-        self.remember(l.clone());
-        self.wake(store);
-        Ok(l)
+        Ok((cmd, expected_seq))
+    }
+
+    /// Whether recording `event` on the case now would be accepted: the same decision
+    /// as [`App::change`], written nowhere (a dry run, for a page's "ready").
+    pub fn would_accept(
+        &self,
+        store: &mut Store,
+        org: &str,
+        loaded: &Loaded,
+        event: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        let (cmd, _) = self.command(
+            store,
+            org,
+            loaded,
+            Some(event.to_string()),
+            &Change::default(),
+            now,
+        )?;
+        crate::case::decide(&loaded.workflow, Some(&loaded.case), &cmd, now)
+            .map_err(|e| AppError::Store(e.into()))?;
+        Ok(())
     }
 
     /// A case for a list: one that cannot be read back is set aside in `unreadable`

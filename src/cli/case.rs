@@ -138,6 +138,7 @@ pub(super) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<(), CliError> {
                 at,
                 expected_seq: None,
                 reason,
+                derive: false,
             };
             advance(ctx, &id, None, change, json)?;
         }
@@ -156,6 +157,7 @@ pub(super) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<(), CliError> {
                 at,
                 expected_seq: None,
                 reason,
+                derive: false,
             };
             advance(ctx, &id, Some(event), change, json)?;
         }

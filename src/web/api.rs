@@ -233,6 +233,7 @@ fn change(b: ChangeBody) -> Change {
         at: b.at,
         expected_seq: b.expected_seq,
         reason: b.reason,
+        derive: false,
     }
 }
 

@@ -64,6 +64,11 @@ pub fn registry() -> Handlebars<'static> {
         hb.register_template_string(name, text)
             .unwrap_or_else(|e| panic!("embedded page template {name}: {e}"));
     }
+    hb.register_partial(
+        "fact_input",
+        include_str!("../../templates/web/fact_input.html.hbs"),
+    )
+    .unwrap_or_else(|e| panic!("embedded page template fact_input: {e}"));
     super::setup::register(&mut hb);
     hb
 }

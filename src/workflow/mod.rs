@@ -47,7 +47,39 @@ pub struct Workflow {
     /// The risk-assessment rules file this workflow names (`assessment:`), relative
     /// to its folder; the [`WorkflowSet`] loads and checks it.
     pub assessment: Option<String>,
+    /// How the web page asks the facts (`intake:`); None: every fact, in order.
+    pub intake: Option<Intake>,
 }
+
+/// The case page's questions (`intake:` in a workflow): every fact is in exactly one
+/// section or hidden.
+#[derive(Debug, Clone, Default)]
+pub struct Intake {
+    pub sections: Vec<Section>,
+    pub hidden: Vec<String>,
+    /// The authority's form (a document) and the step that files it.
+    pub form: Option<String>,
+    pub form_event: Option<String>,
+    pub assessment: Vec<String>,
+    pub confirm: Vec<String>,
+    /// A hidden fact → (value, condition) in order.
+    pub derive: Vec<(String, Vec<(String, Condition)>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Section {
+    pub id: String,
+    pub regime: Option<String>,
+    pub facts: Vec<String>,
+}
+
+/// The steps a page confirms when a workflow's `intake:` does not name them.
+pub const CONFIRMED_STEPS: [&str; 4] = [
+    "notify_authority",
+    "decide_no_authority_notice",
+    "decide_no_individual_notice",
+    "close",
+];
 
 #[derive(Debug, Clone)]
 pub struct Track {
@@ -217,6 +249,31 @@ impl Workflow {
         self.regimes
             .iter()
             .find(|(_, r)| r.documents.iter().any(|d| d == document))
+    }
+
+    /// Whether the page asks to confirm `event` before recording it.
+    pub fn confirmed(&self, event: &str) -> bool {
+        match &self.intake {
+            Some(i) => i.confirm.iter().any(|e| e == event),
+            None => CONFIRMED_STEPS.contains(&event),
+        }
+    }
+
+    /// The facts the authority's form needs (its document's `needs` and the step's
+    /// `requires`), in the workflow's order.
+    pub fn form_needs(&self) -> Vec<&String> {
+        let Some(i) = &self.intake else {
+            return Vec::new();
+        };
+        let doc = i.form.as_ref().and_then(|d| self.documents.get(d));
+        let ev = i.form_event.as_ref().and_then(|e| self.events.get(e));
+        self.facts
+            .keys()
+            .filter(|f| {
+                doc.is_some_and(|d| d.needs.contains(f))
+                    || ev.is_some_and(|e| e.requires.contains(f))
+            })
+            .collect()
     }
 
     /// The clocks an event meets.

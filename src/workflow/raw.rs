@@ -41,6 +41,53 @@ pub struct RawWorkflow {
     /// The risk-assessment rules file, relative to this file's folder.
     #[serde(default)]
     pub assessment: Option<S>,
+    /// How the web page asks the facts (issue 21 part 2): sections, marks, derived facts.
+    #[serde(default)]
+    pub intake: Option<Spanned<RawIntake>>,
+}
+
+/// `intake:`: the case page's questions, in sections; the facts not asked (derived from
+/// others by `derive`, or set by a decision); which form and rules each answer serves;
+/// the steps the page confirms.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIntake {
+    /// The authority's form (a document): its `needs`, with `form_event`'s `requires`,
+    /// are marked "needed for the notification" and counted on the case page.
+    #[serde(default)]
+    pub form: Option<S>,
+    #[serde(default)]
+    pub form_event: Option<S>,
+    /// The facts the risk assessment reads: marked "needed for the assessment".
+    #[serde(default)]
+    pub assessment: Vec<S>,
+    /// The steps the page asks to confirm before recording them.
+    #[serde(default)]
+    pub confirm: Vec<S>,
+    pub sections: IndexMap<String, Spanned<RawSection>>,
+    /// Facts never asked: derived (see `derive`) or set by a decision.
+    #[serde(default)]
+    pub hidden: Vec<S>,
+    /// A hidden fact's value derived from the facts asked: each value whose condition
+    /// holds (a list collects them, a choice takes the first).
+    #[serde(default)]
+    pub derive: IndexMap<String, Spanned<Vec<Spanned<RawDerive>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSection {
+    /// Shown only while this regime applies (its condition not false).
+    #[serde(default)]
+    pub regime: Option<S>,
+    pub facts: Vec<S>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDerive {
+    pub value: S,
+    pub when: Spanned<RawCondition>,
 }
 
 #[derive(Deserialize)]

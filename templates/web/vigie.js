@@ -1,7 +1,8 @@
 // Live countdowns and colours. The server's clock is the reference: the page carries
 // the server's "now" and each deadline in UTC, so a wrong clock on this computer does
-// not change what is shown. The only other thing it does: the "copy" buttons beside a
-// read-only address (hidden without this script; the address can still be selected).
+// not change what is shown. Two more conveniences, neither needed to use the pages: the
+// "copy" buttons beside a read-only address (hidden without this script), and an empty
+// date-time picker that starts at now in the workflow's zone when first focused.
 (function () {
   "use strict";
   var words = {
@@ -53,4 +54,20 @@
       }
     });
   }
+  // A date-time picker left empty starts at now, in the workflow's zone (the zone its
+  // value is read in), when the user first goes to it: an unanswered date stays unset.
+  function nowIn(zone) {
+    try {
+      return new Intl.DateTimeFormat("sv-SE", {
+        timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+      }).format(new Date(Date.now() + skew)).replace(" ", "T");
+    } catch (e) { return ""; }
+  }
+  document.addEventListener("focusin", function (ev) {
+    var el = ev.target;
+    if (el && el.type === "datetime-local" && !el.value && el.getAttribute("data-zone")) {
+      el.value = nowIn(el.getAttribute("data-zone"));
+    }
+  });
 })();

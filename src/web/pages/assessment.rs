@@ -216,6 +216,7 @@ pub(super) async fn decide_otherwise(
         at: None,
         expected_seq: seq_of(form.pairs()),
         reason: None,
+        derive: false,
     };
     let event = Some(rules.records.event.clone());
     match ctx.app.change(&ctx.caller, id.clone(), event, change).await {

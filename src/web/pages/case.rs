@@ -35,6 +35,46 @@ pub(super) fn stored_text(wf: &Workflow, value: Option<&FactValue>) -> String {
     }
 }
 
+/// A stored fact in words, for the read-only summary.
+fn shown_value(wf: &Workflow, labels: &Labels, lang: Lang, value: Option<&FactValue>) -> String {
+    match value {
+        None => String::new(),
+        Some(FactValue::DateTime(d)) => time::short_in(*d, wf.timezone),
+        Some(FactValue::Boolean(b)) => word(lang, if *b { "yes" } else { "no" }),
+        Some(FactValue::Text(s)) => labels.get(s).to_string(),
+        Some(FactValue::List(v)) => v
+            .iter()
+            .map(|s| labels.get(s).to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(v @ FactValue::Integer(_)) => stored_text(wf, Some(v)),
+    }
+}
+
+/// Whether each step offered would be accepted now: `Err` holds the reason it would
+/// be refused (the application layer's dry run, the same decision as recording it).
+pub(super) type StepChecks = Vec<(String, Result<(), String>)>;
+
+/// The dry run of every step the case page offers.
+pub(super) fn step_checks(
+    app: &App,
+    store: &mut crate::store::Store,
+    org: &str,
+    l: &Loaded,
+    now: DateTime<Utc>,
+) -> StepChecks {
+    crate::app::json::allowed_events(&l.workflow, &l.case)
+        .into_iter()
+        .map(|e| {
+            let r = app
+                .core
+                .would_accept(store, org, l, &e, now)
+                .map_err(|err| err.to_string());
+            (e, r)
+        })
+        .collect()
+}
+
 /// `typed`: what the user had typed in a form that was refused, shown again instead of
 /// the stored value so nothing they wrote is lost.
 pub(super) fn fact_view(
@@ -61,9 +101,14 @@ pub(super) fn fact_view(
             )
             .collect()
     };
-    let text = match typed {
-        Some(t) => t.join("\n"),
-        None => stored_text(wf, value),
+    let text = match (typed, value) {
+        (Some(t), _) => t.join("\n"),
+        // A date-time picker takes the local time, in the workflow's zone.
+        (None, Some(FactValue::DateTime(d))) => d
+            .with_timezone(&wf.timezone)
+            .format("%Y-%m-%dT%H:%M")
+            .to_string(),
+        (None, v) => stored_text(wf, v),
     };
     let (input, opts, hint) = match def.kind {
         FactType::Choice => (
@@ -96,15 +141,37 @@ pub(super) fn fact_view(
             String::new(),
         ),
         FactType::Integer => ("number", vec![], String::new()),
-        FactType::DateTime => ("text", vec![], "2026-11-23 09:00".into()),
+        FactType::DateTime => ("datetime", vec![], String::new()),
         FactType::Text if text.chars().count() > 60 || text.contains('\n') => {
             ("textarea", vec![], String::new())
         }
         FactType::Text => ("text", vec![], String::new()),
     };
+    let needs = crate::app::intake::needs(wf, name);
+    let zone = match def.kind {
+        FactType::DateTime => {
+            let at = match value {
+                Some(FactValue::DateTime(d)) => *d,
+                _ => time::now(),
+            };
+            format!(
+                "{} (UTC{})",
+                wf.timezone.name(),
+                at.with_timezone(&wf.timezone).format("%:z")
+            )
+        }
+        _ => String::new(),
+    };
     json!({
         "name": name,
         "label": labels.get(name),
+        "help": labels.find(&format!("help.{name}")),
+        "needed_form": needs.form,
+        "needed_assessment": needs.assessment,
+        "answered": crate::app::intake::answered(value),
+        "shown": shown_value(wf, labels, lang, value),
+        "is_datetime": input == "datetime",
+        "zone": zone,
         // Flags rather than an `eq` helper per input kind: five helper calls per fact
         // were a tenth of the case page's time.
         "is_select": input == "select",
@@ -129,6 +196,7 @@ pub(super) fn case_view(
     typed: Option<&[(String, String)]>,
     now: DateTime<Utc>,
     marks: Option<&Marks>,
+    checks: &StepChecks,
 ) -> Value {
     let wf = &l.workflow;
     let case = &l.case;
@@ -149,48 +217,109 @@ pub(super) fn case_view(
         Some(m) => Some(m.slot(CSRF_SLOT)),
         None => c.csrf.clone(),
     };
+    let typed_of = |name: &str| {
+        typed
+            .filter(|form| form.iter().any(|(k, v)| k == "present" && v == name))
+            .map(|form| {
+                let key = format!("f.{name}");
+                form.iter()
+                    .filter(|(k, _)| *k == key)
+                    .map(|(_, v)| v.clone())
+                    .collect()
+            })
+    };
+    let fact = |name: &str| fact_view(wf, labels, name, lang, case.facts.get(name), typed_of(name));
+    let submitted = typed.and_then(|form| field(form, "section"));
     let events: Vec<Value> = crate::app::json::allowed_events(wf, case)
         .into_iter()
         // The risk decision is taken in the assessment's own section.
         .filter(|name| assessment.is_none() || !app.is_decision(&wf.id, name))
         .map(|name| {
-            let def = &wf.events[&name];
-            let missing: Vec<&str> = def
-                .requires
+            let missing = crate::app::intake::step_missing(wf, case, &name, now);
+            let check = checks.iter().find(|(e, _)| *e == name).map(|(_, r)| r);
+            let ready = matches!(check, Some(Ok(())));
+            let reason = match check {
+                Some(Err(r)) => r.clone(),
+                _ => String::new(),
+            };
+            json!({
+                "name": name,
+                "label": labels.get(&name),
+                "ready": ready,
+                "blocked": !ready && missing.is_empty(),
+                "reason": reason,
+                "confirm": wf.confirmed(&name),
+                "open": typed.and_then(|f| field(f, "event")) == Some(name.as_str())
+                    || submitted == Some(format!("step-{name}").as_str()),
+                "missing": missing.iter().map(|f| {
+                    let mut v = fact(f);
+                    v["input_id"] = json!(format!("s-{name}-{f}"));
+                    v
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    // The intake: the workflow's sections, each saved on its own; open by default the
+    // first with a needed answer missing (or the one just submitted and refused).
+    let mut opened = false;
+    let sections: Vec<Value> = crate::app::intake::sections(wf, case)
+        .into_iter()
+        .map(|sec| {
+            let facts: Vec<Value> = sec.facts.iter().map(|f| {
+                let mut v = fact(f);
+                v["input_id"] = json!(format!("f-{f}"));
+                v
+            }).collect();
+            let missing = facts
                 .iter()
-                .filter(|f| !case.facts.contains_key(*f))
-                .map(|f| labels.get(f))
-                .collect();
-            let late_missing: Vec<&str> = wf
-                .clocks_met_by(&name)
-                .filter(|(id, _)| {
-                    views
-                        .iter()
-                        .any(|v| &v.id == *id && v.due_at.is_some_and(|d| d < now) && v.status == ClockStatus::Overdue)
+                .filter(|f| {
+                    (f["needed_form"] == json!(true) || f["needed_assessment"] == json!(true))
+                        && f["answered"] == json!(false)
                 })
-                .flat_map(|(_, cd)| cd.late_requires.iter())
-                .filter(|f| !case.facts.contains_key(*f))
-                .map(|f| labels.get(f))
-                .collect();
-            json!({"name": name, "label": labels.get(&name), "missing": missing, "late_missing": late_missing})
+                .count();
+            let open = match submitted {
+                Some(s) => s == sec.id,
+                None => !opened && missing > 0,
+            };
+            opened |= open;
+            let label = match labels.find(&format!("section.{}", sec.id)) {
+                Some(l) => l.to_string(),
+                None => format!("{} {}", word(lang, "section"), sec.id.trim_start_matches("part")),
+            };
+            json!({
+                "id": sec.id,
+                "label": label,
+                "open": open,
+                "missing": missing,
+                "facts": facts,
+                "answered": facts.iter().filter(|f| f["answered"] == json!(true)).cloned().collect::<Vec<_>>(),
+            })
         })
         .collect();
-    let facts: Vec<Value> = wf
-        .facts
-        .keys()
-        .map(|name| {
-            let again = typed
-                .filter(|form| form.iter().any(|(k, v)| k == "present" && v == name))
-                .map(|form| {
-                    let key = format!("f.{name}");
-                    form.iter()
-                        .filter(|(k, _)| *k == key)
-                        .map(|(_, v)| v.clone())
-                        .collect()
-                });
-            fact_view(wf, labels, name, lang, case.facts.get(name), again)
-        })
-        .collect();
+    let form_missing = crate::app::intake::form_missing(wf, case);
+    let authority = labels
+        .meta(wf)
+        .get("authority")
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    // What matters now: the nearest open deadline, and the first step that is ready.
+    let next_clock = views
+        .iter()
+        .filter(|v| matches!(v.status, ClockStatus::Pending | ClockStatus::Overdue))
+        .filter_map(|v| v.due_at.map(|d| (d, v)))
+        .min_by_key(|(d, _)| *d)
+        .map(|(d, v)| {
+            let label = match labels.get(&v.id) {
+                l if l == v.id => v.title.clone(),
+                l => l.to_string(),
+            };
+            json!({"label": label, "due": time::short_in(d, wf.timezone), "overdue": d < now})
+        });
+    let next_step = events
+        .iter()
+        .find(|e| e["ready"] == json!(true))
+        .or_else(|| events.first())
+        .map(|e| json!({"name": e["name"], "label": e["label"], "ready": e["ready"]}));
     let timeline: Vec<Value> = l
         .events
         .iter()
@@ -235,7 +364,14 @@ pub(super) fn case_view(
         "clocks": clock_rows,
         "tracks": case.tracks.iter().map(|(t, s)| json!({"track": t, "label": labels.get(t), "state": labels.get(s)})).collect::<Vec<_>>(),
         "events": events,
-        "facts": facts,
+        "next_clock": next_clock,
+        "next_step": next_step,
+        "sections": sections,
+        "has_form": wf.intake.as_ref().is_some_and(|i| i.form.is_some()),
+        "form_missing": form_missing.len(),
+        "form_missing_labels": form_missing.iter().map(|f| labels.get(f)).collect::<Vec<_>>().join(", "),
+        "needed_form_word": word(lang, "needed_form").replace("{authority}", &authority),
+        "cnil_missing_word": word(lang, "form_missing").replace("{authority}", &authority),
         "timeline": timeline,
         "drafts": drafts,
         "not_applicable": crate::app::regimes::not_applicable(wf, case).iter().map(|r| word(lang, &format!("regime_{r}"))).collect::<Vec<_>>().join(", "),
@@ -321,6 +457,8 @@ pub(super) fn render_case(
     shown: Shown,
     typed: Option<&[(String, String)]>,
     access: &[crate::store::backend::AccessRow],
+    checks: &StepChecks,
+    confirming: Option<Value>,
 ) -> Response {
     let Shown {
         flash,
@@ -342,22 +480,29 @@ pub(super) fn render_case(
     .render(
         app,
         "case",
-        issued_view(
-            case_view(
-                app,
+        {
+            let mut view = issued_view(
+                case_view(
+                    app,
+                    l,
+                    assessment,
+                    &labels,
+                    lang,
+                    c,
+                    typed,
+                    time::now(),
+                    None,
+                    checks,
+                ),
                 l,
-                assessment,
+                access,
                 &labels,
-                lang,
-                c,
-                typed,
-                time::now(),
-                None,
-            ),
-            l,
-            access,
-            &labels,
-        ),
+            );
+            if let Some(conf) = confirming {
+                view["confirming"] = conf;
+            }
+            view
+        },
         status,
     )
 }
@@ -482,6 +627,11 @@ pub(super) fn case_body(
         None => None,
     };
     let labels = app.labels(wf, lang)?;
+    let checks = if c.user.role.can_change() {
+        step_checks(app, store, org, &l, now)
+    } else {
+        Vec::new()
+    };
     let view = issued_view(
         case_view(
             app,
@@ -493,6 +643,7 @@ pub(super) fn case_body(
             None,
             now,
             Some(&cache.marks),
+            &checks,
         ),
         &l,
         &access,
@@ -634,6 +785,7 @@ pub(super) async fn apply_form(
             .map(str::trim)
             .filter(|r| !r.is_empty())
             .map(String::from),
+        derive: event.is_none(),
     };
     let ok = if event.is_some() { "event" } else { "facts" };
     match ctx.app.change(&ctx.caller, id.clone(), event, change).await {
@@ -651,14 +803,37 @@ pub(super) async fn refused(
     e: WebError,
     form: &[(String, String)],
 ) -> Response {
-    let (l, assessment) = match ctx.app.case_and_assessment(&ctx.caller, id).await {
-        Ok(found) => found,
-        Err(_) => (current, None),
-    };
     let shown = Shown {
         flash: None,
         error: Some(crate::web::page::said_in(ctx.lang, &e)),
         status: e.status,
+    };
+    case_again(ctx, id, current, shown, form, None).await
+}
+
+/// The case page as it stands now, with `shown` above it, what was typed, and a
+/// confirmation to give (a step that asks for one).
+async fn case_again(
+    ctx: &PageCtx,
+    id: String,
+    current: Arc<Loaded>,
+    shown: Shown,
+    form: &[(String, String)],
+    confirming: Option<Value>,
+) -> Response {
+    let (l, assessment) = match ctx.app.case_and_assessment(&ctx.caller, id).await {
+        Ok(found) => found,
+        Err(_) => (current, None),
+    };
+    let checks = if ctx.caller.user.role.can_change() {
+        let org = ctx.caller.user.org.clone();
+        let loaded = l.clone();
+        ctx.app
+            .read(move |app, store| Ok(step_checks(app, store, &org, &loaded, time::now())))
+            .await
+            .unwrap_or_default()
+    } else {
+        Vec::new()
     };
     render_case(
         &ctx.app,
@@ -669,6 +844,8 @@ pub(super) async fn refused(
         shown,
         Some(form),
         &[],
+        &checks,
+        confirming,
     )
 }
 
@@ -686,5 +863,104 @@ pub(super) async fn advance(
     let Some(event) = form.get("event").map(String::from) else {
         return Err(ctx.error(WebError::bad("event: which step?")));
     };
+    // Issue 21 part 4: a step that matters is recorded only once confirmed. Without the
+    // confirmation nothing is written: a step that would be refused says why, one that
+    // would be accepted shows what will be recorded, with the box to tick.
+    let current = ctx
+        .app
+        .case(&ctx.caller, id.clone())
+        .await
+        .map_err(ctx.fail())?;
+    // A step that still needs answers says so in the page's language, and asks them
+    // right there (the step's card, open); nothing is recorded.
+    let missing =
+        crate::app::intake::step_missing(&current.workflow, &current.case, &event, time::now());
+    // A page loaded before someone else's change gets the conflict (409) first.
+    let stale = seq_of(form.pairs()).is_some_and(|s| s != current.case.seq);
+    if !missing.is_empty()
+        && !stale
+        && ctx.caller.user.role.can_change()
+        && crate::app::json::allowed_events(&current.workflow, &current.case).contains(&event)
+    {
+        let labels = ctx.app.labels(&current.workflow, ctx.lang).ok();
+        let name = |id: &str| {
+            labels
+                .as_ref()
+                .map(|lb| lb.get(id).to_string())
+                .unwrap_or_else(|| id.to_string())
+        };
+        let message = ctx
+            .word("step_needs_answers")
+            .replace("{step}", &name(&event))
+            .replace(
+                "{facts}",
+                &missing
+                    .iter()
+                    .map(|f| name(f))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+        return Ok(refused(&ctx, id, current, WebError::bad(message), form.pairs()).await);
+    }
+    if form.get("confirm") != Some("yes")
+        && !stale
+        && current.workflow.confirmed(&event)
+        && current.workflow.events.contains_key(&event)
+    {
+        if !ctx.caller.user.role.can_change() {
+            return Err(ctx.error(WebError::forbidden("record events")));
+        }
+        let org = ctx.caller.user.org.clone();
+        let (l, ev) = (current.clone(), event.clone());
+        let dry = ctx
+            .app
+            .read(move |app, store| Ok(app.core.would_accept(store, &org, &l, &ev, time::now())))
+            .await
+            .map_err(ctx.fail())?;
+        if let Err(e) = dry {
+            return Ok(refused(&ctx, id, current, WebError::from(e), form.pairs()).await);
+        }
+        let confirming = confirm_view(&ctx, &current, &event, &form);
+        let shown = Shown {
+            flash: None,
+            error: None,
+            status: StatusCode::OK,
+        };
+        return Ok(case_again(&ctx, id, current, shown, form.pairs(), Some(confirming)).await);
+    }
     apply_form(ctx, id, Some(event), form).await
+}
+
+/// What a confirmation says: the step, the state it moves its track to, when and by
+/// whom it is recorded, and that the log is not changed afterwards; the fields the
+/// step's form carried, sent again with the confirmation.
+fn confirm_view(ctx: &PageCtx, l: &Loaded, event: &str, form: &Form) -> Value {
+    let wf = &l.workflow;
+    let def = &wf.events[event];
+    let labels = ctx.app.labels(wf, ctx.lang).ok();
+    let label = |id: &str| {
+        labels
+            .as_ref()
+            .map(|lb| lb.get(id).to_string())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let from = l.case.tracks.get(&def.track).cloned().unwrap_or_default();
+    let when = match form.get("at").map(str::trim).filter(|a| !a.is_empty()) {
+        Some(at) => at.to_string(),
+        None => time::short_in(time::now(), wf.timezone),
+    };
+    let keep: Vec<Value> = ["at", "reason", "note", "seq"]
+        .iter()
+        .filter_map(|k| form.get(k).map(|v| json!({"name": k, "value": v})))
+        .collect();
+    json!({
+        "name": event,
+        "label": label(event),
+        "track": label(&def.track),
+        "from": label(&from),
+        "to": label(&def.to),
+        "when": when,
+        "actor": ctx.caller.user.email,
+        "keep": keep,
+    })
 }
