@@ -330,3 +330,48 @@ fn a_refusal_for_a_role_or_a_conflict_is_said_in_the_page_s_language() {
     let case = s.api(ACME_DPO).get("/api/cases/e-1").json;
     assert_eq!(case["facts"]["subjects_approx"], 10);
 }
+
+#[test]
+fn a_refused_step_is_explained_with_the_workflow_s_words_not_its_ids() {
+    let s = Server::start();
+    open_recent_case(&s, "r-1");
+    // The API says it as the core does (scripts read it).
+    let api = s
+        .api(ACME_DPO)
+        .post("/api/cases/r-1/events", &json!({"event": "close"}));
+    assert_eq!(api.status, 400, "{}", api.json);
+    let english = api.json["error"].as_str().unwrap().to_string();
+    let before = s.api(ACME_DPO).get("/api/cases/r-1").json;
+    assert!(english.contains("'close'"), "{english}");
+    // The page, in French and in Dutch: the step's and states' names, no raw id.
+    for (lang, says) in [
+        ("fr", "n'est pas possible maintenant"),
+        ("nl", "kan nu niet"),
+    ] {
+        let mut b = s.browser(ACME_DPO);
+        b.get(&format!("/lang/{lang}"));
+        let (_, page, _) = b.get("/cases/r-1");
+        let csrf = form_token(&page, "/cases/r-1/events").unwrap();
+        let seq = hidden(&page, "seq").unwrap();
+        let r = b.post_form(
+            "/cases/r-1/events",
+            &[
+                ("_csrf", csrf.as_str()),
+                ("seq", seq.as_str()),
+                ("event", "close"),
+                ("confirm", "yes"),
+            ],
+        );
+        assert_eq!(r.status().as_u16(), 400);
+        let page = r.text().unwrap();
+        let start = page.find("id=\"error\"").expect("the refusal is shown");
+        let banner = &page[start..start + page[start..].find("</p>").unwrap()];
+        let banner = banner.replace("&#x27;", "'");
+        assert!(banner.contains(says), "{lang}: {banner}");
+        for raw in ["'close'", "track '", "fact '", "is not allowed"] {
+            assert!(!banner.contains(raw), "{lang}: {raw} in {banner}");
+        }
+    }
+    let after = s.api(ACME_DPO).get("/api/cases/r-1").json;
+    assert_eq!(after["seq"], before["seq"], "nothing recorded");
+}

@@ -78,6 +78,9 @@ pub struct WebError {
     /// when the message is generic (a role, a conflict, a busy or failing server); the
     /// API keeps `message`.
     pub word: Option<&'static str>,
+    /// The core's refusal, when it is one: a page says it with the workflow's labels
+    /// (`app::refusal`).
+    pub rejected: Option<Arc<crate::case::Rejected>>,
 }
 
 impl WebError {
@@ -86,6 +89,7 @@ impl WebError {
             status,
             message: message.into(),
             word: None,
+            rejected: None,
         }
     }
     pub fn bad(message: impl Into<String>) -> WebError {
@@ -138,9 +142,15 @@ impl From<AppError> for WebError {
             _ if status == StatusCode::INTERNAL_SERVER_ERROR => Some("err_server"),
             _ => None,
         };
+        let message = e.to_string();
+        let rejected = match e {
+            AppError::Store(StoreError::Rejected(r)) => Some(Arc::new(r)),
+            _ => None,
+        };
         WebError {
             word,
-            ..WebError::new(status, e.to_string())
+            rejected,
+            ..WebError::new(status, message)
         }
     }
 }

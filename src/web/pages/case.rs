@@ -805,10 +805,22 @@ pub(super) async fn refused(
 ) -> Response {
     let shown = Shown {
         flash: None,
-        error: Some(crate::web::page::said_in(ctx.lang, &e)),
+        error: Some(said_on_case(ctx, &current, &e)),
         status: e.status,
     };
     case_again(ctx, id, current, shown, form, None).await
+}
+
+/// An error shown on a case's page: a refused step with the workflow's labels in the
+/// page's language, a generic error in its words, else the message.
+pub(super) fn said_on_case(ctx: &PageCtx, l: &Loaded, e: &WebError) -> String {
+    e.rejected
+        .as_deref()
+        .and_then(|r| {
+            let labels = ctx.app.labels(&l.workflow, ctx.lang).ok()?;
+            crate::app::refusal::refusal_in(&l.workflow, &l.case, r, &labels)
+        })
+        .unwrap_or_else(|| crate::web::page::said_in(ctx.lang, e))
 }
 
 /// The case page as it stands now, with `shown` above it, what was typed, and a
