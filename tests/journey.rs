@@ -143,7 +143,18 @@ async fn walk(j: Journey) {
         chrono_tz::Europe::Paris
     };
     let aware = (chrono::Utc::now() - chrono::Duration::hours(2)).with_timezone(&zone);
-    fill(&c, "aware_at", &aware.format("%Y-%m-%d %H:%M").to_string()).await;
+    // A date-time picker that starts at now, in the workflow's zone.
+    let picked = value_of(&c, "aware_at").await;
+    let now = chrono::Utc::now().with_timezone(&zone);
+    assert!(
+        picked == now.format("%Y-%m-%dT%H:%M").to_string()
+            || picked
+                == (now - chrono::Duration::minutes(1))
+                    .format("%Y-%m-%dT%H:%M")
+                    .to_string(),
+        "the picker starts at now in {zone}: {picked}"
+    );
+    set_date(&c, "aware_at", &aware.format("%Y-%m-%dT%H:%M").to_string()).await;
     look(&c, &name("04-new-case")).await;
     go(&c, Locator::Id("open-case")).await;
     text_of(&c, "#flash").await;

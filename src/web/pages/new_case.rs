@@ -19,11 +19,23 @@ pub(super) fn new_case_view(
         .filter_map(|id| app.workflows.get(id))
         .map(|wf| json!({"id": wf.id, "title": wf.title, "selected": wf.id == chosen}))
         .collect();
+    // When the DPO became aware: a date-time picker that starts at now, in the chosen
+    // workflow's zone (the zone the typed value is read in, said beside it).
+    let zone = app
+        .workflows
+        .get(chosen)
+        .map(|w| w.timezone)
+        .unwrap_or(chrono_tz::Europe::Paris);
+    let now = crate::time::now().with_timezone(&zone);
+    let aware_at = field(form, "aware_at")
+        .map(str::to_string)
+        .unwrap_or_else(|| now.format("%Y-%m-%dT%H:%M").to_string());
     json!({
         "workflows": workflows,
+        "zone": format!("{} (UTC{})", zone.name(), now.format("%:z")),
         "form": {
             "title": field(form, "title").unwrap_or(""),
-            "aware_at": field(form, "aware_at").unwrap_or(""),
+            "aware_at": aware_at,
             "id": field(form, "id").unwrap_or(""),
         },
     })
