@@ -199,7 +199,10 @@ fn the_dpo_invites_a_colleague_who_chooses_a_password_and_is_signed_in() {
         home.contains("Nouvelle@acme.example"),
         "signed in as the invitee: {home}"
     );
-    assert!(home.contains("viewer"), "{home}");
+    assert!(
+        home.contains("lecteur"),
+        "the role in the page's words: {home}"
+    );
     assert!(
         !home.contains("id=\"nav-users\""),
         "a viewer has no users page link"
