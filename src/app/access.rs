@@ -6,10 +6,8 @@
 use super::{App, AppError};
 use crate::store::Store;
 use crate::store::backend::AccessRow;
-use crate::workflow::Workflow;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use std::sync::Arc;
 
 /// What to keep; every field empty keeps everything.
 #[derive(Debug, Clone, Default)]
@@ -43,25 +41,6 @@ impl AccessFilter {
 }
 
 impl App {
-    /// The workflow an organisation works in by default: its profile's, else the
-    /// French one (the default of a new case), if known.
-    pub fn workflow_of_org(&self, store: &mut Store, org: &str) -> Option<Arc<Workflow>> {
-        let wf = store
-            .profile(org)
-            .ok()
-            .flatten()
-            .and_then(|p| p.workflow)
-            .unwrap_or_else(|| "fr".into());
-        self.workflow(&wf).or_else(|_| self.workflow("fr")).ok()
-    }
-
-    /// The zone an organisation reads its times in: its workflow's, else UTC.
-    pub fn zone_of_org(&self, store: &mut Store, org: &str) -> Tz {
-        self.workflow_of_org(store, org)
-            .map(|w| w.timezone)
-            .unwrap_or(chrono_tz::UTC)
-    }
-
     /// The organisation's access log, newest first, as `filter` keeps it.
     pub fn access_view(
         &self,

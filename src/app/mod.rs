@@ -671,3 +671,24 @@ impl App {
         }
     }
 }
+
+impl App {
+    /// The workflow an organisation works in by default: its profile's, else the
+    /// French one (the default of a new case), if known.
+    pub fn workflow_of_org(&self, store: &mut Store, org: &str) -> Option<Arc<Workflow>> {
+        let wf = store
+            .profile(org)
+            .ok()
+            .flatten()
+            .and_then(|p| p.workflow)
+            .unwrap_or_else(|| "fr".into());
+        self.workflow(&wf).or_else(|_| self.workflow("fr")).ok()
+    }
+
+    /// The zone an organisation reads its times in: its workflow's, else UTC.
+    pub fn zone_of_org(&self, store: &mut Store, org: &str) -> chrono_tz::Tz {
+        self.workflow_of_org(store, org)
+            .map(|w| w.timezone)
+            .unwrap_or(chrono_tz::UTC)
+    }
+}

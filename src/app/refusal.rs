@@ -19,13 +19,7 @@ pub fn refusal_in(wf: &Workflow, case: &Case, r: &Rejected, labels: &Labels) -> 
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let fill = |key: &str, pairs: &[(&str, String)]| {
-        let mut s = labels.get(key).to_string();
-        for (k, v) in pairs {
-            s = s.replace(&format!("{{{k}}}"), v);
-        }
-        s
-    };
+    let fill = |key: &str, pairs: &[(&str, String)]| fill(labels, key, pairs);
     Some(match r {
         Rejected::WrongState {
             event,
@@ -100,6 +94,15 @@ pub fn refusal_in(wf: &Workflow, case: &Case, r: &Rejected, labels: &Labels) -> 
     })
 }
 
+/// The label `key` with each `{name}` replaced by its value.
+fn fill(labels: &Labels, key: &str, pairs: &[(&str, String)]) -> String {
+    let mut s = labels.get(key).to_string();
+    for (k, v) in pairs {
+        s = s.replace(&format!("{{{k}}}"), v);
+    }
+    s
+}
+
 /// A label between the language's quotation marks.
 fn quoted(labels: &Labels, text: &str) -> String {
     match labels.lang() {
@@ -116,13 +119,7 @@ fn explain_in(cond: &Condition, scope: &Scope, labels: &Labels) -> Vec<String> {
         return vec![];
     }
     let q = |text: &str| quoted(labels, text);
-    let fill = |key: &str, pairs: &[(&str, String)]| {
-        let mut s = labels.get(key).to_string();
-        for (k, v) in pairs {
-            s = s.replace(&format!("{{{k}}}"), v);
-        }
-        s
-    };
+    let fill = |key: &str, pairs: &[(&str, String)]| fill(labels, key, pairs);
     match cond {
         Condition::All(items) => items
             .iter()

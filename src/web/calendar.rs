@@ -211,12 +211,7 @@ fn token_since(
     let Some(since) = s.calendar_token_since(user)? else {
         return Ok(None);
     };
-    let wf = s.profile(&user.org)?.and_then(|p| p.workflow);
-    let zone = wf
-        .and_then(|w| app.workflows.get(&w))
-        .or_else(|| app.workflows.get("fr"))
-        .map(|w| w.timezone)
-        .unwrap_or(chrono_tz::UTC);
+    let zone = app.core.zone_of_org(s, &user.org);
     Ok(Some((since, zone)))
 }
 
