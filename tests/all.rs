@@ -24,6 +24,7 @@ mod edpb_fields;
 mod first_start;
 mod fuzz;
 mod hostile;
+mod house;
 mod inspection;
 mod instances;
 mod intake;
