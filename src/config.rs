@@ -125,7 +125,7 @@ pub enum ConfigError {
     #[error("{path}:{source}")]
     Yaml {
         path: String,
-        source: crate::yaml::YamlError,
+        source: crate::util::yaml::YamlError,
     },
 }
 
@@ -136,10 +136,11 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        let mut cfg: Config = crate::yaml::from_str(&text).map_err(|source| ConfigError::Yaml {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let mut cfg: Config =
+            crate::util::yaml::from_str(&text).map_err(|source| ConfigError::Yaml {
+                path: path.display().to_string(),
+                source,
+            })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for dir in [
             &mut cfg.workflows_dir,

@@ -64,4 +64,3 @@ pub mod time;
 pub mod util;
 pub mod web;
 pub mod workflow;
-pub mod yaml;

@@ -93,7 +93,7 @@ pub fn replay(
     actor: &str,
     skip_existing: bool,
 ) -> Result<Replayed, SeedError> {
-    let seed: SeedFile = crate::yaml::from_str(text).map_err(|e| SeedError {
+    let seed: SeedFile = crate::util::yaml::from_str(text).map_err(|e| SeedError {
         file: file.to_string(),
         line: e.line,
         column: e.column,

@@ -29,7 +29,7 @@ const ALSO_DUTCH_WORDS: &[&str] = &["met"];
 
 fn table(path: &str) -> IndexMap<String, String> {
     let text = std::fs::read_to_string(repo(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
-    vigie::yaml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    vigie::util::yaml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// Every key of the English table has a Dutch entry, and no Dutch entry is its English or

@@ -32,7 +32,7 @@ fn workflow_of(id: &str) -> &'static str {
 /// The documents of a workflow, from its YAML.
 fn documents(wf: &str) -> Vec<String> {
     let text = std::fs::read_to_string(repo(&format!("workflows/{wf}.yaml"))).unwrap();
-    let y: Value = vigie::yaml::from_str(&text).unwrap();
+    let y: Value = vigie::util::yaml::from_str(&text).unwrap();
     y["documents"]
         .as_object()
         .unwrap()
@@ -46,7 +46,7 @@ fn documents(wf: &str) -> Vec<String> {
 /// others are English words a French or Dutch text never holds on its own.
 fn raw_ids(wf: &str) -> Vec<String> {
     let text = std::fs::read_to_string(repo(&format!("workflows/{wf}.yaml"))).unwrap();
-    let y: Value = vigie::yaml::from_str(&text).unwrap();
+    let y: Value = vigie::util::yaml::from_str(&text).unwrap();
     let mut ids: Vec<String> = Vec::new();
     let mut push = |s: &str| {
         if !ids.iter().any(|i| i == s) {

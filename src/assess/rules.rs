@@ -494,7 +494,7 @@ impl Checker<'_> {
 
 /// Reads and checks a rules file for workflow `wf`. `origin` names it in errors.
 pub fn compile_rules(origin: &str, text: &str, wf: &Workflow) -> Result<Rules, Vec<WorkflowError>> {
-    let raw: RawRules = crate::yaml::from_str(text).map_err(|e| {
+    let raw: RawRules = crate::util::yaml::from_str(text).map_err(|e| {
         vec![WorkflowError {
             file: origin.to_string(),
             line: e.line,

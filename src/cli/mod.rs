@@ -316,7 +316,7 @@ pub fn parse_pair(pair: &str) -> Result<(String, Value), CliError> {
 fn read_facts_file(path: &Path) -> Result<Vec<(String, Value)>, CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
-    let map: indexmap::IndexMap<String, Value> = crate::yaml::from_str(&text)
+    let map: indexmap::IndexMap<String, Value> = crate::util::yaml::from_str(&text)
         .map_err(|e| CliError::input(format!("{}:{e}", path.display())))?;
     Ok(map.into_iter().collect())
 }

@@ -193,7 +193,7 @@ pub enum RenderError {
     #[error("{name}:{source}")]
     Labels {
         name: String,
-        source: crate::yaml::YamlError,
+        source: crate::util::yaml::YamlError,
     },
     #[error("{path}: {source}")]
     Read {
@@ -277,7 +277,7 @@ impl Templates {
         let name = format!("labels.{}.yaml", lang.code());
         let text = self.source(&name)?;
         let base: indexmap::IndexMap<String, String> =
-            crate::yaml::from_str(&text).map_err(|source| RenderError::Labels {
+            crate::util::yaml::from_str(&text).map_err(|source| RenderError::Labels {
                 name: name.clone(),
                 source,
             })?;

@@ -95,7 +95,7 @@ pub(super) fn ui(lang: Lang) -> &'static Value {
         ),
     };
     cell.get_or_init(|| {
-        let m: indexmap::IndexMap<String, String> = crate::yaml::from_str(text)
+        let m: indexmap::IndexMap<String, String> = crate::util::yaml::from_str(text)
             .unwrap_or_else(|e| panic!("embedded templates/web/{name}: {e}"));
         json!(m)
     })

@@ -76,7 +76,7 @@ pub fn compile_condition(
 
 /// Reads and validates one workflow text. `origin` names it in error messages.
 pub fn compile(origin: &str, text: &str) -> Result<Workflow, WorkflowErrors> {
-    let raw: RawWorkflow = match crate::yaml::from_str(text) {
+    let raw: RawWorkflow = match crate::util::yaml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {
             return Err(WorkflowErrors(vec![WorkflowError {

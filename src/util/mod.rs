@@ -1,4 +1,7 @@
-//! Small helpers shared by the edges.
+//! Small helpers shared by the edges, below every other module: quoting what a user
+//! typed, one-line messages, private files, and the one door to the YAML parser.
+
+pub mod yaml;
 
 /// ", did you mean 'x'?" when a known name is close to the unknown one.
 pub fn did_you_mean<'k>(unknown: &str, known: impl Iterator<Item = &'k String>) -> String {
