@@ -87,7 +87,7 @@ impl App {
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<Recorded, AppError> {
-        let sha256 = crate::workflow::sha256_hex(text);
+        let sha256 = crate::util::hash::sha256_hex(text);
         let l = self.case(store, org, id)?;
         if !l.workflow.documents.contains_key(document) {
             // The same refusal `decide` gives, before anything is kept.
@@ -196,7 +196,7 @@ impl App {
                 issued.document
             )));
         };
-        if crate::workflow::sha256_hex(&text) != sha256 {
+        if crate::util::hash::sha256_hex(&text) != sha256 {
             return Err(AppError::Store(crate::store::StoreError::Db(format!(
                 "the kept text of {} issued in case {id} does not hash to {sha256}: the database was altered",
                 issued.document

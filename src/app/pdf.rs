@@ -8,7 +8,6 @@ use crate::render::pdf::{Footer, markdown_to_pdf};
 use crate::store::Store;
 use crate::time::Lang;
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// A draft rendered as PDF.
@@ -67,10 +66,7 @@ impl App {
         bytes: &[u8],
         now: DateTime<Utc>,
     ) -> Result<(String, bool), AppError> {
-        let sha256: String = Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha256 = crate::util::hash::sha256_hex(bytes);
         let already = self.case(store, org, id)?.events.iter().any(|e| {
             matches!(&e.body, crate::case::EventBody::DocumentIssued { document: d, sha256: s, .. }
                 if d == document && *s == sha256)

@@ -11,7 +11,7 @@
 
 use super::{App, AppError};
 use crate::store::{Role, Store, StoreError, User};
-use crate::workflow::sha256_hex;
+use crate::util::hash::sha256_hex;
 use chrono::{DateTime, Duration, Utc};
 
 /// How long a setup link is valid.

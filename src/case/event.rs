@@ -1,6 +1,7 @@
 //! Events: what happened to a case, appended to its log and never changed. Each one is
 //! chained to the one before by a SHA-256 hash, so that the log is the breach register.
 
+use crate::util::hash::{hex, sha256_hex};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -149,11 +150,7 @@ fn ts(t: DateTime<Utc>) -> String {
 
 /// The hash before a case's first event.
 pub fn genesis_hash(org: &str, case_id: &str) -> String {
-    hex(&Sha256::digest(format!("vigie:{org}:{case_id}").as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    sha256_hex(format!("vigie:{org}:{case_id}"))
 }
 
 /// SHA-256 over every stored field and the previous hash, with lengths so that no two

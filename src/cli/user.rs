@@ -315,7 +315,7 @@ pub(super) fn run(ctx: &Ctx, cmd: UserCmd) -> Result<(), CliError> {
 fn create_token(ctx: &Ctx, email: &str, name: &str, now: DateTime<Utc>) -> Result<(), CliError> {
     let mut store = ctx.store()?;
     let token = store.create_token(email, name, now)?;
-    let id = &crate::workflow::sha256_hex(&token)[..crate::store::TOKEN_ID_LEN];
+    let id = &crate::util::hash::sha256_hex(&token)[..crate::store::TOKEN_ID_LEN];
     eprintln!(
         "API token {} (id {id}) for {email} (shown once; send it as 'Authorization: Bearer TOKEN'):",
         crate::util::one_line(&crate::util::quote(name))

@@ -44,7 +44,7 @@ pub fn build(
     let message_id = crate::outbox::message_id(
         &format!(
             "invitation/{}/{}",
-            crate::workflow::sha256_hex(m.link),
+            crate::util::hash::sha256_hex(m.link),
             now.timestamp()
         ),
         &mail.message_id_domain(),

@@ -233,7 +233,7 @@ pub fn page_link(public_url: Option<&str>, path: &str) -> Option<String> {
 }
 
 pub fn mailbox(s: &str) -> Result<Mailbox, MailError> {
-    s.parse().map_err(|_| MailError::BadAddress(s.to_string()))
+    crate::util::email::parse(s).map_err(|_| MailError::BadAddress(s.to_string()))
 }
 
 impl MailConfig {

@@ -12,6 +12,7 @@
 //! signatures still are): a test set-up only, announced by a warning at start.
 
 use super::MailError;
+use crate::util::hash::hex;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
@@ -85,10 +86,6 @@ pub fn parse_pin(text: &str) -> Result<[u8; 32], MailError> {
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).into()
-}
-
-fn hex(d: &[u8; 32]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The SHA-256 of a certificate, and of its public key (SubjectPublicKeyInfo, DER) when

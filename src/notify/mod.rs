@@ -23,6 +23,7 @@ use crate::render::{Templates, build_view};
 use crate::store::backend::{Campaign, LedgerRow};
 use crate::store::{Store, StoreError};
 use crate::time::{self, Lang};
+use crate::util::hash::hex;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use letter::Letter;
@@ -86,10 +87,6 @@ impl NotifyError {
             NotifyError::Store(e) => e.is_input(),
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What a progress display is told.

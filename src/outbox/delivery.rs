@@ -31,12 +31,7 @@ pub fn recipient_hash(secret: &str, timer_key: &str, address: &str) -> String {
     mac.update(timer_key.as_bytes());
     mac.update(b"\0");
     mac.update(address.trim().to_lowercase().as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::util::hash::hex(&mac.finalize().into_bytes()[..16])
 }
 
 /// Recipients of a reminder already dealt with: hash -> `sent` or `refused`.

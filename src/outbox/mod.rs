@@ -13,7 +13,6 @@ use crate::store::{Store, StoreError};
 use crate::workflow::Workflow;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 pub use plan::{Planned, key, plan};
@@ -106,9 +105,8 @@ impl Claimed {
 }
 
 pub fn message_id(key: &str, domain: &str) -> String {
-    let h = Sha256::digest(key.as_bytes());
-    let hex: String = h.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("<{hex}@{domain}>")
+    let hex = crate::util::hash::sha256_hex(key);
+    format!("<{}@{domain}>", &hex[..32])
 }
 
 /// Claims up to `limit` due timers. Of several due reminders of one clock (after a

@@ -4,8 +4,8 @@
 
 use super::backend::{SessionRow, TokenRow};
 use super::{Store, StoreError};
+use crate::util::hash::sha256_hex;
 use crate::util::quote;
-use crate::workflow::sha256_hex;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Duration, Utc};
@@ -119,7 +119,7 @@ pub const SESSION_HOURS: i64 = 12;
 pub fn random_hex(n: usize) -> String {
     let mut buf = vec![0u8; n];
     getrandom::fill(&mut buf).expect("the operating system's random source");
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    crate::util::hash::hex(&buf)
 }
 
 pub(super) fn hash_password(password: &str) -> String {
@@ -206,7 +206,7 @@ impl Store {
     /// Whether a new account could be made with this e-mail and password (the checks of
     /// [`Store::add_user`] but the organisation's), without writing anything.
     pub fn check_new_user(&mut self, email: &str, password: &str) -> Result<(), AccountError> {
-        crate::mail::mailbox(email).map_err(|_| AccountError::BadEmail(email.to_string()))?;
+        crate::util::email::parse(email).map_err(|_| AccountError::BadEmail(email.to_string()))?;
         check_password(password)?;
         if self.db.user_by_email(email)?.is_some() {
             return Err(AccountError::EmailTaken(email.to_string()));
@@ -348,13 +348,7 @@ impl Store {
         mac.update(email.trim().to_lowercase().as_bytes());
         mac.update(b"\0");
         mac.update(nonce.as_bytes());
-        Ok(Some(
-            mac.finalize()
-                .into_bytes()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-        ))
+        Ok(Some(crate::util::hash::hex(&mac.finalize().into_bytes())))
     }
 
     /// A new session: the cookie secret (returned once, stored hashed) and its CSRF token.

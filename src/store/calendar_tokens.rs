@@ -5,7 +5,7 @@
 
 use super::accounts::random_hex;
 use super::{Store, StoreError, User};
-use crate::workflow::sha256_hex;
+use crate::util::hash::sha256_hex;
 use chrono::{DateTime, Utc};
 
 /// Every calendar token starts with this, so that one pasted in the wrong place is

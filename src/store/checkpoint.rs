@@ -15,6 +15,7 @@
 
 use super::{AuditProblem, Store, StoreError};
 use crate::case::event::{chain_hash, genesis_hash};
+use crate::util::hash::{hex, sha256_hex};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -169,10 +170,6 @@ pub fn verify_against(store: &mut Store, cp: &Checkpoint) -> Result<Vec<AuditPro
     Ok(problems)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Checkpoint {
     /// The root hash: SHA-256 over every case line, in order.
     pub fn root(&self) -> String {
@@ -210,7 +207,7 @@ impl Checkpoint {
             body.push('\n');
         }
         body.push_str(&format!("root {}\n", self.root()));
-        let own = hex(&Sha256::digest(body.as_bytes()));
+        let own = sha256_hex(&body);
         body.push_str(&format!("self {own}\n"));
         body
     }
@@ -243,7 +240,7 @@ impl Checkpoint {
             body.push_str(l);
             body.push('\n');
         }
-        let actual = hex(&Sha256::digest(body.as_bytes()));
+        let actual = sha256_hex(&body);
         if actual != stated {
             return Err(CheckpointError::SelfHash {
                 stated: stated.chars().take(12).collect(),

@@ -12,7 +12,7 @@
 use super::accounts::{check_password, hash_password, random_hex};
 use super::backend::InvitationRow;
 use super::{AccountError, Role, Store, StoreError, User};
-use crate::workflow::sha256_hex;
+use crate::util::hash::sha256_hex;
 use chrono::{DateTime, Duration, Utc};
 
 /// How long an invitation link can be used.

@@ -739,7 +739,7 @@ impl Store {
             .db
             .workflows()?
             .into_iter()
-            .filter(|w| crate::workflow::sha256_hex(&w.source) != w.hash)
+            .filter(|w| crate::util::hash::sha256_hex(&w.source) != w.hash)
             .map(|w| w.hash)
             .collect();
         for (h, opened) in heads.iter().zip(opened_with) {
@@ -876,7 +876,7 @@ fn compile_pinned(
     origin: &str,
     source: &str,
 ) -> Result<Arc<Workflow>, StoreError> {
-    if crate::workflow::sha256_hex(source) != hash {
+    if crate::util::hash::sha256_hex(source) != hash {
         return Err(StoreError::PinnedAltered {
             case: case_id.to_string(),
             hash: short(hash),

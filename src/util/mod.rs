@@ -1,6 +1,8 @@
 //! Small helpers shared by the edges, below every other module: quoting what a user
 //! typed, one-line messages, private files, and the one door to the YAML parser.
 
+pub mod email;
+pub mod hash;
 pub mod yaml;
 
 /// ", did you mean 'x'?" when a known name is close to the unknown one.

@@ -355,7 +355,7 @@ async fn draft(
         "lang": lang.code(),
         "format": format.as_str(),
         "missing": d.missing,
-        "sha256": crate::workflow::sha256_hex(&d.text),
+        "sha256": crate::util::hash::sha256_hex(&d.text),
         // Issue 13 part 4: give it back to `.../issue` to record this very text.
         "drafted_at": drafted_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         "text": d.text,

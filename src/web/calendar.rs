@@ -142,7 +142,7 @@ async fn feed(
         }
         Ok(Answer::Feed(f)) => f,
     };
-    let etag = format!("\"{}\"", &crate::workflow::sha256_hex(&feed.text)[..32]);
+    let etag = format!("\"{}\"", &crate::util::hash::sha256_hex(&feed.text)[..32]);
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())

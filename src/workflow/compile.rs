@@ -11,7 +11,6 @@ use crate::time::{Lang, Period};
 use chrono_tz::Tz;
 use indexmap::IndexMap;
 use serde_saphyr::{Location, Spanned};
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 
@@ -51,11 +50,6 @@ impl fmt::Display for WorkflowErrors {
 }
 
 impl std::error::Error for WorkflowErrors {}
-
-pub fn sha256_hex(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// Compiles one condition of another file (the assessment rules) against `wf`: its
 /// facts and tracks, with errors at `origin:line:column`.
@@ -333,7 +327,7 @@ impl Compiler<'_> {
                 .map(|(k, v)| (k.clone(), v.value.clone()))
                 .collect(),
             source: text.to_string(),
-            hash: sha256_hex(text),
+            hash: crate::util::hash::sha256_hex(text),
             origin: self.origin.to_string(),
             assessment: raw.assessment.as_ref().map(|a| a.value.clone()),
             intake: None,

@@ -262,7 +262,7 @@ impl FactDef {
                     // The parser the mail layer uses: an address accepted here is one
                     // a reminder can be addressed to.
                     for (n, i) in items.iter().enumerate() {
-                        if crate::mail::mailbox(i).is_err() {
+                        if crate::util::email::parse(i).is_err() {
                             return Err(FactError::NotAnEmail {
                                 value: i.clone(),
                                 position: n + 1,

@@ -9,7 +9,7 @@ pub mod graph;
 pub(crate) mod raw;
 mod set;
 
-pub use compile::{WorkflowError, WorkflowErrors, compile, compile_condition, sha256_hex};
+pub use compile::{WorkflowError, WorkflowErrors, compile, compile_condition};
 pub use condition::{Condition, FactTest, Scope};
 pub use fact::{FactError, FactValue};
 pub use set::{EMBEDDED, EMBEDDED_RULES, WorkflowSet, rules_for};
