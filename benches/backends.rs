@@ -30,8 +30,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use vigie::case::Command;
+use vigie::catalog::WorkflowSet;
 use vigie::store::{DEFAULT_ORG, Store};
-use vigie::workflow::WorkflowSet;
 
 #[allow(dead_code)]
 #[path = "../tests/common/pg.rs"]

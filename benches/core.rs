@@ -8,8 +8,8 @@ use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use std::time::Instant;
 use vigie::case::Command;
+use vigie::catalog::WorkflowSet;
 use vigie::store::{DEFAULT_ORG, Store};
-use vigie::workflow::WorkflowSet;
 
 fn main() {
     let cases: usize = std::env::var("VIGIE_BENCH_CASES")

@@ -17,8 +17,8 @@ use serde_json::json;
 use std::io::Write;
 use std::time::Instant;
 use vigie::case::Command;
+use vigie::catalog::WorkflowSet;
 use vigie::store::{DEFAULT_ORG, Store};
-use vigie::workflow::WorkflowSet;
 
 #[path = "support/sink.rs"]
 mod sink;

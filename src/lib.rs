@@ -48,6 +48,7 @@ pub mod app;
 pub mod assess;
 pub mod calendar;
 pub mod case;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod counting;

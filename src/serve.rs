@@ -55,7 +55,7 @@ pub struct ServeOptions {
     /// Where the web page and API listen; None: no HTTP.
     pub listen: Option<String>,
     /// The workflows new cases are opened with (the web page's "new case").
-    pub workflows: crate::workflow::WorkflowSet,
+    pub workflows: crate::catalog::WorkflowSet,
 }
 
 /// Runs database work from the dispatcher's async code on a worker that tokio is told

@@ -637,7 +637,7 @@ fn big_sqlite(path: &Path, n: usize) {
     use serde_json::json;
     use vigie::case::Command as Cmd;
     use vigie::store::{DEFAULT_ORG, Store};
-    let workflows = vigie::workflow::WorkflowSet::load(None).expect("embedded workflows");
+    let workflows = vigie::catalog::WorkflowSet::load(None).expect("embedded workflows");
     let mut store = Store::open_url(path.to_str().unwrap()).expect("store");
     store.add_organisation("acme", "ACME SA").expect("acme");
     let base = Utc::now() - chrono::Duration::days(40);
@@ -710,7 +710,7 @@ fn big_sqlite(path: &Path, n: usize) {
 /// and the register (rows, CSV) of each organisation.
 fn in_process_views(url: &str, now: chrono::DateTime<chrono::Utc>) -> BTreeMap<String, String> {
     let cfg = vigie::config::Config::default();
-    let workflows = vigie::workflow::WorkflowSet::load(None).expect("workflows");
+    let workflows = vigie::catalog::WorkflowSet::load(None).expect("workflows");
     let app = vigie::app::App::new(url.to_string(), cfg, workflows);
     let mut store = vigie::store::Store::open_url(url).expect("open");
     let mut out = BTreeMap::new();

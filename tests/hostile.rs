@@ -678,7 +678,7 @@ mod edpb_schema {
         fn the_edpb_json_of_accepted_facts_always_validates(
             facts in prop::collection::vec((prop::sample::select(FACTS), value()), 1..8)
         ) {
-            let set = vigie::workflow::WorkflowSet::load(None).expect("embedded workflows");
+            let set = vigie::catalog::WorkflowSet::load(None).expect("embedded workflows");
             let wf = set.get("fr").expect("fr");
             let now = Utc.with_ymd_and_hms(2025, 11, 1, 12, 0, 0).unwrap();
             let open = Command::Open {

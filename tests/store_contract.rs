@@ -1680,8 +1680,8 @@ fn store_of(db: &Db) -> vigie::store::Store {
     vigie::store::Store::with((db.open)()).expect("a store")
 }
 
-fn workflows() -> vigie::workflow::WorkflowSet {
-    vigie::workflow::WorkflowSet::load(None).expect("embedded workflows")
+fn workflows() -> vigie::catalog::WorkflowSet {
+    vigie::catalog::WorkflowSet::load(None).expect("embedded workflows")
 }
 
 fn fact(k: &str, v: serde_json::Value) -> Vec<(String, serde_json::Value)> {

@@ -443,9 +443,9 @@ pub fn case_assessment_json(c: &super::assess::CaseAssessment) -> Value {
 mod tests {
     use super::*;
     use crate::case::MetClock;
+    use crate::catalog::WorkflowSet;
     use crate::render::Templates;
     use crate::time::Lang;
-    use crate::workflow::WorkflowSet;
 
     fn recorded(body: EventBody) -> Recorded {
         Recorded {

@@ -22,12 +22,13 @@ pub mod setup;
 pub mod users;
 
 use crate::case::Command;
+use crate::catalog::WorkflowSet;
 use crate::config::Config;
 use crate::org::{Profile, ProfileError};
 use crate::render::{Draft, Format, RenderError, Templates};
 use crate::store::{AccountError, DEFAULT_ORG, Loaded, Store, StoreError, Unreadable};
 use crate::time::{self, Lang};
-use crate::workflow::{Workflow, WorkflowSet};
+use crate::workflow::Workflow;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::HashMap;

@@ -1,5 +1,6 @@
 use super::*;
-use crate::workflow::{Workflow, compile, rules_for};
+use crate::catalog::rules_for;
+use crate::workflow::{Workflow, compile};
 
 fn fr() -> Workflow {
     compile("fr.yaml", include_str!("../../workflows/fr.yaml")).expect("fr compiles")

@@ -57,10 +57,10 @@ mod workflow;
 pub use output::case_text;
 
 use crate::app::{App, AppError};
+use crate::catalog::WorkflowSet;
 use crate::config::Config;
 use crate::store::{DEFAULT_ORG, Store, StoreError};
 use crate::time;
-use crate::workflow::WorkflowSet;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use serde_json::Value;

@@ -1,8 +1,9 @@
 //! `vigie workflow check|graph|list`.
 
 use super::{CliError, Ctx};
+use crate::catalog::WorkflowSet;
 use crate::render::{self, Templates};
-use crate::workflow::{self, WorkflowSet};
+use crate::workflow;
 use clap::Subcommand;
 use std::path::PathBuf;
 

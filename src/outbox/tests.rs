@@ -3,9 +3,9 @@
 
 use super::*;
 use crate::case::Command;
+use crate::catalog::WorkflowSet;
 use crate::store::{DEFAULT_ORG, Store};
 use crate::time::parse_instant;
-use crate::workflow::WorkflowSet;
 use chrono_tz::Europe::Paris;
 use serde_json::json;
 

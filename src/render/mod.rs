@@ -13,9 +13,10 @@ pub use view::{
 };
 
 use crate::case::{Case, Recorded};
+use crate::catalog::WorkflowSet;
 use crate::config::Config;
 use crate::time::Lang;
-use crate::workflow::{Workflow, WorkflowSet};
+use crate::workflow::Workflow;
 use chrono::{DateTime, Utc};
 use handlebars::Handlebars;
 use std::borrow::Cow;

@@ -322,7 +322,7 @@ fn case_line(c: &CheckpointCase) -> String {
 mod tests {
     use super::*;
     use crate::case::Command;
-    use crate::workflow::WorkflowSet;
+    use crate::catalog::WorkflowSet;
     use serde_json::Value;
 
     fn store_with_two_orgs() -> (tempfile::TempDir, Store) {

@@ -19,7 +19,8 @@ pub mod sqlite;
 pub use accounts::{AccountError, MIN_PASSWORD, Role, TOKEN_ID_LEN, TokenInfo, User, random_hex};
 
 use crate::case::{self, Case, Command, EventBody, Recorded, Rejected};
-use crate::workflow::{Workflow, WorkflowErrors, WorkflowSet, compile};
+use crate::catalog::WorkflowSet;
+use crate::workflow::{Workflow, WorkflowErrors, compile};
 use backend::{Backend, CaseHead, CaseTx, EventRow, NewEvent, PinnedWorkflow};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;

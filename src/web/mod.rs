@@ -26,9 +26,9 @@ mod setup;
 mod users;
 
 use crate::app::{AppError, Change};
+use crate::catalog::WorkflowSet;
 use crate::config::Config;
 use crate::store::{Loaded, Store, StoreError};
-use crate::workflow::WorkflowSet;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

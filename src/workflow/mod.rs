@@ -1,5 +1,5 @@
 //! Workflows: the law of one jurisdiction as data. `compile` turns a YAML text into an
-//! immutable, validated [`Workflow`]; [`WorkflowSet`] holds the ones a process knows
+//! immutable, validated [`Workflow`]; [`crate::catalog::WorkflowSet`] holds the ones a process knows
 //! (embedded in the binary, or a configured folder).
 
 mod compile;
@@ -7,12 +7,10 @@ pub mod condition;
 pub mod fact;
 pub mod graph;
 pub(crate) mod raw;
-mod set;
 
 pub use compile::{WorkflowError, WorkflowErrors, compile, compile_condition};
 pub use condition::{Condition, FactTest, Scope};
 pub use fact::{FactError, FactValue};
-pub use set::{EMBEDDED, EMBEDDED_RULES, WorkflowSet, rules_for};
 
 use crate::counting::{Counting, Country};
 use crate::time::{Lang, Period};
@@ -45,7 +43,7 @@ pub struct Workflow {
     /// Where the text came from (a path, or `embedded:fr.yaml`).
     pub origin: String,
     /// The risk-assessment rules file this workflow names (`assessment:`), relative
-    /// to its folder; the [`WorkflowSet`] loads and checks it.
+    /// to its folder; the [`crate::catalog::WorkflowSet`] loads and checks it.
     pub assessment: Option<String>,
     /// How the web page asks the facts (`intake:`); None: every fact, in order.
     pub intake: Option<Intake>,

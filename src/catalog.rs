@@ -1,22 +1,23 @@
-//! The workflows a process knows: the ones embedded in the binary, replaced id by id by
-//! the files of a configured folder.
+//! The catalogue of workflows a process knows, each with its assessment rules: the ones
+//! embedded in the binary, replaced id by id by the files of a configured folder. It
+//! sits above `workflow` and `assess`, so neither imports the other.
 
-use super::{Workflow, WorkflowError, WorkflowErrors, compile};
+use crate::workflow::{Workflow, WorkflowError, WorkflowErrors, compile};
 use indexmap::IndexMap;
 use std::path::Path;
 use std::sync::Arc;
 
 /// The shipped workflows, compiled into the binary.
 pub const EMBEDDED: &[(&str, &str)] = &[
-    ("fr.yaml", include_str!("../../workflows/fr.yaml")),
-    ("be.yaml", include_str!("../../workflows/be.yaml")),
-    ("dora.yaml", include_str!("../../workflows/dora.yaml")),
+    ("fr.yaml", include_str!("../workflows/fr.yaml")),
+    ("be.yaml", include_str!("../workflows/be.yaml")),
+    ("dora.yaml", include_str!("../workflows/dora.yaml")),
 ];
 
 /// The shipped assessment rules, by their name relative to the workflows' folder.
 pub const EMBEDDED_RULES: &[(&str, &str)] = &[(
     "rules/assessment.yaml",
-    include_str!("../../workflows/rules/assessment.yaml"),
+    include_str!("../workflows/rules/assessment.yaml"),
 )];
 
 #[derive(Default, Clone)]
