@@ -229,12 +229,6 @@ pub trait Labeler {
     fn label(&self, id: &str) -> String;
 }
 
-impl Labeler for crate::render::Labels {
-    fn label(&self, id: &str) -> String {
-        self.get(id).to_string()
-    }
-}
-
 /// Ids as they are: for tests and callers without labels.
 pub struct Ids;
 impl Labeler for Ids {

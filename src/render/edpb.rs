@@ -6,7 +6,7 @@
 //! Built once here; the Markdown draft (`edpb_notification.<lang>.md.hbs`) reads the
 //! derived values through `view`, the JSON draft is `build` serialised.
 
-use super::view::Labels;
+use super::Labels;
 use crate::case::{CampaignRun, Case, ClockStatus, EventBody, Recorded, clocks};
 use crate::org::Profile;
 use crate::time;

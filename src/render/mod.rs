@@ -5,12 +5,12 @@
 //! The view a template sees is documented in docs/templates.md and built in `view`.
 
 pub mod edpb;
+mod labels;
 pub mod pdf;
 mod view;
 
-pub use view::{
-    ESTIMATED_DATES, Labels, build_view, build_view_with, dates_estimated, group_digits,
-};
+pub use labels::Labels;
+pub use view::{ESTIMATED_DATES, build_view, build_view_with, dates_estimated, group_digits};
 
 use crate::case::{Case, Recorded};
 use crate::catalog::WorkflowSet;
