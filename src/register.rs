@@ -206,8 +206,7 @@ impl Row {
             .iter()
             .filter_map(|e| match &e.body {
                 crate::case::EventBody::Advanced { event, .. } => {
-                    crate::app::json::backdating_text(e, wf.timezone)
-                        .map(|t| format!("{event} {t}"))
+                    crate::case::backdating_text(e, wf.timezone).map(|t| format!("{event} {t}"))
                 }
                 _ => None,
             })
@@ -217,7 +216,7 @@ impl Row {
     }
 
     /// The row with the recommendation frozen in the case's last risk decision.
-    pub fn with_decision(mut self, d: Option<&crate::app::assess::RecordedDecision>) -> Row {
+    pub fn with_decision(mut self, d: Option<&crate::assess::RecordedDecision>) -> Row {
         if let Some(d) = d {
             self.risk_recommended = d.recommended_risk().unwrap_or_default().to_string();
             self.risk_departs = d.departs();

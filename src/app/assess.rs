@@ -4,7 +4,7 @@
 //! from the recommendation needs its rationale, given with the decision).
 
 use super::{App, AppError, Change};
-use crate::assess::{self, Assessment, Risk, Rules};
+use crate::assess::{self, Assessment, RecordedDecision, Risk, Rules};
 use crate::case::{Command, EventBody};
 use crate::store::{Loaded, Store};
 use crate::time::Lang;
@@ -20,33 +20,6 @@ pub struct CaseAssessment {
     /// The rules' recommendation on the case's facts as they are now.
     pub current: Assessment,
     pub recorded: Option<RecordedDecision>,
-}
-
-/// The last `assess` event of a case: what was decided, on which assessment.
-pub struct RecordedDecision {
-    pub seq: i64,
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    /// The risk decided (`risk` as the event left it).
-    pub risk: Option<String>,
-    pub rationale: Option<String>,
-    /// The assessment frozen in the event (None: recorded without one, before vigie
-    /// assessed, or by an older version).
-    pub assessment: Option<Value>,
-}
-
-impl RecordedDecision {
-    /// The risk the frozen assessment recommended.
-    pub fn recommended_risk(&self) -> Option<&str> {
-        self.assessment.as_ref()?.get("risk")?.as_str()
-    }
-    /// Whether the decision departs from the recommendation it was taken on.
-    pub fn departs(&self) -> bool {
-        match (self.recommended_risk(), self.risk.as_deref()) {
-            (Some(rec), Some(decided)) => rec != decided,
-            _ => false,
-        }
-    }
 }
 
 /// The last decision recorded in a case's log by `event`.
@@ -226,8 +199,7 @@ impl App {
         let rules = self.rules(&before.case.workflow.id)?;
         let a = &before.current;
         let rationale = accepted_rationale(a);
-        let frozen =
-            super::json::assessment_json(&before.case.workflow, a, &before.case.case.facts);
+        let frozen = assess::assessment_json(&before.case.workflow, a, &before.case.case.facts);
         let cmd = Command::Assess {
             event: rules.records.event.clone(),
             facts: vec![
@@ -431,7 +403,7 @@ impl App {
             facts: change.facts.clone(),
             note: change.note.clone(),
             at,
-            assessment: super::json::assessment_json(&l.workflow, &a, &after),
+            assessment: assess::assessment_json(&l.workflow, &a, &after),
             reason: change.reason.clone(),
         }))
     }
@@ -524,7 +496,7 @@ impl CaseAssessment {
         r.risk.as_deref() == Some(self.current.risk.as_str())
             && r.rationale.as_deref() == Some(accepted_rationale(&self.current).as_str())
             && *frozen
-                == super::json::assessment_json(
+                == assess::assessment_json(
                     &self.case.workflow,
                     &self.current,
                     &self.case.case.facts,

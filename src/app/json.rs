@@ -1,7 +1,10 @@
 //! The JSON shape of a case, of its clocks and events: a public contract, the same for
 //! `vigie case show --json`, `vigie case list --json` and the HTTP API.
 
-use crate::case::{Case, ClockStatus, ClockView, EventBody, Recorded, clock::nearest_due, clocks};
+use crate::assess::assessment_json;
+use crate::case::{
+    Case, ClockStatus, ClockView, EventBody, Recorded, backdating_text, clock::nearest_due, clocks,
+};
 use crate::time;
 use crate::workflow::Workflow;
 use chrono::{DateTime, Utc};
@@ -33,19 +36,6 @@ pub fn clock_json(wf: &Workflow, c: &ClockView, now: DateTime<Utc>) -> Value {
         v["seconds_left"] = json!((due - now).num_seconds());
     }
     v
-}
-
-/// "dated …, recorded … (reason)" for an event dated more than 24 h before it was
-/// recorded (None for one recorded in time): what `case show`, the register and the
-/// case page say of it, so a late record is never mistaken for a timely one.
-pub fn backdating_text(e: &Recorded, tz: chrono_tz::Tz) -> Option<String> {
-    let reason = e.backdated()?;
-    Some(format!(
-        "dated {}, recorded {} ({})",
-        time::short_in(e.at, tz),
-        time::short_in(e.recorded_at, tz),
-        crate::util::one_line(reason.unwrap_or("no reason recorded"))
-    ))
 }
 
 /// One event of `case show --json` (and of `GET /api/cases/{id}/events`).
@@ -341,55 +331,6 @@ pub fn event_summary_in(wf: &Workflow, e: &Recorded, labels: &crate::render::Lab
             &sha256[..12.min(sha256.len())]
         ),
     }
-}
-
-/// The JSON of an assessment (`vigie assess --json`, the API, and frozen in the `assess`
-/// event): a public contract. Numbers are ENISA's (0.25 steps); `inputs` holds the facts
-/// the rules read, as they were (text facts only as "set", never their words).
-pub fn assessment_json(
-    wf: &Workflow,
-    a: &crate::assess::Assessment,
-    facts: &std::collections::BTreeMap<String, crate::workflow::FactValue>,
-) -> Value {
-    use crate::workflow::FactValue;
-    let q = |n: i64| json!(n as f64 / 4.0);
-    let reasons = |rs: &[crate::assess::Reason]| -> Value {
-        rs.iter()
-            .map(|r| json!({ "rule": r.rule, "about": r.about.as_str(), "text": r.text, "data": r.data }))
-            .collect()
-    };
-    let mut inputs = Map::new();
-    for f in &a.inputs {
-        let v = match facts.get(f) {
-            None => Value::Null,
-            Some(FactValue::Text(_)) if wf.facts.get(f).is_some_and(|d| d.choices.is_empty()) => {
-                json!("set")
-            }
-            Some(v) => v.to_display_json(wf.timezone),
-        };
-        inputs.insert(f.clone(), v);
-    }
-    json!({
-        "workflow": wf.id,
-        "rules_version": a.rules_version,
-        "lang": a.lang.code(),
-        "severity": {
-            "dpc": { "value": q(a.dpc.value), "why": reasons(&a.dpc.why) },
-            "ei": { "value": q(a.ei.value), "why": reasons(&a.ei.why) },
-            "cb": { "value": q(a.cb.value), "why": reasons(&a.cb.why) },
-            "score": q(a.score),
-            "band": a.band.as_str(),
-        },
-        "edpb_severity": a.edpb_severity,
-        "risk": a.risk.as_str(),
-        "document": true,
-        "notify_authority": a.notify_authority,
-        "inform_individuals": a.inform_individuals,
-        "reasons": reasons(&a.reasons),
-        "missing": a.missing,
-        "exemptions": a.exemptions.iter().map(|x| json!({ "ground": x.ground, "rule": x.rule, "text": x.text })).collect::<Vec<_>>(),
-        "inputs": inputs,
-    })
 }
 
 /// `vigie assess CASE --json` and `GET /api/cases/{id}/assessment`: the assessment now

@@ -561,10 +561,9 @@ impl App {
         let (lang, format) = draft_options(&profile, &l.workflow, req)?;
         // The assessment on the facts now, for a complementary notification (none when
         // the workflow has no rules).
-        let current = self
-            .assessment_of(l.clone(), lang)
-            .ok()
-            .map(|c| json::assessment_json(&c.case.workflow, &c.current, &c.case.case.facts));
+        let current = self.assessment_of(l.clone(), lang).ok().map(|c| {
+            crate::assess::assessment_json(&c.case.workflow, &c.current, &c.case.case.facts)
+        });
         let mut d = crate::render::draft(
             &self.templates,
             &profile,

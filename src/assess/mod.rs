@@ -9,8 +9,10 @@
 //! a rule that lowers it or an exemption only when its condition is true, and a risk
 //! of `none` with any fact still missing becomes `risk` ("if in doubt, notify").
 
+mod frozen;
 pub mod rules;
 
+pub use frozen::{RecordedDecision, assessment_json};
 pub use rules::{Duty, Quarters, Rules, compile_rules};
 
 use crate::time::Lang;

@@ -482,7 +482,7 @@ fn frozen_reasons_speak_the_readers_language_and_old_ones_keep_their_text() {
     let wf = fr();
     let r = shipped(&wf);
     let a = run(&r, &wf, &BTreeMap::new());
-    let frozen = crate::app::json::assessment_json(&wf, &a, &BTreeMap::new());
+    let frozen = crate::assess::assessment_json(&wf, &a, &BTreeMap::new());
     let reasons = frozen["reasons"].as_array().unwrap();
     let band = &reasons[0];
     assert!(band["text"].as_str().unwrap().starts_with("Severity"));

@@ -246,3 +246,16 @@ impl Recorded {
         ts(self.recorded_at)
     }
 }
+
+/// "dated …, recorded … (reason)" for an event dated more than 24 h before it was
+/// recorded (None for one recorded in time): what `case show`, the register and the
+/// case page say of it, so a late record is never mistaken for a timely one.
+pub fn backdating_text(e: &Recorded, tz: chrono_tz::Tz) -> Option<String> {
+    let reason = e.backdated()?;
+    Some(format!(
+        "dated {}, recorded {} ({})",
+        crate::time::short_in(e.at, tz),
+        crate::time::short_in(e.recorded_at, tz),
+        crate::util::one_line(reason.unwrap_or("no reason recorded"))
+    ))
+}

@@ -9,7 +9,7 @@ pub mod regime;
 
 pub use clock::{ClockStatus, ClockView, clocks};
 pub use decide::{Command, Rejected, decide};
-pub use event::{CampaignRun, EventBody, MetClock, Recorded};
+pub use event::{CampaignRun, EventBody, MetClock, Recorded, backdating_text};
 
 use crate::workflow::{FactValue, Workflow};
 use chrono::{DateTime, Utc};

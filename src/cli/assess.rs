@@ -2,7 +2,8 @@
 //! the risk assessment of a case (beside the decision recorded), or of facts alone.
 
 use super::{CliError, Ctx, parse_pair, print_json, read_facts_file};
-use crate::app::json::{assessment_json, case_assessment_json};
+use crate::app::json::case_assessment_json;
+use crate::assess::assessment_json;
 use crate::assess::{Assessment, quarters_text};
 use crate::time::Lang;
 use clap::Args;

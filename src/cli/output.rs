@@ -120,7 +120,7 @@ pub fn case_text_with_access(
             what,
             e.actor
         );
-        if let Some(late) = crate::app::json::backdating_text(e, tz) {
+        if let Some(late) = crate::case::backdating_text(e, tz) {
             let _ = writeln!(out, "        {late}");
         }
     }
