@@ -308,14 +308,14 @@ fn check_time(
     Ok(())
 }
 
-/// Whether a JSON value holds no string a backend refuses (see [`crate::store::storable`]).
+/// Whether a JSON value holds no string a backend refuses (see [`crate::util::storable`]).
 fn value_storable(v: &Value) -> bool {
     match v {
-        Value::String(s) => crate::store::storable(s),
+        Value::String(s) => crate::util::storable(s),
         Value::Array(items) => items.iter().all(value_storable),
         Value::Object(m) => m
             .iter()
-            .all(|(k, v)| crate::store::storable(k) && value_storable(v)),
+            .all(|(k, v)| crate::util::storable(k) && value_storable(v)),
         _ => true,
     }
 }
@@ -361,23 +361,23 @@ fn check_storable(cmd: &Command) -> Result<(), Rejected> {
         Command::RecordCampaign { .. } | Command::IssueDocument { .. } => return Ok(()),
     };
     let refuse = |what: String| Err(Rejected::Unstorable { what });
-    if title.is_some_and(|t| !crate::store::storable(t)) {
+    if title.is_some_and(|t| !crate::util::storable(t)) {
         return refuse("the title".into());
     }
-    if note.is_some_and(|n| !crate::store::storable(n)) {
+    if note.is_some_and(|n| !crate::util::storable(n)) {
         return refuse("the note".into());
     }
-    if reason.is_some_and(|r| !crate::store::storable(r)) {
+    if reason.is_some_and(|r| !crate::util::storable(r)) {
         return refuse("the reason".into());
     }
-    if event.is_some_and(|e| !crate::store::storable(e)) {
+    if event.is_some_and(|e| !crate::util::storable(e)) {
         return refuse(format!(
             "event {}",
             crate::util::quote(event.expect("some"))
         ));
     }
     for (k, v) in facts {
-        if !crate::store::storable(k) || !value_storable(v) {
+        if !crate::util::storable(k) || !value_storable(v) {
             return refuse(format!("fact {}", crate::util::quote(k)));
         }
     }

@@ -29,12 +29,7 @@ use std::sync::Arc;
 
 pub const DEFAULT_ORG: &str = "default";
 
-/// Whether every backend can store (and look up) this text: PostgreSQL's `text` refuses
-/// U+0000, which SQLite would keep. Input holding it is refused before any query, so
-/// both backends answer alike and a SQLite database always copies to PostgreSQL.
-pub fn storable(s: &str) -> bool {
-    !s.contains('\0')
-}
+pub use crate::util::storable;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -5,6 +5,13 @@ pub mod email;
 pub mod hash;
 pub mod yaml;
 
+/// Whether every backend can store (and look up) this text: PostgreSQL's `text` refuses
+/// U+0000, which SQLite would keep. Input holding it is refused before any query, so
+/// both backends answer alike and a SQLite database always copies to PostgreSQL.
+pub fn storable(s: &str) -> bool {
+    !s.contains('\0')
+}
+
 /// ", did you mean 'x'?" when a known name is close to the unknown one.
 pub fn did_you_mean<'k>(unknown: &str, known: impl Iterator<Item = &'k String>) -> String {
     let best = known
