@@ -3,6 +3,8 @@
 //! embedded workflows and templates. Every setting is optional: with no file, vigie
 //! runs on its embedded defaults. `config.example.yaml` documents each one.
 
+use crate::org::Profile;
+use crate::render::Templates;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -127,6 +129,44 @@ pub enum ConfigError {
         path: String,
         source: crate::util::yaml::YamlError,
     },
+}
+
+/// The configuration is the top of the house: it knows its parts, and they do not know it.
+impl Config {
+    /// What the configuration file says of the `default` organisation.
+    pub fn default_profile(&self) -> Profile {
+        Profile {
+            name: self.organisation.name.clone(),
+            identifier: self.organisation.siren.clone(),
+            address: self.organisation.address.clone(),
+            sector: self.organisation.sector.clone(),
+            dpo: crate::org::Dpo {
+                name: self.dpo.name.clone(),
+                email: self.dpo.email.clone(),
+                phone: self.dpo.phone.clone(),
+            },
+            representative: crate::org::Representative {
+                name: self.legal_representative.name.clone(),
+                role: self.legal_representative.role.clone(),
+            },
+            reminders_to: self.reminders.to.clone(),
+            escalation: self.reminders.escalation.clone(),
+            lang: self.reminders.lang.clone(),
+            workflow: None,
+            nis2_entity: None,
+            dora_entity: None,
+            cyber_insured: None,
+            financial_supervisor: None,
+            contact: crate::org::Contact::default(),
+        }
+    }
+
+    /// Where the drafts' templates come from: `templates_dir`, else the embedded ones.
+    pub fn templates(&self) -> Templates {
+        Templates {
+            dir: self.templates_dir.clone(),
+        }
+    }
 }
 
 impl Config {

@@ -8,7 +8,6 @@
 //! sections describe the `default` organisation only: they fill in what its stored
 //! profile leaves unset, and nothing else.
 
-use crate::config::Config;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,34 +185,6 @@ fn answer_text(v: Option<bool>) -> String {
 }
 
 impl Profile {
-    /// What the configuration file says of the `default` organisation.
-    pub fn from_config(cfg: &Config) -> Profile {
-        Profile {
-            name: cfg.organisation.name.clone(),
-            identifier: cfg.organisation.siren.clone(),
-            address: cfg.organisation.address.clone(),
-            sector: cfg.organisation.sector.clone(),
-            dpo: Dpo {
-                name: cfg.dpo.name.clone(),
-                email: cfg.dpo.email.clone(),
-                phone: cfg.dpo.phone.clone(),
-            },
-            representative: Representative {
-                name: cfg.legal_representative.name.clone(),
-                role: cfg.legal_representative.role.clone(),
-            },
-            reminders_to: cfg.reminders.to.clone(),
-            escalation: cfg.reminders.escalation.clone(),
-            lang: cfg.reminders.lang.clone(),
-            workflow: None,
-            nis2_entity: None,
-            dora_entity: None,
-            cyber_insured: None,
-            financial_supervisor: None,
-            contact: Contact::default(),
-        }
-    }
-
     /// This profile, with what it leaves unset taken from `base`.
     pub fn or(self, base: Profile) -> Profile {
         fn pick(a: Option<String>, b: Option<String>) -> Option<String> {

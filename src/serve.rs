@@ -585,7 +585,7 @@ pub fn check_config(cfg: &Config) -> Result<Mailer, ServeError> {
             Lang::choices()
         )));
     }
-    let templates = Templates::from_config(cfg);
+    let templates = cfg.templates();
     for lang in Lang::ALL {
         ReminderTemplates::new(&templates, lang).map_err(|e| ServeError::Config(e.to_string()))?;
     }
@@ -742,7 +742,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServeError> {
         store,
         cfg: opts.config.clone(),
         mailer,
-        templates: Templates::from_config(&opts.config),
+        templates: opts.config.templates(),
         compiled: HashMap::new(),
         labels: HashMap::new(),
         token,

@@ -169,7 +169,7 @@ pub fn profile_of(
 ) -> Result<Option<Profile>, StoreError> {
     Ok(store.profile(org)?.map(|stored| {
         if org == DEFAULT_ORG {
-            stored.or(Profile::from_config(config))
+            stored.or(config.default_profile())
         } else {
             stored
         }
@@ -201,7 +201,7 @@ fn unknown_org(store: &mut Store, org: &str) -> AppError {
 impl App {
     pub fn new(db: String, config: Config, workflows: WorkflowSet) -> App {
         App {
-            templates: Templates::from_config(&config),
+            templates: config.templates(),
             config,
             workflows,
             db,

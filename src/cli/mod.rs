@@ -216,7 +216,7 @@ impl Ctx {
             CliError::input(e.0.first().map(|x| x.to_string()).unwrap_or_default())
         };
         let set = WorkflowSet::load(self.config.workflows_dir.as_deref()).map_err(first)?;
-        let templates = crate::render::Templates::from_config(&self.config);
+        let templates = self.config.templates();
         crate::render::check_documents(&set, &templates).map_err(first)?;
         Ok(set)
     }

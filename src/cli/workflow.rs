@@ -2,7 +2,7 @@
 
 use super::{CliError, Ctx};
 use crate::catalog::WorkflowSet;
-use crate::render::{self, Templates};
+use crate::render;
 use crate::workflow;
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -50,7 +50,7 @@ pub(super) fn run(ctx: &Ctx, cmd: WorkflowCmd) -> Result<(), CliError> {
 }
 
 fn check(ctx: &Ctx, paths: &[PathBuf]) -> Result<(), CliError> {
-    let templates = Templates::from_config(&ctx.config);
+    let templates = ctx.config.templates();
     // One line per mistake, whatever the file holds (a state named with an escape
     // sequence is shown escaped).
     let report = |errors: &[workflow::WorkflowError]| {

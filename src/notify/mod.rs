@@ -19,7 +19,7 @@ pub mod refusal;
 use crate::case::Command;
 use crate::config::Config;
 use crate::mail::Mailer;
-use crate::render::{Templates, build_view};
+use crate::render::build_view;
 use crate::store::backend::{Campaign, LedgerRow};
 use crate::store::{Store, StoreError};
 use crate::time::{self, Lang};
@@ -308,7 +308,7 @@ pub fn run(
     let (recipients_sha, total_lines) = fingerprint(&opts.recipients).map_err(input_err)?;
 
     // The letter in each language, rendered once: a template error stops everything here.
-    let templates = Templates::from_config(cfg);
+    let templates = cfg.templates();
     // The letters are signed by the case's own organisation, never by another's.
     let org_name = profile
         .name

@@ -14,7 +14,6 @@ pub use view::{ESTIMATED_DATES, build_view, build_view_with, dates_estimated, gr
 
 use crate::case::{Case, Recorded};
 use crate::catalog::WorkflowSet;
-use crate::config::Config;
 use crate::time::Lang;
 use crate::workflow::Workflow;
 use chrono::{DateTime, Utc};
@@ -243,12 +242,6 @@ pub struct Templates {
 }
 
 impl Templates {
-    pub fn from_config(cfg: &Config) -> Templates {
-        Templates {
-            dir: cfg.templates_dir.clone(),
-        }
-    }
-
     pub fn source(&self, name: &str) -> Result<Cow<'static, str>, RenderError> {
         if let Some(dir) = &self.dir {
             let path = dir.join(name);
