@@ -6,6 +6,7 @@ pub mod clock;
 mod decide;
 pub mod event;
 pub mod regime;
+pub mod reminders;
 
 pub use clock::{ClockStatus, ClockView, clocks};
 pub use decide::{Command, Rejected, decide};

@@ -79,7 +79,7 @@ pub(super) fn mail(ctx: &Ctx, cmd: MailCmd) -> Result<(), CliError> {
         .mail
         .from_mailbox()
         .map_err(|e| CliError::input(format!("mail configuration: {e}")))?;
-    let id = crate::outbox::message_id(
+    let id = crate::mail::message_id(
         &format!(
             "test/{}",
             time::now().timestamp_nanos_opt().unwrap_or_default()

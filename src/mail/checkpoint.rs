@@ -34,7 +34,7 @@ pub fn build(
     }
     let day = now.format("%Y-%m-%dT%H%M%SZ");
     let file = format!("vigie-checkpoint-{org}-{day}.txt");
-    let message_id = crate::outbox::message_id(
+    let message_id = super::message_id(
         &format!("checkpoint/{org}/{}", now.timestamp()),
         &mail.message_id_domain(),
     );

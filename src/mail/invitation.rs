@@ -41,7 +41,7 @@ pub fn build(
     m: &InvitationMail<'_>,
     now: DateTime<Utc>,
 ) -> Result<(Message, String), MailError> {
-    let message_id = crate::outbox::message_id(
+    let message_id = super::message_id(
         &format!(
             "invitation/{}/{}",
             crate::util::hash::sha256_hex(m.link),

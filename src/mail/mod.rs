@@ -232,6 +232,13 @@ pub fn page_link(public_url: Option<&str>, path: &str) -> Option<String> {
         .map(|u| format!("{u}{path}"))
 }
 
+/// `<sha256(key)[..32]@domain>`: the same for every attempt of the same message (a
+/// reminder's key, a checkpoint's, an invitation's).
+pub fn message_id(key: &str, domain: &str) -> String {
+    let hex = crate::util::hash::sha256_hex(key);
+    format!("<{}@{domain}>", &hex[..32])
+}
+
 pub fn mailbox(s: &str) -> Result<Mailbox, MailError> {
     crate::util::email::parse(s).map_err(|_| MailError::BadAddress(s.to_string()))
 }

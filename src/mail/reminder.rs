@@ -5,8 +5,8 @@
 use super::{MailError, mailbox};
 use crate::case::{Case, ClockStatus, clocks};
 use crate::org::Profile;
-use crate::outbox::Claimed;
 use crate::render::{Labels, RenderError, Templates};
+use crate::store::backend::Claimed;
 use crate::time::{self, Lang};
 use crate::workflow::{FactValue, Scope, Workflow};
 use chrono::{DateTime, Duration, Utc};
@@ -114,7 +114,7 @@ pub fn recipients(profile: &Profile, case: &Case, overdue: bool) -> Vec<String> 
         }
     };
     profile.reminder_recipients().iter().for_each(|t| add(t));
-    if let Some(FactValue::List(owners)) = case.facts.get(crate::outbox::delivery::OWNERS) {
+    if let Some(FactValue::List(owners)) = case.facts.get(crate::case::reminders::OWNERS) {
         owners.iter().for_each(|o| add(o));
     }
     if overdue {
@@ -257,7 +257,7 @@ pub fn build(
     );
 
     let domain = mail.message_id_domain();
-    let message_id = claimed.message_id(&domain);
+    let message_id = super::message_id(&claimed.key, &domain);
     // The same writer as the calendar feed (`crate::calendar`): the due time in the
     // workflow's zone with its VTIMEZONE, and no random part, so a resent reminder
     // carries the same bytes.

@@ -13,10 +13,6 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
 
-/// The fact whose addresses receive a case's reminders besides the organisation's list.
-/// When it changes, the case's dead and failing reminders are requeued.
-pub const OWNERS: &str = "owners";
-
 /// The secret recipients are hashed with: the database's own key, which never leaves it.
 pub fn secret(store: &mut Store) -> Result<String, StoreError> {
     store

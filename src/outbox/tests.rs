@@ -189,10 +189,10 @@ fn after_downtime_only_the_latest_reminder_of_a_clock_is_sent() {
     assert_eq!(again.len(), 1);
     // The first holder lost its lease: its recording leaves the row alone, the new
     // holder's settles it.
-    let mid = claimed[0].message_id("example.org");
+    let mid = crate::mail::message_id(&claimed[0].key, "example.org");
     assert_eq!(
         mid,
-        again[0].message_id("example.org"),
+        crate::mail::message_id(&again[0].key, "example.org"),
         "same reminder, same Message-ID"
     );
     let sent = |c: &Claimed| delivery::Attempt {
@@ -297,7 +297,7 @@ fn each_recipient_is_recorded_and_never_sent_twice() {
     assert!(!owner.contains("owner"));
     let attempt = |c: &Claimed, outcomes: Vec<Option<crate::mail::RcptOutcome>>| Attempt {
         claimed: c.clone(),
-        message_id: c.message_id("example.org"),
+        message_id: crate::mail::message_id(&c.key, "example.org"),
         next: None,
         recipients: [dpo.clone(), owner.clone()]
             .into_iter()
@@ -361,7 +361,7 @@ fn a_reminder_every_recipient_refuses_is_dead_until_the_owners_change() {
         .remove(0);
     let a = Attempt {
         claimed: c.clone(),
-        message_id: c.message_id("example.org"),
+        message_id: crate::mail::message_id(&c.key, "example.org"),
         next: None,
         recipients: vec![("h1".into(), Some(Refused("550 no".into())))],
     };

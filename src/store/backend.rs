@@ -19,11 +19,15 @@
 
 use super::StoreError;
 use super::accounts::{Role, TokenInfo, User};
-use crate::outbox::Claimed;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Fixed-width UTC text, so that SQL compares instants as strings.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
 
 /// One stored event, as stored: the texts its hash covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +78,7 @@ pub struct PinnedWorkflow {
     pub stored_at: DateTime<Utc>,
 }
 
-/// One timer row of a case, as `outbox::sync` reconciles them.
+/// One timer row of a case, as `case::reminders::reconcile` reads them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimerOfCase {
     pub id: i64,
@@ -127,6 +131,20 @@ pub struct RecipientOutcome {
     pub detail: Option<String>,
 }
 
+/// A timer claimed by a dispatcher: it holds the lease until `locked_until`.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    pub id: i64,
+    pub key: String,
+    pub org: String,
+    pub case_id: String,
+    pub clock: String,
+    pub offset: String,
+    pub due_at: DateTime<Utc>,
+    pub attempts: i64,
+    pub token: String,
+}
+
 /// One claimed reminder's recording: its recipients, then how to settle it given every
 /// recipient's state after them (`rcpt -> (state, detail)`).
 pub struct Delivery<'a> {
@@ -136,7 +154,19 @@ pub struct Delivery<'a> {
 }
 
 /// A timer as `vigie outbox list` shows it.
-pub use crate::outbox::Row as TimerRow;
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TimerRow {
+    pub id: i64,
+    pub case: String,
+    pub clock: String,
+    pub offset: String,
+    pub due_at: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: String,
+    pub last_error: Option<String>,
+    pub message_id: Option<String>,
+}
 
 /// A campaign of bulk notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,7 +251,7 @@ pub trait CaseTx {
     fn timers_of_case(&mut self, org: &str, case_id: &str) -> Result<Vec<TimerOfCase>>;
     /// Pending again, due at `due` (attempts and lease cleared), if it is still pending,
     /// waiting or cancelled: one a dispatcher sent, dead-lettered or superseded meanwhile
-    /// stays as it is, which is what `outbox::sync` decides for it.
+    /// stays as it is, which is what `case::reminders::reconcile` decides for it.
     fn reschedule_timer(&mut self, id: i64, due: DateTime<Utc>) -> Result<()>;
     /// Cancelled, if it is still pending or waiting.
     fn cancel_timer(&mut self, id: i64) -> Result<()>;

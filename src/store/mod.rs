@@ -917,7 +917,7 @@ fn append(
     let mut case = case;
     let owners_before = case
         .as_ref()
-        .and_then(|c| c.facts.get(crate::outbox::delivery::OWNERS).cloned());
+        .and_then(|c| c.facts.get(crate::case::reminders::OWNERS).cloned());
     for (at, body) in bodies {
         seq += 1;
         let ev = Recorded::seal(&org, &case_id, seq, at, now, actor, body, &prev);
@@ -949,10 +949,48 @@ fn append(
     tx.update_head(head)?;
     // New recipients: the reminders that could not reach the old ones go out again
     // (before `sync`, which cancels those the clocks no longer want).
-    if case.facts.get(crate::outbox::delivery::OWNERS) != owners_before.as_ref() {
+    if case.facts.get(crate::case::reminders::OWNERS) != owners_before.as_ref() {
         tx.requeue_for_new_recipients(&org, Some(&case_id), now)?;
     }
     // The reminders follow the case in the same transaction: none can be lost between.
-    crate::outbox::sync(tx, wf, &case, now)?;
+    sync_reminders(tx, wf, &case, now)?;
     Ok((out, case))
+}
+
+/// Applies to the case's timer rows the changes its clocks want now
+/// (`case::reminders::reconcile`), inside the caller's transaction.
+fn sync_reminders(
+    tx: &mut dyn CaseTx,
+    wf: &Workflow,
+    case: &Case,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use crate::case::reminders::{Timer, TimerChange, key, reconcile};
+    let rows = tx.timers_of_case(&case.org, &case.id)?;
+    let timers: Vec<Timer<'_>> = rows
+        .iter()
+        .map(|t| Timer {
+            id: t.id,
+            clock: &t.clock,
+            offset: &t.offset,
+            state: &t.state,
+            due_at: t.due_at,
+        })
+        .collect();
+    for change in reconcile(wf, case, &timers, now) {
+        match change {
+            TimerChange::Cancel(id) => tx.cancel_timer(id)?,
+            TimerChange::Reschedule(id, due_at) => tx.reschedule_timer(id, due_at)?,
+            TimerChange::Create(p) => tx.insert_timer(&backend::NewTimer {
+                key: key(&case.org, &case.id, &p.clock, &p.offset),
+                org: case.org.clone(),
+                case_id: case.id.clone(),
+                clock: p.clock,
+                offset: p.offset,
+                due_at: p.due_at,
+                created_at: now,
+            })?,
+        }
+    }
+    Ok(())
 }

@@ -2,8 +2,8 @@
 //! (READ COMMITTED; a case's writers serialise on its row, `FOR UPDATE`).
 
 use super::{Postgres, Stmts, db_err, is_unique_violation};
-use crate::outbox::ts;
 use crate::store::StoreError;
+use crate::store::backend::ts;
 use crate::store::backend::{
     CaseHead, CaseLog, CaseTx, EventRow, NewEvent, NewTimer, PinnedWorkflow, Result, TimerOfCase,
 };
@@ -258,7 +258,7 @@ const FLUSH_THEN_TIMERS: &str = concat!(
      WHERE org = $19 AND case_id = $20 ORDER BY id"
 );
 
-/// The reminders `outbox::sync` creates, held and sent as one statement before the next
+/// The reminders `case::reminders::reconcile` creates, held and sent as one statement before the next
 /// one or the commit: a case opened with 20 reminders costs one round trip for them
 /// instead of 20. (Cancelling and rescheduling go at once, one row by primary key each:
 /// sent as arrays, a plan cached while the table was small scanned every timer,

@@ -4,7 +4,7 @@
 
 use super::caselog::insert_timer;
 use super::{Postgres, db_err};
-use crate::outbox::{Claimed, ts};
+use crate::store::backend::{Claimed, ts};
 use crate::store::backend::{Delivery, Outbox, Result, Settle, TimerDump, TimerRow};
 use chrono::{DateTime, Duration, Utc};
 use postgres::GenericClient;

@@ -4,7 +4,7 @@
 //! SQL files of `migrations/sqlite/`, applied by `PRAGMA user_version`.
 //!
 //! Times are stored as text: events, timers, ledger and throttle rows as fixed-width
-//! RFC 3339 (`outbox::ts`, compared as strings), the other columns as they always were
+//! RFC 3339 (`store::backend::ts`, compared as strings), the other columns as they always were
 //! (`DateTime::to_rfc3339`), so a database written by an earlier version reads the same.
 
 mod access;

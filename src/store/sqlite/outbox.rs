@@ -2,7 +2,7 @@
 //! writer at a time is SQLite's own SKIP LOCKED), recipients' outcomes, settling.
 
 use super::{Sqlite, parse, parse_opt, ts};
-use crate::outbox::{Claimed, Row};
+use crate::store::backend::{Claimed, TimerRow as Row};
 use crate::store::backend::{Delivery, NewTimer, Outbox, Result, Settle, TimerDump};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
