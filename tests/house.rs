@@ -310,7 +310,6 @@ fn cycles(graph: &BTreeMap<String, BTreeMap<String, Arrow>>) -> Vec<Vec<String>>
 }
 
 #[test]
-#[ignore = "issue 24: the two cycles are broken in the commits that follow"]
 fn no_import_cycle_between_top_level_modules() {
     let graph = module_graph();
     assert!(
