@@ -21,9 +21,9 @@
 //! - [`notify`]: bulk art. 34 notification (`vigie notify`): a streamed CSV, a letter
 //!   rendered once per language, a ledger keyed by a keyed hash of each person, SMTP
 //!   refusals kept only as codes and redacted text (`notify::refusal`).
-//! - [`outbox`]: reminder timers planned from the clocks (`plan`), kept in step with
-//!   each case in the same transaction (`sync`), claimed under a lease by `vigie serve`;
-//!   what became of each recipient, by keyed hash (`delivery`).
+//! - [`outbox`]: reminder timers, planned from the clocks (`case::reminders`) and kept
+//!   in step with each case by `store` in the same transaction, claimed under a lease by
+//!   `vigie serve`; what became of each recipient, by keyed hash (`delivery`).
 //! - [`mail`]: the transports (SMTP through our pool, `relay`, in clear, STARTTLS or
 //!   TLS, or `.eml` files), each recipient's outcome (`send_each`), and the reminder
 //!   e-mails with their `.ics` attachment.
