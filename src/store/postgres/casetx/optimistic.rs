@@ -18,12 +18,12 @@
 //! case, reading timers after writing them) answers `Moved` at once, and the command is
 //! done again under a lock, as before.
 
-use super::caselog::{head, parse, read_workflow, time_text};
-use super::{Postgres, Stmts, db_err, is_unique_violation};
 use crate::store::StoreError;
 use crate::store::backend::{
     CaseHead, CaseTx, EventRow, NewEvent, NewTimer, PinnedWorkflow, Result, TimerOfCase,
 };
+use crate::store::postgres::caselog::{head, parse, read_workflow, time_text};
+use crate::store::postgres::{Postgres, Stmts, db_err, is_unique_violation};
 use chrono::{DateTime, Utc};
 use postgres::Client;
 use postgres::error::SqlState;
@@ -38,7 +38,7 @@ const SEEN: usize = 256;
 /// The last known head and timers of the cases a connection worked on, by (org, id).
 /// Never trusted: the commit checks them under the case's lock.
 #[derive(Default)]
-pub(super) struct Seen(HashMap<(String, String), (CaseHead, Vec<TimerOfCase>)>);
+pub(in crate::store::postgres) struct Seen(HashMap<(String, String), (CaseHead, Vec<TimerOfCase>)>);
 
 impl Seen {
     fn keep(&mut self, key: (String, String), head: CaseHead, timers: Vec<TimerOfCase>) {
@@ -112,7 +112,9 @@ pub(super) struct OptimisticTx<'a> {
 
 impl Postgres {
     /// An optimistic transaction, or a locking one after a command found its case moved.
-    pub(super) fn begin_optimistic_tx(&mut self) -> Result<Box<dyn CaseTx + '_>> {
+    pub(in crate::store::postgres) fn begin_optimistic_tx(
+        &mut self,
+    ) -> Result<Box<dyn CaseTx + '_>> {
         if std::mem::take(&mut self.lock_next) {
             return crate::store::backend::CaseLog::begin(self);
         }
