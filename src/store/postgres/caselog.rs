@@ -1,5 +1,5 @@
-//! The case log: cases, events, pinned workflows, counters, and the write transaction
-//! (READ COMMITTED; a case's writers serialise on its row, `FOR UPDATE`).
+//! The case log on PostgreSQL: cases, events, pinned workflows, counters; its write
+//! transactions are in `casetx`.
 
 use super::{Postgres, Stmts, db_err, is_unique_violation};
 use crate::outbox::ts;
@@ -8,6 +8,7 @@ use crate::store::backend::{
     CaseHead, CaseLog, CaseTx, EventRow, NewTimer, PinnedWorkflow, Result,
 };
 use chrono::{DateTime, Utc};
+use postgres::types::ToSql;
 use postgres::{Client, GenericClient, Row};
 
 /// The checkpoint's question: an `advanced` event whose `met` list is not empty (the
@@ -44,16 +45,42 @@ pub(super) fn time_text(r: &Row, i: usize) -> String {
 }
 
 fn event(r: &Row) -> EventRow {
+    event_at(r, 0)
+}
+
+/// The event whose columns (`event_cols!()`) start at column `first` of `r`.
+pub(super) fn event_at(r: &Row, first: usize) -> EventRow {
     EventRow {
-        seq: r.get(0),
-        at: time_text(r, 1),
-        recorded_at: time_text(r, 2),
-        actor: r.get(3),
-        kind: r.get(4),
-        payload: r.get(5),
-        prev_hash: r.get(6),
-        hash: r.get(7),
+        seq: r.get(first),
+        at: time_text(r, first + 1),
+        recorded_at: time_text(r, first + 2),
+        actor: r.get(first + 3),
+        kind: r.get(first + 4),
+        payload: r.get(first + 5),
+        prev_hash: r.get(first + 6),
+        hash: r.get(first + 7),
     }
+}
+
+/// A head as the parameters of its columns, in `head_cols!()` order (what `head` reads).
+pub(super) fn head_params(h: &CaseHead) -> [&(dyn ToSql + Sync); 10] {
+    [
+        &h.org,
+        &h.id,
+        &h.workflow,
+        &h.workflow_hash,
+        &h.title,
+        &h.opened_at,
+        &h.seq,
+        &h.last_hash,
+        &h.closed,
+        &h.next_due,
+    ]
+}
+
+/// A pinned workflow as the parameters of its columns (what `workflow_row` reads).
+pub(super) fn workflow_params(wf: &PinnedWorkflow) -> [&(dyn ToSql + Sync); 5] {
+    [&wf.hash, &wf.id, &wf.origin, &wf.source, &wf.stored_at]
 }
 
 fn workflow_row(r: &Row) -> PinnedWorkflow {
@@ -170,22 +197,7 @@ pub(super) fn insert_event(
 
 pub(super) fn insert_case(c: &mut impl GenericClient, st: &mut Stmts, h: &CaseHead) -> Result<()> {
     let s = st.get(c, INSERT_CASE)?;
-    c.execute(
-        &s,
-        &[
-            &h.org,
-            &h.id,
-            &h.workflow,
-            &h.workflow_hash,
-            &h.title,
-            &h.opened_at,
-            &h.seq,
-            &h.last_hash,
-            &h.closed,
-            &h.next_due,
-        ],
-    )
-    .map_err(|e| {
+    c.execute(&s, &head_params(h)).map_err(|e| {
         if is_unique_violation(&e) {
             StoreError::CaseExists(h.id.clone())
         } else {
@@ -201,11 +213,7 @@ pub(super) fn pin_workflow(
     wf: &PinnedWorkflow,
 ) -> Result<()> {
     let s = st.get(c, PIN_WORKFLOW)?;
-    c.execute(
-        &s,
-        &[&wf.hash, &wf.id, &wf.origin, &wf.source, &wf.stored_at],
-    )
-    .map_err(db_err)?;
+    c.execute(&s, &workflow_params(wf)).map_err(db_err)?;
     Ok(())
 }
 

@@ -7,7 +7,8 @@ mod optimistic;
 pub(super) use optimistic::Seen;
 
 use super::caselog::{
-    head, insert_case, parse, pin_workflow, read_events, read_workflow, set_counter, time_text,
+    event_at, head, head_params, insert_case, parse, pin_workflow, read_events, read_workflow,
+    set_counter, workflow_params,
 };
 use super::{Postgres, Stmts, db_err, is_unique_violation};
 use crate::store::StoreError;
@@ -15,6 +16,7 @@ use crate::store::backend::{
     CaseHead, CaseTx, EventRow, NewEvent, NewTimer, PinnedWorkflow, Result, TimerOfCase,
 };
 use chrono::{DateTime, Utc};
+use postgres::types::ToSql;
 use postgres::{IsolationLevel, Row, Transaction};
 
 /// Writes a case transaction holds back and sends with its next statement (or its
@@ -52,12 +54,74 @@ const INSERT_TIMERS: &str = "INSERT INTO timers (key, org, case_id, clock, \"off
     ON CONFLICT (key) DO NOTHING";
 
 /// An event waiting to be sent, its times parsed when it was handed over.
-struct HeldEvent {
-    org: String,
-    case_id: String,
+struct Held {
     at: DateTime<Utc>,
     recorded_at: DateTime<Utc>,
     row: EventRow,
+}
+
+impl Held {
+    fn of(row: &EventRow) -> Result<Held> {
+        Ok(Held {
+            at: parse(&row.at, "time")?,
+            recorded_at: parse(&row.recorded_at, "recording time")?,
+            row: row.clone(),
+        })
+    }
+}
+
+/// An event of the locking transaction, which may write several cases.
+struct HeldEvent {
+    org: String,
+    case_id: String,
+    event: Held,
+}
+
+/// Held events as the arrays `unnest` takes, in `event_cols!()` order; both
+/// transactions send them so.
+struct EventArrays<'a> {
+    seq: Vec<i64>,
+    at: Vec<DateTime<Utc>>,
+    recorded_at: Vec<DateTime<Utc>>,
+    actor: Vec<&'a str>,
+    kind: Vec<&'a str>,
+    payload: Vec<&'a str>,
+    prev_hash: Vec<&'a str>,
+    hash: Vec<&'a str>,
+}
+
+impl<'a> EventArrays<'a> {
+    fn of(events: &[&'a Held]) -> EventArrays<'a> {
+        let col = |f: fn(&'a Held) -> &'a str| events.iter().copied().map(f).collect::<Vec<_>>();
+        EventArrays {
+            seq: events.iter().map(|e| e.row.seq).collect(),
+            at: events.iter().map(|e| e.at).collect(),
+            recorded_at: events.iter().map(|e| e.recorded_at).collect(),
+            actor: col(|e| &e.row.actor),
+            kind: col(|e| &e.row.kind),
+            payload: col(|e| &e.row.payload),
+            prev_hash: col(|e| &e.row.prev_hash),
+            hash: col(|e| &e.row.hash),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 8] {
+        [
+            &self.seq,
+            &self.at,
+            &self.recorded_at,
+            &self.actor,
+            &self.kind,
+            &self.payload,
+            &self.prev_hash,
+            &self.hash,
+        ]
+    }
+}
+
+/// The columns of a head a command moves, in the order both transactions send them.
+fn moved_head_params(h: &CaseHead) -> [&(dyn ToSql + Sync); 5] {
+    [&h.seq, &h.last_hash, &h.closed, &h.next_due, &h.title]
 }
 
 struct PgTx<'a> {
@@ -93,15 +157,7 @@ impl PgTx<'_> {
         let h = self.held_head.take();
         let col = |f: fn(&HeldEvent) -> &str| ev.iter().map(f).collect::<Vec<&str>>();
         let (orgs, cases) = (col(|e| &e.org), col(|e| &e.case_id));
-        let (actors, kinds) = (col(|e| &e.row.actor), col(|e| &e.row.kind));
-        let (payloads, prevs, hashes) = (
-            col(|e| &e.row.payload),
-            col(|e| &e.row.prev_hash),
-            col(|e| &e.row.hash),
-        );
-        let seqs: Vec<i64> = ev.iter().map(|e| e.row.seq).collect();
-        let ats: Vec<DateTime<Utc>> = ev.iter().map(|e| e.at).collect();
-        let recs: Vec<DateTime<Utc>> = ev.iter().map(|e| e.recorded_at).collect();
+        let events = EventArrays::of(&ev.iter().map(|e| &e.event).collect::<Vec<_>>());
         let none = CaseHead {
             org: String::new(),
             id: String::new(),
@@ -116,26 +172,11 @@ impl PgTx<'_> {
         };
         let has_head = h.is_some();
         let h = h.unwrap_or(none);
-        let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![
-            &orgs,
-            &cases,
-            &seqs,
-            &ats,
-            &recs,
-            &actors,
-            &kinds,
-            &payloads,
-            &prevs,
-            &hashes,
-            &h.org,
-            &h.id,
-            &h.seq,
-            &h.last_hash,
-            &h.closed,
-            &h.next_due,
-            &h.title,
-            &has_head,
-        ];
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&orgs, &cases];
+        params.extend(events.params());
+        params.extend([&h.org as &(dyn ToSql + Sync), &h.id]);
+        params.extend(moved_head_params(&h));
+        params.push(&has_head);
         let (org, case_id) = timers_of.unwrap_or(("", ""));
         let sql = match timers_of {
             Some(_) => {
@@ -215,16 +256,7 @@ impl CaseTx for PgTx<'_> {
         let mut evs = Vec::with_capacity(rows.len());
         for r in &rows {
             if r.get::<_, Option<i64>>(10).is_some() {
-                evs.push(EventRow {
-                    seq: r.get(10),
-                    at: time_text(r, 11),
-                    recorded_at: time_text(r, 12),
-                    actor: r.get(13),
-                    kind: r.get(14),
-                    payload: r.get(15),
-                    prev_hash: r.get(16),
-                    hash: r.get(17),
-                });
+                evs.push(event_at(r, 10));
             }
         }
         let current = match evs.last() {
@@ -321,44 +353,21 @@ INSERT INTO cases (",
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         );
         let st = self.stmts.get(&mut self.tx, SQL)?;
-        self.tx
-            .execute(
-                &st,
-                &[
-                    &h.org,
-                    &h.id,
-                    &h.workflow,
-                    &h.workflow_hash,
-                    &h.title,
-                    &h.opened_at,
-                    &h.seq,
-                    &h.last_hash,
-                    &h.closed,
-                    &h.next_due,
-                    &wf.hash,
-                    &wf.id,
-                    &wf.origin,
-                    &wf.source,
-                    &wf.stored_at,
-                    &org,
-                    &prefix,
-                    &last,
-                    &has_counter,
-                ],
-            )
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::CaseExists(h.id.clone())
-                } else {
-                    db_err(e)
-                }
-            })?;
+        let mut params: Vec<&(dyn ToSql + Sync)> = head_params(h).to_vec();
+        params.extend(workflow_params(&wf));
+        params.extend([&org as &(dyn ToSql + Sync), &prefix, &last, &has_counter]);
+        self.tx.execute(&st, &params).map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::CaseExists(h.id.clone())
+            } else {
+                db_err(e)
+            }
+        })?;
         Ok(())
     }
 
     fn insert_event(&mut self, ev: &NewEvent<'_>) -> Result<()> {
-        let at = parse(&ev.row.at, "time")?;
-        let recorded_at = parse(&ev.row.recorded_at, "recording time")?;
+        let event = Held::of(&ev.row)?;
         if self.held_head.is_some() || !self.held_timers.is_empty() {
             // Sent in the order given: a head update or timers, then events.
             self.send_held()?;
@@ -366,9 +375,7 @@ INSERT INTO cases (",
         self.held_events.push(HeldEvent {
             org: ev.org.to_string(),
             case_id: ev.case_id.to_string(),
-            at,
-            recorded_at,
-            row: ev.row.clone(),
+            event,
         });
         Ok(())
     }
