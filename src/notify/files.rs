@@ -1,6 +1,6 @@
 //! The files a campaign writes: one per person, in shards, by writer threads.
 
-use super::batch::Ledger;
+use super::batch::Batch;
 use super::recipients::Recipient;
 use super::{NotifyError, Outcome};
 use std::collections::HashSet;
@@ -91,13 +91,13 @@ impl Writers {
     fn record(
         &mut self,
         item: (String, String, Result<(), String>),
-        ledger: &mut Ledger,
+        batch: &mut Batch,
         out: &mut Outcome,
     ) -> Result<(), NotifyError> {
         self.in_flight -= 1;
         let (person, mid, r) = item;
         r.map_err(NotifyError::Runtime)?;
-        ledger.pending.push((person, mid, "sent", None));
+        batch.sent(person, mid)?;
         out.sent += 1;
         Ok(())
     }
@@ -105,11 +105,11 @@ impl Writers {
     /// Records what is written so far, without waiting.
     pub(super) fn drain(
         &mut self,
-        ledger: &mut Ledger,
+        batch: &mut Batch,
         out: &mut Outcome,
     ) -> Result<(), NotifyError> {
         while let Ok(item) = self.done.try_recv() {
-            self.record(item, ledger, out)?;
+            self.record(item, batch, out)?;
         }
         Ok(())
     }
@@ -117,13 +117,13 @@ impl Writers {
     /// Waits for every file, then records them.
     pub(super) fn finish(
         &mut self,
-        ledger: &mut Ledger,
+        batch: &mut Batch,
         out: &mut Outcome,
     ) -> Result<(), NotifyError> {
         self.jobs = None;
         while self.in_flight > 0 {
             match self.done.recv() {
-                Ok(item) => self.record(item, ledger, out)?,
+                Ok(item) => self.record(item, batch, out)?,
                 Err(_) => break,
             }
         }

@@ -21,10 +21,11 @@ mod progress;
 pub mod recipients;
 pub mod refusal;
 
-pub use campaign::run;
 pub use progress::{Bar, Lines};
 
-use crate::store::StoreError;
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+use campaign::Campaign;
 use recipients::Channel;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -112,4 +113,20 @@ fn fingerprint(path: &Path) -> std::io::Result<(String, u64)> {
         h.update(&buf[..n]);
     }
     Ok((hex(&h.finalize()), lines))
+}
+
+/// Runs (or resumes) the campaign of `opts.case_id` for `opts.channel`.
+pub fn run(
+    store: &mut Store,
+    cfg: &Config,
+    profile: &crate::org::Profile,
+    org: &str,
+    opts: &Options,
+    actor: &str,
+    progress: &mut dyn Progress,
+) -> Result<Outcome, NotifyError> {
+    let mut campaign = Campaign::open(store, cfg, profile, org, opts)?;
+    campaign.resume()?;
+    campaign.stream(progress)?;
+    campaign.finish(actor, progress)
 }
