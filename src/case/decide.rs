@@ -680,11 +680,7 @@ impl Decider<'_> {
             let due = due_at(wf, clock, after);
             let late = applies && due.is_some_and(|d| at > d);
             if late && !clock.internal {
-                let missing: Vec<&String> = clock
-                    .late_requires
-                    .iter()
-                    .filter(|f| !after.facts.contains_key(*f))
-                    .collect();
+                let missing = unset(&clock.late_requires, after);
                 if !missing.is_empty() {
                     return Err(Rejected::LateWithoutReasons {
                         event: event.to_string(),
@@ -705,13 +701,17 @@ impl Decider<'_> {
     }
 }
 
+/// The facts of `required` the case does not hold.
+fn unset<'r>(required: &'r [String], case: &Case) -> Vec<&'r String> {
+    required
+        .iter()
+        .filter(|f| !case.facts.contains_key(*f))
+        .collect()
+}
+
 /// The facts an event requires, and its condition, on the case as it would be.
 fn check_requires_and_when(event: &str, def: &EventDef, after: &Case) -> Result<(), Rejected> {
-    let missing: Vec<&String> = def
-        .requires
-        .iter()
-        .filter(|f| !after.facts.contains_key(*f))
-        .collect();
+    let missing = unset(&def.requires, after);
     if !missing.is_empty() {
         return Err(Rejected::MissingFacts {
             event: event.to_string(),
@@ -747,11 +747,7 @@ fn check_provisos(event: &str, def: &EventDef, after: &Case) -> Result<(), Rejec
             Some(b) => format!("{} ({b})", describe(&p.condition)),
             None => describe(&p.condition),
         };
-        let missing: Vec<&String> = p
-            .requires
-            .iter()
-            .filter(|f| !after.facts.contains_key(*f))
-            .collect();
+        let missing = unset(&p.requires, after);
         if !missing.is_empty() {
             return Err(Rejected::MissingFactsWhen {
                 event: event.to_string(),
