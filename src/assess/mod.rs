@@ -602,184 +602,16 @@ pub fn assess(
         missing: Vec::new(),
         read: Vec::new(),
     };
-
-    // DPC: the highest category, then whole steps by context, within its bounds.
-    let mut dpc = e.scored(&rules.dpc, About::Dpc);
-    let mut level = dpc.value / 4;
-    for a in &rules.dpc_adjust {
-        let applies = match e.eval(&a.when) {
-            Some(b) => b,
-            // Unknown: a step up applies, a step down does not.
-            None => a.step > 0,
-        };
-        if applies {
-            let before = level;
-            level = (level + a.step).clamp(rules.dpc_min, rules.dpc_max);
-            let r = e.reason(
-                &a.id,
-                About::Dpc,
-                json!({ "says": "adjust", "from": before, "to": level }),
-                Some(&a.text),
-            );
-            dpc.why.push(r);
-        }
-    }
-    level = level.clamp(rules.dpc_min, rules.dpc_max);
-    dpc.value = level * 4;
-
+    let (dpc, level) = e.dpc(rules);
     let ei = e.scored(&rules.ei, About::Ei);
-
-    let mut cb = Component {
-        value: 0,
-        why: Vec::new(),
-    };
-    for t in &rules.cb {
-        match t {
-            rules::Term::Scored(s) => {
-                let c = e.scored(s, About::Cb);
-                cb.value += c.value;
-                cb.why.extend(c.why);
-            }
-            rules::Term::Add {
-                id,
-                when,
-                add,
-                text,
-            } => {
-                let v = e.eval(when);
-                if v != Some(false) {
-                    cb.value += add;
-                    let r = e.reason(
-                        id,
-                        About::Cb,
-                        json!({ "says": "add", "add": q_json(*add), "unknown": v.is_none() }),
-                        Some(text),
-                    );
-                    cb.why.push(r);
-                }
-            }
-        }
-    }
-
+    let cb = e.cb(rules);
     // SE = DPC × EI + CB, in quarters: dpc (whole) × ei (quarters) + cb (quarters).
     let score = level * ei.value + cb.value;
-    let band = rules
-        .bands
-        .iter()
-        .find(|b| b.below.is_none_or(|below| score < below))
-        .or(rules.bands.last())
-        .expect("at least one band");
-    let mut risk = band.risk;
-    let mut reasons = vec![e.reason(
-        &format!("band_{}", band.band.as_str()),
-        About::Risk,
-        json!({
-            "says": "band",
-            "score": q_json(score),
-            "dpc": level,
-            "ei": q_json(ei.value),
-            "cb": q_json(cb.value),
-            "band": band.band.as_str(),
-            "edpb": band.edpb,
-            "risk": band.risk.as_str(),
-        }),
-        None,
-    )];
-
-    // Rules after the score, in file order, each one a floor or a ceiling.
-    for r in &rules.risk {
-        let v = e.eval(&r.when);
-        let applies = match v {
-            Some(b) => b,
-            None => r.on_unknown,
-        };
-        if !applies {
-            continue;
-        }
-        let before = risk;
-        if let Some(floor) = r.at_least {
-            risk = risk.max(floor);
-        }
-        if let Some(ceiling) = r.at_most {
-            risk = risk.min(ceiling);
-        }
-        let reason = e.reason(
-            &r.id,
-            About::Risk,
-            json!({ "says": "rule", "unknown": v.is_none(), "from": before.as_str(), "to": risk.as_str() }),
-            Some(&r.text),
-        );
-        reasons.push(reason);
-    }
-
-    let k = &rules.conclusions;
-    let conclusion = |e: &Eval, c: &rules::Conclusion, about: About| {
-        e.reason(&c.id, about, json!({ "says": "conclusion" }), Some(&c.text))
-    };
-    // If in doubt, notify: never "no risk" while a fact the rules read is unknown; and
-    // whatever the risk, the facts still unknown are named beside the duty to notify
-    // (they could raise it).
-    if !e.missing.is_empty() {
-        if risk == Risk::None {
-            risk = Risk::Risk;
-        }
-        let r = e.reason(
-            &k.in_doubt.id,
-            About::Risk,
-            json!({ "says": "in_doubt", "missing": e.missing }),
-            Some(&k.in_doubt.text),
-        );
-        reasons.push(r);
-    }
-    // Exemptions (art. 34(3)): only when their condition is true.
-    // They matter only when the risk is high: otherwise their facts are not missing.
-    let mut exemptions = Vec::new();
-    // A ground is invoked by the DPO (or a fact already weighed above): an unknown one is
-    // not a missing fact.
-    for x in rules.exemptions.iter().filter(|_| risk == Risk::High) {
-        let v = x.when.eval(&e.scope);
-        e.note(&x.when, false);
-        if v == Some(true) {
-            exemptions.push(ExemptionHit {
-                rule: x.id.clone(),
-                ground: x.ground.clone(),
-                text: x.text.get(lang).to_string(),
-            });
-        }
-    }
-
-    reasons.push(conclusion(&e, &k.document, About::Document));
-    let notify_authority = risk != Risk::None;
-    reasons.push(if notify_authority {
-        conclusion(&e, &k.notify, About::NotifyAuthority)
-    } else {
-        conclusion(&e, &k.no_notify, About::NotifyAuthority)
-    });
-    let inform_individuals = risk == Risk::High && exemptions.is_empty();
-    if risk == Risk::High {
-        if exemptions.is_empty() {
-            reasons.push(conclusion(&e, &k.inform, About::InformIndividuals));
-        } else {
-            reasons.push(conclusion(&e, &k.exempt, About::InformIndividuals));
-            for x in &exemptions {
-                let t = rules
-                    .exemptions
-                    .iter()
-                    .find(|r| r.id == x.rule)
-                    .map(|r| &r.text);
-                let r = e.reason(
-                    &x.rule,
-                    About::InformIndividuals,
-                    json!({ "says": "exemption" }),
-                    t,
-                );
-                reasons.push(r);
-            }
-        }
-    } else {
-        reasons.push(conclusion(&e, &k.no_inform, About::InformIndividuals));
-    }
-
+    let (band, mut reasons) = e.band(rules, score, level, &ei, &cb);
+    let mut risk = e.risk_rules(rules, band.risk, &mut reasons);
+    e.in_doubt(rules, &mut risk, &mut reasons);
+    let exemptions = e.exemptions(rules, risk);
+    e.conclusions(rules, risk, &exemptions, &mut reasons);
     Assessment {
         rules_version: rules.version.clone(),
         lang,
@@ -790,12 +622,221 @@ pub fn assess(
         band: band.band,
         edpb_severity: band.edpb.clone(),
         risk,
-        notify_authority,
-        inform_individuals,
+        notify_authority: risk != Risk::None,
+        inform_individuals: risk == Risk::High && exemptions.is_empty(),
         reasons,
         missing: e.missing,
         exemptions,
         inputs: e.read,
+    }
+}
+
+impl Eval<'_> {
+    /// DPC: the highest category, then whole steps by context, within its bounds. The
+    /// component (in quarters) and its level (whole).
+    fn dpc(&mut self, rules: &Rules) -> (Component, Quarters) {
+        let mut dpc = self.scored(&rules.dpc, About::Dpc);
+        let mut level = dpc.value / 4;
+        for a in &rules.dpc_adjust {
+            let applies = match self.eval(&a.when) {
+                Some(b) => b,
+                // Unknown: a step up applies, a step down does not.
+                None => a.step > 0,
+            };
+            if applies {
+                let before = level;
+                level = (level + a.step).clamp(rules.dpc_min, rules.dpc_max);
+                let r = self.reason(
+                    &a.id,
+                    About::Dpc,
+                    json!({ "says": "adjust", "from": before, "to": level }),
+                    Some(&a.text),
+                );
+                dpc.why.push(r);
+            }
+        }
+        level = level.clamp(rules.dpc_min, rules.dpc_max);
+        dpc.value = level * 4;
+        (dpc, level)
+    }
+
+    /// CB: the scored losses and the terms whose condition is not false, added up.
+    fn cb(&mut self, rules: &Rules) -> Component {
+        let mut cb = Component {
+            value: 0,
+            why: Vec::new(),
+        };
+        for t in &rules.cb {
+            match t {
+                rules::Term::Scored(s) => {
+                    let c = self.scored(s, About::Cb);
+                    cb.value += c.value;
+                    cb.why.extend(c.why);
+                }
+                rules::Term::Add {
+                    id,
+                    when,
+                    add,
+                    text,
+                } => {
+                    let v = self.eval(when);
+                    if v != Some(false) {
+                        cb.value += add;
+                        let r = self.reason(
+                            id,
+                            About::Cb,
+                            json!({ "says": "add", "add": q_json(*add), "unknown": v.is_none() }),
+                            Some(text),
+                        );
+                        cb.why.push(r);
+                    }
+                }
+            }
+        }
+        cb
+    }
+
+    /// The band the score falls in, and the first reason of the risk, which says it.
+    fn band<'r>(
+        &self,
+        rules: &'r Rules,
+        score: Quarters,
+        level: Quarters,
+        ei: &Component,
+        cb: &Component,
+    ) -> (&'r rules::BandDef, Vec<Reason>) {
+        let band = rules
+            .bands
+            .iter()
+            .find(|b| b.below.is_none_or(|below| score < below))
+            .or(rules.bands.last())
+            .expect("at least one band");
+        let reasons = vec![self.reason(
+            &format!("band_{}", band.band.as_str()),
+            About::Risk,
+            json!({
+                "says": "band",
+                "score": q_json(score),
+                "dpc": level,
+                "ei": q_json(ei.value),
+                "cb": q_json(cb.value),
+                "band": band.band.as_str(),
+                "edpb": band.edpb,
+                "risk": band.risk.as_str(),
+            }),
+            None,
+        )];
+        (band, reasons)
+    }
+
+    /// Rules after the score, in file order, each one a floor or a ceiling.
+    fn risk_rules(&mut self, rules: &Rules, mut risk: Risk, reasons: &mut Vec<Reason>) -> Risk {
+        for r in &rules.risk {
+            let v = self.eval(&r.when);
+            let applies = match v {
+                Some(b) => b,
+                None => r.on_unknown,
+            };
+            if !applies {
+                continue;
+            }
+            let before = risk;
+            if let Some(floor) = r.at_least {
+                risk = risk.max(floor);
+            }
+            if let Some(ceiling) = r.at_most {
+                risk = risk.min(ceiling);
+            }
+            let reason = self.reason(
+                &r.id,
+                About::Risk,
+                json!({ "says": "rule", "unknown": v.is_none(), "from": before.as_str(), "to": risk.as_str() }),
+                Some(&r.text),
+            );
+            reasons.push(reason);
+        }
+        risk
+    }
+
+    /// If in doubt, notify: never "no risk" while a fact the rules read is unknown; and
+    /// whatever the risk, the facts still unknown are named beside the duty to notify
+    /// (they could raise it).
+    fn in_doubt(&self, rules: &Rules, risk: &mut Risk, reasons: &mut Vec<Reason>) {
+        if self.missing.is_empty() {
+            return;
+        }
+        if *risk == Risk::None {
+            *risk = Risk::Risk;
+        }
+        let k = &rules.conclusions;
+        let r = self.reason(
+            &k.in_doubt.id,
+            About::Risk,
+            json!({ "says": "in_doubt", "missing": self.missing }),
+            Some(&k.in_doubt.text),
+        );
+        reasons.push(r);
+    }
+
+    /// Exemptions (art. 34(3)): only when their condition is true.
+    /// They matter only when the risk is high: otherwise their facts are not missing.
+    fn exemptions(&mut self, rules: &Rules, risk: Risk) -> Vec<ExemptionHit> {
+        let mut exemptions = Vec::new();
+        // A ground is invoked by the DPO (or a fact already weighed above): an unknown one is
+        // not a missing fact.
+        for x in rules.exemptions.iter().filter(|_| risk == Risk::High) {
+            let v = x.when.eval(&self.scope);
+            self.note(&x.when, false);
+            if v == Some(true) {
+                exemptions.push(ExemptionHit {
+                    rule: x.id.clone(),
+                    ground: x.ground.clone(),
+                    text: x.text.get(self.lang).to_string(),
+                });
+            }
+        }
+        exemptions
+    }
+
+    /// The recommendation for the three duties, each with the rules' own words.
+    fn conclusions(
+        &self,
+        rules: &Rules,
+        risk: Risk,
+        exemptions: &[ExemptionHit],
+        reasons: &mut Vec<Reason>,
+    ) {
+        let k = &rules.conclusions;
+        let conclusion = |c: &rules::Conclusion, about: About| {
+            self.reason(&c.id, about, json!({ "says": "conclusion" }), Some(&c.text))
+        };
+        reasons.push(conclusion(&k.document, About::Document));
+        reasons.push(if risk != Risk::None {
+            conclusion(&k.notify, About::NotifyAuthority)
+        } else {
+            conclusion(&k.no_notify, About::NotifyAuthority)
+        });
+        if risk != Risk::High {
+            reasons.push(conclusion(&k.no_inform, About::InformIndividuals));
+        } else if exemptions.is_empty() {
+            reasons.push(conclusion(&k.inform, About::InformIndividuals));
+        } else {
+            reasons.push(conclusion(&k.exempt, About::InformIndividuals));
+            for x in exemptions {
+                let t = rules
+                    .exemptions
+                    .iter()
+                    .find(|r| r.id == x.rule)
+                    .map(|r| &r.text);
+                let r = self.reason(
+                    &x.rule,
+                    About::InformIndividuals,
+                    json!({ "says": "exemption" }),
+                    t,
+                );
+                reasons.push(r);
+            }
+        }
     }
 }
 

@@ -510,273 +510,13 @@ pub fn compile_rules(origin: &str, text: &str, wf: &Workflow) -> Result<Rules, V
     if raw.version.value.trim().is_empty() {
         c.err(&raw.version.referenced, "version: give the rules a version");
     }
-    // The event that records the decision, and its facts.
-    if !wf.events.contains_key(&raw.records.event.value) {
-        let h = crate::util::did_you_mean(&raw.records.event.value, wf.events.keys());
-        c.err(
-            &raw.records.event.referenced,
-            format!(
-                "records: unknown event '{}' in workflow '{}'{h}",
-                raw.records.event.value, wf.id
-            ),
-        );
-    }
-    let mut declines = Vec::new();
-    for (event, duty) in &raw.records.declines {
-        if !wf.events.contains_key(event) {
-            let h = crate::util::did_you_mean(event, wf.events.keys());
-            c.err(
-                &duty.referenced,
-                format!(
-                    "records.declines: unknown event '{event}' in workflow '{}'{h}",
-                    wf.id
-                ),
-            );
-        }
-        match Duty::parse(&duty.value) {
-            Some(d) => declines.push((event.clone(), d)),
-            None => c.err(
-                &duty.referenced,
-                format!(
-                    "records.declines: '{}' is not notify_authority or inform_individuals",
-                    duty.value
-                ),
-            ),
-        }
-    }
-    c.fact(&raw.records.risk, &[FactType::Choice], "records.risk");
-    c.fact(
-        &raw.records.rationale,
-        &[FactType::Text],
-        "records.rationale",
-    );
-
-    let dpc = c.scored(&raw.severity.dpc, "dpc");
-    let (dpc_min, dpc_max) = (
-        raw.severity.dpc.value.min.unwrap_or(1.0),
-        raw.severity.dpc.value.max.unwrap_or(4.0),
-    );
-    if dpc_min.fract() != 0.0 || dpc_max.fract() != 0.0 || dpc_min < 0.0 || dpc_max < dpc_min {
-        c.err(
-            &raw.severity.dpc.referenced,
-            "dpc: min and max are whole numbers, min at most max",
-        );
-    }
-    for (v, q) in dpc
-        .scores
-        .iter()
-        .chain([(&"unset".to_string(), &dpc.unset)])
-    {
-        if q % 4 != 0 {
-            c.err(
-                &raw.severity.dpc.value.scores.referenced,
-                format!("dpc: the score of '{v}' must be a whole number"),
-            );
-        }
-    }
-    let mut dpc_adjust = Vec::new();
-    for a in &raw.severity.dpc.value.adjust {
-        let when = c.condition(&a.value.when);
-        if a.value.step.value == 0 {
-            c.err(&a.value.step.referenced, "dpc adjust: step must not be 0");
-        }
-        if let Some(when) = when {
-            dpc_adjust.push(Adjust {
-                id: a.value.id.value.clone(),
-                when,
-                step: a.value.step.value,
-                text: Text {
-                    fr: a.value.text.fr.clone(),
-                    en: a.value.text.en.clone(),
-                    nl: a.value.text.nl.clone(),
-                },
-            });
-        }
-    }
+    let records = c.records(&raw.records);
+    let (dpc, dpc_min, dpc_max, dpc_adjust) = c.dpc(&raw.severity.dpc);
     let ei = c.scored(&raw.severity.ei, "ei");
-    let mut cb = Vec::new();
-    for t in raw.severity.cb {
-        let r = t.value;
-        match (&r.fact, &r.scores, &r.unset, &r.when, &r.add) {
-            (Some(fact), Some(scores), Some(unset), None, None) => {
-                cb.push(Term::Scored(
-                    c.scored_parts(&r.id, fact, scores, unset, "cb"),
-                ));
-            }
-            (None, None, None, Some(when), Some(add)) => {
-                let q = c.quarters(add, &format!("cb '{}': add", r.id.value));
-                let when = c.condition(when);
-                match (when, r.text) {
-                    (Some(when), Some(text)) => cb.push(Term::Add {
-                        id: r.id.value.clone(),
-                        when,
-                        add: q,
-                        text: text.into(),
-                    }),
-                    (_, None) => c.err(
-                        &t.referenced,
-                        format!("cb '{}': a condition term needs a text", r.id.value),
-                    ),
-                    _ => {}
-                }
-            }
-            _ => c.err(
-                &t.referenced,
-                format!(
-                    "cb '{}': give either fact, scores and unset, or when and add",
-                    r.id.value
-                ),
-            ),
-        }
-    }
-
-    let mut bands = Vec::new();
-    let mut last: Option<Quarters> = None;
-    let n = raw.bands.len();
-    for (i, b) in raw.bands.iter().enumerate() {
-        let band = match Band::parse(&b.value.band.value) {
-            Some(band) => band,
-            None => {
-                c.err(
-                    &b.value.band.referenced,
-                    format!(
-                        "band '{}': bands are low, medium, high, very_high",
-                        b.value.band.value
-                    ),
-                );
-                Band::VeryHigh
-            }
-        };
-        let below = b.value.below.as_ref().map(|v| c.quarters(v, "band below"));
-        match (below, i + 1 == n) {
-            (Some(_), true) => c.err(
-                &b.referenced,
-                "the last band has no 'below': it is open-ended",
-            ),
-            (None, false) => c.err(&b.referenced, "every band but the last needs 'below'"),
-            _ => {}
-        }
-        if let (Some(prev), Some(now)) = (last, below)
-            && now <= prev
-        {
-            c.err(
-                &b.referenced,
-                "bands must rise: each 'below' above the previous one",
-            );
-        }
-        if let Some(prev) = bands.last().map(|p: &BandDef| p.risk)
-            && c.risk(&b.value.risk, "band").rank() < prev.rank()
-        {
-            c.err(
-                &b.value.risk.referenced,
-                "a higher band cannot map to a lower risk",
-            );
-        }
-        if !EDPB_SEVERITIES.contains(&b.value.edpb.value.as_str()) {
-            c.err(
-                &b.value.edpb.referenced,
-                format!(
-                    "band edpb: '{}' is not minor, moderate or severe",
-                    b.value.edpb.value
-                ),
-            );
-        }
-        last = below.or(last);
-        bands.push(BandDef {
-            band,
-            below,
-            risk: c.risk(&b.value.risk, "band"),
-            edpb: b.value.edpb.value.clone(),
-        });
-    }
-    if bands.is_empty() {
-        c.err(&Location::UNKNOWN, "bands: give at least one band");
-    }
-
-    let mut risk = Vec::new();
-    for r in &raw.risk {
-        let v = &r.value;
-        let when = c.condition(&v.when);
-        let at_least = v
-            .at_least
-            .as_ref()
-            .map(|s| c.risk(s, &format!("risk rule '{}'", v.id.value)));
-        let at_most = v
-            .at_most
-            .as_ref()
-            .map(|s| c.risk(s, &format!("risk rule '{}'", v.id.value)));
-        if at_least.is_some() == at_most.is_some() {
-            c.err(
-                &r.referenced,
-                format!(
-                    "risk rule '{}': give one of at_least or at_most",
-                    v.id.value
-                ),
-            );
-        }
-        let on_unknown = match v.if_unknown.as_ref().map(|s| s.value.as_str()) {
-            None => at_least.is_some(),
-            Some("apply") if at_most.is_some() => {
-                c.err(
-                    &v.if_unknown.as_ref().expect("some").referenced,
-                    format!(
-                        "risk rule '{}': a rule that lowers the risk never applies on an unknown",
-                        v.id.value
-                    ),
-                );
-                false
-            }
-            Some("apply") => true,
-            Some("ignore") => false,
-            Some(other) => {
-                c.err(
-                    &v.if_unknown.as_ref().expect("some").referenced,
-                    format!(
-                        "risk rule '{}': if_unknown is apply or ignore, not '{other}'",
-                        v.id.value
-                    ),
-                );
-                false
-            }
-        };
-        if let Some(when) = when {
-            risk.push(RiskRule {
-                id: v.id.value.clone(),
-                when,
-                at_least,
-                at_most,
-                on_unknown,
-                text: Text {
-                    fr: v.text.fr.clone(),
-                    en: v.text.en.clone(),
-                    nl: v.text.nl.clone(),
-                },
-            });
-        }
-    }
-    let mut exemptions = Vec::new();
-    for e in raw.exemptions {
-        let v = e.value;
-        if !GROUNDS.contains(&v.ground.value.as_str()) {
-            c.err(
-                &v.ground.referenced,
-                format!(
-                    "exemption '{}': ground '{}' is not one of {}",
-                    v.id.value,
-                    v.ground.value,
-                    GROUNDS.join(", ")
-                ),
-            );
-        }
-        if let Some(when) = c.condition(&v.when) {
-            exemptions.push(Exemption {
-                id: v.id.value.clone(),
-                ground: v.ground.value.clone(),
-                when,
-                text: v.text.into(),
-            });
-        }
-    }
+    let cb = c.cb(raw.severity.cb);
+    let bands = c.bands(&raw.bands);
+    let risk = c.risk_rules(&raw.risk);
+    let exemptions = c.exemptions(raw.exemptions);
     let conclusion = |r: RawConclusion| Conclusion {
         id: r.id.value.clone(),
         text: r.text.into(),
@@ -785,12 +525,7 @@ pub fn compile_rules(origin: &str, text: &str, wf: &Workflow) -> Result<Rules, V
     let rules = Rules {
         version: raw.version.value.clone(),
         origin: origin.to_string(),
-        records: Records {
-            event: raw.records.event.value.clone(),
-            risk: raw.records.risk.value.clone(),
-            rationale: raw.records.rationale.value.clone(),
-            declines,
-        },
+        records,
         dpc,
         dpc_min: dpc_min as i64,
         dpc_max: dpc_max as i64,
@@ -817,5 +552,308 @@ pub fn compile_rules(origin: &str, text: &str, wf: &Workflow) -> Result<Rules, V
         c.errors.sort_by_key(|e| (e.line, e.column));
         c.errors.dedup();
         Err(c.errors)
+    }
+}
+
+impl Checker<'_> {
+    /// The event that records the decision, and its facts.
+    fn records(&mut self, raw: &RawRecords) -> Records {
+        let wf = self.wf;
+        if !wf.events.contains_key(&raw.event.value) {
+            let h = crate::util::did_you_mean(&raw.event.value, wf.events.keys());
+            self.err(
+                &raw.event.referenced,
+                format!(
+                    "records: unknown event '{}' in workflow '{}'{h}",
+                    raw.event.value, wf.id
+                ),
+            );
+        }
+        let mut declines = Vec::new();
+        for (event, duty) in &raw.declines {
+            if !wf.events.contains_key(event) {
+                let h = crate::util::did_you_mean(event, wf.events.keys());
+                self.err(
+                    &duty.referenced,
+                    format!(
+                        "records.declines: unknown event '{event}' in workflow '{}'{h}",
+                        wf.id
+                    ),
+                );
+            }
+            match Duty::parse(&duty.value) {
+                Some(d) => declines.push((event.clone(), d)),
+                None => self.err(
+                    &duty.referenced,
+                    format!(
+                        "records.declines: '{}' is not notify_authority or inform_individuals",
+                        duty.value
+                    ),
+                ),
+            }
+        }
+        self.fact(&raw.risk, &[FactType::Choice], "records.risk");
+        self.fact(&raw.rationale, &[FactType::Text], "records.rationale");
+        Records {
+            event: raw.event.value.clone(),
+            risk: raw.risk.value.clone(),
+            rationale: raw.rationale.value.clone(),
+            declines,
+        }
+    }
+
+    /// DPC: its scores (whole numbers), its bounds and its adjustments.
+    fn dpc(&mut self, raw: &Spanned<RawScored>) -> (Scored, f64, f64, Vec<Adjust>) {
+        let dpc = self.scored(raw, "dpc");
+        let (dpc_min, dpc_max) = (raw.value.min.unwrap_or(1.0), raw.value.max.unwrap_or(4.0));
+        if dpc_min.fract() != 0.0 || dpc_max.fract() != 0.0 || dpc_min < 0.0 || dpc_max < dpc_min {
+            self.err(
+                &raw.referenced,
+                "dpc: min and max are whole numbers, min at most max",
+            );
+        }
+        for (v, q) in dpc
+            .scores
+            .iter()
+            .chain([(&"unset".to_string(), &dpc.unset)])
+        {
+            if q % 4 != 0 {
+                self.err(
+                    &raw.value.scores.referenced,
+                    format!("dpc: the score of '{v}' must be a whole number"),
+                );
+            }
+        }
+        let mut dpc_adjust = Vec::new();
+        for a in &raw.value.adjust {
+            let when = self.condition(&a.value.when);
+            if a.value.step.value == 0 {
+                self.err(&a.value.step.referenced, "dpc adjust: step must not be 0");
+            }
+            if let Some(when) = when {
+                dpc_adjust.push(Adjust {
+                    id: a.value.id.value.clone(),
+                    when,
+                    step: a.value.step.value,
+                    text: Text {
+                        fr: a.value.text.fr.clone(),
+                        en: a.value.text.en.clone(),
+                        nl: a.value.text.nl.clone(),
+                    },
+                });
+            }
+        }
+        (dpc, dpc_min, dpc_max, dpc_adjust)
+    }
+
+    /// CB: each term a scored fact or a condition that adds.
+    fn cb(&mut self, terms: Vec<Spanned<RawTerm>>) -> Vec<Term> {
+        let mut cb = Vec::new();
+        for t in terms {
+            let r = t.value;
+            match (&r.fact, &r.scores, &r.unset, &r.when, &r.add) {
+                (Some(fact), Some(scores), Some(unset), None, None) => {
+                    cb.push(Term::Scored(
+                        self.scored_parts(&r.id, fact, scores, unset, "cb"),
+                    ));
+                }
+                (None, None, None, Some(when), Some(add)) => {
+                    let q = self.quarters(add, &format!("cb '{}': add", r.id.value));
+                    let when = self.condition(when);
+                    match (when, r.text) {
+                        (Some(when), Some(text)) => cb.push(Term::Add {
+                            id: r.id.value.clone(),
+                            when,
+                            add: q,
+                            text: text.into(),
+                        }),
+                        (_, None) => self.err(
+                            &t.referenced,
+                            format!("cb '{}': a condition term needs a text", r.id.value),
+                        ),
+                        _ => {}
+                    }
+                }
+                _ => self.err(
+                    &t.referenced,
+                    format!(
+                        "cb '{}': give either fact, scores and unset, or when and add",
+                        r.id.value
+                    ),
+                ),
+            }
+        }
+        cb
+    }
+
+    /// The bands: rising, each but the last with its `below`, never to a lower risk.
+    fn bands(&mut self, raw: &[Spanned<RawBand>]) -> Vec<BandDef> {
+        let mut bands = Vec::new();
+        let mut last: Option<Quarters> = None;
+        let n = raw.len();
+        for (i, b) in raw.iter().enumerate() {
+            let band = match Band::parse(&b.value.band.value) {
+                Some(band) => band,
+                None => {
+                    self.err(
+                        &b.value.band.referenced,
+                        format!(
+                            "band '{}': bands are low, medium, high, very_high",
+                            b.value.band.value
+                        ),
+                    );
+                    Band::VeryHigh
+                }
+            };
+            let below = b
+                .value
+                .below
+                .as_ref()
+                .map(|v| self.quarters(v, "band below"));
+            match (below, i + 1 == n) {
+                (Some(_), true) => self.err(
+                    &b.referenced,
+                    "the last band has no 'below': it is open-ended",
+                ),
+                (None, false) => self.err(&b.referenced, "every band but the last needs 'below'"),
+                _ => {}
+            }
+            if let (Some(prev), Some(now)) = (last, below)
+                && now <= prev
+            {
+                self.err(
+                    &b.referenced,
+                    "bands must rise: each 'below' above the previous one",
+                );
+            }
+            if let Some(prev) = bands.last().map(|p: &BandDef| p.risk)
+                && self.risk(&b.value.risk, "band").rank() < prev.rank()
+            {
+                self.err(
+                    &b.value.risk.referenced,
+                    "a higher band cannot map to a lower risk",
+                );
+            }
+            if !EDPB_SEVERITIES.contains(&b.value.edpb.value.as_str()) {
+                self.err(
+                    &b.value.edpb.referenced,
+                    format!(
+                        "band edpb: '{}' is not minor, moderate or severe",
+                        b.value.edpb.value
+                    ),
+                );
+            }
+            last = below.or(last);
+            bands.push(BandDef {
+                band,
+                below,
+                risk: self.risk(&b.value.risk, "band"),
+                edpb: b.value.edpb.value.clone(),
+            });
+        }
+        if bands.is_empty() {
+            self.err(&Location::UNKNOWN, "bands: give at least one band");
+        }
+        bands
+    }
+
+    /// The rules after the score: each a floor or a ceiling, with what an unknown does.
+    fn risk_rules(&mut self, raw: &[Spanned<RawRiskRule>]) -> Vec<RiskRule> {
+        let mut risk = Vec::new();
+        for r in raw {
+            let v = &r.value;
+            let when = self.condition(&v.when);
+            let at_least = v
+                .at_least
+                .as_ref()
+                .map(|s| self.risk(s, &format!("risk rule '{}'", v.id.value)));
+            let at_most = v
+                .at_most
+                .as_ref()
+                .map(|s| self.risk(s, &format!("risk rule '{}'", v.id.value)));
+            if at_least.is_some() == at_most.is_some() {
+                self.err(
+                    &r.referenced,
+                    format!(
+                        "risk rule '{}': give one of at_least or at_most",
+                        v.id.value
+                    ),
+                );
+            }
+            let on_unknown = self.on_unknown(v, at_least.is_some(), at_most.is_some());
+            if let Some(when) = when {
+                risk.push(RiskRule {
+                    id: v.id.value.clone(),
+                    when,
+                    at_least,
+                    at_most,
+                    on_unknown,
+                    text: Text {
+                        fr: v.text.fr.clone(),
+                        en: v.text.en.clone(),
+                        nl: v.text.nl.clone(),
+                    },
+                });
+            }
+        }
+        risk
+    }
+
+    /// Whether a risk rule applies when its condition is unknown: by default a floor
+    /// does and a ceiling does not; a ceiling may never.
+    fn on_unknown(&mut self, v: &RawRiskRule, floor: bool, ceiling: bool) -> bool {
+        match v.if_unknown.as_ref().map(|s| s.value.as_str()) {
+            None => floor,
+            Some("apply") if ceiling => {
+                self.err(
+                    &v.if_unknown.as_ref().expect("some").referenced,
+                    format!(
+                        "risk rule '{}': a rule that lowers the risk never applies on an unknown",
+                        v.id.value
+                    ),
+                );
+                false
+            }
+            Some("apply") => true,
+            Some("ignore") => false,
+            Some(other) => {
+                self.err(
+                    &v.if_unknown.as_ref().expect("some").referenced,
+                    format!(
+                        "risk rule '{}': if_unknown is apply or ignore, not '{other}'",
+                        v.id.value
+                    ),
+                );
+                false
+            }
+        }
+    }
+
+    /// The exemptions from informing the people, each on a known ground.
+    fn exemptions(&mut self, raw: Vec<Spanned<RawExemption>>) -> Vec<Exemption> {
+        let mut exemptions = Vec::new();
+        for e in raw {
+            let v = e.value;
+            if !GROUNDS.contains(&v.ground.value.as_str()) {
+                self.err(
+                    &v.ground.referenced,
+                    format!(
+                        "exemption '{}': ground '{}' is not one of {}",
+                        v.id.value,
+                        v.ground.value,
+                        GROUNDS.join(", ")
+                    ),
+                );
+            }
+            if let Some(when) = self.condition(&v.when) {
+                exemptions.push(Exemption {
+                    id: v.id.value.clone(),
+                    ground: v.ground.value.clone(),
+                    when,
+                    text: v.text.into(),
+                });
+            }
+        }
+        exemptions
     }
 }

@@ -4,7 +4,7 @@
 use super::clock::{applies_in, due_at, started_at};
 use super::{Case, EventBody, MetClock};
 use crate::time;
-use crate::workflow::{Condition, FactError, FactTest, FactValue, Scope, Workflow};
+use crate::workflow::{Condition, EventDef, FactError, FactTest, FactValue, Scope, Workflow};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
@@ -393,92 +393,21 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Result<Vec<(DateTime<Utc>, EventBody)>, Rejected> {
     check_storable(cmd)?;
+    let d = Decider { wf, case, now };
     match cmd {
-        Command::Open { title, facts, at } => {
-            check_time(|| "opening the case".into(), *at, now, wf)?;
-            let typed = type_facts(wf, facts, now)?;
-            for group in facts_required_at_open(wf) {
-                if group
-                    .iter()
-                    .all(|f| typed.get(f).is_none_or(Value::is_null))
-                {
-                    return Err(Rejected::MissingAtOpen(group));
-                }
-            }
-            Ok(vec![(
-                *at,
-                EventBody::Opened {
-                    workflow: wf.id.clone(),
-                    workflow_hash: wf.hash.clone(),
-                    title: title.clone(),
-                    facts: typed,
-                },
-            )])
-        }
+        Command::Open { title, facts, at } => d.open(title, facts, *at),
         Command::OpenWithProfile {
             title,
             facts,
             profile_facts,
             at,
-        } => {
-            let open = Command::Open {
-                title: title.clone(),
-                facts: facts.clone(),
-                at: *at,
-            };
-            let mut out = decide(wf, case, &open, now)?;
-            let inherited: Vec<(String, Value)> = profile_facts
-                .iter()
-                .filter(|(k, _)| wf.facts.contains_key(k) && !facts.iter().any(|(f, _)| f == k))
-                .cloned()
-                .collect();
-            if !inherited.is_empty() {
-                out.push((
-                    *at,
-                    EventBody::FactsSet {
-                        facts: type_facts(wf, &inherited, now)?,
-                        note: None,
-                        from_profile: true,
-                        reason: None,
-                    },
-                ));
-            }
-            Ok(out)
-        }
+        } => d.open_with_profile(title, facts, profile_facts, *at),
         Command::SetFacts {
             facts,
             note,
             at,
             reason,
-        } => {
-            check_time(|| "setting facts".into(), *at, now, wf)?;
-            if facts.is_empty() && note.is_none() {
-                return Err(Rejected::NothingToSet);
-            }
-            let typed = type_facts(wf, facts, now)?;
-            let reason = backdate_reason(|| "setting facts".into(), *at, now, reason.as_ref(), wf)?;
-            let case = case.expect("setting facts needs a case");
-            // Unsetting the last fact a clock could start at is refused.
-            for group in facts_required_at_open(wf) {
-                let held = |f: &String| match typed.get(f) {
-                    Some(v) => !v.is_null(),
-                    None => case.facts.contains_key(f),
-                };
-                let was_held = group.iter().any(|f| case.facts.contains_key(f));
-                if was_held && !group.iter().any(held) {
-                    return Err(Rejected::MissingAtOpen(group));
-                }
-            }
-            Ok(vec![(
-                *at,
-                EventBody::FactsSet {
-                    facts: typed,
-                    note: note.clone(),
-                    from_profile: false,
-                    reason,
-                },
-            )])
-        }
+        } => d.set_facts(facts, note, *at, reason),
         Command::RecordCampaign { run, at } => {
             check_time(|| "recording a notification campaign".into(), *at, now, wf)?;
             Ok(vec![(*at, EventBody::NotificationCampaign(run.clone()))])
@@ -491,13 +420,7 @@ pub fn decide(
             at,
         } => {
             check_time(|| format!("issuing document '{document}'"), *at, now, wf)?;
-            if !wf.documents.contains_key(document) {
-                return Err(Rejected::UnknownDocument {
-                    document: document.clone(),
-                    workflow: wf.id.clone(),
-                    known: wf.documents.keys().cloned().collect::<Vec<_>>().join(", "),
-                });
-            }
+            d.known_document(document)?;
             Ok(vec![(
                 *at,
                 EventBody::DocumentIssued {
@@ -514,159 +437,7 @@ pub fn decide(
             note,
             at,
             reason,
-        } => {
-            let case = case.expect("advancing needs a case");
-            check_time(|| format!("event '{event}'"), *at, now, wf)?;
-            let Some(def) = wf.events.get(event) else {
-                return Err(Rejected::UnknownEvent {
-                    event: event.clone(),
-                    workflow: wf.id.clone(),
-                    known: wf.events.keys().cloned().collect::<Vec<_>>().join(", "),
-                });
-            };
-            let state = case.tracks.get(&def.track).cloned().unwrap_or_default();
-            if !def.from.contains(&state) {
-                return Err(Rejected::WrongState {
-                    event: event.clone(),
-                    track: def.track.clone(),
-                    state,
-                    from: one_of(&def.from),
-                });
-            }
-            let typed = type_facts(wf, facts, now)?;
-            // The case as it would be with the facts given alongside the event.
-            let mut after = case.clone();
-            super::apply_facts(wf, &mut after.facts, &typed);
-            if let Some((regime, r)) = wf.regime_of_event(event)
-                && !super::regime::in_force(r, &after)
-            {
-                return Err(Rejected::RegimeNotApplicable {
-                    event: event.clone(),
-                    regime: regime.clone(),
-                    why: super::regime::why(r, &after),
-                });
-            }
-
-            let missing: Vec<&String> = def
-                .requires
-                .iter()
-                .filter(|f| !after.facts.contains_key(*f))
-                .collect();
-            if !missing.is_empty() {
-                return Err(Rejected::MissingFacts {
-                    event: event.clone(),
-                    facts: list(&missing),
-                });
-            }
-            if let Some(cond) = &def.when {
-                let scope = Scope {
-                    facts: &after.facts,
-                    tracks: &after.tracks,
-                };
-                if cond.eval(&scope) != Some(true) {
-                    return Err(Rejected::ConditionNotMet {
-                        event: event.clone(),
-                        reasons: explain(cond, &scope).join("; "),
-                    });
-                }
-            }
-
-            // What the event needs in the circumstances at hand (an exemption's condition).
-            let scope = Scope {
-                facts: &after.facts,
-                tracks: &after.tracks,
-            };
-            for p in &def.provisos {
-                if p.condition.eval(&scope) != Some(true) {
-                    continue;
-                }
-                let because = match &p.basis {
-                    Some(b) => format!("{} ({b})", describe(&p.condition)),
-                    None => describe(&p.condition),
-                };
-                let missing: Vec<&String> = p
-                    .requires
-                    .iter()
-                    .filter(|f| !after.facts.contains_key(*f))
-                    .collect();
-                if !missing.is_empty() {
-                    return Err(Rejected::MissingFactsWhen {
-                        event: event.clone(),
-                        because,
-                        facts: list(&missing),
-                    });
-                }
-                if let Some(guard) = &p.when
-                    && guard.eval(&scope) != Some(true)
-                {
-                    return Err(Rejected::ConditionNotMetWhen {
-                        event: event.clone(),
-                        because,
-                        reasons: explain(guard, &scope).join("; "),
-                    });
-                }
-            }
-
-            // Freeze the due time and lateness of every clock this event meets.
-            let mut met = Vec::new();
-            for (id, clock) in wf.clocks_met_by(event) {
-                if after.met.contains_key(id) {
-                    continue;
-                }
-                // Backdating past the start would make any notification look on time.
-                if let Some(started) = started_at(clock, &after)
-                    && *at < started
-                {
-                    return Err(Rejected::BeforeClockStart {
-                        event: event.clone(),
-                        clock: id.clone(),
-                        at: time::rfc3339_in(*at, wf.timezone),
-                        started: time::rfc3339_in(started, wf.timezone),
-                    });
-                }
-                let applies = applies_in(wf, id, clock, &after);
-                let due = due_at(wf, clock, &after);
-                let late = applies && due.is_some_and(|d| *at > d);
-                if late && !clock.internal {
-                    let missing: Vec<&String> = clock
-                        .late_requires
-                        .iter()
-                        .filter(|f| !after.facts.contains_key(*f))
-                        .collect();
-                    if !missing.is_empty() {
-                        return Err(Rejected::LateWithoutReasons {
-                            event: event.clone(),
-                            clock: id.clone(),
-                            due: time::rfc3339_in(due.expect("late implies due"), wf.timezone),
-                            facts: list(&missing),
-                        });
-                    }
-                }
-                met.push(MetClock {
-                    clock: id.clone(),
-                    applies,
-                    due_at: due,
-                    late,
-                });
-            }
-            // Last: every other refusal says what is wrong with the step itself.
-            let reason =
-                backdate_reason(|| format!("event '{event}'"), *at, now, reason.as_ref(), wf)?;
-            Ok(vec![(
-                *at,
-                EventBody::Advanced {
-                    event: event.clone(),
-                    track: def.track.clone(),
-                    from: state,
-                    to: def.to.clone(),
-                    facts: typed,
-                    note: note.clone(),
-                    met,
-                    assessment: None,
-                    reason,
-                },
-            )])
-        }
+        } => d.advance(event, facts, note, *at, reason),
         Command::Assess {
             event,
             facts,
@@ -691,6 +462,310 @@ pub fn decide(
             Ok(out)
         }
     }
+}
+
+/// What every step of `decide` reads: the workflow, the case (None: not opened yet) and
+/// the time the command is recorded.
+struct Decider<'a> {
+    wf: &'a Workflow,
+    case: Option<&'a Case>,
+    now: DateTime<Utc>,
+}
+
+type Decided = Result<Vec<(DateTime<Utc>, EventBody)>, Rejected>;
+
+impl Decider<'_> {
+    fn open(&self, title: &str, facts: &[(String, Value)], at: DateTime<Utc>) -> Decided {
+        let (wf, now) = (self.wf, self.now);
+        check_time(|| "opening the case".into(), at, now, wf)?;
+        let typed = type_facts(wf, facts, now)?;
+        for group in facts_required_at_open(wf) {
+            if group
+                .iter()
+                .all(|f| typed.get(f).is_none_or(Value::is_null))
+            {
+                return Err(Rejected::MissingAtOpen(group));
+            }
+        }
+        Ok(vec![(
+            at,
+            EventBody::Opened {
+                workflow: wf.id.clone(),
+                workflow_hash: wf.hash.clone(),
+                title: title.to_string(),
+                facts: typed,
+            },
+        )])
+    }
+
+    /// The opening, then the profile's answers the command does not give, as a second
+    /// event marked as taken from the profile.
+    fn open_with_profile(
+        &self,
+        title: &str,
+        facts: &[(String, Value)],
+        profile_facts: &[(String, Value)],
+        at: DateTime<Utc>,
+    ) -> Decided {
+        let wf = self.wf;
+        let open = Command::Open {
+            title: title.to_string(),
+            facts: facts.to_vec(),
+            at,
+        };
+        let mut out = decide(wf, self.case, &open, self.now)?;
+        let inherited: Vec<(String, Value)> = profile_facts
+            .iter()
+            .filter(|(k, _)| wf.facts.contains_key(k) && !facts.iter().any(|(f, _)| f == k))
+            .cloned()
+            .collect();
+        if !inherited.is_empty() {
+            out.push((
+                at,
+                EventBody::FactsSet {
+                    facts: type_facts(wf, &inherited, self.now)?,
+                    note: None,
+                    from_profile: true,
+                    reason: None,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    fn set_facts(
+        &self,
+        facts: &[(String, Value)],
+        note: &Option<String>,
+        at: DateTime<Utc>,
+        reason: &Option<String>,
+    ) -> Decided {
+        let (wf, now) = (self.wf, self.now);
+        check_time(|| "setting facts".into(), at, now, wf)?;
+        if facts.is_empty() && note.is_none() {
+            return Err(Rejected::NothingToSet);
+        }
+        let typed = type_facts(wf, facts, now)?;
+        let reason = backdate_reason(|| "setting facts".into(), at, now, reason.as_ref(), wf)?;
+        let case = self.case.expect("setting facts needs a case");
+        // Unsetting the last fact a clock could start at is refused.
+        for group in facts_required_at_open(wf) {
+            let held = |f: &String| match typed.get(f) {
+                Some(v) => !v.is_null(),
+                None => case.facts.contains_key(f),
+            };
+            let was_held = group.iter().any(|f| case.facts.contains_key(f));
+            if was_held && !group.iter().any(held) {
+                return Err(Rejected::MissingAtOpen(group));
+            }
+        }
+        Ok(vec![(
+            at,
+            EventBody::FactsSet {
+                facts: typed,
+                note: note.clone(),
+                from_profile: false,
+                reason,
+            },
+        )])
+    }
+
+    fn known_document(&self, document: &str) -> Result<(), Rejected> {
+        let wf = self.wf;
+        if wf.documents.contains_key(document) {
+            return Ok(());
+        }
+        Err(Rejected::UnknownDocument {
+            document: document.to_string(),
+            workflow: wf.id.clone(),
+            known: wf.documents.keys().cloned().collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    /// A workflow event: from a state of its track, in force for the case's regime, with
+    /// the facts it requires, its condition met, the provisos that apply satisfied, and
+    /// the clocks it meets frozen.
+    fn advance(
+        &self,
+        event: &str,
+        facts: &[(String, Value)],
+        note: &Option<String>,
+        at: DateTime<Utc>,
+        reason: &Option<String>,
+    ) -> Decided {
+        let (wf, now) = (self.wf, self.now);
+        let case = self.case.expect("advancing needs a case");
+        check_time(|| format!("event '{event}'"), at, now, wf)?;
+        let Some(def) = wf.events.get(event) else {
+            return Err(Rejected::UnknownEvent {
+                event: event.to_string(),
+                workflow: wf.id.clone(),
+                known: wf.events.keys().cloned().collect::<Vec<_>>().join(", "),
+            });
+        };
+        let state = case.tracks.get(&def.track).cloned().unwrap_or_default();
+        if !def.from.contains(&state) {
+            return Err(Rejected::WrongState {
+                event: event.to_string(),
+                track: def.track.clone(),
+                state,
+                from: one_of(&def.from),
+            });
+        }
+        let typed = type_facts(wf, facts, now)?;
+        // The case as it would be with the facts given alongside the event.
+        let mut after = case.clone();
+        super::apply_facts(wf, &mut after.facts, &typed);
+        self.check_regime(event, &after)?;
+        check_requires_and_when(event, def, &after)?;
+        check_provisos(event, def, &after)?;
+        let met = self.meet_clocks(event, at, &after)?;
+        // Last: every other refusal says what is wrong with the step itself.
+        let reason = backdate_reason(|| format!("event '{event}'"), at, now, reason.as_ref(), wf)?;
+        Ok(vec![(
+            at,
+            EventBody::Advanced {
+                event: event.to_string(),
+                track: def.track.clone(),
+                from: state,
+                to: def.to.clone(),
+                facts: typed,
+                note: note.clone(),
+                met,
+                assessment: None,
+                reason,
+            },
+        )])
+    }
+
+    /// An event of a regime is refused while the regime is not in force for the case.
+    fn check_regime(&self, event: &str, after: &Case) -> Result<(), Rejected> {
+        if let Some((regime, r)) = self.wf.regime_of_event(event)
+            && !super::regime::in_force(r, after)
+        {
+            return Err(Rejected::RegimeNotApplicable {
+                event: event.to_string(),
+                regime: regime.clone(),
+                why: super::regime::why(r, after),
+            });
+        }
+        Ok(())
+    }
+
+    /// Freezes the due time and lateness of every clock `event` meets.
+    fn meet_clocks(
+        &self,
+        event: &str,
+        at: DateTime<Utc>,
+        after: &Case,
+    ) -> Result<Vec<MetClock>, Rejected> {
+        let wf = self.wf;
+        let mut met = Vec::new();
+        for (id, clock) in wf.clocks_met_by(event) {
+            if after.met.contains_key(id) {
+                continue;
+            }
+            // Backdating past the start would make any notification look on time.
+            if let Some(started) = started_at(clock, after)
+                && at < started
+            {
+                return Err(Rejected::BeforeClockStart {
+                    event: event.to_string(),
+                    clock: id.clone(),
+                    at: time::rfc3339_in(at, wf.timezone),
+                    started: time::rfc3339_in(started, wf.timezone),
+                });
+            }
+            let applies = applies_in(wf, id, clock, after);
+            let due = due_at(wf, clock, after);
+            let late = applies && due.is_some_and(|d| at > d);
+            if late && !clock.internal {
+                let missing = unset(&clock.late_requires, after);
+                if !missing.is_empty() {
+                    return Err(Rejected::LateWithoutReasons {
+                        event: event.to_string(),
+                        clock: id.clone(),
+                        due: time::rfc3339_in(due.expect("late implies due"), wf.timezone),
+                        facts: list(&missing),
+                    });
+                }
+            }
+            met.push(MetClock {
+                clock: id.clone(),
+                applies,
+                due_at: due,
+                late,
+            });
+        }
+        Ok(met)
+    }
+}
+
+/// The facts of `required` the case does not hold.
+fn unset<'r>(required: &'r [String], case: &Case) -> Vec<&'r String> {
+    required
+        .iter()
+        .filter(|f| !case.facts.contains_key(*f))
+        .collect()
+}
+
+/// The facts an event requires, and its condition, on the case as it would be.
+fn check_requires_and_when(event: &str, def: &EventDef, after: &Case) -> Result<(), Rejected> {
+    let missing = unset(&def.requires, after);
+    if !missing.is_empty() {
+        return Err(Rejected::MissingFacts {
+            event: event.to_string(),
+            facts: list(&missing),
+        });
+    }
+    if let Some(cond) = &def.when {
+        let scope = Scope {
+            facts: &after.facts,
+            tracks: &after.tracks,
+        };
+        if cond.eval(&scope) != Some(true) {
+            return Err(Rejected::ConditionNotMet {
+                event: event.to_string(),
+                reasons: explain(cond, &scope).join("; "),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What the event needs in the circumstances at hand (an exemption's condition).
+fn check_provisos(event: &str, def: &EventDef, after: &Case) -> Result<(), Rejected> {
+    let scope = Scope {
+        facts: &after.facts,
+        tracks: &after.tracks,
+    };
+    for p in &def.provisos {
+        if p.condition.eval(&scope) != Some(true) {
+            continue;
+        }
+        let because = match &p.basis {
+            Some(b) => format!("{} ({b})", describe(&p.condition)),
+            None => describe(&p.condition),
+        };
+        let missing = unset(&p.requires, after);
+        if !missing.is_empty() {
+            return Err(Rejected::MissingFactsWhen {
+                event: event.to_string(),
+                because,
+                facts: list(&missing),
+            });
+        }
+        if let Some(guard) = &p.when
+            && guard.eval(&scope) != Some(true)
+        {
+            return Err(Rejected::ConditionNotMetWhen {
+                event: event.to_string(),
+                because,
+                reasons: explain(guard, &scope).join("; "),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn list(items: &[&String]) -> String {

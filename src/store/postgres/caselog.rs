@@ -1,14 +1,15 @@
-//! The case log: cases, events, pinned workflows, counters, and the write transaction
-//! (READ COMMITTED; a case's writers serialise on its row, `FOR UPDATE`).
+//! The case log on PostgreSQL: cases, events, pinned workflows, counters; its write
+//! transactions are in `casetx`.
 
 use super::{Postgres, Stmts, db_err, is_unique_violation};
-use crate::store::StoreError;
 use crate::store::backend::ts;
+use crate::store::StoreError;
 use crate::store::backend::{
-    CaseHead, CaseLog, CaseTx, EventRow, NewEvent, NewTimer, PinnedWorkflow, Result, TimerOfCase,
+    CaseHead, CaseLog, CaseTx, EventRow, NewTimer, PinnedWorkflow, Result,
 };
 use chrono::{DateTime, Utc};
-use postgres::{Client, GenericClient, IsolationLevel, Row, Transaction};
+use postgres::types::ToSql;
+use postgres::{Client, GenericClient, Row};
 
 /// The checkpoint's question: an `advanced` event whose `met` list is not empty (the
 /// same expression as the partial index `events_met`, so the planner uses it).
@@ -44,16 +45,42 @@ pub(super) fn time_text(r: &Row, i: usize) -> String {
 }
 
 fn event(r: &Row) -> EventRow {
+    event_at(r, 0)
+}
+
+/// The event whose columns (`event_cols!()`) start at column `first` of `r`.
+pub(super) fn event_at(r: &Row, first: usize) -> EventRow {
     EventRow {
-        seq: r.get(0),
-        at: time_text(r, 1),
-        recorded_at: time_text(r, 2),
-        actor: r.get(3),
-        kind: r.get(4),
-        payload: r.get(5),
-        prev_hash: r.get(6),
-        hash: r.get(7),
+        seq: r.get(first),
+        at: time_text(r, first + 1),
+        recorded_at: time_text(r, first + 2),
+        actor: r.get(first + 3),
+        kind: r.get(first + 4),
+        payload: r.get(first + 5),
+        prev_hash: r.get(first + 6),
+        hash: r.get(first + 7),
     }
+}
+
+/// A head as the parameters of its columns, in `head_cols!()` order (what `head` reads).
+pub(super) fn head_params(h: &CaseHead) -> [&(dyn ToSql + Sync); 10] {
+    [
+        &h.org,
+        &h.id,
+        &h.workflow,
+        &h.workflow_hash,
+        &h.title,
+        &h.opened_at,
+        &h.seq,
+        &h.last_hash,
+        &h.closed,
+        &h.next_due,
+    ]
+}
+
+/// A pinned workflow as the parameters of its columns (what `workflow_row` reads).
+pub(super) fn workflow_params(wf: &PinnedWorkflow) -> [&(dyn ToSql + Sync); 5] {
+    [&wf.hash, &wf.id, &wf.origin, &wf.source, &wf.stored_at]
 }
 
 fn workflow_row(r: &Row) -> PinnedWorkflow {
@@ -106,7 +133,7 @@ const HEAD: &str = concat!(
     " FROM cases WHERE org = $1 AND id = $2"
 );
 
-fn read_events(
+pub(super) fn read_events(
     c: &mut impl GenericClient,
     st: &mut Stmts,
     org: &str,
@@ -139,7 +166,7 @@ pub(super) fn read_workflow(
         .map(workflow_row))
 }
 
-fn insert_event(
+pub(super) fn insert_event(
     c: &mut impl GenericClient,
     st: &mut Stmts,
     org: &str,
@@ -168,24 +195,9 @@ fn insert_event(
     Ok(())
 }
 
-fn insert_case(c: &mut impl GenericClient, st: &mut Stmts, h: &CaseHead) -> Result<()> {
+pub(super) fn insert_case(c: &mut impl GenericClient, st: &mut Stmts, h: &CaseHead) -> Result<()> {
     let s = st.get(c, INSERT_CASE)?;
-    c.execute(
-        &s,
-        &[
-            &h.org,
-            &h.id,
-            &h.workflow,
-            &h.workflow_hash,
-            &h.title,
-            &h.opened_at,
-            &h.seq,
-            &h.last_hash,
-            &h.closed,
-            &h.next_due,
-        ],
-    )
-    .map_err(|e| {
+    c.execute(&s, &head_params(h)).map_err(|e| {
         if is_unique_violation(&e) {
             StoreError::CaseExists(h.id.clone())
         } else {
@@ -195,17 +207,17 @@ fn insert_case(c: &mut impl GenericClient, st: &mut Stmts, h: &CaseHead) -> Resu
     Ok(())
 }
 
-fn pin_workflow(c: &mut impl GenericClient, st: &mut Stmts, wf: &PinnedWorkflow) -> Result<()> {
+pub(super) fn pin_workflow(
+    c: &mut impl GenericClient,
+    st: &mut Stmts,
+    wf: &PinnedWorkflow,
+) -> Result<()> {
     let s = st.get(c, PIN_WORKFLOW)?;
-    c.execute(
-        &s,
-        &[&wf.hash, &wf.id, &wf.origin, &wf.source, &wf.stored_at],
-    )
-    .map_err(db_err)?;
+    c.execute(&s, &workflow_params(wf)).map_err(db_err)?;
     Ok(())
 }
 
-fn set_counter(
+pub(super) fn set_counter(
     c: &mut impl GenericClient,
     st: &mut Stmts,
     org: &str,
@@ -235,484 +247,13 @@ pub(super) fn insert_timer(c: &mut impl GenericClient, st: &mut Stmts, t: &NewTi
     Ok(())
 }
 
-/// Writes a case transaction holds back and sends with its next statement (or its
-/// commit): events and the head's update travel in one round trip with the reading of
-/// the case's timers that follows them in `Store::execute`.
-macro_rules! flush_cte {
-    () => {
-        "WITH e AS (
-    INSERT INTO events (org, case_id, seq, at, recorded_at, actor, kind, payload, prev_hash, hash)
-    SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TIMESTAMPTZ[], $5::TIMESTAMPTZ[],
-                         $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[])
-), h AS (
-    UPDATE cases SET seq = $13, last_hash = $14, closed = $15, next_due = $16, title = $17
-    WHERE $18 AND org = $11 AND id = $12
-)
-"
-    };
-}
-const FLUSH: &str = concat!(flush_cte!(), "SELECT 1");
-const FLUSH_THEN_TIMERS: &str = concat!(
-    flush_cte!(),
-    "SELECT id, key, clock, \"offset\", state, due_at FROM timers
-     WHERE org = $19 AND case_id = $20 ORDER BY id"
-);
-
-/// The reminders `case::reminders::reconcile` creates, held and sent as one statement before the next
-/// one or the commit: a case opened with 20 reminders costs one round trip for them
-/// instead of 20. (Cancelling and rescheduling go at once, one row by primary key each:
-/// sent as arrays, a plan cached while the table was small scanned every timer,
-/// which cost the server more than the round trips saved.)
-const INSERT_TIMERS: &str = "INSERT INTO timers (key, org, case_id, clock, \"offset\", due_at, next_attempt_at, state, attempts, created_at)
-    SELECT k, o, c, cl, off, d, d, 'pending', 0, cr
-    FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TIMESTAMPTZ[],
-                $7::TIMESTAMPTZ[]) AS n(k, o, c, cl, off, d, cr)
-    ON CONFLICT (key) DO NOTHING";
-
-/// An event waiting to be sent, its times parsed when it was handed over.
-struct HeldEvent {
-    org: String,
-    case_id: String,
-    at: DateTime<Utc>,
-    recorded_at: DateTime<Utc>,
-    row: EventRow,
-}
-
-struct PgTx<'a> {
-    tx: Transaction<'a>,
-    /// The connection's statements (a second borrow of `Postgres`, beside its client's).
-    stmts: &'a mut Stmts,
-    /// The events `lock_case` read with the lock, for the `events` call that follows.
-    read: Option<(String, String, Vec<EventRow>)>,
-    /// Events and a head update not sent yet (see `FLUSH`).
-    held_events: Vec<HeldEvent>,
-    held_head: Option<CaseHead>,
-    /// New timers not sent yet (see `INSERT_TIMERS`); each key once.
-    held_timers: Vec<NewTimer>,
-    /// A counter's new value and a workflow to pin, held to go with the case's insertion.
-    held_counter: Option<(String, String, i64)>,
-    held_pin: Option<PinnedWorkflow>,
-}
-
-impl PgTx<'_> {
-    /// Whether events, a head, a counter or a pinned text wait (timers: `held_timers`).
-    fn holds(&self) -> bool {
-        !self.held_events.is_empty()
-            || self.held_head.is_some()
-            || self.held_counter.is_some()
-            || self.held_pin.is_some()
-    }
-
-    /// Sends the held writes; with `timers_of` (org, case), in the same statement as the
-    /// reading of that case's timers, whose rows it returns.
-    fn flush(&mut self, timers_of: Option<(&str, &str)>) -> Result<Vec<Row>> {
-        self.send_opening()?;
-        let ev = std::mem::take(&mut self.held_events);
-        let h = self.held_head.take();
-        let col = |f: fn(&HeldEvent) -> &str| ev.iter().map(f).collect::<Vec<&str>>();
-        let (orgs, cases) = (col(|e| &e.org), col(|e| &e.case_id));
-        let (actors, kinds) = (col(|e| &e.row.actor), col(|e| &e.row.kind));
-        let (payloads, prevs, hashes) = (
-            col(|e| &e.row.payload),
-            col(|e| &e.row.prev_hash),
-            col(|e| &e.row.hash),
-        );
-        let seqs: Vec<i64> = ev.iter().map(|e| e.row.seq).collect();
-        let ats: Vec<DateTime<Utc>> = ev.iter().map(|e| e.at).collect();
-        let recs: Vec<DateTime<Utc>> = ev.iter().map(|e| e.recorded_at).collect();
-        let none = CaseHead {
-            org: String::new(),
-            id: String::new(),
-            workflow: String::new(),
-            workflow_hash: String::new(),
-            title: String::new(),
-            opened_at: DateTime::<Utc>::MIN_UTC,
-            seq: 0,
-            last_hash: String::new(),
-            closed: false,
-            next_due: None,
-        };
-        let has_head = h.is_some();
-        let h = h.unwrap_or(none);
-        let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![
-            &orgs,
-            &cases,
-            &seqs,
-            &ats,
-            &recs,
-            &actors,
-            &kinds,
-            &payloads,
-            &prevs,
-            &hashes,
-            &h.org,
-            &h.id,
-            &h.seq,
-            &h.last_hash,
-            &h.closed,
-            &h.next_due,
-            &h.title,
-            &has_head,
-        ];
-        let (org, case_id) = timers_of.unwrap_or(("", ""));
-        let sql = match timers_of {
-            Some(_) => {
-                params.push(&org);
-                params.push(&case_id);
-                FLUSH_THEN_TIMERS
-            }
-            None => FLUSH,
-        };
-        let st = self.stmts.get(&mut self.tx, sql)?;
-        self.tx.query(&st, &params).map_err(db_err)
-    }
-
-    /// Sends the held writes before a statement that is not `timers_of_case`.
-    fn send_held(&mut self) -> Result<()> {
-        if self.holds() {
-            self.flush(None)?;
-        }
-        self.send_timers()
-    }
-
-    /// Sends a held counter and pinned text (when no case insertion took them along).
-    fn send_opening(&mut self) -> Result<()> {
-        if let Some((org, prefix, last)) = self.held_counter.take() {
-            set_counter(&mut self.tx, self.stmts, &org, &prefix, last)?;
-        }
-        if let Some(wf) = self.held_pin.take() {
-            pin_workflow(&mut self.tx, self.stmts, &wf)?;
-        }
-        Ok(())
-    }
-
-    /// Sends the held new timers.
-    fn send_timers(&mut self) -> Result<()> {
-        self.send_opening()?;
-        if self.held_timers.is_empty() {
-            return Ok(());
-        }
-        let t = std::mem::take(&mut self.held_timers);
-        let col = |f: fn(&NewTimer) -> &str| t.iter().map(f).collect::<Vec<&str>>();
-        let (keys, orgs, cases) = (col(|n| &n.key), col(|n| &n.org), col(|n| &n.case_id));
-        let (clocks, offsets) = (col(|n| &n.clock), col(|n| &n.offset));
-        let due: Vec<DateTime<Utc>> = t.iter().map(|n| n.due_at).collect();
-        let created: Vec<DateTime<Utc>> = t.iter().map(|n| n.created_at).collect();
-        let st = self.stmts.get(&mut self.tx, INSERT_TIMERS)?;
-        self.tx
-            .execute(
-                &st,
-                &[&keys, &orgs, &cases, &clocks, &offsets, &due, &created],
-            )
-            .map_err(db_err)?;
-        Ok(())
-    }
-}
-
-impl CaseTx for PgTx<'_> {
-    /// The lock and the case's events in one statement. The events come from the
-    /// statement's snapshot, taken before any wait for the lock: when a writer that held
-    /// the lock moved the case meanwhile, the locked (newest) head is past the events
-    /// read, and they are read again, after the lock (`events`).
-    fn lock_case(&mut self, org: &str, case_id: &str) -> Result<Option<CaseHead>> {
-        const SQL: &str = concat!(
-            "WITH h AS (SELECT ",
-            head_cols!(),
-            " FROM cases WHERE org = $1 AND id = $2 FOR UPDATE)
-             SELECT h.*, e.seq, e.at, e.recorded_at, e.actor, e.kind, e.payload, e.prev_hash, e.hash
-             FROM h LEFT JOIN events e ON e.org = h.org AND e.case_id = h.id ORDER BY e.seq"
-        );
-        self.send_held()?;
-        self.read = None;
-        let st = self.stmts.get(&mut self.tx, SQL)?;
-        let rows = self.tx.query(&st, &[&org, &case_id]).map_err(db_err)?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let h = head(first);
-        let mut evs = Vec::with_capacity(rows.len());
-        for r in &rows {
-            if r.get::<_, Option<i64>>(10).is_some() {
-                evs.push(EventRow {
-                    seq: r.get(10),
-                    at: time_text(r, 11),
-                    recorded_at: time_text(r, 12),
-                    actor: r.get(13),
-                    kind: r.get(14),
-                    payload: r.get(15),
-                    prev_hash: r.get(16),
-                    hash: r.get(17),
-                });
-            }
-        }
-        let current = match evs.last() {
-            Some(last) => last.seq == h.seq && last.hash == h.last_hash,
-            None => h.seq == 0,
-        };
-        if current {
-            self.read = Some((org.to_string(), case_id.to_string(), evs));
-        }
-        Ok(Some(h))
-    }
-
-    fn events(&mut self, org: &str, case_id: &str) -> Result<Vec<EventRow>> {
-        if !self.holds()
-            && let Some((o, c, _)) = &self.read
-            && o == org
-            && c == case_id
-        {
-            let (_, _, evs) = self.read.take().expect("just matched");
-            return Ok(evs);
-        }
-        self.send_held()?;
-        read_events(&mut self.tx, self.stmts, org, case_id, None)
-    }
-
-    fn workflow(&mut self, hash: &str) -> Result<Option<PinnedWorkflow>> {
-        self.send_held()?;
-        read_workflow(&mut self.tx, self.stmts, hash)
-    }
-
-    fn case_exists(&mut self, org: &str, case_id: &str) -> Result<bool> {
-        self.send_held()?;
-        const SQL: &str = "SELECT EXISTS (SELECT 1 FROM cases WHERE org = $1 AND id = $2)";
-        let st = self.stmts.get(&mut self.tx, SQL)?;
-        let r = self.tx.query_one(&st, &[&org, &case_id]).map_err(db_err)?;
-        Ok(r.get(0))
-    }
-
-    fn take_counter(&mut self, org: &str, prefix: &str) -> Result<i64> {
-        self.send_held()?;
-        // Created at 0 or left as it is, and locked (the no-op update) in one statement.
-        const TAKE: &str = "INSERT INTO case_counters (org, prefix, last) VALUES ($1, $2, 0)
-             ON CONFLICT (org, prefix) DO UPDATE SET last = case_counters.last RETURNING last";
-        let st = self.stmts.get(&mut self.tx, TAKE)?;
-        let r = self.tx.query_one(&st, &[&org, &prefix]).map_err(db_err)?;
-        Ok(r.get(0))
-    }
-
-    fn set_counter(&mut self, org: &str, prefix: &str, last: i64) -> Result<()> {
-        self.send_held()?;
-        self.held_counter = Some((org.to_string(), prefix.to_string(), last));
-        Ok(())
-    }
-
-    fn pin_workflow(&mut self, wf: &PinnedWorkflow) -> Result<()> {
-        if !self.held_events.is_empty()
-            || self.held_head.is_some()
-            || self.held_pin.is_some()
-            || !self.held_timers.is_empty()
-        {
-            self.send_held()?;
-        }
-        self.held_pin = Some(wf.clone());
-        Ok(())
-    }
-
-    /// With the counter and the pinned text held (opening a case), the three writes
-    /// travel as one statement.
-    fn insert_case(&mut self, h: &CaseHead) -> Result<()> {
-        if !self.held_events.is_empty()
-            || self.held_head.is_some()
-            || !self.held_timers.is_empty()
-            || self.held_pin.is_none()
-        {
-            self.send_held()?;
-            return insert_case(&mut self.tx, self.stmts, h);
-        }
-        let wf = self.held_pin.take().expect("held");
-        let (org, prefix, last) = self
-            .held_counter
-            .take()
-            .unwrap_or_else(|| (String::new(), String::new(), 0));
-        let has_counter = !org.is_empty();
-        const SQL: &str = concat!(
-            "WITH s AS (
-    INSERT INTO case_counters (org, prefix, last) SELECT $16, $17, $18 WHERE $19
-    ON CONFLICT (org, prefix) DO UPDATE SET last = excluded.last
-), w AS (
-    INSERT INTO workflows (hash, id, origin, source, stored_at) VALUES ($11, $12, $13, $14, $15)
-    ON CONFLICT (hash) DO NOTHING
-)
-INSERT INTO cases (",
-            head_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        );
-        let st = self.stmts.get(&mut self.tx, SQL)?;
-        self.tx
-            .execute(
-                &st,
-                &[
-                    &h.org,
-                    &h.id,
-                    &h.workflow,
-                    &h.workflow_hash,
-                    &h.title,
-                    &h.opened_at,
-                    &h.seq,
-                    &h.last_hash,
-                    &h.closed,
-                    &h.next_due,
-                    &wf.hash,
-                    &wf.id,
-                    &wf.origin,
-                    &wf.source,
-                    &wf.stored_at,
-                    &org,
-                    &prefix,
-                    &last,
-                    &has_counter,
-                ],
-            )
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::CaseExists(h.id.clone())
-                } else {
-                    db_err(e)
-                }
-            })?;
-        Ok(())
-    }
-
-    fn insert_event(&mut self, ev: &NewEvent<'_>) -> Result<()> {
-        let at = parse(&ev.row.at, "time")?;
-        let recorded_at = parse(&ev.row.recorded_at, "recording time")?;
-        if self.held_head.is_some() || !self.held_timers.is_empty() {
-            // Sent in the order given: a head update or timers, then events.
-            self.send_held()?;
-        }
-        self.held_events.push(HeldEvent {
-            org: ev.org.to_string(),
-            case_id: ev.case_id.to_string(),
-            at,
-            recorded_at,
-            row: ev.row.clone(),
-        });
-        Ok(())
-    }
-
-    fn update_head(&mut self, h: &CaseHead) -> Result<()> {
-        if self.held_head.is_some() || !self.held_timers.is_empty() {
-            self.send_held()?;
-        }
-        self.held_head = Some(h.clone());
-        Ok(())
-    }
-
-    fn timers_of_case(&mut self, org: &str, case_id: &str) -> Result<Vec<TimerOfCase>> {
-        self.send_timers()?;
-        let rows = if self.holds() {
-            self.flush(Some((org, case_id)))?
-        } else {
-            const SQL: &str = "SELECT id, key, clock, \"offset\", state, due_at FROM timers
-                 WHERE org = $1 AND case_id = $2 ORDER BY id";
-            let st = self.stmts.get(&mut self.tx, SQL)?;
-            self.tx.query(&st, &[&org, &case_id]).map_err(db_err)?
-        };
-        Ok(rows
-            .iter()
-            .map(|r| TimerOfCase {
-                id: r.get(0),
-                key: r.get(1),
-                clock: r.get(2),
-                offset: r.get(3),
-                state: r.get(4),
-                due_at: r.get(5),
-            })
-            .collect())
-    }
-
-    fn reschedule_timer(&mut self, id: i64, due: DateTime<Utc>) -> Result<()> {
-        self.send_held()?;
-        const SQL: &str =
-            "UPDATE timers SET due_at = $2, next_attempt_at = $2, state = 'pending', attempts = 0,
-             last_error = NULL, locked_until = NULL, lock_token = NULL
-             WHERE id = $1 AND state IN ('pending', 'waiting', 'cancelled')";
-        let st = self.stmts.get(&mut self.tx, SQL)?;
-        self.tx.execute(&st, &[&id, &due]).map_err(db_err)?;
-        Ok(())
-    }
-
-    fn cancel_timer(&mut self, id: i64) -> Result<()> {
-        self.send_held()?;
-        // A dispatcher does not take the case's lock: a timer it sent, dead-lettered or
-        // superseded since the command read it stays as it is (see 0005_append_slim.sql).
-        const SQL: &str = "UPDATE timers SET state = 'cancelled' WHERE id = $1 AND state IN ('pending', 'waiting')";
-        let st = self.stmts.get(&mut self.tx, SQL)?;
-        self.tx.execute(&st, &[&id]).map_err(db_err)?;
-        Ok(())
-    }
-
-    fn insert_timer(&mut self, t: &NewTimer) -> Result<()> {
-        if self.holds() || self.held_timers.iter().any(|h| h.key == t.key) {
-            self.send_held()?;
-        }
-        self.held_timers.push(t.clone());
-        Ok(())
-    }
-
-    fn requeue_for_new_recipients(
-        &mut self,
-        org: &str,
-        case_id: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<usize> {
-        self.send_held()?;
-        macro_rules! which {
-            () => {
-                "org = $1 AND ($2::TEXT IS NULL OR case_id = $2) AND lock_token IS NULL
-             AND (state IN ('dead', 'waiting') OR (state = 'pending' AND last_error IS NOT NULL))"
-            };
-        }
-        const FORGET: &str = concat!(
-            "DELETE FROM timer_recipients WHERE state = 'refused'
-                     AND timer_id IN (SELECT id FROM timers WHERE ",
-            which!(),
-            ")"
-        );
-        const REQUEUE: &str = concat!(
-            "UPDATE timers SET state = 'pending', attempts = 0, next_attempt_at = $3,
-                     last_error = NULL WHERE ",
-            which!()
-        );
-        let st = self.stmts.get(&mut self.tx, FORGET)?;
-        self.tx.execute(&st, &[&org, &case_id]).map_err(db_err)?;
-        let st = self.stmts.get(&mut self.tx, REQUEUE)?;
-        let n = self
-            .tx
-            .execute(&st, &[&org, &case_id, &now])
-            .map_err(db_err)?;
-        Ok(n as usize)
-    }
-
-    fn commit(mut self: Box<Self>) -> Result<()> {
-        self.send_held()?;
-        self.tx.commit().map_err(db_err)
-    }
-}
-
 impl CaseLog for Postgres {
     fn begin_optimistic(&mut self) -> Result<Box<dyn CaseTx + '_>> {
         self.begin_optimistic_tx()
     }
 
     fn begin(&mut self) -> Result<Box<dyn CaseTx + '_>> {
-        let tx = self
-            .client
-            .build_transaction()
-            .isolation_level(IsolationLevel::ReadCommitted)
-            .start()
-            .map_err(db_err)?;
-        Ok(Box::new(PgTx {
-            tx,
-            stmts: &mut self.stmts,
-            read: None,
-            held_events: Vec::new(),
-            held_head: None,
-            held_timers: Vec::new(),
-            held_counter: None,
-            held_pin: None,
-        }))
+        self.begin_locking_tx()
     }
 
     fn head(&mut self, org: &str, case_id: &str) -> Result<Option<CaseHead>> {

@@ -21,19 +21,24 @@ macro_rules! event_cols {
     };
 }
 
+mod accounts;
 mod calendar;
 mod caselog;
+mod casetx;
 mod invitations;
-mod optimistic;
-mod other;
+mod ledger;
+mod meta;
 mod outbox;
+mod throttle;
+mod wake;
+
+pub use wake::listener;
 
 use super::StoreError;
-use super::backend::{Backend, Result, WakeListener};
+use super::backend::{Backend, Result};
 use postgres::error::SqlState;
 use postgres::{Client, GenericClient, NoTls, Statement};
 use std::collections::HashMap;
-use std::time::Duration as StdDuration;
 
 /// The migrations, in order; `schema_migrations` records which are applied.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -86,10 +91,10 @@ pub struct Postgres {
     /// The URL without its password.
     shown: String,
     /// What this connection last read or wrote of each case, for optimistic commands.
-    seen: optimistic::Seen,
+    seen: casetx::Seen,
     /// After an optimistic command found its case moved, the next one locks first.
     lock_next: bool,
-    /// An opening found the series' counter moved once already (see `optimistic`).
+    /// An opening found the series' counter moved once already (see `casetx::optimistic`).
     opening_moved: bool,
     /// The hashes of the workflow texts this connection knows are pinned (append-only):
     /// an opening does not send the text again.
@@ -158,16 +163,6 @@ pub fn open(url: &str) -> std::result::Result<Box<dyn Backend>, StoreError> {
     Ok(Box::new(Postgres::open(url)?))
 }
 
-/// A dedicated connection that waits for `NOTIFY vigie_wake`. It connects when first
-/// asked to wait, and again after losing its connection; while the server cannot be
-/// reached, `wait` sleeps its timeout and says it was not poked.
-pub fn listener(url: &str) -> Box<dyn WakeListener> {
-    Box::new(Listener {
-        url: url.to_string(),
-        client: None,
-    })
-}
-
 impl Postgres {
     pub fn open(url: &str) -> std::result::Result<Postgres, StoreError> {
         let (config, shown) = config(url)?;
@@ -179,7 +174,7 @@ impl Postgres {
             client: Conn(Some(client)),
             stmts: Stmts::default(),
             shown,
-            seen: optimistic::Seen::default(),
+            seen: casetx::Seen::default(),
             lock_next: false,
             opening_moved: false,
             pinned: Default::default(),
@@ -417,78 +412,22 @@ impl Backend for Postgres {
     }
 
     fn load_campaigns(&mut self, rows: &[super::backend::Campaign]) -> Result<()> {
-        other::load_campaigns(&mut self.client, rows)
+        ledger::load_campaigns(&mut self.client, rows)
     }
 
     fn load_ledger(&mut self, rows: &[super::backend::LedgerRow]) -> Result<()> {
-        other::load_ledger(&mut self.client, rows)
+        ledger::load_ledger(&mut self.client, rows)
     }
 
     fn load_users(&mut self, rows: &[super::backend::UserRow]) -> Result<()> {
-        other::load_users(&mut self.client, rows)
+        accounts::load_users(&mut self.client, rows)
     }
 
     fn load_sessions(&mut self, rows: &[super::backend::SessionRow]) -> Result<()> {
-        other::load_sessions(&mut self.client, rows)
+        accounts::load_sessions(&mut self.client, rows)
     }
 
     fn load_tokens(&mut self, rows: &[super::backend::TokenRow]) -> Result<()> {
-        other::load_tokens(&mut self.client, rows)
-    }
-}
-
-impl super::backend::Wake for Postgres {
-    fn poke(&mut self) {
-        // A lost wake-up costs a dispatcher its next periodic look, nothing more.
-        let _ = self.client.batch_execute("NOTIFY vigie_wake");
-    }
-}
-
-struct Listener {
-    url: String,
-    client: Option<Client>,
-}
-
-impl Listener {
-    fn connect(&mut self) -> bool {
-        if self.client.is_some() {
-            return true;
-        }
-        let Ok((config, _)) = config(&self.url) else {
-            return false;
-        };
-        if let Ok(mut c) = config.connect(NoTls)
-            && c.batch_execute("LISTEN vigie_wake").is_ok()
-        {
-            self.client = Some(c);
-        }
-        self.client.is_some()
-    }
-}
-
-impl WakeListener for Listener {
-    fn wait(&mut self, timeout: StdDuration) -> bool {
-        if !self.connect() {
-            std::thread::sleep(timeout);
-            return false;
-        }
-        use postgres::fallible_iterator::FallibleIterator;
-        let client = self.client.as_mut().expect("connected");
-        let first = client.notifications().timeout_iter(timeout).next();
-        match first {
-            Ok(Some(_)) => {
-                // Several pokes while we were busy are one wake-up.
-                let mut notes = client.notifications();
-                let mut more = notes.iter();
-                while let Ok(Some(_)) = more.next() {}
-                true
-            }
-            Ok(None) => false,
-            Err(_) => {
-                // Lost: connect again on the next wait.
-                self.client = None;
-                false
-            }
-        }
+        accounts::load_tokens(&mut self.client, rows)
     }
 }

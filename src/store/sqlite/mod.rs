@@ -10,19 +10,22 @@
 mod access;
 mod accounts;
 mod calendar;
-mod cases;
+mod caselog;
+mod casetx;
 mod invitations;
 mod ledger;
+mod meta;
 mod outbox;
+mod throttle;
 pub mod wake;
 
 use super::StoreError;
 use super::backend::{
-    Backend, Campaign, CaseHead, EventRow, LedgerRow, Meta, PinnedWorkflow, Result, SessionRow,
-    TokenRow, UserRow, Wake,
+    Backend, Campaign, CaseHead, EventRow, LedgerRow, PinnedWorkflow, Result, SessionRow, TokenRow,
+    UserRow,
 };
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 
 /// The migrations, numbered from 1: `PRAGMA user_version` is how many ran.
@@ -248,61 +251,6 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     }
 }
 
-impl Meta for Sqlite {
-    fn meta(&mut self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
-            .query_row(params![key], |r| r.get(0))
-            .optional()?)
-    }
-
-    fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![key, value],
-        )?;
-        Ok(())
-    }
-
-    fn init_meta(&mut self, key: &str, value: &str) -> Result<String> {
-        self.conn.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
-            params![key, value],
-        )?;
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
-                r.get(0)
-            })?)
-    }
-
-    fn take_meta(&mut self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .prepare_cached("DELETE FROM meta WHERE key = ?1 RETURNING value")?
-            .query_row(params![key], |r| r.get(0))
-            .optional()?)
-    }
-
-    fn metas(&mut self) -> Result<Vec<(String, String)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key, value FROM meta ORDER BY key")?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
-    }
-}
-
-impl Wake for Sqlite {
-    fn poke(&mut self) {
-        wake::poke(&self.path);
-    }
-}
-
 impl Backend for Sqlite {
     fn kind(&self) -> &'static str {
         "sqlite"
@@ -331,13 +279,13 @@ impl Backend for Sqlite {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for h in heads {
-            cases::insert_head(&tx, h)?;
+            caselog::insert_head(&tx, h)?;
         }
         {
-            let mut insert = tx.prepare_cached(cases::INSERT_EVENT)?;
+            let mut insert = tx.prepare_cached(caselog::INSERT_EVENT)?;
             for (org, case_id, rows) in events {
                 for e in rows {
-                    cases::insert_event_with(&mut insert, org, case_id, e)?;
+                    caselog::insert_event_with(&mut insert, org, case_id, e)?;
                 }
             }
         }
@@ -350,7 +298,7 @@ impl Backend for Sqlite {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for w in wfs {
-            cases::pin(&tx, w)?;
+            caselog::pin(&tx, w)?;
         }
         tx.commit()?;
         Ok(())

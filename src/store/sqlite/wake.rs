@@ -7,7 +7,8 @@
 //! (several instances are allowed) finds it answered and keeps to its idle check rather
 //! than taking the socket away from the first.
 
-use crate::store::backend::WakeListener;
+use super::Sqlite;
+use crate::store::backend::{Wake, WakeListener};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 
@@ -66,5 +67,11 @@ impl WakeListener for Socket {
 impl Drop for Socket {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Wake for Sqlite {
+    fn poke(&mut self) {
+        poke(&self.path);
     }
 }

@@ -18,15 +18,17 @@
 //! case, reading timers after writing them) answers `Moved` at once, and the command is
 //! done again under a lock, as before.
 
-use super::caselog::{head, parse, read_workflow, time_text};
-use super::{Postgres, Stmts, db_err, is_unique_violation};
+use super::{EventArrays, Held, moved_head_params};
 use crate::store::StoreError;
 use crate::store::backend::{
     CaseHead, CaseTx, EventRow, NewEvent, NewTimer, PinnedWorkflow, Result, TimerOfCase,
 };
+use crate::store::postgres::caselog::{event_at, head, read_workflow};
+use crate::store::postgres::{Postgres, Stmts, db_err, is_unique_violation};
 use chrono::{DateTime, Utc};
 use postgres::Client;
 use postgres::error::SqlState;
+use postgres::types::ToSql;
 use std::collections::HashMap;
 
 /// What `vigie_append` raises when what the command read has moved.
@@ -38,7 +40,7 @@ const SEEN: usize = 256;
 /// The last known head and timers of the cases a connection worked on, by (org, id).
 /// Never trusted: the commit checks them under the case's lock.
 #[derive(Default)]
-pub(super) struct Seen(HashMap<(String, String), (CaseHead, Vec<TimerOfCase>)>);
+pub(in crate::store::postgres) struct Seen(HashMap<(String, String), (CaseHead, Vec<TimerOfCase>)>);
 
 impl Seen {
     fn keep(&mut self, key: (String, String), head: CaseHead, timers: Vec<TimerOfCase>) {
@@ -73,13 +75,6 @@ const APPEND: &str = "SELECT * FROM vigie_append($1, $2, $3, $4, $5, $6, $7, $8,
     $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28,
     $29, $30, $31, $32, $33, $34, $35)";
 
-/// A held event, its times parsed when it was handed over.
-struct Held {
-    at: DateTime<Utc>,
-    recorded_at: DateTime<Utc>,
-    row: EventRow,
-}
-
 pub(super) struct OptimisticTx<'a> {
     client: &'a mut Client,
     stmts: &'a mut Stmts,
@@ -112,7 +107,9 @@ pub(super) struct OptimisticTx<'a> {
 
 impl Postgres {
     /// An optimistic transaction, or a locking one after a command found its case moved.
-    pub(super) fn begin_optimistic_tx(&mut self) -> Result<Box<dyn CaseTx + '_>> {
+    pub(in crate::store::postgres) fn begin_optimistic_tx(
+        &mut self,
+    ) -> Result<Box<dyn CaseTx + '_>> {
         if std::mem::take(&mut self.lock_next) {
             return crate::store::backend::CaseLog::begin(self);
         }
@@ -181,16 +178,7 @@ impl OptimisticTx<'_> {
                     due_at: r.get(23),
                 });
             } else if r.get::<_, Option<i64>>(10).is_some() {
-                evs.push(EventRow {
-                    seq: r.get(10),
-                    at: time_text(r, 11),
-                    recorded_at: time_text(r, 12),
-                    actor: r.get(13),
-                    kind: r.get(14),
-                    payload: r.get(15),
-                    prev_hash: r.get(16),
-                    hash: r.get(17),
-                });
+                evs.push(event_at(r, 10));
             }
         }
         self.case = Some((org.to_string(), case_id.to_string()));
@@ -363,11 +351,7 @@ impl CaseTx for OptimisticTx<'_> {
         {
             return Err(self.unsupported());
         }
-        self.events.push(Held {
-            at: parse(&ev.row.at, "time")?,
-            recorded_at: parse(&ev.row.recorded_at, "recording time")?,
-            row: ev.row.clone(),
-        });
+        self.events.push(Held::of(&ev.row)?);
         Ok(())
     }
 
@@ -496,17 +480,7 @@ impl CaseTx for OptimisticTx<'_> {
             new_case.map(|h| h.workflow_hash.as_str()),
             new_case.map(|h| h.opened_at),
         );
-        let ev = &self.events;
-        let e_seq: Vec<i64> = ev.iter().map(|e| e.row.seq).collect();
-        let e_at: Vec<DateTime<Utc>> = ev.iter().map(|e| e.at).collect();
-        let e_rec: Vec<DateTime<Utc>> = ev.iter().map(|e| e.recorded_at).collect();
-        let col = |f: fn(&Held) -> &str| ev.iter().map(f).collect::<Vec<&str>>();
-        let (e_actor, e_kind, e_payload) = (
-            col(|e| &e.row.actor),
-            col(|e| &e.row.kind),
-            col(|e| &e.row.payload),
-        );
-        let (e_prev, e_hash) = (col(|e| &e.row.prev_hash), col(|e| &e.row.hash));
+        let events = EventArrays::of(&self.events.iter().collect::<Vec<_>>());
         let o_ids: Vec<i64> = self.ops.iter().map(|o| o.0).collect();
         let o_dues: Vec<Option<DateTime<Utc>>> = self.ops.iter().map(|o| o.1).collect();
         let nt = &self.new_timers;
@@ -515,7 +489,7 @@ impl CaseTx for OptimisticTx<'_> {
         let n_offsets: Vec<&str> = nt.iter().map(|t| t.offset.as_str()).collect();
         let n_dues: Vec<DateTime<Utc>> = nt.iter().map(|t| t.due_at).collect();
         let n_created: Option<DateTime<Utc>> = nt.first().map(|t| t.created_at);
-        let params: [&(dyn postgres::types::ToSql + Sync); 35] = [
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![
             &org,
             &case_id,
             &expect_seq,
@@ -531,27 +505,18 @@ impl CaseTx for OptimisticTx<'_> {
             &workflow,
             &workflow_hash,
             &opened_at,
-            &e_seq,
-            &e_at,
-            &e_rec,
-            &e_actor,
-            &e_kind,
-            &e_payload,
-            &e_prev,
-            &e_hash,
-            &new_head.seq,
-            &new_head.last_hash,
-            &new_head.closed,
-            &new_head.next_due,
-            &new_head.title,
-            &o_ids,
+        ];
+        params.extend(events.params());
+        params.extend(moved_head_params(&new_head));
+        params.extend([
+            &o_ids as &(dyn ToSql + Sync),
             &o_dues,
             &n_keys,
             &n_clocks,
             &n_offsets,
             &n_dues,
             &n_created,
-        ];
+        ]);
         let st = self.stmts.get(&mut *self.client, APPEND)?;
         if self.new_case.is_none() {
             *self.opening_moved = false;
