@@ -12,6 +12,7 @@ use crate::org::Profile;
 use crate::time;
 use crate::workflow::{FactValue, Workflow};
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
 
 /// The `schema_version` of the JSON: bump it on any change a reader could notice.
@@ -196,6 +197,66 @@ fn informed_by_runs(case: &Case, events: &[Recorded]) -> Option<bool> {
     None
 }
 
+/// What every section reads: the case, its log, the organisation, and the instant of
+/// the draft.
+struct Ctx<'a> {
+    wf: &'a Workflow,
+    case: &'a Case,
+    events: &'a [Recorded],
+    profile: &'a Profile,
+    now: DateTime<Utc>,
+    tz: Tz,
+    /// The notice to the authority withdrawn, or given.
+    withdrawn: bool,
+    notified: bool,
+}
+
+impl Ctx<'_> {
+    /// A date-time fact, RFC 3339 in the workflow's zone.
+    fn dt(&self, id: &str) -> Value {
+        match self.case.facts.get(id) {
+            Some(FactValue::DateTime(d)) => Value::String(time::rfc3339_in(*d, self.tz)),
+            _ => Value::Null,
+        }
+    }
+    fn int(&self, id: &str) -> Value {
+        match self.case.facts.get(id) {
+            Some(FactValue::Integer(i)) => json!(i),
+            _ => Value::Null,
+        }
+    }
+    fn txt(&self, id: &str) -> Value {
+        s(text(self.case, id))
+    }
+    /// When `event` first happened.
+    fn first(&self, event: &str) -> Option<DateTime<Utc>> {
+        self.case
+            .happened
+            .get(event)
+            .and_then(|v| v.first())
+            .copied()
+    }
+}
+
+/// The sections the case fills, in the template's order, each by its function.
+type Fill = fn(&Ctx, &mut Section);
+const SECTIONS: [(&str, Fill); 14] = [
+    ("section_1_1", notification_and_controller),
+    ("section_2_2", reporting_person),
+    ("section_2_3", dpo_contact_and_parties),
+    ("section_3_1", timeline),
+    ("section_3_2", nature),
+    ("section_3_3", data_subjects),
+    ("section_3_4", personal_data),
+    ("section_3_5", measures_before),
+    ("section_4_1", consequences),
+    ("section_4_2", risk_assessment),
+    ("section_4_3", mitigation),
+    ("section_4_4", prevention_and_communication),
+    ("section_6_1", other_authorities),
+    ("section_6_2", cross_border),
+];
+
 /// The JSON of the EDPB template for a case, and the paths of the fields still missing.
 pub fn build(
     wf: &Workflow,
@@ -204,28 +265,61 @@ pub fn build(
     profile: &Profile,
     now: DateTime<Utc>,
 ) -> (Value, Vec<String>) {
-    let tz = wf.timezone;
-    let dt = |id: &str| match case.facts.get(id) {
-        Some(FactValue::DateTime(d)) => Value::String(time::rfc3339_in(*d, tz)),
-        _ => Value::Null,
+    let mut c = Ctx {
+        wf,
+        case,
+        events,
+        profile,
+        now,
+        tz: wf.timezone,
+        withdrawn: false,
+        notified: false,
     };
-    let int = |id: &str| match case.facts.get(id) {
-        Some(FactValue::Integer(i)) => json!(i),
-        _ => Value::Null,
-    };
-    let txt = |id: &str| s(text(case, id));
-    let first = |event: &str| case.happened.get(event).and_then(|v| v.first()).copied();
-    let withdrawn = first("withdraw_authority_notice").is_some();
-    let notified = first("notify_authority").is_some();
+    c.withdrawn = c.first("withdraw_authority_notice").is_some();
+    c.notified = c.first("notify_authority").is_some();
     let mut missing = Vec::new();
     let mut sections = Map::new();
+    for (name, fill) in SECTIONS {
+        let mut sec = Section {
+            name,
+            map: Map::new(),
+            missing: &mut missing,
+        };
+        fill(&c, &mut sec);
+        sections.insert(name.into(), Value::Object(sec.map));
+    }
+    sections.insert("section_6_3".into(), attachments(&c));
+    // The sub-type, now that what is missing is known.
+    sections["section_1_1"]["notification_subtype"] = json!(subtype(&c, &missing));
 
-    // 1.1 Notification and controller.
-    let mut sec = Section {
-        name: "section_1_1",
-        map: Map::new(),
-        missing: &mut missing,
-    };
+    let mut out = Map::new();
+    out.insert("$schema".into(), json!(SCHEMA_ID));
+    out.insert("schema_version".into(), json!(SCHEMA_VERSION));
+    out.insert(
+        "template".into(),
+        json!({"name": "EDPB common template for the notification of a personal data breach (GDPR art. 33)", "version": "draft 2026-06-08"}),
+    );
+    out.insert(
+        "case".into(),
+        json!({
+            "id": case.id,
+            "workflow": wf.id,
+            "authority": wf.meta.get("authority"),
+            "generated_at": time::rfc3339_in(now, c.tz),
+        }),
+    );
+    out.insert("missing".into(), json!(missing));
+    out.extend(sections);
+    (Value::Object(out), missing)
+}
+
+/// 1.1 Notification and controller.
+fn notification_and_controller(c: &Ctx, sec: &mut Section) {
+    let wf = c.wf;
+    let case = c.case;
+    let profile = c.profile;
+    let withdrawn = c.withdrawn;
+    let notified = c.notified;
     let follow_up = notified || withdrawn;
     sec.need(
         "notification_type",
@@ -234,9 +328,13 @@ pub fn build(
     );
     // Filled in once every other section is known (complete / incomplete / withdrawal).
     sec.put("notification_subtype", Value::Null);
-    sec.need("withdrawal_reasons", txt("withdrawal_reasons"), withdrawn);
-    sec.need("previous_notification_id", txt("authority_ref"), follow_up);
-    sec.put("internal_reference", txt("internal_ref"));
+    sec.need("withdrawal_reasons", c.txt("withdrawal_reasons"), withdrawn);
+    sec.need(
+        "previous_notification_id",
+        c.txt("authority_ref"),
+        follow_up,
+    );
+    sec.put("internal_reference", c.txt("internal_ref"));
     let identifier = s(profile.identifier.as_deref());
     sec.put(
         "controller_identifier_type",
@@ -249,7 +347,7 @@ pub fn build(
     sec.put("controller_identifier", identifier);
     sec.need("controller_name", s(profile.name.as_deref()), true);
     sec.need("controller_contact", s(profile.address.as_deref()), true);
-    sec.put("sector", txt("org_sector"));
+    sec.put("sector", c.txt("org_sector"));
     let private = text(case, "org_sector") != Some("public");
     sec.put(
         "organisation_size",
@@ -269,7 +367,7 @@ pub fn build(
     sec.put(
         "organisation_type_description",
         if other_type {
-            txt("org_type_description")
+            c.txt("org_type_description")
         } else {
             Value::Null
         },
@@ -277,21 +375,24 @@ pub fn build(
     sec.put("economic_activity", s(profile.sector.as_deref()));
     sec.put("eea_representative_name", Value::Null);
     sec.put("eea_representative_contact", Value::Null);
-    let s11 = sec.map;
+}
 
-    // 2.2 The reporting person (the DPO or the legal representative by default).
-    let mut sec = Section {
-        name: "section_2_2",
-        map: Map::new(),
-        missing: &mut missing,
-    };
-    let function = text(case, "reporter_function");
+/// The DPO's e-mail and phone, as one contact line; None when the profile has neither.
+fn dpo_contact(profile: &Profile) -> Option<String> {
     let dpo_contact = [profile.dpo.email.as_deref(), profile.dpo.phone.as_deref()]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()
         .join("; ");
-    let dpo_contact = (!dpo_contact.is_empty()).then_some(dpo_contact);
+    (!dpo_contact.is_empty()).then_some(dpo_contact)
+}
+
+/// 2.2 The reporting person (the DPO or the legal representative by default).
+fn reporting_person(c: &Ctx, sec: &mut Section) {
+    let case = c.case;
+    let profile = c.profile;
+    let function = text(case, "reporter_function");
+    let dpo_contact = dpo_contact(profile);
     let (default_name, default_contact) = match function {
         Some("dpo") => (profile.dpo.name.clone(), dpo_contact.clone()),
         Some("legal_representative") => (profile.representative.name.clone(), None),
@@ -318,17 +419,16 @@ pub fn build(
     );
     sec.need(
         "reporter_function_description",
-        txt("reporter_function_description"),
+        c.txt("reporter_function_description"),
         function == Some("other_function"),
     );
-    let s22 = sec.map;
+}
 
-    // 2.3 DPO, contact point, other parties.
-    let mut sec = Section {
-        name: "section_2_3",
-        map: Map::new(),
-        missing: &mut missing,
-    };
+/// 2.3 DPO, contact point, other parties.
+fn dpo_contact_and_parties(c: &Ctx, sec: &mut Section) {
+    let case = c.case;
+    let profile = c.profile;
+    let dpo_contact = dpo_contact(profile);
     let designated = profile.dpo.name.is_some().then_some(true);
     sec.need("dpo_designated", json!(designated), true);
     sec.need(
@@ -348,9 +448,11 @@ pub fn build(
     let from_case = ["contact_name", "contact_function", "contact_details"]
         .iter()
         .any(|f| case.facts.contains_key(*f));
-    let c = &profile.contact;
-    let from_profile =
-        c.name.is_some() || c.function.is_some() || c.email.is_some() || c.phone.is_some();
+    let contact = &profile.contact;
+    let from_profile = contact.name.is_some()
+        || contact.function.is_some()
+        || contact.email.is_some()
+        || contact.phone.is_some();
     let contact_point = match text(case, "contact_point") {
         Some("dpo") => Some("dpo"),
         Some("reporter") => Some("reporter"),
@@ -370,14 +472,14 @@ pub fn build(
             text(case, "contact_details").map(str::to_string),
         )
     } else {
-        let details = [c.email.as_deref(), c.phone.as_deref()]
+        let details = [contact.email.as_deref(), contact.phone.as_deref()]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
             .join("; ");
         (
-            c.name.clone(),
-            c.function.clone(),
+            contact.name.clone(),
+            contact.function.clone(),
             (!details.is_empty()).then_some(details),
         )
     };
@@ -410,20 +512,20 @@ pub fn build(
     sec.need(
         "other_parties_contact",
         if involved {
-            txt("other_parties_contact")
+            c.txt("other_parties_contact")
         } else {
             Value::Null
         },
         involved,
     );
-    let s23 = sec.map;
+}
 
-    // 3.1 Timeline.
-    let mut sec = Section {
-        name: "section_3_1",
-        map: Map::new(),
-        missing: &mut missing,
-    };
+/// 3.1 Timeline.
+fn timeline(c: &Ctx, sec: &mut Section) {
+    let wf = c.wf;
+    let case = c.case;
+    let now = c.now;
+    let tz = c.tz;
     let start = case
         .facts
         .get("started_at")
@@ -442,42 +544,43 @@ pub fn build(
     };
     sec.need("occurrence", json!(occurrence), true);
     sec.put("dates_estimated", json!(boolean(case, "dates_estimated")));
-    sec.need("start", dt("started_at"), occurrence != "to_be_determined");
+    sec.need(
+        "start",
+        c.dt("started_at"),
+        occurrence != "to_be_determined",
+    );
     sec.need(
         "end",
-        dt("ended_at"),
+        c.dt("ended_at"),
         matches!(occurrence, "single_day" | "period"),
     );
-    sec.need("awareness", dt("aware_at"), true);
+    sec.need("awareness", c.dt("aware_at"), true);
     let late = clocks(wf, case, now)
         .iter()
         .any(|c| c.id == "art33" && matches!(c.status, ClockStatus::Late | ClockStatus::Overdue));
-    sec.need("late_notification_reasons", txt("delay_reasons"), late);
+    sec.need("late_notification_reasons", c.txt("delay_reasons"), late);
     let discovered = text(case, "discovered_by");
     sec.need(
         "discovery_method",
         s(discovered.map(|d| d.strip_prefix("by_").unwrap_or(d))),
         true,
     );
-    sec.need("discovery_description", txt("discovery"), true);
-    let mut told = dt("informed_by_other_at");
+    sec.need("discovery_description", c.txt("discovery"), true);
+    let mut told = c.dt("informed_by_other_at");
     if told.is_null() && discovered == Some("by_processor") {
-        told = dt("processor_informed_at");
+        told = c.dt("processor_informed_at");
     }
     sec.need(
         "informed_by_other_party_at",
         told,
         discovered.is_some_and(|d| d != "by_controller"),
     );
-    sec.put("timeline_comments", txt("aware_basis"));
-    let s31 = sec.map;
+    sec.put("timeline_comments", c.txt("aware_basis"));
+}
 
-    // 3.2 Nature of the breach.
-    let mut sec = Section {
-        name: "section_3_2",
-        map: Map::new(),
-        missing: &mut missing,
-    };
+/// 3.2 Nature of the breach.
+fn nature(c: &Ctx, sec: &mut Section) {
+    let case = c.case;
     let conf = has(case, "nature", "confidentiality");
     let integ = has(case, "nature", "integrity");
     let avail = has(case, "nature", "availability");
@@ -547,16 +650,13 @@ pub fn build(
         })),
         true,
     );
-    sec.need("incident_description", txt("incident_description"), true);
-    sec.need("systems", txt("systems"), true);
-    let s32 = sec.map;
+    sec.need("incident_description", c.txt("incident_description"), true);
+    sec.need("systems", c.txt("systems"), true);
+}
 
-    // 3.3 Data subjects.
-    let mut sec = Section {
-        name: "section_3_3",
-        map: Map::new(),
-        missing: &mut missing,
-    };
+/// 3.3 Data subjects.
+fn data_subjects(c: &Ctx, sec: &mut Section) {
+    let case = c.case;
     sec.need(
         "subject_categories",
         mapped(case, "subject_categories", |c| {
@@ -575,7 +675,7 @@ pub fn build(
         true,
     );
     // Field 66 is mandatory (and says who "other" or vulnerable people are).
-    sec.need("subjects_description", txt("subjects_description"), true);
+    sec.need("subjects_description", c.txt("subjects_description"), true);
     let subjects_kind = text(case, "subjects_count_kind").or(case
         .facts
         .contains_key("subjects_approx")
@@ -583,17 +683,14 @@ pub fn build(
     sec.need("subjects_count_kind", s(subjects_kind), true);
     sec.need(
         "subjects_count",
-        int("subjects_approx"),
+        c.int("subjects_approx"),
         subjects_kind != Some("cannot_be_determined"),
     );
-    let s33 = sec.map;
+}
 
-    // 3.4 Personal data concerned.
-    let mut sec = Section {
-        name: "section_3_4",
-        map: Map::new(),
-        missing: &mut missing,
-    };
+/// 3.4 Personal data concerned.
+fn personal_data(c: &Ctx, sec: &mut Section) {
+    let case = c.case;
     let mut types: Vec<&str> = Vec::new();
     for c in items(case, "data_categories") {
         let m = match c.as_str() {
@@ -650,7 +747,7 @@ pub fn build(
         true,
     );
     // Field 71 is mandatory (and says what "other" is).
-    sec.need("data_description", txt("data_description"), true);
+    sec.need("data_description", c.txt("data_description"), true);
     let records_kind = text(case, "records_count_kind").or(case
         .facts
         .contains_key("records_approx")
@@ -658,36 +755,35 @@ pub fn build(
     sec.need("records_count_kind", s(records_kind), true);
     sec.need(
         "records_count",
-        int("records_approx"),
+        c.int("records_approx"),
         records_kind != Some("cannot_be_determined"),
     );
-    let s34 = sec.map;
+}
 
-    // 3.5 Measures in place before the breach.
-    let mut sec = Section {
-        name: "section_3_5",
-        map: Map::new(),
-        missing: &mut missing,
-    };
-    let measure = |m: &str| -> Option<&'static str> {
-        Some(match m {
-            "pseudonymisation" => "pseudonymisation",
-            "backup" => "backup",
-            "encryption" => "encryption",
-            "security_policies" => "security_policies",
-            "security_training" => "security_training",
-            "incident_log" => "incident_log",
-            "access_levels" => "access_levels",
-            "logical_access_control" => "logical_access_control",
-            "periodic_audits" => "periodic_audits",
-            "physical_access_control" => "physical_access_control",
-            "up_to_date_systems" => "up_to_date_systems",
-            "anonymisation" => "anonymisation",
-            "process_change" => "process_change",
-            "erasure" => "erasure",
-            _ => "other",
-        })
-    };
+/// A security measure's id in the template (sections 3.5 and 4.4).
+fn measure(m: &str) -> Option<&'static str> {
+    Some(match m {
+        "pseudonymisation" => "pseudonymisation",
+        "backup" => "backup",
+        "encryption" => "encryption",
+        "security_policies" => "security_policies",
+        "security_training" => "security_training",
+        "incident_log" => "incident_log",
+        "access_levels" => "access_levels",
+        "logical_access_control" => "logical_access_control",
+        "periodic_audits" => "periodic_audits",
+        "physical_access_control" => "physical_access_control",
+        "up_to_date_systems" => "up_to_date_systems",
+        "anonymisation" => "anonymisation",
+        "process_change" => "process_change",
+        "erasure" => "erasure",
+        _ => "other",
+    })
+}
+
+/// 3.5 Measures in place before the breach.
+fn measures_before(c: &Ctx, sec: &mut Section) {
+    let case = c.case;
     sec.need(
         "measures_in_place",
         mapped(case, "measures_before", measure),
@@ -696,17 +792,18 @@ pub fn build(
     // Field 76 is mandatory (and says what "other measures" are).
     sec.need(
         "measures_in_place_description",
-        txt("measures_before_description"),
+        c.txt("measures_before_description"),
         true,
     );
-    let s35 = sec.map;
+}
 
-    // 4.1 Consequences and severity.
-    let mut sec = Section {
-        name: "section_4_1",
-        map: Map::new(),
-        missing: &mut missing,
-    };
+/// 4.1 Consequences and severity.
+fn consequences(c: &Ctx, sec: &mut Section) {
+    let case = c.case;
+    let events = c.events;
+    let conf = has(case, "nature", "confidentiality");
+    let integ = has(case, "nature", "integrity");
+    let avail = has(case, "nature", "availability");
     sec.need(
         "confidentiality_consequences",
         if conf {
@@ -756,7 +853,7 @@ pub fn build(
         },
         avail,
     );
-    sec.put("consequences_description", txt("consequences"));
+    sec.put("consequences_description", c.txt("consequences"));
     sec.need(
         "impacts",
         mapped(case, "harms", |h| {
@@ -775,14 +872,11 @@ pub fn build(
         true,
     );
     sec.need("severity", s(severity(case, events)), true);
-    let s41 = sec.map;
+}
 
-    // 4.2 The controller's risk assessment.
-    let mut sec = Section {
-        name: "section_4_2",
-        map: Map::new(),
-        missing: &mut missing,
-    };
+/// 4.2 The controller's risk assessment.
+fn risk_assessment(c: &Ctx, sec: &mut Section) {
+    let case = c.case;
     // Field 89. A risk not decided yet: "more information is needed", which the
     // template allows only in an incomplete notification, so the field stays listed.
     let outcome = match text(case, "risk") {
@@ -795,15 +889,12 @@ pub fn build(
         }
     };
     sec.put("risk_outcome", json!(outcome));
-    sec.need("risk_description", txt("risk_rationale"), true);
-    let s42 = sec.map;
+    sec.need("risk_description", c.txt("risk_rationale"), true);
+}
 
-    // 4.3 Measures taken to address the breach.
-    let mut sec = Section {
-        name: "section_4_3",
-        map: Map::new(),
-        missing: &mut missing,
-    };
+/// 4.3 Measures taken to address the breach.
+fn mitigation(c: &Ctx, sec: &mut Section) {
+    let case = c.case;
     let mitigation = [text(case, "measures"), text(case, "measures_medium")]
         .into_iter()
         .flatten()
@@ -814,21 +905,20 @@ pub fn build(
         s((!mitigation.is_empty()).then_some(mitigation.as_str())),
         true,
     );
-    let s43 = sec.map;
+}
 
-    // 4.4 Prevention, and the communication to the data subjects.
-    let mut sec = Section {
-        name: "section_4_4",
-        map: Map::new(),
-        missing: &mut missing,
-    };
+/// 4.4 Prevention, and the communication to the data subjects.
+fn prevention_and_communication(c: &Ctx, sec: &mut Section) {
+    let case = c.case;
+    let events = c.events;
+    let tz = c.tz;
     sec.need(
         "prevention_measures",
         mapped(case, "prevention_measures", measure),
         true,
     );
     // Field 95 is mandatory.
-    sec.need("prevention_description", txt("measures_long"), true);
+    sec.need("prevention_description", c.txt("measures_long"), true);
     let track = case.tracks.get("individuals").map(String::as_str);
     let informed = text(case, "individuals_informed");
     let exemption = text(case, "individuals_exemption");
@@ -851,14 +941,14 @@ pub fn build(
     let done = communication == Some("yes");
     sec.need(
         "communicated_at",
-        first("notify_individuals")
+        c.first("notify_individuals")
             .map(|d| json!(time::rfc3339_in(d, tz)))
             .unwrap_or(Value::Null),
         done,
     );
     sec.need(
         "planned_at",
-        dt("individuals_planned_at"),
+        c.dt("individuals_planned_at"),
         communication == Some("planned"),
     );
     sec.need(
@@ -873,7 +963,7 @@ pub fn build(
     );
     sec.need(
         "not_required_justification",
-        txt("individuals_rationale"),
+        c.txt("individuals_rationale"),
         communication.is_some_and(|c| c.starts_with("not_required")),
     );
     sec.need(
@@ -885,8 +975,8 @@ pub fn build(
         })),
         done,
     );
-    sec.put("means_description", txt("individuals_channel"));
-    sec.need("content", txt("individual_advice"), done);
+    sec.put("means_description", c.txt("individuals_channel"));
+    sec.need("content", c.txt("individual_advice"), done);
     // Fields 102-103: whether every person concerned was told, and why not.
     let all = if done {
         boolean(case, "individuals_all_informed").or_else(|| informed_by_runs(case, events))
@@ -902,20 +992,18 @@ pub fn build(
     sec.need(
         "not_all_informed_reasons",
         if not_all {
-            txt("individuals_not_all_reasons")
+            c.txt("individuals_not_all_reasons")
         } else {
             Value::Null
         },
         not_all,
     );
-    let s44 = sec.map;
+}
 
-    // 6.1 Police and other authorities.
-    let mut sec = Section {
-        name: "section_6_1",
-        map: Map::new(),
-        missing: &mut missing,
-    };
+/// 6.1 Police and other authorities.
+fn other_authorities(c: &Ctx, sec: &mut Section) {
+    let wf = c.wf;
+    let case = c.case;
     let police = if case.tracks.get("complaint").map(String::as_str) == Some("filed") {
         Some(true)
     } else {
@@ -950,14 +1038,13 @@ pub fn build(
         s(told.as_deref()),
         others == Some(true),
     );
-    let s61 = sec.map;
+}
 
-    // 6.2 Cross-border processing.
-    let mut sec = Section {
-        name: "section_6_2",
-        map: Map::new(),
-        missing: &mut missing,
-    };
+/// 6.2 Cross-border processing.
+fn cross_border(c: &Ctx, sec: &mut Section) {
+    let wf = c.wf;
+    let case = c.case;
+    let notified = c.notified;
     let cross = boolean(case, "cross_border");
     sec.need(
         "cross_border",
@@ -965,7 +1052,7 @@ pub fn build(
         true,
     );
     let cross = cross == Some(true);
-    sec.need("lead_authority", txt("lead_authority"), cross);
+    sec.need("lead_authority", c.txt("lead_authority"), cross);
     sec.need(
         "establishment_countries",
         text(case, "establishment_countries")
@@ -995,11 +1082,12 @@ pub fn build(
             json!([])
         },
     );
-    let s62 = sec.map;
+}
 
-    // 6.3 Attachments: the documents of the case issued (recorded) so far.
+/// 6.3 Attachments: the documents of the case issued (recorded) so far.
+fn attachments(c: &Ctx) -> Value {
     let mut attachments: Vec<&str> = Vec::new();
-    for ev in events {
+    for ev in c.events {
         if let EventBody::DocumentIssued { document, .. } = &ev.body {
             let a = match document.as_str() {
                 "individual_letter" => "communication_to_data_subjects",
@@ -1012,67 +1100,26 @@ pub fn build(
     }
 
     // Field 125's "other", described in field 126.
-    let other_attachments = txt("other_attachments");
+    let other_attachments = c.txt("other_attachments");
     if !other_attachments.is_null() {
         attachments.push("other");
     }
+    json!({ "attachments": attachments, "other_attachments": other_attachments })
+}
 
-    // The sub-type, now that what is missing is known.
-    let subtype = if withdrawn {
+/// 1.1's sub-type: a withdrawal; else complete or incomplete as the case says, or as
+/// `missing` (every other section filled) shows.
+fn subtype(c: &Ctx, missing: &[String]) -> &'static str {
+    if c.withdrawn {
         "withdrawal"
     } else {
-        match text(case, "notification_completeness") {
+        match text(c.case, "notification_completeness") {
             Some("complete") => "complete",
             Some(_) => "incomplete",
             None if missing.is_empty() => "complete",
             None => "incomplete",
         }
-    };
-    let mut s11 = s11;
-    s11.insert("notification_subtype".into(), json!(subtype));
-
-    for (k, v) in [
-        ("section_1_1", s11),
-        ("section_2_2", s22),
-        ("section_2_3", s23),
-        ("section_3_1", s31),
-        ("section_3_2", s32),
-        ("section_3_3", s33),
-        ("section_3_4", s34),
-        ("section_3_5", s35),
-        ("section_4_1", s41),
-        ("section_4_2", s42),
-        ("section_4_3", s43),
-        ("section_4_4", s44),
-        ("section_6_1", s61),
-        ("section_6_2", s62),
-    ] {
-        sections.insert(k.into(), Value::Object(v));
     }
-    sections.insert(
-        "section_6_3".into(),
-        json!({ "attachments": attachments, "other_attachments": other_attachments }),
-    );
-
-    let mut out = Map::new();
-    out.insert("$schema".into(), json!(SCHEMA_ID));
-    out.insert("schema_version".into(), json!(SCHEMA_VERSION));
-    out.insert(
-        "template".into(),
-        json!({"name": "EDPB common template for the notification of a personal data breach (GDPR art. 33)", "version": "draft 2026-06-08"}),
-    );
-    out.insert(
-        "case".into(),
-        json!({
-            "id": case.id,
-            "workflow": wf.id,
-            "authority": wf.meta.get("authority"),
-            "generated_at": time::rfc3339_in(now, tz),
-        }),
-    );
-    out.insert("missing".into(), json!(missing));
-    out.extend(sections);
-    (Value::Object(out), missing)
 }
 
 /// What the Markdown draft shows of the template beyond the facts: the derived values,
