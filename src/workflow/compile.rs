@@ -133,6 +133,52 @@ impl Compiler<'_> {
     }
 
     fn workflow(&mut self, raw: RawWorkflow, text: &str) -> Workflow {
+        self.check_id(&raw);
+        let timezone = self.timezone(&raw);
+        let lang = self.lang(&raw);
+        let languages = self.languages(&raw, lang);
+        let country = self.country(&raw);
+        let tracks = self.tracks(&raw);
+        let facts = self.facts(&raw);
+        let mut wf = Workflow {
+            id: raw.id.value.clone(),
+            title: raw.title.clone(),
+            timezone,
+            lang,
+            languages,
+            country,
+            meta: raw.meta.clone(),
+            tracks,
+            facts,
+            events: IndexMap::new(),
+            clocks: IndexMap::new(),
+            documents: IndexMap::new(),
+            regimes: IndexMap::new(),
+            labels: raw
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.value.clone()))
+                .collect(),
+            source: text.to_string(),
+            hash: sha256_hex(text),
+            origin: self.origin.to_string(),
+            assessment: raw.assessment.as_ref().map(|a| a.value.clone()),
+            intake: None,
+        };
+        self.check_assessment_and_labels(&raw);
+        self.events(&mut wf, &raw);
+        let possible_events = self.reachability(&wf, &raw);
+        self.clocks(&mut wf, &raw, &possible_events);
+        self.documents(&mut wf, &raw);
+        self.regimes(&mut wf, &raw);
+        if let Some(i) = &raw.intake {
+            wf.intake = Some(self.intake(&wf, i));
+        }
+        wf
+    }
+
+    /// The workflow's id: lowercase letters, digits, '_' or '-'.
+    fn check_id(&mut self, raw: &RawWorkflow) {
         if !is_id(&raw.id.value) {
             self.err(
                 &raw.id.referenced,
@@ -142,7 +188,11 @@ impl Compiler<'_> {
                 ),
             );
         }
-        let timezone: Tz = raw.timezone.value.parse().unwrap_or_else(|_| {
+    }
+
+    /// The zone its deadlines are shown in (UTC when unknown, with an error).
+    fn timezone(&mut self, raw: &RawWorkflow) -> Tz {
+        raw.timezone.value.parse().unwrap_or_else(|_| {
             self.err(
                 &raw.timezone.referenced,
                 format!(
@@ -151,8 +201,12 @@ impl Compiler<'_> {
                 ),
             );
             Tz::UTC
-        });
-        let lang = match &raw.lang {
+        })
+    }
+
+    /// Its own language (French when unset).
+    fn lang(&mut self, raw: &RawWorkflow) -> Lang {
+        match &raw.lang {
             None => Lang::Fr,
             Some(l) => Lang::parse(&l.value).unwrap_or_else(|| {
                 self.err(
@@ -161,7 +215,11 @@ impl Compiler<'_> {
                 );
                 Lang::Fr
             }),
-        };
+        }
+    }
+
+    /// The languages its documents are drafted in, its own among them.
+    fn languages(&mut self, raw: &RawWorkflow, lang: Lang) -> Vec<Lang> {
         let mut languages = Vec::new();
         match &raw.languages {
             // Workflows written before Dutch keep passing `workflow check` without nl
@@ -203,8 +261,12 @@ impl Compiler<'_> {
                 }
             }
         }
+        languages
+    }
 
-        let country = raw.country.as_ref().and_then(|c| {
+    /// The country whose public holidays it skips, if it names one.
+    fn country(&mut self, raw: &RawWorkflow) -> Option<Country> {
+        raw.country.as_ref().and_then(|c| {
             let known = Country::parse(&c.value);
             if known.is_none() {
                 self.err(
@@ -216,9 +278,11 @@ impl Compiler<'_> {
                 );
             }
             known
-        });
+        })
+    }
 
-        // Tracks and their states.
+    /// Tracks and their states.
+    fn tracks(&mut self, raw: &RawWorkflow) -> IndexMap<String, Track> {
         let mut tracks = IndexMap::new();
         for (name, t) in &raw.tracks {
             let mut states: Vec<String> = Vec::new();
@@ -248,8 +312,11 @@ impl Compiler<'_> {
                 },
             );
         }
+        tracks
+    }
 
-        // Facts.
+    /// Facts: their types, choices and formats.
+    fn facts(&mut self, raw: &RawWorkflow) -> IndexMap<String, FactDef> {
         let mut facts = IndexMap::new();
         for (name, f) in &raw.facts {
             let kind = match f.value.kind.value.as_str() {
@@ -312,32 +379,11 @@ impl Compiler<'_> {
                 },
             );
         }
+        facts
+    }
 
-        let mut wf = Workflow {
-            id: raw.id.value.clone(),
-            title: raw.title.clone(),
-            timezone,
-            lang,
-            languages,
-            country,
-            meta: raw.meta.clone(),
-            tracks,
-            facts,
-            events: IndexMap::new(),
-            clocks: IndexMap::new(),
-            documents: IndexMap::new(),
-            regimes: IndexMap::new(),
-            labels: raw
-                .labels
-                .iter()
-                .map(|(k, v)| (k.clone(), v.value.clone()))
-                .collect(),
-            source: text.to_string(),
-            hash: sha256_hex(text),
-            origin: self.origin.to_string(),
-            assessment: raw.assessment.as_ref().map(|a| a.value.clone()),
-            intake: None,
-        };
+    /// The assessment rules file's name, and the languages of the workflow's own labels.
+    fn check_assessment_and_labels(&mut self, raw: &RawWorkflow) {
         if let Some(a) = &raw.assessment
             && (a.value.trim().is_empty()
                 || a.value.starts_with('/')
@@ -359,8 +405,10 @@ impl Compiler<'_> {
                 );
             }
         }
+    }
 
-        // Events.
+    /// Events: each moves one track from some states to another, given facts and conditions.
+    fn events(&mut self, wf: &mut Workflow, raw: &RawWorkflow) {
         for (name, e) in &raw.events {
             let ev = &e.value;
             let track = wf.tracks.get(&ev.track.value).cloned();
@@ -432,9 +480,11 @@ impl Compiler<'_> {
                 },
             );
         }
+    }
 
-        // Reachability, per track: every state reachable from the initial one, and a
-        // final state reachable from every state.
+    /// Reachability, per track: every state reachable from the initial one, and a final
+    /// state reachable from every state. Returns the events that can happen.
+    fn reachability(&mut self, wf: &Workflow, raw: &RawWorkflow) -> HashSet<String> {
         let mut possible_events: HashSet<String> = HashSet::new();
         for (tname, t) in &raw.tracks {
             let Some(track) = wf.tracks.get(tname) else {
@@ -500,8 +550,11 @@ impl Compiler<'_> {
                 self.err(&e.value.from.referenced, format!("event '{name}' can never happen: track '{}' never reaches any of its 'from' states", e.value.track.value));
             }
         }
+        possible_events
+    }
 
-        // Clocks.
+    /// Clocks: when each starts, its period, how it counts, and the events that meet it.
+    fn clocks(&mut self, wf: &mut Workflow, raw: &RawWorkflow, possible_events: &HashSet<String>) {
         for (name, c) in &raw.clocks {
             let ck = &c.value;
             let starts = self.start(&wf, name, &ck.starts);
@@ -599,8 +652,10 @@ impl Compiler<'_> {
                 },
             );
         }
+    }
 
-        // Documents.
+    /// Documents: their templates and the facts they need.
+    fn documents(&mut self, wf: &mut Workflow, raw: &RawWorkflow) {
         for (name, d) in &raw.documents {
             if !is_id(&d.value.template.value) {
                 self.err(&d.value.template.referenced, format!("document '{name}': template name '{}' must be lowercase letters, digits, '_' or '-'", d.value.template.value));
@@ -618,11 +673,6 @@ impl Compiler<'_> {
                 },
             );
         }
-        self.regimes(&mut wf, &raw);
-        if let Some(i) = &raw.intake {
-            wf.intake = Some(self.intake(&wf, i));
-        }
-        wf
     }
 
     /// `intake:`: every fact in exactly one section or hidden; the sections' regimes,
