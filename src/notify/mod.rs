@@ -19,7 +19,7 @@ pub mod refusal;
 use crate::case::Command;
 use crate::config::Config;
 use crate::mail::Mailer;
-use crate::render::{Templates, build_view};
+use crate::render::{Templates, ViewRequest, build_view};
 use crate::store::backend::{Campaign, LedgerRow};
 use crate::store::{Store, StoreError};
 use crate::time::{self, Lang};
@@ -324,16 +324,17 @@ pub fn run(
         let labels = templates
             .labels(&wf, lang)
             .map_err(|e| NotifyError::Input(e.to_string()))?;
-        let (base, _) = build_view(
-            &wf,
-            &loaded.case,
-            &loaded.events,
+        let (base, _) = build_view(&ViewRequest {
+            wf: &wf,
+            case: &loaded.case,
+            events: &loaded.events,
             profile,
-            &labels,
-            "individual_letter",
+            labels: &labels,
+            document: "individual_letter",
             lang,
             now,
-        );
+            current: None,
+        });
         let l = Letter::new(&templates, &wf, lang, base, &org_name)
             .map_err(|e| NotifyError::Input(e.to_string()))?;
         let src = templates
