@@ -359,7 +359,7 @@ fn each_letter_shows_its_address_in_the_envelope_window_and_nobody_elses() {
     // Which letter is whose: the index is in file order, as the rows were.
     let mut seen_keys = BTreeSet::new();
     let mut pages_of: BTreeMap<&str, usize> = BTreeMap::new();
-    // The window: 90–190 mm from the left, 50–95 mm from the top (src/render/pdf.rs).
+    // The window: 90–190 mm from the left, 50–95 mm from the top (src/render/pdf/mod.rs).
     let mm = 72.0 / 25.4;
     let window = (90.0 * mm, 50.0 * mm, 100.0 * mm, 45.0 * mm);
     for (i, (row, p)) in idx.iter().zip(&people).enumerate() {

@@ -12,7 +12,7 @@ use crate::util::hash::hex;
 use crate::case::Command;
 use crate::config::Config;
 use crate::mail::Mailer;
-use crate::render::build_view;
+use crate::render::{ViewRequest, build_view};
 use crate::store::Store;
 use crate::store::backend::Campaign as CampaignRow;
 use crate::time::{self, Lang};
@@ -454,16 +454,17 @@ fn letters(
         let labels = templates
             .labels(wf, lang)
             .map_err(|e| NotifyError::Input(e.to_string()))?;
-        let (base, _) = build_view(
+        let (base, _) = build_view(&ViewRequest {
             wf,
-            &loaded.case,
-            &loaded.events,
+            case: &loaded.case,
+            events: &loaded.events,
             profile,
-            &labels,
-            "individual_letter",
+            labels: &labels,
+            document: "individual_letter",
             lang,
             now,
-        );
+            current: None,
+        });
         let l = Letter::new(&templates, wf, lang, base, org_name)
             .map_err(|e| NotifyError::Input(e.to_string()))?;
         let src = templates

@@ -10,7 +10,7 @@ pub mod pdf;
 mod view;
 
 pub use labels::Labels;
-pub use view::{ESTIMATED_DATES, build_view, build_view_with, dates_estimated, group_digits};
+pub use view::{ESTIMATED_DATES, ViewRequest, build_view, dates_estimated, group_digits};
 
 use crate::case::{Case, Recorded};
 use crate::catalog::WorkflowSet;
@@ -529,9 +529,17 @@ pub fn draft(
     }
     let renderer = DocumentRenderer::new(templates, wf, document, lang, format)?;
     let labels = templates.labels(wf, lang)?;
-    let (view, mut missing) = build_view_with(
-        wf, case, events, profile, &labels, document, lang, now, current,
-    );
+    let (view, mut missing) = build_view(&ViewRequest {
+        wf,
+        case,
+        events,
+        profile,
+        labels: &labels,
+        document,
+        lang,
+        now,
+        current,
+    });
     // The EDPB template's fields still empty, by their path: the Markdown of the
     // template is refused by `--strict` on them as its JSON is.
     if let Some(paths) = view["edpb"]["missing"].as_array() {

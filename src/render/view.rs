@@ -320,215 +320,42 @@ pub fn authority(
     }
 }
 
-/// Builds the view of `document` for `case`, and the labels of the facts it still needs.
-#[allow(clippy::too_many_arguments)]
-pub fn build_view(
-    wf: &Workflow,
-    case: &Case,
-    events: &[Recorded],
-    profile: &Profile,
-    labels: &Labels,
-    document: &str,
-    lang: Lang,
-    now: DateTime<Utc>,
-) -> (Value, Vec<String>) {
-    build_view_with(wf, case, events, profile, labels, document, lang, now, None)
+/// What a document's view is built from: the case and its log, the organisation, the
+/// labels of the language, and the instant of the draft.
+pub struct ViewRequest<'a> {
+    pub wf: &'a Workflow,
+    pub case: &'a Case,
+    pub events: &'a [Recorded],
+    pub profile: &'a Profile,
+    pub labels: &'a Labels,
+    pub document: &'a str,
+    pub lang: Lang,
+    pub now: DateTime<Utc>,
+    /// The assessment of the case's facts now (the JSON of `vigie assess`), which a
+    /// complementary notification shows.
+    pub current: Option<&'a Value>,
 }
 
-/// [`build_view`] with the assessment of the case's facts now (`current`, the JSON of
-/// `vigie assess`), which a complementary notification shows.
-#[allow(clippy::too_many_arguments)]
-pub fn build_view_with(
-    wf: &Workflow,
-    case: &Case,
-    events: &[Recorded],
-    profile: &Profile,
-    labels: &Labels,
-    document: &str,
-    lang: Lang,
-    now: DateTime<Utc>,
-    current: Option<&Value>,
-) -> (Value, Vec<String>) {
-    let tz = wf.timezone;
-    let estimated = dates_estimated(case);
-    let ph = |what_fr: &str, what_en: &str, what_nl: &str| match lang {
-        Lang::Fr => format!("[À compléter : {what_fr}]"),
-        Lang::En => format!("[To complete: {what_en}]"),
-        Lang::Nl => format!("[In te vullen: {what_nl}]"),
-    };
-
-    let mut f = Map::new();
-    let mut set = Map::new();
-    let mut lists = Map::new();
-    for (id, def) in &wf.facts {
-        match case.facts.get(id) {
-            Some(v) => {
-                f.insert(
-                    id.clone(),
-                    Value::String(display(wf, labels, id, v, def.kind, estimated)),
-                );
-                set.insert(id.clone(), Value::Bool(true));
-                if let FactValue::List(items) = v {
-                    lists.insert(
-                        id.clone(),
-                        items
-                            .iter()
-                            .map(|i| Value::String(labels.value(id, i).to_string()))
-                            .collect(),
-                    );
-                }
-            }
-            None => {
-                f.insert(id.clone(), Value::String(labels.placeholder(id)));
-                set.insert(id.clone(), Value::Bool(false));
-            }
-        }
-        if matches!(def.kind, FactType::List | FactType::Emails) && !lists.contains_key(id) {
-            lists.insert(id.clone(), Value::Array(vec![]));
-        }
-    }
-
-    let mut missing: Vec<String> = wf
-        .documents
-        .get(document)
-        .map(|d| {
-            d.needs
-                .iter()
-                .filter(|n| !case.facts.contains_key(*n))
-                .map(|n| labels.get(n).to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-
-    // The document's addressee: its regime's authority; one still to be chosen is missing.
-    let doc_authority = authority(
+/// Builds the view of `document` for `case`, and the labels of the facts it still needs.
+pub fn build_view(r: &ViewRequest) -> (Value, Vec<String>) {
+    let ViewRequest {
         wf,
-        wf.regime_of_document(document).map(|(_, r)| r),
+        case,
+        events,
         profile,
         labels,
-    );
-    let addressee = match doc_authority {
-        Ok(a) => a,
-        Err(to_choose) => {
-            if let Some(Authority::Profile { field, .. }) = wf
-                .regime_of_document(document)
-                .and_then(|(_, r)| r.authority.as_ref())
-            {
-                missing.push(labels.get(field).to_string());
-            }
-            to_choose
-        }
-    };
-
-    let mut clock_map = Map::new();
-    for c in clocks(wf, case, now) {
-        let clock_authority = authority(
-            wf,
-            wf.regime_of_clock(&c.id).map(|(_, r)| r),
-            profile,
-            labels,
-        )
-        .unwrap_or_else(|e| e);
-        let title = if lang == wf.lang {
-            c.title.clone()
-        } else {
-            labels.get(&c.id).to_string()
-        };
-        clock_map.insert(
-            c.id.clone(),
-            json!({
-                "title": title,
-                "basis": labels.basis(&c.id, c.basis.as_deref()),
-                "applies": c.applies,
-                "status": c.status.as_str(),
-                "status_label": labels.status(&c.id, c.status.as_str()),
-                "due": c.due_at.map(|d| time::long_in(d, tz, lang)).unwrap_or_default(),
-                "met_at": c.met_at.map(|d| time::long_in(d, tz, lang)).unwrap_or_default(),
-                "late": c.status == ClockStatus::Late,
-                "overdue": c.status == ClockStatus::Overdue,
-                "internal": c.internal,
-                "authority": clock_authority,
-            }),
-        );
-    }
-
-    // The timeline: the instants the facts give, and every step of the log.
-    let mut timeline: Vec<(DateTime<Utc>, String, String)> = Vec::new();
-    for (id, def) in &wf.facts {
-        if def.kind == FactType::DateTime
-            && let Some(FactValue::DateTime(d)) = case.facts.get(id)
-        {
-            let label = if estimated && ESTIMATED_DATES.contains(&id.as_str()) {
-                format!("{} ({})", labels.get(id), labels.get("estimated_date"))
-            } else {
-                labels.get(id).to_string()
-            };
-            timeline.push((*d, label, String::new()));
-        }
-    }
-    for ev in events {
-        let (label, note) = match &ev.body {
-            EventBody::Opened { .. } => (
-                match lang {
-                    Lang::Fr => "Ouverture du dossier de violation".to_string(),
-                    Lang::En => "Breach case opened".to_string(),
-                    Lang::Nl => "Dossier van de inbreuk geopend".to_string(),
-                },
-                String::new(),
-            ),
-            EventBody::Advanced { event, note, .. } => (
-                labels.get(event).to_string(),
-                note.clone().unwrap_or_default(),
-            ),
-            EventBody::FactsSet {
-                note: Some(note), ..
-            } => (
-                match lang {
-                    Lang::Fr => "Informations complétées".to_string(),
-                    Lang::En => "Information updated".to_string(),
-                    Lang::Nl => "Informatie aangevuld".to_string(),
-                },
-                note.clone(),
-            ),
-            EventBody::FactsSet { note: None, .. } => continue,
-            EventBody::NotificationCampaign(crate::case::CampaignRun {
-                total_sent,
-                channel,
-                ..
-            }) => (
-                match lang {
-                    Lang::Fr => format!(
-                        "Information individuelle des personnes ({channel}) : {total_sent} personnes informées"
-                    ),
-                    Lang::En => {
-                        format!("Individual notification ({channel}): {total_sent} people notified")
-                    }
-                    Lang::Nl => format!(
-                        "Mededeling aan de betrokkenen ({channel}): {total_sent} personen ingelicht"
-                    ),
-                },
-                String::new(),
-            ),
-            EventBody::DocumentIssued { document, .. } => (
-                format!(
-                    "{} : {}",
-                    match lang {
-                        Lang::Fr => "Document émis",
-                        Lang::En => "Document issued",
-                        Lang::Nl => "Document uitgebracht",
-                    },
-                    labels.get(document)
-                ),
-                String::new(),
-            ),
-        };
-        timeline.push((ev.at, label, note));
-    }
-    timeline.sort_by_key(|(at, _, _)| *at);
-    let timeline: Vec<Value> = timeline
-        .into_iter()
-        .map(|(at, label, note)| json!({"at": time::long_in(at, tz, lang), "label": label, "note": note}))
-        .collect();
+        document,
+        lang,
+        now,
+        current,
+    } = *r;
+    let tz = wf.timezone;
+    let estimated = dates_estimated(case);
+    let (mut f, set, lists) = facts_view(wf, case, labels, estimated);
+    let mut missing = needed_facts(wf, case, labels, document);
+    let addressee = addressee(wf, profile, labels, document, &mut missing);
+    let clock_map = clocks_view(wf, case, profile, labels, lang, now);
+    let timeline = timeline(wf, case, events, labels, lang, estimated);
 
     let doc_title = wf
         .documents
@@ -567,14 +394,6 @@ pub fn build_view_with(
     let severity = super::edpb::severity(case, events)
         .map(|s| labels.get(&format!("edpb_{s}")).to_lowercase())
         .unwrap_or_else(|| labels.placeholder("edpb_field_severity"));
-    // The organisation's identifier: a SIREN in France, a BCE/KBO number in Belgium.
-    let identifier_label = labels.get(
-        if wf.meta.get("edpb_identifier_type").map(String::as_str) == Some("organisation_number") {
-            "identifier_bce"
-        } else {
-            "identifier_siren"
-        },
-    );
     let complaint = complaint_view(wf, case, labels);
     // Whether the people are, or will be, told: only then is the means asked for.
     let informs = case.tracks.get("individuals").map(String::as_str) == Some("notified")
@@ -584,20 +403,8 @@ pub fn build_view_with(
         )
         || case.facts.contains_key("individuals_channel");
     let ongoing = matches!(case.facts.get("ongoing"), Some(FactValue::Boolean(true)));
-    // The letter in plain words: what each kind of breach means for the person, and
-    // how serious the controller thinks it is (no method's jargon).
-    let letter_nature: Vec<Value> = match case.facts.get("nature") {
-        Some(FactValue::List(items)) => items
-            .iter()
-            .filter_map(|n| labels.find(&format!("letter.{n}")))
-            .map(|t| Value::String(t.to_string()))
-            .collect(),
-        _ => Vec::new(),
-    };
-    let letter_risk = match case.facts.get("risk") {
-        Some(FactValue::Text(r)) => labels.find(&format!("letter.risk={r}")).unwrap_or(""),
-        _ => "",
-    };
+
+    let (org, dpo, legal_rep) = organisation_view(wf, profile, labels, lang);
 
     let view = json!({
         "edpb": edpb,
@@ -608,25 +415,12 @@ pub fn build_view_with(
         "dates_estimated": estimated,
         "informs": informs,
         "ongoing": ongoing,
-        "letter": { "nature": letter_nature, "risk": letter_risk },
+        "letter": letter_view(case, labels),
         "doc": { "id": document, "title": doc_title },
         "generated_at": time::long_in(now, tz, lang),
-        "org": {
-            "name": opt(&profile.name, ph("nom de l'organisme", "organisation name", "naam van de organisatie")),
-            "siren": opt(&profile.identifier, labels.placeholder_text(identifier_label)),
-            "identifier_label": identifier_label,
-            "address": opt(&profile.address, ph("adresse", "address", "adres")),
-            "sector": opt(&profile.sector, ph("secteur d'activité", "sector", "activiteitssector")),
-        },
-        "dpo": {
-            "name": opt(&profile.dpo.name, ph("nom du DPO", "DPO name", "naam van de functionaris voor gegevensbescherming")),
-            "email": opt(&profile.dpo.email, ph("e-mail du DPO", "DPO e-mail", "e-mailadres van de functionaris voor gegevensbescherming")),
-            "phone": opt(&profile.dpo.phone, ph("téléphone du DPO", "DPO phone", "telefoonnummer van de functionaris voor gegevensbescherming")),
-        },
-        "legal_rep": {
-            "name": opt(&profile.representative.name, ph("représentant légal", "legal representative", "wettelijke vertegenwoordiger")),
-            "role": opt(&profile.representative.role, ph("fonction", "position", "functie")),
-        },
+        "org": org,
+        "dpo": dpo,
+        "legal_rep": legal_rep,
         "case": {
             "id": case.id,
             "title": case.title,
@@ -644,7 +438,7 @@ pub fn build_view_with(
         "clocks": clock_map,
         "timeline": timeline,
         "recipient": {
-            "name": ph("nom et prénom", "full name", "naam en voornaam"),
+            "name": placeholder(lang, "nom et prénom", "full name", "naam en voornaam"),
             "greeting": match lang {
                 Lang::Fr => "Madame, Monsieur,",
                 Lang::En => "Dear Sir or Madam,",
@@ -653,4 +447,291 @@ pub fn build_view_with(
         },
     });
     (view, missing)
+}
+
+/// "To complete" in the draft's language, naming what.
+fn placeholder(lang: Lang, what_fr: &str, what_en: &str, what_nl: &str) -> String {
+    match lang {
+        Lang::Fr => format!("[À compléter : {what_fr}]"),
+        Lang::En => format!("[To complete: {what_en}]"),
+        Lang::Nl => format!("[In te vullen: {what_nl}]"),
+    }
+}
+
+/// Every fact of the workflow written out (`f`), whether it is set (`set`), and the
+/// items of each list fact by their labels (`lists`).
+fn facts_view(
+    wf: &Workflow,
+    case: &Case,
+    labels: &Labels,
+    estimated: bool,
+) -> (Map<String, Value>, Map<String, Value>, Map<String, Value>) {
+    let mut f = Map::new();
+    let mut set = Map::new();
+    let mut lists = Map::new();
+    for (id, def) in &wf.facts {
+        match case.facts.get(id) {
+            Some(v) => {
+                f.insert(
+                    id.clone(),
+                    Value::String(display(wf, labels, id, v, def.kind, estimated)),
+                );
+                set.insert(id.clone(), Value::Bool(true));
+                if let FactValue::List(items) = v {
+                    lists.insert(
+                        id.clone(),
+                        items
+                            .iter()
+                            .map(|i| Value::String(labels.value(id, i).to_string()))
+                            .collect(),
+                    );
+                }
+            }
+            None => {
+                f.insert(id.clone(), Value::String(labels.placeholder(id)));
+                set.insert(id.clone(), Value::Bool(false));
+            }
+        }
+        if matches!(def.kind, FactType::List | FactType::Emails) && !lists.contains_key(id) {
+            lists.insert(id.clone(), Value::Array(vec![]));
+        }
+    }
+    (f, set, lists)
+}
+
+/// The labels of the facts `document` needs that the case does not have yet.
+fn needed_facts(wf: &Workflow, case: &Case, labels: &Labels, document: &str) -> Vec<String> {
+    wf.documents
+        .get(document)
+        .map(|d| {
+            d.needs
+                .iter()
+                .filter(|n| !case.facts.contains_key(*n))
+                .map(|n| labels.get(n).to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The document's addressee: its regime's authority; one still to be chosen is missing.
+fn addressee(
+    wf: &Workflow,
+    profile: &Profile,
+    labels: &Labels,
+    document: &str,
+    missing: &mut Vec<String>,
+) -> String {
+    let doc_authority = authority(
+        wf,
+        wf.regime_of_document(document).map(|(_, r)| r),
+        profile,
+        labels,
+    );
+    match doc_authority {
+        Ok(a) => a,
+        Err(to_choose) => {
+            if let Some(Authority::Profile { field, .. }) = wf
+                .regime_of_document(document)
+                .and_then(|(_, r)| r.authority.as_ref())
+            {
+                missing.push(labels.get(field).to_string());
+            }
+            to_choose
+        }
+    }
+}
+
+/// Every clock of the case: its title, basis, status, due and met dates, and authority.
+fn clocks_view(
+    wf: &Workflow,
+    case: &Case,
+    profile: &Profile,
+    labels: &Labels,
+    lang: Lang,
+    now: DateTime<Utc>,
+) -> Map<String, Value> {
+    let tz = wf.timezone;
+    let mut clock_map = Map::new();
+    for c in clocks(wf, case, now) {
+        let clock_authority = authority(
+            wf,
+            wf.regime_of_clock(&c.id).map(|(_, r)| r),
+            profile,
+            labels,
+        )
+        .unwrap_or_else(|e| e);
+        let title = if lang == wf.lang {
+            c.title.clone()
+        } else {
+            labels.get(&c.id).to_string()
+        };
+        clock_map.insert(
+            c.id.clone(),
+            json!({
+                "title": title,
+                "basis": labels.basis(&c.id, c.basis.as_deref()),
+                "applies": c.applies,
+                "status": c.status.as_str(),
+                "status_label": labels.status(&c.id, c.status.as_str()),
+                "due": c.due_at.map(|d| time::long_in(d, tz, lang)).unwrap_or_default(),
+                "met_at": c.met_at.map(|d| time::long_in(d, tz, lang)).unwrap_or_default(),
+                "late": c.status == ClockStatus::Late,
+                "overdue": c.status == ClockStatus::Overdue,
+                "internal": c.internal,
+                "authority": clock_authority,
+            }),
+        );
+    }
+    clock_map
+}
+
+/// The timeline: the instants the facts give, and every step of the log, in order.
+fn timeline(
+    wf: &Workflow,
+    case: &Case,
+    events: &[Recorded],
+    labels: &Labels,
+    lang: Lang,
+    estimated: bool,
+) -> Vec<Value> {
+    let tz = wf.timezone;
+    let mut timeline: Vec<(DateTime<Utc>, String, String)> = Vec::new();
+    for (id, def) in &wf.facts {
+        if def.kind == FactType::DateTime
+            && let Some(FactValue::DateTime(d)) = case.facts.get(id)
+        {
+            let label = if estimated && ESTIMATED_DATES.contains(&id.as_str()) {
+                format!("{} ({})", labels.get(id), labels.get("estimated_date"))
+            } else {
+                labels.get(id).to_string()
+            };
+            timeline.push((*d, label, String::new()));
+        }
+    }
+    for ev in events {
+        if let Some((label, note)) = logged_step(&ev.body, labels, lang) {
+            timeline.push((ev.at, label, note));
+        }
+    }
+    timeline.sort_by_key(|(at, _, _)| *at);
+    timeline
+        .into_iter()
+        .map(|(at, label, note)| json!({"at": time::long_in(at, tz, lang), "label": label, "note": note}))
+        .collect()
+}
+
+/// A step of the log as the timeline says it, and its note; None for facts set without
+/// a note.
+fn logged_step(body: &EventBody, labels: &Labels, lang: Lang) -> Option<(String, String)> {
+    Some(match body {
+        EventBody::Opened { .. } => (
+            match lang {
+                Lang::Fr => "Ouverture du dossier de violation".to_string(),
+                Lang::En => "Breach case opened".to_string(),
+                Lang::Nl => "Dossier van de inbreuk geopend".to_string(),
+            },
+            String::new(),
+        ),
+        EventBody::Advanced { event, note, .. } => (
+            labels.get(event).to_string(),
+            note.clone().unwrap_or_default(),
+        ),
+        EventBody::FactsSet {
+            note: Some(note), ..
+        } => (
+            match lang {
+                Lang::Fr => "Informations complétées".to_string(),
+                Lang::En => "Information updated".to_string(),
+                Lang::Nl => "Informatie aangevuld".to_string(),
+            },
+            note.clone(),
+        ),
+        EventBody::FactsSet { note: None, .. } => return None,
+        EventBody::NotificationCampaign(crate::case::CampaignRun {
+            total_sent,
+            channel,
+            ..
+        }) => (
+            match lang {
+                Lang::Fr => format!(
+                    "Information individuelle des personnes ({channel}) : {total_sent} personnes informées"
+                ),
+                Lang::En => {
+                    format!("Individual notification ({channel}): {total_sent} people notified")
+                }
+                Lang::Nl => format!(
+                    "Mededeling aan de betrokkenen ({channel}): {total_sent} personen ingelicht"
+                ),
+            },
+            String::new(),
+        ),
+        EventBody::DocumentIssued { document, .. } => (
+            format!(
+                "{} : {}",
+                match lang {
+                    Lang::Fr => "Document émis",
+                    Lang::En => "Document issued",
+                    Lang::Nl => "Document uitgebracht",
+                },
+                labels.get(document)
+            ),
+            String::new(),
+        ),
+    })
+}
+
+/// The letter in plain words: what each kind of breach means for the person, and how
+/// serious the controller thinks it is (no method's jargon).
+fn letter_view(case: &Case, labels: &Labels) -> Value {
+    let letter_nature: Vec<Value> = match case.facts.get("nature") {
+        Some(FactValue::List(items)) => items
+            .iter()
+            .filter_map(|n| labels.find(&format!("letter.{n}")))
+            .map(|t| Value::String(t.to_string()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let letter_risk = match case.facts.get("risk") {
+        Some(FactValue::Text(r)) => labels.find(&format!("letter.risk={r}")).unwrap_or(""),
+        _ => "",
+    };
+    json!({ "nature": letter_nature, "risk": letter_risk })
+}
+
+/// The organisation, its DPO and its legal representative (the view's `org`, `dpo` and
+/// `legal_rep`), each unset field a placeholder.
+fn organisation_view(
+    wf: &Workflow,
+    profile: &Profile,
+    labels: &Labels,
+    lang: Lang,
+) -> (Value, Value, Value) {
+    let ph =
+        |what_fr: &str, what_en: &str, what_nl: &str| placeholder(lang, what_fr, what_en, what_nl);
+    // The organisation's identifier: a SIREN in France, a BCE/KBO number in Belgium.
+    let identifier_label = labels.get(
+        if wf.meta.get("edpb_identifier_type").map(String::as_str) == Some("organisation_number") {
+            "identifier_bce"
+        } else {
+            "identifier_siren"
+        },
+    );
+    (
+        json!({
+            "name": opt(&profile.name, ph("nom de l'organisme", "organisation name", "naam van de organisatie")),
+            "siren": opt(&profile.identifier, labels.placeholder_text(identifier_label)),
+            "identifier_label": identifier_label,
+            "address": opt(&profile.address, ph("adresse", "address", "adres")),
+            "sector": opt(&profile.sector, ph("secteur d'activité", "sector", "activiteitssector")),
+        }),
+        json!({
+            "name": opt(&profile.dpo.name, ph("nom du DPO", "DPO name", "naam van de functionaris voor gegevensbescherming")),
+            "email": opt(&profile.dpo.email, ph("e-mail du DPO", "DPO e-mail", "e-mailadres van de functionaris voor gegevensbescherming")),
+            "phone": opt(&profile.dpo.phone, ph("téléphone du DPO", "DPO phone", "telefoonnummer van de functionaris voor gegevensbescherming")),
+        }),
+        json!({
+            "name": opt(&profile.representative.name, ph("représentant légal", "legal representative", "wettelijke vertegenwoordiger")),
+            "role": opt(&profile.representative.role, ph("fonction", "position", "functie")),
+        }),
+    )
 }
