@@ -580,26 +580,6 @@ impl App {
         Ok((d, format, lang))
     }
 
-    /// Records in the register that this exact text of a document was issued (see
-    /// [`App::issue`]: the text is kept, and recording it again appends nothing).
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_issued(
-        &self,
-        store: &mut Store,
-        org: &str,
-        actor: &str,
-        id: &str,
-        document: &str,
-        lang: Lang,
-        format: Format,
-        text: &str,
-        now: DateTime<Utc>,
-    ) -> Result<String, AppError> {
-        Ok(self
-            .issue(store, org, actor, id, document, lang, format, text, now)?
-            .sha256)
-    }
-
     /// The breach register of `org` (art. 33(5)): every case, in the order opened, and
     /// the cases that cannot be read back (never silently left out).
     pub fn register(
