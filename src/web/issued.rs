@@ -387,7 +387,11 @@ pub(super) async fn access_api(
     ApiCaller(c): ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let l = app.case(&c, id.clone()).await?;
+    let case = id.clone();
+    let l = app
+        .for_caller(&c)
+        .read(move |core, store, me| core.case(store, &me.org, &case))
+        .await?;
     let rows = app.case_access(&c, id).await?;
     let tz = l.workflow.timezone;
     Ok(axum::Json(json!(

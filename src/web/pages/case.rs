@@ -754,9 +754,11 @@ pub(super) async fn apply_form(
     event: Option<String>,
     form: Form,
 ) -> PageResult {
+    let case = id.clone();
     let current = ctx
         .app
-        .case(&ctx.caller, id.clone())
+        .for_caller(&ctx.caller)
+        .read(move |core, store, me| core.case(store, &me.org, &case))
         .await
         .map_err(ctx.fail())?;
     let facts = if event.is_none() {
@@ -788,7 +790,12 @@ pub(super) async fn apply_form(
         derive: event.is_none(),
     };
     let ok = if event.is_some() { "event" } else { "facts" };
-    match ctx.app.change(&ctx.caller, id.clone(), event, change).await {
+    let changed = ctx
+        .app
+        .for_caller(&ctx.caller)
+        .change(id.clone(), event, change)
+        .await;
+    match changed {
         Ok(_) => Ok(see_other(&format!("/cases/{}?ok={ok}", encode(&id)))),
         Err(e) => Ok(refused(&ctx, id, current, e, form.pairs()).await),
     }
@@ -833,7 +840,20 @@ async fn case_again(
     form: &[(String, String)],
     confirming: Option<Value>,
 ) -> Response {
-    let (l, assessment) = match ctx.app.case_and_assessment(&ctx.caller, id).await {
+    // The case and, when its workflow has assessment rules, its assessment, read at once.
+    let found = ctx
+        .app
+        .for_caller(&ctx.caller)
+        .read(move |core, store, me| {
+            let l = core.case(store, &me.org, &id)?;
+            if core.workflows.rules(&l.workflow.id).is_none() {
+                return Ok((l, None));
+            }
+            let a = core.assessment(store, &me.org, &id)?;
+            Ok((a.case.clone(), Some(a)))
+        })
+        .await;
+    let (l, assessment) = match found {
         Ok(found) => found,
         Err(_) => (current, None),
     };
@@ -878,9 +898,11 @@ pub(super) async fn advance(
     // Issue 21 part 4: a step that matters is recorded only once confirmed. Without the
     // confirmation nothing is written: a step that would be refused says why, one that
     // would be accepted shows what will be recorded, with the box to tick.
+    let case = id.clone();
     let current = ctx
         .app
-        .case(&ctx.caller, id.clone())
+        .for_caller(&ctx.caller)
+        .read(move |core, store, me| core.case(store, &me.org, &case))
         .await
         .map_err(ctx.fail())?;
     // A step that still needs answers says so in the page's language, and asks them

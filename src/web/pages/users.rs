@@ -32,7 +32,12 @@ fn roles(lang: Lang, chosen: &str) -> Vec<Value> {
 
 /// The zone the organisation's times are shown in: its workflow's, else UTC.
 async fn zone_of(ctx: &PageCtx) -> chrono_tz::Tz {
-    let p = ctx.app.profile(&ctx.caller).await.ok();
+    let p = ctx
+        .app
+        .for_caller(&ctx.caller)
+        .read(|core, store, me| core.profile(store, &me.org))
+        .await
+        .ok();
     p.and_then(|p| p.workflow)
         .and_then(|w| ctx.app.workflows.get(&w))
         .map(|w| w.timezone)
