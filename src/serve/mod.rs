@@ -1,11 +1,9 @@
-//! `vigie serve`: the reminder dispatcher. It sleeps until the next timer is due or a
-//! command pokes it (a datagram on `<db>.wake`), claims due timers under a lease, sends
-//! outside any transaction, and completes them under its own token. SIGTERM or Ctrl-C
-//! lets the messages in flight finish, then exits.
-//!
-//! The composition root: the web page and API (`web`), the reminder dispatcher
-//! ([`dispatcher`]), the registers' checkpoints mailed to each DPO ([`checkpoints`]) and
-//! the first start's setup link ([`setup_link`]), started together by [`run`].
+//! `vigie serve`, the composition root: the web page and API (`web`), the reminder
+//! dispatcher ([`dispatcher`]), the checkpoints of the register mailed to each DPO
+//! ([`checkpoints`]) and the first start's setup link ([`setup_link`]), started together
+//! by [`run`]. The dispatcher sleeps until the next timer is due or a command pokes it
+//! (a datagram on `<db>.wake`, NOTIFY on PostgreSQL); SIGTERM or Ctrl-C lets the
+//! messages in flight finish, then exits.
 
 mod checkpoints;
 mod dispatcher;
