@@ -234,6 +234,7 @@ struct AdvanceBody {
 
 fn change(b: ChangeBody) -> Change {
     Change {
+        event: None,
         facts: facts(b.facts),
         note: b.note.filter(|n| !n.trim().is_empty()),
         at: b.at,
@@ -253,7 +254,7 @@ async fn set_facts(
     if b.facts.as_ref().is_none_or(|f| f.is_empty()) {
         return Err(WebError::bad("facts: give at least one fact to set"));
     }
-    let l = app.for_caller(&c).change(id, None, change(b)).await?;
+    let l = app.for_caller(&c).change(id, change(b)).await?;
     Ok(axum::Json(case_json(&l.workflow, &l.case, &l.events, time::now())).into_response())
 }
 
@@ -275,7 +276,13 @@ async fn advance(
     let b: AdvanceBody = body(&bytes)?;
     let l = app
         .for_caller(&c)
-        .change(id, Some(b.event), change(b.change))
+        .change(
+            id,
+            Change {
+                event: Some(b.event),
+                ..change(b.change)
+            },
+        )
         .await?;
     Ok(axum::Json(case_json(&l.workflow, &l.case, &l.events, time::now())).into_response())
 }

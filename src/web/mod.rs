@@ -467,19 +467,14 @@ impl ForCaller {
     /// cases only, and the risk decision (the event the assessment rules record it with)
     /// the DPO's only, like accepting the recommendation. Another organisation's case
     /// stays a 404.
-    pub async fn change(
-        &self,
-        id: String,
-        event: Option<String>,
-        change: Change,
-    ) -> Result<Arc<Loaded>, WebError> {
+    pub async fn change(&self, id: String, change: Change) -> Result<Arc<Loaded>, WebError> {
         if !self.user.role.can_change() {
-            return Err(WebError::forbidden(match event {
+            return Err(WebError::forbidden(match change.event {
                 Some(_) => "record events",
                 None => "change facts",
             }));
         }
-        if let Some(ev) = &event
+        if let Some(ev) = &change.event
             && !self.user.role.is_dpo()
         {
             let case = id.clone();
@@ -491,15 +486,7 @@ impl ForCaller {
             }
         }
         self.write(move |core, store, me| {
-            core.change(
-                store,
-                &me.org,
-                &me.actor,
-                &id,
-                event,
-                change,
-                crate::time::now(),
-            )
+            core.change(store, &me.org, &me.actor, &id, change, crate::time::now())
         })
         .await
     }

@@ -223,6 +223,7 @@ pub(super) async fn decide_otherwise(
         facts.push((rules.records.rationale.clone(), json!(why)));
     }
     let change = Change {
+        event: Some(rules.records.event.clone()),
         facts,
         note: None,
         at: None,
@@ -230,11 +231,10 @@ pub(super) async fn decide_otherwise(
         reason: None,
         derive: false,
     };
-    let event = Some(rules.records.event.clone());
     let changed = ctx
         .app
         .for_caller(&ctx.caller)
-        .change(id.clone(), event, change)
+        .change(id.clone(), change)
         .await;
     match changed {
         Ok(_) => Ok(see_other(&format!("/cases/{}?ok=assessed", encode(&id)))),

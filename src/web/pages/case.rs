@@ -185,19 +185,33 @@ pub(super) fn fact_view(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The case a page shows and to whom: what its view and its rendering share.
+#[derive(Clone, Copy)]
+pub(super) struct CaseShown<'a> {
+    pub l: &'a Loaded,
+    pub assessment: Option<&'a CaseAssessment>,
+    pub lang: Lang,
+    pub c: &'a Caller,
+    /// What was typed in a refused form, shown again.
+    pub typed: Option<&'a [(String, String)]>,
+    pub checks: &'a StepChecks,
+}
+
 pub(super) fn case_view(
     app: &App,
-    l: &Loaded,
-    assessment: Option<&CaseAssessment>,
+    shown: &CaseShown,
     labels: &Labels,
-    lang: Lang,
-    c: &Caller,
-    typed: Option<&[(String, String)]>,
     now: DateTime<Utc>,
     marks: Option<&Marks>,
-    checks: &StepChecks,
 ) -> Value {
+    let CaseShown {
+        l,
+        assessment,
+        lang,
+        c,
+        typed,
+        checks,
+    } = *shown;
     let wf = &l.workflow;
     let case = &l.case;
     let views = crate::app::regimes::shown_clocks(wf, case, clocks(wf, case, now));
@@ -447,19 +461,14 @@ pub(super) struct Shown {
     status: StatusCode,
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(super) fn render_case(
     app: &App,
-    l: &Loaded,
-    assessment: Option<&CaseAssessment>,
-    lang: Lang,
-    c: &Caller,
+    case: &CaseShown,
     shown: Shown,
-    typed: Option<&[(String, String)]>,
     access: &[crate::store::backend::AccessRow],
-    checks: &StepChecks,
     confirming: Option<Value>,
 ) -> Response {
+    let CaseShown { l, lang, c, .. } = *case;
     let Shown {
         flash,
         error,
@@ -482,18 +491,7 @@ pub(super) fn render_case(
         "case",
         {
             let mut view = issued_view(
-                case_view(
-                    app,
-                    l,
-                    assessment,
-                    &labels,
-                    lang,
-                    c,
-                    typed,
-                    time::now(),
-                    None,
-                    checks,
-                ),
+                case_view(app, case, &labels, time::now(), None),
                 l,
                 access,
                 &labels,
@@ -635,15 +633,17 @@ pub(super) fn case_body(
     let view = issued_view(
         case_view(
             app,
-            &l,
-            assessment.as_ref(),
+            &CaseShown {
+                l: &l,
+                assessment: assessment.as_ref(),
+                lang,
+                c,
+                typed: None,
+                checks: &checks,
+            },
             &labels,
-            lang,
-            c,
-            None,
             now,
             Some(&cache.marks),
-            &checks,
         ),
         &l,
         &access,
@@ -774,6 +774,7 @@ pub(super) async fn apply_form(
         Vec::new()
     };
     let change = Change {
+        event: event.clone(),
         facts,
         note: form
             .get("note")
@@ -793,7 +794,7 @@ pub(super) async fn apply_form(
     let changed = ctx
         .app
         .for_caller(&ctx.caller)
-        .change(id.clone(), event, change)
+        .change(id.clone(), change)
         .await;
     match changed {
         Ok(_) => Ok(see_other(&format!("/cases/{}?ok={ok}", encode(&id)))),
@@ -867,18 +868,15 @@ async fn case_again(
     } else {
         Vec::new()
     };
-    render_case(
-        &ctx.app,
-        &l,
-        assessment.as_ref(),
-        ctx.lang,
-        &ctx.caller,
-        shown,
-        Some(form),
-        &[],
-        &checks,
-        confirming,
-    )
+    let case = CaseShown {
+        l: &l,
+        assessment: assessment.as_ref(),
+        lang: ctx.lang,
+        c: &ctx.caller,
+        typed: Some(form),
+        checks: &checks,
+    };
+    render_case(&ctx.app, &case, shown, &[], confirming)
 }
 
 pub(super) async fn set_facts(

@@ -245,18 +245,25 @@ fn gone(app: &App, lang: Lang, state: Option<InvitationState>) -> Response {
     .render(app, "message", json!({"heading": word(lang, key)}), status)
 }
 
-/// The form, with a fresh double-submit token (cookie and field).
-#[allow(clippy::too_many_arguments)]
-fn accept_form(
-    app: &App,
-    lang: Lang,
-    jar: CookieJar,
-    token: &str,
-    inv: &Invitation,
-    name: &str,
+/// What the invitation's form shows: the invitation, the name typed, and why it was
+/// refused (with the status), if it was.
+struct AcceptForm<'a> {
+    token: &'a str,
+    inv: &'a Invitation,
+    name: &'a str,
     error: Option<String>,
     status: StatusCode,
-) -> Response {
+}
+
+/// The form, with a fresh double-submit token (cookie and field).
+fn accept_form(app: &App, lang: Lang, jar: CookieJar, form: AcceptForm) -> Response {
+    let AcceptForm {
+        token,
+        inv,
+        name,
+        error,
+        status,
+    } = form;
     let login_token = crate::store::random_hex(16);
     let jar = jar.add(cookie(LOGIN_COOKIE, login_token.clone()));
     let intro = word(lang, "invitation_intro")
@@ -292,9 +299,18 @@ pub(super) async fn invitation_page(
         .read(move |app, s| Ok(app.invitation_state(s, &t, time::now())?))
         .await;
     match found {
-        Ok(Some(inv)) if inv.state == InvitationState::Pending => {
-            accept_form(&app, lang, jar, &token, &inv, "", None, StatusCode::OK)
-        }
+        Ok(Some(inv)) if inv.state == InvitationState::Pending => accept_form(
+            &app,
+            lang,
+            jar,
+            AcceptForm {
+                token: &token,
+                inv: &inv,
+                name: "",
+                error: None,
+                status: StatusCode::OK,
+            },
+        ),
         Ok(other) => gone(&app, lang, other.map(|i| i.state)),
         Err(e) => e.into_response(),
     }
@@ -323,11 +339,13 @@ pub(super) async fn accept_invitation(
             &app,
             lang,
             jar,
-            &token,
-            &inv,
-            &text("name"),
-            Some(msg),
-            status,
+            AcceptForm {
+                token: &token,
+                inv: &inv,
+                name: &text("name"),
+                error: Some(msg),
+                status,
+            },
         )
     };
     let expected = jar.get(LOGIN_COOKIE).map(|c| c.value().to_string());
