@@ -199,6 +199,7 @@ pub fn replay(
         let decision = match &s.event {
             Some(event) => {
                 let change = crate::app::Change {
+                    event: None,
                     facts: facts.clone(),
                     note: s.note.clone(),
                     at: None,

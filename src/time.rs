@@ -43,13 +43,39 @@ fn clamp(t: DateTime<Utc>) -> DateTime<Utc> {
 pub const MAX_NOW_OFFSET_DAYS: i64 = 36_525;
 
 /// The current instant. `VIGIE_NOW_OFFSET` (`+71h`, `-30m`, `+90s`) shifts it, so that
-/// drills and tests move time instead of waiting hours. Checked by the CLI at start.
+/// drills and tests move time instead of waiting hours; `VIGIE_NOW` (RFC 3339) stops it
+/// at one instant, so that two runs compared by a test say the same time. Both are
+/// checked by the CLI at start.
 ///
 /// To the microsecond: what PostgreSQL's `timestamptz` keeps, so that an instant vigie
 /// stores reads back the same from either backend, and after `vigie store copy`.
 pub fn now() -> DateTime<Utc> {
-    let t = clamp(Utc::now() + now_offset().unwrap_or_default());
+    let base = fixed_now().ok().flatten().unwrap_or_else(Utc::now);
+    let t = clamp(base + now_offset().unwrap_or_default());
     DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+/// The instant given by `VIGIE_NOW`, if any: the clock stopped there.
+pub fn fixed_now() -> Result<Option<DateTime<Utc>>, String> {
+    static FIXED: std::sync::OnceLock<Result<Option<DateTime<Utc>>, String>> =
+        std::sync::OnceLock::new();
+    FIXED
+        .get_or_init(|| match std::env::var("VIGIE_NOW") {
+            Err(_) => Ok(None),
+            Ok(v) if v.trim().is_empty() => Ok(None),
+            Ok(v) => DateTime::parse_from_rfc3339(v.trim())
+                .ok()
+                .map(|t| t.to_utc())
+                .filter(|t| in_bounds(*t))
+                .map(Some)
+                .ok_or_else(|| {
+                    format!(
+                        "VIGIE_NOW '{}' is not an instant such as 2026-03-27T10:00:00Z",
+                        v.escape_debug()
+                    )
+                }),
+        })
+        .clone()
 }
 
 /// The shift given by `VIGIE_NOW_OFFSET`, if any.

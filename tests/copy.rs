@@ -11,9 +11,9 @@
 
 use crate::common;
 
-use common::process::Serve;
+use common::process::{Serve, ServeBuilder};
 use common::smtp::{Received, Sink, free_port, read_sink};
-use common::web::{Browser, PASSWORD, listening_at};
+use common::web::{Browser, PASSWORD};
 use common::{Output, Vigie, pg};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,18 +85,11 @@ impl Db {
 
     /// `vigie serve` in the background, output to `log`, the clock shifted by `offset`.
     fn serve(&self, log: &Path, offset: &str, extra: &[&str]) -> Serve {
-        let file = std::fs::File::create(log).expect("serve log");
-        let child = self
-            .command()
-            .args(["serve", "--idle-check-secs", "1"])
+        ServeBuilder::on(self.command(), log)
+            .args(&["--idle-check-secs", "1"])
             .args(extra)
             .env("VIGIE_NOW_OFFSET", offset)
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("log handle"))
-            .stderr(file)
             .spawn()
-            .expect("vigie serve starts");
-        Serve::new(child)
     }
 }
 
@@ -461,7 +454,7 @@ fn seeds_accounts_campaign_and_reminders_survive_a_copy_to_postgres_and_back() {
     // A session, signed in through the web page of the source.
     let log = dir.join("web-src.log");
     let mut web = src.serve(&log, "0s", &["--listen", "127.0.0.1:0"]);
-    let base = listening_at(web.child(), &log);
+    let base = web.url();
     let mut browser = Browser::new(&base);
     let r = browser.login("dpo@example.org", PASSWORD);
     assert_eq!(r.status().as_u16(), 303, "signed in");
@@ -536,7 +529,7 @@ fn seeds_accounts_campaign_and_reminders_survive_a_copy_to_postgres_and_back() {
     // The token and the session made on the source work on the target.
     let log = dir.join("web-pg.log");
     let mut web = pgdb.serve(&log, "0s", &["--listen", "127.0.0.1:0"]);
-    let base = listening_at(web.child(), &log);
+    let base = web.url();
     let (status, me2) = api_me(&base, &token);
     assert_eq!((status, &me2), (200, &me), "the token on the target");
     let (status, _) = api_me(&base, "not-a-token");

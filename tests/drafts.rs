@@ -18,6 +18,7 @@ both_backends! {
     a_recorded_draft_seals_the_hash_of_the_printed_text,
     a_draft_without_record_writes_nothing,
     a_draft_written_to_a_file_is_the_printed_text,
+    vigie_now_stops_the_clock_at_one_instant,
 }
 
 fn fresh_case() -> Vigie {
@@ -198,25 +199,53 @@ fn a_draft_without_record_writes_nothing() {
 fn a_draft_written_to_a_file_is_the_printed_text() {
     let v = fresh_case();
     complete(&v);
-    let printed = v.ok(&["draft", "c1", "cnil_notification", "--lang", "en"]);
+    // The clock pinned for both: a draft says the minute it was made.
+    let now = common::pinned_now();
+    let printed = v.ok_at(&now, &["draft", "c1", "cnil_notification", "--lang", "en"]);
     let file = v.dir().join("draft.md");
-    let out = v.ok(&[
-        "draft",
-        "c1",
-        "cnil_notification",
-        "--lang",
-        "en",
-        "--out",
-        file.to_str().unwrap(),
-    ]);
+    let out = v.ok_at(
+        &now,
+        &[
+            "draft",
+            "c1",
+            "cnil_notification",
+            "--lang",
+            "en",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+    );
     assert_eq!(out, "");
     let written = std::fs::read_to_string(&file).unwrap();
-    // The generation time is in the text: compare without that line.
-    let strip = |s: &str| -> Vec<String> {
-        s.lines()
-            .filter(|l| !l.contains("generated on"))
-            .map(String::from)
-            .collect()
-    };
-    assert_eq!(strip(&written), strip(&printed));
+    assert_eq!(written, printed);
+}
+
+/// `VIGIE_NOW` stops the program's clock at one instant (what the tests that compare two
+/// drafts pin): the draft says that instant in the workflow's zone, `VIGIE_NOW_OFFSET`
+/// shifts it, and a value that is not an instant is refused with one line, exit 2.
+fn vigie_now_stops_the_clock_at_one_instant() {
+    let v = fresh_case();
+    let args = ["draft", "c1", "cnil_notification", "--lang", "en"];
+    let at = "2026-11-02T09:30:00Z";
+    let draft = v.ok_at(at, &args);
+    assert!(
+        draft.contains("generated on Monday 2 November 2026 at 10:30 (UTC+01:00)"),
+        "{draft}"
+    );
+    assert_eq!(v.ok_at(at, &args), draft);
+    let out = v.run_env(&args, &[("VIGIE_NOW", at), ("VIGIE_NOW_OFFSET", "+2h")]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("generated on Monday 2 November 2026 at 12:30 (UTC+01:00)"),
+        "{}",
+        out.stdout
+    );
+    for bad in ["tomorrow", "2026-11-02 09:30", "1969-12-31T23:59:59Z"] {
+        let out = v.run_env(&args, &[("VIGIE_NOW", bad)]);
+        assert_eq!(out.code, 2, "{bad:?}: {out:?}");
+        assert!(out.stderr.contains("VIGIE_NOW"), "{bad:?}: {out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{bad:?}: {out:?}");
+        assert_eq!(out.stdout, "", "{bad:?}: {out:?}");
+    }
 }

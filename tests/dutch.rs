@@ -291,10 +291,12 @@ fn a_be_case_drafted_in_dutch_has_no_english_or_french_label() {
         }
     }
     // The organisation's language is the default: no --lang, the same Dutch text.
-    let default = v.ok(&["draft", "nl1", "apd_notification"]);
+    // The clock pinned for both: a draft says the minute it was made.
+    let now = common::pinned_now();
+    let default = v.ok_at(&now, &["draft", "nl1", "apd_notification"]);
     assert_eq!(
         default,
-        v.ok(&["draft", "nl1", "apd_notification", "--lang", "nl"])
+        v.ok_at(&now, &["draft", "nl1", "apd_notification", "--lang", "nl"])
     );
     assert!(
         default.contains("Gegevensbeschermingsautoriteit (GBA)"),
@@ -318,11 +320,16 @@ fn a_be_case_drafted_in_dutch_has_no_english_or_french_label() {
 fn a_fr_draft_asked_in_dutch_is_written_in_french_and_says_so() {
     let v = Vigie::new();
     v.open_fr("c1", "2026-03-27T10:00");
-    let out = v.run(&["draft", "c1", "cnil_notification", "--lang", "nl"]);
+    // The clock pinned for both: a draft says the minute it was made.
+    let now = common::pinned_now();
+    let out = v.run_env(
+        &["draft", "c1", "cnil_notification", "--lang", "nl"],
+        &[("VIGIE_NOW", &now)],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         out.stdout,
-        v.ok(&["draft", "c1", "cnil_notification", "--lang", "fr"])
+        v.ok_at(&now, &["draft", "c1", "cnil_notification", "--lang", "fr"])
     );
     assert!(
         out.stderr.contains("does not draft in nl: written in fr"),

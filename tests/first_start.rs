@@ -10,10 +10,9 @@ use crate::common;
 use common::Vigie;
 use common::process::Serve;
 use common::smtp::{Sink, decoded, free_port, read_sink, standard_config};
-use common::web::{Browser, form_encode, hidden, listening_at};
+use common::web::{Browser, form_encode, hidden};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 both_backends! {
@@ -33,25 +32,17 @@ const PASSWORD: &str = "a long enough password";
 fn serve_bare(v: &Vigie, folder: &Path, args: &[&str], env: &[(&str, &str)]) -> (Serve, PathBuf) {
     std::fs::create_dir_all(folder).unwrap();
     let log = folder.join("serve.log");
-    let file = std::fs::File::create(&log).unwrap();
-    let child = v
-        .command()
-        .current_dir(folder)
-        .arg("serve")
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .expect("vigie serve starts");
-    (Serve::new(child), log)
+    let mut serve = v.serve().in_dir(folder).log(&log).args(args);
+    for (k, value) in env {
+        serve = serve.env(k, value);
+    }
+    (serve.spawn(), log)
 }
 
 /// A web-serving instance with no config: its base URL and the setup link it printed.
 fn serve_web(v: &Vigie, folder: &Path, env: &[(&str, &str)]) -> (Serve, String, Option<String>) {
     let (mut s, log) = serve_bare(v, folder, &["--listen", "127.0.0.1:0"], env);
-    let base = listening_at(s.child(), &log);
+    let base = s.url();
     // The link is printed right after the address, before the dispatcher's line.
     let t0 = Instant::now();
     let text = loop {
@@ -477,17 +468,12 @@ fn reminders_and_checkpoints_say_they_are_automatic_and_link_to_the_page() {
         ) + "http:\n  public_url: https://vigie.example.org/\n",
     )
     .unwrap();
-    let log = v.dir().join("serve.log");
-    let child = v
-        .command()
-        .arg("--config")
-        .arg(&cfg)
-        .args(["serve", "--listen", "none", "--idle-check-secs", "1"])
-        .stdin(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let _serve = Serve::new(child);
+    let _serve = v
+        .serve()
+        .config(&cfg)
+        .listen("none")
+        .args(&["--idle-check-secs", "1"])
+        .spawn();
     let is_checkpoint =
         |m: &common::smtp::Received| decoded(&m.eml).contains("audit verify --checkpoint");
     wait_until("no reminder and no checkpoint reached the sink", 60, || {

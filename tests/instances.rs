@@ -13,7 +13,6 @@ use common::web::{Browser, PASSWORD, Server, form_token};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const ACME: &str = "dpo@acme.example";
@@ -55,27 +54,13 @@ fn seed() -> u64 {
 
 /// `vigie serve --listen none` on `v`'s database, the clock at +70 h, its log in `log`.
 fn dispatcher(v: &Vigie, config: &Path, log: &Path) -> Serve {
-    let file = std::fs::File::create(log).expect("serve log");
-    let child = v
-        .command()
-        .arg("--config")
-        .arg(config)
-        .args([
-            "serve",
-            "--listen",
-            "none",
-            "--idle-check-secs",
-            "1",
-            "--lease-secs",
-            "3",
-        ])
+    v.serve()
+        .config(config)
+        .listen("none")
+        .args(&["--idle-check-secs", "1", "--lease-secs", "3"])
         .env("VIGIE_NOW_OFFSET", "+70h")
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("log handle"))
-        .stderr(file)
+        .log(log)
         .spawn()
-        .expect("vigie serve starts");
-    Serve::new(child)
 }
 
 fn read(p: &Path) -> String {

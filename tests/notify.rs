@@ -14,11 +14,12 @@ use crate::both_backends;
 use crate::common;
 
 use common::Vigie;
+use common::process::Serve;
 use common::smtp::{Pki, Received, Sink, free_port, headers, read_sink};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 both_backends! {
@@ -150,35 +151,6 @@ fn read_rejects(path: &Path) -> Vec<(u64, String, Vec<String>)> {
 
 fn python() -> String {
     common::smtp_python()
-}
-
-/// A child process killed (SIGKILL) and reaped when dropped.
-struct Guard(Option<Child>);
-
-impl Guard {
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn try_exit(&mut self) -> Option<ExitStatus> {
-        let st = self
-            .0
-            .as_mut()
-            .and_then(|c| c.try_wait().expect("try_wait"));
-        if st.is_some() {
-            self.0 = None;
-        }
-        st
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.kill9();
-    }
 }
 
 /// Messages read by Python's `email` package (an independent parser, which also decodes
@@ -788,7 +760,7 @@ fn sigkill_during_a_20000_row_smtp_run_sends_each_person_once() {
             .stderr(file)
             .spawn()
             .expect("vigie notify starts");
-        Guard(Some(child))
+        Serve::new(child)
     };
     let mut kills = 0usize;
     let mut runs = 0usize;
@@ -2015,7 +1987,7 @@ fn killed_run_is_counted_in_the_register_from_the_ledger() {
 
     let log = env.log_path("notify-killed");
     let file = std::fs::File::create(&log).expect("notify log");
-    let mut child = Guard(Some(
+    let mut child = Serve::new(
         env.v
             .command()
             .arg("--config")
@@ -2029,7 +2001,7 @@ fn killed_run_is_counted_in_the_register_from_the_ledger() {
             .stderr(file)
             .spawn()
             .expect("vigie notify starts"),
-    ));
+    );
     let started = Instant::now();
     while !sink.has(200) {
         assert!(

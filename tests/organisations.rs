@@ -11,7 +11,6 @@ use common::Vigie;
 use common::smtp::{Sink, attachments, decoded, free_port, read_sink};
 use common::web::{Server, form_token};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 both_backends! {
@@ -378,15 +377,6 @@ fn org_set_refuses_bad_values_whole_and_show_reports_the_profile() {
     assert_eq!(case["workflow"], "be");
 }
 
-/// A child process killed when the test ends, whatever happens.
-struct Guard(std::process::Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn reminders_go_only_to_their_own_organisation_and_name_it() {
     let env = Env::new();
     // Aware 70 hours ago: art. 33's reminders before the 72 hours are all due.
@@ -398,18 +388,13 @@ fn reminders_go_only_to_their_own_organisation_and_name_it() {
     env.open("gamma", "g-1", 70);
     let sink_dir = env.v.dir().join("sink");
     let _sink = Sink::start(env.port, &sink_dir, &env.v.dir().join("sink.log"));
-    let log = env.v.dir().join("serve.log");
-    let child = env
+    let serve = env
         .v
-        .command()
-        .arg("--config")
-        .arg(&env.config)
-        .args(["serve", "--listen", "none", "--idle-check-secs", "1"])
-        .stdin(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("vigie serve starts");
-    let _serve = Guard(child);
+        .serve()
+        .config(&env.config)
+        .listen("none")
+        .args(&["--idle-check-secs", "1"])
+        .spawn();
     // Wait until every reminder due now has left: the outbox of each has nothing due.
     let start = Instant::now();
     let due_left = |org: &str| -> usize {
@@ -429,7 +414,7 @@ fn reminders_go_only_to_their_own_organisation_and_name_it() {
     {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    let log_text = serve.log();
     assert!(
         log_text.contains("organisation 'gamma' has no reminder recipient"),
         "{log_text}"
@@ -494,7 +479,7 @@ fn reminders_go_only_to_their_own_organisation_and_name_it() {
     assert!(
         seen[0] >= 1 && seen[1] >= 1,
         "each organisation got its reminders ({seen:?}); log:\n{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
+        serve.log()
     );
 
     // Each DPO receives a checkpoint of its own register, which `audit verify` takes.

@@ -155,6 +155,7 @@ fn the_five_minutes_of_the_readme_run_as_written() {
             .env_remove("VIGIE_CONFIG")
             .env_remove("VIGIE_ORG")
             .env_remove("VIGIE_NOW_OFFSET")
+            .env_remove("VIGIE_NOW")
             .env("VIGIE_ACTOR", "readme")
             .output()
             .expect("bash runs");

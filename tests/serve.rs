@@ -16,7 +16,7 @@ use common::smtp::{Pki, Received, Sink, free_port, read_sink, standard_config, t
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 both_backends! {
@@ -198,22 +198,15 @@ impl Harness {
 
     /// `vigie serve --idle-check-secs 1` with the clock shifted, stderr to a log file.
     fn serve(&self, offset: &str, extra: &[&str]) -> Serve {
-        let log = self.log_path("serve");
-        let file = std::fs::File::create(&log).expect("serve log");
-        let child = self
-            .v
-            .command()
-            .arg("--config")
-            .arg(&self.config)
-            .args(["serve", "--listen", "none", "--idle-check-secs", "1"])
+        self.v
+            .serve()
+            .config(&self.config)
+            .listen("none")
+            .args(&["--idle-check-secs", "1"])
             .args(extra)
             .env("VIGIE_NOW_OFFSET", offset)
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("log handle"))
-            .stderr(file)
+            .log(self.log_path("serve"))
             .spawn()
-            .expect("vigie serve starts");
-        Serve::new(child)
     }
 
     /// Everything useful when a test fails: the logs and the whole outbox.

@@ -64,6 +64,16 @@ pub fn recorded_decision(l: &Loaded, rules: Option<&Rules>) -> Option<RecordedDe
     out
 }
 
+/// How a recommendation is accepted: against the case as the caller saw it (the last
+/// event seen; None: as it now is), when the decision was taken (None: now, else read
+/// in the workflow's zone) and why it is recorded only now.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Acceptance<'a> {
+    pub expected_seq: Option<i64>,
+    pub at: Option<&'a str>,
+    pub reason: Option<&'a str>,
+}
+
 impl App {
     /// The rules of a workflow (by id: the current rules, whatever text the case pinned).
     pub fn rules(&self, workflow: &str) -> Result<Arc<Rules>, AppError> {
@@ -134,29 +144,31 @@ impl App {
         expected_seq: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<CaseAssessment, AppError> {
-        self.accept_assessment_at(store, org, actor, id, expected_seq, None, None, now)
+        let how = Acceptance {
+            expected_seq,
+            ..Acceptance::default()
+        };
+        self.accept_assessment_at(store, org, actor, id, &how, now)
     }
 
     /// [`App::accept_assessment`] with the decision's effective time (`vigie assess
     /// --accept --at`: a decision taken earlier, recorded now), read in the workflow's
     /// zone like every `--at`; None: now.
-    #[allow(clippy::too_many_arguments)]
     pub fn accept_assessment_at(
         &self,
         store: &mut Store,
         org: &str,
         actor: &str,
         id: &str,
-        expected_seq: Option<i64>,
-        at: Option<&str>,
-        reason: Option<&str>,
+        how: &Acceptance,
         now: DateTime<Utc>,
     ) -> Result<CaseAssessment, AppError> {
+        let expected_seq = how.expected_seq;
         // Without a page's `expected_seq` (the CLI), a case moved meanwhile is assessed
         // again and the recommendation as it now stands is accepted.
         let mut tries = 0;
         loop {
-            match self.accept_once(store, org, actor, id, expected_seq, at, reason, now) {
+            match self.accept_once(store, org, actor, id, how, now) {
                 Err(AppError::Store(crate::store::StoreError::Conflict { .. }))
                     if expected_seq.is_none() && tries < 20 =>
                 {
@@ -167,18 +179,20 @@ impl App {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn accept_once(
         &self,
         store: &mut Store,
         org: &str,
         actor: &str,
         id: &str,
-        expected_seq: Option<i64>,
-        at: Option<&str>,
-        reason: Option<&str>,
+        how: &Acceptance,
         now: DateTime<Utc>,
     ) -> Result<CaseAssessment, AppError> {
+        let Acceptance {
+            expected_seq,
+            at,
+            reason,
+        } = *how;
         let before = self.assessment(store, org, id)?;
         let at = match at.map(str::trim) {
             None | Some("") | Some("now") => now,

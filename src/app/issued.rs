@@ -70,24 +70,59 @@ pub fn mime_of(format: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// What is recorded as issued: a text (kept, by its hash, so it can be downloaded
+/// again), or the bytes of a file such as a PDF (only their hash is kept).
+#[derive(Debug, Clone, Copy)]
+pub enum Content<'a> {
+    Text { text: &'a str, format: Format },
+    Bytes { bytes: &'a [u8], format: &'a str },
+}
+
+/// One "record as issued": the case, the document, its language and content, who
+/// records it and when. The CLI's `draft --record` and the web's button both build one.
+#[derive(Debug, Clone, Copy)]
+pub struct IssueRequest<'a> {
+    pub org: &'a str,
+    pub actor: &'a str,
+    pub id: &'a str,
+    pub document: &'a str,
+    pub lang: Lang,
+    pub content: Content<'a>,
+    pub now: DateTime<Utc>,
+}
+
+impl Content<'_> {
+    fn sha256(&self) -> String {
+        match self {
+            Content::Text { text, .. } => crate::util::hash::sha256_hex(text),
+            Content::Bytes { bytes, .. } => crate::util::hash::sha256_hex(bytes),
+        }
+    }
+
+    fn format(&self) -> &str {
+        match self {
+            Content::Text { format, .. } => format.as_str(),
+            Content::Bytes { format, .. } => format,
+        }
+    }
+}
+
 impl App {
-    /// Records that this exact text of a document was issued: the text is kept by its
-    /// SHA-256, then the `document_issued` event appended (so no event ever lacks its
-    /// text). The same text of the same document recorded again appends nothing.
-    #[allow(clippy::too_many_arguments)]
-    pub fn issue(
-        &self,
-        store: &mut Store,
-        org: &str,
-        actor: &str,
-        id: &str,
-        document: &str,
-        lang: Lang,
-        format: Format,
-        text: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Recorded, AppError> {
-        let sha256 = crate::util::hash::sha256_hex(text);
+    /// Records that this exact content of a document was issued: a text is kept by its
+    /// SHA-256 before the `document_issued` event is appended (so no event ever lacks
+    /// its text); of bytes, only the hash is recorded. The same content of the same
+    /// document recorded again appends nothing.
+    pub fn issue(&self, store: &mut Store, req: &IssueRequest) -> Result<Recorded, AppError> {
+        let IssueRequest {
+            org,
+            actor,
+            id,
+            document,
+            lang,
+            content,
+            now,
+        } = *req;
+        let sha256 = content.sha256();
         let l = self.case(store, org, id)?;
         if !l.workflow.documents.contains_key(document) {
             // The same refusal `decide` gives, before anything is kept.
@@ -110,13 +145,15 @@ impl App {
             matches!(&e.body, EventBody::DocumentIssued { document: d, sha256: s, .. }
                 if d == document && *s == sha256)
         });
-        store.backend().keep_issued_text(&IssuedText {
-            org: org.to_string(),
-            case_id: id.to_string(),
-            sha256: sha256.clone(),
-            text: text.to_string(),
-            created_at: now,
-        })?;
+        if let Content::Text { text, .. } = content {
+            store.backend().keep_issued_text(&IssuedText {
+                org: org.to_string(),
+                case_id: id.to_string(),
+                sha256: sha256.clone(),
+                text: text.to_string(),
+                created_at: now,
+            })?;
+        }
         if already {
             return Ok(Recorded {
                 sha256,
@@ -129,7 +166,7 @@ impl App {
             &Command::IssueDocument {
                 document: document.to_string(),
                 lang: lang.code().into(),
-                format: format.as_str().into(),
+                format: content.format().into(),
                 sha256: sha256.clone(),
                 at: now,
             },

@@ -90,6 +90,8 @@ impl AppError {
 /// raw JSON (null unsets), typed by the workflow in `decide`.
 #[derive(Default, Clone)]
 pub struct Change {
+    /// The workflow event to record; None: the facts are set, no event.
+    pub event: Option<String>,
     pub facts: Vec<(String, Value)>,
     pub note: Option<String>,
     /// When it happened (RFC 3339 or local time in the workflow's zone); None: now.
@@ -101,6 +103,15 @@ pub struct Change {
     /// Facts set from the page's intake: the workflow's derived facts (`intake.derive`)
     /// follow the facts they are derived from.
     pub derive: bool,
+}
+
+/// A new account: its e-mail, name, role and password (checked by the store's rules).
+#[derive(Clone, Copy)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: crate::store::Role,
+    pub password: &'a str,
 }
 
 /// A new case.
@@ -258,17 +269,19 @@ impl App {
 
     /// Adds a user to `org` (`vigie user add`, the setup page): the password rules and
     /// the checks of every account.
-    #[allow(clippy::too_many_arguments)]
     pub fn add_user(
         &self,
         store: &mut Store,
         org: &str,
-        email: &str,
-        name: &str,
-        role: crate::store::Role,
-        password: &str,
+        user: &NewUser,
         now: DateTime<Utc>,
     ) -> Result<crate::store::User, AppError> {
+        let NewUser {
+            email,
+            name,
+            role,
+            password,
+        } = *user;
         Ok(store.add_user(org, email.trim(), name.trim(), role, password, now)?)
     }
 
@@ -376,15 +389,13 @@ impl App {
         Ok(l)
     }
 
-    /// Sets facts (`event` None) or records a workflow event.
-    #[allow(clippy::too_many_arguments)]
+    /// Sets facts (`change.event` None) or records a workflow event.
     pub fn change(
         &self,
         store: &mut Store,
         org: &str,
         actor: &str,
         id: &str,
-        event: Option<String>,
         change: Change,
         now: DateTime<Utc>,
     ) -> Result<Arc<Loaded>, AppError> {
@@ -394,7 +405,7 @@ impl App {
         let pinned = change.expected_seq.is_some();
         let mut tries = 0;
         loop {
-            match self.change_once(store, org, actor, id, event.clone(), &change, now) {
+            match self.change_once(store, org, actor, id, &change, now) {
                 Err(AppError::Store(StoreError::Conflict { .. })) if !pinned && tries < 20 => {
                     tries += 1;
                 }
@@ -403,18 +414,17 @@ impl App {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn change_once(
         &self,
         store: &mut Store,
         org: &str,
         actor: &str,
         id: &str,
-        event: Option<String>,
         change: &Change,
         now: DateTime<Utc>,
     ) -> Result<Arc<Loaded>, AppError> {
         let loaded = self.case(store, org, id)?;
+        let event = change.event.clone();
         let (cmd, expected_seq) = self.command(store, org, &loaded, event, change, now)?;
         let l = Arc::new(store.execute_at_seq(org, id, &cmd, actor, now, expected_seq)?);
         self.remember(l.clone());
@@ -578,26 +588,6 @@ impl App {
         )?;
         d.warning = warning;
         Ok((d, format, lang))
-    }
-
-    /// Records in the register that this exact text of a document was issued (see
-    /// [`App::issue`]: the text is kept, and recording it again appends nothing).
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_issued(
-        &self,
-        store: &mut Store,
-        org: &str,
-        actor: &str,
-        id: &str,
-        document: &str,
-        lang: Lang,
-        format: Format,
-        text: &str,
-        now: DateTime<Utc>,
-    ) -> Result<String, AppError> {
-        Ok(self
-            .issue(store, org, actor, id, document, lang, format, text, now)?
-            .sha256)
     }
 
     /// The breach register of `org` (art. 33(5)): every case, in the order opened, and

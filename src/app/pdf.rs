@@ -1,14 +1,12 @@
-//! Drafts as PDF: the markdown draft laid out on A4 (src/render/pdf.rs), and the record
-//! of an issued PDF by the SHA-256 of its exact bytes.
+//! Drafts as PDF: the markdown draft laid out on A4 (src/render/pdf.rs); an issued PDF
+//! is recorded by the SHA-256 of its exact bytes (`app::issued`).
 
 use super::{App, AppError, DraftRequest};
-use crate::case::Command;
 use crate::render::Draft;
 use crate::render::pdf::{Footer, markdown_to_pdf};
 use crate::store::Store;
 use crate::time::Lang;
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
 
 /// A draft rendered as PDF.
 pub struct PdfDraft {
@@ -48,47 +46,5 @@ impl App {
             missing,
             lang,
         })
-    }
-
-    /// Records in the register that these exact bytes of a document were issued in
-    /// `format` (e.g. a PDF); returns their SHA-256, and whether they were already
-    /// recorded (then nothing is appended).
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_issued_bytes(
-        &self,
-        store: &mut Store,
-        org: &str,
-        actor: &str,
-        id: &str,
-        document: &str,
-        lang: Lang,
-        format: &str,
-        bytes: &[u8],
-        now: DateTime<Utc>,
-    ) -> Result<(String, bool), AppError> {
-        let sha256 = crate::util::hash::sha256_hex(bytes);
-        let already = self.case(store, org, id)?.events.iter().any(|e| {
-            matches!(&e.body, crate::case::EventBody::DocumentIssued { document: d, sha256: s, .. }
-                if d == document && *s == sha256)
-        });
-        if already {
-            return Ok((sha256, true));
-        }
-        let l = store.execute(
-            org,
-            id,
-            &Command::IssueDocument {
-                document: document.to_string(),
-                lang: lang.code().into(),
-                format: format.into(),
-                sha256: sha256.clone(),
-                at: now,
-            },
-            actor,
-            now,
-        )?;
-        self.remember(Arc::new(l));
-        self.wake(store);
-        Ok((sha256, false))
     }
 }

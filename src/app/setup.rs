@@ -139,10 +139,12 @@ impl App {
             self.add_user(
                 store,
                 org_id,
-                &req.email,
-                &req.name,
-                Role::Dpo,
-                &req.password,
+                &super::NewUser {
+                    email: &req.email,
+                    name: &req.name,
+                    role: Role::Dpo,
+                    password: &req.password,
+                },
                 now,
             )
         })();

@@ -92,9 +92,11 @@ pub(super) fn run(ctx: &Ctx, args: AssessArgs) -> Result<(), CliError> {
                     &ctx.org,
                     &ctx.actor,
                     id,
-                    None,
-                    args.at.as_deref(),
-                    args.reason.as_deref(),
+                    &crate::app::assess::Acceptance {
+                        expected_seq: None,
+                        at: args.at.as_deref(),
+                        reason: args.reason.as_deref(),
+                    },
                     ctx.now,
                 )?
             } else {

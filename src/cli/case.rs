@@ -133,6 +133,7 @@ pub(super) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<(), CliError> {
             json,
         } => {
             let change = Change {
+                event: None,
                 facts: facts(file.as_ref(), &pairs)?,
                 note,
                 at,
@@ -140,7 +141,7 @@ pub(super) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<(), CliError> {
                 reason,
                 derive: false,
             };
-            advance(ctx, &id, None, change, json)?;
+            advance(ctx, &id, change, json)?;
         }
         CaseCmd::Advance {
             id,
@@ -152,6 +153,7 @@ pub(super) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<(), CliError> {
             json,
         } => {
             let change = Change {
+                event: Some(event),
                 facts: facts(None, &set)?,
                 note,
                 at,
@@ -159,7 +161,7 @@ pub(super) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<(), CliError> {
                 reason,
                 derive: false,
             };
-            advance(ctx, &id, Some(event), change, json)?;
+            advance(ctx, &id, change, json)?;
         }
         CaseCmd::Show { id, json } => {
             let app = ctx.app()?;
@@ -192,16 +194,10 @@ pub(super) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<(), CliError> {
     Ok(())
 }
 
-fn advance(
-    ctx: &Ctx,
-    id: &str,
-    event: Option<String>,
-    change: Change,
-    json: bool,
-) -> Result<(), CliError> {
+fn advance(ctx: &Ctx, id: &str, change: Change, json: bool) -> Result<(), CliError> {
     let app = ctx.app()?;
     let mut store = ctx.org_store()?;
-    let l = app.change(&mut store, &ctx.org, &ctx.actor, id, event, change, ctx.now)?;
+    let l = app.change(&mut store, &ctx.org, &ctx.actor, id, change, ctx.now)?;
     show(&l, ctx.now, json);
     Ok(())
 }

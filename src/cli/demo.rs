@@ -208,10 +208,12 @@ fn demo_account(
     app.add_user(
         store,
         org,
-        DEMO_DPO,
-        "DPO (demo)",
-        crate::store::Role::Dpo,
-        &password,
+        &crate::app::NewUser {
+            email: DEMO_DPO,
+            name: "DPO (demo)",
+            role: crate::store::Role::Dpo,
+            password: &password,
+        },
         now,
     )?;
     Ok(DemoAccount::Made(password))

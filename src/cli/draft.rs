@@ -2,6 +2,7 @@
 
 use super::{CliError, Ctx, write_atomic};
 use crate::app::DraftRequest;
+use crate::app::issued::{Content, IssueRequest};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -102,14 +103,18 @@ pub(super) fn run(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
     if args.record {
         let r = app.issue(
             &mut store,
-            &ctx.org,
-            &ctx.actor,
-            &args.id,
-            &args.document,
-            lang,
-            format,
-            &d.text,
-            ctx.now,
+            &IssueRequest {
+                org: &ctx.org,
+                actor: &ctx.actor,
+                id: &args.id,
+                document: &args.document,
+                lang,
+                content: Content::Text {
+                    text: &d.text,
+                    format,
+                },
+                now: ctx.now,
+            },
         )?;
         if r.already {
             eprintln!(
@@ -167,18 +172,23 @@ fn run_pdf(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
         );
     }
     if args.record {
-        let (sha, already) = app.record_issued_bytes(
+        let r = app.issue(
             &mut store,
-            &ctx.org,
-            &ctx.actor,
-            &args.id,
-            &args.document,
-            d.lang,
-            "pdf",
-            &d.bytes,
-            ctx.now,
+            &IssueRequest {
+                org: &ctx.org,
+                actor: &ctx.actor,
+                id: &args.id,
+                document: &args.document,
+                lang: d.lang,
+                content: Content::Bytes {
+                    bytes: &d.bytes,
+                    format: "pdf",
+                },
+                now: ctx.now,
+            },
         )?;
-        if already {
+        let sha = r.sha256;
+        if r.already {
             eprintln!(
                 "already recorded in the register: {} sha256:{sha} (nothing added)",
                 args.document

@@ -340,6 +340,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "dpo".to_string());
     time::now_offset().map_err(CliError::input)?;
+    time::fixed_now().map_err(CliError::input)?;
     let ctx = Ctx {
         db: cli.db.clone(),
         config,

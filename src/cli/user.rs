@@ -138,9 +138,17 @@ pub(super) fn run(ctx: &Ctx, cmd: UserCmd) -> Result<(), CliError> {
             let mut store = ctx.org_store()?;
             let password = read_password()?;
             let name = name.unwrap_or_else(|| email.clone());
-            let u = ctx
-                .app()?
-                .add_user(&mut store, &ctx.org, &email, &name, role, &password, now)?;
+            let u = ctx.app()?.add_user(
+                &mut store,
+                &ctx.org,
+                &crate::app::NewUser {
+                    email: &email,
+                    name: &name,
+                    role,
+                    password: &password,
+                },
+                now,
+            )?;
             say!(
                 "user {} added to organisation '{}' as {}",
                 u.email,

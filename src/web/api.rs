@@ -112,7 +112,13 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, WebError> {
     let now = time::now();
-    let cases = app.cases(&c, q.all).await?;
+    let cases = app
+        .for_caller(&c)
+        .read(move |core, store, me| {
+            let listed = core.cases(store, &me.org, q.all, time::now())?;
+            Ok(super::logged(&me.org, listed))
+        })
+        .await?;
     let list: Vec<Value> = cases
         .iter()
         .map(|l| summary_json(&l.workflow, &l.case, now))
@@ -138,17 +144,17 @@ async fn open(
     bytes: Bytes,
 ) -> Result<Response, WebError> {
     let b: OpenBody = body(&bytes)?;
+    let req = crate::app::OpenCase {
+        workflow: Some(b.workflow),
+        title: b.title,
+        aware_at: b.aware_at,
+        id: b.id,
+        facts: facts(b.facts),
+    };
     let l = app
-        .open_case(
-            &c,
-            crate::app::OpenCase {
-                workflow: Some(b.workflow),
-                title: b.title,
-                aware_at: b.aware_at,
-                id: b.id,
-                facts: facts(b.facts),
-            },
-        )
+        .for_caller(&c)
+        .dpo("open a case")?
+        .write(move |core, store, me| core.open_case(store, &me.org, &me.actor, req, time::now()))
         .await?;
     let location = format!("/api/cases/{}", l.case.id);
     let mut r = (
@@ -228,6 +234,7 @@ struct AdvanceBody {
 
 fn change(b: ChangeBody) -> Change {
     Change {
+        event: None,
         facts: facts(b.facts),
         note: b.note.filter(|n| !n.trim().is_empty()),
         at: b.at,
@@ -247,7 +254,7 @@ async fn set_facts(
     if b.facts.as_ref().is_none_or(|f| f.is_empty()) {
         return Err(WebError::bad("facts: give at least one fact to set"));
     }
-    let l = app.change(&c, id, None, change(b)).await?;
+    let l = app.for_caller(&c).change(id, change(b)).await?;
     Ok(axum::Json(case_json(&l.workflow, &l.case, &l.events, time::now())).into_response())
 }
 
@@ -267,7 +274,16 @@ async fn advance(
         }
     }
     let b: AdvanceBody = body(&bytes)?;
-    let l = app.change(&c, id, Some(b.event), change(b.change)).await?;
+    let l = app
+        .for_caller(&c)
+        .change(
+            id,
+            Change {
+                event: Some(b.event),
+                ..change(b.change)
+            },
+        )
+        .await?;
     Ok(axum::Json(case_json(&l.workflow, &l.case, &l.events, time::now())).into_response())
 }
 
@@ -276,7 +292,10 @@ async fn events(
     ApiCaller(c): ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let l = app.case(&c, id).await?;
+    let l = app
+        .for_caller(&c)
+        .read(move |core, store, me| core.case(store, &me.org, &id))
+        .await?;
     Ok(axum::Json(super::events_json(&l)).into_response())
 }
 
@@ -286,7 +305,10 @@ async fn assessment(
     ApiCaller(c): ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let a = app.assessment(&c, id).await?;
+    let a = app
+        .for_caller(&c)
+        .read(move |core, store, me| core.assessment(store, &me.org, &id))
+        .await?;
     Ok(axum::Json(case_assessment_json(&a)).into_response())
 }
 
@@ -310,7 +332,13 @@ async fn accept(
     } else {
         body(&bytes)?
     };
-    let a = app.accept_assessment(&c, id, b.expected_seq).await?;
+    let a = app
+        .for_caller(&c)
+        .dpo("accept the risk assessment")?
+        .write(move |core, store, me| {
+            core.accept_assessment(store, &me.org, &me.actor, &id, b.expected_seq, time::now())
+        })
+        .await?;
     Ok(axum::Json(case_assessment_json(&a)).into_response())
 }
 
@@ -330,17 +358,15 @@ async fn draft(
     Query(q): Query<DraftQuery>,
 ) -> Result<Response, WebError> {
     let drafted_at = time::now();
+    let req = crate::app::DraftRequest {
+        document: document.clone(),
+        lang: q.lang,
+        format: q.format,
+    };
+    let case = id.clone();
     let (d, format, lang) = app
-        .draft_at(
-            &c,
-            id.clone(),
-            crate::app::DraftRequest {
-                document: document.clone(),
-                lang: q.lang,
-                format: q.format,
-            },
-            drafted_at,
-        )
+        .for_caller(&c)
+        .read(move |core, store, me| core.draft(store, &me.org, &case, &req, drafted_at))
         .await?;
     if q.strict && !d.missing.is_empty() {
         return Err(WebError::bad(format!(
@@ -374,7 +400,10 @@ async fn register(
 ) -> Result<Response, WebError> {
     let read = super::access::register_read("download", "json".into());
     app.log_read(&c, &addr, read).await?;
-    let rows = app.register(&c).await?;
+    let rows = app
+        .for_caller(&c)
+        .read(|core, store, me| Ok(super::logged(&me.org, core.register(store, &me.org)?)))
+        .await?;
     Ok(axum::Json(json!(rows)).into_response())
 }
 
@@ -385,7 +414,10 @@ async fn register_csv(
 ) -> Result<Response, WebError> {
     let read = super::access::register_read("download", "csv".into());
     app.log_read(&c, &addr, read).await?;
-    let rows = app.register(&c).await?;
+    let rows = app
+        .for_caller(&c)
+        .read(|core, store, me| Ok(super::logged(&me.org, core.register(store, &me.org)?)))
+        .await?;
     Ok(csv_response(&c.user.org, crate::register::csv(&rows)))
 }
 

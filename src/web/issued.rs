@@ -9,7 +9,7 @@ use super::form::{PageCtx, PageForm, PageResult, see_other};
 use super::page::error_page;
 use super::{App, Caller, WebError};
 use crate::app::inspection::Inspection;
-use crate::app::issued::{Issued, Read, Recorded, mime_of};
+use crate::app::issued::{Content, IssueRequest, Issued, Read, Recorded, mime_of};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -59,18 +59,21 @@ impl App {
                         format: None,
                     };
                     let pdf = app.core.draft_pdf(store, &user.org, &id, &req, drafted)?;
-                    let (sha256, already) = app.core.record_issued_bytes(
+                    Ok(app.core.issue(
                         store,
-                        &user.org,
-                        &user.actor(),
-                        &id,
-                        &document,
-                        pdf.lang,
-                        "pdf",
-                        &pdf.bytes,
-                        now,
-                    )?;
-                    Ok(Recorded { sha256, already })
+                        &IssueRequest {
+                            org: &user.org,
+                            actor: &user.actor(),
+                            id: &id,
+                            document: &document,
+                            lang: pdf.lang,
+                            content: Content::Bytes {
+                                bytes: &pdf.bytes,
+                                format: "pdf",
+                            },
+                            now,
+                        },
+                    )?)
                 })
                 .await;
         }
@@ -83,14 +86,18 @@ impl App {
             let (d, format, lang) = app.core.draft(store, &user.org, &id, &req, drafted)?;
             Ok(app.core.issue(
                 store,
-                &user.org,
-                &user.actor(),
-                &id,
-                &document,
-                lang,
-                format,
-                &d.text,
-                now,
+                &IssueRequest {
+                    org: &user.org,
+                    actor: &user.actor(),
+                    id: &id,
+                    document: &document,
+                    lang,
+                    content: Content::Text {
+                        text: &d.text,
+                        format,
+                    },
+                    now,
+                },
             )?)
         })
         .await
@@ -380,7 +387,11 @@ pub(super) async fn access_api(
     ApiCaller(c): ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let l = app.case(&c, id.clone()).await?;
+    let case = id.clone();
+    let l = app
+        .for_caller(&c)
+        .read(move |core, store, me| core.case(store, &me.org, &case))
+        .await?;
     let rows = app.case_access(&c, id).await?;
     let tz = l.workflow.timezone;
     Ok(axum::Json(json!(

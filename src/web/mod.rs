@@ -387,64 +387,30 @@ pub async fn serve(
     .await
 }
 
-/// The use-cases as the API and the pages call them: the organisation and the actor are
-/// the signed-in user's, never the request's; the role is checked here (403) before the
-/// application layer runs.
-impl App {
-    pub async fn open_case(
-        self: &Arc<Self>,
-        caller: &Caller,
-        req: crate::app::OpenCase,
-    ) -> Result<Arc<Loaded>, WebError> {
-        if !caller.user.role.is_dpo() {
-            return Err(WebError::forbidden("open a case"));
-        }
-        let user = caller.user.clone();
-        self.write(move |app, store| {
-            Ok(app
-                .core
-                .open_case(store, &user.org, &user.actor(), req, crate::time::now())?)
-        })
-        .await
-    }
+/// Who a use-case runs for: the signed-in caller's organisation, and the actor the
+/// register names (never the request's).
+#[derive(Clone)]
+pub struct Me {
+    pub org: String,
+    pub actor: String,
+}
 
-    /// Sets facts (`event` None) or records a workflow event.
-    pub async fn change(
-        self: &Arc<Self>,
-        caller: &Caller,
-        id: String,
-        event: Option<String>,
-        change: Change,
-    ) -> Result<Arc<Loaded>, WebError> {
-        if !caller.user.role.can_change() {
-            return Err(WebError::forbidden(match event {
-                Some(_) => "record events",
-                None => "change facts",
-            }));
+/// The application layer scoped to the signed-in caller (see [`App::for_caller`]): the
+/// one way a handler runs a use-case. A role the use-case needs is checked first (403),
+/// before the application layer runs.
+pub struct ForCaller {
+    app: Arc<App>,
+    user: crate::store::User,
+}
+
+impl App {
+    /// The application layer for `caller`: its use-cases run for the caller's
+    /// organisation and actor.
+    pub fn for_caller(self: &Arc<Self>, caller: &Caller) -> ForCaller {
+        ForCaller {
+            app: self.clone(),
+            user: caller.user.clone(),
         }
-        // The risk decision (the event the assessment rules record it with) is the DPO's,
-        // like accepting the recommendation. Another organisation's case stays a 404.
-        if let Some(ev) = &event
-            && !caller.user.role.is_dpo()
-        {
-            let l = self.case(caller, id.clone()).await?;
-            if self.is_decision(&l.workflow.id, ev) {
-                return Err(WebError::forbidden("record the risk decision"));
-            }
-        }
-        let user = caller.user.clone();
-        self.write(move |app, store| {
-            Ok(app.core.change(
-                store,
-                &user.org,
-                &user.actor(),
-                &id,
-                event,
-                change,
-                crate::time::now(),
-            )?)
-        })
-        .await
     }
 
     /// Whether `event` records the risk decision in workflow `wf` (its assessment rules
@@ -454,158 +420,80 @@ impl App {
             .rules(wf)
             .is_some_and(|r| r.records.event == event)
     }
+}
 
-    /// A case's risk assessment beside the decision recorded (404 for another
-    /// organisation's case; 400 when its workflow names no assessment rules).
-    pub async fn assessment(
-        self: &Arc<Self>,
-        caller: &Caller,
-        id: String,
-    ) -> Result<crate::app::assess::CaseAssessment, WebError> {
-        let org = caller.user.org.clone();
-        self.read(move |app, store| Ok(app.core.assessment(store, &org, &id)?))
+impl ForCaller {
+    fn me(&self) -> Me {
+        Me {
+            org: self.user.org.clone(),
+            actor: self.user.actor(),
+        }
+    }
+
+    /// Refuses (403) unless the caller is their organisation's DPO; `what` names what
+    /// was refused ("open a case").
+    pub fn dpo(self, what: &str) -> Result<ForCaller, WebError> {
+        match self.user.role.is_dpo() {
+            true => Ok(self),
+            false => Err(WebError::forbidden(what)),
+        }
+    }
+
+    /// Runs a use-case that reads, on a reading connection.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, WebError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&crate::app::App, &mut Store, &Me) -> Result<T, AppError> + Send + 'static,
+    {
+        let me = self.me();
+        self.app
+            .read(move |app, store| Ok(f(&app.core, store, &me)?))
             .await
     }
 
-    /// A case and, when its workflow has assessment rules, its assessment: what the case
-    /// page shows, read at once.
-    pub async fn case_and_assessment(
-        self: &Arc<Self>,
-        caller: &Caller,
-        id: String,
-    ) -> Result<(Arc<Loaded>, Option<crate::app::assess::CaseAssessment>), WebError> {
-        let org = caller.user.org.clone();
-        self.read(move |app, store| {
-            let l = app.core.case(store, &org, &id)?;
-            if app.workflows.rules(&l.workflow.id).is_none() {
-                return Ok((l, None));
+    /// Runs a use-case that writes, on the writing connection.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, WebError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&crate::app::App, &mut Store, &Me) -> Result<T, AppError> + Send + 'static,
+    {
+        let me = self.me();
+        self.app
+            .write(move |app, store| Ok(f(&app.core, store, &me)?))
+            .await
+    }
+
+    /// Sets facts (`event` None) or records a workflow event: a role that may change
+    /// cases only, and the risk decision (the event the assessment rules record it with)
+    /// the DPO's only, like accepting the recommendation. Another organisation's case
+    /// stays a 404.
+    pub async fn change(&self, id: String, change: Change) -> Result<Arc<Loaded>, WebError> {
+        if !self.user.role.can_change() {
+            return Err(WebError::forbidden(match change.event {
+                Some(_) => "record events",
+                None => "change facts",
+            }));
+        }
+        if let Some(ev) = &change.event
+            && !self.user.role.is_dpo()
+        {
+            let case = id.clone();
+            let l = self
+                .read(move |core, store, me| core.case(store, &me.org, &case))
+                .await?;
+            if self.app.is_decision(&l.workflow.id, ev) {
+                return Err(WebError::forbidden("record the risk decision"));
             }
-            let a = app.core.assessment(store, &org, &id)?;
-            Ok((a.case.clone(), Some(a)))
-        })
-        .await
-    }
-
-    /// Accepts the recommendation as the risk decision: the DPO's only (403).
-    pub async fn accept_assessment(
-        self: &Arc<Self>,
-        caller: &Caller,
-        id: String,
-        expected_seq: Option<i64>,
-    ) -> Result<crate::app::assess::CaseAssessment, WebError> {
-        if !caller.user.role.is_dpo() {
-            return Err(WebError::forbidden("accept the risk assessment"));
         }
-        let user = caller.user.clone();
-        self.write(move |app, store| {
-            Ok(app.core.accept_assessment(
-                store,
-                &user.org,
-                &user.actor(),
-                &id,
-                expected_seq,
-                crate::time::now(),
-            )?)
+        self.write(move |core, store, me| {
+            core.change(store, &me.org, &me.actor, &id, change, crate::time::now())
         })
         .await
     }
+}
 
-    pub async fn case(
-        self: &Arc<Self>,
-        caller: &Caller,
-        id: String,
-    ) -> Result<Arc<Loaded>, WebError> {
-        let org = caller.user.org.clone();
-        self.read(move |app, store| Ok(app.core.case(store, &org, &id)?))
-            .await
-    }
-
-    /// The organisation's cases, open ones first, nearest deadline first.
-    pub async fn cases(
-        self: &Arc<Self>,
-        caller: &Caller,
-        all: bool,
-    ) -> Result<Vec<Arc<Loaded>>, WebError> {
-        let org = caller.user.org.clone();
-        self.read(move |app, store| {
-            let (cases, unreadable) = app.core.cases(store, &org, all, crate::time::now())?;
-            log_unreadable(&org, &unreadable);
-            Ok(cases)
-        })
-        .await
-    }
-
-    pub async fn draft(
-        self: &Arc<Self>,
-        caller: &Caller,
-        id: String,
-        req: crate::app::DraftRequest,
-    ) -> Result<
-        (
-            crate::render::Draft,
-            crate::render::Format,
-            crate::time::Lang,
-        ),
-        WebError,
-    > {
-        self.draft_at(caller, id, req, crate::time::now()).await
-    }
-
-    /// A draft as rendered at `now` (the draft page says when, so that recording it as
-    /// issued records this text).
-    pub async fn draft_at(
-        self: &Arc<Self>,
-        caller: &Caller,
-        id: String,
-        req: crate::app::DraftRequest,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<
-        (
-            crate::render::Draft,
-            crate::render::Format,
-            crate::time::Lang,
-        ),
-        WebError,
-    > {
-        let org = caller.user.org.clone();
-        self.read(move |app, store| Ok(app.core.draft(store, &org, &id, &req, now)?))
-            .await
-    }
-
-    pub async fn register(
-        self: &Arc<Self>,
-        caller: &Caller,
-    ) -> Result<Vec<crate::register::Row>, WebError> {
-        let org = caller.user.org.clone();
-        self.read(move |app, store| {
-            let (rows, unreadable) = app.core.register(store, &org)?;
-            log_unreadable(&org, &unreadable);
-            Ok(rows)
-        })
-        .await
-    }
-
-    /// The caller's organisation's profile.
-    pub async fn profile(
-        self: &Arc<Self>,
-        caller: &Caller,
-    ) -> Result<crate::org::Profile, WebError> {
-        let org = caller.user.org.clone();
-        self.read(move |app, store| Ok(app.core.profile(store, &org)?))
-            .await
-    }
-
-    /// Changes the caller's organisation's profile: its DPO only.
-    pub async fn set_profile(
-        self: &Arc<Self>,
-        caller: &Caller,
-        changes: Vec<(String, String)>,
-    ) -> Result<crate::org::Profile, WebError> {
-        if !caller.user.role.is_dpo() {
-            return Err(WebError::forbidden("change the organisation's profile"));
-        }
-        let org = caller.user.org.clone();
-        self.write(move |app, store| Ok(app.core.set_profile(store, &org, &changes)?))
-            .await
-    }
+/// The rows of a list, the ones that cannot be read back logged (never silently left out).
+pub fn logged<T>(org: &str, (rows, unreadable): (T, Vec<crate::store::Unreadable>)) -> T {
+    log_unreadable(org, &unreadable);
+    rows
 }

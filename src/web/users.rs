@@ -240,7 +240,10 @@ pub(super) async fn invite_api(
     let b: InviteBody = body(&bytes)?;
     let lang = match b.lang.as_deref().map(str::trim) {
         None | Some("") => {
-            let p = app.profile(&c).await?;
+            let p = app
+                .for_caller(&c)
+                .read(|core, store, me| core.profile(store, &me.org))
+                .await?;
             p.lang().unwrap_or(Lang::Fr)
         }
         Some(l) => Lang::parse(l).ok_or_else(|| {

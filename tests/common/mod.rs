@@ -145,6 +145,19 @@ impl Vigie {
         out.stdout
     }
 
+    /// [`Vigie::ok`] with the program's clock stopped at `now` (`VIGIE_NOW`): for outputs
+    /// that say when they were made (a draft, a PDF) and that a test compares.
+    #[track_caller]
+    pub fn ok_at(&self, now: &str, args: &[&str]) -> String {
+        let out = self.run_env(args, &[("VIGIE_NOW", now)]);
+        assert_eq!(
+            out.code, 0,
+            "VIGIE_NOW={now} vigie {args:?} should succeed\nstdout:\n{}\nstderr:\n{}",
+            out.stdout, out.stderr
+        );
+        out.stdout
+    }
+
     /// Runs, asserts the exit code and that stderr is exactly one `vigie: error:` line.
     /// Returns that line.
     #[track_caller]
@@ -400,6 +413,12 @@ pub fn python_with(module: &str) -> String {
     ready.push(module.to_string());
     py
 }
+/// The current instant to the second (RFC 3339), to pin the program's clock at for two
+/// runs a test compares ([`Vigie::ok_at`], `VIGIE_NOW`).
+pub fn pinned_now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// The real binary run from the repository root against `db` (a path or a URL), with
 /// none of the `VIGIE_*` variables of the caller's environment.
 pub fn command_on(db: impl AsRef<std::ffi::OsStr>) -> Command {
@@ -411,6 +430,7 @@ pub fn command_on(db: impl AsRef<std::ffi::OsStr>) -> Command {
         .env_remove("VIGIE_CONFIG")
         .env_remove("VIGIE_ORG")
         .env_remove("VIGIE_NOW_OFFSET")
+        .env_remove("VIGIE_NOW")
         .env("RUST_BACKTRACE", "0");
     c
 }

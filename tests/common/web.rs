@@ -6,7 +6,7 @@ use reqwest::blocking::{Client, Response};
 use reqwest::header::{COOKIE, HeaderMap, SET_COOKIE};
 use std::collections::BTreeMap;
 use std::io::Read as _;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -23,16 +23,8 @@ pub const USERS: [(&str, &str, &str); 5] = [
 pub struct Server {
     pub v: Vigie,
     pub base: String,
-    child: Child,
+    serve: super::process::Serve,
     pub tokens: BTreeMap<String, String>,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Server {
@@ -90,42 +82,28 @@ impl Server {
             ),
         )
         .expect("write config");
-        let log = v.dir().join("serve.log");
-        let file = std::fs::File::create(&log).expect("serve log");
-        let child = v
-            .command()
-            .arg("--config")
-            .arg(&cfg)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+        let mut serve = v
+            .serve()
+            .config(&cfg)
+            .listen("127.0.0.1:0")
             .env("VIGIE_NOW_OFFSET", offset)
             // Every page served from the page cache is compared with a fresh render.
             .env("VIGIE_PAGE_CACHE_CHECK", "1")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("log handle"))
-            .stderr(file)
-            .spawn()
-            .expect("vigie serve starts");
-        let mut s = Server {
+            .spawn();
+        Server {
+            base: serve.url(),
             v,
-            base: String::new(),
-            child,
+            serve,
             tokens,
-            log,
-        };
-        s.base = s.wait_for_address();
-        s
+        }
     }
 
     pub fn start() -> Server {
         Server::start_with_offset("0s")
     }
 
-    fn wait_for_address(&mut self) -> String {
-        listening_at(&mut self.child, &self.log)
-    }
-
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.serve.log()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -476,22 +454,16 @@ pub fn assert_form_tokens(html: &str, page: &str) {
 pub fn first_start(v: &Vigie) -> (super::process::Serve, String, String) {
     let folder = v.dir().join("run");
     std::fs::create_dir_all(&folder).unwrap();
-    let log = folder.join("serve.log");
-    let file = std::fs::File::create(&log).unwrap();
-    let mut serve = super::process::Serve::new(
-        v.command()
-            .current_dir(&folder)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .expect("vigie serve starts"),
-    );
-    let base = listening_at(serve.child(), &log);
+    let mut serve = v
+        .serve()
+        .in_dir(&folder)
+        .log(folder.join("serve.log"))
+        .listen("127.0.0.1:0")
+        .spawn();
+    let base = serve.url();
     let t0 = Instant::now();
     let link = loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let text = serve.log();
         if let Some(w) = text.split_whitespace().find(|w| w.contains("/setup/")) {
             break w.to_string();
         }

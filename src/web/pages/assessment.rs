@@ -163,10 +163,20 @@ pub(super) async fn accept_assessment(
     Path(id): Path<String>,
     PageForm { ctx, form }: PageForm,
 ) -> PageResult {
-    let accepted = ctx
+    let (case, seq) = (id.clone(), seq_of(form.pairs()));
+    let accepted = match ctx
         .app
-        .accept_assessment(&ctx.caller, id.clone(), seq_of(form.pairs()))
-        .await;
+        .for_caller(&ctx.caller)
+        .dpo("accept the risk assessment")
+    {
+        Ok(me) => {
+            me.write(move |core, store, me| {
+                core.accept_assessment(store, &me.org, &me.actor, &case, seq, time::now())
+            })
+            .await
+        }
+        Err(e) => Err(e),
+    };
     match accepted {
         Ok(_) => Ok(see_other(&format!("/cases/{}?ok=assessed", encode(&id)))),
         Err(e) => refused_outright(&ctx, id, e, form.pairs()).await,
@@ -184,9 +194,11 @@ pub(super) async fn decide_otherwise(
         let e = WebError::forbidden("record the risk decision");
         return refused_outright(&ctx, id, e, form.pairs()).await;
     }
+    let case = id.clone();
     let current = ctx
         .app
-        .case(&ctx.caller, id.clone())
+        .for_caller(&ctx.caller)
+        .read(move |core, store, me| core.case(store, &me.org, &case))
         .await
         .map_err(ctx.fail())?;
     let Some(rules) = ctx.app.workflows.rules(&current.workflow.id) else {
@@ -211,6 +223,7 @@ pub(super) async fn decide_otherwise(
         facts.push((rules.records.rationale.clone(), json!(why)));
     }
     let change = Change {
+        event: Some(rules.records.event.clone()),
         facts,
         note: None,
         at: None,
@@ -218,8 +231,12 @@ pub(super) async fn decide_otherwise(
         reason: None,
         derive: false,
     };
-    let event = Some(rules.records.event.clone());
-    match ctx.app.change(&ctx.caller, id.clone(), event, change).await {
+    let changed = ctx
+        .app
+        .for_caller(&ctx.caller)
+        .change(id.clone(), change)
+        .await;
+    match changed {
         Ok(_) => Ok(see_other(&format!("/cases/{}?ok=assessed", encode(&id)))),
         Err(e) => Ok(refused(&ctx, id, current, e, form.pairs()).await),
     }
@@ -233,9 +250,11 @@ async fn refused_outright(
     e: WebError,
     form: &[(String, String)],
 ) -> PageResult {
+    let case = id.clone();
     let l = ctx
         .app
-        .case(&ctx.caller, id.clone())
+        .for_caller(&ctx.caller)
+        .read(move |core, store, me| core.case(store, &me.org, &case))
         .await
         .map_err(ctx.fail())?;
     Ok(refused(ctx, id, l, e, form).await)

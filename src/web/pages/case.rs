@@ -185,19 +185,33 @@ pub(super) fn fact_view(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The case a page shows and to whom: what its view and its rendering share.
+#[derive(Clone, Copy)]
+pub(super) struct CaseShown<'a> {
+    pub l: &'a Loaded,
+    pub assessment: Option<&'a CaseAssessment>,
+    pub lang: Lang,
+    pub c: &'a Caller,
+    /// What was typed in a refused form, shown again.
+    pub typed: Option<&'a [(String, String)]>,
+    pub checks: &'a StepChecks,
+}
+
 pub(super) fn case_view(
     app: &App,
-    l: &Loaded,
-    assessment: Option<&CaseAssessment>,
+    shown: &CaseShown,
     labels: &Labels,
-    lang: Lang,
-    c: &Caller,
-    typed: Option<&[(String, String)]>,
     now: DateTime<Utc>,
     marks: Option<&Marks>,
-    checks: &StepChecks,
 ) -> Value {
+    let CaseShown {
+        l,
+        assessment,
+        lang,
+        c,
+        typed,
+        checks,
+    } = *shown;
     let wf = &l.workflow;
     let case = &l.case;
     let views = crate::app::regimes::shown_clocks(wf, case, clocks(wf, case, now));
@@ -447,19 +461,14 @@ pub(super) struct Shown {
     status: StatusCode,
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(super) fn render_case(
     app: &App,
-    l: &Loaded,
-    assessment: Option<&CaseAssessment>,
-    lang: Lang,
-    c: &Caller,
+    case: &CaseShown,
     shown: Shown,
-    typed: Option<&[(String, String)]>,
     access: &[crate::store::backend::AccessRow],
-    checks: &StepChecks,
     confirming: Option<Value>,
 ) -> Response {
+    let CaseShown { l, lang, c, .. } = *case;
     let Shown {
         flash,
         error,
@@ -482,18 +491,7 @@ pub(super) fn render_case(
         "case",
         {
             let mut view = issued_view(
-                case_view(
-                    app,
-                    l,
-                    assessment,
-                    &labels,
-                    lang,
-                    c,
-                    typed,
-                    time::now(),
-                    None,
-                    checks,
-                ),
+                case_view(app, case, &labels, time::now(), None),
                 l,
                 access,
                 &labels,
@@ -635,15 +633,17 @@ pub(super) fn case_body(
     let view = issued_view(
         case_view(
             app,
-            &l,
-            assessment.as_ref(),
+            &CaseShown {
+                l: &l,
+                assessment: assessment.as_ref(),
+                lang,
+                c,
+                typed: None,
+                checks: &checks,
+            },
             &labels,
-            lang,
-            c,
-            None,
             now,
             Some(&cache.marks),
-            &checks,
         ),
         &l,
         &access,
@@ -754,9 +754,11 @@ pub(super) async fn apply_form(
     event: Option<String>,
     form: Form,
 ) -> PageResult {
+    let case = id.clone();
     let current = ctx
         .app
-        .case(&ctx.caller, id.clone())
+        .for_caller(&ctx.caller)
+        .read(move |core, store, me| core.case(store, &me.org, &case))
         .await
         .map_err(ctx.fail())?;
     let facts = if event.is_none() {
@@ -772,6 +774,7 @@ pub(super) async fn apply_form(
         Vec::new()
     };
     let change = Change {
+        event: event.clone(),
         facts,
         note: form
             .get("note")
@@ -788,7 +791,12 @@ pub(super) async fn apply_form(
         derive: event.is_none(),
     };
     let ok = if event.is_some() { "event" } else { "facts" };
-    match ctx.app.change(&ctx.caller, id.clone(), event, change).await {
+    let changed = ctx
+        .app
+        .for_caller(&ctx.caller)
+        .change(id.clone(), change)
+        .await;
+    match changed {
         Ok(_) => Ok(see_other(&format!("/cases/{}?ok={ok}", encode(&id)))),
         Err(e) => Ok(refused(&ctx, id, current, e, form.pairs()).await),
     }
@@ -833,7 +841,20 @@ async fn case_again(
     form: &[(String, String)],
     confirming: Option<Value>,
 ) -> Response {
-    let (l, assessment) = match ctx.app.case_and_assessment(&ctx.caller, id).await {
+    // The case and, when its workflow has assessment rules, its assessment, read at once.
+    let found = ctx
+        .app
+        .for_caller(&ctx.caller)
+        .read(move |core, store, me| {
+            let l = core.case(store, &me.org, &id)?;
+            if core.workflows.rules(&l.workflow.id).is_none() {
+                return Ok((l, None));
+            }
+            let a = core.assessment(store, &me.org, &id)?;
+            Ok((a.case.clone(), Some(a)))
+        })
+        .await;
+    let (l, assessment) = match found {
         Ok(found) => found,
         Err(_) => (current, None),
     };
@@ -847,18 +868,15 @@ async fn case_again(
     } else {
         Vec::new()
     };
-    render_case(
-        &ctx.app,
-        &l,
-        assessment.as_ref(),
-        ctx.lang,
-        &ctx.caller,
-        shown,
-        Some(form),
-        &[],
-        &checks,
-        confirming,
-    )
+    let case = CaseShown {
+        l: &l,
+        assessment: assessment.as_ref(),
+        lang: ctx.lang,
+        c: &ctx.caller,
+        typed: Some(form),
+        checks: &checks,
+    };
+    render_case(&ctx.app, &case, shown, &[], confirming)
 }
 
 pub(super) async fn set_facts(
@@ -878,9 +896,11 @@ pub(super) async fn advance(
     // Issue 21 part 4: a step that matters is recorded only once confirmed. Without the
     // confirmation nothing is written: a step that would be refused says why, one that
     // would be accepted shows what will be recorded, with the box to tick.
+    let case = id.clone();
     let current = ctx
         .app
-        .case(&ctx.caller, id.clone())
+        .for_caller(&ctx.caller)
+        .read(move |core, store, me| core.case(store, &me.org, &case))
         .await
         .map_err(ctx.fail())?;
     // A step that still needs answers says so in the page's language, and asks them

@@ -30,19 +30,17 @@ pub(super) async fn draft_page(
         lang,
     } = ctx;
     let drafted_at = time::now();
-    let (d, _, draft_lang) = match app
-        .draft_at(
-            &c,
-            id.clone(),
-            crate::app::DraftRequest {
-                document: document.clone(),
-                lang: q.lang,
-                format: Some("html".into()),
-            },
-            drafted_at,
-        )
-        .await
-    {
+    let req = crate::app::DraftRequest {
+        document: document.clone(),
+        lang: q.lang,
+        format: Some("html".into()),
+    };
+    let case = id.clone();
+    let drafted = app
+        .for_caller(&c)
+        .read(move |core, store, me| core.draft(store, &me.org, &case, &req, drafted_at))
+        .await;
+    let (d, _, draft_lang) = match drafted {
         Ok(r) => r,
         Err(e) => return error_page(&app, lang, &c, e),
     };
@@ -59,7 +57,12 @@ pub(super) async fn draft_page(
         .map(|(body, _)| body.to_string())
         .unwrap_or_default();
     // The document's name as the case page shows it, and the languages it is drafted in.
-    let (label, draft_langs) = match app.case(&c, id.clone()).await {
+    let case = id.clone();
+    let found = app
+        .for_caller(&c)
+        .read(move |core, store, me| core.case(store, &me.org, &case))
+        .await;
+    let (label, draft_langs) = match found {
         Ok(l) => {
             let own = app
                 .labels(&l.workflow, lang)
@@ -135,19 +138,17 @@ pub(super) async fn draft_download(
             Err(e) => error_page(&app, lang, &c, e),
         };
     }
-    match app
-        .draft_at(
-            &c,
-            id.clone(),
-            crate::app::DraftRequest {
-                document: document.clone(),
-                lang: q.lang,
-                format: q.format,
-            },
-            drafted,
-        )
-        .await
-    {
+    let req = crate::app::DraftRequest {
+        document: document.clone(),
+        lang: q.lang,
+        format: q.format,
+    };
+    let case = id.clone();
+    let drafted = app
+        .for_caller(&c)
+        .read(move |core, store, me| core.draft(store, &me.org, &case, &req, drafted))
+        .await;
+    match drafted {
         Ok((d, format, l)) => {
             let (mime, ext) = match format {
                 crate::render::Format::Md => ("text/markdown; charset=utf-8", "md"),

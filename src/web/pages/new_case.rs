@@ -47,7 +47,8 @@ pub(super) async fn new_case_page(ctx: PageCtx) -> PageResult {
     }
     let default_wf = ctx
         .app
-        .profile(&ctx.caller)
+        .for_caller(&ctx.caller)
+        .read(|core, store, me| core.profile(store, &me.org))
         .await
         .ok()
         .and_then(|p| p.workflow);
@@ -63,19 +64,22 @@ pub(super) async fn new_case_page(ctx: PageCtx) -> PageResult {
 pub(super) async fn new_case(PageForm { ctx, form }: PageForm) -> PageResult {
     let get = |k: &str| form.get(k).unwrap_or("").to_string();
     let id = Some(get("id")).filter(|s| !s.trim().is_empty());
-    let opened = ctx
-        .app
-        .open_case(
-            &ctx.caller,
-            crate::app::OpenCase {
-                workflow: Some(get("workflow")),
-                title: get("title"),
-                aware_at: get("aware_at"),
-                id,
-                facts: Vec::new(),
-            },
-        )
-        .await;
+    let req = crate::app::OpenCase {
+        workflow: Some(get("workflow")),
+        title: get("title"),
+        aware_at: get("aware_at"),
+        id,
+        facts: Vec::new(),
+    };
+    let opened = match ctx.app.for_caller(&ctx.caller).dpo("open a case") {
+        Ok(me) => {
+            me.write(move |core, store, me| {
+                core.open_case(store, &me.org, &me.actor, req, crate::time::now())
+            })
+            .await
+        }
+        Err(e) => Err(e),
+    };
     match opened {
         Ok(l) => Ok(see_other(&format!(
             "/cases/{}?ok=opened",

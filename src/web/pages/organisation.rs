@@ -35,7 +35,12 @@ pub(super) fn org_view(
 }
 
 pub(super) async fn org_page(ctx: PageCtx, Query(q): Query<OkQuery>) -> PageResult {
-    let p = ctx.app.profile(&ctx.caller).await.map_err(ctx.fail())?;
+    let p = ctx
+        .app
+        .for_caller(&ctx.caller)
+        .read(|core, store, me| core.profile(store, &me.org))
+        .await
+        .map_err(ctx.fail())?;
     let mut page = ctx.page(ctx.word("organisation"), "/organisation");
     page.flash =
         q.ok.filter(|k| k == "profile")
@@ -45,14 +50,30 @@ pub(super) async fn org_page(ctx: PageCtx, Query(q): Query<OkQuery>) -> PageResu
 }
 
 pub(super) async fn org_save(PageForm { ctx, form }: PageForm) -> PageResult {
-    let current = ctx.app.profile(&ctx.caller).await.map_err(ctx.fail())?;
+    let current = ctx
+        .app
+        .for_caller(&ctx.caller)
+        .read(|core, store, me| core.profile(store, &me.org))
+        .await
+        .map_err(ctx.fail())?;
     // Only the fields the form shows, and only those that changed.
     let changes: Vec<(String, String)> = crate::org::FIELDS
         .iter()
         .filter_map(|f| form.get(f).map(|v| (f.to_string(), v.to_string())))
         .filter(|(f, v)| current.get(f) != v.trim())
         .collect();
-    match ctx.app.set_profile(&ctx.caller, changes).await {
+    let saved = match ctx
+        .app
+        .for_caller(&ctx.caller)
+        .dpo("change the organisation's profile")
+    {
+        Ok(me) => {
+            me.write(move |core, store, me| core.set_profile(store, &me.org, &changes))
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match saved {
         Ok(_) => Ok(see_other("/organisation?ok=profile")),
         Err(e) => {
             let mut page = ctx.page(ctx.word("organisation"), "/organisation");

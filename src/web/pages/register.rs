@@ -16,7 +16,11 @@ pub(super) async fn register_page(ctx: PageCtx, addr: crate::web::access::Client
     if let Err(e) = app.log_read(&c, &addr, read).await {
         return error_page(&app, lang, &c, e);
     }
-    match app.register(&c).await {
+    let rows = app
+        .for_caller(&c)
+        .read(|core, store, me| Ok(crate::web::logged(&me.org, core.register(store, &me.org)?)))
+        .await;
+    match rows {
         Ok(rows) => {
             // The states in the page's words (the CSV and the API keep the ids).
             let shown: Vec<serde_json::Value> = rows
@@ -67,7 +71,11 @@ pub(super) async fn register_csv(ctx: PageCtx, addr: crate::web::access::ClientA
     if let Err(e) = app.log_read(&c, &addr, read).await {
         return error_page(&app, lang, &c, e);
     }
-    match app.register(&c).await {
+    let rows = app
+        .for_caller(&c)
+        .read(|core, store, me| Ok(crate::web::logged(&me.org, core.register(store, &me.org)?)))
+        .await;
+    match rows {
         Ok(rows) => crate::web::api::csv_response(&c.user.org, crate::register::csv(&rows)),
         Err(e) => error_page(&app, lang, &c, e),
     }

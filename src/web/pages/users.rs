@@ -32,7 +32,12 @@ fn roles(lang: Lang, chosen: &str) -> Vec<Value> {
 
 /// The zone the organisation's times are shown in: its workflow's, else UTC.
 async fn zone_of(ctx: &PageCtx) -> chrono_tz::Tz {
-    let p = ctx.app.profile(&ctx.caller).await.ok();
+    let p = ctx
+        .app
+        .for_caller(&ctx.caller)
+        .read(|core, store, me| core.profile(store, &me.org))
+        .await
+        .ok();
     p.and_then(|p| p.workflow)
         .and_then(|w| ctx.app.workflows.get(&w))
         .map(|w| w.timezone)
@@ -240,18 +245,25 @@ fn gone(app: &App, lang: Lang, state: Option<InvitationState>) -> Response {
     .render(app, "message", json!({"heading": word(lang, key)}), status)
 }
 
-/// The form, with a fresh double-submit token (cookie and field).
-#[allow(clippy::too_many_arguments)]
-fn accept_form(
-    app: &App,
-    lang: Lang,
-    jar: CookieJar,
-    token: &str,
-    inv: &Invitation,
-    name: &str,
+/// What the invitation's form shows: the invitation, the name typed, and why it was
+/// refused (with the status), if it was.
+struct AcceptForm<'a> {
+    token: &'a str,
+    inv: &'a Invitation,
+    name: &'a str,
     error: Option<String>,
     status: StatusCode,
-) -> Response {
+}
+
+/// The form, with a fresh double-submit token (cookie and field).
+fn accept_form(app: &App, lang: Lang, jar: CookieJar, form: AcceptForm) -> Response {
+    let AcceptForm {
+        token,
+        inv,
+        name,
+        error,
+        status,
+    } = form;
     let login_token = crate::store::random_hex(16);
     let jar = jar.add(cookie(LOGIN_COOKIE, login_token.clone()));
     let intro = word(lang, "invitation_intro")
@@ -287,9 +299,18 @@ pub(super) async fn invitation_page(
         .read(move |app, s| Ok(app.invitation_state(s, &t, time::now())?))
         .await;
     match found {
-        Ok(Some(inv)) if inv.state == InvitationState::Pending => {
-            accept_form(&app, lang, jar, &token, &inv, "", None, StatusCode::OK)
-        }
+        Ok(Some(inv)) if inv.state == InvitationState::Pending => accept_form(
+            &app,
+            lang,
+            jar,
+            AcceptForm {
+                token: &token,
+                inv: &inv,
+                name: "",
+                error: None,
+                status: StatusCode::OK,
+            },
+        ),
         Ok(other) => gone(&app, lang, other.map(|i| i.state)),
         Err(e) => e.into_response(),
     }
@@ -318,11 +339,13 @@ pub(super) async fn accept_invitation(
             &app,
             lang,
             jar,
-            &token,
-            &inv,
-            &text("name"),
-            Some(msg),
-            status,
+            AcceptForm {
+                token: &token,
+                inv: &inv,
+                name: &text("name"),
+                error: Some(msg),
+                status,
+            },
         )
     };
     let expected = jar.get(LOGIN_COOKIE).map(|c| c.value().to_string());
