@@ -601,6 +601,7 @@ pub trait Backend:
     + Wake
     + Access
     + Invitations
+    + super::oidc::OidcLinks
     + Send
 {
     /// `sqlite` or `postgres`.

@@ -51,13 +51,13 @@ const provider = new Provider(issuer, {
   // The e-mail in the ID token itself, as most company providers put it, so the
   // relying party needs no userinfo call.
   conformIdTokenClaims: false,
-  claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
   cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
   async findAccount(_ctx, id) {
     return {
       accountId: id,
       async claims() {
-        return { sub: id, ...person(id) };
+        return { sub: id, name: person(id).email.split('@')[0], ...person(id) };
       },
     };
   },
@@ -73,8 +73,8 @@ const provider = new Provider(issuer, {
       clientId: ctx.oidc.client.clientId,
       accountId: ctx.oidc.session.accountId,
     });
-    grant.addOIDCScope('openid email');
-    grant.addOIDCClaims(['email', 'email_verified']);
+    grant.addOIDCScope('openid email profile');
+    grant.addOIDCClaims(['email', 'email_verified', 'name']);
     await grant.save();
     return grant;
   },

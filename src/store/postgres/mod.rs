@@ -24,6 +24,7 @@ macro_rules! event_cols {
 mod calendar;
 mod caselog;
 mod invitations;
+mod oidc;
 mod optimistic;
 mod other;
 mod outbox;
@@ -68,6 +69,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         8,
         include_str!("../../../migrations/postgres/0008_invitations.sql"),
+    ),
+    (
+        9,
+        include_str!("../../../migrations/postgres/0009_oidc_links.sql"),
     ),
 ];
 

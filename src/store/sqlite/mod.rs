@@ -13,6 +13,7 @@ mod calendar;
 mod cases;
 mod invitations;
 mod ledger;
+mod oidc;
 mod outbox;
 pub mod wake;
 
@@ -43,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0014_calendar_tokens_revoked.sql"),
     include_str!("../../../migrations/sqlite/0015_dispatchers.sql"),
     include_str!("../../../migrations/sqlite/0016_invitations.sql"),
+    include_str!("../../../migrations/sqlite/0017_oidc_links.sql"),
 ];
 
 pub struct Sqlite {
