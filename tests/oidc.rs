@@ -297,6 +297,65 @@ fn an_organisation_that_requires_the_provider_refuses_a_right_password() {
     assert!(dash.body.contains("viewer@acme.example"));
 }
 
+/// In Chromium, by clicking: the company account button, the provider's own sign-in
+/// page, and back to vigie's dashboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_the_company_account_button_leads_to_the_dashboard() {
+    use common::browser::{browser, click, shot, start_driver};
+    use fantoccini::Locator;
+    use std::time::{Duration, Instant};
+    // The provider is waited for with a blocking client: off the async threads.
+    let site = tokio::task::spawn_blocking(|| Site::start(Some("honest")))
+        .await
+        .unwrap();
+    let driver = start_driver();
+    let downloads = tempfile::tempdir().unwrap();
+    let c = browser(&driver, downloads.path()).await;
+    c.goto(&site.url("/login")).await.unwrap();
+    click(&c, Locator::Id("oidc")).await;
+    // The provider's own sign-in page (any password).
+    let login = c
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("input[name='login']"))
+        .await
+        .expect("the provider's sign-in page");
+    login.send_keys("dpo@acme.example").await.unwrap();
+    c.find(Locator::Css("input[name='password']"))
+        .await
+        .unwrap()
+        .send_keys("any password")
+        .await
+        .unwrap();
+    click(&c, Locator::Css("button[type='submit']")).await;
+    // Back at vigie, signed in: the header names the person and the organisation.
+    let t0 = Instant::now();
+    let who = loop {
+        if let Ok(e) = c.find(Locator::Css(".who")).await
+            && let Ok(t) = e.text().await
+            && t.contains("dpo@acme.example")
+        {
+            break t;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "never signed in: {}",
+            c.source().await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(who.contains("acme"), "{who}");
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .starts_with(&site.base)
+    );
+    shot(&c, "oidc-01-dashboard").await;
+    c.close().await.unwrap();
+}
+
 /// Bad settings are refused at start with one line naming the field, exit 2.
 #[test]
 fn bad_oidc_settings_name_their_field() {

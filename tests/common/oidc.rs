@@ -19,7 +19,7 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 pub const CLIENT_ID: &str = "vigie-tests";
-pub const CLIENT_SECRET: &str = "a client secret for these tests only";
+pub const CLIENT_SECRET: &str = "a-client-secret-for-these-tests-only";
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// The users every [`Site`] starts with: (org, email, role). `acme` requires the
