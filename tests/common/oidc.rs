@@ -311,11 +311,15 @@ impl Agent {
     }
 
     pub fn post_form(&mut self, url: &str, form: &[(&str, &str)]) -> Answer {
-        let r = self
+        let mut req = self
             .client
             .post(url)
             .header(COOKIE, self.cookie_header(url))
-            .header("content-type", "application/x-www-form-urlencoded")
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(l) = self.lang {
+            req = req.header("accept-language", l);
+        }
+        let r = req
             .body(super::web::form_encode(form))
             .send()
             .expect("the server answers");
