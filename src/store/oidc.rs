@@ -150,8 +150,8 @@ impl Store {
         })
     }
 
-    /// The subject `email`'s user is linked to at `issuer` (for `vigie user list` and
-    /// the tests).
+    /// The subject `email`'s user is linked to at `issuer`, if any (not shown anywhere
+    /// yet: for a later `vigie user list` column).
     pub fn oidc_subject(&mut self, email: &str, issuer: &str) -> Result<Option<String>> {
         match self.db.user_by_email(email.trim())? {
             Some(row) => self.db.oidc_sub_of(row.user.id, issuer),
