@@ -39,6 +39,9 @@ pub struct Config {
     /// The register's checkpoints that `vigie serve` e-mails to each DPO.
     #[serde(default)]
     pub checkpoints: Checkpoints,
+    /// Sign-in through the company's identity provider (`auth.oidc`, see `crate::oidc`).
+    #[serde(default)]
+    pub auth: crate::oidc::Auth,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,6 +132,12 @@ pub enum ConfigError {
         path: String,
         source: crate::util::yaml::YamlError,
     },
+    #[error("{path}: {field}: {message}")]
+    Field {
+        path: String,
+        field: &'static str,
+        message: String,
+    },
 }
 
 /// The configuration is the top of the house: it knows its parts, and they do not know it.
@@ -199,6 +208,15 @@ impl Config {
             && ca.is_relative()
         {
             *ca = base.join(&*ca);
+        }
+        if let Some(oidc) = cfg.auth.oidc.as_mut() {
+            oidc.resolve(base);
+            oidc.check(cfg.http.public_url.as_deref())
+                .map_err(|b| ConfigError::Field {
+                    path: path.display().to_string(),
+                    field: b.field,
+                    message: b.message,
+                })?;
         }
         Ok(cfg)
     }

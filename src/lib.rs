@@ -54,6 +54,7 @@ pub mod config;
 pub mod counting;
 pub mod mail;
 pub mod notify;
+pub mod oidc;
 pub mod org;
 pub mod outbox;
 pub mod register;

@@ -35,6 +35,7 @@ mod journey;
 mod law;
 mod legal_drafts;
 mod notify;
+mod oidc;
 mod organisations;
 mod pages_cache;
 mod pages_words;

@@ -21,6 +21,12 @@ pub struct ServeArgs {
 }
 
 pub(super) fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
+    // The identity provider's client secret is read now, so that a missing one stops
+    // the start, not a sign-in (issue 25 part 2).
+    if let Some(oidc) = &ctx.config.auth.oidc {
+        oidc.secret()
+            .map_err(|b| CliError::input(format!("{}: {}", b.field, b.message)))?;
+    }
     let opts = crate::serve::ServeOptions {
         db: ctx.db.clone(),
         config: ctx.config.clone(),

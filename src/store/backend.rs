@@ -631,6 +631,7 @@ pub trait Backend:
     + Wake
     + Access
     + Invitations
+    + super::oidc::OidcLinks
     + Send
 {
     /// `sqlite` or `postgres`.

@@ -18,6 +18,8 @@ mod auth;
 mod calendar;
 mod form;
 pub(crate) mod issued;
+// --- sign-in through the company's identity provider (issue 25 part 2) ---
+mod oidc;
 mod page;
 mod page_cache;
 mod pages;
@@ -340,6 +342,8 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(setup::routes())
         // --- issued documents, access log, register for an inspection (issue 13 parts 4-5) ---
         .merge(issued::routes())
+        // --- sign-in through the company's identity provider (issue 25 part 2) ---
+        .merge(oidc::routes())
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)
 }

@@ -437,6 +437,7 @@ pub fn command_on(db: impl AsRef<std::ffi::OsStr>) -> Command {
 
 pub mod browser;
 pub mod db;
+pub mod oidc;
 pub mod pg;
 pub mod process;
 pub mod smtp;

@@ -28,6 +28,7 @@ mod casetx;
 mod invitations;
 mod ledger;
 mod meta;
+mod oidc;
 mod outbox;
 mod throttle;
 mod wake;
@@ -73,6 +74,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         8,
         include_str!("../../../migrations/postgres/0008_invitations.sql"),
+    ),
+    (
+        9,
+        include_str!("../../../migrations/postgres/0009_oidc_links.sql"),
     ),
 ];
 

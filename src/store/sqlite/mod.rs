@@ -15,6 +15,7 @@ mod casetx;
 mod invitations;
 mod ledger;
 mod meta;
+mod oidc;
 mod outbox;
 mod throttle;
 pub mod wake;
@@ -46,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0014_calendar_tokens_revoked.sql"),
     include_str!("../../../migrations/sqlite/0015_dispatchers.sql"),
     include_str!("../../../migrations/sqlite/0016_invitations.sql"),
+    include_str!("../../../migrations/sqlite/0017_oidc_links.sql"),
 ];
 
 pub struct Sqlite {

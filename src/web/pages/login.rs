@@ -54,7 +54,12 @@ pub(super) fn login_form(
     .render(
         app,
         "login",
-        json!({"login_token": token, "next": next, "email": email}),
+        json!({
+            "login_token": token, "next": next, "email": email,
+            // Sign-in through the company's identity provider (issue 25 part 2).
+            "oidc": app.config.auth.oidc.is_some(),
+            "next_encoded": encode(next),
+        }),
         status,
     );
     (jar, page).into_response()
@@ -133,6 +138,28 @@ pub(super) async fn login(
             .await
     };
     let user = match checked {
+        // An organisation that requires its identity provider refuses even a right
+        // password (said only after the password was checked: it tells nothing to
+        // someone guessing).
+        Ok(Some(u))
+            if app
+                .config
+                .auth
+                .oidc
+                .as_ref()
+                .is_some_and(|o| o.required(&u.org)) =>
+        {
+            let msg = word(lang, "oidc_required");
+            return login_form(
+                &app,
+                lang,
+                jar,
+                &next,
+                &email,
+                Some(msg),
+                StatusCode::FORBIDDEN,
+            );
+        }
         Ok(Some(u)) => u,
         Ok(None) => {
             let address = attempt.address().to_string();
