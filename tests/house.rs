@@ -340,3 +340,127 @@ fn no_import_cycle_between_top_level_modules() {
         found.len()
     );
 }
+
+/// Every `.rs` file under `src/`, `lib.rs` and `main.rs` included.
+fn src_files() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut out);
+    out
+}
+
+/// The functions of one file with their first line and their length in lines.
+struct Lengths {
+    file: String,
+    found: Vec<(String, usize, usize)>,
+}
+
+impl Lengths {
+    fn note(&mut self, name: String, span: proc_macro2::Span) {
+        let (start, end) = (span.start().line, span.end().line);
+        self.found.push((
+            format!("{}:{start} {name}", self.file),
+            start,
+            end - start + 1,
+        ));
+    }
+}
+
+impl<'ast> Visit<'ast> for Lengths {
+    fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+        self.note(f.sig.ident.to_string(), syn::spanned::Spanned::span(f));
+        visit::visit_item_fn(self, f);
+    }
+    fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+        self.note(f.sig.ident.to_string(), syn::spanned::Spanned::span(f));
+        visit::visit_impl_item_fn(self, f);
+    }
+    fn visit_trait_item_fn(&mut self, f: &'ast syn::TraitItemFn) {
+        if f.default.is_some() {
+            self.note(f.sig.ident.to_string(), syn::spanned::Spanned::span(f));
+        }
+        visit::visit_trait_item_fn(self, f);
+    }
+}
+
+/// No function in `src/` is longer than 200 lines: a longer one is a list of steps that
+/// want names (issue 24). A function is measured from its first attribute or doc line to
+/// its closing brace.
+#[test]
+fn no_function_in_src_is_over_200_lines() {
+    let mut long = Vec::new();
+    let mut counted = 0;
+    for path in src_files() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file = syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let rel = path
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .unwrap()
+            .display()
+            .to_string();
+        let mut lengths = Lengths {
+            file: rel,
+            found: Vec::new(),
+        };
+        lengths.visit_file(&file);
+        counted += lengths.found.len();
+        long.extend(lengths.found.into_iter().filter(|(_, _, len)| *len > 200));
+    }
+    assert!(
+        counted > 1000,
+        "the walk found only {counted} functions: is the parser reading src/?"
+    );
+    let list: Vec<String> = long
+        .iter()
+        .map(|(at, _, len)| format!("{at} ({len} lines)"))
+        .collect();
+    assert!(
+        list.is_empty(),
+        "functions over 200 lines:\n{}",
+        list.join("\n")
+    );
+}
+
+/// No file in `src/` is longer than 1,000 lines.
+#[test]
+fn no_file_in_src_is_over_1000_lines() {
+    let long: Vec<String> = src_files()
+        .into_iter()
+        .filter_map(|path| {
+            let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+            (lines > 1000).then(|| format!("{} ({lines} lines)", path.display()))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "files over 1,000 lines:\n{}",
+        long.join("\n")
+    );
+}
+
+/// `src/lib.rs`'s `//!` tour names every module the crate declares, as a link.
+#[test]
+fn the_tour_names_every_module() {
+    let lib = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/lib.rs")).unwrap();
+    let tour: String = lib
+        .lines()
+        .filter(|l| l.starts_with("//!"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let modules: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("pub mod ")
+                .and_then(|m| m.strip_suffix(';'))
+        })
+        .collect();
+    assert!(modules.len() > 10, "lib.rs declares only {modules:?}");
+    let missing: Vec<&&str> = modules
+        .iter()
+        .filter(|m| !tour.contains(&format!("[`{m}`]")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the tour in src/lib.rs does not name {missing:?}"
+    );
+}

@@ -2,8 +2,8 @@
 //! transactions are in `casetx`.
 
 use super::{Postgres, Stmts, db_err, is_unique_violation};
-use crate::store::backend::ts;
 use crate::store::StoreError;
+use crate::store::backend::ts;
 use crate::store::backend::{
     CaseHead, CaseLog, CaseTx, EventRow, NewTimer, PinnedWorkflow, Result,
 };
