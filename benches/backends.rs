@@ -33,7 +33,6 @@ use vigie::case::Command;
 use vigie::catalog::WorkflowSet;
 use vigie::store::{DEFAULT_ORG, Store};
 
-#[allow(dead_code)]
 #[path = "../tests/common/pg.rs"]
 mod pg;
 #[path = "support/sink.rs"]

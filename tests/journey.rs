@@ -527,10 +527,10 @@ fn sha256_of(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// 8. A colleague invited (part 5): the DPO opens the users page, invites a viewer and
-/// reads the one-time link; the colleague opens it in a fresh browser session, chooses a
-/// password, lands signed in, opens the case from the dashboard and finds no step
-/// buttons and no facts to change.
+/// Step 8, a colleague invited (part 5): the DPO opens the users page, invites a viewer
+/// and reads the one-time link; the colleague opens it in a fresh browser session,
+/// chooses a password, lands signed in, opens the case from the dashboard and finds no
+/// step buttons and no facts to change.
 async fn invite_a_colleague(j: &Journey, c: &Client, case_id: &str) {
     let name = |step: &str| format!("journey-{}-{}-{step}", j.lang, j.workflow);
     go(c, Locator::Id("nav-users")).await;

@@ -54,7 +54,7 @@ impl App {
             .into_iter()
             .filter(|a| filter.keeps(a, zone))
             .collect();
-        rows.sort_by(|a, b| (b.at, b.id).cmp(&(a.at, a.id)));
+        rows.sort_by_key(|a| std::cmp::Reverse((a.at, a.id)));
         Ok((rows, zone))
     }
 }

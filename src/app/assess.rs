@@ -74,6 +74,9 @@ pub struct Acceptance<'a> {
     pub reason: Option<&'a str>,
 }
 
+/// A what-if assessment: the workflow, the facts it read, and what it concluded.
+pub type WhatIf = (Arc<Workflow>, BTreeMap<String, FactValue>, Assessment);
+
 impl App {
     /// The rules of a workflow (by id: the current rules, whatever text the case pinned).
     pub fn rules(&self, workflow: &str) -> Result<Arc<Rules>, AppError> {
@@ -242,7 +245,7 @@ impl App {
         workflow: &str,
         facts: Vec<(String, Value)>,
         lang: Option<Lang>,
-    ) -> Result<(Arc<Workflow>, BTreeMap<String, FactValue>, Assessment), AppError> {
+    ) -> Result<WhatIf, AppError> {
         let wf = self.workflow(workflow)?;
         let rules = self.rules(workflow)?;
         let typed = type_facts(&wf, &facts)?;

@@ -84,7 +84,7 @@ fn histories(l: &Loaded, now: DateTime<Utc>) -> BTreeMap<String, History> {
 
 /// A deadline's UID: stable for (organisation, case, clock), whatever its due time.
 pub fn uid(org: &str, case: &str, clock: &str) -> String {
-    let h = crate::util::hash::sha256_hex(&format!("vigie-calendar\n{org}\n{case}\n{clock}"));
+    let h = crate::util::hash::sha256_hex(format!("vigie-calendar\n{org}\n{case}\n{clock}"));
     format!("{}@vigie", &h[..32])
 }
 

@@ -15,7 +15,7 @@ pub fn refusal_in(wf: &Workflow, case: &Case, r: &Rejected, labels: &Labels) -> 
         list.split(',')
             .map(|s| s.trim().trim_matches('\''))
             .filter(|s| !s.is_empty())
-            .map(|s| q(s))
+            .map(&q)
             .collect::<Vec<_>>()
             .join(", ")
     };

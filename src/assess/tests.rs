@@ -233,7 +233,8 @@ fn severity_is_dpc_times_ei_plus_cb_and_bands_have_exact_edges() {
     let wf = fr();
     let r = rules_with("      []\n", &wf).unwrap_or_else(|e| panic!("{e:?}"));
     // (categories, identifiability, confidentiality, integrity, availability, malicious) → score
-    let cases: &[(&str, &str, &str, &str, &str, bool, f64, Band)] = &[
+    type Scenario<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, bool, f64, Band);
+    let cases: &[Scenario] = &[
         // 1 × 1 + 0.75 = 1.75: the last low
         (
             "contact",

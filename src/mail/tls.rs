@@ -269,15 +269,11 @@ mod tests {
     fn a_ca_file_must_hold_a_certificate() {
         let dir = tempfile::tempdir().expect("temp dir");
         let missing = dir.path().join("missing.pem");
-        let e = client_config(Some(&missing), &[], false)
-            .err()
-            .expect("refused");
+        let e = client_config(Some(&missing), &[], false).expect_err("refused");
         assert!(e.to_string().contains("missing.pem"), "{e}");
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").expect("write");
-        let e = client_config(Some(&empty), &[], false)
-            .err()
-            .expect("refused");
+        let e = client_config(Some(&empty), &[], false).expect_err("refused");
         assert!(
             e.to_string().contains("empty.pem") && e.to_string().contains("no certificate"),
             "{e}"
@@ -292,7 +288,7 @@ mod tests {
         let colons = vec!["AB"; 32].join(":");
         assert_eq!(parse_pin(&colons).unwrap(), [0xab; 32]);
         for bad in ["", "abc", &"zz".repeat(32), &"ab".repeat(33)] {
-            let e = parse_pin(bad).err().expect("refused").to_string();
+            let e = parse_pin(bad).expect_err("refused").to_string();
             assert!(e.contains("pin_sha256"), "{e}");
         }
     }

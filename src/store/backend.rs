@@ -145,12 +145,15 @@ pub struct Claimed {
     pub token: String,
 }
 
+/// Each recipient's state after a delivery: `rcpt -> (state, detail)`.
+pub type RecipientStates = HashMap<String, (String, Option<String>)>;
+
 /// One claimed reminder's recording: its recipients, then how to settle it given every
 /// recipient's state after them (`rcpt -> (state, detail)`).
 pub struct Delivery<'a> {
     pub claimed: &'a Claimed,
     pub recipients: Vec<RecipientOutcome>,
-    pub settle: &'a dyn Fn(&HashMap<String, (String, Option<String>)>) -> Settle,
+    pub settle: &'a dyn Fn(&RecipientStates) -> Settle,
 }
 
 /// A timer as `vigie outbox list` shows it.

@@ -362,7 +362,8 @@ pub fn run(from: &str, to: &str, progress: &mut dyn FnMut(&str)) -> Result<Repor
         )));
     }
     // Each case ends at the same event with the same hash as in the source.
-    let ends = |s: &mut super::Store| -> Result<Vec<(String, String, i64, String, String)>> {
+    type Ends = Vec<(String, String, i64, String, String)>;
+    let ends = |s: &mut super::Store| -> Result<Ends> {
         Ok(s.backend()
             .heads(None)?
             .into_iter()

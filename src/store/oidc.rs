@@ -168,5 +168,5 @@ pub fn sign_in_detail(issuer: &str, sub: &str) -> String {
 
 /// A digest to name a subject in the server's own log lines.
 pub fn subject_digest(issuer: &str, sub: &str) -> String {
-    sha256_hex(&format!("{issuer}\0{sub}"))[..12].to_string()
+    sha256_hex(format!("{issuer}\0{sub}"))[..12].to_string()
 }

@@ -262,7 +262,7 @@ pub mod throttle {
     use std::time::Duration;
 
     fn key(k: &str) -> String {
-        crate::util::hash::sha256_hex(&format!("vigie-sign-in:{k}"))
+        crate::util::hash::sha256_hex(format!("vigie-sign-in:{k}"))
     }
 
     /// How long the longest-locked of these keys stays locked.

@@ -48,76 +48,22 @@ fn push_run(line: &mut Line, f: Face, s: &str) {
 /// Breaks spans into lines at most `width` wide, at spaces (a word wider than the line
 /// is cut where it must be).
 pub(super) fn wrap(spans: &[Span], size: f32, width: f32) -> Vec<Line> {
-    let mut lines: Vec<Line> = Vec::new();
-    let mut line: Line = Vec::new();
-    let mut line_w = 0.0f32;
-    // The word being gathered (it may change face midway) and the space before it.
-    let mut word: Line = Vec::new();
-    let mut word_w = 0.0f32;
-    let mut space: Option<Face> = None;
-
-    pub(super) fn place(
-        lines: &mut Vec<Line>,
-        line: &mut Line,
-        line_w: &mut f32,
-        word: &mut Line,
-        word_w: &mut f32,
-        space: &mut Option<Face>,
-        size: f32,
-        width: f32,
-    ) {
-        if word.is_empty() {
-            return;
-        }
-        let space_w = space.map(|f| face(f).width(" ", size)).unwrap_or(0.0);
-        if !line.is_empty() && *line_w + space_w + *word_w > width {
-            lines.push(std::mem::take(line));
-            *line_w = 0.0;
-        } else if !line.is_empty()
-            && let Some(f) = *space
-        {
-            push_run(line, f, " ");
-            *line_w += space_w;
-        }
-        if *word_w > width {
-            // Cut a word longer than a line, character by character.
-            for (f, t) in word.drain(..) {
-                for c in t.chars() {
-                    let w = face(f).advance(c) * size;
-                    if !line.is_empty() && *line_w + w > width {
-                        lines.push(std::mem::take(line));
-                        *line_w = 0.0;
-                    }
-                    let mut b = [0u8; 4];
-                    push_run(line, f, c.encode_utf8(&mut b));
-                    *line_w += w;
-                }
-            }
-        } else {
-            for (f, t) in word.drain(..) {
-                push_run(line, f, &t);
-            }
-            *line_w += *word_w;
-        }
-        *word_w = 0.0;
-        *space = None;
-    }
-
+    let mut w = Wrapper {
+        lines: Vec::new(),
+        line: Vec::new(),
+        line_w: 0.0,
+        word: Vec::new(),
+        word_w: 0.0,
+        space: None,
+        size,
+        width,
+    };
     for span in spans {
         if span.text == "\n" {
-            place(
-                &mut lines,
-                &mut line,
-                &mut line_w,
-                &mut word,
-                &mut word_w,
-                &mut space,
-                size,
-                width,
-            );
-            lines.push(std::mem::take(&mut line));
-            line_w = 0.0;
-            space = None;
+            w.place();
+            w.lines.push(std::mem::take(&mut w.line));
+            w.line_w = 0.0;
+            w.space = None;
             continue;
         }
         let mut rest = span.text.as_str();
@@ -125,43 +71,80 @@ pub(super) fn wrap(spans: &[Span], size: f32, width: f32) -> Vec<Line> {
             let ws = rest.find(char::is_whitespace).unwrap_or(rest.len());
             if ws > 0 {
                 let piece = &rest[..ws];
-                word_w += face(span.face).width(piece, size);
-                push_run(&mut word, span.face, piece);
+                w.word_w += face(span.face).width(piece, size);
+                push_run(&mut w.word, span.face, piece);
                 rest = &rest[ws..];
             }
             let non = rest
                 .find(|c: char| !c.is_whitespace())
                 .unwrap_or(rest.len());
             if non > 0 {
-                place(
-                    &mut lines,
-                    &mut line,
-                    &mut line_w,
-                    &mut word,
-                    &mut word_w,
-                    &mut space,
-                    size,
-                    width,
-                );
-                if !line.is_empty() {
-                    space = Some(span.face);
+                w.place();
+                if !w.line.is_empty() {
+                    w.space = Some(span.face);
                 }
                 rest = &rest[non..];
             }
         }
     }
-    place(
-        &mut lines,
-        &mut line,
-        &mut line_w,
-        &mut word,
-        &mut word_w,
-        &mut space,
-        size,
-        width,
-    );
-    if !line.is_empty() {
-        lines.push(line);
+    w.place();
+    if !w.line.is_empty() {
+        w.lines.push(w.line);
     }
-    lines
+    w.lines
+}
+
+/// Line breaking's state: the lines made, the line being filled and its width, the word
+/// being gathered (it may change face midway) with its width, and the space before it.
+struct Wrapper {
+    lines: Vec<Line>,
+    line: Line,
+    line_w: f32,
+    word: Line,
+    word_w: f32,
+    space: Option<Face>,
+    size: f32,
+    width: f32,
+}
+
+impl Wrapper {
+    /// Places the gathered word on the line, or on a new line when it does not fit; a
+    /// word longer than a line is cut character by character.
+    fn place(&mut self) {
+        let (size, width) = (self.size, self.width);
+        if self.word.is_empty() {
+            return;
+        }
+        let space_w = self.space.map(|f| face(f).width(" ", size)).unwrap_or(0.0);
+        if !self.line.is_empty() && self.line_w + space_w + self.word_w > width {
+            self.lines.push(std::mem::take(&mut self.line));
+            self.line_w = 0.0;
+        } else if !self.line.is_empty()
+            && let Some(f) = self.space
+        {
+            push_run(&mut self.line, f, " ");
+            self.line_w += space_w;
+        }
+        if self.word_w > width {
+            for (f, t) in std::mem::take(&mut self.word) {
+                for c in t.chars() {
+                    let w = face(f).advance(c) * size;
+                    if !self.line.is_empty() && self.line_w + w > width {
+                        self.lines.push(std::mem::take(&mut self.line));
+                        self.line_w = 0.0;
+                    }
+                    let mut b = [0u8; 4];
+                    push_run(&mut self.line, f, c.encode_utf8(&mut b));
+                    self.line_w += w;
+                }
+            }
+        } else {
+            for (f, t) in std::mem::take(&mut self.word) {
+                push_run(&mut self.line, f, &t);
+            }
+            self.line_w += self.word_w;
+        }
+        self.word_w = 0.0;
+        self.space = None;
+    }
 }

@@ -35,6 +35,9 @@ pub(super) fn stored_text(wf: &Workflow, value: Option<&FactValue>) -> String {
     }
 }
 
+/// A case, its page frame, and the names of what it shows.
+type Framed = (Arc<Loaded>, Arc<Frame>, Vec<String>);
+
 /// A stored fact in words, for the read-only summary.
 fn shown_value(wf: &Workflow, labels: &Labels, lang: Lang, value: Option<&FactValue>) -> String {
     match value {
@@ -579,7 +582,7 @@ pub(super) fn case_body(
     c: &Caller,
     id: &str,
     lang: Lang,
-) -> Result<(Arc<Loaded>, Arc<Frame>, Vec<String>), WebError> {
+) -> Result<Framed, WebError> {
     let org = &c.user.org;
     let l = app.core.case(store, org, id)?;
     let wf = &l.workflow;

@@ -17,14 +17,14 @@ impl Compiler<'_> {
     ) {
         for (name, c) in &raw.clocks {
             let ck = &c.value;
-            let starts = self.start(&wf, name, &ck.starts);
+            let starts = self.start(wf, name, &ck.starts);
             let within = ck
                 .within
                 .as_ref()
                 .and_then(|w| self.period(w, &format!("clock '{name}' within")));
             let mut or_earlier = Vec::new();
             for alt in &ck.or_earlier {
-                let start = self.start(&wf, name, &alt.value.starts);
+                let start = self.start(wf, name, &alt.value.starts);
                 if let Some(p) = self.period(
                     &alt.value.within,
                     &format!("clock '{name}' or_earlier within"),
@@ -61,7 +61,7 @@ impl Compiler<'_> {
                     }
                 },
             };
-            let applies = ck.applies.as_ref().and_then(|a| self.condition(&wf, a));
+            let applies = ck.applies.as_ref().and_then(|a| self.condition(wf, a));
             let met_by = match &ck.met_by.value {
                 OneOrMany::One(s) => vec![s.clone()],
                 OneOrMany::Many(v) => v.clone(),
@@ -83,7 +83,7 @@ impl Compiler<'_> {
                 }
             }
             for r in &ck.late_requires {
-                self.fact_ref(&wf, r);
+                self.fact_ref(wf, r);
             }
             let remind_before = ck
                 .remind_before

@@ -12,7 +12,7 @@ impl Compiler<'_> {
                 self.err(&d.value.template.referenced, format!("document '{name}': template name '{}' must be lowercase letters, digits, '_' or '-'", d.value.template.value));
             }
             for n in &d.value.needs {
-                self.fact_ref(&wf, n);
+                self.fact_ref(wf, n);
             }
             wf.documents.insert(
                 name.clone(),

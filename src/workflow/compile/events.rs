@@ -38,9 +38,9 @@ impl Compiler<'_> {
                 );
             }
             for r in &ev.requires {
-                self.fact_ref(&wf, r);
+                self.fact_ref(wf, r);
             }
-            let when = ev.when.as_ref().and_then(|c| self.condition(&wf, c));
+            let when = ev.when.as_ref().and_then(|c| self.condition(wf, c));
             let mut provisos = Vec::new();
             for p in &ev.conditions {
                 let pv = &p.value;
@@ -53,10 +53,10 @@ impl Compiler<'_> {
                     );
                 }
                 for r in &pv.requires {
-                    self.fact_ref(&wf, r);
+                    self.fact_ref(wf, r);
                 }
-                let condition = self.condition(&wf, &pv.if_);
-                let guard = pv.when.as_ref().and_then(|c| self.condition(&wf, c));
+                let condition = self.condition(wf, &pv.if_);
+                let guard = pv.when.as_ref().and_then(|c| self.condition(wf, c));
                 if let Some(condition) = condition {
                     provisos.push(crate::workflow::Proviso {
                         condition,
