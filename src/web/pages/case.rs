@@ -35,8 +35,7 @@ pub(super) fn stored_text(wf: &Workflow, value: Option<&FactValue>) -> String {
     }
 }
 
-/// A case, its page frame, and the names of what it shows.
-type Framed = (Arc<Loaded>, Arc<Frame>, Vec<String>);
+type Framed = (Arc<Loaded>, Arc<Frame>, Vec<String>); // a case, its frame, what it shows
 
 /// A stored fact in words, for the read-only summary.
 fn shown_value(wf: &Workflow, labels: &Labels, lang: Lang, value: Option<&FactValue>) -> String {
