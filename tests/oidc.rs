@@ -301,9 +301,9 @@ fn an_organisation_that_requires_the_provider_refuses_a_right_password() {
 /// page, and back to vigie's dashboard.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_chromium_the_company_account_button_leads_to_the_dashboard() {
-    use common::browser::{browser, click, shot, start_driver};
+    use common::browser::{browser, click, shot, start_driver, wait_text};
     use fantoccini::Locator;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     // The provider is waited for with a blocking client: off the async threads.
     let site = tokio::task::spawn_blocking(|| Site::start(Some("honest")))
         .await
@@ -329,21 +329,7 @@ async fn in_chromium_the_company_account_button_leads_to_the_dashboard() {
         .unwrap();
     click(&c, Locator::Css("button[type='submit']")).await;
     // Back at vigie, signed in: the header names the person and the organisation.
-    let t0 = Instant::now();
-    let who = loop {
-        if let Ok(e) = c.find(Locator::Css(".who")).await
-            && let Ok(t) = e.text().await
-            && t.contains("dpo@acme.example")
-        {
-            break t;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "never signed in: {}",
-            c.source().await.unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let who = wait_text(&c, ".who", &["dpo@acme.example"]).await;
     assert!(who.contains("acme"), "{who}");
     assert!(
         c.current_url()
