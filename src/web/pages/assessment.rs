@@ -1,6 +1,6 @@
 //! The risk assessment's section of a case page and its two forms (issue 11).
 
-use super::case::{refused, seq_of};
+use super::case_post::{refused, seq_of};
 use crate::app::Change;
 use crate::app::assess::CaseAssessment;
 use crate::render::Labels;

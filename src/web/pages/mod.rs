@@ -22,6 +22,7 @@ use std::sync::Arc;
 mod access;
 mod assessment;
 mod case;
+mod case_post;
 mod dashboard;
 mod drafts;
 mod login;
@@ -41,8 +42,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/cases/new", get(new_case::new_case_page))
         .route("/cases", post(new_case::new_case))
         .route("/cases/{id}", get(case::case_page))
-        .route("/cases/{id}/facts", post(case::set_facts))
-        .route("/cases/{id}/events", post(case::advance))
+        .route("/cases/{id}/facts", post(case_post::set_facts))
+        .route("/cases/{id}/events", post(case_post::advance))
         .route(
             "/cases/{id}/assessment/accept",
             post(assessment::accept_assessment),
