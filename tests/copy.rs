@@ -795,10 +795,9 @@ fn ten_thousand_cases_copy_to_postgres_identically_and_a_killed_copy_is_refused(
         // expected, but then this half proves nothing; the simulated one below does.
         println!("the copy finished before SIGKILL reached it ({status})");
     }
-    // A new database: the copy succeeds.
-    let again = pg::url();
-    src.ok(&["store", "copy", "--to", &again]);
-    Db::new(again).ok(&["audit", "verify"]);
+    // The source is untouched by the killed copy (the first copy above showed that a
+    // copy into a new database then succeeds).
+    src.ok(&["audit", "verify"]);
 }
 
 /// Every command refuses a database a copy did not finish, with one line naming

@@ -289,6 +289,15 @@ pub trait CaseLog {
     fn heads(&mut self, org: Option<&str>) -> Result<Vec<CaseHead>>;
     /// The events of a case with `seq <= upto` (all when None), in order.
     fn events(&mut self, org: &str, case_id: &str, upto: Option<i64>) -> Result<Vec<EventRow>>;
+    /// The events of each of `cases` (organisation, case), in order, one list per case in
+    /// the order asked. A server backend reads them in one round trip; an in-process one
+    /// may read them case by case.
+    fn events_of(&mut self, cases: &[(&str, &str)]) -> Result<Vec<Vec<EventRow>>> {
+        cases
+            .iter()
+            .map(|(org, id)| self.events(org, id, None))
+            .collect()
+    }
     fn workflow(&mut self, hash: &str) -> Result<Option<PinnedWorkflow>>;
     fn workflows(&mut self) -> Result<Vec<PinnedWorkflow>>;
     /// Open cases first, nearest deadline first, then closed ones when asked.

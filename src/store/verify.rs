@@ -17,9 +17,23 @@ impl Store {
         let mut compiled = HashMap::new();
         let mut unreadable = Vec::new();
         let mut opened_with = Vec::new();
+        // The events of a thousand cases at a time: one round trip to a server.
+        let mut batches = heads.chunks(1000).map(|chunk| {
+            let keys: Vec<(&str, &str)> = chunk.iter().map(|h| (&*h.org, &*h.id)).collect();
+            (chunk, keys)
+        });
+        let mut read: Vec<Vec<super::backend::EventRow>> = Vec::new();
+        let mut left = 0usize;
         for h in &heads {
+            if left == 0 {
+                let (chunk, keys) = batches.next().expect("a batch for every head");
+                read = self.db.events_of(&keys)?;
+                read.reverse();
+                left = chunk.len();
+            }
+            left -= 1;
+            let rows = read.pop().expect("one list per case asked");
             let (org, id, seq, last_hash) = (&h.org, &h.id, h.seq, &h.last_hash);
-            let rows = self.db.events(org, id, None)?;
             let mut prev = case::event::genesis_hash(org, id);
             let mut expected_seq = 1;
             for e in &rows {

@@ -112,9 +112,6 @@ const READ_EVENTS_UPTO: &str = concat!(
 );
 const READ_WORKFLOW: &str =
     "SELECT hash, id, origin, source, stored_at FROM workflows WHERE hash = $1";
-const INSERT_EVENT: &str =
-    "INSERT INTO events (org, case_id, seq, at, recorded_at, actor, kind, payload, prev_hash, hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 const INSERT_CASE: &str = concat!(
     "INSERT INTO cases (",
     head_cols!(),
@@ -164,35 +161,6 @@ pub(super) fn read_workflow(
         .map_err(db_err)?
         .as_ref()
         .map(workflow_row))
-}
-
-pub(super) fn insert_event(
-    c: &mut impl GenericClient,
-    st: &mut Stmts,
-    org: &str,
-    case_id: &str,
-    e: &EventRow,
-) -> Result<()> {
-    let at = parse(&e.at, "time")?;
-    let recorded_at = parse(&e.recorded_at, "recording time")?;
-    let s = st.get(c, INSERT_EVENT)?;
-    c.execute(
-        &s,
-        &[
-            &org,
-            &case_id,
-            &e.seq,
-            &at,
-            &recorded_at,
-            &e.actor,
-            &e.kind,
-            &e.payload,
-            &e.prev_hash,
-            &e.hash,
-        ],
-    )
-    .map_err(db_err)?;
-    Ok(())
 }
 
 pub(super) fn insert_case(c: &mut impl GenericClient, st: &mut Stmts, h: &CaseHead) -> Result<()> {
@@ -279,6 +247,10 @@ impl CaseLog for Postgres {
 
     fn events(&mut self, org: &str, case_id: &str, upto: Option<i64>) -> Result<Vec<EventRow>> {
         read_events(&mut *self.client, &mut self.stmts, org, case_id, upto)
+    }
+
+    fn events_of(&mut self, cases: &[(&str, &str)]) -> Result<Vec<Vec<EventRow>>> {
+        read_events_of(&mut *self.client, cases)
     }
 
     fn workflow(&mut self, hash: &str) -> Result<Option<PinnedWorkflow>> {
@@ -375,22 +347,111 @@ impl CaseLog for Postgres {
     }
 }
 
+/// A batch of cases and their events, in two statements (the columns as arrays, unnested
+/// by the server): a copy of 10,000 cases is a few round trips, not one per row.
 pub(super) fn load_cases(
     c: &mut Client,
     heads: &[CaseHead],
     events: &[(String, String, Vec<EventRow>)],
 ) -> Result<()> {
     let mut tx = c.transaction().map_err(db_err)?;
-    let st = &mut Stmts::default();
-    for h in heads {
-        insert_case(&mut tx, st, h)?;
-    }
-    for (org, case_id, evs) in events {
-        for e in evs {
-            insert_event(&mut tx, st, org, case_id, e)?;
+    let col = |f: fn(&CaseHead) -> String| heads.iter().map(f).collect::<Vec<String>>();
+    let (org, id, wf, wf_hash, title, last_hash) = (
+        col(|h| h.org.clone()),
+        col(|h| h.id.clone()),
+        col(|h| h.workflow.clone()),
+        col(|h| h.workflow_hash.clone()),
+        col(|h| h.title.clone()),
+        col(|h| h.last_hash.clone()),
+    );
+    let opened: Vec<DateTime<Utc>> = heads.iter().map(|h| h.opened_at).collect();
+    let seq: Vec<i64> = heads.iter().map(|h| h.seq).collect();
+    let closed: Vec<bool> = heads.iter().map(|h| h.closed).collect();
+    let due: Vec<Option<DateTime<Utc>>> = heads.iter().map(|h| h.next_due).collect();
+    tx.execute(
+        concat!(
+            "INSERT INTO cases (",
+            head_cols!(),
+            ") SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+               $6::timestamptz[], $7::bigint[], $8::text[], $9::bool[], $10::timestamptz[])"
+        ),
+        &[
+            &org, &id, &wf, &wf_hash, &title, &opened, &seq, &last_hash, &closed, &due,
+        ],
+    )
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::CaseExists(
+                e.as_db_error()
+                    .and_then(|d| d.detail())
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        } else {
+            db_err(e)
         }
+    })?;
+    let rows = events
+        .iter()
+        .flat_map(|(o, c, evs)| evs.iter().map(move |e| (o, c, e)));
+    let n = events.iter().map(|(_, _, e)| e.len()).sum();
+    let mut cols: [Vec<String>; 7] = Default::default();
+    let (mut seqs, mut ats, mut recs) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (o, case_id, e) in rows {
+        for (v, x) in cols.iter_mut().zip([
+            o,
+            case_id,
+            &e.actor,
+            &e.kind,
+            &e.payload,
+            &e.prev_hash,
+            &e.hash,
+        ]) {
+            v.push(x.clone());
+        }
+        seqs.push(e.seq);
+        ats.push(parse(&e.at, "time")?);
+        recs.push(parse(&e.recorded_at, "recording time")?);
     }
+    let [o, cid, actor, kind, payload, prev, hash] = &cols;
+    tx.execute(
+        "INSERT INTO events (org, case_id, seq, at, recorded_at, actor, kind, payload, prev_hash, hash)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::timestamptz[],
+           $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])",
+        &[o, cid, &seqs, &ats, &recs, actor, kind, payload, prev, hash],
+    )
+    .map_err(db_err)?;
     tx.commit().map_err(db_err)
+}
+
+/// The events of many cases in one query, grouped per case in the order asked.
+pub(super) fn read_events_of(
+    c: &mut impl GenericClient,
+    cases: &[(&str, &str)],
+) -> Result<Vec<Vec<EventRow>>> {
+    let orgs: Vec<&str> = cases.iter().map(|(o, _)| *o).collect();
+    let ids: Vec<&str> = cases.iter().map(|(_, i)| *i).collect();
+    let rows = c
+        .query(
+            concat!(
+                "SELECT k.n, ",
+                event_cols!(),
+                " FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS k(org, case_id, n)
+                  JOIN events USING (org, case_id) ORDER BY k.n, seq"
+            ),
+            &[&orgs, &ids],
+        )
+        .map_err(db_err)?;
+    let mut out: Vec<Vec<EventRow>> = vec![Vec::new(); cases.len()];
+    for r in &rows {
+        let n: i64 = r.get(0);
+        out[(n - 1) as usize].push(event_at(r, 1));
+    }
+    Ok(out)
 }
 
 pub(super) fn load_workflows(c: &mut Client, wfs: &[PinnedWorkflow]) -> Result<()> {

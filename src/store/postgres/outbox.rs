@@ -497,41 +497,59 @@ impl Outbox for Postgres {
     }
 
     fn load_timers(&mut self, rows: &[TimerDump]) -> Result<()> {
+        // Columns as arrays, unnested by the server: one statement for every timer and
+        // one for every recipient (a copy holds several timers per case).
         let mut tx = self.client.transaction().map_err(db_err)?;
-        for t in rows {
-            tx.execute(
-                "INSERT INTO timers (id, key, org, case_id, clock, \"offset\", due_at, next_attempt_at,
-                    state, attempts, last_error, locked_until, lock_token, sent_at, message_id, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                &[
-                    &t.id,
-                    &t.key,
-                    &t.org,
-                    &t.case_id,
-                    &t.clock,
-                    &t.offset,
-                    &t.due_at,
-                    &t.next_attempt_at,
-                    &t.state,
-                    &t.attempts,
-                    &t.last_error,
-                    &t.locked_until,
-                    &t.lock_token,
-                    &t.sent_at,
-                    &t.message_id,
-                    &t.created_at,
-                ],
-            )
-            .map_err(db_err)?;
-            for (rcpt, state, detail, at) in &t.recipients {
-                tx.execute(
-                    "INSERT INTO timer_recipients (timer_id, rcpt, state, detail, at)
-                     VALUES ($1, $2, $3, $4, $5)",
-                    &[&t.id, rcpt, state, detail, at],
-                )
-                .map_err(db_err)?;
-            }
-        }
+        let text = |f: fn(&TimerDump) -> &String| rows.iter().map(f).cloned().collect::<Vec<_>>();
+        let opt =
+            |f: fn(&TimerDump) -> &Option<String>| rows.iter().map(f).cloned().collect::<Vec<_>>();
+        let time = |f: fn(&TimerDump) -> DateTime<Utc>| rows.iter().map(f).collect::<Vec<_>>();
+        let maybe =
+            |f: fn(&TimerDump) -> Option<DateTime<Utc>>| rows.iter().map(f).collect::<Vec<_>>();
+        let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
+        let attempts: Vec<i64> = rows.iter().map(|t| t.attempts).collect();
+        tx.execute(
+            "INSERT INTO timers (id, key, org, case_id, clock, \"offset\", due_at, next_attempt_at,
+                state, attempts, last_error, locked_until, lock_token, sent_at, message_id, created_at)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
+                $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::bigint[],
+                $11::text[], $12::timestamptz[], $13::text[], $14::timestamptz[], $15::text[],
+                $16::timestamptz[])",
+            &[
+                &ids,
+                &text(|t| &t.key),
+                &text(|t| &t.org),
+                &text(|t| &t.case_id),
+                &text(|t| &t.clock),
+                &text(|t| &t.offset),
+                &time(|t| t.due_at),
+                &time(|t| t.next_attempt_at),
+                &text(|t| &t.state),
+                &attempts,
+                &opt(|t| &t.last_error),
+                &maybe(|t| t.locked_until),
+                &opt(|t| &t.lock_token),
+                &maybe(|t| t.sent_at),
+                &opt(|t| &t.message_id),
+                &time(|t| t.created_at),
+            ],
+        )
+        .map_err(db_err)?;
+        let rcpts: Vec<(i64, &_)> = rows
+            .iter()
+            .flat_map(|t| t.recipients.iter().map(move |r| (t.id, r)))
+            .collect();
+        let timer: Vec<i64> = rcpts.iter().map(|(id, _)| *id).collect();
+        let rcpt: Vec<&str> = rcpts.iter().map(|(_, r)| r.0.as_str()).collect();
+        let state: Vec<&str> = rcpts.iter().map(|(_, r)| r.1.as_str()).collect();
+        let detail: Vec<Option<&str>> = rcpts.iter().map(|(_, r)| r.2.as_deref()).collect();
+        let at: Vec<DateTime<Utc>> = rcpts.iter().map(|(_, r)| r.3).collect();
+        tx.execute(
+            "INSERT INTO timer_recipients (timer_id, rcpt, state, detail, at)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])",
+            &[&timer, &rcpt, &state, &detail, &at],
+        )
+        .map_err(db_err)?;
         advance_identity(&mut tx, "timers")?;
         tx.commit().map_err(db_err)
     }
