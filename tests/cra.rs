@@ -23,14 +23,10 @@ both_backends! {
     a_manufacturer_and_a_non_manufacturer_never_mix,
 }
 
-const VULN: [&str; 3] = [
-    "cra_vuln_early_warning",
-    "cra_vuln_notification",
-    "cra_vuln_final",
-];
+const VULN: [&str; 3] = ["cra_vuln_warning", "cra_vuln_notice", "cra_vuln_final"];
 const INCIDENT: [&str; 3] = [
-    "cra_incident_early_warning",
-    "cra_incident_notification",
+    "cra_incident_warning",
+    "cra_incident_notice",
     "cra_incident_final",
 ];
 
@@ -95,32 +91,23 @@ fn an_exploited_vulnerability_has_its_three_deadlines_across_the_october_change(
     let case = open(&v, "fr", "v1", "2026-10-24T10:00", &[]);
     assert_eq!(case["facts"]["cra_manufacturer"], true, "{case}");
     // The kind not known yet: both kinds' clocks run (an unknown hides nothing).
+    assert_eq!(due(&case, "cra_vuln_warning"), "2026-10-25T09:00:00+01:00");
     assert_eq!(
-        due(&case, "cra_vuln_early_warning"),
-        "2026-10-25T09:00:00+01:00"
-    );
-    assert_eq!(
-        due(&case, "cra_incident_early_warning"),
+        due(&case, "cra_incident_warning"),
         "2026-10-25T09:00:00+01:00"
     );
 
     v.ok(&["case", "set", "v1", "cra_kind=exploited_vulnerability"]);
     let case = v.show("v1");
-    assert_eq!(
-        due(&case, "cra_vuln_early_warning"),
-        "2026-10-25T09:00:00+01:00"
-    );
-    assert_eq!(
-        due(&case, "cra_vuln_notification"),
-        "2026-10-27T09:00:00+01:00"
-    );
+    assert_eq!(due(&case, "cra_vuln_warning"), "2026-10-25T09:00:00+01:00");
+    assert_eq!(due(&case, "cra_vuln_notice"), "2026-10-27T09:00:00+01:00");
     assert_eq!(clock(&case, "cra_vuln_final")["due_at"], Value::Null);
     for id in INCIDENT {
         assert_eq!(status(&case, id), "not_applicable", "{id}");
     }
     // The text shows the deadline with its offset, under its basis.
     let text = v.ok(&["case", "show", "v1"]);
-    assert!(text.contains("cra_vuln_early_warning"), "{text}");
+    assert!(text.contains("cra_vuln_warning"), "{text}");
     assert!(text.contains("2026-10-25 09:00 +01:00"), "{text}");
     assert!(text.contains("art. 14(2)(a)"), "{text}");
 
@@ -129,7 +116,10 @@ fn an_exploited_vulnerability_has_its_three_deadlines_across_the_october_change(
         "v1",
         "cra_early_warning",
         "2026-10-24T18:00",
-        &["cra_product=Synthetic router firmware", "cra_member_states=FR, BE"],
+        &[
+            "cra_product=Synthetic router firmware",
+            "cra_member_states=FR, BE",
+        ],
     );
     advance(
         &v,
@@ -139,8 +129,8 @@ fn an_exploited_vulnerability_has_its_three_deadlines_across_the_october_change(
         &["cra_description=Authentication bypass on the admin page"],
     );
     let case = v.show("v1");
-    assert_eq!(status(&case, "cra_vuln_early_warning"), "met");
-    assert_eq!(status(&case, "cra_vuln_notification"), "met");
+    assert_eq!(status(&case, "cra_vuln_warning"), "met");
+    assert_eq!(status(&case, "cra_vuln_notice"), "met");
     assert_eq!(case["tracks"]["cra"], "notified");
 
     // The final report needs the measure's availability, which starts its 14 days.
@@ -178,7 +168,10 @@ fn an_exploited_vulnerability_has_its_three_deadlines_across_the_october_change(
         "v1",
         "cra_final_report",
         "2026-11-02T10:00",
-        &["cra_severity=High", "cra_corrective_measures=Firmware 2.4.1"],
+        &[
+            "cra_severity=High",
+            "cra_corrective_measures=Firmware 2.4.1",
+        ],
     );
     let case = v.show("v1");
     assert_eq!(status(&case, "cra_vuln_final"), "met");
@@ -207,19 +200,17 @@ fn a_severe_incident_has_its_three_deadlines_across_the_march_change() {
     );
     let case = v.show("i1");
     assert_eq!(
-        due(&case, "cra_incident_early_warning"),
+        due(&case, "cra_incident_warning"),
         "2026-03-29T11:00:00+02:00"
     );
     assert_eq!(
-        due(&case, "cra_incident_notification"),
+        due(&case, "cra_incident_notice"),
         "2026-03-31T11:00:00+02:00"
     );
     assert_eq!(clock(&case, "cra_incident_final")["due_at"], Value::Null);
     for id in VULN {
         assert_eq!(status(&case, id), "not_applicable", "{id}");
     }
-    // The vulnerability's notification is not this case's step.
-    assert!(!allowed(&case).contains(&"cra_vulnerability_notification".to_string()));
 
     // Sent directly within 24 h, the notification meets the early warning too.
     advance(
@@ -233,8 +224,8 @@ fn a_severe_incident_has_its_three_deadlines_across_the_march_change() {
         ],
     );
     let case = v.show("i1");
-    assert_eq!(status(&case, "cra_incident_early_warning"), "met");
-    assert_eq!(status(&case, "cra_incident_notification"), "met");
+    assert_eq!(status(&case, "cra_incident_warning"), "met");
+    assert_eq!(status(&case, "cra_incident_notice"), "met");
     // 28 March 16:00 CET + one month: 28 April 16:00 CEST.
     assert_eq!(
         due(&case, "cra_incident_final"),
@@ -297,7 +288,10 @@ fn the_one_month_final_report_after_31_january_ends_on_the_last_day_of_february(
         due(&case, "cra_incident_final"),
         "2026-02-28T10:00:00+01:00"
     );
-    assert_eq!(anchor(&case, "cra_incident_final"), "cra_incident_notification");
+    assert_eq!(
+        anchor(&case, "cra_incident_final"),
+        "cra_incident_notification"
+    );
 }
 
 /// No, and not known: no CRA deadline. No: the regime is not applicable, its steps and
@@ -355,13 +349,8 @@ fn the_drafts_name_the_csirt_enisa_and_the_article_in_each_language() {
         ("be-v", "be", "exploited_vulnerability"),
         ("be-i", "be", "severe_incident"),
     ] {
-        open(
-            &v,
-            wf,
-            id,
-            "2026-10-24T10:00",
-            &["--set", &format!("cra_kind={kind}")],
-        );
+        let kind = format!("cra_kind={kind}");
+        open(&v, wf, id, "2026-10-24T10:00", &["--set", kind.as_str()]);
     }
     // (case, language, CSIRT, data protection authority, the article's paragraph per
     // draft: early warning, notification, final report).
@@ -376,10 +365,28 @@ fn the_drafts_name_the_csirt_enisa_and_the_article_in_each_language() {
         ("fr-v", "en", "CERT-FR (ANSSI)", "CNIL", 2),
         ("fr-i", "fr", "CERT-FR (ANSSI)", "CNIL", 4),
         ("fr-i", "en", "CERT-FR (ANSSI)", "CNIL", 4),
-        ("be-v", "fr", "CCB (Centre pour la Cybersécurité Belgique)", "APD", 2),
-        ("be-v", "nl", "CCB (Centrum voor Cybersecurity België)", "GBA", 2),
+        (
+            "be-v",
+            "fr",
+            "CCB (Centre pour la Cybersécurité Belgique)",
+            "APD",
+            2,
+        ),
+        (
+            "be-v",
+            "nl",
+            "CCB (Centrum voor Cybersecurity België)",
+            "GBA",
+            2,
+        ),
         ("be-v", "en", "CCB", "APD", 2),
-        ("be-i", "nl", "CCB (Centrum voor Cybersecurity België)", "GBA", 4),
+        (
+            "be-i",
+            "nl",
+            "CCB (Centrum voor Cybersecurity België)",
+            "GBA",
+            4,
+        ),
         ("be-i", "fr", "CCB", "APD", 4),
     ] {
         let articles = para(lang, p);
@@ -387,7 +394,7 @@ fn the_drafts_name_the_csirt_enisa_and_the_article_in_each_language() {
             .iter()
             .zip(articles.iter())
         {
-            let out = v.run(&["draft", case, doc, "--lang", lang]);
+            let out = v.run(&["draft", case, *doc, "--lang", lang]);
             assert_eq!(out.code, 0, "{case} {doc} {lang}: {}", out.stderr);
             let title = out.stdout.lines().next().unwrap_or_default();
             assert!(title.contains(csirt), "{case} {doc} {lang}: {title}");
@@ -434,10 +441,8 @@ fn a_manufacturer_and_a_non_manufacturer_never_mix() {
     let (_, html, _) = dpo.get("/organisation");
     assert!(html.contains("value=\"yes\" selected"), "{html}");
 
-    let acme: Value =
-        serde_json::from_str(&s.v.ok(&["org", "show", "acme", "--json"])).unwrap();
-    let other: Value =
-        serde_json::from_str(&s.v.ok(&["org", "show", "other", "--json"])).unwrap();
+    let acme: Value = serde_json::from_str(&s.v.ok(&["org", "show", "acme", "--json"])).unwrap();
+    let other: Value = serde_json::from_str(&s.v.ok(&["org", "show", "other", "--json"])).unwrap();
     assert_eq!(acme["cra_manufacturer"], true, "{acme}");
     assert_eq!(other["cra_manufacturer"], false, "{other}");
 
@@ -451,13 +456,13 @@ fn a_manufacturer_and_a_non_manufacturer_never_mix() {
         assert_eq!(opened.status, 201, "{}", opened.json);
         ids.push(opened.json["id"].as_str().unwrap().to_string());
     }
-    let acme_case = s.v.json(&["--org", "acme", "case", "show", &ids[0], "--json"]);
-    let other_case = s
-        .v
-        .json(&["--org", "other", "case", "show", &ids[1], "--json"]);
+    let acme_case =
+        s.v.json(&["--org", "acme", "case", "show", &ids[0], "--json"]);
+    let other_case =
+        s.v.json(&["--org", "other", "case", "show", &ids[1], "--json"]);
     assert_eq!(acme_case["facts"]["cra_manufacturer"], true);
     assert_eq!(
-        due(&acme_case, "cra_vuln_early_warning"),
+        due(&acme_case, "cra_vuln_warning"),
         "2026-10-25T09:00:00+01:00"
     );
     assert_eq!(other_case["facts"]["cra_manufacturer"], false);
