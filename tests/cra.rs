@@ -424,8 +424,8 @@ fn a_manufacturer_and_a_non_manufacturer_never_mix() {
 
     // The DPO of acme says yes on the organisation page, in its own words.
     let mut dpo = s.browser("dpo@acme.example");
-    let (status, html, _) = dpo.get("/organisation");
-    assert_eq!(status, 200);
+    let (code, html, _) = dpo.get("/organisation");
+    assert_eq!(code, 200);
     assert!(html.contains("name=\"cra-manufacturer\""), "{html}");
     assert!(
         html.contains("Fabricant de produits comportant des éléments numériques")
