@@ -165,6 +165,7 @@ impl Config {
             nis2_entity: None,
             dora_entity: None,
             cyber_insured: None,
+            cra_manufacturer: None,
             financial_supervisor: None,
             contact: crate::org::Contact::default(),
         }

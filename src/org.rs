@@ -34,6 +34,9 @@ pub struct Profile {
     pub nis2_entity: Option<bool>,
     pub dora_entity: Option<bool>,
     pub cyber_insured: Option<bool>,
+    /// A manufacturer of products with digital elements under the Cyber Resilience Act
+    /// (issue 26 part 4): its cases take it as `cra_manufacturer`.
+    pub cra_manufacturer: Option<bool>,
     /// Where its DORA reports go (ACPR or AMF in France, NBB/BNB or FSMA in Belgium).
     pub financial_supervisor: Option<String>,
     /// Who else than the DPO answers an authority's questions about a breach (the EDPB
@@ -82,6 +85,7 @@ pub const FIELDS: &[&str] = &[
     "workflow",
     "nis2-entity",
     "dora-entity",
+    "cra-manufacturer",
     "cyber-insured",
     "financial-supervisor",
     "contact-name",
@@ -92,7 +96,12 @@ pub const FIELDS: &[&str] = &[
 
 /// The profile fields answered yes / no / not known, each the name of a case fact a
 /// new case inherits (with '_' for '-').
-pub const REGIME_FIELDS: &[&str] = &["nis2-entity", "dora-entity", "cyber-insured"];
+pub const REGIME_FIELDS: &[&str] = &[
+    "nis2-entity",
+    "dora-entity",
+    "cra-manufacturer",
+    "cyber-insured",
+];
 
 /// The answers a yes / no / not known field takes (the form's choices, in order).
 pub const ANSWERS: &[&str] = &["", "yes", "no"];
@@ -214,6 +223,7 @@ impl Profile {
             nis2_entity: self.nis2_entity.or(base.nis2_entity),
             dora_entity: self.dora_entity.or(base.dora_entity),
             cyber_insured: self.cyber_insured.or(base.cyber_insured),
+            cra_manufacturer: self.cra_manufacturer.or(base.cra_manufacturer),
             financial_supervisor: pick(self.financial_supervisor, base.financial_supervisor),
             contact: Contact {
                 name: pick(self.contact.name, base.contact.name),
@@ -258,6 +268,7 @@ impl Profile {
             "workflow" => self.workflow = text(field, value)?,
             "nis2-entity" => self.nis2_entity = answer(field, value)?,
             "dora-entity" => self.dora_entity = answer(field, value)?,
+            "cra-manufacturer" => self.cra_manufacturer = answer(field, value)?,
             "cyber-insured" => self.cyber_insured = answer(field, value)?,
             "financial-supervisor" => self.financial_supervisor = text(field, value)?,
             "contact-name" => self.contact.name = text(field, value)?,
@@ -293,6 +304,7 @@ impl Profile {
             "workflow" => o(&self.workflow),
             "nis2-entity" => answer_text(self.nis2_entity),
             "dora-entity" => answer_text(self.dora_entity),
+            "cra-manufacturer" => answer_text(self.cra_manufacturer),
             "cyber-insured" => answer_text(self.cyber_insured),
             "financial-supervisor" => o(&self.financial_supervisor),
             "contact-name" => o(&self.contact.name),
@@ -309,6 +321,7 @@ impl Profile {
         [
             ("nis2_entity", self.nis2_entity),
             ("dora_entity", self.dora_entity),
+            ("cra_manufacturer", self.cra_manufacturer),
             ("cyber_insured", self.cyber_insured),
         ]
         .into_iter()
@@ -385,11 +398,17 @@ mod tests {
         p.set("nis2-entity", "no").unwrap();
         p.set("dora-entity", "Oui").unwrap();
         p.set("cyber-insured", "unknown").unwrap();
+        p.set("cra-manufacturer", "ja").unwrap();
         assert_eq!(p.get("nis2-entity"), "no");
         assert_eq!(p.get("cyber-insured"), "");
+        assert_eq!(p.get("cra-manufacturer"), "yes");
         assert_eq!(
             p.regime_facts(),
-            [("nis2_entity", false), ("dora_entity", true)]
+            [
+                ("nis2_entity", false),
+                ("dora_entity", true),
+                ("cra_manufacturer", true)
+            ]
         );
         assert!(matches!(
             p.set("nis2-entity", "perhaps"),

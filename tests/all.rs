@@ -17,6 +17,7 @@ mod browser_setup;
 mod calendar;
 mod cases;
 mod copy;
+mod cra;
 mod drafts;
 mod dutch;
 mod edpb;

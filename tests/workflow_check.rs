@@ -277,8 +277,8 @@ fn the_graph_of_a_workflow_is_a_mermaid_state_diagram() {
         "{out}"
     );
     assert!(out.contains("detected --> contained: contain"), "{out}");
-    // One diagram per track (the seventh: DORA, issue 12).
-    assert_eq!(out.matches("stateDiagram-v2").count(), 7, "{out}");
+    // One diagram per track (the seventh: DORA, issue 12; the eighth: the CRA, issue 26).
+    assert_eq!(out.matches("stateDiagram-v2").count(), 8, "{out}");
 }
 
 #[test]

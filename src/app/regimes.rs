@@ -3,10 +3,10 @@
 //! `case show`, the case page, the dashboard, reminders and drafts.
 //!
 //! Where the answers come from: a new case takes the organisation's profile answers
-//! (`nis2_entity`, `dora_entity`, `cyber_insured`) as facts, in its own log, marked as
-//! taken from the profile (`App::open_case`). A fact set on the case wins. Changing the
-//! profile later changes new cases only: an open case keeps what its log says, so the
-//! register an inspector reads never changes behind the DPO's back.
+//! (`nis2_entity`, `dora_entity`, `cra_manufacturer`, `cyber_insured`) as facts, in its
+//! own log, marked as taken from the profile (`App::open_case`). A fact set on the case
+//! wins. Changing the profile later changes new cases only: an open case keeps what its
+//! log says, so the register an inspector reads never changes behind the DPO's back.
 
 use super::AppError;
 use crate::case::{Case, ClockView, regime};

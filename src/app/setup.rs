@@ -70,8 +70,8 @@ pub struct FirstDpo {
     pub workflow: String,
     /// The organisation's DPO mailbox, which receives the reminders; may be empty.
     pub dpo_email: String,
-    /// Which regimes apply (`nis2-entity`, `dora-entity`, `cyber-insured`): yes, no, or
-    /// empty for not known.
+    /// Which regimes apply (`nis2-entity`, `dora-entity`, `cra-manufacturer`,
+    /// `cyber-insured`): yes, no, or empty for not known.
     pub regimes: Vec<(String, String)>,
     /// The account: its e-mail, the person's name, the password.
     pub email: String,

@@ -71,6 +71,10 @@ pub struct SetArgs {
     /// A DORA financial entity: yes, no or unknown (new cases' dora_entity).
     #[arg(long)]
     dora_entity: Option<String>,
+    /// A manufacturer of products with digital elements under the Cyber Resilience Act:
+    /// yes, no or unknown (new cases' cra_manufacturer).
+    #[arg(long)]
+    cra_manufacturer: Option<String>,
     /// Insured against cyber risks: yes, no or unknown (new cases' cyber_insured).
     #[arg(long)]
     cyber_insured: Option<String>,
@@ -108,6 +112,7 @@ impl SetArgs {
             ("workflow", &self.workflow),
             ("nis2-entity", &self.nis2_entity),
             ("dora-entity", &self.dora_entity),
+            ("cra-manufacturer", &self.cra_manufacturer),
             ("cyber-insured", &self.cyber_insured),
             ("financial-supervisor", &self.financial_supervisor),
             ("contact-name", &self.contact_name),

@@ -172,6 +172,43 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "dora_final.nl.md.hbs",
         include_str!("../../templates/dora_final.nl.md.hbs"),
     ),
+    // CRA (issue 26 part 4)
+    (
+        "cra_early_warning.fr.md.hbs",
+        include_str!("../../templates/cra_early_warning.fr.md.hbs"),
+    ),
+    (
+        "cra_early_warning.en.md.hbs",
+        include_str!("../../templates/cra_early_warning.en.md.hbs"),
+    ),
+    (
+        "cra_early_warning.nl.md.hbs",
+        include_str!("../../templates/cra_early_warning.nl.md.hbs"),
+    ),
+    (
+        "cra_notification.fr.md.hbs",
+        include_str!("../../templates/cra_notification.fr.md.hbs"),
+    ),
+    (
+        "cra_notification.en.md.hbs",
+        include_str!("../../templates/cra_notification.en.md.hbs"),
+    ),
+    (
+        "cra_notification.nl.md.hbs",
+        include_str!("../../templates/cra_notification.nl.md.hbs"),
+    ),
+    (
+        "cra_final.fr.md.hbs",
+        include_str!("../../templates/cra_final.fr.md.hbs"),
+    ),
+    (
+        "cra_final.en.md.hbs",
+        include_str!("../../templates/cra_final.en.md.hbs"),
+    ),
+    (
+        "cra_final.nl.md.hbs",
+        include_str!("../../templates/cra_final.nl.md.hbs"),
+    ),
     (
         "edpb_notification.nl.md.hbs",
         include_str!("../../templates/edpb_notification.nl.md.hbs"),
