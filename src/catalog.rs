@@ -330,9 +330,8 @@ impl WorkflowSet {
         })?;
         let in_force = list
             .iter()
-            .filter(|w| !w.is_proposal())
-            .filter(|w| w.in_force_from().is_none_or(|t| t <= aware))
-            .next_back()
+            .rev()
+            .find(|w| !w.is_proposal() && w.in_force_from().is_none_or(|t| t <= aware))
             .cloned();
         let Some(wf) = in_force else {
             let first = list.iter().find_map(|w| w.effective_from);

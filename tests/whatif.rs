@@ -427,6 +427,6 @@ async fn the_case_page_s_what_if_panel_shows_the_96_hour_deadline() {
     assert!(panel.contains("2026-10-26 09:00 +01:00"), "{panel}");
     shot(&c, "whatif-01-panel").await;
     let row = text_of(&c, "tr[data-what='authority']").await;
-    assert!(row.contains("oui") && row.contains("non"), "{row}");
+    assert!(row.contains("Oui") && row.contains("Non"), "{row}");
     let _ = c.close().await;
 }

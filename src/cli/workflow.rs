@@ -41,10 +41,10 @@ pub(super) fn run(ctx: &Ctx, cmd: WorkflowCmd) -> Result<(), CliError> {
                 let status = match (&wf.version, wf.effective_from) {
                     (None, _) => String::new(),
                     (Some(_), None) => "  (proposal, not in force)".to_string(),
-                    (Some(v), Some(d)) => format!(
-                        "  ({}version {v}, in force from {d})",
-                        if current { "" } else { "older " }
-                    ),
+                    (Some(v), Some(d)) if current || wf.in_force_from() <= Some(ctx.now) => {
+                        format!("  (version {v}, in force from {d})")
+                    }
+                    (Some(v), Some(d)) => format!("  (version {v}, in force from {d}, not yet)"),
                 };
                 say!(
                     "{:<6} {:<16} {}  {}{status}",

@@ -52,7 +52,7 @@ pub(super) async fn whatif_page(
         Err(e) => return error_page(&app, lang, &c, e),
     };
     let word = |k: &str| esc(lb.get(k));
-    let yes = |b: bool| word(if b { "whatif.yes" } else { "whatif.no" });
+    let yes = |b: bool| word(if b { "yes" } else { "no" });
     let clock_label = |id: &str| match lb.get(id) {
         l if l == id => wf
             .clocks
@@ -79,8 +79,8 @@ pub(super) async fn whatif_page(
         let value = |s: &str| match (d.kind, s) {
             ("status", s) => esc(lb.get(&format!("status_{s}"))),
             ("risk", s) => esc(lb.get(&format!("risk={s}"))),
-            (_, "yes") => word("whatif.yes"),
-            (_, "no") => word("whatif.no"),
+            (_, "yes") => word("yes"),
+            (_, "no") => word("no"),
             (_, s) => esc(s),
         };
         let key = match &d.clock {
