@@ -430,3 +430,44 @@ async fn the_case_page_s_what_if_panel_shows_the_96_hour_deadline() {
     assert!(row.contains("Oui") && row.contains("Non"), "{row}");
     let _ = c.close().await;
 }
+
+#[test]
+fn a_case_that_pinned_a_text_without_a_version_keeps_working() {
+    let v = Vigie::new();
+    // A folder's fr.yaml written before versions: no `version`, no `effective_from`.
+    let dir = v.dir().join("old");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(repo("workflows/fr.yaml")).unwrap();
+    let old: String = text
+        .lines()
+        .filter(|l| !l.starts_with("version:") && !l.starts_with("effective_from:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.join("fr.yaml"), old).unwrap();
+    let cfg = v.dir().join("old.yaml");
+    std::fs::write(&cfg, format!("workflows_dir: {}\n", dir.display())).unwrap();
+    let cfg = cfg.to_str().unwrap();
+    v.ok(&[
+        "--config",
+        cfg,
+        "case",
+        "open",
+        "--workflow",
+        "fr",
+        "--title",
+        "t",
+        "--aware-at",
+        "2026-01-04T10:00",
+        "--id",
+        "old-1",
+    ]);
+    // Read back with the shipped, versioned workflows: the pinned text still rules.
+    let show = v.ok(&["case", "show", "old-1"]);
+    assert!(show.contains("workflow fr ("), "{show}");
+    assert!(!show.contains(", version "), "{show}");
+    let csv = v.ok(&["register", "--csv"]);
+    let row = csv.lines().find(|l| l.starts_with("old-1")).unwrap();
+    assert!(row.ends_with(','), "no version in the last column: {row}");
+    let w = v.ok(&["whatif", "old-1", "--workflow", "fr@omnibus-proposal"]);
+    assert!(w.contains("fr@omnibus-proposal instead of fr,"), "{w}");
+}
