@@ -63,10 +63,13 @@ pub struct Row {
     pub consequences: String,
     pub subject_categories: String,
     pub records_approx: String,
+    /// The version of the workflow the case pinned (the law in force at its `aware_at`;
+    /// empty for a text written before versions).
+    pub workflow_version: String,
 }
 
 /// The CSV header, in the order of [`Row`]'s fields.
-pub const COLUMNS: [&str; 30] = [
+pub const COLUMNS: [&str; 31] = [
     "case",
     "workflow",
     "title",
@@ -97,6 +100,7 @@ pub const COLUMNS: [&str; 30] = [
     "consequences",
     "subject_categories",
     "records_approx",
+    "workflow_version",
 ];
 
 fn fact(wf: &Workflow, case: &Case, name: &str) -> String {
@@ -179,6 +183,7 @@ pub fn row(wf: &Workflow, case: &Case) -> Row {
         consequences: fact(wf, case, "consequences"),
         subject_categories: fact(wf, case, "subject_categories"),
         records_approx: fact(wf, case, "records_approx"),
+        workflow_version: wf.version.clone().unwrap_or_default(),
     }
 }
 
@@ -336,6 +341,7 @@ pub fn csv(rows: &[Row]) -> String {
             &r.consequences,
             &r.subject_categories,
             &r.records_approx,
+            &r.workflow_version,
         ];
         w.write_record(cells.iter().map(|c| csv_cell(c)))
             .expect("write to memory");

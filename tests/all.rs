@@ -49,4 +49,5 @@ mod sign_in;
 mod store_contract;
 mod users;
 mod web;
+mod whatif;
 mod workflow_check;

@@ -162,6 +162,7 @@ pub fn case_json(wf: &Workflow, case: &Case, events: &[Recorded], now: DateTime<
         "id": case.id,
         "workflow": wf.id,
         "workflow_hash": wf.hash,
+        "workflow_version": wf.version,
         "timezone": wf.timezone.name(),
         "title": case.title,
         "opened_at": time::rfc3339_in(case.opened_at, wf.timezone),

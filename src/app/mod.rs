@@ -20,6 +20,7 @@ pub mod refusal;
 pub mod regimes;
 pub mod setup;
 pub mod users;
+pub mod whatif;
 
 use crate::case::Command;
 use crate::catalog::WorkflowSet;
@@ -362,6 +363,12 @@ impl App {
                 field: "aware_at",
                 message: e.to_string(),
             })?;
+        // The law as it stood when the organisation became aware: the version in force
+        // then (issue 26 part 3), pinned like any workflow text.
+        let wf = self
+            .workflows
+            .in_force(&workflow, aware)
+            .map_err(AppError::Input)?;
         let mut facts = req.facts;
         facts.retain(|(k, _)| k != "aware_at");
         facts.push((
@@ -383,7 +390,7 @@ impl App {
             at: now,
         };
         let id = req.id.as_deref().map(str::trim).filter(|s| !s.is_empty());
-        let l = Arc::new(store.open_case(org, &self.workflows, &workflow, id, &cmd, actor, now)?);
+        let l = Arc::new(store.open_case(org, &self.workflows, &wf.key(), id, &cmd, actor, now)?);
         self.remember(l.clone());
         self.wake(store);
         Ok(l)

@@ -622,7 +622,7 @@ pub fn assess(
         band: band.band,
         edpb_severity: band.edpb.clone(),
         risk,
-        notify_authority: risk != Risk::None,
+        notify_authority: risk >= rules.notify_from,
         inform_individuals: risk == Risk::High && exemptions.is_empty(),
         reasons,
         missing: e.missing,
@@ -811,7 +811,7 @@ impl Eval<'_> {
             self.reason(&c.id, about, json!({ "says": "conclusion" }), Some(&c.text))
         };
         reasons.push(conclusion(&k.document, About::Document));
-        reasons.push(if risk != Risk::None {
+        reasons.push(if risk >= rules.notify_from {
             conclusion(&k.notify, About::NotifyAuthority)
         } else {
             conclusion(&k.no_notify, About::NotifyAuthority)

@@ -16,6 +16,10 @@ type S = Spanned<String>;
 #[serde(deny_unknown_fields)]
 struct RawRules {
     version: S,
+    /// The lowest risk the authority is notified of: `risk` (GDPR art. 33(1), the
+    /// default) or `high` (the Digital Omnibus proposal).
+    #[serde(default)]
+    notify_from: Option<S>,
     records: RawRecords,
     severity: RawSeverity,
     bands: Vec<Spanned<RawBand>>,
@@ -268,6 +272,8 @@ impl Duty {
 #[derive(Debug, Clone)]
 pub struct Rules {
     pub version: String,
+    /// The lowest risk the authority is notified of (`notify_from`, default `risk`).
+    pub notify_from: Risk,
     pub origin: String,
     pub records: Records,
     pub dpc: Scored,
@@ -510,6 +516,22 @@ pub fn compile_rules(origin: &str, text: &str, wf: &Workflow) -> Result<Rules, V
     if raw.version.value.trim().is_empty() {
         c.err(&raw.version.referenced, "version: give the rules a version");
     }
+    let notify_from = match &raw.notify_from {
+        None => Risk::Risk,
+        Some(n) => match Risk::parse(&n.value) {
+            Some(r @ (Risk::Risk | Risk::High)) => r,
+            _ => {
+                c.err(
+                    &n.referenced,
+                    format!(
+                        "notify_from: {} must be risk or high",
+                        crate::util::quote(&n.value)
+                    ),
+                );
+                Risk::Risk
+            }
+        },
+    };
     let records = c.records(&raw.records);
     let (dpc, dpc_min, dpc_max, dpc_adjust) = c.dpc(&raw.severity.dpc);
     let ei = c.scored(&raw.severity.ei, "ei");
@@ -524,6 +546,7 @@ pub fn compile_rules(origin: &str, text: &str, wf: &Workflow) -> Result<Rules, V
     let k = raw.conclusions;
     let rules = Rules {
         version: raw.version.value.clone(),
+        notify_from,
         origin: origin.to_string(),
         records,
         dpc,

@@ -52,6 +52,7 @@ mod register;
 mod serve;
 mod store;
 mod user;
+mod whatif;
 mod workflow;
 
 pub use output::case_text;
@@ -137,6 +138,10 @@ enum Cmd {
     /// The database itself: copy it into another one (SQLite to PostgreSQL, or back).
     #[command(subcommand)]
     Store(store::StoreCmd),
+    /// A case (or --all) replayed under another version of the law: the Omnibus
+    /// proposal (--workflow fr@omnibus-proposal), another counting, other rules. Writes
+    /// nothing.
+    Whatif(whatif::WhatIfArgs),
 }
 
 /// A failure the CLI reports: a one-line message and an exit code.
@@ -366,5 +371,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Outbox(cmd) => outbox::run(&ctx, cmd),
         Cmd::Mail(cmd) => outbox::mail(&ctx, cmd),
         Cmd::Store(cmd) => store::run(&ctx, cmd),
+        Cmd::Whatif(args) => whatif::run(&ctx, args),
     }
 }

@@ -44,9 +44,12 @@ pub fn case_text_with_access(
     let _ = writeln!(out, "{} — {}", case.id, crate::util::one_line(&case.title));
     let _ = writeln!(
         out,
-        "workflow {} ({}), times in {}{}",
+        "workflow {} ({}){}, times in {}{}",
         wf.id,
         &wf.hash[..12],
+        wf.version_text()
+            .map(|v| format!(", {v}"))
+            .unwrap_or_default(),
         tz.name(),
         if case.is_closed(wf) { ", CLOSED" } else { "" }
     );

@@ -34,11 +34,21 @@ pub(super) fn run(ctx: &Ctx, cmd: WorkflowCmd) -> Result<(), CliError> {
         }
         WorkflowCmd::List => {
             let set = ctx.workflows()?;
-            for id in set.ids() {
-                let wf = set.get(id).expect("listed");
+            // Every version: the plain id names the one in force today.
+            for wf in set.all() {
+                let current = set.get(&wf.id).is_some_and(|c| c.hash == wf.hash);
+                let key = if current { wf.id.clone() } else { wf.key() };
+                let status = match (&wf.version, wf.effective_from) {
+                    (None, _) => String::new(),
+                    (Some(_), None) => "  (proposal, not in force)".to_string(),
+                    (Some(v), Some(d)) if current || wf.in_force_from() <= Some(ctx.now) => {
+                        format!("  (version {v}, in force from {d})")
+                    }
+                    (Some(v), Some(d)) => format!("  (version {v}, in force from {d}, not yet)"),
+                };
                 say!(
-                    "{:<6} {:<16} {}  {}",
-                    wf.id,
+                    "{:<6} {:<16} {}  {}{status}",
+                    key,
                     wf.timezone.name(),
                     &wf.hash[..12],
                     wf.title
@@ -63,8 +73,7 @@ fn check(ctx: &Ctx, paths: &[PathBuf]) -> Result<(), CliError> {
             .and_then(|set| render::check_documents(&set, &templates).map(|()| set));
         return match set {
             Ok(set) => {
-                for id in set.ids() {
-                    let wf = set.get(id).expect("listed");
+                for wf in set.all() {
                     say!(
                         "{}: ok ({} tracks, {} events, {} clocks)",
                         wf.origin,

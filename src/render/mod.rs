@@ -325,9 +325,8 @@ pub fn check_documents(
     templates: &Templates,
 ) -> Result<(), crate::workflow::WorkflowErrors> {
     let mut errors = Vec::new();
-    for id in set.ids() {
-        let wf = set.get(id).expect("listed");
-        errors.extend(missing_templates(&wf, templates));
+    for wf in set.all() {
+        errors.extend(missing_templates(wf, templates));
     }
     if errors.is_empty() {
         Ok(())

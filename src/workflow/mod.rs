@@ -6,6 +6,7 @@ mod compile;
 pub mod condition;
 pub mod fact;
 pub mod graph;
+pub mod overlay;
 pub(crate) mod raw;
 
 pub use compile::{WorkflowError, WorkflowErrors, compile, compile_condition};
@@ -20,6 +21,16 @@ use indexmap::IndexMap;
 #[derive(Debug)]
 pub struct Workflow {
     pub id: String,
+    /// The version of the law this text encodes (`version:`); None: a text written
+    /// before versions (in force whenever it is the only one).
+    pub version: Option<String>,
+    /// The first day (in `timezone`) this version is in force; None with a version: a
+    /// proposal, not in force.
+    pub effective_from: Option<chrono::NaiveDate>,
+    /// Where `version` (else `id`) and `effective_from` are written, for errors found
+    /// when the versions of one id are put together.
+    pub version_at: (u32, u32),
+    pub effective_from_at: (u32, u32),
     pub title: String,
     pub timezone: Tz,
     pub lang: Lang,
@@ -211,6 +222,38 @@ pub struct DocumentDef {
 }
 
 impl Workflow {
+    /// `id@version`, or the id alone for a text without a version: what `case show`,
+    /// the register and `--workflow` name.
+    pub fn key(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{}@{v}", self.id),
+            None => self.id.clone(),
+        }
+    }
+
+    /// "version 2018-05-25, in force from 2018-05-25" (or "a proposal, not in force");
+    /// None for a text without a version.
+    pub fn version_text(&self) -> Option<String> {
+        let v = self.version.as_ref()?;
+        Some(match self.effective_from {
+            Some(d) => format!("version {v}, in force from {d}"),
+            None => format!("version {v}, a proposal, not in force"),
+        })
+    }
+
+    /// A version with no `effective_from`: a proposal, never pinned by itself.
+    pub fn is_proposal(&self) -> bool {
+        self.version.is_some() && self.effective_from.is_none()
+    }
+
+    /// The instant this version comes into force: 00:00 of `effective_from` in the
+    /// workflow's zone.
+    pub fn in_force_from(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.effective_from.map(|d| {
+            crate::time::resolve_local(self.timezone, d.and_hms_opt(0, 0, 0).expect("midnight"))
+        })
+    }
+
     /// The language a document asked in `lang` is drafted in: `lang` when the workflow
     /// offers it, else the workflow's own (a CNIL form has no Dutch version).
     pub fn draft_lang(&self, lang: Lang) -> Lang {

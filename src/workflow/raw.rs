@@ -11,6 +11,14 @@ pub type S = Spanned<String>;
 #[serde(deny_unknown_fields)]
 pub struct RawWorkflow {
     pub id: S,
+    /// This text's version of the law (`2018-05-25`, `omnibus-proposal`): a workflow id
+    /// may have several files, one per version.
+    #[serde(default)]
+    pub version: Option<S>,
+    /// The date (in the workflow's zone) from which this version is in force; none: a
+    /// proposal, never pinned by a case by itself.
+    #[serde(default)]
+    pub effective_from: Option<S>,
     pub title: String,
     pub timezone: S,
     #[serde(default)]

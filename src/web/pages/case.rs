@@ -371,7 +371,7 @@ pub(super) fn case_view(
         .collect();
     json!({
         "case": {
-            "id": case.id, "title": case.title, "workflow": wf.id,
+            "id": case.id, "title": case.title, "workflow": wf.id, "workflow_version": wf.version,
             "timezone": wf.timezone.name(), "closed": case.is_closed(wf), "seq": case.seq,
         },
         "csrf": csrf,
@@ -391,6 +391,8 @@ pub(super) fn case_view(
         "drafts": drafts,
         "not_applicable": crate::app::regimes::not_applicable(wf, case).iter().map(|r| word(lang, &format!("regime_{r}"))).collect::<Vec<_>>().join(", "),
         "assessment": assessment.map(|a| assessment_view(a, labels, lang, c, typed)),
+        // Issue 26 part 3: the case under the proposal of its workflow, if one is shipped.
+        "whatif": app.workflows.all().find(|w| w.id == wf.id && w.is_proposal()).map(|p| json!({"href": format!("/cases/{}/whatif?workflow={}", crate::web::page::encode(&case.id), crate::web::page::encode(&p.key())), "label": labels.get("whatif.link")})),
     })
 }
 

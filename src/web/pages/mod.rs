@@ -30,6 +30,7 @@ mod new_case;
 mod organisation;
 mod register;
 mod users;
+mod whatif;
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
@@ -42,6 +43,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/cases/new", get(new_case::new_case_page))
         .route("/cases", post(new_case::new_case))
         .route("/cases/{id}", get(case::case_page))
+        .route("/cases/{id}/whatif", get(whatif::whatif_page))
         .route("/cases/{id}/facts", post(case_post::set_facts))
         .route("/cases/{id}/events", post(case_post::advance))
         .route(

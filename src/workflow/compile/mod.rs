@@ -139,8 +139,18 @@ impl Compiler<'_> {
         let country = self.country(&raw);
         let tracks = self.tracks(&raw);
         let facts = self.facts(&raw);
+        let (version, effective_from) = self.version(&raw);
+        let at = |l: &Location| (l.line() as u32, l.column() as u32);
         let mut wf = Workflow {
             id: raw.id.value.clone(),
+            version,
+            effective_from,
+            version_at: at(&raw.version.as_ref().unwrap_or(&raw.id).referenced),
+            effective_from_at: raw
+                .effective_from
+                .as_ref()
+                .map(|e| at(&e.referenced))
+                .unwrap_or_default(),
             title: raw.title.clone(),
             timezone,
             lang,
@@ -187,6 +197,51 @@ impl Compiler<'_> {
                 ),
             );
         }
+    }
+
+    /// Its version and the date it is in force from: a version is an id's characters
+    /// (or `.`), the date is `YYYY-MM-DD`, and a date needs a version.
+    fn version(&mut self, raw: &RawWorkflow) -> (Option<String>, Option<chrono::NaiveDate>) {
+        let version = raw.version.as_ref().and_then(|v| {
+            let ok = !v.value.is_empty()
+                && v.value.chars().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.')
+                });
+            if ok {
+                Some(v.value.clone())
+            } else {
+                self.err(
+                    &v.referenced,
+                    format!(
+                        "version: {} must be lowercase letters, digits, '.', '_' or '-' (e.g. 2018-05-25)",
+                        crate::util::quote(&v.value)
+                    ),
+                );
+                None
+            }
+        });
+        let date = raw.effective_from.as_ref().and_then(|e| {
+            match chrono::NaiveDate::parse_from_str(e.value.trim(), "%Y-%m-%d") {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    self.err(
+                        &e.referenced,
+                        format!(
+                            "effective_from: {} is not a date: write YYYY-MM-DD (the first day the version is in force)",
+                            crate::util::quote(&e.value)
+                        ),
+                    );
+                    None
+                }
+            }
+        });
+        if let (None, Some(e)) = (&raw.version, &raw.effective_from) {
+            self.err(
+                &e.referenced,
+                "effective_from: give the version it dates (`version:`) too",
+            );
+        }
+        (version, date)
     }
 
     /// The zone its deadlines are shown in (UTC when unknown, with an error).
