@@ -19,25 +19,25 @@ pub fn recipients(profile: &Profile) -> Vec<String> {
     }
 }
 
-/// What proves a checkpoint beyond its own hash (issue 26): the verifier key of its
-/// signature, and its time-stamp (the TSA's reply and our query, DER).
+/// The checkpoint to mail: its text, its number of cases, and what proves it beyond its
+/// own hash (issue 26): the verifier key of its signature, and its time-stamp (the
+/// TSA's reply and our query, DER).
 #[derive(Clone, Debug, Default)]
-pub struct Proofs<'a> {
+pub struct Attached<'a> {
+    pub text: &'a str,
+    pub cases: usize,
     pub verifier: Option<&'a str>,
     pub stamp: Option<(&'a [u8], &'a [u8])>,
 }
 
-/// The message carrying `text` (the checkpoint) as an attachment, for `org`, with its
-/// stamp as `FILE.tsr` and `FILE.tsq` beside it when there is one.
-#[allow(clippy::too_many_arguments)]
+/// The message carrying the checkpoint as an attachment, for `org`, with its stamp as
+/// `FILE.tsr` and `FILE.tsq` beside it when there is one.
 pub fn build(
     mail: &MailConfig,
     public_url: Option<&str>,
     profile: &Profile,
     org: &str,
-    text: &str,
-    cases: usize,
-    proofs: &Proofs<'_>,
+    cp: &Attached<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<(Message, String)>, MailError> {
     let to = recipients(profile);
@@ -52,6 +52,7 @@ pub fn build(
     );
     let name = profile.name.clone().unwrap_or_else(|| org.to_string());
     let lang = profile.lang().unwrap_or(Lang::Fr);
+    let (text, cases, proofs) = (cp.text, cp.cases, cp);
     let (subject, body) = match lang {
         Lang::Fr => (
             format!("vigie : point de contrôle du registre — {name} ({cases} dossiers)"),

@@ -150,7 +150,9 @@ fn mail_checkpoints(
                 }
             }
         };
-        let proofs = crate::mail::checkpoint::Proofs {
+        let attached = crate::mail::checkpoint::Attached {
+            text: &text,
+            cases: cp.cases.len(),
             verifier: verifier.as_deref(),
             stamp: stamped
                 .as_ref()
@@ -161,9 +163,7 @@ fn mail_checkpoints(
             cfg.http.public_url.as_deref(),
             &profile,
             &org,
-            &text,
-            cp.cases.len(),
-            &proofs,
+            &attached,
             now,
         );
         match built {
@@ -200,7 +200,6 @@ fn mail_checkpoints(
 }
 
 /// Whether `org`'s checkpoint is due, and why; claims it among several dispatchers.
-#[allow(clippy::too_many_arguments)]
 fn due(
     store: &mut Store,
     cfg: &Config,

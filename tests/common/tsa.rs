@@ -96,7 +96,7 @@ pub fn make_ca(dir: &Path, name: &str) {
             "-days",
             "3650",
             "-subj",
-            &format!("/CN=vigie test {name}/O=Synthetic"),
+            &format!("/O=Synthetic/CN=vigie test {name}"),
             "-addext",
             "basicConstraints=critical,CA:TRUE",
             "-addext",
@@ -119,7 +119,7 @@ pub fn make_cert(dir: &Path, ca: &str, name: &str, cn: &str, key: Key, ext: &str
             "-out",
             &format!("{name}.csr"),
             "-subj",
-            &format!("/CN={cn}/O=Synthetic"),
+            &format!("/O=Synthetic/CN={cn}"),
         ],
     );
     std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
