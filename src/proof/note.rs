@@ -72,7 +72,8 @@ impl Signer {
         let rest = text
             .strip_prefix("PRIVATE+KEY+")
             .ok_or("not a signing key (expected PRIVATE+KEY+NAME+ID+BASE64)")?;
-        let parts: Vec<&str> = rest.split('+').collect();
+        // The base64 may hold '+' itself: the name and the id never do.
+        let parts: Vec<&str> = rest.splitn(3, '+').collect();
         let [name, id, b64] = parts.as_slice() else {
             return Err("not a signing key (expected PRIVATE+KEY+NAME+ID+BASE64)".into());
         };
@@ -141,7 +142,7 @@ impl Verifier {
     pub fn parse(text: &str) -> Result<Verifier, String> {
         let bad =
             || "not a verifier key (expected NAME+ID+BASE64, as `audit keygen` prints)".to_string();
-        let parts: Vec<&str> = text.trim().split('+').collect();
+        let parts: Vec<&str> = text.trim().splitn(3, '+').collect();
         let [name, id, b64] = parts.as_slice() else {
             return Err(bad());
         };
