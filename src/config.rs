@@ -8,6 +8,9 @@ use crate::render::Templates;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+mod audit;
+pub use audit::{Audit, Tsa};
+
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -42,6 +45,10 @@ pub struct Config {
     /// Sign-in through the company's identity provider (`auth.oidc`, see `crate::oidc`).
     #[serde(default)]
     pub auth: crate::oidc::Auth,
+    /// Time-stamps and signatures of the register's checkpoints (`audit.tsa`,
+    /// `audit.signing_key`, see `config/audit.rs`).
+    #[serde(default)]
+    pub audit: Audit,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -210,6 +217,7 @@ impl Config {
         {
             *ca = base.join(&*ca);
         }
+        cfg.audit.resolve(base);
         if let Some(oidc) = cfg.auth.oidc.as_mut() {
             oidc.resolve(base);
             oidc.check(cfg.http.public_url.as_deref())

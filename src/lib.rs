@@ -11,6 +11,9 @@
 //!   durations (hours absolute, days and months calendar), dates written out in fr/en/nl.
 //! - [`counting`]: how a clock counts its period (conservative, or Regulation 1182/71 with
 //!   the public holidays of France and Belgium, computed for any year).
+//! - [`proof`]: proof that holds outside vigie, bytes in and verdicts out: RFC 3161
+//!   time-stamp queries and tokens (`tsp`, `stamp`, `verify`: CMS signature, imprint,
+//!   the TSA's timeStamping purpose and chain) and C2SP signed notes with Ed25519 keys.
 //!
 //! **The law as data, and the pure core.**
 //! - [`workflow`]: YAML → validated, immutable [`workflow::Workflow`] (`compile`, one file
@@ -82,6 +85,7 @@ pub mod notify;
 pub mod oidc;
 pub mod org;
 pub mod outbox;
+pub mod proof;
 pub mod register;
 pub mod render;
 pub mod seed;

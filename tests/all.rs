@@ -41,6 +41,7 @@ mod organisations;
 mod pages_cache;
 mod pages_words;
 mod pdf;
+mod proof;
 mod readme;
 mod regimes;
 mod seeds;

@@ -16,6 +16,7 @@ pub mod intake;
 pub mod issued;
 pub mod json;
 pub mod pdf;
+pub mod proof;
 pub mod refusal;
 pub mod regimes;
 pub mod setup;

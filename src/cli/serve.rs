@@ -27,6 +27,16 @@ pub(super) fn run(ctx: &Ctx, a: ServeArgs) -> Result<(), CliError> {
         oidc.secret()
             .map_err(|b| CliError::input(format!("{}: {}", b.field, b.message)))?;
     }
+    // The checkpoints' signing key and the TSA's CAs are read now too (issue 26).
+    let audit = &ctx.config.audit;
+    if let Some(p) = &audit.signing_key {
+        crate::app::proof::load_signer(p)
+            .map_err(|e| CliError::input(format!("audit.signing_key: {e}")))?;
+    }
+    if let Some(ca) = audit.tsa.as_ref().and_then(|t| t.ca_file.as_ref()) {
+        crate::proof::read_cas(ca)
+            .map_err(|e| CliError::input(format!("audit.tsa.ca_file: {e}")))?;
+    }
     let opts = crate::serve::ServeOptions {
         db: ctx.db.clone(),
         config: ctx.config.clone(),

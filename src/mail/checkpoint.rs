@@ -8,7 +8,8 @@ use crate::org::Profile;
 use crate::time::Lang;
 use chrono::{DateTime, Utc};
 use lettre::Message;
-use lettre::message::{Attachment, MultiPart, SinglePart, header::ContentType};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Attachment, Body, MultiPart, SinglePart};
 
 /// Who keeps an organisation's checkpoints: its DPO, else its reminder recipients.
 pub fn recipients(profile: &Profile) -> Vec<String> {
@@ -18,14 +19,25 @@ pub fn recipients(profile: &Profile) -> Vec<String> {
     }
 }
 
-/// The message carrying `text` (the checkpoint) as an attachment, for `org`.
+/// The checkpoint to mail: its text, its number of cases, and what proves it beyond its
+/// own hash (issue 26): the verifier key of its signature, and its time-stamp (the
+/// TSA's reply and our query, DER).
+#[derive(Clone, Debug, Default)]
+pub struct Attached<'a> {
+    pub text: &'a str,
+    pub cases: usize,
+    pub verifier: Option<&'a str>,
+    pub stamp: Option<(&'a [u8], &'a [u8])>,
+}
+
+/// The message carrying the checkpoint as an attachment, for `org`, with its stamp as
+/// `FILE.tsr` and `FILE.tsq` beside it when there is one.
 pub fn build(
     mail: &MailConfig,
     public_url: Option<&str>,
     profile: &Profile,
     org: &str,
-    text: &str,
-    cases: usize,
+    cp: &Attached<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<(Message, String)>, MailError> {
     let to = recipients(profile);
@@ -40,6 +52,7 @@ pub fn build(
     );
     let name = profile.name.clone().unwrap_or_else(|| org.to_string());
     let lang = profile.lang().unwrap_or(Lang::Fr);
+    let (text, cases, proofs) = (cp.text, cp.cases, cp);
     let (subject, body) = match lang {
         Lang::Fr => (
             format!("vigie : point de contrôle du registre — {name} ({cases} dossiers)"),
@@ -72,6 +85,38 @@ pub fn build(
             ),
         ),
     };
+    // Without the database: its signature and its stamp, with the command to check both.
+    let body = if proofs.verifier.is_some() || proofs.stamp.is_some() {
+        let (intro, key_word) = match lang {
+            Lang::Fr => (
+                "Sans la base de données (signature et horodatage)",
+                "Clé de vérification",
+            ),
+            Lang::En => (
+                "Without the database (signature and time-stamp)",
+                "Verifier key",
+            ),
+            Lang::Nl => (
+                "Zonder de databank (handtekening en tijdstempel)",
+                "Verificatiesleutel",
+            ),
+        };
+        let key = proofs.verifier.unwrap_or("NAME+ID+BASE64");
+        let ca = if proofs.stamp.is_some() {
+            " --tsa-ca TSA-CA.pem"
+        } else {
+            ""
+        };
+        let mut b = format!(
+            "{body}\n{intro}:\n\n    vigie audit verify-checkpoint {file} --key {key}{ca}\n"
+        );
+        if let Some(v) = proofs.verifier {
+            b.push_str(&format!("\n{key_word}: {v}\n"));
+        }
+        b
+    } else {
+        body
+    };
     // The register page, when `http.public_url` says where `vigie serve` is reached.
     let body = match super::page_link(public_url, "/register") {
         Some(url) => format!(
@@ -92,12 +137,25 @@ pub fn build(
     for t in &to {
         b = b.to(mailbox(t)?);
     }
+    // The file's exact bytes (base64, no line-ending conversion): its stamp and its
+    // signature are over them.
+    let exact = Body::new_with_encoding(text.as_bytes().to_vec(), ContentTransferEncoding::Base64)
+        .map_err(|_| MailError::Build("checkpoint attachment".into()))?;
+    let mut parts = MultiPart::mixed()
+        .singlepart(SinglePart::plain(body))
+        .singlepart(Attachment::new(file.clone()).body(exact, ContentType::TEXT_PLAIN));
+    if let Some((reply, query)) = proofs.stamp {
+        for (ext, mime, der) in [
+            ("tsr", "application/timestamp-reply", reply),
+            ("tsq", "application/timestamp-query", query),
+        ] {
+            let ct = ContentType::parse(mime).map_err(|e| MailError::Build(e.to_string()))?;
+            parts =
+                parts.singlepart(Attachment::new(format!("{file}.{ext}")).body(der.to_vec(), ct));
+        }
+    }
     let message = b
-        .multipart(
-            MultiPart::mixed()
-                .singlepart(SinglePart::plain(body))
-                .singlepart(Attachment::new(file).body(text.to_string(), ContentType::TEXT_PLAIN)),
-        )
+        .multipart(parts)
         .map_err(|e| MailError::Build(e.to_string()))?;
     Ok(Some((message, message_id)))
 }

@@ -43,11 +43,32 @@ impl Dispatcher {
     }
 }
 
+/// The first stamp retry after a TSA failed, doubled at each failure up to [`STAMP_MAX_WAIT`].
+const STAMP_FIRST_WAIT: Duration = Duration::seconds(5);
+const STAMP_MAX_WAIT: Duration = Duration::minutes(30);
+
+fn stamp_wait(attempts: u32) -> Duration {
+    let doubled = STAMP_FIRST_WAIT * 2i32.saturating_pow(attempts.saturating_sub(1).min(20));
+    doubled.min(STAMP_MAX_WAIT)
+}
+
+/// Why an organisation's checkpoint is due: its regular one (daily, or after an event
+/// that met a legal deadline), or only a stamp that failed last time.
+#[derive(Clone, Copy, PartialEq)]
+enum Due {
+    Regular,
+    Restamp,
+}
+
 /// E-mails each organisation's DPO a checkpoint of its own cases (never another's):
 /// daily, and after each event that met a legal deadline (a notification to an
 /// authority, a complaint). Kept outside the database, it lets `audit verify
-/// --checkpoint` name a case removed, truncated or rewritten since. Runs on a blocking
-/// thread with its own connection. Returns when to try again after a failure (15 min).
+/// --checkpoint` name a case removed, truncated or rewritten since. Signed with
+/// `audit.signing_key` and stamped by `audit.tsa` when set (issue 26): a TSA that
+/// fails does not hold the e-mail back; the stamp is tried again with backoff (5 s,
+/// doubling, at most 30 min) on a fresh checkpoint, mailed once stamped. Runs on a
+/// blocking thread with its own connection, never inside a case command's transaction.
+/// Returns when to try again after a failure.
 fn mail_checkpoints(
     db: &str,
     cfg: &Config,
@@ -66,53 +87,19 @@ fn mail_checkpoints(
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
     };
-    let parse = |s: &str| DateTime::parse_from_rfc3339(s).ok().map(|d| d.to_utc());
     let orgs = match store.organisations() {
         Ok(o) => o,
         Err(e) => return fail(e.to_string()),
     };
+    let mut next: Option<DateTime<Utc>> = None;
     for (org, _) in orgs {
         let key = format!("checkpoint_mailed:{org}");
-        // Per organisation, one `meta` row and one lookup in the partial index
-        // `events_met`: cheap enough for every wake-up.
-        let due = (|| -> Result<bool, crate::store::StoreError> {
-            let mailed = store.meta(&key)?;
-            let due = match mailed.as_deref().and_then(parse) {
-                None => true,
-                Some(last) => {
-                    last + CHECKPOINT_EVERY <= now
-                        || store.last_deadline_event(&org)?.is_some_and(|e| e > last)
-                }
-            };
-            if !due {
-                return Ok(false);
-            }
-            // Several dispatchers on one database: the first to claim this checkpoint
-            // (the one after the last mailed) sends it; a claim left by a dispatcher that
-            // stopped is taken over after 15 minutes.
-            let claim = format!(
-                "checkpoint_claim:{org}:{}",
-                mailed.as_deref().unwrap_or("never")
-            );
-            let mine = format!("{token} {}", outbox::ts(now));
-            let holder = store.init_meta(&claim, &mine)?;
-            if holder == mine || holder.starts_with(&format!("{token} ")) {
-                return Ok(true);
-            }
-            let stale = holder
-                .split_once(' ')
-                .and_then(|(_, at)| parse(at))
-                .is_none_or(|at| at + Duration::minutes(15) <= now);
-            if stale {
-                store.set_meta(&claim, &mine)?;
-            }
-            Ok(stale)
-        })();
-        match due {
-            Ok(true) => {}
-            Ok(false) => continue,
+        let unstamped = format!("checkpoint_unstamped:{org}");
+        let due = match due(&mut store, cfg, &org, &key, &unstamped, token, now) {
+            Ok(Some(d)) => d,
+            Ok(None) => continue,
             Err(e) => return fail(e.to_string()),
-        }
+        };
         // Nobody to send it to (`vigie serve` named the organisation at start): the
         // checkpoint, a read of every event, is not even computed.
         let profile = match crate::app::profile_of(&mut store, cfg, &org) {
@@ -127,13 +114,56 @@ fn mail_checkpoints(
             Ok(cp) => cp,
             Err(e) => return fail(e.to_string()),
         };
+        let (text, verifier) = match crate::app::proof::checkpoint_text(&cp, &cfg.audit) {
+            Ok(t) => t,
+            Err(e) => return fail(format!("audit.signing_key: {e}")),
+        };
+        let stamped = match &cfg.audit.tsa {
+            None => None,
+            Some(tsa) => {
+                let url = &tsa.url;
+                match crate::app::proof::stamp(url, tsa.ca_file.as_deref(), text.as_bytes(), now) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        let attempts = store
+                            .meta(&unstamped)
+                            .ok()
+                            .flatten()
+                            .and_then(|v| v.parse::<u32>().ok())
+                            .unwrap_or(0)
+                            + 1;
+                        if let Err(e) = store.set_meta(&unstamped, &attempts.to_string()) {
+                            return fail(e.to_string());
+                        }
+                        let wait = stamp_wait(attempts);
+                        next = Some(next.map_or(now + wait, |n| n.min(now + wait)));
+                        log(&format!(
+                            "register checkpoint of '{org}' not time-stamped: {e}; stamping again in {} s",
+                            wait.num_seconds()
+                        ));
+                        if due == Due::Restamp {
+                            // Its unstamped copy went out already.
+                            continue;
+                        }
+                        None
+                    }
+                }
+            }
+        };
+        let attached = crate::mail::checkpoint::Attached {
+            text: &text,
+            cases: cp.cases.len(),
+            verifier: verifier.as_deref(),
+            stamp: stamped
+                .as_ref()
+                .map(|s| (s.reply.as_slice(), s.query.as_slice())),
+        };
         let built = crate::mail::checkpoint::build(
             &cfg.mail,
             cfg.http.public_url.as_deref(),
             &profile,
             &org,
-            &cp.to_text(),
-            cp.cases.len(),
+            &attached,
             now,
         );
         match built {
@@ -141,12 +171,22 @@ fn mail_checkpoints(
                 let sent = tokio::runtime::Handle::current().block_on(mailer.send(message, &id));
                 match sent {
                     Ok(()) => {
-                        if let Err(e) = store.set_meta(&key, &outbox::ts(now)) {
+                        let mut done = store.set_meta(&key, &outbox::ts(now));
+                        if stamped.is_some() && done.is_ok() {
+                            done = store.set_meta(&unstamped, "0");
+                        }
+                        if let Err(e) = done {
                             return fail(e.to_string());
                         }
                         log(&format!(
-                            "register checkpoint of '{org}' ({} cases) sent to its DPO",
-                            cp.cases.len()
+                            "register checkpoint of '{org}' ({} cases{}) sent to its DPO",
+                            cp.cases.len(),
+                            match (&stamped, &verifier) {
+                                (Some(_), Some(_)) => ", signed and time-stamped",
+                                (Some(_), None) => ", time-stamped",
+                                (None, Some(_)) => ", signed",
+                                (None, None) => "",
+                            }
                         ));
                     }
                     Err(e) => return fail(format!("'{org}' not sent: {}", e.message)),
@@ -156,5 +196,59 @@ fn mail_checkpoints(
             Err(e) => log(&format!("register checkpoint of '{org}': {e}")),
         }
     }
-    None
+    next
+}
+
+/// Whether `org`'s checkpoint is due, and why; claims it among several dispatchers.
+fn due(
+    store: &mut Store,
+    cfg: &Config,
+    org: &str,
+    key: &str,
+    unstamped: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Due>, crate::store::StoreError> {
+    let parse = |s: &str| DateTime::parse_from_rfc3339(s).ok().map(|d| d.to_utc());
+    // Per organisation, two `meta` rows and one lookup in the partial index
+    // `events_met`: cheap enough for every wake-up.
+    let mailed = store.meta(key)?;
+    let regular = match mailed.as_deref().and_then(parse) {
+        None => true,
+        Some(last) => {
+            last + CHECKPOINT_EVERY <= now
+                || store.last_deadline_event(org)?.is_some_and(|e| e > last)
+        }
+    };
+    let restamp = cfg.audit.tsa.is_some()
+        && store
+            .meta(unstamped)?
+            .and_then(|v| v.parse::<u32>().ok())
+            .is_some_and(|n| n > 0);
+    let why = match (regular, restamp) {
+        (true, _) => Due::Regular,
+        (false, true) => Due::Restamp,
+        (false, false) => return Ok(None),
+    };
+    // Several dispatchers on one database: the first to claim this checkpoint (the one
+    // after the last mailed) sends it; a claim left by a dispatcher that stopped is
+    // taken over after 15 minutes.
+    let claim = format!(
+        "checkpoint_claim:{org}:{}",
+        mailed.as_deref().unwrap_or("never")
+    );
+    let mine = format!("{token} {}", outbox::ts(now));
+    let holder = store.init_meta(&claim, &mine)?;
+    if holder == mine || holder.starts_with(&format!("{token} ")) {
+        return Ok(Some(why));
+    }
+    let stale = holder
+        .split_once(' ')
+        .and_then(|(_, at)| parse(at))
+        .is_none_or(|at| at + Duration::minutes(15) <= now);
+    if stale {
+        store.set_meta(&claim, &mine)?;
+        return Ok(Some(why));
+    }
+    Ok(None)
 }

@@ -11,7 +11,9 @@
 //!
 //! The text ends with its own SHA-256, so an edit of the file shows. That hash protects
 //! against mistakes, not against a forger who rewrites both: the protection is that a
-//! copy sits where the database's holder cannot reach it.
+//! copy sits where the database's holder cannot reach it, or a signature
+//! ([`Checkpoint::to_signed`]: a C2SP signed note whose text carries the checkpoint's
+//! lines after the origin, tree size and root hash), or a time-stamp (`crate::proof`).
 
 use super::{AuditProblem, Store, StoreError};
 use crate::case::event::{chain_hash, genesis_hash};
@@ -173,12 +175,81 @@ pub fn verify_against(store: &mut Store, cp: &Checkpoint) -> Result<Vec<AuditPro
 impl Checkpoint {
     /// The root hash: SHA-256 over every case line, in order.
     pub fn root(&self) -> String {
+        hex(&self.root_bytes())
+    }
+
+    /// The root hash's bytes.
+    pub fn root_bytes(&self) -> Vec<u8> {
         let mut h = Sha256::new();
         for c in &self.cases {
             h.update(case_line(c).as_bytes());
             h.update(b"\n");
         }
-        hex(&h.finalize())
+        h.finalize().to_vec()
+    }
+
+    /// The checkpoint as a C2SP signed note (tlog-checkpoint layout): the origin (the
+    /// key's name), the tree size (the number of events), the root hash in base64, then
+    /// the whole `vigie checkpoint v1` text as extension lines, a blank line and the
+    /// signature. Read back by [`Checkpoint::parse`].
+    pub fn to_signed(&self, key: &crate::proof::note::Signer) -> String {
+        use base64::Engine as _;
+        let root = base64::engine::general_purpose::STANDARD.encode(self.root_bytes());
+        let body = format!(
+            "{}\n{}\n{root}\n{}",
+            key.name(),
+            self.events(),
+            self.to_text()
+        );
+        key.sign(&body)
+    }
+
+    /// Reads a signed checkpoint's note text: origin, tree size, root, then the vigie
+    /// text, which must agree with both. The signature is checked by the caller, who
+    /// holds the key.
+    fn parse_note(text: &str) -> Result<Checkpoint, CheckpointError> {
+        use base64::Engine as _;
+        let bad = |line: usize, reason: &str| CheckpointError::Line {
+            line,
+            reason: reason.to_string(),
+        };
+        let mut lines = text.splitn(4, '\n');
+        let (_origin, size, root, rest) = (
+            lines.next().unwrap_or(""),
+            lines.next().unwrap_or(""),
+            lines.next().unwrap_or(""),
+            lines.next().unwrap_or(""),
+        );
+        if !rest.starts_with(MAGIC) {
+            return Err(bad(
+                4,
+                &format!("not a vigie checkpoint (expected '{MAGIC}' after the note's root)"),
+            ));
+        }
+        let cp = Checkpoint::parse(rest).map_err(|e| match e {
+            CheckpointError::Line { line, reason } => CheckpointError::Line {
+                line: line + 3,
+                reason,
+            },
+            other => other,
+        })?;
+        if size.parse::<i64>().ok() != Some(cp.events()) {
+            return Err(bad(
+                2,
+                &format!(
+                    "the tree size '{}' is not the checkpoint's {} events: the file was edited",
+                    crate::util::one_line(size),
+                    cp.events()
+                ),
+            ));
+        }
+        let stated = base64::engine::general_purpose::STANDARD
+            .decode(root.trim())
+            .map_err(|_| bad(3, "the root hash is not base64"))?;
+        if stated != cp.root_bytes() {
+            return Err(CheckpointError::Root);
+        }
+        Ok(cp)
     }
 
     /// The number of events in all its cases.
@@ -226,6 +297,10 @@ impl Checkpoint {
             return Err(bad(1, "empty file: not a vigie checkpoint"));
         };
         if lines.first().map(|l| l.trim_end()) != Some(MAGIC) {
+            if let Some(note) = crate::proof::note::open(text) {
+                let note = note.map_err(|e| bad(lines.len(), &e))?;
+                return Checkpoint::parse_note(&note.text);
+            }
             return Err(bad(
                 1,
                 &format!("not a vigie checkpoint (expected '{MAGIC}')"),
@@ -309,9 +384,15 @@ impl Checkpoint {
 
 /// Reads and checks a checkpoint file; the error is one line naming the file.
 pub fn read_file(path: &std::path::Path) -> Result<Checkpoint, String> {
+    read_file_text(path).map(|(cp, _)| cp)
+}
+
+/// [`read_file`], with the file's text (for its signature and its stamp).
+pub fn read_file_text(path: &std::path::Path) -> Result<(Checkpoint, String), String> {
     let name = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| format!("checkpoint {name}: {e}"))?;
-    Checkpoint::parse(&text).map_err(|e| format!("checkpoint {name}: {e}"))
+    let cp = Checkpoint::parse(&text).map_err(|e| format!("checkpoint {name}: {e}"))?;
+    Ok((cp, text))
 }
 
 fn case_line(c: &CheckpointCase) -> String {

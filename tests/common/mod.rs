@@ -441,4 +441,5 @@ pub mod oidc;
 pub mod pg;
 pub mod process;
 pub mod smtp;
+pub mod tsa;
 pub mod web;
