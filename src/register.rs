@@ -63,10 +63,16 @@ pub struct Row {
     pub consequences: String,
     pub subject_categories: String,
     pub records_approx: String,
+    /// The authority's reference for the notification (`authority_ref`).
+    pub authority_ref: String,
+    /// Each step sent to an authority with what came back (issue 25 part 3): "event:
+    /// ref …, submitted …, channel, ack sha256:…", joined by "; ", times in the
+    /// workflow's zone with their offset.
+    pub submissions: String,
 }
 
 /// The CSV header, in the order of [`Row`]'s fields.
-pub const COLUMNS: [&str; 30] = [
+pub const COLUMNS: [&str; 32] = [
     "case",
     "workflow",
     "title",
@@ -97,6 +103,8 @@ pub const COLUMNS: [&str; 30] = [
     "consequences",
     "subject_categories",
     "records_approx",
+    "authority_ref",
+    "submissions",
 ];
 
 fn fact(wf: &Workflow, case: &Case, name: &str) -> String {
@@ -179,7 +187,29 @@ pub fn row(wf: &Workflow, case: &Case) -> Row {
         consequences: fact(wf, case, "consequences"),
         subject_categories: fact(wf, case, "subject_categories"),
         records_approx: fact(wf, case, "records_approx"),
+        authority_ref: fact(wf, case, "authority_ref"),
+        submissions: String::new(),
     }
+}
+
+/// One submission in words: `notify_authority: ref CNIL-123, submitted
+/// 2026-11-21T10:00:00+01:00, teleservice, ack sha256:…`.
+pub fn submission_text(
+    event: &str,
+    s: &crate::case::Submission,
+    at: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
+) -> String {
+    let mut parts = Vec::new();
+    if let Some(r) = &s.reference {
+        parts.push(format!("ref {r}"));
+    }
+    parts.push(format!("submitted {}", time::rfc3339_in(at, tz)));
+    parts.push(s.channel.clone());
+    if let Some(a) = &s.ack {
+        parts.push(format!("ack sha256:{}", a.sha256));
+    }
+    format!("{event}: {}", parts.join(", "))
 }
 
 /// The notification figures of one case, read from the ledger.
@@ -208,6 +238,23 @@ impl Row {
                 crate::case::EventBody::Advanced { event, .. } => {
                     crate::case::backdating_text(e, wf.timezone).map(|t| format!("{event} {t}"))
                 }
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        self
+    }
+
+    /// The row with each step sent to an authority and what came back.
+    pub fn with_submissions(mut self, wf: &Workflow, events: &[crate::case::Recorded]) -> Row {
+        self.submissions = events
+            .iter()
+            .filter_map(|e| match &e.body {
+                crate::case::EventBody::Advanced {
+                    event,
+                    submission: Some(s),
+                    ..
+                } => Some(submission_text(event, s, e.at, wf.timezone)),
                 _ => None,
             })
             .collect::<Vec<_>>()
@@ -336,6 +383,8 @@ pub fn csv(rows: &[Row]) -> String {
             &r.consequences,
             &r.subject_categories,
             &r.records_approx,
+            &r.authority_ref,
+            &r.submissions,
         ];
         w.write_record(cells.iter().map(|c| csv_cell(c)))
             .expect("write to memory");

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod assess;
 pub mod calendar;
+pub mod fill;
 pub mod initial;
 pub mod inspection;
 pub mod intake;
@@ -19,6 +20,7 @@ pub mod pdf;
 pub mod refusal;
 pub mod regimes;
 pub mod setup;
+pub mod submission;
 pub mod users;
 
 use crate::case::Command;
@@ -609,7 +611,8 @@ impl App {
                         .with_ledger(&figures)
                         .with_decision(decision.as_ref())
                         .with_recommendations(assess::decision_recommendations(&l))
-                        .with_backdating(&l.workflow, &l.events),
+                        .with_backdating(&l.workflow, &l.events)
+                        .with_submissions(&l.workflow, &l.events),
                 );
             }
         }
