@@ -303,7 +303,7 @@ fn a_bad_reference_channel_instant_or_file_is_one_line_and_writes_nothing() {
                 "--submitted-at",
                 "the 21st",
             ],
-            "submitted_at",
+            "submitted-at",
         ),
         (
             vec![
@@ -613,7 +613,8 @@ async fn the_copy_buttons_put_each_answer_on_the_clipboard() {
         "/api/cases",
         &json!({"workflow": "fr", "title": "Fichier clients exposé", "aware_at": "2026-11-20T09:00", "id": "a-1",
                 "facts": {"nature": ["confidentiality"], "measures": "Mots de passe réinitialisés", "subjects_approx": 120,
-                          "data_categories": ["contact"], "consequences": "Hameçonnage"}}),
+                          "data_categories": ["contact"], "consequences": "Hameçonnage",
+                          "delay_reasons": "Enquête interne avant de connaître l'étendue"}}),
     );
     assert_eq!(r.status, 201, "{}", r.json);
     let driver = start_driver();
