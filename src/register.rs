@@ -66,10 +66,16 @@ pub struct Row {
     /// The version of the workflow the case pinned (the law in force at its `aware_at`;
     /// empty for a text written before versions).
     pub workflow_version: String,
+    /// The authority's reference for the notification (`authority_ref`).
+    pub authority_ref: String,
+    /// Each step sent to an authority with what came back (issue 25 part 3): "event:
+    /// ref …, submitted …, channel, ack sha256:…", joined by "; ", times in the
+    /// workflow's zone with their offset.
+    pub submissions: String,
 }
 
 /// The CSV header, in the order of [`Row`]'s fields.
-pub const COLUMNS: [&str; 31] = [
+pub const COLUMNS: [&str; 33] = [
     "case",
     "workflow",
     "title",
@@ -101,6 +107,8 @@ pub const COLUMNS: [&str; 31] = [
     "subject_categories",
     "records_approx",
     "workflow_version",
+    "authority_ref",
+    "submissions",
 ];
 
 fn fact(wf: &Workflow, case: &Case, name: &str) -> String {
@@ -184,7 +192,29 @@ pub fn row(wf: &Workflow, case: &Case) -> Row {
         subject_categories: fact(wf, case, "subject_categories"),
         records_approx: fact(wf, case, "records_approx"),
         workflow_version: wf.version.clone().unwrap_or_default(),
+        authority_ref: fact(wf, case, "authority_ref"),
+        submissions: String::new(),
     }
+}
+
+/// One submission in words: `notify_authority: ref CNIL-123, submitted
+/// 2026-11-21T10:00:00+01:00, teleservice, ack sha256:…`.
+pub fn submission_text(
+    event: &str,
+    s: &crate::case::Submission,
+    at: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
+) -> String {
+    let mut parts = Vec::new();
+    if let Some(r) = &s.reference {
+        parts.push(format!("ref {r}"));
+    }
+    parts.push(format!("submitted {}", time::rfc3339_in(at, tz)));
+    parts.push(s.channel.clone());
+    if let Some(a) = &s.ack {
+        parts.push(format!("ack sha256:{}", a.sha256));
+    }
+    format!("{event}: {}", parts.join(", "))
 }
 
 /// The notification figures of one case, read from the ledger.
@@ -213,6 +243,23 @@ impl Row {
                 crate::case::EventBody::Advanced { event, .. } => {
                     crate::case::backdating_text(e, wf.timezone).map(|t| format!("{event} {t}"))
                 }
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        self
+    }
+
+    /// The row with each step sent to an authority and what came back.
+    pub fn with_submissions(mut self, wf: &Workflow, events: &[crate::case::Recorded]) -> Row {
+        self.submissions = events
+            .iter()
+            .filter_map(|e| match &e.body {
+                crate::case::EventBody::Advanced {
+                    event,
+                    submission: Some(s),
+                    ..
+                } => Some(submission_text(event, s, e.at, wf.timezone)),
                 _ => None,
             })
             .collect::<Vec<_>>()
@@ -342,6 +389,8 @@ pub fn csv(rows: &[Row]) -> String {
             &r.subject_categories,
             &r.records_approx,
             &r.workflow_version,
+            &r.authority_ref,
+            &r.submissions,
         ];
         w.write_record(cells.iter().map(|c| csv_cell(c)))
             .expect("write to memory");

@@ -12,6 +12,7 @@ mod common;
 
 mod assess;
 mod audit;
+mod authref;
 mod browser;
 mod browser_setup;
 mod calendar;

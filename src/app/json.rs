@@ -101,11 +101,15 @@ pub fn event_json(wf: &Workflow, e: &Recorded) -> Value {
             note,
             met,
             assessment,
+            submission,
             ..
         } => {
             v["event"] = json!(event);
             if let Some(a) = assessment {
                 v["assessment"] = a.clone();
+            }
+            if let Some(sub) = submission {
+                v["submission"] = json!(sub);
             }
             v["track"] = json!(track);
             v["from"] = json!(from);
@@ -241,6 +245,7 @@ pub fn event_summary(e: &Recorded) -> String {
             from,
             to,
             met,
+            submission,
             ..
         } => {
             let late: Vec<&str> = met
@@ -251,6 +256,9 @@ pub fn event_summary(e: &Recorded) -> String {
             let mut s = format!("{event} ({from} → {to})");
             if !late.is_empty() {
                 let _ = write!(s, " LATE for {}", late.join(", "));
+            }
+            if let Some(sub) = submission {
+                let _ = write!(s, " {}", crate::app::submission::summary(sub));
             }
             s
         }
@@ -427,6 +435,7 @@ mod tests {
             met: vec![],
             assessment: None,
             reason: None,
+            submission: None,
         });
         let late = recorded(EventBody::Advanced {
             event: "notify_authority".into(),
@@ -443,6 +452,7 @@ mod tests {
             }],
             assessment: None,
             reason: None,
+            submission: None,
         });
         let cases = [
             (

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod assess;
 pub mod calendar;
+pub mod fill;
 pub mod initial;
 pub mod inspection;
 pub mod intake;
@@ -20,6 +21,7 @@ pub mod proof;
 pub mod refusal;
 pub mod regimes;
 pub mod setup;
+pub mod submission;
 pub mod users;
 pub mod whatif;
 
@@ -617,7 +619,8 @@ impl App {
                         .with_ledger(&figures)
                         .with_decision(decision.as_ref())
                         .with_recommendations(assess::decision_recommendations(&l))
-                        .with_backdating(&l.workflow, &l.events),
+                        .with_backdating(&l.workflow, &l.events)
+                        .with_submissions(&l.workflow, &l.events),
                 );
             }
         }

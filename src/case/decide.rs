@@ -54,6 +54,12 @@ pub enum Command {
         run: super::CampaignRun,
         at: DateTime<Utc>,
     },
+    /// A step sent to an authority (an `Advance`), with what the authority answered,
+    /// kept in the event (issue 25 part 3).
+    Submit {
+        advance: Box<Command>,
+        submission: super::Submission,
+    },
     IssueDocument {
         document: String,
         lang: String,
@@ -359,6 +365,24 @@ fn check_storable(cmd: &Command) -> Result<(), Rejected> {
             ..
         } => (None, facts, note.as_ref(), Some(event), reason.as_ref()),
         Command::RecordCampaign { .. } | Command::IssueDocument { .. } => return Ok(()),
+        Command::Submit {
+            advance,
+            submission,
+        } => {
+            let texts = [submission.reference.as_deref(), Some(&submission.channel)];
+            let ack = submission.ack.as_ref().map(|a| a.name.as_str());
+            if texts
+                .into_iter()
+                .chain([ack])
+                .flatten()
+                .any(|t| !crate::util::storable(t))
+            {
+                return Err(Rejected::Unstorable {
+                    what: "the submission".into(),
+                });
+            }
+            return check_storable(advance);
+        }
     };
     let refuse = |what: String| Err(Rejected::Unstorable { what });
     if title.is_some_and(|t| !crate::util::storable(t)) {
@@ -457,6 +481,23 @@ pub fn decide(
             for (_, body) in &mut out {
                 if let EventBody::Advanced { assessment: a, .. } = body {
                     *a = Some(assessment.clone());
+                }
+            }
+            Ok(out)
+        }
+        Command::Submit {
+            advance,
+            submission,
+        } => {
+            if !matches!(**advance, Command::Advance { .. }) {
+                return Err(Rejected::Unstorable {
+                    what: "a submission that is not a step".into(),
+                });
+            }
+            let mut out = decide(wf, case, advance, now)?;
+            for (_, body) in &mut out {
+                if let EventBody::Advanced { submission: s, .. } = body {
+                    *s = Some(submission.clone());
                 }
             }
             Ok(out)
@@ -634,6 +675,7 @@ impl Decider<'_> {
                 met,
                 assessment: None,
                 reason,
+                submission: None,
             },
         )])
     }

@@ -52,6 +52,11 @@ pub enum EventBody {
         /// Why it was recorded only now, when dated more than 24 h before it was.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// What the authority answered to this step, when it was a submission (issue
+        /// 25 part 3): its reference, the channel, the acknowledgement's SHA-256. Its
+        /// instant is the event's `at`. Absent from events before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        submission: Option<Submission>,
     },
     /// A bulk notification run (art. 34): what it did, and the campaign's total so far.
     NotificationCampaign(CampaignRun),
@@ -78,6 +83,31 @@ pub struct CampaignRun {
     pub skipped: u64,
     pub total_sent: u64,
     pub recipients_sha256: String,
+}
+
+/// A step sent to an authority, as the authority answered it: kept in the chained event,
+/// so the reference, the channel and the acknowledgement's hash are proven like the rest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Submission {
+    /// The authority's reference (CNIL, APD `DBN…`, CCB); None when none was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// teleservice, email, letter or phone.
+    pub channel: String,
+    /// The acknowledgement file, kept by this hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<Acknowledgement>,
+}
+
+/// The acknowledgement an authority sent back (a PDF or an e-mail): its SHA-256, the
+/// name it was given and its type. The bytes are kept by the hash beside issued texts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    pub sha256: String,
+    pub name: String,
+    /// application/pdf or message/rfc822
+    pub media_type: String,
+    pub size: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

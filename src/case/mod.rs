@@ -10,7 +10,9 @@ pub mod reminders;
 
 pub use clock::{ClockStatus, ClockView, clocks};
 pub use decide::{Command, Rejected, decide};
-pub use event::{CampaignRun, EventBody, MetClock, Recorded, backdating_text};
+pub use event::{
+    Acknowledgement, CampaignRun, EventBody, MetClock, Recorded, Submission, backdating_text,
+};
 
 use crate::workflow::{FactValue, Workflow};
 use chrono::{DateTime, Utc};

@@ -68,6 +68,18 @@ pub enum CaseCmd {
         set: Vec<String>,
         #[arg(long)]
         note: Option<String>,
+        /// The authority's reference for a step sent to it (CNIL, APD `DBN…`, CCB).
+        #[arg(long = "ref", value_name = "REFERENCE")]
+        reference: Option<String>,
+        /// How it was sent: teleservice, email, letter or phone.
+        #[arg(long)]
+        channel: Option<String>,
+        /// When it was submitted (the same as --at).
+        #[arg(long, conflicts_with = "at")]
+        submitted_at: Option<String>,
+        /// The authority's acknowledgement (a PDF or an .eml), kept with its SHA-256.
+        #[arg(long, value_name = "FILE")]
+        ack: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -150,8 +162,25 @@ pub(super) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<(), CliError> {
             reason,
             set,
             note,
+            reference,
+            channel,
+            submitted_at,
+            ack,
             json,
         } => {
+            if reference.is_some() || channel.is_some() || ack.is_some() || submitted_at.is_some() {
+                let sub = Submitted {
+                    event,
+                    reference,
+                    channel,
+                    at: submitted_at.or(at),
+                    ack,
+                    set,
+                    note,
+                    reason,
+                };
+                return submit(ctx, &id, sub, json);
+            }
             let change = Change {
                 event: Some(event),
                 facts: facts(None, &set)?,
@@ -191,6 +220,58 @@ pub(super) fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<(), CliError> {
         }
         CaseCmd::List { all, json } => list(ctx, all, json)?,
     }
+    Ok(())
+}
+
+/// `case advance` with what the authority answered (issue 25 part 3).
+struct Submitted {
+    event: String,
+    reference: Option<String>,
+    channel: Option<String>,
+    at: Option<String>,
+    ack: Option<PathBuf>,
+    set: Vec<String>,
+    note: Option<String>,
+    reason: Option<String>,
+}
+
+fn submit(ctx: &Ctx, id: &str, s: Submitted, json: bool) -> Result<(), CliError> {
+    let Some(channel) = s.channel else {
+        return Err(CliError::input(format!(
+            "--channel: say how {} was sent ({})",
+            s.event,
+            crate::app::submission::CHANNELS.join(", ")
+        )));
+    };
+    let ack = match &s.ack {
+        None => None,
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| CliError::input(format!("--ack {}: {e}", path.display())))?;
+            Some(crate::app::submission::AckFile {
+                name: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                bytes,
+            })
+        }
+    };
+    let req = crate::app::submission::SubmissionRequest {
+        event: s.event,
+        reference: s.reference,
+        at: s.at,
+        channel,
+        ack,
+        facts: facts(None, &s.set)?,
+        note: s.note,
+        reason: s.reason,
+        expected_seq: None,
+    };
+    let app = ctx.app()?;
+    let mut store = ctx.org_store()?;
+    let l = app.submit(&mut store, &ctx.org, &ctx.actor, id, &req, ctx.now)?;
+    show(&l, ctx.now, json);
     Ok(())
 }
 

@@ -29,9 +29,26 @@ pub struct DraftArgs {
     /// from the case as it stood when the notification was sent.
     #[arg(long, conflicts_with = "record")]
     initial: bool,
+    /// The authority's form (CNIL teleservice, APD part 1 or 2, EDPB template) in its
+    /// own order, one answer per line: `screen / field: value [marks]`.
+    #[arg(long, conflicts_with_all = ["record", "initial", "out"])]
+    fill: bool,
 }
 
 pub(super) fn run(ctx: &Ctx, args: DraftArgs) -> Result<(), CliError> {
+    if args.fill {
+        let app = ctx.app()?;
+        let mut store = ctx.org_store()?;
+        let req = DraftRequest {
+            document: args.document.clone(),
+            lang: args.lang.clone(),
+            format: None,
+        };
+        let fill = app.fill(&mut store, &ctx.org, &args.id, &req, ctx.now)?;
+        let labels = app.fill_labels(&mut store, &ctx.org, &fill)?;
+        say_raw!("{}", crate::app::fill::text(&fill, &labels));
+        return Ok(());
+    }
     if args.format.trim() == "pdf" {
         return run_pdf(ctx, args);
     }

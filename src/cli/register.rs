@@ -138,6 +138,10 @@ pub(super) fn run(ctx: &Ctx, a: RegisterArgs) -> Result<(), CliError> {
             for late in r.backdated.split("; ").filter(|l| !l.is_empty()) {
                 say!("  {:<20} {late}", "");
             }
+            // Each step sent to an authority, with what came back (issue 25 part 3).
+            for sent in r.submissions.split("; ").filter(|l| !l.is_empty()) {
+                say!("  {:<20} {sent}", "");
+            }
         }
     }
     Ok(())

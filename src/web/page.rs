@@ -11,7 +11,7 @@ use handlebars::Handlebars;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 
-const PAGES: [(&str, &str); 13] = [
+const PAGES: [(&str, &str); 14] = [
     (
         "access",
         include_str!("../../templates/web/access.html.hbs"),
@@ -54,6 +54,7 @@ const PAGES: [(&str, &str); 13] = [
         "invitation",
         include_str!("../../templates/web/invitation.html.hbs"),
     ),
+    ("fill", include_str!("../../templates/web/fill.html.hbs")),
 ];
 pub(super) const CSS: &str = include_str!("../../templates/web/vigie.css");
 pub(super) const JS: &str = include_str!("../../templates/web/vigie.js");

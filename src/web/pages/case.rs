@@ -366,7 +366,7 @@ pub(super) fn case_view(
                 l if l == name => d.title.clone(),
                 l => l.to_string(),
             };
-            json!({"name": name, "label": label})
+            json!({"name": name, "label": label, "fill": crate::app::fill::has_form(&d.template)})
         })
         .collect();
     json!({

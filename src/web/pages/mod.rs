@@ -25,6 +25,7 @@ mod case;
 mod case_post;
 mod dashboard;
 mod drafts;
+mod fill;
 mod login;
 mod new_case;
 mod organisation;
@@ -58,6 +59,14 @@ pub fn routes() -> Router<Arc<App>> {
         .route(
             "/cases/{id}/drafts/{document}/download",
             get(drafts::draft_download),
+        )
+        // --- the fill-assist view and "submitted" (issue 25 part 3) ---
+        .route("/cases/{id}/fill/{document}", get(fill::fill_page))
+        .route(
+            "/cases/{id}/fill/{document}/submitted",
+            post(fill::submitted).layer(axum::extract::DefaultBodyLimit::max(
+                3 * crate::app::submission::ACK_MAX,
+            )),
         )
         .route("/register", get(register::register_page))
         .route("/register.csv", get(register::register_csv))

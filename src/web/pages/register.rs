@@ -44,6 +44,13 @@ pub(super) async fn register_page(ctx: PageCtx, addr: crate::web::access::Client
                             }
                         }
                         v["status"] = json!(lb.get(&format!("register_{}", r.status)));
+                        // Issue 25 part 3: each step sent to an authority, one a line.
+                        v["submission_lines"] = json!(
+                            r.submissions
+                                .split("; ")
+                                .filter(|s| !s.is_empty())
+                                .collect::<Vec<_>>()
+                        );
                         v["authority"] = json!(lb.get(&format!("authority={}", r.authority)));
                         v["individuals"] = json!(lb.get(&format!("individuals={}", r.individuals)));
                     }
