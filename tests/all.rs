@@ -34,6 +34,7 @@ mod issued;
 mod journey;
 mod law;
 mod legal_drafts;
+mod memberships;
 mod notify;
 mod oidc;
 mod organisations;
