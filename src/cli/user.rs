@@ -128,50 +128,7 @@ fn read_password() -> Result<String, CliError> {
 pub(super) fn run(ctx: &Ctx, cmd: UserCmd) -> Result<(), CliError> {
     let now = ctx.now;
     match cmd {
-        UserCmd::Add { email, role, name } => {
-            let role = Role::parse(&role).ok_or_else(|| {
-                CliError::input(format!(
-                    "--role: {} is not dpo, contributor or viewer",
-                    crate::util::quote(&role)
-                ))
-            })?;
-            let mut store = ctx.org_store()?;
-            // A person who already has an account elsewhere gets a membership here:
-            // their password stays theirs (issue 25 part 1).
-            let elsewhere = ctx.app()?.member_elsewhere(&mut store, &email)?;
-            if !elsewhere.is_empty() {
-                let u = ctx
-                    .app()?
-                    .add_member(&mut store, &ctx.org, &email, role, now)?;
-                say!(
-                    "{} already has an account (in {}): added to organisation '{}' as {} (a new membership; their password, sessions and other organisations are unchanged)",
-                    u.email,
-                    elsewhere.join(", "),
-                    u.org,
-                    u.role.as_str()
-                );
-                return Ok(());
-            }
-            let password = read_password()?;
-            let name = name.unwrap_or_else(|| email.clone());
-            let u = ctx.app()?.add_user(
-                &mut store,
-                &ctx.org,
-                &crate::app::NewUser {
-                    email: &email,
-                    name: &name,
-                    role,
-                    password: &password,
-                },
-                now,
-            )?;
-            say!(
-                "user {} added to organisation '{}' as {}",
-                u.email,
-                u.org,
-                u.role.as_str()
-            );
-        }
+        UserCmd::Add { email, role, name } => add(ctx, &email, &role, name, now)?,
         UserCmd::List { all, json } => {
             let mut store = ctx.store()?;
             let users = store.accounts(if all { None } else { Some(&ctx.org) })?;
@@ -336,6 +293,59 @@ pub(super) fn run(ctx: &Ctx, cmd: UserCmd) -> Result<(), CliError> {
             }
         },
     }
+    Ok(())
+}
+
+/// `vigie user add`: a new person, or a membership more for an existing one.
+fn add(
+    ctx: &Ctx,
+    email: &str,
+    role: &str,
+    name: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(), CliError> {
+    let role = Role::parse(&role).ok_or_else(|| {
+        CliError::input(format!(
+            "--role: {} is not dpo, contributor or viewer",
+            crate::util::quote(role)
+        ))
+    })?;
+    let mut store = ctx.org_store()?;
+    // A person who already has an account elsewhere gets a membership here:
+    // their password stays theirs (issue 25 part 1).
+    let elsewhere = ctx.app()?.member_elsewhere(&mut store, email)?;
+    if !elsewhere.is_empty() {
+        let u = ctx
+            .app()?
+            .add_member(&mut store, &ctx.org, email, role, now)?;
+        say!(
+            "{} already has an account (in {}): added to organisation '{}' as {} (a new membership; their password, sessions and other organisations are unchanged)",
+            u.email,
+            elsewhere.join(", "),
+            u.org,
+            u.role.as_str()
+        );
+        return Ok(());
+    }
+    let password = read_password()?;
+    let name = name.unwrap_or_else(|| email.to_string());
+    let u = ctx.app()?.add_user(
+        &mut store,
+        &ctx.org,
+        &crate::app::NewUser {
+            email,
+            name: &name,
+            role,
+            password: &password,
+        },
+        now,
+    )?;
+    say!(
+        "user {} added to organisation '{}' as {}",
+        u.email,
+        u.org,
+        u.role.as_str()
+    );
     Ok(())
 }
 
