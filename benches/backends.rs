@@ -316,8 +316,8 @@ fn run(
             Utc::now(),
         )
         .expect("user");
-    let token = store
-        .create_token(&user.email, "bench", Utc::now())
+    let (_, token) = store
+        .create_token(&user.email, None, "bench", Utc::now())
         .expect("token");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

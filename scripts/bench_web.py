@@ -16,6 +16,9 @@ free loopback port, and runs wrk (-t2 -c32, --seconds each) on:
   case-page  GET /cases/{id}              HTML, ids rotating, session cookie of acme's DPO
   dashboard  GET /                        HTML, session cookie of small's DPO
   api-write  POST /api/cases/{id}/facts   ids rotating; each call appends one event
+  portfolio  GET /portfolio               HTML, session cookie of an external DPO with the
+                                          DPO role in --portfolio-orgs organisations of
+                                          --portfolio-cases open cases each (issue 25: 50 x 40)
 
 Every write sets `records_approx` to a value unique to that request; wrk's Lua keeps
 the value echoed by each 2xx answer. After the write run the script compares the events
@@ -27,7 +30,7 @@ For each run it also samples the CPU time of the server (by thread kind) and of 
 /proc, since client and server share the machine's cores.
 
 Targets (issue): >= 5,000 reads/s and >= 1,000 writes/s, no errors, no lost or
-duplicated events.
+duplicated events; the portfolio of 2,000 cases >= 1,000/s (issue 25).
 """
 import argparse
 import concurrent.futures
@@ -55,6 +58,8 @@ reminders: { to: [dpo@example.org] }
 """
 READ_TARGET = 5000
 WRITE_TARGET = 1000
+PORTFOLIO_TARGET = 1000
+EXT = "ext@dpo.example"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -121,6 +126,25 @@ def sign_in(port, email):
     if r.status != 303 or not session:
         raise SystemExit(f"POST /login: {r.status}, no session cookie")
     return session
+
+
+def portfolio_setup(tmp, db, base):
+    """An external DPO (EXT) with the DPO role in --portfolio-orgs organisations, each with
+    --portfolio-cases open cases opened through the API with EXT's token of that
+    organisation (a token reads one organisation only). Returns the number of cases."""
+    t = time.time()
+    total = 0
+    for i in range(1, ARGS.portfolio_orgs + 1):
+        org = f"client-{i:02d}"
+        vigie(["org", "add", org, "--name", f"Client {i:02d} SA"], tmp, db)
+        vigie(["user", "add", EXT, "--role", "dpo"], tmp, db,
+              stdin=PASSWORD + "\n" if i == 1 else "", org=org)
+        token = vigie(["user", "token", EXT, "--name", "bench"], tmp, db, org=org).strip()
+        ids, _ = open_cases(base, token, org, ARGS.portfolio_cases)
+        total += len(ids)
+    print(f"portfolio: {EXT} is DPO of {ARGS.portfolio_orgs} organisations, {total} open "
+          f"cases opened in {time.time() - t:.1f} s")
+    return total
 
 
 def check_get(port, path, headers, want):
@@ -397,6 +421,8 @@ def main():
               f"({len(ids) / dt:.0f}/s, 16 Python threads)")
         small_ids, _ = open_cases(base, tokens["small"], "small", ARGS.small_cases)
         print(f"opened {len(small_ids)} cases in small")
+        chosen = set(ARGS.runs.split(","))
+        portfolio_cases = portfolio_setup(tmp, db, base) if "portfolio" in chosen else 0
         lines = wait_quiet(log_path)
         print(f"reminder dispatcher quiet ({lines} log lines; the cases are overdue, so "
               f"their reminders were sent at once)")
@@ -406,6 +432,10 @@ def main():
         bearer = {"Authorization": f"Bearer {tokens['acme']}"}
         acme_cookie = {"Cookie": f"vigie_session={acme_session}"}
         small_cookie = {"Cookie": f"vigie_session={small_session}"}
+        if portfolio_cases:
+            ext_cookie = {"Cookie": f"vigie_session={sign_in(port, EXT)}"}
+            size = check_get(port, "/portfolio", ext_cookie, b'class="portfolio-row"')
+            print(f"one answer: portfolio ({portfolio_cases} open cases, first page) {size} B")
         sizes = {
             "api-read": check_get(port, f"/api/cases/{ids[0]}", bearer, ids[0].encode()),
             "case-page": check_get(port, f"/cases/{ids[0]}", acme_cookie, b"<html"),
@@ -423,7 +453,6 @@ def main():
                  ", cold (no warm-up)") + "\n")
 
         runs = []
-        chosen = set(ARGS.runs.split(","))
         if "api-read" in chosen:
             runs.append(run_wrk("api-read", read_lua([f"/api/cases/{i}" for i in ids], bearer),
                                 tmp, port, server.pid))
@@ -432,6 +461,9 @@ def main():
                                 tmp, port, server.pid))
         if "dashboard" in chosen:
             runs.append(run_wrk("dashboard", read_lua(["/"], small_cookie), tmp, port, server.pid))
+        if portfolio_cases:
+            runs.append(run_wrk("portfolio", read_lua(["/portfolio"], ext_cookie), tmp, port,
+                                server.pid))
 
         w = None
         if "api-write" in chosen:
@@ -445,13 +477,16 @@ def main():
               f"{'max':>10} {'errors':>8} {'B/answer':>9} {'CPU µs/req':>11} {'target':>12}")
         for r in runs:
             errors = r["status"] + r["socket_errors"]
-            target = f">= {WRITE_TARGET:,}/s" if r["name"] == "api-write" else f">= {READ_TARGET:,}/s"
+            target = {"api-write": f">= {WRITE_TARGET:,}/s",
+                      "portfolio": f">= {PORTFOLIO_TARGET:,}/s"}.get(r["name"], f">= {READ_TARGET:,}/s")
             print(f"{r['name']:<11} {r['rps']:>11,.0f} {fmt_us(r['p50']):>10} "
                   f"{fmt_us(r['p90']):>10} {fmt_us(r['p99']):>10} {fmt_us(r['max']):>10} "
                   f"{errors:>8} {r['bytes'] / max(r['requests'], 1):>9,.0f} "
                   f"{r['server_us']:>11,.0f} {target:>12}")
         print(f"(dashboard: organisation 'small' with {len(small_ids)} open cases, first page; api-read and "
-              f"case-page rotate over {len(ids)} cases, api-write over the same {len(ids)})")
+              f"case-page rotate over {len(ids)} cases, api-write over the same {len(ids)}"
+              + (f"; portfolio: {ARGS.portfolio_orgs} organisations, {portfolio_cases} open "
+                 f"cases, first page)" if portfolio_cases else ")"))
         for r in runs:
             if r["status"] or r["socket_errors"]:
                 print(f"  {r['name']}: non-2xx/3xx {r['status']}, connect {r['connect']}, "
@@ -546,8 +581,12 @@ if __name__ == "__main__":
                     help="seconds of unmeasured load before each read run (0: measure cold)")
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
     ap.add_argument("--connections", type=int, default=32, help="wrk connections")
-    ap.add_argument("--runs", default="api-read,case-page,dashboard,api-write",
-                    help="which runs, comma-separated (default: all four)")
+    ap.add_argument("--runs", default="api-read,case-page,dashboard,api-write,portfolio",
+                    help="which runs, comma-separated (default: all five)")
+    ap.add_argument("--portfolio-orgs", type=int, default=50,
+                    help="organisations of the portfolio's external DPO")
+    ap.add_argument("--portfolio-cases", type=int, default=40,
+                    help="open cases in each of them")
     ap.add_argument("--top", action="store_true", help="snapshot top mid-run (with -v)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print wrk's own output")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")

@@ -36,6 +36,7 @@ mod issued;
 mod journey;
 mod law;
 mod legal_drafts;
+mod memberships;
 mod notify;
 mod oidc;
 mod organisations;

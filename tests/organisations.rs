@@ -548,6 +548,18 @@ fn web_drafts_and_the_organisation_page_show_only_the_callers_organisation() {
         "--identifier",
         "123123123",
     ]);
+    // Each organisation's DPO, then one person who is DPO of both (issue 25 part 1)
+    // with a token of each membership: the same isolation.
+    for org in ["acme", "other"] {
+        crate::memberships::add_ext(&s.v, org, "dpo");
+    }
+    let ext = crate::memberships::EXT;
+    let ext_token = |org: &str| {
+        s.v.ok(&["--org", org, "user", "token", ext])
+            .trim()
+            .to_string()
+    };
+    let (ext_acme, ext_other) = (ext_token("acme"), ext_token("other"));
     for (email, own, foreign) in [
         (
             "dpo@acme.example",
@@ -571,8 +583,39 @@ fn web_drafts_and_the_organisation_page_show_only_the_callers_organisation() {
                 "Camille Martin",
             ],
         ),
+        (
+            ext_acme.as_str(),
+            ["ACME SA", "Anna Acme", "999888777"],
+            [
+                "Other SA",
+                "Otto Other",
+                "123123123",
+                "Exemple SA",
+                "Camille Martin",
+            ],
+        ),
+        (
+            ext_other.as_str(),
+            ["Other SA", "Otto Other", "123123123"],
+            [
+                "ACME SA",
+                "Anna Acme",
+                "999888777",
+                "Exemple SA",
+                "Camille Martin",
+            ],
+        ),
     ] {
-        let api = s.api(email);
+        // An address, or the shared person's token of one membership.
+        let api = match email.starts_with("vigie_") {
+            true => s.api_with_token(email),
+            false => s.api(email),
+        };
+        let email = if email.starts_with("vigie_") {
+            ext
+        } else {
+            email
+        };
         let opened = api.post(
             "/api/cases",
             &serde_json::json!({"workflow": "fr", "title": "T", "aware_at": "2026-11-20T09:00"}),

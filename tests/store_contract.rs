@@ -91,6 +91,7 @@ contract!(
     meta_values,
     copy_loads_round_trip,
     calendar_tokens_one_per_user_revocable,
+    memberships_sessions_tokens_and_portfolio,
     access_log_and_issued_texts,
     stores_interleaved_on_one_case_lose_nothing,
     a_stale_case_is_read_again_not_refused,
@@ -969,6 +970,7 @@ fn accounts_sessions_tokens(db: &Db) {
             Role::Dpo,
             "$argon2id$x",
             now,
+            "test",
         )
         .unwrap();
     let other = b
@@ -979,6 +981,7 @@ fn accounts_sessions_tokens(db: &Db) {
             Role::Viewer,
             "$argon2id$y",
             now,
+            "test",
         )
         .unwrap();
     assert_ne!(id, other);
@@ -996,6 +999,7 @@ fn accounts_sessions_tokens(db: &Db) {
         csrf: "csrf".into(),
         created_at: now,
         expires_at: exp,
+        org: Some("acme".into()),
     };
     b.insert_session(
         &session("s-old", now - Duration::minutes(1)),
@@ -1005,18 +1009,20 @@ fn accounts_sessions_tokens(db: &Db) {
     b.insert_session(&session("s1", now + Duration::hours(1)), now)
         .unwrap();
     assert_eq!(b.sessions().unwrap().len(), 1, "expired sessions are swept");
-    let (who, csrf) = b.session("s1", now).unwrap().unwrap();
-    assert_eq!((who.id, csrf.as_str()), (id, "csrf"));
+    let found = b.session("s1", now).unwrap().unwrap();
+    assert_eq!((found.user.id, found.csrf.as_str()), (id, "csrf"));
+    assert_eq!(found.orgs.len(), 1);
     assert_eq!(
         b.session("s1", now + Duration::hours(2))
             .unwrap()
-            .map(|x| x.0.id),
+            .map(|x| x.user.id),
         None
     );
 
     let token = |h: &str| TokenRow {
         hash: h.into(),
         user_id: id,
+        org: "acme".into(),
         name: "ci".into(),
         created_at: now,
         last_used_at: None,
@@ -1038,13 +1044,28 @@ fn accounts_sessions_tokens(db: &Db) {
     assert_eq!(b.delete_tokens_by_prefix("abcdef").unwrap(), 1);
     assert_eq!(b.token_rows().unwrap().len(), 1);
 
-    // Disabling ends the sessions and refuses the tokens; enabling brings the tokens back.
-    assert_eq!(b.set_disabled(id, true).unwrap(), 1);
+    // Disabling the (only) membership ends the sessions and refuses the tokens;
+    // enabling brings the tokens back. (acme has another DPO meanwhile.)
+    let dpo2 = b
+        .insert_user(
+            "acme",
+            "dpo2@example.org",
+            "D2",
+            Role::Dpo,
+            "$argon2id$w",
+            now,
+            "test",
+        )
+        .unwrap();
+    assert!(b.set_member(id, "acme", Role::Dpo, true).unwrap());
     assert!(b.session("s1", now).unwrap().is_none());
     assert!(b.token_user("abcd990000").unwrap().is_none());
-    assert!(b.tokens(None, None, None).unwrap()[0].user_disabled);
-    assert_eq!(b.set_disabled(id, false).unwrap(), 1);
+    assert!(b.tokens(Some("acme"), None, None).unwrap()[0].user_disabled);
+    assert!(b.set_member(id, "acme", Role::Dpo, false).unwrap());
     assert!(b.token_user("abcd990000").unwrap().is_some());
+    // The last enabled DPO of an organisation stays.
+    assert!(b.set_member(dpo2, "acme", Role::Dpo, true).unwrap());
+    assert!(!b.set_member(id, "acme", Role::Viewer, false).unwrap());
     // A new password ends sessions and deletes tokens.
     b.insert_session(&session("s2", now + Duration::hours(1)), now)
         .unwrap();
@@ -1124,6 +1145,7 @@ fn calendar_tokens_one_per_user_revocable(db: &Db) {
             Role::Dpo,
             "$argon2id$x",
             now,
+            "test",
         )
         .unwrap();
     let other = b
@@ -1134,30 +1156,50 @@ fn calendar_tokens_one_per_user_revocable(db: &Db) {
             Role::Viewer,
             "$argon2id$y",
             now,
+            "test",
         )
         .unwrap();
     assert_eq!(b.calendar_token_since(id).unwrap(), None);
     assert!(b.calendar_token_user("h1").unwrap().is_none());
-    b.set_calendar_token(id, "h1", now).unwrap();
-    b.set_calendar_token(other, "h2", now).unwrap();
-    let u = b.calendar_token_user("h1").unwrap().expect("h1 is dpo's");
+    b.set_calendar_token(id, Some("acme"), "h1", now).unwrap();
+    b.set_calendar_token(other, None, "h2", now).unwrap();
+    let (u, portfolio) = b.calendar_token_user("h1").unwrap().expect("h1 is dpo's");
     assert_eq!((u.id, u.org.as_str(), u.role), (id, "acme", Role::Dpo));
-    assert_eq!(b.calendar_token_since(id).unwrap(), Some(now));
-    // Seen from another connection.
+    assert!(!portfolio);
+    assert_eq!(
+        b.calendar_token_since(id).unwrap(),
+        Some((now, Some("acme".to_string())))
+    );
+    // Seen from another connection; h2 is a portfolio address.
     let mut c = (db.open)();
-    assert_eq!(c.calendar_token_user("h2").unwrap().unwrap().id, other);
+    let (u, portfolio) = c.calendar_token_user("h2").unwrap().unwrap();
+    assert_eq!((u.id, portfolio), (other, true));
     // A calendar token is no API token.
     assert!(c.token_user("h1").unwrap().is_none());
     // Replaced: the old hash stops working.
     let later = now + Duration::hours(1);
-    b.set_calendar_token(id, "h3", later).unwrap();
+    b.set_calendar_token(id, Some("acme"), "h3", later).unwrap();
     assert!(b.calendar_token_user("h1").unwrap().is_none());
-    assert_eq!(b.calendar_token_user("h3").unwrap().unwrap().id, id);
-    assert_eq!(b.calendar_token_since(id).unwrap(), Some(later));
-    // A disabled user's token answers nothing, and again once enabled.
-    b.set_disabled(id, true).unwrap();
+    assert_eq!(b.calendar_token_user("h3").unwrap().unwrap().0.id, id);
+    assert_eq!(
+        b.calendar_token_since(id).unwrap().map(|x| x.0),
+        Some(later)
+    );
+    // A disabled membership's token answers nothing (gone), and again once enabled.
+    b.insert_user(
+        "acme",
+        "d2@acme.example",
+        "D2",
+        Role::Dpo,
+        "$argon2id$w",
+        now,
+        "test",
+    )
+    .unwrap();
+    assert!(b.set_member(id, "acme", Role::Dpo, true).unwrap());
     assert!(b.calendar_token_user("h3").unwrap().is_none());
-    b.set_disabled(id, false).unwrap();
+    assert!(b.calendar_token_gone("h3").unwrap());
+    assert!(b.set_member(id, "acme", Role::Dpo, false).unwrap());
     assert!(b.calendar_token_user("h3").unwrap().is_some());
     // Revoked.
     assert!(b.delete_calendar_token(id).unwrap());
@@ -1166,6 +1208,125 @@ fn calendar_tokens_one_per_user_revocable(db: &Db) {
     // A new password ends the other user's token too.
     b.set_password(other, "$argon2id$z").unwrap();
     assert!(b.calendar_token_user("h2").unwrap().is_none());
+}
+
+/// Issue 25 part 1: one person, several organisations. A session acts in one enabled
+/// membership (the session's organisation, else the first), switches only to another
+/// enabled one, loses a disabled one at once; a token reads its own membership; the
+/// portfolio is every running deadline of the enabled memberships, nearest first.
+fn memberships_sessions_tokens_and_portfolio(db: &Db) {
+    let mut b = (db.open)();
+    let now = t("2026-03-05T10:00:00Z");
+    for o in ["a", "b", "c"] {
+        b.insert_organisation(o, &format!("Org {o}"), "{}").unwrap();
+    }
+    let id = b
+        .insert_user(
+            "a",
+            "ext@example.org",
+            "Ext",
+            Role::Dpo,
+            "$argon2id$x",
+            now,
+            "test",
+        )
+        .unwrap();
+    b.insert_membership(id, "b", Role::Viewer, now, "dpo@b")
+        .unwrap();
+    // A second membership in the same organisation is refused by the database.
+    assert!(b.insert_membership(id, "b", Role::Dpo, now, "x").is_err());
+    let rows = b.memberships_by_email("EXT@example.org").unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.user.org.as_str(), r.user.role, r.added_by.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("a", Role::Dpo, "test"), ("b", Role::Viewer, "dpo@b")]
+    );
+    assert_eq!(b.user_rows(Some("b")).unwrap().len(), 1);
+    b.insert_session(
+        &SessionRow {
+            hash: "s".into(),
+            user_id: id,
+            csrf: "c".into(),
+            created_at: now,
+            expires_at: now + Duration::hours(1),
+            org: Some("a".into()),
+        },
+        now,
+    )
+    .unwrap();
+    let s = b.session("s", now).unwrap().unwrap();
+    assert_eq!((s.user.org.as_str(), s.user.role), ("a", Role::Dpo));
+    assert_eq!(
+        s.orgs,
+        vec![
+            ("a".to_string(), "Org a".to_string(), Role::Dpo),
+            ("b".to_string(), "Org b".to_string(), Role::Viewer)
+        ]
+    );
+    assert!(!b.set_session_org("s", "c").unwrap(), "not a member of c");
+    assert!(b.set_session_org("s", "b").unwrap());
+    let s = b.session("s", now).unwrap().unwrap();
+    assert_eq!((s.user.org.as_str(), s.user.role), ("b", Role::Viewer));
+    // Tokens of each membership.
+    for (h, org) in [("ta", "a"), ("tb", "b")] {
+        b.insert_token(&TokenRow {
+            hash: h.into(),
+            user_id: id,
+            org: org.into(),
+            name: "ci".into(),
+            created_at: now,
+            last_used_at: None,
+        })
+        .unwrap();
+    }
+    assert_eq!(b.token_user("tb").unwrap().unwrap().0.org, "b");
+    // Removed from b (b's viewer is not its DPO: allowed): the session falls back to a,
+    // b's token is refused, a's still works.
+    assert!(b.set_member(id, "b", Role::Viewer, true).unwrap());
+    let s = b.session("s", now).unwrap().unwrap();
+    assert_eq!((s.user.org.as_str(), s.orgs.len()), ("a", 1));
+    assert!(!b.set_session_org("s", "b").unwrap());
+    assert!(b.token_user("tb").unwrap().is_none());
+    assert_eq!(b.token_user("ta").unwrap().unwrap().0.org, "a");
+    assert!(b.set_member(id, "b", Role::Viewer, false).unwrap());
+
+    // The portfolio: open cases with a due time of a and b, nearest first, none of c.
+    let mut tx = b.begin().unwrap();
+    tx.pin_workflow(&wf()).unwrap();
+    let due = |h: i64| Some(now + Duration::hours(h));
+    for (org, case, d, closed) in [
+        ("a", "a-1", due(30), false),
+        ("a", "a-2", due(5), false),
+        ("a", "a-3", due(1), true),
+        ("a", "a-4", None, false),
+        ("b", "b-1", due(10), false),
+        ("c", "c-1", due(2), false),
+    ] {
+        let mut h = head(org, case, 1);
+        h.next_due = d;
+        h.closed = closed;
+        tx.insert_case(&h).unwrap();
+    }
+    tx.commit().unwrap();
+    let (rows, total) = b.portfolio(id, 10, 0).unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.case_id.as_str(), r.org_name.as_str(), r.role))
+            .collect::<Vec<_>>(),
+        vec![
+            ("a-2", "Org a", Role::Dpo),
+            ("b-1", "Org b", Role::Viewer),
+            ("a-1", "Org a", Role::Dpo)
+        ]
+    );
+    let (rows, total) = b.portfolio(id, 2, 2).unwrap();
+    assert_eq!((rows.len(), total), (1, 3));
+    let (rows, total) = b.portfolio(id, 2, 10).unwrap();
+    assert_eq!((rows.len(), total), (0, 3));
+    assert!(b.set_member(id, "b", Role::Viewer, true).unwrap());
+    assert_eq!(b.portfolio(id, 10, 0).unwrap().1, 2);
 }
 
 fn meta_values(db: &Db) {
@@ -1464,6 +1625,7 @@ fn postgres_deadlock_is_busy_and_errors_quote_no_values() {
         Role::Viewer,
         "$x",
         now,
+        "test",
     )
     .unwrap();
     let e = b
@@ -1474,6 +1636,7 @@ fn postgres_deadlock_is_busy_and_errors_quote_no_values() {
             Role::Viewer,
             "$x",
             now,
+            "test",
         )
         .expect_err("the e-mail is taken");
     let msg = e.to_string();

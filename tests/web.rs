@@ -12,6 +12,7 @@ both_backends! {
     api_runs_a_case_to_notification_recording_the_user_as_actor,
     roles_limit_what_each_user_may_do,
     another_organisation_gets_404_on_every_route_and_changes_nothing,
+    a_person_in_both_organisations_acting_in_the_other_gets_404_and_changes_nothing,
     stale_and_concurrent_writes_get_409_and_nothing_is_lost,
     bad_requests_get_a_json_error_naming_the_problem,
     openapi_document_describes_every_api_route,
@@ -174,9 +175,45 @@ fn roles_limit_what_each_user_may_do() {
 fn another_organisation_gets_404_on_every_route_and_changes_nothing() {
     let s = Server::start();
     open_acme_case(&s, "secret-1");
+    let apis = [OTHER, "contrib@other.example"].map(|who| (who.to_string(), s.api(who)));
+    let b = s.browser(OTHER);
+    sees_nothing_of_acme(&s, &apis, b);
+
+    // And the same id in the other organisation is another case.
+    let r = s.api(OTHER).post(
+        "/api/cases",
+        &json!({"workflow": "be", "title": "Other's own", "aware_at": "2026-11-20T09:00", "id": "secret-1"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(
+        s.api(ACME).get("/api/cases/secret-1").json["title"],
+        "Laptop stolen"
+    );
+}
+
+/// The same, with one person holding a role in both organisations (issue 25 part 1): their
+/// token made in `other`, and their session switched to `other`, see nothing of acme's.
+fn a_person_in_both_organisations_acting_in_the_other_gets_404_and_changes_nothing() {
+    let s = Server::start();
+    for org in ["acme", "other"] {
+        crate::memberships::add_ext(&s.v, org, "dpo");
+    }
+    open_acme_case(&s, "secret-1");
+    let ext = crate::memberships::EXT;
+    let token = s.v.ok(&["--org", "other", "user", "token", ext]);
+    let apis = [(format!("{ext} in other"), s.api_with_token(token.trim()))];
+    let mut b = s.browser(ext);
+    // Acting in acme, the person sees the case; switched to other, nothing of it.
+    assert_eq!(b.get("/cases/secret-1").0, 200);
+    assert_eq!(crate::memberships::switch(&mut b, "other"), 303);
+    sees_nothing_of_acme(&s, &apis, b);
+}
+
+/// Acme's case `secret-1`, asked for by each of `apis` and by the browser `b` acting in
+/// another organisation: 404 everywhere, in no list, and nothing written.
+fn sees_nothing_of_acme(s: &Server, apis: &[(String, common::web::Api)], mut b: Browser) {
     let snapshot = s.v.db_snapshot();
-    for who in [OTHER, "contrib@other.example"] {
-        let api = s.api(who);
+    for (who, api) in apis {
         for path in [
             "/api/cases/secret-1",
             "/api/cases/secret-1/events",
@@ -213,7 +250,6 @@ fn another_organisation_gets_404_on_every_route_and_changes_nothing() {
     );
 
     // The pages too: another organisation's case page, drafts and forms are 404.
-    let mut b = s.browser(OTHER);
     for path in [
         "/cases/secret-1",
         "/cases/secret-1/drafts/cnil_notification",
@@ -240,17 +276,6 @@ fn another_organisation_gets_404_on_every_route_and_changes_nothing() {
     let (_, reg, _) = b.get("/register");
     assert!(!reg.contains("secret-1"));
     assert_eq!(s.v.db_snapshot(), snapshot);
-
-    // And the same id in the other organisation is another case.
-    let r = s.api(OTHER).post(
-        "/api/cases",
-        &json!({"workflow": "be", "title": "Other's own", "aware_at": "2026-11-20T09:00", "id": "secret-1"}),
-    );
-    assert_eq!(r.status, 201, "{}", r.json);
-    assert_eq!(
-        s.api(ACME).get("/api/cases/secret-1").json["title"],
-        "Laptop stolen"
-    );
 }
 
 fn stale_and_concurrent_writes_get_409_and_nothing_is_lost() {

@@ -160,19 +160,68 @@ impl App {
                 .organisation_name(org)?
                 .unwrap_or_else(|| org.to_string()),
         };
-        let mut deadlines = Vec::new();
         let mut unreadable = Vec::new();
+        let deadlines = self.org_deadlines(store, org, base_url, &mut unreadable, now)?;
+        Ok(feed_of(&format!("vigie — {name}"), deadlines, unreadable))
+    }
+
+    fn org_deadlines(
+        &self,
+        store: &mut Store,
+        org: &str,
+        base_url: Option<&str>,
+        unreadable: &mut Vec<Unreadable>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Deadline>, AppError> {
+        let mut deadlines = Vec::new();
         for id in store.case_ids(org, true)? {
-            if let Some(l) = self.listed(store, org, &id, &mut unreadable)? {
+            if let Some(l) = self.listed(store, org, &id, unreadable)? {
                 deadlines.extend(deadlines_of(&l, base_url, now));
             }
         }
-        deadlines.sort_by(|a, b| (a.due, &a.uid).cmp(&(b.due, &b.uid)));
-        let last_modified = deadlines.iter().map(|d| d.changed_at).max();
-        Ok(Feed {
-            text: crate::calendar::feed(&format!("vigie — {name}"), &deadlines),
-            last_modified,
-            unreadable,
-        })
+        Ok(deadlines)
+    }
+
+    /// The portfolio calendar (issue 25 part 1): the deadlines of every organisation in
+    /// `orgs` (the person's enabled memberships, read at each request), each named with
+    /// its organisation, linking to the case through the portfolio (which switches the
+    /// session to the case's organisation).
+    pub fn portfolio_calendar(
+        &self,
+        store: &mut Store,
+        orgs: &[String],
+        base_url: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Feed, AppError> {
+        let mut deadlines = Vec::new();
+        let mut unreadable = Vec::new();
+        for org in orgs {
+            let name = match self.profile(store, org)?.name {
+                Some(n) if !n.trim().is_empty() => n,
+                _ => store
+                    .organisation_name(org)?
+                    .unwrap_or_else(|| org.to_string()),
+            };
+            let base = base_url.map(|b| {
+                let o: String = form_urlencoded::byte_serialize(org.as_bytes()).collect();
+                format!("{}/portfolio/{o}", b.trim_end_matches('/'))
+            });
+            for mut d in self.org_deadlines(store, org, base.as_deref(), &mut unreadable, now)? {
+                d.summary = format!("{name} — {}", d.summary);
+                d.description = format!("{name}\n{}", d.description);
+                deadlines.push(d);
+            }
+        }
+        Ok(feed_of("vigie — portfolio", deadlines, unreadable))
+    }
+}
+
+fn feed_of(title: &str, mut deadlines: Vec<Deadline>, unreadable: Vec<Unreadable>) -> Feed {
+    deadlines.sort_by(|a, b| (a.due, &a.uid).cmp(&(b.due, &b.uid)));
+    let last_modified = deadlines.iter().map(|d| d.changed_at).max();
+    Feed {
+        text: crate::calendar::feed(title, &deadlines),
+        last_modified,
+        unreadable,
     }
 }

@@ -216,6 +216,34 @@ impl App {
         self.member_of(store, org, email)
     }
 
+    /// The organisations where a person with this e-mail already has an account (empty:
+    /// a new person).
+    pub fn member_elsewhere(
+        &self,
+        store: &mut Store,
+        email: &str,
+    ) -> Result<Vec<String>, AppError> {
+        Ok(store
+            .memberships(email)?
+            .into_iter()
+            .map(|m| m.user.org)
+            .collect())
+    }
+
+    /// A membership in `org` with `role` for a person who already has an account
+    /// elsewhere (`vigie user add` of their address; issue 25 part 1).
+    pub fn add_member(
+        &self,
+        store: &mut Store,
+        org: &str,
+        email: &str,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> Result<User, AppError> {
+        self.check_org(store, org)?;
+        Ok(store.add_member(org, email.trim(), role, "command line", now)?)
+    }
+
     /// The e-mail of an invitation, in `lang`, linking to `link`.
     pub fn invitation_mail(
         &self,

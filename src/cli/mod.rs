@@ -233,6 +233,12 @@ impl Ctx {
             self.workflows()?,
         ))
     }
+    /// The organisation of a command about one person's membership (`user disable`,
+    /// `enable`, `token create`): --org when given, else their only one.
+    fn membership_org(&self) -> Option<&str> {
+        self.org_given.then_some(self.org.as_str())
+    }
+
     /// The database, checked to know the organisation of --org.
     fn store(&self) -> Result<Store, CliError> {
         let mut store = Store::open_url(&self.db)?;

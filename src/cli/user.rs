@@ -128,34 +128,7 @@ fn read_password() -> Result<String, CliError> {
 pub(super) fn run(ctx: &Ctx, cmd: UserCmd) -> Result<(), CliError> {
     let now = ctx.now;
     match cmd {
-        UserCmd::Add { email, role, name } => {
-            let role = Role::parse(&role).ok_or_else(|| {
-                CliError::input(format!(
-                    "--role: {} is not dpo, contributor or viewer",
-                    crate::util::quote(&role)
-                ))
-            })?;
-            let mut store = ctx.org_store()?;
-            let password = read_password()?;
-            let name = name.unwrap_or_else(|| email.clone());
-            let u = ctx.app()?.add_user(
-                &mut store,
-                &ctx.org,
-                &crate::app::NewUser {
-                    email: &email,
-                    name: &name,
-                    role,
-                    password: &password,
-                },
-                now,
-            )?;
-            say!(
-                "user {} added to organisation '{}' as {}",
-                u.email,
-                u.org,
-                u.role.as_str()
-            );
-        }
+        UserCmd::Add { email, role, name } => add(ctx, &email, &role, name, now)?,
         UserCmd::List { all, json } => {
             let mut store = ctx.store()?;
             let users = store.accounts(if all { None } else { Some(&ctx.org) })?;
@@ -194,19 +167,22 @@ pub(super) fn run(ctx: &Ctx, cmd: UserCmd) -> Result<(), CliError> {
         }
         UserCmd::Disable { email } => {
             let mut store = ctx.store()?;
-            let (u, tokens) = store.set_disabled(&email, true)?;
+            let (u, tokens) = store.set_disabled(&email, ctx.membership_org(), true)?;
             say!(
-                "user {} disabled: signed out, their calendar address ended, and their {tokens} API token(s) refused until `vigie user enable {}`",
+                "user {} disabled in organisation '{}': signed out of it, its calendar address ended, and their {tokens} API token(s) there refused until `vigie --org {} user enable {}`",
                 u.email,
+                u.org,
+                u.org,
                 u.email
             );
         }
         UserCmd::Enable { email } => {
             let mut store = ctx.store()?;
-            let (u, tokens) = store.set_disabled(&email, false)?;
+            let (u, tokens) = store.set_disabled(&email, ctx.membership_org(), false)?;
             say!(
-                "user {} enabled: they can sign in, and their {tokens} API token(s) work again",
-                u.email
+                "user {} enabled in organisation '{}': they can sign in to it, and their {tokens} API token(s) there work again",
+                u.email,
+                u.org
             );
         }
         UserCmd::Invite {
@@ -320,13 +296,67 @@ pub(super) fn run(ctx: &Ctx, cmd: UserCmd) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `vigie user add`: a new person, or a membership more for an existing one.
+fn add(
+    ctx: &Ctx,
+    email: &str,
+    role: &str,
+    name: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(), CliError> {
+    let role = Role::parse(&role).ok_or_else(|| {
+        CliError::input(format!(
+            "--role: {} is not dpo, contributor or viewer",
+            crate::util::quote(role)
+        ))
+    })?;
+    let mut store = ctx.org_store()?;
+    // A person who already has an account elsewhere gets a membership here:
+    // their password stays theirs (issue 25 part 1).
+    let elsewhere = ctx.app()?.member_elsewhere(&mut store, email)?;
+    if !elsewhere.is_empty() {
+        let u = ctx
+            .app()?
+            .add_member(&mut store, &ctx.org, email, role, now)?;
+        say!(
+            "{} already has an account (in {}): added to organisation '{}' as {} (a new membership; their password, sessions and other organisations are unchanged)",
+            u.email,
+            elsewhere.join(", "),
+            u.org,
+            u.role.as_str()
+        );
+        return Ok(());
+    }
+    let password = read_password()?;
+    let name = name.unwrap_or_else(|| email.to_string());
+    let u = ctx.app()?.add_user(
+        &mut store,
+        &ctx.org,
+        &crate::app::NewUser {
+            email,
+            name: &name,
+            role,
+            password: &password,
+        },
+        now,
+    )?;
+    say!(
+        "user {} added to organisation '{}' as {}",
+        u.email,
+        u.org,
+        u.role.as_str()
+    );
+    Ok(())
+}
+
 fn create_token(ctx: &Ctx, email: &str, name: &str, now: DateTime<Utc>) -> Result<(), CliError> {
     let mut store = ctx.store()?;
-    let token = store.create_token(email, name, now)?;
+    let (user, token) = store.create_token(email, ctx.membership_org(), name, now)?;
     let id = &crate::util::hash::sha256_hex(&token)[..crate::store::TOKEN_ID_LEN];
     eprintln!(
-        "API token {} (id {id}) for {email} (shown once; send it as 'Authorization: Bearer TOKEN'):",
-        crate::util::one_line(&crate::util::quote(name))
+        "API token {} (id {id}) for {email} in organisation '{}', and no other (shown once; send it as 'Authorization: Bearer TOKEN'):",
+        crate::util::one_line(&crate::util::quote(name)),
+        user.org
     );
     say!("{token}");
     Ok(())

@@ -2,7 +2,7 @@
 //! a session cookie or an API token is stored only as the SHA-256 of the secret the
 //! client holds, so a copy of the database opens no account.
 
-use super::backend::{SessionRow, TokenRow};
+use super::backend::{SessionOf, SessionRow, TokenRow};
 use super::{Store, StoreError};
 use crate::util::hash::sha256_hex;
 use crate::util::quote;
@@ -52,7 +52,9 @@ impl Role {
     }
 }
 
-/// A person who signs in. Their e-mail is staff contact data, not a data subject's.
+/// A person who signs in, acting in one of their organisations (a membership: `org`
+/// and the `role` they have there; see `store::memberships`). Their e-mail is staff
+/// contact data, not a data subject's.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct User {
     pub id: i64,
@@ -85,6 +87,14 @@ pub enum AccountError {
     EmailTaken(String),
     #[error("no user with e-mail {} (see `vigie user list`)", quote(.0))]
     UnknownUser(String),
+    #[error("{} is a member of several organisations ({orgs}): say which with --org", quote(.email))]
+    WhichOrg { email: String, orgs: String },
+    #[error("{} is already a member of organisation {}: change their role with `vigie user role`", quote(.email), quote(.org))]
+    AlreadyMember { email: String, org: String },
+    #[error(
+        "this address already has a vigie account: give its password to join this organisation"
+    )]
+    NotTheirPassword,
     #[error("the password must have at least {min} characters (it has {len})")]
     WeakPassword { min: usize, len: usize },
     #[error(
@@ -226,7 +236,9 @@ impl Store {
         self.require_org(org)?;
         self.check_new_user(email, password)?;
         let hash = hash_password(password);
-        let id = self.db.insert_user(org, email, name, role, &hash, now)?;
+        let id = self
+            .db
+            .insert_user(org, email, name, role, &hash, now, "command line")?;
         Ok(User {
             id,
             org: org.to_string(),
@@ -271,33 +283,28 @@ impl Store {
         Ok(self.db.set_password(user.id, &hash_password(password))?)
     }
 
-    /// Disables (or enables again) the user with this e-mail. A disabled user cannot sign
-    /// in, their sessions are ended at once, and their API tokens are refused until they
-    /// are enabled again (`token revoke` ends a token for good). Returns the user and how
-    /// many API tokens they hold.
+    /// Disables (or enables again) the membership of the user with this e-mail in `org`
+    /// (None: their only one; see [`Store::membership`]); their other organisations are
+    /// untouched. A disabled membership is lost by the person's sessions on their next
+    /// request (a person left with none is signed out at once), and its API tokens are
+    /// refused until it is enabled again (`token revoke` ends a token for good). Returns
+    /// the user in that organisation and how many API tokens the membership holds.
     pub fn set_disabled(
         &mut self,
         email: &str,
+        org: Option<&str>,
         disabled: bool,
     ) -> Result<(User, usize), AccountError> {
-        let user = if super::storable(email) {
-            self.db.user_by_email(email.trim())?
-        } else {
-            None
-        }
-        .ok_or_else(|| AccountError::UnknownUser(email.to_string()))?
-        .user;
+        let user = self.membership(email, org)?.user;
         // An organisation keeps an enabled DPO (issue 21 part 5): checked and written
         // in one transaction.
-        if disabled && !self.db.set_member(user.id, user.role, true)? {
+        if !self.set_member(&user, user.role, disabled)? {
             return Err(AccountError::LastDpo(user.org));
         }
-        let tokens = self.db.set_disabled(user.id, disabled)?;
-        if disabled {
-            // The calendar address ends with the account: enabling it again must not
-            // bring an address back that may have been shared or leaked meanwhile.
-            self.db.delete_calendar_token(user.id)?;
-        }
+        let tokens = self
+            .db
+            .tokens(Some(&user.org), Some(&user.email), None)?
+            .len();
         Ok((user, tokens))
     }
 
@@ -310,6 +317,14 @@ impl Store {
             .into_iter()
             .map(|u| (u.user, u.disabled))
             .collect())
+    }
+
+    /// Whether `password` matches the stored `hash` (Some) or not (None).
+    pub(super) fn check_password_of(&self, hash: &str, password: &str) -> Option<()> {
+        let h = PasswordHash::new(hash).ok()?;
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .ok()
     }
 
     /// The user whose password this is, or None (unknown e-mail or wrong password, told
@@ -366,6 +381,7 @@ impl Store {
                 csrf: csrf.clone(),
                 created_at: now,
                 expires_at: now + Duration::hours(SESSION_HOURS),
+                org: Some(user.org.clone()),
             },
             now,
         )?;
@@ -373,12 +389,13 @@ impl Store {
         Ok((secret, csrf))
     }
 
-    /// The user and CSRF token of a live session.
+    /// The person of a live session acting in its current organisation, checked against
+    /// their memberships now, its CSRF token and the person's organisations.
     pub fn session(
         &mut self,
         secret: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<(User, String)>, StoreError> {
+    ) -> Result<Option<SessionOf>, StoreError> {
         self.db.session(&sha256_hex(secret), now)
     }
 
@@ -386,25 +403,31 @@ impl Store {
         self.db.delete_session(&sha256_hex(secret))
     }
 
-    /// A new API token for the user with this e-mail, shown once.
+    /// A new API token for the user with this e-mail in `org` (None: their only
+    /// organisation; see [`Store::membership`]), shown once. It reads and changes that
+    /// organisation only, whatever other memberships the person has.
     pub fn create_token(
         &mut self,
         email: &str,
+        org: Option<&str>,
         name: &str,
         now: DateTime<Utc>,
-    ) -> Result<String, AccountError> {
-        let (user, _) = self
-            .enabled_user(email)?
-            .ok_or_else(|| AccountError::UnknownUser(email.to_string()))?;
+    ) -> Result<(User, String), AccountError> {
+        let row = self.membership(email, org)?;
+        if row.disabled {
+            return Err(AccountError::UnknownUser(email.to_string()));
+        }
+        let user = row.user;
         let token = format!("vigie_{}", random_hex(32));
         self.db.insert_token(&TokenRow {
             hash: sha256_hex(&token),
             user_id: user.id,
+            org: user.org.clone(),
             name: name.to_string(),
             created_at: now,
             last_used_at: None,
         })?;
-        Ok(token)
+        Ok((user, token))
     }
 
     /// The user an API token belongs to (None for an unknown or revoked token, or a
@@ -467,6 +490,7 @@ pub struct TokenInfo {
     /// The first hex digits of the SHA-256 of the token (`printf %s TOKEN | sha256sum`).
     pub id: String,
     pub email: String,
+    /// The membership's organisation: the only one the token reads.
     pub org: String,
     pub name: String,
     pub created_at: String,
@@ -541,8 +565,8 @@ mod tests {
         );
 
         let (secret, csrf) = s.create_session(&u, now).unwrap();
-        let (who, c) = s.session(&secret, now).unwrap().unwrap();
-        assert_eq!((who.id, c), (u.id, csrf));
+        let found = s.session(&secret, now).unwrap().unwrap();
+        assert_eq!((found.user.id, found.csrf), (u.id, csrf));
         assert!(
             s.session(&secret, now + Duration::hours(13))
                 .unwrap()
@@ -555,7 +579,9 @@ mod tests {
             "new password ends sessions"
         );
 
-        let t = s.create_token("a@example.org", "script", now).unwrap();
+        let (_, t) = s
+            .create_token("a@example.org", None, "script", now)
+            .unwrap();
         assert_eq!(s.token_user(&t).unwrap().unwrap().0.email, "a@example.org");
         assert!(s.token_user("vigie_0000").unwrap().is_none());
         let rows = s.backend().token_rows().unwrap();

@@ -195,15 +195,48 @@ pub struct LedgerRow {
     pub error: Option<String>,
 }
 
-/// A user row with what the account logic needs.
+/// A person in one of their organisations (one row per membership), with what the
+/// account logic needs.
 #[derive(Debug, Clone)]
 pub struct UserRow {
     pub user: User,
-    /// The Argon2 PHC string.
+    /// The Argon2 PHC string (the person's).
     pub password: String,
+    /// The membership is disabled.
     pub disabled: bool,
+    /// When the person was first added.
     pub created_at: DateTime<Utc>,
+    /// When the membership began, and who added it.
+    pub since: DateTime<Utc>,
+    pub added_by: String,
 }
+
+/// A live session: the person acting in its current organisation (an enabled
+/// membership: the session's organisation, else the person's first), its CSRF token,
+/// and every enabled membership of the person as (org, organisation name, role).
+#[derive(Debug, Clone)]
+pub struct SessionOf {
+    pub user: User,
+    pub csrf: String,
+    pub orgs: Vec<(String, String, Role)>,
+}
+
+/// One running deadline of the portfolio: a case's nearest due time, in an organisation
+/// where the person has an enabled membership.
+#[derive(Debug, Clone)]
+pub struct PortfolioRow {
+    pub org: String,
+    pub org_name: String,
+    pub role: Role,
+    pub case_id: String,
+    pub title: String,
+    pub workflow: String,
+    pub next_due: DateTime<Utc>,
+}
+
+/// A calendar address as `store copy` carries it: (user id, organisation or None for
+/// the portfolio, SHA-256, made at).
+pub type CalendarTokenRow = (i64, Option<String>, String, DateTime<Utc>);
 
 /// A stored session (`hash` is SHA-256 of the cookie's secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,6 +246,8 @@ pub struct SessionRow {
     pub csrf: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The organisation the session acts in (None: the person's first).
+    pub org: Option<String>,
 }
 
 /// A stored API token (`hash` is SHA-256 of the token).
@@ -220,6 +255,8 @@ pub struct SessionRow {
 pub struct TokenRow {
     pub hash: String,
     pub user_id: i64,
+    /// The membership's organisation: the only one the token reads.
+    pub org: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -439,7 +476,8 @@ pub trait Accounts {
     fn set_profile(&mut self, org: &str, profile_json: &str) -> Result<bool>;
     fn profile(&mut self, org: &str) -> Result<Option<String>>;
 
-    /// Inserts a user and returns its id.
+    /// Inserts a person with one membership (in one transaction) and returns its id.
+    #[allow(clippy::too_many_arguments)]
     fn insert_user(
         &mut self,
         org: &str,
@@ -448,23 +486,47 @@ pub trait Accounts {
         role: Role,
         password_hash: &str,
         now: DateTime<Utc>,
+        added_by: &str,
     ) -> Result<i64>;
-    /// Users with their password hash and state: of one organisation or all, by (org, email).
+    /// A membership of an existing person in another organisation.
+    fn insert_membership(
+        &mut self,
+        user_id: i64,
+        org: &str,
+        role: Role,
+        now: DateTime<Utc>,
+        added_by: &str,
+    ) -> Result<()>;
+    /// One row per membership, with the person's password hash and the membership's
+    /// state: of one organisation or all, by (org, email).
     fn user_rows(&mut self, org: Option<&str>) -> Result<Vec<UserRow>>;
+    /// The person with this e-mail in their first enabled membership (else their first).
     fn user_by_email(&mut self, email: &str) -> Result<Option<UserRow>>;
+    /// Every membership of the person with this e-mail, by organisation.
+    fn memberships_by_email(&mut self, email: &str) -> Result<Vec<UserRow>>;
     /// New password hash; ends the user's sessions and deletes its tokens (how many).
     fn set_password(&mut self, user_id: i64, password_hash: &str) -> Result<usize>;
-    /// Disables or enables; disabling ends the sessions. Returns the user's token count.
-    fn set_disabled(&mut self, user_id: i64, disabled: bool) -> Result<usize>;
 
     fn insert_session(&mut self, s: &SessionRow, now: DateTime<Utc>) -> Result<()>;
-    /// The enabled user of an unexpired session, and its CSRF token.
-    fn session(&mut self, hash: &str, now: DateTime<Utc>) -> Result<Option<(User, String)>>;
+    /// The person of an unexpired session acting in an enabled membership, checked now.
+    fn session(&mut self, hash: &str, now: DateTime<Utc>) -> Result<Option<SessionOf>>;
+    /// The session acts in `org` from now on; false (nothing written) when the person has
+    /// no enabled membership there.
+    fn set_session_org(&mut self, hash: &str, org: &str) -> Result<bool>;
+    /// The running deadlines (open cases with a due time) of every organisation where
+    /// `user_id` has an enabled membership, nearest first: `limit` of them from
+    /// `offset`, and how many there are. One query.
+    fn portfolio(
+        &mut self,
+        user_id: i64,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<PortfolioRow>, usize)>;
     fn delete_session(&mut self, hash: &str) -> Result<()>;
     fn sessions(&mut self) -> Result<Vec<SessionRow>>;
 
     fn insert_token(&mut self, t: &TokenRow) -> Result<()>;
-    /// The enabled user of a token, and when it was last used.
+    /// The user of a token acting in its membership (enabled), and when it was last used.
     fn token_user(&mut self, hash: &str) -> Result<Option<(User, Option<DateTime<Utc>>)>>;
     fn touch_token(&mut self, hash: &str, now: DateTime<Utc>) -> Result<()>;
     /// Tokens filtered by organisation, user e-mail and id prefix.
@@ -496,21 +558,33 @@ pub trait Throttle {
 /// its user's organisation's deadlines (`/calendar.ics`) and grants nothing else.
 pub trait CalendarTokens {
     /// Sets the user's token, replacing the one they had (the old URL stops working).
-    fn set_calendar_token(&mut self, user_id: i64, hash: &str, now: DateTime<Utc>) -> Result<()>;
-    /// The enabled user whose token has this hash.
-    fn calendar_token_user(&mut self, hash: &str) -> Result<Option<User>>;
+    /// `org`: the organisation it reads, or None for every one of the person's.
+    fn set_calendar_token(
+        &mut self,
+        user_id: i64,
+        org: Option<&str>,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The user whose token has this hash, acting in the token's organisation (an
+    /// enabled membership), or for a portfolio token in their first enabled membership
+    /// with `true`.
+    fn calendar_token_user(&mut self, hash: &str) -> Result<Option<(User, bool)>>;
     /// Whether this hash was a token that is no more (revoked, replaced, its user's
     /// password changed) or is a disabled user's: the feed answers 410 Gone.
     fn calendar_token_gone(&mut self, hash: &str) -> Result<bool>;
-    /// When the user's token was made, if they have one.
-    fn calendar_token_since(&mut self, user_id: i64) -> Result<Option<DateTime<Utc>>>;
+    /// When the user's token was made, and its organisation (None: the portfolio).
+    fn calendar_token_since(
+        &mut self,
+        user_id: i64,
+    ) -> Result<Option<(DateTime<Utc>, Option<String>)>>;
     /// Revokes the user's token; false when they had none.
     fn delete_calendar_token(&mut self, user_id: i64) -> Result<bool>;
     /// Every token (user id, hash, made at), for `store copy`.
-    fn calendar_token_rows(&mut self) -> Result<Vec<(i64, String, DateTime<Utc>)>>;
+    fn calendar_token_rows(&mut self) -> Result<Vec<CalendarTokenRow>>;
     /// Loads tokens as they are, for `store copy` (in one transaction; the users are
     /// loaded first, with their ids).
-    fn load_calendar_tokens(&mut self, rows: &[(i64, String, DateTime<Utc>)]) -> Result<()>;
+    fn load_calendar_tokens(&mut self, rows: &[CalendarTokenRow]) -> Result<()>;
 }
 
 /// An invitation to join one organisation with one role (issue 21 part 5): only the
@@ -542,22 +616,25 @@ pub trait Invitations {
     /// The invitations of `org`, newest first.
     fn invitations(&mut self, org: &str) -> Result<Vec<InvitationRow>>;
     fn invitation(&mut self, hash: &str) -> Result<Option<InvitationRow>>;
-    /// Uses the invitation and makes its account (enabled, with the invitation's
-    /// organisation, address and role), in one transaction. None, and nothing written,
-    /// when the invitation is unknown, used, revoked or expired at `now`.
+    /// Uses the invitation and makes its membership (enabled, with the invitation's
+    /// organisation and role), in one transaction: for `existing` person, else for a
+    /// new person with the invitation's address, `name` and `password_hash`. None, and
+    /// nothing written, when the invitation is unknown, used, revoked or expired at `now`.
     fn accept_invitation(
         &mut self,
         hash: &str,
         name: &str,
         password_hash: &str,
+        existing: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<Option<(InvitationRow, i64)>>;
     /// Revokes a pending invitation of `org`; false when there is none with this id.
     fn revoke_invitation(&mut self, org: &str, id: i64, now: DateTime<Utc>) -> Result<bool>;
-    /// Sets a user's role and whether they are disabled (disabling ends their sessions),
-    /// unless that would leave their organisation with no enabled DPO: then false, and
-    /// nothing is written. Two DPOs changing each other at once cannot both pass.
-    fn set_member(&mut self, user_id: i64, role: Role, disabled: bool) -> Result<bool>;
+    /// Sets the role of a user's membership in `org` and whether it is disabled (when
+    /// the person then has no enabled membership left, their sessions end), unless that
+    /// would leave the organisation with no enabled DPO: then false, and nothing is
+    /// written. Two DPOs changing each other at once cannot both pass.
+    fn set_member(&mut self, user_id: i64, org: &str, role: Role, disabled: bool) -> Result<bool>;
     /// A user signed in now.
     fn record_sign_in(&mut self, user_id: i64, now: DateTime<Utc>) -> Result<()>;
     /// When each user of `org` last signed in (those who ever did).
@@ -679,4 +756,17 @@ pub trait Backend:
 pub trait WakeListener: Send {
     /// Blocks until a poke arrives or `timeout` passes; true when poked.
     fn wait(&mut self, timeout: std::time::Duration) -> bool;
+}
+
+/// The [`SessionOf`] of a session's rows (one per enabled membership, by organisation,
+/// each with whether it is the session's organisation, and the organisation's name).
+/// None when the person has no enabled membership left: signed out.
+pub fn session_of(rows: Vec<(User, String, bool, String)>) -> Option<SessionOf> {
+    let current = rows.iter().position(|r| r.2).unwrap_or(0);
+    let orgs = rows
+        .iter()
+        .map(|(u, _, _, name)| (u.org.clone(), name.clone(), u.role))
+        .collect();
+    let (user, csrf, _, _) = rows.into_iter().nth(current)?;
+    Some(SessionOf { user, csrf, orgs })
 }

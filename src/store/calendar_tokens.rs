@@ -13,21 +13,25 @@ use chrono::{DateTime, Utc};
 pub const CALENDAR_TOKEN_PREFIX: &str = "vcal_";
 
 impl Store {
-    /// A new calendar token for `user`, replacing the one they had; shown once.
+    /// A new calendar token for `user`, replacing the one they had; shown once. It
+    /// reads `user`'s current organisation, or with `portfolio` every organisation the
+    /// person is an enabled member of (checked at each request).
     pub fn new_calendar_token(
         &mut self,
         user: &User,
+        portfolio: bool,
         now: DateTime<Utc>,
     ) -> Result<String, StoreError> {
         let token = format!("{CALENDAR_TOKEN_PREFIX}{}", random_hex(32));
+        let org = (!portfolio).then_some(user.org.as_str());
         self.db
-            .set_calendar_token(user.id, &sha256_hex(&token), now)?;
+            .set_calendar_token(user.id, org, &sha256_hex(&token), now)?;
         Ok(token)
     }
 
-    /// The enabled user a calendar token belongs to (None: unknown, revoked, replaced,
-    /// or a disabled user).
-    pub fn calendar_user(&mut self, token: &str) -> Result<Option<User>, StoreError> {
+    /// The user a calendar token belongs to, in the token's organisation, and whether it
+    /// is a portfolio token (None: unknown, revoked, replaced, or a disabled membership).
+    pub fn calendar_user(&mut self, token: &str) -> Result<Option<(User, bool)>, StoreError> {
         if !token.starts_with(CALENDAR_TOKEN_PREFIX) {
             return Ok(None);
         }
@@ -44,11 +48,12 @@ impl Store {
         self.db.calendar_token_gone(&sha256_hex(token))
     }
 
-    /// When `user`'s calendar token was made, if they have one.
+    /// When `user`'s calendar token was made, if they have one, and the organisation it
+    /// reads (None: the portfolio).
     pub fn calendar_token_since(
         &mut self,
         user: &User,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+    ) -> Result<Option<(DateTime<Utc>, Option<String>)>, StoreError> {
         self.db.calendar_token_since(user.id)
     }
 

@@ -26,7 +26,9 @@ pub struct Copied {
     pub timers: usize,
     pub campaigns: usize,
     pub ledger_rows: usize,
+    /// People (one per e-mail), and their memberships (one per organisation each).
     pub users: usize,
+    pub memberships: usize,
     pub sessions: usize,
     pub tokens: usize,
     /// Users' calendar addresses (issue 13 part 2): a subscribed calendar keeps working.
@@ -109,8 +111,14 @@ pub fn copy(
     to.load_timers(&timers)?;
     progress(&format!("copied {} reminder(s)", n.timers));
 
+    // One row per membership; each person is written with their first.
     let users = from.user_rows(None)?;
-    n.users = users.len();
+    n.memberships = users.len();
+    n.users = users
+        .iter()
+        .map(|u| u.user.id)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     to.load_users(&users)?;
     let sessions = from.sessions()?;
     n.sessions = sessions.len();
@@ -122,8 +130,8 @@ pub fn copy(
     n.calendar_tokens = calendar.len();
     to.load_calendar_tokens(&calendar)?;
     progress(&format!(
-        "copied {} user(s), {} calendar address(es)",
-        n.users, n.calendar_tokens
+        "copied {} user(s) with {} membership(s), {} calendar address(es)",
+        n.users, n.memberships, n.calendar_tokens
     ));
 
     let campaigns = from.campaigns()?;

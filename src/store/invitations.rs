@@ -149,9 +149,11 @@ impl Store {
             .map(|r| Invitation::of(r, now)))
     }
 
-    /// Uses the invitation of `token` and makes its account with the invitee's own
-    /// password (the rules of every account). Ok(None) when the link cannot be used
-    /// (any more); nothing is written on any refusal.
+    /// Uses the invitation of `token` and makes its membership: for a new person, with
+    /// the invitee's own password (the rules of every account); for a person who already
+    /// has an account in another organisation, `password` must be theirs (the link alone
+    /// adds nobody). Ok(None) when the link cannot be used (any more); nothing is written
+    /// on any refusal.
     pub fn accept_invitation(
         &mut self,
         token: &str,
@@ -165,18 +167,37 @@ impl Store {
         if inv.state != InvitationState::Pending {
             return Ok(None);
         }
-        check_password(password)?;
-        if self.db.user_by_email(&inv.email)?.is_some() {
-            return Err(AccountError::EmailTaken(inv.email));
-        }
-        let name = match name.trim() {
-            "" => inv.email.clone(),
-            n => n.to_string(),
+        let existing = self.db.user_by_email(&inv.email)?;
+        let (name, hash, existing) = match existing {
+            Some(row) => {
+                if self
+                    .db
+                    .memberships_by_email(&inv.email)?
+                    .iter()
+                    .any(|m| m.user.org == inv.org)
+                {
+                    return Err(AccountError::AlreadyMember {
+                        email: inv.email,
+                        org: inv.org,
+                    });
+                }
+                if self.check_password_of(&row.password, password).is_none() {
+                    return Err(AccountError::NotTheirPassword);
+                }
+                (row.user.name, String::new(), Some(row.user.id))
+            }
+            None => {
+                check_password(password)?;
+                let name = match name.trim() {
+                    "" => inv.email.clone(),
+                    n => n.to_string(),
+                };
+                (name, hash_password(password), None)
+            }
         };
-        let hash = hash_password(password);
         Ok(self
             .db
-            .accept_invitation(&sha256_hex(token), &name, &hash, now)?
+            .accept_invitation(&sha256_hex(token), &name, &hash, existing, now)?
             .map(|(inv, id)| User {
                 id,
                 org: inv.org,
@@ -228,11 +249,27 @@ impl Store {
         role: Role,
         disabled: bool,
     ) -> Result<bool, StoreError> {
-        if !self.db.set_member(user.id, role, disabled)? {
+        if !self.db.set_member(user.id, &user.org, role, disabled)? {
             return Ok(false);
         }
         if disabled {
-            self.db.delete_calendar_token(user.id)?;
+            // The calendar address of this organisation ends with the membership (and a
+            // portfolio address with the last one): enabling it again must not bring an
+            // address back that may have been shared or leaked meanwhile.
+            let none_left = self
+                .db
+                .memberships_by_email(&user.email)?
+                .iter()
+                .all(|m| m.disabled);
+            match self.db.calendar_token_since(user.id)? {
+                Some((_, Some(org))) if org == user.org => {
+                    self.db.delete_calendar_token(user.id)?;
+                }
+                Some((_, None)) if none_left => {
+                    self.db.delete_calendar_token(user.id)?;
+                }
+                _ => {}
+            }
         }
         Ok(true)
     }

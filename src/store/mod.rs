@@ -12,6 +12,7 @@ pub mod calendar_tokens;
 pub mod checkpoint;
 pub mod copy;
 pub mod invitations;
+pub mod memberships;
 pub mod oidc;
 mod orgs;
 pub mod postgres;

@@ -132,7 +132,10 @@ impl Store {
         };
         // A password nobody knows: this person signs in through the provider.
         let hash = hash_password(&random_hex(32));
-        let Some((inv, id)) = self.db.accept_invitation(&inv.hash, &name, &hash, now)? else {
+        let Some((inv, id)) = self
+            .db
+            .accept_invitation(&inv.hash, &name, &hash, None, now)?
+        else {
             // Used or revoked meanwhile.
             return Ok(OidcAccount::Unknown);
         };

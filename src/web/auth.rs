@@ -15,14 +15,26 @@ pub const SESSION_COOKIE: &str = "vigie_session";
 pub const LOGIN_COOKIE: &str = "vigie_login";
 pub const LANG_COOKIE: &str = "vigie_lang";
 
-/// A signed-in user, and how they signed in.
+/// A signed-in person acting in one organisation (`user.org`, with the role of that
+/// membership), and how they signed in.
 #[derive(Clone)]
 pub struct Caller {
     pub user: User,
-    /// The session's CSRF token; None for a bearer token (no cookie, no CSRF).
+    /// The session's CSRF token for its current organisation (see [`org_csrf`]); None
+    /// for a bearer token (no cookie, no CSRF).
     pub csrf: Option<String>,
     /// The session secret (to end it on sign-out).
     pub session: Option<String>,
+    /// A session's person's enabled memberships: (org, organisation name, role). Empty
+    /// for a bearer token, which belongs to one membership.
+    pub orgs: Vec<(String, String, crate::store::Role)>,
+}
+
+/// The CSRF token of a session acting in `org`: a form rendered while the session
+/// acted in another organisation (a tab left open before switching) is refused, never
+/// applied to the organisation the session acts in now.
+pub fn org_csrf(session_csrf: &str, org: &str) -> String {
+    crate::util::hash::sha256_hex(format!("vigie-csrf\0{session_csrf}\0{org}"))
 }
 
 impl Caller {
@@ -108,6 +120,7 @@ impl Credentials {
                         user,
                         csrf: None,
                         session: None,
+                        orgs: Vec::new(),
                     };
                     Ok(Some((caller, stale.then(|| token.clone()))))
                 }
@@ -117,12 +130,15 @@ impl Credentials {
                 )),
             },
             Credentials::Session(secret) => {
+                // The memberships are read on every request: one removed meanwhile is
+                // lost now, whatever organisation the session acted in.
                 let found = s.session(secret, crate::time::now())?;
-                Ok(found.map(|(user, csrf)| {
+                Ok(found.map(|f| {
                     let caller = Caller {
-                        user,
-                        csrf: Some(csrf),
+                        csrf: Some(org_csrf(&f.csrf, &f.user.org)),
+                        user: f.user,
                         session: Some(secret.clone()),
+                        orgs: f.orgs,
                     };
                     (caller, None)
                 }))

@@ -88,14 +88,27 @@ async fn feed(
             if let Some(wait) = throttle::locked(s, &[&address], now)? {
                 return Ok(Answer::Locked(wait));
             }
-            let Some(user) = s.calendar_user(token.trim())? else {
+            let Some((user, portfolio)) = s.calendar_user(token.trim())? else {
                 return Ok(if s.calendar_token_gone(token.trim())? {
                     Answer::Gone
                 } else {
                     Answer::Unknown
                 });
             };
-            let feed = app.core.calendar(s, &user.org, base.as_deref(), now)?;
+            let feed = if portfolio {
+                // The person's enabled memberships now: one removed is gone from the
+                // next answer.
+                let orgs: Vec<String> = s
+                    .memberships(&user.email)?
+                    .into_iter()
+                    .filter(|m| !m.disabled)
+                    .map(|m| m.user.org)
+                    .collect();
+                app.core
+                    .portfolio_calendar(s, &orgs, base.as_deref(), now)?
+            } else {
+                app.core.calendar(s, &user.org, base.as_deref(), now)?
+            };
             super::log_unreadable(&user.org, &feed.unreadable);
             Ok(Answer::Feed(feed))
         })
@@ -186,13 +199,17 @@ struct OkQuery {
 fn view(
     app: &App,
     lang: crate::time::Lang,
-    csrf: Option<String>,
-    since: Option<(chrono::DateTime<chrono::Utc>, chrono_tz::Tz)>,
+    c: &crate::web::Caller,
+    since: Option<Since>,
     feed_url: Option<String>,
 ) -> serde_json::Value {
     json!({
-        "csrf": csrf,
-        "since": since.map(|(t, zone)| time::long_in(t, zone, lang)),
+        "csrf": c.csrf.clone(),
+        "since": since.as_ref().map(|(t, zone, _)| time::long_in(*t, *zone, lang)),
+        // A person with several organisations chooses what the address reads.
+        "scopes": (c.orgs.len() > 1).then(|| json!({
+            "portfolio": since.as_ref().is_some_and(|(_, _, org)| org.is_none()),
+        })),
         "feed_url": feed_url,
         // Without `http.public_url`, the address is the one this browser used, which a
         // phone or a calendar service may not reach: the page says so.
@@ -203,16 +220,20 @@ fn view(
 
 /// When the caller's calendar token was made, in the zone of their organisation's
 /// workflow (its profile's, else the first known), as the case pages show times.
+/// When a calendar token was made, the zone to show it in, and its organisation (None:
+/// the portfolio).
+type Since = (chrono::DateTime<chrono::Utc>, chrono_tz::Tz, Option<String>);
+
 fn token_since(
     app: &App,
     s: &mut crate::store::Store,
     user: &crate::store::accounts::User,
-) -> Result<Option<(chrono::DateTime<chrono::Utc>, chrono_tz::Tz)>, WebError> {
-    let Some(since) = s.calendar_token_since(user)? else {
+) -> Result<Option<Since>, WebError> {
+    let Some((since, org)) = s.calendar_token_since(user)? else {
         return Ok(None);
     };
     let zone = app.core.zone_of_org(s, &user.org);
-    Ok(Some((since, zone)))
+    Ok(Some((since, zone, org)))
 }
 
 async fn settings_page(ctx: PageCtx, Query(q): Query<OkQuery>) -> Response {
@@ -231,7 +252,7 @@ async fn settings_page(ctx: PageCtx, Query(q): Query<OkQuery>) -> Response {
             page.render(
                 &app,
                 "settings",
-                view(&app, lang, c.csrf.clone(), since, None),
+                view(&app, lang, &c, since, None),
                 StatusCode::OK,
             )
         }
@@ -243,24 +264,25 @@ async fn settings_page(ctx: PageCtx, Query(q): Query<OkQuery>) -> Response {
 /// revokes it. Every role, each for themselves.
 async fn settings_calendar(headers: HeaderMap, PageForm { ctx, form }: PageForm) -> PageResult {
     let user = ctx.caller.user.clone();
+    // Only a person with several organisations has the choice.
+    let portfolio = ctx.caller.orgs.len() > 1 && form.get("scope") == Some("portfolio");
     match form.get("action") {
         Some("new") => {
             let made = ctx
                 .app
                 .write(move |app, s| {
                     let now = time::now();
-                    let token = s.new_calendar_token(&user, now)?;
+                    let token = s.new_calendar_token(&user, portfolio, now)?;
                     Ok((token, token_since(app, s, &user)?))
                 })
                 .await;
             let (token, since) = made.map_err(ctx.fail())?;
             let base = base_url(&ctx.app, &headers).unwrap_or_default();
             let url = format!("{base}/calendar.ics?token={token}");
-            let csrf = ctx.caller.csrf.clone();
             Ok(ctx.page(ctx.word("settings"), "/settings").render(
                 &ctx.app,
                 "settings",
-                view(&ctx.app, ctx.lang, csrf, since, Some(url)),
+                view(&ctx.app, ctx.lang, &ctx.caller, since, Some(url)),
                 StatusCode::OK,
             ))
         }

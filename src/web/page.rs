@@ -11,7 +11,7 @@ use handlebars::Handlebars;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 
-const PAGES: [(&str, &str); 14] = [
+const PAGES: [(&str, &str); 15] = [
     (
         "access",
         include_str!("../../templates/web/access.html.hbs"),
@@ -55,6 +55,11 @@ const PAGES: [(&str, &str); 14] = [
         include_str!("../../templates/web/invitation.html.hbs"),
     ),
     ("fill", include_str!("../../templates/web/fill.html.hbs")),
+    // --- one person, several organisations (issue 25 part 1) ---
+    (
+        "portfolio",
+        include_str!("../../templates/web/portfolio.html.hbs"),
+    ),
 ];
 pub(super) const CSS: &str = include_str!("../../templates/web/vigie.css");
 pub(super) const JS: &str = include_str!("../../templates/web/vigie.js");
@@ -225,6 +230,7 @@ impl<'a> Page<'a> {
             "can_open": self.caller.is_some_and(|c| c.user.role.is_dpo()),
             "flash": self.flash,
             "error": self.error,
+            "switcher": switcher(self.caller, self.lang),
             // The body goes in afterwards: handlebars would copy it piece by piece.
             "body": app.page_cache.marks.body(),
         });
@@ -247,6 +253,22 @@ impl<'a> Page<'a> {
             }
         }
     }
+}
+
+/// The header's organisation switcher and portfolio link (issue 25 part 1): only for a
+/// person with more than one organisation; it offers their enabled memberships, and
+/// nothing else.
+fn switcher(caller: Option<&Caller>, lang: Lang) -> Option<Value> {
+    let c = caller.filter(|c| c.orgs.len() > 1)?;
+    Some(json!({
+        "orgs": c.orgs.iter().map(|(id, name, role)| json!({
+            "id": id, "name": name, "selected": *id == c.user.org,
+            "role": word(lang, &format!("role_{}", role.as_str())),
+        })).collect::<Vec<_>>(),
+        "portfolio": word(lang, "portfolio"),
+        "switch": word(lang, "switch_org"),
+        "label": word(lang, "switch_label"),
+    }))
 }
 
 /// A page's own template rendered with `view` and the page words (`t`).

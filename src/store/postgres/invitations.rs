@@ -92,6 +92,7 @@ impl Invitations for Postgres {
         hash: &str,
         name: &str,
         password_hash: &str,
+        existing: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<Option<(InvitationRow, i64)>> {
         let mut tx = self.client.transaction().map_err(db_err)?;
@@ -110,21 +111,19 @@ impl Invitations for Postgres {
             return Ok(None);
         };
         let inv = row_of(&taken)?;
-        let id: i64 = tx
-            .query_one(
-                "INSERT INTO users (org, email, name, role, password, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                &[
-                    &inv.org,
-                    &inv.email,
-                    &name,
-                    &inv.role.as_str(),
-                    &password_hash,
-                    &now,
-                ],
-            )
-            .map_err(db_err)?
-            .get(0);
+        let id: i64 = match existing {
+            Some(id) => id,
+            None => tx
+                .query_one(
+                    "INSERT INTO users (org, email, name, password, created_at)
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                    &[&inv.org, &inv.email, &name, &password_hash, &now],
+                )
+                .map_err(db_err)?
+                .get(0),
+        };
+        let by = format!("invitation of {}", inv.invited_by);
+        super::accounts::insert_membership(&mut tx, id, &inv.org, inv.role, now, &by, false)?;
         tx.commit().map_err(db_err)?;
         Ok(Some((inv, id)))
     }
@@ -140,22 +139,16 @@ impl Invitations for Postgres {
         Ok(n == 1)
     }
 
-    fn set_member(&mut self, user_id: i64, role: Role, disabled: bool) -> Result<bool> {
+    fn set_member(&mut self, user_id: i64, org: &str, role: Role, disabled: bool) -> Result<bool> {
         let mut tx = self.client.transaction().map_err(db_err)?;
-        let Some(org) = tx
-            .query_opt("SELECT org FROM users WHERE id = $1", &[&user_id])
-            .map_err(db_err)?
-            .map(|r| r.get::<_, String>(0))
-        else {
-            return Ok(false);
-        };
-        // The user and the organisation's enabled DPOs, locked in one order (by id), so
-        // that two DPOs changing each other at once queue instead of both passing.
+        // The membership and the organisation's enabled DPOs, locked in one order (by
+        // user id), so that two DPOs changing each other at once queue instead of both
+        // passing.
         let locked = tx
             .query(
-                "SELECT id, role, disabled FROM users
-                 WHERE org = $1 AND (id = $2 OR (role = 'dpo' AND NOT disabled))
-                 ORDER BY id FOR UPDATE",
+                "SELECT user_id, role, disabled FROM memberships
+                 WHERE org = $1 AND (user_id = $2 OR (role = 'dpo' AND NOT disabled))
+                 ORDER BY user_id FOR UPDATE",
                 &[&org, &user_id],
             )
             .map_err(db_err)?;
@@ -176,13 +169,19 @@ impl Invitations for Postgres {
             return Ok(false);
         }
         tx.execute(
-            "UPDATE users SET role = $2, disabled = $3 WHERE id = $1",
-            &[&user_id, &role.as_str(), &disabled],
+            "UPDATE memberships SET role = $3, disabled = $4 WHERE user_id = $1 AND org = $2",
+            &[&user_id, &org, &role.as_str(), &disabled],
         )
         .map_err(db_err)?;
         if disabled {
-            tx.execute("DELETE FROM sessions WHERE user_id = $1", &[&user_id])
-                .map_err(db_err)?;
+            // Their sessions lose this organisation on the next request; a person left
+            // with no enabled membership is signed out now.
+            tx.execute(
+                "DELETE FROM sessions WHERE user_id = $1 AND NOT EXISTS (
+                     SELECT 1 FROM memberships WHERE user_id = $1 AND NOT disabled)",
+                &[&user_id],
+            )
+            .map_err(db_err)?;
         }
         tx.commit().map_err(db_err)?;
         Ok(true)
@@ -200,7 +199,8 @@ impl Invitations for Postgres {
     fn last_sign_ins(&mut self, org: &str) -> Result<HashMap<i64, DateTime<Utc>>> {
         Ok(self
             .query_c(
-                "SELECT id, last_sign_in_at FROM users WHERE org = $1 AND last_sign_in_at IS NOT NULL",
+                "SELECT u.id, u.last_sign_in_at FROM users u JOIN memberships m ON m.user_id = u.id
+                 WHERE m.org = $1 AND u.last_sign_in_at IS NOT NULL",
                 &[&org],
             )
             .map_err(db_err)?

@@ -79,6 +79,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../../migrations/postgres/0009_oidc_links.sql"),
     ),
+    (
+        10,
+        include_str!("../../../migrations/postgres/0010_memberships.sql"),
+    ),
 ];
 
 /// Any constant: the advisory lock the migrations are applied under.

@@ -109,6 +109,7 @@ impl Invitations for Sqlite {
         hash: &str,
         name: &str,
         password_hash: &str,
+        existing: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<Option<(InvitationRow, i64)>> {
         let tx = self
@@ -129,19 +130,19 @@ impl Invitations for Sqlite {
             return Ok(None);
         };
         let inv = row_of(taken)?;
-        tx.execute(
-            "INSERT INTO users (org, email, name, role, password, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                inv.org,
-                inv.email,
-                name,
-                inv.role.as_str(),
-                password_hash,
-                rfc(now)
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                tx.execute(
+                    "INSERT INTO users (org, email, name, password, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![inv.org, inv.email, name, password_hash, rfc(now)],
+                )?;
+                tx.last_insert_rowid()
+            }
+        };
+        let by = format!("invitation of {}", inv.invited_by);
+        super::accounts::insert_membership(&tx, id, &inv.org, inv.role, &rfc(now), &by, false)?;
         tx.commit()?;
         Ok(Some((inv, id)))
     }
@@ -155,22 +156,16 @@ impl Invitations for Sqlite {
         Ok(n == 1)
     }
 
-    fn set_member(&mut self, user_id: i64, role: Role, disabled: bool) -> Result<bool> {
+    fn set_member(&mut self, user_id: i64, org: &str, role: Role, disabled: bool) -> Result<bool> {
         // BEGIN IMMEDIATE: the count of DPOs read here cannot change before the update.
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let Some((org, was, was_disabled)) = tx
+        let Some((was, was_disabled)) = tx
             .query_row(
-                "SELECT org, role, disabled FROM users WHERE id = ?1",
-                params![user_id],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, bool>(2)?,
-                    ))
-                },
+                "SELECT role, disabled FROM memberships WHERE user_id = ?1 AND org = ?2",
+                params![user_id, org],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)),
             )
             .optional()?
         else {
@@ -180,7 +175,8 @@ impl Invitations for Sqlite {
         let stays_dpo = role == Role::Dpo && !disabled;
         if was_dpo && !stays_dpo {
             let others: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM users WHERE org = ?1 AND id <> ?2 AND role = 'dpo' AND disabled = 0",
+                "SELECT COUNT(*) FROM memberships
+                 WHERE org = ?1 AND user_id <> ?2 AND role = 'dpo' AND disabled = 0",
                 params![org, user_id],
                 |r| r.get(0),
             )?;
@@ -189,11 +185,17 @@ impl Invitations for Sqlite {
             }
         }
         tx.execute(
-            "UPDATE users SET role = ?2, disabled = ?3 WHERE id = ?1",
-            params![user_id, role.as_str(), disabled],
+            "UPDATE memberships SET role = ?3, disabled = ?4 WHERE user_id = ?1 AND org = ?2",
+            params![user_id, org, role.as_str(), disabled],
         )?;
         if disabled {
-            tx.execute("DELETE FROM sessions WHERE user_id = ?1", params![user_id])?;
+            // Their sessions lose this organisation on the next request; a person left
+            // with no enabled membership is signed out now.
+            tx.execute(
+                "DELETE FROM sessions WHERE user_id = ?1 AND NOT EXISTS (
+                     SELECT 1 FROM memberships WHERE user_id = ?1 AND disabled = 0)",
+                params![user_id],
+            )?;
         }
         tx.commit()?;
         Ok(true)
@@ -208,7 +210,8 @@ impl Invitations for Sqlite {
 
     fn last_sign_ins(&mut self, org: &str) -> Result<HashMap<i64, DateTime<Utc>>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, last_sign_in_at FROM users WHERE org = ?1 AND last_sign_in_at IS NOT NULL",
+            "SELECT u.id, u.last_sign_in_at FROM users u JOIN memberships m ON m.user_id = u.id
+             WHERE m.org = ?1 AND u.last_sign_in_at IS NOT NULL",
         )?;
         let rows: Vec<(i64, String)> = stmt
             .query_map(params![org], |r| Ok((r.get(0)?, r.get(1)?)))?

@@ -48,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0015_dispatchers.sql"),
     include_str!("../../../migrations/sqlite/0016_invitations.sql"),
     include_str!("../../../migrations/sqlite/0017_oidc_links.sql"),
+    include_str!("../../../migrations/sqlite/0018_memberships.sql"),
 ];
 
 pub struct Sqlite {
@@ -340,20 +341,29 @@ impl Backend for Sqlite {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // One row per membership: the person once (their first row), then each
+        // membership.
         for u in rows {
             tx.execute(
-                "INSERT INTO users (id, org, email, name, role, password, created_at, disabled)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO users (id, org, email, name, password, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
                 params![
                     u.user.id,
                     u.user.org,
                     u.user.email,
                     u.user.name,
-                    u.user.role.as_str(),
                     u.password,
                     rfc(u.created_at),
-                    u.disabled
                 ],
+            )?;
+            accounts::insert_membership(
+                &tx,
+                u.user.id,
+                &u.user.org,
+                u.user.role,
+                &rfc(u.since),
+                &u.added_by,
+                u.disabled,
             )?;
         }
         tx.commit()?;

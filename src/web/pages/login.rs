@@ -134,20 +134,33 @@ pub(super) async fn login(
     }
     let checked = {
         let email = email.clone();
-        app.read(move |_, s| Ok(s.check_login(&email, &password)?))
-            .await
+        app.read(move |_, s| {
+            let u = s.check_login(&email, &password)?;
+            // Every organisation of the person: one that requires its identity provider
+            // refuses a password session, which could switch into it.
+            let orgs: Vec<String> = match &u {
+                Some(u) => s
+                    .memberships(&u.email)?
+                    .into_iter()
+                    .map(|m| m.user.org)
+                    .collect(),
+                None => vec![],
+            };
+            Ok(u.map(|u| (u, orgs)))
+        })
+        .await
     };
     let user = match checked {
         // An organisation that requires its identity provider refuses even a right
         // password (said only after the password was checked: it tells nothing to
         // someone guessing).
-        Ok(Some(u))
+        Ok(Some((_, orgs)))
             if app
                 .config
                 .auth
                 .oidc
                 .as_ref()
-                .is_some_and(|o| o.required(&u.org)) =>
+                .is_some_and(|o| orgs.iter().any(|org| o.required(org))) =>
         {
             let msg = word(lang, "oidc_required");
             return login_form(
@@ -160,7 +173,7 @@ pub(super) async fn login(
                 StatusCode::FORBIDDEN,
             );
         }
-        Ok(Some(u)) => u,
+        Ok(Some((u, _))) => u,
         Ok(None) => {
             let address = attempt.address().to_string();
             let counted = app

@@ -29,6 +29,7 @@ mod fill;
 mod login;
 mod new_case;
 mod organisation;
+mod portfolio;
 mod register;
 mod users;
 mod whatif;
@@ -69,6 +70,10 @@ pub fn routes() -> Router<Arc<App>> {
             )),
         )
         .route("/register", get(register::register_page))
+        // One person, several organisations (issue 25 part 1).
+        .route("/portfolio", get(portfolio::portfolio_page))
+        .route("/portfolio/{org}/cases/{id}", get(portfolio::open_case))
+        .route("/switch", post(portfolio::switch))
         .route("/register.csv", get(register::register_csv))
         .route("/access", get(access::access_page))
         .route("/access.csv", get(access::access_csv_download))

@@ -8,11 +8,11 @@ use super::case::OkQuery;
 use crate::app::users::Mailed;
 use crate::store::invitations::{Invitation, InvitationState, Member};
 use crate::time::{self, Lang};
-use crate::web::App;
 use crate::web::auth::{LOGIN_COOKIE, SESSION_COOKIE, cookie, same};
 use crate::web::form::{PageCtx, PageForm, PageLang, PageResult, field, parse_form, see_other};
 use crate::web::page::{Page, word};
 use crate::web::users::{Sent, base_of};
+use crate::web::{App, WebError};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -253,6 +253,9 @@ struct AcceptForm<'a> {
     name: &'a str,
     error: Option<String>,
     status: StatusCode,
+    /// The address already has an account (another organisation): its own password
+    /// joins (issue 25 part 1).
+    existing: bool,
 }
 
 /// The form, with a fresh double-submit token (cookie and field).
@@ -263,6 +266,7 @@ fn accept_form(app: &App, lang: Lang, jar: CookieJar, form: AcceptForm) -> Respo
         name,
         error,
         status,
+        existing,
     } = form;
     let login_token = crate::store::random_hex(16);
     let jar = jar.add(cookie(LOGIN_COOKIE, login_token.clone()));
@@ -278,6 +282,7 @@ fn accept_form(app: &App, lang: Lang, jar: CookieJar, form: AcceptForm) -> Respo
         "intro": intro,
         "email": inv.email,
         "name": name,
+        "existing": existing,
     });
     let page = bare(
         lang,
@@ -288,18 +293,32 @@ fn accept_form(app: &App, lang: Lang, jar: CookieJar, form: AcceptForm) -> Respo
     (jar, page.render(app, "invitation", view, status)).into_response()
 }
 
+/// The invitation of a link, and whether its address already has an account.
+async fn invitation_and_person(
+    app: &Arc<App>,
+    token: &str,
+) -> Result<(Option<Invitation>, bool), WebError> {
+    let t = token.to_string();
+    app.read(move |app, s| {
+        let inv = app.invitation_state(s, &t, time::now())?;
+        let existing = match &inv {
+            Some(i) => s.person_exists(&i.email)?,
+            None => false,
+        };
+        Ok((inv, existing))
+    })
+    .await
+}
+
 pub(super) async fn invitation_page(
     State(app): State<Arc<App>>,
     PageLang(lang): PageLang,
     Path(token): Path<String>,
     jar: CookieJar,
 ) -> Response {
-    let t = token.clone();
-    let found = app
-        .read(move |app, s| Ok(app.invitation_state(s, &t, time::now())?))
-        .await;
+    let found = invitation_and_person(&app, &token).await;
     match found {
-        Ok(Some(inv)) if inv.state == InvitationState::Pending => accept_form(
+        Ok((Some(inv), existing)) if inv.state == InvitationState::Pending => accept_form(
             &app,
             lang,
             jar,
@@ -309,9 +328,10 @@ pub(super) async fn invitation_page(
                 name: "",
                 error: None,
                 status: StatusCode::OK,
+                existing,
             },
         ),
-        Ok(other) => gone(&app, lang, other.map(|i| i.state)),
+        Ok((other, _)) => gone(&app, lang, other.map(|i| i.state)),
         Err(e) => e.into_response(),
     }
 }
@@ -325,13 +345,10 @@ pub(super) async fn accept_invitation(
 ) -> Response {
     let typed = parse_form(&bytes);
     let text = |k: &str| field(&typed, k).unwrap_or("").to_string();
-    let t = token.clone();
-    let found = app
-        .read(move |app, s| Ok(app.invitation_state(s, &t, time::now())?))
-        .await;
-    let inv = match found {
-        Ok(Some(inv)) if inv.state == InvitationState::Pending => inv,
-        Ok(other) => return gone(&app, lang, other.map(|i| i.state)),
+    let found = invitation_and_person(&app, &token).await;
+    let (inv, existing) = match found {
+        Ok((Some(inv), existing)) if inv.state == InvitationState::Pending => (inv, existing),
+        Ok((other, _)) => return gone(&app, lang, other.map(|i| i.state)),
         Err(e) => return e.into_response(),
     };
     let again = |jar: CookieJar, msg: String, status: StatusCode| {
@@ -345,6 +362,7 @@ pub(super) async fn accept_invitation(
                 name: &text("name"),
                 error: Some(msg),
                 status,
+                existing,
             },
         )
     };
@@ -353,7 +371,7 @@ pub(super) async fn accept_invitation(
         return again(jar, word(lang, "bad_form"), StatusCode::FORBIDDEN);
     }
     let password = text("password");
-    if password != text("password2") {
+    if !existing && password != text("password2") {
         return again(
             jar,
             word(lang, "setup_passwords_differ"),
