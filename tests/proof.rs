@@ -563,7 +563,8 @@ fn serve_mails_signed_stamped_checkpoints_and_retries_a_tsa_that_is_down() {
         .listen("none")
         .args(&["--idle-check-secs", "1"])
         .spawn();
-    let checkpoints = || -> Vec<(PathBuf, Vec<(String, Vec<u8>)>)> {
+    type Attachments = Vec<(String, Vec<u8>)>;
+    let checkpoints = || -> Vec<(PathBuf, Attachments)> {
         read_sink(&sink_dir)
             .iter()
             .map(|m| (m.eml.clone(), attachments(&m.eml)))

@@ -450,14 +450,13 @@ impl App {
         let l = self.case(store, org, id)?;
         let wf = &l.workflow;
         let doc = wf.documents.get(&req.document).ok_or_else(|| {
-            AppError::Store(
-                crate::store::StoreError::from(crate::case::Rejected::UnknownDocument {
+            AppError::Store(crate::store::StoreError::from(
+                crate::case::Rejected::UnknownDocument {
                     document: req.document.clone(),
                     workflow: wf.id.clone(),
                     known: wf.documents.keys().cloned().collect::<Vec<_>>().join(", "),
-                })
-                .into(),
-            )
+                },
+            ))
         })?;
         let Some((form, spec)) = form_of(&doc.template) else {
             return Err(AppError::Field {

@@ -304,7 +304,7 @@ fn add(
     name: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<(), CliError> {
-    let role = Role::parse(&role).ok_or_else(|| {
+    let role = Role::parse(role).ok_or_else(|| {
         CliError::input(format!(
             "--role: {} is not dpo, contributor or viewer",
             crate::util::quote(role)

@@ -8,6 +8,9 @@ use super::{Store, StoreError, User};
 use crate::util::hash::sha256_hex;
 use chrono::{DateTime, Utc};
 
+/// When a calendar token was made, and the organisation it reads (None: the portfolio).
+pub type TokenSince = (DateTime<Utc>, Option<String>);
+
 /// Every calendar token starts with this, so that one pasted in the wrong place is
 /// recognised (and an API token is never taken for one).
 pub const CALENDAR_TOKEN_PREFIX: &str = "vcal_";
@@ -50,10 +53,7 @@ impl Store {
 
     /// When `user`'s calendar token was made, if they have one, and the organisation it
     /// reads (None: the portfolio).
-    pub fn calendar_token_since(
-        &mut self,
-        user: &User,
-    ) -> Result<Option<(DateTime<Utc>, Option<String>)>, StoreError> {
+    pub fn calendar_token_since(&mut self, user: &User) -> Result<Option<TokenSince>, StoreError> {
         self.db.calendar_token_since(user.id)
     }
 

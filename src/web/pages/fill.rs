@@ -179,9 +179,11 @@ async fn show(
     ))
 }
 
-/// A multipart/form-data body's parts: (name, file name, bytes). None: not multipart,
-/// or not readable.
-fn multipart(content_type: &str, body: &[u8]) -> Option<Vec<(String, Option<String>, Vec<u8>)>> {
+/// One part of a multipart/form-data body: (name, file name, bytes).
+type Part = (String, Option<String>, Vec<u8>);
+
+/// A multipart/form-data body's parts. None: not multipart, or not readable.
+fn multipart(content_type: &str, body: &[u8]) -> Option<Vec<Part>> {
     let boundary = content_type
         .split(';')
         .map(str::trim)
