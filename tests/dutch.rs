@@ -21,6 +21,11 @@ const DELIBERATELY_IDENTICAL: &[(&str, &str)] = &[
         "fraud",
         "Fraude is the Dutch word as well as the French one",
     ),
+    // labels: the channel of a submission; Dutch writes "e-mail" as English does.
+    (
+        "submission_channel_email",
+        "E-mail is the Dutch word as well as the English and French one",
+    ),
 ];
 
 /// English labels that are also ordinary Dutch words with another meaning: a Dutch
