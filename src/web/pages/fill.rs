@@ -182,49 +182,25 @@ async fn show(
 /// One part of a multipart/form-data body: (name, file name, bytes).
 type Part = (String, Option<String>, Vec<u8>);
 
-/// A multipart/form-data body's parts. None: not multipart, or not readable.
-fn multipart(content_type: &str, body: &[u8]) -> Option<Vec<Part>> {
-    let boundary = content_type
-        .split(';')
-        .map(str::trim)
-        .find_map(|p| p.strip_prefix("boundary="))?
-        .trim_matches('"');
-    let delim = format!("--{boundary}");
-    let d = delim.as_bytes();
-    let find = |hay: &[u8], needle: &[u8], from: usize| -> Option<usize> {
-        hay.get(from..)?
-            .windows(needle.len())
-            .position(|w| w == needle)
-            .map(|p| p + from)
-    };
+/// A multipart/form-data body's parts, read by `multer` (the parser axum's own multipart
+/// extractor uses). None: not multipart, or not readable.
+async fn multipart(content_type: &str, body: &[u8]) -> Option<Vec<Part>> {
+    let boundary = multer::parse_boundary(content_type).ok()?;
+    let reader = std::io::Cursor::new(body.to_vec());
+    let mut form = multer::Multipart::with_reader(reader, boundary);
     let mut out = Vec::new();
-    let mut at = find(body, d, 0)? + d.len();
-    loop {
-        if body.get(at..at + 2) == Some(b"--") {
-            return Some(out);
-        }
-        let start = at + 2; // CRLF after the delimiter
-        let head_end = find(body, b"\r\n\r\n", start)?;
-        let head = std::str::from_utf8(body.get(start..head_end)?).ok()?;
-        let next = find(body, format!("\r\n{delim}").as_bytes(), head_end + 4)?;
-        let data = body.get(head_end + 4..next)?.to_vec();
-        let disposition = head
-            .lines()
-            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))?;
-        let param = |key: &str| {
-            disposition.split(';').map(str::trim).find_map(|p| {
-                p.strip_prefix(&format!("{key}="))
-                    .map(|v| v.trim_matches('"').to_string())
-            })
-        };
-        out.push((param("name")?, param("filename"), data));
-        at = next + 2 + d.len();
+    while let Some(field) = form.next_field().await.ok()? {
+        let name = field.name()?.to_string();
+        let file = field.file_name().map(str::to_string);
+        let data = field.bytes().await.ok()?.to_vec();
+        out.push((name, file, data));
     }
+    Some(out)
 }
 
 /// The fields of the submitted form, and its file (the multipart form's, or the one the
 /// confirmation carried as hex).
-fn read_form(headers: &HeaderMap, body: &Bytes) -> Result<(Form, Option<AckFile>), WebError> {
+async fn read_form(headers: &HeaderMap, body: &Bytes) -> Result<(Form, Option<AckFile>), WebError> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -246,7 +222,9 @@ fn read_form(headers: &HeaderMap, body: &Bytes) -> Result<(Form, Option<AckFile>
         };
         return Ok((form, ack));
     }
-    let parts = multipart(ct, body).ok_or_else(|| WebError::bad("the form could not be read"))?;
+    let parts = multipart(ct, body)
+        .await
+        .ok_or_else(|| WebError::bad("the form could not be read"))?;
     let mut fields = Vec::new();
     let mut ack = None;
     for (name, file, data) in parts {
@@ -271,7 +249,7 @@ pub(super) async fn submitted(
     headers: HeaderMap,
     body: Bytes,
 ) -> PageResult {
-    let (form, ack) = read_form(&headers, &body).map_err(ctx.fail())?;
+    let (form, ack) = read_form(&headers, &body).await.map_err(ctx.fail())?;
     if let Err(e) = ctx.caller.check_csrf(form.get("_csrf")) {
         return Err(ctx.error(WebError::new(e.status, ctx.word("bad_form"))));
     }
