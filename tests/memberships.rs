@@ -560,3 +560,32 @@ fn users_made_before_memberships_are_people_with_one_membership_and_still_sign_i
     assert!(r.text().unwrap().contains("Beta SA"));
     drop(serve);
 }
+
+/// As a DPO would, in Chromium: sign in, pick the other organisation in the header's
+/// switcher and press its button, then open the portfolio from the header: both
+/// organisations' deadlines, each row naming its organisation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_the_switcher_and_the_portfolio_work_by_clicking() {
+    use common::browser::*;
+    use fantoccini::Locator;
+    let s = Server::start();
+    add_ext(&s.v, "acme", "dpo");
+    add_ext(&s.v, "other", "dpo");
+    open(&s, s.token("dpo@acme.example"), "acme-1", "Acme laptop");
+    open(&s, s.token("dpo@other.example"), "other-1", "Other USB key");
+    let driver = start_driver();
+    let downloads = tempfile::tempdir().unwrap();
+    let c = browser(&driver, downloads.path()).await;
+    sign_in(&c, &s.base, EXT, PASSWORD).await;
+    let who = wait_text(&c, ".who", &["acme"]).await;
+    assert!(!who.contains("other"), "{who}");
+    click(&c, Locator::Css("#org-select option[value='other']")).await;
+    click(&c, Locator::Id("org-switch-go")).await;
+    let who = wait_text(&c, ".who", &["other"]).await;
+    assert!(!who.contains("acme"), "{who}");
+    shot(&c, "memberships-01-switched").await;
+    click(&c, Locator::Id("nav-portfolio")).await;
+    let page = wait_text(&c, "main", &["Acme laptop", "Other USB key"]).await;
+    shot(&c, "memberships-02-portfolio").await;
+    let _ = c.close().await;
+}
