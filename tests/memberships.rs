@@ -586,6 +586,10 @@ async fn in_chromium_the_switcher_and_the_portfolio_work_by_clicking() {
     shot(&c, "memberships-01-switched").await;
     click(&c, Locator::Id("nav-portfolio")).await;
     let page = wait_text(&c, "main", &["Acme laptop", "Other USB key"]).await;
+    assert!(
+        page.contains("ACME SA") && page.contains("Other SA"),
+        "each row names its organisation: {page}"
+    );
     shot(&c, "memberships-02-portfolio").await;
     let _ = c.close().await;
 }
