@@ -379,18 +379,8 @@ pub(super) fn load_cases(
             &org, &id, &wf, &wf_hash, &title, &opened, &seq, &last_hash, &closed, &due,
         ],
     )
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::CaseExists(
-                e.as_db_error()
-                    .and_then(|d| d.detail())
-                    .unwrap_or("")
-                    .to_string(),
-            )
-        } else {
-            db_err(e)
-        }
-    })?;
+    // The copy checked that the target was empty before its first write.
+    .map_err(db_err)?;
     let rows = events
         .iter()
         .flat_map(|(o, c, evs)| evs.iter().map(move |e| (o, c, e)));
