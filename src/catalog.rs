@@ -25,6 +25,12 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ),
 ];
 
+/// The embedded texts that are proposals (a `version` and no `effective_from`): no case
+/// ever pins one, so a command that only reads and writes cases skips compiling them
+/// (`WorkflowSet::load_in_force`); they are more than half of the start-up's YAML. A
+/// unit test keeps this list equal to what compiling says.
+pub const EMBEDDED_PROPOSALS: &[&str] = &["fr-omnibus-proposal.yaml", "be-omnibus-proposal.yaml"];
+
 /// The shipped assessment rules, by their name relative to the workflows' folder.
 pub const EMBEDDED_RULES: &[(&str, &str)] = &[
     (
@@ -147,9 +153,23 @@ impl WorkflowSet {
     /// defines replaces every embedded version of it. All files are checked; all errors
     /// are returned.
     pub fn load(dir: Option<&Path>) -> Result<WorkflowSet, WorkflowErrors> {
+        Self::load_with(dir, true)
+    }
+
+    /// As `load`, without the embedded proposals (`EMBEDDED_PROPOSALS`): what every
+    /// command needs that does not try a proposal (`whatif`), list or check workflows,
+    /// or serve the web pages (whose case page offers the what-if).
+    pub fn load_in_force(dir: Option<&Path>) -> Result<WorkflowSet, WorkflowErrors> {
+        Self::load_with(dir, false)
+    }
+
+    fn load_with(dir: Option<&Path>, proposals: bool) -> Result<WorkflowSet, WorkflowErrors> {
         let mut errors = Vec::new();
         let mut embedded = Vec::new();
         for (name, text) in EMBEDDED {
+            if !proposals && EMBEDDED_PROPOSALS.contains(name) {
+                continue;
+            }
             let origin = format!("embedded:{name}");
             let base = |n: &str| beside(None, EMBEDDED, n);
             match resolve_extends(&origin, text, &base)
@@ -420,6 +440,33 @@ pub fn utf8<'b>(origin: &str, bytes: &'b [u8]) -> Result<&'b str, WorkflowError>
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_embedded_proposals_are_listed_and_skipped_only_when_asked() {
+        let full = super::WorkflowSet::load(None).expect("the embedded workflows");
+        let lean = super::WorkflowSet::load_in_force(None).expect("the embedded workflows");
+        let listed: Vec<String> = full
+            .all()
+            .filter(|w| w.is_proposal())
+            .map(|w| w.origin.trim_start_matches("embedded:").to_string())
+            .collect();
+        assert_eq!(listed, super::EMBEDDED_PROPOSALS, "EMBEDDED_PROPOSALS");
+        assert!(lean.all().all(|w| !w.is_proposal()));
+        let keys = |s: &super::WorkflowSet| {
+            s.all()
+                .filter(|w| !w.is_proposal())
+                .map(|w| w.key())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(&lean), keys(&full), "the same versions in force");
+        for id in full.ids() {
+            assert_eq!(
+                lean.rules(id).map(|r| r.version.clone()),
+                full.rules(id).map(|r| r.version.clone()),
+                "{id}"
+            );
+        }
+    }
+
     #[test]
     fn invalid_utf8_is_reported_where_it_is() {
         let e = super::utf8("f.yaml", b"id: fr\ntitle: caf\xc3\xa9 \xff\n").unwrap_err();

@@ -212,6 +212,9 @@ struct Ctx {
     /// Whether --org (or VIGIE_ORG) named it; else it is `default`.
     org_given: bool,
     now: DateTime<Utc>,
+    /// Whether the command needs the embedded proposals (`whatif`, `workflow`, `serve`);
+    /// the others start faster without them.
+    proposals: bool,
 }
 
 impl Ctx {
@@ -220,7 +223,13 @@ impl Ctx {
         let first = |e: crate::workflow::WorkflowErrors| {
             CliError::input(e.0.first().map(|x| x.to_string()).unwrap_or_default())
         };
-        let set = WorkflowSet::load(self.config.workflows_dir.as_deref()).map_err(first)?;
+        let dir = self.config.workflows_dir.as_deref();
+        let set = if self.proposals {
+            WorkflowSet::load(dir)
+        } else {
+            WorkflowSet::load_in_force(dir)
+        }
+        .map_err(first)?;
         let templates = self.config.templates();
         crate::render::check_documents(&set, &templates).map_err(first)?;
         Ok(set)
@@ -359,6 +368,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         org: cli.org.clone().unwrap_or_else(|| DEFAULT_ORG.to_string()),
         org_given: cli.org.is_some(),
         now: time::now(),
+        proposals: matches!(
+            cli.command,
+            Cmd::Whatif(_) | Cmd::Workflow(_) | Cmd::Serve(_)
+        ),
     };
     match cli.command {
         Cmd::Workflow(cmd) => workflow::run(&ctx, cmd),
