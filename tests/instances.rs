@@ -433,3 +433,150 @@ fn eight_writers_across_two_instances_one_case_exactly_one_wins() {
     assert_eq!(events(&b), before + 1, "one new event, seen through B");
     a.v.ok(&["audit", "verify"]);
 }
+
+/// A dispatcher SIGKILLed while it holds claims: the other instance, running beside it,
+/// takes them over once it stops beating (issue 23 N11, issue 25 "Speed"), without
+/// waiting for the lease (an hour here), and every reminder arrives exactly once.
+///
+/// A's relay accepts connections and never answers, so A claims every due reminder (one
+/// batch) and sends none; B's relay is a real SMTP server. B is started once A holds the
+/// claims, then A is killed.
+#[test]
+fn a_killed_instances_claims_are_taken_over_by_the_other_within_seconds() {
+    const CASES: usize = 30;
+    const PER_CASE: usize = 5;
+    let v = postgres();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the silent relay");
+    silent.set_nonblocking(true).expect("non-blocking");
+    let silent_port = silent.local_addr().expect("its port").port();
+    let port = free_port();
+    let config_a = v.dir().join("config-a.yaml");
+    let config_b = v.dir().join("config-b.yaml");
+    std::fs::write(&config_a, standard_config(silent_port)).expect("write A's config");
+    std::fs::write(&config_b, standard_config(port)).expect("write B's config");
+    let sink = Sink::start(port, &v.dir().join("sink"), &v.dir().join("sink.log"));
+    let cfg = config_b.to_str().expect("UTF-8 path");
+    let aware = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    for i in 0..CASES {
+        let id = format!("k{i:02}");
+        v.ok(&[
+            "--config",
+            cfg,
+            "case",
+            "open",
+            "--workflow",
+            "fr",
+            "--title",
+            "T",
+            "--aware-at",
+            &aware,
+            "--id",
+            &id,
+        ]);
+    }
+    let (a_log, b_log) = (v.dir().join("a.log"), v.dir().join("b.log"));
+    let long_lease = |config: &Path, log: &Path| {
+        v.serve()
+            .config(config)
+            .listen("none")
+            .args(&["--idle-check-secs", "1", "--lease-secs", "3600"])
+            .env("VIGIE_NOW_OFFSET", "+70h")
+            .log(log)
+            .spawn()
+    };
+    let outbox = || -> Vec<Value> {
+        let out = v.run(&["--config", cfg, "outbox", "list", "--all", "--json"]);
+        assert_eq!(out.code, 0, "outbox list: {}", out.stderr);
+        serde_json::from_str::<Value>(&out.stdout)
+            .expect("outbox list prints JSON")
+            .as_array()
+            .expect("an array")
+            .clone()
+    };
+    let state = |r: &Value| r["state"].as_str().unwrap_or("").to_string();
+    let diag = || tails(&[a_log.clone(), b_log.clone(), v.dir().join("sink.log")]);
+
+    // A claims everything due (one batch: the claim comes before the first send) and
+    // hangs on its relay.
+    let mut a = long_lease(&config_a, &a_log);
+    let mut held = Vec::new();
+    let start = Instant::now();
+    while held.is_empty() {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "A never reached its relay\n{}",
+            diag()
+        );
+        if let Some(st) = a.try_exit() {
+            panic!("A exited on its own ({st})\n{}", diag());
+        }
+        if let Ok((c, _)) = silent.accept() {
+            held.push(c);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut b = long_lease(&config_b, &b_log);
+    // B is up and beating before A dies: the dispatcher that takes over is one that was
+    // already running, not a restart.
+    while !read(&b_log).contains("dispatching reminders") {
+        assert!(start.elapsed() < DEADLINE, "B did not start\n{}", diag());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(sink.count(), 0, "nothing sent while A holds the claims");
+    a.kill9();
+    let killed = Instant::now();
+    drop(held);
+    drop(silent);
+
+    let rows = loop {
+        assert!(
+            killed.elapsed() < DEADLINE,
+            "the reminders A held were not all sent\n{}",
+            diag()
+        );
+        if let Some(st) = b.try_exit() {
+            panic!("B exited on its own ({st})\n{}", diag());
+        }
+        let rows = outbox();
+        if let Some(r) = rows.iter().find(|r| state(r) == "dead") {
+            panic!("a reminder was dead-lettered: {r}\n{}", diag());
+        }
+        let sent = rows.iter().filter(|r| state(r) == "sent").count();
+        if sent == CASES * PER_CASE && sink.count() >= sent {
+            break rows;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    eprintln!(
+        "a killed instance: {} reminders taken over and sent by the other {:.1} s after the kill (lease 3600 s)",
+        CASES * PER_CASE,
+        killed.elapsed().as_secs_f64()
+    );
+    assert!(
+        read(&b_log).contains("took back"),
+        "B says it took A's claims back\n{}",
+        diag()
+    );
+    let sent_ids: BTreeSet<String> = rows
+        .iter()
+        .filter(|r| state(r) == "sent")
+        .map(|r| r["message_id"].as_str().expect("a Message-ID").to_string())
+        .collect();
+    assert_eq!(sent_ids.len(), CASES * PER_CASE, "one Message-ID each");
+    let mut received: BTreeMap<String, usize> = BTreeMap::new();
+    for m in sink.messages() {
+        *received
+            .entry(m.message_id.expect("a Message-ID header"))
+            .or_default() += 1;
+    }
+    let got: BTreeSet<String> = received.keys().cloned().collect();
+    assert_eq!(got, sent_ids, "every reminder received, and nothing else");
+    let doubled: Vec<(&String, &usize)> = received.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "received more than once: {doubled:?}");
+    assert_eq!(
+        b.term().and_then(|s| s.code()),
+        Some(0),
+        "B stops cleanly\n{}",
+        diag()
+    );
+}

@@ -98,6 +98,7 @@ contract!(
     timers_changed_by_a_dispatcher_are_read_again,
     a_number_taken_by_hand_is_skipped,
     nul_is_refused_before_any_query,
+    reads_in_one_go_answer_as_the_reads_one_by_one,
 );
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -2165,4 +2166,156 @@ fn nul_is_refused_before_any_query(db: &Db) {
         (1, 1),
         "nothing but the one opening written"
     );
+}
+
+/// The reads of the hot paths of several instances (issue 25, "Speed"), which a server
+/// backend answers in one round trip, say what the reads one by one say: an API read
+/// of a case (`token_case`), the heads, events and delivered recipients of a batch.
+fn reads_in_one_go_answer_as_the_reads_one_by_one(db: &Db) {
+    let now = t("2026-03-05T10:00:00Z");
+    let mut b = (db.open)();
+    for o in ["acme", "other"] {
+        b.insert_organisation(o, &format!("Org {o}"), "{}").unwrap();
+    }
+    let user = |b: &mut dyn Backend, org: &str, email: &str, role: Role| {
+        b.insert_user(org, email, "X", role, "$argon2id$x", now, "test")
+            .unwrap()
+    };
+    let dpo = user(&mut *b, "acme", "dpo@acme.example", Role::Dpo);
+    let viewer = user(&mut *b, "acme", "viewer@acme.example", Role::Viewer);
+    let gone = user(&mut *b, "acme", "gone@acme.example", Role::Dpo);
+    // The DPO of acme is a viewer in other; gone's membership is disabled.
+    b.insert_membership(dpo, "other", Role::Viewer, now, "test")
+        .unwrap();
+    user(&mut *b, "acme", "second@acme.example", Role::Dpo);
+    assert!(b.set_member(gone, "acme", Role::Dpo, true).unwrap());
+    let token = |b: &mut dyn Backend, hash: &str, user_id: i64, org: &str| {
+        b.insert_token(&TokenRow {
+            hash: hash.into(),
+            user_id,
+            org: org.into(),
+            name: "ci".into(),
+            created_at: now,
+            last_used_at: None,
+        })
+        .unwrap()
+    };
+    token(&mut *b, "t-dpo", dpo, "acme");
+    token(&mut *b, "t-dpo-other", dpo, "other");
+    token(&mut *b, "t-viewer", viewer, "acme");
+    token(&mut *b, "t-gone", gone, "acme");
+    b.touch_token("t-dpo", now).unwrap();
+    open_case(&mut *b, "acme", "c-1");
+    append(&mut *b, "acme", "c-1", 2);
+    open_case(&mut *b, "other", "c-1");
+    open_case(&mut *b, "other", "c-2");
+    for (org, who, minute) in [("acme", "a", 1), ("other", "o", 2), ("acme", "b", 3)] {
+        b.log_access(&AccessRow {
+            id: 0,
+            org: org.into(),
+            case_id: Some("c-1".into()),
+            at: now + Duration::minutes(minute),
+            actor: who.into(),
+            action: "download".into(),
+            object: "draft".into(),
+            detail: "d".into(),
+            address: "192.0.2.7".into(),
+            via: "api".into(),
+        })
+        .unwrap();
+    }
+
+    for hash in ["t-dpo", "t-dpo-other", "t-viewer", "t-gone", "t-none"] {
+        for case in ["c-1", "c-2", "c-9"] {
+            let got = b.token_case(hash, case).unwrap();
+            let Some((user, last_used)) = b.token_user(hash).unwrap() else {
+                assert!(got.is_none(), "{hash}: no such token, or disabled");
+                continue;
+            };
+            let got = got.unwrap_or_else(|| panic!("{hash} is a token"));
+            assert_eq!(
+                (got.user.id, &got.user.org, got.user.role, got.last_used),
+                (user.id, &user.org, user.role, last_used),
+                "{hash} {case}"
+            );
+            let head = b.head(&user.org, case).unwrap();
+            assert_eq!(
+                got.head, head,
+                "{hash} {case}: the head in the token's organisation"
+            );
+            let access = (head.is_some() && user.role == Role::Dpo)
+                .then(|| b.access_log(&user.org, Some(case)).unwrap());
+            assert_eq!(got.access, access, "{hash} {case}: a DPO's access log");
+        }
+    }
+    let got = b.token_case("t-dpo", "c-1").unwrap().unwrap();
+    assert_eq!(got.head.map(|h| h.seq), Some(2));
+    assert_eq!(
+        got.access
+            .unwrap()
+            .iter()
+            .map(|a| a.actor.as_str())
+            .collect::<Vec<_>>(),
+        vec!["a", "b"],
+        "acme's entries of its own c-1, oldest first"
+    );
+
+    let cases = [
+        ("other", "c-2"),
+        ("acme", "c-9"),
+        ("acme", "c-1"),
+        ("other", "c-1"),
+    ];
+    let heads = b.heads_of(&cases).unwrap();
+    let one_by_one: Vec<Option<CaseHead>> =
+        cases.iter().map(|(o, c)| b.head(o, c).unwrap()).collect();
+    assert_eq!(heads, one_by_one);
+    assert_eq!(heads[1], None);
+    let events = b.events_of(&cases).unwrap();
+    let one_by_one: Vec<Vec<EventRow>> = cases
+        .iter()
+        .map(|(o, c)| b.events(o, c, None).unwrap())
+        .collect();
+    assert_eq!(events, one_by_one);
+
+    add_timers(
+        &mut *b,
+        &[
+            timer("acme", "c-1", "cnil", "before-1h", now),
+            timer("other", "c-1", "cnil", "before-1h", now),
+        ],
+    );
+    let mut claimed = b.claim(now, Duration::minutes(5), 10, "tok").unwrap();
+    claimed.sort_by(|x, y| x.org.cmp(&y.org));
+    let retry = |_: &HashMap<String, (String, Option<String>)>| Settle::Retry {
+        next_attempt_at: now + Duration::minutes(1),
+        why: "r3 not sent".into(),
+    };
+    let out = b
+        .record(
+            &[Delivery {
+                claimed: &claimed[0],
+                recipients: vec![
+                    RecipientOutcome {
+                        rcpt: "r1".into(),
+                        state: "sent",
+                        detail: None,
+                    },
+                    RecipientOutcome {
+                        rcpt: "r2".into(),
+                        state: "refused",
+                        detail: Some("550".into()),
+                    },
+                ],
+                settle: &retry,
+            }],
+            now,
+        )
+        .unwrap();
+    assert!(out[0].is_some(), "settled under our lease");
+    let ids = [claimed[1].id, claimed[0].id, -1];
+    let one_by_one: Vec<HashMap<String, String>> =
+        ids.iter().map(|i| b.delivered(*i).unwrap()).collect();
+    assert_eq!(b.delivered_of(&ids).unwrap(), one_by_one);
+    assert_eq!(one_by_one[1].len(), 2, "{one_by_one:?}");
 }

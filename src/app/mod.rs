@@ -327,6 +327,24 @@ impl App {
         Ok(l)
     }
 
+    /// The case whose head was just read (`Store::token_case`), folded; from the cache
+    /// when no event was added since, else its events are read now.
+    pub fn case_at(
+        &self,
+        store: &mut Store,
+        head: crate::store::backend::CaseHead,
+    ) -> Result<Arc<Loaded>, AppError> {
+        let key = (head.org.clone(), head.id.clone());
+        if let Some(l) = self.cache.lock().expect("cache").get(&key)
+            && l.case.seq == head.seq
+        {
+            return Ok(l.clone());
+        }
+        let l = Arc::new(store.load_at(head)?);
+        self.remember(l.clone());
+        Ok(l)
+    }
+
     fn remember(&self, l: Arc<Loaded>) {
         let mut cache = self.cache.lock().expect("cache");
         if cache.len() >= CACHE_MAX {

@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::mail::Mailer;
 use crate::mail::RcptOutcome;
 use crate::mail::reminder::{self, ReminderTemplates};
+use crate::org::Profile;
 use crate::outbox::delivery::{self, Attempt, Recorded};
 use crate::outbox::{self, Claimed, Planned, plan};
 use crate::render::{Labels, Templates};
@@ -41,6 +42,20 @@ pub(super) struct Dispatcher {
     /// named once, not once per reminder set aside.
     pub(super) told_no_recipient: std::collections::HashSet<String>,
 }
+
+/// Reminders built per chunk of a round (see `Dispatcher::round`).
+const BUILD_CHUNK: usize = 64;
+
+/// A claimed reminder built: its message, the next overdue reminder to plan, and the
+/// recipients an earlier attempt dealt with; None when its clock no longer needs it.
+type Built = Result<
+    Option<(
+        reminder::ReminderMail,
+        Option<Planned>,
+        HashMap<String, String>,
+    )>,
+    BuildError,
+>;
 
 /// Why a claimed reminder could not be built.
 enum BuildError {
@@ -91,14 +106,39 @@ impl Dispatcher {
         })?;
         let n = claimed.len();
         let mut sends: tokio::task::JoinSet<Attempt> = tokio::task::JoinSet::new();
-        for c in claimed {
-            while sends.len() >= self.in_flight {
-                self.record_finished(&mut sends).await?;
+        let mut claimed = claimed.into_iter().peekable();
+        while claimed.peek().is_some() {
+            // A chunk at a time: its cases, profiles and recipients already dealt with
+            // are read together (a few round trips for the chunk, not a few per
+            // reminder), and its first sends start before the next chunk is read.
+            let chunk: Vec<Claimed> = claimed.by_ref().take(BUILD_CHUNK).collect();
+            let prepared = blocking(|| self.build_chunk(&chunk, now))?;
+            for (c, built) in chunk.into_iter().zip(prepared) {
+                self.dispatch(&mut sends, c, built, now).await?;
             }
-            let built = blocking(|| self.build(&c, now));
+        }
+        while !sends.is_empty() {
+            self.record_finished(&mut sends).await?;
+        }
+        Ok(n)
+    }
+
+    /// Sends a built reminder (once fewer than `in_flight` are), or settles one that
+    /// needs no message, waits for a recipient, or cannot be built.
+    async fn dispatch(
+        &mut self,
+        sends: &mut tokio::task::JoinSet<Attempt>,
+        c: Claimed,
+        built: Built,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServeError> {
+        while sends.len() >= self.in_flight {
+            self.record_finished(sends).await?;
+        }
+        {
             match built {
-                Ok(Some((mail, next))) => {
-                    let attempt = blocking(|| self.prepare(c, &mail, next))?;
+                Ok(Some((mail, next, done))) => {
+                    let attempt = self.prepare(c, &mail, next, &done);
                     let mailer = self.mailer.clone();
                     sends.spawn(async move { send(mailer, mail, attempt).await });
                 }
@@ -120,10 +160,51 @@ impl Dispatcher {
                 }
             }
         }
-        while !sends.is_empty() {
-            self.record_finished(&mut sends).await?;
+        Ok(())
+    }
+
+    /// Builds each reminder of a chunk: the cases loaded together, each organisation's
+    /// profile read once, the recipients already dealt with read together.
+    fn build_chunk(
+        &mut self,
+        chunk: &[Claimed],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Built>, ServeError> {
+        let keys: Vec<(&str, &str)> = chunk
+            .iter()
+            .map(|c| (c.org.as_str(), c.case_id.as_str()))
+            .collect();
+        // A case that cannot be read is a reminder that cannot be built (as when each
+        // was read alone).
+        let loaded: Vec<Result<crate::store::Loaded, String>> = match self.store.load_many(&keys) {
+            Ok(l) => l
+                .into_iter()
+                .map(|l| l.map_err(|e| e.to_string()))
+                .collect(),
+            Err(e) => chunk.iter().map(|_| Err(e.to_string())).collect(),
+        };
+        let ids: Vec<i64> = chunk.iter().map(|c| c.id).collect();
+        let mut done = self.store.backend().delivered_of(&ids)?.into_iter();
+        let mut profiles: HashMap<String, Result<Profile, String>> = HashMap::new();
+        let mut out = Vec::with_capacity(chunk.len());
+        for (c, l) in chunk.iter().zip(loaded) {
+            let done = done.next().unwrap_or_default();
+            if !profiles.contains_key(&c.org) {
+                let p = crate::app::profile_of(&mut self.store, &self.cfg, &c.org)
+                    .map(Option::unwrap_or_default)
+                    .map_err(|e| e.to_string());
+                profiles.insert(c.org.clone(), p);
+            }
+            let built = match (l, &profiles[&c.org]) {
+                (Err(e), _) => Err(BuildError::Other(e)),
+                (_, Err(e)) => Err(BuildError::Other(e.clone())),
+                (Ok(l), Ok(profile)) => self
+                    .build(c, &l, profile, now)
+                    .map(|b| b.map(|(mail, next)| (mail, next, done))),
+            };
+            out.push(built);
         }
-        Ok(n)
+        Ok(out)
     }
 
     /// Waits for one send to finish, takes every other one finished by then, and
@@ -175,8 +256,8 @@ impl Dispatcher {
         c: Claimed,
         mail: &reminder::ReminderMail,
         next: Option<Planned>,
-    ) -> Result<Attempt, ServeError> {
-        let done = delivery::done(&mut self.store, c.id)?;
+        done: &HashMap<String, String>,
+    ) -> Attempt {
         let recipients = mail
             .to
             .iter()
@@ -200,12 +281,12 @@ impl Dispatcher {
                 (hash, outcome)
             })
             .collect();
-        Ok(Attempt {
+        Attempt {
             claimed: c,
             message_id: mail.message_id.clone(),
             next,
             recipients,
-        })
+        }
     }
 
     /// The message for a claimed timer, and the next overdue reminder to plan once it is
@@ -213,24 +294,19 @@ impl Dispatcher {
     fn build(
         &mut self,
         c: &Claimed,
+        loaded: &crate::store::Loaded,
+        // The case's own organisation: its recipients, its name, its language.
+        profile: &Profile,
         now: DateTime<Utc>,
     ) -> Result<Option<(reminder::ReminderMail, Option<Planned>)>, BuildError> {
-        let loaded = self
-            .store
-            .load(&c.org, &c.case_id)
-            .map_err(|e| e.to_string())?;
         let wf = loaded.workflow.clone();
-        // The case's own organisation: its recipients, its name, its language.
-        let profile = crate::app::profile_of(&mut self.store, &self.cfg, &c.org)
-            .map_err(|e| e.to_string())?
-            .unwrap_or_default();
         let lang = profile.lang().unwrap_or(wf.lang);
         let tpl = self.templates_for(lang)?;
         let labels = self.labels_for(&wf, lang)?;
         let mail = reminder::build(
             &tpl,
             &labels,
-            &profile,
+            profile,
             &self.cfg.mail,
             self.cfg.http.public_url.as_deref(),
             &wf,

@@ -324,6 +324,11 @@ pub trait CaseLog {
     fn head(&mut self, org: &str, case_id: &str) -> Result<Option<CaseHead>>;
     /// Every case head, of one organisation or of all, ordered by (org, id).
     fn heads(&mut self, org: Option<&str>) -> Result<Vec<CaseHead>>;
+    /// The head of each of `cases` (organisation, case), None where there is no such
+    /// case, in the order asked. A server backend reads them in one round trip.
+    fn heads_of(&mut self, cases: &[(&str, &str)]) -> Result<Vec<Option<CaseHead>>> {
+        cases.iter().map(|(org, id)| self.head(org, id)).collect()
+    }
     /// The events of a case with `seq <= upto` (all when None), in order.
     fn events(&mut self, org: &str, case_id: &str, upto: Option<i64>) -> Result<Vec<EventRow>>;
     /// The events of each of `cases` (organisation, case), in order, one list per case in
@@ -367,6 +372,11 @@ pub trait Outbox {
     ) -> Result<Vec<Claimed>>;
     /// Recipients of a timer already dealt with: hash -> `sent` | `refused`.
     fn delivered(&mut self, timer_id: i64) -> Result<HashMap<String, String>>;
+    /// [`Outbox::delivered`] of each of `timer_ids`, in the order asked. A server
+    /// backend reads them in one round trip.
+    fn delivered_of(&mut self, timer_ids: &[i64]) -> Result<Vec<HashMap<String, String>>> {
+        timer_ids.iter().map(|id| self.delivered(*id)).collect()
+    }
     /// Records deliveries in one transaction: each recipient's outcome, then each timer
     /// settled as `settle` decides from every recipient's state, only under our lease.
     /// Returns for each whether it was settled (false: the lease was lost).
@@ -708,6 +718,20 @@ pub trait Access {
     fn load_access(&mut self, rows: &[AccessRow], texts: &[IssuedText]) -> Result<()>;
 }
 
+/// What an API read of one case needs, read together (`Backend::token_case`).
+#[derive(Debug, Clone)]
+pub struct TokenCase {
+    /// The token's user, acting in the token's membership.
+    pub user: User,
+    /// When the token was last used.
+    pub last_used: Option<DateTime<Utc>>,
+    /// The case's head in the token's organisation; None: it has no such case.
+    pub head: Option<CaseHead>,
+    /// The case's access log, oldest first, when the token is a DPO's and the case
+    /// exists; None otherwise.
+    pub access: Option<Vec<AccessRow>>,
+}
+
 /// A backend: everything above, for one connection.
 pub trait Backend:
     CaseLog
@@ -735,6 +759,27 @@ pub trait Backend:
     /// copied from a snapshot).
     fn other_connections(&mut self) -> Result<Option<u64>> {
         Ok(None)
+    }
+    /// The most frequent call of a script, `GET /api/cases/{id}`, in one go: the user
+    /// of the token `token_hash` (None: unknown, revoked, or its membership disabled),
+    /// the head of `case_id` in the token's organisation and, for a DPO, the case's
+    /// access log. A server backend answers in one round trip; this default asks
+    /// [`Accounts::token_user`], [`CaseLog::head`] and [`Access::access_log`] in turn.
+    fn token_case(&mut self, token_hash: &str, case_id: &str) -> Result<Option<TokenCase>> {
+        let Some((user, last_used)) = self.token_user(token_hash)? else {
+            return Ok(None);
+        };
+        let head = self.head(&user.org, case_id)?;
+        let access = match head.is_some() && user.role.is_dpo() {
+            true => Some(self.access_log(&user.org, Some(case_id))?),
+            false => None,
+        };
+        Ok(Some(TokenCase {
+            user,
+            last_used,
+            head,
+            access,
+        }))
     }
     /// Bulk writes for `store copy`, in one transaction each; rows are inserted as they
     /// are (the chain is not re-sealed).

@@ -16,6 +16,7 @@ pub mod memberships;
 pub mod oidc;
 mod orgs;
 pub mod postgres;
+mod reads;
 pub mod sqlite;
 mod verify;
 

@@ -175,8 +175,12 @@ async fn show(
 ) -> Result<Response, WebError> {
     // The most frequent call of a script: who is calling, the case and, for a DPO, its
     // access log (issue 13 part 4: `access`, and `timeline` merged) on ONE blocking call
-    // and pooled connection (each more cost a third of a read).
+    // and pooled connection (each more cost a third of a read); with a token, in one
+    // query (issue 25: several instances on one PostgreSQL).
     let creds = super::auth::Credentials::of(&headers);
+    if let super::auth::Credentials::Bearer(token) = creds {
+        return Ok(show_by_token(app, token, id).await);
+    }
     let (touch, found) = app
         .read(move |app, store| {
             let (c, touch) = creds.check(store)?.ok_or_else(super::auth::nobody)?;
@@ -199,12 +203,57 @@ async fn show(
         .await?;
     super::auth::Credentials::touch(&app, touch).await?;
     let (l, access) = found?;
+    Ok(case_response(&l, access))
+}
+
+type CaseRead = (
+    Arc<crate::store::Loaded>,
+    Option<Vec<crate::store::backend::AccessRow>>,
+);
+
+/// `show` for a bearer token: the token, the case's head and a DPO's access log in one
+/// read (`Store::token_case`); the events too when this instance has not folded the
+/// case at that sequence number yet.
+async fn show_by_token(app: Arc<super::App>, token: String, id: String) -> Response {
+    let read = app
+        .read(move |app, store| {
+            let t = store
+                .token_case(&token, &id)?
+                .ok_or_else(super::auth::invalid_token)?;
+            let (_, touch) = super::auth::bearer_caller(&token, t.user, t.last_used);
+            let found: Result<CaseRead, WebError> = match t.head {
+                None => Err(crate::store::StoreError::UnknownCase(id).into()),
+                Some(head) => match app.core.case_at(store, head) {
+                    Ok(l) => Ok((l, t.access)),
+                    Err(e) => Err(e.into()),
+                },
+            };
+            match found {
+                // The server failed: the connection is not kept (`App::read`).
+                Err(e) if e.status.is_server_error() => Err(e),
+                // A refusal (no such case) still used the token.
+                found => Ok((touch, found)),
+            }
+        })
+        .await;
+    let answer = async {
+        let (touch, found) = read?;
+        super::auth::Credentials::touch(&app, touch).await?;
+        let (l, access) = found?;
+        Ok::<_, WebError>(case_response(&l, access))
+    };
+    answer.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A case as `vigie case show --json` prints it, with a DPO's access log.
+fn case_response(
+    l: &crate::store::Loaded,
+    access: Option<Vec<crate::store::backend::AccessRow>>,
+) -> Response {
     let v = case_json(&l.workflow, &l.case, &l.events, time::now());
     match access {
-        Some(access) => {
-            Ok(axum::Json(crate::app::issued::with_access(v, &l, &access)).into_response())
-        }
-        None => Ok(axum::Json(v).into_response()),
+        Some(access) => axum::Json(crate::app::issued::with_access(v, l, &access)).into_response(),
+        None => axum::Json(v).into_response(),
     }
 }
 

@@ -109,25 +109,8 @@ impl Credentials {
     ) -> Result<Option<(Caller, Option<String>)>, WebError> {
         match self {
             Credentials::Bearer(token) => match s.token_user(token)? {
-                Some((user, last_used)) => {
-                    // "Last used" to the minute: one write a minute per token, not per
-                    // request.
-                    let now = crate::time::now();
-                    let stale = last_used.is_none_or(|t| {
-                        now.signed_duration_since(t) > chrono::Duration::minutes(1)
-                    });
-                    let caller = Caller {
-                        user,
-                        csrf: None,
-                        session: None,
-                        orgs: Vec::new(),
-                    };
-                    Ok(Some((caller, stale.then(|| token.clone()))))
-                }
-                None => Err(WebError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid API token: unknown, revoked, or of a disabled user (create one with `vigie user token create EMAIL`)",
-                )),
+                Some((user, last_used)) => Ok(Some(bearer_caller(token, user, last_used))),
+                None => Err(invalid_token()),
             },
             Credentials::Session(secret) => {
                 // The memberships are read on every request: one removed meanwhile is
@@ -156,6 +139,33 @@ impl Credentials {
         }
         Ok(())
     }
+}
+
+/// The caller of a valid bearer token, and the token when its "last used" is to be
+/// written: to the minute, one write a minute per token, not per request.
+pub fn bearer_caller(
+    token: &str,
+    user: User,
+    last_used: Option<chrono::DateTime<chrono::Utc>>,
+) -> (Caller, Option<String>) {
+    let now = crate::time::now();
+    let stale =
+        last_used.is_none_or(|t| now.signed_duration_since(t) > chrono::Duration::minutes(1));
+    let caller = Caller {
+        user,
+        csrf: None,
+        session: None,
+        orgs: Vec::new(),
+    };
+    (caller, stale.then(|| token.to_string()))
+}
+
+/// The 401 of a bearer token that is unknown, revoked or of a disabled membership.
+pub fn invalid_token() -> WebError {
+    WebError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid API token: unknown, revoked, or of a disabled user (create one with `vigie user token create EMAIL`)",
+    )
 }
 
 /// The 401 of an API route called by nobody.

@@ -20,17 +20,22 @@ macro_rules! met {
 }
 
 pub(super) fn head(r: &Row) -> CaseHead {
+    head_at(r, 0)
+}
+
+/// The head whose columns (`head_cols!()`) start at column `first` of `r`.
+pub(super) fn head_at(r: &Row, first: usize) -> CaseHead {
     CaseHead {
-        org: r.get(0),
-        id: r.get(1),
-        workflow: r.get(2),
-        workflow_hash: r.get(3),
-        title: r.get(4),
-        opened_at: r.get(5),
-        seq: r.get(6),
-        last_hash: r.get(7),
-        closed: r.get(8),
-        next_due: r.get(9),
+        org: r.get(first),
+        id: r.get(first + 1),
+        workflow: r.get(first + 2),
+        workflow_hash: r.get(first + 3),
+        title: r.get(first + 4),
+        opened_at: r.get(first + 5),
+        seq: r.get(first + 6),
+        last_hash: r.get(first + 7),
+        closed: r.get(first + 8),
+        next_due: r.get(first + 9),
     }
 }
 
@@ -250,7 +255,26 @@ impl CaseLog for Postgres {
     }
 
     fn events_of(&mut self, cases: &[(&str, &str)]) -> Result<Vec<Vec<EventRow>>> {
-        read_events_of(&mut *self.client, cases)
+        read_events_of(&mut *self.client, &mut self.stmts, cases)
+    }
+
+    fn heads_of(&mut self, cases: &[(&str, &str)]) -> Result<Vec<Option<CaseHead>>> {
+        const SQL: &str = concat!(
+            "SELECT k.n, c.* FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS k(org, id, n)
+             JOIN LATERAL (SELECT ",
+            head_cols!(),
+            " FROM cases WHERE org = k.org AND id = k.id) c ON TRUE"
+        );
+        let orgs: Vec<&str> = cases.iter().map(|(o, _)| *o).collect();
+        let ids: Vec<&str> = cases.iter().map(|(_, i)| *i).collect();
+        let st = self.stmts.get(&mut *self.client, SQL)?;
+        let rows = self.client.query(&st, &[&orgs, &ids]).map_err(db_err)?;
+        let mut out: Vec<Option<CaseHead>> = (0..cases.len()).map(|_| None).collect();
+        for r in &rows {
+            let n: i64 = r.get(0);
+            out[(n - 1) as usize] = Some(head_at(r, 1));
+        }
+        Ok(out)
     }
 
     fn workflow(&mut self, hash: &str) -> Result<Option<PinnedWorkflow>> {
@@ -421,21 +445,19 @@ pub(super) fn load_cases(
 /// The events of many cases in one query, grouped per case in the order asked.
 pub(super) fn read_events_of(
     c: &mut impl GenericClient,
+    st: &mut Stmts,
     cases: &[(&str, &str)],
 ) -> Result<Vec<Vec<EventRow>>> {
+    const SQL: &str = concat!(
+        "SELECT k.n, ",
+        event_cols!(),
+        " FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS k(org, case_id, n)
+          JOIN events USING (org, case_id) ORDER BY k.n, seq"
+    );
     let orgs: Vec<&str> = cases.iter().map(|(o, _)| *o).collect();
     let ids: Vec<&str> = cases.iter().map(|(_, i)| *i).collect();
-    let rows = c
-        .query(
-            concat!(
-                "SELECT k.n, ",
-                event_cols!(),
-                " FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS k(org, case_id, n)
-                  JOIN events USING (org, case_id) ORDER BY k.n, seq"
-            ),
-            &[&orgs, &ids],
-        )
-        .map_err(db_err)?;
+    let s = st.get(c, SQL)?;
+    let rows = c.query(&s, &[&orgs, &ids]).map_err(db_err)?;
     let mut out: Vec<Vec<EventRow>> = vec![Vec::new(); cases.len()];
     for r in &rows {
         let n: i64 = r.get(0);

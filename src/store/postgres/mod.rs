@@ -30,6 +30,7 @@ mod ledger;
 mod meta;
 mod oidc;
 mod outbox;
+mod reads;
 mod throttle;
 mod wake;
 
@@ -389,6 +390,14 @@ impl Backend for Postgres {
             )
             .map_err(db_err)?;
         Ok(Some(row.get::<_, i64>(0).max(0) as u64))
+    }
+
+    fn token_case(
+        &mut self,
+        token_hash: &str,
+        case_id: &str,
+    ) -> Result<Option<super::backend::TokenCase>> {
+        self.read_token_case(token_hash, case_id)
     }
 
     fn is_empty(&mut self) -> Result<bool> {

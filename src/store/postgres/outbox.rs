@@ -8,9 +8,85 @@ use crate::store::backend::{Claimed, ts};
 use crate::store::backend::{Delivery, Outbox, Result, Settle, TimerDump, TimerRow};
 use chrono::{DateTime, Duration, Utc};
 use postgres::GenericClient;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 const CLEAR_LEASE: &str = "locked_until = NULL, lock_token = NULL";
+
+/// Free and due at $1 (pending, not leased or its lease over).
+macro_rules! free {
+    ($t:literal) => {
+        concat!(
+            $t,
+            ".state = 'pending' AND ",
+            $t,
+            ".next_attempt_at <= $1 AND (",
+            $t,
+            ".locked_until IS NULL OR ",
+            $t,
+            ".locked_until <= $1)"
+        )
+    };
+}
+
+/// See `Outbox::record`: each recipient's outcome written ($1-$5: timer, recipient,
+/// state, detail, now) and the state of every recipient of the timers $6 read back, the
+/// new ones included (the insert's own rows: the rest of the statement sees the table as
+/// it was before it).
+const RECIPIENTS: &str = "WITH ins AS (
+        INSERT INTO timer_recipients (timer_id, rcpt, state, detail, at)
+        SELECT u.t, u.r, u.s, u.d, $5
+        FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[]) AS u(t, r, s, d)
+        ON CONFLICT (timer_id, rcpt)
+        DO UPDATE SET state = excluded.state, detail = excluded.detail, at = excluded.at
+        RETURNING timer_id, rcpt, state, detail)
+     SELECT timer_id, rcpt, state, detail FROM ins
+     UNION ALL
+     SELECT r.timer_id, r.rcpt, r.state, r.detail FROM timer_recipients r
+     WHERE r.timer_id = ANY($6)
+       AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.timer_id = r.timer_id AND ins.rcpt = r.rcpt)";
+
+/// See `Outbox::record`: each timer retried (at), dead, or sent (Message-ID, at $7),
+/// with its reason, where it is still pending under the token that claimed it.
+const SETTLE: &str = "UPDATE timers t SET
+        attempts = t.attempts + 1,
+        state = CASE u.kind WHEN 'retry' THEN t.state ELSE u.kind END,
+        next_attempt_at = CASE u.kind WHEN 'retry' THEN u.at ELSE t.next_attempt_at END,
+        sent_at = CASE u.kind WHEN 'sent' THEN $7 ELSE t.sent_at END,
+        message_id = CASE u.kind WHEN 'sent' THEN u.mid ELSE t.message_id END,
+        last_error = u.why, locked_until = NULL, lock_token = NULL
+     FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TIMESTAMPTZ[], $5::TEXT[], $6::TEXT[])
+          AS u(id, tok, kind, at, why, mid)
+     WHERE t.id = u.id AND t.lock_token = u.tok AND t.state = 'pending'
+     RETURNING t.id";
+
+/// See `Outbox::claim`: $1 now, $2 the batch, $3 the lease's end, $4 our token. The
+/// rows are locked by the first two parts; window functions cannot sit beside
+/// `FOR UPDATE`, so the ranking reads the locked rows in a part of its own.
+const CLAIM: &str = concat!(
+    "WITH due AS (
+        SELECT DISTINCT d.org, d.case_id, d.clock FROM (
+            SELECT org, case_id, clock FROM timers t WHERE ",
+    free!("t"),
+    " ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED) d),
+     locked AS (
+        SELECT t.id, t.org, t.case_id, t.clock, t.due_at FROM timers t
+        JOIN due ON due.org = t.org AND due.case_id = t.case_id AND due.clock = t.clock
+        WHERE ",
+    free!("t"),
+    " FOR UPDATE OF t SKIP LOCKED),
+     ranked AS (
+        SELECT id, row_number() OVER (PARTITION BY org, case_id, clock
+                                      ORDER BY due_at DESC, id DESC) AS n
+        FROM locked),
+     superseded AS (
+        UPDATE timers t SET state = 'superseded' FROM ranked
+        WHERE t.id = ranked.id AND ranked.n > 1 RETURNING t.id),
+     claimed AS (
+        UPDATE timers t SET locked_until = $3, lock_token = $4 FROM ranked
+        WHERE t.id = ranked.id AND ranked.n = 1
+        RETURNING t.id, t.key, t.org, t.case_id, t.clock, t.\"offset\", t.due_at, t.attempts)
+     SELECT * FROM claimed"
+);
 const OURS: &str = "id = $1 AND lock_token = $2 AND state = 'pending'";
 
 impl Outbox for Postgres {
@@ -21,78 +97,28 @@ impl Outbox for Postgres {
         limit: usize,
         token: &str,
     ) -> Result<Vec<Claimed>> {
-        let mut tx = self.client.transaction().map_err(db_err)?;
-        const FREE: &str = "state = 'pending' AND next_attempt_at <= $1
-             AND (locked_until IS NULL OR locked_until <= $1)";
-        let due = tx
-            .query(
-                &format!(
-                    "SELECT org, case_id, clock FROM timers WHERE {FREE}
-                     ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED"
-                ),
-                &[&now, &(limit as i64)],
-            )
+        // ONE statement, prepared once (issue 25: the claim path takes a batch per round
+        // trip): the due timers are locked (`SKIP LOCKED`: never one another dispatcher
+        // holds), with every other free due timer of their clocks; of each clock the
+        // latest is leased to us and the older are superseded.
+        let rows = self
+            .query_c(CLAIM, &[&now, &(limit as i64), &(now + lease), &token])
             .map_err(db_err)?;
-        let groups: BTreeSet<(String, String, String)> =
-            due.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
-        if groups.is_empty() {
-            tx.commit().map_err(db_err)?;
-            return Ok(Vec::new());
-        }
-        let (orgs, (cases, clocks)): (Vec<String>, (Vec<String>, Vec<String>)) =
-            groups.into_iter().map(|(o, c, k)| (o, (c, k))).unzip();
-        // Every free due timer of those clocks, latest first in each: one round trip
-        // for the whole batch, not one per clock.
-        let rows = tx
-            .query(
-                &format!(
-                    "SELECT id, key, org, case_id, clock, \"offset\", due_at, attempts FROM timers
-                     WHERE (org, case_id, clock) IN
-                           (SELECT * FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[]))
-                       AND {FREE}
-                     ORDER BY org, case_id, clock, due_at DESC, id DESC FOR UPDATE SKIP LOCKED"
-                ),
-                &[&now, &orgs, &cases, &clocks],
-            )
-            .map_err(db_err)?;
-        let mut out = Vec::new();
-        let mut superseded: Vec<i64> = Vec::new();
-        let mut last: Option<(String, String, String)> = None;
-        for r in &rows {
-            let group: (String, String, String) = (r.get(2), r.get(3), r.get(4));
-            if last.as_ref() == Some(&group) {
-                superseded.push(r.get(0));
-                continue;
-            }
-            let (org, case_id, clock) = group.clone();
-            last = Some(group);
-            out.push(Claimed {
+        let mut out: Vec<Claimed> = rows
+            .iter()
+            .map(|r| Claimed {
                 id: r.get(0),
                 key: r.get(1),
-                org,
-                case_id,
-                clock,
+                org: r.get(2),
+                case_id: r.get(3),
+                clock: r.get(4),
                 offset: r.get(5),
                 due_at: r.get(6),
                 attempts: r.get(7),
                 token: token.to_string(),
-            });
-        }
-        if !superseded.is_empty() {
-            tx.execute(
-                "UPDATE timers SET state = 'superseded' WHERE id = ANY($1)",
-                &[&superseded],
-            )
-            .map_err(db_err)?;
-        }
-        let claimed: Vec<i64> = out.iter().map(|c| c.id).collect();
-        tx.execute(
-            "UPDATE timers SET locked_until = $2, lock_token = $3 WHERE id = ANY($1)",
-            &[&claimed, &(now + lease), &token],
-        )
-        .map_err(db_err)?;
-        tx.commit().map_err(db_err)?;
-        out.sort_by_key(|c| c.due_at);
+            })
+            .collect();
+        out.sort_by_key(|c| (c.due_at, c.id));
         Ok(out)
     }
 
@@ -106,14 +132,30 @@ impl Outbox for Postgres {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
+    fn delivered_of(&mut self, timer_ids: &[i64]) -> Result<Vec<HashMap<String, String>>> {
+        let rows = self
+            .query_c(
+                "SELECT k.n, r.rcpt, r.state FROM UNNEST($1::BIGINT[]) WITH ORDINALITY AS k(id, n)
+                 JOIN timer_recipients r ON r.timer_id = k.id",
+                &[&timer_ids],
+            )
+            .map_err(db_err)?;
+        let mut out: Vec<HashMap<String, String>> = vec![HashMap::new(); timer_ids.len()];
+        for r in &rows {
+            let n: i64 = r.get(0);
+            out[(n - 1) as usize].insert(r.get(1), r.get(2));
+        }
+        Ok(out)
+    }
+
     fn record(
         &mut self,
         deliveries: &[Delivery<'_>],
         now: DateTime<Utc>,
     ) -> Result<Vec<Option<Settle>>> {
-        // A handful of statements for the whole batch (arrays, unnest), not a few per
-        // reminder: the dispatcher records a burst in one round trip per step.
-        let mut tx = self.client.transaction().map_err(db_err)?;
+        // Two prepared statements for the whole batch (arrays, unnest), in one
+        // transaction: the recipients' outcomes written and every state read back, then
+        // every timer settled; the dispatcher records a burst in a few round trips.
         let mut latest: HashMap<(i64, &str), (&str, Option<&str>)> = HashMap::new();
         for d in deliveries {
             for r in &d.recipients {
@@ -123,34 +165,22 @@ impl Outbox for Postgres {
                 );
             }
         }
-        if !latest.is_empty() {
-            let mut ids = Vec::with_capacity(latest.len());
-            let mut rcpts = Vec::with_capacity(latest.len());
-            let mut states = Vec::with_capacity(latest.len());
-            let mut details = Vec::with_capacity(latest.len());
-            for ((id, rcpt), (state, detail)) in &latest {
-                ids.push(*id);
-                rcpts.push(*rcpt);
-                states.push(*state);
-                details.push(*detail);
-            }
-            tx.execute(
-                "INSERT INTO timer_recipients (timer_id, rcpt, state, detail, at)
-                 SELECT u.t, u.r, u.s, u.d, $5
-                 FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[]) AS u(t, r, s, d)
-                 ON CONFLICT (timer_id, rcpt)
-                 DO UPDATE SET state = excluded.state, detail = excluded.detail, at = excluded.at",
-                &[&ids, &rcpts, &states, &details, &now],
-            )
-            .map_err(db_err)?;
+        let mut ids = Vec::with_capacity(latest.len());
+        let mut rcpts = Vec::with_capacity(latest.len());
+        let mut states = Vec::with_capacity(latest.len());
+        let mut details = Vec::with_capacity(latest.len());
+        for ((id, rcpt), (state, detail)) in &latest {
+            ids.push(*id);
+            rcpts.push(*rcpt);
+            states.push(*state);
+            details.push(*detail);
         }
         let timer_ids: Vec<i64> = deliveries.iter().map(|d| d.claimed.id).collect();
+        let mut tx = self.client.transaction().map_err(db_err)?;
+        let st = self.stmts.get(&mut tx, RECIPIENTS)?;
         let mut all: HashMap<i64, HashMap<String, (String, Option<String>)>> = HashMap::new();
         for r in tx
-            .query(
-                "SELECT timer_id, rcpt, state, detail FROM timer_recipients WHERE timer_id = ANY($1)",
-                &[&timer_ids],
-            )
+            .query(&st, &[&ids, &rcpts, &states, &details, &now, &timer_ids])
             .map_err(db_err)?
         {
             all.entry(r.get(0))
@@ -164,90 +194,36 @@ impl Outbox for Postgres {
             .collect();
 
         // Each outcome in one statement, applied only where the lease is still ours.
-        let (mut r_id, mut r_tok, mut r_at, mut r_why) = (vec![], vec![], vec![], vec![]);
-        let (mut d_id, mut d_tok, mut d_why) = (vec![], vec![], vec![]);
-        let (mut s_id, mut s_tok, mut s_mid, mut s_why) = (vec![], vec![], vec![], vec![]);
+        let n = deliveries.len();
+        let (mut u_id, mut u_tok, mut u_kind) = (vec![], vec![], vec![]);
+        let (mut u_at, mut u_why, mut u_mid) = (vec![], vec![], vec![]);
         for (d, settle) in deliveries.iter().zip(&settles) {
             let c = d.claimed;
-            match settle {
+            u_id.push(c.id);
+            u_tok.push(c.token.as_str());
+            let (kind, at, why, mid) = match settle {
                 Settle::Retry {
                     next_attempt_at,
                     why,
-                } => {
-                    r_id.push(c.id);
-                    r_tok.push(c.token.as_str());
-                    r_at.push(*next_attempt_at);
-                    r_why.push(why.as_str());
-                }
-                Settle::Dead { why } => {
-                    d_id.push(c.id);
-                    d_tok.push(c.token.as_str());
-                    d_why.push(why.as_str());
-                }
+                } => ("retry", Some(*next_attempt_at), Some(why.as_str()), None),
+                Settle::Dead { why } => ("dead", None, Some(why.as_str()), None),
                 Settle::Sent {
                     message_id, why, ..
-                } => {
-                    s_id.push(c.id);
-                    s_tok.push(c.token.as_str());
-                    s_mid.push(message_id.as_str());
-                    s_why.push(why.as_deref());
-                }
-            }
+                } => ("sent", None, why.as_deref(), Some(message_id.as_str())),
+            };
+            u_kind.push(kind);
+            u_at.push(at);
+            u_why.push(why);
+            u_mid.push(mid);
         }
-        let mut settled: std::collections::HashSet<i64> = std::collections::HashSet::new();
-        const MINE: &str = "t.id = u.id AND t.lock_token = u.tok AND t.state = 'pending'";
-        if !r_id.is_empty() {
-            for r in tx
-                .query(
-                    &format!(
-                        "UPDATE timers t SET attempts = t.attempts + 1, next_attempt_at = u.at,
-                         last_error = u.why, locked_until = NULL, lock_token = NULL
-                         FROM unnest($1::BIGINT[], $2::TEXT[], $3::TIMESTAMPTZ[], $4::TEXT[])
-                              AS u(id, tok, at, why)
-                         WHERE {MINE} RETURNING t.id"
-                    ),
-                    &[&r_id, &r_tok, &r_at, &r_why],
-                )
-                .map_err(db_err)?
-            {
-                settled.insert(r.get(0));
-            }
-        }
-        if !d_id.is_empty() {
-            for r in tx
-                .query(
-                    &format!(
-                        "UPDATE timers t SET attempts = t.attempts + 1, state = 'dead',
-                         last_error = u.why, locked_until = NULL, lock_token = NULL
-                         FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[]) AS u(id, tok, why)
-                         WHERE {MINE} RETURNING t.id"
-                    ),
-                    &[&d_id, &d_tok, &d_why],
-                )
-                .map_err(db_err)?
-            {
-                settled.insert(r.get(0));
-            }
-        }
-        if !s_id.is_empty() {
-            for r in tx
-                .query(
-                    &format!(
-                        "UPDATE timers t SET state = 'sent', sent_at = $5, message_id = u.mid,
-                         attempts = t.attempts + 1, last_error = u.why,
-                         locked_until = NULL, lock_token = NULL
-                         FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[])
-                              AS u(id, tok, mid, why)
-                         WHERE {MINE} RETURNING t.id"
-                    ),
-                    &[&s_id, &s_tok, &s_mid, &s_why, &now],
-                )
-                .map_err(db_err)?
-            {
-                settled.insert(r.get(0));
-            }
-        }
-        let mut out = Vec::with_capacity(deliveries.len());
+        let st = self.stmts.get(&mut tx, SETTLE)?;
+        let settled: std::collections::HashSet<i64> = tx
+            .query(&st, &[&u_id, &u_tok, &u_kind, &u_at, &u_why, &u_mid, &now])
+            .map_err(db_err)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut out = Vec::with_capacity(n);
         for (d, settle) in deliveries.iter().zip(settles) {
             if !settled.contains(&d.claimed.id) {
                 out.push(None);
