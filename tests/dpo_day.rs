@@ -348,6 +348,9 @@ async fn an_external_dpo_s_day_by_clicking() {
         page.contains("Serveur isolé, sauvegardes restaurées"),
         "{page}"
     );
+    // Every question by its words: no label id (the organisation's number had
+    // `fill_org_siren` while the organisation had no identifier saved).
+    assert!(!page.contains("fill_"), "a label id on the page: {page}");
     shot(&c, "dpo-day-05-fill").await;
     let reference = "CNIL-2026-004711";
     choose(&c, "submitted-event", "notify_authority").await;
@@ -529,7 +532,9 @@ async fn at_1280_px_the_switcher_s_button_stays_beside_its_select() {
         .execute(
             "const r = id => document.getElementById(id).getBoundingClientRect();
              const s = r('org-select'), b = r('org-switch-go');
-             return {s_top: s.top, s_bottom: s.bottom, s_right: s.right, b_top: b.top, b_bottom: b.bottom, b_left: b.left};",
+             const l = document.querySelector('label[for=org-select]').getBoundingClientRect();
+             return {s_top: s.top, s_bottom: s.bottom, s_right: s.right, b_top: b.top, b_bottom: b.bottom, b_left: b.left,
+                     l_height: l.height};",
             vec![],
         )
         .await
@@ -543,6 +548,10 @@ async fn at_1280_px_the_switcher_s_button_stays_beside_its_select() {
     assert!(
         (s_mid - b_mid).abs() < (f("s_bottom") - f("s_top")) / 2.0 && f("b_left") >= f("s_right"),
         "the button beside its select, not under it: {boxes}"
+    );
+    assert!(
+        f("l_height") <= f("s_bottom") - f("s_top"),
+        "the label on one line, not broken before its colon: {boxes}"
     );
     c.close().await.unwrap();
 }
@@ -595,6 +604,11 @@ fn an_acknowledgement_downloads_in_its_organisation_only() {
     assert!(
         reg.contains(&format!("href=\"{path}\"")),
         "the register links it: {reg}"
+    );
+    let (_, case_page, _) = b.get("/cases/a-1");
+    assert!(
+        case_page.contains(&format!("href=\"{path}\" class=\"ack-download\"")),
+        "the case's timeline links it at its step: {case_page}"
     );
     let (status, bytes, headers) = b.get_bytes(&path);
     assert_eq!(status, 200);

@@ -59,10 +59,8 @@ pub fn switch(b: &mut Browser, org: &str) -> u16 {
 fn acting_in(b: &mut Browser) -> String {
     let (status, html, _) = b.get("/");
     assert_eq!(status, 200, "{html}");
-    let i = html
-        .find("class=\"who\" data-org=\"")
-        .expect("the header names the user")
-        + 23;
+    let marker = "class=\"who\" data-org=\"";
+    let i = html.find(marker).expect("the header names the user") + marker.len();
     html[i..i + html[i..].find('"').unwrap()].to_string()
 }
 
