@@ -72,7 +72,7 @@ fn disposition(name: &str) -> String {
     let plain: String = name
         .chars()
         .map(|ch| {
-            if ch.is_ascii_graphic() && ch != '"' && ch != '\\' || ch == ' ' {
+            if (ch.is_ascii_graphic() && ch != '"' && ch != '\\') || ch == ' ' {
                 ch
             } else {
                 '_'
