@@ -19,6 +19,7 @@ mod calendar;
 mod cases;
 mod copy;
 mod cra;
+mod dpo_day;
 mod drafts;
 mod dutch;
 mod edpb;

@@ -54,16 +54,14 @@ pub fn switch(b: &mut Browser, org: &str) -> u16 {
     r.status().as_u16()
 }
 
-/// The organisation the header names for the session now.
+/// The organisation the header names for the session now (its id, kept in `data-org`;
+/// the line shows its name).
 fn acting_in(b: &mut Browser) -> String {
     let (status, html, _) = b.get("/");
     assert_eq!(status, 200, "{html}");
-    let i = html
-        .find("class=\"who\">")
-        .expect("the header names the user")
-        + 12;
-    let who = &html[i..i + html[i..].find('<').unwrap()];
-    who.rsplit(" · ").next().unwrap().to_string()
+    let marker = "class=\"who\" data-org=\"";
+    let i = html.find(marker).expect("the header names the user") + marker.len();
+    html[i..i + html[i..].find('"').unwrap()].to_string()
 }
 
 fn a_person_in_two_organisations_switches_between_them_and_sees_one_at_a_time() {
@@ -520,7 +518,7 @@ fn users_made_before_memberships_are_people_with_one_membership_and_still_sign_i
     let (status, html, _) = old.get("/");
     assert_eq!(status, 200, "{html}");
     assert!(
-        html.contains("dpo@acme.example") && html.contains("· acme<"),
+        html.contains("dpo@acme.example") && html.contains("· ACME SA<"),
         "{html}"
     );
     // The password still signs in, now with both organisations to switch between.
@@ -577,12 +575,12 @@ async fn in_chromium_the_switcher_and_the_portfolio_work_by_clicking() {
     let downloads = tempfile::tempdir().unwrap();
     let c = browser(&driver, downloads.path()).await;
     sign_in(&c, &s.base, EXT, PASSWORD).await;
-    let who = wait_text(&c, ".who", &["acme"]).await;
-    assert!(!who.contains("other"), "{who}");
+    let who = wait_text(&c, ".who", &["ACME SA"]).await;
+    assert!(!who.contains("Other SA"), "{who}");
     click(&c, Locator::Css("#org-select option[value='other']")).await;
     click(&c, Locator::Id("org-switch-go")).await;
-    let who = wait_text(&c, ".who", &["other"]).await;
-    assert!(!who.contains("acme"), "{who}");
+    let who = wait_text(&c, ".who", &["Other SA"]).await;
+    assert!(!who.contains("ACME SA"), "{who}");
     shot(&c, "memberships-01-switched").await;
     click(&c, Locator::Id("nav-portfolio")).await;
     let page = wait_text(&c, "main", &["Acme laptop", "Other USB key"]).await;

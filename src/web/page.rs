@@ -224,6 +224,8 @@ impl<'a> Page<'a> {
             "now": time::now().to_rfc3339(),
             "user": self.caller.map(|c| json!({
                 "email": c.user.email, "org": c.user.org,
+                // The organisation by its name (the id where none is known).
+                "org_name": c.orgs.iter().find(|o| o.0 == c.user.org).map_or(&c.user.org, |o| &o.1),
                 "role": word(self.lang, &format!("role_{}", c.user.role.as_str())),
             })),
             "csrf": self.caller.and_then(|c| c.csrf.clone()),

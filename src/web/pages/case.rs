@@ -351,6 +351,7 @@ pub(super) fn case_view(
                 "actor": e.actor,
                 "what": crate::app::json::event_summary_in(wf, e, labels),
                 "note": note,
+                "ack": super::ack::link(&case.id, e),
             })
         })
         .collect();

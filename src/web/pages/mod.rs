@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 mod access;
+mod ack;
 mod assessment;
 mod case;
 mod case_post;
@@ -68,6 +69,10 @@ pub fn routes() -> Router<Arc<App>> {
             post(fill::submitted).layer(axum::extract::DefaultBodyLimit::max(
                 3 * crate::app::submission::ACK_MAX,
             )),
+        )
+        .route(
+            "/cases/{id}/acknowledgements/{sha256}",
+            get(ack::acknowledgement),
         )
         .route("/register", get(register::register_page))
         // One person, several organisations (issue 25 part 1).

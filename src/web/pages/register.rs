@@ -45,10 +45,12 @@ pub(super) async fn register_page(ctx: PageCtx, addr: crate::web::access::Client
                         }
                         v["status"] = json!(lb.get(&format!("register_{}", r.status)));
                         // Issue 25 part 3: each step sent to an authority, one a line.
+                        // A kept acknowledgement links to its download.
                         v["submission_lines"] = json!(
                             r.submissions
                                 .split("; ")
                                 .filter(|s| !s.is_empty())
+                                .map(|s| submission_line(&r.case, s, lang))
                                 .collect::<Vec<_>>()
                         );
                         v["authority"] = json!(lb.get(&format!("authority={}", r.authority)));
@@ -86,4 +88,25 @@ pub(super) async fn register_csv(ctx: PageCtx, addr: crate::web::access::ClientA
         Ok(rows) => crate::web::api::csv_response(&c.user.org, crate::register::csv(&rows)),
         Err(e) => error_page(&app, lang, &c, e),
     }
+}
+
+/// One submission line of the register page, with the address of its kept
+/// acknowledgement (`ack sha256:…`), if any.
+fn submission_line(case: &str, line: &str, lang: crate::time::Lang) -> serde_json::Value {
+    let ack = line
+        .split_once("ack sha256:")
+        .map(|(_, h)| {
+            h.chars()
+                .take_while(char::is_ascii_hexdigit)
+                .collect::<String>()
+        })
+        .filter(|h| h.len() == 64);
+    json!({
+        "text": line,
+        "label": word(lang, "fill_ack"),
+        "ack": ack.map(|h| format!(
+            "/cases/{}/acknowledgements/{h}",
+            crate::web::page::encode(case)
+        )),
+    })
 }
