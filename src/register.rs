@@ -72,6 +72,21 @@ pub struct Row {
     /// ref …, submitted …, channel, ack sha256:…", joined by "; ", times in the
     /// workflow's zone with their offset.
     pub submissions: String,
+    /// The same steps one by one, for a page to put in its own words (the CSV and the
+    /// API keep `submissions`).
+    #[serde(skip)]
+    pub submitted: Vec<Submitted>,
+}
+
+/// One step sent to an authority, as the register page shows it.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub event: String,
+    pub reference: Option<String>,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub channel: String,
+    /// The kept acknowledgement's SHA-256, if one was attached.
+    pub ack: Option<String>,
 }
 
 /// The CSV header, in the order of [`Row`]'s fields.
@@ -194,6 +209,7 @@ pub fn row(wf: &Workflow, case: &Case) -> Row {
         workflow_version: wf.version.clone().unwrap_or_default(),
         authority_ref: fact(wf, case, "authority_ref"),
         submissions: String::new(),
+        submitted: Vec::new(),
     }
 }
 
@@ -252,18 +268,32 @@ impl Row {
 
     /// The row with each step sent to an authority and what came back.
     pub fn with_submissions(mut self, wf: &Workflow, events: &[crate::case::Recorded]) -> Row {
-        self.submissions = events
+        let steps: Vec<(&String, &crate::case::Submission, _)> = events
             .iter()
             .filter_map(|e| match &e.body {
                 crate::case::EventBody::Advanced {
                     event,
                     submission: Some(s),
                     ..
-                } => Some(submission_text(event, s, e.at, wf.timezone)),
+                } => Some((event, s, e.at)),
                 _ => None,
             })
+            .collect();
+        self.submissions = steps
+            .iter()
+            .map(|(event, s, at)| submission_text(event, s, *at, wf.timezone))
             .collect::<Vec<_>>()
             .join("; ");
+        self.submitted = steps
+            .into_iter()
+            .map(|(event, s, at)| Submitted {
+                event: event.clone(),
+                reference: s.reference.clone(),
+                at,
+                channel: s.channel.clone(),
+                ack: s.ack.as_ref().map(|a| a.sha256.clone()),
+            })
+            .collect();
         self
     }
 

@@ -136,12 +136,25 @@ fn a_recorded_submission_shows_in_the_register_with_its_acknowledgement() {
         ("register --csv", &csv),
         ("inspection md", &md),
         ("inspection csv", &inspection_csv),
-        ("register page", &page),
         ("register.csv", &page_csv),
     ] {
         for w in want {
             assert!(out.contains(w), "{name} lacks {w}:\n{out}");
         }
+    }
+    // The page says it in its own words (French here), links the acknowledgement and
+    // leaves the hash and the English of the CSV out.
+    for w in [
+        "Notification à l&#x27;autorité de contrôle",
+        "Référence de l&#x27;autorité : CNIL-2026-0042",
+        "Envoyé le 2026-11-21 10:00 +01:00",
+        "Téléservice (formulaire en ligne)",
+        &format!("/cases/a-1/acknowledgements/{hash}"),
+    ] {
+        assert!(page.contains(w), "the register page lacks {w}:\n{page}");
+    }
+    for w in ["submitted 2026", "sha256:", "notify_authority:"] {
+        assert!(!page.contains(w), "the register page shows {w}:\n{page}");
     }
     assert!(
         csv.lines()

@@ -47,10 +47,9 @@ pub(super) async fn register_page(ctx: PageCtx, addr: crate::web::access::Client
                         // Issue 25 part 3: each step sent to an authority, one a line.
                         // A kept acknowledgement links to its download.
                         v["submission_lines"] = json!(
-                            r.submissions
-                                .split("; ")
-                                .filter(|s| !s.is_empty())
-                                .map(|s| submission_line(&r.case, s, lang))
+                            r.submitted
+                                .iter()
+                                .map(|s| submission_line(&r.case, s, &lb, wf.timezone, lang))
                                 .collect::<Vec<_>>()
                         );
                         v["authority"] = json!(lb.get(&format!("authority={}", r.authority)));
@@ -90,21 +89,39 @@ pub(super) async fn register_csv(ctx: PageCtx, addr: crate::web::access::ClientA
     }
 }
 
-/// One submission line of the register page, with the address of its kept
-/// acknowledgement (`ack sha256:…`), if any.
-fn submission_line(case: &str, line: &str, lang: crate::time::Lang) -> serde_json::Value {
-    let ack = line
-        .split_once("ack sha256:")
-        .map(|(_, h)| {
-            h.chars()
-                .take_while(char::is_ascii_hexdigit)
-                .collect::<String>()
-        })
-        .filter(|h| h.len() == 64);
+/// One submission line of the register page in the page's words: the step, the
+/// authority's reference, when and how it was sent, and the link to its kept
+/// acknowledgement (the hash stays in the CSV).
+fn submission_line(
+    case: &str,
+    s: &crate::register::Submitted,
+    lb: &crate::render::Labels,
+    tz: chrono_tz::Tz,
+    lang: crate::time::Lang,
+) -> serde_json::Value {
+    let mut parts = vec![lb.get(&s.event).to_string()];
+    if let Some(r) = &s.reference {
+        // French puts a space before the colon; English and Dutch do not.
+        let colon = if lang == crate::time::Lang::Fr {
+            " :"
+        } else {
+            ":"
+        };
+        parts.push(format!("{}{colon} {r}", word(lang, "fill_reference")));
+    }
+    parts.push(format!(
+        "{} {}",
+        word(lang, "fill_submitted_at"),
+        crate::time::short_in(s.at, tz)
+    ));
+    parts.push(
+        lb.get(&format!("submission_channel_{}", s.channel))
+            .to_string(),
+    );
     json!({
-        "text": line,
+        "text": parts.join(" · "),
         "label": word(lang, "fill_ack"),
-        "ack": ack.map(|h| format!(
+        "ack": s.ack.as_ref().map(|h| format!(
             "/cases/{}/acknowledgements/{h}",
             crate::web::page::encode(case)
         )),
