@@ -2,6 +2,7 @@
 //! the language a request asks for, and the error page. Every page handler renders through here.
 
 use super::auth::LANG_COOKIE;
+use super::page_cache::Frame;
 use super::{App, Caller, WebError};
 use crate::time::{self, Lang};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -9,7 +10,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use handlebars::Handlebars;
 use serde_json::{Value, json};
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 const PAGES: [(&str, &str); 15] = [
     (
@@ -193,6 +195,12 @@ impl<'a> Page<'a> {
     }
 
     /// The page around a body that `write` appends (`len`: about its length).
+    ///
+    /// The layout is kept as two frames (before and after the body), by the layout's
+    /// whole view with slot markers for what changes on every request (the time and
+    /// the CSRF token): handlebars renders it once per caller, language and page, not
+    /// on every request. With `VIGIE_PAGE_CACHE_CHECK=1` every kept frame is compared
+    /// with a fresh render.
     pub(super) fn finish_with(
         &self,
         app: &App,
@@ -200,6 +208,7 @@ impl<'a> Page<'a> {
         write: impl FnOnce(&mut String),
         status: StatusCode,
     ) -> Response {
+        let marks = &app.page_cache.marks;
         let t = ui(self.lang);
         let words: serde_json::Map<String, Value> = [
             "dashboard",
@@ -213,48 +222,83 @@ impl<'a> Page<'a> {
         .iter()
         .map(|k| (k.to_string(), t[*k].clone()))
         .collect();
-        let layout = json!({
-            "t": words,
+        let csrf = self.caller.and_then(|c| c.csrf.clone());
+        let mut layout = json!({
             "lang": self.lang.code(),
             // The other languages, each named in itself.
             "other_langs": Lang::ALL.iter().filter(|l| **l != self.lang)
                 .map(|l| json!({"code": l.code(), "name": l.name()})).collect::<Vec<_>>(),
             "page_title": self.title,
             "here": encode(&self.here),
-            "now": time::now().to_rfc3339(),
+            "now": marks.slot(0),
             "user": self.caller.map(|c| json!({
                 "email": c.user.email, "org": c.user.org,
                 // The organisation by its name (the id where none is known).
                 "org_name": c.orgs.iter().find(|o| o.0 == c.user.org).map_or(&c.user.org, |o| &o.1),
                 "role": word(self.lang, &format!("role_{}", c.user.role.as_str())),
             })),
-            "csrf": self.caller.and_then(|c| c.csrf.clone()),
+            "csrf": csrf.as_ref().map(|_| marks.slot(1)),
             "can_open": self.caller.is_some_and(|c| c.user.role.is_dpo()),
             "flash": self.flash,
             "error": self.error,
-            "switcher": switcher(self.caller, self.lang),
             // The body goes in afterwards: handlebars would copy it piece by piece.
-            "body": app.page_cache.marks.body(),
+            "body": marks.body(),
         });
-        match app
-            .pages
-            .render_with_context("layout", &handlebars::Context::from(layout))
-        {
-            Ok(html) => {
-                let marker = app.page_cache.marks.body();
-                let (head, tail) = html.split_once(&marker).unwrap_or((&html, ""));
-                let mut page = String::with_capacity(head.len() + len + 256 + tail.len());
-                page.push_str(head);
-                write(&mut page);
-                page.push_str(tail);
-                (status, Html(page)).into_response()
-            }
-            Err(e) => {
-                super::log(&format!("page template layout: {e}"));
-                (StatusCode::INTERNAL_SERVER_ERROR, "page template error").into_response()
-            }
-        }
+        // Moved in, not copied by `json!`.
+        layout["t"] = Value::Object(words);
+        layout["switcher"] = switcher(self.caller, self.lang).unwrap_or(Value::Null);
+        let values = [time::now().to_rfc3339(), csrf.unwrap_or_default()];
+        let frames = match layout_frames(app, layout) {
+            Ok(f) => f,
+            Err(e) => return e.into_response(),
+        };
+        let (head, tail) = (&frames.0, &frames.1);
+        let mut page = String::with_capacity(head.text_len() + len + 256 + tail.text_len());
+        head.fill_into(&mut page, &values);
+        write(&mut page);
+        tail.fill_into(&mut page, &values);
+        (status, Html(page)).into_response()
     }
+}
+
+/// The layout's frames before and after the body, by the layout's view.
+type Layouts = Mutex<HashMap<String, Arc<(Frame, Frame)>>>;
+static LAYOUTS: OnceLock<Layouts> = OnceLock::new();
+/// At most this many layouts are kept (a few KB each); when full, it starts again empty.
+const MAX_LAYOUTS: usize = 1024;
+
+/// The layout rendered from `layout` (holding slot markers and the body's marker),
+/// split at the body: kept, or rendered and kept.
+fn layout_frames(app: &App, layout: Value) -> Result<Arc<(Frame, Frame)>, WebError> {
+    let kept = LAYOUTS.get_or_init(Default::default);
+    // The markers are drawn per server: two servers in one process never share one.
+    let key = layout.to_string();
+    let found = kept.lock().expect("layouts").get(&key).cloned();
+    if let Some(f) = &found
+        && !app.page_cache.check
+    {
+        return Ok(f.clone());
+    }
+    let html = app
+        .pages
+        .render_with_context("layout", &handlebars::Context::from(layout))
+        .map_err(|e| {
+            super::log(&format!("page template layout: {e}"));
+            WebError::new(StatusCode::INTERNAL_SERVER_ERROR, "page template error")
+        })?;
+    let marks = &app.page_cache.marks;
+    let (head, tail) = html.split_once(&marks.body()).unwrap_or((&html, ""));
+    let fresh = Arc::new((marks.frame(head), marks.frame(tail)));
+    if let Some(f) = found {
+        super::pages::checked(&f.0, &fresh.0, "layout")?;
+        super::pages::checked(&f.1, &fresh.1, "layout")?;
+    }
+    let mut m = kept.lock().expect("layouts");
+    if m.len() >= MAX_LAYOUTS {
+        m.clear();
+    }
+    m.insert(key, fresh.clone());
+    Ok(fresh)
 }
 
 /// The header's organisation switcher and portfolio link (issue 25 part 1): only for a

@@ -256,8 +256,14 @@ impl Accounts for Postgres {
     ) -> Result<(Vec<PortfolioRow>, usize)> {
         let rows = self
             .query_c(
+                // The count as a scalar subquery (run once), not a window count over
+                // every joined row; both read the partial index `cases_open_due`
+                // (migration 11).
                 "SELECT c.org, o.name, m.role, c.id, c.title, c.workflow, c.next_due,
-                        COUNT(*) OVER () FROM memberships m
+                        (SELECT COUNT(*) FROM memberships m
+                         JOIN cases c ON c.org = m.org AND NOT c.closed AND c.next_due IS NOT NULL
+                         WHERE m.user_id = $1 AND NOT m.disabled)
+                 FROM memberships m
                  JOIN cases c ON c.org = m.org AND NOT c.closed AND c.next_due IS NOT NULL
                  JOIN organisations o ON o.id = m.org
                  WHERE m.user_id = $1 AND NOT m.disabled

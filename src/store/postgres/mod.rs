@@ -84,6 +84,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../../migrations/postgres/0010_memberships.sql"),
     ),
+    (
+        11,
+        include_str!("../../../migrations/postgres/0011_cases_open_due.sql"),
+    ),
 ];
 
 /// Any constant: the advisory lock the migrations are applied under.

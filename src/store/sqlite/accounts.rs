@@ -284,13 +284,22 @@ impl Accounts for Sqlite {
     ) -> Result<(Vec<PortfolioRow>, usize)> {
         let mut total = 0usize;
         let raw: Vec<(String, String, String, String, String, String, String)> = {
+            // The count is a scalar subquery, run once: a window count (`COUNT(*) OVER
+            // ()`) made SQLite build and keep every joined row before the LIMIT. Both
+            // read the partial index `cases_open_due` (migration 19): per organisation,
+            // its running deadlines in order, so the sort keeps only the page. The
+            // LIMIT is `+?2`, an expression: a bare parameter there makes SQLite (3.50)
+            // prepare the statement again on every run, to plan for the value bound.
             let mut stmt = self.conn.prepare_cached(
                 "SELECT c.org, o.name, m.role, c.id, c.title, c.workflow, c.next_due,
-                    COUNT(*) OVER () FROM memberships m
+                    (SELECT COUNT(*) FROM memberships m
+                     JOIN cases c ON c.org = m.org AND c.closed = 0 AND c.next_due IS NOT NULL
+                     WHERE m.user_id = ?1 AND m.disabled = 0)
+             FROM memberships m
              JOIN cases c ON c.org = m.org AND c.closed = 0 AND c.next_due IS NOT NULL
              JOIN organisations o ON o.id = m.org
              WHERE m.user_id = ?1 AND m.disabled = 0
-             ORDER BY c.next_due, c.org, c.id LIMIT ?2 OFFSET ?3",
+             ORDER BY c.next_due, c.org, c.id LIMIT +?2 OFFSET ?3",
             )?;
             stmt.query_map(params![user_id, limit as i64, offset as i64], |r| {
                 total = r.get::<_, i64>(7)? as usize;

@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0016_invitations.sql"),
     include_str!("../../../migrations/sqlite/0017_oidc_links.sql"),
     include_str!("../../../migrations/sqlite/0018_memberships.sql"),
+    include_str!("../../../migrations/sqlite/0019_cases_open_due.sql"),
 ];
 
 pub struct Sqlite {
