@@ -675,6 +675,6 @@ async fn the_copy_buttons_put_each_answer_on_the_clipboard() {
         .unwrap();
     c.goto(&format!("{base}/register")).await.unwrap();
     let reg = wait_text(&c, "#register", &["CNIL-2026-0123"]).await;
-    assert!(reg.contains("teleservice"), "{reg}");
+    assert!(reg.contains("Téléservice (formulaire en ligne)"), "{reg}");
     c.close().await.unwrap();
 }

@@ -383,3 +383,28 @@ fn severity_and_cross_border_counts_come_from_the_case() {
         serde_json::json!([{"country": "FR", "count": 1200}, {"country": "BE", "count": 300}])
     );
 }
+
+/// The HTML draft (the web's draft page) shows identifiers in code spans as they are
+/// typed: Markdown escapes there would print as backslashes (`fr\-2026\-0001`,
+/// `section\_3\_1`), and a DPO copying the command would get a command that fails.
+#[test]
+fn identifiers_in_code_spans_of_the_html_draft_carry_no_escapes() {
+    let v = Vigie::new();
+    v.open_fr("fr-2026-0001", "2025-10-23T10:00");
+    let html = v.ok(&[
+        "draft",
+        "fr-2026-0001",
+        "edpb_notification",
+        "--format",
+        "html",
+    ]);
+    assert!(
+        html.contains("<code>vigie draft fr-2026-0001 edpb_notification --format json</code>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<code>section_3_1.discovery_method</code>"),
+        "{html}"
+    );
+    assert!(!html.contains("\\-") && !html.contains("\\_"), "{html}");
+}

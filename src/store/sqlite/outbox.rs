@@ -74,7 +74,7 @@ impl Outbox for Sqlite {
                     SELECT org, case_id, clock FROM timers
                     WHERE state = 'pending' AND next_attempt_at <= ?1
                       AND (locked_until IS NULL OR locked_until <= ?1)
-                    ORDER BY next_attempt_at LIMIT ?2)",
+                    ORDER BY next_attempt_at LIMIT +?2)",
             )?;
             stmt.query_map(params![now_s, limit as i64], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
