@@ -385,7 +385,7 @@ async fn an_external_dpo_s_day_by_clicking() {
     go(&c, Locator::Id("nav-register")).await;
     let row = text_of(&c, &format!("tr[data-case='{case_id}']")).await;
     assert!(row.contains(reference), "{row}");
-    assert!(row.contains("teleservice"), "{row}");
+    assert!(row.contains("Téléservice (formulaire en ligne)"), "{row}");
     shot(&c, "dpo-day-08-register").await;
     click(&c, Locator::Id("export-csv")).await;
     let csv = std::fs::read_to_string(downloaded(downloads.path(), ".csv").await).unwrap();
