@@ -185,54 +185,6 @@ fn check_portfolio(rows: &[Value], twelve: &[String]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Clicks what leads to another page and waits until that page is there.
-async fn go(c: &Client, loc: Locator<'_>) {
-    let old = c.find(Locator::Css("html")).await.unwrap();
-    click(c, loc).await;
-    let t0 = Instant::now();
-    while old.attr("lang").await.is_ok() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "{loc:?} led to no new page"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("main"))
-        .await
-        .expect("the new page");
-}
-
-/// Opens an intake section by its heading (unless it is open already).
-async fn section(c: &Client, id: &str) {
-    let open = c
-        .execute(
-            "return document.getElementById('section-' + arguments[0]).open;",
-            vec![json!(id)],
-        )
-        .await
-        .unwrap();
-    if open != json!(true) {
-        click(c, Locator::Css(&format!("#section-{id} > summary"))).await;
-    }
-}
-
-async fn choose(c: &Client, id: &str, value: &str) {
-    click(c, Locator::Css(&format!("#{id} option[value='{value}']"))).await;
-}
-
-/// Sets a date-time picker as the picker would (typing depends on the locale).
-async fn set_date(c: &Client, id: &str, value: &str) {
-    c.execute(
-        "const e = document.getElementById(arguments[0]); e.value = arguments[1];
-         e.dispatchEvent(new Event('input', {bubbles: true}));",
-        vec![json!(id), json!(value)],
-    )
-    .await
-    .unwrap();
-}
-
 /// The file Chromium downloaded into `dir` whose name ends with `ext` (waits for it).
 async fn downloaded(dir: &Path, ext: &str) -> std::path::PathBuf {
     let t0 = Instant::now();

@@ -233,3 +233,54 @@ pub async fn wait_text(c: &Client, css: &str, needles: &[&str]) -> String {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Clicks what leads to another page, and waits until the page it was on is gone (so
+/// that what is read next is the new page's).
+pub async fn go(c: &Client, loc: Locator<'_>) {
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    click(c, loc).await;
+    let t0 = Instant::now();
+    while old.attr("lang").await.is_ok() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{loc:?} led to no new page"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("main"))
+        .await
+        .expect("the new page");
+}
+
+/// Opens an intake section by clicking its heading (unless it is open already).
+pub async fn section(c: &Client, id: &str) {
+    let open = c
+        .execute(
+            "return document.getElementById('section-' + arguments[0]).open;",
+            vec![json!(id)],
+        )
+        .await
+        .unwrap();
+    if open != json!(true) {
+        click(c, Locator::Css(&format!("#section-{id} > summary"))).await;
+    }
+}
+
+/// Chooses `value` in the select `id`.
+pub async fn choose(c: &Client, id: &str, value: &str) {
+    click(c, Locator::Css(&format!("#{id} option[value='{value}']"))).await;
+}
+
+/// Sets a date-time picker (`YYYY-MM-DDTHH:MM`, the workflow's zone): typing into one
+/// depends on the browser's locale, so its value is set as the picker would.
+pub async fn set_date(c: &Client, id: &str, value: &str) {
+    c.execute(
+        "const e = document.getElementById(arguments[0]); e.value = arguments[1];
+         e.dispatchEvent(new Event('input', {bubbles: true}));",
+        vec![json!(id), json!(value)],
+    )
+    .await
+    .unwrap();
+}
