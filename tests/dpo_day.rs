@@ -465,6 +465,19 @@ async fn at_1280_px_the_switcher_s_button_stays_beside_its_select() {
             );
             assert_eq!(out.code, 0, "{}", out.stderr);
         }
+        s.api("dpo@acme.example").post(
+            "/api/cases",
+            &json!({"workflow": "fr", "title": "Fichier clients exposé", "aware_at": "2026-11-20T09:00", "id": "fr-2026-0001"}),
+        );
+        // A long title: the table has to share its width out.
+        let long = "Fichier des clients exposé sur un partage ouvert à tous les prestataires, \
+                    consulté par des personnes non autorisées pendant plusieurs semaines avant \
+                    que le service informatique ne le découvre lors d'un contrôle de routine \
+                    des droits d'accès, avec les adresses, les téléphones et les contrats";
+        s.api("dpo@acme.example").post(
+            "/api/cases",
+            &json!({"workflow": "fr", "title": long, "aware_at": "2026-11-21T09:00", "id": "fr-2026-0002"}),
+        );
         s
     })
     .await
@@ -505,6 +518,30 @@ async fn at_1280_px_the_switcher_s_button_stays_beside_its_select() {
         f("l_height") <= f("s_bottom") - f("s_top"),
         "the label on one line, not broken before its colon: {boxes}"
     );
+    // The register's headings and cells are not cut inside a word ("Dossi/er", "Mo/tif",
+    // "dossie/r ouvert" happened when `overflow-wrap: anywhere` let the table squeeze
+    // them); a hyphen is a fair place to break.
+    c.goto(&format!("{}/register", s.base)).await.unwrap();
+    wait_text(&c, "table", &["fr-2026-0001"]).await;
+    let cut = c
+        .execute(
+            "const out = [];
+             const ctx = document.createElement('canvas').getContext('2d');
+             for (const th of document.querySelectorAll('table th, table td')) {
+               const cs = getComputedStyle(th);
+               ctx.font = cs.font;
+               const inner = th.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+               for (const w of th.innerText.trim().split(/[\\s-]+/)) {
+                 if (ctx.measureText(w).width > inner + 0.5) out.push(w);
+               }
+             }
+             return out;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(&c, "dpo-day-register-1280").await;
+    assert_eq!(cut, json!([]), "words cut inside at 1280 px");
     c.close().await.unwrap();
 }
 
