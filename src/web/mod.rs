@@ -318,17 +318,42 @@ pub fn attachment(mime: &'static str, filename: &str, body: String) -> Response 
     attachment_bytes(mime, filename, body.into_bytes())
 }
 
-/// The same for bytes that are not text (a PDF).
-pub fn attachment_bytes(mime: &'static str, filename: &str, body: Vec<u8>) -> Response {
-    let mut r = (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(mime))],
-        body,
-    )
-        .into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+/// The same for bytes that are not text (a PDF, a kept acknowledgement under the name
+/// and type it came with: a type that is not a header value is sent as bytes).
+pub fn attachment_bytes(mime: &str, filename: &str, body: Vec<u8>) -> Response {
+    let mime =
+        HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let mut r = ([(header::CONTENT_TYPE, mime)], body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&disposition(filename)) {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     r
+}
+
+/// `attachment` with the file's name: a plain ASCII fallback (quotes, backslashes,
+/// control and non-ASCII characters replaced) and the exact name in RFC 5987 form.
+fn disposition(name: &str) -> String {
+    let plain: String = name
+        .chars()
+        .map(|ch| {
+            if (ch.is_ascii_graphic() && ch != '"' && ch != '\\') || ch == ' ' {
+                ch
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let exact: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{plain}\"; filename*=UTF-8''{exact}")
 }
 
 /// The router: API, pages, static files, and the security headers on every answer.
@@ -500,4 +525,18 @@ impl ForCaller {
 pub fn logged<T>(org: &str, (rows, unreadable): (T, Vec<crate::store::Unreadable>)) -> T {
     log_unreadable(org, &unreadable);
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::disposition;
+
+    #[test]
+    fn the_name_is_kept_and_cannot_break_the_header() {
+        assert_eq!(
+            disposition("accusé \"cnil\".pdf"),
+            "attachment; filename=\"accus_ _cnil_.pdf\"; filename*=UTF-8''accus%C3%A9%20%22cnil%22.pdf"
+        );
+        assert!(!disposition("a\r\nb.pdf").contains('\n'));
+    }
 }

@@ -121,9 +121,6 @@ fn submission_line(
     json!({
         "text": parts.join(" · "),
         "label": word(lang, "fill_ack"),
-        "ack": s.ack.as_ref().map(|h| format!(
-            "/cases/{}/acknowledgements/{h}",
-            crate::web::page::encode(case)
-        )),
+        "ack": s.ack.as_ref().map(|h| super::ack::href(case, h)),
     })
 }
